@@ -1,0 +1,19 @@
+/**
+ * @backfold/nn: parameter trees, layers with shape inference, losses, optax-style optimizers and a
+ * training loop, all pure functions over trees of tensors. Runs unchanged in a browser; files and
+ * the terminal progress bar live in `@backfold/nn/node`.
+ *
+ * @example
+ * import { sequential, dense, relu, adam, softmaxCrossEntropy, fit } from '@backfold/nn'
+ * const model = sequential(dense(64), relu(), dense(10))
+ * @packageDocumentation
+ */
+export * from './layer'
+export * as tree from './tree'
+export type { GradientTransformation, StateOfTransformation, LearningRate, Schedule } from './optim/transform'
+export * from './layers/index'
+export * as initializers from './init/index'
+export * from './losses/index'
+export * from './optim/index'
+export * from './train/index'
+export * from './data/index'

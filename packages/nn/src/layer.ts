@@ -1,0 +1,64 @@
+import type { Either } from 'fp-ts/lib/Either.js'
+import type { Key, Shape, Tensor } from '@backfold/tensor'
+
+/**
+ * Why a network could not be built: the path of the offending layer (e.g. `'body.2 (dense)'`),
+ * the shapes involved and what was expected. Returned by `init`, before any data flows.
+ * @since 0.1.0
+ */
+export interface LayerError {
+  readonly kind: 'LayerError'
+  /** Dotted path of the layer inside the network, with its kind: `'features.1 (conv2d)'`. */
+  readonly path: string
+  readonly message: string
+}
+
+/** Builds a `LayerError`. @since 0.1.0 */
+export const layerError = (path: string, message: string): LayerError => ({ kind: 'LayerError', path, message })
+
+/** Formats a `LayerError` for people: `features.1 (conv2d): expected ...`. @since 0.1.0 */
+export const formatLayerError = (e: LayerError): string => `${e.path}: ${e.message}`
+
+/** What `init` returns: parameters, state and the inferred per-example output shape. @since 0.1.0 */
+export interface Initialized<P, S> {
+  readonly params: P
+  readonly state: S
+  /** Output shape of ONE example (no batch dimension). */
+  readonly outShape: Shape
+}
+
+/** What `apply` needs besides params, state and input. @since 0.1.0 */
+export interface ApplyContext {
+  /** Training mode: dropout active, batch norm uses and updates batch statistics. */
+  readonly training: boolean
+  /** Randomness for stochastic layers (dropout); required when such a layer runs in training mode. */
+  readonly key?: Key
+}
+
+/**
+ * A layer is a pair of pure functions.
+ *
+ * - `init(key, inShape)` takes the shape of ONE example (no batch dimension, e.g. `[1, 28, 28]`),
+ *   infers every parameter shape and the output shape, or returns a `LayerError` naming the layer.
+ * - `apply(params, state, x, ctx)` maps a batch `x` of shape `[batch, ...inShape]` to
+ *   `[batch, ...outShape]` and returns the new state (batch-norm statistics); it never mutates.
+ *
+ * `P` and `S` are trees of tensors, so `grad` of a loss over `P` returns a `P`.
+ * @since 0.1.0
+ */
+export interface Layer<P = unknown, S = unknown> {
+  /** The layer's kind, e.g. `'dense'`, used in error paths and configs. */
+  readonly kind: string
+  readonly init: (key: Key, inShape: Shape) => Either<LayerError, Initialized<P, S>>
+  readonly apply: (params: P, state: S, x: Tensor, ctx: ApplyContext) => readonly [Tensor, S]
+}
+
+/** The parameter tree type of a layer. @since 0.1.0 */
+export type ParamsOf<L> = L extends Layer<infer P, unknown> ? P : never
+/** The state tree type of a layer. @since 0.1.0 */
+export type StateOf<L> = L extends Layer<unknown, infer S> ? S : never
+
+/** State of a layer that has none. @since 0.1.0 */
+export type NoState = Readonly<Record<string, never>>
+/** Parameters of a layer that has none. @since 0.1.0 */
+export type NoParams = Readonly<Record<string, never>>

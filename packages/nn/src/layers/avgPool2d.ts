@@ -1,0 +1,18 @@
+import * as O from '@backfold/ops'
+import type { Pool2dOptions } from '@backfold/tensor'
+import type { Layer, NoParams, NoState } from '../layer'
+import { initPool2d } from './pool2d'
+
+/**
+ * 2-D average pooling over NCHW batches (PyTorch's `nn.AvgPool2d`): per-example `[C, H, W]` →
+ * `[C, H', W']`. `stride` defaults to `kernelSize`; padded positions count in the divisor
+ * (PyTorch's default `count_include_pad=True`).
+ * @example
+ * avgPool2d({ kernelSize: 2 }).init(T.random.key(0), [8, 28, 28]) // outShape [8, 14, 14]
+ * @since 0.1.0
+ */
+export const avgPool2d = (opts: Pool2dOptions): Layer<NoParams, NoState> => ({
+  kind: 'avgPool2d',
+  init: (_key, inShape) => initPool2d('avgPool2d', inShape, opts),
+  apply: (_params, state, x) => [O.avgPool2d(x, opts), state],
+})

@@ -1,0 +1,130 @@
+import * as E from 'fp-ts/lib/Either.js'
+import * as O from '@backfold/ops'
+import * as T from '@backfold/tensor'
+import type { DType, Tensor } from '@backfold/tensor'
+import type { Layer, NoParams } from '../layer'
+import { badShape, fail, paramDType } from './common'
+
+/** Learned per-channel scale and shift of `batchNorm` (PyTorch's names). @since 0.1.0 */
+export interface BatchNormParams {
+  /** `[C]`, starts at 1 (γ). */
+  readonly weight: Tensor
+  /** `[C]`, starts at 0 (β). */
+  readonly bias: Tensor
+}
+
+/** Running statistics of `batchNorm`, used in evaluation. @since 0.1.0 */
+export interface BatchNormState {
+  /** `[C]`, starts at 0. */
+  readonly runningMean: Tensor
+  /** `[C]`, starts at 1; updated with the UNBIASED batch variance, as PyTorch. */
+  readonly runningVar: Tensor
+}
+
+/** `BatchNormParams`, or no parameters when `affine` is the literal `false`. @since 0.1.0 */
+export type BatchNormParamsFor<A extends boolean> = A extends false ? NoParams : BatchNormParams
+
+/** Options of `batchNorm`. @since 0.1.0 */
+export interface BatchNormOptions<A extends boolean = boolean> {
+  /** Weight of the new batch statistic in the running average (default 0.1, PyTorch's). */
+  readonly momentum?: number
+  /** Added to the variance before the square root (default 1e-5). */
+  readonly eps?: number
+  /** Learn a per-channel scale and shift (default true). */
+  readonly affine?: A
+  /** Dtype of parameters and running statistics, default float32. */
+  readonly dtype?: DType
+}
+
+/**
+ * Batch normalisation over the channel axis 1, PyTorch's `BatchNorm1d`/`BatchNorm2d`: per-example
+ * inputs `[C]` (features) or `[C, ...spatial]`; statistics are taken over the batch and every
+ * spatial position of each channel.
+ *
+ * - Training: `y = (x − μ_B) / √(σ²_B + eps) · weight + bias` with the BIASED batch variance; the
+ *   returned state is `running ← (1 − momentum)·running + momentum·batch` with the UNBIASED batch
+ *   variance (n/(n − 1)·σ²_B), computed outside the gradient. Needs more than one value per channel.
+ * - Evaluation (`training: false`): the running statistics replace the batch's; state is unchanged.
+ * @example
+ * const bn = batchNorm()
+ * // init on [16, 8, 8] → params { weight [16], bias [16] }, state { runningMean [16], runningVar [16] }
+ * const [y, nextState] = bn.apply(params, state, x, { training: true })
+ * @since 0.1.0
+ */
+export const batchNorm = <A extends boolean = true>(
+  opts: BatchNormOptions<A> = {},
+): Layer<BatchNormParamsFor<A>, BatchNormState> => {
+  const kind = 'batchNorm'
+  const momentum = opts.momentum ?? 0.1
+  const eps = opts.eps ?? 1e-5
+  const affine = opts.affine ?? true
+  const problem =
+    typeof momentum === 'number' && momentum >= 0 && momentum <= 1
+      ? typeof eps === 'number' && eps >= 0
+        ? undefined
+        : `eps must be a number >= 0, got ${String(eps)}`
+      : `momentum must be in [0, 1], got ${String(momentum)}`
+  const layer: Layer<BatchNormParams | NoParams, BatchNormState> = {
+    kind,
+    init: (_key, inShape) => {
+      const shapeProblem = problem ?? badShape(inShape)
+      if (shapeProblem !== undefined) return fail(kind, shapeProblem)
+      if (inShape.length === 0)
+        return fail(
+          kind,
+          `expected a per-example input [channels, ...] or [features] (rank >= 1), got a scalar ${T.fmtShape(inShape)}`,
+        )
+      const channels = [inShape[0]!]
+      return E.map((dtype: DType) => ({
+        params: affine ? { weight: T.ones(channels, dtype), bias: T.zeros(channels, dtype) } : {},
+        state: { runningMean: T.zeros(channels, dtype), runningVar: T.ones(channels, dtype) },
+        outShape: inShape,
+      }))(paramDType(kind, opts.dtype))
+    },
+    apply: (params, state, x, ctx) => {
+      if (problem !== undefined) throw new T.ValueError(kind, problem)
+      const rank = x.shape.length
+      if (rank < 2)
+        throw new T.ShapeError(kind, `expected a batch [N, C, ...] (rank >= 2), got ${T.fmtShape(x.shape)}`)
+      // Every axis but the channel axis 1, and the [1, C, 1, ...] shape per-channel values broadcast from.
+      const axes = [0, ...Array.from({ length: rank - 2 }, (_, i) => i + 2)]
+      const channelShape = [1, -1, ...Array.from({ length: rank - 2 }, () => 1)]
+      const perChannel = (v: Tensor): Tensor => O.reshape(v, channelShape)
+      let normalized: Tensor
+      let nextState = state
+      if (ctx.training) {
+        const count = T.sizeOf(x.shape) / Math.max(1, x.shape[1]!)
+        if (count < 2)
+          throw new T.ValueError(
+            kind,
+            `training needs more than one value per channel to estimate a variance, got a batch ${T.fmtShape(x.shape)}; ` +
+              `use a larger batch or evaluate with { training: false }`,
+          )
+        const mean = O.mean(x, { axes, keepDims: true })
+        const centered = O.sub(x, mean)
+        const variance = O.mean(O.square(centered), { axes, keepDims: true })
+        normalized = O.mul(centered, O.rsqrt(O.add(variance, eps)))
+        nextState = {
+          runningMean: runningAverage(state.runningMean, O.stopGradient(mean), momentum, 1),
+          runningVar: runningAverage(state.runningVar, O.stopGradient(variance), momentum, count / (count - 1)),
+        }
+      } else {
+        normalized = O.mul(
+          O.sub(x, perChannel(state.runningMean)),
+          O.rsqrt(O.add(perChannel(state.runningVar), eps)),
+        )
+      }
+      const y = 'weight' in params ? O.add(O.mul(normalized, perChannel(params.weight)), perChannel(params.bias)) : normalized
+      return [y, nextState]
+    },
+  }
+  // Safe: weight and bias are present exactly when affine is not false, which is what BatchNormParamsFor<A> says.
+  return layer as Layer<BatchNormParamsFor<A>, BatchNormState>
+}
+
+/** `(1 − m)·running + m·correction·batch`, as a concrete tensor in the running statistic's dtype. */
+const runningAverage = (running: Tensor, batch: Tensor, momentum: number, correction: number): Tensor =>
+  T.astype(
+    T.add(T.mul(running, 1 - momentum), T.mul(T.reshape(batch, [-1]), momentum * correction)),
+    running.dtype,
+  )

@@ -1,0 +1,154 @@
+import * as E from 'fp-ts/lib/Either.js'
+import type { Either } from 'fp-ts/lib/Either.js'
+import * as T from '@backfold/tensor'
+import type { DType, Key, Shape, Tensor } from '@backfold/tensor'
+import type { ApplyContext, Initialized, Layer, LayerError, NoParams, NoState } from '../layer'
+import { layerError } from '../layer'
+import type { Fans, Initializer } from '../init/initializer'
+
+/**
+ * Any layer, whatever its parameter and state types. `Layer<P, S>` is invariant in both (they are
+ * taken and returned), so no single `Layer<X, Y>` is a supertype of every layer; this structural
+ * type is, and it lets combinators infer each child's exact types.
+ * @since 0.1.0
+ */
+export interface AnyLayer {
+  readonly kind: string
+  readonly init: (key: Key, inShape: Shape) => Either<LayerError, Initialized<unknown, unknown>>
+  readonly apply: (params: never, state: never, x: Tensor, ctx: ApplyContext) => readonly [Tensor, unknown]
+}
+
+/**
+ * The parameter tree type of a layer (inferred from both type arguments, which is what makes it
+ * work for every layer despite `Layer`'s invariance).
+ * @since 0.1.0
+ */
+export type LayerParams<L> = L extends Layer<infer P, infer _S> ? P : never
+
+/** The state tree type of a layer. @since 0.1.0 */
+export type LayerState<L> = L extends Layer<infer _P, infer S> ? S : never
+
+/** True for values that look like layers (used to tell `sequential(a, b)` from `sequential({ a, b })`). */
+export const isLayer = (value: unknown): value is AnyLayer =>
+  typeof value === 'object' &&
+  value !== null &&
+  'kind' in value &&
+  typeof value.kind === 'string' &&
+  'init' in value &&
+  typeof value.init === 'function' &&
+  'apply' in value &&
+  typeof value.apply === 'function'
+
+/**
+ * A child layer seen from a combinator: the combinator pairs each child with exactly the params and
+ * state that child's own `init` produced, so treating them as `unknown` loses nothing.
+ */
+export type ChildLayer = Layer<unknown, unknown>
+
+/** Widens a child for internal use; see `ChildLayer`. */
+export const asChild = (layer: AnyLayer): ChildLayer =>
+  // Safe: the child only ever receives the params/state its own init returned.
+  layer as unknown as ChildLayer
+
+/** The `Left` of a leaf layer's `init`; the path is the layer's kind until a combinator names it. */
+export const fail = <A>(kind: string, message: string): Either<LayerError, A> => E.left(layerError(kind, message))
+
+/**
+ * Puts a child's error under the name its parent gives it: `'2'` and `'dense'` make `'2 (dense)'`;
+ * `'body'` and `'2 (dense)'` make `'body.2 (dense)'`, so paths read like parameter names.
+ */
+export const underName =
+  (name: string) =>
+  (e: LayerError): LayerError =>
+    layerError(e.path.includes(' (') ? `${name}.${e.path}` : `${name} (${e.path})`, e.message)
+
+/** A child's apply context: the parent's mode, with `key` only when the parent had one. */
+export const childContext = (ctx: ApplyContext, key: Key | undefined): ApplyContext =>
+  key === undefined ? { training: ctx.training } : { training: ctx.training, key }
+
+/** `n` independent keys from `key` (none needed for zero children). */
+export const splitKey = (key: Key, n: number): Key[] => (n === 0 ? [] : T.random.split(key, n))
+
+/** A per-example shape problem, or undefined: non-negative integer dimensions only. */
+export const badShape = (inShape: Shape): string | undefined =>
+  Array.isArray(inShape) && inShape.every((d) => Number.isInteger(d) && d >= 0)
+    ? undefined
+    : `the input shape ${String(inShape)} is not a list of non-negative integers`
+
+/** A problem with a count argument (units, channels...), or undefined. */
+export const notPositiveInteger = (name: string, value: number): string | undefined =>
+  Number.isInteger(value) && value > 0 ? undefined : `${name} must be a positive integer, got ${String(value)}`
+
+/**
+ * Runs an initialiser and checks what it returned, so a user initialiser of the wrong shape or
+ * dtype is reported by `init` rather than by the first `apply`.
+ */
+export const runInit = (
+  kind: string,
+  what: string,
+  init: Initializer,
+  key: Key,
+  shape: Shape,
+  dtype: DType,
+  fans: Fans,
+): Either<LayerError, Tensor> => {
+  let value: Tensor
+  try {
+    value = init(key, shape, dtype, fans)
+  } catch (e) {
+    if (e instanceof T.BackfoldError) return fail(kind, `${what} failed for shape ${T.fmtShape(shape)}: ${e.message}`)
+    throw e
+  }
+  if (!T.isTensor(value) || !T.shapesEqual(value.shape, shape) || value.dtype !== dtype)
+    return fail(
+      kind,
+      `${what} returned ${T.isTensor(value) ? `${value.dtype} ${T.fmtShape(value.shape)}` : String(value)}; ` +
+        `expected ${dtype} ${T.fmtShape(shape)}`,
+    )
+  return E.right(value)
+}
+
+/**
+ * Runs a kernel's shape function inside `init`, turning its typed error into a `LayerError`
+ * whose message starts with `context` (the per-example shapes the layer saw).
+ */
+export const tryShape = <A>(kind: string, context: string, f: () => A): Either<LayerError, A> => {
+  try {
+    return E.right(f())
+  } catch (e) {
+    if (e instanceof T.BackfoldError) {
+      const prefix = `${e.op}: `
+      return fail(kind, `${context}: ${e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message}`)
+    }
+    throw e
+  }
+}
+
+/** The dtype option of a layer: float32 unless a float dtype is given. */
+export const paramDType = (kind: string, dtype: DType | undefined): Either<LayerError, DType> =>
+  dtype === undefined
+    ? E.right('float32')
+    : dtype === 'float32' || dtype === 'float64'
+      ? E.right(dtype)
+      : fail(kind, `dtype must be 'float32' or 'float64', got ${String(dtype)}`)
+
+/**
+ * A parameter-free elementwise (shape-preserving) layer applying `f`; `problem` (a bad constructor
+ * argument) makes `init` return a `LayerError` and `apply` throw a `ValueError`.
+ */
+export const shapePreserving = (
+  kind: string,
+  f: (x: Tensor) => Tensor,
+  problem: string | undefined = undefined,
+): Layer<NoParams, NoState> => ({
+  kind,
+  init: (_key, inShape) => {
+    const message = problem ?? badShape(inShape)
+    if (message !== undefined) return fail(kind, message)
+    return E.right({ params: {}, state: {}, outShape: inShape })
+  },
+  apply: (_params, state, x) => {
+    if (problem !== undefined) throw new T.ValueError(kind, problem)
+    return [f(x), state]
+  },
+})

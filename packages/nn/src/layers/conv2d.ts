@@ -1,0 +1,116 @@
+import * as E from 'fp-ts/lib/Either.js'
+import { pipe } from 'fp-ts/lib/function.js'
+import * as O from '@backfold/ops'
+import * as T from '@backfold/tensor'
+import type { Conv2dOptions, DType, Tensor } from '@backfold/tensor'
+import type { Layer, NoState } from '../layer'
+import type { Initializer } from '../init/initializer'
+import { computeFans } from '../init/initializer'
+import { torchDefault } from '../init/varianceScaling'
+import { badShape, fail, notPositiveInteger, paramDType, runInit, tryShape } from './common'
+
+/** Parameters of `conv2d`: PyTorch's `nn.Conv2d` names and layout. @since 0.1.0 */
+export interface Conv2dParams {
+  /** OIHW: `[outChannels, inChannels, kh, kw]`. */
+  readonly weight: Tensor
+  /** `[outChannels]`. */
+  readonly bias: Tensor
+}
+
+/** Parameters of `conv2d(..., { useBias: false })`. @since 0.1.0 */
+export interface Conv2dParamsNoBias {
+  readonly weight: Tensor
+}
+
+/** `Conv2dParams`, without `bias` when `useBias` is the literal `false`. @since 0.1.0 */
+export type Conv2dParamsFor<B extends boolean> = B extends false ? Conv2dParamsNoBias : Conv2dParams
+
+/** Options of `conv2d`: the geometry of `@backfold/tensor`'s conv2d plus parameter options. @since 0.1.0 */
+export interface Conv2dLayerOptions<B extends boolean = boolean> extends Conv2dOptions {
+  /** Add a per-channel bias (default true). */
+  readonly useBias?: B
+  /** Default `torchDefault`: U(−1/√fanIn, 1/√fanIn) with fanIn = inChannels·kh·kw, PyTorch's default. */
+  readonly weightInit?: Initializer
+  /** Default `torchDefault` with the weight's fans, as PyTorch. */
+  readonly biasInit?: Initializer
+  /** Parameter dtype, default float32. */
+  readonly dtype?: DType
+}
+
+/**
+ * 2-D convolution over NCHW batches (PyTorch's `nn.Conv2d`, groups = 1): per-example input
+ * `[C, H, W]` → `[outChannels, H', W']`. `kernelSize` is a number or `[kh, kw]`; `stride`, `padding`
+ * (a number, `[h, w]`, `[top, bottom, left, right]`, `'same'` or `'valid'`) and `dilation` are as in
+ * `@backfold/tensor`'s conv2d. `init` rejects non-[C, H, W] inputs and kernels larger than the padded
+ * input, naming both shapes.
+ * @example
+ * const layer = conv2d(8, 3, { padding: 'same' })
+ * layer.init(T.random.key(0), [1, 28, 28]) // Right: outShape [8, 28, 28], weight [8, 1, 3, 3]
+ * @since 0.1.0
+ */
+export const conv2d = <B extends boolean = true>(
+  outChannels: number,
+  kernelSize: number | readonly [number, number],
+  opts: Conv2dLayerOptions<B> = {},
+): Layer<Conv2dParamsFor<B>, NoState> => {
+  const kind = 'conv2d'
+  const useBias = opts.useBias ?? true
+  const weightInit = opts.weightInit ?? torchDefault
+  const biasInit = opts.biasInit ?? torchDefault
+  const geometry: Conv2dOptions = {
+    ...(opts.stride === undefined ? {} : { stride: opts.stride }),
+    ...(opts.padding === undefined ? {} : { padding: opts.padding }),
+    ...(opts.dilation === undefined ? {} : { dilation: opts.dilation }),
+  }
+  const [kh, kw] = typeof kernelSize === 'number' ? [kernelSize, kernelSize] : kernelSize
+  const layer: Layer<Conv2dParams | Conv2dParamsNoBias, NoState> = {
+    kind,
+    init: (key, inShape) => {
+      const problem =
+        badShape(inShape) ??
+        notPositiveInteger('outChannels', outChannels) ??
+        (Number.isInteger(kh) && Number.isInteger(kw) && kh > 0 && kw > 0
+          ? undefined
+          : `kernelSize must be a positive integer or a pair [kh, kw] of them, got ${String(kernelSize)}`)
+      if (problem !== undefined) return fail(kind, problem)
+      if (inShape.length !== 3)
+        return fail(
+          kind,
+          `expected a per-example input [channels, height, width] (rank 3), got ${T.fmtShape(inShape)} ` +
+            `(rank ${inShape.length})`,
+        )
+      const weightShape = [outChannels, inShape[0]!, kh, kw]
+      const xShape = [1, ...inShape]
+      const fans = computeFans(weightShape)
+      const [weightKey, biasKey] = T.random.split(key, 2)
+      return pipe(
+        tryShape(kind, `input ${T.fmtShape(inShape)}, weight ${T.fmtShape(weightShape)}`, () => T.conv2dOutputShape(xShape, weightShape, T.conv2dSpec(kind, xShape, weightShape, geometry))),
+        E.chain((outShape) =>
+          pipe(
+            paramDType(kind, opts.dtype),
+            E.chain((dtype) =>
+              pipe(
+                runInit(kind, 'weightInit', weightInit, weightKey!, weightShape, dtype, fans),
+                E.chain((weight) =>
+                  useBias
+                    ? pipe(
+                        runInit(kind, 'biasInit', biasInit, biasKey!, [outChannels], dtype, fans),
+                        E.map((bias): Conv2dParams | Conv2dParamsNoBias => ({ weight, bias })),
+                      )
+                    : E.right({ weight }),
+                ),
+              ),
+            ),
+            E.map((params) => ({ params, state: {}, outShape: outShape.slice(1) })),
+          ),
+        ),
+      )
+    },
+    apply: (params, state, x) => {
+      const y = O.conv2d(x, params.weight, geometry)
+      return ['bias' in params ? O.add(y, O.reshape(params.bias, [-1, 1, 1])) : y, state]
+    },
+  }
+  // Safe: `bias` is present exactly when useBias is not false, which is what Conv2dParamsFor<B> says.
+  return layer as Layer<Conv2dParamsFor<B>, NoState>
+}

@@ -1,0 +1,101 @@
+import * as E from 'fp-ts/lib/Either.js'
+import { pipe } from 'fp-ts/lib/function.js'
+import * as O from '@backfold/ops'
+import * as T from '@backfold/tensor'
+import type { DType, Tensor } from '@backfold/tensor'
+import type { Layer, NoState } from '../layer'
+import type { Initializer } from '../init/initializer'
+import { computeFans } from '../init/initializer'
+import { torchDefault } from '../init/varianceScaling'
+import { badShape, fail, notPositiveInteger, paramDType, runInit } from './common'
+
+/** Parameters of `dense`: PyTorch's `nn.Linear` names and layout. @since 0.1.0 */
+export interface DenseParams {
+  /** `[units, inFeatures]`, so `y = x Wᵀ + b` (per example `z = W a + b`). */
+  readonly weight: Tensor
+  /** `[units]`. */
+  readonly bias: Tensor
+}
+
+/** Parameters of `dense(units, { useBias: false })`. @since 0.1.0 */
+export interface DenseParamsNoBias {
+  readonly weight: Tensor
+}
+
+/** `DenseParams`, without `bias` when `useBias` is the literal `false`. @since 0.1.0 */
+export type DenseParamsFor<B extends boolean> = B extends false ? DenseParamsNoBias : DenseParams
+
+/** Options of `dense`. @since 0.1.0 */
+export interface DenseOptions<B extends boolean = boolean> {
+  /** Add a bias (default true). */
+  readonly useBias?: B
+  /** Default `torchDefault`: U(−1/√in, 1/√in), PyTorch's `nn.Linear` default. */
+  readonly weightInit?: Initializer
+  /** Default `torchDefault` with the weight's fans: U(−1/√in, 1/√in), as PyTorch. */
+  readonly biasInit?: Initializer
+  /** Parameter dtype, default float32. */
+  readonly dtype?: DType
+}
+
+/**
+ * A fully connected layer: `[N, in] → [N, units]`, `y = x Wᵀ + b` with `W` of shape `[units, in]`
+ * (PyTorch's `nn.Linear`, so checkpoints share names and layouts). The per-example input must have
+ * rank 1 (put `flatten()` first for images). Weights and bias default to PyTorch's initialisation,
+ * U(−1/√in, 1/√in); pass `weightInit`/`biasInit` (e.g. `initializers.heNormal`, `initializers.zeros`)
+ * to change it.
+ * @example
+ * import { dense } from '@backfold/nn'
+ * import * as T from '@backfold/tensor'
+ * const layer = dense(10)
+ * const { params, state, outShape } = unwrap(layer.init(T.random.key(0), [784])) // outShape [10]
+ * const [y] = layer.apply(params, state, x, { training: false }) // x: [N, 784] → y: [N, 10]
+ * @since 0.1.0
+ */
+export const dense = <B extends boolean = true>(
+  units: number,
+  opts: DenseOptions<B> = {},
+): Layer<DenseParamsFor<B>, NoState> => {
+  const kind = 'dense'
+  const useBias = opts.useBias ?? true
+  const weightInit = opts.weightInit ?? torchDefault
+  const biasInit = opts.biasInit ?? torchDefault
+  const layer: Layer<DenseParams | DenseParamsNoBias, NoState> = {
+    kind,
+    init: (key, inShape) => {
+      const problem = badShape(inShape) ?? notPositiveInteger('units', units)
+      if (problem !== undefined) return fail(kind, problem)
+      if (inShape.length !== 1)
+        return fail(
+          kind,
+          `expected a per-example input of rank 1 ([features]), got ${T.fmtShape(inShape)} (rank ${inShape.length}); ` +
+            `put flatten() before dense for multi-dimensional inputs`,
+        )
+      const weightShape = [units, inShape[0]!]
+      const fans = computeFans(weightShape)
+      const [weightKey, biasKey] = T.random.split(key, 2)
+      return pipe(
+        paramDType(kind, opts.dtype),
+        E.chain((dtype) =>
+          pipe(
+            runInit(kind, 'weightInit', weightInit, weightKey!, weightShape, dtype, fans),
+            E.chain((weight) =>
+              useBias
+                ? pipe(
+                    runInit(kind, 'biasInit', biasInit, biasKey!, [units], dtype, fans),
+                    E.map((bias): DenseParams | DenseParamsNoBias => ({ weight, bias })),
+                  )
+                : E.right({ weight }),
+            ),
+          ),
+        ),
+        E.map((params) => ({ params, state: {}, outShape: [units] })),
+      )
+    },
+    apply: (params, state, x) => {
+      const y = O.matmul(x, params.weight, { transposeB: true })
+      return ['bias' in params ? O.add(y, params.bias) : y, state]
+    },
+  }
+  // Safe: `bias` is present exactly when useBias is not false, which is what DenseParamsFor<B> says.
+  return layer as Layer<DenseParamsFor<B>, NoState>
+}

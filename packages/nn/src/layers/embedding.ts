@@ -1,0 +1,87 @@
+import * as E from 'fp-ts/lib/Either.js'
+import { pipe } from 'fp-ts/lib/function.js'
+import * as O from '@backfold/ops'
+import * as T from '@backfold/tensor'
+import type { DType, Tensor } from '@backfold/tensor'
+import type { Layer, NoState } from '../layer'
+import type { Initializer } from '../init/initializer'
+import { computeFans } from '../init/initializer'
+import { normal } from '../init/random'
+import { badShape, fail, notPositiveInteger, paramDType, runInit } from './common'
+
+/** Parameters of `embedding` (PyTorch's `nn.Embedding` name and layout). @since 0.1.0 */
+export interface EmbeddingParams {
+  /** `[numEmbeddings, dim]`: row `i` is the vector of index `i`. */
+  readonly weight: Tensor
+}
+
+/** Options of `embedding`. @since 0.1.0 */
+export interface EmbeddingOptions {
+  /** Default N(0, 1), PyTorch's `nn.Embedding` default. */
+  readonly weightInit?: Initializer
+  /** Parameter dtype, default float32. */
+  readonly dtype?: DType
+}
+
+const standardNormal = normal({ std: 1 })
+
+/**
+ * A lookup table (PyTorch's `nn.Embedding`): int32 indices of per-example shape `[...]` →
+ * vectors `[..., dim]` (a batch `[N, ...]` → `[N, ..., dim]`). Indices must lie in
+ * `[0, numEmbeddings)`; `apply` throws a `ValueError` naming the first bad index and its position.
+ * The gradient w.r.t. `weight` adds up the cotangents of repeated indices.
+ * @example
+ * const layer = embedding(1000, 16)
+ * layer.init(T.random.key(0), [12]) // outShape [12, 16]; tokens: int32 [N, 12] → [N, 12, 16]
+ * @since 0.1.0
+ */
+export const embedding = (
+  numEmbeddings: number,
+  dim: number,
+  opts: EmbeddingOptions = {},
+): Layer<EmbeddingParams, NoState> => {
+  const kind = 'embedding'
+  const weightInit = opts.weightInit ?? standardNormal
+  return {
+    kind,
+    init: (key, inShape) => {
+      const problem =
+        badShape(inShape) ?? notPositiveInteger('numEmbeddings', numEmbeddings) ?? notPositiveInteger('dim', dim)
+      if (problem !== undefined) return fail(kind, problem)
+      const weightShape = [numEmbeddings, dim]
+      return pipe(
+        paramDType(kind, opts.dtype),
+        E.chain((dtype) => runInit(kind, 'weightInit', weightInit, key, weightShape, dtype, computeFans(weightShape))),
+        E.map((weight) => ({ params: { weight }, state: {}, outShape: [...inShape, dim] })),
+      )
+    },
+    apply: (params, state, x) => {
+      const indices = O.stopGradient(x)
+      if (indices.dtype !== 'int32')
+        throw new T.DTypeError(kind, `indices must be int32, got ${indices.dtype} ${T.fmtShape(indices.shape)}`)
+      const data = indices.data
+      for (let i = 0; i < data.length; i++) {
+        const index = data[i]!
+        if (index < 0 || index >= numEmbeddings)
+          throw new T.ValueError(
+            kind,
+            `index ${index} at position ${T.fmtShape(unravel(i, indices.shape))} of the input ${T.fmtShape(indices.shape)} ` +
+              `is out of range; expected 0 <= index < ${numEmbeddings} (numEmbeddings)`,
+          )
+      }
+      return [O.gather(params.weight, indices, 0), state]
+    },
+  }
+}
+
+/** The multi-index of flat position `flat` in a row-major array of `shape`. */
+const unravel = (flat: number, shape: ReadonlyArray<number>): number[] => {
+  const index = new Array<number>(shape.length)
+  let rest = flat
+  for (let axis = shape.length - 1; axis >= 0; axis--) {
+    const dim = shape[axis]!
+    index[axis] = rest % dim
+    rest = Math.floor(rest / dim)
+  }
+  return index
+}

@@ -1,0 +1,33 @@
+/**
+ * Layers and combinators. Each layer is a value `{ kind, init, apply }`: `init(key, inShape)` infers
+ * shapes and makes parameters (or returns a `LayerError` naming the layer's path), `apply` runs a batch.
+ * @since 0.1.0
+ */
+export { dense } from './dense'
+export type { DenseParams, DenseParamsNoBias, DenseParamsFor, DenseOptions } from './dense'
+export { conv2d } from './conv2d'
+export type { Conv2dParams, Conv2dParamsNoBias, Conv2dParamsFor, Conv2dLayerOptions } from './conv2d'
+export { maxPool2d } from './maxPool2d'
+export { avgPool2d } from './avgPool2d'
+export { globalAvgPool2d } from './globalAvgPool2d'
+export { flatten } from './flatten'
+export { dropout } from './dropout'
+export { batchNorm } from './batchNorm'
+export type { BatchNormParams, BatchNormParamsFor, BatchNormState, BatchNormOptions } from './batchNorm'
+export { layerNorm } from './layerNorm'
+export type { LayerNormParams, LayerNormParamsFor, LayerNormOptions } from './layerNorm'
+export { embedding } from './embedding'
+export type { EmbeddingParams, EmbeddingOptions } from './embedding'
+export { relu } from './relu'
+export { leakyRelu } from './leakyRelu'
+export { elu } from './elu'
+export { gelu } from './gelu'
+export { silu } from './silu'
+export { sigmoid } from './sigmoid'
+export { tanh } from './tanh'
+export { softmax } from './softmax'
+export { sequential } from './sequential'
+export { residual } from './residual'
+export { parallel } from './parallel'
+export type { AnyLayer, LayerParams, LayerState } from './common'
+export type { LayerRecord, ParamsTuple, StateTuple, ParamsRecord, StateRecord } from './container'

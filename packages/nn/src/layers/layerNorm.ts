@@ -1,0 +1,92 @@
+import * as E from 'fp-ts/lib/Either.js'
+import * as O from '@backfold/ops'
+import * as T from '@backfold/tensor'
+import type { DType, Tensor } from '@backfold/tensor'
+import type { Layer, NoParams, NoState } from '../layer'
+import { badShape, fail, paramDType } from './common'
+
+/** Learned elementwise scale and shift of `layerNorm`, shaped like the normalised dims (PyTorch's names). @since 0.1.0 */
+export interface LayerNormParams {
+  /** Starts at 1 (γ). */
+  readonly weight: Tensor
+  /** Starts at 0 (β). */
+  readonly bias: Tensor
+}
+
+/** `LayerNormParams`, or no parameters when `affine` is the literal `false`. @since 0.1.0 */
+export type LayerNormParamsFor<A extends boolean> = A extends false ? NoParams : LayerNormParams
+
+/** Options of `layerNorm`. @since 0.1.0 */
+export interface LayerNormOptions<A extends boolean = boolean> {
+  /** Added to the variance before the square root (default 1e-5). */
+  readonly eps?: number
+  /**
+   * How many trailing dimensions of each example are normalised together (default 1, the last):
+   * PyTorch's `normalized_shape` is `inShape.slice(-axes)`.
+   */
+  readonly axes?: number
+  /** Learn an elementwise scale and shift (PyTorch's `elementwise_affine`, default true). */
+  readonly affine?: A
+  /** Parameter dtype, default float32. */
+  readonly dtype?: DType
+}
+
+/**
+ * Layer normalisation (Ba et al. 2016; PyTorch's `nn.LayerNorm`): each example is normalised over its
+ * last `axes` dimensions with its own mean and BIASED variance, `y = (x − μ) / √(σ² + eps) · weight + bias`,
+ * the same in training and evaluation.
+ * @example
+ * layerNorm().init(T.random.key(0), [10, 64]) // params { weight [64], bias [64] }
+ * layerNorm({ axes: 2 }).init(T.random.key(0), [10, 64]) // params { weight [10, 64], bias [10, 64] }
+ * @since 0.1.0
+ */
+export const layerNorm = <A extends boolean = true>(
+  opts: LayerNormOptions<A> = {},
+): Layer<LayerNormParamsFor<A>, NoState> => {
+  const kind = 'layerNorm'
+  const eps = opts.eps ?? 1e-5
+  const count = opts.axes ?? 1
+  const affine = opts.affine ?? true
+  const problem =
+    typeof eps === 'number' && eps >= 0
+      ? Number.isInteger(count) && count >= 1
+        ? undefined
+        : `axes (the number of trailing dimensions to normalise) must be a positive integer, got ${String(count)}`
+      : `eps must be a number >= 0, got ${String(eps)}`
+  const layer: Layer<LayerNormParams | NoParams, NoState> = {
+    kind,
+    init: (_key, inShape) => {
+      const shapeProblem = problem ?? badShape(inShape)
+      if (shapeProblem !== undefined) return fail(kind, shapeProblem)
+      if (inShape.length < count)
+        return fail(
+          kind,
+          `normalising over the last ${count} dimension(s) needs a per-example input of rank >= ${count}, ` +
+            `got ${T.fmtShape(inShape)}`,
+        )
+      const normalizedShape = inShape.slice(inShape.length - count)
+      return E.map((dtype: DType) => ({
+        params: affine ? { weight: T.ones(normalizedShape, dtype), bias: T.zeros(normalizedShape, dtype) } : {},
+        state: {},
+        outShape: inShape,
+      }))(paramDType(kind, opts.dtype))
+    },
+    apply: (params, state, x) => {
+      if (problem !== undefined) throw new T.ValueError(kind, problem)
+      const rank = x.shape.length
+      if (rank < count + 1)
+        throw new T.ShapeError(
+          kind,
+          `expected a batch of rank >= ${count + 1} (a batch axis and ${count} normalised axes), got ${T.fmtShape(x.shape)}`,
+        )
+      const axes = Array.from({ length: count }, (_, i) => rank - count + i)
+      const mean = O.mean(x, { axes, keepDims: true })
+      const centered = O.sub(x, mean)
+      const variance = O.mean(O.square(centered), { axes, keepDims: true })
+      const normalized = O.mul(centered, O.rsqrt(O.add(variance, eps)))
+      return ['weight' in params ? O.add(O.mul(normalized, params.weight), params.bias) : normalized, state]
+    },
+  }
+  // Safe: weight and bias are present exactly when affine is not false, which is what LayerNormParamsFor<A> says.
+  return layer as Layer<LayerNormParamsFor<A>, NoState>
+}

@@ -1,0 +1,18 @@
+import * as O from '@backfold/ops'
+import type { Pool2dOptions } from '@backfold/tensor'
+import type { Layer, NoParams, NoState } from '../layer'
+import { initPool2d } from './pool2d'
+
+/**
+ * 2-D max pooling over NCHW batches (PyTorch's `nn.MaxPool2d`): per-example `[C, H, W]` →
+ * `[C, H', W']`. `kernelSize` is required; `stride` defaults to `kernelSize`; padded positions
+ * never win. The gradient goes to the first maximum of each window.
+ * @example
+ * maxPool2d({ kernelSize: 2 }).init(T.random.key(0), [8, 28, 28]) // outShape [8, 14, 14]
+ * @since 0.1.0
+ */
+export const maxPool2d = (opts: Pool2dOptions): Layer<NoParams, NoState> => ({
+  kind: 'maxPool2d',
+  init: (_key, inShape) => initPool2d('maxPool2d', inShape, opts),
+  apply: (_params, state, x) => [O.maxPool2d(x, opts), state],
+})

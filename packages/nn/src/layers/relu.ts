@@ -1,0 +1,11 @@
+import * as O from '@backfold/ops'
+import type { Layer, NoParams, NoState } from '../layer'
+import { shapePreserving } from './common'
+
+/**
+ * Rectified linear unit, `max(x, 0)`, elementwise (PyTorch's `nn.ReLU`; relu'(0) = 0).
+ * @example
+ * sequential(dense(64), relu(), dense(10))
+ * @since 0.1.0
+ */
+export const relu = (): Layer<NoParams, NoState> => shapePreserving('relu', O.relu)

@@ -1,0 +1,64 @@
+import * as E from 'fp-ts/lib/Either.js'
+import type { Layer } from '../layer'
+import type { AnyLayer } from './common'
+import { childContext, splitKey, underName } from './common'
+import type { LayerRecord, ParamsRecord, ParamsTuple, StateRecord, StateTuple } from './container'
+import { readChildren } from './container'
+
+/**
+ * Layers applied one after another; each child's `init` gets the previous one's output shape, so a
+ * badly wired network is rejected before any data flows, with the path of the failing child
+ * (`'2 (dense)'`, or `'body.2 (dense)'` when this sequential is itself the child `body`).
+ *
+ * - `sequential(a, b, c)`: params and state are ARRAYS, one entry per layer (names `0.weight`,
+ *   `2.bias`), typed as the tuple of the children's types.
+ * - `sequential({ features: a, head: b })`: params and state are RECORDS (names `features.weight`).
+ *
+ * The init key is split into one key per child, and so is `ctx.key` in `apply` (when present), so
+ * every dropout draws its own mask.
+ * @example
+ * import { sequential, dense, relu } from '@backfold/nn'
+ * const mlp = sequential(dense(64), relu(), dense(10))
+ * // params: readonly [DenseParams, NoParams, DenseParams]
+ * const named = sequential({ hidden: dense(64), act: relu(), out: dense(10) })
+ * // params: { hidden: DenseParams, act: NoParams, out: DenseParams }
+ * @since 0.1.0
+ */
+export function sequential<const Ls extends ReadonlyArray<AnyLayer>>(
+  ...layers: Ls
+): Layer<ParamsTuple<Ls>, StateTuple<Ls>>
+export function sequential<const R extends LayerRecord>(layers: R): Layer<ParamsRecord<R>, StateRecord<R>>
+export function sequential(...args: ReadonlyArray<unknown>): Layer<unknown, unknown> {
+  const kind = 'sequential'
+  const { names, layers, pack, unpack } = readChildren(kind, args)
+  return {
+    kind,
+    init: (key, inShape) => {
+      const keys = splitKey(key, layers.length)
+      const params: unknown[] = []
+      const states: unknown[] = []
+      let shape = inShape
+      for (let i = 0; i < layers.length; i++) {
+        const result = layers[i]!.init(keys[i]!, shape)
+        if (E.isLeft(result)) return E.left(underName(names[i]!)(result.left))
+        params.push(result.right.params)
+        states.push(result.right.state)
+        shape = result.right.outShape
+      }
+      return E.right({ params: pack(params), state: pack(states), outShape: shape })
+    },
+    apply: (params, state, x, ctx) => {
+      const childParams = unpack(params)
+      const childStates = unpack(state)
+      const keys = ctx.key === undefined ? undefined : splitKey(ctx.key, layers.length)
+      const nextStates: unknown[] = []
+      let y = x
+      for (let i = 0; i < layers.length; i++) {
+        const [out, nextState] = layers[i]!.apply(childParams[i], childStates[i], y, childContext(ctx, keys?.[i]))
+        y = out
+        nextStates.push(nextState)
+      }
+      return [y, pack(nextStates)]
+    },
+  }
+}

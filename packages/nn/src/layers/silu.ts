@@ -1,0 +1,11 @@
+import * as O from '@backfold/ops'
+import type { Layer, NoParams, NoState } from '../layer'
+import { shapePreserving } from './common'
+
+/**
+ * SiLU (swish), `x · σ(x)`, elementwise (PyTorch's `nn.SiLU`).
+ * @example
+ * sequential(dense(64), silu(), dense(10))
+ * @since 0.1.0
+ */
+export const silu = (): Layer<NoParams, NoState> => shapePreserving('silu', O.silu)

@@ -1,0 +1,31 @@
+import * as E from 'fp-ts/lib/Either.js'
+import * as O from '@backfold/ops'
+import * as T from '@backfold/tensor'
+import type { Layer, NoParams, NoState } from '../layer'
+import { badShape, fail } from './common'
+
+/**
+ * Softmax along `axis` (default −1, the last), PyTorch's `nn.Softmax(dim)`: like PyTorch's `dim`,
+ * `axis` counts the axes of the BATCH (axis 0 is the batch axis, 1 the first per-example axis);
+ * negative axes count from the end. `init` rejects an axis out of range for the input's rank.
+ * For training with cross-entropy prefer raw logits and a fused loss.
+ * @example
+ * sequential(dense(10), softmax())
+ * @since 0.1.0
+ */
+export const softmax = (axis = -1): Layer<NoParams, NoState> => ({
+  kind: 'softmax',
+  init: (_key, inShape) => {
+    const problem = badShape(inShape)
+    if (problem !== undefined) return fail('softmax', problem)
+    const rank = inShape.length + 1
+    if (!Number.isInteger(axis) || axis < -rank || axis >= rank)
+      return fail(
+        'softmax',
+        `axis ${String(axis)} is out of range for a batch of per-example shape ${T.fmtShape(inShape)} ` +
+          `(rank ${rank} with the batch axis); expected -${rank} <= axis < ${rank}`,
+      )
+    return E.right({ params: {}, state: {}, outShape: inShape })
+  },
+  apply: (_params, state, x) => [O.softmax(x, axis), state],
+})

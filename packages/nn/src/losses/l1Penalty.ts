@@ -1,0 +1,18 @@
+import * as O from '@backfold/ops'
+import type { Tensor } from '@backfold/tensor'
+import { sumOverSelected, type PenaltyOptions } from './l2Penalty'
+import { requireNonNegative } from './validate'
+import { weightsOnly } from './weightsOnly'
+
+/**
+ * The L1 (lasso) regulariser `λ Σ_w Σ |w|` over the selected parameters, a scalar tensor to add to the
+ * loss; its (sub)gradient adds `λ sign(w)` (0 at w = 0). By default only layer weights are included
+ * (see `weightsOnly`: names ending in `'weight'`, rank ≥ 2): no biases, no normalisation scales.
+ * @example
+ * const objective = (params: Params) => add(loss(params), l1Penalty(params, 1e-5))
+ * @since 0.1.0
+ */
+export const l1Penalty = (params: unknown, lambda: number, opts: PenaltyOptions = {}): Tensor => {
+  requireNonNegative('l1Penalty', lambda, 'lambda')
+  return O.mul(sumOverSelected(params, opts.include ?? weightsOnly, (w) => O.sum(O.abs(w))), lambda)
+}

@@ -1,0 +1,74 @@
+import * as O from '@backfold/ops'
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import { requireClassIndices, requireFloat } from './validate'
+
+/** Options of `softmaxCrossEntropy`. @since 0.1.0 */
+export interface SoftmaxCrossEntropyOptions {
+  /**
+   * Label smoothing α in [0, 1] (default 0): the target distribution becomes `(1 − α) labels + α / C`,
+   * as in optax's `smooth_labels` and PyTorch's `label_smoothing`. Applied to soft labels too.
+   */
+  readonly labelSmoothing?: number
+}
+
+/**
+ * Softmax cross-entropy averaged over the batch: `mean_i [logsumexp(z_i) − Σ_c t_ic z_ic]`.
+ * Built on the fused, stable `softmaxCrossEntropy` op of `@backfold/ops`, so logits of ±1000 give
+ * finite values and gradients, and the gradient w.r.t. the logits is `(softmax(z) − t) / N`.
+ *
+ * - `logits`: float `[N, C]` (unnormalised scores; do NOT apply softmax first).
+ * - `labels`: int32 class indices `[N]` (PyTorch's `CrossEntropyLoss` targets), or float one-hot or soft
+ *   label distributions `[N, C]` (optax's `softmax_cross_entropy`; differentiable w.r.t. the labels too).
+ *
+ * A class index outside `[0, C)` throws a `ValueError` naming the example.
+ * @example
+ * import { tensor } from '@backfold/tensor'
+ * const logits = tensor([[2, 0, 0], [0, 0, 3]])
+ * softmaxCrossEntropy(logits, tensor([0, 2], 'int32'))
+ * softmaxCrossEntropy(logits, tensor([0, 2], 'int32'), { labelSmoothing: 0.1 })
+ * softmaxCrossEntropy(logits, tensor([[1, 0, 0], [0, 0.5, 0.5]]))
+ * @since 0.1.0
+ */
+export const softmaxCrossEntropy = (
+  logits: Tensor,
+  labels: Tensor,
+  opts: SoftmaxCrossEntropyOptions = {},
+): Tensor => {
+  const op = 'softmaxCrossEntropy'
+  const smoothing = opts.labelSmoothing ?? 0
+  if (!(smoothing >= 0 && smoothing <= 1))
+    throw new T.ValueError(op, `labelSmoothing must be in [0, 1], got ${smoothing}`)
+  requireFloat(op, logits, 'logits')
+  const logitsShape = logits.shape
+  if (logitsShape.length !== 2)
+    throw new T.ShapeError(op, `logits has shape ${T.fmtShape(logitsShape)}; expected [N, C] (batch, classes)`)
+  const batch = logitsShape[0]!
+  const numClasses = logitsShape[1]!
+  const targets =
+    labels.dtype === 'int32' ? oneHotTargets(logits, labels, batch, numClasses) : softTargets(logits, labels)
+  const smoothed = smoothing === 0 ? targets : O.add(O.mul(targets, 1 - smoothing), smoothing / numClasses)
+  return O.mean(O.softmaxCrossEntropy(logits, smoothed))
+}
+
+const oneHotTargets = (logits: Tensor, labels: Tensor, batch: number, numClasses: number): Tensor => {
+  if (labels.shape.length !== 1 || labels.shape[0] !== batch)
+    throw new T.ShapeError(
+      'softmaxCrossEntropy',
+      `int32 labels have shape ${T.fmtShape(labels.shape)} but logits have shape ${T.fmtShape(logits.shape)}; ` +
+        `expected class indices of shape [${batch}]`,
+    )
+  requireClassIndices('softmaxCrossEntropy', labels, numClasses)
+  // Class indices carry no gradient, so the one-hot table is a constant built by the kernel.
+  return T.oneHot(labels, numClasses, logits.dtype)
+}
+
+const softTargets = (logits: Tensor, labels: Tensor): Tensor => {
+  if (!T.shapesEqual(labels.shape, logits.shape))
+    throw new T.ShapeError(
+      'softmaxCrossEntropy',
+      `float labels have shape ${T.fmtShape(labels.shape)} but logits have shape ${T.fmtShape(logits.shape)}; ` +
+        'expected one-hot or soft labels shaped like the logits, or int32 class indices of shape [N]',
+    )
+  return labels
+}

@@ -1,0 +1,8 @@
+/**
+ * @backfold/nn/node: the parts of backfold that need Node.js: reading data files, atomic writes,
+ * the terminal progress display and chart files. The rest of `@backfold/nn` runs in browsers too.
+ * @packageDocumentation
+ */
+export * from './files'
+export * from './progress'
+export * from './chart'

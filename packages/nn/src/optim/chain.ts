@@ -1,0 +1,38 @@
+import type { GradientTransformation } from './transform'
+
+/**
+ * Composes transformations given as a NAMED record, applied in key order; the state is the record of
+ * their states under the same names, so it reads `state.adam.mu`, never `state[1][0]`.
+ * @example
+ * import { chain, clipByGlobalNorm, adam } from '@backfold/nn'
+ * const optimizer = chain({ clip: clipByGlobalNorm(1), adam: adam(1e-3) })
+ * let optState = optimizer.init(params)
+ * optState.adam.mu // a tree shaped like params
+ * const [updates, next] = optimizer.update(grads, optState, params)
+ * @since 0.1.0
+ */
+export const chain = <S extends Readonly<Record<string, unknown>>>(transformations: {
+  readonly [K in keyof S]: GradientTransformation<S[K]>
+}): GradientTransformation<S> => {
+  // Object.keys of this record lists exactly the keys of S (string keys; TS types it string[]).
+  const names = Object.keys(transformations) as ReadonlyArray<keyof S>
+  return {
+    init: (params) => {
+      const state: Partial<S> = {}
+      for (const name of names) state[name] = transformations[name].init(params)
+      // Every key of S was filled by the loop above.
+      return state as S
+    },
+    update: (grads, state, params) => {
+      let updates = grads
+      const next: Partial<S> = {}
+      for (const name of names) {
+        const [transformed, substate] = transformations[name].update(updates, state[name], params)
+        updates = transformed
+        next[name] = substate
+      }
+      // Every key of S was filled by the loop above.
+      return [updates, next as S]
+    },
+  }
+}

@@ -1,0 +1,20 @@
+import type { GradientTransformation } from './transform'
+
+/**
+ * `first` then `second`, with ONE flat state `{ ...firstState, ...secondState }`. The named optimizers
+ * use it so that `adam(lr)`'s state is `{ count, mu, nu }` (`chain({ adam: adam(lr) })` then reads
+ * `state.adam.mu`). A key both states hold must mean the same thing: here only `count`, the number of
+ * updates applied, which both advance in lockstep.
+ * @internal
+ */
+export const fuse = <A extends object, B extends object>(
+  first: GradientTransformation<A>,
+  second: GradientTransformation<B>,
+): GradientTransformation<A & B> => ({
+  init: (params) => ({ ...first.init(params), ...second.init(params) }),
+  update: (grads, state, params) => {
+    const [intermediate, firstState] = first.update(grads, state, params)
+    const [updates, secondState] = second.update(intermediate, state, params)
+    return [updates, { ...state, ...firstState, ...secondState }]
+  },
+})

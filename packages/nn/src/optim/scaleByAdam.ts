@@ -1,0 +1,60 @@
+import * as O from '@backfold/ops'
+import { map2, zerosLike } from '../tree'
+import { requireInRange, zipWithState } from './leafwise'
+import type { GradientTransformation } from './transform'
+
+/** State of `scaleByAdam` (and of `adam`/`adamw`). @since 0.1.0 */
+export interface ScaleByAdamState {
+  /** Number of updates already applied; the bias correction uses `count + 1`. */
+  readonly count: number
+  /** First moment `m = β₁ m + (1 − β₁) g`, a tree with the params' structure. */
+  readonly mu: unknown
+  /** Second moment `v = β₂ v + (1 − β₂) g²`, a tree with the params' structure. */
+  readonly nu: unknown
+}
+
+/** Options of `scaleByAdam`. @since 0.1.0 */
+export interface ScaleByAdamOptions {
+  /** Decay of the first moment (default 0.9). */
+  readonly b1?: number
+  /** Decay of the second moment (default 0.999). */
+  readonly b2?: number
+  /** Added to `√v̂` in the denominator (default 1e-8). */
+  readonly eps?: number
+  /** Added to `v̂` inside the square root (default 0), as optax's `eps_root`. */
+  readonly epsRoot?: number
+}
+
+/**
+ * Adam's rescaling (Kingma & Ba 2015, Algorithm 1; optax's `scale_by_adam`): with `t = count + 1`,
+ * `m ← β₁ m + (1 − β₁) g`, `v ← β₂ v + (1 − β₂) g²`, `m̂ = m / (1 − β₁ᵗ)`, `v̂ = v / (1 − β₂ᵗ)`,
+ * update `m̂ / (√(v̂ + eps_root) + eps)`. Follow it with `scaleByLearningRate` (that is `adam`).
+ * @since 0.1.0
+ */
+export const scaleByAdam = (opts: ScaleByAdamOptions = {}): GradientTransformation<ScaleByAdamState> => {
+  const { b1 = 0.9, b2 = 0.999, eps = 1e-8, epsRoot = 0 } = opts
+  requireInRange('scaleByAdam', 'b1', b1, 0, 1, { maxExclusive: true })
+  requireInRange('scaleByAdam', 'b2', b2, 0, 1, { maxExclusive: true })
+  requireInRange('scaleByAdam', 'eps', eps, 0, Infinity, { maxExclusive: true })
+  requireInRange('scaleByAdam', 'epsRoot', epsRoot, 0, Infinity, { maxExclusive: true })
+  return {
+    init: (params) => ({ count: 0, mu: zerosLike(params), nu: zerosLike(params) }),
+    update: (grads, state) => {
+      const mu = zipWithState('scaleByAdam', grads, state.mu, 'state.mu', (g, m) =>
+        O.add(O.mul(m, b1), O.mul(g, 1 - b1)),
+      )
+      const nu = zipWithState('scaleByAdam', grads, state.nu, 'state.nu', (g, v) =>
+        O.add(O.mul(v, b2), O.mul(O.square(g), 1 - b2)),
+      )
+      const count = state.count + 1
+      const muCorrection = 1 - b1 ** count
+      const nuCorrection = 1 - b2 ** count
+      const updates = map2(mu, nu, (m, v) => {
+        const nuHat = O.div(v, nuCorrection)
+        const root = O.sqrt(epsRoot === 0 ? nuHat : O.add(nuHat, epsRoot))
+        return O.div(O.div(m, muCorrection), O.add(root, eps))
+      })
+      return [updates, { count, mu, nu }]
+    },
+  }
+}

@@ -1,0 +1,41 @@
+import * as O from '@backfold/ops'
+import * as T from '@backfold/tensor'
+import { map2 } from '../tree'
+import { requireInRange, zipWithState } from './leafwise'
+import type { GradientTransformation } from './transform'
+
+/** State of `scaleByRss`: the running SUM of squared gradients, a tree with the params' structure. @since 0.1.0 */
+export interface ScaleByRssState {
+  readonly sumOfSquares: unknown
+}
+
+/** Options of `scaleByRss`. @since 0.1.0 */
+export interface ScaleByRssOptions {
+  /** Initial value of the accumulator (default 0.1, as optax and TensorFlow). */
+  readonly initialAccumulator?: number
+  /** Added to the accumulator inside the square root (default 1e-7). */
+  readonly eps?: number
+}
+
+/**
+ * AdaGrad's rescaling as optax's `scale_by_rss`: `G ← G + g²`, update `g / √(G + eps)` where `G > 0`
+ * and 0 where `G = 0` (a parameter that never received a gradient, with a zero initial accumulator).
+ * @since 0.1.0
+ */
+export const scaleByRss = (opts: ScaleByRssOptions = {}): GradientTransformation<ScaleByRssState> => {
+  const { initialAccumulator = 0.1, eps = 1e-7 } = opts
+  requireInRange('scaleByRss', 'initialAccumulator', initialAccumulator, 0, Infinity)
+  requireInRange('scaleByRss', 'eps', eps, 0, Infinity)
+  return {
+    init: (params) => ({ sumOfSquares: T.mapTree(params, (p) => T.fullLike(p, initialAccumulator)) }),
+    update: (grads, state) => {
+      const sumOfSquares = zipWithState('scaleByRss', grads, state.sumOfSquares, 'state.sumOfSquares', (g, s) =>
+        O.add(s, O.square(g)),
+      )
+      const updates = map2(grads, sumOfSquares, (g, s) =>
+        O.where(O.greater(s, 0), O.mul(g, O.rsqrt(O.add(s, eps))), 0),
+      )
+      return [updates, { sumOfSquares }]
+    },
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * Learning-rate schedules: functions from the 0-based step count (the number of updates already
+ * applied) to a value, with optax's definitions. Pass one anywhere a learning rate is accepted.
+ * @since 0.1.0
+ */
+import * as T from '@backfold/tensor'
+import { requireInRange } from './leafwise'
+import type { Schedule } from './transform'
+
+/**
+ * The same value at every step.
+ * @example
+ * constant(0.1)(1000) // 0.1
+ * @since 0.1.0
+ */
+export const constant =
+  (value: number): Schedule =>
+  () =>
+    value
+
+/** Options of `piecewiseConstant`. @since 0.1.0 */
+export interface PiecewiseConstantOptions {
+  /** The value before the first boundary. */
+  readonly init: number
+  /** Step boundary → factor: from that step on, the value is multiplied by the factor (factors accumulate). */
+  readonly boundariesAndScales: Readonly<Record<number, number>>
+}
+
+/**
+ * optax's `piecewise_constant_schedule`: starts at `init`; at each boundary step `b` (in increasing
+ * order) the value is multiplied by its scale, for all steps `≥ b`.
+ * @example
+ * const lr = piecewiseConstant({ init: 0.1, boundariesAndScales: { 100: 0.1, 200: 0.1 } })
+ * lr(99) // 0.1 ; lr(100) // 0.01 ; lr(250) // 0.001
+ * @since 0.1.0
+ */
+export const piecewiseConstant = (opts: PiecewiseConstantOptions): Schedule => {
+  requireInRange('piecewiseConstant', 'init', opts.init, -Infinity, Infinity)
+  const steps = Object.entries(opts.boundariesAndScales)
+    .map(([boundary, factor]) => {
+      const step = Number(boundary)
+      if (!Number.isInteger(step) || step < 0)
+        throw new T.ValueError('piecewiseConstant', `boundary '${boundary}' is not a non-negative integer step`)
+      requireInRange('piecewiseConstant', `the scale at boundary ${boundary}`, factor, 0, Infinity)
+      return [step, factor] as const
+    })
+    .sort((a, b) => a[0] - b[0])
+  return (step) => {
+    let value = opts.init
+    for (const [boundary, factor] of steps) {
+      if (step < boundary) break
+      value *= factor
+    }
+    return value
+  }
+}
+
+/** Options of `exponentialDecay`. @since 0.1.0 */
+export interface ExponentialDecayOptions {
+  readonly init: number
+  /** Factor applied per `transitionSteps` steps (e.g. 0.96). */
+  readonly decayRate: number
+  /** Number of steps over which the value is multiplied by `decayRate` once (> 0). */
+  readonly transitionSteps: number
+  /** Decay in discrete jumps every `transitionSteps` (default false: smoothly). */
+  readonly staircase?: boolean
+  /** Steps to hold `init` before decaying starts (default 0). */
+  readonly transitionBegin?: number
+  /** A floor (when decaying) or ceiling (when `decayRate > 1`) for the value. */
+  readonly endValue?: number
+}
+
+/**
+ * optax's `exponential_decay`: `init · decayRate^((step − transitionBegin) / transitionSteps)`, the
+ * exponent floored with `staircase`; `init` for `step ≤ transitionBegin`; bounded by `endValue` if given.
+ * @example
+ * const lr = exponentialDecay({ init: 0.1, decayRate: 0.5, transitionSteps: 100, staircase: true })
+ * lr(99) // 0.1 ; lr(100) // 0.05
+ * @since 0.1.0
+ */
+export const exponentialDecay = (opts: ExponentialDecayOptions): Schedule => {
+  const { init, decayRate, transitionSteps, staircase = false, transitionBegin = 0, endValue } = opts
+  requireInRange('exponentialDecay', 'init', init, -Infinity, Infinity)
+  requireInRange('exponentialDecay', 'decayRate', decayRate, 0, Infinity, { minExclusive: true })
+  requireInRange('exponentialDecay', 'transitionSteps', transitionSteps, 0, Infinity, { minExclusive: true })
+  requireInRange('exponentialDecay', 'transitionBegin', transitionBegin, 0, Infinity)
+  if (endValue !== undefined) requireInRange('exponentialDecay', 'endValue', endValue, -Infinity, Infinity)
+  return (step) => {
+    const elapsed = step - transitionBegin
+    if (elapsed <= 0) return init
+    const exponent = staircase ? Math.floor(elapsed / transitionSteps) : elapsed / transitionSteps
+    const value = init * decayRate ** exponent
+    if (endValue === undefined) return value
+    return decayRate < 1 ? Math.max(value, endValue) : Math.min(value, endValue)
+  }
+}
+
+/** Options of `cosineDecay`. @since 0.1.0 */
+export interface CosineDecayOptions {
+  readonly init: number
+  /** Steps over which to decay (> 0); the value stays at `alpha · init` afterwards. */
+  readonly decaySteps: number
+  /** The final value as a fraction of `init` (default 0). */
+  readonly alpha?: number
+}
+
+/**
+ * optax's `cosine_decay_schedule` (Loshchilov & Hutter's SGDR without restarts): with
+ * `s = min(step, decaySteps)`, `init · ((1 − alpha) · ½ (1 + cos(π s / decaySteps)) + alpha)`.
+ * @example
+ * const lr = cosineDecay({ init: 0.1, decaySteps: 1000 })
+ * lr(0) // 0.1 ; lr(500) // 0.05 ; lr(1000) // 0
+ * @since 0.1.0
+ */
+export const cosineDecay = (opts: CosineDecayOptions): Schedule => {
+  const { init, decaySteps, alpha = 0 } = opts
+  requireInRange('cosineDecay', 'init', init, -Infinity, Infinity)
+  requireInRange('cosineDecay', 'decaySteps', decaySteps, 0, Infinity, { minExclusive: true })
+  requireInRange('cosineDecay', 'alpha', alpha, -Infinity, Infinity)
+  return (step) => {
+    const progress = Math.min(Math.max(step, 0), decaySteps) / decaySteps
+    const cosine = 0.5 * (1 + Math.cos(Math.PI * progress))
+    return init * ((1 - alpha) * cosine + alpha)
+  }
+}
+
+/** Options of `warmupCosineDecay`. @since 0.1.0 */
+export interface WarmupCosineDecayOptions {
+  /** The value at step 0. */
+  readonly init: number
+  /** The value reached at the end of the warm-up. */
+  readonly peak: number
+  /** Length of the linear warm-up from `init` to `peak`. */
+  readonly warmupSteps: number
+  /** TOTAL length, warm-up included (as optax); must exceed `warmupSteps`. */
+  readonly decaySteps: number
+  /** The value after `decaySteps` (default 0). */
+  readonly end?: number
+}
+
+/**
+ * optax's `warmup_cosine_decay_schedule`: linear from `init` to `peak` over `warmupSteps`, then a
+ * cosine decay from `peak` to `end` over the remaining `decaySteps − warmupSteps` steps, then `end`.
+ * @example
+ * const lr = warmupCosineDecay({ init: 0, peak: 1e-3, warmupSteps: 100, decaySteps: 1000 })
+ * lr(50) // 5e-4 ; lr(100) // 1e-3 ; lr(1000) // 0
+ * @since 0.1.0
+ */
+export const warmupCosineDecay = (opts: WarmupCosineDecayOptions): Schedule => {
+  const { init, peak, warmupSteps, decaySteps, end = 0 } = opts
+  requireInRange('warmupCosineDecay', 'init', init, -Infinity, Infinity)
+  requireInRange('warmupCosineDecay', 'peak', peak, -Infinity, Infinity)
+  requireInRange('warmupCosineDecay', 'end', end, -Infinity, Infinity)
+  requireInRange('warmupCosineDecay', 'warmupSteps', warmupSteps, 0, Infinity)
+  if (!(decaySteps > warmupSteps))
+    throw new T.ValueError(
+      'warmupCosineDecay',
+      `decaySteps (${decaySteps}) must exceed warmupSteps (${warmupSteps}): decaySteps is the total length, warm-up included`,
+    )
+  // optax: alpha = end / peak, so the cosine part ends exactly at `end` (peak 0 leaves nothing to decay).
+  const decay = cosineDecay({ init: peak, decaySteps: decaySteps - warmupSteps, alpha: peak === 0 ? 0 : end / peak })
+  return (step) => {
+    if (step < warmupSteps) return init + (peak - init) * (Math.max(step, 0) / warmupSteps)
+    return decay(step - warmupSteps)
+  }
+}

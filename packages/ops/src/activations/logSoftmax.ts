@@ -1,0 +1,29 @@
+// y = x − log Σ eˣ (along axis) ; x̄ = ȳ − eʸ Σ ȳ
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import { applyOp, defineOp } from '../core/op'
+import { mul } from '../binary/mul'
+import { sub } from '../binary/sub'
+import { exp } from '../elementwise/exp'
+import { sum } from '../reduce/sum'
+import type { SoftmaxParams } from './softmax'
+
+/** The `logSoftmax` op. @since 0.1.0 */
+export const logSoftmaxOp = defineOp<SoftmaxParams>({
+  name: 'logSoftmax',
+  forward: ([x], { axis }) => T.sub(x!, T.logsumexp(x!, { axes: axis, keepDims: true })),
+  // eʸ is the softmax of x, recovered from the output rather than recomputed from x.
+  vjp: (ct, _xs, y, { axis }) => [sub(ct, mul(exp(y), sum(ct, { axes: axis, keepDims: true })))],
+})
+
+/**
+ * Log-softmax along `axis` (default the last): `x − logsumexp(x)`, stable at any magnitude
+ * (logSoftmax([1000, 0, -1000]) is [0, −1000, −2000]). Prefer it to `log(softmax(x))`, which
+ * underflows to −∞. int32 input gives float32.
+ * @example
+ * logSoftmax(tensor([0, 0])) // [-0.6931, -0.6931]
+ * @throws ValueError when `axis` is out of range (a scalar has no axis).
+ * @since 0.1.0
+ */
+export const logSoftmax = (x: Tensor, axis = -1): Tensor =>
+  applyOp(logSoftmaxOp, [x], { axis: T.normalizeAxis('logSoftmax', axis, x.shape.length) })

@@ -1,0 +1,36 @@
+// y = eˣ / Σ eˣ (along axis) ; x̄ = y ⊙ (ȳ − Σ ȳ ⊙ y)
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import { applyOp, defineOp } from '../core/op'
+import { mul } from '../binary/mul'
+import { sub } from '../binary/sub'
+import { sum } from '../reduce/sum'
+
+/** Parameters of the `softmax` and `logSoftmax` ops: one non-negative axis. @since 0.1.0 */
+export interface SoftmaxParams {
+  readonly axis: number
+}
+
+/** The `softmax` op. @since 0.1.0 */
+export const softmaxOp = defineOp<SoftmaxParams>({
+  name: 'softmax',
+  forward: ([x], { axis }) => {
+    // Shifting by the maximum keeps every exponent <= 0: no overflow at any magnitude.
+    const shifted = T.exp(T.sub(x!, T.max(x!, { axes: axis, keepDims: true })))
+    return T.div(shifted, T.sum(shifted, { axes: axis, keepDims: true }))
+  },
+  // The Jacobian diag(y) − y yᵀ applied without forming it.
+  vjp: (ct, _xs, y, { axis }) => [mul(y, sub(ct, sum(mul(ct, y), { axes: axis, keepDims: true })))],
+})
+
+/**
+ * Softmax along `axis` (default the last): `exp(x) / sum(exp(x))`, computed stably (shifted by the
+ * maximum), so softmax([1000, 0, -1000]) is [1, 0, 0] rather than NaN. A slice that is entirely −∞
+ * gives NaN, as in NumPy, JAX and PyTorch. int32 input gives float32.
+ * @example
+ * softmax(tensor([[1, 2, 3]])) // [[0.0900, 0.2447, 0.6652]]
+ * @throws ValueError when `axis` is out of range (a scalar has no axis).
+ * @since 0.1.0
+ */
+export const softmax = (x: Tensor, axis = -1): Tensor =>
+  applyOp(softmaxOp, [x], { axis: T.normalizeAxis('softmax', axis, x.shape.length) })

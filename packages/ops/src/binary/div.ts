@@ -1,0 +1,28 @@
+// y = a / b ; ā = ȳ / b, b̄ = −ȳ y / b
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import { applyOp, defineOp } from '../core/op'
+import { unbroadcast } from '../core/unbroadcast'
+import { neg } from '../elementwise/neg'
+import { mul } from './mul'
+import { operands } from './operands'
+
+/** The `div` op. @since 0.1.0 */
+export const divOp = defineOp({
+  name: 'div',
+  forward: ([a, b]) => T.div(a!, b!),
+  vjp: (ct, [a, b], y) => [
+    unbroadcast(div(ct, b!), a!.shape),
+    unbroadcast(neg(mul(ct, div(y, b!))), b!.shape),
+  ],
+})
+
+/**
+ * Elementwise quotient (true division: int32 / int32 gives float32). Broadcasts like NumPy; dtypes promote (a plain number takes the other operand's dtype).
+ * @example
+ * div(tensor([1, 3]), 2) // [0.5, 1.5]
+ * @throws ShapeError when the shapes do not broadcast.
+ * @since 0.1.0
+ */
+export const div = (a: Tensor | number, b: Tensor | number): Tensor =>
+  applyOp(divOp, operands(a, b), undefined)

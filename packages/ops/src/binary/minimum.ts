@@ -1,0 +1,36 @@
+// y = min(a, b) ; ā = ȳ [a < b] + ȳ/2 [a = b], b̄ likewise
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import { applyOp, defineOp } from '../core/op'
+import { unbroadcast } from '../core/unbroadcast'
+import { equal } from './equal'
+import { greater } from './greater'
+import { less } from './less'
+import { mul } from './mul'
+import { where } from './where'
+import { operands } from './operands'
+
+/** The `minimum` op. @since 0.1.0 */
+export const minimumOp = defineOp({
+  name: 'minimum',
+  forward: ([a, b]) => T.minimum(a!, b!),
+  vjp: (ct, [a, b]) => {
+    // Ties split the cotangent half and half, so maximum(x, x) has gradient 1 like x itself.
+    const tieShare = where(equal(a!, b!), mul(ct, 0.5), 0)
+    return [
+      unbroadcast(where(less(a!, b!), ct, tieShare), a!.shape),
+      unbroadcast(where(greater(a!, b!), ct, tieShare), b!.shape),
+    ]
+  },
+})
+
+/**
+ * Elementwise min (NaN propagates). Broadcasts like NumPy; dtypes promote (a plain number takes the other operand's dtype).
+ * Gradient convention: where a = b the cotangent is split half and half between a and b.
+ * @example
+ * minimum(tensor([1, 5]), tensor([3, 2])) // [1, 2]
+ * @throws ShapeError when the shapes do not broadcast.
+ * @since 0.1.0
+ */
+export const minimum = (a: Tensor | number, b: Tensor | number): Tensor =>
+  applyOp(minimumOp, operands(a, b), undefined)

@@ -1,0 +1,23 @@
+// y = a b ; ā = ȳ b, b̄ = ȳ a
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import { applyOp, defineOp } from '../core/op'
+import { unbroadcast } from '../core/unbroadcast'
+import { operands } from './operands'
+
+/** The `mul` op. @since 0.1.0 */
+export const mulOp = defineOp({
+  name: 'mul',
+  forward: ([a, b]) => T.mul(a!, b!),
+  vjp: (ct, [a, b]) => [unbroadcast(mul(ct, b!), a!.shape), unbroadcast(mul(ct, a!), b!.shape)],
+})
+
+/**
+ * Elementwise product. Broadcasts like NumPy; dtypes promote (a plain number takes the other operand's dtype).
+ * @example
+ * mul(tensor([1, 2]), 3) // [3, 6]
+ * @throws ShapeError when the shapes do not broadcast.
+ * @since 0.1.0
+ */
+export const mul = (a: Tensor | number, b: Tensor | number): Tensor =>
+  applyOp(mulOp, operands(a, b), undefined)

@@ -1,0 +1,38 @@
+// y = aᵇ ; ā = ȳ b aᵇ⁻¹, b̄ = ȳ y ln a
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import { applyOp, defineOp } from '../core/op'
+import { unbroadcast } from '../core/unbroadcast'
+import { log } from '../elementwise/log'
+import { equal } from './equal'
+import { mul } from './mul'
+import { sub } from './sub'
+import { where } from './where'
+import { operands } from './operands'
+
+/** The `pow` op. @since 0.1.0 */
+export const powOp = defineOp({
+  name: 'pow',
+  forward: ([a, b]) => T.pow(a!, b!),
+  vjp: (ct, [a, b], y) => {
+    const base = a!
+    const exponent = b!
+    // d/da: b a^(b−1), taken as 0 where b = 0 (else 0 · 0⁻¹ = NaN at a = 0), as PyTorch does.
+    const dBase = where(equal(exponent, 0), 0, mul(ct, mul(exponent, pow(base, sub(exponent, 1)))))
+    // d/db: y ln a, taken as 0 where a = 0 (the limit for b > 0) instead of 0 · (−∞) = NaN.
+    const zeroBase = equal(base, 0)
+    const dExponent = where(zeroBase, 0, mul(ct, mul(y, log(where(zeroBase, 1, base)))))
+    return [unbroadcast(dBase, base.shape), unbroadcast(dExponent, exponent.shape)]
+  },
+})
+
+/**
+ * Elementwise power aᵇ (int32 ** int32 gives float32). Broadcasts like NumPy; dtypes promote (a plain number takes the other operand's dtype).
+ * Gradient conventions (PyTorch's): d/da is 0 where b = 0; d/db is 0 where a = 0; d/db is NaN for a < 0.
+ * @example
+ * pow(tensor([2, 3]), 2) // [4, 9]
+ * @throws ShapeError when the shapes do not broadcast.
+ * @since 0.1.0
+ */
+export const pow = (a: Tensor | number, b: Tensor | number): Tensor =>
+  applyOp(powOp, operands(a, b), undefined)

@@ -1,0 +1,33 @@
+// y = cond ? a : b ; c̄ond = 0, ā = ȳ [cond], b̄ = ȳ [¬cond] (each summed back to its shape)
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import { applyOp, defineOp } from '../core/op'
+import { unbroadcast } from '../core/unbroadcast'
+import { operands } from './operands'
+
+/** The `where` op (inputs: cond, a, b). @since 0.1.0 */
+export const whereOp = defineOp({
+  name: 'where',
+  forward: ([cond, a, b]) => T.where(cond!, a!, b!),
+  vjp: (ct, [cond, a, b]) => [
+    T.zeros(cond!.shape, cond!.dtype),
+    unbroadcast(where(cond!, ct, 0), a!.shape),
+    unbroadcast(where(cond!, 0, ct), b!.shape),
+  ],
+})
+
+/**
+ * Elementwise select: `a` where `cond` is nonzero, else `b`. The three operands broadcast together;
+ * the result has the promoted dtype of `a` and `b` (a plain number takes the other's dtype; two
+ * numbers give float32). `cond` (usually an int32 mask from a comparison) gets a zero gradient.
+ *
+ * Beware the usual trap: the branch not taken still has a gradient of 0 times its derivative, so a
+ * branch that is infinite where it is not selected (`log(x)` at x = 0) poisons the gradient with NaN.
+ * Feed such branches a safe input, e.g. `where(ok, log(where(ok, x, 1)), 0)`.
+ * @example
+ * where(greater(x, 0), x, 0) // relu
+ * @throws ShapeError when the shapes do not broadcast.
+ * @since 0.1.0
+ */
+export const where = (cond: Tensor, a: Tensor | number, b: Tensor | number): Tensor =>
+  applyOp(whereOp, [cond, ...operands(a, b)], undefined)

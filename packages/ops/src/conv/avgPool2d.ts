@@ -1,0 +1,25 @@
+// y = mean over each window (padding counts) ; x̄ = avgPool2dBackward(ȳ)
+import * as T from '@backfold/tensor'
+import type { Pool2dOptions, Pool2dSpec, Tensor } from '@backfold/tensor'
+import { applyOp, defineOp, type Op } from '../core/op'
+import { avgPool2dBackwardOp } from './avgPool2dBackward'
+import { poolOptions } from './poolOptions'
+
+/** The avgPool2d op; its parameters are the normalised pooling geometry. @since 0.1.0 */
+export const avgPool2dOp: Op<Pool2dSpec> = defineOp<Pool2dSpec>({
+  name: 'avgPool2d',
+  forward: ([x], p) => T.avgPool2d(x!, poolOptions(p)),
+  vjp: (ct, [x], _y, p) => [applyOp(avgPool2dBackwardOp, [ct], { ...p, xShape: [...x!.shape] })],
+})
+
+/**
+ * Average pooling over the two spatial axes of NCHW `x`. Options as the tensor kernel's:
+ * `kernelSize`, `stride` (default `kernelSize`) and `padding`; padded positions count in the
+ * divisor (PyTorch's default `count_include_pad=True`).
+ * @example
+ * avgPool2d(images, { kernelSize: 2 }) // halves height and width
+ * @throws ShapeError unless `x` is rank 4; ValueError for bad kernel, stride or padding.
+ * @since 0.1.0
+ */
+export const avgPool2d = (x: Tensor, opts: Pool2dOptions): Tensor =>
+  applyOp(avgPool2dOp, [x], T.pool2dSpec('avgPool2d', x.shape, opts))

@@ -1,0 +1,27 @@
+// y = max over each window ; x̄ = maxPool2dBackward(ȳ, x) (to the first maximum of each window)
+import * as T from '@backfold/tensor'
+import type { Pool2dOptions, Pool2dSpec, Tensor } from '@backfold/tensor'
+import { applyOp, defineOp } from '../core/op'
+import { maxPool2dBackwardOp } from './maxPool2dBackward'
+import { poolOptions } from './poolOptions'
+
+/** The maxPool2d op; its parameters are the normalised pooling geometry. @since 0.1.0 */
+export const maxPool2dOp = defineOp<Pool2dSpec>({
+  name: 'maxPool2d',
+  forward: ([x], p) => T.maxPool2d(x!, poolOptions(p)),
+  vjp: (ct, [x], _y, p) => [applyOp(maxPool2dBackwardOp, [ct, x!], p)],
+})
+
+/**
+ * Max pooling over the two spatial axes of NCHW `x`. Options as the tensor kernel's: `kernelSize`,
+ * `stride` (default `kernelSize`) and `padding` (padded positions never win). Gradient convention
+ * (PyTorch's): each window's cotangent goes to its first maximum in row-major order.
+ * Twice differentiable.
+ * @example
+ * maxPool2d(images, { kernelSize: 2 })                         // halves height and width
+ * maxPool2d(images, { kernelSize: 3, stride: 2, padding: 1 })
+ * @throws ShapeError unless `x` is rank 4; ValueError for bad kernel, stride or padding.
+ * @since 0.1.0
+ */
+export const maxPool2d = (x: Tensor, opts: Pool2dOptions): Tensor =>
+  applyOp(maxPool2dOp, [x], T.pool2dSpec('maxPool2d', x.shape, opts))

@@ -1,0 +1,25 @@
+// dx = route(dy, argmax windows of x), linear in dy ; d̄y = maxPool2dSelect(ct, x), x̄ = 0 (piecewise constant in x)
+import * as T from '@backfold/tensor'
+import type { Pool2dOptions, Pool2dSpec, Tensor } from '@backfold/tensor'
+import { applyOp, defineOp, type Op } from '../core/op'
+import { maxPool2dSelectOp } from './maxPool2dSelect'
+import { poolOptions } from './poolOptions'
+
+/** The maxPool2dBackward op. @since 0.1.0 */
+export const maxPool2dBackwardOp: Op<Pool2dSpec> = defineOp<Pool2dSpec>({
+  name: 'maxPool2dBackward',
+  forward: ([dy, x], p) => T.maxPool2dBackward(dy!, x!, poolOptions(p)),
+  vjp: (ct, [, x], _y, p) => [applyOp(maxPool2dSelectOp, [ct, x!], p), T.zeros(x!.shape, x!.dtype)],
+})
+
+/**
+ * The gradient of `maxPool2d(x, opts)` given the output cotangent `dy`: each `dy` element is added
+ * at the first maximum of its window (shape of `x`). Differentiable in `dy`; its derivative in `x`
+ * is zero almost everywhere.
+ * @example
+ * const dx = maxPool2dBackward(dy, x, { kernelSize: 2 })
+ * @throws ShapeError when `dy` does not have the pooled shape of `x`.
+ * @since 0.1.0
+ */
+export const maxPool2dBackward = (dy: Tensor, x: Tensor, opts: Pool2dOptions): Tensor =>
+  applyOp(maxPool2dBackwardOp, [dy, x], T.pool2dSpec('maxPool2dBackward', x.shape, opts))

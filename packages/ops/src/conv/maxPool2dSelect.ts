@@ -1,0 +1,25 @@
+// y = src read at each window's first maximum of x, linear in src ; s̄rc = maxPool2dBackward(ct, x), x̄ = 0
+import * as T from '@backfold/tensor'
+import type { Pool2dOptions, Pool2dSpec, Tensor } from '@backfold/tensor'
+import { applyOp, defineOp, type Op } from '../core/op'
+import { maxPool2dBackwardOp } from './maxPool2dBackward'
+import { poolOptions } from './poolOptions'
+
+/** The maxPool2dSelect op. @since 0.1.0 */
+export const maxPool2dSelectOp: Op<Pool2dSpec> = defineOp<Pool2dSpec>({
+  name: 'maxPool2dSelect',
+  forward: ([src, x], p) => T.maxPool2dSelect(src!, x!, poolOptions(p)),
+  vjp: (ct, [, x], _y, p) => [applyOp(maxPool2dBackwardOp, [ct, x!], p), T.zeros(x!.shape, x!.dtype)],
+})
+
+/**
+ * For each pooling window, `src` (shape of `x`) read where `x` has its first maximum: the pooled
+ * shape. `maxPool2dSelect(x, x, opts)` equals `maxPool2d(x, opts)`. It is the adjoint of
+ * `maxPool2dBackward` in `dy`, which makes max pooling twice differentiable.
+ * @example
+ * maxPool2dSelect(src, x, { kernelSize: 2 })
+ * @throws ShapeError when `src` and `x` differ in shape.
+ * @since 0.1.0
+ */
+export const maxPool2dSelect = (src: Tensor, x: Tensor, opts: Pool2dOptions): Tensor =>
+  applyOp(maxPool2dSelectOp, [src, x], T.pool2dSpec('maxPool2dSelect', x.shape, opts))

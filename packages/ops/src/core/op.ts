@@ -1,0 +1,53 @@
+import type { Tensor } from '@backfold/tensor'
+import { Tracer, topTrace, type Node } from './trace'
+
+/**
+ * A differentiable operation: a pure forward function paired with its vector-Jacobian product.
+ *
+ * - `forward(xs, p)` receives concrete tensors and computes with the kernels of `@backfold/tensor`.
+ * - `vjp(ct, xs, y, p)` receives the output cotangent `ct` (shaped like `y`), the inputs `xs` and the
+ *   output `y`, and returns one cotangent per input, shaped like that input. It is written with
+ *   differentiable ops, so the backward pass can itself be differentiated (`grad(grad(f))`).
+ * - Fixed, non-differentiable parameters (axes, shapes, strides) travel in `p`, never as tensors.
+ *
+ * @since 0.1.0
+ */
+export interface Op<P = void> {
+  readonly name: string
+  readonly forward: (xs: ReadonlyArray<Tensor>, p: P) => Tensor
+  readonly vjp: (ct: Tensor, xs: ReadonlyArray<Tensor>, y: Tensor, p: P) => ReadonlyArray<Tensor>
+}
+
+/**
+ * Defines an op. Built-in ops and user ops are made the same way; test a new op with `checkVjp`.
+ * @example
+ * import { defineOp, applyOp, mul, cos, checkVjp } from '@backfold/ops'
+ * import * as T from '@backfold/tensor'
+ * // y = sin x ; x̄ = ȳ cos x
+ * const sinOp = defineOp({
+ *   name: 'mySin',
+ *   forward: ([x]) => T.sin(x!),
+ *   vjp: (ct, [x]) => [mul(ct, cos(x!))],
+ * })
+ * const mySin = (x: T.Tensor) => applyOp(sinOp, [x], undefined)
+ * checkVjp(mySin, [T.tensor([0.1, 0.2])]).ok // true
+ * @since 0.1.0
+ */
+export const defineOp = <P = void>(spec: Op<P>): Op<P> => Object.freeze({ ...spec })
+
+/**
+ * Applies `op` to `xs`. Outside any transformation this is just `op.forward(xs, p)` (no tracing cost).
+ * Inside `vjp`/`grad`, the innermost transformation that sees one of `xs` records a node
+ * (op, inputs, params) on the result; lower transformations record theirs recursively through
+ * the primal computation, which is what keeps nested transformations apart.
+ * @since 0.1.0
+ */
+export const applyOp = <P>(op: Op<P>, xs: ReadonlyArray<Tensor>, p: P): Tensor => {
+  const trace = topTrace(xs, op.name)
+  if (trace === undefined) return op.forward(xs, p)
+  const primals = xs.map((x) => (x instanceof Tracer && x.trace === trace ? x.primal : x))
+  const y = applyOp(op, primals, p)
+  // The node keeps the traced inputs so the fold can walk back.
+  const node: Node = { op, inputs: xs, params: p }
+  return new Tracer(trace, y, node)
+}

@@ -1,0 +1,22 @@
+// y = |x| ; x̄ = ȳ sign(x)
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import { applyOp, defineOp } from '../core/op'
+import { mul } from '../binary/mul'
+import { sign } from './sign'
+
+/** The `abs` op. @since 0.1.0 */
+export const absOp = defineOp({
+  name: 'abs',
+  forward: ([x]) => T.abs(x!),
+  vjp: (ct, [x]) => [mul(ct, sign(x!))],
+})
+
+/**
+ * Absolute value, elementwise. int32 stays int32.
+ * Gradient convention (PyTorch's): abs'(0) = 0, since sign(0) = 0.
+ * @example
+ * abs(tensor([-1.5, 2])) // [1.5, 2]
+ * @since 0.1.0
+ */
+export const abs = (x: Tensor): Tensor => applyOp(absOp, [x], undefined)

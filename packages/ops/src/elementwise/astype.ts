@@ -1,0 +1,28 @@
+// y = x as dtype ; x̄ = ȳ as x's dtype (zero when y is int32: truncation has no useful derivative)
+import * as T from '@backfold/tensor'
+import type { DType, Tensor } from '@backfold/tensor'
+import { applyOp, defineOp } from '../core/op'
+
+/** Parameters of the `astype` op: the target dtype. @since 0.1.0 */
+export interface AstypeParams {
+  readonly dtype: DType
+}
+
+/** The `astype` op. @since 0.1.0 */
+export const astypeOp = defineOp<AstypeParams>({
+  name: 'astype',
+  forward: ([x], p) => T.astype(x!, p.dtype),
+  vjp: (ct, [x], _y, p) => [p.dtype === 'int32' ? T.zeros(x!.shape, x!.dtype) : astype(ct, x!.dtype)],
+})
+
+/**
+ * Converts `x` to `dtype` (float → int32 truncates toward zero). Converting to the dtype `x`
+ * already has returns `x` itself and records nothing.
+ * The gradient flows back cast to the input's dtype; through a cast to int32 it is zero.
+ * @example
+ * astype(tensor([1.7, -1.7]), 'int32') // [1, -1] (int32)
+ * @throws DTypeError when `dtype` is not 'float32', 'float64' or 'int32'.
+ * @since 0.1.0
+ */
+export const astype = (x: Tensor, dtype: DType): Tensor =>
+  x.dtype === dtype ? x : applyOp(astypeOp, [x], { dtype })

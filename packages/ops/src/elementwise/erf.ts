@@ -1,0 +1,25 @@
+// y = erf x ; x̄ = ȳ (2/√π) e^(−x²)
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import { applyOp, defineOp } from '../core/op'
+import { mul } from '../binary/mul'
+import { exp } from './exp'
+import { neg } from './neg'
+import { square } from './square'
+
+const TWO_OVER_SQRT_PI = 2 / Math.sqrt(Math.PI)
+
+/** The `erf` op. @since 0.1.0 */
+export const erfOp = defineOp({
+  name: 'erf',
+  forward: ([x]) => T.erf(x!),
+  vjp: (ct, [x]) => [mul(ct, mul(exp(neg(square(x!))), TWO_OVER_SQRT_PI))],
+})
+
+/**
+ * The error function, elementwise. int32 input gives float32.
+ * @example
+ * erf(tensor([0, 1])) // [0, 0.8427]
+ * @since 0.1.0
+ */
+export const erf = (x: Tensor): Tensor => applyOp(erfOp, [x], undefined)

@@ -1,0 +1,21 @@
+// y = eˣ − 1 ; x̄ = ȳ (y + 1)
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import { applyOp, defineOp } from '../core/op'
+import { add } from '../binary/add'
+import { mul } from '../binary/mul'
+
+/** The `expm1` op. @since 0.1.0 */
+export const expm1Op = defineOp({
+  name: 'expm1',
+  forward: ([x]) => T.expm1(x!),
+  vjp: (ct, _xs, y) => [mul(ct, add(y, 1))],
+})
+
+/**
+ * eˣ − 1, elementwise, accurate near 0. int32 input gives float32.
+ * @example
+ * expm1(tensor([1e-10])) // [1e-10]
+ * @since 0.1.0
+ */
+export const expm1 = (x: Tensor): Tensor => applyOp(expm1Op, [x], undefined)

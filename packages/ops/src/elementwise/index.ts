@@ -1,0 +1,97 @@
+// The elementwise (unary) ops: one file per op, each pairing its forward kernel with its VJP.
+import { neg, negOp } from './neg'
+import { abs, absOp } from './abs'
+import { sign, signOp } from './sign'
+import { exp, expOp } from './exp'
+import { expm1, expm1Op } from './expm1'
+import { log, logOp } from './log'
+import { log1p, log1pOp } from './log1p'
+import { sqrt, sqrtOp } from './sqrt'
+import { rsqrt, rsqrtOp } from './rsqrt'
+import { square, squareOp } from './square'
+import { reciprocal, reciprocalOp } from './reciprocal'
+import { sin, sinOp } from './sin'
+import { cos, cosOp } from './cos'
+import { tanh, tanhOp } from './tanh'
+import { sigmoid, sigmoidOp } from './sigmoid'
+import { relu, reluOp } from './relu'
+import { softplus, softplusOp } from './softplus'
+import { floor, floorOp } from './floor'
+import { ceil, ceilOp } from './ceil'
+import { round, roundOp } from './round'
+import { erf, erfOp } from './erf'
+import { astype, astypeOp } from './astype'
+
+export {
+  neg,
+  negOp,
+  abs,
+  absOp,
+  sign,
+  signOp,
+  exp,
+  expOp,
+  expm1,
+  expm1Op,
+  log,
+  logOp,
+  log1p,
+  log1pOp,
+  sqrt,
+  sqrtOp,
+  rsqrt,
+  rsqrtOp,
+  square,
+  squareOp,
+  reciprocal,
+  reciprocalOp,
+  sin,
+  sinOp,
+  cos,
+  cosOp,
+  tanh,
+  tanhOp,
+  sigmoid,
+  sigmoidOp,
+  relu,
+  reluOp,
+  softplus,
+  softplusOp,
+  floor,
+  floorOp,
+  ceil,
+  ceilOp,
+  round,
+  roundOp,
+  erf,
+  erfOp,
+  astype,
+  astypeOp,
+}
+export type { AstypeParams } from './astype'
+
+/** Every elementwise op by name (the keys equal each op's `name`), spread into the registry. @since 0.1.0 */
+export const elementwiseOps = {
+  neg: negOp,
+  abs: absOp,
+  sign: signOp,
+  exp: expOp,
+  expm1: expm1Op,
+  log: logOp,
+  log1p: log1pOp,
+  sqrt: sqrtOp,
+  rsqrt: rsqrtOp,
+  square: squareOp,
+  reciprocal: reciprocalOp,
+  sin: sinOp,
+  cos: cosOp,
+  tanh: tanhOp,
+  sigmoid: sigmoidOp,
+  relu: reluOp,
+  softplus: softplusOp,
+  floor: floorOp,
+  ceil: ceilOp,
+  round: roundOp,
+  erf: erfOp,
+  astype: astypeOp,
+} as const

@@ -1,0 +1,20 @@
+// y = ln x ; x̄ = ȳ / x
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import { applyOp, defineOp } from '../core/op'
+import { div } from '../binary/div'
+
+/** The `log` op. @since 0.1.0 */
+export const logOp = defineOp({
+  name: 'log',
+  forward: ([x]) => T.log(x!),
+  vjp: (ct, [x]) => [div(ct, x!)],
+})
+
+/**
+ * Natural logarithm, elementwise (NaN below 0, −∞ at 0). int32 input gives float32.
+ * @example
+ * log(tensor([1, Math.E])) // [0, 1]
+ * @since 0.1.0
+ */
+export const log = (x: Tensor): Tensor => applyOp(logOp, [x], undefined)

@@ -1,0 +1,21 @@
+// y = ln(1 + x) ; x̄ = ȳ / (1 + x)
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import { applyOp, defineOp } from '../core/op'
+import { add } from '../binary/add'
+import { div } from '../binary/div'
+
+/** The `log1p` op. @since 0.1.0 */
+export const log1pOp = defineOp({
+  name: 'log1p',
+  forward: ([x]) => T.log1p(x!),
+  vjp: (ct, [x]) => [div(ct, add(x!, 1))],
+})
+
+/**
+ * ln(1 + x), elementwise, accurate near 0. int32 input gives float32.
+ * @example
+ * log1p(tensor([1e-10])) // [1e-10]
+ * @since 0.1.0
+ */
+export const log1p = (x: Tensor): Tensor => applyOp(log1pOp, [x], undefined)

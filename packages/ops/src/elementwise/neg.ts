@@ -1,0 +1,19 @@
+// y = −x ; x̄ = −ȳ
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import { applyOp, defineOp } from '../core/op'
+
+/** The `neg` op. @since 0.1.0 */
+export const negOp = defineOp({
+  name: 'neg',
+  forward: ([x]) => T.neg(x!),
+  vjp: (ct) => [neg(ct)],
+})
+
+/**
+ * Negation, elementwise. int32 stays int32.
+ * @example
+ * neg(tensor([1, -2])) // [-1, 2]
+ * @since 0.1.0
+ */
+export const neg = (x: Tensor): Tensor => applyOp(negOp, [x], undefined)

@@ -1,0 +1,22 @@
+// y = max(x, 0) ; x̄ = ȳ [x > 0]
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import { applyOp, defineOp } from '../core/op'
+import { greater } from '../binary/greater'
+import { where } from '../binary/where'
+
+/** The `relu` op. @since 0.1.0 */
+export const reluOp = defineOp({
+  name: 'relu',
+  forward: ([x]) => T.relu(x!),
+  vjp: (ct, [x]) => [where(greater(x!, 0), ct, 0)],
+})
+
+/**
+ * Rectified linear unit, elementwise. int32 stays int32.
+ * Gradient convention (PyTorch's): relu'(0) = 0.
+ * @example
+ * relu(tensor([-1, 0, 2])) // [0, 0, 2]
+ * @since 0.1.0
+ */
+export const relu = (x: Tensor): Tensor => applyOp(reluOp, [x], undefined)

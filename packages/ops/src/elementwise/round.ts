@@ -1,0 +1,21 @@
+// y = round x (half to even) ; x̄ = 0 (piecewise constant)
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import { applyOp, defineOp } from '../core/op'
+import { zeroVjp } from './zeroVjp'
+
+/** The `round` op. @since 0.1.0 */
+export const roundOp = defineOp({
+  name: 'round',
+  forward: ([x]) => T.round(x!),
+  vjp: zeroVjp,
+})
+
+/**
+ * Rounds to the nearest integer, halves to even (like NumPy and PyTorch). int32 stays int32.
+ * Piecewise constant: its VJP is explicitly zero.
+ * @example
+ * round(tensor([0.5, 1.5, 2.4])) // [0, 2, 2]
+ * @since 0.1.0
+ */
+export const round = (x: Tensor): Tensor => applyOp(roundOp, [x], undefined)

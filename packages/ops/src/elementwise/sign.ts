@@ -1,0 +1,21 @@
+// y = sign x ; x̄ = 0 (piecewise constant)
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import { applyOp, defineOp } from '../core/op'
+import { zeroVjp } from './zeroVjp'
+
+/** The `sign` op. @since 0.1.0 */
+export const signOp = defineOp({
+  name: 'sign',
+  forward: ([x]) => T.sign(x!),
+  vjp: zeroVjp,
+})
+
+/**
+ * Sign, elementwise: −1, 0 or 1 (sign(0) = 0). int32 stays int32.
+ * Not differentiable in any useful sense: its VJP is explicitly zero.
+ * @example
+ * sign(tensor([-3, 0, 2])) // [-1, 0, 1]
+ * @since 0.1.0
+ */
+export const sign = (x: Tensor): Tensor => applyOp(signOp, [x], undefined)

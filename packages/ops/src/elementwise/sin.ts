@@ -1,0 +1,21 @@
+// y = sin x ; x̄ = ȳ cos x
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import { applyOp, defineOp } from '../core/op'
+import { mul } from '../binary/mul'
+import { cos } from './cos'
+
+/** The `sin` op. @since 0.1.0 */
+export const sinOp = defineOp({
+  name: 'sin',
+  forward: ([x]) => T.sin(x!),
+  vjp: (ct, [x]) => [mul(ct, cos(x!))],
+})
+
+/**
+ * Sine, elementwise (radians). int32 input gives float32.
+ * @example
+ * sin(tensor([0, Math.PI / 2])) // [0, 1]
+ * @since 0.1.0
+ */
+export const sin = (x: Tensor): Tensor => applyOp(sinOp, [x], undefined)

@@ -1,0 +1,21 @@
+// y = ln(1 + eˣ) ; x̄ = ȳ σ(x)
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import { applyOp, defineOp } from '../core/op'
+import { mul } from '../binary/mul'
+import { sigmoid } from './sigmoid'
+
+/** The `softplus` op. @since 0.1.0 */
+export const softplusOp = defineOp({
+  name: 'softplus',
+  forward: ([x]) => T.softplus(x!),
+  vjp: (ct, [x]) => [mul(ct, sigmoid(x!))],
+})
+
+/**
+ * Softplus ln(1 + eˣ), elementwise; stable at any magnitude (softplus(1000) = 1000, softplus(−1000) = 0). int32 input gives float32.
+ * @example
+ * softplus(tensor([0])) // [0.6931]
+ * @since 0.1.0
+ */
+export const softplus = (x: Tensor): Tensor => applyOp(softplusOp, [x], undefined)

@@ -1,0 +1,22 @@
+// y = √x ; x̄ = ȳ / (2y)
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import { applyOp, defineOp } from '../core/op'
+import { div } from '../binary/div'
+import { mul } from '../binary/mul'
+
+/** The `sqrt` op. @since 0.1.0 */
+export const sqrtOp = defineOp({
+  name: 'sqrt',
+  forward: ([x]) => T.sqrt(x!),
+  vjp: (ct, _xs, y) => [div(ct, mul(y, 2))],
+})
+
+/**
+ * Square root, elementwise. int32 input gives float32.
+ * The gradient at 0 is +∞ (as in PyTorch and JAX).
+ * @example
+ * sqrt(tensor([4, 9])) // [2, 3]
+ * @since 0.1.0
+ */
+export const sqrt = (x: Tensor): Tensor => applyOp(sqrtOp, [x], undefined)

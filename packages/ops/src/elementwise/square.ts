@@ -1,0 +1,20 @@
+// y = x² ; x̄ = 2 ȳ x
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import { applyOp, defineOp } from '../core/op'
+import { mul } from '../binary/mul'
+
+/** The `square` op. @since 0.1.0 */
+export const squareOp = defineOp({
+  name: 'square',
+  forward: ([x]) => T.square(x!),
+  vjp: (ct, [x]) => [mul(ct, mul(x!, 2))],
+})
+
+/**
+ * Square, elementwise. int32 stays int32.
+ * @example
+ * square(tensor([-3, 2])) // [9, 4]
+ * @since 0.1.0
+ */
+export const square = (x: Tensor): Tensor => applyOp(squareOp, [x], undefined)

@@ -1,0 +1,65 @@
+/**
+ * @backfold/ops: every op is a pure forward function paired with its vector-Jacobian product;
+ * `vjp`, `grad`, `valueAndGrad`, `jvp`, `hvp` and `jacobian` are folds of those VJPs over the
+ * recorded computation.
+ *
+ * @example
+ * import { grad, mul, sin, tensor } from '@backfold/ops'
+ * const f = (x: Tensor) => sum(mul(sin(x), x))
+ * grad(f)(tensor([0, 1, 2]))
+ * @packageDocumentation
+ */
+export { defineOp, applyOp, type Op } from './core/op'
+export { Tracer, TraceError, concrete } from './core/trace'
+export { unbroadcast } from './core/unbroadcast'
+export { vjp, type VjpOptions, type Pullback } from './transforms/vjp'
+export { grad, valueAndGrad, type GradOptions, type GradAuxOptions } from './transforms/grad'
+export type { Argnums, GradOf } from './transforms/args'
+export { jvp } from './transforms/jvp'
+export { hvp } from './transforms/hvp'
+export { jacobian } from './transforms/jacobian'
+export { stopGradient } from './transforms/stopGradient'
+export { customVjp, type CustomVjpRule } from './transforms/customVjp'
+export { checkVjp, type CheckVjpOptions, type CheckVjpReport } from './check/checkVjp'
+export { registry, type OpName } from './registry'
+export * from './elementwise/index'
+export * from './binary/index'
+export * from './reduce/index'
+export * from './linalg/index'
+export * from './shape/index'
+export * from './indexing/index'
+export * from './conv/index'
+export * from './activations/index'
+export * from './losses/index'
+// Constructors and destructors, so differentiable code needs one import. The tensor package's own
+// kernels are deliberately not re-exported: inside `grad`, use these ops.
+export {
+  type Tensor,
+  type DType,
+  type Shape,
+  type Key,
+  type NestedArray,
+  tensor,
+  fromArray,
+  fromFlat,
+  scalar,
+  zeros,
+  ones,
+  full,
+  arange,
+  linspace,
+  eye,
+  zerosLike,
+  onesLike,
+  fullLike,
+  toArray,
+  toNested,
+  item,
+  toString,
+  allClose,
+  random,
+  BackfoldError,
+  ShapeError,
+  DTypeError,
+  ValueError,
+} from '@backfold/tensor'

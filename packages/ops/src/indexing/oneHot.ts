@@ -1,0 +1,29 @@
+// y[..., k] = [indices = k] ; no derivative (indices are integers): zero VJP
+import * as T from '@backfold/tensor'
+import type { DType, Tensor } from '@backfold/tensor'
+import { applyOp, defineOp } from '../core/op'
+import { zeroCotangents } from '../reduce/zeroCotangents'
+
+/** Parameters of the oneHot op. @since 0.1.0 */
+export interface OneHotParams {
+  readonly depth: number
+  readonly dtype: DType
+}
+
+/** The oneHot op (zero VJP). @since 0.1.0 */
+export const oneHotOp = defineOp<OneHotParams>({
+  name: 'oneHot',
+  forward: ([indices], p) => T.oneHot(indices!, p.depth, p.dtype),
+  vjp: zeroCotangents,
+})
+
+/**
+ * One-hot encoding: shape `indices.shape + [depth]`, 1 at each index and 0 elsewhere. Not
+ * differentiable in `indices` (its VJP is zero).
+ * @example
+ * oneHot(tensor([0, 2], 'int32'), 3) // [[1, 0, 0], [0, 0, 1]]
+ * @throws DTypeError for non-int32 indices; ValueError for an index outside [0, depth).
+ * @since 0.1.0
+ */
+export const oneHot = (indices: Tensor, depth: number, dtype: DType = 'float32'): Tensor =>
+  applyOp(oneHotOp, [indices], { depth, dtype })

@@ -1,0 +1,72 @@
+// y = x[start :: step] per axis ; x̄ = ȳ padded back (unit steps) or scattered back to the sliced positions
+import * as T from '@backfold/tensor'
+import type { SliceRange, Tensor } from '@backfold/tensor'
+import { applyOp, defineOp } from '../core/op'
+import { pad } from './pad'
+import { scatterAdd } from './scatterAdd'
+
+/** Parameters of the slice op, as resolved by `resolveSlice`: per axis, first index, step and length. @since 0.1.0 */
+export interface SliceParams {
+  readonly start: ReadonlyArray<number>
+  readonly step: ReadonlyArray<number>
+  readonly outShape: ReadonlyArray<number>
+}
+
+/** Resolved parameters back to Python ranges that select exactly the same elements. */
+const toRanges = (p: SliceParams): SliceRange[] =>
+  p.outShape.map((length, i) => {
+    const start = p.start[i]!
+    const step = p.step[i]!
+    if (length === 0) return { start: 0, stop: 0 }
+    const last = start + (length - 1) * step
+    // A stop of -1 would count from the end; a backwards slice ending at index 0 leaves stop out instead.
+    if (step < 0 && last === 0) return { start, step }
+    return { start, stop: last + Math.sign(step), step }
+  })
+
+/** The cotangent of a slice: ct placed back at the sliced positions, zeros elsewhere. */
+const unslice = (ct: Tensor, inShape: ReadonlyArray<number>, p: SliceParams): Tensor => {
+  if (p.step.every((step) => step === 1))
+    return pad(
+      ct,
+      inShape.map((dim, i) => [p.start[i]!, dim - p.start[i]! - p.outShape[i]!] as const),
+    )
+  let spread = ct
+  for (let axis = 0; axis < inShape.length; axis++) {
+    const dim = inShape[axis]!
+    const start = p.start[axis]!
+    const step = p.step[axis]!
+    const length = p.outShape[axis]!
+    if (start === 0 && step === 1 && length === dim) continue
+    const positions = T.arange(start, start + length * step, step, 'int32')
+    const grown = [...spread.shape]
+    grown[axis] = dim
+    spread = scatterAdd(spread, positions, axis, grown)
+  }
+  return spread
+}
+
+/** The slice op. @since 0.1.0 */
+export const sliceOp = defineOp<SliceParams>({
+  name: 'slice',
+  forward: ([x], p) => T.slice(x!, toRanges(p)),
+  vjp: (ct, [x], _y, p) => [unslice(ct, x!.shape, p)],
+})
+
+/**
+ * Python-style slicing: `ranges[i]` slices axis `i` as `start:stop:step` (negative indices count
+ * from the end, out-of-range bounds are clamped, a negative step walks backwards); axes without a
+ * range are kept whole. Returns `x` itself when everything is selected in order.
+ * @example
+ * slice(x, [{ start: 1 }, { step: -1 }]) // x[1:, ::-1]
+ * slice(x, [undefined, { start: -2 }])    // x[:, -2:]
+ * @throws ShapeError for more ranges than axes; ValueError for a zero or non-integer step or bound.
+ * @since 0.1.0
+ */
+export const slice = (x: Tensor, ranges: ReadonlyArray<SliceRange | undefined>): Tensor => {
+  const inShape = x.shape
+  const p = T.resolveSlice('slice', inShape, ranges)
+  const whole =
+    T.shapesEqual(p.outShape, inShape) && p.start.every((s) => s === 0) && p.step.every((s) => s === 1)
+  return whole ? x : applyOp(sliceOp, [x], p)
+}

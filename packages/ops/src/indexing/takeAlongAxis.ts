@@ -1,0 +1,28 @@
+// y = take_along_axis(x, indices, axis) ; x̄ = scatterAddAlongAxis(ȳ, indices), indices: zero
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import { applyOp, defineOp } from '../core/op'
+import type { AxisParams } from './gather'
+import { scatterAddAlongAxis } from './scatterAddAlongAxis'
+
+/** The takeAlongAxis op (NumPy `take_along_axis`). @since 0.1.0 */
+export const takeAlongAxisOp = defineOp<AxisParams>({
+  name: 'takeAlongAxis',
+  forward: ([x, indices], p) => T.takeAlongAxis(x!, indices!, p.axis),
+  vjp: (ct, [x, indices], _y, p) => [
+    scatterAddAlongAxis(ct, indices!, p.axis, x!.shape),
+    T.zeros(indices!.shape, 'int32'),
+  ],
+})
+
+/**
+ * NumPy `take_along_axis`: `indices` has x's rank and matches x on every axis but `axis`; the
+ * result has `indices.shape`, with `out[..., j, ...] = x[..., indices[..., j, ...], ...]` along `axis`.
+ * Picks one logit per example: `takeAlongAxis(logits, labels[:, None], 1)`.
+ * @example
+ * takeAlongAxis(tensor([[1, 2], [3, 4]]), tensor([[1], [0]], 'int32'), 1) // [[2], [3]]
+ * @throws DTypeError for non-int32 indices; ShapeError for mismatched shapes; ValueError for an out-of-range index.
+ * @since 0.1.0
+ */
+export const takeAlongAxis = (x: Tensor, indices: Tensor, axis: number): Tensor =>
+  applyOp(takeAlongAxisOp, [x, indices], { axis: T.normalizeAxis('takeAlongAxis', axis, x.shape.length) })

@@ -1,0 +1,105 @@
+// C = op(A) op(B), op = identity or transpose per flag ; Ā, B̄ by matmuls with flags (no transposes materialised)
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import { applyOp, defineOp } from '../core/op'
+import { unbroadcast } from '../core/unbroadcast'
+import { reshape } from '../shape/reshape'
+
+/** Options of `matmul`: read `a` or `b` (rank >= 2) as transposed in its last two axes. @since 0.1.0 */
+export interface MatmulOptions {
+  readonly transposeA?: boolean | undefined
+  readonly transposeB?: boolean | undefined
+}
+
+/** Parameters of the matmul op (inputs of rank >= 2). @since 0.1.0 */
+export interface MatmulParams {
+  readonly transposeA: boolean
+  readonly transposeB: boolean
+}
+
+/** Cotangents of a and b for each flag combination (batch axes not yet summed). */
+const matmulCotangents = (ct: Tensor, a: Tensor, b: Tensor, p: MatmulParams): readonly [Tensor, Tensor] => {
+  const flags = (transposeA: boolean, transposeB: boolean): MatmulParams => ({ transposeA, transposeB })
+  const mm = (x: Tensor, y: Tensor, q: MatmulParams): Tensor => applyOp(matmulOp, [x, y], q)
+  if (!p.transposeA && !p.transposeB)
+    // C = A B: Ā = C̄ Bᵀ, B̄ = Aᵀ C̄
+    return [mm(ct, b, flags(false, true)), mm(a, ct, flags(true, false))]
+  if (!p.transposeA)
+    // C = A Bᵀ: Ā = C̄ B, B̄ = C̄ᵀ A
+    return [mm(ct, b, flags(false, false)), mm(ct, a, flags(true, false))]
+  if (!p.transposeB)
+    // C = Aᵀ B: Ā = B C̄ᵀ, B̄ = A C̄
+    return [mm(b, ct, flags(false, true)), mm(a, ct, flags(false, false))]
+  // C = Aᵀ Bᵀ: Ā = Bᵀ C̄ᵀ, B̄ = C̄ᵀ Aᵀ
+  return [mm(b, ct, flags(true, true)), mm(ct, a, flags(true, true))]
+}
+
+/** The batched matmul op on operands of rank >= 2 (the user-facing `matmul` reshapes vectors). @since 0.1.0 */
+export const matmulOp = defineOp<MatmulParams>({
+  name: 'matmul',
+  forward: ([a, b], p) => T.matmul(a!, b!, p),
+  vjp: (ct, [a, b], _y, p) => {
+    const [aCotangent, bCotangent] = matmulCotangents(ct, a!, b!, p)
+    // Batch axes broadcast in the forward pass are summed back here.
+    return [unbroadcast(aCotangent, a!.shape), unbroadcast(bCotangent, b!.shape)]
+  },
+})
+
+/**
+ * Matrix product with NumPy's `matmul` semantics: operands of rank >= 2 multiply their last two
+ * axes and broadcast the leading (batch) axes; a 1-D `a` is a row vector and a 1-D `b` a column
+ * vector, and that axis is dropped from the result (so vector · vector is a scalar).
+ * `transposeA`/`transposeB` read an operand of rank >= 2 as transposed in its last two axes
+ * without copying it (ignored for 1-D operands).
+ * @example
+ * matmul(tensor([[1, 2], [3, 4]]), tensor([[5], [6]]))      // [[17], [39]]
+ * matmul(x, w, { transposeB: true })                       // x wᵀ
+ * matmul(tensor([1, 2]), tensor([3, 4]))                    // 11
+ * @throws ShapeError for scalars or when the inner dimensions differ.
+ * @since 0.1.0
+ */
+export const matmul = (a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor => {
+  const aShape = a.shape
+  const bShape = b.shape
+  if (aShape.length === 0 || bShape.length === 0)
+    throw new T.ShapeError(
+      'matmul',
+      `cannot multiply a of shape ${T.fmtShape(aShape)} by b of shape ${T.fmtShape(bShape)}: ` +
+        `scalars have no matrix axes; use mul for scalar multiplication`,
+    )
+  const aVector = aShape.length === 1
+  const bVector = bShape.length === 1
+  if (aVector || bVector) {
+    const aInner = aVector
+      ? aShape[0]!
+      : opts.transposeA === true
+        ? aShape[aShape.length - 2]!
+        : aShape[aShape.length - 1]!
+    const bInner = bVector
+      ? bShape[0]!
+      : opts.transposeB === true
+        ? bShape[bShape.length - 1]!
+        : bShape[bShape.length - 2]!
+    if (aInner !== bInner)
+      throw new T.ShapeError(
+        'matmul',
+        `inner dimensions differ: a of shape ${T.fmtShape(aShape)} contributes ${aInner}, b of shape ` +
+          `${T.fmtShape(bShape)} contributes ${bInner} (transposeA ${opts.transposeA === true}, ` +
+          `transposeB ${opts.transposeB === true}); expected them equal`,
+      )
+  }
+  const params: MatmulParams = {
+    transposeA: !aVector && opts.transposeA === true,
+    transposeB: !bVector && opts.transposeB === true,
+  }
+  const product = applyOp(
+    matmulOp,
+    [aVector ? reshape(a, [1, aShape[0]!]) : a, bVector ? reshape(b, [bShape[0]!, 1]) : b],
+    params,
+  )
+  if (!aVector && !bVector) return product
+  const outShape = product.shape.slice(0, -2)
+  if (!aVector) outShape.push(product.shape[product.shape.length - 2]!)
+  if (!bVector) outShape.push(product.shape[product.shape.length - 1]!)
+  return reshape(product, outShape)
+}

@@ -1,0 +1,63 @@
+// y = −Σ labels ⊙ logSoftmax(logits) (along axis) ; l̄ogits = ȳ (softmax(logits) Σ labels − labels), l̄abels = −ȳ logSoftmax(logits)
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import { applyOp, defineOp } from '../core/op'
+import { mul } from '../binary/mul'
+import { sub } from '../binary/sub'
+import { neg } from '../elementwise/neg'
+import { logSoftmax } from '../activations/logSoftmax'
+import { softmax } from '../activations/softmax'
+import { sum } from '../reduce/sum'
+import { reshape } from '../shape/reshape'
+
+/** Parameters of the `softmaxCrossEntropy` op: the class axis, non-negative. @since 0.1.0 */
+export interface SoftmaxCrossEntropyParams {
+  readonly axis: number
+}
+
+/** The `softmaxCrossEntropy` op (inputs: logits, labels). @since 0.1.0 */
+export const softmaxCrossEntropyOp = defineOp<SoftmaxCrossEntropyParams>({
+  name: 'softmaxCrossEntropy',
+  forward: ([logits, labels], { axis }) => {
+    // logits − logsumexp(logits) is finite for any finite logits, so ±1000 cannot overflow.
+    const logProbs = T.sub(logits!, T.logsumexp(logits!, { axes: axis, keepDims: true }))
+    // A class with label 0 contributes 0 even where its logit is −∞ (a masked class), not 0 · (−∞) = NaN.
+    const terms = T.where(T.equal(labels!, 0), 0, T.mul(labels!, logProbs))
+    return T.neg(T.sum(terms, { axes: axis }))
+  },
+  vjp: (ct, [logits, labels], _y, { axis }) => {
+    // ȳ has the class axis removed; put it back as size 1 so it broadcasts over the classes.
+    const keptShape = logits!.shape.map((d, i) => (i === axis ? 1 : d))
+    const perExample = reshape(ct, keptShape)
+    const labelMass = sum(labels!, { axes: axis, keepDims: true })
+    return [
+      mul(perExample, sub(mul(softmax(logits!, axis), labelMass), labels!)),
+      neg(mul(perExample, logSoftmax(logits!, axis))),
+    ]
+  },
+})
+
+/**
+ * Softmax cross-entropy, fused and stable: the per-example loss
+ * `−Σ labels ⊙ logSoftmax(logits)` along `axis` (default the last), with that axis removed.
+ * `labels` has the shape of `logits` and holds probabilities (one-hot or soft); for labels that
+ * sum to 1 this is `logsumexp(logits) − Σ labels ⊙ logits`. Logits of ±1000 give finite values and
+ * gradients; a class with label 0 may have logit −∞. Both arguments are differentiable
+ * (the logits gradient is `softmax(logits) Σ labels − labels`).
+ * @example
+ * softmaxCrossEntropy(tensor([[2, 0]]), tensor([[1, 0]])) // [0.1269]
+ * @throws ShapeError when labels and logits differ in shape; ValueError for a bad axis.
+ * @since 0.1.0
+ */
+export const softmaxCrossEntropy = (logits: Tensor, labels: Tensor, axis = -1): Tensor => {
+  const op = 'softmaxCrossEntropy'
+  if (!T.shapesEqual(logits.shape, labels.shape))
+    throw new T.ShapeError(
+      op,
+      `labels have shape ${T.fmtShape(labels.shape)} but logits have shape ${T.fmtShape(logits.shape)}; ` +
+        'expected one probability per logit (for integer class labels use softmaxCrossEntropyWithIntegerLabels)',
+    )
+  return applyOp(softmaxCrossEntropyOp, [logits, labels], {
+    axis: T.normalizeAxis(op, axis, logits.shape.length),
+  })
+}

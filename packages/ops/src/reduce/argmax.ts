@@ -1,0 +1,27 @@
+// i = argmax_axis x ; no derivative (an index): zero VJP
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import { applyOp, defineOp } from '../core/op'
+import type { ArgReduceOptions, ArgReduceParams } from './reduceParams'
+import { zeroCotangents } from './zeroCotangents'
+
+/** The argmax op (int32 result, zero VJP). @since 0.1.0 */
+export const argmaxOp = defineOp<ArgReduceParams>({
+  name: 'argmax',
+  forward: ([x], p) =>
+    T.argmax(x!, p.axis === undefined ? { keepDims: p.keepDims } : { axis: p.axis, keepDims: p.keepDims }),
+  vjp: zeroCotangents,
+})
+
+/**
+ * Index of the maximum along `axis` (int32); without `axis`, the index into the flattened tensor.
+ * Ties give the first occurrence. Not differentiable: its VJP is zero.
+ * @example
+ * argmax(tensor([[1, 5], [7, 2]]), { axis: 1 }) // [1, 0]
+ * @since 0.1.0
+ */
+export const argmax = (x: Tensor, opts?: ArgReduceOptions): Tensor =>
+  applyOp(argmaxOp, [x], {
+    axis: opts?.axis === undefined ? undefined : T.normalizeAxis('argmax', opts.axis, x.shape.length),
+    keepDims: opts?.keepDims ?? false,
+  })

@@ -1,0 +1,27 @@
+// i = argmin_axis x ; no derivative (an index): zero VJP
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import { applyOp, defineOp } from '../core/op'
+import type { ArgReduceOptions, ArgReduceParams } from './reduceParams'
+import { zeroCotangents } from './zeroCotangents'
+
+/** The argmin op (int32 result, zero VJP). @since 0.1.0 */
+export const argminOp = defineOp<ArgReduceParams>({
+  name: 'argmin',
+  forward: ([x], p) =>
+    T.argmin(x!, p.axis === undefined ? { keepDims: p.keepDims } : { axis: p.axis, keepDims: p.keepDims }),
+  vjp: zeroCotangents,
+})
+
+/**
+ * Index of the minimum along `axis` (int32); without `axis`, the index into the flattened tensor.
+ * Ties give the first occurrence. Not differentiable: its VJP is zero.
+ * @example
+ * argmin(tensor([[1, 5], [7, 2]]), { axis: 1 }) // [0, 1]
+ * @since 0.1.0
+ */
+export const argmin = (x: Tensor, opts?: ArgReduceOptions): Tensor =>
+  applyOp(argminOp, [x], {
+    axis: opts?.axis === undefined ? undefined : T.normalizeAxis('argmin', opts.axis, x.shape.length),
+    keepDims: opts?.keepDims ?? false,
+  })

@@ -1,0 +1,34 @@
+import { argmaxOp } from './argmax'
+import { argminOp } from './argmin'
+import { logsumexpOp } from './logsumexp'
+import { maxOp } from './max'
+import { meanOp } from './mean'
+import { minOp } from './min'
+import { normOp } from './norm'
+import { prodOp } from './prod'
+import { sumOp } from './sum'
+
+export { sum, sumOp } from './sum'
+export { mean, meanOp } from './mean'
+export { prod, prodOp } from './prod'
+export { max, maxOp } from './max'
+export { min, minOp } from './min'
+export { argmax, argmaxOp } from './argmax'
+export { argmin, argminOp } from './argmin'
+export { logsumexp, logsumexpOp } from './logsumexp'
+export { norm, normOp } from './norm'
+export { variance, type VarianceOptions } from './variance'
+export type { ReduceOptions, ReduceParams, ArgReduceOptions, ArgReduceParams } from './reduceParams'
+
+/** The reduction ops, keyed by op name (spread into the registry). @since 0.1.0 */
+export const reduceOps = {
+  sum: sumOp,
+  mean: meanOp,
+  prod: prodOp,
+  max: maxOp,
+  min: minOp,
+  argmax: argmaxOp,
+  argmin: argminOp,
+  logsumexp: logsumexpOp,
+  norm: normOp,
+} as const

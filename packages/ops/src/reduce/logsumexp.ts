@@ -1,0 +1,28 @@
+// y = log Σ_axes exp x ; x̄ = ȳ ⊙ exp(x − y)
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import { applyOp, defineOp } from '../core/op'
+import { mul } from '../binary/mul'
+import { sub } from '../binary/sub'
+import { exp } from '../elementwise/exp'
+import { keepDims, reduceParams, type ReduceOptions, type ReduceParams } from './reduceParams'
+
+/** The logsumexp reduction op. @since 0.1.0 */
+export const logsumexpOp = defineOp<ReduceParams>({
+  name: 'logsumexp',
+  forward: ([x], p) => T.logsumexp(x!, p),
+  // exp(x − y) is the softmax over the reduced axes: at most 1, so it never overflows.
+  vjp: (ct, [x], y, p) => [mul(keepDims(ct, x!.shape, p.axes), exp(sub(x!, keepDims(y, x!.shape, p.axes))))],
+})
+
+/**
+ * `log(Σ exp(x))` over `axes` (default all), computed stably (shifted by the maximum), so
+ * `logsumexp([1000, 1000])` is `1000 + log 2`, not Infinity. The result is floating point.
+ * Its gradient is the softmax of `x` over `axes`.
+ * @example
+ * logsumexp(tensor([0, 0]))          // log 2 ≈ 0.6931
+ * logsumexp(tensor([[1, 2], [3, 4]]), { axes: 1 })
+ * @since 0.1.0
+ */
+export const logsumexp = (x: Tensor, opts?: ReduceOptions): Tensor =>
+  applyOp(logsumexpOp, [x], reduceParams('logsumexp', x, opts))

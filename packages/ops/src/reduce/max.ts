@@ -1,0 +1,32 @@
+// y = max_axes x ; x̄ = ȳ ⊙ [x = y] / #{x = y} (ties share the cotangent evenly)
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import { applyOp, defineOp } from '../core/op'
+import { div } from '../binary/div'
+import { equal } from '../binary/equal'
+import { mul } from '../binary/mul'
+import { keepDims, reduceParams, type ReduceOptions, type ReduceParams } from './reduceParams'
+import { sum } from './sum'
+
+/** The max reduction op. @since 0.1.0 */
+export const maxOp = defineOp<ReduceParams>({
+  name: 'max',
+  forward: ([x], p) => T.max(x!, p),
+  vjp: (ct, [x], y, p) => {
+    const inShape = x!.shape
+    const isExtreme = equal(x!, keepDims(y, inShape, p.axes))
+    const ties = sum(isExtreme, { axes: p.axes, keepDims: true })
+    return [div(mul(keepDims(ct, inShape, p.axes), isExtreme), ties)]
+  },
+})
+
+/**
+ * Maximum over `axes` (default all). Keeps the dtype; NaN propagates; an empty axis is a ValueError.
+ * Gradient convention (PyTorch's): tied maxima share the cotangent evenly, so `max([1, 1])` sends
+ * 0.5 to each.
+ * @example
+ * max(tensor([[1, 5], [7, 2]]), { axes: 1 }) // [5, 7]
+ * @since 0.1.0
+ */
+export const max = (x: Tensor, opts?: ReduceOptions): Tensor =>
+  applyOp(maxOp, [x], reduceParams('max', x, opts))

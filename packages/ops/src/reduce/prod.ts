@@ -1,0 +1,39 @@
+// y = Π_axes x ; x̄ = ȳ · Π_{j≠i} x_j (y / x where x ≠ 0; the product of the others at a single zero; 0 at two or more)
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import { applyOp, defineOp } from '../core/op'
+import { div } from '../binary/div'
+import { equal } from '../binary/equal'
+import { mul } from '../binary/mul'
+import { where } from '../binary/where'
+import { keepDims, reduceParams, type ReduceOptions, type ReduceParams } from './reduceParams'
+import { sum } from './sum'
+
+/** The product reduction op. @since 0.1.0 */
+export const prodOp = defineOp<ReduceParams>({
+  name: 'prod',
+  forward: ([x], p) => T.prod(x!, p),
+  vjp: (ct, [x], y, p) => {
+    const inShape = x!.shape
+    const kept = { axes: p.axes, keepDims: true }
+    const isZero = equal(x!, 0)
+    // Zeros replaced by 1: divides safely (no 0/0 even in the second derivative), and its product
+    // is exactly the product of the others for the one zero of a set with a single zero.
+    const safeX = where(isZero, 1, x!)
+    const zeroCount = sum(isZero, kept)
+    const atZero = where(equal(zeroCount, 1), prod(safeX, kept), 0)
+    const elsewhere = div(keepDims(y, inShape, p.axes), safeX)
+    return [mul(keepDims(ct, inShape, p.axes), where(isZero, atZero, elsewhere))]
+  },
+})
+
+/**
+ * Product over `axes` (default all). Keeps the dtype; the product over an empty axis is 1.
+ * The gradient is exact with zeros in the input (no division by zero): at the only zero of a set
+ * it is the product of the others, and with two or more zeros it is 0 everywhere in that set.
+ * @example
+ * prod(tensor([[1, 2], [3, 4]]), { axes: 0 }) // [3, 8]
+ * @since 0.1.0
+ */
+export const prod = (x: Tensor, opts?: ReduceOptions): Tensor =>
+  applyOp(prodOp, [x], reduceParams('prod', x, opts))

@@ -1,0 +1,57 @@
+import * as T from '@backfold/tensor'
+import type { Shape, Tensor } from '@backfold/tensor'
+import { broadcastTo } from '../shape/broadcastTo'
+import { reshape } from '../shape/reshape'
+
+/**
+ * Options of the reductions: `axes` to reduce (default all; negative axes count from the end) and
+ * whether to keep them as size-1 axes.
+ * @since 0.1.0
+ */
+export interface ReduceOptions {
+  readonly axes?: number | ReadonlyArray<number> | undefined
+  readonly keepDims?: boolean | undefined
+}
+
+/** Canonical parameters of a reduction op: sorted distinct non-negative axes. @since 0.1.0 */
+export interface ReduceParams {
+  readonly axes: ReadonlyArray<number>
+  readonly keepDims: boolean
+}
+
+/** Resolves user options against `x`'s rank (throws a `ValueError` naming `op` for a bad axis). @internal */
+export const reduceParams = (op: string, x: Tensor, opts: ReduceOptions | undefined): ReduceParams => ({
+  axes: T.normalizeAxes(op, opts?.axes, x.shape.length),
+  keepDims: opts?.keepDims ?? false,
+})
+
+/** `inShape` with every reduced axis set to 1: the keepDims shape of the result. @internal */
+export const keptShape = (inShape: Shape, axes: ReadonlyArray<number>): number[] =>
+  inShape.map((dim, i) => (axes.includes(i) ? 1 : dim))
+
+/** Number of elements each output element reduces over. @internal */
+export const reducedCount = (inShape: Shape, axes: ReadonlyArray<number>): number =>
+  axes.reduce((count, axis) => count * inShape[axis]!, 1)
+
+/**
+ * Gives a reduction's output (or its cotangent) back its reduced axes as size 1, so it broadcasts
+ * against the input whether or not the reduction kept its dimensions. @internal
+ */
+export const keepDims = (y: Tensor, inShape: Shape, axes: ReadonlyArray<number>): Tensor =>
+  reshape(y, keptShape(inShape, axes))
+
+/** A reduction's cotangent spread back over every element it reduced. @internal */
+export const spreadCotangent = (cotangent: Tensor, inShape: Shape, axes: ReadonlyArray<number>): Tensor =>
+  broadcastTo(keepDims(cotangent, inShape, axes), inShape)
+
+/** Options of `argmax`/`argmin`: one `axis` (default: over the flattened tensor). @since 0.1.0 */
+export interface ArgReduceOptions {
+  readonly axis?: number | undefined
+  readonly keepDims?: boolean | undefined
+}
+
+/** Canonical parameters of `argmax`/`argmin`: a non-negative axis or `undefined` for all. @since 0.1.0 */
+export interface ArgReduceParams {
+  readonly axis: number | undefined
+  readonly keepDims: boolean
+}

@@ -1,0 +1,24 @@
+// y = Σ_axes x ; x̄ = broadcast(ȳ)
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import { applyOp, defineOp } from '../core/op'
+import { reduceParams, spreadCotangent, type ReduceOptions, type ReduceParams } from './reduceParams'
+
+/** The sum reduction op. @since 0.1.0 */
+export const sumOp = defineOp<ReduceParams>({
+  name: 'sum',
+  forward: ([x], p) => T.sum(x!, p),
+  vjp: (ct, [x], _y, p) => [spreadCotangent(ct, x!.shape, p.axes)],
+})
+
+/**
+ * Sum over `axes` (default all), keeping them as size-1 axes with `keepDims`. Keeps the dtype.
+ * Summing over no axis (`axes: []`) returns the elements unchanged.
+ * @example
+ * sum(tensor([[1, 2], [3, 4]]))                // 10
+ * sum(tensor([[1, 2], [3, 4]]), { axes: 0 })   // [4, 6]
+ * sum(tensor([[1, 2], [3, 4]]), { axes: -1, keepDims: true }) // [[3], [7]]
+ * @since 0.1.0
+ */
+export const sum = (x: Tensor, opts?: ReduceOptions): Tensor =>
+  applyOp(sumOp, [x], reduceParams('sum', x, opts))

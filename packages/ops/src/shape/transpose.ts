@@ -1,0 +1,47 @@
+// y = x permuted by perm ; x̄ = ȳ permuted by perm⁻¹
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import { applyOp, defineOp } from '../core/op'
+
+/** Parameters of the transpose op: a full permutation of non-negative axes. @since 0.1.0 */
+export interface TransposeParams {
+  readonly perm: ReadonlyArray<number>
+}
+
+/** The transpose op. @since 0.1.0 */
+export const transposeOp = defineOp<TransposeParams>({
+  name: 'transpose',
+  forward: ([x], p) => T.transpose(x!, p.perm),
+  vjp: (ct, _xs, _y, p) => {
+    const inverse = new Array<number>(p.perm.length)
+    p.perm.forEach((axis, i) => (inverse[axis] = i))
+    return [transpose(ct, inverse)]
+  },
+})
+
+/**
+ * Permutes the axes of `x`: output axis `k` is input axis `perm[k]` (negative axes count from the
+ * end). Without `perm` the axes are reversed. The identity permutation returns `x` itself.
+ * @example
+ * transpose(tensor([[1, 2, 3], [4, 5, 6]]))   // [[1, 4], [2, 5], [3, 6]]
+ * transpose(x, [0, 2, 1])                      // [b, m, n] -> [b, n, m]
+ * @throws ValueError when `perm` is not a permutation of the axes of `x`.
+ * @since 0.1.0
+ */
+export const transpose = (x: Tensor, perm?: ReadonlyArray<number>): Tensor => {
+  const rank = x.shape.length
+  let axes: number[]
+  if (perm === undefined) axes = Array.from({ length: rank }, (_, i) => rank - 1 - i)
+  else {
+    const fits = Array.isArray(perm) && perm.length === rank
+    axes = fits ? perm.map((axis) => T.normalizeAxis('transpose', axis, rank)) : []
+    if (!fits || new Set(axes).size !== rank)
+      throw new T.ValueError(
+        'transpose',
+        `perm ${Array.isArray(perm) ? T.fmtShape(perm) : String(perm)} is not a permutation of the ${rank} axes ` +
+          `of x of shape ${T.fmtShape(x.shape)}`,
+      )
+  }
+  if (axes.every((axis, i) => axis === i)) return x
+  return applyOp(transposeOp, [x], { perm: axes })
+}

@@ -1,0 +1,44 @@
+import type { Tensor } from '@backfold/tensor'
+import { defineOp } from '../core/op'
+import { Tracer, topTrace, primalOf } from '../core/trace'
+
+/** The rule given to `customVjp`. @since 0.1.0 */
+export interface CustomVjpRule<Args extends ReadonlyArray<Tensor>, Residuals> {
+  /** Computes the output and whatever the backward rule needs (the residuals). */
+  readonly forward: (...args: Args) => readonly [Tensor, Residuals]
+  /** Maps the output cotangent to one cotangent per argument, written with differentiable ops. */
+  readonly backward: (residuals: Residuals, cotangent: Tensor) => { readonly [K in keyof Args]: Tensor }
+}
+
+/**
+ * Gives a whole function a derivative of your choosing: a numerically stable formula, or a
+ * memory-saving one that keeps only what backward needs. Outside any transformation the plain `f`
+ * runs. Inside, the innermost transformation uses `backward`; because `backward` is written with
+ * ops, differentiating through it (second order) works too.
+ * @example
+ * import { customVjp, log1p, exp, mul, sigmoid } from '@backfold/ops'
+ * // softplus with the stable derivative σ(x)
+ * const softplus = customVjp((x: Tensor) => log1p(exp(x)), {
+ *   forward: (x) => [log1p(exp(x)), x],
+ *   backward: (x, ct) => [mul(ct, sigmoid(x))],
+ * })
+ * @since 0.1.0
+ */
+export const customVjp =
+  <Args extends ReadonlyArray<Tensor>, Residuals>(
+    f: (...args: Args) => Tensor,
+    rule: CustomVjpRule<Args, Residuals>,
+  ) =>
+  (...args: Args): Tensor => {
+    const trace = topTrace(args, 'customVjp')
+    if (trace === undefined) return f(...args)
+    // Enclosing (lower) transformations see the forward computation as ordinary ops.
+    const primals = args.map((a) => primalOf(a, trace)) as unknown as Args
+    const [y, residuals] = rule.forward(...primals)
+    const op = defineOp<void>({
+      name: 'customVjp',
+      forward: () => y,
+      vjp: (cotangent) => rule.backward(residuals, cotangent),
+    })
+    return new Tracer(trace, y, { op, inputs: args, params: undefined })
+  }

@@ -1,0 +1,239 @@
+import { describe, it, expect } from 'vitest'
+import { random, unsafeTensor, type Tensor } from '@backfold/tensor'
+import { grad } from '../src/transforms/grad'
+import { vjp } from '../src/transforms/vjp'
+import { sum } from '../src/reduce/sum'
+import * as A from '../src/activations/index'
+
+const f64 = (values: ReadonlyArray<number>, shape: ReadonlyArray<number> = [values.length]): Tensor =>
+  unsafeTensor('float64', shape, Float64Array.from(values))
+const i32 = (values: ReadonlyArray<number>, shape: ReadonlyArray<number> = [values.length]): Tensor =>
+  unsafeTensor('int32', shape, Int32Array.from(values))
+const valuesOf = (x: Tensor): number[] => Array.from(x.data)
+const derivative = (f: (x: Tensor) => Tensor, x: Tensor): number[] =>
+  valuesOf(grad((t: Tensor) => sum(f(t)))(x))
+const expectClose = (got: ReadonlyArray<number>, want: ReadonlyArray<number>, digits = 12): void => {
+  expect(got.length).toBe(want.length)
+  got.forEach((v, i) => expect(v).toBeCloseTo(want[i]!, digits))
+}
+
+/** erf by its everywhere-convergent series of positive terms, (2/√π) e^(−x²) Σ 2ⁿ x^(2n+1) / (2n+1)!! (no cancellation). */
+const erfReference = (x: number): number => {
+  let term = x
+  let total = x
+  for (let n = 1; n < 400 && Math.abs(term) > 1e-17 * Math.abs(total); n++) {
+    term *= (2 * x * x) / (2 * n + 1)
+    total += term
+  }
+  return (2 / Math.sqrt(Math.PI)) * Math.exp(-x * x) * total
+}
+
+/** Naive softmax / log-softmax along `axis` with direct loops (max-shifted, in float64). */
+const softmaxReference = (x: Tensor, axis: number, log: boolean): number[] => {
+  const shape = x.shape
+  const size = shape[axis]!
+  const inner = shape.slice(axis + 1).reduce((p, d) => p * d, 1)
+  const outer = x.data.length / (size * inner)
+  const out = new Array<number>(x.data.length)
+  for (let o = 0; o < outer; o++)
+    for (let i = 0; i < inner; i++) {
+      const at = (k: number): number => (o * size + k) * inner + i
+      let max = -Infinity
+      for (let k = 0; k < size; k++) max = Math.max(max, x.data[at(k)]!)
+      let total = 0
+      for (let k = 0; k < size; k++) total += Math.exp(x.data[at(k)]! - max)
+      for (let k = 0; k < size; k++)
+        out[at(k)] = log ? x.data[at(k)]! - max - Math.log(total) : Math.exp(x.data[at(k)]! - max) / total
+    }
+  return out
+}
+
+describe('softmax and logSoftmax', () => {
+  const x = random.normal(random.key(3), [2, 3, 4], { dtype: 'float64' })
+
+  for (const axis of [0, 1, 2, -1])
+    it(`match a naive reference along axis ${axis}`, () => {
+      const resolved = axis < 0 ? axis + 3 : axis
+      expectClose(valuesOf(A.softmax(x, axis)), softmaxReference(x, resolved, false), 14)
+      expectClose(valuesOf(A.logSoftmax(x, axis)), softmaxReference(x, resolved, true), 13)
+    })
+
+  it('are stable at [1000, 0, -1000]', () => {
+    const big = f64([1000, 0, -1000])
+    expect(valuesOf(A.softmax(big))).toEqual([1, 0, 0])
+    expect(valuesOf(A.logSoftmax(big))).toEqual([0, -1000, -2000])
+    for (const f of [A.softmax, A.logSoftmax]) {
+      const [, pullback] = vjp((t: Tensor) => f(t))(big)
+      const [g] = pullback(f64([0.3, -1, 2])) as Tensor[]
+      for (const v of valuesOf(g!)) expect(Number.isFinite(v)).toBe(true)
+    }
+    // d logSoftmax_0 / dx = e_0 − softmax = [0, 0, 0] here; d logSoftmax_1 / dx = [−1, 1, 0].
+    const [, pullback] = vjp((t: Tensor) => A.logSoftmax(t))(big)
+    expect(valuesOf((pullback(f64([0, 1, 0])) as Tensor[])[0]!)).toEqual([-1, 1, 0])
+  })
+
+  it('the softmax gradient sums to zero along the axis and logSoftmax matches ȳ − softmax Σȳ', () => {
+    const u = random.normal(random.key(4), [2, 3, 4], { dtype: 'float64' })
+    const [, softmaxPullback] = vjp((t: Tensor) => A.softmax(t, 1))(x)
+    const g = (softmaxPullback(u) as Tensor[])[0]!
+    for (let o = 0; o < 2; o++)
+      for (let i = 0; i < 4; i++) {
+        let total = 0
+        for (let k = 0; k < 3; k++) total += g.data[(o * 3 + k) * 4 + i]!
+        expect(total).toBeCloseTo(0, 14)
+      }
+    const [, logPullback] = vjp((t: Tensor) => A.logSoftmax(t, 1))(x)
+    const lg = (logPullback(u) as Tensor[])[0]!
+    const probs = softmaxReference(x, 1, false)
+    for (let o = 0; o < 2; o++)
+      for (let i = 0; i < 4; i++) {
+        let total = 0
+        for (let k = 0; k < 3; k++) total += u.data[(o * 3 + k) * 4 + i]!
+        for (let k = 0; k < 3; k++) {
+          const at = (o * 3 + k) * 4 + i
+          expect(lg.data[at]).toBeCloseTo(u.data[at]! - probs[at]! * total, 13)
+        }
+      }
+  })
+
+  it('give float32 for int32 input', () => {
+    const y = A.softmax(i32([1, 2, 3]))
+    expect(y.dtype).toBe('float32')
+    expectClose(valuesOf(y), softmaxReference(f64([1, 2, 3]), 0, false), 6)
+  })
+
+  it('reject an out-of-range axis and a scalar with a ValueError naming the op', () => {
+    expect(() => A.softmax(f64([1, 2]), 1)).toThrow(
+      expect.objectContaining({ kind: 'ValueError', op: 'softmax' }),
+    )
+    expect(() => A.logSoftmax(f64([1], []))).toThrow(
+      expect.objectContaining({ kind: 'ValueError', op: 'logSoftmax' }),
+    )
+  })
+})
+
+describe('sigmoid-family stability', () => {
+  const extremes = f64([-1000, 1000])
+
+  it('logSigmoid is finite at ±1000 with a finite gradient', () => {
+    expect(valuesOf(A.logSigmoid(extremes))).toEqual([-1000, 0])
+    expect(derivative(A.logSigmoid, extremes)).toEqual([1, 0])
+    const xs = [-3, -0.5, 0, 2]
+    expectClose(
+      valuesOf(A.logSigmoid(f64(xs))),
+      xs.map((v) => Math.log(1 / (1 + Math.exp(-v)))),
+      14,
+    )
+  })
+
+  it('silu matches x σ(x) and is finite at ±1000 with a finite gradient', () => {
+    const xs = [-3, -0.5, 0, 2]
+    expectClose(
+      valuesOf(A.silu(f64(xs))),
+      xs.map((v) => v / (1 + Math.exp(-v))),
+      14,
+    )
+    expect(valuesOf(A.silu(extremes))).toEqual([-0, 1000])
+    expect(derivative(A.silu, extremes)).toEqual([0, 1])
+  })
+})
+
+describe('gelu', () => {
+  const xs = [-6, -2.5, -1, -0.3, 0, 0.3, 1, 2.5, 6]
+
+  it('exact form matches x Φ(x) with a high-precision erf', () => {
+    expectClose(
+      valuesOf(A.gelu(f64(xs))),
+      xs.map((v) => 0.5 * v * (1 + erfReference(v / Math.SQRT2))),
+      13,
+    )
+    // d/dx x Φ(x) = Φ(x) + x φ(x)
+    expectClose(
+      derivative(A.gelu, f64(xs)),
+      xs.map(
+        (v) =>
+          0.5 * (1 + erfReference(v / Math.SQRT2)) + (v * Math.exp(-0.5 * v * v)) / Math.sqrt(2 * Math.PI),
+      ),
+      13,
+    )
+  })
+
+  it('tanh form matches its formula', () => {
+    const c = Math.sqrt(2 / Math.PI)
+    expectClose(
+      valuesOf(A.gelu(f64(xs), { approximate: 'tanh' })),
+      xs.map((v) => 0.5 * v * (1 + Math.tanh(c * (v + 0.044715 * v ** 3)))),
+      14,
+    )
+  })
+
+  it('is finite at ±1000 with a finite gradient, in both forms', () => {
+    for (const approximate of ['none', 'tanh'] as const) {
+      const f = (t: Tensor): Tensor => A.gelu(t, { approximate })
+      expect(valuesOf(f(f64([-1000, 1000])))).toEqual([-0, 1000])
+      expect(derivative(f, f64([-1000, 1000]))).toEqual([0, 1])
+    }
+  })
+
+  it('gives float32 for int32 input and rejects an unknown approximation', () => {
+    expect(A.gelu(i32([1, 2])).dtype).toBe('float32')
+    // Deliberately wrong at runtime: untyped callers can pass any string.
+    expect(() => A.gelu(f64([1]), { approximate: 'erf' as unknown as 'none' })).toThrow(
+      expect.objectContaining({ kind: 'ValueError', op: 'gelu' }),
+    )
+  })
+})
+
+describe('elu and leakyRelu', () => {
+  it('elu matches its definition and has a finite gradient at large |x|', () => {
+    const xs = [-1000, -2, -0.5, 0, 0.5, 3, 1000]
+    expectClose(
+      valuesOf(A.elu(f64(xs), 1.5)),
+      xs.map((v) => (v > 0 ? v : 1.5 * Math.expm1(v))),
+      14,
+    )
+    expectClose(
+      derivative((t) => A.elu(t, 1.5), f64(xs)),
+      xs.map((v) => (v > 0 ? 1 : 1.5 * Math.exp(v))),
+      14,
+    )
+  })
+
+  it("elu'(0) = alpha and leakyRelu'(0) = slope (PyTorch's conventions)", () => {
+    expect(derivative((t) => A.elu(t, 2), f64([0]))).toEqual([2])
+    expect(derivative((t) => A.leakyRelu(t, 0.2), f64([0]))).toEqual([0.2])
+  })
+
+  it('leakyRelu matches its definition, default slope 0.01, float32 for int32 input', () => {
+    expect(valuesOf(A.leakyRelu(f64([-2, 0, 3])))).toEqual([-0.02, 0, 3])
+    expect(derivative((t) => A.leakyRelu(t, 0.1), f64([-2, 3]))).toEqual([0.1, 1])
+    const y = A.leakyRelu(i32([-100, 5]), 0.5)
+    expect(y.dtype).toBe('float32')
+    expect(valuesOf(y)).toEqual([-50, 5])
+  })
+})
+
+describe('clip', () => {
+  it('clips and passes the gradient inclusively at the boundaries', () => {
+    const x = f64([-2, -1, 0.5, 1, 3])
+    expect(valuesOf(A.clip(x, -1, 1))).toEqual([-1, -1, 0.5, 1, 1])
+    expect(derivative((t) => A.clip(t, -1, 1), x)).toEqual([0, 1, 1, 1, 0])
+  })
+
+  it('allows lo = hi and infinite bounds, and keeps NaN', () => {
+    expect(valuesOf(A.clip(f64([-1, 2]), 0.5, 0.5))).toEqual([0.5, 0.5])
+    expect(derivative((t) => A.clip(t, 0.5, 0.5), f64([-1, 0.5]))).toEqual([0, 1])
+    expect(valuesOf(A.clip(f64([-1e300, 5]), -Infinity, 2))).toEqual([-1e300, 2])
+    expect(valuesOf(A.clip(f64([NaN]), 0, 1))).toEqual([NaN])
+    const ints = A.clip(i32([-5, 0, 5]), -Infinity, 3)
+    expect(ints.dtype).toBe('int32')
+    expect(valuesOf(ints)).toEqual([-5, 0, 3])
+  })
+
+  it('rejects lo > hi and NaN bounds with a ValueError naming clip', () => {
+    expect(() => A.clip(f64([1]), 2, 1)).toThrow(expect.objectContaining({ kind: 'ValueError', op: 'clip' }))
+    expect(() => A.clip(f64([1]), NaN, 1)).toThrow(
+      expect.objectContaining({ kind: 'ValueError', op: 'clip' }),
+    )
+  })
+})

@@ -1,0 +1,245 @@
+import { describe, it, expect } from 'vitest'
+import { random, unsafeTensor, type Tensor } from '@backfold/tensor'
+import { checkVjp } from '../src/check/checkVjp'
+import { grad } from '../src/transforms/grad'
+import { vjp } from '../src/transforms/vjp'
+import { sum } from '../src/reduce/sum'
+import * as E from '../src/elementwise/index'
+import { activationOps } from '../src/activations/index'
+import { binaryOps } from '../src/binary/index'
+import { elementwiseOps } from '../src/elementwise/index'
+import { lossOps } from '../src/losses/index'
+import { elementwiseRows } from './rows/elementwise'
+import type { GradRow } from './rows/types'
+
+const f64 = (values: ReadonlyArray<number>, shape: ReadonlyArray<number> = [values.length]): Tensor =>
+  unsafeTensor('float64', shape, Float64Array.from(values))
+const i32 = (values: ReadonlyArray<number>, shape: ReadonlyArray<number> = [values.length]): Tensor =>
+  unsafeTensor('int32', shape, Int32Array.from(values))
+const valuesOf = (x: Tensor): number[] => Array.from(x.data)
+/** The gradient of sum(f(x)): the elementwise derivative f'(x) for an elementwise f. */
+const derivative = (f: (x: Tensor) => Tensor, x: Tensor): number[] =>
+  valuesOf(grad((t: Tensor) => sum(f(t)))(x))
+
+/** erf by its everywhere-convergent series of positive terms, (2/√π) e^(−x²) Σ 2ⁿ x^(2n+1) / (2n+1)!! (no cancellation). */
+const erfReference = (x: number): number => {
+  let term = x
+  let total = x
+  for (let n = 1; n < 400 && Math.abs(term) > 1e-17 * Math.abs(total); n++) {
+    term *= (2 * x * x) / (2 * n + 1)
+    total += term
+  }
+  return (2 / Math.sqrt(Math.PI)) * Math.exp(-x * x) * total
+}
+
+/** checkVjp on the gradient itself: the VJP of the VJP (with a fixed output cotangent) against finite differences. */
+const secondOrderReports = (row: GradRow): ReturnType<typeof checkVjp>[] => {
+  const args = row.args()
+  const floatArgs = args.flatMap((a, i) => (a.dtype === 'int32' ? [] : [i]))
+  const y = row.fn(...args)
+  const u = random.normal(random.key(17), y.shape, { dtype: y.dtype })
+  return floatArgs.map((_, k) =>
+    checkVjp((...xs: Tensor[]) => (vjp(row.fn, { argnums: floatArgs })(...xs)[1](u) as Tensor[])[k]!, args, {
+      argnums: floatArgs,
+    }),
+  )
+}
+
+describe('gradient rows of the elementwise, binary, activation and loss groups', () => {
+  for (const row of elementwiseRows) {
+    it(`${row.op}: ${row.label} (${row.domain})`, () => {
+      const report = checkVjp(
+        row.fn,
+        row.args(),
+        row.tolerance === undefined ? {} : { tolerance: row.tolerance },
+      )
+      expect(report.ok, report.message).toBe(true)
+    })
+    if (row.secondOrder === true)
+      it(`${row.op}: ${row.label}, second order`, () => {
+        for (const report of secondOrderReports(row)) expect(report.ok, report.message).toBe(true)
+      })
+  }
+
+  it('has a row for every op of the four groups', () => {
+    const covered = new Set(elementwiseRows.map((r) => r.op))
+    const ops = [elementwiseOps, binaryOps, activationOps, lossOps].flatMap((group) => Object.keys(group))
+    expect(ops.filter((name) => !covered.has(name))).toEqual([])
+  })
+
+  it('registers each op under its own name', () => {
+    for (const group of [elementwiseOps, binaryOps, activationOps, lossOps])
+      for (const [key, op] of Object.entries(group)) expect(op.name).toBe(key)
+  })
+})
+
+describe('elementwise forward values', () => {
+  const xs = [-3.7, -1, -0.5, -1e-9, 0, 1e-9, 0.25, 0.5, 1, 2.5, 20]
+  const cases: ReadonlyArray<readonly [string, (x: Tensor) => Tensor, (v: number) => number]> = [
+    ['neg', E.neg, (v) => -v],
+    ['abs', E.abs, Math.abs],
+    ['exp', E.exp, Math.exp],
+    ['expm1', E.expm1, Math.expm1],
+    ['square', E.square, (v) => v * v],
+    ['sin', E.sin, Math.sin],
+    ['cos', E.cos, Math.cos],
+    ['tanh', E.tanh, Math.tanh],
+    ['sigmoid', E.sigmoid, (v) => 1 / (1 + Math.exp(-v))],
+    ['relu', E.relu, (v) => (v > 0 ? v : 0)],
+    ['softplus', E.softplus, (v) => Math.log1p(Math.exp(v))],
+    ['floor', E.floor, Math.floor],
+    ['ceil', E.ceil, Math.ceil],
+    ['erf', E.erf, erfReference],
+  ]
+  for (const [name, f, reference] of cases)
+    it(`${name} matches Math on float64`, () => {
+      const y = f(f64(xs))
+      expect(y.dtype).toBe('float64')
+      valuesOf(y).forEach((v, i) => expect(v).toBeCloseTo(reference(xs[i]!), 12))
+    })
+
+  const positives = [1e-9, 0.25, 1, 2, 1e6]
+  const positiveCases: ReadonlyArray<readonly [string, (x: Tensor) => Tensor, (v: number) => number]> = [
+    ['log', E.log, Math.log],
+    ['log1p', E.log1p, Math.log1p],
+    ['sqrt', E.sqrt, Math.sqrt],
+    ['rsqrt', E.rsqrt, (v) => 1 / Math.sqrt(v)],
+    ['reciprocal', E.reciprocal, (v) => 1 / v],
+  ]
+  for (const [name, f, reference] of positiveCases)
+    it(`${name} matches Math on positive float64`, () => {
+      valuesOf(f(f64(positives))).forEach((v, i) => {
+        const want = reference(positives[i]!)
+        expect(Math.abs(v - want)).toBeLessThanOrEqual(1e-12 * Math.max(1, Math.abs(want)))
+      })
+    })
+
+  it('sign is -1, 0, 1 with sign(0) = 0', () => {
+    expect(valuesOf(E.sign(f64([-2, 0, 3])))).toEqual([-1, 0, 1])
+  })
+
+  it('round is half to even', () => {
+    expect(valuesOf(E.round(f64([0.5, 1.5, 2.5, -0.5, -1.5, 2.4, 2.6])))).toEqual([0, 2, 2, -0, -2, 2, 3])
+  })
+
+  it('erf saturates at large |x| and is odd', () => {
+    expect(valuesOf(E.erf(f64([-30, -6, 6, 30])))).toEqual([-1, -1, 1, 1])
+    const y = valuesOf(E.erf(f64([0.3, -0.3])))
+    expect(y[0]).toBeCloseTo(-y[1]!, 15)
+  })
+
+  it('log of negatives is NaN and of 0 is -Infinity', () => {
+    const y = valuesOf(E.log(f64([-1, 0])))
+    expect(y[0]).toBeNaN()
+    expect(y[1]).toBe(-Infinity)
+  })
+
+  it('keeps int32 for sign-like ops and gives float32 for real-valued ones', () => {
+    const x = i32([-2, 0, 3])
+    for (const f of [E.neg, E.abs, E.sign, E.square, E.relu, E.floor, E.ceil, E.round])
+      expect(f(x).dtype).toBe('int32')
+    for (const f of [E.exp, E.expm1, E.log1p, E.sin, E.cos, E.tanh, E.sigmoid, E.softplus, E.erf])
+      expect(f(x).dtype).toBe('float32')
+    expect(valuesOf(E.square(x))).toEqual([4, 0, 9])
+  })
+
+  it('never writes into its input', () => {
+    const x = f64([-1.5, 0, 2])
+    const before = valuesOf(x)
+    for (const f of Object.values(E).filter((v): v is (t: Tensor) => Tensor => typeof v === 'function')) {
+      if (f === E.astype) continue
+      f(x)
+    }
+    grad((t: Tensor) => sum(E.tanh(E.exp(t))))(x)
+    expect(valuesOf(x)).toEqual(before)
+  })
+})
+
+describe('elementwise gradient conventions and edge cases', () => {
+  it("abs'(0) = 0 and relu'(0) = 0 (PyTorch's conventions)", () => {
+    expect(derivative(E.abs, f64([-2, 0, 3]))).toEqual([-1, 0, 1])
+    expect(derivative(E.relu, f64([-2, 0, 3]))).toEqual([0, 0, 1])
+  })
+
+  it('sign, floor, ceil and round have an exactly zero gradient', () => {
+    const x = f64([-1.5, 0, 0.5, 2.2])
+    for (const f of [E.sign, E.floor, E.ceil, E.round]) expect(derivative(f, x)).toEqual([0, 0, 0, 0])
+  })
+
+  it("sqrt'(0) is +Infinity, as in PyTorch and JAX", () => {
+    expect(derivative(E.sqrt, f64([0, 4]))).toEqual([Infinity, 0.25])
+  })
+
+  it('sigmoid and softplus are finite at ±1000 and so are their gradients', () => {
+    const x = f64([-1000, 1000])
+    expect(valuesOf(E.sigmoid(x))).toEqual([0, 1])
+    expect(valuesOf(E.softplus(x))).toEqual([0, 1000])
+    expect(derivative(E.sigmoid, x)).toEqual([0, 0])
+    expect(derivative(E.softplus, x)).toEqual([0, 1])
+  })
+
+  it('erf has the derivative (2/√π) e^(−x²), finite far out', () => {
+    const x = [-30, -1, 0, 0.5, 30]
+    derivative(E.erf, f64(x)).forEach((d, i) =>
+      expect(d).toBeCloseTo((2 / Math.sqrt(Math.PI)) * Math.exp(-x[i]! * x[i]!), 14),
+    )
+  })
+
+  it('second derivatives: (tanh)″ = −2 tanh (1 − tanh²), (sin)″ = −sin, (1/x)″ = 2/x³, (log)″ = −1/x²', () => {
+    const x = f64([-1.2, 0.3, 2])
+    const second = (f: (t: Tensor) => Tensor): number[] =>
+      valuesOf(grad((t: Tensor) => sum(grad((s: Tensor) => sum(f(s)))(t)))(x))
+    const points = valuesOf(x)
+    second(E.tanh).forEach((v, i) => {
+      const t = Math.tanh(points[i]!)
+      expect(v).toBeCloseTo(-2 * t * (1 - t * t), 12)
+    })
+    second(E.sin).forEach((v, i) => expect(v).toBeCloseTo(-Math.sin(points[i]!), 12))
+    second(E.reciprocal).forEach((v, i) => expect(v).toBeCloseTo(2 / points[i]! ** 3, 12))
+    expect(valuesOf(grad((t: Tensor) => sum(grad((s: Tensor) => sum(E.log(s)))(t)))(f64([0.5, 2])))).toEqual([
+      -4, -0.25,
+    ])
+  })
+
+  it('works on float32 inputs and keeps the gradient float32', () => {
+    const x = unsafeTensor('float32', [2], Float32Array.from([0.5, -1]))
+    const g = grad((t: Tensor) => sum(E.square(E.sin(t))))(x)
+    expect(g.dtype).toBe('float32')
+    valuesOf(g).forEach((v, i) => {
+      const p = valuesOf(x)[i]!
+      expect(v).toBeCloseTo(2 * Math.sin(p) * Math.cos(p), 6)
+    })
+  })
+})
+
+describe('astype', () => {
+  it('returns its input unchanged (no op) when the dtype already matches', () => {
+    const x = f64([1.5, 2])
+    expect(E.astype(x, 'float64')).toBe(x)
+    expect(grad((t: Tensor) => sum(E.astype(t, 'float64')))(x).dtype).toBe('float64')
+  })
+
+  it('truncates toward zero when casting to int32', () => {
+    const y = E.astype(f64([1.7, -1.7, 0.2]), 'int32')
+    expect(y.dtype).toBe('int32')
+    expect(valuesOf(y)).toEqual([1, -1, 0])
+  })
+
+  it('casts the cotangent back to the input dtype', () => {
+    const g = grad((t: Tensor) => sum(E.square(E.astype(t, 'float32'))))(f64([0.5, -2]))
+    expect(g.dtype).toBe('float64')
+    expect(valuesOf(g)).toEqual([1, -4])
+  })
+
+  it('passes a zero gradient through a cast to int32', () => {
+    const g = grad((t: Tensor) => sum(E.astype(E.astype(t, 'int32'), 'float64')))(f64([0.5, 2.5]))
+    expect(valuesOf(g)).toEqual([0, 0])
+  })
+
+  it('rejects an unknown dtype with a DTypeError', () => {
+    // Deliberately wrong at runtime: a caller without types can pass any string.
+    expect(() => E.astype(f64([1]), 'float16' as unknown as 'float32')).toThrow(
+      expect.objectContaining({ kind: 'DTypeError' }),
+    )
+  })
+})

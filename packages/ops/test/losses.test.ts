@@ -1,0 +1,201 @@
+import { describe, it, expect } from 'vitest'
+import { random, unsafeTensor, type Tensor } from '@backfold/tensor'
+import { grad } from '../src/transforms/grad'
+import { sum } from '../src/reduce/sum'
+import { softmaxCrossEntropy, softmaxCrossEntropyWithIntegerLabels } from '../src/losses/index'
+
+const f64 = (values: ReadonlyArray<number>, shape: ReadonlyArray<number> = [values.length]): Tensor =>
+  unsafeTensor('float64', shape, Float64Array.from(values))
+const i32 = (values: ReadonlyArray<number>, shape: ReadonlyArray<number> = [values.length]): Tensor =>
+  unsafeTensor('int32', shape, Int32Array.from(values))
+const valuesOf = (x: Tensor): number[] => Array.from(x.data)
+const expectClose = (got: ReadonlyArray<number>, want: ReadonlyArray<number>, digits = 12): void => {
+  expect(got.length).toBe(want.length)
+  got.forEach((v, i) => expect(v).toBeCloseTo(want[i]!, digits))
+}
+
+/** Iterates over the slices along `axis`: calls `visit` with the flat index of each element of one slice. */
+const forEachSlice = (
+  shape: ReadonlyArray<number>,
+  axis: number,
+  visit: (at: (k: number) => number, slice: number) => void,
+): void => {
+  const size = shape[axis]!
+  const inner = shape.slice(axis + 1).reduce((p, d) => p * d, 1)
+  const outer = shape.reduce((p, d) => p * d, 1) / (size * inner)
+  for (let o = 0; o < outer; o++)
+    for (let i = 0; i < inner; i++) visit((k) => (o * size + k) * inner + i, o * inner + i)
+}
+
+/** Naive −Σ labels · log softmax(logits) per slice, plus softmax and log-softmax, with direct loops. */
+const reference = (logits: Tensor, labels: Tensor, axis: number) => {
+  const shape = logits.shape
+  const size = shape[axis]!
+  const loss = new Array<number>(logits.data.length / size).fill(0)
+  const probs = new Array<number>(logits.data.length)
+  const logProbs = new Array<number>(logits.data.length)
+  forEachSlice(shape, axis, (at, slice) => {
+    let max = -Infinity
+    for (let k = 0; k < size; k++) max = Math.max(max, logits.data[at(k)]!)
+    let total = 0
+    for (let k = 0; k < size; k++) total += Math.exp(logits.data[at(k)]! - max)
+    const lse = max + Math.log(total)
+    for (let k = 0; k < size; k++) {
+      logProbs[at(k)] = logits.data[at(k)]! - lse
+      probs[at(k)] = Math.exp(logProbs[at(k)]!)
+      loss[slice]! -= labels.data[at(k)]! * logProbs[at(k)]!
+    }
+  })
+  return { loss, probs, logProbs }
+}
+
+/** Random label distributions along `axis`. */
+const softLabels = (seed: number, shape: ReadonlyArray<number>, axis: number): Tensor => {
+  const raw = random.uniform(random.key(seed), shape, { min: 0.1, max: 1, dtype: 'float64' }).data
+  const out = new Float64Array(raw.length)
+  forEachSlice(shape, axis, (at) => {
+    let total = 0
+    for (let k = 0; k < shape[axis]!; k++) total += raw[at(k)]!
+    for (let k = 0; k < shape[axis]!; k++) out[at(k)] = raw[at(k)]! / total
+  })
+  return unsafeTensor('float64', shape, out)
+}
+
+describe('softmaxCrossEntropy', () => {
+  for (const [shape, axis] of [
+    [[4, 5], 1],
+    [[4, 5], 0],
+    [[2, 3, 4], 1],
+  ] as const)
+    it(`matches a naive reference and its gradients, shape [${shape}] axis ${axis}`, () => {
+      const logits = random.normal(random.key(axis + 10), shape, { dtype: 'float64' })
+      const labels = softLabels(axis + 20, shape, axis)
+      const y = softmaxCrossEntropy(logits, labels, axis)
+      expect(y.shape).toEqual(shape.filter((_, i) => i !== axis))
+      const want = reference(logits, labels, axis)
+      expectClose(valuesOf(y), want.loss, 13)
+      // With Σ labels = 1: d/dlogits = softmax − labels; d/dlabels = −logSoftmax.
+      const [gLogits, gLabels] = grad((a: Tensor, b: Tensor) => sum(softmaxCrossEntropy(a, b, axis)), {
+        argnums: [0, 1],
+      })(logits, labels)
+      expectClose(
+        valuesOf(gLogits),
+        want.probs.map((p, i) => p - labels.data[i]!),
+        13,
+      )
+      expectClose(
+        valuesOf(gLabels),
+        want.logProbs.map((v) => -v),
+        13,
+      )
+    })
+
+  it('scales the softmax by the label mass for unnormalised labels', () => {
+    const logits = f64([0.5, -1, 2], [1, 3])
+    const labels = f64([1, 2, 0.5], [1, 3])
+    const want = reference(logits, labels, 1)
+    expectClose(valuesOf(softmaxCrossEntropy(logits, labels)), want.loss, 14)
+    const g = grad((a: Tensor) => sum(softmaxCrossEntropy(a, labels)))(logits)
+    expectClose(
+      valuesOf(g),
+      want.probs.map((p, i) => 3.5 * p - labels.data[i]!),
+      14,
+    )
+  })
+
+  it('is finite with logits of ±1000, and so are its gradients', () => {
+    const logits = f64([1000, -1000, -1000, 1000], [2, 2])
+    const labels = f64([1, 0, 1, 0], [2, 2])
+    expect(valuesOf(softmaxCrossEntropy(logits, labels))).toEqual([0, 2000])
+    const [gLogits, gLabels] = grad((a: Tensor, b: Tensor) => sum(softmaxCrossEntropy(a, b)), {
+      argnums: [0, 1],
+    })(logits, labels)
+    expect(valuesOf(gLogits)).toEqual([0, 0, -1, 1])
+    expect(valuesOf(gLabels)).toEqual([-0, 2000, 2000, -0])
+  })
+
+  it('allows a logit of −∞ for a class whose label is 0 (a masked class)', () => {
+    const logits = f64([2, -Infinity, 0])
+    const labels = f64([1, 0, 0])
+    const y = valuesOf(softmaxCrossEntropy(logits, labels))[0]!
+    expect(y).toBeCloseTo(Math.log(1 + Math.exp(-2)), 14)
+    const g = grad((a: Tensor) => sum(softmaxCrossEntropy(a, labels)))(logits)
+    for (const v of valuesOf(g)) expect(Number.isFinite(v)).toBe(true)
+  })
+
+  it('keeps float32 for float32 inputs', () => {
+    const logits = unsafeTensor('float32', [1, 2], Float32Array.from([1, 2]))
+    const labels = unsafeTensor('float32', [1, 2], Float32Array.from([0, 1]))
+    const y = softmaxCrossEntropy(logits, labels)
+    expect(y.dtype).toBe('float32')
+    expect(valuesOf(y)[0]).toBeCloseTo(Math.log(1 + Math.exp(-1)), 6)
+  })
+
+  it('rejects labels of another shape with a ShapeError naming both shapes', () => {
+    let caught: unknown
+    try {
+      softmaxCrossEntropy(f64([1, 2, 3, 4, 5, 6], [2, 3]), f64([1, 0, 0], [3]))
+    } catch (e) {
+      caught = e
+    }
+    expect(caught).toMatchObject({ kind: 'ShapeError', op: 'softmaxCrossEntropy' })
+    expect((caught as Error).message).toContain('[2,3]')
+    expect((caught as Error).message).toContain('[3]')
+  })
+})
+
+describe('softmaxCrossEntropyWithIntegerLabels', () => {
+  it('equals logsumexp(logits) − logits[label], and its gradient is softmax − oneHot', () => {
+    const logits = random.normal(random.key(30), [3, 4], { dtype: 'float64' })
+    const labels = i32([2, 0, 3])
+    const oneHot = f64([0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 1], [3, 4])
+    const want = reference(logits, oneHot, 1)
+    expectClose(valuesOf(softmaxCrossEntropyWithIntegerLabels(logits, labels)), want.loss, 13)
+    const g = grad((a: Tensor) => sum(softmaxCrossEntropyWithIntegerLabels(a, labels)))(logits)
+    expectClose(
+      valuesOf(g),
+      want.probs.map((p, i) => p - oneHot.data[i]!),
+      13,
+    )
+  })
+
+  it('puts the classes on any axis', () => {
+    const logits = random.normal(random.key(31), [4, 2, 3], { dtype: 'float64' })
+    const labels = i32([0, 3, 1, 2, 2, 0], [2, 3])
+    const oneHot = new Float64Array(24)
+    labels.data.forEach((label, j) => (oneHot[label * 6 + j] = 1))
+    const want = reference(logits, unsafeTensor('float64', [4, 2, 3], oneHot), 0)
+    const y = softmaxCrossEntropyWithIntegerLabels(logits, labels, 0)
+    expect(y.shape).toEqual([2, 3])
+    expectClose(valuesOf(y), want.loss, 13)
+  })
+
+  it('is finite for logits of ±1000', () => {
+    const y = softmaxCrossEntropyWithIntegerLabels(f64([1000, -1000, -1000, 1000], [2, 2]), i32([0, 0]))
+    expect(valuesOf(y)).toEqual([0, 2000])
+  })
+
+  it('rejects an out-of-range label with a ValueError naming it', () => {
+    const logits = f64([1, 2, 3, 4, 5, 6], [2, 3])
+    for (const bad of [3, -1]) {
+      let caught: unknown
+      try {
+        softmaxCrossEntropyWithIntegerLabels(logits, i32([0, bad]))
+      } catch (e) {
+        caught = e
+      }
+      expect(caught).toMatchObject({ kind: 'ValueError', op: 'softmaxCrossEntropyWithIntegerLabels' })
+      expect((caught as Error).message).toContain(`label ${bad}`)
+    }
+  })
+
+  it('rejects float labels (DTypeError) and labels of the wrong shape (ShapeError)', () => {
+    const logits = f64([1, 2, 3, 4, 5, 6], [2, 3])
+    expect(() => softmaxCrossEntropyWithIntegerLabels(logits, f64([0, 1]))).toThrow(
+      expect.objectContaining({ kind: 'DTypeError' }),
+    )
+    expect(() => softmaxCrossEntropyWithIntegerLabels(logits, i32([0, 1, 2]))).toThrow(
+      expect.objectContaining({ kind: 'ShapeError' }),
+    )
+  })
+})

@@ -1,0 +1,159 @@
+import type { DType } from './dtype'
+import type { Shape } from './shape'
+import type { Tensor } from './tensor'
+import { referenceBackend } from './backends/reference/index'
+
+/**
+ * The loops behind every kernel. The public kernel functions (in `kernels/`) validate
+ * arguments, resolve shapes and dtypes, then call exactly one backend method; a backend
+ * receives only valid, normalised input and allocates every output it returns.
+ *
+ * The reference backend (plain TypeScript) is always present. Faster backends implement the
+ * same interface and are selected with `setBackend`; nothing above this package can tell
+ * which one ran.
+ * @since 0.1.0
+ */
+export interface Backend {
+  readonly name: string
+
+  /** `out[i] = f(x[i])`; `outDtype` is already resolved (e.g. exp of int32 → float32; x is cast first). */
+  readonly unary: (op: UnaryOp, x: Tensor, outDtype: DType) => Tensor
+  /** Broadcasting binary op. `a` and `b` share one dtype; `outShape` is their broadcast shape. */
+  readonly binary: (op: BinaryOp, a: Tensor, b: Tensor, outShape: Shape, outDtype: DType) => Tensor
+  /** Broadcasting select: `cond` nonzero picks `a`, else `b`. `a` and `b` share `outDtype`. */
+  readonly where: (cond: Tensor, a: Tensor, b: Tensor, outShape: Shape, outDtype: DType) => Tensor
+  /** Elementwise conversion (float → int32 truncates toward zero, as `Math.trunc`). */
+  readonly cast: (x: Tensor, dtype: DType) => Tensor
+  /** Reduces over sorted distinct `axes`; the result drops those axes (callers re-insert for keepDims). */
+  readonly reduce: (op: ReduceOp, x: Tensor, axes: ReadonlyArray<number>, outDtype: DType) => Tensor
+
+  /**
+   * Batched matmul: `a` is `[...batchA, m, k]` (or `[..., k, m]` when `transposeA`), `b` is
+   * `[...batchB, k, n]` (or `[..., n, k]` when `transposeB`); batch dimensions broadcast to `batchShape`.
+   * Both inputs share `dtype`, rank >= 2.
+   */
+  readonly matmul: (a: Tensor, b: Tensor, opts: MatmulSpec) => Tensor
+
+  /** `out[i...] = x[perm-indexed]`; `perm` is a full permutation of the axes. */
+  readonly transpose: (x: Tensor, perm: ReadonlyArray<number>) => Tensor
+  /** Materialises a broadcast (x's shape already right-aligned and compatible with `shape`). */
+  readonly broadcastTo: (x: Tensor, shape: Shape) => Tensor
+  /** Strided slice: element `j` along axis `i` is `x[start[i] + j * step[i]]`; `outShape` is precomputed. */
+  readonly slice: (x: Tensor, start: ReadonlyArray<number>, step: ReadonlyArray<number>, outShape: Shape) => Tensor
+  /** Constant padding; `pads[i] = [before, after]`, both >= 0. */
+  readonly pad: (x: Tensor, pads: ReadonlyArray<readonly [number, number]>, value: number) => Tensor
+  /** Concatenation along `axis`; all inputs share dtype and every other dimension. */
+  readonly concat: (xs: ReadonlyArray<Tensor>, axis: number) => Tensor
+  /** NumPy `take`: out shape = x.shape[:axis] + indices.shape + x.shape[axis+1:]; indices int32, in range. */
+  readonly gather: (x: Tensor, indices: Tensor, axis: number) => Tensor
+  /** Adjoint of `gather`: zeros of `outShape`, then `out[..., indices[j], ...] += updates[..., j, ...]`. */
+  readonly scatterAdd: (updates: Tensor, indices: Tensor, axis: number, outShape: Shape) => Tensor
+  /** NumPy `take_along_axis`: indices int32 of x's rank, in range. */
+  readonly takeAlongAxis: (x: Tensor, indices: Tensor, axis: number) => Tensor
+  /** Adjoint of `takeAlongAxis`: zeros of `outShape`, then `out[..., indices[i], ...] += updates[i]`. */
+  readonly scatterAddAlongAxis: (updates: Tensor, indices: Tensor, axis: number, outShape: Shape) => Tensor
+  /** `out[..., j] = indices[...] === j ? 1 : 0`; indices int32 in [0, depth). */
+  readonly oneHot: (indices: Tensor, depth: number, dtype: DType) => Tensor
+
+  /** NCHW input, OIHW weights (groups = 1). */
+  readonly conv2d: (x: Tensor, w: Tensor, p: Conv2dSpec) => Tensor
+  /** Gradient of conv2d w.r.t. its input (a transposed convolution of `dy` with `w`). */
+  readonly conv2dBackwardInput: (dy: Tensor, w: Tensor, xShape: Shape, p: Conv2dSpec) => Tensor
+  /** Gradient of conv2d w.r.t. its weights (a correlation of `x` with `dy`). */
+  readonly conv2dBackwardFilter: (x: Tensor, dy: Tensor, wShape: Shape, p: Conv2dSpec) => Tensor
+  readonly maxPool2d: (x: Tensor, p: Pool2dSpec) => Tensor
+  /** Routes each `dy` element to the first maximum of its window (PyTorch's tie rule). */
+  readonly maxPool2dBackward: (dy: Tensor, x: Tensor, p: Pool2dSpec) => Tensor
+  /**
+   * For each window, reads `src` at the position of `x`'s first maximum (shape of the pooled output).
+   * `maxPool2dSelect(x, x, p)` equals `maxPool2d(x, p)`; it is the adjoint of `maxPool2dBackward` in `dy`,
+   * which makes max pooling twice differentiable.
+   */
+  readonly maxPool2dSelect: (src: Tensor, x: Tensor, p: Pool2dSpec) => Tensor
+  /** Average over the window; padded positions count in the divisor (PyTorch's `count_include_pad=True`). */
+  readonly avgPool2d: (x: Tensor, p: Pool2dSpec) => Tensor
+  readonly avgPool2dBackward: (dy: Tensor, xShape: Shape, p: Pool2dSpec) => Tensor
+}
+
+/** @since 0.1.0 */
+export type UnaryOp =
+  | 'neg'
+  | 'abs'
+  | 'sign'
+  | 'exp'
+  | 'expm1'
+  | 'log'
+  | 'log1p'
+  | 'sqrt'
+  | 'rsqrt'
+  | 'square'
+  | 'reciprocal'
+  | 'sin'
+  | 'cos'
+  | 'tanh'
+  | 'erf'
+  | 'sigmoid'
+  | 'relu'
+  | 'softplus'
+  | 'floor'
+  | 'ceil'
+  | 'round'
+
+/** @since 0.1.0 */
+export type BinaryOp =
+  | 'add'
+  | 'sub'
+  | 'mul'
+  | 'div'
+  | 'pow'
+  | 'maximum'
+  | 'minimum'
+  | 'equal'
+  | 'notEqual'
+  | 'less'
+  | 'lessEqual'
+  | 'greater'
+  | 'greaterEqual'
+
+/** @since 0.1.0 */
+export type ReduceOp = 'sum' | 'prod' | 'max' | 'min' | 'argmax' | 'argmin' | 'logsumexp'
+
+/** Normalised matmul arguments. @since 0.1.0 */
+export interface MatmulSpec {
+  readonly transposeA: boolean
+  readonly transposeB: boolean
+  /** Broadcast batch shape of the result. */
+  readonly batchShape: Shape
+  readonly m: number
+  readonly n: number
+  readonly k: number
+}
+
+/** Normalised conv2d geometry. @since 0.1.0 */
+export interface Conv2dSpec {
+  readonly stride: readonly [number, number]
+  /** [top, bottom, left, right] */
+  readonly padding: readonly [number, number, number, number]
+  readonly dilation: readonly [number, number]
+}
+
+/** Normalised pooling geometry. @since 0.1.0 */
+export interface Pool2dSpec {
+  readonly kernel: readonly [number, number]
+  readonly stride: readonly [number, number]
+  /** [top, bottom, left, right] */
+  readonly padding: readonly [number, number, number, number]
+}
+
+let current: Backend | undefined
+
+/** The backend kernels run on: the one set with `setBackend`, else the reference backend. @since 0.1.0 */
+export const getBackend = (): Backend => current ?? referenceBackend
+
+/**
+ * Selects the backend every later kernel call uses (`undefined` restores the reference backend).
+ * @since 0.1.0
+ */
+export const setBackend = (b: Backend | undefined): void => {
+  current = b
+}

@@ -1,0 +1,31 @@
+/**
+ * @backfold/tensor: immutable n-d arrays, dtypes, broadcasting, splittable random keys and
+ * the kernels (behind a swappable backend) that everything else in backfold computes with.
+ *
+ * @example
+ * import { tensor, matmul, toString } from '@backfold/tensor'
+ * const a = tensor([[1, 2], [3, 4]])
+ * console.log(toString(matmul(a, a))) // [[7, 10], [15, 22]]
+ * @packageDocumentation
+ */
+export * from './dtype'
+export * from './errors'
+export * from './shape'
+export * from './tensor'
+export * from './tree'
+export * from './create'
+export * from './format'
+export * as random from './random'
+export type { Key } from './random'
+export { getBackend, setBackend } from './backend'
+export type { Backend, UnaryOp, BinaryOp, ReduceOp, MatmulSpec, Conv2dSpec, Pool2dSpec } from './backend'
+export { referenceBackend } from './backends/reference/index'
+export * from './kernels/unary'
+export * from './kernels/binary'
+export * from './kernels/reduce'
+export * from './kernels/matmul'
+export * from './kernels/shape'
+export * from './kernels/slice'
+export * from './kernels/gather'
+export * from './kernels/conv'
+export * from './kernels/pool'

@@ -1,0 +1,29 @@
+// Proves the BUILT packages load in plain Node (ESM and CJS), outside vitest, and compute.
+import { createRequire } from 'node:module'
+import assert from 'node:assert/strict'
+
+const require = createRequire(import.meta.url)
+const T = await import('@backfold/tensor')
+const O = await import('@backfold/ops')
+const N = await import('@backfold/nn')
+await import('@backfold/nn/node')
+
+const a = T.tensor([
+  [1, 2],
+  [3, 4],
+])
+assert.deepEqual(T.toArray(T.matmul(a, a)), [7, 10, 15, 22])
+
+const g = O.grad((x) => O.sum(O.mul(x, x)))(T.tensor([1, 2, 3]))
+assert.deepEqual(T.toArray(g), [2, 4, 6])
+
+const model = N.sequential(N.dense(3), N.relu(), N.dense(2))
+const init = model.init(T.random.key(0), [4])
+assert.equal(init._tag, 'Right')
+assert.deepEqual(init.right.outShape, [2])
+
+for (const name of ['@backfold/tensor', '@backfold/ops', '@backfold/nn', '@backfold/nn/node']) {
+  const cjs = require(name)
+  assert.ok(Object.keys(cjs).length > 0, `${name} (CommonJS) exports nothing`)
+}
+console.log('smoke: built ESM and CJS packages load in plain Node and compute')
