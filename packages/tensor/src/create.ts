@@ -52,17 +52,25 @@ const checkSize = (op: string, shape: Shape): number => {
   checkShape(op, shape)
   const size = sizeOf(shape)
   if (size > MAX_ELEMENTS)
-    throw new ValueError(op, `shape ${fmtShape(shape)} has ${size} elements; at most ${MAX_ELEMENTS} are supported`)
+    throw new ValueError(
+      op,
+      `shape ${fmtShape(shape)} has ${size} elements; at most ${MAX_ELEMENTS} are supported`,
+    )
   return size
 }
 
-const isInt32Value = (value: number): boolean => Number.isInteger(value) && value >= INT32_MIN && value <= INT32_MAX
+const isInt32Value = (value: number): boolean =>
+  Number.isInteger(value) && value >= INT32_MIN && value <= INT32_MAX
 
 /** Throws unless `value` can be stored in `dtype` (any number for floats, an int32 for int32). */
 const checkFill = (op: string, what: string, value: unknown, dtype: DType): number => {
-  if (typeof value !== 'number') throw new ValueError(op, `${what} must be a number, got ${describeValue(value)}`)
+  if (typeof value !== 'number')
+    throw new ValueError(op, `${what} must be a number, got ${describeValue(value)}`)
   if (dtype === 'int32' && !isInt32Value(value))
-    throw new ValueError(op, `${what} is ${value}; dtype int32 needs an integer in [${INT32_MIN}, ${INT32_MAX}]`)
+    throw new ValueError(
+      op,
+      `${what} is ${value}; dtype int32 needs an integer in [${INT32_MIN}, ${INT32_MAX}]`,
+    )
   return value
 }
 
@@ -189,7 +197,10 @@ export const fromArray = (values: NestedArray, dtype: DType = 'float32'): E.Eith
   if (typeof raw === 'number') {
     if (dtype === 'int32' && !isInt32Value(raw))
       return E.left(
-        new ParseError('fromArray', `value is ${raw}; dtype int32 needs integers in [${INT32_MIN}, ${INT32_MAX}]`),
+        new ParseError(
+          'fromArray',
+          `value is ${raw}; dtype int32 needs integers in [${INT32_MIN}, ${INT32_MAX}]`,
+        ),
       )
     const data = allocate(dtype, 1)
     data[0] = raw
@@ -197,7 +208,10 @@ export const fromArray = (values: NestedArray, dtype: DType = 'float32'): E.Eith
   }
   if (!Array.isArray(raw))
     return E.left(
-      new ParseError('fromArray', `values is ${describeValue(raw)}, expected a number or a nested array of numbers`),
+      new ParseError(
+        'fromArray',
+        `values is ${describeValue(raw)}, expected a number or a nested array of numbers`,
+      ),
     )
   const inferred = inferShape(raw)
   if (E.isLeft(inferred)) return inferred
@@ -205,7 +219,10 @@ export const fromArray = (values: NestedArray, dtype: DType = 'float32'): E.Eith
   const size = sizeOf(shape)
   if (size > MAX_ELEMENTS)
     return E.left(
-      new ParseError('fromArray', `shape ${fmtShape(shape)} has ${size} elements; at most ${MAX_ELEMENTS} are supported`),
+      new ParseError(
+        'fromArray',
+        `shape ${fmtShape(shape)} has ${size} elements; at most ${MAX_ELEMENTS} are supported`,
+      ),
     )
   const data = allocate(dtype, size)
   const error = fillFromNested(raw, shape, [], dtype, data, 0)
@@ -344,7 +361,11 @@ const likeOf = (op: string, x: Tensor, dtype: DType | undefined): { shape: Shape
  */
 export const zerosLike = (x: Tensor, dtype?: DType): Tensor => {
   const like = likeOf('zerosLike', x, dtype)
-  return unsafeTensor(like.dtype, Array.from(like.shape), allocate(like.dtype, checkSize('zerosLike', like.shape)))
+  return unsafeTensor(
+    like.dtype,
+    Array.from(like.shape),
+    allocate(like.dtype, checkSize('zerosLike', like.shape)),
+  )
 }
 
 /**
@@ -433,13 +454,21 @@ export const arange = (start: number, stop?: number, step = 1, dtype?: DType): T
  */
 export const linspace = (start: number, stop: number, num: number, dtype: DType = 'float32'): Tensor => {
   checkDType('linspace', dtype)
-  if (typeof start !== 'number' || !Number.isFinite(start) || typeof stop !== 'number' || !Number.isFinite(stop))
+  if (
+    typeof start !== 'number' ||
+    !Number.isFinite(start) ||
+    typeof stop !== 'number' ||
+    !Number.isFinite(stop)
+  )
     throw new ValueError(
       'linspace',
       `start and stop must be finite numbers, got start ${describeValue(start)}, stop ${describeValue(stop)}`,
     )
   if (typeof num !== 'number' || !Number.isInteger(num) || num < 0 || num > MAX_ELEMENTS)
-    throw new ValueError('linspace', `num must be an integer in [0, ${MAX_ELEMENTS}], got ${describeValue(num)}`)
+    throw new ValueError(
+      'linspace',
+      `num must be an integer in [0, ${MAX_ELEMENTS}], got ${describeValue(num)}`,
+    )
   if (dtype === 'int32' && (!isInt32Value(Math.floor(start)) || !isInt32Value(Math.floor(stop))))
     throw new ValueError('linspace', `values from ${start} to ${stop} do not fit in int32`)
   const data = allocate(dtype, num)

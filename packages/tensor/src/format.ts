@@ -83,7 +83,12 @@ const PREFIX = 'tensor('
 type Formatter = (value: number) => string
 
 const checkOption = (what: string, value: number, min: number, max: number): number => {
-  if (typeof value !== 'number' || !(value === Infinity || Number.isInteger(value)) || value < min || value > max)
+  if (
+    typeof value !== 'number' ||
+    !(value === Infinity || Number.isInteger(value)) ||
+    value < min ||
+    value > max
+  )
     throw new ValueError('toString', `${what} must be an integer in [${min}, ${max}], got ${String(value)}`)
   return value
 }
@@ -98,7 +103,12 @@ const roundTrips = (text: string, value: number, dtype: DType): boolean => {
  * same `dtype` value (NumPy's unique, trimmed Dragon4 output); rounded to `precision` when no
  * shorter text is exact. `write(d)` renders with `d` digits (`toFixed` or `toExponential`).
  */
-const shortest = (value: number, precision: number, dtype: DType, write: (digits: number) => string): string => {
+const shortest = (
+  value: number,
+  precision: number,
+  dtype: DType,
+  write: (digits: number) => string,
+): string => {
   for (let digits = 0; digits < precision; digits++) {
     const text = write(digits)
     if (roundTrips(text, value, dtype)) return text
@@ -118,6 +128,7 @@ const floatFormatter = (values: ReadonlyArray<number>, precision: number, dtype:
   let minAbs = Infinity
   let maxAbs = 0
   let anyFinite = false
+  let anyNonFinite = false
   let negativeInfinity = false
   for (const v of values) {
     if (Number.isFinite(v)) {
@@ -127,7 +138,10 @@ const floatFormatter = (values: ReadonlyArray<number>, precision: number, dtype:
         if (magnitude < minAbs) minAbs = magnitude
         if (magnitude > maxAbs) maxAbs = magnitude
       }
-    } else if (v === -Infinity) negativeInfinity = true
+    } else {
+      anyNonFinite = true
+      if (v === -Infinity) negativeInfinity = true
+    }
   }
   const exponential = maxAbs > 0 && (maxAbs >= 1e8 || minAbs < 1e-4 || maxAbs / minAbs > 1e3)
   const nonFiniteText = (v: number): string => (Number.isNaN(v) ? 'nan' : v > 0 ? 'inf' : '-inf')
@@ -139,10 +153,10 @@ const floatFormatter = (values: ReadonlyArray<number>, precision: number, dtype:
     let fractionDigits = 0
     let exponentDigits = 2
     const parts = (v: number): [string, string, string] => {
-      const text = shortest(v, precision, dtype, (d) => v.toExponential(d))
-      const [mantissa, exponent] = text.split('e') as [string, string] // why: toExponential always has one 'e'
-      const [whole, fraction] = splitPoint(mantissa)
-      return [whole, fraction, exponent]
+      const text = sign(v) + shortest(v, precision, dtype, (d) => v.toExponential(d))
+      const at = text.indexOf('e')
+      const [whole, fraction] = splitPoint(text.slice(0, at))
+      return [whole, fraction, text.slice(at + 1)]
     }
     for (const v of values) {
       if (!Number.isFinite(v)) continue
@@ -172,8 +186,8 @@ const floatFormatter = (values: ReadonlyArray<number>, precision: number, dtype:
     }
   }
   if (!anyFinite) padLeft = padRight = 0
-  // Room for 'nan' / 'inf' / '-inf', right-aligned in the same total width.
-  padLeft = Math.max(padLeft, 3 - (padRight + 1), (negativeInfinity ? 4 : 3) - (padRight + 1))
+  // Room for 'nan' / 'inf' / '-inf' (only when present), right-aligned in the same total width.
+  if (anyNonFinite) padLeft = Math.max(padLeft, (negativeInfinity ? 4 : 3) - (padRight + 1))
   const width = padLeft + padRight + 1
   return (v) => (Number.isFinite(v) ? render(v) : nonFiniteText(v).padStart(width))
 }
@@ -223,7 +237,12 @@ const formatNested = (
       const acc = { text: '', line: hangingIndent }
       const elementWidth = width - 1
       for (let i = 0; i < leading; i++) {
-        extendLine(acc, recurse(axis + 1, offset + i * stride, nextIndent, nextWidth), elementWidth, hangingIndent)
+        extendLine(
+          acc,
+          recurse(axis + 1, offset + i * stride, nextIndent, nextWidth),
+          elementWidth,
+          hangingIndent,
+        )
         acc.line += ', '
       }
       if (abbreviate) {
@@ -232,10 +251,20 @@ const formatNested = (
       }
       for (let i = trailing; i > 1; i--) {
         const index = length - i
-        extendLine(acc, recurse(axis + 1, offset + index * stride, nextIndent, nextWidth), elementWidth, hangingIndent)
+        extendLine(
+          acc,
+          recurse(axis + 1, offset + index * stride, nextIndent, nextWidth),
+          elementWidth,
+          hangingIndent,
+        )
         acc.line += ', '
       }
-      extendLine(acc, recurse(axis + 1, offset + (length - 1) * stride, nextIndent, nextWidth), nextWidth, hangingIndent)
+      extendLine(
+        acc,
+        recurse(axis + 1, offset + (length - 1) * stride, nextIndent, nextWidth),
+        nextWidth,
+        hangingIndent,
+      )
       text = acc.text + acc.line
     } else {
       const separator = ',' + '\n'.repeat(rank - axis - 1)
@@ -244,7 +273,8 @@ const formatNested = (
         text += hangingIndent + recurse(axis + 1, offset + i * stride, nextIndent, nextWidth) + separator
       if (abbreviate) text += hangingIndent + '...' + separator
       for (let i = trailing; i > 1; i--)
-        text += hangingIndent + recurse(axis + 1, offset + (length - i) * stride, nextIndent, nextWidth) + separator
+        text +=
+          hangingIndent + recurse(axis + 1, offset + (length - i) * stride, nextIndent, nextWidth) + separator
       text += hangingIndent + recurse(axis + 1, offset + (length - 1) * stride, nextIndent, nextWidth)
     }
     return '[' + text.slice(hangingIndent.length) + ']'
@@ -389,8 +419,13 @@ export const allClose = (a: Tensor, b: Tensor, opts: AllCloseOptions = {}): bool
     if (x !== y) {
       if (Number.isNaN(x) || Number.isNaN(y)) {
         if (!(equalNaN && Number.isNaN(x) && Number.isNaN(y))) return false
-      } else if (!(Math.abs(x - y) <= atol + rtol * Math.abs(y))) return false
-      // (an infinity that differs from y makes |x - y| infinite, or NaN when both are infinite: not close)
+      } else if (
+        !Number.isFinite(x) ||
+        !Number.isFinite(y) ||
+        !(Math.abs(x - y) <= atol + rtol * Math.abs(y))
+      )
+        // NumPy's isclose: an infinity is close only to the identical infinity (x !== y here)
+        return false
     }
     // odometer over the output index
     for (let axis = rank - 1; axis >= 0; axis--) {

@@ -351,7 +351,8 @@ export const split = (key: Key, n = 2): Key[] => {
  */
 export const foldIn = (key: Key, data: number): Key => {
   const [k0, k1] = checkKey('foldIn', key).words
-  if (!isUint32(data)) throw new ValueError('foldIn', `data must be an integer in [0, 2^32 - 1], got ${describe(data)}`)
+  if (!isUint32(data))
+    throw new ValueError('foldIn', `data must be an integer in [0, 2^32 - 1], got ${describe(data)}`)
   const out = new Uint32Array(2)
   threefryInto(k0, k1, 0, data, out, 0, 1)
   return makeKey(out[0]!, out[1]!)
@@ -372,7 +373,10 @@ const checkSampleShape = (op: string, shape: Shape): number => {
   checkShape(op, shape)
   const size = sizeOf(shape)
   if (size > MAX_ELEMENTS)
-    throw new ValueError(op, `shape ${fmtShape(shape)} has ${size} elements; at most ${MAX_ELEMENTS} are supported`)
+    throw new ValueError(
+      op,
+      `shape ${fmtShape(shape)} has ${size} elements; at most ${MAX_ELEMENTS} are supported`,
+    )
   return size
 }
 
@@ -482,7 +486,8 @@ export const uniform = (key: Key, shape: Shape, opts: UniformOptions = {}): Tens
   const max = checkFinite('uniform', 'max', opts.max ?? 1)
   const lo = dtype === 'float32' ? Math.fround(min) : min
   const hi = dtype === 'float32' ? Math.fround(max) : max
-  if (!(lo < hi)) throw new ValueError('uniform', `min must be less than max (in ${dtype}), got min ${min}, max ${max}`)
+  if (!(lo < hi))
+    throw new ValueError('uniform', `min must be less than max (in ${dtype}), got min ${min}, max ${max}`)
   return unsafeTensor(dtype, shapeCopy(shape), uniformData(k0, k1, size, min, max, dtype))
 }
 
@@ -499,10 +504,10 @@ const ERFINV32_TAIL = [
 const ERFINV64_CENTRAL = [
   -3.6444120640178196996e-21, -1.685059138182016589e-19, 1.2858480715256400167e-18, 1.115787767802518096e-17,
   -1.333171662854620906e-16, 2.0972767875968561637e-17, 6.6376381343583238325e-15, -4.0545662729752068639e-14,
-  -8.1519341976054721522e-14, 2.6335093153082322977e-12, -1.2975133253453532498e-11, -5.4154120542946279317e-11,
-  1.051212273321532285e-9, -4.1126339803469836976e-9, -2.9070369957882005086e-8, 4.2347877827932403518e-7,
-  -1.3654692000834678645e-6, -1.3882523362786468719e-5, 0.0001867342080340571352, -0.00074070253416626697512,
-  -0.0060336708714301490533, 0.24015818242558961693, 1.6536545626831027356,
+  -8.1519341976054721522e-14, 2.6335093153082322977e-12, -1.2975133253453532498e-11,
+  -5.4154120542946279317e-11, 1.051212273321532285e-9, -4.1126339803469836976e-9, -2.9070369957882005086e-8,
+  4.2347877827932403518e-7, -1.3654692000834678645e-6, -1.3882523362786468719e-5, 0.0001867342080340571352,
+  -0.00074070253416626697512, -0.0060336708714301490533, 0.24015818242558961693, 1.6536545626831027356,
 ]
 const ERFINV64_MIDDLE = [
   2.2137376921775787049e-9, 9.0756561938885390979e-8, -2.7517406297064545428e-7, 1.8239629214389227755e-8,
@@ -636,7 +641,7 @@ export const randint = (key: Key, shape: Shape, min: number, max: number): Tenso
 const radixSortBy = (order: Int32Array, sortKeys: Uint32Array): Int32Array => {
   const n = order.length
   let from = order
-  let to = new Int32Array(n)
+  let to: Int32Array = new Int32Array(n)
   const counts = new Int32Array(257)
   for (let shift = 0; shift < 32; shift += 8) {
     counts.fill(0)
@@ -667,9 +672,9 @@ export const permutation = (key: Key, n: number): Tensor => {
   const target = BigInt(Math.max(1, count)) ** 3n
   let rounds = 0
   while (4294967295n ** BigInt(rounds) < target) rounds++
-  let values = new Int32Array(count)
+  let values: Int32Array = new Int32Array(count)
   for (let i = 0; i < count; i++) values[i] = i
-  let positions = new Int32Array(count)
+  let positions: Int32Array = new Int32Array(count)
   for (let round = 0; round < rounds; round++) {
     // split(current, 2) without building Key objects: words 0-1 are the next key, 2-3 the subkey.
     const keyBits = bitsFor(current0, current1, 4)
@@ -768,7 +773,13 @@ export const truncatedNormal = (key: Key, shape: Shape, opts: TruncatedNormalOpt
   const std = checkStd('truncatedNormal', opts.std ?? 1)
   const lower = opts.lower ?? -2
   const upper = opts.upper ?? 2
-  if (typeof lower !== 'number' || typeof upper !== 'number' || !(lower < upper) || lower === Infinity || upper === -Infinity)
+  if (
+    typeof lower !== 'number' ||
+    typeof upper !== 'number' ||
+    !(lower < upper) ||
+    lower === Infinity ||
+    upper === -Infinity
+  )
     throw new ValueError(
       'truncatedNormal',
       `lower and upper must be numbers with lower < upper (infinite bounds allowed), got lower ${describe(lower)}, upper ${describe(upper)}`,

@@ -43,8 +43,7 @@ export const truncatedNormal =
     const std = opts.std ?? 0.01
     checkFinite(op, 'mean', mean)
     checkNonNegative(op, 'std', std)
-    const standard = T.random.truncatedNormal(key, shape, { dtype: checkInitArgs(op, shape, dtype, true) })
-    return T.add(T.mul(standard, std), mean)
+    return T.random.truncatedNormal(key, shape, { mean, std, dtype: checkInitArgs(op, shape, dtype, true) })
   }
 
 /** Options of `uniform`. @since 0.1.0 */
@@ -71,7 +70,10 @@ export const uniform =
     checkFinite(op, 'min', min)
     checkFinite(op, 'max', max)
     if (min > max) throw new T.ValueError(op, `min (${min}) must not exceed max (${max})`)
-    return T.random.uniform(key, shape, { min, max, dtype: checkInitArgs(op, shape, dtype, true) })
+    const resolved = checkInitArgs(op, shape, dtype, true)
+    // The sampler needs min < max; an empty interval is the constant.
+    if (min === max) return T.full(shape, min, resolved)
+    return T.random.uniform(key, shape, { min, max, dtype: resolved })
   }
 
 const checkNonNegative = (op: string, name: string, value: number): void => {

@@ -44,11 +44,13 @@ export const varianceScaling =
     const variance = opts.scale / n
     switch (opts.distribution) {
       case 'truncatedNormal':
-        return T.mul(T.random.truncatedNormal(key, shape, { dtype: resolved }), Math.sqrt(variance) / TRUNCATED_STD)
+        return T.random.truncatedNormal(key, shape, { std: Math.sqrt(variance) / TRUNCATED_STD, dtype: resolved })
       case 'normal':
         return T.random.normal(key, shape, { std: Math.sqrt(variance), dtype: resolved })
       case 'uniform': {
         const bound = Math.sqrt(3 * variance)
+        // The sampler needs min < max; scale 0 means all zeros.
+        if (bound === 0) return T.zeros(shape, resolved)
         return T.random.uniform(key, shape, { min: -bound, max: bound, dtype: resolved })
       }
       default:

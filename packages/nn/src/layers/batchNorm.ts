@@ -119,7 +119,7 @@ export const batchNorm = <A extends boolean = true>(
     },
   }
   // Safe: weight and bias are present exactly when affine is not false, which is what BatchNormParamsFor<A> says.
-  return layer as Layer<BatchNormParamsFor<A>, BatchNormState>
+  return layer as unknown as Layer<BatchNormParamsFor<A>, BatchNormState>
 }
 
 /** `(1 − m)·running + m·correction·batch`, as a concrete tensor in the running statistic's dtype. */

@@ -88,5 +88,5 @@ export const layerNorm = <A extends boolean = true>(
     },
   }
   // Safe: weight and bias are present exactly when affine is not false, which is what LayerNormParamsFor<A> says.
-  return layer as Layer<LayerNormParamsFor<A>, NoState>
+  return layer as unknown as Layer<LayerNormParamsFor<A>, NoState>
 }

@@ -26,11 +26,11 @@ export function parallel<const Ls extends ReadonlyArray<AnyLayer>>(
   ...layers: Ls
 ): Layer<ParamsTuple<Ls>, StateTuple<Ls>>
 export function parallel<const R extends LayerRecord>(layers: R): Layer<ParamsRecord<R>, StateRecord<R>>
-export function parallel(...args: ReadonlyArray<unknown>): Layer<unknown, unknown> {
+export function parallel(...args: ReadonlyArray<unknown>): AnyLayer {
   const kind = 'parallel'
   const { names, layers, pack, unpack } = readChildren(kind, args)
   const describe = (i: number): string => `branch '${names[i]!}' (${layers[i]!.kind})`
-  return {
+  const layer: Layer<unknown, unknown> = {
     kind,
     init: (key, inShape) => {
       if (layers.length === 0) return E.left(layerError(kind, 'needs at least one branch'))
@@ -73,4 +73,5 @@ export function parallel(...args: ReadonlyArray<unknown>): Layer<unknown, unknow
       return [O.concat(outputs.map(([y]) => y), 1), pack(outputs.map(([, s]) => s))]
     },
   }
+  return layer
 }

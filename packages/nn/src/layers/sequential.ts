@@ -28,10 +28,10 @@ export function sequential<const Ls extends ReadonlyArray<AnyLayer>>(
   ...layers: Ls
 ): Layer<ParamsTuple<Ls>, StateTuple<Ls>>
 export function sequential<const R extends LayerRecord>(layers: R): Layer<ParamsRecord<R>, StateRecord<R>>
-export function sequential(...args: ReadonlyArray<unknown>): Layer<unknown, unknown> {
+export function sequential(...args: ReadonlyArray<unknown>): AnyLayer {
   const kind = 'sequential'
   const { names, layers, pack, unpack } = readChildren(kind, args)
-  return {
+  const layer: Layer<unknown, unknown> = {
     kind,
     init: (key, inShape) => {
       const keys = splitKey(key, layers.length)
@@ -61,4 +61,5 @@ export function sequential(...args: ReadonlyArray<unknown>): Layer<unknown, unkn
       return [y, pack(nextStates)]
     },
   }
+  return layer
 }

@@ -58,17 +58,24 @@ const run = (
  * const [value, dx] = valueAndGrad((x: Tensor) => sum(square(x)))(tensor([1, 2])) // 5, [2, 4]
  * @since 0.1.0
  */
-export function valueAndGrad<Args extends ReadonlyArray<unknown>, Aux, const N extends Argnums = 0>(
-  f: (...args: Args) => readonly [Tensor, Aux],
-  opts: GradAuxOptions<N>,
-): (...args: Args) => [Tensor, GradOf<Args, N>, Aux]
-export function valueAndGrad<Args extends ReadonlyArray<unknown>, const N extends Argnums = 0>(
+export function valueAndGrad<Args extends ReadonlyArray<unknown>>(
   f: (...args: Args) => Tensor,
-  opts?: GradOptions<N>,
+): (...args: Args) => [Tensor, Args[0]]
+export function valueAndGrad<Args extends ReadonlyArray<unknown>, Aux>(
+  f: (...args: Args) => readonly [Tensor, Aux],
+  opts: { readonly hasAux: true; readonly argnums?: undefined },
+): (...args: Args) => [Tensor, Args[0], Aux]
+export function valueAndGrad<Args extends ReadonlyArray<unknown>, Aux, const N extends Argnums>(
+  f: (...args: Args) => readonly [Tensor, Aux],
+  opts: GradAuxOptions<N> & { readonly argnums: N },
+): (...args: Args) => [Tensor, GradOf<Args, N>, Aux]
+export function valueAndGrad<Args extends ReadonlyArray<unknown>, const N extends Argnums>(
+  f: (...args: Args) => Tensor,
+  opts: GradOptions<N> & { readonly argnums: N; readonly hasAux?: false },
 ): (...args: Args) => [Tensor, GradOf<Args, N>]
 export function valueAndGrad(
   f: (...args: ReadonlyArray<unknown>) => unknown,
-  opts: { readonly argnums?: Argnums; readonly hasAux?: boolean } = {},
+  opts: { readonly argnums?: Argnums | undefined; readonly hasAux?: boolean | undefined } = {},
 ): (...args: ReadonlyArray<unknown>) => unknown[] {
   return (...args) => {
     const [value, grads, aux] = run('valueAndGrad', f, args, opts.argnums ?? 0, opts.hasAux === true)
@@ -87,17 +94,22 @@ export function valueAndGrad(
  * grad(grad(f))(scalar(2))      // 12 (6x)
  * @since 0.1.0
  */
-export function grad<Args extends ReadonlyArray<unknown>, Aux, const N extends Argnums = 0>(
+export function grad<Args extends ReadonlyArray<unknown>>(f: (...args: Args) => Tensor): (...args: Args) => Args[0]
+export function grad<Args extends ReadonlyArray<unknown>, Aux>(
   f: (...args: Args) => readonly [Tensor, Aux],
-  opts: GradAuxOptions<N>,
+  opts: { readonly hasAux: true; readonly argnums?: undefined },
+): (...args: Args) => [Args[0], Aux]
+export function grad<Args extends ReadonlyArray<unknown>, Aux, const N extends Argnums>(
+  f: (...args: Args) => readonly [Tensor, Aux],
+  opts: GradAuxOptions<N> & { readonly argnums: N },
 ): (...args: Args) => [GradOf<Args, N>, Aux]
-export function grad<Args extends ReadonlyArray<unknown>, const N extends Argnums = 0>(
+export function grad<Args extends ReadonlyArray<unknown>, const N extends Argnums>(
   f: (...args: Args) => Tensor,
-  opts?: GradOptions<N>,
+  opts: GradOptions<N> & { readonly argnums: N; readonly hasAux?: false },
 ): (...args: Args) => GradOf<Args, N>
 export function grad(
   f: (...args: ReadonlyArray<unknown>) => unknown,
-  opts: { readonly argnums?: Argnums; readonly hasAux?: boolean } = {},
+  opts: { readonly argnums?: Argnums | undefined; readonly hasAux?: boolean | undefined } = {},
 ): (...args: ReadonlyArray<unknown>) => unknown {
   return (...args) => {
     const [, grads, aux] = run('grad', f, args, opts.argnums ?? 0, opts.hasAux === true)

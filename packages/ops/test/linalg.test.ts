@@ -1,0 +1,190 @@
+import { describe, expect, it } from 'vitest'
+import fc from 'fast-check'
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import { dot, matmul, outer } from '../src/linalg/index'
+import { mul } from '../src/binary/mul'
+import { sum } from '../src/reduce/sum'
+import { grad } from '../src/transforms/grad'
+import { hvp } from '../src/transforms/hvp'
+import { anywhere } from './rows/domains'
+
+const f64 = (shape: ReadonlyArray<number>, values: ReadonlyArray<number>): Tensor =>
+  T.unsafeTensor('float64', shape, Float64Array.from(values))
+const values = (x: Tensor): number[] => Array.from(x.data)
+
+const closeTo = (actual: ReadonlyArray<number>, expected: ReadonlyArray<number>, digits = 10): void => {
+  expect(actual.length).toBe(expected.length)
+  actual.forEach((a, i) => expect(a).toBeCloseTo(expected[i]!, digits))
+}
+
+/**
+ * Batched matmul of rank >= 2 operands by direct loops, with the gradient of Σ (out ⊙ g) in a and
+ * b accumulated element by element (so batch broadcasting and transposes are handled by index
+ * arithmetic only, independently of the code under test).
+ */
+const naiveMatmul = (
+  a: Tensor,
+  b: Tensor,
+  transposeA: boolean,
+  transposeB: boolean,
+  g: Tensor,
+): { out: number[]; outShape: number[]; da: number[]; db: number[] } => {
+  const aRows = a.shape[a.shape.length - 2]!
+  const aCols = a.shape[a.shape.length - 1]!
+  const bRows = b.shape[b.shape.length - 2]!
+  const bCols = b.shape[b.shape.length - 1]!
+  const [m, k] = transposeA ? [aCols, aRows] : [aRows, aCols]
+  const n = transposeB ? bRows : bCols
+  const aBatch = a.shape.slice(0, -2)
+  const bBatch = b.shape.slice(0, -2)
+  const batch = T.broadcastShapes('naive', aBatch, bBatch)
+  const batchSize = T.sizeOf(batch)
+  const offsetIn = (batchIndex: number[], own: ReadonlyArray<number>, matrixSize: number): number => {
+    let offset = 0
+    let stride = matrixSize
+    for (let i = own.length - 1; i >= 0; i--) {
+      const idx = own[i] === 1 ? 0 : batchIndex[i + batch.length - own.length]!
+      offset += idx * stride
+      stride *= own[i]!
+    }
+    return offset
+  }
+  const out: number[] = []
+  const da = new Array<number>(a.data.length).fill(0)
+  const db = new Array<number>(b.data.length).fill(0)
+  const batchIndex = new Array<number>(batch.length).fill(0)
+  for (let t = 0; t < batchSize; t++) {
+    const aOff = offsetIn(batchIndex, aBatch, aRows * aCols)
+    const bOff = offsetIn(batchIndex, bBatch, bRows * bCols)
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < n; j++) {
+        const weight = g.data[out.length]!
+        let acc = 0
+        for (let p = 0; p < k; p++) {
+          const ai = aOff + (transposeA ? p * aCols + i : i * aCols + p)
+          const bi = bOff + (transposeB ? j * bCols + p : p * bCols + j)
+          acc += a.data[ai]! * b.data[bi]!
+          da[ai] = da[ai]! + weight * b.data[bi]!
+          db[bi] = db[bi]! + weight * a.data[ai]!
+        }
+        out.push(acc)
+      }
+    for (let i = batch.length - 1; i >= 0; i--) {
+      if (++batchIndex[i]! < batch[i]!) break
+      batchIndex[i] = 0
+    }
+  }
+  return { out, outShape: [...batch, m, n], da, db }
+}
+
+/** Random broadcast-compatible batch shapes, matrix sizes and flags. */
+const matmulCase = fc.record({
+  batch: fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 2 }),
+  aKeep: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+  bKeep: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+  aRank: fc.integer({ min: 0, max: 2 }),
+  bRank: fc.integer({ min: 0, max: 2 }),
+  m: fc.integer({ min: 1, max: 3 }),
+  n: fc.integer({ min: 1, max: 3 }),
+  k: fc.integer({ min: 1, max: 3 }),
+  transposeA: fc.boolean(),
+  transposeB: fc.boolean(),
+  seed: fc.integer({ min: 0, max: 10_000 }),
+})
+
+describe('matmul', () => {
+  it('value and both gradients match direct loops for every flag combination and batch broadcasting', () => {
+    fc.assert(
+      fc.property(matmulCase, (c) => {
+        // Each operand takes a suffix of the batch shape, with some dimensions broadcast from 1.
+        const ownBatch = (rank: number, keep: ReadonlyArray<boolean>): number[] =>
+          c.batch.slice(c.batch.length - Math.min(rank, c.batch.length)).map((d, i) => (keep[i] ? d : 1))
+        const aShape = [...ownBatch(c.aRank, c.aKeep), ...(c.transposeA ? [c.k, c.m] : [c.m, c.k])]
+        const bShape = [...ownBatch(c.bRank, c.bKeep), ...(c.transposeB ? [c.n, c.k] : [c.k, c.n])]
+        const a = anywhere(c.seed, aShape)
+        const b = anywhere(c.seed + 1, bShape)
+        const flags = { transposeA: c.transposeA, transposeB: c.transposeB }
+        const y = matmul(a, b, flags)
+        const g = anywhere(c.seed + 2, y.shape)
+        const reference = naiveMatmul(a, b, c.transposeA, c.transposeB, g)
+        expect(y.shape).toEqual(reference.outShape)
+        closeTo(values(y), reference.out)
+        const [da, db] = grad((x: Tensor, w: Tensor) => sum(mul(matmul(x, w, flags), g)), { argnums: [0, 1] })(a, b)
+        expect(da.shape).toEqual(aShape)
+        expect(db.shape).toEqual(bShape)
+        closeTo(values(da), reference.da)
+        closeTo(values(db), reference.db)
+      }),
+      { numRuns: 60 },
+    )
+  })
+
+  it('follows NumPy for 1-D operands (and ignores flags on them)', () => {
+    const v = f64([2], [1, 2])
+    const m = f64([2, 2], [1, 2, 3, 4])
+    expect(matmul(v, m).shape).toEqual([2])
+    expect(values(matmul(v, m))).toEqual([7, 10])
+    expect(values(matmul(m, v))).toEqual([5, 11])
+    expect(values(matmul(m, v, { transposeA: true }))).toEqual([7, 10])
+    expect(values(matmul(v, m, { transposeA: true }))).toEqual([7, 10])
+    const scalarProduct = matmul(v, v)
+    expect(scalarProduct.shape).toEqual([])
+    expect(values(scalarProduct)).toEqual([5])
+    const batched = matmul(f64([2, 1, 2], [1, 0, 0, 1]), v)
+    expect(batched.shape).toEqual([2, 1])
+    expect(values(batched)).toEqual([1, 2])
+  })
+
+  it('gives gradients shaped like 1-D operands', () => {
+    const v = f64([2], [1, 2])
+    const m = f64([2, 3], [1, 2, 3, 4, 5, 6])
+    const [dv, dm] = grad((x: Tensor, w: Tensor) => sum(matmul(x, w)), { argnums: [0, 1] })(v, m)
+    expect(values(dv)).toEqual([6, 15])
+    expect(values(dm)).toEqual([1, 1, 1, 2, 2, 2])
+  })
+
+  it('is twice differentiable: Hessian of xᵀ A x is A + Aᵀ', () => {
+    const a = f64([2, 2], [1, 2, 5, 3])
+    const quadratic = (x: Tensor): Tensor => matmul(x, matmul(a, x))
+    const [column] = hvp(quadratic)([f64([2], [0.3, -0.7])], [f64([2], [1, 0])])
+    expect(values(column)).toEqual([2, 7])
+  })
+
+  it('rejects scalars and mismatched inner dimensions with ShapeErrors naming both shapes', () => {
+    const m = f64([2, 3], [1, 2, 3, 4, 5, 6])
+    expect(() => matmul(f64([], [1]), m)).toThrow(T.ShapeError)
+    expect(() => matmul(f64([], [1]), m)).toThrow(/matmul.*\[\].*\[2,3\]/)
+    expect(() => matmul(f64([2], [1, 2]), m, { transposeB: true })).toThrow(/matmul.*\[2\].*\[2,3\]/)
+    expect(() => matmul(m, f64([2], [1, 2]))).toThrow(T.ShapeError)
+    expect(() => matmul(m, m)).toThrow(T.ShapeError)
+  })
+})
+
+describe('dot and outer (composites)', () => {
+  it('dot is the inner product with gradients b and a', () => {
+    const a = f64([3], [1, 2, 3])
+    const b = f64([3], [4, 5, 6])
+    expect(values(dot(a, b))).toEqual([32])
+    const [da, db] = grad(dot, { argnums: [0, 1] })(a, b)
+    expect(values(da)).toEqual([4, 5, 6])
+    expect(values(db)).toEqual([1, 2, 3])
+  })
+
+  it('outer matches a double loop, with gradients G b and Gᵀ a', () => {
+    const a = f64([2], [1, -2])
+    const b = f64([3], [3, 4, 0.5])
+    expect(values(outer(a, b))).toEqual([3, 4, 0.5, -6, -8, -1])
+    const g = f64([2, 3], [1, 0, 2, -1, 1, 1])
+    const [da, db] = grad((x: Tensor, y: Tensor) => sum(mul(outer(x, y), g)), { argnums: [0, 1] })(a, b)
+    expect(values(da)).toEqual([3 + 1, -3 + 4 + 0.5])
+    expect(values(db)).toEqual([1 + 2, -2, 2 - 2])
+  })
+
+  it('reject anything but 1-D operands with ShapeErrors', () => {
+    const m = f64([2, 2], [1, 2, 3, 4])
+    expect(() => dot(m, m)).toThrow(/dot.*\[2,2\]/)
+    expect(() => dot(f64([2], [1, 2]), f64([3], [1, 2, 3]))).toThrow(T.ShapeError)
+    expect(() => outer(m, f64([2], [1, 2]))).toThrow(/outer.*\[2,2\]/)
+  })
+})

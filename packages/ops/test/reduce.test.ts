@@ -1,0 +1,299 @@
+import { describe, expect, it } from 'vitest'
+import fc from 'fast-check'
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import { argmax, argmin, logsumexp, max, mean, min, norm, prod, sum, variance } from '../src/reduce/index'
+import { mul } from '../src/binary/mul'
+import { oneHot } from '../src/indexing/oneHot'
+import { checkVjp } from '../src/check/checkVjp'
+import { grad } from '../src/transforms/grad'
+import { hvp } from '../src/transforms/hvp'
+import { anywhere } from './rows/domains'
+
+const f64 = (shape: ReadonlyArray<number>, values: ReadonlyArray<number>): Tensor =>
+  T.unsafeTensor('float64', shape, Float64Array.from(values))
+const values = (x: Tensor): number[] => Array.from(x.data)
+const gradOf = (f: (x: Tensor) => Tensor, x: Tensor): number[] => values(grad(f)(x))
+
+/** Naive reduction of `x` over `axes` by a plain loop over every element. */
+const naiveReduce = (
+  x: Tensor,
+  axes: ReadonlyArray<number>,
+  init: number,
+  step: (acc: number, v: number) => number,
+): { shape: number[]; data: number[] } => {
+  const shape = x.shape
+  const outShape = shape.filter((_, i) => !axes.includes(i))
+  const outStrides = T.stridesOf(outShape)
+  const out = new Array<number>(T.sizeOf(outShape)).fill(init)
+  const index = new Array<number>(shape.length).fill(0)
+  for (let flat = 0; flat < x.data.length; flat++) {
+    let o = 0
+    let k = 0
+    for (let i = 0; i < shape.length; i++) if (!axes.includes(i)) o += index[i]! * outStrides[k++]!
+    out[o] = step(out[o]!, x.data[flat]!)
+    for (let i = shape.length - 1; i >= 0; i--) {
+      if (++index[i]! < shape[i]!) break
+      index[i] = 0
+    }
+  }
+  return { shape: outShape, data: out }
+}
+
+const closeTo = (actual: ReadonlyArray<number>, expected: ReadonlyArray<number>, digits = 10): void => {
+  expect(actual.length).toBe(expected.length)
+  actual.forEach((a, i) => expect(a).toBeCloseTo(expected[i]!, digits))
+}
+
+/** A random shape of rank 1..3 with a random subset of its axes. */
+const shapeAndAxes = fc
+  .array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 3 })
+  .chain((shape) =>
+    fc.tuple(
+      fc.constant(shape),
+      fc.subarray(
+        shape.map((_, i) => i),
+        { minLength: 1 },
+      ),
+      fc.integer({ min: 0, max: 1000 }),
+    ),
+  )
+
+describe('variance (composite)', () => {
+  it('matches a two-pass reference over random axes, ddof 0 and 1', () => {
+    fc.assert(
+      fc.property(shapeAndAxes, fc.integer({ min: 0, max: 1 }), ([shape, axes, seed], ddof) => {
+        const x = anywhere(seed, shape)
+        const count = axes.reduce((n, a) => n * shape[a]!, 1)
+        const means = naiveReduce(x, axes, 0, (acc, v) => acc + v / count)
+        // Second pass: squared deviations, each element against its own group's mean.
+        const meanOf = (flat: number): number => {
+          let o = 0
+          let rest = flat
+          const strides = T.stridesOf(shape)
+          const outStrides = T.stridesOf(means.shape)
+          let k = 0
+          for (let i = 0; i < shape.length; i++) {
+            const idx = Math.floor(rest / strides[i]!)
+            rest -= idx * strides[i]!
+            if (!axes.includes(i)) o += idx * outStrides[k++]!
+          }
+          return means.data[o]!
+        }
+        const deviations = f64(
+          shape,
+          values(x).map((v, i) => (v - meanOf(i)) ** 2),
+        )
+        const expected = naiveReduce(deviations, axes, 0, (acc, v) => acc + v).data.map((s) => s / (count - ddof))
+        const actual = variance(x, { axes, ddof })
+        expect(actual.shape).toEqual(means.shape)
+        closeTo(values(actual), expected)
+      }),
+      { numRuns: 40 },
+    )
+  })
+
+  it('stays accurate for data with a large mean (two passes, not E[x²] − E[x]²)', () => {
+    const x = f64([3], [1e8 + 1, 1e8 + 2, 1e8 + 3])
+    expect(T.item(variance(x))).toBeCloseTo(2 / 3, 8)
+    expect(T.item(variance(x, { ddof: 1 }))).toBeCloseTo(1, 8)
+  })
+
+  it('keeps dimensions when asked and gives floats for int32', () => {
+    const x = T.unsafeTensor('int32', [2, 2], Int32Array.from([1, 3, 5, 9]))
+    const v = variance(x, { axes: 1, keepDims: true })
+    expect(v.shape).toEqual([2, 1])
+    expect(v.dtype).toBe('float32')
+    expect(values(v)).toEqual([1, 4])
+  })
+
+  it('has gradient 2(x − mean)/(n − ddof)', () => {
+    const x = f64([4], [1, 2, 4, 9])
+    closeTo(
+      gradOf((t) => variance(t, { ddof: 1 }), x),
+      [1, 2, 4, 9].map((v) => (2 * (v - 4)) / 3),
+    )
+  })
+
+  it('rejects a negative ddof and bad axes with typed errors', () => {
+    const x = f64([3], [1, 2, 3])
+    expect(() => variance(x, { ddof: -1 })).toThrow(T.ValueError)
+    expect(() => variance(x, { ddof: -1 })).toThrow(/variance.*ddof -1.*\[3\]/)
+    expect(() => variance(x, { axes: 1 })).toThrow(T.ValueError)
+  })
+
+  it('divides by n − ddof <= 0 like NumPy (Infinity or NaN, no throw)', () => {
+    expect(T.item(variance(f64([1], [5]), { ddof: 1 }))).toBeNaN()
+  })
+})
+
+describe('norm', () => {
+  it('matches a reference over random axes', () => {
+    fc.assert(
+      fc.property(shapeAndAxes, ([shape, axes, seed]) => {
+        const x = anywhere(seed, shape)
+        const expected = naiveReduce(x, axes, 0, (acc, v) => acc + v * v).data.map(Math.sqrt)
+        closeTo(values(norm(x, { axes })), expected)
+      }),
+      { numRuns: 30 },
+    )
+  })
+
+  it('has gradient x / ‖x‖, and 0 (not NaN) at 0', () => {
+    closeTo(gradOf(norm, f64([2], [3, 4])), [0.6, 0.8])
+    expect(gradOf(norm, f64([3], [0, 0, 0]))).toEqual([0, 0, 0])
+    // Per-row: the zero row gets 0, the other row x / ‖x‖.
+    const rows = f64([2, 2], [0, 0, 3, 4])
+    closeTo(
+      values(grad((x: Tensor) => sum(norm(x, { axes: 1 })))(rows)),
+      [0, 0, 0.6, 0.8],
+    )
+  })
+
+  it('has finite second derivatives at 0 and the right Hessian elsewhere', () => {
+    const [atZero] = hvp(norm)([f64([2], [0, 0])], [f64([2], [1, 0])])
+    expect(values(atZero).every(Number.isFinite)).toBe(true)
+    // H = (I − x xᵀ/‖x‖²)/‖x‖ at x = [3, 4]: H e₁ = [1 − 9/25, −12/25] / 5.
+    const [column] = hvp(norm)([f64([2], [3, 4])], [f64([2], [1, 0])])
+    closeTo(values(column), [16 / 125, -12 / 125])
+  })
+})
+
+describe('sum and mean', () => {
+  it('spread the cotangent over the reduced axes, with and without keepDims', () => {
+    const x = anywhere(1, [2, 3, 2])
+    const g = anywhere(2, [2, 2])
+    const dx = grad((t: Tensor) => sum(mul(sum(t, { axes: 1 }), g)))(x)
+    const dxKept = grad((t: Tensor) => sum(mul(sum(t, { axes: [1], keepDims: true }), T.reshape(g, [2, 1, 2]))))(x)
+    // dx[i, j, k] = g[i, k]
+    const expected = [0, 1].flatMap((i) => [0, 1, 2].flatMap(() => [0, 1].map((k) => g.data[i * 2 + k]!)))
+    expect(values(dx)).toEqual(expected)
+    expect(values(dxKept)).toEqual(expected)
+  })
+
+  it('mean divides the cotangent by the reduced count', () => {
+    expect(gradOf((t) => mean(t), f64([4], [1, 2, 3, 4]))).toEqual([0.25, 0.25, 0.25, 0.25])
+    expect(gradOf((t) => sum(mean(t, { axes: 0 })), f64([2, 3], [1, 2, 3, 4, 5, 6]))).toEqual([
+      0.5, 0.5, 0.5, 0.5, 0.5, 0.5,
+    ])
+  })
+
+  it('sum over no axes is the identity and its gradient is the cotangent', () => {
+    const x = f64([2], [1, 2])
+    expect(values(sum(x, { axes: [] }))).toEqual([1, 2])
+    expect(gradOf((t) => sum(mul(sum(t, { axes: [] }), f64([2], [3, 5]))), x)).toEqual([3, 5])
+  })
+
+  it('keep the dtype rules of the kernels (sum keeps int32, mean gives float32) and float32 gradients', () => {
+    const ints = T.unsafeTensor('int32', [3], Int32Array.from([1, 2, 4]))
+    expect(sum(ints).dtype).toBe('int32')
+    expect(mean(ints).dtype).toBe('float32')
+    const x32 = T.unsafeTensor('float32', [2], Float32Array.from([1, 2]))
+    expect(grad((t: Tensor) => mean(t))(x32).dtype).toBe('float32')
+  })
+
+  it('reject bad axes with a ValueError naming the op', () => {
+    const x = f64([2, 2], [1, 2, 3, 4])
+    expect(() => sum(x, { axes: 2 })).toThrow(T.ValueError)
+    expect(() => sum(x, { axes: 2 })).toThrow(/sum/)
+    expect(() => mean(x, { axes: [0, -2] })).toThrow(/mean.*repeat/)
+  })
+})
+
+describe('prod', () => {
+  it('has gradient y / x without zeros', () => {
+    closeTo(gradOf(prod, f64([3], [2, 3, 4])), [12, 8, 6])
+  })
+
+  it('is exact with zeros: the product of the others at a single zero, 0 with two or more', () => {
+    expect(gradOf(prod, f64([3], [2, 0, 3]))).toEqual([0, 6, 0])
+    expect(gradOf(prod, f64([3], [0, 0, 3]))).toEqual([0, 0, 0])
+    expect(gradOf(prod, f64([1], [0]))).toEqual([1])
+    // Per row of an axis reduction: no zero, one zero, two zeros.
+    const x = f64([3, 3], [1, 2, 3, 4, 0, 5, 0, 6, 0])
+    expect(values(grad((t: Tensor) => sum(prod(t, { axes: 1 })))(x))).toEqual([6, 3, 2, 0, 20, 0, 0, 0, 0])
+  })
+
+  it('has no NaN anywhere in the gradient or second derivative at zeros', () => {
+    const x = f64([3], [0, 2, 3])
+    const [h] = hvp(prod)([x], [f64([3], [1, 1, 1])])
+    // H = [[0, 3, 2], [3, 0, 0], [2, 0, 0]]; H·1 = [5, 3, 2]
+    expect(values(h)).toEqual([5, 3, 2])
+  })
+
+  it('checks against finite differences with a single exact zero (second order too)', () => {
+    const x = f64([2, 3], [1.5, 0, -0.5, 0, 0.7, 1.1])
+    const f = (t: Tensor): Tensor => prod(t, { axes: 1 })
+    expect(checkVjp(f, [x]).ok).toBe(true)
+    const gradient = (t: Tensor): Tensor => grad((u: Tensor) => sum(mul(f(u), f64([2], [0.3, -1.2]))))(t)
+    const report = checkVjp(gradient, [x])
+    expect(report.ok, report.message).toBe(true)
+  })
+})
+
+describe('max and min', () => {
+  it('split the cotangent evenly among tied extremes (PyTorch convention)', () => {
+    expect(gradOf(max, f64([3], [1, 3, 3]))).toEqual([0, 0.5, 0.5])
+    expect(gradOf(min, f64([4], [2, 2, 2, 2]))).toEqual([0.25, 0.25, 0.25, 0.25])
+    const x = f64([2, 3], [5, 1, 5, 0, 7, 2])
+    expect(values(grad((t: Tensor) => sum(max(t, { axes: 1 })))(x))).toEqual([0.5, 0, 0.5, 0, 1, 0])
+    expect(values(grad((t: Tensor) => sum(min(t, { axes: 0, keepDims: true })))(x))).toEqual([0, 1, 0, 1, 0, 1])
+  })
+
+  it('send the whole cotangent to a unique extreme, with large magnitudes', () => {
+    expect(gradOf(max, f64([3], [-1e300, 1e300, 0]))).toEqual([0, 1, 0])
+    expect(gradOf(min, f64([3], [-Infinity, 1, 2]))).toEqual([1, 0, 0])
+  })
+
+  it('reject an empty reduction with a ValueError', () => {
+    expect(() => max(T.unsafeTensor('float64', [0], new Float64Array(0)))).toThrow(T.ValueError)
+  })
+})
+
+describe('argmax and argmin', () => {
+  it('give int32 indices (first on ties) and a zero gradient', () => {
+    const x = f64([2, 3], [1, 9, 9, 4, 0, 0])
+    const a = argmax(x, { axis: 1 })
+    expect(a.dtype).toBe('int32')
+    expect(values(a)).toEqual([1, 0])
+    expect(values(argmin(x, { axis: -1, keepDims: true }))).toEqual([0, 1])
+    expect(argmin(x, { axis: -1, keepDims: true }).shape).toEqual([2, 1])
+    expect(values(argmax(x))).toEqual([1])
+    // The composite below is differentiable through x, and not through the indices.
+    const picked = (t: Tensor): Tensor => sum(mul(t, oneHot(argmax(t, { axis: 1 }), 3, 'float64')))
+    expect(gradOf(picked, x)).toEqual([0, 1, 0, 1, 0, 0])
+  })
+
+  it('reject a bad axis with a ValueError naming the op', () => {
+    expect(() => argmax(f64([2], [1, 2]), { axis: 1 })).toThrow(/argmax/)
+  })
+})
+
+describe('logsumexp', () => {
+  it('is stable at large magnitudes, value and gradient', () => {
+    const x = f64([2], [1000, 1000])
+    expect(T.item(logsumexp(x))).toBeCloseTo(1000 + Math.LN2, 10)
+    expect(gradOf(logsumexp, x)).toEqual([0.5, 0.5])
+    const spread = gradOf(logsumexp, f64([3], [-1000, 0, 1000]))
+    expect(spread).toEqual([0, 0, 1])
+  })
+
+  it('has gradient softmax(x) over the reduced axes', () => {
+    const x = f64([2, 2], [0, Math.log(3), 1, 1])
+    closeTo(values(grad((t: Tensor) => sum(logsumexp(t, { axes: 1 })))(x)), [0.25, 0.75, 0.5, 0.5])
+  })
+
+  it('has Hessian diag(p) − p pᵀ', () => {
+    const x = f64([3], [0.1, -0.4, 0.9])
+    const e = Array.from(x.data, Math.exp)
+    const total = e.reduce((a, b) => a + b, 0)
+    const p = e.map((v) => v / total)
+    const v = [0.3, -1, 2]
+    const pv = p.reduce((acc, pi, i) => acc + pi * v[i]!, 0)
+    const [h] = hvp(logsumexp)([x], [f64([3], v)])
+    closeTo(
+      values(h),
+      p.map((pi, i) => pi * v[i]! - pi * pv),
+    )
+  })
+})
