@@ -15,4 +15,8 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
+  {
+    files: ['test/browser/**'],
+    languageOptions: { globals: { document: 'readonly', navigator: 'readonly' } },
+  },
 )

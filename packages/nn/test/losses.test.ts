@@ -17,7 +17,11 @@ import {
 // ---------------------------------------------------------------------------------------------
 // helpers: tensors from plain numbers, and plain-number references written from the definitions
 
-const make = (shape: ReadonlyArray<number>, values: ReadonlyArray<number>, dtype: DType = 'float64'): Tensor => {
+const make = (
+  shape: ReadonlyArray<number>,
+  values: ReadonlyArray<number>,
+  dtype: DType = 'float64',
+): Tensor => {
   const data = T.allocate(dtype, values.length)
   data.set(values)
   return T.unsafeTensor(dtype, shape, data)
@@ -166,9 +170,13 @@ describe('softmaxCrossEntropy', () => {
 
   it('has gradient (softmax(z) − q) / N w.r.t. the logits, smoothing included', () => {
     const alpha = 0.2
-    const g = O.grad((z: Tensor) => softmaxCrossEntropy(z, labelsOf(labels), { labelSmoothing: alpha }))(logits)
+    const g = O.grad((z: Tensor) => softmaxCrossEntropy(z, labelsOf(labels), { labelSmoothing: alpha }))(
+      logits,
+    )
     const targets = smooth(oneHotRows(labels, 3), alpha)
-    const expected = rows(logitValues, 3).flatMap((z, i) => softmaxRow(z).map((p, c) => (p - targets[i]![c]!) / 4))
+    const expected = rows(logitValues, 3).flatMap((z, i) =>
+      softmaxRow(z).map((p, c) => (p - targets[i]![c]!) / 4),
+    )
     expect(maxError(valuesOf(g), expected)).toBeLessThan(1e-14)
   })
 
@@ -184,7 +192,9 @@ describe('softmaxCrossEntropy', () => {
     const g = O.grad((z: Tensor) => softmaxCrossEntropy(z, bigLabels, { labelSmoothing: 0.1 }))(big)
     expect(valuesOf(g).every(Number.isFinite)).toBe(true)
     const targets = smooth(oneHotRows([0, 0, 2], 3), 0.1)
-    const expectedGrad = rows(valuesOf(big), 3).flatMap((z, i) => softmaxRow(z).map((p, c) => (p - targets[i]![c]!) / 3))
+    const expectedGrad = rows(valuesOf(big), 3).flatMap((z, i) =>
+      softmaxRow(z).map((p, c) => (p - targets[i]![c]!) / 3),
+    )
     expect(maxError(valuesOf(g), expectedGrad)).toBeLessThan(1e-14)
     const single = softmaxCrossEntropy(make([3, 3], valuesOf(big), 'float32'), bigLabels)
     expect(scalarOf(single)).toBeCloseTo(expected, 2)
@@ -223,7 +233,9 @@ describe('sigmoidBinaryCrossEntropy', () => {
     const t = [1, 0, 0, 1]
     const expected = (0 + 0 + 1000 + 1000) / 4
     expect(scalarOf(sigmoidBinaryCrossEntropy(make([4], x), make([4], t)))).toBe(expected)
-    expect(scalarOf(sigmoidBinaryCrossEntropy(make([4], x, 'float32'), make([4], t, 'float32')))).toBe(expected)
+    expect(scalarOf(sigmoidBinaryCrossEntropy(make([4], x, 'float32'), make([4], t, 'float32')))).toBe(
+      expected,
+    )
     const g = O.grad((z: Tensor) => sigmoidBinaryCrossEntropy(z, make([4], t)))(make([4], x))
     expect(valuesOf(g)).toEqual([0, 0, 0.25, -0.25])
   })
@@ -269,7 +281,12 @@ describe('huber', () => {
     const pred = make([6], [-3, -0.5, 0, 0.2, 1.5, 4])
     const target = make([6], [0, 0, 0, 0, 0, 0])
     const g = O.grad((p: Tensor) => huber(p, target, { delta: 1 }))(pred)
-    expect(maxError(valuesOf(g), [-1, -0.5, 0, 0.2, 1, 1].map((v) => v / 6))).toBeLessThan(1e-15)
+    expect(
+      maxError(
+        valuesOf(g),
+        [-1, -0.5, 0, 0.2, 1, 1].map((v) => v / 6),
+      ),
+    ).toBeLessThan(1e-15)
   })
 
   it('rejects a non-positive delta', () => {
@@ -331,9 +348,12 @@ describe('l2Penalty and l1Penalty', () => {
 
   it('adds λ w (L2) and λ sign(w) (L1) to the selected gradients only', () => {
     const gradL2 = O.grad((p: typeof params) => l2Penalty(p, lambda))(params)
-    expect(maxError(valuesOf(gradL2.layers[0]!.weight), [1, -2, 3, -4, 5, -6].map((w) => lambda * w))).toBeLessThan(
-      1e-15,
-    )
+    expect(
+      maxError(
+        valuesOf(gradL2.layers[0]!.weight),
+        [1, -2, 3, -4, 5, -6].map((w) => lambda * w),
+      ),
+    ).toBeLessThan(1e-15)
     expect(valuesOf(gradL2.layers[0]!.bias)).toEqual([0, 0])
     expect(valuesOf(gradL2.norm.weight)).toEqual([0, 0])
     expect(valuesOf(gradL2.projection)).toEqual([0, 0, 0, 0])

@@ -4,7 +4,11 @@ import * as T from '@backfold/tensor'
 import type { DType, Tensor } from '@backfold/tensor'
 import { accuracy, confusionMatrix } from '../src/losses/index'
 
-const make = (shape: ReadonlyArray<number>, values: ReadonlyArray<number>, dtype: DType = 'float32'): Tensor => {
+const make = (
+  shape: ReadonlyArray<number>,
+  values: ReadonlyArray<number>,
+  dtype: DType = 'float32',
+): Tensor => {
   const data = T.allocate(dtype, values.length)
   data.set(values)
   return T.unsafeTensor(dtype, shape, data)
@@ -12,7 +16,10 @@ const make = (shape: ReadonlyArray<number>, values: ReadonlyArray<number>, dtype
 const indices = (values: ReadonlyArray<number>): Tensor => make([values.length], values, 'int32')
 
 /** Naive reference: first index of the row maximum, then the fraction equal to the label. */
-const accuracyReference = (scores: ReadonlyArray<ReadonlyArray<number>>, labels: ReadonlyArray<number>): number => {
+const accuracyReference = (
+  scores: ReadonlyArray<ReadonlyArray<number>>,
+  labels: ReadonlyArray<number>,
+): number => {
   let correct = 0
   scores.forEach((row, i) => {
     let best = 0
@@ -48,12 +55,17 @@ describe('accuracy', () => {
   it('agrees with a naive reference on random scores (property)', () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 1, max: 6 }).chain((classes) =>
-          fc.array(
-            fc.tuple(fc.array(fc.integer({ min: -3, max: 3 }), { minLength: classes, maxLength: classes }), fc.nat(classes - 1)),
-            { minLength: 1, maxLength: 10 },
+        fc
+          .integer({ min: 1, max: 6 })
+          .chain((classes) =>
+            fc.array(
+              fc.tuple(
+                fc.array(fc.integer({ min: -3, max: 3 }), { minLength: classes, maxLength: classes }),
+                fc.nat(classes - 1),
+              ),
+              { minLength: 1, maxLength: 10 },
+            ),
           ),
-        ),
         (examples) => {
           const scores = examples.map(([row]) => row)
           const labels = examples.map(([, label]) => label)
@@ -80,7 +92,11 @@ describe('accuracy', () => {
 })
 
 describe('confusionMatrix', () => {
-  const reference = (predictions: ReadonlyArray<number>, labels: ReadonlyArray<number>, classes: number): number[][] => {
+  const reference = (
+    predictions: ReadonlyArray<number>,
+    labels: ReadonlyArray<number>,
+    classes: number,
+  ): number[][] => {
     const m = Array.from({ length: classes }, () => Array.from({ length: classes }, () => 0))
     labels.forEach((truth, i) => m[truth]![predictions[i]!]!++)
     return m
@@ -97,12 +113,14 @@ describe('confusionMatrix', () => {
   it('agrees with a naive reference: sums to N, trace = correct, row sums = class counts (property)', () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 1, max: 5 }).chain((classes) =>
-          fc.tuple(
-            fc.constant(classes),
-            fc.array(fc.tuple(fc.nat(classes - 1), fc.nat(classes - 1)), { minLength: 0, maxLength: 20 }),
+        fc
+          .integer({ min: 1, max: 5 })
+          .chain((classes) =>
+            fc.tuple(
+              fc.constant(classes),
+              fc.array(fc.tuple(fc.nat(classes - 1), fc.nat(classes - 1)), { minLength: 0, maxLength: 20 }),
+            ),
           ),
-        ),
         ([classes, pairs]) => {
           const predictions = pairs.map(([p]) => p)
           const labels = pairs.map(([, l]) => l)

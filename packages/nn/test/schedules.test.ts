@@ -52,7 +52,13 @@ describe('exponentialDecay', () => {
   })
 
   it('holds init until transitionBegin and never passes endValue', () => {
-    const lr = exponentialDecay({ init: 1, decayRate: 0.5, transitionSteps: 1, transitionBegin: 5, endValue: 0.1 })
+    const lr = exponentialDecay({
+      init: 1,
+      decayRate: 0.5,
+      transitionSteps: 1,
+      transitionBegin: 5,
+      endValue: 0.1,
+    })
     expect(lr(0)).toBe(1)
     expect(lr(5)).toBe(1)
     expect(lr(6)).toBe(0.5)
@@ -128,6 +134,8 @@ describe('warmupCosineDecay', () => {
   })
 
   it('rejects decaySteps that do not exceed warmupSteps (decaySteps is the total length)', () => {
-    expect(() => warmupCosineDecay({ init: 0, peak: 1, warmupSteps: 10, decaySteps: 10 })).toThrow(/total length/)
+    expect(() => warmupCosineDecay({ init: 0, peak: 1, warmupSteps: 10, decaySteps: 10 })).toThrow(
+      /total length/,
+    )
   })
 })

@@ -23,9 +23,11 @@ const derivative = (f: (x: Tensor) => Tensor, x: Tensor): number[] =>
 
 /** erf by its everywhere-convergent series of positive terms, (2/√π) e^(−x²) Σ 2ⁿ x^(2n+1) / (2n+1)!! (no cancellation). */
 const erfReference = (x: number): number => {
+  // 1 − erf(6) ≈ 2e-17 is below double precision; beyond it the series would also overflow.
+  if (Math.abs(x) >= 6) return Math.sign(x)
   let term = x
   let total = x
-  for (let n = 1; n < 400 && Math.abs(term) > 1e-17 * Math.abs(total); n++) {
+  for (let n = 1; n < 1000 && Math.abs(term) > 1e-17 * Math.abs(total); n++) {
     term *= (2 * x * x) / (2 * n + 1)
     total += term
   }

@@ -110,7 +110,9 @@ describe('matmul', () => {
         const reference = naiveMatmul(a, b, c.transposeA, c.transposeB, g)
         expect(y.shape).toEqual(reference.outShape)
         closeTo(values(y), reference.out)
-        const [da, db] = grad((x: Tensor, w: Tensor) => sum(mul(matmul(x, w, flags), g)), { argnums: [0, 1] })(a, b)
+        const [da, db] = grad((x: Tensor, w: Tensor) => sum(mul(matmul(x, w, flags), g)), {
+          argnums: [0, 1],
+        })(a, b)
         expect(da.shape).toEqual(aShape)
         expect(db.shape).toEqual(bShape)
         closeTo(values(da), reference.da)

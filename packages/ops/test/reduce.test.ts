@@ -46,18 +46,16 @@ const closeTo = (actual: ReadonlyArray<number>, expected: ReadonlyArray<number>,
 }
 
 /** A random shape of rank 1..3 with a random subset of its axes. */
-const shapeAndAxes = fc
-  .array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 3 })
-  .chain((shape) =>
-    fc.tuple(
-      fc.constant(shape),
-      fc.subarray(
-        shape.map((_, i) => i),
-        { minLength: 1 },
-      ),
-      fc.integer({ min: 0, max: 1000 }),
+const shapeAndAxes = fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 3 }).chain((shape) =>
+  fc.tuple(
+    fc.constant(shape),
+    fc.subarray(
+      shape.map((_, i) => i),
+      { minLength: 1 },
     ),
-  )
+    fc.integer({ min: 0, max: 1000 }),
+  ),
+)
 
 describe('variance (composite)', () => {
   it('matches a two-pass reference over random axes, ddof 0 and 1', () => {
@@ -84,7 +82,9 @@ describe('variance (composite)', () => {
           shape,
           values(x).map((v, i) => (v - meanOf(i)) ** 2),
         )
-        const expected = naiveReduce(deviations, axes, 0, (acc, v) => acc + v).data.map((s) => s / (count - ddof))
+        const expected = naiveReduce(deviations, axes, 0, (acc, v) => acc + v).data.map(
+          (s) => s / (count - ddof),
+        )
         const actual = variance(x, { axes, ddof })
         expect(actual.shape).toEqual(means.shape)
         closeTo(values(actual), expected)
@@ -144,10 +144,7 @@ describe('norm', () => {
     expect(gradOf(norm, f64([3], [0, 0, 0]))).toEqual([0, 0, 0])
     // Per-row: the zero row gets 0, the other row x / ‖x‖.
     const rows = f64([2, 2], [0, 0, 3, 4])
-    closeTo(
-      values(grad((x: Tensor) => sum(norm(x, { axes: 1 })))(rows)),
-      [0, 0, 0.6, 0.8],
-    )
+    closeTo(values(grad((x: Tensor) => sum(norm(x, { axes: 1 })))(rows)), [0, 0, 0.6, 0.8])
   })
 
   it('has finite second derivatives at 0 and the right Hessian elsewhere', () => {
@@ -164,7 +161,9 @@ describe('sum and mean', () => {
     const x = anywhere(1, [2, 3, 2])
     const g = anywhere(2, [2, 2])
     const dx = grad((t: Tensor) => sum(mul(sum(t, { axes: 1 }), g)))(x)
-    const dxKept = grad((t: Tensor) => sum(mul(sum(t, { axes: [1], keepDims: true }), T.reshape(g, [2, 1, 2]))))(x)
+    const dxKept = grad((t: Tensor) =>
+      sum(mul(sum(t, { axes: [1], keepDims: true }), T.reshape(g, [2, 1, 2]))),
+    )(x)
     // dx[i, j, k] = g[i, k]
     const expected = [0, 1].flatMap((i) => [0, 1, 2].flatMap(() => [0, 1].map((k) => g.data[i * 2 + k]!)))
     expect(values(dx)).toEqual(expected)
@@ -237,7 +236,9 @@ describe('max and min', () => {
     expect(gradOf(min, f64([4], [2, 2, 2, 2]))).toEqual([0.25, 0.25, 0.25, 0.25])
     const x = f64([2, 3], [5, 1, 5, 0, 7, 2])
     expect(values(grad((t: Tensor) => sum(max(t, { axes: 1 })))(x))).toEqual([0.5, 0, 0.5, 0, 1, 0])
-    expect(values(grad((t: Tensor) => sum(min(t, { axes: 0, keepDims: true })))(x))).toEqual([0, 1, 0, 1, 0, 1])
+    expect(values(grad((t: Tensor) => sum(min(t, { axes: 0, keepDims: true })))(x))).toEqual([
+      0, 1, 0, 1, 0, 1,
+    ])
   })
 
   it('send the whole cotangent to a unique extreme, with large magnitudes', () => {

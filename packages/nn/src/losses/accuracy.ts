@@ -15,7 +15,10 @@ import { requireClassIndices } from './validate'
 export const accuracy = (output: Tensor, labels: Tensor): number => {
   const outShape = output.shape
   if (outShape.length !== 2)
-    throw new T.ShapeError('accuracy', `output has shape ${T.fmtShape(outShape)}; expected [N, C] (batch, classes)`)
+    throw new T.ShapeError(
+      'accuracy',
+      `output has shape ${T.fmtShape(outShape)}; expected [N, C] (batch, classes)`,
+    )
   const batch = outShape[0]!
   if (labels.shape.length !== 1 || labels.shape[0] !== batch)
     throw new T.ShapeError(
@@ -23,7 +26,8 @@ export const accuracy = (output: Tensor, labels: Tensor): number => {
       `labels have shape ${T.fmtShape(labels.shape)} but output has shape ${T.fmtShape(outShape)}; ` +
         `expected int32 class indices of shape [${batch}]`,
     )
-  if (batch === 0) throw new T.ValueError('accuracy', 'the batch is empty (output has shape [0, C]); accuracy is undefined')
+  if (batch === 0)
+    throw new T.ValueError('accuracy', 'the batch is empty (output has shape [0, C]); accuracy is undefined')
   requireClassIndices('accuracy', labels, outShape[1]!)
   const predicted = T.argmax(output, { axis: 1 }).data
   const truth = labels.data

@@ -14,5 +14,8 @@ import { weightsOnly } from './weightsOnly'
  */
 export const l1Penalty = (params: unknown, lambda: number, opts: PenaltyOptions = {}): Tensor => {
   requireNonNegative('l1Penalty', lambda, 'lambda')
-  return O.mul(sumOverSelected(params, opts.include ?? weightsOnly, (w) => O.sum(O.abs(w))), lambda)
+  return O.mul(
+    sumOverSelected(params, opts.include ?? weightsOnly, (w) => O.sum(O.abs(w))),
+    lambda,
+  )
 }

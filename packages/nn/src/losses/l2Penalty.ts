@@ -23,14 +23,21 @@ export interface PenaltyOptions {
  */
 export const l2Penalty = (params: unknown, lambda: number, opts: PenaltyOptions = {}): Tensor => {
   requireNonNegative('l2Penalty', lambda, 'lambda')
-  return O.mul(sumOverSelected(params, opts.include ?? weightsOnly, (w) => O.sum(O.square(w))), lambda / 2)
+  return O.mul(
+    sumOverSelected(params, opts.include ?? weightsOnly, (w) => O.sum(O.square(w))),
+    lambda / 2,
+  )
 }
 
 /**
  * Σ of `perTensor(w)` over the selected leaves; a float32 zero when nothing is selected.
  * @internal
  */
-export const sumOverSelected = (params: unknown, include: ParamFilter, perTensor: (w: Tensor) => Tensor): Tensor => {
+export const sumOverSelected = (
+  params: unknown,
+  include: ParamFilter,
+  perTensor: (w: Tensor) => Tensor,
+): Tensor => {
   let total: Tensor | undefined
   for (const [name, w] of flattenNamed(params)) {
     if (!include(name, w)) continue

@@ -20,7 +20,11 @@ export const quadraticCost = (a: Tensor, y: Tensor): Tensor => {
   requireSameShape('quadraticCost', a, y, 'a', 'y')
   const n = a.shape[0]
   if (n === undefined)
-    throw new T.ShapeError('quadraticCost', 'a is a scalar (shape []); expected a batch [n, ...] with examples on axis 0')
-  if (n === 0) throw new T.ValueError('quadraticCost', `a has shape ${T.fmtShape(a.shape)}: the batch is empty`)
+    throw new T.ShapeError(
+      'quadraticCost',
+      'a is a scalar (shape []); expected a batch [n, ...] with examples on axis 0',
+    )
+  if (n === 0)
+    throw new T.ValueError('quadraticCost', `a has shape ${T.fmtShape(a.shape)}: the batch is empty`)
   return O.div(O.sum(O.square(O.sub(y, a))), 2 * n)
 }

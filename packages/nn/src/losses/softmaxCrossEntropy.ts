@@ -42,7 +42,10 @@ export const softmaxCrossEntropy = (
   requireFloat(op, logits, 'logits')
   const logitsShape = logits.shape
   if (logitsShape.length !== 2)
-    throw new T.ShapeError(op, `logits has shape ${T.fmtShape(logitsShape)}; expected [N, C] (batch, classes)`)
+    throw new T.ShapeError(
+      op,
+      `logits has shape ${T.fmtShape(logitsShape)}; expected [N, C] (batch, classes)`,
+    )
   const batch = logitsShape[0]!
   const numClasses = logitsShape[1]!
   const targets =

@@ -24,7 +24,10 @@ export const requireSameShape = (
 /** Rejects integer tensors where real values are needed (predictions, logits). @internal */
 export const requireFloat = (op: string, x: Tensor, name: string): void => {
   if (!T.isFloat(x.dtype))
-    throw new T.DTypeError(op, `${name} has dtype ${x.dtype}; expected float32 or float64 (cast it with astype)`)
+    throw new T.DTypeError(
+      op,
+      `${name} has dtype ${x.dtype}; expected float32 or float64 (cast it with astype)`,
+    )
 }
 
 /** Rejects a non-finite or negative coefficient (λ, δ, ...). @internal */
@@ -37,7 +40,12 @@ export const requireNonNegative = (op: string, value: number, name: string): voi
  * Checks int32 class indices against `numClasses` and throws a `ValueError` naming the first bad one.
  * @internal
  */
-export const requireClassIndices = (op: string, labels: Tensor, numClasses: number, name = 'labels'): void => {
+export const requireClassIndices = (
+  op: string,
+  labels: Tensor,
+  numClasses: number,
+  name = 'labels',
+): void => {
   if (labels.dtype !== 'int32')
     throw new T.DTypeError(op, `${name} has dtype ${labels.dtype}; expected int32 class indices`)
   const data = labels.data

@@ -31,9 +31,9 @@ export const addDecayedWeights = (
   const include = opts.include ?? (() => true)
   return {
     init: () => ({}),
-    update: (updates, state, params) => [
+    update: (updates, _state, params) => [
       map2(updates, params, (u, p, name) => (include(name, p) ? O.add(u, O.mul(p, weightDecay)) : u)),
-      state,
+      {},
     ],
   }
 }

@@ -34,7 +34,7 @@ export const clipByGlobalNorm = (maxNorm: number): GradientTransformation<EmptyS
   requireInRange('clipByGlobalNorm', 'maxNorm', maxNorm, 0, Infinity, { minExclusive: true })
   return {
     init: () => ({}),
-    update: (grads, state) => {
+    update: (grads) => {
       const norm = globalNorm(grads)
       const withinBound = O.less(norm, maxNorm)
       const clipped = map(grads, (g) => {
@@ -42,7 +42,7 @@ export const clipByGlobalNorm = (maxNorm: number): GradientTransformation<EmptyS
         const normAsLeaf = O.astype(norm, g.dtype)
         return O.where(withinBound, g, O.mul(O.div(g, normAsLeaf), maxNorm))
       })
-      return [clipped, state]
+      return [clipped, {}]
     },
   }
 }

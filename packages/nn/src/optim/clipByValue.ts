@@ -13,6 +13,6 @@ export const clipByValue = (max: number): GradientTransformation<EmptyState> => 
   requireInRange('clipByValue', 'max', max, 0, Infinity)
   return {
     init: () => ({}),
-    update: (grads, state) => [map(grads, (g) => O.clip(g, -max, max)), state],
+    update: (grads) => [map(grads, (g) => O.clip(g, -max, max)), {}],
   }
 }

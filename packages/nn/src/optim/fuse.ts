@@ -4,7 +4,9 @@ import type { GradientTransformation } from './transform'
  * `first` then `second`, with ONE flat state `{ ...firstState, ...secondState }`. The named optimizers
  * use it so that `adam(lr)`'s state is `{ count, mu, nu }` (`chain({ adam: adam(lr) })` then reads
  * `state.adam.mu`). A key both states hold must mean the same thing: here only `count`, the number of
- * updates applied, which both advance in lockstep.
+ * updates applied, which both advance in lockstep. Each member receives the whole flat state and must
+ * return ONLY its own keys (stateless transformations return a fresh `{}`, never the state they were
+ * given, which here would put the stale values of the other member back).
  * @internal
  */
 export const fuse = <A extends object, B extends object>(

@@ -9,5 +9,5 @@ export type EmptyState = Readonly<Record<never, never>>
  */
 export const identity = (): GradientTransformation<EmptyState> => ({
   init: () => ({}),
-  update: (grads, state) => [grads, state],
+  update: (grads) => [grads, {}],
 })

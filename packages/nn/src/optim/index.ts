@@ -7,11 +7,7 @@ export { chain } from './chain'
 export { identity, type EmptyState } from './identity'
 export { scale } from './scale'
 export { scaleByLearningRate, learningRateAt, type ScaleByLearningRateState } from './scaleByLearningRate'
-export {
-  traceMomentum,
-  type TraceMomentumState,
-  type TraceMomentumOptions,
-} from './traceMomentum'
+export { traceMomentum, type TraceMomentumState, type TraceMomentumOptions } from './traceMomentum'
 export { scaleByAdam, type ScaleByAdamState, type ScaleByAdamOptions } from './scaleByAdam'
 export { scaleByRms, type ScaleByRmsState, type ScaleByRmsOptions } from './scaleByRms'
 export { scaleByRss, type ScaleByRssState, type ScaleByRssOptions } from './scaleByRss'

@@ -13,6 +13,6 @@ export const scale = (factor: number): GradientTransformation<EmptyState> => {
   requireInRange('scale', 'factor', factor, -Infinity, Infinity)
   return {
     init: () => ({}),
-    update: (grads, state) => [map(grads, (g) => O.mul(g, factor)), state],
+    update: (grads) => [map(grads, (g) => O.mul(g, factor)), {}],
   }
 }

@@ -29,8 +29,12 @@ export const scaleByRss = (opts: ScaleByRssOptions = {}): GradientTransformation
   return {
     init: (params) => ({ sumOfSquares: T.mapTree(params, (p) => T.fullLike(p, initialAccumulator)) }),
     update: (grads, state) => {
-      const sumOfSquares = zipWithState('scaleByRss', grads, state.sumOfSquares, 'state.sumOfSquares', (g, s) =>
-        O.add(s, O.square(g)),
+      const sumOfSquares = zipWithState(
+        'scaleByRss',
+        grads,
+        state.sumOfSquares,
+        'state.sumOfSquares',
+        (g, s) => O.add(s, O.square(g)),
       )
       const updates = map2(grads, sumOfSquares, (g, s) =>
         O.where(O.greater(s, 0), O.mul(g, O.rsqrt(O.add(s, eps))), 0),

@@ -40,7 +40,10 @@ export const piecewiseConstant = (opts: PiecewiseConstantOptions): Schedule => {
     .map(([boundary, factor]) => {
       const step = Number(boundary)
       if (!Number.isInteger(step) || step < 0)
-        throw new T.ValueError('piecewiseConstant', `boundary '${boundary}' is not a non-negative integer step`)
+        throw new T.ValueError(
+          'piecewiseConstant',
+          `boundary '${boundary}' is not a non-negative integer step`,
+        )
       requireInRange('piecewiseConstant', `the scale at boundary ${boundary}`, factor, 0, Infinity)
       return [step, factor] as const
     })
@@ -158,7 +161,11 @@ export const warmupCosineDecay = (opts: WarmupCosineDecayOptions): Schedule => {
       `decaySteps (${decaySteps}) must exceed warmupSteps (${warmupSteps}): decaySteps is the total length, warm-up included`,
     )
   // optax: alpha = end / peak, so the cosine part ends exactly at `end` (peak 0 leaves nothing to decay).
-  const decay = cosineDecay({ init: peak, decaySteps: decaySteps - warmupSteps, alpha: peak === 0 ? 0 : end / peak })
+  const decay = cosineDecay({
+    init: peak,
+    decaySteps: decaySteps - warmupSteps,
+    alpha: peak === 0 ? 0 : end / peak,
+  })
   return (step) => {
     if (step < warmupSteps) return init + (peak - init) * (Math.max(step, 0) / warmupSteps)
     return decay(step - warmupSteps)

@@ -19,11 +19,11 @@ export interface SoftmaxCrossEntropyParams {
 export const softmaxCrossEntropyOp = defineOp<SoftmaxCrossEntropyParams>({
   name: 'softmaxCrossEntropy',
   forward: ([logits, labels], { axis }) => {
-    // logits − logsumexp(logits) is finite for any finite logits, so ±1000 cannot overflow.
-    const logProbs = T.sub(logits!, T.logsumexp(logits!, { axes: axis, keepDims: true }))
-    // A class with label 0 contributes 0 even where its logit is −∞ (a masked class), not 0 · (−∞) = NaN.
-    const terms = T.where(T.equal(labels!, 0), 0, T.mul(labels!, logProbs))
-    return T.neg(T.sum(terms, { axes: axis }))
+    // logsumexp(logits) − logits (= −logSoftmax) is finite for any finite logits: ±1000 cannot overflow.
+    const negLogProbs = T.sub(T.logsumexp(logits!, { axes: axis, keepDims: true }), logits!)
+    // A class with label 0 contributes 0 even where its logit is −∞ (a masked class), not 0 · ∞ = NaN.
+    const terms = T.where(T.equal(labels!, 0), 0, T.mul(labels!, negLogProbs))
+    return T.sum(terms, { axes: axis })
   },
   vjp: (ct, [logits, labels], _y, { axis }) => {
     // ȳ has the class axis removed; put it back as size 1 so it broadcasts over the classes.

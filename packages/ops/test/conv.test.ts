@@ -1,0 +1,249 @@
+import { describe, expect, it } from 'vitest'
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import {
+  avgPool2d,
+  avgPool2dBackward,
+  conv2d,
+  conv2dBackwardFilter,
+  conv2dBackwardInput,
+  maxPool2d,
+  maxPool2dBackward,
+  maxPool2dSelect,
+} from '../src/conv/index'
+import { mul } from '../src/binary/mul'
+import { add } from '../src/binary/add'
+import { sum } from '../src/reduce/sum'
+import { checkVjp } from '../src/check/checkVjp'
+import { grad } from '../src/transforms/grad'
+import { anywhere, distinct } from './rows/domains'
+
+const f64 = (shape: ReadonlyArray<number>, values: ReadonlyArray<number>): Tensor =>
+  T.unsafeTensor('float64', shape, Float64Array.from(values))
+const values = (x: Tensor): number[] => Array.from(x.data)
+
+const closeTo = (actual: ReadonlyArray<number>, expected: ReadonlyArray<number>, digits = 10): void => {
+  expect(actual.length).toBe(expected.length)
+  actual.forEach((a, i) => expect(a).toBeCloseTo(expected[i]!, digits))
+}
+
+interface Geometry {
+  readonly stride: readonly [number, number]
+  readonly padding: readonly [number, number, number, number]
+  readonly dilation: readonly [number, number]
+}
+
+/**
+ * conv2d by its definition (7 nested loops), together with the gradients of Σ (y ⊙ g) in x and
+ * w, accumulated term by term.
+ */
+const naiveConv = (
+  x: Tensor,
+  w: Tensor,
+  geo: Geometry,
+  g: (outShape: number[]) => Tensor,
+): { y: number[]; outShape: number[]; dx: number[]; dw: number[] } => {
+  const [n, c, h, wd] = x.shape as [number, number, number, number]
+  const [o, , kh, kw] = w.shape as [number, number, number, number]
+  const [sh, sw] = geo.stride
+  const [top, bottom, left, right] = geo.padding
+  const [dh, dw] = geo.dilation
+  const oh = Math.floor((h + top + bottom - dh * (kh - 1) - 1) / sh) + 1
+  const ow = Math.floor((wd + left + right - dw * (kw - 1) - 1) / sw) + 1
+  const outShape = [n, o, oh, ow]
+  const weights = g(outShape)
+  const y = new Array<number>(n * o * oh * ow).fill(0)
+  const dx = new Array<number>(x.data.length).fill(0)
+  const dwOut = new Array<number>(w.data.length).fill(0)
+  for (let b = 0; b < n; b++)
+    for (let f = 0; f < o; f++)
+      for (let i = 0; i < oh; i++)
+        for (let j = 0; j < ow; j++) {
+          const yi = ((b * o + f) * oh + i) * ow + j
+          for (let ch = 0; ch < c; ch++)
+            for (let p = 0; p < kh; p++)
+              for (let q = 0; q < kw; q++) {
+                const r = i * sh + p * dh - top
+                const s = j * sw + q * dw - left
+                if (r < 0 || r >= h || s < 0 || s >= wd) continue
+                const xi = ((b * c + ch) * h + r) * wd + s
+                const wi = ((f * c + ch) * kh + p) * kw + q
+                y[yi] = y[yi]! + x.data[xi]! * w.data[wi]!
+                dx[xi] = dx[xi]! + weights.data[yi]! * w.data[wi]!
+                dwOut[wi] = dwOut[wi]! + weights.data[yi]! * x.data[xi]!
+              }
+        }
+  return { y, outShape, dx, dw: dwOut }
+}
+
+/**
+ * Second-order check in every argument at once: the pullback of `f` at `args` applied to a fixed
+ * cotangent, weighted into a scalar, is a function of all arguments; its own VJP (cross terms
+ * included) must match finite differences.
+ */
+const checkSecondOrder = (f: (...xs: Tensor[]) => Tensor, args: Tensor[]): void => {
+  const y = f(...args)
+  const weights = anywhere(77, y.shape)
+  const all = args.map((_, i) => i)
+  const probes = args.map((a, i) => anywhere(78 + i, a.shape))
+  const directional = (...xs: Tensor[]): Tensor => {
+    const gradients = grad((...ys: Tensor[]) => sum(mul(f(...ys), weights)), { argnums: all })(...xs)
+    return gradients.map((gi, i) => sum(mul(gi, probes[i]!))).reduce((acc, term) => add(acc, term))
+  }
+  const report = checkVjp(directional, args, { tolerance: 1e-5 })
+  expect(report.ok, report.message).toBe(true)
+}
+
+describe('conv2d', () => {
+  const geometries: ReadonlyArray<readonly [string, Geometry, Parameters<typeof conv2d>[2]]> = [
+    [
+      'stride 2, padding 1',
+      { stride: [2, 2], padding: [1, 1, 1, 1], dilation: [1, 1] },
+      { stride: 2, padding: 1 },
+    ],
+    [
+      'dilation 2, asymmetric padding, stride [1, 2]',
+      { stride: [1, 2], padding: [0, 2, 1, 0], dilation: [2, 2] },
+      { stride: [1, 2], padding: [0, 2, 1, 0], dilation: 2 },
+    ],
+    ['valid', { stride: [1, 1], padding: [0, 0, 0, 0], dilation: [1, 1] }, { padding: 'valid' }],
+  ]
+
+  it.each(geometries)('value and gradients match the 7-loop definition (%s)', (_label, geo, opts) => {
+    const x = anywhere(10, [2, 3, 5, 6])
+    const w = anywhere(11, [4, 3, 3, 2])
+    const reference = naiveConv(x, w, geo, (shape) => anywhere(12, shape))
+    const y = conv2d(x, w, opts)
+    expect(y.shape).toEqual(reference.outShape)
+    closeTo(values(y), reference.y)
+    const g = anywhere(12, y.shape)
+    const [dx, dw] = grad((a: Tensor, b: Tensor) => sum(mul(conv2d(a, b, opts), g)), { argnums: [0, 1] })(
+      x,
+      w,
+    )
+    closeTo(values(dx), reference.dx)
+    closeTo(values(dw), reference.dw)
+  })
+
+  it("resolves 'same' against the input, so the VJPs see explicit padding", () => {
+    const x = anywhere(13, [1, 2, 5, 5])
+    const w = anywhere(14, [1, 2, 3, 3])
+    const y = conv2d(x, w, { stride: 2, padding: 'same' })
+    expect(y.shape).toEqual([1, 1, 3, 3])
+    // TensorFlow's split: total padding 2 each way here, 1 before and 1 after.
+    const reference = naiveConv(x, w, { stride: [2, 2], padding: [1, 1, 1, 1], dilation: [1, 1] }, (s) =>
+      T.ones(s, 'float64'),
+    )
+    closeTo(values(y), reference.y)
+    closeTo(values(grad((a: Tensor) => sum(conv2d(a, w, { stride: 2, padding: 'same' })))(x)), reference.dx)
+  })
+
+  it('is twice differentiable in both arguments (cross terms included)', () => {
+    checkSecondOrder(
+      (x, w) => conv2d(x, w, { stride: 2, padding: 1, dilation: [1, 2] }),
+      [anywhere(15, [1, 2, 4, 5]), anywhere(16, [2, 2, 2, 2])],
+    )
+  })
+
+  it('rejects bad shapes and options with typed errors naming the op and shapes', () => {
+    const x = anywhere(17, [1, 2, 4, 4])
+    expect(() => conv2d(x, anywhere(18, [1, 3, 2, 2]))).toThrow(T.ShapeError)
+    expect(() => conv2d(x, anywhere(18, [1, 3, 2, 2]))).toThrow(/conv2d.*\[1,2,4,4\].*\[1,3,2,2\]/)
+    expect(() => conv2d(anywhere(19, [2, 4, 4]), anywhere(18, [1, 2, 2, 2]))).toThrow(T.ShapeError)
+    expect(() => conv2d(x, anywhere(18, [1, 2, 2, 2]), { stride: 0 })).toThrow(T.ValueError)
+  })
+})
+
+describe('conv2dBackwardInput and conv2dBackwardFilter', () => {
+  const opts = { stride: 2, padding: [1, 0, 0, 1] as const, dilation: [2, 1] as const }
+  const x = anywhere(20, [1, 2, 6, 5])
+  const w = anywhere(21, [3, 2, 2, 2])
+  const dy = anywhere(22, conv2d(x, w, opts).shape)
+
+  it('are the gradients of conv2d (equal to its VJP) and adjoint to it', () => {
+    const [dx, dw] = grad((a: Tensor, b: Tensor) => sum(mul(conv2d(a, b, opts), dy)), { argnums: [0, 1] })(
+      x,
+      w,
+    )
+    expect(values(conv2dBackwardInput(dy, w, x.shape, opts))).toEqual(values(dx))
+    expect(values(conv2dBackwardFilter(x, dy, w.shape, opts))).toEqual(values(dw))
+    const inner = (a: Tensor, b: Tensor): number => values(mul(a, b)).reduce((s, v) => s + v, 0)
+    const lhs = inner(conv2d(x, w, opts), dy)
+    expect(inner(x, conv2dBackwardInput(dy, w, x.shape, opts))).toBeCloseTo(lhs, 10)
+    expect(inner(w, conv2dBackwardFilter(x, dy, w.shape, opts))).toBeCloseTo(lhs, 10)
+  })
+
+  it('are twice differentiable in both arguments', () => {
+    checkSecondOrder((d, k) => conv2dBackwardInput(d, k, x.shape, opts), [dy, w])
+    checkSecondOrder((a, d) => conv2dBackwardFilter(a, d, w.shape, opts), [x, dy])
+  })
+
+  it('reject a cotangent of the wrong shape with a ShapeError', () => {
+    expect(() => conv2dBackwardInput(anywhere(23, [1, 3, 2, 2]), w, x.shape, opts)).toThrow(T.ShapeError)
+    expect(() => conv2dBackwardFilter(x, anywhere(23, [1, 3, 2, 2]), w.shape, opts)).toThrow(T.ShapeError)
+  })
+})
+
+describe('maxPool2d', () => {
+  it('sends each window’s cotangent to its first maximum on ties (PyTorch convention)', () => {
+    const x = f64([1, 1, 2, 4], [1, 3, 2, 2, 3, 0, 2, 2])
+    expect(values(maxPool2d(x, { kernelSize: 2 }))).toEqual([3, 2])
+    expect(values(grad((t: Tensor) => sum(maxPool2d(t, { kernelSize: 2 })))(x))).toEqual([
+      0, 1, 1, 0, 0, 0, 0, 0,
+    ])
+  })
+
+  it('never picks a padded position, even when every real value is negative', () => {
+    const x = f64([1, 1, 2, 2], [-4, -3, -2, -1])
+    const opts = { kernelSize: 2, stride: 1, padding: 1 }
+    const y = maxPool2d(x, opts)
+    expect(y.shape).toEqual([1, 1, 3, 3])
+    expect(values(y)).toEqual([-4, -3, -3, -2, -1, -1, -2, -1, -1])
+    expect(values(grad((t: Tensor) => sum(maxPool2d(t, opts)))(x))).toEqual([1, 2, 2, 4])
+  })
+
+  it('has well-defined second derivatives: backward and select are each other’s VJP', () => {
+    const x = distinct(30, [1, 2, 4, 5])
+    const opts = { kernelSize: 3, stride: 2, padding: 1 }
+    expect(values(maxPool2dSelect(x, x, opts))).toEqual(values(maxPool2d(x, opts)))
+    const dy = anywhere(31, maxPool2d(x, opts).shape)
+    const src = anywhere(32, x.shape)
+    const inner = (a: Tensor, b: Tensor): number => values(mul(a, b)).reduce((s, v) => s + v, 0)
+    expect(inner(maxPool2dBackward(dy, x, opts), src)).toBeCloseTo(
+      inner(dy, maxPool2dSelect(src, x, opts)),
+      12,
+    )
+    checkSecondOrder((d) => maxPool2dBackward(d, x, opts), [dy])
+    checkSecondOrder((s) => maxPool2dSelect(s, x, opts), [src])
+    // The gradient of max pooling is piecewise constant in x: its derivative in x is zero.
+    const gradient = (t: Tensor): Tensor => grad((u: Tensor) => sum(mul(maxPool2d(u, opts), dy)))(t)
+    const hessianProbe = grad((t: Tensor) => sum(mul(gradient(t), src)))(x)
+    expect(values(hessianProbe).every((v) => v === 0)).toBe(true)
+  })
+
+  it('rejects a rank-3 input and mismatched select shapes with ShapeErrors', () => {
+    expect(() => maxPool2d(anywhere(33, [1, 4, 4]), { kernelSize: 2 })).toThrow(T.ShapeError)
+    const x = anywhere(34, [1, 1, 4, 4])
+    expect(() => maxPool2dSelect(anywhere(35, [1, 1, 4, 3]), x, { kernelSize: 2 })).toThrow(T.ShapeError)
+  })
+})
+
+describe('avgPool2d', () => {
+  it('counts padded positions in the divisor (count_include_pad) in value and gradient', () => {
+    const x = f64([1, 1, 2, 2], [1, 2, 3, 4])
+    const opts = { kernelSize: 2, stride: 1, padding: 1 }
+    const y = avgPool2d(x, opts)
+    expect(values(y)).toEqual([0.25, 0.75, 0.5, 1, 2.5, 1.5, 0.75, 1.75, 1])
+    // Every input lies in 4 of the 9 windows, each dividing by 4.
+    expect(values(grad((t: Tensor) => sum(avgPool2d(t, opts)))(x))).toEqual([1, 1, 1, 1])
+  })
+
+  it('avgPool2dBackward is avgPool2d’s VJP and its own VJP is avgPool2d', () => {
+    const x = anywhere(40, [1, 2, 5, 4])
+    const opts = { kernelSize: [3, 2] as const, stride: [2, 1] as const, padding: [1, 0, 0, 1] as const }
+    const dy = anywhere(41, avgPool2d(x, opts).shape)
+    const viaGrad = grad((t: Tensor) => sum(mul(avgPool2d(t, opts), dy)))(x)
+    expect(values(avgPool2dBackward(dy, x.shape, opts))).toEqual(values(viaGrad))
+    checkSecondOrder((d) => avgPool2dBackward(d, x.shape, opts), [dy])
+  })
+})

@@ -1,0 +1,314 @@
+import { describe, expect, it } from 'vitest'
+import fc from 'fast-check'
+import * as T from '@backfold/tensor'
+import type { SliceRange, Tensor } from '@backfold/tensor'
+import {
+  concat,
+  gather,
+  oneHot,
+  pad,
+  scatterAdd,
+  scatterAddAlongAxis,
+  slice,
+  split,
+  stack,
+  takeAlongAxis,
+} from '../src/indexing/index'
+import { mul } from '../src/binary/mul'
+import { sum } from '../src/reduce/sum'
+import { argmax } from '../src/reduce/argmax'
+import { checkVjp } from '../src/check/checkVjp'
+import { grad } from '../src/transforms/grad'
+import { vjp } from '../src/transforms/vjp'
+import { anywhere } from './rows/domains'
+
+const f64 = (shape: ReadonlyArray<number>, values: ReadonlyArray<number>): Tensor =>
+  T.unsafeTensor('float64', shape, Float64Array.from(values))
+const i32 = (shape: ReadonlyArray<number>, values: ReadonlyArray<number>): Tensor =>
+  T.unsafeTensor('int32', shape, Int32Array.from(values))
+const values = (x: Tensor): number[] => Array.from(x.data)
+
+/** The pullbacks of `f` at `xs` applied to `ct`. */
+const pullbacks = (f: (...xs: Tensor[]) => Tensor, xs: Tensor[], ct: Tensor): Tensor[] => {
+  const [, back] = vjp(f)(...xs)
+  return back(ct) as Tensor[]
+}
+
+/** The indices Python's `range(*slice(start, stop, step).indices(dim))` visits, written out. */
+const pythonIndices = (dim: number, range: SliceRange | undefined): number[] => {
+  const step = range?.step ?? 1
+  const resolve = (bound: number | undefined, fallback: number, lo: number, hi: number): number => {
+    if (bound === undefined) return fallback
+    const b = bound < 0 ? bound + dim : bound
+    return Math.min(Math.max(b, lo), hi)
+  }
+  const out: number[] = []
+  if (step > 0) {
+    const start = resolve(range?.start, 0, 0, dim)
+    const stop = resolve(range?.stop, dim, 0, dim)
+    for (let i = start; i < stop; i += step) out.push(i)
+  } else {
+    const start = resolve(range?.start, dim - 1, -1, dim - 1)
+    const stop = resolve(range?.stop, -1, -1, dim - 1)
+    for (let i = start; i > stop; i += step) out.push(i)
+  }
+  return out
+}
+
+const sliceCase = fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 1, maxLength: 3 }).chain((shape) =>
+  fc.tuple(
+    fc.constant(shape),
+    fc.array(
+      fc.option(
+        fc.record(
+          {
+            start: fc.integer({ min: -7, max: 7 }),
+            stop: fc.integer({ min: -7, max: 7 }),
+            step: fc.constantFrom(-3, -2, -1, 1, 2, 3),
+          },
+          { requiredKeys: [] },
+        ),
+        { nil: undefined },
+      ),
+      { maxLength: shape.length },
+    ),
+    fc.integer({ min: 0, max: 1000 }),
+  ),
+)
+
+describe('slice', () => {
+  it('selects what Python selects (negative steps too), and its VJP puts ct back in place', () => {
+    fc.assert(
+      fc.property(sliceCase, ([shape, ranges, seed]) => {
+        const x = anywhere(seed, shape)
+        const picks = shape.map((dim, axis) => pythonIndices(dim, ranges[axis]))
+        const strides = T.stridesOf(shape)
+        // Flat input positions of the output elements, in row-major output order.
+        let positions = [0]
+        picks.forEach((axisPicks, axis) => {
+          positions = positions.flatMap((base) => axisPicks.map((i) => base + i * strides[axis]!))
+        })
+        if (picks.some((p) => p.length === 0)) positions = []
+        const y = slice(x, ranges)
+        expect(y.shape).toEqual(picks.map((p) => p.length))
+        expect(values(y)).toEqual(positions.map((p) => x.data[p]!))
+        const ct = anywhere(seed + 1, y.shape)
+        const expectedBack = new Array<number>(x.data.length).fill(0)
+        positions.forEach((p, j) => (expectedBack[p] = ct.data[j]!))
+        const [back] = pullbacks((t) => slice(t, ranges), [x], ct)
+        expect(back!.shape).toEqual(shape)
+        expect(values(back!)).toEqual(expectedBack)
+      }),
+      { numRuns: 150 },
+    )
+  })
+
+  it('returns x itself when everything is selected in order', () => {
+    const x = anywhere(1, [2, 3])
+    expect(slice(x, [])).toBe(x)
+    expect(slice(x, [{ start: 0 }, { stop: 10 }])).toBe(x)
+  })
+
+  it('is twice differentiable along both VJP paths (pad for unit steps, scatter otherwise)', () => {
+    for (const ranges of [
+      [{ start: 1 }, { stop: -1 }],
+      [{ step: -2 }, { start: 2, step: -1 }],
+    ]) {
+      const x = anywhere(2, [3, 4])
+      const w = anywhere(3, slice(x, ranges).shape)
+      const gradient = (t: Tensor): Tensor =>
+        grad((u: Tensor) => sum(mul(mul(slice(u, ranges), slice(u, ranges)), w)))(t)
+      const report = checkVjp(gradient, [x])
+      expect(report.ok, report.message).toBe(true)
+    }
+  })
+
+  it('rejects a zero step and too many ranges with typed errors', () => {
+    const x = anywhere(4, [2, 3])
+    expect(() => slice(x, [{ step: 0 }])).toThrow(T.ValueError)
+    expect(() => slice(x, [{}, {}, {}])).toThrow(T.ShapeError)
+    expect(() => slice(x, [{}, {}, {}])).toThrow(/slice.*\[2,3\]/)
+  })
+})
+
+describe('concat, stack, split', () => {
+  it('concat joins along the axis and its VJP hands each input its slice of ct', () => {
+    const a = f64([2, 1], [1, 2])
+    const b = f64([2, 2], [3, 4, 5, 6])
+    const y = concat([a, b], -1)
+    expect(y.shape).toEqual([2, 3])
+    expect(values(y)).toEqual([1, 3, 4, 2, 5, 6])
+    const ct = f64([2, 3], [10, 11, 12, 13, 14, 15])
+    const [da, db] = pullbacks((x, z) => concat([x, z], 1), [a, b], ct)
+    expect(values(da!)).toEqual([10, 13])
+    expect(values(db!)).toEqual([11, 12, 14, 15])
+  })
+
+  it('concat promotes dtypes and sends the gradient back in each input dtype', () => {
+    const ints = i32([2], [1, 2])
+    const floats = f64([1], [0.5])
+    const y = concat([ints, floats])
+    expect(y.dtype).toBe('float64')
+    expect(values(y)).toEqual([1, 2, 0.5])
+    const g = grad((x: Tensor) => sum(mul(concat([ints, x]), f64([3], [1, 2, 3]))))(floats)
+    expect(values(g)).toEqual([3])
+  })
+
+  it('stack adds an axis; split cuts into equal sections or sizes; both differentiate', () => {
+    const a = f64([2], [1, 2])
+    const b = f64([2], [3, 4])
+    expect(values(stack([a, b]))).toEqual([1, 2, 3, 4])
+    expect(stack([a, b], 1).shape).toEqual([2, 2])
+    expect(values(stack([a, b], -1))).toEqual([1, 3, 2, 4])
+    const [da, db] = grad((x: Tensor, z: Tensor) => sum(mul(stack([x, z], 1), f64([2, 2], [1, 2, 3, 4]))), {
+      argnums: [0, 1],
+    })(a, b)
+    expect(values(da)).toEqual([1, 3])
+    expect(values(db)).toEqual([2, 4])
+
+    const x = f64([6], [1, 2, 3, 4, 5, 6])
+    expect(split(x, 3).map(values)).toEqual([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ])
+    expect(split(x, [1, 0, 5]).map((p) => p.shape)).toEqual([[1], [0], [5]])
+    const weightedParts = (t: Tensor): Tensor => {
+      const [first, rest] = split(t, [2, 4])
+      return T.item(sum(first!)) > 0 ? sum(mul(rest!, 3)) : sum(first!)
+    }
+    expect(values(grad(weightedParts)(x))).toEqual([0, 0, 3, 3, 3, 3])
+    const m = anywhere(5, [2, 4])
+    expect(split(m, 2, -1).map((p) => p.shape)).toEqual([
+      [2, 2],
+      [2, 2],
+    ])
+  })
+
+  it('reject empty lists and mismatched shapes with typed errors naming the inputs', () => {
+    expect(() => concat([])).toThrow(T.ValueError)
+    expect(() => concat([f64([], [1]), f64([], [2])])).toThrow(T.ShapeError)
+    expect(() => concat([f64([2, 1], [1, 2]), f64([3, 1], [1, 2, 3])], 1)).toThrow(
+      /concat.*xs\[1\].*\[3,1\].*\[2,1\]/,
+    )
+    expect(() => stack([])).toThrow(T.ValueError)
+    expect(() => stack([f64([2], [1, 2]), f64([3], [1, 2, 3])])).toThrow(/stack.*xs\[1\].*\[3\].*\[2\]/)
+    expect(() => split(f64([5], [1, 2, 3, 4, 5]), 2)).toThrow(/split.*\[5\].*2/)
+    expect(() => split(f64([5], [1, 2, 3, 4, 5]), [2, 2])).toThrow(T.ShapeError)
+    expect(() => split(f64([5], [1, 2, 3, 4, 5]), 0)).toThrow(T.ValueError)
+  })
+})
+
+describe('pad', () => {
+  it('pads leading axes with a constant and its VJP slices x̄ back out of ct', () => {
+    const x = f64([2, 2], [1, 2, 3, 4])
+    const y = pad(x, [[1, 0]], 9)
+    expect(y.shape).toEqual([3, 2])
+    expect(values(y)).toEqual([9, 9, 1, 2, 3, 4])
+    const full = pad(x, [
+      [0, 1],
+      [2, 0],
+    ])
+    expect(values(full)).toEqual([0, 0, 1, 2, 0, 0, 3, 4, 0, 0, 0, 0])
+    const ct = f64(
+      [3, 4],
+      Array.from({ length: 12 }, (_, i) => i),
+    )
+    const [back] = pullbacks(
+      (t) =>
+        pad(t, [
+          [0, 1],
+          [2, 0],
+        ]),
+      [x],
+      ct,
+    )
+    expect(values(back!)).toEqual([2, 3, 6, 7])
+  })
+
+  it('rejects negative amounts and too many entries with typed errors', () => {
+    const x = f64([2], [1, 2])
+    expect(() => pad(x, [[-1, 0]])).toThrow(T.ValueError)
+    expect(() =>
+      pad(x, [
+        [0, 0],
+        [1, 1],
+      ]),
+    ).toThrow(T.ShapeError)
+  })
+})
+
+describe('gather and scatterAdd', () => {
+  it('gather takes along an axis; repeated indices accumulate their cotangents', () => {
+    const x = f64([3], [10, 20, 30])
+    const idx = i32([3], [2, 0, 2])
+    expect(values(gather(x, idx))).toEqual([30, 10, 30])
+    expect(values(grad((t: Tensor) => sum(mul(gather(t, idx), f64([3], [1, 2, 4]))))(x))).toEqual([2, 0, 5])
+    const m = f64([2, 3], [1, 2, 3, 4, 5, 6])
+    const cols = i32([2, 2], [2, 2, 0, 1])
+    const y = gather(m, cols, -1)
+    expect(y.shape).toEqual([2, 2, 2])
+    expect(values(y)).toEqual([3, 3, 1, 2, 6, 6, 4, 5])
+    expect(values(grad((t: Tensor) => sum(gather(t, cols, 1)))(m))).toEqual([1, 1, 2, 1, 1, 2])
+  })
+
+  it('scatterAdd is the adjoint of gather, and its VJP is gather', () => {
+    const updates = f64([2, 3], [1, 2, 3, 4, 5, 6])
+    const idx = i32([3], [1, 1, 0])
+    const y = scatterAdd(updates, idx, 1, [2, 2])
+    expect(values(y)).toEqual([3, 3, 6, 9])
+    const ct = f64([2, 2], [10, 20, 30, 40])
+    const [back] = pullbacks((u) => scatterAdd(u, idx, 1, [2, 2]), [updates], ct)
+    expect(values(back!)).toEqual([20, 20, 10, 40, 40, 30])
+    // ⟨gather(x), u⟩ = ⟨x, scatterAdd(u)⟩
+    const x = anywhere(6, [2, 2])
+    const lhs = values(mul(gather(x, idx, 1), updates)).reduce((a, b) => a + b, 0)
+    const rhs = values(mul(x, y)).reduce((a, b) => a + b, 0)
+    expect(lhs).toBeCloseTo(rhs, 12)
+  })
+
+  it('reject bad indices with typed errors', () => {
+    const x = f64([3], [1, 2, 3])
+    expect(() => gather(x, i32([1], [3]))).toThrow(T.ValueError)
+    expect(() => gather(x, f64([1], [0]))).toThrow(T.DTypeError)
+    expect(() => gather(x, i32([1], [0]), 1)).toThrow(/gather/)
+  })
+})
+
+describe('takeAlongAxis and scatterAddAlongAxis', () => {
+  it('take along an axis and scatter back as each other’s VJP', () => {
+    const x = f64([2, 3], [1, 2, 3, 4, 5, 6])
+    const idx = i32([2, 2], [2, 2, 0, 1])
+    expect(values(takeAlongAxis(x, idx, 1))).toEqual([3, 3, 4, 5])
+    expect(
+      values(grad((t: Tensor) => sum(mul(takeAlongAxis(t, idx, -1), f64([2, 2], [1, 2, 3, 4]))))(x)),
+    ).toEqual([0, 0, 3, 3, 4, 0])
+    const updates = f64([2, 2], [1, 2, 3, 4])
+    expect(values(scatterAddAlongAxis(updates, idx, 1, [2, 3]))).toEqual([0, 0, 3, 3, 4, 0])
+    const ct = f64([2, 3], [10, 20, 30, 40, 50, 60])
+    const [back] = pullbacks((u) => scatterAddAlongAxis(u, idx, 1, [2, 3]), [updates], ct)
+    expect(values(back!)).toEqual([30, 30, 40, 50])
+  })
+
+  it('picks one logit per row along axis 0 too', () => {
+    const x = f64([3, 2], [1, 2, 3, 4, 5, 6])
+    const idx = i32([1, 2], [2, 0])
+    expect(values(takeAlongAxis(x, idx, 0))).toEqual([5, 2])
+    expect(values(grad((t: Tensor) => sum(takeAlongAxis(t, idx, 0)))(x))).toEqual([0, 1, 0, 0, 1, 0])
+  })
+})
+
+describe('oneHot', () => {
+  it('encodes int32 indices (float32 by default) and passes no gradient to them', () => {
+    const y = oneHot(i32([2], [0, 2]), 3)
+    expect(y.dtype).toBe('float32')
+    expect(y.shape).toEqual([2, 3])
+    expect(values(y)).toEqual([1, 0, 0, 0, 0, 1])
+    const picked = (t: Tensor): Tensor => sum(mul(t, oneHot(argmax(t, { axis: 1 }), 3, 'float64')))
+    expect(values(grad(picked)(f64([2, 3], [1, 5, 2, 7, 0, 3])))).toEqual([0, 1, 0, 1, 0, 0])
+  })
+
+  it('rejects out-of-range indices with a ValueError', () => {
+    expect(() => oneHot(i32([1], [3]), 3)).toThrow(T.ValueError)
+  })
+})
