@@ -311,7 +311,8 @@ const shownValues = (data: TypedArray, shape: Shape, summarize: boolean, edgeIte
  * - rank >= 2: one row per line, indented under the first, with one blank line between 2-D blocks
  *   (two between 3-D blocks, ...); the innermost rows wrap at 75 columns;
  * - floats: NumPy's rules: fixed-point with at most `precision` digits, the shortest text that reads
- *   back as the same float32/float64 value, a trailing point for whole numbers (`1.`), columns aligned
+ *   back as the same float32/float64 value (values needing more digits are rounded as `toFixed` rounds,
+ *   ties away from zero), a trailing point for whole numbers (`1.`), columns aligned
  *   on the point (shorter fractions padded with spaces); scientific notation (`1.5e-05`, mantissas
  *   zero-padded to equal length) when the largest magnitude is >= 1e8, the smallest non-zero one
  *   < 1e-4, or their ratio > 1000; `nan`, `inf`, `-inf` right-aligned;

@@ -35,7 +35,8 @@ const nestFlat = (flat: ReadonlyArray<number>, shape: ReadonlyArray<number>): Ne
 }
 
 const leftOf = (result: E.Either<ParseError, Tensor>): ParseError => {
-  if (E.isRight(result)) throw new Error(`expected Left, got a tensor of shape [${result.right.shape.join(',')}]`)
+  if (E.isRight(result))
+    throw new Error(`expected Left, got a tensor of shape [${result.right.shape.join(',')}]`)
   return result.left
 }
 
@@ -44,7 +45,12 @@ const rightOf = (result: E.Either<ParseError, Tensor>): Tensor => {
   return result.right
 }
 
-const expectTensor = (x: Tensor, dtype: DType, shape: ReadonlyArray<number>, values: ReadonlyArray<number>): void => {
+const expectTensor = (
+  x: Tensor,
+  dtype: DType,
+  shape: ReadonlyArray<number>,
+  values: ReadonlyArray<number>,
+): void => {
   expect(x.dtype).toBe(dtype)
   expect([...x.shape]).toEqual([...shape])
   expect(x.data.length).toBe(values.length)
@@ -61,7 +67,20 @@ describe('fromArray', () => {
   it('reads scalars, vectors, matrices and 3-D arrays row-major with the inferred shape', () => {
     expectTensor(rightOf(fromArray(2.5)), 'float32', [], [2.5])
     expectTensor(rightOf(fromArray([1, 2, 3])), 'float32', [3], [1, 2, 3])
-    expectTensor(rightOf(fromArray([[1, 2, 3], [4, 5, 6]], 'float64')), 'float64', [2, 3], [1, 2, 3, 4, 5, 6])
+    expectTensor(
+      rightOf(
+        fromArray(
+          [
+            [1, 2, 3],
+            [4, 5, 6],
+          ],
+          'float64',
+        ),
+      ),
+      'float64',
+      [2, 3],
+      [1, 2, 3, 4, 5, 6],
+    )
     expectTensor(
       rightOf(fromArray([[[1, 2]], [[3, 4]], [[5, 6]]], 'int32')),
       'int32',
@@ -103,7 +122,12 @@ describe('fromArray', () => {
   })
 
   it('names the path of a ragged row', () => {
-    const error = leftOf(fromArray([[1, 2, 3], [4, 5]]))
+    const error = leftOf(
+      fromArray([
+        [1, 2, 3],
+        [4, 5],
+      ]),
+    )
     expect(error).toBeInstanceOf(ParseError)
     expect(error.kind).toBe('ParseError')
     expect(error.message).toContain('fromArray')
@@ -121,7 +145,12 @@ describe('fromArray', () => {
       ]),
     )
     expect(deep.message).toContain('row 1 has length 1, expected 2 at path [1,1]')
-    const longer = leftOf(fromArray([[[1], [2]], [[3], [4], [5]]]))
+    const longer = leftOf(
+      fromArray([
+        [[1], [2]],
+        [[3], [4], [5]],
+      ]),
+    )
     expect(longer.message).toContain('row 1 has length 3, expected 2 at path [1]')
   })
 
@@ -129,7 +158,12 @@ describe('fromArray', () => {
     const shallow = leftOf(fromArray([[1, 2], 3] as unknown as NestedArray))
     expect(shallow.message).toContain('path [1]')
     expect(shallow.message).toContain('expected an array of length 2')
-    const deeper = leftOf(fromArray([[1, 2], [3, [4]]] as unknown as NestedArray))
+    const deeper = leftOf(
+      fromArray([
+        [1, 2],
+        [3, [4]],
+      ] as unknown as NestedArray),
+    )
     expect(deeper.message).toContain('path [1,1]')
     expect(deeper.message).toContain('expected a number')
   })
@@ -137,7 +171,13 @@ describe('fromArray', () => {
   it('rejects leaves that are not numbers, naming the path and what was found', () => {
     const cases: ReadonlyArray<readonly [unknown, string]> = [
       [[1, 'a'], 'string'],
-      [[[1, 2], [3, null]], 'null'],
+      [
+        [
+          [1, 2],
+          [3, null],
+        ],
+        'null',
+      ],
       [[undefined], 'undefined'],
       [[true], 'boolean'],
       [[{}], 'object'],
@@ -148,12 +188,27 @@ describe('fromArray', () => {
       expect(error.message).toContain(what)
       expect(error.message).toMatch(/path \[[\d,]+\]/)
     }
-    expect(leftOf(fromArray([[1, 2], [3, 'x']] as unknown as NestedArray)).message).toContain('path [1,1]')
+    expect(
+      leftOf(
+        fromArray([
+          [1, 2],
+          [3, 'x'],
+        ] as unknown as NestedArray),
+      ).message,
+    ).toContain('path [1,1]')
     expect(leftOf(fromArray('abc' as unknown as NestedArray)).message).toContain('values is the string "abc"')
   })
 
   it('requires integers in int32 range for int32, naming the path', () => {
-    const fractional = leftOf(fromArray([[1, 2], [3, 4.5]], 'int32'))
+    const fractional = leftOf(
+      fromArray(
+        [
+          [1, 2],
+          [3, 4.5],
+        ],
+        'int32',
+      ),
+    )
     expect(fractional.message).toContain('path [1,1]')
     expect(fractional.message).toContain('4.5')
     expect(fractional.message).toContain('int32')
@@ -161,7 +216,12 @@ describe('fromArray', () => {
     expect(leftOf(fromArray([Infinity], 'int32')).message).toContain('Infinity')
     expect(leftOf(fromArray([2 ** 31], 'int32')).message).toContain('2147483648')
     expect(leftOf(fromArray(0.5, 'int32')).message).toContain('0.5')
-    expectTensor(rightOf(fromArray([-(2 ** 31), 2 ** 31 - 1, -0], 'int32')), 'int32', [3], [-(2 ** 31), 2 ** 31 - 1, 0])
+    expectTensor(
+      rightOf(fromArray([-(2 ** 31), 2 ** 31 - 1, -0], 'int32')),
+      'int32',
+      [3],
+      [-(2 ** 31), 2 ** 31 - 1, 0],
+    )
   })
 
   it('rejects cyclic input instead of looping forever', () => {
@@ -187,7 +247,15 @@ const inferredShape = (shape: ReadonlyArray<number>): number[] => {
 
 describe('tensor', () => {
   it('returns the tensor for valid input', () => {
-    expectTensor(tensor([[1, 2], [3, 4]]), 'float32', [2, 2], [1, 2, 3, 4])
+    expectTensor(
+      tensor([
+        [1, 2],
+        [3, 4],
+      ]),
+      'float32',
+      [2, 2],
+      [1, 2, 3, 4],
+    )
     expectTensor(tensor([0, 2, 1], 'int32'), 'int32', [3], [0, 2, 1])
     expectTensor(tensor(7, 'float64'), 'float64', [], [7])
   })
@@ -305,11 +373,7 @@ describe('scalar, zeros, ones, full', () => {
   })
 
   it('reject negative and non-integer dimensions with ValueError', () => {
-    for (const make of [
-      (s: number[]) => zeros(s),
-      (s: number[]) => ones(s),
-      (s: number[]) => full(s, 1),
-    ]) {
+    for (const make of [(s: number[]) => zeros(s), (s: number[]) => ones(s), (s: number[]) => full(s, 1)]) {
       expect(() => make([2, -1])).toThrow(ValueError)
       expect(() => make([1.5])).toThrow(ValueError)
       expect(() => make([NaN])).toThrow(ValueError)
@@ -379,9 +443,19 @@ describe('arange', () => {
   it('matches a direct loop for integer arguments (int32 by default)', () => {
     const nonZero = fc.integer({ min: -5, max: 5 }).filter((s) => s !== 0)
     fc.assert(
-      fc.property(fc.integer({ min: -20, max: 20 }), fc.integer({ min: -20, max: 20 }), nonZero, (start, stop, step) => {
-        expectTensor(arange(start, stop, step), 'int32', [naiveArange(start, stop, step).length], naiveArange(start, stop, step))
-      }),
+      fc.property(
+        fc.integer({ min: -20, max: 20 }),
+        fc.integer({ min: -20, max: 20 }),
+        nonZero,
+        (start, stop, step) => {
+          expectTensor(
+            arange(start, stop, step),
+            'int32',
+            [naiveArange(start, stop, step).length],
+            naiveArange(start, stop, step),
+          )
+        },
+      ),
       { numRuns: 200 },
     )
   })

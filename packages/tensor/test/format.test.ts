@@ -15,8 +15,10 @@ const make = (dtype: DType, shape: ReadonlyArray<number>, values: ReadonlyArray<
         : Int32Array.from(values)
   return unsafeTensor(dtype, [...shape], data)
 }
-const f32 = (shape: ReadonlyArray<number>, values: ReadonlyArray<number>): Tensor => make('float32', shape, values)
-const range = (n: number, f: (i: number) => number = (i) => i): number[] => Array.from({ length: n }, (_, i) => f(i))
+const f32 = (shape: ReadonlyArray<number>, values: ReadonlyArray<number>): Tensor =>
+  make('float32', shape, values)
+const range = (n: number, f: (i: number) => number = (i) => i): number[] =>
+  Array.from({ length: n }, (_, i) => f(i))
 
 // ---- destructors -----------------------------------------------------------------------------
 
@@ -47,13 +49,18 @@ describe('toNested', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 4 }), (shape) => {
         const size = shape.reduce((a, b) => a * b, 1)
-        const x = make('float64', shape, range(size, (i) => i * 1.5))
+        const x = make(
+          'float64',
+          shape,
+          range(size, (i) => i * 1.5),
+        )
         const nested = toNested(x)
         // read element (i0, i1, ...) through the nested arrays and compare with row-major data
         const strides = shape.map((_, axis) => shape.slice(axis + 1).reduce((a, b) => a * b, 1))
         for (let flat = 0; flat < size; flat++) {
           let node: unknown = nested
-          for (let axis = 0; axis < shape.length; axis++) node = (node as unknown[])[Math.floor(flat / strides[axis]!) % shape[axis]!]
+          for (let axis = 0; axis < shape.length; axis++)
+            node = (node as unknown[])[Math.floor(flat / strides[axis]!) % shape[axis]!]
           expect(node).toBe(x.data[flat])
         }
       }),
@@ -85,22 +92,30 @@ describe('toString', () => {
 
   it('aligns mixed floats on the point, padding short fractions with spaces', () => {
     expect(toString(f32([3], [0.5, 1, -2.25]))).toBe('tensor([ 0.5 ,  1.  , -2.25])')
-    expect(toString(f32([2, 2], [10.5, 2, -3, 4.125]))).toBe('tensor([[10.5  ,  2.   ],\n        [-3.   ,  4.125]])')
+    expect(toString(f32([2, 2], [10.5, 2, -3, 4.125]))).toBe(
+      'tensor([[10.5  ,  2.   ],\n        [-3.   ,  4.125]])',
+    )
   })
 
   it('names int32 and aligns integers right', () => {
-    expect(toString(make('int32', [2, 2], [1, 2, 3, 4]))).toBe('tensor([[1, 2],\n        [3, 4]], dtype=int32)')
+    expect(toString(make('int32', [2, 2], [1, 2, 3, 4]))).toBe(
+      'tensor([[1, 2],\n        [3, 4]], dtype=int32)',
+    )
     expect(toString(make('int32', [3], [-10, 5, 200]))).toBe('tensor([-10,   5, 200], dtype=int32)')
   })
 
   it('prints the shortest digits that identify the value in its own dtype', () => {
     expect(toString(f32([2], [1 / 3, 2 / 3]))).toBe('tensor([0.33333334, 0.6666667 ])')
-    expect(toString(make('float64', [2], [1 / 3, 2 / 3]))).toBe('tensor([0.33333333, 0.66666667], dtype=float64)')
+    expect(toString(make('float64', [2], [1 / 3, 2 / 3]))).toBe(
+      'tensor([0.33333333, 0.66666667], dtype=float64)',
+    )
     expect(toString(make('float64', [2], [0.1, 0.25]))).toBe('tensor([0.1 , 0.25], dtype=float64)')
   })
 
   it('honours precision', () => {
-    expect(toString(make('float64', [2], [1 / 3, 2]), { precision: 3 })).toBe('tensor([0.333, 2.   ], dtype=float64)')
+    expect(toString(make('float64', [2], [1 / 3, 2]), { precision: 3 })).toBe(
+      'tensor([0.333, 2.   ], dtype=float64)',
+    )
     expect(toString(f32([2], [0.75, 2]), { precision: 0 })).toBe('tensor([1., 2.])')
   })
 
@@ -137,7 +152,11 @@ describe('toString', () => {
 
   it('separates 2-D blocks of a 3-D tensor with a blank line', () => {
     expect(toString(make('int32', [2, 2, 2], range(8)))).toBe(
-      'tensor([[[0, 1],\n' + '         [2, 3]],\n' + '\n' + '        [[4, 5],\n' + '         [6, 7]]], dtype=int32)',
+      'tensor([[[0, 1],\n' +
+        '         [2, 3]],\n' +
+        '\n' +
+        '        [[4, 5],\n' +
+        '         [6, 7]]], dtype=int32)',
     )
   })
 
@@ -147,10 +166,22 @@ describe('toString', () => {
         '        13., 14., 15., 16., 17., 18., 19., 20., 21., 22., 23., 24., 25.,\n' +
         '        26., 27., 28., 29.], dtype=float64)',
     )
-    expect(toString(make('float64', [5], range(5, (i) => i / 4 + 0.1)))).toBe(
-      'tensor([0.1 , 0.35, 0.6 , 0.85, 1.1 ], dtype=float64)',
+    expect(
+      toString(
+        make(
+          'float64',
+          [5],
+          range(5, (i) => i / 4 + 0.1),
+        ),
+      ),
+    ).toBe('tensor([0.1 , 0.35, 0.6 , 0.85, 1.1 ], dtype=float64)')
+    const wide = toString(
+      make(
+        'float64',
+        [10],
+        range(10, (i) => i / 7),
+      ),
     )
-    const wide = toString(make('float64', [10], range(10, (i) => i / 7)))
     expect(wide).toBe(
       'tensor([0.        , 0.14285714, 0.28571429, 0.42857143, 0.57142857,\n' +
         '        0.71428571, 0.85714286, 1.        , 1.14285714, 1.28571429],\n' +
@@ -285,19 +316,26 @@ describe('allClose', () => {
   })
 
   it('agrees with a naive broadcast comparison on random shapes and values', () => {
-    const dim = fc.constantFrom(0, 1, 1, 2, 3)
+    const dim = fc.constantFrom<number>(0, 1, 1, 2, 3)
     const shape = fc.array(dim, { maxLength: 3 })
-    const value = fc.constantFrom(0, 1, 1, 1.000001, 2, NaN, Infinity, -Infinity)
+    const value = fc.constantFrom<number>(0, 1, 1, 1.000001, 2, NaN, Infinity, -Infinity)
     const values = fc.array(value, { minLength: 27, maxLength: 27 })
     fc.assert(
-      fc.property(shape, shape, values, values, fc.boolean(), (aShape, bShape, aValues, bValues, equalNaN) => {
-        const sizeA = aShape.reduce((p, d) => p * d, 1)
-        const sizeB = bShape.reduce((p, d) => p * d, 1)
-        const a = make('float64', aShape, aValues.slice(0, sizeA))
-        const b = make('float64', bShape, bValues.slice(0, sizeB))
-        const expected = naiveAllClose(a, b, 1e-5, 1e-8, equalNaN)
-        expect(allClose(a, b, { equalNaN })).toBe(expected === true)
-      }),
+      fc.property(
+        shape,
+        shape,
+        values,
+        values,
+        fc.boolean(),
+        (aShape, bShape, aValues, bValues, equalNaN) => {
+          const sizeA = aShape.reduce((p, d) => p * d, 1)
+          const sizeB = bShape.reduce((p, d) => p * d, 1)
+          const a = make('float64', aShape, aValues.slice(0, sizeA))
+          const b = make('float64', bShape, bValues.slice(0, sizeB))
+          const expected = naiveAllClose(a, b, 1e-5, 1e-8, equalNaN)
+          expect(allClose(a, b, { equalNaN })).toBe(expected === true)
+        },
+      ),
       { numRuns: 300 },
     )
   })

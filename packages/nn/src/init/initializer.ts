@@ -45,7 +45,12 @@ export const computeFans = (shape: Shape): Fans => {
 }
 
 /** Validates the arguments every initialiser shares; returns the dtype to use. */
-export const checkInitArgs = (op: string, shape: Shape, dtype: DType | undefined, needsFloat: boolean): DType => {
+export const checkInitArgs = (
+  op: string,
+  shape: Shape,
+  dtype: DType | undefined,
+  needsFloat: boolean,
+): DType => {
   checkShape(op, shape)
   const resolved = dtype ?? 'float32'
   if (resolved !== 'float32' && resolved !== 'float64' && resolved !== 'int32')

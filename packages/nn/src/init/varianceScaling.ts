@@ -38,13 +38,23 @@ export const varianceScaling =
     const { fanIn, fanOut } = fans ?? computeFans(shape)
     const n = Math.max(
       1,
-      opts.mode === 'fanIn' ? fanIn : opts.mode === 'fanOut' ? fanOut : opts.mode === 'fanAvg' ? (fanIn + fanOut) / 2 : NaN,
+      opts.mode === 'fanIn'
+        ? fanIn
+        : opts.mode === 'fanOut'
+          ? fanOut
+          : opts.mode === 'fanAvg'
+            ? (fanIn + fanOut) / 2
+            : NaN,
     )
-    if (Number.isNaN(n)) throw new T.ValueError(name, `mode must be 'fanIn', 'fanOut' or 'fanAvg', got ${String(opts.mode)}`)
+    if (Number.isNaN(n))
+      throw new T.ValueError(name, `mode must be 'fanIn', 'fanOut' or 'fanAvg', got ${String(opts.mode)}`)
     const variance = opts.scale / n
     switch (opts.distribution) {
       case 'truncatedNormal':
-        return T.random.truncatedNormal(key, shape, { std: Math.sqrt(variance) / TRUNCATED_STD, dtype: resolved })
+        return T.random.truncatedNormal(key, shape, {
+          std: Math.sqrt(variance) / TRUNCATED_STD,
+          dtype: resolved,
+        })
       case 'normal':
         return T.random.normal(key, shape, { std: Math.sqrt(variance), dtype: resolved })
       case 'uniform': {

@@ -47,8 +47,9 @@ export interface BatchNormOptions<A extends boolean = boolean> {
  * - Evaluation (`training: false`): the running statistics replace the batch's; state is unchanged.
  * @example
  * const bn = batchNorm()
- * // init on [16, 8, 8] → params { weight [16], bias [16] }, state { runningMean [16], runningVar [16] }
- * const [y, nextState] = bn.apply(params, state, x, { training: true })
+ * // bn.init(key, [16, 8, 8]) → params { weight [16], bias [16] }, state { runningMean [16], runningVar [16] }
+ * const [y, nextState] = bn.apply(params, state, x, { training: true }) // x: [N, 16, 8, 8]
+ * const [yEval] = bn.apply(params, nextState, x, { training: false }) // uses the running statistics
  * @since 0.1.0
  */
 export const batchNorm = <A extends boolean = true>(
@@ -106,7 +107,12 @@ export const batchNorm = <A extends boolean = true>(
         normalized = O.mul(centered, O.rsqrt(O.add(variance, eps)))
         nextState = {
           runningMean: runningAverage(state.runningMean, O.stopGradient(mean), momentum, 1),
-          runningVar: runningAverage(state.runningVar, O.stopGradient(variance), momentum, count / (count - 1)),
+          runningVar: runningAverage(
+            state.runningVar,
+            O.stopGradient(variance),
+            momentum,
+            count / (count - 1),
+          ),
         }
       } else {
         normalized = O.mul(
@@ -114,7 +120,10 @@ export const batchNorm = <A extends boolean = true>(
           O.rsqrt(O.add(perChannel(state.runningVar), eps)),
         )
       }
-      const y = 'weight' in params ? O.add(O.mul(normalized, perChannel(params.weight)), perChannel(params.bias)) : normalized
+      const y =
+        'weight' in params
+          ? O.add(O.mul(normalized, perChannel(params.weight)), perChannel(params.bias))
+          : normalized
       return [y, nextState]
     },
   }

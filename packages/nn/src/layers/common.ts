@@ -51,7 +51,8 @@ export const asChild = (layer: AnyLayer): ChildLayer =>
   layer as unknown as ChildLayer
 
 /** The `Left` of a leaf layer's `init`; the path is the layer's kind until a combinator names it. */
-export const fail = <A>(kind: string, message: string): Either<LayerError, A> => E.left(layerError(kind, message))
+export const fail = <A>(kind: string, message: string): Either<LayerError, A> =>
+  E.left(layerError(kind, message))
 
 /**
  * Puts a child's error under the name its parent gives it: `'2'` and `'dense'` make `'2 (dense)'`;
@@ -77,7 +78,9 @@ export const badShape = (inShape: Shape): string | undefined =>
 
 /** A problem with a count argument (units, channels...), or undefined. */
 export const notPositiveInteger = (name: string, value: number): string | undefined =>
-  Number.isInteger(value) && value > 0 ? undefined : `${name} must be a positive integer, got ${String(value)}`
+  Number.isInteger(value) && value > 0
+    ? undefined
+    : `${name} must be a positive integer, got ${String(value)}`
 
 /**
  * Runs an initialiser and checks what it returned, so a user initialiser of the wrong shape or
@@ -96,7 +99,8 @@ export const runInit = (
   try {
     value = init(key, shape, dtype, fans)
   } catch (e) {
-    if (e instanceof T.BackfoldError) return fail(kind, `${what} failed for shape ${T.fmtShape(shape)}: ${e.message}`)
+    if (e instanceof T.BackfoldError)
+      return fail(kind, `${what} failed for shape ${T.fmtShape(shape)}: ${e.message}`)
     throw e
   }
   if (!T.isTensor(value) || !T.shapesEqual(value.shape, shape) || value.dtype !== dtype)
@@ -118,7 +122,10 @@ export const tryShape = <A>(kind: string, context: string, f: () => A): Either<L
   } catch (e) {
     if (e instanceof T.BackfoldError) {
       const prefix = `${e.op}: `
-      return fail(kind, `${context}: ${e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message}`)
+      return fail(
+        kind,
+        `${context}: ${e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message}`,
+      )
     }
     throw e
   }

@@ -28,7 +28,10 @@ export interface Children {
 }
 
 const entry = (tree: unknown, key: string | number): unknown =>
-  typeof tree === 'object' && tree !== null ? (tree as Readonly<Record<string | number, unknown>>)[key] : undefined
+  typeof tree === 'object' && tree !== null
+    ? // Any object may be indexed; a missing entry reads as undefined, which the child rejects.
+      (tree as Readonly<Record<string | number, unknown>>)[key]
+    : undefined
 
 /**
  * Reads a combinator's arguments: layers (`sequential(a, b)`) or one record of layers
@@ -36,13 +39,23 @@ const entry = (tree: unknown, key: string | number): unknown =>
  */
 export const readChildren = (kind: string, args: ReadonlyArray<unknown>): Children => {
   const first = args[0]
-  if (args.length === 1 && !isLayer(first) && typeof first === 'object' && first !== null && !Array.isArray(first)) {
-    const names = Object.keys(first)
-    const layers = names.map((name) => {
-      const value: unknown = (first as Readonly<Record<string, unknown>>)[name]
+  if (
+    args.length === 1 &&
+    !isLayer(first) &&
+    typeof first === 'object' &&
+    first !== null &&
+    !Array.isArray(first)
+  ) {
+    const entries = Object.entries(first)
+    const names = entries.map(([name]) => name)
+    const layers = entries.map(([name, value]) => {
       if (name === '' || name.includes('.'))
-        throw new T.ValueError(kind, `child name '${name}' must be non-empty and contain no '.' (names join into dotted paths)`)
-      if (!isLayer(value)) throw new T.ValueError(kind, `child '${name}' is not a layer (got ${describe(value)})`)
+        throw new T.ValueError(
+          kind,
+          `child name '${name}' must be non-empty and contain no '.' (names join into dotted paths)`,
+        )
+      if (!isLayer(value))
+        throw new T.ValueError(kind, `child '${name}' is not a layer (got ${describe(value)})`)
       return asChild(value)
     })
     return {
@@ -69,4 +82,10 @@ export const readChildren = (kind: string, args: ReadonlyArray<unknown>): Childr
 }
 
 const describe = (value: unknown): string =>
-  value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : typeof value
+  value === null
+    ? 'null'
+    : Array.isArray(value)
+      ? 'an array'
+      : typeof value === 'object'
+        ? 'an object'
+        : typeof value

@@ -84,7 +84,9 @@ export const conv2d = <B extends boolean = true>(
       const fans = computeFans(weightShape)
       const [weightKey, biasKey] = T.random.split(key, 2)
       return pipe(
-        tryShape(kind, `input ${T.fmtShape(inShape)}, weight ${T.fmtShape(weightShape)}`, () => T.conv2dOutputShape(xShape, weightShape, T.conv2dSpec(kind, xShape, weightShape, geometry))),
+        tryShape(kind, `input ${T.fmtShape(inShape)}, weight ${T.fmtShape(weightShape)}`, () =>
+          T.conv2dOutputShape(xShape, weightShape, T.conv2dSpec(kind, xShape, weightShape, geometry)),
+        ),
         E.chain((outShape) =>
           pipe(
             paramDType(kind, opts.dtype),

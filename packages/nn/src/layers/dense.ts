@@ -44,11 +44,15 @@ export interface DenseOptions<B extends boolean = boolean> {
  * U(−1/√in, 1/√in); pass `weightInit`/`biasInit` (e.g. `initializers.heNormal`, `initializers.zeros`)
  * to change it.
  * @example
- * import { dense } from '@backfold/nn'
+ * import * as E from 'fp-ts/lib/Either.js'
  * import * as T from '@backfold/tensor'
+ * import { dense } from '@backfold/nn'
  * const layer = dense(10)
- * const { params, state, outShape } = unwrap(layer.init(T.random.key(0), [784])) // outShape [10]
- * const [y] = layer.apply(params, state, x, { training: false }) // x: [N, 784] → y: [N, 10]
+ * const built = layer.init(T.random.key(0), [784]) // Right: weight [10, 784], bias [10], outShape [10]
+ * if (E.isRight(built)) {
+ *   const { params, state } = built.right
+ *   const [y] = layer.apply(params, state, T.zeros([32, 784]), { training: false }) // y: [32, 10]
+ * }
  * @since 0.1.0
  */
 export const dense = <B extends boolean = true>(

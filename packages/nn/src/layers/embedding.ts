@@ -46,19 +46,26 @@ export const embedding = (
     kind,
     init: (key, inShape) => {
       const problem =
-        badShape(inShape) ?? notPositiveInteger('numEmbeddings', numEmbeddings) ?? notPositiveInteger('dim', dim)
+        badShape(inShape) ??
+        notPositiveInteger('numEmbeddings', numEmbeddings) ??
+        notPositiveInteger('dim', dim)
       if (problem !== undefined) return fail(kind, problem)
       const weightShape = [numEmbeddings, dim]
       return pipe(
         paramDType(kind, opts.dtype),
-        E.chain((dtype) => runInit(kind, 'weightInit', weightInit, key, weightShape, dtype, computeFans(weightShape))),
+        E.chain((dtype) =>
+          runInit(kind, 'weightInit', weightInit, key, weightShape, dtype, computeFans(weightShape)),
+        ),
         E.map((weight) => ({ params: { weight }, state: {}, outShape: [...inShape, dim] })),
       )
     },
     apply: (params, state, x) => {
       const indices = O.stopGradient(x)
       if (indices.dtype !== 'int32')
-        throw new T.DTypeError(kind, `indices must be int32, got ${indices.dtype} ${T.fmtShape(indices.shape)}`)
+        throw new T.DTypeError(
+          kind,
+          `indices must be int32, got ${indices.dtype} ${T.fmtShape(indices.shape)}`,
+        )
       const data = indices.data
       for (let i = 0; i < data.length; i++) {
         const index = data[i]!

@@ -22,7 +22,10 @@ export const globalAvgPool2d = (): Layer<NoParams, NoState> => ({
         `expected a per-example input [channels, height, width] (rank 3), got ${T.fmtShape(inShape)} (rank ${inShape.length})`,
       )
     if (inShape[1] === 0 || inShape[2] === 0)
-      return fail('globalAvgPool2d', `input ${T.fmtShape(inShape)} has an empty spatial axis; there is nothing to average`)
+      return fail(
+        'globalAvgPool2d',
+        `input ${T.fmtShape(inShape)} has an empty spatial axis; there is nothing to average`,
+      )
     return E.right({ params: {}, state: {}, outShape: [inShape[0]!] })
   },
   apply: (_params, state, x) => [O.mean(x, { axes: [2, 3] }), state],

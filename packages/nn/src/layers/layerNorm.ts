@@ -66,7 +66,9 @@ export const layerNorm = <A extends boolean = true>(
         )
       const normalizedShape = inShape.slice(inShape.length - count)
       return E.map((dtype: DType) => ({
-        params: affine ? { weight: T.ones(normalizedShape, dtype), bias: T.zeros(normalizedShape, dtype) } : {},
+        params: affine
+          ? { weight: T.ones(normalizedShape, dtype), bias: T.zeros(normalizedShape, dtype) }
+          : {},
         state: {},
         outShape: inShape,
       }))(paramDType(kind, opts.dtype))

@@ -63,14 +63,26 @@ export function parallel(...args: ReadonlyArray<unknown>): AnyLayer {
         states.push(result.right.state)
       }
       const features = shapes.reduce((n, s) => n + s[0]!, 0)
-      return E.right({ params: pack(params), state: pack(states), outShape: [features, ...shapes[0]!.slice(1)] })
+      return E.right({
+        params: pack(params),
+        state: pack(states),
+        outShape: [features, ...shapes[0]!.slice(1)],
+      })
     },
     apply: (params, state, x, ctx) => {
       const childParams = unpack(params)
       const childStates = unpack(state)
       const keys = ctx.key === undefined ? undefined : splitKey(ctx.key, layers.length)
-      const outputs = layers.map((layer, i) => layer.apply(childParams[i], childStates[i], x, childContext(ctx, keys?.[i])))
-      return [O.concat(outputs.map(([y]) => y), 1), pack(outputs.map(([, s]) => s))]
+      const outputs = layers.map((layer, i) =>
+        layer.apply(childParams[i], childStates[i], x, childContext(ctx, keys?.[i])),
+      )
+      return [
+        O.concat(
+          outputs.map(([y]) => y),
+          1,
+        ),
+        pack(outputs.map(([, s]) => s)),
+      ]
     },
   }
   return layer

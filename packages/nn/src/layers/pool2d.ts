@@ -24,7 +24,9 @@ export const initPool2d = (
     )
   const xShape = [1, ...inShape]
   return pipe(
-    tryShape(kind, `input ${T.fmtShape(inShape)}`, () => T.pool2dOutputShape(xShape, T.pool2dSpec(kind, xShape, opts))),
+    tryShape(kind, `input ${T.fmtShape(inShape)}`, () =>
+      T.pool2dOutputShape(xShape, T.pool2dSpec(kind, xShape, opts)),
+    ),
     E.map((outShape) => ({ params: {}, state: {}, outShape: outShape.slice(1) })),
   )
 }

@@ -54,7 +54,12 @@ export function sequential(...args: ReadonlyArray<unknown>): AnyLayer {
       const nextStates: unknown[] = []
       let y = x
       for (let i = 0; i < layers.length; i++) {
-        const [out, nextState] = layers[i]!.apply(childParams[i], childStates[i], y, childContext(ctx, keys?.[i]))
+        const [out, nextState] = layers[i]!.apply(
+          childParams[i],
+          childStates[i],
+          y,
+          childContext(ctx, keys?.[i]),
+        )
         y = out
         nextStates.push(nextState)
       }

@@ -23,7 +23,7 @@ export const minOp = defineOp<ReduceParams>({
 /**
  * Minimum over `axes` (default all). Keeps the dtype; NaN propagates; an empty axis is a ValueError.
  * Gradient convention (PyTorch's): tied minima share the cotangent evenly, so `min([1, 1])` sends
- * 0.5 to each.
+ * 0.5 to each. A NaN in a reduced set makes that set's gradient NaN.
  * @example
  * min(tensor([[1, 5], [7, 2]]), { axes: 1 }) // [1, 2]
  * @since 0.1.0

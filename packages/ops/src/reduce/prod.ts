@@ -31,6 +31,7 @@ export const prodOp = defineOp<ReduceParams>({
  * Product over `axes` (default all). Keeps the dtype; the product over an empty axis is 1.
  * The gradient is exact with zeros in the input (no division by zero): at the only zero of a set
  * it is the product of the others, and with two or more zeros it is 0 everywhere in that set.
+ * Second derivatives are exact except between two zeros of one set (that mixed term comes out 0).
  * @example
  * prod(tensor([[1, 2], [3, 4]]), { axes: 0 }) // [3, 8]
  * @since 0.1.0
