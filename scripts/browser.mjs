@@ -10,7 +10,7 @@ import { build } from 'esbuild'
 const root = fileURLToPath(new URL('..', import.meta.url))
 const chromium = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p))
 if (chromium === undefined) {
-  console.error('browser test: chromium not found; install Debian\'s chromium (apt-get install chromium)')
+  console.error("browser test: chromium not found; install Debian's chromium (apt-get install chromium)")
   console.log('0 passed, 1 failed')
   process.exit(1)
 }
@@ -46,10 +46,13 @@ const dom = execFileSync(
   { encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'pipe'] },
 )
 const match = /<pre id="result">([\s\S]*?)<\/pre>/.exec(dom)
-const decode = (s) => s.replaceAll('&quot;', '"').replaceAll('&lt;', '<').replaceAll('&gt;', '>').replaceAll('&amp;', '&')
+const decode = (s) =>
+  s.replaceAll('&quot;', '"').replaceAll('&lt;', '<').replaceAll('&gt;', '>').replaceAll('&amp;', '&')
 const result = match ? JSON.parse(decode(match[1])) : { ok: false, error: 'no result in the page' }
 if (result.ok && result.accuracy === 1 && result.loss < 0.1) {
-  console.log(`browser test: XOR learned in headless Chromium (loss ${result.loss.toFixed(4)}, ${result.userAgent})`)
+  console.log(
+    `browser test: XOR learned in headless Chromium (loss ${result.loss.toFixed(4)}, ${result.userAgent})`,
+  )
   console.log('1 passed, 0 failed')
 } else {
   console.error('browser test failed:', JSON.stringify(result, null, 2))

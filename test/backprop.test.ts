@@ -36,7 +36,9 @@ const lambda = 0.03
 
 const draw = (seed: number, rows: number, cols: number, scale = 1): Matrix => {
   const data = random.normal(random.key(seed), [rows, cols], { dtype: 'float64' }).data
-  return Array.from({ length: rows }, (_, i) => Array.from({ length: cols }, (_, j) => data[i * cols + j]! * scale))
+  return Array.from({ length: rows }, (_, i) =>
+    Array.from({ length: cols }, (_, j) => data[i * cols + j]! * scale),
+  )
 }
 const toTensor = (m: Matrix): Tensor =>
   unsafeTensor('float64', [m.length, m[0]!.length], Float64Array.from(m.flat()))
@@ -99,7 +101,9 @@ const referenceGradients = (
     }
   })
   // + λ ∇Ω with Ω = ½ Σ ||W||² (weights only, never biases)
-  layers.forEach((L, l) => L.W.forEach((row, j) => row.forEach((w, k) => (grads[l]!.dW[j]![k]! += lambda * w))))
+  layers.forEach((L, l) =>
+    L.W.forEach((row, j) => row.forEach((w, k) => (grads[l]!.dW[j]![k]! += lambda * w))),
+  )
   return grads
 }
 
@@ -140,7 +144,10 @@ describe('the four backpropagation equations come out of the fold', () => {
       let a = x
       for (const p of ps) a = sigmoid(add(matmul(a, p.W, { transposeB: true }), p.b)) // z = W a + b, batch-major
       const quadratic = mul(sum(square(sub(y, a))), 1 / (2 * n))
-      const penalty = ps.reduce<Tensor>((acc, p) => add(acc, sum(square(p.W))), unsafeTensor('float64', [], Float64Array.of(0)))
+      const penalty = ps.reduce<Tensor>(
+        (acc, p) => add(acc, sum(square(p.W))),
+        unsafeTensor('float64', [], Float64Array.of(0)),
+      )
       return add(quadratic, mul(penalty, lambda / 2))
     }
     const g = grad(cost)(params, toTensor(X), toTensor(Ytargets))
@@ -190,7 +197,10 @@ describe('the four backpropagation equations come out of the fold', () => {
         const z = add(matmul(a, p.W, { transposeB: true }), p.b)
         a = l === ps.length - 1 ? z : tanh(z) // the output layer's logits go to the fused loss
       })
-      const penalty = ps.reduce<Tensor>((acc, p) => add(acc, sum(square(p.W))), unsafeTensor('float64', [], Float64Array.of(0)))
+      const penalty = ps.reduce<Tensor>(
+        (acc, p) => add(acc, sum(square(p.W))),
+        unsafeTensor('float64', [], Float64Array.of(0)),
+      )
       return add(mean(softmaxCrossEntropy(a, y)), mul(penalty, lambda / 2))
     }
     const g = grad(cost)(params, toTensor(X), toTensor(Y))
@@ -201,4 +211,3 @@ describe('the four backpropagation equations come out of the fold', () => {
     })
   })
 })
-

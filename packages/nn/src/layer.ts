@@ -54,11 +54,11 @@ export interface Layer<P = unknown, S = unknown> {
 }
 
 /** The parameter tree type of a layer. @since 0.1.0 */
-export type ParamsOf<L> = L extends Layer<infer P, unknown> ? P : never
+export type ParamsOf<L> = L extends Layer<infer P, infer _S> ? P : never
 /** The state tree type of a layer. @since 0.1.0 */
-export type StateOf<L> = L extends Layer<unknown, infer S> ? S : never
+export type StateOf<L> = L extends Layer<infer _P, infer S> ? S : never
 
 /** State of a layer that has none. @since 0.1.0 */
-export type NoState = Readonly<Record<string, never>>
+export type NoState = Readonly<Record<never, never>>
 /** Parameters of a layer that has none. @since 0.1.0 */
-export type NoParams = Readonly<Record<string, never>>
+export type NoParams = Readonly<Record<never, never>>

@@ -316,3 +316,37 @@ describe('parallel', () => {
     expect(report.ok, report.message).toBe(true)
   })
 })
+
+describe('end to end', () => {
+  it('a few plain gradient steps on an MLP lower the loss (float32, default initialisation)', () => {
+    const model = sequential(dense(8), relu(), dense(1))
+    const built = unwrap(model.init(key(0), [2]))
+    const x = T.tensor([
+      [0, 0],
+      [0, 1],
+      [1, 0],
+      [1, 1],
+    ])
+    const target = T.tensor([[0], [1], [1], [0]])
+    const loss = (p: typeof built.params): Tensor =>
+      O.mean(O.square(O.sub(model.apply(p, built.state, x, evalCtx)[0], target)))
+    let params = built.params
+    const initial = T.item(loss(params))
+    for (let step = 0; step < 50; step++) {
+      const g = O.grad(loss)(params)
+      params = [
+        {
+          weight: O.sub(params[0].weight, O.mul(g[0].weight, 0.1)),
+          bias: O.sub(params[0].bias, O.mul(g[0].bias, 0.1)),
+        },
+        {},
+        {
+          weight: O.sub(params[2].weight, O.mul(g[2].weight, 0.1)),
+          bias: O.sub(params[2].bias, O.mul(g[2].bias, 0.1)),
+        },
+      ]
+    }
+    expect(params[0].weight.dtype).toBe('float32')
+    expect(T.item(loss(params))).toBeLessThan(0.5 * initial)
+  })
+})

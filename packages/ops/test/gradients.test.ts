@@ -22,7 +22,11 @@ describe('every registered op has a gradient row', () => {
 
 describe.each(rows.map((r) => [`${r.op}: ${r.label} (${r.domain})`, r] as const))('%s', (_name, row) => {
   it('VJP matches finite differences', () => {
-    const report = checkVjp(row.fn, row.args(), row.tolerance === undefined ? {} : { tolerance: row.tolerance })
+    const report = checkVjp(
+      row.fn,
+      row.args(),
+      row.tolerance === undefined ? {} : { tolerance: row.tolerance },
+    )
     expect(report.ok, report.message).toBe(true)
   })
   if (row.secondOrder === true) {

@@ -102,7 +102,9 @@ describe('errors name the transformation and the problem', () => {
     expect(() => pullback(T.tensor([1, 2], 'float32'))).toThrow(/dtype float32.*float64/)
   })
   it('rejects ops given bad shapes with a ShapeError naming the op', () => {
-    expect(() => grad((x: Tensor) => sum(matmul(x, f64([1, 2, 3]))))(T.zeros([2, 2], 'float64'))).toThrow(/matmul/)
+    expect(() => grad((x: Tensor) => sum(matmul(x, f64([1, 2, 3]))))(T.zeros([2, 2], 'float64'))).toThrow(
+      /matmul/,
+    )
   })
   it('rejects tracers that escaped their transformation', () => {
     let leaked: Tensor | undefined
@@ -129,7 +131,9 @@ describe('vjp, jvp, hvp, jacobian', () => {
     const [y, dy] = jvp((a: Tensor) => mul(sin(a), a))([x], [v])
     const xs = toArray(x)
     const vs = toArray(v)
-    toArray(dy).forEach((d, i) => expect(d).toBeCloseTo((Math.cos(xs[i]!) * xs[i]! + Math.sin(xs[i]!)) * vs[i]!, 12))
+    toArray(dy).forEach((d, i) =>
+      expect(d).toBeCloseTo((Math.cos(xs[i]!) * xs[i]! + Math.sin(xs[i]!)) * vs[i]!, 12),
+    )
     expect(toArray(y)[2]).toBeCloseTo(Math.sin(-2) * -2, 14)
   })
 
@@ -195,7 +199,11 @@ describe('defineOp and checkVjp for user ops', () => {
   const sinOp = defineOp({ name: 'mySin', forward: ([x]) => T.sin(x!), vjp: (ct, [x]) => [mul(ct, cos(x!))] })
   const mySin = (x: Tensor): Tensor => applyOp(sinOp, [x], undefined)
   // the same op with a wrong VJP (missing the cos factor's sign): checkVjp must catch it
-  const badOp = defineOp({ name: 'badSin', forward: ([x]) => T.sin(x!), vjp: (ct, [x]) => [mul(ct, sin(x!))] })
+  const badOp = defineOp({
+    name: 'badSin',
+    forward: ([x]) => T.sin(x!),
+    vjp: (ct, [x]) => [mul(ct, sin(x!))],
+  })
   const badSin = (x: Tensor): Tensor => applyOp(badOp, [x], undefined)
   const x = f64([0.1, 0.9, -1.3, 2.2])
 

@@ -39,7 +39,12 @@ export interface Backend {
   /** Materialises a broadcast (x's shape already right-aligned and compatible with `shape`). */
   readonly broadcastTo: (x: Tensor, shape: Shape) => Tensor
   /** Strided slice: element `j` along axis `i` is `x[start[i] + j * step[i]]`; `outShape` is precomputed. */
-  readonly slice: (x: Tensor, start: ReadonlyArray<number>, step: ReadonlyArray<number>, outShape: Shape) => Tensor
+  readonly slice: (
+    x: Tensor,
+    start: ReadonlyArray<number>,
+    step: ReadonlyArray<number>,
+    outShape: Shape,
+  ) => Tensor
   /** Constant padding; `pads[i] = [before, after]`, both >= 0. */
   readonly pad: (x: Tensor, pads: ReadonlyArray<readonly [number, number]>, value: number) => Tensor
   /** Concatenation along `axis`; all inputs share dtype and every other dimension. */

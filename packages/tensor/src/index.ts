@@ -5,7 +5,7 @@
  * @example
  * import { tensor, matmul, toString } from '@backfold/tensor'
  * const a = tensor([[1, 2], [3, 4]])
- * console.log(toString(matmul(a, a))) // [[7, 10], [15, 22]]
+ * console.log(toString(matmul(a, a))) // tensor([[ 7., 10.], [15., 22.]]) (one row per line)
  * @packageDocumentation
  */
 export * from './dtype'

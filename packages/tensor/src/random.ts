@@ -10,7 +10,7 @@
  * two uint32 words and a counter of two uint32 words to two uint32 words. There is no hidden state;
  * a {@link Key} is just the two key words. The derived operations are JAX's, word for word:
  *
- * - `key(seed)` = `[seed >>> 32, seed & 0xffffffff]` (JAX's `PRNGKey`; `key(0)` is `[0, 0]`).
+ * - `key(seed)` = `[floor(seed / 2^32), seed mod 2^32]` (JAX's `PRNGKey`; `key(0)` is `[0, 0]`).
  * - `randomBits(key, n)`: the counters `0 .. n-1` (padded with one `0` when `n` is odd) are cut in
  *   two halves `x0 = first half`, `x1 = second half`; block `i` encrypts `(x0[i], x1[i])`; the output
  *   is all first words followed by all second words (the pad's output dropped).
@@ -52,10 +52,11 @@
  *
  * Bits are produced by uint32 additions, xors and rotations only, so they are exact everywhere. The
  * float transforms use `+ - * /`, `Math.fround`, `Math.sqrt` (correctly rounded by the standard) and
- * `Math.log`. The standard does not require `Math.log` to be correctly rounded; V8, SpiderMonkey and
- * JavaScriptCore all use fdlibm-derived implementations that agree in practice, but a different engine
- * could change `normal` or `truncatedNormal` samples in the last bit. `uniform`, `bernoulli`, `randint`
- * and `permutation` use no transcendental function and are exact on every engine.
+ * `Math.log`. The standard does not require `Math.log` to be correctly rounded: V8 (Node, Chrome) and
+ * SpiderMonkey use ports of fdlibm and agree, but an engine built on the platform's own libm could
+ * change `normal` or `truncatedNormal` samples in the last bit (and, very rarely, a rejection decision
+ * in `truncatedNormal`). `uniform`, `bernoulli`, `randint` and `permutation` use no transcendental
+ * function and are exact on every engine.
  *
  * @example
  * import { random } from '@backfold/tensor'
@@ -488,6 +489,12 @@ export const uniform = (key: Key, shape: Shape, opts: UniformOptions = {}): Tens
   const hi = dtype === 'float32' ? Math.fround(max) : max
   if (!(lo < hi))
     throw new ValueError('uniform', `min must be less than max (in ${dtype}), got min ${min}, max ${max}`)
+  const width = dtype === 'float32' ? Math.fround(hi - lo) : hi - lo
+  if (!Number.isFinite(width))
+    throw new ValueError(
+      'uniform',
+      `max - min overflows ${dtype} (min ${min}, max ${max}); use a narrower range`,
+    )
   return unsafeTensor(dtype, shapeCopy(shape), uniformData(k0, k1, size, min, max, dtype))
 }
 

@@ -33,10 +33,14 @@ export const shapesEqual = (a: Shape, b: Shape): boolean => {
  * @since 0.1.0
  */
 export const checkShape = (op: string, shape: Shape, what = 'shape'): void => {
-  if (!Array.isArray(shape)) throw new ValueError(op, `${what} must be an array of integers, got ${String(shape)}`)
+  if (!Array.isArray(shape))
+    throw new ValueError(op, `${what} must be an array of integers, got ${String(shape)}`)
   for (const d of shape) {
     if (!Number.isInteger(d) || d < 0)
-      throw new ValueError(op, `${what} ${fmtShape(shape)} has dimension ${d}; expected non-negative integers`)
+      throw new ValueError(
+        op,
+        `${what} ${fmtShape(shape)} has dimension ${d}; expected non-negative integers`,
+      )
   }
 }
 
@@ -67,7 +71,10 @@ export const broadcastShapes = (op: string, a: Shape, b: Shape): number[] => {
 /** Resolves a possibly negative axis against `rank`, or throws a `ValueError` naming the op. @since 0.1.0 */
 export const normalizeAxis = (op: string, axis: number, rank: number): number => {
   if (!Number.isInteger(axis) || axis < -rank || axis >= rank)
-    throw new ValueError(op, `axis ${axis} is out of range for a tensor of rank ${rank}; expected -${rank} <= axis < ${rank}`)
+    throw new ValueError(
+      op,
+      `axis ${axis} is out of range for a tensor of rank ${rank}; expected -${rank} <= axis < ${rank}`,
+    )
   return axis < 0 ? axis + rank : axis
 }
 
@@ -75,7 +82,11 @@ export const normalizeAxis = (op: string, axis: number, rank: number): number =>
  * Resolves `axes` (undefined = all) to a sorted list of distinct non-negative axes.
  * @since 0.1.0
  */
-export const normalizeAxes = (op: string, axes: number | ReadonlyArray<number> | undefined, rank: number): number[] => {
+export const normalizeAxes = (
+  op: string,
+  axes: number | ReadonlyArray<number> | undefined,
+  rank: number,
+): number[] => {
   if (axes === undefined) return Array.from({ length: rank }, (_, i) => i)
   const list = typeof axes === 'number' ? [axes] : axes
   const out = list.map((a) => normalizeAxis(op, a, rank))

@@ -24,8 +24,4 @@ export const unsafeTensor = (dtype: DType, shape: Shape, data: TypedArray): Tens
 
 /** True for tensors (and for values that behave as tensors, such as traced values). @since 0.1.0 */
 export const isTensor = (value: unknown): value is Tensor =>
-  typeof value === 'object' &&
-  value !== null &&
-  'dtype' in value &&
-  'shape' in value &&
-  'data' in value
+  typeof value === 'object' && value !== null && 'dtype' in value && 'shape' in value && 'data' in value

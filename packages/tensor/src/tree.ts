@@ -18,7 +18,11 @@ export type TreeDef =
   | { readonly kind: 'leaf' }
   | { readonly kind: 'constant'; readonly value: unknown }
   | { readonly kind: 'array'; readonly children: ReadonlyArray<TreeDef> }
-  | { readonly kind: 'record'; readonly keys: ReadonlyArray<string>; readonly children: ReadonlyArray<TreeDef> }
+  | {
+      readonly kind: 'record'
+      readonly keys: ReadonlyArray<string>
+      readonly children: ReadonlyArray<TreeDef>
+    }
 
 const isRecord = (x: unknown): x is { readonly [key: string]: unknown } =>
   typeof x === 'object' && x !== null && !Array.isArray(x) && !isTensor(x)
@@ -68,7 +72,10 @@ export const leafCount = (def: TreeDef): number => {
 export const unflatten = <T = Tree>(def: TreeDef, leaves: ReadonlyArray<Tensor>): T => {
   const expected = leafCount(def)
   if (expected !== leaves.length)
-    throw new ValueError('tree.unflatten', `structure holds ${expected} tensors but ${leaves.length} were given`)
+    throw new ValueError(
+      'tree.unflatten',
+      `structure holds ${expected} tensors but ${leaves.length} were given`,
+    )
   let i = 0
   const build = (d: TreeDef): unknown => {
     switch (d.kind) {

@@ -314,6 +314,10 @@ describe('uniform', () => {
     expect(() => uniform(key(0), [1.5])).toThrow(ValueError)
     expect(() => uniform(key(0), [2], { min: 1, max: 1 })).toThrow(ValueError)
     expect(() => uniform(key(0), [2], { min: 0, max: Infinity })).toThrow(ValueError)
+    expect(() => uniform(key(0), [2], { min: -3e38, max: 3e38 })).toThrow(ValueError)
+    expect(
+      uniform(key(0), [2], { min: -3e38, max: 3e38, dtype: 'float64' }).data.every(Number.isFinite),
+    ).toBe(true)
     expect(() => uniform(key(0), [2], { dtype: 'int32' })).toThrow(DTypeError)
     expect(() => uniform(key(0), [2], { dtype: 'bf16' as DType })).toThrow(DTypeError)
   })

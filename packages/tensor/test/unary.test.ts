@@ -305,6 +305,8 @@ describe('erf', () => {
     expect(table.data[0]).toBeCloseTo(0.5204998778130465, 15)
     expect(table.data[1]).toBeCloseTo(0.8427007929497149, 15)
     expect(table.data[2]).toBeCloseTo(0.9999999845827421, 15)
-    expect(erf(unsafeTensor('float64', [2], Float64Array.of(40, -Infinity))).data).toEqual(Float64Array.of(1, -1))
+    expect(erf(unsafeTensor('float64', [2], Float64Array.of(40, -Infinity))).data).toEqual(
+      Float64Array.of(1, -1),
+    )
   })
 })

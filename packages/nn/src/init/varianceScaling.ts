@@ -29,8 +29,12 @@ const TRUNCATED_STD = 0.87962566103423978
  * const init = varianceScaling({ scale: 2, mode: 'fanIn', distribution: 'normal' }) // kaiming_normal_
  * @since 0.1.0
  */
-export const varianceScaling =
-  (opts: VarianceScalingOptions, name = 'initializers.varianceScaling'): Initializer =>
+export const varianceScaling = (opts: VarianceScalingOptions): Initializer =>
+  scaled(opts, 'initializers.varianceScaling')
+
+/** `varianceScaling` reporting errors under `name`, so each named initialiser speaks for itself. */
+const scaled =
+  (opts: VarianceScalingOptions, name: string): Initializer =>
   (key: Key, shape: Shape, dtype?: DType, fans?: Fans): Tensor => {
     checkFinite(name, 'scale', opts.scale)
     if (opts.scale < 0) throw new T.ValueError(name, `scale must be >= 0, got ${opts.scale}`)
@@ -75,7 +79,7 @@ export const varianceScaling =
  * Glorot/Xavier uniform: U(−√(6/(fanIn+fanOut)), √(6/(fanIn+fanOut))) (Glorot & Bengio 2010; Keras's default).
  * @since 0.1.0
  */
-export const glorotUniform: Initializer = varianceScaling(
+export const glorotUniform: Initializer = scaled(
   { scale: 1, mode: 'fanAvg', distribution: 'uniform' },
   'initializers.glorotUniform',
 )
@@ -85,7 +89,7 @@ export const glorotUniform: Initializer = varianceScaling(
  * std √(2/(fanIn+fanOut)).
  * @since 0.1.0
  */
-export const glorotNormal: Initializer = varianceScaling(
+export const glorotNormal: Initializer = scaled(
   { scale: 1, mode: 'fanAvg', distribution: 'truncatedNormal' },
   'initializers.glorotNormal',
 )
@@ -94,7 +98,7 @@ export const glorotNormal: Initializer = varianceScaling(
  * He/Kaiming uniform for ReLU networks: U(−√(6/fanIn), √(6/fanIn)) (PyTorch's `kaiming_uniform_` with a = 0).
  * @since 0.1.0
  */
-export const heUniform: Initializer = varianceScaling(
+export const heUniform: Initializer = scaled(
   { scale: 2, mode: 'fanIn', distribution: 'uniform' },
   'initializers.heUniform',
 )
@@ -107,7 +111,7 @@ export const heUniform: Initializer = varianceScaling(
  * const layer = dense(128, { weightInit: heNormal })
  * @since 0.1.0
  */
-export const heNormal: Initializer = varianceScaling(
+export const heNormal: Initializer = scaled(
   { scale: 2, mode: 'fanIn', distribution: 'truncatedNormal' },
   'initializers.heNormal',
 )
@@ -117,7 +121,7 @@ export const heNormal: Initializer = varianceScaling(
  * have std √(1/fanIn).
  * @since 0.1.0
  */
-export const lecunNormal: Initializer = varianceScaling(
+export const lecunNormal: Initializer = scaled(
   { scale: 1, mode: 'fanIn', distribution: 'truncatedNormal' },
   'initializers.lecunNormal',
 )
@@ -126,7 +130,7 @@ export const lecunNormal: Initializer = varianceScaling(
  * LeCun uniform: U(−√(3/fanIn), √(3/fanIn)).
  * @since 0.1.0
  */
-export const lecunUniform: Initializer = varianceScaling(
+export const lecunUniform: Initializer = scaled(
   { scale: 1, mode: 'fanIn', distribution: 'uniform' },
   'initializers.lecunUniform',
 )
@@ -137,7 +141,7 @@ export const lecunUniform: Initializer = varianceScaling(
  */
 export const kaimingUniform = (opts: { readonly a?: number } = {}): Initializer => {
   const a = opts.a ?? 0
-  return varianceScaling(
+  return scaled(
     { scale: 2 / (1 + a * a), mode: 'fanIn', distribution: 'uniform' },
     'initializers.kaimingUniform',
   )
@@ -152,7 +156,7 @@ export const kaimingUniform = (opts: { readonly a?: number } = {}): Initializer 
  * dense(10, { weightInit: torchDefault, biasInit: zeros })
  * @since 0.1.0
  */
-export const torchDefault: Initializer = varianceScaling(
+export const torchDefault: Initializer = scaled(
   { scale: 1 / 3, mode: 'fanIn', distribution: 'uniform' },
   'initializers.torchDefault',
 )

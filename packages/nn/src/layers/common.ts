@@ -2,7 +2,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import type { Either } from 'fp-ts/lib/Either.js'
 import * as T from '@backfold/tensor'
 import type { DType, Key, Shape, Tensor } from '@backfold/tensor'
-import type { ApplyContext, Initialized, Layer, LayerError, NoParams, NoState } from '../layer'
+import type { ApplyContext, Initialized, Layer, LayerError, NoParams, NoState, ParamsOf, StateOf } from '../layer'
 import { layerError } from '../layer'
 import type { Fans, Initializer } from '../init/initializer'
 
@@ -23,10 +23,10 @@ export interface AnyLayer {
  * work for every layer despite `Layer`'s invariance).
  * @since 0.1.0
  */
-export type LayerParams<L> = L extends Layer<infer P, infer _S> ? P : never
+export type LayerParams<L> = ParamsOf<L>
 
 /** The state tree type of a layer. @since 0.1.0 */
-export type LayerState<L> = L extends Layer<infer _P, infer S> ? S : never
+export type LayerState<L> = StateOf<L>
 
 /** True for values that look like layers (used to tell `sequential(a, b)` from `sequential({ a, b })`). */
 export const isLayer = (value: unknown): value is AnyLayer =>

@@ -15,7 +15,7 @@ import { asChild } from './common'
  * const block = residual(sequential(dense(64), relu(), dense(64))) // on [64] inputs
  * @since 0.1.0
  */
-export const residual = <const L extends AnyLayer>(body: L): Layer<LayerParams<L>, LayerState<L>> => {
+export const residual = <L extends AnyLayer>(body: L): Layer<LayerParams<L>, LayerState<L>> => {
   const kind = 'residual'
   const child = asChild(body)
   const layer: Layer<unknown, unknown> = {

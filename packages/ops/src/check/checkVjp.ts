@@ -45,7 +45,9 @@ const errorOf = (a: number, b: number): number =>
   Number.isNaN(a) || Number.isNaN(b) ? Infinity : Math.abs(a - b) / Math.max(1, Math.abs(a), Math.abs(b))
 
 const toFloat64 = (x: Tensor): Tensor =>
-  x.dtype === 'float64' || x.dtype === 'int32' ? x : unsafeTensor('float64', x.shape, Float64Array.from(x.data))
+  x.dtype === 'float64' || x.dtype === 'int32'
+    ? x
+    : unsafeTensor('float64', x.shape, Float64Array.from(x.data))
 
 const dot = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
   let s = 0
@@ -123,7 +125,13 @@ export const checkVjp = (
       ? ''
       : `; worst Jacobian entry d out[${jacobian.worst.output}] / d arg${jacobian.worst.argument}[${jacobian.worst.input}]: ` +
         `finite differences ${jacobian.worst.finiteDifference} vs vjp ${jacobian.worst.vjp}`)
-  return { ok, worstError, dotProduct: { finiteDifference: fdSide, vjp: vjpSide, error: dotError }, jacobian, message }
+  return {
+    ok,
+    worstError,
+    dotProduct: { finiteDifference: fdSide, vjp: vjpSide, error: dotError },
+    jacobian,
+    message,
+  }
 }
 
 const compareJacobian = (
@@ -157,7 +165,8 @@ const compareJacobian = (
         const fd = (plus[o]! - minus[o]!) / (2 * eps)
         const v = rows[o]![a]!.data[i]!
         const err = errorOf(fd, v)
-        if (err > worst.maxError) worst = { maxError: err, output: o, argument: n, input: i, finiteDifference: fd, vjp: v }
+        if (err > worst.maxError)
+          worst = { maxError: err, output: o, argument: n, input: i, finiteDifference: fd, vjp: v }
       }
     }
   })

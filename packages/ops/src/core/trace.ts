@@ -81,7 +81,8 @@ export const topTrace = (xs: ReadonlyArray<Tensor>, opName: string): Trace | und
 }
 
 /** The value of `x` as seen one level below `trace` (the primal of its tracer, or `x` itself). @internal */
-export const primalOf = (x: Tensor, trace: Trace): Tensor => (x instanceof Tracer && x.trace === trace ? x.primal : x)
+export const primalOf = (x: Tensor, trace: Trace): Tensor =>
+  x instanceof Tracer && x.trace === trace ? x.primal : x
 
 /** Removes every level of tracing: the concrete tensor underneath. @since 0.1.0 */
 export const concrete = (x: Tensor): Tensor => {

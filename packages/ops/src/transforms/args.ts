@@ -14,9 +14,13 @@ export const resolveArgnums = (transform: string, argnums: Argnums, count: numbe
   const list = typeof argnums === 'number' ? [argnums] : [...argnums]
   for (const n of list) {
     if (!Number.isInteger(n) || n < 0 || n >= count)
-      throw new TraceError(transform, `argnums ${n} is out of range: the function was called with ${count} arguments`)
+      throw new TraceError(
+        transform,
+        `argnums ${n} is out of range: the function was called with ${count} arguments`,
+      )
   }
-  if (new Set(list).size !== list.length) throw new TraceError(transform, `argnums [${list.join(',')}] repeats an index`)
+  if (new Set(list).size !== list.length)
+    throw new TraceError(transform, `argnums [${list.join(',')}] repeats an index`)
   return list
 }
 

@@ -41,7 +41,12 @@ const run = (
         transform,
         `the function returned shape ${fmtShape(out.shape)}; grad needs a scalar (shape []): reduce it with sum or mean, or use vjp`,
       )
-    const flatGrads = backward(trace, [out], [ones([], out.dtype)], inputs.flatMap((a) => a.tracers))
+    const flatGrads = backward(
+      trace,
+      [out],
+      [ones([], out.dtype)],
+      inputs.flatMap((a) => a.tracers),
+    )
     const grads = regroup(inputs, flatGrads)
     const value = out instanceof Tracer && out.trace === trace ? out.primal : out
     return [value, typeof argnums === 'number' ? grads[0] : grads, unwrapTree(aux, trace)]
@@ -94,7 +99,9 @@ export function valueAndGrad(
  * grad(grad(f))(scalar(2))      // 12 (6x)
  * @since 0.1.0
  */
-export function grad<Args extends ReadonlyArray<unknown>>(f: (...args: Args) => Tensor): (...args: Args) => Args[0]
+export function grad<Args extends ReadonlyArray<unknown>>(
+  f: (...args: Args) => Tensor,
+): (...args: Args) => Args[0]
 export function grad<Args extends ReadonlyArray<unknown>, Aux>(
   f: (...args: Args) => readonly [Tensor, Aux],
   opts: { readonly hasAux: true; readonly argnums?: undefined },

@@ -17,7 +17,10 @@ import { TraceError } from '../core/trace'
  */
 export const hvp =
   <Args extends ReadonlyArray<unknown>>(f: (...args: Args) => Tensor) =>
-  (primals: Args, vectors: { readonly [K in keyof Args]: Args[K] }): { -readonly [K in keyof Args]: Args[K] } => {
+  (
+    primals: Args,
+    vectors: { readonly [K in keyof Args]: Args[K] },
+  ): { -readonly [K in keyof Args]: Args[K] } => {
     const all = primals.map((_, i) => i)
     const gradient = grad(f, { argnums: all })
     const directional = (...args: Args): Tensor => {

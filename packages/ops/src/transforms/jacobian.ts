@@ -13,7 +13,10 @@ import { vjp } from './vjp'
  * @since 0.1.0
  */
 export const jacobian =
-  <Args extends ReadonlyArray<unknown>>(f: (...args: Args) => Tensor, opts: { readonly argnum?: number } = {}) =>
+  <Args extends ReadonlyArray<unknown>>(
+    f: (...args: Args) => Tensor,
+    opts: { readonly argnum?: number } = {},
+  ) =>
   (...args: Args): Tensor => {
     const argnum = opts.argnum ?? 0
     const x = args[argnum]
@@ -28,7 +31,8 @@ export const jacobian =
         'jacobian',
         `a ${fmtShape(out.shape)} by ${fmtShape(xTensor.shape)} Jacobian is too large to form; use vjp, jvp or hvp`,
       )
-    if (out.dtype === 'int32') throw new TraceError('jacobian', 'the function returns int32 values, which have no derivative')
+    if (out.dtype === 'int32')
+      throw new TraceError('jacobian', 'the function returns int32 values, which have no derivative')
     const data = allocate(out.dtype, outSize * inSize)
     const basis = allocate(out.dtype, outSize)
     for (let i = 0; i < outSize; i++) {

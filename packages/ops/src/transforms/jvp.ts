@@ -28,4 +28,3 @@ export const jvp =
     // The inner pullback's cotangent has the output's type, so its VJP's result does too.
     return [out, tangentOut as Out] as const
   }
-

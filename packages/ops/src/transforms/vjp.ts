@@ -47,7 +47,10 @@ export function vjp<Args extends ReadonlyArray<unknown>, Out>(
     const pullback = (cotangent: Out): unknown[] => {
       const { leaves: cts, def } = flatten(cotangent)
       if (!sameStructure(def, outDef))
-        throw new TraceError('vjp', 'the cotangent passed to the pullback does not have the structure of the output')
+        throw new TraceError(
+          'vjp',
+          'the cotangent passed to the pullback does not have the structure of the output',
+        )
       cts.forEach((ct, i) => checkCotangent(ct, outLeaves[i]!, i))
       return regroup(wrapped.inputs, backward(trace, outLeaves, cts, inputs))
     }
