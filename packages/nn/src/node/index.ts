@@ -6,3 +6,4 @@
 export * from './files'
 export * from './progress'
 export * from './chart'
+export * from './safetensors'
