@@ -14,10 +14,29 @@ export interface LayerError {
 }
 
 /** Builds a `LayerError`. @since 0.1.0 */
-export const layerError = (path: string, message: string): LayerError => ({ kind: 'LayerError', path, message })
+export const layerError = (path: string, message: string): LayerError => ({
+  kind: 'LayerError',
+  path,
+  message,
+})
 
 /** Formats a `LayerError` for people: `features.1 (conv2d): expected ...`. @since 0.1.0 */
 export const formatLayerError = (e: LayerError): string => `${e.path}: ${e.message}`
+
+/** A JSON value (what a layer config may hold). @since 0.1.0 */
+export type JsonValue =
+  null | boolean | number | string | ReadonlyArray<JsonValue> | { readonly [key: string]: JsonValue }
+
+/**
+ * The JSON description of a layer: its `kind` and hyperparameters, with nested configs for
+ * combinators. Initialisers are not part of it (a config describes architecture; weights come from
+ * checkpoints). Decoded and validated by `decodeModel`.
+ * @since 0.1.0
+ */
+export interface LayerConfig {
+  readonly kind: string
+  readonly [key: string]: JsonValue
+}
 
 /** What `init` returns: parameters, state and the inferred per-example output shape. @since 0.1.0 */
 export interface Initialized<P, S> {
@@ -51,6 +70,8 @@ export interface Layer<P = unknown, S = unknown> {
   readonly kind: string
   readonly init: (key: Key, inShape: Shape) => Either<LayerError, Initialized<P, S>>
   readonly apply: (params: P, state: S, x: Tensor, ctx: ApplyContext) => readonly [Tensor, S]
+  /** The layer's JSON config, present for every built-in layer (and combinators of them); see `encodeModel`. */
+  readonly config?: LayerConfig | undefined
 }
 
 /** The parameter tree type of a layer. @since 0.1.0 */

@@ -3,7 +3,7 @@ import * as O from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import type { DType, Tensor } from '@backfold/tensor'
 import type { Layer, NoParams } from '../layer'
-import { badShape, fail, paramDType } from './common'
+import { badShape, configOf, fail, paramDType } from './common'
 
 /** Learned per-channel scale and shift of `batchNorm` (PyTorch's names). @since 0.1.0 */
 export interface BatchNormParams {
@@ -67,6 +67,7 @@ export const batchNorm = <A extends boolean = true>(
       : `momentum must be in [0, 1], got ${String(momentum)}`
   const layer: Layer<BatchNormParams | NoParams, BatchNormState> = {
     kind,
+    config: configOf(kind, { momentum, eps, affine, dtype: opts.dtype }),
     init: (_key, inShape) => {
       const shapeProblem = problem ?? badShape(inShape)
       if (shapeProblem !== undefined) return fail(kind, shapeProblem)

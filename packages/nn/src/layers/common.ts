@@ -2,7 +2,18 @@ import * as E from 'fp-ts/lib/Either.js'
 import type { Either } from 'fp-ts/lib/Either.js'
 import * as T from '@backfold/tensor'
 import type { DType, Key, Shape, Tensor } from '@backfold/tensor'
-import type { ApplyContext, Initialized, Layer, LayerError, NoParams, NoState, ParamsOf, StateOf } from '../layer'
+import type {
+  ApplyContext,
+  Initialized,
+  JsonValue,
+  Layer,
+  LayerConfig,
+  LayerError,
+  NoParams,
+  NoState,
+  ParamsOf,
+  StateOf,
+} from '../layer'
 import { layerError } from '../layer'
 import type { Fans, Initializer } from '../init/initializer'
 
@@ -16,6 +27,7 @@ export interface AnyLayer {
   readonly kind: string
   readonly init: (key: Key, inShape: Shape) => Either<LayerError, Initialized<unknown, unknown>>
   readonly apply: (params: never, state: never, x: Tensor, ctx: ApplyContext) => readonly [Tensor, unknown]
+  readonly config?: LayerConfig | undefined
 }
 
 /**
@@ -147,8 +159,10 @@ export const shapePreserving = (
   kind: string,
   f: (x: Tensor) => Tensor,
   problem: string | undefined = undefined,
+  config: LayerConfig = { kind },
 ): Layer<NoParams, NoState> => ({
   kind,
+  config,
   init: (_key, inShape) => {
     const message = problem ?? badShape(inShape)
     if (message !== undefined) return fail(kind, message)
@@ -159,3 +173,14 @@ export const shapePreserving = (
     return [f(x), state]
   },
 })
+
+/**
+ * A layer config from options: entries that are `undefined` are left out (JSON has no undefined).
+ * The options of built-in layers hold only numbers, strings, booleans and arrays of them.
+ */
+export const configOf = (kind: string, options: Readonly<Record<string, unknown>>): LayerConfig => {
+  const out: Record<string, JsonValue> = {}
+  for (const [k, v] of Object.entries(options))
+    if (v !== undefined && typeof v !== 'function') out[k] = v as JsonValue
+  return { ...out, kind }
+}

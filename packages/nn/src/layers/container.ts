@@ -1,6 +1,7 @@
 import * as T from '@backfold/tensor'
 import type { AnyLayer, ChildLayer, LayerParams, LayerState } from './common'
 import { asChild, isLayer } from './common'
+import type { JsonValue } from '../layer'
 
 /** Named child layers, for the record forms of `sequential` and `parallel`. @since 0.1.0 */
 export type LayerRecord = { readonly [name: string]: AnyLayer }
@@ -25,7 +26,18 @@ export interface Children {
   readonly pack: (values: ReadonlyArray<unknown>) => unknown
   /** The combinator's tree → one value per child. */
   readonly unpack: (tree: unknown) => ReadonlyArray<unknown>
+  /** The children's configs packed like params (array or record); undefined if any child has none. */
+  readonly configs: JsonValue | undefined
 }
+
+const packConfigs = (
+  layers: ReadonlyArray<ChildLayer>,
+  pack: (values: ReadonlyArray<unknown>) => unknown,
+): JsonValue | undefined =>
+  layers.every((l) => l.config !== undefined)
+    ? // Every child config is a JSON value, so the packed array or record is one too.
+      (pack(layers.map((l) => l.config)) as JsonValue)
+    : undefined
 
 const entry = (tree: unknown, key: string | number): unknown =>
   typeof tree === 'object' && tree !== null
@@ -58,11 +70,14 @@ export const readChildren = (kind: string, args: ReadonlyArray<unknown>): Childr
         throw new T.ValueError(kind, `child '${name}' is not a layer (got ${describe(value)})`)
       return asChild(value)
     })
+    const pack = (values: ReadonlyArray<unknown>): unknown =>
+      Object.fromEntries(names.map((name, i) => [name, values[i]]))
     return {
       names,
       layers,
-      pack: (values) => Object.fromEntries(names.map((name, i) => [name, values[i]])),
+      pack,
       unpack: (tree) => names.map((name) => entry(tree, name)),
+      configs: packConfigs(layers, pack),
     }
   }
   const layers = args.map((value, i) => {
@@ -73,10 +88,12 @@ export const readChildren = (kind: string, args: ReadonlyArray<unknown>): Childr
       )
     return asChild(value)
   })
+  const pack = (values: ReadonlyArray<unknown>): unknown => [...values]
   return {
     names: layers.map((_, i) => String(i)),
     layers,
-    pack: (values) => [...values],
+    configs: packConfigs(layers, pack),
+    pack,
     unpack: (tree) => layers.map((_, i) => entry(tree, i)),
   }
 }

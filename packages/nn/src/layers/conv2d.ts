@@ -7,7 +7,7 @@ import type { Layer, NoState } from '../layer'
 import type { Initializer } from '../init/initializer'
 import { computeFans } from '../init/initializer'
 import { torchDefault } from '../init/varianceScaling'
-import { badShape, fail, notPositiveInteger, paramDType, runInit, tryShape } from './common'
+import { badShape, configOf, fail, notPositiveInteger, paramDType, runInit, tryShape } from './common'
 
 /** Parameters of `conv2d`: PyTorch's `nn.Conv2d` names and layout. @since 0.1.0 */
 export interface Conv2dParams {
@@ -65,6 +65,7 @@ export const conv2d = <B extends boolean = true>(
   const [kh, kw] = typeof kernelSize === 'number' ? [kernelSize, kernelSize] : kernelSize
   const layer: Layer<Conv2dParams | Conv2dParamsNoBias, NoState> = {
     kind,
+    config: configOf(kind, { outChannels, kernelSize, ...geometry, useBias, dtype: opts.dtype }),
     init: (key, inShape) => {
       const problem =
         badShape(inShape) ??

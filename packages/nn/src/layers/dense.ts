@@ -7,7 +7,7 @@ import type { Layer, NoState } from '../layer'
 import type { Initializer } from '../init/initializer'
 import { computeFans } from '../init/initializer'
 import { torchDefault } from '../init/varianceScaling'
-import { badShape, fail, notPositiveInteger, paramDType, runInit } from './common'
+import { badShape, configOf, fail, notPositiveInteger, paramDType, runInit } from './common'
 
 /** Parameters of `dense`: PyTorch's `nn.Linear` names and layout. @since 0.1.0 */
 export interface DenseParams {
@@ -65,6 +65,7 @@ export const dense = <B extends boolean = true>(
   const biasInit = opts.biasInit ?? torchDefault
   const layer: Layer<DenseParams | DenseParamsNoBias, NoState> = {
     kind,
+    config: configOf(kind, { units, useBias, dtype: opts.dtype }),
     init: (key, inShape) => {
       const problem = badShape(inShape) ?? notPositiveInteger('units', units)
       if (problem !== undefined) return fail(kind, problem)

@@ -24,6 +24,7 @@ export const dropout = (rate: number): Layer<NoParams, NoState> => {
   const problem = rateProblem(rate)
   return {
     kind: 'dropout',
+    config: { kind: 'dropout', rate },
     init: (_key, inShape) => {
       const shapeProblem = problem ?? badShape(inShape)
       if (shapeProblem !== undefined) return fail('dropout', shapeProblem)

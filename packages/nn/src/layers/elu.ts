@@ -13,4 +13,5 @@ export const elu = (alpha = 1): Layer<NoParams, NoState> =>
     'elu',
     (x) => O.elu(x, alpha),
     Number.isFinite(alpha) ? undefined : `alpha must be a finite number, got ${String(alpha)}`,
+    { kind: 'elu', alpha },
   )

@@ -7,7 +7,7 @@ import type { Layer, NoState } from '../layer'
 import type { Initializer } from '../init/initializer'
 import { computeFans } from '../init/initializer'
 import { normal } from '../init/random'
-import { badShape, fail, notPositiveInteger, paramDType, runInit } from './common'
+import { badShape, configOf, fail, notPositiveInteger, paramDType, runInit } from './common'
 
 /** Parameters of `embedding` (PyTorch's `nn.Embedding` name and layout). @since 0.1.0 */
 export interface EmbeddingParams {
@@ -44,6 +44,7 @@ export const embedding = (
   const weightInit = opts.weightInit ?? standardNormal
   return {
     kind,
+    config: configOf(kind, { numEmbeddings, dim, dtype: opts.dtype }),
     init: (key, inShape) => {
       const problem =
         badShape(inShape) ??

@@ -13,6 +13,7 @@ import { badShape, fail } from './common'
  */
 export const flatten = (): Layer<NoParams, NoState> => ({
   kind: 'flatten',
+  config: { kind: 'flatten' },
   init: (_key, inShape) => {
     const problem = badShape(inShape)
     if (problem !== undefined) return fail('flatten', problem)

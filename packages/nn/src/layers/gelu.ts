@@ -17,4 +17,5 @@ export const gelu = (approximate: 'none' | 'tanh' = 'none'): Layer<NoParams, NoS
     approximate === 'none' || approximate === 'tanh'
       ? undefined
       : `approximate must be 'none' or 'tanh', got ${String(approximate)}`,
+    { kind: 'gelu', approximate },
   )

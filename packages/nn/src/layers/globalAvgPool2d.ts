@@ -13,6 +13,7 @@ import { badShape, fail } from './common'
  */
 export const globalAvgPool2d = (): Layer<NoParams, NoState> => ({
   kind: 'globalAvgPool2d',
+  config: { kind: 'globalAvgPool2d' },
   init: (_key, inShape) => {
     const problem = badShape(inShape)
     if (problem !== undefined) return fail('globalAvgPool2d', problem)

@@ -3,7 +3,7 @@ import * as O from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import type { DType, Tensor } from '@backfold/tensor'
 import type { Layer, NoParams, NoState } from '../layer'
-import { badShape, fail, paramDType } from './common'
+import { badShape, configOf, fail, paramDType } from './common'
 
 /** Learned elementwise scale and shift of `layerNorm`, shaped like the normalised dims (PyTorch's names). @since 0.1.0 */
 export interface LayerNormParams {
@@ -55,6 +55,7 @@ export const layerNorm = <A extends boolean = true>(
       : `eps must be a number >= 0, got ${String(eps)}`
   const layer: Layer<LayerNormParams | NoParams, NoState> = {
     kind,
+    config: configOf(kind, { axes: count, eps, affine, dtype: opts.dtype }),
     init: (_key, inShape) => {
       const shapeProblem = problem ?? badShape(inShape)
       if (shapeProblem !== undefined) return fail(kind, shapeProblem)

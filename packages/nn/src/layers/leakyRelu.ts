@@ -14,4 +14,5 @@ export const leakyRelu = (slope = 0.01): Layer<NoParams, NoState> =>
     'leakyRelu',
     (x) => O.leakyRelu(x, slope),
     Number.isFinite(slope) ? undefined : `slope must be a finite number, got ${String(slope)}`,
+    { kind: 'leakyRelu', slope },
   )

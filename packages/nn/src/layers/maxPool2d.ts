@@ -2,6 +2,7 @@ import * as O from '@backfold/ops'
 import type { Pool2dOptions } from '@backfold/tensor'
 import type { Layer, NoParams, NoState } from '../layer'
 import { initPool2d } from './pool2d'
+import { configOf } from './common'
 
 /**
  * 2-D max pooling over NCHW batches (PyTorch's `nn.MaxPool2d`): per-example `[C, H, W]` →
@@ -13,6 +14,7 @@ import { initPool2d } from './pool2d'
  */
 export const maxPool2d = (opts: Pool2dOptions): Layer<NoParams, NoState> => ({
   kind: 'maxPool2d',
+  config: configOf('maxPool2d', { ...opts }),
   init: (_key, inShape) => initPool2d('maxPool2d', inShape, opts),
   apply: (_params, state, x) => [O.maxPool2d(x, opts), state],
 })

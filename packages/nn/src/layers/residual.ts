@@ -20,6 +20,7 @@ export const residual = <L extends AnyLayer>(body: L): Layer<LayerParams<L>, Lay
   const child = asChild(body)
   const layer: Layer<unknown, unknown> = {
     kind,
+    config: child.config === undefined ? undefined : { kind, body: child.config },
     init: (key, inShape) => {
       const result = child.init(key, inShape)
       if (E.isLeft(result)) return result

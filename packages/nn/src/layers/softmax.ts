@@ -15,6 +15,7 @@ import { badShape, fail } from './common'
  */
 export const softmax = (axis = -1): Layer<NoParams, NoState> => ({
   kind: 'softmax',
+  config: { kind: 'softmax', axis },
   init: (_key, inShape) => {
     const problem = badShape(inShape)
     if (problem !== undefined) return fail('softmax', problem)

@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest'
+import * as E from 'fp-ts/lib/Either.js'
+import * as T from '@backfold/tensor'
+import { decodeModel, encodeModel, formatConfigError } from '../src/config/index'
+import * as L from '../src/layers/index'
+import type { Layer } from '../src/layer'
+import { flattenNamed } from '../src/tree'
+
+const cnn = L.sequential({
+  features: L.sequential(
+    L.conv2d(4, 3, { padding: 'same' }),
+    L.batchNorm({ momentum: 0.2 }),
+    L.relu(),
+    L.maxPool2d({ kernelSize: 2 }),
+    L.conv2d(6, [3, 3], { stride: 1, padding: [1, 1], dilation: 1, useBias: false }),
+    L.leakyRelu(0.1),
+    L.avgPool2d({ kernelSize: 2, stride: 2 }),
+  ),
+  head: L.sequential(
+    L.flatten(),
+    L.dropout(0.25),
+    L.dense(8),
+    L.residual(L.sequential(L.layerNorm({ eps: 1e-6 }), L.dense(8), L.gelu('tanh'))),
+    L.parallel({ a: L.dense(3), b: L.sequential(L.dense(2), L.elu(0.5)) }),
+    L.silu(),
+    L.dense(5),
+    L.softmax(),
+  ),
+})
+
+const right = <A>(e: E.Either<{ path: string; message: string }, A>): A => {
+  if (E.isLeft(e)) throw new Error(formatConfigError(e.left))
+  return e.right
+}
+const leftOf = (json: unknown): string => {
+  const r = decodeModel(json)
+  if (E.isRight(r)) throw new Error('expected a Left')
+  return formatConfigError(r.left)
+}
+
+describe('model configs', () => {
+  it('round-trips through JSON text and builds the same network (same params, same outputs)', () => {
+    const json = JSON.parse(JSON.stringify(right(encodeModel(cnn as unknown as Layer<unknown, unknown>))))
+    const rebuilt = right(decodeModel(json))
+    expect(right(encodeModel(rebuilt))).toEqual(json)
+    const key = T.random.key(3)
+    const a = right(cnn.init(key, [2, 8, 8]))
+    const b = right(rebuilt.init(key, [2, 8, 8]))
+    expect(b.outShape).toEqual(a.outShape)
+    const pa = flattenNamed(a.params)
+    const pb = flattenNamed(b.params)
+    expect(pb.map(([n]) => n)).toEqual(pa.map(([n]) => n))
+    pa.forEach(([, x], i) => expect(T.toArray(pb[i]![1])).toEqual(T.toArray(x)))
+    const x = T.random.normal(T.random.key(4), [3, 2, 8, 8])
+    const [ya] = cnn.apply(a.params, a.state, x, { training: false })
+    const [yb] = rebuilt.apply(b.params, b.state, x, { training: false })
+    expect(T.toArray(yb)).toEqual(T.toArray(ya))
+  })
+
+  it('decodes a hand-written config', () => {
+    const model = right(
+      decodeModel({
+        kind: 'sequential',
+        layers: [{ kind: 'dense', units: 16 }, { kind: 'relu' }, { kind: 'dense', units: 3 }],
+      }),
+    )
+    expect(right(model.init(T.random.key(0), [4])).outShape).toEqual([3])
+  })
+
+  it.each([
+    [
+      {
+        kind: 'sequential',
+        layers: [
+          { kind: 'dense', units: 4 },
+          { kind: 'dense', units: -3 },
+        ],
+      },
+      /^layers\.1\.units: expected a positive integer, got -3$/,
+    ],
+    [{ kind: 'dense' }, /^units: is required: expected a positive integer$/],
+    [{ kind: 'dropout', rate: 1.5 }, /^rate: expected a rate with 0 <= rate < 1, got 1.5$/],
+    [
+      { kind: 'conv2d', outChannels: 2, kernelSize: 3, padding: 'full' },
+      /^padding: expected 'same', 'valid'/,
+    ],
+    [{ kind: 'dense', units: 2, unitz: 3 }, /^unitz: is not an option of dense/],
+    [{ kind: 'transformer' }, /^kind: expected one of dense, .*got "transformer"/],
+    [
+      { kind: 'sequential', layers: { body: { kind: 'residual', body: 7 } } },
+      /^layers\.body\.body: expected a layer config object/,
+    ],
+    [[1, 2], /expected a layer config object/],
+  ])('rejects %j with the JSON path and what was expected', (json, pattern) => {
+    expect(leftOf(json)).toMatch(pattern)
+  })
+
+  it('refuses to encode a custom layer without a config', () => {
+    const custom: Layer<unknown, unknown> = {
+      kind: 'mine',
+      init: (_k, s) => E.right({ params: {}, state: {}, outShape: s }),
+      apply: (_p, s, x) => [x, s],
+    }
+    const model = L.sequential(L.dense(2), custom)
+    const result = encodeModel(model as unknown as Layer<unknown, unknown>)
+    expect(E.isLeft(result) && result.left.message).toMatch(/has no config/)
+  })
+})
