@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import * as E from 'fp-ts/lib/Either.js'
 import * as T from '@backfold/tensor'
-import { decodeModel, encodeModel, formatConfigError } from '../src/config/index'
+import { decodeModel, encodeModel, formatConfigError, type ConfigError } from '../src/config/index'
 import * as L from '../src/layers/index'
-import type { Layer } from '../src/layer'
+import type { Layer, LayerError } from '../src/layer'
 import { flattenNamed } from '../src/tree'
 
 const cnn = L.sequential({
@@ -28,8 +28,8 @@ const cnn = L.sequential({
   ),
 })
 
-const right = <A>(e: E.Either<{ path: string; message: string }, A>): A => {
-  if (E.isLeft(e)) throw new Error(formatConfigError(e.left))
+const right = <A>(e: E.Either<ConfigError | LayerError, A>): A => {
+  if (E.isLeft(e)) throw new Error(e.left.kind === 'ConfigError' ? formatConfigError(e.left) : e.left.message)
   return e.right
 }
 const leftOf = (json: unknown): string => {
