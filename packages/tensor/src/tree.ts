@@ -85,13 +85,9 @@ export const unflatten = <T = Tree>(def: TreeDef, leaves: ReadonlyArray<Tensor>)
         return d.value
       case 'array':
         return d.children.map(build)
-      case 'record': {
-        const out: Record<string, unknown> = {}
-        d.keys.forEach((k, j) => {
-          out[k] = build(d.children[j]!)
-        })
-        return out
-      }
+      case 'record':
+        // fromEntries defines own properties, so a key such as '__proto__' stays a key.
+        return Object.fromEntries(d.keys.map((k, j) => [k, build(d.children[j]!)]))
     }
   }
   // The def was produced from a value of type T, so the rebuilt value has T's structure.

@@ -2,10 +2,13 @@
  * safetensors, the weight format of Hugging Face and PyTorch, for trees of tensors.
  *
  * Layout (https://github.com/huggingface/safetensors, "Format"): an 8-byte little-endian unsigned
- * header length N; N bytes of UTF-8 JSON mapping each tensor name to
+ * header length N; N bytes of UTF-8 JSON starting with `{` that map each tensor name to
  * `{ dtype, shape, data_offsets: [begin, end] }` (offsets relative to the data section) plus an
- * optional `"__metadata__"` map of strings; then the raw little-endian data, with no holes and no
- * overlaps. Pure functions on bytes: this module runs in browsers; files are in `@backfold/nn/node`.
+ * optional `"__metadata__"` map of strings; then the raw little-endian, row-major data, which the
+ * tensors must tile exactly (no holes, no overlaps, no trailing bytes).
+ *
+ * Pure functions on bytes: this module runs in browsers; reading and writing files is in
+ * `@backfold/nn/node` (`saveSafetensors`, `loadSafetensors`).
  * @since 0.1.0
  */
 import * as E from 'fp-ts/lib/Either.js'
@@ -15,7 +18,15 @@ import * as T from '@backfold/tensor'
 import type { DType, Tensor } from '@backfold/tensor'
 import { flattenNamed } from '../tree'
 
-/** Why a checkpoint could not be read or used: the file (or source) and the problem. @since 0.1.0 */
+// -------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------
+
+/**
+ * Why a checkpoint could not be read or used: `source` names the file (or other origin) and
+ * `message` the problem, including the tensor name when one is at fault.
+ * @since 0.1.0
+ */
 export interface CheckpointError {
   readonly kind: 'CheckpointError'
   readonly source: string
@@ -29,23 +40,52 @@ export const checkpointError = (source: string, message: string): CheckpointErro
   message,
 })
 
-/** Formats a `CheckpointError` for people. @since 0.1.0 */
+/** Formats a `CheckpointError` for people: `source: message`. @since 0.1.0 */
 export const formatCheckpointError = (e: CheckpointError): string => `${e.source}: ${e.message}`
 
-/** What `decodeSafetensors` returns. @since 0.1.0 */
+/** The content of a safetensors file: named tensors and the string metadata. @since 0.1.0 */
 export interface Safetensors {
   readonly tensors: Readonly<Record<string, Tensor>>
   readonly metadata: Readonly<Record<string, string>>
 }
 
-const CODES: Readonly<Record<DType, { readonly code: string; readonly bytes: number }>> = {
-  float32: { code: 'F32', bytes: 4 },
-  float64: { code: 'F64', bytes: 8 },
-  int32: { code: 'I32', bytes: 4 },
+/** Options of `encodeSafetensors`. @since 0.1.0 */
+export interface EncodeSafetensorsOptions {
+  /** Free-form strings stored under `__metadata__` (e.g. `{ format: 'pt' }`). */
+  readonly metadata?: Readonly<Record<string, string>>
 }
-const FROM_CODE: Readonly<Record<string, DType>> = { F32: 'float32', F64: 'float64', I32: 'int32' }
-/** Dtypes of the format that backfold has no tensor type for. */
-const KNOWN_UNSUPPORTED = [
+
+/** Options of `decodeSafetensors` and `loadParams`. @since 0.1.0 */
+export interface CheckpointSourceOptions {
+  /** Names the origin of the bytes in error messages (a file path, a URL). */
+  readonly source?: string
+}
+
+// -------------------------------------------------------------------------------------
+// dtypes
+// -------------------------------------------------------------------------------------
+
+interface DTypeCode {
+  readonly code: 'F32' | 'F64' | 'I32'
+  readonly bytes: number
+  /** Position in the reference implementation's `Dtype` enum, which orders the data section. */
+  readonly rank: number
+}
+
+const CODES: Readonly<Record<DType, DTypeCode>> = {
+  int32: { code: 'I32', bytes: 4, rank: 0 },
+  float32: { code: 'F32', bytes: 4, rank: 1 },
+  float64: { code: 'F64', bytes: 8, rank: 2 },
+}
+
+const FROM_CODE: ReadonlyMap<string, DType> = new Map([
+  ['F32', 'float32'],
+  ['F64', 'float64'],
+  ['I32', 'int32'],
+])
+
+/** Dtypes the format defines but backfold has no tensor type for (reported as unsupported, not unknown). */
+const UNSUPPORTED_CODES: ReadonlySet<string> = new Set([
   'BOOL',
   'U8',
   'I8',
@@ -56,259 +96,421 @@ const KNOWN_UNSUPPORTED = [
   'U32',
   'U64',
   'I64',
+  'C64',
+  'F4',
+  'F6_E2M3',
+  'F6_E3M2',
   'F8_E4M3',
   'F8_E5M2',
-]
+  'F8_E8M0',
+])
 
-/** Headers larger than this are refused before any allocation (the reference limit is 100 MB). */
+/** Headers larger than this are refused before anything is decoded (the reference reader's limit). */
 const MAX_HEADER_BYTES = 100_000_000
 
+const METADATA_KEY = '__metadata__'
+
+// -------------------------------------------------------------------------------------
+// encoding
+// -------------------------------------------------------------------------------------
+
 /**
- * Encodes a tree of tensors (names from `tree.flattenNamed`, e.g. `layers.0.weight`).
- * Tensors are laid out in name order; the header is padded with spaces to a multiple of 8 bytes,
- * as the reference writer does, so the data section is aligned.
+ * Orders strings by Unicode code point, which is the order of their UTF-8 bytes and of Rust's `String`
+ * (the reference writer's); `<` on JavaScript strings compares UTF-16 units, which differs above U+FFFF.
+ */
+const compareCodePoints = (a: string, b: string): number => {
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) {
+    const x = a.codePointAt(i)!
+    const y = b.codePointAt(i)!
+    if (x !== y) return x - y
+    if (x > 0xffff) i++
+  }
+  return a.length - b.length
+}
+
+const writeData = (view: DataView, at: number, x: Tensor): void => {
+  const data = x.data
+  const n = data.length
+  if (x.dtype === 'float32') for (let i = 0; i < n; i++) view.setFloat32(at + 4 * i, data[i]!, true)
+  else if (x.dtype === 'float64') for (let i = 0; i < n; i++) view.setFloat64(at + 8 * i, data[i]!, true)
+  else for (let i = 0; i < n; i++) view.setInt32(at + 4 * i, data[i]!, true)
+}
+
+/**
+ * Encodes a tree of tensors as safetensors bytes, naming each tensor by its dotted path in the
+ * tree (`tree.flattenNamed`, e.g. `layers.0.weight`), so PyTorch-shaped params load by name.
+ *
+ * The layout is the reference writer's: the header JSON is compact and padded with spaces to a
+ * multiple of 8 bytes; the data section holds float64 tensors first, then float32, then int32,
+ * each group in name order, so every tensor starts at a multiple of its item size and can be
+ * viewed in place. The same tree always gives the same bytes. Throws a `ValueError` for a tree
+ * two of whose paths give the same name (`{ 'a.b': x, a: { b: y } }`) or a tensor named
+ * `__metadata__`: such files could not be read back faithfully.
  * @example
- * const bytes = encodeSafetensors(params, { metadata: { format: 'pt' } })
+ * import * as T from '@backfold/tensor'
+ * const bytes = encodeSafetensors({ fc: { weight: T.zeros([10, 64]), bias: T.zeros([10]) } }, { metadata: { format: 'pt' } })
  * @since 0.1.0
  */
-export const encodeSafetensors = (
-  tree: unknown,
-  opts: { readonly metadata?: Readonly<Record<string, string>> } = {},
-): Uint8Array => {
-  const entries = flattenNamed(tree).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-  const header: Record<string, unknown> = {}
-  if (opts.metadata !== undefined && Object.keys(opts.metadata).length > 0)
-    header['__metadata__'] = opts.metadata
-  let offset = 0
+export const encodeSafetensors = (tree: unknown, opts: EncodeSafetensorsOptions = {}): Uint8Array => {
+  const named = flattenNamed(tree)
+  const seen = new Set<string>()
+  for (const [name, x] of named) {
+    if (name === METADATA_KEY)
+      throw new T.ValueError(
+        'encodeSafetensors',
+        `a tensor cannot be named '${METADATA_KEY}': rename that key`,
+      )
+    if (seen.has(name))
+      throw new T.ValueError(
+        'encodeSafetensors',
+        `two tensors of the tree are both named '${name}' (a key containing '.' collides with a nested path); rename one`,
+      )
+    seen.add(name)
+    if (x.data.length !== T.sizeOf(x.shape))
+      throw new T.ValueError(
+        'encodeSafetensors',
+        `tensor '${name}' has shape ${T.fmtShape(x.shape)} but ${x.data.length} elements of data`,
+      )
+  }
+  const entries = [...named].sort(
+    ([nameA, a], [nameB, b]) => CODES[b.dtype].rank - CODES[a.dtype].rank || compareCodePoints(nameA, nameB),
+  )
+
+  // The header is assembled as text rather than via an object so that no name (e.g. `__proto__`)
+  // can interact with object semantics, and so that `__metadata__` comes first as in the reference.
+  const members: string[] = []
+  if (opts.metadata !== undefined && Object.keys(opts.metadata).length > 0) {
+    const metadataMembers = Object.entries(opts.metadata).map(([k, v]) => {
+      if (typeof v !== 'string')
+        throw new T.ValueError('encodeSafetensors', `metadata '${k}' must be a string, got ${typeof v}`)
+      return `${JSON.stringify(k)}:${JSON.stringify(v)}`
+    })
+    members.push(`${JSON.stringify(METADATA_KEY)}:{${metadataMembers.join(',')}}`)
+  }
+  let dataLength = 0
   for (const [name, x] of entries) {
-    if (name === '__metadata__')
-      throw new T.ValueError('encodeSafetensors', `'__metadata__' cannot name a tensor`)
-    const size = x.data.length * CODES[x.dtype].bytes
-    header[name] = { dtype: CODES[x.dtype].code, shape: [...x.shape], data_offsets: [offset, offset + size] }
-    offset += size
+    const begin = dataLength
+    dataLength += x.data.length * CODES[x.dtype].bytes
+    members.push(
+      `${JSON.stringify(name)}:{"dtype":"${CODES[x.dtype].code}","shape":[${x.shape.join(',')}],"data_offsets":[${begin},${dataLength}]}`,
+    )
   }
-  let json = new TextEncoder().encode(JSON.stringify(header))
-  const padded = Math.ceil(json.length / 8) * 8
-  if (padded !== json.length) {
-    const withSpaces = new Uint8Array(padded).fill(0x20)
-    withSpaces.set(json)
-    json = withSpaces
-  }
-  const out = new Uint8Array(8 + json.length + offset)
+  const json = new TextEncoder().encode(`{${members.join(',')}}`)
+  const headerLength = Math.ceil(json.length / 8) * 8
+
+  const out = new Uint8Array(8 + headerLength + dataLength)
   const view = new DataView(out.buffer)
-  view.setBigUint64(0, BigInt(json.length), true)
+  view.setBigUint64(0, BigInt(headerLength), true)
   out.set(json, 8)
-  let at = 8 + json.length
+  out.fill(0x20, 8 + json.length, 8 + headerLength)
+  let at = 8 + headerLength
   for (const [, x] of entries) {
-    const bytes = CODES[x.dtype].bytes
-    for (let i = 0; i < x.data.length; i++, at += bytes) {
-      const v = x.data[i]!
-      if (x.dtype === 'float32') view.setFloat32(at, v, true)
-      else if (x.dtype === 'float64') view.setFloat64(at, v, true)
-      else view.setInt32(at, v, true)
-    }
+    writeData(view, at, x)
+    at += x.data.length * CODES[x.dtype].bytes
   }
   return out
 }
 
-const Entry = t.type({
+// -------------------------------------------------------------------------------------
+// decoding
+// -------------------------------------------------------------------------------------
+
+/** The shape of one header entry; ranges and consistency are checked after decoding. */
+const HeaderEntry = t.type({
   dtype: t.string,
   shape: t.array(t.number),
-  data_offsets: t.tuple([t.number, t.number]),
+  data_offsets: t.array(t.number),
 })
 
+const MetadataCodec = t.record(t.string, t.string)
+
+/** A short JSON rendering of a value for messages; never throws, never long. */
 const describe = (value: unknown): string => {
-  const s = JSON.stringify(value)
-  return s === undefined ? String(value) : s.length > 60 ? `${s.slice(0, 57)}...` : s
+  let text: string | undefined
+  try {
+    text = JSON.stringify(value)
+  } catch {
+    text = undefined
+  }
+  if (text === undefined) text = String(value)
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text
 }
 
-/** Names that occur more than once as keys of the header's top-level object. */
+const listNames = (names: ReadonlyArray<string>): string =>
+  names
+    .slice(0, 5)
+    .map((n) => `'${n}'`)
+    .join(', ') + (names.length > 5 ? ` and ${names.length - 5} more` : '')
+
+const isJsonSpace = (c: number): boolean => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d
+
+/**
+ * Keys that occur more than once in the top-level object of `json`, which must be valid JSON
+ * whose top level is an object. `JSON.parse` silently keeps the last of duplicates, so they are
+ * found by scanning the text: a string at depth 1 followed by `:` is a key.
+ */
 const duplicateKeys = (json: string): string[] => {
   const seen = new Set<string>()
-  const dupes = new Set<string>()
+  const duplicates = new Set<string>()
   let depth = 0
-  // Walk the JSON text: top-level keys are strings at depth 1 followed by ':'.
   for (let i = 0; i < json.length; i++) {
-    const c = json[i]
-    if (c === '{' || c === '[') depth++
-    else if (c === '}' || c === ']') depth--
-    else if (c === '"') {
-      let j = i + 1
-      while (j < json.length && json[j] !== '"') j += json[j] === '\\' ? 2 : 1
-      const raw = json.slice(i, j + 1)
-      let k = j + 1
-      while (k < json.length && /\s/.test(json[k]!)) k++
-      if (depth === 1 && json[k] === ':') {
-        const key = JSON.parse(raw) as string
-        if (seen.has(key)) dupes.add(key)
-        seen.add(key)
+    const c = json.charCodeAt(i)
+    if (c === 0x7b || c === 0x5b) depth++
+    else if (c === 0x7d || c === 0x5d) depth--
+    else if (c === 0x22) {
+      let end = i + 1
+      while (end < json.length && json.charCodeAt(end) !== 0x22) end += json.charCodeAt(end) === 0x5c ? 2 : 1
+      if (depth === 1) {
+        let next = end + 1
+        while (isJsonSpace(json.charCodeAt(next))) next++
+        if (json.charCodeAt(next) === 0x3a) {
+          // Valid JSON, so the slice is a valid JSON string literal.
+          const key = JSON.parse(json.slice(i, end + 1)) as string
+          if (seen.has(key)) duplicates.add(key)
+          seen.add(key)
+        }
       }
-      i = j
+      i = end
     }
   }
-  return [...dupes]
+  return [...duplicates]
+}
+
+interface Span {
+  readonly name: string
+  readonly dtype: DType
+  readonly shape: ReadonlyArray<number>
+  readonly begin: number
+  readonly end: number
+}
+
+/** Validates one header entry against the data section; a message on failure. */
+const checkEntry = (name: string, value: unknown, dataLength: number): Either<string, Span> => {
+  const decoded = HeaderEntry.decode(value)
+  if (E.isLeft(decoded))
+    return E.left(
+      `tensor '${name}': expected { "dtype": string, "shape": number[], "data_offsets": [begin, end] }, got ${describe(value)}`,
+    )
+  const { dtype: code, shape, data_offsets: offsets } = decoded.right
+  const dtype = FROM_CODE.get(code)
+  if (dtype === undefined)
+    return E.left(
+      UNSUPPORTED_CODES.has(code)
+        ? `tensor '${name}': unsupported dtype ${code} (backfold reads F32, F64 and I32; convert the tensor before saving)`
+        : `tensor '${name}': unknown dtype ${describe(code)} (backfold reads F32, F64 and I32)`,
+    )
+  if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+    return E.left(`tensor '${name}': shape ${describe(shape)} must be a list of non-negative integers`)
+  const [begin, end] = offsets
+  if (
+    offsets.length !== 2 ||
+    begin === undefined ||
+    end === undefined ||
+    !Number.isSafeInteger(begin) ||
+    !Number.isSafeInteger(end) ||
+    begin < 0 ||
+    end < begin
+  )
+    return E.left(
+      `tensor '${name}': data_offsets ${describe(offsets)} must be two non-negative integers [begin, end] with begin <= end`,
+    )
+  if (end > dataLength)
+    return E.left(
+      `tensor '${name}': data_offsets [${begin}, ${end}] run past the end of the data section (${dataLength} bytes)`,
+    )
+  // Exact while below 2^53; a product beyond that cannot equal a span that fits in the file.
+  const elements = shape.reduce((n, d) => n * d, 1)
+  const needed = elements * CODES[dtype].bytes
+  if (needed !== end - begin)
+    return E.left(
+      `tensor '${name}': shape ${T.fmtShape(shape)} of ${code} needs ${Number.isSafeInteger(needed) ? needed : 'more than 2^53'} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`,
+    )
+  return E.right({ name, dtype, shape, begin, end })
+}
+
+const readData = (view: DataView, at: number, span: Span): Tensor => {
+  const n = (span.end - span.begin) / CODES[span.dtype].bytes
+  const data = T.allocate(span.dtype, n)
+  if (span.dtype === 'float32') for (let i = 0; i < n; i++) data[i] = view.getFloat32(at + 4 * i, true)
+  else if (span.dtype === 'float64') for (let i = 0; i < n; i++) data[i] = view.getFloat64(at + 8 * i, true)
+  else for (let i = 0; i < n; i++) data[i] = view.getInt32(at + 4 * i, true)
+  return T.unsafeTensor(span.dtype, [...span.shape], data)
 }
 
 /**
- * Decodes safetensors bytes, validating everything before returning anything: header length, UTF-8
- * and JSON, each entry's fields, dtypes, shapes against byte counts, offsets in range, without
- * overlaps or holes, duplicate names, metadata values. Never throws on bad bytes.
+ * Decodes safetensors bytes from an untrusted source. Everything is validated before any tensor
+ * is built, and every problem is a `Left` naming the source and, when one is at fault, the tensor:
+ * truncation, a header length past the end or above 100 MB, invalid UTF-8 or JSON, a header that
+ * is not an object, malformed entries, unsupported or unknown dtypes, bad shapes, byte counts
+ * that disagree with shape × item size, offsets out of range, overlapping or leaving holes or
+ * trailing bytes, duplicate names, non-string metadata. Never throws; memory use is bounded by a
+ * small multiple of the input size.
  * @example
- * pipe(decodeSafetensors(bytes, { source: 'model.safetensors' }), E.map(({ tensors }) => tensors['0.weight']))
+ * import { pipe } from 'fp-ts/lib/function.js'
+ * import * as E from 'fp-ts/lib/Either.js'
+ * const weight = pipe(
+ *   decodeSafetensors(bytes, { source: 'model.safetensors' }),
+ *   E.map(({ tensors }) => tensors['fc.weight']),
+ * )
  * @since 0.1.0
  */
 export const decodeSafetensors = (
   bytes: Uint8Array,
-  opts: { readonly source?: string } = {},
+  opts: CheckpointSourceOptions = {},
 ): Either<CheckpointError, Safetensors> => {
   const source = opts.source ?? 'safetensors data'
   const fail = (message: string): Either<CheckpointError, never> => E.left(checkpointError(source, message))
   if (bytes.length < 8)
-    return fail(`truncated: ${bytes.length} bytes, but the 8-byte header length alone needs 8`)
+    return fail(
+      `truncated: ${bytes.length} bytes, but the header length alone takes 8; not a safetensors file`,
+    )
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const declared = view.getBigUint64(0, true)
   if (declared > BigInt(MAX_HEADER_BYTES))
     return fail(
-      `header length ${declared} exceeds the ${MAX_HEADER_BYTES}-byte limit; the file is corrupt or not safetensors`,
+      `header length ${declared} is above the ${MAX_HEADER_BYTES}-byte limit; the file is corrupt or not safetensors`,
     )
   const headerLength = Number(declared)
   if (8 + headerLength > bytes.length)
-    return fail(`header length ${headerLength} runs past the end of the file (${bytes.length} bytes)`)
+    return fail(
+      `header length ${headerLength} runs past the end of the file (${bytes.length} bytes); the file is truncated or not safetensors`,
+    )
+  if (headerLength === 0 || bytes[8] !== 0x7b)
+    return fail(`header must be a JSON object starting with '{'; this is not a safetensors file`)
   let text: string
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLength))
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(
+      bytes.subarray(8, 8 + headerLength),
+    )
   } catch {
     return fail('header is not valid UTF-8')
   }
   let parsed: unknown
   try {
     parsed = JSON.parse(text)
-  } catch (e) {
-    return fail(`header is not valid JSON (${(e as Error).message})`)
+  } catch (error) {
+    return fail(`header is not valid JSON (${error instanceof Error ? error.message : String(error)})`)
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
     return fail(`header must be a JSON object, got ${describe(parsed)}`)
-  const dupes = duplicateKeys(text)
-  if (dupes.length > 0) return fail(`duplicate tensor names in the header: ${dupes.join(', ')}`)
+  const duplicates = duplicateKeys(text)
+  if (duplicates.length > 0)
+    return fail(`the header names these tensors more than once: ${listNames(duplicates)}`)
 
   const dataStart = 8 + headerLength
   const dataLength = bytes.length - dataStart
-  const header = parsed as Record<string, unknown>
   let metadata: Record<string, string> = {}
-  const spans: Array<{ name: string; begin: number; end: number; dtype: DType; shape: number[] }> = []
-  for (const [name, value] of Object.entries(header)) {
-    if (name === '__metadata__') {
-      if (typeof value !== 'object' || value === null || Array.isArray(value))
-        return fail(`__metadata__ must be an object of strings, got ${describe(value)}`)
-      const bad = Object.entries(value).find(([, v]) => typeof v !== 'string')
-      if (bad !== undefined) return fail(`__metadata__.${bad[0]} must be a string, got ${describe(bad[1])}`)
-      metadata = value as Record<string, string>
+  const spans: Span[] = []
+  for (const [name, value] of Object.entries(parsed)) {
+    if (name === METADATA_KEY) {
+      const decodedMetadata = MetadataCodec.decode(value)
+      if (E.isLeft(decodedMetadata)) {
+        const notString =
+          typeof value === 'object' && value !== null && !Array.isArray(value)
+            ? Object.entries(value).find(([, v]) => typeof v !== 'string')
+            : undefined
+        return fail(
+          notString === undefined
+            ? `${METADATA_KEY} must be an object of strings, got ${describe(value)}`
+            : `${METADATA_KEY} value '${notString[0]}' must be a string, got ${describe(notString[1])}`,
+        )
+      }
+      // Copied so that the result owns plain data (and `__proto__` stays an ordinary key).
+      metadata = Object.fromEntries(Object.entries(decodedMetadata.right))
       continue
     }
-    const entry = Entry.decode(value)
-    if (E.isLeft(entry))
-      return fail(
-        `tensor '${name}': expected { dtype: string, shape: number[], data_offsets: [number, number] }, got ${describe(value)}`,
-      )
-    const {
-      dtype: code,
-      shape,
-      data_offsets: [begin, end],
-    } = entry.right
-    const dtype = FROM_CODE[code]
-    if (dtype === undefined)
-      return fail(
-        KNOWN_UNSUPPORTED.includes(code)
-          ? `tensor '${name}': dtype ${code} is not supported by backfold (F32, F64 and I32 are)`
-          : `tensor '${name}': unknown dtype ${describe(code)}`,
-      )
-    if (shape.some((d) => !Number.isSafeInteger(d) || d < 0))
-      return fail(`tensor '${name}': shape ${describe(shape)} must hold non-negative integers`)
-    if (![begin, end].every((o) => Number.isSafeInteger(o) && o >= 0) || end < begin)
-      return fail(
-        `tensor '${name}': data_offsets [${begin}, ${end}] must be non-negative integers with begin <= end`,
-      )
-    if (end > dataLength)
-      return fail(
-        `tensor '${name}': data_offsets [${begin}, ${end}] run past the data section (${dataLength} bytes)`,
-      )
-    const elements = shape.reduce((n, d) => n * d, 1)
-    if (elements * CODES[dtype].bytes !== end - begin)
-      return fail(
-        `tensor '${name}': shape ${T.fmtShape(shape)} of ${code} needs ${elements * CODES[dtype].bytes} bytes but data_offsets span ${end - begin}`,
-      )
-    spans.push({ name, begin, end, dtype, shape })
+    const span = checkEntry(name, value, dataLength)
+    if (E.isLeft(span)) return fail(span.left)
+    spans.push(span.right)
   }
-  // The specification forbids overlaps and holes: sorted spans must tile the data section exactly.
+
+  // The specification forbids overlaps and holes: sorted by offset, the spans must tile the data.
   spans.sort((a, b) => a.begin - b.begin || a.end - b.end)
   let cursor = 0
-  for (const s of spans) {
-    if (s.begin < cursor)
-      return fail(`tensor '${s.name}': data_offsets [${s.begin}, ${s.end}] overlap another tensor`)
-    if (s.begin > cursor)
-      return fail(`bytes ${cursor}..${s.begin} of the data section belong to no tensor (a hole)`)
-    cursor = s.end
+  let previous: Span | undefined
+  for (const span of spans) {
+    if (span.begin < cursor)
+      return fail(
+        `tensor '${span.name}': data_offsets [${span.begin}, ${span.end}] overlap those of '${previous?.name ?? '?'}' [${previous?.begin ?? 0}, ${previous?.end ?? 0}]`,
+      )
+    if (span.begin > cursor)
+      return fail(
+        `bytes ${cursor}..${span.begin} of the data section belong to no tensor (a hole before '${span.name}'); the specification forbids holes`,
+      )
+    cursor = span.end
+    previous = span
   }
   if (cursor !== dataLength)
-    return fail(`the data section has ${dataLength - cursor} trailing bytes that belong to no tensor`)
+    return fail(
+      `the data section has ${dataLength - cursor} bytes after the last tensor that belong to no tensor; the file is corrupt`,
+    )
 
-  const tensors: Record<string, Tensor> = {}
-  for (const s of spans) {
-    const n = (s.end - s.begin) / CODES[s.dtype].bytes
-    const data = T.allocate(s.dtype, n)
-    const at = dataStart + s.begin
-    for (let i = 0; i < n; i++) {
-      data[i] =
-        s.dtype === 'float32'
-          ? view.getFloat32(at + 4 * i, true)
-          : s.dtype === 'float64'
-            ? view.getFloat64(at + 8 * i, true)
-            : view.getInt32(at + 4 * i, true)
-    }
-    tensors[s.name] = T.unsafeTensor(s.dtype, s.shape, data)
-  }
+  // Object.fromEntries defines own properties, so a tensor named `__proto__` stays a tensor.
+  const tensors: Record<string, Tensor> = Object.fromEntries(
+    spans.map((span) => [span.name, readData(view, dataStart + span.begin, span)] as const),
+  )
   return E.right({ tensors, metadata })
 }
 
+// -------------------------------------------------------------------------------------
+// parameter trees
+// -------------------------------------------------------------------------------------
+
+const hasOwn = (record: object, key: string): boolean => Object.prototype.hasOwnProperty.call(record, key)
+
 /**
- * Fills a tree shaped like `like` (e.g. the params of a model's `init`) from named tensors,
- * checking every name, shape and dtype and reporting ALL mismatches at once. Never reshapes,
- * casts or ignores a tensor.
+ * Fills a tree shaped like `like` (e.g. the params of a model's `init`) with the named tensors
+ * of a checkpoint. Every name, shape and dtype is checked, and ALL mismatches are reported at
+ * once (missing, unexpected, wrong shape, wrong dtype, each naming the parameter). Nothing is
+ * reshaped, cast or ignored: a checkpoint either fits the model exactly or is refused.
  * @example
- * const params = loadParams(init.params, decoded.tensors, { source: 'params.safetensors' })
+ * import { pipe } from 'fp-ts/lib/function.js'
+ * import * as E from 'fp-ts/lib/Either.js'
+ * const params = pipe(
+ *   decodeSafetensors(bytes, { source: 'params.safetensors' }),
+ *   E.chain(({ tensors }) => loadParams(initialised.params, tensors, { source: 'params.safetensors' })),
+ * )
  * @since 0.1.0
  */
 export const loadParams = <P>(
   like: P,
   tensors: Readonly<Record<string, Tensor>>,
-  opts: { readonly source?: string } = {},
+  opts: CheckpointSourceOptions = {},
 ): Either<CheckpointError, P> => {
   const expected = flattenNamed(like)
   const problems: string[] = []
+  const names = new Set<string>()
   for (const [name, x] of expected) {
-    const got = tensors[name]
-    if (got === undefined) problems.push(`missing '${name}' (${x.dtype} ${T.fmtShape(x.shape)})`)
-    else {
-      if (!T.shapesEqual(got.shape, x.shape))
-        problems.push(
-          `'${name}' has shape ${T.fmtShape(got.shape)}, the model expects ${T.fmtShape(x.shape)}`,
-        )
-      if (got.dtype !== x.dtype)
-        problems.push(`'${name}' has dtype ${got.dtype}, the model expects ${x.dtype}`)
+    if (names.has(name)) {
+      problems.push(
+        `the model tree has two parameters named '${name}' (a key containing '.' collides with a path)`,
+      )
+      continue
     }
+    names.add(name)
+    const got = hasOwn(tensors, name) ? tensors[name] : undefined
+    if (got === undefined) {
+      problems.push(`missing '${name}' (the model expects ${x.dtype} ${T.fmtShape(x.shape)})`)
+      continue
+    }
+    if (!T.shapesEqual(got.shape, x.shape))
+      problems.push(`'${name}' has shape ${T.fmtShape(got.shape)}, the model expects ${T.fmtShape(x.shape)}`)
+    if (got.dtype !== x.dtype) problems.push(`'${name}' has dtype ${got.dtype}, the model expects ${x.dtype}`)
   }
-  const names = new Set(expected.map(([n]) => n))
   for (const name of Object.keys(tensors))
     if (!names.has(name)) problems.push(`unexpected '${name}' (not a parameter of the model)`)
   if (problems.length > 0)
     return E.left(
-      checkpointError(opts.source ?? 'checkpoint', `${problems.length} mismatch(es): ${problems.join('; ')}`),
+      checkpointError(
+        opts.source ?? 'checkpoint',
+        `does not fit the model: ${problems.length} mismatch${problems.length === 1 ? '' : 'es'}: ${problems.join('; ')}`,
+      ),
     )
-  const { def } = T.flatten(like)
   return E.right(
     T.unflatten<P>(
-      def,
-      expected.map(([n]) => tensors[n]!),
+      T.flatten(like).def,
+      expected.map(([name]) => tensors[name]!),
     ),
   )
 }

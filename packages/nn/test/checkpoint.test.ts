@@ -1,0 +1,622 @@
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import fc from 'fast-check'
+import * as E from 'fp-ts/lib/Either.js'
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import * as L from '../src/layers/index'
+import { adam, chain, clipByGlobalNorm, exponentialDecay, momentum, sgd } from '../src/optim/index'
+import { softmaxCrossEntropy } from '../src/losses/index'
+import { fit } from '../src/train/fit'
+import type { Layer } from '../src/layer'
+import { encodeModel } from '../src/config/index'
+import {
+  CHECKPOINT_FILES,
+  TreeSkeletonCodec,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  skeletonOf,
+  treeFromSkeleton,
+  type CheckpointContents,
+  type CheckpointFileName,
+} from '../src/checkpoint/directory'
+import { formatCheckpointError, type CheckpointError } from '../src/checkpoint/safetensors'
+import {
+  fitWithCheckpoints,
+  loadCheckpoint,
+  resumeFit,
+  saveCheckpoint,
+  type CheckpointFileSystem,
+} from '../src/node/checkpoint'
+import { flattenNamed } from '../src/tree'
+
+// ---------------------------------------------------------------------------------------------
+// helpers (naive references written here, not taken from the code under test)
+// ---------------------------------------------------------------------------------------------
+
+const right = <A>(e: E.Either<CheckpointError | { readonly message: string }, A>): A => {
+  if (E.isLeft(e))
+    throw new Error(
+      `expected Right, got ${'source' in e.left ? formatCheckpointError(e.left) : e.left.message}`,
+    )
+  return e.right
+}
+const leftOf = <A>(e: E.Either<CheckpointError, A>): string => {
+  if (E.isRight(e)) throw new Error('expected a Left')
+  return formatCheckpointError(e.left)
+}
+
+/** The raw bytes of a tensor's data, to compare bit patterns (NaN payloads and -0 included). */
+const bytesOf = (x: Tensor): Uint8Array => new Uint8Array(x.data.buffer, x.data.byteOffset, x.data.byteLength)
+
+/** Every tensor of `a` and `b` has the same name, dtype, shape and bits; constants are equal. */
+const expectBitwiseEqual = (a: unknown, b: unknown): void => {
+  const fa = flattenNamed(a)
+  const fb = flattenNamed(b)
+  expect(fb.map(([n]) => n)).toEqual(fa.map(([n]) => n))
+  fa.forEach(([name, x], i) => {
+    const y = fb[i]![1]
+    expect({ name, dtype: y.dtype, shape: [...y.shape] }).toEqual({
+      name,
+      dtype: x.dtype,
+      shape: [...x.shape],
+    })
+    expect(Buffer.compare(bytesOf(x), bytesOf(y)), `tensor ${name} differs`).toBe(0)
+  })
+  const constants = (tree: unknown): unknown =>
+    JSON.parse(JSON.stringify(tree, (_k, v: unknown) => (T.isTensor(v) ? 'tensor' : v)))
+  expect(constants(b)).toEqual(constants(a))
+}
+
+const model = L.sequential(L.dense(12), L.batchNorm({ momentum: 0.3 }), L.relu(), L.dropout(0.25), L.dense(3))
+const inShape = [5]
+const samples = 40
+const data = {
+  x: T.random.normal(T.random.key(11), [samples, 5]),
+  y: T.random.randint(T.random.key(12), [samples], 0, 3),
+}
+// A schedule makes the step count part of the result; the chain makes the state a nested record.
+const makeOptimizer = () =>
+  chain({
+    clip: clipByGlobalNorm(1),
+    adam: adam(exponentialDecay({ init: 0.05, decayRate: 0.5, transitionSteps: 4 })),
+  })
+const built = right(model.init(T.random.key(1), inShape))
+const fitKey = T.random.key(2)
+const baseOptions = {
+  model,
+  loss: softmaxCrossEntropy,
+  optimizer: makeOptimizer(),
+  data,
+  batchSize: 16,
+}
+const config = right(encodeModel(model as unknown as Layer))
+
+let root = ''
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), 'backfold-checkpoint-'))
+})
+afterEach(() => {
+  rmSync(root, { recursive: true, force: true })
+})
+
+/** A checkpoint after `epochs` epochs of plain `fit`, as contents to save. */
+const trainedContents = (epochs: number): CheckpointContents => {
+  const result = fit({ ...baseOptions, params: built.params, state: built.state, epochs, key: fitKey })
+  return {
+    config,
+    inShape,
+    params: result.params,
+    state: result.state,
+    optState: result.optState,
+    step: epochs * Math.ceil(samples / 16),
+    epoch: epochs,
+    key: fitKey,
+    history: result.history,
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// exact resume
+// ---------------------------------------------------------------------------------------------
+
+describe('resume', () => {
+  it('6 epochs straight equal 3 epochs, a checkpoint, and 3 resumed epochs, bitwise', () => {
+    const straight = fit({ ...baseOptions, params: built.params, state: built.state, epochs: 6, key: fitKey })
+
+    const dir = join(root, 'run')
+    const first = right(
+      fitWithCheckpoints({
+        ...baseOptions,
+        params: built.params,
+        state: built.state,
+        epochs: 3,
+        key: fitKey,
+        checkpoint: { dir, inShape },
+      }),
+    )
+    expect(first.epoch).toBe(3)
+    const saved = right(loadCheckpoint(dir, model, { optimizer: makeOptimizer() }))
+    expect(saved.epoch).toBe(3)
+    expect(saved.step).toBe(9) // 3 batches of 16, 16, 8 per epoch
+    expect(saved.key.words).toEqual(fitKey.words)
+    expect(saved.inShape).toEqual(inShape)
+    expectBitwiseEqual(first.params, saved.params)
+    expectBitwiseEqual(first.optState, saved.optState)
+
+    // A fresh optimizer value, as a new process would build it.
+    const resumed = right(resumeFit(dir, { ...baseOptions, optimizer: makeOptimizer(), epochs: 6 }))
+    expectBitwiseEqual(straight.params, resumed.params)
+    expectBitwiseEqual(straight.state, resumed.state)
+    expectBitwiseEqual(straight.optState, resumed.optState)
+    expect(resumed.history.map((r) => [r.epoch, r.loss, r.accuracy])).toEqual(
+      straight.history.map((r) => [r.epoch, r.loss, r.accuracy]),
+    )
+
+    const last = right(loadCheckpoint(dir, model, { optimizer: makeOptimizer() }))
+    expect([last.epoch, last.step, last.history.length]).toEqual([6, 18, 6])
+    expectBitwiseEqual(straight.params, last.params)
+  })
+
+  it('resuming with the wrong key would differ (the test above can fail)', () => {
+    const straight = fit({ ...baseOptions, params: built.params, state: built.state, epochs: 2, key: fitKey })
+    const half = fit({ ...baseOptions, params: built.params, state: built.state, epochs: 1, key: fitKey })
+    const wrong = fit({
+      ...baseOptions,
+      params: half.params,
+      state: half.state,
+      optState: half.optState,
+      initialEpoch: 1,
+      epochs: 2,
+      key: T.random.key(3),
+    })
+    const a = flattenNamed(straight.params)[0]![1]
+    const b = flattenNamed(wrong.params)[0]![1]
+    expect(Buffer.compare(bytesOf(a), bytesOf(b))).not.toBe(0)
+  })
+
+  it('saves every n epochs and after the last one', () => {
+    const dir = join(root, 'every')
+    const epochsSeen: number[] = []
+    const fileSystem: Partial<CheckpointFileSystem> = {
+      writeFile: (path, bytes) => {
+        if (path.endsWith('meta.json'))
+          epochsSeen.push((JSON.parse(new TextDecoder().decode(bytes)) as { epoch: number }).epoch)
+        writeFileSync(path, bytes)
+      },
+    }
+    right(
+      fitWithCheckpoints({
+        ...baseOptions,
+        params: built.params,
+        state: built.state,
+        epochs: 5,
+        key: fitKey,
+        checkpoint: { dir, inShape, every: 2, fileSystem },
+      }),
+    )
+    expect(epochsSeen).toEqual([2, 4, 5])
+  })
+
+  it('refuses a model without a config unless one is given', () => {
+    const custom: Layer<unknown, unknown> = {
+      kind: 'mine',
+      init: (_k, s) => E.right({ params: {}, state: {}, outShape: s }),
+      apply: (_p, s, x) => [x, s],
+    }
+    const result = fitWithCheckpoints({
+      ...baseOptions,
+      model: custom,
+      params: {},
+      state: {},
+      epochs: 1,
+      key: fitKey,
+      checkpoint: { dir: join(root, 'custom'), inShape },
+    })
+    expect(leftOf(result)).toMatch(/config\.json: .*has no config.*pass checkpoint\.config/)
+  })
+})
+
+// ---------------------------------------------------------------------------------------------
+// save / load
+// ---------------------------------------------------------------------------------------------
+
+describe('saveCheckpoint / loadCheckpoint', () => {
+  it('writes the six files and reads back every value bitwise, float64 included', () => {
+    const model64 = L.sequential(L.dense(4, { dtype: 'float64' }), L.tanh(), L.dense(2, { dtype: 'float64' }))
+    const init = right(model64.init(T.random.key(5), [3]))
+    const optimizer = momentum(0.1)
+    const optState = optimizer.init(init.params)
+    const contents: CheckpointContents = {
+      config: right(encodeModel(model64 as unknown as Layer)),
+      inShape: [3],
+      params: init.params,
+      state: init.state,
+      optState,
+      step: 0,
+      epoch: 0,
+      key: T.random.foldIn(T.random.key(2 ** 40 + 7), 3),
+      history: [{ epoch: 0, loss: NaN, seconds: 0.5, samples: 0 }],
+    }
+    const dir = join(root, 'f64')
+    right(saveCheckpoint(dir, contents))
+    expect(readdirSync(dir).sort()).toEqual([...CHECKPOINT_FILES].sort())
+    const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as Record<string, unknown>
+    expect(meta['key']).toEqual([...contents.key.words])
+    expect(meta['formatVersion']).toBe(1)
+    const loaded = right(loadCheckpoint(dir, model64, { optimizer }))
+    expectBitwiseEqual(contents.params, loaded.params)
+    expectBitwiseEqual(contents.optState, loaded.optState)
+    expect(loaded.key.words).toEqual(contents.key.words)
+    expect(T.random.isKey(loaded.key)).toBe(true)
+    expect(loaded.history[0]!.loss).toBeNaN()
+    expect(loaded.config).toEqual(contents.config)
+  })
+
+  it('loads without an optimizer, rebuilding the optimizer state from optimizer.json', () => {
+    const contents = trainedContents(1)
+    const dir = join(root, 'plain')
+    right(saveCheckpoint(dir, contents))
+    const loaded = right(loadCheckpoint(dir, model))
+    expectBitwiseEqual(contents.optState, loaded.optState)
+  })
+
+  it('pure encode/decode round trip without a file system', () => {
+    const contents = trainedContents(1)
+    const files = new Map(right(encodeCheckpoint(contents)))
+    expect([...files.keys()]).toEqual([...CHECKPOINT_FILES])
+    const read = (file: CheckpointFileName) => E.right(files.get(file)!)
+    const loaded = right(decodeCheckpoint(read, model, { optimizer: makeOptimizer() }))
+    expectBitwiseEqual(contents.params, loaded.params)
+    expectBitwiseEqual(contents.state, loaded.state)
+    expectBitwiseEqual(contents.optState, loaded.optState)
+  })
+
+  it('refuses to write params that do not fit the config, writing nothing', () => {
+    const contents = trainedContents(1)
+    const other = right(L.sequential(L.dense(7), L.dense(3)).init(T.random.key(0), inShape))
+    const dir = join(root, 'bad')
+    const result = saveCheckpoint(dir, { ...contents, params: other.params })
+    expect(leftOf(result)).toMatch(/params\.safetensors: the params do not fit the config/)
+    expect(existsSync(dir)).toBe(false)
+    expect(readdirSync(root)).toEqual([])
+  })
+
+  it('refuses to replace a directory that is not a checkpoint', () => {
+    const dir = join(root, 'mine')
+    right(saveCheckpoint(dir, trainedContents(1)))
+    unlinkSync(join(dir, 'meta.json'))
+    writeFileSync(join(dir, 'notes.txt'), 'precious')
+    expect(leftOf(saveCheckpoint(dir, trainedContents(1)))).toMatch(/not a backfold checkpoint/)
+    expect(readFileSync(join(dir, 'notes.txt'), 'utf8')).toBe('precious')
+  })
+})
+
+// ---------------------------------------------------------------------------------------------
+// crash safety
+// ---------------------------------------------------------------------------------------------
+
+describe('crash safety', () => {
+  it('a write failing midway leaves the previous checkpoint intact and loadable', () => {
+    const dir = join(root, 'run')
+    const good = trainedContents(1)
+    right(saveCheckpoint(dir, good))
+    const before = new Map(CHECKPOINT_FILES.map((f) => [f, readFileSync(join(dir, f))]))
+
+    let writes = 0
+    const failing: Partial<CheckpointFileSystem> = {
+      writeFile: (path, bytes) => {
+        writes++
+        if (path.endsWith('optimizer.safetensors')) throw new Error('ENOSPC: no space left on device')
+        writeFileSync(path, bytes)
+      },
+    }
+    const result = saveCheckpoint(dir, trainedContents(2), { fileSystem: failing })
+    expect(leftOf(result)).toMatch(
+      /optimizer\.safetensors: could not write optimizer\.safetensors: ENOSPC.*unchanged/,
+    )
+    expect(writes).toBe(4) // config, params, state, then the failing one
+
+    // Byte for byte what was there, and no temporary directory left behind.
+    for (const [file, bytes] of before) expect(Buffer.compare(readFileSync(join(dir, file)), bytes)).toBe(0)
+    expect(readdirSync(root)).toEqual(['run'])
+    const loaded = right(loadCheckpoint(dir, model, { optimizer: makeOptimizer() }))
+    expect(loaded.epoch).toBe(1)
+    expectBitwiseEqual(good.params, loaded.params)
+  })
+
+  it('a failing save inside fitWithCheckpoints stops training with a Left; resuming continues from the last good one', () => {
+    const dir = join(root, 'run')
+    let saves = 0
+    const failing: Partial<CheckpointFileSystem> = {
+      writeFile: (path, bytes) => {
+        if (path.endsWith('meta.json') && ++saves === 3) throw new Error('EIO: i/o error')
+        writeFileSync(path, bytes)
+      },
+    }
+    let epochsRun = 0
+    const result = fitWithCheckpoints({
+      ...baseOptions,
+      params: built.params,
+      state: built.state,
+      epochs: 6,
+      key: fitKey,
+      callbacks: [{ onEpochEnd: () => void epochsRun++ }],
+      checkpoint: { dir, inShape, fileSystem: failing },
+    })
+    expect(leftOf(result)).toMatch(/meta\.json: could not write meta\.json: EIO/)
+    expect(epochsRun).toBe(3)
+    expect(right(loadCheckpoint(dir, model)).epoch).toBe(2)
+
+    const straight = fit({ ...baseOptions, params: built.params, state: built.state, epochs: 6, key: fitKey })
+    const resumed = right(resumeFit(dir, { ...baseOptions, optimizer: makeOptimizer(), epochs: 6 }))
+    expectBitwiseEqual(straight.params, resumed.params)
+  })
+
+  it('a crash between the two renames leaves the previous checkpoint loadable; the next save cleans up', () => {
+    const dir = join(root, 'run')
+    const good = trainedContents(1)
+    right(saveCheckpoint(dir, good))
+
+    // The process "dies" when it tries to move the new directory into place: nothing after runs.
+    let dead = false
+    const die = (): never => {
+      dead = true
+      throw new Error('killed')
+    }
+    const renames: Array<[string, string]> = []
+    const crashing: Partial<CheckpointFileSystem> = {
+      rename: (from, to) => {
+        if (dead) die()
+        renames.push([from, to])
+        if (from.includes('.tmp-')) die()
+        renameSync(from, to)
+      },
+      remove: (path) => {
+        if (dead) die()
+        rmSync(path, { recursive: true, force: true })
+      },
+    }
+    expect(leftOf(saveCheckpoint(dir, trainedContents(2), { fileSystem: crashing }))).toMatch(
+      /could not move/,
+    )
+    expect(renames.map(([from, to]) => [from.slice(root.length + 1), to.slice(root.length + 1)])).toEqual([
+      ['run', expect.stringMatching(/^run\.old-[0-9a-f]{12}$/)],
+      [expect.stringMatching(/^run\.tmp-[0-9a-f]{12}$/), 'run'],
+    ])
+    expect(existsSync(dir)).toBe(false)
+
+    const recovered = right(loadCheckpoint(dir, model, { optimizer: makeOptimizer() }))
+    expect(recovered.epoch).toBe(1)
+    expectBitwiseEqual(good.params, recovered.params)
+
+    const next = trainedContents(2)
+    right(saveCheckpoint(dir, next))
+    expect(readdirSync(root)).toEqual(['run'])
+    const loaded = right(loadCheckpoint(dir, model))
+    expect(loaded.epoch).toBe(2)
+    expectBitwiseEqual(next.params, loaded.params)
+  })
+})
+
+// ---------------------------------------------------------------------------------------------
+// validation: every bad file gives a Left naming it
+// ---------------------------------------------------------------------------------------------
+
+describe('validation', () => {
+  const saveGood = (): string => {
+    const dir = join(root, 'ck')
+    right(saveCheckpoint(dir, trainedContents(1)))
+    return dir
+  }
+  const editJson = (dir: string, file: string, edit: (json: Record<string, unknown>) => unknown): void => {
+    const json = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Record<string, unknown>
+    writeFileSync(join(dir, file), JSON.stringify(edit(json)))
+  }
+
+  it.each<[string, (dir: string) => void, RegExp]>([
+    [
+      'a missing file',
+      (dir) => unlinkSync(join(dir, 'params.safetensors')),
+      /params\.safetensors: could not read/,
+    ],
+    [
+      'a truncated safetensors file',
+      (dir) => {
+        const bytes = readFileSync(join(dir, 'state.safetensors'))
+        writeFileSync(join(dir, 'state.safetensors'), bytes.subarray(0, bytes.length - 3))
+      },
+      /state\.safetensors: .*(trailing|run past|needs)/,
+    ],
+    [
+      'a negative step',
+      (dir) => editJson(dir, 'meta.json', (m) => ({ ...m, step: -1 })),
+      /meta\.json: step: expected a non-negative integer, got -1$/,
+    ],
+    [
+      'a bad history record',
+      (dir) =>
+        editJson(dir, 'meta.json', (m) => ({
+          ...m,
+          history: [{ epoch: 0, loss: true, seconds: 1, samples: 3 }],
+        })),
+      /meta\.json: history\.0\.loss: expected a number .*got true$/,
+    ],
+    [
+      'a key word out of range',
+      (dir) => editJson(dir, 'meta.json', (m) => ({ ...m, key: [0, 2 ** 32] })),
+      /meta\.json: key\.1: expected a uint32 word, got 4294967296$/,
+    ],
+    [
+      'a newer format version',
+      (dir) => editJson(dir, 'meta.json', (m) => ({ ...m, formatVersion: 2 })),
+      /meta\.json: format version 2 is not supported/,
+    ],
+    [
+      'meta.json that is not JSON',
+      (dir) => writeFileSync(join(dir, 'meta.json'), '{"step": '),
+      /meta\.json: is not valid JSON/,
+    ],
+    [
+      'a config with a bad field',
+      (dir) =>
+        editJson(dir, 'config.json', (c) => ({
+          ...c,
+          layers: [{ kind: 'dense', units: -3 }],
+        })),
+      /config\.json: layers\.0\.units: expected a positive integer, got -3$/,
+    ],
+    [
+      'a config of another model',
+      (dir) =>
+        editJson(dir, 'config.json', (c) => {
+          const layers = [...(c['layers'] as unknown[])]
+          layers[0] = { kind: 'dense', units: 13 }
+          return { ...c, layers }
+        }),
+      /config\.json: describes a different model .*layers\.0\.units: the checkpoint has 13, the model has 12/,
+    ],
+    [
+      'an optimizer tree naming a tensor that is not there',
+      (dir) =>
+        editJson(dir, 'optimizer.json', (o) => ({
+          ...o,
+          tree: { kind: 'record', entries: [['extra', { kind: 'tensor', name: 'nope' }]] },
+        })),
+      /optimizer\.safetensors: does not match optimizer\.json: missing tensor 'nope'; unexpected tensor/,
+    ],
+    [
+      'an optimizer tree with a bad node',
+      (dir) =>
+        editJson(dir, 'optimizer.json', (o) => ({
+          ...o,
+          tree: { kind: 'record', entries: [['count', { kind: 'constant', value: [1] }]] },
+        })),
+      /optimizer\.json: tree\.entries\.0\.1\.value: expected a finite number, string, boolean or null, got \[1\]$/,
+    ],
+  ])('%s', (_what, corrupt, pattern) => {
+    const dir = saveGood()
+    corrupt(dir)
+    expect(leftOf(loadCheckpoint(dir, model, { optimizer: makeOptimizer() }))).toMatch(pattern)
+  })
+
+  it('names every parameter mismatch when the config check is skipped', () => {
+    const dir = saveGood()
+    const wider = L.sequential(
+      L.dense(13),
+      L.batchNorm({ momentum: 0.3 }),
+      L.relu(),
+      L.dropout(0.25),
+      L.dense(3),
+    )
+    const message = leftOf(loadCheckpoint(dir, wider, { ignoreConfigMismatch: true }))
+    expect(message).toMatch(
+      /params\.safetensors: .*'0\.weight' has shape \[12, ?5\], the model expects \[13, ?5\]/,
+    )
+    // The naive count: dense 0 (weight, bias), batch norm 1 (weight, bias), dense 4 (weight).
+    for (const name of ['0.weight', '0.bias', '1.weight', '1.bias', '4.weight'])
+      expect(message).toContain(`'${name}'`)
+    expect(message).not.toContain("'4.bias'")
+  })
+
+  it('checks the optimizer state against the given optimizer', () => {
+    const dir = saveGood()
+    const message = leftOf(loadCheckpoint(dir, model, { optimizer: sgd(0.1) }))
+    expect(message).toMatch(
+      /optimizer\.json: the optimizer state does not fit the given optimizer: .*unexpected 'clip'/,
+    )
+  })
+
+  it('no checkpoint at all', () => {
+    expect(leftOf(loadCheckpoint(join(root, 'none'), model))).toMatch(/none: no checkpoint here/)
+  })
+})
+
+// ---------------------------------------------------------------------------------------------
+// optimizer trees: property test of the skeleton codec
+// ---------------------------------------------------------------------------------------------
+
+describe('optimizer.json trees', () => {
+  const tensorArb = fc
+    .tuple(
+      fc.constantFrom<T.DType>('float32', 'float64', 'int32'),
+      fc.array(fc.integer({ min: -5, max: 5 }), { maxLength: 4 }),
+    )
+    .map(([dtype, values]) => T.tensor(values, dtype))
+  const constantArb = fc.oneof(
+    fc.double(),
+    fc.constantFrom(NaN, Infinity, -Infinity, -0, 0),
+    fc.string(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.constant(undefined),
+  )
+  const keyArb = fc.oneof(
+    fc.constantFrom('0', '10', '2', 'mu', 'nu', 'count'),
+    fc.string({ minLength: 1 }).filter((k) => !k.includes('.')),
+  )
+  const { tree: treeArb } = fc.letrec<{ tree: unknown }>((tie) => ({
+    tree: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      tensorArb,
+      constantArb,
+      fc.array(tie('tree'), { maxLength: 3 }),
+      fc
+        .uniqueArray(fc.tuple(keyArb, tie('tree')), { maxLength: 3, selector: ([k]) => k })
+        .map((entries) => Object.fromEntries(entries)),
+    ),
+  }))
+
+  it('round-trips any tree of tensors and constants through JSON text (key order, NaN, -0, undefined)', () => {
+    fc.assert(
+      fc.property(treeArb, (tree) => {
+        const { skeleton, tensors } = right(E.mapLeft((message: string) => ({ message }))(skeletonOf(tree)))
+        const text = JSON.stringify(TreeSkeletonCodec.encode(skeleton))
+        const decoded = right(
+          E.mapLeft(() => ({ message: 'decode failed' }))(TreeSkeletonCodec.decode(JSON.parse(text))),
+        )
+        const back = right(
+          E.mapLeft((message: string) => ({ message }))(
+            treeFromSkeleton(decoded, Object.fromEntries(tensors)),
+          ),
+        )
+        // Naive reference: walk both trees together.
+        const same = (a: unknown, b: unknown): boolean => {
+          if (T.isTensor(a)) return T.isTensor(b) && b === a
+          if (Array.isArray(a))
+            return Array.isArray(b) && a.length === b.length && a.every((x, i) => same(x, b[i]))
+          if (typeof a === 'object' && a !== null) {
+            if (typeof b !== 'object' || b === null || Array.isArray(b)) return false
+            const ka = Object.keys(a)
+            const kb = Object.keys(b)
+            return (
+              ka.length === kb.length &&
+              ka.every(
+                (k, i) =>
+                  k === kb[i] && same((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]),
+              )
+            )
+          }
+          return Object.is(a, b)
+        }
+        expect(same(tree, back)).toBe(true)
+      }),
+      { numRuns: 200 },
+    )
+  })
+
+  it('rejects a function leaf', () => {
+    expect(E.isLeft(skeletonOf({ f: () => 1 }))).toBe(true)
+  })
+})
