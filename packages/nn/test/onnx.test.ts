@@ -1,124 +1,418 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type * as Ort from 'onnxruntime-node'
-import { describe, expect, it } from 'vitest'
+import onnxProto from 'onnx-proto'
+import { afterAll, describe, expect, it } from 'vitest'
 import * as E from 'fp-ts/lib/Either.js'
 import * as T from '@backfold/tensor'
-import { exportOnnx } from '../src/onnx/index'
+import { exportOnnx, formatOnnxError, type OnnxExportOptions } from '../src/onnx/index'
+import { saveOnnx } from '../src/node/onnx'
 import * as L from '../src/layers/index'
+import { flattenNamed, map } from '../src/tree'
 import type { Layer } from '../src/layer'
 
-// onnxruntime-node is the independent reference: exported graphs must run there and agree with backfold.
+// onnxruntime-node is the independent reference: every exported graph must load there, and its
+// outputs must agree with backfold's own eval-mode apply within 1e-5.
 const require = createRequire(import.meta.url)
 const ort = require('onnxruntime-node') as typeof Ort
+const { onnx } = onnxProto
 
+interface Trained<P, S> {
+  readonly params: P
+  readonly state: S
+}
+
+/**
+ * Initialises `model` and perturbs every parameter, so none keeps a neutral value (batch norm's
+ * ones and zeros) that would hide a misplaced initializer; `warm` runs one training-mode batch so
+ * batch-norm running statistics move off 0 / 1.
+ */
+const initialise = <P, S>(model: Layer<P, S>, inShape: number[], warm = false): Trained<P, S> => {
+  const init = model.init(T.random.key(11), inShape)
+  if (E.isLeft(init)) throw new Error(`${init.left.path}: ${init.left.message}`)
+  let seed = 100
+  const params = map(init.right.params, (p) =>
+    T.add(
+      p,
+      T.random.normal(T.random.key(seed++), p.shape, {
+        dtype: T.isFloat(p.dtype) ? p.dtype : 'float32',
+        std: 0.3,
+      }),
+    ),
+  )
+  const state = init.right.state
+  if (!warm) return { params, state }
+  const batch = T.mul(T.random.normal(T.random.key(5), [16, ...inShape]), 2)
+  const [, next] = model.apply(params, state, T.add(batch, 0.5), { training: true, key: T.random.key(6) })
+  return { params, state: next }
+}
+
+const exported = <P, S>(model: Layer<P, S>, trained: Trained<P, S>, opts: OnnxExportOptions): Uint8Array => {
+  const bytes = exportOnnx(model, trained.params, trained.state, opts)
+  if (E.isLeft(bytes)) throw new Error(formatOnnxError(bytes.left))
+  return bytes.right
+}
+
+const session = (bytes: Uint8Array): Promise<Ort.InferenceSession> => ort.InferenceSession.create(bytes)
+
+/** Runs `x` through the session; returns the output's data and dims. */
 const run = async (
-  bytes: Uint8Array,
+  s: Ort.InferenceSession,
   x: T.Tensor,
-  inputType: 'float32' | 'int32' = 'float32',
-): Promise<Float32Array> => {
-  const session = await ort.InferenceSession.create(bytes)
+  names = { input: 'input', output: 'output' },
+): Promise<{ data: Float32Array; dims: ReadonlyArray<number> }> => {
   const input =
-    inputType === 'int32'
+    x.dtype === 'int32'
       ? new ort.Tensor('int32', Int32Array.from(x.data), [...x.shape])
       : new ort.Tensor('float32', Float32Array.from(x.data), [...x.shape])
-  const out = await session.run({ input })
-  return out['output']!.data as Float32Array
+  const out = (await s.run({ [names.input]: input }))[names.output]!
+  return { data: out.data as Float32Array, dims: out.dims }
 }
 
-const check = async (
-  model: Layer<unknown, unknown>,
-  inputShape: number[],
-  x: T.Tensor,
-  opts: { batch?: string | number; opset?: number; train?: boolean; inputDType?: 'float32' | 'int32' } = {},
-): Promise<void> => {
-  const init = model.init(T.random.key(11), inputShape)
-  if (E.isLeft(init)) throw new Error(init.left.message)
-  const { params } = init.right
-  let { state } = init.right
-  if (opts.train === true) {
-    // One training-mode pass so batch-norm running statistics are not the initial 0 / 1.
-    const [, next] = model.apply(params, state, T.random.normal(T.random.key(5), [8, ...inputShape]), {
-      training: true,
-      key: T.random.key(6),
-    })
-    state = next
-  }
-  const bytes = exportOnnx(model, params, state, {
-    inputShape,
-    ...(opts.batch === undefined ? {} : { batch: opts.batch }),
-    ...(opts.opset === undefined ? {} : { opset: opts.opset }),
-    ...(opts.inputDType === undefined ? {} : { inputDType: opts.inputDType }),
-  })
-  if (E.isLeft(bytes)) throw new Error(`${bytes.left.path}: ${bytes.left.message}`)
-  const [expected] = model.apply(params, state, x, { training: false })
-  const got = await run(bytes.right, x, opts.inputDType)
-  expect(got.length).toBe(expected.data.length)
+/** Largest |a - b| over two equally long arrays, by a direct loop. */
+const worstDifference = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
+  expect(a.length).toBe(b.length)
   let worst = 0
-  got.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - expected.data[i]!))))
-  expect(worst).toBeLessThan(1e-5)
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!))
+  return worst
 }
 
-const asLayer = (l: unknown): Layer<unknown, unknown> => l as Layer<unknown, unknown>
+/** onnxruntime's output for `x` equals backfold's eval-mode output, shape and values. */
+const agrees = async <P, S>(
+  s: Ort.InferenceSession,
+  model: Layer<P, S>,
+  trained: Trained<P, S>,
+  x: T.Tensor,
+): Promise<void> => {
+  const [expected] = model.apply(trained.params, trained.state, x, { training: false })
+  const got = await run(s, x)
+  expect(got.dims).toEqual(expected.shape)
+  expect(worstDifference(got.data, expected.data)).toBeLessThan(1e-5)
+}
 
-describe('ONNX export runs in onnxruntime and matches backfold', () => {
-  it('MLP with a symbolic batch (batch 1 and 5)', async () => {
-    const mlp = asLayer(
-      L.sequential(L.dense(16), L.relu(), L.dropout(0.5), L.dense(8), L.tanh(), L.dense(3), L.softmax()),
+/** Exports, loads in onnxruntime and compares on each input. */
+const check = async <P, S>(
+  model: Layer<P, S>,
+  trained: Trained<P, S>,
+  opts: OnnxExportOptions,
+  ...inputs: T.Tensor[]
+): Promise<Ort.InferenceSession> => {
+  const s = await session(exported(model, trained, opts))
+  for (const x of inputs) await agrees(s, model, trained, x)
+  return s
+}
+
+/** The decoded graph, reduced to what the tests look at (protobufjs leaves every field optional). */
+const decodeGraph = (bytes: Uint8Array) => {
+  const graph = onnx.ModelProto.decode(bytes).graph
+  if (graph === null || graph === undefined) throw new Error('the model has no graph')
+  return {
+    initializers: (graph.initializer ?? []).map((t) => t.name ?? ''),
+    nodes: (graph.node ?? []).map((n) => ({
+      opType: n.opType ?? '',
+      input: n.input ?? [],
+      attributes: (n.attribute ?? []).map((a) => [a.name ?? '', Number(a.i ?? 0)]),
+    })),
+  }
+}
+
+const metadataShape = (meta: ReadonlyArray<Ort.InferenceSession.ValueMetadata>): unknown =>
+  meta[0] !== undefined && meta[0].isTensor ? meta[0].shape : undefined
+
+const normal = (seed: number, shape: number[]): T.Tensor => T.random.normal(T.random.key(seed), shape)
+
+describe('exportOnnx: exported models run in onnxruntime and match backfold', () => {
+  it('an MLP with dropout and batch norm on features: symbolic batch N, run with batch 1 and 5', async () => {
+    const mlp = L.sequential(
+      L.dense(16),
+      L.batchNorm(),
+      L.relu(),
+      L.dropout(0.5),
+      L.dense(8),
+      L.tanh(),
+      L.dense(3),
+      L.softmax(),
     )
-    await check(mlp, [6], T.random.normal(T.random.key(1), [1, 6]))
-    await check(mlp, [6], T.random.normal(T.random.key(2), [5, 6]))
+    const trained = initialise(mlp, [6], true)
+    const s = await check(mlp, trained, { inputShape: [6] }, normal(1, [1, 6]), normal(2, [5, 6]))
+    expect(metadataShape(s.inputMetadata)).toEqual(['N', 6])
+    expect(metadataShape(s.outputMetadata)).toEqual(['N', 3])
   })
 
-  it('CNN: conv, batch norm (running statistics), pooling, flatten, dense; fixed batch', async () => {
-    const cnn = asLayer(
-      L.sequential(
-        L.conv2d(4, 3, { padding: 'same' }),
-        L.batchNorm(),
-        L.relu(),
-        L.maxPool2d({ kernelSize: 2 }),
-        L.conv2d(6, 3, { stride: 2, padding: [0, 1, 1, 0], dilation: 1 }),
-        L.leakyRelu(0.2),
-        L.avgPool2d({ kernelSize: 2, padding: 1 }),
-        L.flatten(),
-        L.dense(5),
-      ),
+  it('a CNN (conv, batch norm, pools with padding, flatten, dense) with a fixed batch', async () => {
+    const cnn = L.sequential(
+      L.conv2d(4, 3, { padding: 'same' }),
+      L.batchNorm({ eps: 0.1 }),
+      L.relu(),
+      L.maxPool2d({ kernelSize: 2 }),
+      L.conv2d(6, [3, 2], { stride: 2, padding: [0, 1, 2, 0], dilation: [1, 2], useBias: false }),
+      L.leakyRelu(0.2),
+      L.avgPool2d({ kernelSize: 2, stride: 1, padding: 1 }),
+      L.maxPool2d({ kernelSize: 3, stride: 2, padding: [1, 0, 0, 1] }),
+      L.flatten(),
+      L.dense(5),
     )
-    await check(cnn, [2, 12, 12], T.random.normal(T.random.key(3), [3, 2, 12, 12]), { batch: 3, train: true })
+    const trained = initialise(cnn, [2, 12, 12], true)
+    const s = await check(cnn, trained, { inputShape: [2, 12, 12], batch: 3 }, normal(3, [3, 2, 12, 12]))
+    expect(metadataShape(s.inputMetadata)).toEqual([3, 2, 12, 12])
+    // A fixed batch is enforced by onnxruntime.
+    await expect(run(s, normal(4, [2, 2, 12, 12]))).rejects.toThrow()
   })
 
-  it('residual blocks with layer norm and gelu (both forms, composed below opset 20), global pooling', async () => {
+  it('residual blocks with layer norm and both gelu forms, composed at opset 17 and native at opset 20', async () => {
     const block = (approximate: 'none' | 'tanh') =>
-      L.residual(L.sequential(L.layerNorm(), L.dense(12), L.gelu(approximate), L.dense(12)))
-    const model = asLayer(
-      L.sequential(L.dense(12), block('none'), block('tanh'), L.silu(), L.elu(0.7), L.sigmoid()),
-    )
-    await check(model, [7], T.random.normal(T.random.key(4), [4, 7]))
-    const conv = asLayer(
-      L.sequential(L.conv2d(3, 3), L.batchNorm({ affine: false }), L.globalAvgPool2d(), L.dense(2)),
-    )
-    await check(conv, [1, 6, 6], T.random.normal(T.random.key(7), [2, 1, 6, 6]), { train: true })
+      L.residual(
+        L.sequential(
+          L.layerNorm({ affine: approximate === 'tanh', eps: 0.01 }),
+          L.dense(12),
+          L.gelu(approximate),
+          L.dense(12),
+        ),
+      )
+    const model = L.sequential(L.dense(12), block('none'), block('tanh'), L.silu(), L.elu(0.7), L.sigmoid())
+    const trained = initialise(model, [7])
+    for (const opset of [17, 20, 23])
+      await check(model, trained, { inputShape: [7], opset }, normal(4, [4, 7]))
+    const ops = (opset: number): string[] =>
+      decodeGraph(exported(model, trained, { inputShape: [7], opset })).nodes.map((n) => n.opType)
+    expect(ops(17)).toContain('Erf')
+    expect(ops(17)).not.toContain('Gelu')
+    expect(ops(20).filter((op) => op === 'Gelu')).toHaveLength(2)
   })
 
-  it('parallel branches concatenated along features', async () => {
-    const model = asLayer(
-      L.sequential(L.parallel({ a: L.dense(3), b: L.sequential(L.dense(4), L.relu()) }), L.dense(2)),
+  it('parallel branches concatenated along axis 1: features (record form) and channels (array form)', async () => {
+    const wide = L.sequential(
+      L.parallel({ a: L.dense(3), b: L.sequential(L.dense(4), L.relu()) }),
+      L.dense(2),
     )
-    await check(model, [5], T.random.normal(T.random.key(8), [3, 5]))
+    await check(wide, initialise(wide, [5]), { inputShape: [5] }, normal(8, [3, 5]))
+    const inception = L.sequential(
+      L.parallel(
+        L.conv2d(2, 1),
+        L.conv2d(3, 3, { padding: 1 }),
+        L.maxPool2d({ kernelSize: 3, stride: 1, padding: 1 }),
+      ),
+      L.globalAvgPool2d(),
+    )
+    await check(
+      inception,
+      initialise(inception, [2, 5, 5]),
+      { inputShape: [2, 5, 5] },
+      normal(9, [2, 2, 5, 5]),
+    )
   })
 
-  it('embedding with int32 indices', async () => {
-    const model = asLayer(L.sequential(L.embedding(10, 4), L.flatten(), L.dense(3)))
-    const x = T.random.randint(T.random.key(9), [4, 6], 0, 10)
-    await check(model, [6], x, { inputDType: 'int32' })
+  it('embeddings (int32 input inferred) over a symbolic sequence length, and with layer norm over two axes', async () => {
+    const model = L.sequential(L.embedding(10, 4), L.layerNorm(), L.gelu(), L.softmax())
+    const trained = initialise(model, [6])
+    const s = await check(
+      model,
+      trained,
+      { inputShape: ['L'] },
+      T.random.randint(T.random.key(9), [4, 6], 0, 10),
+      T.random.randint(T.random.key(10), [2, 3], 0, 10),
+    )
+    expect(s.inputMetadata[0]?.isTensor === true && s.inputMetadata[0].type).toBe('int32')
+    expect(metadataShape(s.inputMetadata)).toEqual(['N', 'L'])
+    const flat = L.sequential(L.embedding(7, 3), L.layerNorm({ axes: 2 }), L.flatten(), L.dense(2))
+    await check(
+      flat,
+      initialise(flat, [5]),
+      { inputShape: [5] },
+      T.random.randint(T.random.key(12), [3, 5], 0, 7),
+    )
   })
 
-  it('rejects a custom layer without a config, naming it', () => {
-    const custom: Layer<unknown, unknown> = {
-      kind: 'mine',
-      init: (_k, s) => E.right({ params: {}, state: {}, outShape: s }),
-      apply: (_p, s, x) => [x, s],
+  it('a fully convolutional model over symbolic image sizes (same padding with stride 2 → auto_pad)', async () => {
+    const model = L.sequential(
+      L.conv2d(3, 3, { stride: 2, padding: 'same' }),
+      L.batchNorm({ affine: false }),
+      L.relu(),
+      L.maxPool2d({ kernelSize: 2, padding: 'same' }),
+      L.conv2d(4, 2, { padding: [1, 0, 0, 1] }),
+      L.avgPool2d({ kernelSize: 2, stride: 1 }),
+      L.globalAvgPool2d(),
+      L.dense(2),
+    )
+    const trained = initialise(model, [1, 9, 9], true)
+    await check(
+      model,
+      trained,
+      { inputShape: [1, 'H', 'W'] },
+      normal(13, [2, 1, 9, 9]),
+      normal(14, [1, 1, 12, 11]),
+    )
+  })
+
+  it('every activation alone, over a wide range of inputs', async () => {
+    const x = T.mul(normal(18, [3, 4, 5]), 4)
+    const activations = {
+      relu: L.relu(),
+      leakyRelu: L.leakyRelu(0.2),
+      elu: L.elu(0.7),
+      silu: L.silu(),
+      sigmoid: L.sigmoid(),
+      tanh: L.tanh(),
+      gelu: L.gelu(),
+      geluTanh: L.gelu('tanh'),
+      softmax: L.softmax(),
+      softmaxAxis1: L.softmax(1),
     }
-    const result = exportOnnx(custom, {}, {}, { inputShape: [2] })
-    expect(E.isLeft(result) && result.left.message).toMatch(/no config/)
+    for (const [name, layer] of Object.entries(activations))
+      for (const opset of [17, 20]) {
+        const s = await session(exported(layer, initialise(layer, [4, 5]), { inputShape: [4, 5], opset }))
+        const [expected] = layer.apply({}, {}, x, { training: false })
+        const got = await run(s, x)
+        expect([name, opset, worstDifference(got.data, expected.data) < 1e-5]).toEqual([name, opset, true])
+      }
+  })
+
+  it('float64 parameters export as a float32 graph that still matches', async () => {
+    const model = L.sequential(
+      L.conv2d(2, 3, { dtype: 'float64' }),
+      L.batchNorm({ dtype: 'float64' }),
+      L.flatten(),
+      L.dense(3, { dtype: 'float64' }),
+    )
+    const trained = initialise(model, [1, 5, 5], true)
+    const x = normal(15, [2, 1, 5, 5])
+    const [expected] = model.apply(trained.params, trained.state, T.astype(x, 'float64'), { training: false })
+    expect(expected.dtype).toBe('float64')
+    const got = await run(await session(exported(model, trained, { inputShape: [1, 5, 5] })), x)
+    expect(worstDifference(got.data, expected.data)).toBeLessThan(1e-5)
+  })
+
+  it('names initializers like checkpoints, drops dropout, maps dense to Gemm(transB = 1), honours custom names', async () => {
+    const model = L.sequential({
+      features: L.sequential(L.conv2d(2, 3), L.batchNorm(), L.dropout(0.3)),
+      head: L.sequential(L.flatten(), L.dense(3)),
+    })
+    const trained = initialise(model, [1, 4, 4], true)
+    const bytes = exported(model, trained, {
+      inputShape: [1, 4, 4],
+      inputName: 'pixels',
+      outputName: 'logits',
+    })
+    const graph = decodeGraph(bytes)
+    const expectedNames = [...flattenNamed(trained.params), ...flattenNamed(trained.state)].map(
+      ([name]) => name,
+    )
+    expect([...graph.initializers].sort()).toEqual(expectedNames.sort())
+    expect(graph.nodes.map((n) => n.opType)).toEqual([
+      'Conv',
+      'BatchNormalization',
+      'Flatten',
+      'Gemm',
+      'Identity',
+    ])
+    const gemm = graph.nodes.find((n) => n.opType === 'Gemm')!
+    expect(gemm.attributes).toEqual([['transB', 1]])
+    const conv = graph.nodes.find((n) => n.opType === 'Conv')!
+    expect(conv.input.slice(1)).toEqual(['features.0.weight', 'features.0.bias'])
+    const s = await session(bytes)
+    const x = normal(16, [2, 1, 4, 4])
+    const [expected] = model.apply(trained.params, trained.state, x, { training: false })
+    const got = await run(s, x, { input: 'pixels', output: 'logits' })
+    expect(worstDifference(got.data, expected.data)).toBeLessThan(1e-5)
+  })
+})
+
+describe('exportOnnx: what cannot be exported is a Left naming where', () => {
+  const custom = (config?: { kind: string }): Layer<Record<never, never>, Record<never, never>> => ({
+    kind: 'mine',
+    ...(config === undefined ? {} : { config }),
+    init: (_key, inShape) => E.right({ params: {}, state: {}, outShape: inShape }),
+    apply: (_params, state, x) => [x, state],
+  })
+  const leftOf = <A>(result: E.Either<{ path: string; message: string }, A>) => {
+    if (E.isRight(result)) throw new Error('expected a Left')
+    return result.left
+  }
+
+  it('a layer without a config, alone or inside a combinator', () => {
+    expect(leftOf(exportOnnx(custom(), {}, {}, { inputShape: [2] })).message).toMatch(/has no config/)
+    const model = L.sequential(L.dense(2), custom())
+    const trained = initialise(model, [2])
+    const e = leftOf(exportOnnx(model, trained.params, trained.state, { inputShape: [2] }))
+    expect(e.path).toBe('sequential')
+    expect(e.message).toMatch(/custom layer/)
+  })
+
+  it('a kind with no ONNX counterpart, by its path', () => {
+    const model = L.sequential({ body: L.sequential(L.dense(2), custom({ kind: 'fancy' })) })
+    const trained = initialise(model, [3])
+    const e = leftOf(exportOnnx(model, trained.params, trained.state, { inputShape: [3] }))
+    expect(e.path).toBe('body.1 (fancy)')
+    expect(e.message).toMatch(/layer kind 'fancy' has no ONNX export/)
+  })
+
+  it('params or state that do not fit the config, by parameter name', () => {
+    const model = L.sequential(L.dense(4), L.relu(), L.dense(2))
+    const trained = initialise(model, [3])
+    const wrong = [trained.params[0], {}, { weight: T.zeros([2, 5]), bias: T.zeros([2]) }] as const
+    const e = leftOf(exportOnnx(model, wrong, trained.state, { inputShape: [3] }))
+    expect(e.path).toBe('2 (dense)')
+    expect(e.message).toMatch(/params '2\.weight' has shape \[2,5\]; expected \[2,4\]/)
+    const bn = L.sequential(L.dense(4), L.batchNorm())
+    const bnTrained = initialise(bn, [3])
+    const noStats = [{}, {}] as const
+    const missing = leftOf(exportOnnx(bn, bnTrained.params, noStats as never, { inputShape: [3] }))
+    expect(missing.message).toMatch(/state '1\.runningMean' is missing/)
+  })
+
+  it('an input shape the model cannot take, bad options, and layer norm below opset 17', () => {
+    const model = L.sequential(L.dense(4), L.layerNorm())
+    const trained = initialise(model, [3])
+    expect(leftOf(exportOnnx(model, trained.params, trained.state, { inputShape: [5] })).message).toMatch(
+      /'0\.weight' has shape \[4,3\]; expected \[4,5\]/,
+    )
+    expect(leftOf(exportOnnx(model, trained.params, trained.state, { inputShape: [2, 3] })).path).toBe(
+      '0 (dense)',
+    )
+    const low = leftOf(exportOnnx(model, trained.params, trained.state, { inputShape: [3], opset: 16 }))
+    expect([low.path, low.message]).toEqual([
+      '1 (layerNorm)',
+      'LayerNormalization needs opset >= 17, got opset 16',
+    ])
+    expect(
+      leftOf(exportOnnx(model, trained.params, trained.state, { inputShape: [3], opset: 12 })).message,
+    ).toMatch(/opset must be an integer from 13/)
+    expect(leftOf(exportOnnx(model, trained.params, trained.state, { inputShape: [0] })).message).toMatch(
+      /inputShape/,
+    )
+    expect(
+      leftOf(
+        exportOnnx(model, trained.params, trained.state, {
+          inputShape: [3],
+          inputName: 'x',
+          outputName: 'x',
+        }),
+      ).message,
+    ).toMatch(/distinct/)
+    expect(
+      leftOf(exportOnnx(model, trained.params, trained.state, { inputShape: [3], inputDType: 'int32' }))
+        .message,
+    ).toMatch(/only embedding takes int32/)
+  })
+})
+
+describe('saveOnnx', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'backfold-onnx-'))
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+  it('writes a file onnxruntime loads, and reports an unwritable path as a Left', async () => {
+    const model = L.sequential(L.dense(3), L.relu())
+    const trained = initialise(model, [2])
+    const file = join(dir, 'model.onnx')
+    const saved = await saveOnnx(file, model, trained.params, trained.state, { inputShape: [2] })
+    expect(E.isRight(saved)).toBe(true)
+    const s = await ort.InferenceSession.create(file)
+    await agrees(s, model, trained, normal(17, [4, 2]))
+    expect(readFileSync(file)).toEqual(Buffer.from(exported(model, trained, { inputShape: [2] })))
+    const missing = join(dir, 'no-such-dir', 'model.onnx')
+    const failed = await saveOnnx(missing, model, trained.params, trained.state, { inputShape: [2] })
+    expect(E.isLeft(failed) && failed.left.path).toBe(missing)
   })
 })

@@ -1,13 +1,24 @@
+/**
+ * ONNX files on disk (Node.js only); the bytes come from the browser-safe `exportOnnx`.
+ * @since 0.1.0
+ */
 import * as E from 'fp-ts/lib/Either.js'
 import type { Either } from 'fp-ts/lib/Either.js'
 import type { Layer } from '../layer'
-import { exportOnnx, type OnnxError, type OnnxExportOptions } from '../onnx/export'
-import { writeBytesAtomic } from './safetensors'
+import { onnxError, type OnnxError } from '../onnx/error'
+import { exportOnnx, type OnnxExportOptions } from '../onnx/export'
+import { writeFileAtomic } from './files'
 
 /**
- * Exports a model (see `exportOnnx`) and writes it atomically to `path`.
+ * Exports a model for inference (see `exportOnnx`) and writes the ONNX file atomically: readers and
+ * a crash see the old file or the new one, never a partial one. Resolves to a `Left` naming the
+ * layer that cannot be exported, or the file that cannot be written; never rejects.
  * @example
- * await saveOnnx('out/model.onnx', model, params, state, { inputShape: [64] })
+ * import * as E from 'fp-ts/lib/Either.js'
+ * import { formatOnnxError } from '@backfold/nn'
+ * import { saveOnnx } from '@backfold/nn/node'
+ * const saved = await saveOnnx('out/model.onnx', model, params, state, { inputShape: [64] })
+ * if (E.isLeft(saved)) console.error(formatOnnxError(saved.left))
  * @since 0.1.0
  */
 export const saveOnnx = async <P, S>(
@@ -19,10 +30,6 @@ export const saveOnnx = async <P, S>(
 ): Promise<Either<OnnxError, void>> => {
   const bytes = exportOnnx(model, params, state, opts)
   if (E.isLeft(bytes)) return bytes
-  try {
-    await writeBytesAtomic(path, bytes.right)
-    return E.right(undefined)
-  } catch (error) {
-    return E.left({ kind: 'OnnxError', path, message: `could not write: ${(error as Error).message}` })
-  }
+  const written = await writeFileAtomic(path, bytes.right)
+  return E.isLeft(written) ? E.left(onnxError(path, written.left.message)) : E.right(undefined)
 }

@@ -1,1 +1,3 @@
-export * from './export'
+export * from './error'
+export { exportOnnx, type OnnxExportOptions } from './export'
+export { exportableKinds } from './emit'
