@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest'
+import fc from 'fast-check'
 import * as E from 'fp-ts/lib/Either.js'
 import * as T from '@backfold/tensor'
 import { decodeModel, encodeModel, formatConfigError, type ConfigError } from '../src/config/index'
 import * as L from '../src/layers/index'
+import type { AnyLayer } from '../src/layers/index'
 import type { Layer, LayerError } from '../src/layer'
 import { flattenNamed } from '../src/tree'
 
@@ -27,6 +29,9 @@ const cnn = L.sequential({
     L.softmax(),
   ),
 })
+
+/** Any layer as the codec sees it (it only reads kind, config, init and apply). */
+const asLayer = (layer: AnyLayer): Layer => layer as unknown as Layer
 
 const right = <A>(e: E.Either<ConfigError | LayerError, A>): A => {
   if (E.isLeft(e)) throw new Error(e.left.kind === 'ConfigError' ? formatConfigError(e.left) : e.left.message)
@@ -104,5 +109,78 @@ describe('model configs', () => {
     const model = L.sequential(L.dense(2), custom)
     const result = encodeModel(model as unknown as Layer<unknown, unknown>)
     expect(E.isLeft(result) && result.left.message).toMatch(/has no config/)
+  })
+
+  it('round-trips random networks: same config, params, outputs and state (property)', () => {
+    // Layers that keep a [N, F] batch's shape, so they can be residual bodies.
+    const preserving: fc.Arbitrary<Layer> = fc
+      .oneof(
+        fc.constantFrom(
+          L.relu(),
+          L.tanh(),
+          L.sigmoid(),
+          L.silu(),
+          L.gelu('none'),
+          L.gelu('tanh'),
+          L.softmax(1),
+        ),
+        fc.double({ min: -2, max: 2, noNaN: true }).map((alpha) => L.elu(alpha)),
+        fc.double({ min: 0, max: 0.5, noNaN: true }).map((slope) => L.leakyRelu(slope)),
+        fc.double({ min: 0, max: 0.9, noNaN: true }).map((rate) => L.dropout(rate)),
+        fc.record({ eps: fc.constantFrom(1e-5, 1e-3), affine: fc.boolean() }).map((o) => L.layerNorm(o)),
+        fc
+          .record({
+            momentum: fc.constantFrom(0.1, 0.5, 1),
+            eps: fc.constantFrom(1e-5, 0.01),
+            affine: fc.boolean(),
+          })
+          .map((o) => L.batchNorm(o)),
+      )
+      .map(asLayer)
+    const dense = fc
+      .record({ units: fc.integer({ min: 1, max: 4 }), useBias: fc.boolean() })
+      .map(({ units, useBias }) => asLayer(L.dense(units, { useBias })))
+    const { layer } = fc.letrec<{ layer: Layer }>((tie) => ({
+      layer: fc.oneof(
+        { depthSize: 'small' },
+        dense,
+        preserving,
+        preserving.map((body) => asLayer(L.residual(body))),
+        fc.array(tie('layer'), { minLength: 1, maxLength: 3 }).map((ls) => asLayer(L.sequential(...ls))),
+        fc
+          .uniqueArray(fc.tuple(fc.constantFrom('a', 'b', 'head', '0x'), tie('layer')), {
+            minLength: 1,
+            maxLength: 2,
+            selector: ([k]) => k,
+          })
+          .map((entries) => asLayer(L.sequential(Object.fromEntries(entries)))),
+        fc.array(tie('layer'), { minLength: 1, maxLength: 2 }).map((ls) => asLayer(L.parallel(...ls))),
+      ),
+    }))
+    fc.assert(
+      fc.property(layer, fc.integer({ min: 0, max: 1000 }), (model, seed) => {
+        const text = JSON.stringify(right(encodeModel(model)))
+        const rebuilt = right(decodeModel(JSON.parse(text)))
+        expect(JSON.stringify(right(encodeModel(rebuilt)))).toBe(text)
+        const key = T.random.key(seed)
+        const a = right(model.init(key, [3]))
+        const b = right(rebuilt.init(key, [3]))
+        expect(b.outShape).toEqual(a.outShape)
+        const sameTrees = (x: unknown, y: unknown): void => {
+          const fx = flattenNamed(x)
+          const fy = flattenNamed(y)
+          expect(fy.map(([n, t]) => [n, t.dtype, t.shape])).toEqual(fx.map(([n, t]) => [n, t.dtype, t.shape]))
+          fx.forEach(([, t], i) => expect(T.toArray(fy[i]![1])).toEqual(T.toArray(t)))
+        }
+        sameTrees(a.params, b.params)
+        const x = T.random.normal(T.random.key(seed + 1), [4, 3])
+        const ctx = { training: true, key: T.random.key(seed + 2) }
+        const [ya, sa] = model.apply(a.params, a.state, x, ctx)
+        const [yb, sb] = rebuilt.apply(b.params, b.state, x, ctx)
+        expect(T.toArray(yb)).toEqual(T.toArray(ya))
+        sameTrees(sa, sb)
+      }),
+      { numRuns: 40 },
+    )
   })
 })

@@ -1,0 +1,95 @@
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import type { Layer } from '../layer'
+import type { Dataset } from '../data/dataset'
+import type { LossFunction } from './step'
+import { countCorrect, isClassification } from './step'
+
+/** A metric: model output and targets (whole data set) to a number. @since 0.1.0 */
+export type Metric = (output: Tensor, labels: Tensor) => number
+
+/** Options of `predict`. @since 0.1.0 */
+export interface PredictOptions {
+  /** Examples per forward pass (default 256): bounds the memory of intermediate activations. */
+  readonly batchSize?: number
+}
+
+/** Options of `evaluate`. @since 0.1.0 */
+export interface EvaluateOptions extends PredictOptions {
+  /** Reported as `loss` when given. */
+  readonly loss?: LossFunction
+  /**
+   * Named metrics over the whole data set. Default: `{ accuracy }` when the labels are int32 class
+   * indices `[N]` and the output is `[N, C]`, none otherwise.
+   */
+  readonly metrics?: Readonly<Record<string, Metric>>
+}
+
+/** What `evaluate` measured: `loss` (if a loss was given) and one entry per metric. @since 0.1.0 */
+export type Evaluation = Readonly<Record<string, number>>
+
+const checkBatchSize = (op: string, batchSize: number): void => {
+  if (!Number.isInteger(batchSize) || batchSize <= 0)
+    throw new T.ValueError(op, `batchSize must be a positive integer, got ${batchSize}`)
+}
+
+/**
+ * The model's outputs for every example of `x`, in evaluation mode (dropout off, batch norm on its
+ * running statistics), computed `batchSize` examples at a time and concatenated.
+ * @example
+ * const logits = predict(model, params, state, test.x, { batchSize: 512 }) // [N, 10]
+ * const classes = T.argmax(logits, { axis: 1 })
+ * @since 0.1.0
+ */
+export const predict = <P, S>(
+  model: Layer<P, S>,
+  params: P,
+  state: S,
+  x: Tensor,
+  opts: PredictOptions = {},
+): Tensor => {
+  const batchSize = opts.batchSize ?? 256
+  checkBatchSize('predict', batchSize)
+  if (x.shape.length === 0)
+    throw new T.ShapeError('predict', `x has shape ${T.fmtShape(x.shape)}; expected a batch [N, ...]`)
+  const count = x.shape[0]!
+  if (count <= batchSize) return model.apply(params, state, x, { training: false })[0]
+  const outputs: Tensor[] = []
+  for (let start = 0; start < count; start += batchSize) {
+    const batch = T.slice(x, [{ start, stop: Math.min(start + batchSize, count) }])
+    outputs.push(model.apply(params, state, batch, { training: false })[0])
+  }
+  return T.concat(outputs, 0)
+}
+
+/**
+ * Loss and metrics of the model on a data set, in evaluation mode. Outputs are computed in batches
+ * (see `predict`); the loss and each metric are then computed once over all outputs, so every
+ * metric is exact (not an average of batch averages).
+ * @example
+ * evaluate(model, params, state, test, { loss: softmaxCrossEntropy }) // { loss: 0.08, accuracy: 0.975 }
+ * @since 0.1.0
+ */
+export const evaluate = <P, S>(
+  model: Layer<P, S>,
+  params: P,
+  state: S,
+  dataset: Dataset,
+  opts: EvaluateOptions = {},
+): Evaluation => {
+  const output = predict(
+    model,
+    params,
+    state,
+    dataset.x,
+    opts.batchSize === undefined ? {} : { batchSize: opts.batchSize },
+  )
+  const labels = dataset.y
+  const result: Record<string, number> = {}
+  if (opts.loss !== undefined) result['loss'] = T.item(opts.loss(output, labels))
+  if (opts.metrics !== undefined)
+    for (const [name, metric] of Object.entries(opts.metrics)) result[name] = metric(output, labels)
+  else if (isClassification(output, labels) && labels.shape[0]! > 0)
+    result['accuracy'] = countCorrect(output, labels) / labels.shape[0]!
+  return result
+}

@@ -1,0 +1,229 @@
+import * as T from '@backfold/tensor'
+import type { Key, Tensor } from '@backfold/tensor'
+import type { Dataset } from '../data/dataset'
+import { evaluate } from './evaluate'
+import type { Callback, CallbackSignal, TrainingState } from './callbacks'
+import type { EpochRecord, History } from './history'
+import type { FitStartInfo, Reporter } from './reporter'
+import { silentReporter } from './reporter'
+import { makeTrainStep } from './step'
+import type { TrainStepOptions } from './step'
+
+/** Options of `fit`. @since 0.1.0 */
+export interface FitOptions<P, S, O> extends TrainStepOptions<P, S, O> {
+  /** Initial parameters and layer state, usually from `model.init(key, inShape)`. */
+  readonly params: P
+  readonly state: S
+  /** Initial optimizer state (default `optimizer.init(params)`); pass it when resuming. */
+  readonly optState?: O
+  /** Training data; examples are shuffled every epoch. */
+  readonly data: Dataset
+  /** Evaluated after every epoch (loss and, for class labels, accuracy), in evaluation mode. */
+  readonly validationData?: Dataset
+  /** Training runs epochs `initialEpoch .. epochs - 1` (Keras's meaning: `epochs` is where it stops). */
+  readonly epochs: number
+  /** 0-based epoch to start from when resuming (default 0). */
+  readonly initialEpoch?: number
+  /** Examples per step (default 32); the last batch of an epoch holds the remainder. */
+  readonly batchSize?: number
+  /** Examples per forward pass when validating (default 256). */
+  readonly validationBatchSize?: number
+  /**
+   * All randomness of training: epoch `e` shuffles with and feeds dropout from keys derived from
+   * `foldIn(key, e)`, so the same key gives bitwise the same parameters, and resuming at epoch `e`
+   * continues exactly as an uninterrupted run would.
+   */
+  readonly key: Key
+  /** Shuffle the training examples every epoch (default true). */
+  readonly shuffle?: boolean
+  // NoInfer: P, S and O come from the model and optimizer, and generic callbacks such as
+  // `earlyStopping()` then take their types from here instead of widening them to unknown.
+  readonly callbacks?: ReadonlyArray<Callback<NoInfer<P>, NoInfer<S>, NoInfer<O>>>
+  /** Progress display (default `silentReporter`). */
+  readonly reporter?: Reporter
+  /** Records of earlier epochs (when resuming): they start the returned history. */
+  readonly history?: History
+}
+
+/** What `fit` returns: the trained state, the per-epoch history, and whether a callback stopped it. @since 0.1.0 */
+export interface FitResult<P, S, O> extends TrainingState<P, S, O> {
+  readonly history: History
+  /** True when a callback (e.g. `earlyStopping`) asked training to stop. */
+  readonly stopped: boolean
+}
+
+const requireInteger = (name: string, value: number, min: number): void => {
+  if (!Number.isInteger(value) || value < min)
+    throw new T.ValueError('fit', `${name} must be an integer >= ${min}, got ${value}`)
+}
+
+const requireDataset = (name: string, dataset: Dataset): number => {
+  const { x, y } = dataset
+  if (x.shape.length === 0 || y.shape.length === 0 || x.shape[0] !== y.shape[0])
+    throw new T.ShapeError(
+      'fit',
+      `${name}.x has shape ${T.fmtShape(x.shape)} and ${name}.y has shape ${T.fmtShape(y.shape)}; ` +
+        'expected the same number of examples along axis 0',
+    )
+  return x.shape[0]!
+}
+
+/** The examples `order[start .. stop)` (or `start .. stop` in order, without shuffling) as one batch. */
+const takeBatch = (data: Dataset, order: T.TypedArray | undefined, start: number, stop: number): Dataset => {
+  if (order === undefined)
+    return { x: T.slice(data.x, [{ start, stop }]), y: T.slice(data.y, [{ start, stop }]) }
+  const indices: Tensor = T.unsafeTensor('int32', [stop - start], order.slice(start, stop))
+  return { x: T.gather(data.x, indices, 0), y: T.gather(data.y, indices, 0) }
+}
+
+const now = (): number => performance.now() / 1000
+
+/**
+ * Trains a model: for each epoch, shuffles the training data with a key derived from `key` and the
+ * epoch number, runs the pure training step (`makeTrainStep`) over consecutive batches, records the
+ * epoch's mean training loss and accuracy, evaluates `validationData`, and calls the reporter and
+ * callbacks. Deterministic: the same options give bitwise identical parameters on every run.
+ *
+ * Throws (typed errors) on bad options or data whose shapes do not fit the model; `model.init`
+ * errors are the caller's to handle before calling `fit`.
+ * @example
+ * import * as E from 'fp-ts/lib/Either.js'
+ * import * as T from '@backfold/tensor'
+ * import { fit, sequential, dense, relu, adam, softmaxCrossEntropy } from '@backfold/nn'
+ * const model = sequential(dense(128), relu(), dense(10))
+ * const [initKey, fitKey] = T.random.split(T.random.key(0))
+ * const built = model.init(initKey, [64])
+ * if (E.isRight(built)) {
+ *   const { params, history } = fit({
+ *     model, loss: softmaxCrossEntropy, optimizer: adam(1e-3),
+ *     params: built.right.params, state: built.right.state,
+ *     data: train, validationData: test, epochs: 30, batchSize: 32, key: fitKey,
+ *   })
+ * }
+ * @since 0.1.0
+ */
+export const fit = <P, S, O>(options: FitOptions<P, S, O>): FitResult<P, S, O> => {
+  const { data, validationData, epochs, key, optimizer } = options
+  const initialEpoch = options.initialEpoch ?? 0
+  const batchSize = options.batchSize ?? 32
+  const shuffle = options.shuffle ?? true
+  const callbacks = options.callbacks ?? []
+  const reporter = options.reporter ?? silentReporter
+  requireInteger('epochs', epochs, 0)
+  requireInteger('initialEpoch', initialEpoch, 0)
+  requireInteger('batchSize', batchSize, 1)
+  if (initialEpoch > epochs)
+    throw new T.ValueError(
+      'fit',
+      `initialEpoch ${initialEpoch} is past epochs ${epochs}; expected initialEpoch <= epochs`,
+    )
+  const samples = requireDataset('data', data)
+  const validationSamples =
+    validationData === undefined ? 0 : requireDataset('validationData', validationData)
+  const batchesPerEpoch = Math.ceil(samples / batchSize)
+  const step = makeTrainStep(options)
+  const evaluateOptions = {
+    loss: options.loss,
+    ...(options.validationBatchSize === undefined ? {} : { batchSize: options.validationBatchSize }),
+  }
+
+  let params = options.params
+  let state = options.state
+  let optState = options.optState ?? optimizer.init(params)
+  let completed = initialEpoch
+  let stopped = false
+  let steps = 0
+  const history: EpochRecord[] = [...(options.history ?? [])]
+  const startInfo: FitStartInfo = {
+    initialEpoch,
+    epochs,
+    samples,
+    batchSize,
+    batchesPerEpoch,
+    validationSamples,
+  }
+  const signal = (results: ReadonlyArray<CallbackSignal>): boolean => results.some((r) => r === 'stop')
+
+  for (const callback of callbacks) callback.onTrainBegin?.({ initialEpoch, epochs })
+  reporter.start?.(startInfo)
+
+  for (let epoch = initialEpoch; epoch < epochs && !stopped; epoch++) {
+    const epochKeys = T.random.split(T.random.foldIn(key, epoch), 2)
+    const stepKey = epochKeys[1]!
+    const order = shuffle ? T.random.permutation(epochKeys[0]!, samples).data : undefined
+    const started = now()
+    let lossSum = 0
+    let correct = 0
+    let hasAccuracy = true
+    let seen = 0
+    for (let batch = 0; batch < batchesPerEpoch; batch++) {
+      const start = batch * batchSize
+      const stop = Math.min(start + batchSize, samples)
+      const result = step(
+        params,
+        state,
+        optState,
+        takeBatch(data, order, start, stop),
+        T.random.foldIn(stepKey, batch),
+      )
+      params = result.params
+      state = result.state
+      optState = result.optState
+      steps++
+      const size = stop - start
+      const { loss, accuracy } = result.metrics
+      seen += size
+      lossSum += loss * size
+      if (accuracy === undefined) hasAccuracy = false
+      else correct += Math.round(accuracy * size)
+      reporter.batch?.({
+        epoch,
+        batch,
+        batchesPerEpoch,
+        loss: lossSum / seen,
+        ...(hasAccuracy ? { accuracy: correct / seen } : {}),
+        samples: seen,
+        seconds: now() - started,
+      })
+      const info = {
+        epoch,
+        batch,
+        batchesPerEpoch,
+        loss,
+        ...(accuracy === undefined ? {} : { accuracy }),
+        step: steps,
+      }
+      if (signal(callbacks.map((c) => c.onBatchEnd?.(info)))) {
+        stopped = true
+        break
+      }
+    }
+    const seconds = now() - started
+    const regularization = options.regularizer === undefined ? 0 : T.item(options.regularizer(params))
+    const validation =
+      validationData === undefined
+        ? undefined
+        : evaluate(options.model, params, state, validationData, evaluateOptions)
+    const valLoss = validation?.['loss']
+    const valAccuracy = validation?.['accuracy']
+    const record: EpochRecord = {
+      epoch,
+      loss: seen > 0 ? lossSum / seen : NaN,
+      ...(hasAccuracy && seen > 0 ? { accuracy: correct / seen } : {}),
+      ...(valLoss === undefined ? {} : { valLoss: valLoss + regularization }),
+      ...(valAccuracy === undefined ? {} : { valAccuracy }),
+      seconds,
+      samples: seen,
+    }
+    history.push(record)
+    completed = epoch + 1
+    reporter.epoch?.(record, startInfo)
+    const endInfo = { params, state, optState, epoch: completed, record, history: [...history], key }
+    if (signal(callbacks.map((c) => c.onEpochEnd?.(endInfo)))) stopped = true
+  }
+
+  let final: TrainingState<P, S, O> = { params, state, optState, epoch: completed }
+  for (const callback of callbacks) final = callback.onTrainEnd?.(final) ?? final
+  reporter.end?.(history)
+  return { ...final, history, stopped }
+}
