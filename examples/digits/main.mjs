@@ -4,7 +4,7 @@
 // Run from the repository root: `pnpm start` (builds the packages, then runs this file), or
 // `npx -y pnpm@10 run build && node examples/digits/main.mjs`.
 // Writes out/digits/params.safetensors (PyTorch names and layouts: 0.weight [128, 64], ...),
-// out/digits/history.json and out/digits/training.svg. Exits with code 1 if the final test accuracy
+// out/digits/history.json, out/digits/training.svg and out/digits/model.onnx (for ONNX Runtime). Exits with code 1 if the final test accuracy
 // is below 96%.
 import { mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -95,6 +95,8 @@ check(
   }),
   `${outDir}training.svg`,
 )
+const onnxFile = `${outDir}model.onnx`
+check(await nnNode.saveOnnx(onnxFile, model, result.params, result.state, { inputShape: [64] }), onnxFile)
 console.log(`wrote ${written.map((f) => f.replace(fileURLToPath(root), '')).join(', ')}`)
 
 if (!(testAccuracy >= REQUIRED_ACCURACY))
