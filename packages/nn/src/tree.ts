@@ -23,7 +23,10 @@ export const map2 = <P>(a: P, b: P, f: (x: Tensor, y: Tensor, name: string) => T
   const fa = T.flatten(a)
   const fb = T.flatten(b)
   if (!T.sameStructure(fa.def, fb.def))
-    throw new T.ValueError('tree.map2', 'the two trees have different structures (keys, lengths or constants differ)')
+    throw new T.ValueError(
+      'tree.map2',
+      'the two trees have different structures (keys, lengths or constants differ)',
+    )
   const names = flattenNamed(a).map(([n]) => n)
   return T.unflatten<P>(
     fa.def,
@@ -79,7 +82,8 @@ export const unflatten = <P>(like: P, named: Readonly<Record<string, Tensor>>): 
 }
 
 /** Total number of elements over all tensors. @since 0.1.0 */
-export const size = (tree: unknown): number => T.flatten(tree).leaves.reduce((n, x) => n + T.sizeOf(x.shape), 0)
+export const size = (tree: unknown): number =>
+  T.flatten(tree).leaves.reduce((n, x) => n + T.sizeOf(x.shape), 0)
 
 /** Zeros with the structure, shapes and dtypes of `tree`. @since 0.1.0 */
 export const zerosLike = <P>(tree: P): P => T.mapTree(tree, (x) => T.zeros(x.shape, x.dtype))
