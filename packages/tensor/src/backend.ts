@@ -2,6 +2,7 @@ import type { DType } from './dtype'
 import type { Shape } from './shape'
 import type { Tensor } from './tensor'
 import { referenceBackend } from './backends/reference/index'
+import { wasmAvailable, wasmBackend } from './backends/wasm/index'
 
 /**
  * The loops behind every kernel. The public kernel functions (in `kernels/`) validate
@@ -152,11 +153,18 @@ export interface Pool2dSpec {
 
 let current: Backend | undefined
 
-/** The backend kernels run on: the one set with `setBackend`, else the reference backend. @since 0.1.0 */
-export const getBackend = (): Backend => current ?? referenceBackend
+// Chosen once: WebAssembly SIMD where the engine supports it, else the plain TypeScript reference.
+let automatic: Backend | undefined
 
 /**
- * Selects the backend every later kernel call uses (`undefined` restores the reference backend).
+ * The backend kernels run on: the one set with `setBackend`, else the fastest available one
+ * (WebAssembly SIMD where supported, the reference backend otherwise).
+ * @since 0.1.0
+ */
+export const getBackend = (): Backend => current ?? (automatic ??= wasmAvailable() ? wasmBackend : referenceBackend)
+
+/**
+ * Selects the backend every later kernel call uses (`undefined` restores the automatic choice).
  * @since 0.1.0
  */
 export const setBackend = (b: Backend | undefined): void => {

@@ -1,0 +1,26 @@
+import type { Backend } from '../../backend'
+import { referenceBackend } from '../reference/index'
+import { matmul } from './matmul'
+import { unary } from './elementwise'
+import { conv2d, conv2dBackwardInput, conv2dBackwardFilter } from './conv'
+
+export { wasmAvailable } from './runtime'
+
+/**
+ * The reference backend with its hot float32 kernels (matmul, conv2d and both conv2d gradients,
+ * relu) on WebAssembly SIMD code generated at load time. Other dtypes, tiny products and every other
+ * op run on the reference loops. Use it only where `wasmAvailable()` is true.
+ * @example
+ * import { setBackend, wasmAvailable, wasmBackend } from '@backfold/tensor'
+ * if (wasmAvailable()) setBackend(wasmBackend)
+ * @since 0.1.0
+ */
+export const wasmBackend: Backend = {
+  ...referenceBackend,
+  name: 'wasm',
+  unary,
+  matmul,
+  conv2d,
+  conv2dBackwardInput,
+  conv2dBackwardFilter,
+}
