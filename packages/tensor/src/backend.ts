@@ -161,7 +161,8 @@ let automatic: Backend | undefined
  * (WebAssembly SIMD where supported, the reference backend otherwise).
  * @since 0.1.0
  */
-export const getBackend = (): Backend => current ?? (automatic ??= wasmAvailable() ? wasmBackend : referenceBackend)
+export const getBackend = (): Backend =>
+  current ?? (automatic ??= wasmAvailable() ? wasmBackend : referenceBackend)
 
 /**
  * Selects the backend every later kernel call uses (`undefined` restores the automatic choice).
