@@ -53,7 +53,6 @@ if (result.ok && result.accuracy === 1 && result.loss < 0.1) {
   console.log(
     `browser test: XOR learned in headless Chromium (loss ${result.loss.toFixed(4)}, ${result.userAgent})`,
   )
-  console.log('1 passed, 0 failed')
 } else {
   console.error('browser test failed:', JSON.stringify(result, null, 2))
   console.log('0 passed, 1 failed')
