@@ -1,100 +1,505 @@
-// Runs every benchmark case for every framework, each in its own Node process (no shared JIT state
-// or heap), then writes docs/benchmarks.md. Usage (after `pnpm run build`): node bench/run.mjs
-import { execFileSync } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+// Runs every benchmark case for every framework configuration, each in its own Node process (no
+// shared JIT state, heap or backend registry), then writes docs/benchmarks.md.
+//
+//   npx -y pnpm@10 run bench          builds the packages, then runs this script
+//   node bench/run.mjs                after a build (`npx -y pnpm@10 -r --filter './packages/**' run build`)
+//   node bench/run.mjs --cases mlp,cnn --frameworks backfold,jax-jit [--out file.md]
+//   node bench/run.mjs --rounds 3     every configuration 3 times, interleaved; reports the median
+//
+// A filtered run prints its results and writes a report only when given --out.
+import { execFileSync, spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import os from 'node:os'
+import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { machine, versionOf } from './cases/common.mjs'
+import { FRAMEWORKS, machine, peerVersions, versionOf } from './cases/common.mjs'
 
-const here = fileURLToPath(new URL('.', import.meta.url))
-const frameworks = ['backfold', 'tfjs-cpu', 'tfjs-wasm']
-const cases = ['matmul', 'mlp', 'cnn', 'inference', 'overhead']
+const here = dirname(fileURLToPath(import.meta.url))
+const root = resolve(here, '..')
+const require = createRequire(import.meta.url)
+const CASES = ['matmul', 'mlp', 'cnn', 'inference', 'overhead']
+const CASE_TIMEOUT_MS = 180_000
 
-const run = (name, framework) => {
+const option = (name) => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i < 0 ? undefined : process.argv[i + 1]
+}
+const pick = (name, all) => {
+  const given = option(name)
+  if (given === undefined) return all
+  const chosen = given.split(',').filter(Boolean)
+  const unknown = chosen.filter((c) => !all.includes(c))
+  if (unknown.length > 0) {
+    console.error(`unknown --${name} ${unknown.join(',')}; expected some of ${all.join(',')}`)
+    process.exit(2)
+  }
+  return chosen
+}
+const cases = pick('cases', CASES)
+const frameworks = pick('frameworks', FRAMEWORKS)
+const filtered = cases.length < CASES.length || frameworks.length < FRAMEWORKS.length
+const rounds = Math.max(1, Number(option('rounds') ?? 1))
+if (!Number.isInteger(rounds)) {
+  console.error('--rounds takes a positive integer')
+  process.exit(2)
+}
+const out = option('out') ?? (filtered ? undefined : resolve(root, 'docs/benchmarks.md'))
+
+// The cases import the BUILT packages (dist/), never the sources.
+for (const pkg of ['@backfold/tensor', '@backfold/ops']) {
+  let entry
   try {
-    const out = execFileSync(process.execPath, [`${here}cases/${name}.mjs`, framework], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-      timeout: 300_000,
-    })
-    return JSON.parse(out.trim().split('\n').pop())
-  } catch (error) {
-    return { bench: name, framework, error: String(error.message ?? error).split('\n')[0] }
+    entry = require.resolve(pkg)
+  } catch {
+    entry = undefined
+  }
+  if (entry === undefined || !existsSync(entry)) {
+    console.error(
+      `${pkg} is not built. Build first: npx -y pnpm@10 -r --filter './packages/**' run build` +
+        ` (or run everything with npx -y pnpm@10 run bench)`,
+    )
+    process.exit(1)
+  }
+}
+
+const sleep = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
+
+/**
+ * Runs one case, retrying (up to twice, 20 s apart) when a package's built `dist/` is missing, which
+ * happens when a build is running in the same checkout at the same moment.
+ */
+const runCase = (name, framework) => {
+  for (let attempt = 0; ; attempt++) {
+    const r = runCaseOnce(name, framework)
+    const midBuild = r.error !== undefined && /ERR_MODULE_NOT_FOUND|Cannot find module/.test(r.error)
+    if (!midBuild || attempt === 2) return r
+    console.log(`${name} ${framework}: ${r.error.slice(0, 120)}; retrying in 20 s (a build in progress?)`)
+    sleep(20_000)
+  }
+}
+
+const runCaseOnce = (name, framework) => {
+  const started = performance.now()
+  const child = spawnSync(process.execPath, [resolve(here, 'cases', `${name}.mjs`), framework], {
+    encoding: 'utf8',
+    timeout: CASE_TIMEOUT_MS,
+    maxBuffer: 16 * 2 ** 20,
+  })
+  const seconds = (performance.now() - started) / 1000
+  const lastJson = (child.stdout ?? '')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.startsWith('{'))
+    .pop()
+  if (child.status === 0 && lastJson !== undefined) return { ...JSON.parse(lastJson), seconds }
+  const reason =
+    child.error?.code === 'ETIMEDOUT'
+      ? `timed out after ${CASE_TIMEOUT_MS / 1000} s`
+      : ((child.stderr ?? '')
+          .trim()
+          .split('\n')
+          .find((l) => /Error|error/.test(l)) ?? `exit code ${child.status}`)
+  return { bench: name, framework, error: reason.trim(), seconds }
+}
+
+const gitCommit = () => {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim()
+  } catch {
+    return 'unknown'
   }
 }
 
 const m = machine()
-console.log(`machine: ${m.cpu}, ${m.cores} cores, Node ${m.node}`)
+const loadBefore = os.loadavg()
+const versions = peerVersions()
+console.log(`machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}`)
+console.log(`load average (1/5/15 min): ${loadBefore.map((l) => l.toFixed(2)).join(' / ')}`)
+console.log(
+  `peers: ${Object.entries(versions)
+    .map(([k, v]) => `${k}@${v}`)
+    .join(', ')}`,
+)
+
+/** Median of the numeric leaves of several results of one configuration (same shape each round). */
+const medianMerge = (values) => {
+  const first = values[0]
+  if (typeof first === 'number') {
+    const sorted = values.filter((v) => typeof v === 'number').sort((a, b) => a - b)
+    const mid = sorted.length >> 1
+    return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+  }
+  if (Array.isArray(first)) return first.map((_, i) => medianMerge(values.map((v) => v?.[i])))
+  if (first !== null && typeof first === 'object')
+    return Object.fromEntries(Object.keys(first).map((k) => [k, medianMerge(values.map((v) => v?.[k]))]))
+  return first
+}
+
+// Rounds are interleaved (every configuration once, then again), so a burst of load from elsewhere
+// on the machine hits all configurations alike rather than one of them.
+const startedAt = performance.now()
+const perRound = {}
+for (let round = 1; round <= rounds; round++) {
+  for (const name of cases) {
+    perRound[name] ??= {}
+    for (const framework of frameworks) {
+      const r = runCase(name, framework)
+      ;(perRound[name][framework] ??= []).push(r)
+      const summary = r.error !== undefined ? `not run: ${r.error}` : 'ok'
+      const tag = rounds > 1 ? `[${round}/${rounds}] ` : ''
+      console.log(
+        `${tag}${name.padEnd(9)} ${framework.padEnd(13)} ${r.seconds.toFixed(1).padStart(5)} s  ${summary}`,
+      )
+    }
+  }
+}
+const inconsistent = cases.flatMap((name) =>
+  frameworks
+    .filter((f) => new Set(perRound[name][f].map((r) => r.backend).filter(Boolean)).size > 1)
+    .map((f) => `${name} / ${f}`),
+)
+if (inconsistent.length > 0) console.warn(`backend changed between rounds: ${inconsistent.join(', ')}`)
 const results = {}
 for (const name of cases) {
   results[name] = {}
   for (const framework of frameworks) {
-    const r = run(name, framework)
-    results[name][framework] = r
-    console.log(JSON.stringify(r))
+    const runs = perRound[name][framework]
+    const good = runs.filter((r) => r.error === undefined)
+    // A configuration that failed in any round is reported with its error: it is not reliable.
+    results[name][framework] =
+      good.length === runs.length ? { ...medianMerge(good), rounds: good.length } : runs.find((r) => r.error)
   }
 }
+const totalSeconds = (performance.now() - startedAt) / 1000
+const loadAfter = os.loadavg()
+console.log(
+  `total ${totalSeconds.toFixed(0)} s; load average after: ${loadAfter.map((l) => l.toFixed(2)).join(' / ')}`,
+)
 
-const f = (v, digits = 1) => (v === undefined ? 'n/a' : v.toFixed(digits))
-const ratio = (ours, theirs, higherIsBetter = true) =>
-  ours === undefined || theirs === undefined
-    ? 'n/a'
-    : `${(higherIsBetter ? ours / theirs : theirs / ours).toFixed(2)}×`
-const cell = (r, key, digits) =>
-  r?.error !== undefined ? `not supported (${r.error.slice(0, 60)})` : f(r?.[key], digits)
+// ---------------------------------------------------------------------------------------------
+// Report.
 
-const mm = results.matmul
-const sizes = mm.backfold.results?.map((r) => r.n) ?? []
-const gflops = (fw, n) => mm[fw]?.results?.find((r) => r.n === n)?.gflops
-const lines = [
+const LABELS = {
+  backfold: 'backfold',
+  'backfold-reference': 'backfold reference',
+  'tfjs-cpu': 'TF.js cpu',
+  'tfjs-wasm': 'TF.js wasm',
+  'jax-jit': 'jax-js jit',
+  'jax-eager': 'jax-js eager',
+}
+const ok = (r) => r !== undefined && r.error === undefined
+const ranAnywhere = (framework) => cases.some((c) => ok(results[c]?.[framework]))
+const columns = frameworks.filter((f) => !f.startsWith('backfold') || ranAnywhere(f))
+const ours = columns.filter((f) => f.startsWith('backfold'))
+const peers = columns.filter((f) => !f.startsWith('backfold'))
+const labelOf = (framework) => {
+  if (!framework.startsWith('backfold')) return LABELS[framework]
+  const backend = cases.map((c) => results[c]?.[framework]?.backend).find((b) => b !== undefined)
+  return `backfold (${backend ?? framework})`
+}
+
+/** Three significant digits without exponent notation. */
+const fmt = (v) => {
+  if (v === undefined || !Number.isFinite(v)) return 'n/a'
+  const a = Math.abs(v)
+  return a >= 100 ? v.toFixed(0) : a >= 10 ? v.toFixed(1) : a >= 1 ? v.toFixed(2) : v.toPrecision(3)
+}
+const fmtRatio = (v) =>
+  v === undefined || !Number.isFinite(v) ? 'n/a' : `${v >= 0.1 ? v.toFixed(2) : v.toPrecision(2)}×`
+
+// Each row: label, unit, higherIsBetter, value extractor over one result.
+const rows = [
+  ...[128, 256, 512, 1024].map((n) => ({
+    label: `matmul ${n}×${n}·${n}×${n}`,
+    unit: 'GFLOP/s',
+    higherIsBetter: true,
+    bench: 'matmul',
+    value: (r) => r.results?.find((x) => x.n === n)?.gflops,
+  })),
+  {
+    label: 'MLP 784-256-128-10 training step, batch 128',
+    unit: 'samples/s',
+    higherIsBetter: true,
+    bench: 'mlp',
+    value: (r) => r.samplesPerSecond,
+  },
+  {
+    label: 'CNN (conv8-pool-conv16-pool-dense10) training step, batch 32',
+    unit: 'samples/s',
+    higherIsBetter: true,
+    bench: 'cnn',
+    value: (r) => r.samplesPerSecond,
+  },
+  {
+    label: 'digits MLP 64-128-64-10 inference, batch 1',
+    unit: 'µs/call',
+    higherIsBetter: false,
+    bench: 'inference',
+    value: (r) => r.microsPerExample,
+  },
+  {
+    label: 'per-op overhead, eager, 4-element tensors',
+    unit: 'µs/op',
+    higherIsBetter: false,
+    bench: 'overhead',
+    value: (r) => r.eagerMicrosPerOp,
+  },
+  {
+    label: 'per-op overhead under grad (forward + backward)',
+    unit: 'µs/op',
+    higherIsBetter: false,
+    bench: 'overhead',
+    value: (r) => r.gradMicrosPerForwardOp,
+  },
+].filter((row) => cases.includes(row.bench))
+
+const valueOf = (row, framework) => {
+  const r = results[row.bench]?.[framework]
+  return ok(r) ? row.value(r) : undefined
+}
+const cellOf = (row, framework) => {
+  const r = results[row.bench]?.[framework]
+  if (r === undefined) return 'not run'
+  if (r.error !== undefined) return 'unsupported¹'
+  return fmt(row.value(r))
+}
+/** Speed ratio: above 1 means backfold is faster, whatever the unit. */
+const speedRatio = (row, mine, theirs) => {
+  const a = valueOf(row, mine)
+  const b = valueOf(row, theirs)
+  if (a === undefined || b === undefined) return undefined
+  return row.higherIsBetter ? a / b : b / a
+}
+
+/** A markdown table whose first `textColumns` columns are left-aligned and the rest (numbers) right. */
+const table = (header, body, textColumns = 2) => [
+  `| ${header.join(' | ')} |`,
+  `| ${header.map((_, i) => (i < textColumns ? '---' : '---:')).join(' | ')} |`,
+  ...body.map((cells) => `| ${cells.join(' | ')} |`),
+]
+
+const resultsTable = table(
+  ['measure', 'unit', ...columns.map(labelOf)],
+  rows.map((row) => [row.label, row.unit, ...columns.map((f) => cellOf(row, f))]),
+)
+const ratioTable = table(
+  ['measure', 'backfold', ...peers.map((p) => `vs ${LABELS[p]}`)],
+  rows.flatMap((row) =>
+    ours.map((mine) => [row.label, labelOf(mine), ...peers.map((p) => fmtRatio(speedRatio(row, mine, p)))]),
+  ),
+)
+
+// Spread over rounds of each figure: how far a single run of this harness can be trusted.
+const roundsTable = table(
+  ['measure', 'unit', ...columns.map(labelOf)],
+  rows.map((row) => [
+    row.label,
+    row.unit,
+    ...columns.map((f) => {
+      const values = (perRound[row.bench]?.[f] ?? []).filter(ok).map(row.value)
+      if (values.length === 0) return '—'
+      return `${fmt(Math.min(...values))}–${fmt(Math.max(...values))}`
+    }),
+  ]),
+)
+
+// Agreement: every configuration starts from the same weights and data, so these must match.
+const checks = [
+  ['matmul 128: weighted sum of the product', 'matmul', (r) => r.checksum],
+  ['MLP loss at the initial weights', 'mlp', (r) => r.firstLoss],
+  ['MLP loss after one SGD step', 'mlp', (r) => r.lossAfterOneStep],
+  ['CNN loss at the initial weights', 'cnn', (r) => r.firstLoss],
+  ['CNN loss after one SGD step', 'cnn', (r) => r.lossAfterOneStep],
+  ['inference, first probability', 'inference', (r) => r.firstOutput],
+  ['overhead chain, first output', 'overhead', (r) => r.chainOutput?.[0]],
+].filter(([, bench]) => cases.includes(bench))
+const agreementRows = checks.map(([label, bench, get]) => {
+  const values = columns.map((f) => (ok(results[bench]?.[f]) ? get(results[bench][f]) : undefined))
+  const present = values.filter((v) => typeof v === 'number')
+  const spread =
+    present.length < 2
+      ? undefined
+      : (Math.max(...present) - Math.min(...present)) / Math.max(...present.map(Math.abs))
+  return [
+    label,
+    ...values.map((v) => (typeof v === 'number' ? v.toPrecision(7) : '—')),
+    spread === undefined ? 'n/a' : spread.toExponential(1),
+  ]
+})
+const agreementTable = table(['quantity', ...columns.map(labelOf), 'max relative spread'], agreementRows, 1)
+const worstSpread = Math.max(0, ...agreementRows.map((r) => Number(r.at(-1))).filter(Number.isFinite))
+
+const failures = cases.flatMap((c) =>
+  frameworks
+    // A backfold configuration missing from this build is reported once, below.
+    .filter((f) => results[c]?.[f]?.error !== undefined && (ours.includes(f) || !f.startsWith('backfold')))
+    .map((f) => `- ${c} / ${LABELS[f]}: ${results[c][f].error}`),
+)
+const firstSteps = ['mlp', 'cnn']
+  .filter((c) => cases.includes(c))
+  .map(
+    (c) =>
+      `${c.toUpperCase()}: ${columns
+        .filter((f) => ok(results[c]?.[f]))
+        .map((f) => `${labelOf(f)} ${fmt(results[c][f].firstStepMs)} ms`)
+        .join(', ')}`,
+  )
+
+const loadText = (l) => l.map((x) => x.toFixed(2)).join(' / ')
+const md = [
   '# Benchmarks',
   '',
-  'Produced by `npx -y pnpm@10 run bench` (builds the packages, then `node bench/run.mjs`): every case for every',
-  'framework in its own Node process, warm-up runs, then the median of several timed runs. Float32 throughout.',
-  `Machine: ${m.cpu}, ${m.cores} cores, Node ${m.node}. Date: ${new Date().toISOString().slice(0, 10)}.`,
-  `Peers: TensorFlow.js ${versionOf('@tensorflow/tfjs')} (cpu backend; wasm backend ${versionOf('@tensorflow/tfjs-backend-wasm')}, XNNPACK + SIMD, 1 thread).`,
-  'Ratios are backfold relative to the peer: above 1× means backfold is faster.',
+  '<!-- Generated by bench/run.mjs; do not edit by hand: rerun the benchmark instead. -->',
   '',
-  '## matmul n×n·n×n (GFLOP/s)',
+  'Command: `npx -y pnpm@10 run bench` from the repository root (it builds the packages with',
+  "`pnpm -r --filter './packages/**' run build`, then runs `node bench/run.mjs`). Each case runs for each",
+  'configuration in its own Node process (`node bench/cases/<case>.mjs <configuration>`, one JSON line out).',
   '',
-  '| n | backfold | tfjs-cpu | tfjs-wasm | vs tfjs-cpu | vs tfjs-wasm |',
-  '| --- | --- | --- | --- | --- | --- |',
-  ...sizes.map(
-    (n) =>
-      `| ${n} | ${f(gflops('backfold', n))} | ${f(gflops('tfjs-cpu', n))} | ${f(gflops('tfjs-wasm', n))} | ${ratio(gflops('backfold', n), gflops('tfjs-cpu', n))} | ${ratio(gflops('backfold', n), gflops('tfjs-wasm', n))} |`,
-  ),
+  `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB RAM, ${m.platform}; Node ${m.node} (V8 ${m.v8}).`,
+  `- Date: ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC; backfold ${versionOf('@backfold/tensor')} at commit ${gitCommit()} (built \`dist/\`).`,
+  `- Load average (1/5/15 min) before: ${loadText(loadBefore)}; after: ${loadText(loadAfter)}. Total run time ${totalSeconds.toFixed(0)} s.`,
+  `- Peers: ${Object.entries(versions)
+    .map(([k, v]) => `\`${k}@${v}\``)
+    .join(', ')}.`,
+  `- This report: \`node bench/run.mjs${process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''}\`${
+    rounds > 1
+      ? `, ${rounds} interleaved rounds: each figure is the median over rounds of each round's median`
+      : ', one round'
+  }.`,
   '',
-  '## Training steps (samples/s)',
+  'Float32 throughout, one thread everywhere. Every figure is the median of the timed runs after warm-up;',
+  'min, max and run counts are in the raw results below.',
   '',
-  '| step | backfold | tfjs-cpu | tfjs-wasm | vs tfjs-cpu | vs tfjs-wasm |',
-  '| --- | --- | --- | --- | --- | --- |',
-  ...[
-    ['MLP 784-256-128-10, batch 128, SGD', 'mlp'],
-    ['CNN on 1×28×28 (conv8-pool-conv16-pool-dense10), batch 32', 'cnn'],
-  ].map(([label, key]) => {
-    const r = results[key]
-    return `| ${label} | ${cell(r.backfold, 'samplesPerSecond', 0)} | ${cell(r['tfjs-cpu'], 'samplesPerSecond', 0)} | ${cell(r['tfjs-wasm'], 'samplesPerSecond', 0)} | ${ratio(r.backfold.samplesPerSecond, r['tfjs-cpu'].samplesPerSecond)} | ${ratio(r.backfold.samplesPerSecond, r['tfjs-wasm'].samplesPerSecond)} |`
-  }),
+  '## Results',
   '',
-  '## Latency and overhead (µs, lower is better)',
+  ...resultsTable,
   '',
-  '| measure | backfold | tfjs-cpu | tfjs-wasm | vs tfjs-cpu | vs tfjs-wasm |',
-  '| --- | --- | --- | --- | --- | --- |',
-  ...[
-    ['digits MLP 64-128-64-10 inference, batch 1 (µs per call)', 'inference', 'microsPerExample'],
-    ['per-op overhead, eager, 4-element tensors (µs per op)', 'overhead', 'eagerMicrosPerOp'],
-    ['per-op overhead under grad (µs per forward op, incl. backward)', 'overhead', 'gradMicrosPerForwardOp'],
-  ].map(([label, key, field]) => {
-    const r = results[key]
-    return `| ${label} | ${cell(r.backfold, field, 2)} | ${cell(r['tfjs-cpu'], field, 2)} | ${cell(r['tfjs-wasm'], field, 2)} | ${ratio(r.backfold[field], r['tfjs-cpu'][field], false)} | ${ratio(r.backfold[field], r['tfjs-wasm'][field], false)} |`
-  }),
+  ...(rows.some((row) => columns.some((f) => results[row.bench]?.[f]?.error !== undefined))
+    ? ['¹ The configuration cannot run this case; the reason is listed under Notes.', '']
+    : []),
+  '## Ratios',
+  '',
+  'Speed of backfold relative to each peer: throughput ÷ throughput, or the peer’s time ÷ backfold’s',
+  'time for latencies. Above 1× means backfold is faster.',
+  '',
+  ...ratioTable,
+  '',
+  ...(rounds > 1
+    ? [
+        '## Spread over rounds',
+        '',
+        `Lowest–highest of the ${rounds} round medians behind each figure above.`,
+        '',
+        ...roundsTable,
+        '',
+      ]
+    : []),
+  '## Same computation everywhere',
+  '',
+  'All configurations start from the same weights and inputs (generated by one seeded PRNG in',
+  '`bench/cases/common.mjs`), so they must compute the same numbers. The loss after one SGD step agrees',
+  'only if the gradients agree too.',
+  '',
+  ...agreementTable,
+  '',
+  worstSpread <= 1e-4
+    ? `Largest relative spread: ${worstSpread.toExponential(1)}, float32 rounding: every configuration computes the same thing.`
+    : `**Warning**: a relative spread of ${worstSpread.toExponential(1)} is more than float32 rounding; some configuration computes something different, so its timings are not comparable.`,
+  '',
+  '## What each case does',
+  '',
+  '- **matmul**: `n×n · n×n` float32 for n = 128…1024; GFLOP/s = 2n³ / median time. Each timed call ends',
+  '  with the product in host memory (`await data()` for TF.js and jax-js; backfold computes into a typed',
+  '  array). jax-js jit wraps the single matmul in `jit` (nothing to fuse; it shows the cost of the wrapper).',
+  '- **MLP step**: 784-256-128-10, relu, softmax cross-entropy averaged over batch 128, plain SGD (lr 0.01).',
+  '  backfold: `valueAndGrad` over a params array of `{ weight, bias }` records plus an SGD map with',
+  '  `@backfold/ops`. TF.js: `tf.train.sgd(lr).minimize(loss, true)` over `tf.variable`s. jax-js:',
+  '  `valueAndGrad` + `tree.map` SGD, the whole update wrapped in `jit` (jit) or not (eager). A timed step',
+  '  ends with the loss read back and, for jax-js, `blockUntilReady` on the new parameters (its arrays are lazy).',
+  '- **CNN step**: 1×28×28 inputs, conv 8@3×3 → relu → maxpool 2 → conv 16@3×3 → relu → maxpool 2 → dense',
+  '  10, batch 32, same loss and SGD. backfold and jax-js use NCHW/OIHW, TF.js its NHWC/HWIO layout',
+  '  (weights permuted so the numbers match). jax-js max pooling is `lax.reduceWindow` with `np.max`.',
+  '- **Inference**: the digits MLP 64-128-64-10 (relu, softmax) on one example; µs per call including',
+  '  reading the 10 probabilities back (`dataSync` for TF.js and jax-js, inside `tf.tidy` for TF.js).',
+  '- **Per-op overhead**: a chain of 64 elementwise ops (mul, sin, add, tanh ×16) on a 4-element tensor,',
+  '  eager and under `grad` (of its sum); µs per forward op, the grad figure including recording, the',
+  '  backward pass and the sum. One read-back per chain. For jax-js jit the chain is fused into one',
+  '  kernel, so its figure is call cost ÷ 64: what jit saves, not a per-op dispatch cost.',
+  '',
+  'Timing: training steps and matmul take 1–3 warm-up calls, then 5–31 timed calls (more for cheap',
+  'calls) within a soft time budget of 4–12 s per measurement (never fewer than 3). Latencies repeat the call in a loop sized to last about',
+  '50 ms per sample after at least 0.5 s of warm-up, and take 15 samples. Synchronous calls are looped',
+  'without `await`, so frameworks whose calls are synchronous are not charged a microtask per call.',
+  '',
+  '## Notes',
+  '',
+  '- This machine is a small shared VM; other jobs may have been running (see the load average above),',
+  '  and on a loaded machine the same configuration measured up to 2× apart between runs during',
+  '  development (compare median with min in the raw results; `--rounds 3` takes the median of three',
+  '  interleaved rounds and shows their spread). Read ratios within about ±25 % of 1× as “about the',
+  '  same”.',
+  '- One thread everywhere: backfold runs on the main thread; TF.js wasm is set to 1 thread',
+  '  (`setThreadsCount(1)`, SIMD on, XNNPACK); jax-js would start Web Workers when `SharedArrayBuffer` and a',
+  '  global `Worker` exist, and Node has no global `Worker`, so its wasm kernels also run on the main thread.',
+  '- TF.js runs without `@tensorflow/tfjs-node` (native TensorFlow bindings), which would be much faster in',
+  '  Node but is native code, not a JavaScript/WebAssembly framework; the comparison is between',
+  '  portable runtimes. The `@tensorflow/tfjs` umbrella package is loaded because it registers the',
+  '  gradients; TF.js timings include `tf.tidy`/`dispose`, which a TF.js program needs to avoid leaks.',
+  '- jax-js reads `navigator.userAgent` while generating kernels; Node 20 has no `navigator` (Node 21+',
+  '  does), so the harness defines a minimal one before loading it. jax-js only initialises its `wasm`',
+  '  device here (`init("wasm")`). Its arrays are lazy: eager ops build expressions that run as wasm',
+  '  kernels when a result is needed. Kernel modules are compiled once and cached, but on this',
+  '  single-threaded path jax-js 0.1.25 creates a new `WebAssembly.Instance` for every kernel dispatch',
+  '  (64 per eager chain call here); that and the tracing bookkeeping are what its eager overhead rows',
+  '  measure. `jit` dispatches far fewer kernels.',
+  '- One-off cost of the first training step (jit compilation, kernel generation, V8 warm-up; not in the',
+  `  medians): ${firstSteps.join('; ') || 'n/a'}.`,
+  `- backfold configurations: ${ours.map(labelOf).join(', ') || 'none'}: \`backfold\` is the backend the built`,
+  '  package picks by itself (WebAssembly SIMD kernels for matmul and convolutions where WebAssembly is',
+  '  available, plain TypeScript loops for everything else); `backfold-reference` forces the plain',
+  `  TypeScript reference backend, the fallback elsewhere.${
+    frameworks.includes('backfold-reference') && !ours.includes('backfold-reference')
+      ? ' ' +
+        (cases.map((c) => results[c]?.['backfold-reference']?.error).find((e) => e !== undefined) ??
+          'It was not measured.')
+      : ''
+  }`,
+  ...(inconsistent.length > 0
+    ? [
+        `- **Warning**: the backend changed between rounds for ${inconsistent.join(', ')} (a rebuild during`,
+        '  the run?); those figures mix backends. Rerun.',
+      ]
+    : []),
+  ...(failures.length > 0
+    ? ['- Configurations that could not run a case:', ...failures.map((f) => `  ${f}`)]
+    : []),
+  '- A benchmark is not a test: there are no timing assertions anywhere in the test suite.',
   '',
   '## Raw results',
   '',
+  '<details><summary>JSON printed by each case</summary>',
+  '',
   '```json',
-  JSON.stringify(results, null, 1),
+  JSON.stringify({ machine: m, versions, results }, null, 2),
   '```',
   '',
+  '</details>',
+  '',
 ]
-mkdirSync(`${here}../docs`, { recursive: true })
-writeFileSync(`${here}../docs/benchmarks.md`, lines.join('\n'))
-console.log('wrote docs/benchmarks.md')
+
+console.log(['', ...resultsTable, '', ...ratioTable, '', ...agreementTable].join('\n'))
+if (out !== undefined) {
+  let text = md.join('\n')
+  // Format like every other file in the repository, so `prettier --check .` stays clean.
+  try {
+    const prettier = await import('prettier')
+    const config = (await prettier.resolveConfig(out)) ?? {}
+    text = await prettier.format(text, { ...config, parser: 'markdown' })
+  } catch (error) {
+    console.warn(`prettier unavailable, writing unformatted markdown (${error.message})`)
+  }
+  mkdirSync(dirname(out), { recursive: true })
+  writeFileSync(out, text)
+  console.log(`wrote ${out}`)
+}

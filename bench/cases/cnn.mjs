@@ -1,74 +1,157 @@
-// Small CNN training step on 1×28×28 inputs, batch 32: conv 8@3×3 → relu → maxpool 2 → conv 16@3×3 →
-// relu → maxpool 2 → dense 10, softmax cross-entropy, SGD. node bench/cases/cnn.mjs <framework>
-import { emit, loadTfjs, medianMs } from './common.mjs'
+// Small CNN training step on 1×28×28 inputs, batch 32: conv 8@3×3 → relu → maxpool 2 → conv 16@3×3
+// → relu → maxpool 2 → dense 10, softmax cross-entropy averaged over the batch, plain SGD.
+// node bench/cases/cnn.mjs <framework>
+// Same weights and batch for every configuration (backfold and jax-js in NCHW/OIHW, TensorFlow.js in
+// its NHWC/HWIO layout with the weights permuted to match), so the first losses must agree.
+import {
+  emit,
+  frameworkArg,
+  loadBackfold,
+  loadJax,
+  loadTfjs,
+  measure,
+  normalData,
+  oneHotData,
+  transposeData,
+  uniformData,
+  unsupported,
+} from './common.mjs'
 
-const framework = process.argv[2] ?? 'backfold'
+const framework = frameworkArg()
 const batch = 32
+const classes = 10
 const lr = 0.01
-let msPerStep
+const flat = 16 * 5 * 5
+const init = {
+  c1: normalData(20, 8 * 1 * 3 * 3, 0.3), // [8, 1, 3, 3] OIHW
+  c2: normalData(21, 16 * 8 * 3 * 3, 0.1), // [16, 8, 3, 3] OIHW
+  w: normalData(22, flat * classes, 0.05), // [400, 10], rows in NCHW flatten order (c, h, w)
+}
+const xData = uniformData(3, batch * 28 * 28) // [32, 1, 28, 28]
+const labelData = oneHotData(4, batch, classes)
 
-if (framework === 'backfold') {
-  const O = await import('@backfold/ops')
-  const T = await import('@backfold/tensor')
-  const k = T.random.split(T.random.key(0), 4)
+let step // one SGD step, returns the loss before the update
+let backend
+
+if (framework.startsWith('backfold')) {
+  const { O, T, fromData, backend: name } = await loadBackfold(framework, 'cnn')
+  backend = name
   let params = {
-    c1: T.mul(T.random.normal(k[0], [8, 1, 3, 3]), 0.3),
+    c1: fromData(init.c1, [8, 1, 3, 3]),
     b1: T.zeros([8]),
-    c2: T.mul(T.random.normal(k[1], [16, 8, 3, 3]), 0.1),
+    c2: fromData(init.c2, [16, 8, 3, 3]),
     b2: T.zeros([16]),
-    w: T.mul(T.random.normal(k[2], [10, 16 * 5 * 5]), 0.05),
-    b: T.zeros([10]),
+    w: fromData(transposeData(init.w, flat, classes), [classes, flat]),
+    b: T.zeros([classes]),
   }
-  const x = T.random.uniform(k[3], [batch, 1, 28, 28])
-  const labels = T.oneHot(T.random.randint(T.random.key(9), [batch], 0, 10), 10)
+  const x = fromData(xData, [batch, 1, 28, 28])
+  const labels = fromData(labelData, [batch, classes])
   const loss = (p) => {
     let a = O.relu(O.add(O.conv2d(x, p.c1), O.reshape(p.b1, [8, 1, 1])))
     a = O.maxPool2d(a, { kernelSize: 2 })
     a = O.relu(O.add(O.conv2d(a, p.c2), O.reshape(p.b2, [16, 1, 1])))
     a = O.maxPool2d(a, { kernelSize: 2 })
-    const logits = O.add(O.matmul(O.reshape(a, [batch, -1]), p.w, { transposeB: true }), p.b)
+    const logits = O.add(O.matmul(O.reshape(a, [batch, flat]), p.w, { transposeB: true }), p.b)
     return O.mean(O.softmaxCrossEntropy(logits, labels))
   }
-  const step = () => {
-    const [, g] = O.valueAndGrad(loss)(params)
+  const valueAndGrad = O.valueAndGrad(loss)
+  step = () => {
+    const [value, grads] = valueAndGrad(params)
     params = Object.fromEntries(
-      Object.entries(params).map(([name, v]) => [name, O.sub(v, O.mul(g[name], lr))]),
+      Object.entries(params).map(([key, v]) => [key, O.sub(v, O.mul(grads[key], lr))]),
     )
+    return value.data[0]
   }
-  msPerStep = await medianMs(step, { warmup: 2, runs: 7 })
 } else if (framework.startsWith('tfjs')) {
   const tf = await loadTfjs(framework)
-  const c1 = tf.variable(tf.mul(tf.randomNormal([3, 3, 1, 8]), 0.3))
+  backend = tf.getBackend()
+  const hwio = (data, shape) => tf.transpose(tf.tensor4d(data, shape), [2, 3, 1, 0])
+  const c1 = tf.variable(hwio(init.c1, [8, 1, 3, 3]))
   const b1 = tf.variable(tf.zeros([8]))
-  const c2 = tf.variable(tf.mul(tf.randomNormal([3, 3, 8, 16]), 0.1))
+  const c2 = tf.variable(hwio(init.c2, [16, 8, 3, 3]))
   const b2 = tf.variable(tf.zeros([16]))
-  const w = tf.variable(tf.mul(tf.randomNormal([16 * 5 * 5, 10]), 0.05))
-  const b = tf.variable(tf.zeros([10]))
-  const x = tf.randomUniform([batch, 28, 28, 1])
-  const labels = tf.oneHot(tf.randomUniform([batch], 0, 10, 'int32'), 10)
+  // NHWC flattens (h, w, c): permute the dense rows from (c, h, w) order.
+  const w = tf.variable(
+    tf.reshape(tf.transpose(tf.tensor4d(init.w, [16, 5, 5, classes]), [1, 2, 0, 3]), [flat, classes]),
+  )
+  const b = tf.variable(tf.zeros([classes]))
+  const x = tf.tensor4d(xData, [batch, 28, 28, 1]) // one channel: NCHW and NHWC share the layout
+  const labels = tf.tensor2d(labelData, [batch, classes])
   const optimizer = tf.train.sgd(lr)
-  const loss = () =>
-    tf.tidy(() => {
-      let a = tf.relu(tf.add(tf.conv2d(x, c1, 1, 'valid'), b1))
-      a = tf.maxPool(a, 2, 2, 'valid')
-      a = tf.relu(tf.add(tf.conv2d(a, c2, 1, 'valid'), b2))
-      a = tf.maxPool(a, 2, 2, 'valid')
-      const logits = tf.add(tf.matMul(tf.reshape(a, [batch, -1]), w), b)
-      return tf.losses.softmaxCrossEntropy(labels, logits)
-    })
-  try {
-    msPerStep = await medianMs(
-      async () => {
-        const cost = optimizer.minimize(loss, true)
-        await cost.data()
-        cost.dispose()
-      },
-      { warmup: 2, runs: 7 },
-    )
-  } catch (error) {
-    // e.g. tfjs-wasm has no Conv2DBackpropFilter kernel: training a CNN is not possible there.
-    emit({ bench: 'cnn', framework, batch, error: String(error.message ?? error) })
-    process.exit(0)
+  const loss = () => {
+    let a = tf.relu(tf.add(tf.conv2d(x, c1, 1, 'valid'), b1))
+    a = tf.maxPool(a, 2, 2, 'valid')
+    a = tf.relu(tf.add(tf.conv2d(a, c2, 1, 'valid'), b2))
+    a = tf.maxPool(a, 2, 2, 'valid')
+    const logits = tf.add(tf.matMul(tf.reshape(a, [batch, flat]), w), b)
+    return tf.losses.softmaxCrossEntropy(labels, logits)
+  }
+  step = async () => {
+    const cost = optimizer.minimize(loss, true)
+    const [value] = await cost.data()
+    cost.dispose()
+    return value
+  }
+} else {
+  const jax = await loadJax()
+  const { numpy: np, nn, lax, tree } = jax
+  backend = 'wasm'
+  let params = {
+    c1: np.array(init.c1).reshape([8, 1, 3, 3]),
+    b1: np.zeros([8]),
+    c2: np.array(init.c2).reshape([16, 8, 3, 3]),
+    b2: np.zeros([16]),
+    w: np.array(init.w).reshape([flat, classes]),
+    b: np.zeros([classes]),
+  }
+  const x = np.array(xData).reshape([batch, 1, 28, 28])
+  const labels = np.array(labelData).reshape([batch, classes])
+  const maxPool = (a) => lax.reduceWindow(a, (window) => np.max(window), [2, 2], [2, 2])
+  // jax-js functions take ownership of their arguments; `.ref` / tree.ref keep a value alive.
+  const loss = (p, inputs, targets) => {
+    let a = nn.relu(lax.conv(inputs, p.c1, [1, 1], 'VALID').add(p.b1.reshape([8, 1, 1])))
+    a = maxPool(a)
+    a = nn.relu(lax.conv(a, p.c2, [1, 1], 'VALID').add(p.b2.reshape([16, 1, 1])))
+    a = maxPool(a)
+    const logits = np.matmul(a.reshape([batch, flat]), p.w).add(p.b)
+    return nn.logSoftmax(logits).mul(targets).sum(-1).mean().neg()
+  }
+  const valueAndGrad = jax.valueAndGrad(loss)
+  const update = (p, inputs, targets) => {
+    const [value, grads] = valueAndGrad(tree.ref(p), inputs, targets)
+    return [value, tree.map((v, g) => v.sub(g.mul(lr)), p, grads)]
+  }
+  const compiled = framework === 'jax-jit' ? jax.jit(update) : update
+  step = async () => {
+    const [value, next] = compiled(params, x.ref, labels.ref)
+    params = next
+    await jax.blockUntilReady(params)
+    const [loss0] = await value.data()
+    return loss0
   }
 }
-emit({ bench: 'cnn', framework, batch, msPerStep, samplesPerSecond: (batch * 1000) / msPerStep })
+
+let firstLoss
+let firstStepMs // includes one-off work: jit compilation, kernel generation
+let lossAfterOneStep // equal across configurations iff their gradients agree
+try {
+  const firstStart = performance.now()
+  firstLoss = await step()
+  firstStepMs = performance.now() - firstStart
+  lossAfterOneStep = await step()
+} catch (error) {
+  // e.g. a backend without the kernels a convolution's gradient needs.
+  unsupported('cnn', framework, error)
+}
+const stats = await measure(step, { warmup: 2, maxRuns: 21, budgetMs: 12_000 })
+emit({
+  bench: 'cnn',
+  framework,
+  backend,
+  batch,
+  firstStepMs,
+  firstLoss,
+  lossAfterOneStep,
+  samplesPerSecond: (batch * 1000) / stats.medianMs,
+  ...stats,
+})

@@ -1,55 +1,241 @@
-// Shared timing helpers for the benchmark cases. Each case runs in its own process (bench/run.mjs)
-// and prints exactly one JSON line on stdout.
+// Shared helpers for the benchmark cases. Each case runs in its own Node process (bench/run.mjs),
+// loads exactly one framework configuration, and prints exactly one JSON line on stdout.
 import os from 'node:os'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
+import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 
 const require = createRequire(import.meta.url)
 
-/** Median wall time (ms) of `fn` over `runs` timed runs after `warmup` untimed ones. */
-export const medianMs = async (fn, { warmup = 3, runs = 7 } = {}) => {
+/**
+ * Every configuration a case accepts as its first argument. `backfold` is whatever backend the built
+ * @backfold/tensor picks by itself (its WebAssembly backend where available); `backfold-reference`
+ * forces the plain TypeScript reference backend, the fallback everywhere else. All peers run
+ * single-threaded on one core, like backfold.
+ */
+export const FRAMEWORKS = ['backfold', 'backfold-reference', 'tfjs-cpu', 'tfjs-wasm', 'jax-jit', 'jax-eager']
+
+export const frameworkArg = () => {
+  const framework = process.argv[2] ?? 'backfold'
+  if (!FRAMEWORKS.includes(framework)) {
+    console.error(`unknown framework '${framework}'; expected one of ${FRAMEWORKS.join(', ')}`)
+    process.exit(2)
+  }
+  return framework
+}
+
+const isThenable = (v) => v !== null && typeof v === 'object' && typeof v.then === 'function'
+
+const summarise = (samples) => {
+  const sorted = [...samples].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  const median = sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+  return { medianMs: median, minMs: sorted[0], maxMs: sorted[sorted.length - 1], runs: sorted.length }
+}
+
+/**
+ * Times whole calls of `fn` (sync or async): `warmup` untimed calls, then timed calls until
+ * `maxRuns`, stopping early once `budgetMs` is spent (but never before 3 timed calls). Returns the
+ * median, min and max in ms. Used for steps that take milliseconds or more.
+ */
+export const measure = async (fn, { warmup = 3, maxRuns = 15, budgetMs = 12_000 } = {}) => {
   for (let i = 0; i < warmup; i++) await fn()
-  const times = []
-  for (let i = 0; i < runs; i++) {
+  const samples = []
+  const start = performance.now()
+  while (samples.length < maxRuns && (samples.length < 3 || performance.now() - start < budgetMs)) {
     const t0 = performance.now()
     await fn()
-    times.push(performance.now() - t0)
+    samples.push(performance.now() - t0)
   }
-  times.sort((a, b) => a - b)
-  return times[Math.floor(times.length / 2)]
+  return summarise(samples)
+}
+
+/**
+ * Times a fast call (µs): warms up for `warmupMs`, picks a repeat count so one sample lasts about
+ * `sampleMs`, then takes `samples` samples. A synchronous `fn` is looped without `await`, so the
+ * microtask an `await` costs is not charged to frameworks whose calls are synchronous. Returns the
+ * median, min and max time per call in µs and the calls per sample.
+ */
+export const measurePerCall = async (fn, { warmupMs = 500, sampleMs = 50, samples = 15 } = {}) => {
+  const sync = !isThenable(fn())
+  const loop = sync
+    ? (n) => {
+        for (let i = 0; i < n; i++) fn()
+      }
+    : async (n) => {
+        for (let i = 0; i < n; i++) await fn()
+      }
+  // Doubles the repeat count until one loop lasts sampleMs, and keeps looping until warmupMs has
+  // passed: this is also the warm-up.
+  let calls = 1
+  const warmupStart = performance.now()
+  for (;;) {
+    const t0 = performance.now()
+    await loop(calls)
+    const elapsed = performance.now() - t0
+    if (elapsed < sampleMs && calls < 1 << 24) calls *= 2
+    else if (performance.now() - warmupStart >= warmupMs) break
+  }
+  const times = []
+  for (let s = 0; s < samples; s++) {
+    const t0 = performance.now()
+    await loop(calls)
+    times.push(((performance.now() - t0) * 1000) / calls)
+  }
+  const { medianMs, minMs, maxMs, runs } = summarise(times)
+  return { medianMicros: medianMs, minMicros: minMs, maxMicros: maxMs, samples: runs, callsPerSample: calls }
 }
 
 export const machine = () => ({
   cpu: os.cpus()[0]?.model ?? 'unknown',
   cores: os.cpus().length,
   node: process.version,
+  v8: process.versions.v8,
+  platform: `${os.platform()} ${os.arch()}`,
+  memoryGiB: Math.round(os.totalmem() / 2 ** 30),
 })
 
 export const emit = (result) => console.log(JSON.stringify(result))
 
-/** Loads TensorFlow.js with the requested backend ('tfjs-cpu' or 'tfjs-wasm', one thread). */
-export const loadTfjs = async (framework) => {
-  // The umbrella package: tfjs registers gradients by import side effect, and tfjs-core alone
-  // fails at run time with "gradient function not found".
-  const tf = await import('@tensorflow/tfjs')
-  if (framework === 'tfjs-wasm') {
-    const wasm = await import('@tensorflow/tfjs-backend-wasm')
-    const dist = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm')), '/')
-    wasm.setWasmPaths(dist.endsWith('/') ? dist : `${dist}/`)
-    wasm.setThreadsCount?.(1)
-    await tf.setBackend('wasm')
-  } else await tf.setBackend('cpu')
-  await tf.ready()
-  return tf
+/** Reports a configuration that cannot run this case (missing kernel, missing backend), then exits. */
+export const unsupported = (bench, framework, error) => {
+  emit({ bench, framework, error: String(error?.message ?? error).split('\n')[0] })
+  process.exit(0)
 }
 
+/** A package's installed version, also for packages whose `exports` hide their package.json. */
 export const versionOf = (name) => {
   try {
     return require(`${name}/package.json`).version
   } catch {
+    // Walk up from the resolved entry point to the package's own package.json.
+    try {
+      let dir = dirname(require.resolve(name))
+      while (dir !== dirname(dir)) {
+        const manifest = join(dir, 'package.json')
+        if (existsSync(manifest)) {
+          const { name: found, version } = JSON.parse(readFileSync(manifest, 'utf8'))
+          if (found === name) return version
+        }
+        dir = dirname(dir)
+      }
+    } catch {
+      // not installed
+    }
     return 'unknown'
   }
 }
 
 export const here = dirname(fileURLToPath(import.meta.url))
+
+// ---------------------------------------------------------------------------------------------
+// Deterministic inputs shared by every framework, so all of them train the same network on the
+// same numbers and their first losses can be compared (a check that they compute the same thing).
+
+/** mulberry32: a tiny, well-mixed 32-bit PRNG; the same seed gives the same stream everywhere. */
+const prng = (seed) => {
+  let s = seed >>> 0
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0
+    let t = s
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** `size` float32 values, normal(0, 1) times `scale` (Box–Muller). */
+export const normalData = (seed, size, scale = 1) => {
+  const next = prng(seed)
+  const out = new Float32Array(size)
+  for (let i = 0; i < size; i += 2) {
+    const radius = Math.sqrt(-2 * Math.log(1 - next()))
+    const angle = 2 * Math.PI * next()
+    out[i] = radius * Math.cos(angle) * scale
+    if (i + 1 < size) out[i + 1] = radius * Math.sin(angle) * scale
+  }
+  return out
+}
+
+/** `size` float32 values uniform in [0, 1). */
+export const uniformData = (seed, size) => {
+  const next = prng(seed)
+  const out = new Float32Array(size)
+  for (let i = 0; i < size; i++) out[i] = next()
+  return out
+}
+
+/** One-hot float32 labels [batch, classes] for random classes. */
+export const oneHotData = (seed, batch, classes) => {
+  const next = prng(seed)
+  const out = new Float32Array(batch * classes)
+  for (let i = 0; i < batch; i++) out[i * classes + Math.floor(next() * classes)] = 1
+  return out
+}
+
+/** Row-major transpose of a [rows, cols] matrix (to give backfold its [out, in] dense layout). */
+export const transposeData = (data, rows, cols) => {
+  const out = new Float32Array(data.length)
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c]
+  return out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Framework loaders.
+
+/**
+ * Loads the built backfold packages. `backfold-reference` selects the reference backend, and reports
+ * itself as not applicable when that is already the default (then `backfold` measures it).
+ */
+export const loadBackfold = async (framework, bench) => {
+  const T = await import('@backfold/tensor')
+  const O = await import('@backfold/ops')
+  if (framework === 'backfold-reference') {
+    if (T.getBackend().name === T.referenceBackend.name)
+      unsupported(bench, framework, 'the default backend is already the reference backend (see backfold)')
+    T.setBackend(T.referenceBackend)
+  }
+  const fromData = (data, shape) => T.unsafeTensor('float32', shape, data)
+  return { T, O, fromData, backend: T.getBackend().name }
+}
+
+/** Loads TensorFlow.js with the requested backend ('tfjs-cpu' or 'tfjs-wasm', one thread, SIMD). */
+export const loadTfjs = async (framework) => {
+  // The umbrella package: it registers every gradient by import side effect; tfjs-core alone
+  // fails at run time with "gradient function not found".
+  const tf = await import('@tensorflow/tfjs')
+  if (framework === 'tfjs-wasm') {
+    const wasm = await import('@tensorflow/tfjs-backend-wasm')
+    // The .wasm binaries ship in the package's dist folder; a file path works offline in Node.
+    const dist = dirname(require.resolve('@tensorflow/tfjs-backend-wasm'))
+    wasm.setWasmPaths(`${dist}/`)
+    wasm.setThreadsCount(1)
+    if (!(await tf.setBackend('wasm'))) throw new Error('tfjs wasm backend failed to initialise')
+  } else if (!(await tf.setBackend('cpu'))) throw new Error('tfjs cpu backend failed to initialise')
+  await tf.ready()
+  return tf
+}
+
+/**
+ * Loads jax-js on its WebAssembly device. jax-js reads `navigator.userAgent` while generating
+ * kernels; Node 20 has no `navigator` global (Node 21+ does), so a minimal one is provided. Node has
+ * no global `Worker`, so jax-js runs its wasm kernels on one thread here.
+ */
+export const loadJax = async () => {
+  globalThis.navigator ??= { userAgent: `Node.js/${process.versions.node.split('.')[0]}` }
+  const jax = await import('@jax-js/jax')
+  const devices = await jax.init('wasm')
+  if (!devices.includes('wasm')) throw new Error('jax-js wasm device failed to initialise')
+  jax.defaultDevice('wasm')
+  return jax
+}
+
+/** Peer versions, for the report. */
+export const peerVersions = () => ({
+  '@tensorflow/tfjs': versionOf('@tensorflow/tfjs'),
+  '@tensorflow/tfjs-core': versionOf('@tensorflow/tfjs-core'),
+  '@tensorflow/tfjs-backend-cpu': versionOf('@tensorflow/tfjs-backend-cpu'),
+  '@tensorflow/tfjs-backend-wasm': versionOf('@tensorflow/tfjs-backend-wasm'),
+  '@jax-js/jax': versionOf('@jax-js/jax'),
+})

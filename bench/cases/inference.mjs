@@ -1,62 +1,97 @@
-// Inference latency of the digits MLP (64-128-64-10, relu, softmax) for one example, in µs.
-// node bench/cases/inference.mjs <framework>
-import { emit, loadTfjs, medianMs } from './common.mjs'
+// Inference latency of the digits MLP (64-128-64-10, relu, softmax) for one example (batch 1), in µs
+// per call, ending with the probabilities read back as host data. node bench/cases/inference.mjs <framework>
+// Same weights and input for every configuration, so their outputs must agree.
+import {
+  emit,
+  frameworkArg,
+  loadBackfold,
+  loadJax,
+  loadTfjs,
+  measurePerCall,
+  normalData,
+  transposeData,
+  uniformData,
+} from './common.mjs'
 
-const framework = process.argv[2] ?? 'backfold'
+const framework = frameworkArg()
 const sizes = [64, 128, 64, 10]
-const calls = 2000
-let micros
+const layers = sizes.slice(1).map((out, l) => ({
+  inputs: sizes[l],
+  outputs: out,
+  weight: normalData(30 + l, sizes[l] * out, Math.sqrt(2 / sizes[l])), // [in, out]
+  bias: normalData(40 + l, out, 0.1),
+}))
+const xData = uniformData(5, sizes[0])
 
-if (framework === 'backfold') {
-  const O = await import('@backfold/ops')
-  const T = await import('@backfold/tensor')
-  const keys = T.random.split(T.random.key(0), 4)
-  const params = sizes
-    .slice(1)
-    .map((out, l) => ({ weight: T.random.normal(keys[l], [out, sizes[l]]), bias: T.zeros([out]) }))
-  const x = T.random.uniform(keys[3], [1, 64])
-  const predict = () => {
+let predict // () => Float32Array of 10 probabilities
+let backend
+
+if (framework.startsWith('backfold')) {
+  const { O, fromData, backend: name } = await loadBackfold(framework, 'inference')
+  backend = name
+  const params = layers.map(({ inputs, outputs, weight, bias }) => ({
+    weight: fromData(transposeData(weight, inputs, outputs), [outputs, inputs]),
+    bias: fromData(bias, [outputs]),
+  }))
+  const x = fromData(xData, [1, sizes[0]])
+  predict = () => {
     let a = x
-    params.forEach((p, l) => {
-      const z = O.add(O.matmul(a, p.weight, { transposeB: true }), p.bias)
+    for (let l = 0; l < params.length; l++) {
+      const z = O.add(O.matmul(a, params[l].weight, { transposeB: true }), params[l].bias)
       a = l < params.length - 1 ? O.relu(z) : O.softmax(z)
-    })
-    return a.data[0]
+    }
+    return a.data
   }
-  micros =
-    ((await medianMs(
-      () => {
-        for (let i = 0; i < calls; i++) predict()
-      },
-      { warmup: 2, runs: 7 },
-    )) *
-      1000) /
-    calls
 } else if (framework.startsWith('tfjs')) {
   const tf = await loadTfjs(framework)
-  const ws = sizes.slice(1).map((out, l) => [tf.randomNormal([sizes[l], out]), tf.zeros([out])])
-  const x = tf.randomUniform([1, 64])
-  const predict = () => {
+  backend = tf.getBackend()
+  const params = layers.map(({ inputs, outputs, weight, bias }) => [
+    tf.tensor2d(weight, [inputs, outputs]),
+    tf.tensor1d(bias),
+  ])
+  const x = tf.tensor2d(xData, [1, sizes[0]])
+  predict = () => {
     const y = tf.tidy(() => {
       let a = x
-      ws.forEach(([w, b], l) => {
+      params.forEach(([w, b], l) => {
         const z = tf.add(tf.matMul(a, w), b)
-        a = l < ws.length - 1 ? tf.relu(z) : tf.softmax(z)
+        a = l < params.length - 1 ? tf.relu(z) : tf.softmax(z)
       })
       return a
     })
-    const v = y.dataSync()[0]
+    const probabilities = y.dataSync()
     y.dispose()
-    return v
+    return probabilities
   }
-  micros =
-    ((await medianMs(
-      () => {
-        for (let i = 0; i < calls; i++) predict()
-      },
-      { warmup: 2, runs: 7 },
-    )) *
-      1000) /
-    calls
+} else {
+  const jax = await loadJax()
+  const { numpy: np, nn, tree } = jax
+  backend = 'wasm'
+  const params = layers.map(({ inputs, outputs, weight, bias }) => ({
+    weight: np.array(weight).reshape([inputs, outputs]),
+    bias: np.array(bias),
+  }))
+  const x = np.array(xData).reshape([1, sizes[0]])
+  // jax-js functions take ownership of their arguments; `.ref` / tree.ref keep a value alive.
+  const forward = (ps, input) => {
+    let a = input
+    ps.forEach((p, l) => {
+      const z = np.matmul(a, p.weight).add(p.bias)
+      a = l < ps.length - 1 ? nn.relu(z) : nn.softmax(z)
+    })
+    return a
+  }
+  const compiled = framework === 'jax-jit' ? jax.jit(forward) : forward
+  predict = () => compiled(tree.ref(params), x.ref).dataSync()
 }
-emit({ bench: 'inference', framework, microsPerExample: micros })
+
+const output = Array.from(predict())
+const stats = await measurePerCall(predict)
+emit({
+  bench: 'inference',
+  framework,
+  backend,
+  firstOutput: output[0],
+  microsPerExample: stats.medianMicros,
+  ...stats,
+})

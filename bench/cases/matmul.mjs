@@ -1,33 +1,65 @@
-// matmul n×n·n×n float32, GFLOP/s, for one framework: node bench/cases/matmul.mjs <framework>
-import { emit, loadTfjs, medianMs } from './common.mjs'
+// matmul n×n · n×n float32 (GFLOP/s) for one configuration: node bench/cases/matmul.mjs <framework>
+// Every configuration multiplies the same matrices and ends each timed call holding the product as
+// host data (a typed array), so lazy or asynchronous backends pay for finishing the work.
+import { emit, frameworkArg, loadBackfold, loadJax, loadTfjs, measure, normalData } from './common.mjs'
 
-const framework = process.argv[2] ?? 'backfold'
+const framework = frameworkArg()
 const sizes = [128, 256, 512, 1024]
-const results = []
-const runsFor = (n) => (n >= 1024 ? 3 : n >= 512 ? 5 : 9)
+// More runs where a run is cheap; a soft time budget per size keeps slow configurations bounded.
+const budget = (n) =>
+  n >= 1024
+    ? { warmup: 1, maxRuns: 5, budgetMs: 8_000 }
+    : { warmup: 3, maxRuns: n <= 256 ? 31 : 11, budgetMs: 4_000 }
 
-if (framework === 'backfold') {
-  const T = await import('@backfold/tensor')
-  for (const n of sizes) {
-    const a = T.random.normal(T.random.key(1), [n, n])
-    const b = T.random.normal(T.random.key(2), [n, n])
-    const ms = await medianMs(() => T.matmul(a, b), { warmup: 2, runs: runsFor(n) })
-    results.push({ n, ms, gflops: (2 * n ** 3) / (ms * 1e6) })
+// makeCall(n, a, b) -> { call: timed product, product: () => the product as host data }
+let makeCall
+let backend
+
+if (framework.startsWith('backfold')) {
+  const { T, fromData, backend: name } = await loadBackfold(framework, 'matmul')
+  backend = name
+  makeCall = (n, a, b) => {
+    const x = fromData(a, [n, n])
+    const y = fromData(b, [n, n])
+    return { call: () => T.matmul(x, y), product: () => T.matmul(x, y).data }
   }
 } else if (framework.startsWith('tfjs')) {
   const tf = await loadTfjs(framework)
-  for (const n of sizes) {
-    const a = tf.randomNormal([n, n])
-    const b = tf.randomNormal([n, n])
-    const ms = await medianMs(
-      async () => {
-        const c = tf.matMul(a, b)
-        await c.data()
-        c.dispose()
-      },
-      { warmup: 2, runs: runsFor(n) },
-    )
-    results.push({ n, ms, gflops: (2 * n ** 3) / (ms * 1e6) })
+  backend = tf.getBackend()
+  makeCall = (n, a, b) => {
+    const x = tf.tensor2d(a, [n, n])
+    const y = tf.tensor2d(b, [n, n])
+    const call = async () => {
+      const c = tf.matMul(x, y)
+      await c.data()
+      c.dispose()
+    }
+    return { call, product: () => tf.tidy(() => tf.matMul(x, y)).dataSync() }
+  }
+} else {
+  const jax = await loadJax()
+  const { numpy: np } = jax
+  backend = 'wasm'
+  const product = framework === 'jax-jit' ? jax.jit((x, y) => np.matmul(x, y)) : np.matmul
+  makeCall = (n, a, b) => {
+    const x = np.array(a).reshape([n, n])
+    const y = np.array(b).reshape([n, n])
+    // jax-js functions take ownership of their arguments: `.ref` keeps x and y alive.
+    const call = async () => {
+      await product(x.ref, y.ref).data()
+    }
+    return { call, product: () => product(x.ref, y.ref).dataSync() }
   }
 }
-emit({ bench: 'matmul', framework, results })
+
+const results = []
+// A position-weighted sum of the 128×128 product (a transposed or shuffled result changes it): equal
+// across configurations iff their products agree.
+let checksum
+for (const n of sizes) {
+  const { call, product } = makeCall(n, normalData(n, n * n), normalData(n + 1, n * n))
+  if (checksum === undefined) checksum = product().reduce((sum, v, i) => sum + v * (1 + (i % 13)), 0)
+  const stats = await measure(call, budget(n))
+  results.push({ n, gflops: (2 * n ** 3) / (stats.medianMs * 1e6), ...stats })
+}
+emit({ bench: 'matmul', framework, backend, checksum, results })

@@ -1,23 +1,45 @@
-// MLP 784-256-128-10 training step (relu, softmax cross-entropy, SGD), batch 128, float32:
-// samples per second for one framework. node bench/cases/mlp.mjs <framework>
-import { emit, loadTfjs, medianMs } from './common.mjs'
+// MLP 784-256-128-10 training step (relu, softmax cross-entropy averaged over the batch, plain SGD),
+// batch 128, float32: samples per second for one configuration. node bench/cases/mlp.mjs <framework>
+// Every configuration starts from the same weights and batch (common.mjs), so their first losses
+// must agree; a timed step ends with the loss read back and the new parameters materialised.
+import {
+  emit,
+  frameworkArg,
+  loadBackfold,
+  loadJax,
+  loadTfjs,
+  measure,
+  normalData,
+  oneHotData,
+  transposeData,
+  uniformData,
+} from './common.mjs'
 
-const framework = process.argv[2] ?? 'backfold'
+const framework = frameworkArg()
 const batch = 128
 const sizes = [784, 256, 128, 10]
 const lr = 0.01
-let msPerStep
+const layers = sizes.slice(1).map((out, l) => ({
+  inputs: sizes[l],
+  outputs: out,
+  weight: normalData(10 + l, sizes[l] * out, Math.sqrt(2 / sizes[l])), // [in, out]
+}))
+const xData = uniformData(1, batch * sizes[0])
+const labelData = oneHotData(2, batch, sizes.at(-1))
 
-if (framework === 'backfold') {
-  const O = await import('@backfold/ops')
-  const T = await import('@backfold/tensor')
-  const keys = T.random.split(T.random.key(0), 4)
-  let params = sizes.slice(1).map((out, l) => ({
-    weight: T.mul(T.random.normal(keys[l], [out, sizes[l]]), Math.sqrt(2 / sizes[l])),
-    bias: T.zeros([out]),
+let step // () => Promise<number> | number: one SGD step, returns the loss before the update
+let backend
+
+if (framework.startsWith('backfold')) {
+  const { O, T, fromData, backend: name } = await loadBackfold(framework, 'mlp')
+  backend = name
+  // backfold's dense layout is [out, in] with a transposed matmul (as in @backfold/nn's dense).
+  let params = layers.map(({ inputs, outputs, weight }) => ({
+    weight: fromData(transposeData(weight, inputs, outputs), [outputs, inputs]),
+    bias: T.zeros([outputs]),
   }))
-  const x = T.random.uniform(keys[3], [batch, 784])
-  const labels = T.oneHot(T.random.randint(T.random.key(9), [batch], 0, 10), 10)
+  const x = fromData(xData, [batch, sizes[0]])
+  const labels = fromData(labelData, [batch, sizes.at(-1)])
   const loss = (ps) => {
     let a = x
     ps.forEach((p, l) => {
@@ -26,39 +48,86 @@ if (framework === 'backfold') {
     })
     return O.mean(O.softmaxCrossEntropy(a, labels))
   }
-  const step = () => {
-    const [, grads] = O.valueAndGrad(loss)(params)
+  const valueAndGrad = O.valueAndGrad(loss)
+  step = () => {
+    const [value, grads] = valueAndGrad(params)
     params = params.map((p, l) => ({
       weight: O.sub(p.weight, O.mul(grads[l].weight, lr)),
       bias: O.sub(p.bias, O.mul(grads[l].bias, lr)),
     }))
+    return value.data[0]
   }
-  msPerStep = await medianMs(step, { warmup: 3, runs: 9 })
 } else if (framework.startsWith('tfjs')) {
   const tf = await loadTfjs(framework)
-  const vars = sizes
-    .slice(1)
-    .flatMap((out, l) => [
-      tf.variable(tf.mul(tf.randomNormal([sizes[l], out]), Math.sqrt(2 / sizes[l]))),
-      tf.variable(tf.zeros([out])),
-    ])
-  const x = tf.randomUniform([batch, 784])
-  const labels = tf.oneHot(tf.randomUniform([batch], 0, 10, 'int32'), 10)
+  backend = tf.getBackend()
+  const vars = layers.flatMap(({ inputs, outputs, weight }) => [
+    tf.variable(tf.tensor2d(weight, [inputs, outputs])),
+    tf.variable(tf.zeros([outputs])),
+  ])
+  const x = tf.tensor2d(xData, [batch, sizes[0]])
+  const labels = tf.tensor2d(labelData, [batch, sizes.at(-1)])
   const optimizer = tf.train.sgd(lr)
-  const loss = () =>
-    tf.tidy(() => {
-      let a = x
-      for (let l = 0; l < 3; l++) {
-        const z = tf.add(tf.matMul(a, vars[2 * l]), vars[2 * l + 1])
-        a = l < 2 ? tf.relu(z) : z
-      }
-      return tf.losses.softmaxCrossEntropy(labels, a)
-    })
-  const step = async () => {
-    const cost = optimizer.minimize(loss, true)
-    await cost.data()
-    cost.dispose()
+  const loss = () => {
+    let a = x
+    for (let l = 0; l < layers.length; l++) {
+      const z = tf.add(tf.matMul(a, vars[2 * l]), vars[2 * l + 1])
+      a = l < layers.length - 1 ? tf.relu(z) : z
+    }
+    return tf.losses.softmaxCrossEntropy(labels, a)
   }
-  msPerStep = await medianMs(step, { warmup: 3, runs: 9 })
+  step = async () => {
+    const cost = optimizer.minimize(loss, true)
+    const [value] = await cost.data()
+    cost.dispose()
+    return value
+  }
+} else {
+  const jax = await loadJax()
+  const { numpy: np, nn, tree } = jax
+  backend = 'wasm'
+  let params = layers.map(({ inputs, outputs, weight }) => ({
+    weight: np.array(weight).reshape([inputs, outputs]),
+    bias: np.zeros([outputs]),
+  }))
+  const x = np.array(xData).reshape([batch, sizes[0]])
+  const labels = np.array(labelData).reshape([batch, sizes.at(-1)])
+  // jax-js functions take ownership of their arguments; `.ref` / tree.ref keep a value alive.
+  const loss = (ps, inputs, targets) => {
+    let a = inputs
+    ps.forEach((p, l) => {
+      const z = np.matmul(a, p.weight).add(p.bias)
+      a = l < ps.length - 1 ? nn.relu(z) : z
+    })
+    return nn.logSoftmax(a).mul(targets).sum(-1).mean().neg()
+  }
+  const valueAndGrad = jax.valueAndGrad(loss)
+  const update = (ps, inputs, targets) => {
+    const [value, grads] = valueAndGrad(tree.ref(ps), inputs, targets)
+    return [value, tree.map((p, g) => p.sub(g.mul(lr)), ps, grads)]
+  }
+  const compiled = framework === 'jax-jit' ? jax.jit(update) : update
+  step = async () => {
+    const [value, next] = compiled(params, x.ref, labels.ref)
+    params = next
+    await jax.blockUntilReady(params)
+    const [loss0] = await value.data()
+    return loss0
+  }
 }
-emit({ bench: 'mlp', framework, batch, msPerStep, samplesPerSecond: (batch * 1000) / msPerStep })
+
+const firstStart = performance.now()
+const firstLoss = await step() // includes one-off work: jit compilation, kernel generation
+const firstStepMs = performance.now() - firstStart
+const lossAfterOneStep = await step() // equal across configurations iff their gradients agree
+const stats = await measure(step, { warmup: 2, maxRuns: 21, budgetMs: 12_000 })
+emit({
+  bench: 'mlp',
+  framework,
+  backend,
+  batch,
+  firstStepMs,
+  firstLoss,
+  lossAfterOneStep,
+  samplesPerSecond: (batch * 1000) / stats.medianMs,
+  ...stats,
+})

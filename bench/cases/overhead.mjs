@@ -1,49 +1,72 @@
-// Per-op overhead on tiny tensors (4 elements, float32): a chain of 64 elementwise ops (mul, sin, add,
-// tanh), eagerly and under grad. µs per forward op. node bench/cases/overhead.mjs <framework>
-import { emit, loadTfjs, medianMs } from './common.mjs'
+// Per-op overhead on tiny tensors (4 float32 elements): a chain of 64 elementwise ops (mul, sin, add,
+// tanh, repeated 16 times), eagerly and under grad, ending with the result read back as host data.
+// µs per forward op of the chain (the grad figure includes the recording, the backward pass and the
+// final sum). node bench/cases/overhead.mjs <framework>
+// For jax-jit the whole chain is compiled into one kernel, so its figure is call cost / 64: what jit
+// saves, not a per-op dispatch cost.
+import { emit, frameworkArg, loadBackfold, loadJax, loadTfjs, measurePerCall } from './common.mjs'
 
-const framework = process.argv[2] ?? 'backfold'
+const framework = frameworkArg()
 const OPS = 64
-const calls = 300
-let eager
-let withGrad
+const xValues = [1, 2, 3, 4]
 
-if (framework === 'backfold') {
-  const O = await import('@backfold/ops')
-  const T = await import('@backfold/tensor')
-  const x = T.tensor([1, 2, 3, 4])
+let eager // () => result as host data
+let withGrad // () => gradient as host data
+let backend
+
+if (framework.startsWith('backfold')) {
+  const { O, T, backend: name } = await loadBackfold(framework, 'overhead')
+  backend = name
+  const x = T.tensor(xValues)
   const chain = (v) => {
     let y = v
     for (let i = 0; i < OPS / 4; i++) y = O.tanh(O.add(O.mul(y, 0.5), O.sin(y)))
     return y
   }
-  const g = O.grad((v) => O.sum(chain(v)))
-  eager = await medianMs(() => {
-    for (let i = 0; i < calls; i++) chain(x)
-  })
-  withGrad = await medianMs(() => {
-    for (let i = 0; i < calls; i++) g(x)
-  })
+  const gradient = O.grad((v) => O.sum(chain(v)))
+  eager = () => chain(x).data
+  withGrad = () => gradient(x).data
 } else if (framework.startsWith('tfjs')) {
   const tf = await loadTfjs(framework)
-  const x = tf.tensor([1, 2, 3, 4])
+  backend = tf.getBackend()
+  const x = tf.tensor1d(xValues)
   const chain = (v) => {
     let y = v
     for (let i = 0; i < OPS / 4; i++) y = tf.tanh(tf.add(tf.mul(y, 0.5), tf.sin(y)))
     return y
   }
-  const g = tf.grad((v) => tf.sum(chain(v)))
-  eager = await medianMs(() => {
-    for (let i = 0; i < calls; i++) tf.tidy(() => chain(x).dataSync())
-  })
-  withGrad = await medianMs(() => {
-    for (let i = 0; i < calls; i++) tf.tidy(() => g(x).dataSync())
-  })
+  const gradient = tf.grad((v) => tf.sum(chain(v)))
+  // tidy frees the intermediates, as a TensorFlow.js program must.
+  eager = () => tf.tidy(() => chain(x).dataSync())
+  withGrad = () => tf.tidy(() => gradient(x).dataSync())
+} else {
+  const jax = await loadJax()
+  const { numpy: np } = jax
+  backend = 'wasm'
+  const x = np.array(xValues)
+  // jax-js functions take ownership of their arguments; `.ref` keeps a value alive.
+  const chain = (v) => {
+    let y = v
+    for (let i = 0; i < OPS / 4; i++) y = np.tanh(y.ref.mul(0.5).add(np.sin(y)))
+    return y
+  }
+  const gradient = jax.grad((v) => np.sum(chain(v)))
+  const forward = framework === 'jax-jit' ? jax.jit(chain) : chain
+  const backward = framework === 'jax-jit' ? jax.jit(gradient) : gradient
+  eager = () => forward(x.ref).dataSync()
+  withGrad = () => backward(x.ref).dataSync()
 }
-const perOp = (ms) => (ms * 1000) / (calls * OPS)
+
+const eagerStats = await measurePerCall(eager)
+const gradStats = await measurePerCall(withGrad)
 emit({
   bench: 'overhead',
   framework,
-  eagerMicrosPerOp: perOp(eager),
-  gradMicrosPerForwardOp: perOp(withGrad),
+  backend,
+  chainOutput: Array.from(eager()),
+  gradOutput: Array.from(withGrad()),
+  eagerMicrosPerOp: eagerStats.medianMicros / OPS,
+  gradMicrosPerForwardOp: gradStats.medianMicros / OPS,
+  eager: eagerStats,
+  grad: gradStats,
 })
