@@ -7,7 +7,8 @@ import {
   conv2dBackwardInput as referenceConv2dBackwardInput,
   conv2dBackwardFilter as referenceConv2dBackwardFilter,
 } from '../reference/conv'
-import { arena, gemmInMemory, gemmInstance, orFallback } from './runtime'
+import { gemmInstance, orFallback } from './runtime'
+import { gemm, threadedArena } from './threads'
 
 // Convolution as GEMM, as in the reference backend, with im2col / col2im and the products all in
 // wasm memory (im2col in TypeScript cost 60% of a forward pass before it moved into wasm). For one image, col is [C·kH·kW, outH·outW]:
@@ -118,7 +119,10 @@ export const wasmConv2dFloat32 = (x: Tensor, w: Tensor, p: Conv2dSpec): Tensor =
   // No input channels: every output is an empty sum.
   if (out.length === 0 || depth === 0) return unsafeTensor('float32', outShape, out)
   const colSize = g.pointwise ? 0 : depth * positions
-  const { heap, base } = arena(wData.length + imageSize + colSize + outImage)
+  const { heap, base } = threadedArena(
+    wData.length + imageSize + colSize + outImage,
+    outChannels * depth * positions,
+  )
   const wAt = base
   const imageAt = wAt + wData.length * 4
   const colAt = g.pointwise ? imageAt : imageAt + imageSize * 4
@@ -128,7 +132,7 @@ export const wasmConv2dFloat32 = (x: Tensor, w: Tensor, p: Conv2dSpec): Tensor =
   for (let n = 0; n < batch; n++) {
     heap.set(xData.subarray(n * imageSize, (n + 1) * imageSize), imageAt >> 2)
     if (!g.pointwise) patches(false, imageAt, colAt, g)
-    gemmInMemory(false, false, outChannels, positions, depth, wAt, colAt, yAt, positions, false)
+    gemm(false, false, outChannels, positions, depth, wAt, colAt, yAt, positions, false)
     out.set(heap.subarray(yAt >> 2, (yAt >> 2) + outImage), n * outImage)
   }
   return unsafeTensor('float32', outShape, out)
@@ -152,7 +156,10 @@ export const wasmConv2dBackwardInputFloat32 = (
   const outShape = [...xShape]
   if (dx.length === 0 || positions === 0 || outChannels === 0) return unsafeTensor('float32', outShape, dx)
   const colSize = depth * positions
-  const { heap, base } = arena(wData.length + dyImage + colSize + imageSize)
+  const { heap, base } = threadedArena(
+    wData.length + dyImage + colSize + imageSize,
+    outChannels * depth * positions,
+  )
   const wAt = base
   const dyAt = wAt + wData.length * 4
   const colAt = dyAt + dyImage * 4
@@ -160,7 +167,7 @@ export const wasmConv2dBackwardInputFloat32 = (
   heap.set(wData, wAt >> 2)
   for (let n = 0; n < batch; n++) {
     heap.set(dyData.subarray(n * dyImage, (n + 1) * dyImage), dyAt >> 2)
-    gemmInMemory(true, false, depth, positions, outChannels, wAt, dyAt, colAt, positions, false)
+    gemm(true, false, depth, positions, outChannels, wAt, dyAt, colAt, positions, false)
     if (g.pointwise) {
       dx.set(heap.subarray(colAt >> 2, (colAt >> 2) + colSize), n * imageSize)
     } else {
@@ -193,7 +200,10 @@ export const wasmConv2dBackwardFilterFloat32 = (
     return unsafeTensor('float32', outShape, new Float32Array(dwSize))
   }
   const colSize = g.pointwise ? 0 : depth * positions
-  const { heap, base } = arena(dwSize + dyImage + imageSize + colSize)
+  const { heap, base } = threadedArena(
+    dwSize + dyImage + imageSize + colSize,
+    outChannels * depth * positions,
+  )
   const dwAt = base
   const dyAt = dwAt + dwSize * 4
   const imageAt = dyAt + dyImage * 4
@@ -203,7 +213,7 @@ export const wasmConv2dBackwardFilterFloat32 = (
     heap.set(dyData.subarray(n * dyImage, (n + 1) * dyImage), dyAt >> 2)
     heap.set(xData.subarray(n * imageSize, (n + 1) * imageSize), imageAt >> 2)
     if (!g.pointwise) patches(false, imageAt, colAt, g)
-    gemmInMemory(false, true, outChannels, depth, positions, dyAt, colAt, dwAt, depth, n > 0)
+    gemm(false, true, outChannels, depth, positions, dyAt, colAt, dwAt, depth, n > 0)
   }
   return unsafeTensor('float32', outShape, heap.slice(dwAt >> 2, (dwAt >> 2) + dwSize))
 }

@@ -5,11 +5,13 @@ import { unary } from './elementwise'
 import { conv2d, conv2dBackwardInput, conv2dBackwardFilter } from './conv'
 
 export { wasmAvailable } from './runtime'
+export { setThreads, getThreads } from './threads'
 
 /**
  * The reference backend with its hot float32 kernels (matmul, conv2d and both conv2d gradients,
  * relu) on WebAssembly SIMD code generated at load time. Other dtypes, tiny products and every other
- * op run on the reference loops. Use it only where `wasmAvailable()` is true.
+ * op run on the reference loops. Large float32 products (m·n·k ≥ 2^21) are split across worker
+ * threads (see `setThreads`), bit-identically to one thread. Use it only where `wasmAvailable()` is true.
  * @example
  * import { setBackend, wasmAvailable, wasmBackend } from '@backfold/tensor'
  * if (wasmAvailable()) setBackend(wasmBackend)

@@ -4,7 +4,8 @@ import type { Tensor } from '../../tensor'
 import { sizeOf } from '../../shape'
 import { unsafeTensor } from '../../tensor'
 import { matmul as referenceMatmul } from '../reference/matmul'
-import { arena, gemmInMemory, orFallback } from './runtime'
+import { orFallback } from './runtime'
+import { gemm, threadedArena } from './threads'
 
 /**
  * Below this many multiply-adds (m·n·k per output matrix) the reference loop wins: copying into
@@ -56,12 +57,6 @@ export const wasmMatmulFloat32 = (a: Tensor, b: Tensor, spec: MatmulSpec): Tenso
   const outSize = sizeOf(outShape)
   const out = new Float32Array(outSize)
   if (outSize === 0 || k === 0) return unsafeTensor('float32', outShape, out)
-  const { heap, base } = arena(aData.length + bData.length + outSize)
-  const aAt = base
-  const bAt = aAt + aData.length * 4
-  const cAt = bAt + bData.length * 4
-  heap.set(aData, aAt >> 2)
-  heap.set(bData, bAt >> 2)
   const aOffsets = batchOffsets(a.shape, batchShape, m * k)
   const bOffsets = batchOffsets(b.shape, batchShape, k * n)
   const count = aOffsets.length
@@ -69,13 +64,22 @@ export const wasmMatmulFloat32 = (a: Tensor, b: Tensor, spec: MatmulSpec): Tenso
   // tall GEMM: the rows of consecutive A matrices are consecutive rows of op(A).
   let stacked = !transposeA
   for (let t = 0; stacked && t < count; t++) stacked = aOffsets[t] === t * m * k && bOffsets[t] === 0
+  const { heap, base } = threadedArena(
+    aData.length + bData.length + outSize,
+    (stacked ? count : 1) * m * n * k,
+  )
+  const aAt = base
+  const bAt = aAt + aData.length * 4
+  const cAt = bAt + bData.length * 4
+  heap.set(aData, aAt >> 2)
+  heap.set(bData, bAt >> 2)
   if (stacked) {
-    gemmInMemory(false, transposeB, count * m, n, k, aAt, bAt, cAt, n, false)
+    gemm(false, transposeB, count * m, n, k, aAt, bAt, cAt, n, false)
   } else {
     for (let t = 0; t < count; t++) {
       const aMatrix = aAt + aOffsets[t]! * 4
       const bMatrix = bAt + bOffsets[t]! * 4
-      gemmInMemory(transposeA, transposeB, m, n, k, aMatrix, bMatrix, cAt + t * m * n * 4, n, false)
+      gemm(transposeA, transposeB, m, n, k, aMatrix, bMatrix, cAt + t * m * n * 4, n, false)
     }
   }
   out.set(heap.subarray(cAt >> 2, (cAt >> 2) + outSize))

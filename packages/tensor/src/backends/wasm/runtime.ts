@@ -1,5 +1,7 @@
 import type { TileShape } from './kernels'
+import type { Blocking, GemmKernels, Scratch } from './worker'
 import { gemmModuleBytes, simdProbeBytes } from './kernels'
+import { blockedGemm } from './worker'
 
 // The one WebAssembly instance behind the wasm backend and its memory. Memory is a scratch arena:
 // every call lays out its operands from a fixed base (bump allocation), copies inputs in, runs,
@@ -25,35 +27,13 @@ const NC = 4096
 const PAGE_BYTES = 65536
 const FLOAT_BYTES = 4
 
-interface GemmExports {
+/** The blocking above, as the GEMM driver (shared with worker threads) takes it. */
+export const BLOCKING: Blocking = { mr: MR, nr: NR, kc: KC, mc: MC, nc: NC }
+
+interface GemmExports extends GemmKernels {
   readonly memory: WebAssembly.Memory
-  readonly macro: (
-    mc: number,
-    nc: number,
-    kc: number,
-    ap: number,
-    bp: number,
-    c: number,
-    ldc: number,
-    tmp: number,
-    accumulate: number,
-  ) => void
-  readonly packA: (
-    src: number,
-    outerStep: number,
-    depthStep: number,
-    count: number,
-    kc: number,
-    dst: number,
-  ) => void
-  readonly packB: (
-    src: number,
-    outerStep: number,
-    depthStep: number,
-    count: number,
-    kc: number,
-    dst: number,
-  ) => void
+  /** The compiled module, which worker threads instantiate on the same (shared) memory. */
+  readonly module: WebAssembly.Module
   /** See `patchKernel` in kernels.ts for the fifteen arguments. */
   readonly im2col: (...geometry: number[]) => void
   readonly col2im: (...geometry: number[]) => void
@@ -80,11 +60,93 @@ export const wasmAvailable = (): boolean => {
 
 const isFunction = (value: unknown): value is (...args: number[]) => void => typeof value === 'function'
 
+/**
+ * Where worker threads could share this memory: Node, and browsers only in cross-origin isolated
+ * pages (elsewhere SharedArrayBuffer is absent or cannot be posted to a worker).
+ */
+const sharedMemoryAllowed = (): boolean =>
+  typeof SharedArrayBuffer === 'function' &&
+  typeof Atomics === 'object' &&
+  ((globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true ||
+    typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node ===
+      'string')
+
+/**
+ * The same module with its memory IMPORTED as shared (`env.memory`, limits flag 3, maximum
+ * `maxPages`) instead of defined, so one memory can back instances on several threads. The
+ * emitter writes sections type(1), function(3), memory(5), export(7), code(10); the memory section
+ * becomes an import section, which the format places right after the type section.
+ */
+export const withSharedMemoryImport = (bytes: Uint8Array, maxPages: number): Uint8Array<ArrayBuffer> => {
+  const readLeb = (at: number): { readonly value: number; readonly next: number } => {
+    let value = 0
+    let shift = 0
+    let position = at
+    for (;;) {
+      const byte = bytes[position++]!
+      value += (byte & 0x7f) * 2 ** shift
+      shift += 7
+      if ((byte & 0x80) === 0) return { value, next: position }
+    }
+  }
+  const leb = (value: number): number[] => {
+    const out: number[] = []
+    let rest = value
+    do {
+      const byte = rest % 128
+      rest = Math.floor(rest / 128)
+      out.push(rest === 0 ? byte : byte | 0x80)
+    } while (rest !== 0)
+    return out
+  }
+  const name = (text: string): number[] => [text.length, ...[...text].map((c) => c.charCodeAt(0))]
+  const sections: Array<{ readonly id: number; readonly whole: Uint8Array; readonly contentAt: number }> = []
+  for (let position = 8; position < bytes.length;) {
+    const { value: size, next: contentAt } = readLeb(position + 1)
+    sections.push({ id: bytes[position]!, whole: bytes.subarray(position, contentAt + size), contentAt })
+    position = contentAt + size
+  }
+  const memory = sections.find((s) => s.id === 5)
+  if (memory === undefined) throw new Error('wasm backend: the generated module declares no memory')
+  // The memory section is a vector of one entry: count 1, limits flag 0, initial pages.
+  const initialPages = readLeb(memory.contentAt + 2).value
+  const entry = [...name('env'), ...name('memory'), 0x02, 0x03, ...leb(initialPages), ...leb(maxPages)]
+  const imports = [2, ...leb(entry.length + 1), 1, ...entry]
+  const out: number[] = [...bytes.subarray(0, 8)]
+  for (const section of sections) {
+    if (section.id !== 5) out.push(...section.whole)
+    if (section.id === 1) out.push(...imports)
+  }
+  return new Uint8Array(out)
+}
+
+const MAX_PAGES = 65536
+
+/**
+ * A module and instance on a shared memory where threads are possible, else on its own memory.
+ * A shared memory must declare a maximum; where reserving 4 GiB of address space fails (32-bit
+ * engines), the plain memory is used and the backend stays single-threaded.
+ */
+const instantiate = (): { module: WebAssembly.Module; exports: WebAssembly.Exports } => {
+  const bytes = gemmModuleBytes(TILE)
+  if (sharedMemoryAllowed()) {
+    try {
+      const module = new WebAssembly.Module(withSharedMemoryImport(bytes, MAX_PAGES))
+      const initial = Math.ceil(ARENA / PAGE_BYTES) + 1
+      const memory = new WebAssembly.Memory({ initial, maximum: MAX_PAGES, shared: true })
+      return { module, exports: new WebAssembly.Instance(module, { env: { memory } }).exports }
+    } catch {
+      // fall through to an unshared memory
+    }
+  }
+  const module = new WebAssembly.Module(bytes)
+  return { module, exports: new WebAssembly.Instance(module, {}).exports }
+}
+
 /** The instance, compiled and instantiated synchronously on first use. */
 export const gemmInstance = (): GemmExports => {
   if (instance !== undefined) return instance
-  const module = new WebAssembly.Module(gemmModuleBytes(TILE))
-  const { exports } = new WebAssembly.Instance(module, {})
+  const { module, exports } = instantiate()
   const { memory, macro, packA, packB, im2col, col2im, relu } = exports
   if (
     !(memory instanceof WebAssembly.Memory) ||
@@ -97,7 +159,7 @@ export const gemmInstance = (): GemmExports => {
   ) {
     throw new Error('wasm backend: the generated module lacks its exports')
   }
-  instance = { memory, macro, packA, packB, im2col, col2im, relu }
+  instance = { memory, module, macro, packA, packB, im2col, col2im, relu }
   return instance
 }
 
@@ -108,6 +170,31 @@ const TMP = 0
 const PACK_A = 256
 const PACK_B = PACK_A + roundUp(MC, MR) * KC * (TILE.splatA ? 16 : FLOAT_BYTES)
 const ARENA = PACK_B + roundUp(NC, NR) * KC * FLOAT_BYTES
+/** Bytes of one thread's scratch areas; worker `w` (from 1) has its own copy at `w · SCRATCH_BYTES`. */
+const SCRATCH_BYTES = roundUp(ARENA, 256)
+const MAIN_SCRATCH: Scratch = { tmp: TMP, packA: PACK_A, packB: PACK_B }
+
+/** The private scratch areas of thread `index` (0 is the main thread). */
+export const scratchOf = (index: number): Scratch =>
+  index === 0
+    ? MAIN_SCRATCH
+    : {
+        tmp: index * SCRATCH_BYTES + TMP,
+        packA: index * SCRATCH_BYTES + PACK_A,
+        packB: index * SCRATCH_BYTES + PACK_B,
+      }
+
+let workerScratches = 0
+
+/**
+ * Keeps scratch for `count` worker threads below the arena (threads.ts calls it before starting
+ * them); operands then start above it. Calls are synchronous, so moving the arena between calls is safe.
+ */
+export const reserveWorkerScratch = (count: number): void => {
+  workerScratches = count
+}
+
+const arenaBase = (): number => (workerScratches === 0 ? ARENA : (workerScratches + 1) * SCRATCH_BYTES)
 
 /**
  * A view of wasm memory as float32, at least `floats` elements past the scratch areas. Views
@@ -115,7 +202,8 @@ const ARENA = PACK_B + roundUp(NC, NR) * KC * FLOAT_BYTES
  */
 export const arena = (floats: number): { readonly heap: Float32Array; readonly base: number } => {
   const { memory } = gemmInstance()
-  const needed = ARENA + floats * FLOAT_BYTES
+  const base = arenaBase()
+  const needed = base + floats * FLOAT_BYTES
   const have = memory.buffer.byteLength
   if (needed > have) {
     // 32-bit wasm memory stops at 4 GiB (less where the engine or the OS says so).
@@ -126,7 +214,7 @@ export const arena = (floats: number): { readonly heap: Float32Array; readonly b
       throw new ArenaExhausted(needed)
     }
   }
-  return { heap: new Float32Array(memory.buffer), base: ARENA }
+  return { heap: new Float32Array(memory.buffer), base }
 }
 
 const MAX_BYTES = 2 ** 32 - PAGE_BYTES
@@ -166,8 +254,6 @@ export const gemmInMemory = (
   ldc: number,
   accumulate: boolean,
 ): void => {
-  if (m === 0 || n === 0 || k === 0) return
-  const { macro, packA, packB } = gemmInstance()
   // Byte steps between consecutive rows (outer) and depth positions of op(A), and between
   // consecutive depth positions and columns (outer) of op(B).
   const aOuter = transA ? FLOAT_BYTES : k * FLOAT_BYTES
@@ -175,18 +261,21 @@ export const gemmInMemory = (
   const bOuter = transB ? k * FLOAT_BYTES : FLOAT_BYTES
   const bDepth = transB ? FLOAT_BYTES : n * FLOAT_BYTES
   const ldcBytes = ldc * FLOAT_BYTES
-  for (let jc = 0; jc < n; jc += NC) {
-    const nc = Math.min(NC, n - jc)
-    for (let pc = 0; pc < k; pc += KC) {
-      const kc = Math.min(KC, k - pc)
-      packB(bAddress + jc * bOuter + pc * bDepth, bOuter, bDepth, nc, kc, PACK_B)
-      for (let ic = 0; ic < m; ic += MC) {
-        const mc = Math.min(MC, m - ic)
-        packA(aAddress + ic * aOuter + pc * aDepth, aOuter, aDepth, mc, kc, PACK_A)
-        // Only the first depth block may overwrite; the others add to it.
-        const add = accumulate || pc > 0 ? 1 : 0
-        macro(mc, nc, kc, PACK_A, PACK_B, cAddress + (ic * ldc + jc) * FLOAT_BYTES, ldcBytes, TMP, add)
-      }
-    }
-  }
+  blockedGemm(
+    gemmInstance(),
+    BLOCKING,
+    MAIN_SCRATCH,
+    m,
+    n,
+    k,
+    aAddress,
+    aOuter,
+    aDepth,
+    bAddress,
+    bOuter,
+    bDepth,
+    cAddress,
+    ldcBytes,
+    accumulate,
+  )
 }
