@@ -14,7 +14,15 @@ const require = createRequire(import.meta.url)
  * forces the plain TypeScript reference backend, the fallback everywhere else. All peers run
  * single-threaded on one core, like backfold.
  */
-export const FRAMEWORKS = ['backfold', 'backfold-reference', 'tfjs-cpu', 'tfjs-wasm', 'jax-jit', 'jax-eager']
+export const FRAMEWORKS = [
+  'backfold',
+  'backfold-2-threads',
+  'backfold-reference',
+  'tfjs-cpu',
+  'tfjs-wasm',
+  'jax-jit',
+  'jax-eager',
+]
 
 export const frameworkArg = () => {
   const framework = process.argv[2] ?? 'backfold'
@@ -196,8 +204,16 @@ export const loadBackfold = async (framework, bench) => {
       unsupported(bench, framework, 'the default backend is already the reference backend (see backfold)')
     T.setBackend(T.referenceBackend)
   }
+  // One thread everywhere (like every peer configuration), except the configuration that measures both cores.
+  T.setThreads(framework === 'backfold-2-threads' ? 2 : 1)
   const fromData = (data, shape) => T.unsafeTensor('float32', shape, data)
-  return { T, O, fromData, backend: T.getBackend().name }
+  const threads = T.getThreads()
+  return {
+    T,
+    O,
+    fromData,
+    backend: threads > 1 ? `${T.getBackend().name}, ${threads} threads` : T.getBackend().name,
+  }
 }
 
 /** Loads TensorFlow.js with the requested backend ('tfjs-cpu' or 'tfjs-wasm', one thread, SIMD). */

@@ -25,6 +25,9 @@ const die = (message) => {
 }
 const orDie = (either, format) => (E.isLeft(either) ? die(format(either.left)) : either.right)
 
+// BACKFOLD_BACKEND=reference runs on the plain TypeScript kernels (the benchmark compares the two).
+if (process.env.BACKFOLD_BACKEND === 'reference') T.setBackend(T.referenceBackend)
+
 const started = performance.now()
 
 // Data: 1797 rows of 64 pixels (0..16) and a label; pixels scaled to [0, 1]; a fixed stratified 80/20 split.
