@@ -610,3 +610,59 @@ describe('binary bad input', () => {
     expect(() => where(bad, 1, 2)).toThrow(DTypeError)
   })
 })
+
+describe('float32 fast paths (row broadcasts, comparisons into masks)', () => {
+  const f32 = (shape: number[], f: (i: number) => number): Tensor => {
+    const n = shape.reduce((a, b) => a * b, 1)
+    return unsafeTensor(
+      'float32',
+      shape,
+      Float32Array.from({ length: n }, (_, i) => f(i)),
+    )
+  }
+  it('adds, subtracts and multiplies a row vector into every row exactly as the general path does', () => {
+    const cases: Array<[number[], number[]]> = [
+      [[5, 7], [7]],
+      [
+        [5, 7],
+        [1, 7],
+      ],
+      [
+        [2, 3, 4],
+        [3, 4],
+      ],
+      [[3, 1, 6], [6]],
+    ]
+    for (const [aShape, bShape] of cases) {
+      const a = f32(aShape, (i) => Math.sin(i) * 3)
+      const b = f32(bShape, (i) => Math.cos(i) - 0.5)
+      const row = b.data.length
+      for (const [fn, ref] of [
+        [add, (x: number, y: number) => x + y],
+        [sub, (x: number, y: number) => x - y],
+        [mul, (x: number, y: number) => x * y],
+      ] as const) {
+        const got = fn(a, b)
+        expect(got.shape).toEqual(aShape)
+        const want = Float32Array.from(a.data, (v, i) => ref(v, b.data[i % row]!))
+        expect(got.data).toEqual(want)
+      }
+    }
+  })
+  it('compares float32 with a scalar or an equal-shaped tensor into int32 masks, NaN comparing false', () => {
+    const a = f32([9], (i) => (i === 4 ? NaN : i - 4))
+    const b = f32([9], (i) => 4 - i)
+    const zero = f32([], () => 0)
+    for (const [fn, ref] of [
+      [greater, (x: number, y: number) => x > y],
+      [less, (x: number, y: number) => x < y],
+      [greaterEqual, (x: number, y: number) => x >= y],
+      [lessEqual, (x: number, y: number) => x <= y],
+    ] as const) {
+      const vsScalar = fn(a, zero)
+      expect(vsScalar.dtype).toBe('int32')
+      expect(Array.from(vsScalar.data)).toEqual(Array.from(a.data, (v) => (ref(v, 0) ? 1 : 0)))
+      expect(Array.from(fn(a, b).data)).toEqual(Array.from(a.data, (v, i) => (ref(v, b.data[i]!) ? 1 : 0)))
+    }
+  })
+})

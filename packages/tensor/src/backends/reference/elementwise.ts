@@ -299,6 +299,59 @@ const float32Run = (
   }
 }
 
+/** True when `inner` (ignoring leading 1s) equals the last dimensions of `outer`. */
+const isTrailing = (inner: Shape, outer: Shape): boolean => {
+  let i = 0
+  while (i < inner.length && inner[i] === 1) i++
+  const rest = inner.length - i
+  if (rest > outer.length) return false
+  for (let k = 0; k < rest; k++) if (inner[i + k] !== outer[outer.length - rest + k]) return false
+  return true
+}
+
+/** `out = a ∘ b` where `b` (length `row`) repeats along every row of `a`; float32, monomorphic. */
+const float32Rows = (
+  op: BinaryOp,
+  a: Float32Array,
+  b: Float32Array,
+  out: Float32Array,
+  n: number,
+  row: number,
+): boolean => {
+  if (op !== 'add' && op !== 'sub' && op !== 'mul') return false
+  for (let start = 0; start < n; start += row) {
+    if (op === 'add') for (let j = 0; j < row; j++) out[start + j] = a[start + j]! + b[j]!
+    else if (op === 'sub') for (let j = 0; j < row; j++) out[start + j] = a[start + j]! - b[j]!
+    else for (let j = 0; j < row; j++) out[start + j] = a[start + j]! * b[j]!
+  }
+  return true
+}
+
+/** Float32 comparisons into an int32 mask (ReLU's VJP), contiguous with an optional scalar operand. */
+const float32Compare = (
+  op: BinaryOp,
+  a: Float32Array,
+  aScalar: boolean,
+  b: Float32Array,
+  bScalar: boolean,
+  out: Int32Array,
+  n: number,
+): boolean => {
+  if (aScalar || (op !== 'greater' && op !== 'less' && op !== 'greaterEqual' && op !== 'lessEqual'))
+    return false
+  if (bScalar) {
+    const v = b[0]!
+    if (op === 'greater') for (let i = 0; i < n; i++) out[i] = a[i]! > v ? 1 : 0
+    else if (op === 'less') for (let i = 0; i < n; i++) out[i] = a[i]! < v ? 1 : 0
+    else if (op === 'greaterEqual') for (let i = 0; i < n; i++) out[i] = a[i]! >= v ? 1 : 0
+    else for (let i = 0; i < n; i++) out[i] = a[i]! <= v ? 1 : 0
+  } else if (op === 'greater') for (let i = 0; i < n; i++) out[i] = a[i]! > b[i]! ? 1 : 0
+  else if (op === 'less') for (let i = 0; i < n; i++) out[i] = a[i]! < b[i]! ? 1 : 0
+  else if (op === 'greaterEqual') for (let i = 0; i < n; i++) out[i] = a[i]! >= b[i]! ? 1 : 0
+  else for (let i = 0; i < n; i++) out[i] = a[i]! <= b[i]! ? 1 : 0
+  return true
+}
+
 export const binary = (op: BinaryOp, a: Tensor, b: Tensor, outShape: Shape, outDtype: DType): Tensor => {
   const outSize = sizeOf(outShape)
   const out = allocate(outDtype, outSize)
@@ -313,15 +366,31 @@ export const binary = (op: BinaryOp, a: Tensor, b: Tensor, outShape: Shape, outD
   const bSize = sizeOf(bShape)
   // The hot case of training in float32 (updates, bias adds, masks): a loop that only ever sees
   // Float32Arrays keeps V8's element accesses monomorphic, several times faster than the generic loop.
-  if (
-    aData instanceof Float32Array &&
-    bData instanceof Float32Array &&
-    out instanceof Float32Array &&
-    (aSize === outSize || aSize === 1) &&
-    (bSize === outSize || bSize === 1) &&
-    float32Run(op, aData, aSize === 1, bData, bSize === 1, out, outSize)
-  )
-    return result
+  if (aData instanceof Float32Array && bData instanceof Float32Array) {
+    if (
+      out instanceof Float32Array &&
+      (aSize === outSize || aSize === 1) &&
+      (bSize === outSize || bSize === 1) &&
+      float32Run(op, aData, aSize === 1, bData, bSize === 1, out, outSize)
+    )
+      return result
+    // A bias added to every row: b's shape is the trailing part of the output's.
+    if (
+      out instanceof Float32Array &&
+      aSize === outSize &&
+      bSize > 1 &&
+      isTrailing(bShape, outShape) &&
+      float32Rows(op, aData, bData, out, outSize, bSize)
+    )
+      return result
+    if (
+      out instanceof Int32Array &&
+      (aSize === outSize || aSize === 1) &&
+      (bSize === outSize || bSize === 1) &&
+      float32Compare(op, aData, aSize === 1, bData, bSize === 1, out, outSize)
+    )
+      return result
+  }
   // An operand as large as the output is not expanded anywhere, so it is read in output order.
   if (aSize === outSize && bSize === outSize) {
     binaryRun(op, intOut, aData, 0, 1, bData, 0, 1, out, 0, outSize)
