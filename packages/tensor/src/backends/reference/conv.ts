@@ -15,8 +15,8 @@ import { gemm, gemmScratch } from './matmul'
 // all through the blocked `gemm` of matmul.ts. A 1×1 kernel with stride 1 and no padding needs
 // no im2col at all: `col` is the image itself.
 
-/** Everything the index arithmetic needs, resolved once per call. */
-interface Geometry {
+/** Everything the index arithmetic needs, resolved once per call (shared with the wasm backend). */
+export interface Geometry {
   readonly channels: number
   readonly inH: number
   readonly inW: number
@@ -34,7 +34,7 @@ interface Geometry {
   readonly pointwise: boolean
 }
 
-const geometry = (xShape: Shape, wShape: Shape, p: Conv2dSpec): Geometry => {
+export const geometry = (xShape: Shape, wShape: Shape, p: Conv2dSpec): Geometry => {
   const [strideH, strideW] = p.stride
   const [padTop, padBottom, padLeft, padRight] = p.padding
   const [dilationH, dilationW] = p.dilation

@@ -218,7 +218,7 @@ const gemmInt32 = (
  * Offset of each output batch's matrix inside an operand of shape `[...inBatch, r, c]`, for the
  * output batch shape `batchShape` (NumPy broadcasting: size-1 or missing leading axes repeat).
  */
-const batchOffsets = (inShape: Shape, batchShape: Shape, matrixSize: number): number[] => {
+export const batchOffsets = (inShape: Shape, batchShape: Shape, matrixSize: number): number[] => {
   const batchRank = batchShape.length
   const inBatchRank = inShape.length - 2
   const lead = batchRank - inBatchRank

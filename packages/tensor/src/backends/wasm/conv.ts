@@ -6,6 +6,8 @@ import {
   conv2d as referenceConv2d,
   conv2dBackwardInput as referenceConv2dBackwardInput,
   conv2dBackwardFilter as referenceConv2dBackwardFilter,
+  geometry as referenceGeometry,
+  type Geometry as ReferenceGeometry,
 } from '../reference/conv'
 import { gemmInstance, orFallback } from './runtime'
 import { gemm, threadedArena } from './threads'
@@ -20,64 +22,22 @@ import { gemm, threadedArena } from './threads'
 /** Below this many multiply-adds per image the reference loop wins (see matmul.ts). */
 const MIN_WORK = 512
 
-interface Geometry {
-  readonly channels: number
-  readonly inH: number
-  readonly inW: number
-  readonly kernelH: number
-  readonly kernelW: number
-  readonly outH: number
-  readonly outW: number
-  readonly strideH: number
-  readonly strideW: number
-  readonly padTop: number
-  readonly padLeft: number
-  readonly dilationH: number
-  readonly dilationW: number
-  /** 1×1 kernel, stride 1, no padding: col is the image itself. */
-  readonly pointwise: boolean
+/** The reference backend's geometry plus the GEMM view of one image. */
+interface Geometry extends ReferenceGeometry {
+  /** Rows of `col`: C·kH·kW. */
   readonly depth: number
+  /** Columns of `col`: outH·outW. */
   readonly positions: number
   readonly imageSize: number
 }
 
 const geometry = (xShape: Shape, wShape: Shape, p: Conv2dSpec): Geometry => {
-  const [strideH, strideW] = p.stride
-  const [padTop, padBottom, padLeft, padRight] = p.padding
-  const [dilationH, dilationW] = p.dilation
-  const channels = xShape[1]!
-  const inH = xShape[2]!
-  const inW = xShape[3]!
-  const kernelH = wShape[2]!
-  const kernelW = wShape[3]!
-  const outH = Math.floor((inH + padTop + padBottom - dilationH * (kernelH - 1) - 1) / strideH) + 1
-  const outW = Math.floor((inW + padLeft + padRight - dilationW * (kernelW - 1) - 1) / strideW) + 1
+  const g = referenceGeometry(xShape, wShape, p)
   return {
-    channels,
-    inH,
-    inW,
-    kernelH,
-    kernelW,
-    outH,
-    outW,
-    strideH,
-    strideW,
-    padTop,
-    padLeft,
-    dilationH,
-    dilationW,
-    pointwise:
-      kernelH === 1 &&
-      kernelW === 1 &&
-      strideH === 1 &&
-      strideW === 1 &&
-      padTop === 0 &&
-      padBottom === 0 &&
-      padLeft === 0 &&
-      padRight === 0,
-    depth: channels * kernelH * kernelW,
-    positions: outH * outW,
-    imageSize: channels * inH * inW,
+    ...g,
+    depth: g.channels * g.kernelH * g.kernelW,
+    positions: g.outH * g.outW,
+    imageSize: g.channels * g.inH * g.inW,
   }
 }
 

@@ -1,9 +1,8 @@
 import type { MatmulSpec } from '../../backend'
-import type { Shape } from '../../shape'
 import type { Tensor } from '../../tensor'
 import { sizeOf } from '../../shape'
 import { unsafeTensor } from '../../tensor'
-import { matmul as referenceMatmul } from '../reference/matmul'
+import { batchOffsets, matmul as referenceMatmul } from '../reference/matmul'
 import { orFallback } from './runtime'
 import { gemm, threadedArena } from './threads'
 
@@ -12,36 +11,6 @@ import { gemm, threadedArena } from './threads'
  * wasm memory and packing cost more than the arithmetic they speed up.
  */
 const MIN_WORK = 512
-
-/**
- * Offset (in elements) of each output batch's matrix inside an operand of shape `[...inBatch, r, c]`,
- * for the output batch shape `batchShape` (size-1 or missing leading axes repeat).
- */
-export const batchOffsets = (inShape: Shape, batchShape: Shape, matrixSize: number): number[] => {
-  const batchRank = batchShape.length
-  const lead = batchRank - (inShape.length - 2)
-  const strides = new Array<number>(batchRank).fill(0)
-  let stride = matrixSize
-  for (let axis = batchRank - 1; axis >= lead; axis--) {
-    const dim = inShape[axis - lead]!
-    strides[axis] = dim === 1 ? 0 : stride
-    stride *= dim
-  }
-  const count = sizeOf(batchShape)
-  const offsets = new Array<number>(count)
-  const counter = new Array<number>(batchRank).fill(0)
-  let offset = 0
-  for (let t = 0; t < count; t++) {
-    offsets[t] = offset
-    for (let axis = batchRank - 1; axis >= 0; axis--) {
-      offset += strides[axis]!
-      if (++counter[axis]! < batchShape[axis]!) break
-      offset -= strides[axis]! * batchShape[axis]!
-      counter[axis] = 0
-    }
-  }
-  return offsets
-}
 
 /**
  * float32 `Backend.matmul` on the wasm GEMM, whatever the size (the backend's `matmul` routes
