@@ -42,9 +42,9 @@ if (framework.startsWith('backfold')) {
   const labels = fromData(labelData, [batch, sizes.at(-1)])
   const loss = (ps) => {
     let a = x
+    // The fused dense op (matmul, bias and ReLU in one output pass; same values as the unfused ops).
     ps.forEach((p, l) => {
-      const z = O.add(O.matmul(a, p.weight, { transposeB: true }), p.bias)
-      a = l < ps.length - 1 ? O.relu(z) : z
+      a = O.linear(a, p.weight, p.bias, l < ps.length - 1 ? 'relu' : 'none')
     })
     return O.mean(O.softmaxCrossEntropy(a, labels))
   }

@@ -34,6 +34,17 @@ export interface Backend {
    * Both inputs share `dtype`, rank >= 2.
    */
   readonly matmul: (a: Tensor, b: Tensor, opts: MatmulSpec) => Tensor
+  /**
+   * Fused dense layer `activation(x wᵀ + b)` for `x` [m, k] and `w` [n, k] (spec: transposeB, no batch):
+   * the bias and activation are applied in one pass over the product while it is still private.
+   */
+  readonly linear: (
+    x: Tensor,
+    w: Tensor,
+    b: Tensor | undefined,
+    activation: Activation,
+    spec: MatmulSpec,
+  ) => Tensor
 
   /** `out[i...] = x[perm-indexed]`; `perm` is a full permutation of the axes. */
   readonly transpose: (x: Tensor, perm: ReadonlyArray<number>) => Tensor
@@ -123,6 +134,9 @@ export type BinaryOp =
 
 /** @since 0.1.0 */
 export type ReduceOp = 'sum' | 'prod' | 'max' | 'min' | 'argmax' | 'argmin' | 'logsumexp'
+
+/** Activations a fused `linear` can apply. @since 0.1.0 */
+export type Activation = 'none' | 'relu'
 
 /** Normalised matmul arguments. @since 0.1.0 */
 export interface MatmulSpec {

@@ -18,13 +18,23 @@ export * from './format'
 export * as random from './random'
 export type { Key } from './random'
 export { getBackend, setBackend } from './backend'
-export type { Backend, UnaryOp, BinaryOp, ReduceOp, MatmulSpec, Conv2dSpec, Pool2dSpec } from './backend'
+export type {
+  Activation,
+  Backend,
+  UnaryOp,
+  BinaryOp,
+  ReduceOp,
+  MatmulSpec,
+  Conv2dSpec,
+  Pool2dSpec,
+} from './backend'
 export { referenceBackend } from './backends/reference/index'
 export { wasmBackend, wasmAvailable, setThreads, getThreads } from './backends/wasm/index'
 export * from './kernels/unary'
 export * from './kernels/binary'
 export * from './kernels/reduce'
 export * from './kernels/matmul'
+export * from './kernels/linear'
 export * from './kernels/shape'
 export * from './kernels/slice'
 export * from './kernels/gather'

@@ -96,10 +96,11 @@ export const dense = <B extends boolean = true>(
         E.map((params) => ({ params, state: {}, outShape: [units] })),
       )
     },
-    apply: (params, state, x) => {
-      const y = O.matmul(x, params.weight, { transposeB: true })
-      return ['bias' in params ? O.add(y, params.bias) : y, state]
-    },
+    // One fused op: the bias is added in the product's output pass (and its VJP is the same fold).
+    apply: (params, state, x) => [
+      O.linear(x, params.weight, 'bias' in params ? params.bias : undefined),
+      state,
+    ],
   }
   // Safe: `bias` is present exactly when useBias is not false, which is what DenseParamsFor<B> says.
   return layer as Layer<DenseParamsFor<B>, NoState>

@@ -13,7 +13,7 @@ import {
   takeAlongAxis,
 } from '../../src/indexing/index'
 import * as C from '../../src/conv/index'
-import { dot, matmul, outer } from '../../src/linalg/index'
+import { dot, linear, matmul, outer } from '../../src/linalg/index'
 import * as R from '../../src/reduce/index'
 import { broadcastTo, expandDims, ravel, reshape, squeeze, transpose } from '../../src/shape/index'
 import { mul } from '../../src/binary/mul'
@@ -219,6 +219,40 @@ const matmulRow = (
 })
 
 const linalgRows: GradRow[] = [
+  {
+    op: 'linear',
+    label: 'x [4,3], w [5,3], b [5], no activation',
+    domain: 'anywhere',
+    fn: (x, w, b) => linear(x, w, b),
+    args: () => [anywhere(1140, [4, 3]), anywhere(1141, [5, 3]), anywhere(1142, [5])],
+    secondOrder: true,
+  },
+  {
+    op: 'linear',
+    label: 'x [2,3], w [4,3], no bias',
+    domain: 'anywhere',
+    fn: (x, w) => linear(x, w),
+    args: () => [anywhere(1143, [2, 3]), anywhere(1144, [4, 3])],
+    secondOrder: true,
+  },
+  {
+    op: 'linear',
+    label: 'x [3,2], w [4,2], b [4], relu',
+    // The bias keeps every pre-activation at least 0.5 away from ReLU's kink.
+    domain: 'pre-activations away from 0',
+    fn: (x, w, b) => linear(x, w, b, 'relu'),
+    args: () => {
+      const x = anywhere(1145, [3, 2])
+      const w = anywhere(1146, [4, 2])
+      const z = matmul(x, w, { transposeB: true }).data
+      const bias = Float64Array.from({ length: 4 }, (_, j) => {
+        const column = [0, 1, 2].map((i) => z[i * 4 + j]!)
+        // Shift the column so all its entries sit on one side of 0 except a clear split.
+        return j % 2 === 0 ? 0.5 - Math.min(...column) : -0.5 - Math.max(...column)
+      })
+      return [x, w, unsafeTensor('float64', [4], bias)]
+    },
+  },
   matmulRow([2, 3], [3, 4], false, false, 1100),
   matmulRow([2, 3], [4, 3], false, true, 1102),
   matmulRow([3, 2], [3, 4], true, false, 1104),

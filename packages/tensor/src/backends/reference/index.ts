@@ -2,6 +2,7 @@ import type { Backend } from '../../backend'
 import { unary, binary, where, cast } from './elementwise'
 import { reduce } from './reduce'
 import { matmul } from './matmul'
+import { linear } from './linear'
 import { transpose, broadcastTo, slice, pad, concat } from './layout'
 import { gather, scatterAdd, takeAlongAxisLoop, scatterAddAlongAxisLoop, oneHotLoop } from './gather'
 import { conv2d, conv2dBackwardInput, conv2dBackwardFilter } from './conv'
@@ -20,6 +21,7 @@ export const referenceBackend: Backend = {
   cast,
   reduce,
   matmul,
+  linear,
   transpose,
   broadcastTo,
   slice,

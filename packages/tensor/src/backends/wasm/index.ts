@@ -1,6 +1,7 @@
 import type { Backend } from '../../backend'
 import { referenceBackend } from '../reference/index'
 import { matmul } from './matmul'
+import { linearWith } from '../reference/linear'
 import { unary } from './elementwise'
 import { conv2d, conv2dBackwardInput, conv2dBackwardFilter } from './conv'
 
@@ -22,6 +23,7 @@ export const wasmBackend: Backend = {
   name: 'wasm',
   unary,
   matmul,
+  linear: linearWith(matmul),
   conv2d,
   conv2dBackwardInput,
   conv2dBackwardFilter,

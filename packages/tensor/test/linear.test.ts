@@ -1,0 +1,57 @@
+import { afterAll, describe, expect, it } from 'vitest'
+import {
+  add,
+  linear,
+  matmul,
+  random,
+  referenceBackend,
+  relu,
+  setBackend,
+  ShapeError,
+  wasmAvailable,
+  wasmBackend,
+  type Backend,
+} from '../src/index'
+
+// The fused dense kernel must give exactly what the unfused ops give (same product, then the same
+// float adds and max in the same order), on every backend.
+const backends: ReadonlyArray<readonly [string, Backend]> = [
+  ['reference', referenceBackend],
+  ...(wasmAvailable() ? [['wasm', wasmBackend] as const] : []),
+]
+
+describe.each(backends)('linear on the %s backend', (_name, backend) => {
+  afterAll(() => setBackend(undefined))
+  it.each([
+    [1, 1, 1],
+    [3, 5, 4],
+    [33, 70, 17],
+    [128, 64, 130],
+  ])('equals relu(x wᵀ + b) and x wᵀ + b for batch %i, in %i, out %i, both float dtypes', (m, k, n) => {
+    setBackend(backend)
+    for (const dtype of ['float32', 'float64'] as const) {
+      const [kx, kw, kb] = random.split(random.key(m * 1000 + k * 10 + n), 3)
+      const x = random.normal(kx!, [m, k], { dtype })
+      const w = random.normal(kw!, [n, k], { dtype })
+      const b = random.normal(kb!, [n], { dtype })
+      const z = add(matmul(x, w, { transposeB: true }), b)
+      expect(linear(x, w, b).data).toEqual(z.data)
+      expect(linear(x, w, b, 'relu').data).toEqual(relu(z).data)
+      expect(linear(x, w, undefined, 'relu').data).toEqual(relu(matmul(x, w, { transposeB: true })).data)
+      expect(linear(x, w).shape).toEqual([m, n])
+    }
+  })
+  it('rejects bad shapes and activations with messages naming both', () => {
+    setBackend(backend)
+    const x = random.normal(random.key(1), [2, 3])
+    expect(() => linear(x, random.normal(random.key(2), [4, 5]))).toThrow(ShapeError)
+    expect(() => linear(x, random.normal(random.key(2), [4, 3]), random.normal(random.key(3), [3]))).toThrow(
+      /b has shape \[3\]; expected \[4\]/,
+    )
+    expect(() => linear(random.normal(random.key(1), [3]), random.normal(random.key(2), [4, 3]))).toThrow(
+      /expected x \[batch, in\]/,
+    )
+    // @ts-expect-error: only 'none' and 'relu' are fused
+    expect(() => linear(x, random.normal(random.key(2), [4, 3]), undefined, 'tanh')).toThrow(/activation/)
+  })
+})
