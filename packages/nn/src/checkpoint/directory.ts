@@ -19,6 +19,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import type { Either } from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts/lib/index.js'
+import { refined } from '../codecs'
 import * as T from '@backfold/tensor'
 import type { Key, Shape, Tensor } from '@backfold/tensor'
 import type { JsonValue, Layer, LayerConfig } from '../layer'
@@ -98,18 +99,6 @@ export type TreeSkeleton =
 // ---------------------------------------------------------------------------------------------
 // codecs
 // ---------------------------------------------------------------------------------------------
-
-const refined = <A>(
-  base: t.Type<A, A, unknown>,
-  expected: string,
-  ok: (a: A) => boolean,
-): t.Type<A, A, unknown> =>
-  new t.Type<A, A, unknown>(
-    expected,
-    (u): u is A => base.is(u) && ok(u),
-    (u, c) => (base.is(u) && ok(u) ? t.success(u) : t.failure(u, c)),
-    t.identity,
-  )
 
 const nonNegativeInt = refined(t.number, 'a non-negative integer', (n) => Number.isSafeInteger(n) && n >= 0)
 const uint32 = refined(t.number, 'a uint32 word', (n) => Number.isInteger(n) && n >= 0 && n < 2 ** 32)

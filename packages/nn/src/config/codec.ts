@@ -12,6 +12,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import type { Either } from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts/lib/index.js'
+import { refined } from '../codecs'
 import type { JsonValue, Layer, LayerConfig } from '../layer'
 import type { Pool2dOptions } from '@backfold/tensor'
 import * as L from '../layers/index'
@@ -35,19 +36,6 @@ const show = (value: unknown): string => {
   const s = JSON.stringify(value)
   return s === undefined ? String(value) : s.length > 60 ? `${s.slice(0, 57)}...` : s
 }
-
-/** A codec that also checks a predicate, named by what it expects. */
-const refined = <A>(
-  base: t.Type<A, A, unknown>,
-  expected: string,
-  ok: (a: A) => boolean,
-): t.Type<A, A, unknown> =>
-  new t.Type<A, A, unknown>(
-    expected,
-    (u): u is A => base.is(u) && ok(u),
-    (u, c) => (base.is(u) && ok(u) ? t.success(u) : t.failure(u, c)),
-    t.identity,
-  )
 
 const positiveInt = refined(t.number, 'a positive integer', (n) => Number.isInteger(n) && n > 0)
 const nonNegativeInt = refined(t.number, 'a non-negative integer', (n) => Number.isInteger(n) && n >= 0)
