@@ -1,10 +1,9 @@
 import { describe, it, expect, expectTypeOf } from 'vitest'
-import * as E from 'fp-ts/lib/Either.js'
 import * as O from '@backfold/ops'
 import * as T from '@backfold/tensor'
-import type { Shape, Tensor } from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
 import { formatLayerError } from '../src/layer'
-import type { ApplyContext, LayerError, NoParams, NoState } from '../src/layer'
+import type { NoParams, NoState } from '../src/layer'
 import { flattenNamed } from '../src/tree'
 import {
   batchNorm,
@@ -24,20 +23,8 @@ import type {
   DenseParams,
   LayerParams,
 } from '../src/layers/index'
+import { unwrap, leftOf, key, randn, evalCtx } from './helpers'
 
-const unwrap = <A>(result: E.Either<LayerError, A>): A => {
-  if (E.isLeft(result)) throw new Error(`unexpected LayerError: ${formatLayerError(result.left)}`)
-  return result.right
-}
-
-const leftOf = <A>(result: E.Either<LayerError, A>): LayerError => {
-  if (E.isRight(result)) throw new Error('expected init to fail')
-  return result.left
-}
-
-const key = (seed: number): T.Key => T.random.key(seed)
-const randn = (seed: number, shape: Shape): Tensor => T.random.normal(key(seed), shape, { dtype: 'float64' })
-const evalCtx: ApplyContext = { training: false }
 const names = (tree: unknown): string[] => flattenNamed(tree).map(([name]) => name)
 const values = (x: Tensor): number[] => Array.from(x.data)
 

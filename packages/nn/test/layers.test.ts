@@ -4,7 +4,7 @@ import * as O from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import type { Shape, Tensor } from '@backfold/tensor'
 import { formatLayerError } from '../src/layer'
-import type { ApplyContext, Layer, LayerError, NoParams, NoState } from '../src/layer'
+import type { ApplyContext, Layer, NoParams, NoState } from '../src/layer'
 import {
   avgPool2d,
   batchNorm,
@@ -27,25 +27,13 @@ import {
 } from '../src/layers/index'
 import type { DenseParams, DenseParamsNoBias } from '../src/layers/index'
 import { constant, zeros } from '../src/init/index'
+import { unwrap, leftOf, key, randn, evalCtx } from './helpers'
 
 // ---------------------------------------------------------------------------------------------
 // helpers
 // ---------------------------------------------------------------------------------------------
 
-const unwrap = <A>(result: E.Either<LayerError, A>): A => {
-  if (E.isLeft(result)) throw new Error(`unexpected LayerError: ${formatLayerError(result.left)}`)
-  return result.right
-}
-
-const leftOf = <A>(result: E.Either<LayerError, A>): LayerError => {
-  if (E.isRight(result)) throw new Error('expected init to fail')
-  return result.left
-}
-
-const key = (seed: number): T.Key => T.random.key(seed)
-const randn = (seed: number, shape: Shape): Tensor => T.random.normal(key(seed), shape, { dtype: 'float64' })
 const f64 = (values: T.NestedArray): Tensor => T.tensor(values, 'float64')
-const evalCtx: ApplyContext = { training: false }
 const trainCtx: ApplyContext = { training: true }
 
 const expectClose = (

@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest'
 import fc from 'fast-check'
 import * as O from '@backfold/ops'
 import * as T from '@backfold/tensor'
-import type { DType, Tensor } from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
 import {
   huber,
   l1Penalty,
@@ -13,19 +13,11 @@ import {
   softmaxCrossEntropy,
   weightsOnly,
 } from '../src/losses/index'
+import { make } from './helpers'
 
 // ---------------------------------------------------------------------------------------------
 // helpers: tensors from plain numbers, and plain-number references written from the definitions
 
-const make = (
-  shape: ReadonlyArray<number>,
-  values: ReadonlyArray<number>,
-  dtype: DType = 'float64',
-): Tensor => {
-  const data = T.allocate(dtype, values.length)
-  data.set(values)
-  return T.unsafeTensor(dtype, shape, data)
-}
 const labelsOf = (values: ReadonlyArray<number>): Tensor => make([values.length], values, 'int32')
 const valuesOf = (x: Tensor): number[] => Array.from(x.data)
 const scalarOf = (x: Tensor): number => {

@@ -24,6 +24,7 @@ import {
   traceMomentum,
 } from '../src/optim/index'
 import type { GradientTransformation } from '../src/optim/transform'
+import { make } from './helpers'
 
 // ---------------------------------------------------------------------------------------------
 // A two-tensor parameter tree, its flat-number view, and a gradient that depends on the params and
@@ -35,15 +36,6 @@ interface Params {
   readonly bias: Tensor
 }
 
-const make = (
-  shape: ReadonlyArray<number>,
-  values: ReadonlyArray<number>,
-  dtype: DType = 'float64',
-): Tensor => {
-  const data = T.allocate(dtype, values.length)
-  data.set(values)
-  return T.unsafeTensor(dtype, shape, data)
-}
 const toParams = (theta: ReadonlyArray<number>, dtype: DType = 'float64'): Params => ({
   weight: make([2, 3], theta.slice(0, 6), dtype),
   bias: make([3], theta.slice(6), dtype),
