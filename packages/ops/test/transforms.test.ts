@@ -229,3 +229,67 @@ describe('defineOp and checkVjp for user ops', () => {
     expect(report.ok).toBe(false)
   })
 })
+
+describe('the fold asks only for the cotangents it keeps', () => {
+  // An op that records which inputs the fold said it needs, and can skip the others.
+  const seen: boolean[][] = []
+  const scaleOp = defineOp<{ readonly skip: boolean }>({
+    name: 'recordingMul',
+    forward: ([a, b]) => T.mul(a!, b!),
+    vjp: (ct, [a, b], _y, p, needed) => {
+      seen.push([...needed])
+      return [needed[0] || !p.skip ? mul(ct, b!) : undefined, needed[1] || !p.skip ? mul(ct, a!) : undefined]
+    },
+  })
+  const recordingMul = (a: Tensor, b: Tensor, skip = true): Tensor => applyOp(scaleOp, [a, b], { skip })
+
+  it('marks constants of the transformation as not needed, at every nesting level', () => {
+    seen.length = 0
+    const data = f64([1, 2])
+    grad((w: Tensor) => sum(recordingMul(data, w)))(f64([3, 4]))
+    expect(seen).toEqual([[false, true]])
+    seen.length = 0
+    // Inner grad w.r.t. y only: x is the outer transformation's variable, a constant inside.
+    const inner = (x: Tensor): Tensor => grad((y: Tensor) => sum(recordingMul(x, mul(y, y))))(f64([1, 1]))
+    // d/dx Σ_i ∂/∂y_i Σ x·y² = d/dx Σ 2·x·y = 2·y
+    expect(toArray(grad((x: Tensor) => sum(inner(x)))(f64([2, 3])))).toEqual([2, 2])
+    expect(seen).toEqual([[false, true]])
+  })
+
+  it('gives the same gradients when a VJP skips unneeded cotangents', () => {
+    const data = f64([1, 2])
+    const w = f64([3, 4])
+    const skipping = grad((v: Tensor) => sum(mul(recordingMul(data, v, true), v)))(w)
+    const computing = grad((v: Tensor) => sum(mul(recordingMul(data, v, false), v)))(w)
+    expect(toArray(skipping)).toEqual(toArray(computing))
+    // d/dw Σ data·w² = 2·data·w
+    expect(toArray(skipping)).toEqual([6, 16])
+  })
+
+  it('skips the data gradient of a dense product without changing the weight gradient', () => {
+    const x = T.tensor(
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+      'float64',
+    )
+    const w = T.tensor(
+      [
+        [0.5, -1, 2],
+        [1, 0, -3],
+      ],
+      'float64',
+    )
+    const onlyW = grad((v: Tensor) => sum(matmul(x, v, { transposeB: true })))(w)
+    const both = grad(([u, v]: [Tensor, Tensor]) => sum(matmul(u, v, { transposeB: true })))([x, w])
+    expect(toArray(onlyW)).toEqual(toArray(both[1]))
+  })
+
+  it('rejects a VJP that skips a cotangent the fold needs', () => {
+    const lazyOp = defineOp({ name: 'lazy', forward: ([a]) => a!, vjp: () => [undefined] })
+    const lazy = (a: Tensor): Tensor => applyOp(lazyOp, [a], undefined)
+    expect(() => grad((a: Tensor) => sum(lazy(a)))(f64([1]))).toThrow(TraceError)
+    expect(() => grad((a: Tensor) => sum(lazy(a)))(f64([1]))).toThrow(/skipped the cotangent of input 0/)
+  })
+})

@@ -11,9 +11,9 @@ import { operands } from './operands'
 export const divOp = defineOp({
   name: 'div',
   forward: ([a, b]) => T.div(a!, b!),
-  vjp: (ct, [a, b], y) => [
-    unbroadcast(div(ct, b!), a!.shape),
-    unbroadcast(neg(mul(ct, div(y, b!))), b!.shape),
+  vjp: (ct, [a, b], y, _p, needed) => [
+    needed[0] !== false ? unbroadcast(div(ct, b!), a!.shape) : undefined,
+    needed[1] !== false ? unbroadcast(neg(mul(ct, div(y, b!))), b!.shape) : undefined,
   ],
 })
 

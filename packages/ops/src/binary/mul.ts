@@ -9,7 +9,10 @@ import { operands } from './operands'
 export const mulOp = defineOp({
   name: 'mul',
   forward: ([a, b]) => T.mul(a!, b!),
-  vjp: (ct, [a, b]) => [unbroadcast(mul(ct, b!), a!.shape), unbroadcast(mul(ct, a!), b!.shape)],
+  vjp: (ct, [a, b], _y, _p, needed) => [
+    needed[0] !== false ? unbroadcast(mul(ct, b!), a!.shape) : undefined,
+    needed[1] !== false ? unbroadcast(mul(ct, a!), b!.shape) : undefined,
+  ],
 })
 
 /**

@@ -10,9 +10,10 @@ export const conv2dOp = defineOp<Conv2dSpec>({
   name: 'conv2d',
   // A normalised spec is itself valid options (padding as [top, bottom, left, right]).
   forward: ([x, w], p) => T.conv2d(x!, w!, p),
-  vjp: (ct, [x, w], _y, p) => [
-    conv2dBackwardInput(ct, w!, x!.shape, p),
-    conv2dBackwardFilter(x!, ct, w!.shape, p),
+  // The first layer's input is the data: its cotangent is skipped when not needed.
+  vjp: (ct, [x, w], _y, p, needed) => [
+    needed[0] !== false ? conv2dBackwardInput(ct, w!, x!.shape, p) : undefined,
+    needed[1] !== false ? conv2dBackwardFilter(x!, ct, w!.shape, p) : undefined,
   ],
 })
 

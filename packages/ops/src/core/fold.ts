@@ -36,14 +36,17 @@ export const backward = (
     // Inputs of the transformation keep their cotangent; intermediates are done with once folded.
     acc.delete(t)
     const xs = node.inputs.map((x) => primalOf(x, trace))
+    // Only tracers of this trace carry a derivative back; int32 values (indices, masks) never do.
+    const needed = node.inputs.map((x) => x instanceof Tracer && x.trace === trace && x.dtype !== 'int32')
     // `params` is what this op was applied with (see Node), so it has the op's parameter type.
-    const inputCts = node.op.vjp(ct, xs, t.primal, node.params as never)
+    const inputCts = node.op.vjp(ct, xs, t.primal, node.params as never, needed)
     if (inputCts.length !== xs.length)
       throw new TraceError(node.op.name, `VJP returned ${inputCts.length} cotangents for ${xs.length} inputs`)
     node.inputs.forEach((x, j) => {
-      // int32 values carry no derivative (indices, masks): nothing flows into them.
-      if (!(x instanceof Tracer) || x.trace !== trace || x.dtype === 'int32') return
-      const c = inputCts[j]!
+      if (!needed[j] || !(x instanceof Tracer)) return
+      const c = inputCts[j]
+      if (c === undefined)
+        throw new TraceError(node.op.name, `VJP skipped the cotangent of input ${j}, which is differentiated`)
       if (!shapesEqual(c.shape, x.shape))
         throw new TraceError(
           node.op.name,

@@ -5,9 +5,13 @@ import { Tracer, topTrace, type Node } from './trace'
  * A differentiable operation: a pure forward function paired with its vector-Jacobian product.
  *
  * - `forward(xs, p)` receives concrete tensors and computes with the kernels of `@backfold/tensor`.
- * - `vjp(ct, xs, y, p)` receives the output cotangent `ct` (shaped like `y`), the inputs `xs` and the
- *   output `y`, and returns one cotangent per input, shaped like that input. It is written with
- *   differentiable ops, so the backward pass can itself be differentiated (`grad(grad(f))`).
+ * - `vjp(ct, xs, y, p, needed)` receives the output cotangent `ct` (shaped like `y`), the inputs `xs`
+ *   and the output `y`, and returns one cotangent per input, shaped like that input. It is written
+ *   with differentiable ops, so the backward pass can itself be differentiated (`grad(grad(f))`).
+ *   `needed[i]` is false when input `i` is a constant of the transformation (data, labels, a frozen
+ *   weight): its cotangent is discarded, so a VJP may skip computing it and return `undefined` in
+ *   that place (a dense layer's input gradient for the data is a whole matmul). Ignoring `needed`
+ *   is always correct.
  * - Fixed, non-differentiable parameters (axes, shapes, strides) travel in `p`, never as tensors.
  *
  * @since 0.1.0
@@ -15,7 +19,13 @@ import { Tracer, topTrace, type Node } from './trace'
 export interface Op<P = void> {
   readonly name: string
   readonly forward: (xs: ReadonlyArray<Tensor>, p: P) => Tensor
-  readonly vjp: (ct: Tensor, xs: ReadonlyArray<Tensor>, y: Tensor, p: P) => ReadonlyArray<Tensor>
+  readonly vjp: (
+    ct: Tensor,
+    xs: ReadonlyArray<Tensor>,
+    y: Tensor,
+    p: P,
+    needed: ReadonlyArray<boolean>,
+  ) => ReadonlyArray<Tensor | undefined>
 }
 
 /**

@@ -16,12 +16,18 @@ export interface LinearParams {
 export const linearOp = defineOp<LinearParams>({
   name: 'linear',
   forward: ([x, w, b], p) => T.linear(x!, w!, b, p.activation),
-  vjp: (ct, xs, y, p) => {
+  vjp: (ct, xs, y, p, needed) => {
     const [x, w] = xs
     // ReLU's derivative read off the output (y > 0 exactly where z > 0); relu'(0) = 0 as everywhere.
     const dz = p.activation === 'relu' ? where(greater(y, 0), ct, 0) : ct
-    const cotangents = [matmul(dz, w!), matmul(dz, x!, { transposeA: true })]
-    return xs.length === 3 ? [...cotangents, sum(dz, { axes: [0] })] : cotangents
+    // The first layer's input is the data: its cotangent (a whole product) is usually not needed.
+    const cotangents = [
+      needed[0] !== false ? matmul(dz, w!) : undefined,
+      needed[1] !== false ? matmul(dz, x!, { transposeA: true }) : undefined,
+    ]
+    return xs.length === 3
+      ? [...cotangents, needed[2] !== false ? sum(dz, { axes: [0] }) : undefined]
+      : cotangents
   },
 })
 

@@ -17,31 +17,41 @@ export interface MatmulParams {
   readonly transposeB: boolean
 }
 
-/** Cotangents of a and b for each flag combination (batch axes not yet summed). */
-const matmulCotangents = (ct: Tensor, a: Tensor, b: Tensor, p: MatmulParams): readonly [Tensor, Tensor] => {
-  const flags = (transposeA: boolean, transposeB: boolean): MatmulParams => ({ transposeA, transposeB })
-  const mm = (x: Tensor, y: Tensor, q: MatmulParams): Tensor => applyOp(matmulOp, [x, y], q)
+/**
+ * Cotangents of a and b for each flag combination (batch axes not yet summed); an operand whose
+ * cotangent is not needed (a constant of the transformation) gets none, which saves a whole product.
+ */
+const matmulCotangents = (
+  ct: Tensor,
+  a: Tensor,
+  b: Tensor,
+  p: MatmulParams,
+  needed: ReadonlyArray<boolean>,
+): readonly [Tensor | undefined, Tensor | undefined] => {
+  const mm = (x: Tensor, y: Tensor, transposeA: boolean, transposeB: boolean): Tensor =>
+    applyOp(matmulOp, [x, y], { transposeA, transposeB })
+  const [needA = true, needB = true] = needed
   if (!p.transposeA && !p.transposeB)
     // C = A B: Ā = C̄ Bᵀ, B̄ = Aᵀ C̄
-    return [mm(ct, b, flags(false, true)), mm(a, ct, flags(true, false))]
+    return [needA ? mm(ct, b, false, true) : undefined, needB ? mm(a, ct, true, false) : undefined]
   if (!p.transposeA)
     // C = A Bᵀ: Ā = C̄ B, B̄ = C̄ᵀ A
-    return [mm(ct, b, flags(false, false)), mm(ct, a, flags(true, false))]
+    return [needA ? mm(ct, b, false, false) : undefined, needB ? mm(ct, a, true, false) : undefined]
   if (!p.transposeB)
     // C = Aᵀ B: Ā = B C̄ᵀ, B̄ = A C̄
-    return [mm(b, ct, flags(false, true)), mm(a, ct, flags(false, false))]
+    return [needA ? mm(b, ct, false, true) : undefined, needB ? mm(a, ct, false, false) : undefined]
   // C = Aᵀ Bᵀ: Ā = Bᵀ C̄ᵀ, B̄ = C̄ᵀ Aᵀ
-  return [mm(b, ct, flags(true, true)), mm(ct, a, flags(true, true))]
+  return [needA ? mm(b, ct, true, true) : undefined, needB ? mm(ct, a, true, true) : undefined]
 }
 
 /** The batched matmul op on operands of rank >= 2 (the user-facing `matmul` reshapes vectors). @since 0.1.0 */
 export const matmulOp = defineOp<MatmulParams>({
   name: 'matmul',
   forward: ([a, b], p) => T.matmul(a!, b!, p),
-  vjp: (ct, [a, b], _y, p) => {
-    const [aCotangent, bCotangent] = matmulCotangents(ct, a!, b!, p)
+  vjp: (ct, [a, b], _y, p, needed) => {
+    const [aCotangent, bCotangent] = matmulCotangents(ct, a!, b!, p, needed)
     // Batch axes broadcast in the forward pass are summed back here.
-    return [unbroadcast(aCotangent, a!.shape), unbroadcast(bCotangent, b!.shape)]
+    return [aCotangent && unbroadcast(aCotangent, a!.shape), bCotangent && unbroadcast(bCotangent, b!.shape)]
   },
 })
 
