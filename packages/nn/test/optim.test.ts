@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest'
 import fc from 'fast-check'
+import * as O from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import type { DType, Tensor } from '@backfold/tensor'
 import { weightsOnly } from '../src/losses/index'
@@ -442,5 +443,48 @@ describe('applyUpdates and errors', () => {
     const broken = sgd(() => Number.POSITIVE_INFINITY)
     const params = toParams(initialTheta)
     expect(() => broken.update(params, broken.init(params), params)).toThrow(/learning rate at step 0/)
+  })
+})
+
+describe('fused update kernels and differentiable updates give the same steps', () => {
+  const g = T.random.normal(T.random.key(1), [4, 5])
+  const m = T.random.normal(T.random.key(2), [4, 5])
+  const v = T.random.uniform(T.random.key(3), [4, 5])
+  const close = (a: Tensor, b: Tensor): void => {
+    const bs = Array.from(b.data)
+    Array.from(a.data).forEach((x, i) =>
+      expect(Math.abs(x - bs[i]!)).toBeLessThanOrEqual(2e-6 * (1 + Math.abs(bs[i]!))),
+    )
+  }
+
+  it('scaleByAdam: one fused pass (untraced) and the op composition (traced) agree in float32', () => {
+    const adamT = scaleByAdam({ epsRoot: 1e-10 })
+    const state = { count: 4, mu: { w: m }, nu: { w: v } }
+    const [fusedUpdates, fusedState] = adamT.update({ w: g }, state, { w: g })
+    // Inside vjp the gradient is traced, so the update composes ops; its primal is the same step.
+    const [traced] = O.vjp((x: Tensor) => adamT.update({ w: x }, state, { w: x })[0].w)(g)
+    close(fusedUpdates.w, traced)
+    const mu = fusedState.mu as { w: Tensor }
+    expect(Array.from(mu.w.data)).toEqual(
+      Array.from(Float32Array.from(m.data, (mi, i) => 0.9 * mi + 0.1 * g.data[i]!)),
+    )
+  })
+
+  it('an optimizer step stays differentiable (meta-gradients flow through adam and momentum)', () => {
+    const x = T.tensor([0.3, -1.2, 2], 'float64')
+    for (const opt of [adam(0.1), momentum(0.1, 0.9)] as ReadonlyArray<GradientTransformation<object>>) {
+      const state0 = opt.init({ x })
+      const [, state1] = opt.update({ x }, state0, { x }) // a non-zero history
+      const stepped = (g: Tensor): Tensor =>
+        O.sum(O.square(applyUpdates({ x }, opt.update({ x: g }, state1, { x })[0]).x))
+      const check = O.checkVjp(stepped, [x])
+      expect(check.ok).toBe(true)
+    }
+  })
+
+  it('traceMomentum: axpy (untraced) equals g + decay·t from ops', () => {
+    const t = traceMomentum(0.9)
+    const [fused] = t.update({ w: g }, { trace: { w: m } }, { w: g })
+    close(fused.w, O.add(g, O.mul(m, 0.9)))
   })
 })

@@ -1,6 +1,7 @@
 import type { DType } from './dtype'
 import type { Shape } from './shape'
 import type { Tensor } from './tensor'
+import type { AdamHyperparameters } from './kernels/optim'
 import { referenceBackend } from './backends/reference/index'
 import { wasmAvailable, wasmBackend } from './backends/wasm/index'
 
@@ -90,6 +91,18 @@ export interface Backend {
   /** Average over the window; padded positions count in the divisor (PyTorch's `count_include_pad=True`). */
   readonly avgPool2d: (x: Tensor, p: Pool2dSpec) => Tensor
   readonly avgPool2dBackward: (dy: Tensor, xShape: Shape, p: Pool2dSpec) => Tensor
+
+  /** `alpha · x + y`; `x`, `y` share a float dtype and shape. */
+  readonly axpy: (alpha: number, x: Tensor, y: Tensor) => Tensor
+  /** `y > 0 ? ct : 0`; `ct`, `y` share a float dtype and shape. */
+  readonly reluGrad: (ct: Tensor, y: Tensor) => Tensor
+  /** One Adam step: the new first and second moments and the update (see `adamUpdate`). */
+  readonly adamUpdate: (
+    g: Tensor,
+    m: Tensor,
+    v: Tensor,
+    hyper: AdamHyperparameters,
+  ) => readonly [Tensor, Tensor, Tensor]
 }
 
 /** @since 0.1.0 */

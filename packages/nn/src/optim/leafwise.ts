@@ -1,44 +1,77 @@
+import * as O from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { flattenNamed } from '../tree'
 
 /**
- * Combines a tree typed `P` (gradients, updates) leaf by leaf with a tree held in optimizer state,
+ * Combines a tree typed `P` (gradients, updates) leaf by leaf with trees held in optimizer state,
  * whose static type is `unknown` because `GradientTransformation.init` is generic in the params.
- * The state tree is checked at run time instead: same structure, same shape at every leaf (state
- * initialised for other parameters must fail loudly, not broadcast). The result has `like`'s type.
+ * The state trees are checked at run time instead: same structure, same shape at every leaf (state
+ * initialised for other parameters must fail loudly, not broadcast). `f` returns `outputs` tensors
+ * per leaf; the result is `outputs` trees with `like`'s type (a fused update rule computes several
+ * new state tensors in one pass).
  * @internal
  */
-export const zipWithState = <P>(
+export const zipWithStates = <P>(
   where: string,
   like: P,
-  stateTree: unknown,
-  stateName: string,
-  f: (x: Tensor, s: Tensor, name: string) => Tensor,
-): P => {
+  states: ReadonlyArray<readonly [tree: unknown, name: string]>,
+  outputs: number,
+  f: (x: Tensor, s: ReadonlyArray<Tensor>, name: string) => ReadonlyArray<Tensor>,
+): P[] => {
   const { leaves, def } = T.flatten(like)
-  const state = T.flatten(stateTree)
-  if (!T.sameStructure(def, state.def))
-    throw new T.ValueError(
-      where,
-      `${stateName} does not have the structure of the gradients; ` +
-        'initialise the optimizer state with init(params) for the parameters you update',
-    )
   const names = flattenNamed(like).map(([name]) => name)
-  return T.unflatten<P>(
-    def,
-    leaves.map((x, i) => {
-      const s = state.leaves[i]!
+  const stateLeaves = states.map(([tree, stateName]) => {
+    const state = T.flatten(tree)
+    if (!T.sameStructure(def, state.def))
+      throw new T.ValueError(
+        where,
+        `${stateName} does not have the structure of the gradients; ` +
+          'initialise the optimizer state with init(params) for the parameters you update',
+      )
+    state.leaves.forEach((s, i) => {
+      const x = leaves[i]!
       if (!T.shapesEqual(x.shape, s.shape))
         throw new T.ShapeError(
           where,
           `${stateName} at '${names[i]}' has shape ${T.fmtShape(s.shape)} but the gradient has shape ` +
             `${T.fmtShape(x.shape)}; initialise the optimizer state with init(params) for these parameters`,
         )
-      return f(x, s, names[i]!)
-    }),
+    })
+    return state.leaves
+  })
+  const results = leaves.map((x, i) =>
+    f(
+      x,
+      stateLeaves.map((ls) => ls[i]!),
+      names[i]!,
+    ),
+  )
+  return Array.from({ length: outputs }, (_, k) =>
+    T.unflatten<P>(
+      def,
+      results.map((r) => r[k]!),
+    ),
   )
 }
+
+/** `zipWithStates` with one state tree and one output tree. @internal */
+export const zipWithState = <P>(
+  where: string,
+  like: P,
+  stateTree: unknown,
+  stateName: string,
+  f: (x: Tensor, s: Tensor, name: string) => Tensor,
+): P => zipWithStates(where, like, [[stateTree, stateName]], 1, (x, [s], name) => [f(x, s!, name)])[0]!
+
+/**
+ * True when no tensor in `tensors` is being traced by a transformation: then an update rule may
+ * run as one fused kernel of `@backfold/tensor`, which records nothing; otherwise it must compose
+ * ops so that it can be differentiated (meta-learning through an optimizer step).
+ * @internal
+ */
+export const untraced = (tensors: ReadonlyArray<Tensor>): boolean =>
+  tensors.every((t) => !(t instanceof O.Tracer))
 
 /** Rejects a hyperparameter that is not a finite number in `[min, max]` (bounds inclusive unless stated). @internal */
 export const requireInRange = (

@@ -1,7 +1,8 @@
 import * as O from '@backfold/ops'
 import type { Tensor } from '@backfold/tensor'
 import { zerosLike } from '../tree'
-import { requireInRange, zipWithState } from './leafwise'
+import * as T from '@backfold/tensor'
+import { requireInRange, untraced, zipWithState } from './leafwise'
 import type { GradientTransformation } from './transform'
 
 /** State of `traceMomentum`: the running trace, a tree with the params' structure. @since 0.1.0 */
@@ -33,7 +34,11 @@ export const traceMomentum = (
   return {
     init: (params) => ({ trace: zerosLike(params) }),
     update: (grads, state) => {
-      const accumulate = (g: Tensor, t: Tensor): Tensor => O.add(g, O.mul(t, decay))
+      // g + decay·t in one pass when nothing is traced (ops otherwise, to stay differentiable).
+      const accumulate = (g: Tensor, t: Tensor): Tensor =>
+        untraced([g, t]) && g.dtype === t.dtype && g.dtype !== 'int32'
+          ? T.axpy(decay, t, g)
+          : O.add(g, O.mul(t, decay))
       const trace = zipWithState('traceMomentum', grads, state.trace, 'state.trace', accumulate)
       const updates = nesterov ? zipWithState('traceMomentum', grads, trace, 'trace', accumulate) : trace
       return [updates, { trace }]

@@ -15,6 +15,7 @@ import { cos, cosOp } from './cos'
 import { tanh, tanhOp } from './tanh'
 import { sigmoid, sigmoidOp } from './sigmoid'
 import { relu, reluOp } from './relu'
+import { reluGrad, reluGradOp } from './reluGrad'
 import { softplus, softplusOp } from './softplus'
 import { floor, floorOp } from './floor'
 import { ceil, ceilOp } from './ceil'
@@ -55,6 +56,8 @@ export {
   sigmoidOp,
   relu,
   reluOp,
+  reluGrad,
+  reluGradOp,
   softplus,
   softplusOp,
   floor,
@@ -88,6 +91,7 @@ export const elementwiseOps = {
   tanh: tanhOp,
   sigmoid: sigmoidOp,
   relu: reluOp,
+  reluGrad: reluGradOp,
   softplus: softplusOp,
   floor: floorOp,
   ceil: ceilOp,

@@ -2,14 +2,13 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
-import { greater } from '../binary/greater'
-import { where } from '../binary/where'
+import { reluGrad } from './reluGrad'
 
 /** The `relu` op. @since 0.1.0 */
 export const reluOp = defineOp({
   name: 'relu',
   forward: ([x]) => T.relu(x!),
-  vjp: (ct, [x]) => [where(greater(x!, 0), ct, 0)],
+  vjp: (ct, [x]) => [reluGrad(ct, x!)],
 })
 
 /**

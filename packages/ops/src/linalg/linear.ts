@@ -2,8 +2,7 @@
 import * as T from '@backfold/tensor'
 import type { Activation, Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
-import { greater } from '../binary/greater'
-import { where } from '../binary/where'
+import { reluGrad } from '../elementwise/reluGrad'
 import { sum } from '../reduce/sum'
 import { matmul } from './matmul'
 
@@ -19,7 +18,7 @@ export const linearOp = defineOp<LinearParams>({
   vjp: (ct, xs, y, p, needed) => {
     const [x, w] = xs
     // ReLU's derivative read off the output (y > 0 exactly where z > 0); relu'(0) = 0 as everywhere.
-    const dz = p.activation === 'relu' ? where(greater(y, 0), ct, 0) : ct
+    const dz = p.activation === 'relu' ? reluGrad(ct, y) : ct
     // The first layer's input is the data: its cotangent (a whole product) is usually not needed.
     const cotangents = [
       needed[0] !== false ? matmul(dz, w!) : undefined,

@@ -64,6 +64,15 @@ const unaryRows: GradRow[] = [
     fn: (x) => E.astype(x, 'int32'),
     args: () => [anywhere(122, [2, 3])],
   },
+  {
+    // Differentiable in ct (a mask), flat in y away from y = 0; the mask is read off y.
+    op: 'reluGrad',
+    label: 'ct [2,3], y [2,3]',
+    domain: 'ct anywhere, y away from 0 (jump)',
+    fn: (ct, y) => E.reluGrad(ct, y),
+    args: () => [anywhere(123, [2, 3]), awayFromZero(124, [2, 3])],
+    secondOrder: true,
+  },
 ]
 
 /** The broadcasting patterns every binary op is checked with. */

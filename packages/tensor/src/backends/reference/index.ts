@@ -6,6 +6,7 @@ import { linear } from './linear'
 import { transpose, broadcastTo, slice, pad, concat } from './layout'
 import { gather, scatterAdd, takeAlongAxisLoop, scatterAddAlongAxisLoop, oneHotLoop } from './gather'
 import { conv2d, conv2dBackwardInput, conv2dBackwardFilter } from './conv'
+import { adamUpdate, axpy, reluGrad } from './fused'
 import { maxPool2d, maxPool2dBackward, maxPool2dSelect, avgPool2d, avgPool2dBackward } from './pool'
 
 /**
@@ -40,4 +41,7 @@ export const referenceBackend: Backend = {
   maxPool2dSelect,
   avgPool2d,
   avgPool2dBackward,
+  axpy,
+  reluGrad,
+  adamUpdate,
 }

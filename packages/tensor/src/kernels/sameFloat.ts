@@ -1,0 +1,25 @@
+import { isFloat } from '../dtype'
+import { DTypeError, ShapeError, fmtShape } from '../errors'
+import { shapesEqual } from '../shape'
+import type { Tensor } from '../tensor'
+
+/** Rejects operands that are not float tensors of one dtype and one shape. @internal */
+export const requireSameFloat = (
+  op: string,
+  names: ReadonlyArray<string>,
+  xs: ReadonlyArray<Tensor>,
+): void => {
+  const first = xs[0]!
+  xs.forEach((x, i) => {
+    if (!isFloat(x.dtype) || x.dtype !== first.dtype)
+      throw new DTypeError(
+        op,
+        `${names[i]} has dtype ${x.dtype} and ${names[0]} ${first.dtype}; expected float tensors of one dtype`,
+      )
+    if (!shapesEqual(x.shape, first.shape))
+      throw new ShapeError(
+        op,
+        `${names[i]} has shape ${fmtShape(x.shape)} and ${names[0]} ${fmtShape(first.shape)}; expected one shape (no broadcasting)`,
+      )
+  })
+}

@@ -1,0 +1,134 @@
+import { afterAll, describe, expect, it } from 'vitest'
+import {
+  adamUpdate,
+  axpy,
+  DTypeError,
+  greater,
+  random,
+  referenceBackend,
+  reluGrad,
+  setBackend,
+  ShapeError,
+  tensor,
+  ValueError,
+  wasmAvailable,
+  wasmBackend,
+  where,
+  type Backend,
+  type Tensor,
+} from '../src/index'
+
+// The fused kernels must give what their unfused definitions give, on every backend: exactly where
+// the unfused form rounds once too (reluGrad), to one rounding of float64 arithmetic otherwise.
+const backends: ReadonlyArray<readonly [string, Backend]> = [
+  ['reference', referenceBackend],
+  ...(wasmAvailable() ? [['wasm', wasmBackend] as const] : []),
+]
+afterAll(() => setBackend(referenceBackend))
+
+const draw = (seed: number, shape: number[], dtype: 'float32' | 'float64' = 'float32'): Tensor =>
+  random.normal(random.key(seed), shape, { dtype })
+const values = (t: Tensor): number[] => Array.from(t.data)
+
+for (const [name, backend] of backends) {
+  describe(`fused kernels on the ${name} backend`, () => {
+    it('axpy is alpha·x + y rounded once, for float32 and float64 and odd sizes', () => {
+      setBackend(backend)
+      for (const dtype of ['float32', 'float64'] as const)
+        for (const size of [0, 1, 7, 33, 1000]) {
+          const x = draw(size, [size], dtype)
+          const y = draw(size + 1, [size], dtype)
+          const out = axpy(-0.37, x, y)
+          expect(out.dtype).toBe(dtype)
+          expect(out.shape).toEqual([size])
+          const expected = values(x).map((xi, i) => -0.37 * xi + y.data[i]!)
+          const rounded = dtype === 'float32' ? Array.from(Float32Array.from(expected)) : expected
+          expect(values(out)).toEqual(rounded)
+        }
+    })
+
+    it('reluGrad equals where(y > 0, ct, 0) bit for bit, NaN and zeros included', () => {
+      setBackend(backend)
+      const ct = draw(3, [4, 5])
+      const y = draw(4, [4, 5])
+      expect(values(reluGrad(ct, y))).toEqual(values(where(greater(y, 0), ct, 0)))
+      const edge = reluGrad(tensor([1, 2, 3, 4]), tensor([0, -0, NaN, 1e-30]))
+      expect(values(edge)).toEqual([0, 0, 0, 4])
+    })
+
+    it('adamUpdate matches the float64 formulas, the update read off the rounded moments', () => {
+      setBackend(backend)
+      const hyper = {
+        b1: 0.9,
+        b2: 0.999,
+        eps: 1e-8,
+        epsRoot: 1e-12,
+        muCorrection: 1 - 0.9 ** 3,
+        nuCorrection: 1 - 0.999 ** 3,
+      }
+      const g = draw(5, [3, 7])
+      const m = draw(6, [3, 7])
+      const v = random.uniform(random.key(7), [3, 7])
+      const { mu, nu, update } = adamUpdate(g, m, v, hyper)
+      const f32 = (x: number): number => Math.fround(x)
+      const gs = values(g)
+      const expectedMu = gs.map((gi, i) => f32(0.9 * m.data[i]! + 0.1 * gi))
+      const expectedNu = gs.map((gi, i) => f32(0.999 * v.data[i]! + (1 - 0.999) * gi * gi))
+      const expectedUpdate = expectedMu.map((mi, i) =>
+        f32(mi / hyper.muCorrection / (Math.sqrt(expectedNu[i]! / hyper.nuCorrection + 1e-12) + 1e-8)),
+      )
+      expect(values(mu)).toEqual(expectedMu)
+      expect(values(nu)).toEqual(expectedNu)
+      expect(values(update)).toEqual(expectedUpdate)
+      for (const t of [mu, nu, update]) {
+        expect(t.shape).toEqual([3, 7])
+        expect(t.dtype).toBe('float32')
+      }
+      // Inputs untouched (the kernels allocate their outputs).
+      expect(values(g)).toEqual(values(draw(5, [3, 7])))
+    })
+
+    it("adamUpdate at step 1 from zero moments moves every parameter by about ±1 (Adam's sign-like first step)", () => {
+      setBackend(backend)
+      const g = tensor([0.5, -2, 1e-3], 'float64')
+      const zero = tensor([0, 0, 0], 'float64')
+      const { update } = adamUpdate(g, zero, zero, {
+        b1: 0.9,
+        b2: 0.999,
+        eps: 0,
+        epsRoot: 0,
+        muCorrection: 0.1,
+        nuCorrection: 0.001,
+      })
+      values(update).forEach((u, i) => expect(u).toBeCloseTo(Math.sign(g.data[i]!), 12))
+    })
+  })
+}
+
+describe('fused kernels reject bad input with a clear error', () => {
+  const a = tensor([1, 2, 3])
+  it('names mismatched shapes, dtypes and int32 operands', () => {
+    expect(() => axpy(1, a, tensor([1, 2]))).toThrow(ShapeError)
+    expect(() => axpy(1, a, tensor([1, 2]))).toThrow(/y has shape \[2\] and x \[3\]/)
+    expect(() => axpy(1, a, tensor([1, 2, 3], 'float64'))).toThrow(DTypeError)
+    expect(() => reluGrad(tensor([1, 2, 3], 'int32'), tensor([1, 2, 3], 'int32'))).toThrow(DTypeError)
+    expect(() => reluGrad(a, tensor([[1, 2, 3]]))).toThrow(ShapeError)
+    expect(() =>
+      adamUpdate(a, a, tensor([1, 2]), {
+        b1: 0.9,
+        b2: 0.999,
+        eps: 1e-8,
+        epsRoot: 0,
+        muCorrection: 0.1,
+        nuCorrection: 0.001,
+      }),
+    ).toThrow(/v has shape/)
+  })
+  it('rejects non-finite scalars and bias corrections outside (0, 1]', () => {
+    const ok = { b1: 0.9, b2: 0.999, eps: 1e-8, epsRoot: 0, muCorrection: 0.1, nuCorrection: 0.001 }
+    expect(() => axpy(NaN, a, a)).toThrow(ValueError)
+    expect(() => adamUpdate(a, a, a, { ...ok, eps: Infinity })).toThrow(/eps must be a finite number/)
+    expect(() => adamUpdate(a, a, a, { ...ok, muCorrection: 0 })).toThrow(/muCorrection must be in \(0, 1\]/)
+    expect(() => adamUpdate(a, a, a, { ...ok, nuCorrection: 1.5 })).toThrow(ValueError)
+  })
+})
