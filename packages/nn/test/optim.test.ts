@@ -269,7 +269,8 @@ describe('chain', () => {
 
   it('builds the named optimizers from their parts: chain({ adam, lr }) is adam, chain({ momentum, lr }) is momentum', () => {
     const parts = run(chain({ adam: scaleByAdam({ b1: 0.8 }), lr: scaleByLearningRate(0.01) }))
-    expect(flat(parts.params)).toEqual(flat(run(adam(0.01, { b1: 0.8 })).params))
+    // adam folds the learning rate into its own pass (one rounding fewer): equal to float64 precision.
+    expect(maxError(flat(parts.params), flat(run(adam(0.01, { b1: 0.8 })).params))).toBeLessThan(1e-15)
     expect(parts.state.lr.count).toBe(STEPS)
     expect(parts.state.adam.count).toBe(STEPS)
     const heavyBall = run(chain({ momentum: traceMomentum(0.9), lr: scaleByLearningRate(0.05) }))

@@ -75,7 +75,10 @@ for (const [name, backend] of backends) {
       const expectedMu = gs.map((gi, i) => f32(0.9 * m.data[i]! + 0.1 * gi))
       const expectedNu = gs.map((gi, i) => f32(0.999 * v.data[i]! + (1 - 0.999) * gi * gi))
       const expectedUpdate = expectedMu.map((mi, i) =>
-        f32(mi / hyper.muCorrection / (Math.sqrt(expectedNu[i]! / hyper.nuCorrection + 1e-12) + 1e-8)),
+        f32(
+          ((1 / hyper.muCorrection) * mi) /
+            (Math.sqrt((1 / hyper.nuCorrection) * expectedNu[i]! + 1e-12) + 1e-8),
+        ),
       )
       expect(values(mu)).toEqual(expectedMu)
       expect(values(nu)).toEqual(expectedNu)
@@ -84,6 +87,16 @@ for (const [name, backend] of backends) {
         expect(t.shape).toEqual([3, 7])
         expect(t.dtype).toBe('float32')
       }
+      // A scale (−lr) multiplies the float64 update before its one rounding.
+      const scaled = adamUpdate(g, m, v, { ...hyper, scale: -0.01 }).update
+      const unscaled = expectedMu.map(
+        (mi, i) =>
+          ((1 / hyper.muCorrection) * mi) /
+          (Math.sqrt((1 / hyper.nuCorrection) * expectedNu[i]! + 1e-12) + 1e-8),
+      )
+      values(scaled).forEach((u, i) =>
+        expect(Math.abs(u - -0.01 * unscaled[i]!)).toBeLessThanOrEqual(1e-7 * Math.abs(u)),
+      )
       // Inputs untouched (the kernels allocate their outputs).
       expect(values(g)).toEqual(values(draw(5, [3, 7])))
     })

@@ -1,6 +1,4 @@
-import { fuse } from './fuse'
-import { scaleByAdam, type ScaleByAdamOptions, type ScaleByAdamState } from './scaleByAdam'
-import { scaleByLearningRate } from './scaleByLearningRate'
+import { adamRule, type ScaleByAdamOptions, type ScaleByAdamState } from './scaleByAdam'
 import type { GradientTransformation, LearningRate } from './transform'
 
 /** Options of `adam`. @since 0.1.0 */
@@ -25,4 +23,5 @@ export type AdamState = ScaleByAdamState
  * @since 0.1.0
  */
 export const adam = (lr: LearningRate, opts: AdamOptions = {}): GradientTransformation<AdamState> =>
-  fuse(scaleByAdam(opts), scaleByLearningRate(lr))
+  // One pass per parameter: the learning rate is folded into Adam's own kernel.
+  adamRule('adam', opts, lr)

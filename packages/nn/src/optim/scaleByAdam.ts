@@ -2,7 +2,8 @@ import * as O from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import { zerosLike } from '../tree'
 import { requireInRange, untraced, zipWithStates } from './leafwise'
-import type { GradientTransformation } from './transform'
+import { learningRateAt } from './scaleByLearningRate'
+import type { GradientTransformation, LearningRate } from './transform'
 
 /** State of `scaleByAdam` (and of `adam`/`adamw`). @since 0.1.0 */
 export interface ScaleByAdamState {
@@ -32,24 +33,38 @@ export interface ScaleByAdamOptions {
  * update `m̂ / (√(v̂ + eps_root) + eps)`. Follow it with `scaleByLearningRate` (that is `adam`).
  * @since 0.1.0
  */
-export const scaleByAdam = (opts: ScaleByAdamOptions = {}): GradientTransformation<ScaleByAdamState> => {
+export const scaleByAdam = (opts: ScaleByAdamOptions = {}): GradientTransformation<ScaleByAdamState> =>
+  adamRule('scaleByAdam', opts, undefined)
+
+/**
+ * Adam's rule with, when `lr` is given, the learning rate folded into the same per-leaf pass
+ * (`adam(lr)` is `scaleByAdam` then `scaleByLearningRate(lr)`, one pass instead of two).
+ * @internal
+ */
+export const adamRule = (
+  where: string,
+  opts: ScaleByAdamOptions,
+  lr: LearningRate | undefined,
+): GradientTransformation<ScaleByAdamState> => {
   const { b1 = 0.9, b2 = 0.999, eps = 1e-8, epsRoot = 0 } = opts
-  requireInRange('scaleByAdam', 'b1', b1, 0, 1, { maxExclusive: true })
-  requireInRange('scaleByAdam', 'b2', b2, 0, 1, { maxExclusive: true })
-  requireInRange('scaleByAdam', 'eps', eps, 0, Infinity, { maxExclusive: true })
-  requireInRange('scaleByAdam', 'epsRoot', epsRoot, 0, Infinity, { maxExclusive: true })
+  requireInRange(where, 'b1', b1, 0, 1, { maxExclusive: true })
+  requireInRange(where, 'b2', b2, 0, 1, { maxExclusive: true })
+  requireInRange(where, 'eps', eps, 0, Infinity, { maxExclusive: true })
+  requireInRange(where, 'epsRoot', epsRoot, 0, Infinity, { maxExclusive: true })
+  if (typeof lr === 'number') learningRateAt(lr, 0)
   return {
     init: (params) => ({ count: 0, mu: zerosLike(params), nu: zerosLike(params) }),
     update: (grads, state) => {
+      const scale = lr === undefined ? 1 : -learningRateAt(lr, state.count)
       const count = state.count + 1
       const muCorrection = 1 - b1 ** count
       const nuCorrection = 1 - b2 ** count
-      const hyper = { b1, b2, eps, epsRoot, muCorrection, nuCorrection }
+      const hyper = { b1, b2, eps, epsRoot, muCorrection, nuCorrection, scale }
       const states = [
         [state.mu, 'state.mu'],
         [state.nu, 'state.nu'],
       ] as const
-      const trees = zipWithStates('scaleByAdam', grads, states, 3, (g, [m, v]) => {
+      const trees = zipWithStates(where, grads, states, 3, (g, [m, v]) => {
         // One pass per leaf (a dozen fewer passes and buffers than the ops below), unless traced.
         if (untraced([g, m!, v!]) && g.dtype === m!.dtype && g.dtype === v!.dtype && g.dtype !== 'int32') {
           const next = T.adamUpdate(g, m!, v!, hyper)
@@ -59,7 +74,8 @@ export const scaleByAdam = (opts: ScaleByAdamOptions = {}): GradientTransformati
         const nextV = O.add(O.mul(v!, b2), O.mul(O.square(g), 1 - b2))
         const nuHat = O.div(nextV, nuCorrection)
         const root = O.sqrt(epsRoot === 0 ? nuHat : O.add(nuHat, epsRoot))
-        return [nextM, nextV, O.div(O.div(nextM, muCorrection), O.add(root, eps))]
+        const update = O.div(O.div(nextM, muCorrection), O.add(root, eps))
+        return [nextM, nextV, scale === 1 ? update : O.mul(update, scale)]
       })
       const [mu, nu, updates] = [trees[0]!, trees[1]!, trees[2]!]
       return [updates, { count, mu, nu }]

@@ -21,6 +21,8 @@ export interface AdamHyperparameters {
   readonly epsRoot: number
   readonly muCorrection: number
   readonly nuCorrection: number
+  /** Multiplies the update (default 1): `−lr` folds the learning rate into the same pass. */
+  readonly scale?: number
 }
 
 /** The new moments and the update of one Adam step. @since 0.1.0 */
@@ -33,7 +35,7 @@ export interface AdamMoments {
 /**
  * One step of Adam's rescaling (optax's `scale_by_adam`) in one pass:
  * `m ← β₁ m + (1 − β₁) g`, `v ← β₂ v + (1 − β₂) g²`,
- * `update = (m / muCorrection) / (√(v / nuCorrection + epsRoot) + eps)`.
+ * `update = scale · (m / muCorrection) / (√(v / nuCorrection + epsRoot) + eps)`.
  * Each element is computed in float64 from the inputs and rounded once; the update is computed
  * from the rounded moments (the ones kept in the optimizer state). `g`, `m`, `v` share a float
  * dtype and a shape.
@@ -47,8 +49,8 @@ export interface AdamMoments {
  * @since 0.1.0
  */
 export const adamUpdate = (g: Tensor, m: Tensor, v: Tensor, hyper: AdamHyperparameters): AdamMoments => {
-  for (const name of ['b1', 'b2', 'eps', 'epsRoot', 'muCorrection', 'nuCorrection'] as const) {
-    const value = hyper[name]
+  for (const name of ['b1', 'b2', 'eps', 'epsRoot', 'muCorrection', 'nuCorrection', 'scale'] as const) {
+    const value = hyper[name] ?? 1
     if (!Number.isFinite(value))
       throw new ValueError('adamUpdate', `${name} must be a finite number, got ${value}`)
   }

@@ -32,7 +32,7 @@ export const adamUpdate = (
   v: Tensor,
   hyper: AdamHyperparameters,
 ): readonly [Tensor, Tensor, Tensor] => {
-  const { b1, b2, eps, epsRoot, muCorrection, nuCorrection } = hyper
+  const { b1, b2, eps, epsRoot, muCorrection, nuCorrection, scale = 1 } = hyper
   const gs = g.data
   const ms = m.data
   const vs = v.data
@@ -42,12 +42,16 @@ export const adamUpdate = (
   const update = allocate(g.dtype, n)
   const c1 = 1 - b1
   const c2 = 1 - b2
+  // Products with reciprocals, not divisions: float64 division and square root are the slow
+  // instructions here (one of each per element is left).
+  const mHat = scale / muCorrection
+  const vHat = 1 / nuCorrection
   for (let i = 0; i < n; i++) {
     const gi = gs[i]!
     mu[i] = b1 * ms[i]! + c1 * gi
     nu[i] = b2 * vs[i]! + c2 * gi * gi
     // From the stored (rounded) moments, so the update is a function of the state alone.
-    update[i] = mu[i]! / muCorrection / (Math.sqrt(nu[i]! / nuCorrection + epsRoot) + eps)
+    update[i] = (mHat * mu[i]!) / (Math.sqrt(vHat * nu[i]! + epsRoot) + eps)
   }
   return [
     unsafeTensor(g.dtype, g.shape, mu),
