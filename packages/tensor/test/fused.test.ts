@@ -145,3 +145,40 @@ describe('fused kernels reject bad input with a clear error', () => {
     expect(() => adamUpdate(a, a, a, { ...ok, nuCorrection: 1.5 })).toThrow(ValueError)
   })
 })
+
+describe('wasm fused kernels equal the reference loops bit for bit', () => {
+  // Sizes around the wasm threshold (64) and not multiples of the 4-lane / 2-lane steps, with
+  // special values mixed in: the wasm kernels do the same float64 operations as the reference.
+  const specials = [0, -0, NaN, Infinity, -Infinity, 1e-45, -3.4e38, 1]
+  const mixed = (seed: number, n: number): Tensor => {
+    const t = draw(seed, [n])
+    const data = Float32Array.from(t.data)
+    for (let i = 0; i < n; i += 7) data[i] = specials[(i / 7) % specials.length]!
+    return tensor(Array.from(data))
+  }
+  const same = (a: Tensor, b: Tensor): void => {
+    expect(a.shape).toEqual(b.shape)
+    expect(a.dtype).toBe(b.dtype)
+    const bs = Array.from(b.data)
+    Array.from(a.data).forEach((x, i) => {
+      if (!Object.is(x, bs[i])) expect.fail(`element ${i}: ${x} vs ${bs[i]}`)
+    })
+  }
+  it.runIf(wasmAvailable()).each([63, 64, 65, 66, 67, 1001, 4099])('n = %i', (n) => {
+    const [a, b, c] = [mixed(n, n), mixed(n + 1, n), random.uniform(random.key(n + 2), [n])]
+    same(wasmBackend.reluGrad(a, b), referenceBackend.reluGrad(a, b))
+    same(wasmBackend.axpy(-0.37, a, b), referenceBackend.axpy(-0.37, a, b))
+    const hyper = {
+      b1: 0.9,
+      b2: 0.999,
+      eps: 1e-8,
+      epsRoot: 1e-12,
+      muCorrection: 0.271,
+      nuCorrection: 0.003,
+      scale: -0.01,
+    }
+    const fast = wasmBackend.adamUpdate(a, b, c, hyper)
+    const slow = referenceBackend.adamUpdate(a, b, c, hyper)
+    fast.forEach((t, i) => same(t, slow[i]!))
+  })
+})

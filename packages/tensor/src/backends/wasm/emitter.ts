@@ -269,6 +269,45 @@ export class Code {
     return this.simd(0xe9)
   }
 
+  // Mixed-precision SIMD for the fused elementwise kernels (fused.ts): float32 data, float64 arithmetic.
+  /** Loads 8 bytes (two f32) into the low half of a v128, zeroing the rest. */
+  v128Load64Zero(offset = 0): this {
+    return this.simd(0x5d, ...this.memarg(3, offset))
+  }
+  /** Stores the low 8 bytes (lane 0 of i64x2) of a v128. */
+  v128Store64Lane0(offset = 0): this {
+    return this.simd(0x5b, ...this.memarg(3, offset), 0)
+  }
+  v128And(): this {
+    return this.simd(0x4e)
+  }
+  f32x4Gt(): this {
+    return this.simd(0x44)
+  }
+  /** The two low f32 lanes, widened exactly to f64x2. */
+  f64x2PromoteLowF32x4(): this {
+    return this.simd(0x5f)
+  }
+  /** Both f64 lanes rounded (to nearest, ties to even) into the two low f32 lanes; high lanes zero. */
+  f32x4DemoteF64x2Zero(): this {
+    return this.simd(0x5e)
+  }
+  f64x2Splat(): this {
+    return this.simd(0x14)
+  }
+  f64x2Sqrt(): this {
+    return this.simd(0xef)
+  }
+  f64x2Add(): this {
+    return this.simd(0xf0)
+  }
+  f64x2Mul(): this {
+    return this.simd(0xf2)
+  }
+  f64x2Div(): this {
+    return this.simd(0xf3)
+  }
+
   /** The encoded body: local declarations, instructions, `end`. */
   encode(): number[] {
     const body = [...this.localDeclarations(), ...this.bytes, 0x0b]

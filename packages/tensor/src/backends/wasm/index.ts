@@ -4,15 +4,16 @@ import { matmul } from './matmul'
 import { linearWith } from '../reference/linear'
 import { unary } from './elementwise'
 import { conv2d, conv2dBackwardInput, conv2dBackwardFilter } from './conv'
+import { adamUpdate, axpy, reluGrad } from './fused'
 
 export { wasmAvailable } from './runtime'
 export { setThreads, getThreads } from './threads'
 
 /**
  * The reference backend with its hot float32 kernels (matmul, conv2d and both conv2d gradients,
- * relu) on WebAssembly SIMD code generated at load time. Other dtypes, tiny products and every other
- * op run on the reference loops. Large float32 products (m·n·k ≥ 2^21) are split across worker
- * threads (see `setThreads`), bit-identically to one thread. Use it only where `wasmAvailable()` is true.
+ * relu, and the fused reluGrad, axpy and adamUpdate) on WebAssembly SIMD code generated at load
+ * time. Other dtypes, tiny products and every other op run on the reference loops. Large float32
+ * products are split across worker threads (see `setThreads`), bit-identically to one thread. Use it only where `wasmAvailable()` is true.
  * @example
  * import { setBackend, wasmAvailable, wasmBackend } from '@backfold/tensor'
  * if (wasmAvailable()) setBackend(wasmBackend)
@@ -27,4 +28,7 @@ export const wasmBackend: Backend = {
   conv2d,
   conv2dBackwardInput,
   conv2dBackwardFilter,
+  axpy,
+  reluGrad,
+  adamUpdate,
 }
