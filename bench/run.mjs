@@ -11,8 +11,9 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import os from 'node:os'
-import { dirname, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { BASELINE_COMMIT, prepareBaseline } from './baseline.mjs'
 import { FRAMEWORKS, machine, peerVersions, versionOf } from './cases/common.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -350,10 +351,10 @@ const firstSteps = ['mlp', 'cnn']
 const loadText = (l) => l.map((x) => x.toFixed(2)).join(' / ')
 // ---------------------------------------------------------------------------------------------
 // Issue 6's targets, checked against this run, plus the main job timed on both backends.
-const timeMainJob = (env) => {
+const timeMainJob = (script, env) => {
   const t0 = performance.now()
   try {
-    execFileSync(process.execPath, [fileURLToPath(new URL('../examples/digits/main.mjs', import.meta.url))], {
+    execFileSync(process.execPath, [script], {
       env: { ...process.env, ...env },
       stdio: 'ignore',
       timeout: 300_000,
@@ -363,9 +364,31 @@ const timeMainJob = (env) => {
     return undefined
   }
 }
-const mainJob = cases.includes('mlp')
-  ? { reference: timeMainJob({ BACKFOLD_BACKEND: 'reference' }), default: timeMainJob({}) }
-  : undefined
+const medianOf = (xs) => {
+  const good = xs.filter((x) => x !== undefined).sort((a, b) => a - b)
+  return good.length === 0 ? undefined : good[Math.floor(good.length / 2)]
+}
+/**
+ * The main job end to end (process start included), three interleaved runs of each: the build from
+ * before issue 6 (`before`), today's build on the reference backend and on the default backend.
+ */
+const timeMainJobs = () => {
+  const today = fileURLToPath(new URL('../examples/digits/main.mjs', import.meta.url))
+  console.log(`main job: preparing the pre-issue build (commit ${BASELINE_COMMIT}) ...`)
+  const baseline = prepareBaseline(root)
+  if (baseline.error !== undefined) console.log(`main job: ${baseline.error}`)
+  const before = baseline.dir === undefined ? undefined : join(baseline.dir, 'examples/digits/main.mjs')
+  const times = { before: [], reference: [], default: [] }
+  for (let i = 0; i < 3; i++) {
+    if (before !== undefined) times.before.push(timeMainJob(before, {}))
+    times.reference.push(timeMainJob(today, { BACKFOLD_BACKEND: 'reference' }))
+    times.default.push(timeMainJob(today, {}))
+  }
+  const result = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, medianOf(v)]))
+  console.log(`main job (median of 3, s): ${JSON.stringify(result)}`)
+  return { ...result, baselineError: baseline.error }
+}
+const mainJob = cases.includes('mlp') ? timeMainJobs() : undefined
 const value = (bench, framework, pick) => {
   const r = results[bench]?.[framework]
   return r === undefined || r.error !== undefined ? undefined : pick(r)
@@ -418,23 +441,33 @@ const targetRows = [
     ),
   ],
   [
-    'main job (`pnpm start` training), default vs reference backend',
+    `main job (\`pnpm start\`), before issue 6 (commit ${BASELINE_COMMIT}) vs now`,
     '≥ 3×',
+    mainJob?.default === undefined || mainJob.before === undefined
+      ? `n/a${mainJob?.baselineError === undefined ? '' : ` (${mainJob.baselineError})`}`
+      : `${fmt(mainJob.before)} s → ${fmt(mainJob.default)} s (${fmtRatio(mainJob.before / mainJob.default)})`,
+    verdict(
+      mainJob?.default === undefined || mainJob.before === undefined
+        ? undefined
+        : mainJob.before / mainJob.default >= 3,
+    ),
+  ],
+  [
+    'main job now, reference backend vs default (for information)',
+    '',
     mainJob?.default === undefined || mainJob.reference === undefined
       ? 'n/a'
       : `${fmt(mainJob.reference)} s → ${fmt(mainJob.default)} s (${fmtRatio(mainJob.reference / mainJob.default)})`,
-    verdict(
-      mainJob?.default === undefined || mainJob.reference === undefined
-        ? undefined
-        : mainJob.reference / mainJob.default >= 3,
-    ),
+    '',
   ],
 ]
 const targetSection = [
   '## Targets',
   '',
-  "The performance issue's targets, checked against the numbers above (the main job is timed end to end,",
-  'process start included, with `BACKFOLD_BACKEND=reference` as "before").',
+  "The performance issue's targets, checked against the numbers above. The main job is timed end to end",
+  '(process start included; median of three interleaved runs): "before" is the repository at the last',
+  `commit before this work (${BASELINE_COMMIT}, reference kernels only), extracted with \`git archive\` and built`,
+  "beside today's build (bench/baseline.mjs).",
   '',
   '| target | goal | measured | |',
   '| --- | --- | --- | --- |',

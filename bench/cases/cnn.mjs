@@ -58,7 +58,7 @@ if (framework.startsWith('backfold')) {
   step = () => {
     const [value, grads] = valueAndGrad(params)
     params = Object.fromEntries(
-      Object.entries(params).map(([key, v]) => [key, O.sub(v, O.mul(grads[key], lr))]),
+      Object.entries(params).map(([key, v]) => [key, T.axpy(-lr, grads[key], v)]),
     )
     return value.data[0]
   }

@@ -49,11 +49,13 @@ if (framework.startsWith('backfold')) {
     return O.mean(O.softmaxCrossEntropy(a, labels))
   }
   const valueAndGrad = O.valueAndGrad(loss)
+  // θ ← θ − lr·g in one pass per tensor (tensor's axpy), as jit fuses jax-js's `p.sub(g.mul(lr))`.
+  const sgd = (p, g) => T.axpy(-lr, g, p)
   step = () => {
     const [value, grads] = valueAndGrad(params)
     params = params.map((p, l) => ({
-      weight: O.sub(p.weight, O.mul(grads[l].weight, lr)),
-      bias: O.sub(p.bias, O.mul(grads[l].bias, lr)),
+      weight: sgd(p.weight, grads[l].weight),
+      bias: sgd(p.bias, grads[l].bias),
     }))
     return value.data[0]
   }
