@@ -57,9 +57,7 @@ if (framework.startsWith('backfold')) {
   const valueAndGrad = O.valueAndGrad(loss)
   step = () => {
     const [value, grads] = valueAndGrad(params)
-    params = Object.fromEntries(
-      Object.entries(params).map(([key, v]) => [key, T.axpy(-lr, grads[key], v)]),
-    )
+    params = Object.fromEntries(Object.entries(params).map(([key, v]) => [key, T.axpy(-lr, grads[key], v)]))
     return value.data[0]
   }
 } else if (framework.startsWith('tfjs')) {
