@@ -131,6 +131,19 @@ describe('wasm matmul (float32)', () => {
     }
   })
 
+  it('splits depth into equal blocks (257 → 129 + 128, 784 → 262 + 262 + 260) under tile edges', () => {
+    const rand = mulberry32(6)
+    const shapes: ReadonlyArray<readonly [number, number, number]> = [
+      [5, 13, 257],
+      [130, 10, 784],
+      [33, 70, 785],
+      [7, 9, 513],
+    ]
+    for (const [m, n, k] of shapes) {
+      for (const [transposeA, transposeB] of FLAGS) check(rand, makeCase(m, n, k, transposeA, transposeB))
+    }
+  })
+
   it('broadcasts batch dimensions, with a shared operand on either side (stacked fast path included)', () => {
     const rand = mulberry32(3)
     for (const [transposeA, transposeB] of FLAGS) {

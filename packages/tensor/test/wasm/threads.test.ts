@@ -59,6 +59,8 @@ const matmulCases: MatmulCase[] = [
   matmulCase('few rows: column split', 7, 1001, 301),
   matmulCase('wider than one column block (NC = 4096)', 4, 4131, 131),
   matmulCase('deeper than one depth block (KC = 256)', 67, 61, 611),
+  matmulCase('three equal depth blocks (784), transposed B', 130, 250, 784, false, true),
+  matmulCase('uneven equal depth blocks (785), transposed A', 61, 133, 785, true, false),
   matmulCase('stacked batch against a shared B', 40, 96, 200, false, false, [3], [], [3]),
   matmulCase('batch of separate products', 100, 110, 190, false, true, [2], [2], [2]),
   matmulCase('broadcast batch, transposed A', 101, 97, 230, true, false, [2, 1], [3], [2, 3]),

@@ -17,8 +17,6 @@ import { Code, encodeModule } from './emitter'
 export interface TileShape {
   readonly rows: number
   readonly vectors: number
-  /** Depth steps per iteration of the micro-kernel's main loop. */
-  readonly unroll: number
   /** Pack A pre-splatted (16 bytes per element) so the micro-kernel loads instead of broadcasting. */
   readonly splatA: boolean
 }
@@ -56,7 +54,8 @@ const addTo = (f: Code, local: Local, amount: number | Local): void => {
 
 /**
  * micro(kc, ap, bp, c, ldc, rows, cols, tmp, accumulate): C[rows×cols tile] (+)= Ap-strip · Bp-strip
- * over kc ≥ 1 depth steps; `accumulate` 0 overwrites C, so callers need not zero it first.
+ * over kc ≥ 1 depth steps (the loop tests at its end); `accumulate` 0 overwrites C, so callers need
+ * not zero it first.
  */
 const microKernel = (tile: TileShape): Code => {
   const { rows: mr, vectors: nv } = tile
@@ -67,55 +66,41 @@ const microKernel = (tile: TileShape): Code => {
   ) as [Local, Local, Local, Local, Local, Local, Local, Local, Local] // why: the map above yields exactly nine locals
   const nr = 4 * nv
   const acc = Array.from({ length: mr * nv }, () => f.local('v128'))
-  const b = Array.from({ length: nv }, () => f.local('v128'))
-  const splat = f.local('v128')
+  const splats = Array.from({ length: mr }, () => f.local('v128'))
+  const b = f.local('v128')
   for (const register of acc) f.v128Zero().set(register)
-  // One depth step `s` positions past the pointers, addressed through constant offsets.
-  const depthStep = (step: Code, s: number): void => {
-    for (let v = 0; v < nv; v++)
-      step
-        .get(bp)
-        .v128Load(FLOAT_BYTES * nr * s + 16 * v)
-        .set(b[v]!)
+  // One depth step: the MR splats of A first, then one vector of B at a time against all of them
+  // (MR·NV + MR + 2 live v128 values). On Zen 4 this order beats loading all of B first (4×8:
+  // 40.7 vs 38.9 GFLOP/s in the macro kernel; 2×16: 35.4 vs 34.4).
+  // kc ≥ 1 on every call, so the loop tests at its end: one branch per step. Unrolling it lost
+  // (4×8: 29 at 2 steps, 27 at 4 vs 40): V8 then spills.
+  f.loop((step) => {
     for (let r = 0; r < mr; r++) {
       if (tile.splatA)
         step
           .get(ap)
-          .v128Load(16 * (mr * s + r))
-          .set(splat)
+          .v128Load(16 * r)
+          .set(splats[r]!)
       else
         step
           .get(ap)
-          .v128Load32Splat(FLOAT_BYTES * (mr * s + r))
-          .set(splat)
-      for (let v = 0; v < nv; v++) {
+          .v128Load32Splat(FLOAT_BYTES * r)
+          .set(splats[r]!)
+    }
+    for (let v = 0; v < nv; v++) {
+      step
+        .get(bp)
+        .v128Load(16 * v)
+        .set(b)
+      for (let r = 0; r < mr; r++) {
         const register = acc[r * nv + v]!
-        step.get(register).get(splat).get(b[v]!).f32x4Mul().f32x4Add().set(register)
+        step.get(register).get(splats[r]!).get(b).f32x4Mul().f32x4Add().set(register)
       }
     }
-  }
-  // Unrolled main loop (fewer pointer updates, branches and V8's per-iteration stack checks), then the rest.
-  const unroll = tile.unroll
-  f.block((exit) =>
-    exit.loop((steps) => {
-      steps.get(kc).i32Const(unroll).i32LtS().brIf(1)
-      for (let s = 0; s < unroll; s++) depthStep(steps, s)
-      addTo(steps, ap, aBytes * mr * unroll)
-      addTo(steps, bp, FLOAT_BYTES * nr * unroll)
-      steps.get(kc).i32Const(unroll).i32Sub().set(kc)
-      steps.br(0)
-    }),
-  )
-  f.block((exit) =>
-    exit.loop((step) => {
-      step.get(kc).i32Eqz().brIf(1)
-      depthStep(step, 0)
-      addTo(step, ap, aBytes * mr)
-      addTo(step, bp, FLOAT_BYTES * nr)
-      step.get(kc).i32Const(1).i32Sub().set(kc)
-      step.br(0)
-    }),
-  )
+    addTo(step, ap, aBytes * mr)
+    addTo(step, bp, FLOAT_BYTES * nr)
+    step.get(kc).i32Const(1).i32Sub().tee(kc).brIf(0)
+  })
   const row = f.local('i32')
   f.get(rows).i32Const(mr).i32Eq().get(cols).i32Const(nr).i32Eq().i32And()
   f.ifElse(

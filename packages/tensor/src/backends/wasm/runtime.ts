@@ -9,15 +9,19 @@ import { blockedGemm } from './worker'
 // grows, to the largest call seen.
 
 /**
- * The micro-kernel tile: 2 rows × 16 columns, 8 v128 accumulators + 4 of B + 1 splat of A, within
- * the 16 xmm registers V8 allocates on x64. Measured on Zen 5 at n = 1024: 2×16 ≈ 60 GFLOP/s,
- * 4×8 ≈ 49 (its four broadcasts per step compete with the arithmetic; 58 with A pre-splatted),
- * tiles needing more registers (3×12, 4×12, 6×8) 25–33 (spills), unrolling the depth loop 34.
+ * The micro-kernel tile: 4 rows × 8 columns, 8 v128 accumulators + 4 splats of A + 1 vector of B,
+ * within the registers V8 allocates on x64 (any tile with more than 8 accumulators spills).
+ * Measured in the macro kernel (L2-resident packed A, kc = 256) on Zen 4 at 3.6 GHz, whose
+ * mul+add peak is 58 GFLOP/s: 4×8 40.7 GFLOP/s, 2×16 35.4, 4×8 with A pre-splatted 37–38,
+ * 3×12, 5×8, 4×12, 6×8 17–24. (On Zen 5, 2×16 measured 60 and 4×8 49.)
  */
-export const TILE: TileShape = { rows: 2, vectors: 4, unroll: 1, splatA: false }
+export const TILE: TileShape = { rows: 4, vectors: 2, splatA: false }
 const MR = TILE.rows
 const NR = 4 * TILE.vectors
-/** Depth per block: a kc × NR strip of B (16 KiB) stays in L1 while the strips of A stream past it. */
+/**
+ * Most depth per block: a kc × NR strip of B (8 KiB) stays in L1 while the strips of A stream past
+ * it. The driver splits k into equal blocks of at most KC (784 → 3 × 262, not 3 × 256 + 16).
+ */
 const KC = 256
 /** Rows of A per block: the packed mc × kc block (128 KiB) stays in L2 across all strips of B. */
 const MC = 128

@@ -20,7 +20,10 @@ import { CONTROL_SLOTS, blockedGemm, claimParts, runPart, workerMain } from './w
  */
 export const MIN_PARALLEL_WORK = 2 ** 21
 
-/** Columns or rows of C per part never below this: smaller parts repack the other operand too often. */
+/**
+ * Columns or rows of C per part never below this: smaller parts repack the other operand too often.
+ * Two parts per thread (to rebalance when the VM steals a core) measured no better than one.
+ */
 const MIN_PART_ROWS = 16
 const MIN_PART_COLUMNS = 64
 

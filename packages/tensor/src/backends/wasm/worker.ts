@@ -5,7 +5,7 @@
 // is what makes a threaded product bit-identical to a single-threaded one.
 
 /**
- * Cache blocking of the GEMM driver (see runtime.ts): micro-tile `mr × nr`, depth block `kc`, row
+ * Cache blocking of the GEMM driver (see runtime.ts): micro-tile `mr × nr`, most depth per block `kc`, row
  * block `mc`, column block `nc`.
  */
 export interface Blocking {
@@ -58,7 +58,7 @@ export interface Scratch {
  * `C (+)= op(A) · op(B)` on matrices in wasm memory, every address and step in bytes: op(A) is
  * m×k, row `i` depth `p` at `aAt + i·aOuter + p·aDepth`; op(B) is k×n, depth `p` column `j` at
  * `bAt + p·bDepth + j·bOuter`; C has row stride `ldcBytes`. Each element of C is summed in the same
- * order whatever part of C a call covers (depth blocks of `kc`, the first overwriting unless
+ * order whatever part of C a call covers (equal depth blocks of at most `kc`, the first overwriting unless
  * `accumulate`), so splitting C among threads by rows or columns changes no bit of the result.
  */
 export const blockedGemm = (
@@ -79,7 +79,10 @@ export const blockedGemm = (
   accumulate: boolean,
 ): void => {
   if (m === 0 || n === 0 || k === 0) return
-  const { kc: KC, mc: MC, nc: NC } = blocking
+  const { mc: MC, nc: NC } = blocking
+  // Equal depth blocks of at most `blocking.kc`: a short tail block would re-read and re-write all
+  // of C for a few depth steps. They depend on k alone, as bit-identity needs.
+  const KC = Math.ceil(k / Math.ceil(k / blocking.kc))
   for (let jc = 0; jc < n; jc += NC) {
     const nc = Math.min(NC, n - jc)
     for (let pc = 0; pc < k; pc += KC) {
