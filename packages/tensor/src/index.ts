@@ -29,7 +29,14 @@ export type {
   Pool2dSpec,
 } from './backend'
 export { referenceBackend } from './backends/reference/index'
-export { wasmBackend, wasmAvailable, setThreads, getThreads } from './backends/wasm/index'
+export {
+  wasmBackend,
+  wasmAvailable,
+  setThreads,
+  getThreads,
+  threadPoolStatus,
+  type ThreadPoolStatus,
+} from './backends/wasm/index'
 export * from './kernels/unary'
 export * from './kernels/binary'
 export * from './kernels/reduce'

@@ -14,6 +14,7 @@ import {
   MIN_PARALLEL_WORK,
   readyWorkers,
   setThreads,
+  threadPoolStatus,
   threadStats,
 } from '../../src/backends/wasm/threads'
 import { withSharedMemoryImport } from '../../src/backends/wasm/runtime'
@@ -181,6 +182,15 @@ describe('wasm backend on two threads', () => {
     expect(after.parallelJobs - parallelJobs).toBeGreaterThanOrEqual(matmulCases.length)
     // Parts are claimed, so under load the main thread may run most of them, but not all of them all the time.
     expect(after.workerParts).toBeGreaterThan(workerParts)
+  })
+
+  it('reports the pool in threadPoolStatus: threads, one ready worker, jobs and worker parts', () => {
+    const before = threadPoolStatus()
+    expect(before).toMatchObject({ threads: 2, workers: 1, readyWorkers: 1 })
+    for (let i = 0; i < 5; i++) runMatmul(matmulCases[0]!)
+    const after = threadPoolStatus()
+    expect(after.parallelJobs - before.parallelJobs).toBe(5)
+    expect(after.workerParts).toBeGreaterThanOrEqual(before.workerParts)
   })
 
   it('still computes the product itself (naive float64 loop, transposed B, column split)', () => {

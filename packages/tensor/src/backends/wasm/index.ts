@@ -7,7 +7,7 @@ import { conv2d, conv2dBackwardInput, conv2dBackwardFilter } from './conv'
 import { adamUpdate, axpy, reluGrad } from './fused'
 
 export { wasmAvailable } from './runtime'
-export { setThreads, getThreads } from './threads'
+export { setThreads, getThreads, threadPoolStatus, type ThreadPoolStatus } from './threads'
 
 /**
  * The reference backend with its hot float32 kernels (matmul, conv2d and both conv2d gradients,

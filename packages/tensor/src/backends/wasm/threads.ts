@@ -169,6 +169,39 @@ export const setThreads = (count: number): void => {
  */
 export const getThreads = (): number => requested ?? (requested = availableCores())
 
+/** What `threadPoolStatus` reports. @since 0.1.0 */
+export interface ThreadPoolStatus {
+  /** The thread count in effect (`getThreads()`), the calling thread included. */
+  readonly threads: number
+  /** Worker threads started for the current pool (0 before the first large product, or where threads are unavailable). */
+  readonly workers: number
+  /** Of those, workers that have instantiated the kernels and take part in products. */
+  readonly readyWorkers: number
+  /** Products run on the pool since the process started (all pools). */
+  readonly parallelJobs: number
+  /** Parts of those products that worker threads, not the calling thread, computed. */
+  readonly workerParts: number
+}
+
+/**
+ * The worker-thread pool as it stands: how many threads are requested, started and ready, and
+ * how much work the workers did. A diagnostic for "are both cores used here?": a page that is not
+ * cross-origin isolated, for instance, never starts a worker (`workers` stays 0).
+ * @example
+ * import { matmul, setThreads, threadPoolStatus } from '@backfold/tensor'
+ * setThreads(2)
+ * matmul(a, b) // large: starts the pool
+ * threadPoolStatus() // { threads: 2, workers: 1, readyWorkers: 1, parallelJobs: 1, workerParts: 3 }
+ * @since 0.1.0
+ */
+export const threadPoolStatus = (): ThreadPoolStatus => ({
+  threads: getThreads(),
+  workers: pool === undefined ? 0 : pool.workers.length,
+  readyWorkers: readyWorkers(),
+  parallelJobs,
+  workerParts,
+})
+
 /** Counters for tests and benchmarks: jobs run on the pool, and parts of them workers ran. */
 export const threadStats = (): { readonly parallelJobs: number; readonly workerParts: number } => ({
   parallelJobs,
