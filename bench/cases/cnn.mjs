@@ -141,7 +141,7 @@ try {
   // e.g. a backend without the kernels a convolution's gradient needs.
   unsupported('cnn', framework, error)
 }
-const stats = await measure(step, { warmup: 2, maxRuns: 21, budgetMs: 12_000 })
+const stats = await measure(step, { warmup: 3, warmupMs: 1500, maxRuns: 41, budgetMs: 12_000 })
 emit({
   bench: 'cnn',
   framework,

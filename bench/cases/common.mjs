@@ -43,12 +43,16 @@ const summarise = (samples) => {
 }
 
 /**
- * Times whole calls of `fn` (sync or async): `warmup` untimed calls, then timed calls until
- * `maxRuns`, stopping early once `budgetMs` is spent (but never before 3 timed calls). Returns the
- * median, min and max in ms. Used for steps that take milliseconds or more.
+ * Times whole calls of `fn` (sync or async): untimed warm-up calls (at least `warmup` of them and
+ * `warmupMs` of calls), then timed calls until `maxRuns`, stopping early once `budgetMs` is spent
+ * (but never before 3 timed calls). Returns the median, min and max in ms. Used for steps that take
+ * milliseconds or more.
  */
-export const measure = async (fn, { warmup = 3, maxRuns = 15, budgetMs = 12_000 } = {}) => {
-  for (let i = 0; i < warmup; i++) await fn()
+export const measure = async (fn, { warmup = 3, warmupMs = 0, maxRuns = 15, budgetMs = 12_000 } = {}) => {
+  // Warm-up: at least `warmup` calls and `warmupMs` of them, so that every framework is timed in
+  // its steady state (V8's optimising tiers, caches, pools), as in a training run of many steps.
+  const warmupStart = performance.now()
+  for (let i = 0; i < warmup || performance.now() - warmupStart < warmupMs; i++) await fn()
   const samples = []
   const start = performance.now()
   while (samples.length < maxRuns && (samples.length < 3 || performance.now() - start < budgetMs)) {

@@ -121,7 +121,7 @@ const firstStart = performance.now()
 const firstLoss = await step() // includes one-off work: jit compilation, kernel generation
 const firstStepMs = performance.now() - firstStart
 const lossAfterOneStep = await step() // equal across configurations iff their gradients agree
-const stats = await measure(step, { warmup: 2, maxRuns: 21, budgetMs: 12_000 })
+const stats = await measure(step, { warmup: 3, warmupMs: 1500, maxRuns: 41, budgetMs: 12_000 })
 emit({
   bench: 'mlp',
   framework,
