@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import {
   add,
+  fromFlat,
   linear,
   matmul,
   random,
@@ -11,6 +12,7 @@ import {
   wasmAvailable,
   wasmBackend,
   type Backend,
+  type Tensor,
 } from '../src/index'
 
 // The fused dense kernel must give exactly what the unfused ops give (same product, then the same
@@ -41,6 +43,28 @@ describe.each(backends)('linear on the %s backend', (_name, backend) => {
       expect(linear(x, w).shape).toEqual([m, n])
     }
   })
+  it('treats NaN, infinities and -0 as the unfused ops do (relu keeps NaN, maps -0 to 0)', () => {
+    setBackend(backend)
+    const [m, k, n] = [9, 13, 11] // m·n·k above the wasm threshold, sizes off the SIMD width
+    const x = Float32Array.from(random.normal(random.key(7), [m, k]).data)
+    const b = Float32Array.from(random.normal(random.key(8), [n]).data)
+    x[0] = NaN
+    x[k + 3] = Infinity
+    b[2] = -Infinity
+    b[5] = -0
+    const xs = fromFlat(x, [m, k])
+    const w = random.normal(random.key(9), [n, k])
+    const bs = fromFlat(b, [n])
+    if (xs._tag === 'Left' || bs._tag === 'Left') throw new Error('bad fixture')
+    const z = add(matmul(xs.right, w, { transposeB: true }), bs.right)
+    const same = (got: Tensor, want: Tensor): void =>
+      Array.from(got.data).forEach((v, i) =>
+        expect(Object.is(v, want.data[i]), `element ${i}: ${v} vs ${want.data[i]}`).toBe(true),
+      )
+    same(linear(xs.right, w, bs.right), z)
+    same(linear(xs.right, w, bs.right, 'relu'), relu(z))
+  })
+
   it('rejects bad shapes and activations with messages naming both', () => {
     setBackend(backend)
     const x = random.normal(random.key(1), [2, 3])

@@ -18,16 +18,10 @@ export const linearWith =
     if (bias === undefined && !relu) return y
     for (let start = 0; start < out.length; start += n) {
       if (bias !== undefined && relu)
-        for (let j = 0; j < n; j++) {
-          const v = out[start + j]! + bias[j]!
-          out[start + j] = v > 0 ? v : 0
-        }
+        // Math.max as the relu kernel: NaN stays NaN (PyTorch's relu), -0 becomes 0.
+        for (let j = 0; j < n; j++) out[start + j] = Math.max(out[start + j]! + bias[j]!, 0)
       else if (bias !== undefined) for (let j = 0; j < n; j++) out[start + j] = out[start + j]! + bias[j]!
-      else
-        for (let j = 0; j < n; j++) {
-          const v = out[start + j]!
-          out[start + j] = v > 0 ? v : 0
-        }
+      else for (let j = 0; j < n; j++) out[start + j] = Math.max(out[start + j]!, 0)
     }
     return y
   }

@@ -1,7 +1,6 @@
 import type { Backend } from '../../backend'
 import { referenceBackend } from '../reference/index'
-import { matmul } from './matmul'
-import { linearWith } from '../reference/linear'
+import { linear, matmul } from './matmul'
 import { unary } from './elementwise'
 import { conv2d, conv2dBackwardInput, conv2dBackwardFilter } from './conv'
 import { adamUpdate, axpy, reluGrad } from './fused'
@@ -24,7 +23,7 @@ export const wasmBackend: Backend = {
   name: 'wasm',
   unary,
   matmul,
-  linear: linearWith(matmul),
+  linear,
   conv2d,
   conv2dBackwardInput,
   conv2dBackwardFilter,

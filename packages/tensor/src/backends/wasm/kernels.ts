@@ -318,7 +318,10 @@ const packKernel = (width: number, splat: boolean): Code => {
   return f
 }
 
-/** The module's bytes for a tile shape; exports `memory`, `micro`, `macro`, `packA`, `packB`, `im2col`, `col2im`, `relu`. */
+/**
+ * The module's bytes for a tile shape; exports `memory`, `micro`, `macro`, `packA`, `packB`, `im2col`,
+ * `col2im`, `relu`, `addRows`.
+ */
 export const gemmModuleBytes = (tile: TileShape): Uint8Array<ArrayBuffer> =>
   encodeModule(
     [
@@ -329,6 +332,7 @@ export const gemmModuleBytes = (tile: TileShape): Uint8Array<ArrayBuffer> =>
       { name: 'im2col', code: patchKernel(false) },
       { name: 'col2im', code: patchKernel(true) },
       { name: 'relu', code: reluKernel() },
+      { name: 'addRows', code: addRowsKernel() },
     ],
     1,
   )
@@ -525,6 +529,49 @@ const reluKernel = (): Code => {
       addTo(singles, at, FLOAT_BYTES)
       singles.get(count).i32Const(1).i32Sub().set(count)
       singles.br(0)
+    }),
+  )
+  return f
+}
+
+/**
+ * addRows(c, bias, rows, cols): in place, every row of the rows × cols matrix at `c` (contiguous)
+ * plus the `cols` floats at `bias`: the bias of a dense layer, added while its product is still in
+ * wasm memory. f32 addition, as the reference's (float64 sum of two float32s, rounded once, is the
+ * same number).
+ */
+const addRowsKernel = (): Code => {
+  const f = new Code(['i32', 'i32', 'i32', 'i32'], [])
+  const [c, bias, rows, cols] = [0, 1, 2, 3].map((i) => f.param(i)) as [Local, Local, Local, Local] // why: four params
+  const j = f.local('i32')
+  const b = f.local('i32')
+  f.block((done) =>
+    done.loop((row) => {
+      row.get(rows).i32Eqz().brIf(1)
+      row.i32Const(0).set(j)
+      row.get(bias).set(b)
+      row.block((quadsDone) =>
+        quadsDone.loop((quads) => {
+          quads.get(j).i32Const(4).i32Add().get(cols).i32GtS().brIf(1)
+          quads.get(c).get(c).v128Load().get(b).v128Load().f32x4Add().v128Store()
+          addTo(quads, c, 16)
+          addTo(quads, b, 16)
+          addTo(quads, j, 4)
+          quads.br(0)
+        }),
+      )
+      row.block((singlesDone) =>
+        singlesDone.loop((singles) => {
+          singles.get(j).get(cols).i32GeS().brIf(1)
+          singles.get(c).get(c).f32Load().get(b).f32Load().f32Add().f32Store()
+          addTo(singles, c, FLOAT_BYTES)
+          addTo(singles, b, FLOAT_BYTES)
+          addTo(singles, j, 1)
+          singles.br(0)
+        }),
+      )
+      row.get(rows).i32Const(1).i32Sub().set(rows)
+      row.br(0)
     }),
   )
   return f

@@ -42,6 +42,7 @@ interface GemmExports extends GemmKernels {
   readonly im2col: (...geometry: number[]) => void
   readonly col2im: (...geometry: number[]) => void
   readonly relu: (at: number, count: number) => void
+  readonly addRows: (c: number, bias: number, rows: number, cols: number) => void
 }
 
 let simdSupport: boolean | undefined
@@ -151,7 +152,7 @@ const instantiate = (): { module: WebAssembly.Module; exports: WebAssembly.Expor
 export const gemmInstance = (): GemmExports => {
   if (instance !== undefined) return instance
   const { module, exports } = instantiate()
-  const { memory, macro, packA, packB, im2col, col2im, relu } = exports
+  const { memory, macro, packA, packB, im2col, col2im, relu, addRows } = exports
   if (
     !(memory instanceof WebAssembly.Memory) ||
     !isFunction(macro) ||
@@ -159,11 +160,12 @@ export const gemmInstance = (): GemmExports => {
     !isFunction(packB) ||
     !isFunction(im2col) ||
     !isFunction(col2im) ||
-    !isFunction(relu)
+    !isFunction(relu) ||
+    !isFunction(addRows)
   ) {
     throw new Error('wasm backend: the generated module lacks its exports')
   }
-  instance = { memory, module, macro, packA, packB, im2col, col2im, relu }
+  instance = { memory, module, macro, packA, packB, im2col, col2im, relu, addRows }
   return instance
 }
 
