@@ -9,6 +9,7 @@ import {
   adam,
   adamw,
   addDecayedWeights,
+  applyGradients,
   applyUpdates,
   chain,
   clipByGlobalNorm,
@@ -487,5 +488,56 @@ describe('fused update kernels and differentiable updates give the same steps', 
     const t = traceMomentum(0.9)
     const [fused] = t.update({ w: g }, { trace: { w: m } }, { w: g })
     close(fused.w, O.add(g, O.mul(m, 0.9)))
+  })
+})
+
+describe('applyGradients: update and apply in one pass where the optimizer can', () => {
+  const params = { w: T.random.normal(T.random.key(11), [6, 5]), b: T.random.normal(T.random.key(12), [5]) }
+  const grads = { w: T.random.normal(T.random.key(13), [6, 5]), b: T.random.normal(T.random.key(14), [5]) }
+  const optimizers: ReadonlyArray<readonly [string, GradientTransformation<object>, boolean]> = [
+    ['adam', adam(0.01), true],
+    ['sgd', sgd(0.1), true],
+    ['momentum', momentum(0.1, 0.9), true],
+    ['nesterov', nesterov(0.1, 0.9), true],
+    ['adamw', adamw(0.01, { weightDecay: 0.1 }), true],
+    ['chain(clip, adam)', chain({ clip: clipByGlobalNorm(1), adam: adam(0.01) }), true],
+    ['chain(adam-rule, lr)', chain({ adam: scaleByAdam(), lr: scaleByLearningRate(0.01) }), true],
+    [
+      'chain(lr, clip): last member has no fused step',
+      chain({ lr: scaleByLearningRate(0.1), clip: clipByValue(1) }),
+      false,
+    ],
+    ['rmsprop', rmsprop(0.01), true],
+    ['scale (no fused step)', scale(-0.1), false],
+  ]
+  it.each(optimizers)(
+    '%s: same step as update + applyUpdates, to float32 rounding, three steps',
+    (_name, opt, fused) => {
+      expect(opt.apply !== undefined).toBe(fused)
+      let [p1, s1] = [params as typeof params, opt.init(params)]
+      let [p2, s2] = [params as typeof params, opt.init(params)]
+      for (let step = 0; step < 3; step++) {
+        ;[p1, s1] = applyGradients(opt, grads, s1, p1)
+        const [updates, next] = opt.update(grads, s2, p2)
+        ;[p2, s2] = [applyUpdates(p2, updates), next]
+      }
+      for (const key of ['w', 'b'] as const) {
+        const a = Array.from(p1[key].data)
+        const b = Array.from(p2[key].data)
+        expect(p1[key].dtype).toBe('float32')
+        a.forEach((x, i) => expect(Math.abs(x - b[i]!)).toBeLessThanOrEqual(4e-7 * (1 + Math.abs(b[i]!))))
+      }
+    },
+  )
+
+  it('differentiates through a fused-capable step (the traced path composes ops)', () => {
+    const x = T.tensor([0.3, -1.2, 2], 'float64')
+    for (const opt of [adam(0.1), sgd(0.1), momentum(0.1, 0.9)] as ReadonlyArray<
+      GradientTransformation<object>
+    >) {
+      const state = opt.update({ x }, opt.init({ x }), { x })[1]
+      const stepped = (g: Tensor): Tensor => O.sum(O.square(applyGradients(opt, { x: g }, state, { x })[0].x))
+      expect(O.checkVjp(stepped, [x]).ok).toBe(true)
+    }
   })
 })

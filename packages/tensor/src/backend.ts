@@ -96,12 +96,16 @@ export interface Backend {
   readonly axpy: (alpha: number, x: Tensor, y: Tensor) => Tensor
   /** `y > 0 ? ct : 0`; `ct`, `y` share a float dtype and shape. */
   readonly reluGrad: (ct: Tensor, y: Tensor) => Tensor
-  /** One Adam step: the new first and second moments and the update (see `adamUpdate`). */
+  /**
+   * One Adam step: the new first and second moments and the update (see `adamUpdate`), or, given
+   * `p`, the updated parameters `p + update` instead of the update (see `adamApply`).
+   */
   readonly adamUpdate: (
     g: Tensor,
     m: Tensor,
     v: Tensor,
     hyper: AdamHyperparameters,
+    p?: Tensor,
   ) => readonly [Tensor, Tensor, Tensor]
 }
 

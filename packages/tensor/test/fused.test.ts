@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import {
+  adamApply,
   adamUpdate,
   axpy,
   DTypeError,
@@ -97,6 +98,21 @@ for (const [name, backend] of backends) {
       values(scaled).forEach((u, i) =>
         expect(Math.abs(u - -0.01 * unscaled[i]!)).toBeLessThanOrEqual(1e-7 * Math.abs(u)),
       )
+      // adamApply: the parameters plus that scaled update, rounded once; the same moments.
+      const p = draw(9, [3, 7])
+      const applied = adamApply(p, g, m, v, { ...hyper, scale: -0.01 })
+      expect(values(applied.mu)).toEqual(expectedMu)
+      expect(values(applied.nu)).toEqual(expectedNu)
+      const expectedParams = expectedMu.map((mi, i) =>
+        f32(
+          p.data[i]! +
+            ((-0.01 / hyper.muCorrection) * mi) /
+              (Math.sqrt((1 / hyper.nuCorrection) * expectedNu[i]! + 1e-12) + 1e-8),
+        ),
+      )
+      values(applied.params).forEach((x, i) =>
+        expect(Math.abs(x - expectedParams[i]!)).toBeLessThanOrEqual(1e-7 * Math.abs(x)),
+      )
       // Inputs untouched (the kernels allocate their outputs).
       expect(values(g)).toEqual(values(draw(5, [3, 7])))
     })
@@ -136,6 +152,10 @@ describe('fused kernels reject bad input with a clear error', () => {
         nuCorrection: 0.001,
       }),
     ).toThrow(/v has shape/)
+  })
+  it('adamApply names a parameter tensor of the wrong shape', () => {
+    const ok = { b1: 0.9, b2: 0.999, eps: 1e-8, epsRoot: 0, muCorrection: 0.1, nuCorrection: 0.001 }
+    expect(() => adamApply(tensor([1, 2]), a, a, a, ok)).toThrow(/adamApply: p has shape \[2\]/)
   })
   it('rejects non-finite scalars and bias corrections outside (0, 1]', () => {
     const ok = { b1: 0.9, b2: 0.999, eps: 1e-8, epsRoot: 0, muCorrection: 0.1, nuCorrection: 0.001 }
@@ -180,5 +200,9 @@ describe('wasm fused kernels equal the reference loops bit for bit', () => {
     const fast = wasmBackend.adamUpdate(a, b, c, hyper)
     const slow = referenceBackend.adamUpdate(a, b, c, hyper)
     fast.forEach((t, i) => same(t, slow[i]!))
+    const p = mixed(n + 3, n)
+    const fastApplied = wasmBackend.adamUpdate(a, b, c, hyper, p)
+    const slowApplied = referenceBackend.adamUpdate(a, b, c, hyper, p)
+    fastApplied.forEach((t, i) => same(t, slowApplied[i]!))
   })
 })

@@ -1,5 +1,8 @@
 import * as O from '@backfold/ops'
+import * as T from '@backfold/tensor'
 import { map2 } from '../tree'
+import { untraced } from './leafwise'
+import type { GradientTransformation } from './transform'
 
 /**
  * `params + updates`, leaf by leaf (optax's `apply_updates`); each result keeps its parameter's dtype.
@@ -11,3 +14,34 @@ import { map2 } from '../tree'
  */
 export const applyUpdates = <P>(params: P, updates: P): P =>
   map2(params, updates, (p, u) => O.astype(O.add(p, u), p.dtype))
+
+/**
+ * One optimizer step on the parameters: the optimizer's fused `apply` when it has one (one pass per
+ * parameter for `adam`, `sgd`, `momentum`, `adamw` and chains ending in them), else `update` then
+ * `applyUpdates`. Returns the new parameters and optimizer state.
+ * @example
+ * const [nextParams, nextOptState] = applyGradients(optimizer, grads, optState, params)
+ * @since 0.1.0
+ */
+export const applyGradients = <P, S>(
+  optimizer: GradientTransformation<S>,
+  grads: P,
+  state: S,
+  params: P,
+): readonly [P, S] => {
+  if (optimizer.apply !== undefined) return optimizer.apply(grads, state, params)
+  const [updates, next] = optimizer.update(grads, state, params)
+  return [applyUpdates(params, updates), next]
+}
+
+/**
+ * `params + scale · updates` leaf by leaf in one pass (`axpy`) where nothing is traced and dtypes
+ * agree; otherwise the ops (`applyUpdates` of the scaled updates). The last link of a fused `apply`.
+ * @internal
+ */
+export const applyScaled = <P>(params: P, updates: P, scale: number): P =>
+  map2(params, updates, (p, u) =>
+    untraced([p, u]) && p.dtype === u.dtype && p.dtype !== 'int32'
+      ? T.axpy(scale, u, p)
+      : O.astype(O.add(p, scale === 1 ? u : O.mul(u, scale)), p.dtype),
+  )

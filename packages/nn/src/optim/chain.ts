@@ -16,6 +16,8 @@ export const chain = <S extends Readonly<Record<string, unknown>>>(transformatio
 }): GradientTransformation<S> => {
   // Object.keys of this record lists exactly the keys of S (string keys; TS types it string[]).
   const names = Object.keys(transformations) as ReadonlyArray<keyof S>
+  const lastName = names.at(-1)
+  const last = lastName === undefined ? undefined : transformations[lastName]
   return {
     init: (params) => {
       const state: Partial<S> = {}
@@ -34,5 +36,25 @@ export const chain = <S extends Readonly<Record<string, unknown>>>(transformatio
       // Every key of S was filled by the loop above.
       return [updates, next as S]
     },
+    // When the last member can update and apply in one pass, the chain can too.
+    ...(last?.apply === undefined
+      ? {}
+      : {
+          apply: <P>(grads: P, state: S, params: P): readonly [P, S] => {
+            let updates = grads
+            const next: Partial<S> = {}
+            names.forEach((name, i) => {
+              if (i < names.length - 1) {
+                const [transformed, substate] = transformations[name].update(updates, state[name], params)
+                updates = transformed
+                next[name] = substate
+              }
+            })
+            const [nextParams, lastState] = last.apply!(updates, state[lastName!], params)
+            next[lastName!] = lastState
+            // Every key of S was filled above.
+            return [nextParams, next as S]
+          },
+        }),
   }
 }

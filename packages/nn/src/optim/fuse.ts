@@ -19,4 +19,14 @@ export const fuse = <A extends object, B extends object>(
     const [updates, secondState] = second.update(intermediate, state, params)
     return [updates, { ...state, ...firstState, ...secondState }]
   },
+  // The fused step of the last member, if it has one (see GradientTransformation.apply).
+  ...(second.apply === undefined
+    ? {}
+    : {
+        apply: <P>(grads: P, state: A & B, params: P): readonly [P, A & B] => {
+          const [intermediate, firstState] = first.update(grads, state, params)
+          const [next, secondState] = second.apply!(intermediate, state, params)
+          return [next, { ...state, ...firstState, ...secondState }]
+        },
+      }),
 })

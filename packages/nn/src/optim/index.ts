@@ -21,7 +21,7 @@ export { adam, type AdamOptions, type AdamState } from './adam'
 export { adamw, type AdamwOptions } from './adamw'
 export { rmsprop, type RmspropOptions, type RmspropState } from './rmsprop'
 export { adagrad, type AdagradOptions, type AdagradState } from './adagrad'
-export { applyUpdates } from './applyUpdates'
+export { applyGradients, applyUpdates } from './applyUpdates'
 export {
   constant,
   piecewiseConstant,

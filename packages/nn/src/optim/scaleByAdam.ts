@@ -52,33 +52,50 @@ export const adamRule = (
   requireInRange(where, 'eps', eps, 0, Infinity, { maxExclusive: true })
   requireInRange(where, 'epsRoot', epsRoot, 0, Infinity, { maxExclusive: true })
   if (typeof lr === 'number') learningRateAt(lr, 0)
-  return {
-    init: (params) => ({ count: 0, mu: zerosLike(params), nu: zerosLike(params) }),
-    update: (grads, state) => {
-      const scale = lr === undefined ? 1 : -learningRateAt(lr, state.count)
-      const count = state.count + 1
-      const muCorrection = 1 - b1 ** count
-      const nuCorrection = 1 - b2 ** count
-      const hyper = { b1, b2, eps, epsRoot, muCorrection, nuCorrection, scale }
-      const states = [
-        [state.mu, 'state.mu'],
-        [state.nu, 'state.nu'],
-      ] as const
-      const trees = zipWithStates(where, grads, states, 3, (g, [m, v]) => {
-        // One pass per leaf (a dozen fewer passes and buffers than the ops below), unless traced.
-        if (untraced([g, m!, v!]) && g.dtype === m!.dtype && g.dtype === v!.dtype && g.dtype !== 'int32') {
+  /**
+   * One step on every leaf: the new moments and either the update or, given params, the updated
+   * params. One fused kernel per leaf unless something is traced (then ops, so that the step
+   * itself can be differentiated).
+   */
+  const step = <P>(
+    grads: P,
+    state: ScaleByAdamState,
+    params: P | undefined,
+  ): readonly [P, ScaleByAdamState] => {
+    const scale = lr === undefined ? 1 : -learningRateAt(lr, state.count)
+    const count = state.count + 1
+    const muCorrection = 1 - b1 ** count
+    const nuCorrection = 1 - b2 ** count
+    const hyper = { b1, b2, eps, epsRoot, muCorrection, nuCorrection, scale }
+    const states = [
+      [state.mu, 'state.mu'],
+      [state.nu, 'state.nu'],
+      ...(params === undefined ? [] : [[params, 'params'] as const]),
+    ] as const
+    const trees = zipWithStates(where, grads, states, 3, (g, [m, v, p]) => {
+      const fusable = untraced(p === undefined ? [g, m!, v!] : [g, m!, v!, p]) && g.dtype !== 'int32'
+      if (fusable && [m!, v!, p ?? g].every((t) => t.dtype === g.dtype)) {
+        if (p === undefined) {
           const next = T.adamUpdate(g, m!, v!, hyper)
           return [next.mu, next.nu, next.update]
         }
-        const nextM = O.add(O.mul(m!, b1), O.mul(g, 1 - b1))
-        const nextV = O.add(O.mul(v!, b2), O.mul(O.square(g), 1 - b2))
-        const nuHat = O.div(nextV, nuCorrection)
-        const root = O.sqrt(epsRoot === 0 ? nuHat : O.add(nuHat, epsRoot))
-        const update = O.div(O.div(nextM, muCorrection), O.add(root, eps))
-        return [nextM, nextV, scale === 1 ? update : O.mul(update, scale)]
-      })
-      const [mu, nu, updates] = [trees[0]!, trees[1]!, trees[2]!]
-      return [updates, { count, mu, nu }]
-    },
+        const next = T.adamApply(p, g, m!, v!, hyper)
+        return [next.mu, next.nu, next.params]
+      }
+      const nextM = O.add(O.mul(m!, b1), O.mul(g, 1 - b1))
+      const nextV = O.add(O.mul(v!, b2), O.mul(O.square(g), 1 - b2))
+      const nuHat = O.div(nextV, nuCorrection)
+      const root = O.sqrt(epsRoot === 0 ? nuHat : O.add(nuHat, epsRoot))
+      const update = O.div(O.div(nextM, muCorrection), O.add(root, eps))
+      const scaled = scale === 1 ? update : O.mul(update, scale)
+      return [nextM, nextV, p === undefined ? scaled : O.astype(O.add(p, scaled), p.dtype)]
+    })
+    const [mu, nu, out] = [trees[0]!, trees[1]!, trees[2]!]
+    return [out, { count, mu, nu }]
+  }
+  return {
+    init: (params) => ({ count: 0, mu: zerosLike(params), nu: zerosLike(params) }),
+    update: (grads, state) => step(grads, state, undefined),
+    apply: (grads, state, params) => step(grads, state, params),
   }
 }

@@ -1,6 +1,7 @@
 import * as O from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import { map } from '../tree'
+import { applyScaled } from './applyUpdates'
 import type { GradientTransformation, LearningRate } from './transform'
 
 /** State of `scaleByLearningRate`: how many updates have been applied so far. @since 0.1.0 */
@@ -43,6 +44,11 @@ export const scaleByLearningRate = (lr: LearningRate): GradientTransformation<Sc
     update: (grads, state) => {
       const rate = learningRateAt(lr, state.count)
       return [map(grads, (g) => O.mul(g, -rate)), { count: state.count + 1 }]
+    },
+    // θ − lr·u in one pass per parameter.
+    apply: (grads, state, params) => {
+      const rate = learningRateAt(lr, state.count)
+      return [applyScaled(params, grads, -rate), { count: state.count + 1 }]
     },
   }
 }

@@ -12,6 +12,13 @@ import type { Tensor } from '@backfold/tensor'
 export interface GradientTransformation<S> {
   readonly init: <P>(params: P) => S
   readonly update: <P>(grads: P, state: S, params: P) => readonly [P, S]
+  /**
+   * Optional fast path: `update` and `applyUpdates` in one pass per parameter, returning the new
+   * parameters and state. Equal to `applyUpdates(params, update(grads, state, params)[0])` except
+   * that each new parameter is rounded once instead of twice. Call it through `applyGradients`,
+   * which falls back to `update` + `applyUpdates` for transformations without it.
+   */
+  readonly apply?: <P>(grads: P, state: S, params: P) => readonly [P, S]
 }
 
 /** The state type of a transformation. @since 0.1.0 */

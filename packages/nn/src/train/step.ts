@@ -3,7 +3,7 @@ import * as T from '@backfold/tensor'
 import type { Key, Tensor } from '@backfold/tensor'
 import type { ApplyContext, Layer } from '../layer'
 import type { GradientTransformation } from '../optim/transform'
-import { applyUpdates } from '../optim/applyUpdates'
+import { applyGradients } from '../optim/applyUpdates'
 import type { Dataset } from '../data/dataset'
 
 /** A loss: model output and targets to a scalar tensor, built from `@backfold/ops` ops. @since 0.1.0 */
@@ -72,7 +72,7 @@ export const countCorrect = (output: Tensor, labels: Tensor): number => {
  * Builds the training step for a model, loss, optimizer and optional regulariser:
  * the forward pass in training mode, the gradient of `loss (+ regularizer)` with respect to the
  * parameters (`valueAndGrad` with `hasAux`, so the layer state the forward pass produced, e.g. batch
- * norm statistics, comes back with it), the optimizer update and `applyUpdates`.
+ * norm statistics, comes back with it), the optimizer update and its application (`applyGradients`).
  * @example
  * import * as T from '@backfold/tensor'
  * import { makeTrainStep, sequential, dense, relu, adam, softmaxCrossEntropy } from '@backfold/nn'
@@ -103,12 +103,13 @@ export const makeTrainStep = <P, S, O>(options: TrainStepOptions<P, S, O>): Trai
   const lossAndGrad = O.valueAndGrad(objective, { hasAux: true })
   return (params, state, optState, batch, key) => {
     const [value, grads, aux] = lossAndGrad(params, state, batch.x, batch.y, key)
-    const [updates, nextOptState] = optimizer.update(grads, optState, params)
+    // One pass per parameter where the optimizer can fuse its update with applying it.
+    const [nextParams, nextOptState] = applyGradients(optimizer, grads, optState, params)
     const batchSize = batch.y.shape[0] ?? 0
     const metrics: StepMetrics =
       isClassification(aux.output, batch.y) && batchSize > 0
         ? { loss: T.item(value), accuracy: countCorrect(aux.output, batch.y) / batchSize }
         : { loss: T.item(value) }
-    return { params: applyUpdates(params, updates), state: aux.state, optState: nextOptState, metrics }
+    return { params: nextParams, state: aux.state, optState: nextOptState, metrics }
   }
 }

@@ -25,14 +25,15 @@ export const softmaxCrossEntropyOp = defineOp<SoftmaxCrossEntropyParams>({
     const terms = T.where(T.equal(labels!, 0), 0, T.mul(labels!, negLogProbs))
     return T.sum(terms, { axes: axis })
   },
-  vjp: (ct, [logits, labels], _y, { axis }) => {
+  vjp: (ct, [logits, labels], _y, { axis }, needed) => {
     // ȳ has the class axis removed; put it back as size 1 so it broadcasts over the classes.
     const keptShape = logits!.shape.map((d, i) => (i === axis ? 1 : d))
     const perExample = reshape(ct, keptShape)
     const labelMass = sum(labels!, { axes: axis, keepDims: true })
     return [
-      mul(perExample, sub(mul(softmax(logits!, axis), labelMass), labels!)),
-      neg(mul(perExample, logSoftmax(logits!, axis))),
+      needed[0] !== false ? mul(perExample, sub(mul(softmax(logits!, axis), labelMass), labels!)) : undefined,
+      // Labels are data almost always: their cotangent is computed only when asked for.
+      needed[1] !== false ? neg(mul(perExample, logSoftmax(logits!, axis))) : undefined,
     ]
   },
 })

@@ -49,17 +49,46 @@ export interface AdamMoments {
  * @since 0.1.0
  */
 export const adamUpdate = (g: Tensor, m: Tensor, v: Tensor, hyper: AdamHyperparameters): AdamMoments => {
+  checkAdam('adamUpdate', hyper, [g, m, v])
+  const [mu, nu, update] = getBackend().adamUpdate(g, m, v, hyper)
+  return { mu, nu, update }
+}
+
+/** The parameters and moments after one Adam step. @since 0.1.0 */
+export interface AdamApplied {
+  readonly params: Tensor
+  readonly mu: Tensor
+  readonly nu: Tensor
+}
+
+/**
+ * `adamUpdate` and the parameter update in one pass: `params + update` with the update of
+ * `adamUpdate` (pass `scale: −lr`), rounded once. `p`, `g`, `m`, `v` share a float dtype and a shape.
+ * @example
+ * const { params, mu, nu } = adamApply(p, g, m, v, { ...hyper, scale: -1e-3 })
+ * @throws as `adamUpdate`.
+ * @since 0.1.0
+ */
+export const adamApply = (
+  p: Tensor,
+  g: Tensor,
+  m: Tensor,
+  v: Tensor,
+  hyper: AdamHyperparameters,
+): AdamApplied => {
+  checkAdam('adamApply', hyper, [g, m, v, p])
+  const [mu, nu, params] = getBackend().adamUpdate(g, m, v, hyper, p)
+  return { params, mu, nu }
+}
+
+const checkAdam = (op: string, hyper: AdamHyperparameters, tensors: ReadonlyArray<Tensor>): void => {
   for (const name of ['b1', 'b2', 'eps', 'epsRoot', 'muCorrection', 'nuCorrection', 'scale'] as const) {
     const value = hyper[name] ?? 1
-    if (!Number.isFinite(value))
-      throw new ValueError('adamUpdate', `${name} must be a finite number, got ${value}`)
+    if (!Number.isFinite(value)) throw new ValueError(op, `${name} must be a finite number, got ${value}`)
   }
   for (const name of ['muCorrection', 'nuCorrection'] as const) {
     const value = hyper[name]
-    if (!(value > 0 && value <= 1))
-      throw new ValueError('adamUpdate', `${name} must be in (0, 1], got ${value}`)
+    if (!(value > 0 && value <= 1)) throw new ValueError(op, `${name} must be in (0, 1], got ${value}`)
   }
-  requireSameFloat('adamUpdate', ['g', 'm', 'v'], [g, m, v])
-  const [mu, nu, update] = getBackend().adamUpdate(g, m, v, hyper)
-  return { mu, nu, update }
+  requireSameFloat(op, ['g', 'm', 'v', 'p'], tensors)
 }

@@ -25,21 +25,23 @@ export const reluGrad = (ct: Tensor, y: Tensor): Tensor => {
   return unsafeTensor(ct.dtype, ct.shape, out)
 }
 
-/** One Adam step; see `adamUpdate` in kernels/optim.ts. @since 0.1.0 */
+/** One Adam step; see `adamUpdate` and `adamApply` in kernels/optim.ts. @since 0.1.0 */
 export const adamUpdate = (
   g: Tensor,
   m: Tensor,
   v: Tensor,
   hyper: AdamHyperparameters,
+  p?: Tensor,
 ): readonly [Tensor, Tensor, Tensor] => {
   const { b1, b2, eps, epsRoot, muCorrection, nuCorrection, scale = 1 } = hyper
   const gs = g.data
   const ms = m.data
   const vs = v.data
+  const ps = p?.data
   const n = gs.length
   const mu = allocate(g.dtype, n)
   const nu = allocate(g.dtype, n)
-  const update = allocate(g.dtype, n)
+  const out = allocate(g.dtype, n)
   const c1 = 1 - b1
   const c2 = 1 - b2
   // Products with reciprocals, not divisions: float64 division and square root are the slow
@@ -51,11 +53,13 @@ export const adamUpdate = (
     mu[i] = b1 * ms[i]! + c1 * gi
     nu[i] = b2 * vs[i]! + c2 * gi * gi
     // From the stored (rounded) moments, so the update is a function of the state alone.
-    update[i] = (mHat * mu[i]!) / (Math.sqrt(vHat * nu[i]! + epsRoot) + eps)
+    const update = (mHat * mu[i]!) / (Math.sqrt(vHat * nu[i]! + epsRoot) + eps)
+    // With parameters: their new value, rounded once (not the rounded update added and rounded again).
+    out[i] = ps === undefined ? update : ps[i]! + update
   }
   return [
     unsafeTensor(g.dtype, g.shape, mu),
     unsafeTensor(g.dtype, g.shape, nu),
-    unsafeTensor(g.dtype, g.shape, update),
+    unsafeTensor(g.dtype, g.shape, out),
   ]
 }

@@ -85,24 +85,17 @@ const axpyKernel = (): Code => {
 /**
  * adam(g, m, v, mu, nu, update, pairs, b1, c1, b2, c2, mHat, vHat, epsRoot, eps), as the reference:
  * mu = b1·m + c1·g; nu = b2·v + (c2·g)·g; update = (mHat·mu) / (√(vHat·nu + epsRoot) + eps), the
- * update read off the ROUNDED mu and nu.
+ * update read off the ROUNDED mu and nu. With `withParams` (export adamApply) an eighth pointer `p`
+ * follows `update`, and `update` receives p + update instead, rounded once.
  */
-const adamKernel = (): Code => {
-  const f = new Code(
-    ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', ...new Array<'f64'>(8).fill('f64')],
-    [],
-  )
-  const [g, m, v, mu, nu, update, pairs, ...scalars] = params(f, 15) as [
-    Param,
-    Param,
-    Param,
-    Param,
-    Param,
-    Param,
-    Param,
-    ...Param[],
-  ]
-  const [b1, c1, b2, c2, mHat, vHat, epsRoot, eps] = scalars.map((scalar) => {
+const adamKernel = (withParams: boolean): Code => {
+  const pointers = withParams ? 8 : 7
+  const f = new Code([...new Array<'i32'>(pointers).fill('i32'), ...new Array<'f64'>(8).fill('f64')], [])
+  const all = params(f, pointers + 8)
+  const [g, m, v, mu, nu, update] = all as [Param, Param, Param, Param, Param, Param]
+  const p = withParams ? all[6] : undefined
+  const pairs = all[pointers - 1]!
+  const [b1, c1, b2, c2, mHat, vHat, epsRoot, eps] = all.slice(pointers).map((scalar) => {
     const splat = f.local('v128')
     f.get(scalar).f64x2Splat().set(splat)
     return splat
@@ -110,7 +103,7 @@ const adamKernel = (): Code => {
   const gs = f.local('v128')
   const rounded = f.local('v128')
   const mus = f.local('v128')
-  eachStep(f, pairs, [g, m, v, mu, nu, update], 8, () => {
+  eachStep(f, pairs, p === undefined ? [g, m, v, mu, nu, update] : [g, m, v, mu, nu, update, p], 8, () => {
     loadPair(f, g)
     f.set(gs)
     // mu = b1·m + c1·g, stored rounded; its rounded value goes on.
@@ -124,11 +117,14 @@ const adamKernel = (): Code => {
     loadPair(f, v)
     f.f64x2Mul().get(c2).get(gs).f64x2Mul().get(gs).f64x2Mul().f64x2Add().f32x4DemoteF64x2Zero().set(rounded)
     f.get(nu).get(rounded).v128Store64Lane0()
-    // update = (mHat·mu) / (√(vHat·nu + epsRoot) + eps)
+    // update = (mHat·mu) / (√(vHat·nu + epsRoot) + eps), or p + that.
     f.get(update)
+    if (p !== undefined) loadPair(f, p)
     f.get(mHat).get(mus).f64x2Mul()
     f.get(vHat).get(rounded).f64x2PromoteLowF32x4().f64x2Mul().get(epsRoot).f64x2Add().f64x2Sqrt()
-    f.get(eps).f64x2Add().f64x2Div().f32x4DemoteF64x2Zero().v128Store64Lane0()
+    f.get(eps).f64x2Add().f64x2Div()
+    if (p !== undefined) f.f64x2Add()
+    f.f32x4DemoteF64x2Zero().v128Store64Lane0()
   })
   return f
 }
@@ -138,6 +134,7 @@ interface FusedExports {
   readonly reluGrad: (ct: number, y: number, out: number, vectors: number) => void
   readonly axpy: (x: number, y: number, out: number, pairs: number, alpha: number) => void
   readonly adam: (...args: number[]) => void
+  readonly adamApply: (...args: number[]) => void
 }
 
 let instance: FusedExports | undefined
@@ -148,11 +145,12 @@ const fused = (): FusedExports => {
     [
       { name: 'reluGrad', code: reluGradKernel() },
       { name: 'axpy', code: axpyKernel() },
-      { name: 'adam', code: adamKernel() },
+      { name: 'adam', code: adamKernel(false) },
+      { name: 'adamApply', code: adamKernel(true) },
     ],
     1,
   )
-  // why: the module above exports exactly these three functions and its memory
+  // why: the module above exports exactly these functions and its memory
   instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as unknown as FusedExports
   return instance
 }
@@ -205,27 +203,21 @@ export const adamUpdate = (
   m: Tensor,
   v: Tensor,
   hyper: AdamHyperparameters,
+  p?: Tensor,
 ): readonly [Tensor, Tensor, Tensor] => {
-  if (!useWasm(g, m, v)) return referenceAdamUpdate(g, m, v, hyper)
+  if (!useWasm(g, m, v)) return referenceAdamUpdate(g, m, v, hyper, p)
   const { b1, b2, eps, epsRoot, muCorrection, nuCorrection, scale = 1 } = hyper
   const n = g.data.length
-  const { heap, at } = layout(6, n)
+  const { heap, at } = layout(p === undefined ? 6 : 7, n)
   heap.set(g.data, at[0]! >> 2)
   heap.set(m.data, at[1]! >> 2)
   heap.set(v.data, at[2]! >> 2)
+  if (p !== undefined) heap.set(p.data, at[6]! >> 2)
   // The same float64 constants as the reference loop computes.
-  fused().adam(
-    ...at,
-    Math.ceil(n / 2),
-    b1,
-    1 - b1,
-    b2,
-    1 - b2,
-    scale / muCorrection,
-    1 / nuCorrection,
-    epsRoot,
-    eps,
-  )
+  const constants = [b1, 1 - b1, b2, 1 - b2, scale / muCorrection, 1 / nuCorrection, epsRoot, eps]
+  const kernels = fused()
+  if (p === undefined) kernels.adam(...at, Math.ceil(n / 2), ...constants)
+  else kernels.adamApply(...at, Math.ceil(n / 2), ...constants)
   const out = (i: number): Tensor => unsafeTensor('float32', g.shape, copyOut(heap, at[i]!, n))
   return [out(3), out(4), out(5)]
 }
