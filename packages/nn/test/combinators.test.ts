@@ -337,3 +337,39 @@ describe('end to end', () => {
     expect(T.item(loss(params))).toBeLessThan(0.5 * initial)
   })
 })
+
+describe('dense then relu() in a sequential runs as one fused op', () => {
+  const net = sequential(dense(7), relu(), dense(3), relu())
+  const { params, state } = unwrap(net.init(key(1), [5]))
+  const x = randn(2, [4, 5])
+  // The same layers applied one by one, outside any sequential.
+  const layers = [dense(7), relu(), dense(3), relu()] as const
+  const stepByStep = (ps: typeof params, input: Tensor): Tensor => {
+    let y = input
+    layers.forEach((layer, i) => {
+      y = layer.apply(ps[i] as never, {} as never, y, evalCtx)[0]
+    })
+    return y
+  }
+
+  it('gives bit for bit the values and gradients of the layers in turn', () => {
+    const [fused] = net.apply(params, state, x, evalCtx)
+    expect(values(fused)).toEqual(values(stepByStep(params, x)))
+    const loss = (run: (ps: typeof params) => Tensor) => (ps: typeof params) => O.sum(O.square(run(ps)))
+    const fusedGrads = O.grad(loss((ps) => net.apply(ps, state, x, evalCtx)[0]))(params)
+    const plainGrads = O.grad(loss((ps) => stepByStep(ps, x)))(params)
+    expect(names(fusedGrads)).toEqual(names(plainGrads))
+    const flat = (tree: unknown): number[] => T.flatten(tree).leaves.flatMap(values)
+    expect(flat(fusedGrads)).toEqual(flat(plainGrads))
+  })
+
+  it('fuses only the relu() layer object, not another layer of kind relu', () => {
+    // A user layer that reports kind 'relu' but doubles its input.
+    const doubling: ReturnType<typeof relu> = { ...relu(), apply: (_p, s, input) => [O.mul(input, 2), s] }
+    const custom = sequential(dense(3), doubling)
+    const built = unwrap(custom.init(key(3), [5]))
+    const [y] = custom.apply(built.params, built.state, x, evalCtx)
+    const [z] = dense(3).apply(built.params[0], {}, x, evalCtx)
+    expect(values(y)).toEqual(values(O.mul(z, 2)))
+  })
+})

@@ -494,7 +494,7 @@ describe('fused update kernels and differentiable updates give the same steps', 
 describe('applyGradients: update and apply in one pass where the optimizer can', () => {
   const params = { w: T.random.normal(T.random.key(11), [6, 5]), b: T.random.normal(T.random.key(12), [5]) }
   const grads = { w: T.random.normal(T.random.key(13), [6, 5]), b: T.random.normal(T.random.key(14), [5]) }
-  const optimizers: ReadonlyArray<readonly [string, GradientTransformation<object>, boolean]> = [
+  const optimizers = [
     ['adam', adam(0.01), true],
     ['sgd', sgd(0.1), true],
     ['momentum', momentum(0.1, 0.9), true],
@@ -509,7 +509,7 @@ describe('applyGradients: update and apply in one pass where the optimizer can',
     ],
     ['rmsprop', rmsprop(0.01), true],
     ['scale (no fused step)', scale(-0.1), false],
-  ]
+  ] as ReadonlyArray<readonly [string, GradientTransformation<object>, boolean]>
   it.each(optimizers)(
     '%s: same step as update + applyUpdates, to float32 rounding, three steps',
     (_name, opt, fused) => {

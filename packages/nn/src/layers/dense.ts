@@ -8,6 +8,7 @@ import type { Initializer } from '../init/initializer'
 import { computeFans } from '../init/initializer'
 import { torchDefault } from '../init/varianceScaling'
 import { badShape, configOf, fail, notPositiveInteger, paramDType, runInit } from './common'
+import { registerDenseRelu } from './fusion'
 
 /** Parameters of `dense`: PyTorch's `nn.Linear` names and layout. @since 0.1.0 */
 export interface DenseParams {
@@ -102,6 +103,11 @@ export const dense = <B extends boolean = true>(
       state,
     ],
   }
+  // Followed by relu() in a sequential: the ReLU in the same op (see fusion.ts).
+  registerDenseRelu(layer, (params, x) => {
+    const p = params as DenseParams | DenseParamsNoBias // why: sequential passes this layer's own params
+    return O.linear(x, p.weight, 'bias' in p ? p.bias : undefined, 'relu')
+  })
   // Safe: `bias` is present exactly when useBias is not false, which is what DenseParamsFor<B> says.
   return layer as Layer<DenseParamsFor<B>, NoState>
 }

@@ -1,4 +1,5 @@
 import * as E from 'fp-ts/lib/Either.js'
+import { fusedDenseRelu } from './fusion'
 import type { Layer } from '../layer'
 import type { AnyLayer } from './common'
 import { childContext, splitKey, underName } from './common'
@@ -55,6 +56,15 @@ export function sequential(...args: ReadonlyArray<unknown>): AnyLayer {
       const nextStates: unknown[] = []
       let y = x
       for (let i = 0; i < layers.length; i++) {
+        // dense then relu(): one fused op (bias and ReLU in the product's output pass); neither
+        // layer has state to update.
+        const fused = fusedDenseRelu(layers[i]!, layers[i + 1])
+        if (fused !== undefined) {
+          y = fused(childParams[i], y)
+          nextStates.push(childStates[i], childStates[i + 1])
+          i++
+          continue
+        }
         const [out, nextState] = layers[i]!.apply(
           childParams[i],
           childStates[i],
