@@ -3,12 +3,12 @@
 // never are, so SharedArrayBuffer and the wasm backend's Web Worker pool would be off), opens it in
 // headless Chromium (Debian's `chromium`, driven by playwright-core) and checks that 2-thread
 // float32 matmuls ran partly on a Web Worker and match 1 thread bit for bit.
-import { existsSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 import { chromium } from 'playwright-core'
+import { CHROMIUM_FLAGS, chromiumPath } from './chromium.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 /** How long the page may take to report (it gives up on its worker after 10 s itself). */
@@ -21,7 +21,7 @@ const fail = (reason, details) => {
   process.exit(1)
 }
 
-const executablePath = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p))
+const executablePath = chromiumPath
 if (executablePath === undefined) {
   fail("chromium not found; install Debian's chromium (apt-get install chromium)")
 }
@@ -74,15 +74,7 @@ try {
   browser = await chromium.launch({
     executablePath,
     timeout: 30_000,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--disable-quic',
-    ],
+    args: CHROMIUM_FLAGS,
   })
   const page = await browser.newPage()
   page.on('console', (message) => log.push(`console.${message.type()}: ${message.text()}`))

@@ -1,14 +1,15 @@
 // The browser test: bundles test/browser/xor.mjs against the BUILT packages for the browser platform,
 // runs it in headless Chromium (Debian's `chromium`) and checks that XOR was learned.
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, writeFileSync, existsSync } from 'node:fs'
+import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
+import { CHROMIUM_FLAGS, chromiumPath } from './chromium.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-const chromium = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p))
+const chromium = chromiumPath
 if (chromium === undefined) {
   console.error("browser test: chromium not found; install Debian's chromium (apt-get install chromium)")
   console.log('0 passed, 1 failed')
@@ -31,13 +32,7 @@ writeFileSync(page, `<!doctype html><html><body><script>${script}</script></body
 const dom = execFileSync(
   chromium,
   [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--disable-quic',
+    ...CHROMIUM_FLAGS,
     '--no-first-run',
     `--user-data-dir=${join(dir, 'profile')}`,
     '--dump-dom',

@@ -15,16 +15,12 @@ import {
   wasmAvailable,
   wasmBackend,
   where,
-  type Backend,
   type Tensor,
 } from '../src/index'
+import { backends } from './backends'
 
 // The fused kernels must give what their unfused definitions give, on every backend: exactly where
 // the unfused form rounds once too (reluGrad), to one rounding of float64 arithmetic otherwise.
-const backends: ReadonlyArray<readonly [string, Backend]> = [
-  ['reference', referenceBackend],
-  ...(wasmAvailable() ? [['wasm', wasmBackend] as const] : []),
-]
 afterAll(() => setBackend(referenceBackend))
 
 const draw = (seed: number, shape: number[], dtype: 'float32' | 'float64' = 'float32'): Tensor =>

@@ -5,22 +5,15 @@ import {
   linear,
   matmul,
   random,
-  referenceBackend,
   relu,
   setBackend,
   ShapeError,
-  wasmAvailable,
-  wasmBackend,
-  type Backend,
   type Tensor,
 } from '../src/index'
+import { backends } from './backends'
 
 // The fused dense kernel must give exactly what the unfused ops give (same product, then the same
 // float adds and max in the same order), on every backend.
-const backends: ReadonlyArray<readonly [string, Backend]> = [
-  ['reference', referenceBackend],
-  ...(wasmAvailable() ? [['wasm', wasmBackend] as const] : []),
-]
 
 describe.each(backends)('linear on the %s backend', (_name, backend) => {
   afterAll(() => setBackend(undefined))
