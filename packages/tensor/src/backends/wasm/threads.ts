@@ -117,7 +117,7 @@ const spawner = (): { readonly spawn: Spawn; readonly canBlock: boolean } | unde
   const scope = globalThis as {
     Worker?: new (url: string) => WorkerHandle & { postMessage: (message: WorkerInit) => void }
     Blob?: new (parts: string[], options: { type: string }) => object
-    URL?: { createObjectURL: (blob: object) => string }
+    URL?: { createObjectURL: (blob: object) => string; revokeObjectURL: (url: string) => void }
     crossOriginIsolated?: boolean
     document?: unknown
   }
@@ -130,9 +130,16 @@ const spawner = (): { readonly spawn: Spawn; readonly canBlock: boolean } | unde
     canBlock: scope.document === undefined,
     spawn: (source, init) => {
       const program = `self.onmessage = (event) => { self.onmessage = null; ${source.replace('__BACKFOLD_INIT__', 'event.data')} }`
-      const worker = new Worker(URL.createObjectURL(new Blob([program], { type: 'text/javascript' })))
+      const url = URL.createObjectURL(new Blob([program], { type: 'text/javascript' }))
+      const worker = new Worker(url)
       worker.postMessage(init)
-      return worker
+      // The Blob URL lives as long as the worker: released when the pool retires it.
+      return {
+        terminate: () => {
+          worker.terminate()
+          URL.revokeObjectURL(url)
+        },
+      }
     },
   }
 }
