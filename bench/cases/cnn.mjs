@@ -4,17 +4,16 @@
 // Same weights and batch for every configuration (backfold and jax-js in NCHW/OIHW, TensorFlow.js in
 // its NHWC/HWIO layout with the weights permuted to match), so the first losses must agree.
 import {
-  emit,
   frameworkArg,
+  jaxSgdStep,
   loadBackfold,
   loadJax,
   loadTfjs,
-  measure,
   normalData,
   oneHotData,
+  timeTrainingStep,
   transposeData,
   uniformData,
-  unsupported,
 } from './common.mjs'
 
 const framework = frameworkArg()
@@ -92,9 +91,9 @@ if (framework.startsWith('backfold')) {
   }
 } else {
   const jax = await loadJax()
-  const { numpy: np, nn, lax, tree } = jax
+  const { numpy: np, nn, lax } = jax
   backend = 'wasm'
-  let params = {
+  const params = {
     c1: np.array(init.c1).reshape([8, 1, 3, 3]),
     b1: np.zeros([8]),
     c2: np.array(init.c2).reshape([16, 8, 3, 3]),
@@ -105,7 +104,6 @@ if (framework.startsWith('backfold')) {
   const x = np.array(xData).reshape([batch, 1, 28, 28])
   const labels = np.array(labelData).reshape([batch, classes])
   const maxPool = (a) => lax.reduceWindow(a, (window) => np.max(window), [2, 2], [2, 2])
-  // jax-js functions take ownership of their arguments; `.ref` / tree.ref keep a value alive.
   const loss = (p, inputs, targets) => {
     let a = nn.relu(lax.conv(inputs, p.c1, [1, 1], 'VALID').add(p.b1.reshape([8, 1, 1])))
     a = maxPool(a)
@@ -114,42 +112,7 @@ if (framework.startsWith('backfold')) {
     const logits = np.matmul(a.reshape([batch, flat]), p.w).add(p.b)
     return nn.logSoftmax(logits).mul(targets).sum(-1).mean().neg()
   }
-  const valueAndGrad = jax.valueAndGrad(loss)
-  const update = (p, inputs, targets) => {
-    const [value, grads] = valueAndGrad(tree.ref(p), inputs, targets)
-    return [value, tree.map((v, g) => v.sub(g.mul(lr)), p, grads)]
-  }
-  const compiled = framework === 'jax-jit' ? jax.jit(update) : update
-  step = async () => {
-    const [value, next] = compiled(params, x.ref, labels.ref)
-    params = next
-    await jax.blockUntilReady(params)
-    const [loss0] = await value.data()
-    return loss0
-  }
+  step = jaxSgdStep(jax, framework, loss, params, x, labels, lr)
 }
 
-let firstLoss
-let firstStepMs // includes one-off work: jit compilation, kernel generation
-let lossAfterOneStep // equal across configurations iff their gradients agree
-try {
-  const firstStart = performance.now()
-  firstLoss = await step()
-  firstStepMs = performance.now() - firstStart
-  lossAfterOneStep = await step()
-} catch (error) {
-  // e.g. a backend without the kernels a convolution's gradient needs.
-  unsupported('cnn', framework, error)
-}
-const stats = await measure(step, { warmup: 3, warmupMs: 1500, maxRuns: 41, budgetMs: 12_000 })
-emit({
-  bench: 'cnn',
-  framework,
-  backend,
-  batch,
-  firstStepMs,
-  firstLoss,
-  lossAfterOneStep,
-  samplesPerSecond: (batch * 1000) / stats.medianMs,
-  ...stats,
-})
+await timeTrainingStep('cnn', framework, backend, batch, step)

@@ -259,3 +259,59 @@ export const peerVersions = () => ({
   '@tensorflow/tfjs-backend-wasm': versionOf('@tensorflow/tfjs-backend-wasm'),
   '@jax-js/jax': versionOf('@jax-js/jax'),
 })
+
+/**
+ * A jax-js SGD training step over `loss(params, x, labels)`: `valueAndGrad` plus `p − lr·g` on every
+ * leaf, the whole update under `jit` for 'jax-jit'. Returns `step()`, resolving to the loss before
+ * the update once the new parameters are materialised (jax-js arrays are lazy).
+ */
+export const jaxSgdStep = (jax, framework, loss, initialParams, x, labels, lr) => {
+  const { tree } = jax
+  const valueAndGrad = jax.valueAndGrad(loss)
+  // jax-js functions take ownership of their arguments; `.ref` / tree.ref keep a value alive.
+  const update = (p, inputs, targets) => {
+    const [value, grads] = valueAndGrad(tree.ref(p), inputs, targets)
+    return [value, tree.map((v, g) => v.sub(g.mul(lr)), p, grads)]
+  }
+  const compiled = framework === 'jax-jit' ? jax.jit(update) : update
+  let params = initialParams
+  return async () => {
+    const [value, next] = compiled(params, x.ref, labels.ref)
+    params = next
+    await jax.blockUntilReady(params)
+    const [loss0] = await value.data()
+    return loss0
+  }
+}
+
+/**
+ * Times a training step and emits the case's JSON line: the first step alone (one-off work: jit
+ * compilation, kernel generation), the loss after one step (equal across configurations iff their
+ * gradients agree), then the steady state (`measure` after a 1.5 s warm-up). A step that throws
+ * makes the configuration unsupported for this case, with the error as the reason.
+ */
+export const timeTrainingStep = async (bench, framework, backend, batch, step) => {
+  let firstLoss
+  let firstStepMs
+  let lossAfterOneStep
+  try {
+    const firstStart = performance.now()
+    firstLoss = await step()
+    firstStepMs = performance.now() - firstStart
+    lossAfterOneStep = await step()
+  } catch (error) {
+    unsupported(bench, framework, error)
+  }
+  const stats = await measure(step, { warmup: 3, warmupMs: 1500, maxRuns: 41, budgetMs: 12_000 })
+  emit({
+    bench,
+    framework,
+    backend,
+    batch,
+    firstStepMs,
+    firstLoss,
+    lossAfterOneStep,
+    samplesPerSecond: (batch * 1000) / stats.medianMs,
+    ...stats,
+  })
+}

@@ -3,14 +3,14 @@
 // Every configuration starts from the same weights and batch (common.mjs), so their first losses
 // must agree; a timed step ends with the loss read back and the new parameters materialised.
 import {
-  emit,
   frameworkArg,
+  jaxSgdStep,
   loadBackfold,
   loadJax,
   loadTfjs,
-  measure,
   normalData,
   oneHotData,
+  timeTrainingStep,
   transposeData,
   uniformData,
 } from './common.mjs'
@@ -85,15 +85,14 @@ if (framework.startsWith('backfold')) {
   }
 } else {
   const jax = await loadJax()
-  const { numpy: np, nn, tree } = jax
+  const { numpy: np, nn } = jax
   backend = 'wasm'
-  let params = layers.map(({ inputs, outputs, weight }) => ({
+  const params = layers.map(({ inputs, outputs, weight }) => ({
     weight: np.array(weight).reshape([inputs, outputs]),
     bias: np.zeros([outputs]),
   }))
   const x = np.array(xData).reshape([batch, sizes[0]])
   const labels = np.array(labelData).reshape([batch, sizes.at(-1)])
-  // jax-js functions take ownership of their arguments; `.ref` / tree.ref keep a value alive.
   const loss = (ps, inputs, targets) => {
     let a = inputs
     ps.forEach((p, l) => {
@@ -102,34 +101,7 @@ if (framework.startsWith('backfold')) {
     })
     return nn.logSoftmax(a).mul(targets).sum(-1).mean().neg()
   }
-  const valueAndGrad = jax.valueAndGrad(loss)
-  const update = (ps, inputs, targets) => {
-    const [value, grads] = valueAndGrad(tree.ref(ps), inputs, targets)
-    return [value, tree.map((p, g) => p.sub(g.mul(lr)), ps, grads)]
-  }
-  const compiled = framework === 'jax-jit' ? jax.jit(update) : update
-  step = async () => {
-    const [value, next] = compiled(params, x.ref, labels.ref)
-    params = next
-    await jax.blockUntilReady(params)
-    const [loss0] = await value.data()
-    return loss0
-  }
+  step = jaxSgdStep(jax, framework, loss, params, x, labels, lr)
 }
 
-const firstStart = performance.now()
-const firstLoss = await step() // includes one-off work: jit compilation, kernel generation
-const firstStepMs = performance.now() - firstStart
-const lossAfterOneStep = await step() // equal across configurations iff their gradients agree
-const stats = await measure(step, { warmup: 3, warmupMs: 1500, maxRuns: 41, budgetMs: 12_000 })
-emit({
-  bench: 'mlp',
-  framework,
-  backend,
-  batch,
-  firstStepMs,
-  firstLoss,
-  lossAfterOneStep,
-  samplesPerSecond: (batch * 1000) / stats.medianMs,
-  ...stats,
-})
+await timeTrainingStep('mlp', framework, backend, batch, step)
