@@ -1,5 +1,6 @@
 import * as E from 'fp-ts/lib/Either.js'
 import type { Either } from 'fp-ts/lib/Either.js'
+import { pipe } from 'fp-ts/lib/function.js'
 import * as T from '@backfold/tensor'
 import type { DType, Key, Shape, Tensor } from '@backfold/tensor'
 import type {
@@ -16,6 +17,7 @@ import type {
 } from '../layer'
 import { layerError } from '../layer'
 import type { Fans, Initializer } from '../init/initializer'
+import { computeFans } from '../init/initializer'
 
 /**
  * Any layer, whatever its parameter and state types. `Layer<P, S>` is invariant in both (they are
@@ -150,6 +152,46 @@ export const paramDType = (kind: string, dtype: DType | undefined): Either<Layer
     : dtype === 'float32' || dtype === 'float64'
       ? E.right(dtype)
       : fail(kind, `dtype must be 'float32' or 'float64', got ${String(dtype)}`)
+
+/** What `initWeightAndBias` needs besides the key and shapes. */
+export interface WeightAndBiasOptions {
+  readonly weightInit: Initializer
+  readonly biasInit: Initializer
+  readonly useBias: boolean
+  readonly dtype: DType | undefined
+}
+
+/**
+ * A layer's `weight` (of `weightShape`) and, with `useBias`, its `bias` (`[biasSize]`), each drawn
+ * with its own key split from `key` and the weight's fans, in the parameter dtype (float32 by
+ * default). Errors name the layer and the initialiser that failed.
+ */
+export const initWeightAndBias = (
+  kind: string,
+  key: Key,
+  weightShape: Shape,
+  biasSize: number,
+  opts: WeightAndBiasOptions,
+): Either<LayerError, { readonly weight: Tensor; readonly bias?: Tensor }> => {
+  const fans = computeFans(weightShape)
+  const [weightKey, biasKey] = T.random.split(key, 2)
+  return pipe(
+    paramDType(kind, opts.dtype),
+    E.chain((dtype) =>
+      pipe(
+        runInit(kind, 'weightInit', opts.weightInit, weightKey!, weightShape, dtype, fans),
+        E.chain((weight) =>
+          opts.useBias
+            ? pipe(
+                runInit(kind, 'biasInit', opts.biasInit, biasKey!, [biasSize], dtype, fans),
+                E.map((bias) => ({ weight, bias })),
+              )
+            : E.right({ weight }),
+        ),
+      ),
+    ),
+  )
+}
 
 /**
  * A parameter-free elementwise (shape-preserving) layer applying `f`; `problem` (a bad constructor

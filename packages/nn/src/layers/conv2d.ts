@@ -5,9 +5,8 @@ import * as T from '@backfold/tensor'
 import type { Conv2dOptions, DType, Tensor } from '@backfold/tensor'
 import type { Layer, NoState } from '../layer'
 import type { Initializer } from '../init/initializer'
-import { computeFans } from '../init/initializer'
 import { torchDefault } from '../init/varianceScaling'
-import { badShape, configOf, fail, notPositiveInteger, paramDType, runInit, tryShape } from './common'
+import { badShape, configOf, fail, initWeightAndBias, notPositiveInteger, tryShape } from './common'
 
 /** Parameters of `conv2d`: PyTorch's `nn.Conv2d` names and layout. @since 0.1.0 */
 export interface Conv2dParams {
@@ -82,29 +81,24 @@ export const conv2d = <B extends boolean = true>(
         )
       const weightShape = [outChannels, inShape[0]!, kh, kw]
       const xShape = [1, ...inShape]
-      const fans = computeFans(weightShape)
-      const [weightKey, biasKey] = T.random.split(key, 2)
       return pipe(
         tryShape(kind, `input ${T.fmtShape(inShape)}, weight ${T.fmtShape(weightShape)}`, () =>
           T.conv2dOutputShape(xShape, weightShape, T.conv2dSpec(kind, xShape, weightShape, geometry)),
         ),
         E.chain((outShape) =>
           pipe(
-            paramDType(kind, opts.dtype),
-            E.chain((dtype) =>
-              pipe(
-                runInit(kind, 'weightInit', weightInit, weightKey!, weightShape, dtype, fans),
-                E.chain((weight) =>
-                  useBias
-                    ? pipe(
-                        runInit(kind, 'biasInit', biasInit, biasKey!, [outChannels], dtype, fans),
-                        E.map((bias): Conv2dParams | Conv2dParamsNoBias => ({ weight, bias })),
-                      )
-                    : E.right({ weight }),
-                ),
-              ),
-            ),
-            E.map((params) => ({ params, state: {}, outShape: outShape.slice(1) })),
+            initWeightAndBias(kind, key, weightShape, outChannels, {
+              weightInit,
+              biasInit,
+              useBias,
+              dtype: opts.dtype,
+            }),
+            // Safe: `bias` is present exactly when useBias is set.
+            E.map((params) => ({
+              params: params as Conv2dParams | Conv2dParamsNoBias,
+              state: {},
+              outShape: outShape.slice(1),
+            })),
           ),
         ),
       )

@@ -5,9 +5,8 @@ import * as T from '@backfold/tensor'
 import type { DType, Tensor } from '@backfold/tensor'
 import type { Layer, NoState } from '../layer'
 import type { Initializer } from '../init/initializer'
-import { computeFans } from '../init/initializer'
 import { torchDefault } from '../init/varianceScaling'
-import { badShape, configOf, fail, notPositiveInteger, paramDType, runInit } from './common'
+import { badShape, configOf, fail, initWeightAndBias, notPositiveInteger } from './common'
 import { registerDenseRelu } from './fusion'
 
 /** Parameters of `dense`: PyTorch's `nn.Linear` names and layout. @since 0.1.0 */
@@ -76,25 +75,19 @@ export const dense = <B extends boolean = true>(
           `expected a per-example input of rank 1 ([features]), got ${T.fmtShape(inShape)} (rank ${inShape.length}); ` +
             `put flatten() before dense for multi-dimensional inputs`,
         )
-      const weightShape = [units, inShape[0]!]
-      const fans = computeFans(weightShape)
-      const [weightKey, biasKey] = T.random.split(key, 2)
       return pipe(
-        paramDType(kind, opts.dtype),
-        E.chain((dtype) =>
-          pipe(
-            runInit(kind, 'weightInit', weightInit, weightKey!, weightShape, dtype, fans),
-            E.chain((weight) =>
-              useBias
-                ? pipe(
-                    runInit(kind, 'biasInit', biasInit, biasKey!, [units], dtype, fans),
-                    E.map((bias): DenseParams | DenseParamsNoBias => ({ weight, bias })),
-                  )
-                : E.right({ weight }),
-            ),
-          ),
-        ),
-        E.map((params) => ({ params, state: {}, outShape: [units] })),
+        initWeightAndBias(kind, key, [units, inShape[0]!], units, {
+          weightInit,
+          biasInit,
+          useBias,
+          dtype: opts.dtype,
+        }),
+        // Safe: `bias` is present exactly when useBias is set.
+        E.map((params) => ({
+          params: params as DenseParams | DenseParamsNoBias,
+          state: {},
+          outShape: [units],
+        })),
       )
     },
     // One fused op: the bias is added in the product's output pass (and its VJP is the same fold).
