@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest'
 import fc from 'fast-check'
-import type { DType, TypedArray } from '../src/dtype'
+import type { DType } from '../src/dtype'
 import { DTypeError, ShapeError } from '../src/errors'
 import { broadcastShapes } from '../src/shape'
 import { unsafeTensor, type Tensor } from '../src/tensor'
@@ -21,46 +21,25 @@ import {
   sub,
   where,
 } from '../src/kernels/binary'
+import {
+  DTYPES,
+  expectValues,
+  mulberry32,
+  product,
+  stored,
+  storedValues,
+  tensorOf,
+  unravel,
+  withGetters,
+} from './helpers'
 
 // ---------- helpers (naive, independent of the code under test) ----------
 
-const DTYPES: ReadonlyArray<DType> = ['float32', 'float64', 'int32']
-
-const arrayFor = (dtype: DType, values: ReadonlyArray<number>): TypedArray =>
-  dtype === 'float32'
-    ? Float32Array.from(values)
-    : dtype === 'float64'
-      ? Float64Array.from(values)
-      : Int32Array.from(values)
-
-const make = (dtype: DType, shape: ReadonlyArray<number>, values: ReadonlyArray<number>): Tensor =>
-  unsafeTensor(dtype, shape, arrayFor(dtype, values))
-
-const stored = (dtype: DType, v: number): number =>
-  dtype === 'float32' ? Math.fround(v) : dtype === 'float64' ? v : v | 0
-
-const sizeOfShape = (shape: ReadonlyArray<number>): number => shape.reduce((p, d) => p * d, 1)
-
-const rng = (seed: number): (() => number) => {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 /** Small values with many ties and zeros, so comparisons and division hit their edge cases. */
-const randomValues = (random: () => number, n: number, dtype: DType): number[] => {
-  const out: number[] = []
-  for (let i = 0; i < n; i++) {
-    const v = dtype === 'int32' || random() < 0.4 ? Math.floor(random() * 9) - 4 : (random() - 0.5) * 8
-    out.push(stored(dtype, v))
-  }
-  return out
-}
+const randomValues = (random: () => number, n: number, dtype: DType): number[] =>
+  storedValues(n, dtype, () =>
+    dtype === 'int32' || random() < 0.4 ? Math.floor(random() * 9) - 4 : (random() - 0.5) * 8,
+  )
 
 /** NumPy's broadcasting rule, reimplemented: undefined when the shapes are incompatible. */
 const numpyBroadcast = (a: ReadonlyArray<number>, b: ReadonlyArray<number>): number[] | undefined => {
@@ -86,16 +65,6 @@ const operandIndex = (outIndex: ReadonlyArray<number>, shape: ReadonlyArray<numb
   return flat
 }
 
-const unravel = (flat: number, shape: ReadonlyArray<number>): number[] => {
-  const index = new Array<number>(shape.length).fill(0)
-  for (let i = shape.length - 1; i >= 0; i--) {
-    const size = shape[i]!
-    index[i] = flat % size
-    flat = Math.floor(flat / size)
-  }
-  return index
-}
-
 /** Naive broadcasting elementwise map over any number of operands. */
 const broadcastMap = (
   shapes: ReadonlyArray<ReadonlyArray<number>>,
@@ -104,24 +73,11 @@ const broadcastMap = (
   f: (args: number[]) => number,
 ): number[] => {
   const out: number[] = []
-  for (let flat = 0; flat < sizeOfShape(outShape); flat++) {
+  for (let flat = 0; flat < product(outShape); flat++) {
     const index = unravel(flat, outShape)
     out.push(f(shapes.map((shape, k) => values[k]![operandIndex(index, shape)]!)))
   }
   return out
-}
-
-const sameNumber = (got: number, want: number): boolean =>
-  (Number.isNaN(got) && Number.isNaN(want)) || got === want
-
-const expectValues = (t: Tensor, want: ReadonlyArray<number>): void => {
-  expect(t.data.length).toBe(want.length)
-  const bad: string[] = []
-  for (let i = 0; i < want.length; i++) {
-    const got = t.data[i]!
-    if (!sameNumber(got, want[i]!)) bad.push(`[${i}] got ${got}, want ${want[i]}`)
-  }
-  expect(bad.slice(0, 5)).toEqual([])
 }
 
 const promoted = (a: DType, b: DType): DType =>
@@ -237,15 +193,15 @@ const expected = (
 describe('binary kernels against a naive broadcasting reference', () => {
   for (const c of CASES) {
     it(`${c.name} over every dtype pair and broadcast pattern`, () => {
-      const random = rng(c.name.length * 977)
+      const random = mulberry32(c.name.length * 977)
       for (const [aShape, bShape] of SHAPE_PAIRS) {
         for (const aDtype of DTYPES) {
           for (const bDtype of DTYPES) {
             const inDtype = promoted(aDtype, bDtype)
             const outDtype = outDtypeOf(c, inDtype)
-            const aValues = randomValues(random, sizeOfShape(aShape), aDtype)
-            const bValues = randomValues(random, sizeOfShape(bShape), bDtype)
-            const y = c.fn(make(aDtype, aShape, aValues), make(bDtype, bShape, bValues))
+            const aValues = randomValues(random, product(aShape), aDtype)
+            const bValues = randomValues(random, product(bShape), bDtype)
+            const y = c.fn(tensorOf(aDtype, aShape, aValues), tensorOf(bDtype, bShape, bValues))
             expect(y.dtype).toBe(outDtype)
             expect(y.shape).toEqual(numpyBroadcast(aShape, bShape))
             // Inputs are exact in the promoted dtype, so the reference may use them as they are.
@@ -256,10 +212,10 @@ describe('binary kernels against a naive broadcasting reference', () => {
     })
 
     it(`${c.name} with a plain number operand (weak dtype)`, () => {
-      const random = rng(c.name.length * 13 + 5)
+      const random = mulberry32(c.name.length * 13 + 5)
       for (const dtype of DTYPES) {
         const values = randomValues(random, 6, dtype)
-        const x = make(dtype, [2, 3], values)
+        const x = tensorOf(dtype, [2, 3], values)
         const left = c.fn(x, 3)
         const right = c.fn(-2, x)
         expect(left.dtype).toBe(outDtypeOf(c, dtype))
@@ -297,10 +253,10 @@ describe('binary kernels against a naive broadcasting reference', () => {
       })
     fc.assert(
       fc.property(compatiblePair, fc.integer(), fc.constantFrom(...CASES), ([aShape, bShape], seed, c) => {
-        const random = rng(seed)
-        const aValues = randomValues(random, sizeOfShape(aShape), 'float64')
-        const bValues = randomValues(random, sizeOfShape(bShape), 'float64')
-        const y = c.fn(make('float64', aShape, aValues), make('float64', bShape, bValues))
+        const random = mulberry32(seed)
+        const aValues = randomValues(random, product(aShape), 'float64')
+        const bValues = randomValues(random, product(bShape), 'float64')
+        const y = c.fn(tensorOf('float64', aShape, aValues), tensorOf('float64', bShape, bValues))
         expect(y.shape).toEqual(numpyBroadcast(aShape, bShape))
         expectValues(y, expected(c, aShape, aValues, bShape, bValues, outDtypeOf(c, 'float64')))
       }),
@@ -309,34 +265,24 @@ describe('binary kernels against a naive broadcasting reference', () => {
   })
 
   it('does not mutate its inputs', () => {
-    const a = make('float32', [2, 1], [1, 2])
-    const b = make('float32', [3], [3, 4, 5])
+    const a = tensorOf('float32', [2, 1], [1, 2])
+    const b = tensorOf('float32', [3], [3, 4, 5])
     for (const c of CASES) c.fn(a, b)
     expect(Array.from(a.data)).toEqual([1, 2])
     expect(Array.from(b.data)).toEqual([3, 4, 5])
   })
 
   it('accepts tensor-like objects with getters (traced values)', () => {
-    const inner = make('float64', [2, 1], [1, 2])
-    const traced: Tensor = {
-      get dtype() {
-        return inner.dtype
-      },
-      get shape() {
-        return inner.shape
-      },
-      get data() {
-        return inner.data
-      },
-    }
-    expectValues(add(traced, make('float64', [2], [10, 20])), [11, 21, 12, 22])
+    const inner = tensorOf('float64', [2, 1], [1, 2])
+    const traced = withGetters(inner)
+    expectValues(add(traced, tensorOf('float64', [2], [10, 20])), [11, 21, 12, 22])
   })
 })
 
 describe('broadcasting shape rules (property)', () => {
   const shape = fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 4 })
   const zerosOf = (s: ReadonlyArray<number>): Tensor =>
-    make('float32', s, new Array<number>(sizeOfShape(s)).fill(0))
+    tensorOf('float32', s, new Array<number>(product(s)).fill(0))
 
   it('equals the NumPy rule, is symmetric, and is idempotent', () => {
     fc.assert(
@@ -387,22 +333,22 @@ describe('binary dtype rules', () => {
       ['float64', 'float64', 'float64'],
     ]
     for (const [a, b, want] of table) {
-      expect(add(make(a, [1], [1]), make(b, [1], [2])).dtype).toBe(want)
-      expect(less(make(a, [1], [1]), make(b, [1], [2])).dtype).toBe('int32')
+      expect(add(tensorOf(a, [1], [1]), tensorOf(b, [1], [2])).dtype).toBe(want)
+      expect(less(tensorOf(a, [1], [1]), tensorOf(b, [1], [2])).dtype).toBe('int32')
     }
   })
 
   it('keeps the tensor dtype for a plain number (weak typing)', () => {
-    expect(mul(make('int32', [2], [3, 4]), 2).dtype).toBe('int32')
-    expect(add(make('float64', [1], [1]), 1).dtype).toBe('float64')
-    expect(add(1, make('float32', [1], [1])).dtype).toBe('float32')
+    expect(mul(tensorOf('int32', [2], [3, 4]), 2).dtype).toBe('int32')
+    expect(add(tensorOf('float64', [1], [1]), 1).dtype).toBe('float64')
+    expect(add(1, tensorOf('float32', [1], [1])).dtype).toBe('float32')
     expect(add(1, 2).dtype).toBe('float32')
     // float64 precision is kept: 0.1 is not rounded to float32 on the way in.
-    expectValues(add(make('float64', [1], [0]), 0.1), [0.1])
+    expectValues(add(tensorOf('float64', [1], [0]), 0.1), [0.1])
   })
 
   it('promotes int32 to float32 for a number that is not an int32 value (as JAX and PyTorch)', () => {
-    const x = make('int32', [3], [1, 2, 3])
+    const x = tensorOf('int32', [3], [1, 2, 3])
     const y = add(x, 0.5)
     expect(y.dtype).toBe('float32')
     expectValues(y, [1.5, 2.5, 3.5])
@@ -414,20 +360,20 @@ describe('binary dtype rules', () => {
   })
 
   it('div and pow of int32 give float32', () => {
-    const a = make('int32', [3], [7, -7, 1])
-    const b = make('int32', [3], [2, 2, 0])
+    const a = tensorOf('int32', [3], [7, -7, 1])
+    const b = tensorOf('int32', [3], [2, 2, 0])
     expect(div(a, b).dtype).toBe('float32')
     expectValues(div(a, b), [3.5, -3.5, Infinity])
     expect(pow(a, b).dtype).toBe('float32')
-    expectValues(pow(a, make('int32', [3], [2, -1, 5])), [49, Math.fround(-1 / 7), 1])
+    expectValues(pow(a, tensorOf('int32', [3], [2, -1, 5])), [49, Math.fround(-1 / 7), 1])
   })
 
   it('int32 add, sub and mul wrap around like C', () => {
-    const big = make('int32', [2], [2147483647, -2147483648])
+    const big = tensorOf('int32', [2], [2147483647, -2147483648])
     expectValues(add(big, 1), [-2147483648, -2147483647])
     expectValues(sub(big, 1), [2147483646, 2147483647])
     const factors = [46341, 65536, -123456789, 987654321]
-    const x = make('int32', [4], factors)
+    const x = tensorOf('int32', [4], factors)
     expectValues(
       mul(x, x),
       factors.map((v) => Number(BigInt.asIntN(32, BigInt(v) * BigInt(v)))),
@@ -437,15 +383,15 @@ describe('binary dtype rules', () => {
 
 describe('binary edge cases', () => {
   it('maximum and minimum propagate NaN from either side', () => {
-    const a = make('float32', [4], [NaN, 1, NaN, 2])
-    const b = make('float32', [4], [1, NaN, NaN, -1])
+    const a = tensorOf('float32', [4], [NaN, 1, NaN, 2])
+    const b = tensorOf('float32', [4], [1, NaN, NaN, -1])
     expectValues(maximum(a, b), [NaN, NaN, NaN, 2])
     expectValues(minimum(a, b), [NaN, NaN, NaN, -1])
-    expectValues(maximum(make('float64', [2], [-0, 0]), 0), [0, 0])
+    expectValues(maximum(tensorOf('float64', [2], [-0, 0]), 0), [0, 0])
   })
 
   it('comparisons with NaN are false except notEqual', () => {
-    const a = make('float64', [1], [NaN])
+    const a = tensorOf('float64', [1], [NaN])
     expectValues(equal(a, a), [0])
     expectValues(notEqual(a, a), [1])
     expectValues(less(a, 1), [0])
@@ -454,10 +400,13 @@ describe('binary edge cases', () => {
 
   it('pow follows IEEE 754 for base 1 and -1', () => {
     expectValues(
-      pow(make('float64', [4], [1, 1, -1, -1]), make('float64', [4], [NaN, Infinity, Infinity, -Infinity])),
+      pow(
+        tensorOf('float64', [4], [1, 1, -1, -1]),
+        tensorOf('float64', [4], [NaN, Infinity, Infinity, -Infinity]),
+      ),
       [1, 1, 1, 1],
     )
-    expectValues(pow(make('float64', [3], [NaN, -8, 0]), make('float64', [3], [0, 1 / 3, -1])), [
+    expectValues(pow(tensorOf('float64', [3], [NaN, -8, 0]), tensorOf('float64', [3], [0, 1 / 3, -1])), [
       1,
       NaN,
       Infinity,
@@ -465,13 +414,13 @@ describe('binary edge cases', () => {
   })
 
   it('division by zero gives ±Infinity and NaN', () => {
-    expectValues(div(make('float32', [3], [1, -1, 0]), 0), [Infinity, -Infinity, NaN])
+    expectValues(div(tensorOf('float32', [3], [1, -1, 0]), 0), [Infinity, -Infinity, NaN])
   })
 })
 
 describe('where', () => {
   it('selects with three-way broadcasting against a naive reference', () => {
-    const random = rng(42)
+    const random = mulberry32(42)
     const triples: ReadonlyArray<
       readonly [ReadonlyArray<number>, ReadonlyArray<number>, ReadonlyArray<number>]
     > = [
@@ -495,13 +444,13 @@ describe('where', () => {
       for (const condDtype of DTYPES) {
         for (const aDtype of DTYPES) {
           for (const bDtype of DTYPES) {
-            const cValues = randomValues(random, sizeOfShape(cShape), condDtype).map((v) => (v > 0 ? v : 0))
-            const aValues = randomValues(random, sizeOfShape(aShape), aDtype)
-            const bValues = randomValues(random, sizeOfShape(bShape), bDtype)
+            const cValues = randomValues(random, product(cShape), condDtype).map((v) => (v > 0 ? v : 0))
+            const aValues = randomValues(random, product(aShape), aDtype)
+            const bValues = randomValues(random, product(bShape), bDtype)
             const y = where(
-              make(condDtype, cShape, cValues),
-              make(aDtype, aShape, aValues),
-              make(bDtype, bShape, bValues),
+              tensorOf(condDtype, cShape, cValues),
+              tensorOf(aDtype, aShape, aValues),
+              tensorOf(bDtype, bShape, bValues),
             )
             const outShape = numpyBroadcast(numpyBroadcast(cShape, aShape)!, bShape)!
             expect(y.shape).toEqual(outShape)
@@ -519,28 +468,32 @@ describe('where', () => {
   })
 
   it('treats any nonzero (NaN included) as true and -0 as false', () => {
-    const cond = make('float32', [4], [NaN, -0, 0.5, -2])
+    const cond = tensorOf('float32', [4], [NaN, -0, 0.5, -2])
     expectValues(where(cond, 1, 0), [1, 0, 1, 1])
   })
 
   it('takes weak numbers like the binary ops', () => {
-    const cond = make('int32', [2], [1, 0])
-    const y = where(cond, make('int32', [2], [5, 6]), -1)
+    const cond = tensorOf('int32', [2], [1, 0])
+    const y = where(cond, tensorOf('int32', [2], [5, 6]), -1)
     expect(y.dtype).toBe('int32')
     expectValues(y, [5, -1])
-    expect(where(cond, make('int32', [2], [5, 6]), 0.5).dtype).toBe('float32')
+    expect(where(cond, tensorOf('int32', [2], [5, 6]), 0.5).dtype).toBe('float32')
     expect(where(cond, 1, 2).dtype).toBe('float32')
-    expect(where(cond, make('float64', [1], [1]), 2).dtype).toBe('float64')
+    expect(where(cond, tensorOf('float64', [1], [1]), 2).dtype).toBe('float64')
   })
 
   it('names the op and all three shapes when they do not broadcast', () => {
-    const run = (): Tensor => where(make('int32', [2], [1, 0]), make('float32', [3], [1, 2, 3]), 0)
+    const run = (): Tensor => where(tensorOf('int32', [2], [1, 0]), tensorOf('float32', [3], [1, 2, 3]), 0)
     expect(run).toThrow(ShapeError)
     expect(run).toThrow(/where/)
     expect(run).toThrow(/\[2\]/)
     expect(run).toThrow(/\[3\]/)
     expect(() =>
-      where(make('int32', [2], [1, 0]), make('float32', [2], [1, 2]), make('float32', [4], [0, 0, 0, 0])),
+      where(
+        tensorOf('int32', [2], [1, 0]),
+        tensorOf('float32', [2], [1, 2]),
+        tensorOf('float32', [4], [0, 0, 0, 0]),
+      ),
     ).toThrow(/cond \[2\], a \[2\] and b \[4\]/)
   })
 })
@@ -548,14 +501,14 @@ describe('where', () => {
 describe('astype', () => {
   it('returns the input itself when the dtype already matches', () => {
     for (const dtype of DTYPES) {
-      const x = make(dtype, [2], [1, 2])
+      const x = tensorOf(dtype, [2], [1, 2])
       expect(astype(x, dtype)).toBe(x)
     }
   })
 
   it('truncates toward zero into int32, maps NaN to 0 and saturates', () => {
     for (const from of ['float32', 'float64'] as const) {
-      const x = make(from, [9], [-1.7, 1.7, -0.5, 2.5, NaN, 1e10, -1e10, Infinity, -Infinity])
+      const x = tensorOf(from, [9], [-1.7, 1.7, -0.5, 2.5, NaN, 1e10, -1e10, Infinity, -Infinity])
       const y = astype(x, 'int32')
       expect(y.dtype).toBe('int32')
       expect(y.data).toBeInstanceOf(Int32Array)
@@ -565,18 +518,18 @@ describe('astype', () => {
   })
 
   it('converts between float dtypes and from int32', () => {
-    const x = make('float64', [2], [0.1, 1e300])
+    const x = tensorOf('float64', [2], [0.1, 1e300])
     const y = astype(x, 'float32')
     expect(y.data).toBeInstanceOf(Float32Array)
     expectValues(y, [Math.fround(0.1), Infinity])
-    expectValues(astype(make('int32', [2], [16777217, -3]), 'float32'), [16777216, -3])
-    expectValues(astype(make('int32', [2], [16777217, -3]), 'float64'), [16777217, -3])
-    expectValues(astype(make('float32', [1], [0.1]), 'float64'), [Math.fround(0.1)])
-    expect(astype(make('float32', [2, 0], []), 'int32').shape).toEqual([2, 0])
+    expectValues(astype(tensorOf('int32', [2], [16777217, -3]), 'float32'), [16777216, -3])
+    expectValues(astype(tensorOf('int32', [2], [16777217, -3]), 'float64'), [16777217, -3])
+    expectValues(astype(tensorOf('float32', [1], [0.1]), 'float64'), [Math.fround(0.1)])
+    expect(astype(tensorOf('float32', [2, 0], []), 'int32').shape).toEqual([2, 0])
   })
 
   it('rejects an unknown dtype with a DTypeError', () => {
-    const x = make('float32', [1], [1])
+    const x = tensorOf('float32', [1], [1])
     // Casts on purpose: the runtime check exists for callers outside TypeScript's reach.
     expect(() => astype(x, 'int8' as DType)).toThrow(DTypeError)
     expect(() => astype(x, 'float16' as DType)).toThrow(/astype: unknown target dtype float16/)
@@ -585,8 +538,8 @@ describe('astype', () => {
 
 describe('binary bad input', () => {
   it('incompatible shapes throw a ShapeError naming the op and both shapes', () => {
-    const a = make('float32', [2, 3], [0, 0, 0, 0, 0, 0])
-    const b = make('float32', [4], [0, 0, 0, 0])
+    const a = tensorOf('float32', [2, 3], [0, 0, 0, 0, 0, 0])
+    const b = tensorOf('float32', [4], [0, 0, 0, 0])
     for (const c of CASES) {
       let error: unknown
       try {
@@ -606,7 +559,7 @@ describe('binary bad input', () => {
     // Cast on purpose: this is the malformed input the check exists for.
     const bad = { dtype: 'uint8', shape: [1], data: new Int32Array(1) } as unknown as Tensor
     expect(() => add(bad, 1)).toThrow(DTypeError)
-    expect(() => mul(make('float32', [1], [1]), bad)).toThrow(/mul: b has dtype uint8/)
+    expect(() => mul(tensorOf('float32', [1], [1]), bad)).toThrow(/mul: b has dtype uint8/)
     expect(() => where(bad, 1, 2)).toThrow(DTypeError)
   })
 })

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest'
 import fc from 'fast-check'
-import type { DType, TypedArray } from '../src/dtype'
+import type { DType } from '../src/dtype'
 import type { Tensor } from '../src/tensor'
 import type { Conv2dOptions, Padding2d } from '../src/kernels/conv'
 import { ShapeError, ValueError } from '../src/errors'
@@ -12,80 +12,24 @@ import {
   conv2dOutputShape,
   conv2dSpec,
 } from '../src/kernels/conv'
+import {
+  arrayFor,
+  dot,
+  expectMatches,
+  explicitPadding,
+  mulberry32,
+  pairOf,
+  product,
+  randomInt,
+  randomTensorWithin,
+} from './helpers'
+import type { Expected } from './helpers'
 
 // ---------------------------------------------------------------------------------------------
 // Helpers: seeded data and a naive convolution written straight from the definition.
 
-const mulberry32 = (seed: number): (() => number) => {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-const randomInt = (rand: () => number, lo: number, hi: number): number =>
-  lo + Math.floor(rand() * (hi - lo + 1))
-
-const product = (shape: ReadonlyArray<number>): number => shape.reduce((acc, d) => acc * d, 1)
-
-const arrayFor = (dtype: DType, values: ReadonlyArray<number>): TypedArray =>
-  dtype === 'float32'
-    ? Float32Array.from(values)
-    : dtype === 'float64'
-      ? Float64Array.from(values)
-      : Int32Array.from(values)
-
-const randomTensor = (rand: () => number, dtype: DType, shape: ReadonlyArray<number>): Tensor =>
-  unsafeTensor(
-    dtype,
-    shape,
-    arrayFor(
-      dtype,
-      Array.from({ length: product(shape) }, () =>
-        dtype === 'int32' ? randomInt(rand, -5, 5) : rand() * 2 - 1,
-      ),
-    ),
-  )
-
-const pairOf = (v: number | readonly [number, number] | undefined, fallback: number): [number, number] =>
-  v === undefined ? [fallback, fallback] : typeof v === 'number' ? [v, v] : [v[0], v[1]]
-
-/** The padding each form means, worked out here independently of the code under test. */
-const explicitPadding = (
-  padding: Padding2d | undefined,
-  inH: number,
-  inW: number,
-  extentH: number,
-  extentW: number,
-  strideH: number,
-  strideW: number,
-): [number, number, number, number] => {
-  if (padding === undefined || padding === 'valid') return [0, 0, 0, 0]
-  if (padding === 'same') {
-    // TensorFlow: out = ceil(in / stride); the odd extra row/column goes after.
-    const totalH = Math.max((Math.ceil(inH / strideH) - 1) * strideH + extentH - inH, 0)
-    const totalW = Math.max((Math.ceil(inW / strideW) - 1) * strideW + extentW - inW, 0)
-    return [
-      Math.floor(totalH / 2),
-      totalH - Math.floor(totalH / 2),
-      Math.floor(totalW / 2),
-      totalW - Math.floor(totalW / 2),
-    ]
-  }
-  if (typeof padding === 'number') return [padding, padding, padding, padding]
-  if (padding.length === 2) return [padding[0], padding[0], padding[1], padding[1]]
-  return [padding[0], padding[1], padding[2], padding[3]]
-}
-
-interface Expected {
-  readonly shape: number[]
-  readonly values: number[]
-  readonly magnitude: number[]
-}
+/** Seeded tensors: uniform in [-1, 1) for floats, integers in [-5, 5] for int32. */
+const randomTensor = randomTensorWithin(5)
 
 /** Seven loops over (n, o, i, j, c, p, q); out-of-image taps read zero. */
 const naiveConv2d = (x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Expected => {
@@ -97,10 +41,8 @@ const naiveConv2d = (x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Expected =
     opts.padding,
     H,
     W,
-    dh * (KH - 1) + 1,
-    dw * (KW - 1) + 1,
-    sh,
-    sw,
+    [dh * (KH - 1) + 1, dw * (KW - 1) + 1],
+    [sh, sw],
   )
   const outH = Math.floor((H + top + bottom - dh * (KH - 1) - 1) / sh) + 1
   const outW = Math.floor((W + left + right - dw * (KW - 1) - 1) / sw) + 1
@@ -128,24 +70,6 @@ const naiveConv2d = (x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Expected =
           magnitude.push(mag)
         }
   return { shape: [N, O, outH, outW], values, magnitude }
-}
-
-const expectMatches = (actual: Tensor, expected: Expected, relTol: number): void => {
-  expect([...actual.shape]).toEqual(expected.shape)
-  expect(actual.data.length).toBe(expected.values.length)
-  for (let i = 0; i < expected.values.length; i++) {
-    const got = actual.data[i]!
-    const want = expected.values[i]!
-    if (relTol === 0) expect(got).toBe(want)
-    else if (Math.abs(got - want) > relTol * expected.magnitude[i]! + 1e-300)
-      expect.fail(`element ${i}: got ${got}, expected ${want}`)
-  }
-}
-
-const dot = (a: TypedArray, b: TypedArray): number => {
-  let sum = 0
-  for (let i = 0; i < a.length; i++) sum += a[i]! * b[i]!
-  return sum
 }
 
 const randomPadding = (rand: () => number): Padding2d | undefined => {
@@ -200,7 +124,7 @@ const fits = ({ xShape, wShape, opts }: Geometry): boolean => {
   const [dh, dw] = pairOf(opts.dilation, 1)
   const extentH = dh * (wShape[2] - 1) + 1
   const extentW = dw * (wShape[3] - 1) + 1
-  const [t, b, l, r] = explicitPadding(opts.padding, xShape[2], xShape[3], extentH, extentW, sh, sw)
+  const [t, b, l, r] = explicitPadding(opts.padding, xShape[2], xShape[3], [extentH, extentW], [sh, sw])
   return extentH <= xShape[2] + t + b && extentW <= xShape[3] + l + r
 }
 

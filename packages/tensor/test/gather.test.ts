@@ -1,31 +1,23 @@
 import { describe, it, expect } from 'vitest'
 import fc from 'fast-check'
-import type { DType } from '../src/dtype'
-import type { BackfoldError } from '../src/errors'
 import type { Tensor } from '../src/tensor'
-import { allocate } from '../src/dtype'
 import { DTypeError, ShapeError, ValueError } from '../src/errors'
 import { gather, oneHot, scatterAdd, scatterAddAlongAxis, takeAlongAxis } from '../src/kernels/gather'
-import { unsafeTensor } from '../src/tensor'
+import {
+  at,
+  dot,
+  dtypeArb,
+  DTYPES,
+  expectError,
+  expectTensor,
+  product,
+  ravelIndex,
+  sampleTensor,
+  unravel,
+} from './helpers'
 
 // ---------------------------------------------------------------------------------------------
 // helpers and naive references (direct loops over multi-indices)
-
-const DTYPES: ReadonlyArray<DType> = ['float32', 'float64', 'int32']
-
-const product = (shape: ReadonlyArray<number>): number => shape.reduce((a, b) => a * b, 1)
-
-/** A tensor whose data has the array type of its dtype; default values are small integers, exact in every dtype. */
-const make = (
-  dtype: DType,
-  shape: ReadonlyArray<number>,
-  values?: ReadonlyArray<number>,
-  salt = 0,
-): Tensor => {
-  const data = allocate(dtype, product(shape))
-  data.set(values ?? Array.from({ length: data.length }, (_, i) => ((i * 37 + 11 + salt * 13) % 61) - 30))
-  return unsafeTensor(dtype, [...shape], data)
-}
 
 /** Deterministic pseudo-random doubles in (-1, 1), for the adjointness tests. */
 const randomValues = (count: number, seed: number): number[] => {
@@ -34,31 +26,6 @@ const randomValues = (count: number, seed: number): number[] => {
     state = (Math.imul(state, 1664525) + 1013904223) >>> 0
     return state / 2 ** 31 - 1
   })
-}
-
-const ARRAY_OF: Record<DType, unknown> = { float32: Float32Array, float64: Float64Array, int32: Int32Array }
-
-const unravel = (flat: number, shape: ReadonlyArray<number>): number[] => {
-  const index = new Array<number>(shape.length).fill(0)
-  for (let i = shape.length - 1; i >= 0; i--) {
-    index[i] = flat % shape[i]!
-    flat = Math.floor(flat / shape[i]!)
-  }
-  return index
-}
-
-const ravelIndex = (index: ReadonlyArray<number>, shape: ReadonlyArray<number>): number => {
-  let flat = 0
-  for (let i = 0; i < shape.length; i++) flat = flat * shape[i]! + index[i]!
-  return flat
-}
-
-const at = (x: Tensor, index: ReadonlyArray<number>): number => x.data[ravelIndex(index, x.shape)]!
-
-const dot = (a: Tensor, b: Tensor): number => {
-  let sum = 0
-  for (let i = 0; i < a.data.length; i++) sum += a.data[i]! * b.data[i]!
-  return sum
 }
 
 /** NumPy `take`: out[pre, idx..., post] = x[pre, indices[idx...], post]. */
@@ -97,40 +64,6 @@ const naiveTakeAlongAxis = (x: Tensor, indices: Tensor, axis: number): number[] 
   return values
 }
 
-const expectTensor = (
-  actual: Tensor,
-  dtype: DType,
-  shape: ReadonlyArray<number>,
-  values: ArrayLike<number>,
-) => {
-  expect(actual.dtype).toBe(dtype)
-  expect(actual.data).toBeInstanceOf(ARRAY_OF[dtype] as typeof Float32Array)
-  expect([...actual.shape]).toEqual([...shape])
-  expect(Array.from(actual.data)).toEqual(Array.from(values))
-}
-
-/** Runs `f`, expects a typed error of class `kind` whose message names `op` and every fragment. */
-const expectError = (
-  f: () => unknown,
-  kind: new (op: string, message: string) => BackfoldError,
-  op: string,
-  fragments: string[] = [],
-) => {
-  let caught: unknown
-  try {
-    f()
-  } catch (error) {
-    caught = error
-  }
-  expect(caught).toBeInstanceOf(kind)
-  expect((caught as BackfoldError).op).toBe(op)
-  const message = (caught as Error).message
-  expect(message.startsWith(`${op}:`)).toBe(true)
-  for (const fragment of fragments) expect(message).toContain(fragment)
-}
-
-const dtypeArb = fc.constantFrom<DType>(...DTYPES)
-
 /** x's shape (rank >= 1), an axis, and in-range int32 indices of rank 0..2 (empty when the axis is). */
 const gatherCase = fc
   .tuple(
@@ -144,7 +77,7 @@ const gatherCase = fc
     const axis = axisSeed % shape.length
     const dim = shape[axis]!
     const indexShape = dim === 0 && product(requestedIndexShape) > 0 ? [0] : requestedIndexShape
-    const indices = make(
+    const indices = sampleTensor(
       'int32',
       indexShape,
       raw.slice(0, product(indexShape)).map((r) => r % dim),
@@ -165,7 +98,7 @@ const alongAxisCase = fc
     const axis = axisSeed % shape.length
     const dim = shape[axis]!
     const indexShape = shape.map((d, i) => (i === axis ? (dim === 0 ? 0 : requestedCount) : d))
-    const indices = make(
+    const indices = sampleTensor(
       'int32',
       indexShape,
       Array.from({ length: product(indexShape) }, (_, k) => raw[k % raw.length]! % dim),
@@ -179,7 +112,7 @@ describe('gather', () => {
   it('equals the naive NumPy take for random shapes, axes, index shapes and dtypes', () => {
     fc.assert(
       fc.property(gatherCase, dtypeArb, ({ shape, axis, indices }, dtype) => {
-        const x = make(dtype, shape)
+        const x = sampleTensor(dtype, shape)
         const expected = naiveGather(x, indices, axis)
         expectTensor(gather(x, indices, axis), dtype, expected.shape, expected.values)
         expectTensor(gather(x, indices, axis - shape.length), dtype, expected.shape, expected.values)
@@ -189,33 +122,44 @@ describe('gather', () => {
   })
 
   it('copies long inner blocks (the set fast path), takes scalar indices, and defaults to axis 0', () => {
-    const x = make('float64', [5, 40])
-    const indices = make('int32', [2, 3], [4, 0, 4, 1, 2, 3])
+    const x = sampleTensor('float64', [5, 40])
+    const indices = sampleTensor('int32', [2, 3], [4, 0, 4, 1, 2, 3])
     const expected = naiveGather(x, indices, 0)
     expectTensor(gather(x, indices), 'float64', [2, 3, 40], expected.values)
     expectTensor(
-      gather(x, make('int32', [], [3]), 1),
+      gather(x, sampleTensor('int32', [], [3]), 1),
       'float64',
       [5],
-      naiveGather(x, make('int32', [], [3]), 1).values,
+      naiveGather(x, sampleTensor('int32', [], [3]), 1).values,
     )
   })
 
   it('rejects float indices, out-of-range or negative indices and bad axes with typed errors', () => {
-    const x = make('float32', [3, 4])
-    expectError(() => gather(x, make('float32', [2], [0, 1])), DTypeError, 'gather', ['int32', 'float32'])
-    expectError(() => gather(x, make('int32', [2], [0, 3])), ValueError, 'gather', [
+    const x = sampleTensor('float32', [3, 4])
+    expectError(() => gather(x, sampleTensor('float32', [2], [0, 1])), DTypeError, 'gather', [
+      'int32',
+      'float32',
+    ])
+    expectError(() => gather(x, sampleTensor('int32', [2], [0, 3])), ValueError, 'gather', [
       'index 3',
       'size 3',
       '[3,4]',
     ])
-    expectError(() => gather(x, make('int32', [1], [-1]), 1), ValueError, 'gather', [
+    expectError(() => gather(x, sampleTensor('int32', [1], [-1]), 1), ValueError, 'gather', [
       'index -1',
       'size 4',
       'negative',
     ])
-    expectError(() => gather(x, make('int32', [1], [0]), 2), ValueError, 'gather', ['axis 2', '[3,4]'])
-    expectError(() => gather(make('float32', []), make('int32', [1], [0])), ValueError, 'gather', ['[]'])
+    expectError(() => gather(x, sampleTensor('int32', [1], [0]), 2), ValueError, 'gather', [
+      'axis 2',
+      '[3,4]',
+    ])
+    expectError(
+      () => gather(sampleTensor('float32', []), sampleTensor('int32', [1], [0])),
+      ValueError,
+      'gather',
+      ['[]'],
+    )
   })
 })
 
@@ -224,15 +168,15 @@ describe('scatterAdd', () => {
     fc.assert(
       fc.property(gatherCase, dtypeArb, ({ shape, axis, indices }, dtype) => {
         const outShape = [...shape.slice(0, axis), ...indices.shape, ...shape.slice(axis + 1)]
-        const updates = make(dtype, outShape)
+        const updates = sampleTensor(dtype, outShape)
         const expected = naiveScatterAdd(updates, indices, axis, shape)
         expectTensor(scatterAdd(updates, indices, axis, shape), dtype, shape, expected)
       }),
       { numRuns: 300 },
     )
     const sums = scatterAdd(
-      make('int32', [4, 2], [1, 2, 3, 4, 5, 6, 7, 8]),
-      make('int32', [4], [1, 1, 0, 1]),
+      sampleTensor('int32', [4, 2], [1, 2, 3, 4, 5, 6, 7, 8]),
+      sampleTensor('int32', [4], [1, 1, 0, 1]),
       0,
       [3, 2],
     )
@@ -242,11 +186,11 @@ describe('scatterAdd', () => {
   it('is the adjoint of gather: <gather(x), y> = <x, scatterAdd(y)> in float64', () => {
     fc.assert(
       fc.property(gatherCase, ({ shape, axis, indices, seed }) => {
-        const x = make('float64', shape, randomValues(product(shape), seed))
+        const x = sampleTensor('float64', shape, randomValues(product(shape), seed))
         const gathered = gather(x, indices, axis)
-        const y = make('float64', gathered.shape, randomValues(product(gathered.shape), seed + 1))
-        const lhs = dot(gathered, y)
-        const rhs = dot(x, scatterAdd(y, indices, axis, shape))
+        const y = sampleTensor('float64', gathered.shape, randomValues(product(gathered.shape), seed + 1))
+        const lhs = dot(gathered.data, y.data)
+        const rhs = dot(x.data, scatterAdd(y, indices, axis, shape).data)
         expect(Math.abs(lhs - rhs)).toBeLessThanOrEqual(1e-12 * (1 + Math.abs(lhs)))
       }),
       { numRuns: 200 },
@@ -254,27 +198,31 @@ describe('scatterAdd', () => {
   })
 
   it('rejects updates of the wrong shape and bad indices with typed errors', () => {
-    const indices = make('int32', [2], [0, 2])
-    expectError(() => scatterAdd(make('float32', [3, 2]), indices, 0, [3, 2]), ShapeError, 'scatterAdd', [
-      '[3,2]',
-      '[2]',
-      '[2,2]',
-    ])
+    const indices = sampleTensor('int32', [2], [0, 2])
     expectError(
-      () => scatterAdd(make('float32', [2, 2]), make('int32', [2], [0, 3]), 0, [3, 2]),
+      () => scatterAdd(sampleTensor('float32', [3, 2]), indices, 0, [3, 2]),
+      ShapeError,
+      'scatterAdd',
+      ['[3,2]', '[2]', '[2,2]'],
+    )
+    expectError(
+      () => scatterAdd(sampleTensor('float32', [2, 2]), sampleTensor('int32', [2], [0, 3]), 0, [3, 2]),
       ValueError,
       'scatterAdd',
       ['index 3', 'size 3'],
     )
     expectError(
-      () => scatterAdd(make('float32', [2, 2]), make('float64', [2]), 0, [3, 2]),
+      () => scatterAdd(sampleTensor('float32', [2, 2]), sampleTensor('float64', [2]), 0, [3, 2]),
       DTypeError,
       'scatterAdd',
       ['float64'],
     )
-    expectError(() => scatterAdd(make('float32', [2, 2]), indices, 0, [3, -2]), ValueError, 'scatterAdd', [
-      '[3,-2]',
-    ])
+    expectError(
+      () => scatterAdd(sampleTensor('float32', [2, 2]), indices, 0, [3, -2]),
+      ValueError,
+      'scatterAdd',
+      ['[3,-2]'],
+    )
   })
 })
 
@@ -288,7 +236,7 @@ describe('oneHot', () => {
         [[0, 2], 3],
         [[2], 1],
       ] as const) {
-        const indices = make(
+        const indices = sampleTensor(
           'int32',
           shape,
           Array.from({ length: product(shape) }, (_, k) => (k * 7 + 2) % depth),
@@ -299,20 +247,23 @@ describe('oneHot', () => {
         expectTensor(oneHot(indices, depth, dtype), dtype, [...shape, depth], values)
       }
     }
-    expect(oneHot(make('int32', [1], [0]), 2).dtype).toBe('float32')
-    expectTensor(oneHot(make('int32', [0]), 0), 'float32', [0, 0], [])
+    expect(oneHot(sampleTensor('int32', [1], [0]), 2).dtype).toBe('float32')
+    expectTensor(oneHot(sampleTensor('int32', [0]), 0), 'float32', [0, 0], [])
   })
 
   it('rejects out-of-range indices, a bad depth and float indices with typed errors', () => {
-    expectError(() => oneHot(make('int32', [2], [1, 3]), 3), ValueError, 'oneHot', [
+    expectError(() => oneHot(sampleTensor('int32', [2], [1, 3]), 3), ValueError, 'oneHot', [
       'index 3',
       'size 3',
       '[2]',
     ])
-    expectError(() => oneHot(make('int32', [2], [1, -1]), 3), ValueError, 'oneHot', ['index -1'])
-    expectError(() => oneHot(make('int32', [2], [1, 0]), -1), ValueError, 'oneHot', ['depth -1', '[2]'])
-    expectError(() => oneHot(make('int32', [2], [1, 0]), 2.5), ValueError, 'oneHot', ['depth 2.5'])
-    expectError(() => oneHot(make('float32', [2], [1, 0]), 3), DTypeError, 'oneHot', [
+    expectError(() => oneHot(sampleTensor('int32', [2], [1, -1]), 3), ValueError, 'oneHot', ['index -1'])
+    expectError(() => oneHot(sampleTensor('int32', [2], [1, 0]), -1), ValueError, 'oneHot', [
+      'depth -1',
+      '[2]',
+    ])
+    expectError(() => oneHot(sampleTensor('int32', [2], [1, 0]), 2.5), ValueError, 'oneHot', ['depth 2.5'])
+    expectError(() => oneHot(sampleTensor('float32', [2], [1, 0]), 3), DTypeError, 'oneHot', [
       'int32',
       'float32',
       '[2]',
@@ -324,7 +275,7 @@ describe('takeAlongAxis and scatterAddAlongAxis', () => {
   it('takeAlongAxis equals the naive NumPy take_along_axis', () => {
     fc.assert(
       fc.property(alongAxisCase, dtypeArb, ({ shape, axis, indices }, dtype) => {
-        const x = make(dtype, shape)
+        const x = sampleTensor(dtype, shape)
         const expected = naiveTakeAlongAxis(x, indices, axis)
         expectTensor(takeAlongAxis(x, indices, axis), dtype, indices.shape, expected)
         expectTensor(takeAlongAxis(x, indices, axis - shape.length), dtype, indices.shape, expected)
@@ -336,7 +287,7 @@ describe('takeAlongAxis and scatterAddAlongAxis', () => {
   it('scatterAddAlongAxis equals the naive accumulation', () => {
     fc.assert(
       fc.property(alongAxisCase, dtypeArb, ({ shape, axis, indices }, dtype) => {
-        const updates = make(dtype, indices.shape)
+        const updates = sampleTensor(dtype, indices.shape)
         const expected = new Array<number>(product(shape)).fill(0)
         for (let flat = 0; flat < updates.data.length; flat++) {
           const index = unravel(flat, indices.shape)
@@ -352,10 +303,10 @@ describe('takeAlongAxis and scatterAddAlongAxis', () => {
   it('are adjoint: <takeAlongAxis(x), y> = <x, scatterAddAlongAxis(y)> in float64', () => {
     fc.assert(
       fc.property(alongAxisCase, ({ shape, axis, indices, seed }) => {
-        const x = make('float64', shape, randomValues(product(shape), seed))
-        const y = make('float64', indices.shape, randomValues(product(indices.shape), seed + 7))
-        const lhs = dot(takeAlongAxis(x, indices, axis), y)
-        const rhs = dot(x, scatterAddAlongAxis(y, indices, axis, shape))
+        const x = sampleTensor('float64', shape, randomValues(product(shape), seed))
+        const y = sampleTensor('float64', indices.shape, randomValues(product(indices.shape), seed + 7))
+        const lhs = dot(takeAlongAxis(x, indices, axis).data, y.data)
+        const rhs = dot(x.data, scatterAddAlongAxis(y, indices, axis, shape).data)
         expect(Math.abs(lhs - rhs)).toBeLessThanOrEqual(1e-12 * (1 + Math.abs(lhs)))
       }),
       { numRuns: 200 },
@@ -363,11 +314,11 @@ describe('takeAlongAxis and scatterAddAlongAxis', () => {
   })
 
   it('pick per-row entries (the cross-entropy use)', () => {
-    const logits = make('float32', [2, 3], [0, 1, 2, 3, 4, 5])
-    const labels = make('int32', [2, 1], [2, 0])
+    const logits = sampleTensor('float32', [2, 3], [0, 1, 2, 3, 4, 5])
+    const labels = sampleTensor('int32', [2, 1], [2, 0])
     expectTensor(takeAlongAxis(logits, labels, 1), 'float32', [2, 1], [2, 3])
     expectTensor(
-      scatterAddAlongAxis(make('float32', [2, 1], [1, 1]), labels, -1, [2, 3]),
+      scatterAddAlongAxis(sampleTensor('float32', [2, 1], [1, 1]), labels, -1, [2, 3]),
       'float32',
       [2, 3],
       [0, 0, 1, 1, 0, 0],
@@ -375,40 +326,53 @@ describe('takeAlongAxis and scatterAddAlongAxis', () => {
   })
 
   it('reject mismatched shapes, float indices and out-of-range indices with typed errors', () => {
-    const x = make('float32', [2, 3])
-    expectError(() => takeAlongAxis(x, make('int32', [2], [0, 0]), 1), ShapeError, 'takeAlongAxis', [
+    const x = sampleTensor('float32', [2, 3])
+    expectError(() => takeAlongAxis(x, sampleTensor('int32', [2], [0, 0]), 1), ShapeError, 'takeAlongAxis', [
       '[2]',
       '[2,3]',
     ])
-    expectError(() => takeAlongAxis(x, make('int32', [3, 1], [0, 0, 0]), 1), ShapeError, 'takeAlongAxis', [
-      '[3,1]',
-      '[2,3]',
-    ])
-    expectError(() => takeAlongAxis(x, make('int32', [2, 1], [0, 3]), 1), ValueError, 'takeAlongAxis', [
-      'index 3',
-      'size 3',
-      '[2,3]',
-    ])
-    expectError(() => takeAlongAxis(x, make('float64', [2, 1]), 1), DTypeError, 'takeAlongAxis', ['float64'])
-    expectError(() => takeAlongAxis(x, make('int32', [2, 1], [0, 0]), 2), ValueError, 'takeAlongAxis', [
-      'axis 2',
-      '[2,3]',
-    ])
-    const indices = make('int32', [2, 1], [0, 1])
     expectError(
-      () => scatterAddAlongAxis(make('float32', [2, 2]), indices, 1, [2, 3]),
+      () => takeAlongAxis(x, sampleTensor('int32', [3, 1], [0, 0, 0]), 1),
+      ShapeError,
+      'takeAlongAxis',
+      ['[3,1]', '[2,3]'],
+    )
+    expectError(
+      () => takeAlongAxis(x, sampleTensor('int32', [2, 1], [0, 3]), 1),
+      ValueError,
+      'takeAlongAxis',
+      ['index 3', 'size 3', '[2,3]'],
+    )
+    expectError(() => takeAlongAxis(x, sampleTensor('float64', [2, 1]), 1), DTypeError, 'takeAlongAxis', [
+      'float64',
+    ])
+    expectError(
+      () => takeAlongAxis(x, sampleTensor('int32', [2, 1], [0, 0]), 2),
+      ValueError,
+      'takeAlongAxis',
+      ['axis 2', '[2,3]'],
+    )
+    const indices = sampleTensor('int32', [2, 1], [0, 1])
+    expectError(
+      () => scatterAddAlongAxis(sampleTensor('float32', [2, 2]), indices, 1, [2, 3]),
       ShapeError,
       'scatterAddAlongAxis',
       ['[2,2]', '[2,1]'],
     )
     expectError(
-      () => scatterAddAlongAxis(make('float32', [2, 1]), indices, 1, [3, 3]),
+      () => scatterAddAlongAxis(sampleTensor('float32', [2, 1]), indices, 1, [3, 3]),
       ShapeError,
       'scatterAddAlongAxis',
       ['[2,1]', '[3,3]'],
     )
     expectError(
-      () => scatterAddAlongAxis(make('float32', [2, 1]), make('int32', [2, 1], [0, -2]), 1, [2, 3]),
+      () =>
+        scatterAddAlongAxis(
+          sampleTensor('float32', [2, 1]),
+          sampleTensor('int32', [2, 1], [0, -2]),
+          1,
+          [2, 3],
+        ),
       ValueError,
       'scatterAddAlongAxis',
       ['index -2', 'size 3'],

@@ -1,50 +1,18 @@
 import { describe, it, expect } from 'vitest'
 import fc from 'fast-check'
-import type { DType, TypedArray } from '../src/dtype'
+import type { DType } from '../src/dtype'
 import type { Tensor } from '../src/tensor'
 import { ShapeError } from '../src/errors'
 import { unsafeTensor } from '../src/tensor'
 import { matmul, matmulShape } from '../src/kernels/matmul'
+import { expectMatches, mulberry32, randomInt, randomTensorWithin } from './helpers'
+import type { Expected } from './helpers'
 
 // ---------------------------------------------------------------------------------------------
 // Test helpers: a seeded generator and a naive NumPy-matmul written from the definition.
 
-const mulberry32 = (seed: number): (() => number) => {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-const randomInt = (rand: () => number, lo: number, hi: number): number =>
-  lo + Math.floor(rand() * (hi - lo + 1))
-
-const product = (shape: ReadonlyArray<number>): number => shape.reduce((acc, d) => acc * d, 1)
-
-const arrayFor = (dtype: DType, values: ReadonlyArray<number>): TypedArray =>
-  dtype === 'float32'
-    ? Float32Array.from(values)
-    : dtype === 'float64'
-      ? Float64Array.from(values)
-      : Int32Array.from(values)
-
-const randomTensor = (rand: () => number, dtype: DType, shape: ReadonlyArray<number>): Tensor => {
-  const values = Array.from({ length: product(shape) }, () =>
-    dtype === 'int32' ? randomInt(rand, -9, 9) : rand() * 2 - 1,
-  )
-  return unsafeTensor(dtype, shape, arrayFor(dtype, values))
-}
-
-interface Expected {
-  readonly shape: number[]
-  readonly values: number[]
-  /** Σ |a·b| per output element, the scale of its rounding error. */
-  readonly magnitude: number[]
-}
+/** Seeded tensors: uniform in [-1, 1) for floats, integers in [-9, 9] for int32. */
+const randomTensor = randomTensorWithin(9)
 
 /** Row-major flat index of `index` in `shape`, with size-1 axes broadcast (index read as 0). */
 const flatIndex = (shape: ReadonlyArray<number>, index: ReadonlyArray<number>): number => {
@@ -102,18 +70,6 @@ const naiveMatmul = (a: Tensor, b: Tensor, transposeA = false, transposeB = fals
   }
   const shape = [...batch, ...(aIsVector ? [] : [m]), ...(bIsVector ? [] : [n])]
   return { shape, values, magnitude }
-}
-
-const expectMatches = (actual: Tensor, expected: Expected, relTol: number): void => {
-  expect([...actual.shape]).toEqual(expected.shape)
-  expect(actual.data.length).toBe(expected.values.length)
-  for (let i = 0; i < expected.values.length; i++) {
-    const got = actual.data[i]!
-    const want = expected.values[i]!
-    if (relTol === 0) expect(got).toBe(want)
-    else if (Math.abs(got - want) > relTol * expected.magnitude[i]! + 1e-300)
-      expect.fail(`element ${i}: got ${got}, expected ${want} (tolerance ${relTol * expected.magnitude[i]!})`)
-  }
 }
 
 const tolerance = (dtype: DType): number => (dtype === 'float32' ? 1e-5 : dtype === 'float64' ? 1e-14 : 0)

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest'
 import fc from 'fast-check'
-import type { DType, TypedArray } from '../src/dtype'
+import type { DType } from '../src/dtype'
 import type { Tensor } from '../src/tensor'
 import type { Padding2d } from '../src/kernels/conv'
 import type { Pool2dOptions } from '../src/kernels/pool'
@@ -15,79 +15,26 @@ import {
   pool2dOutputShape,
   pool2dSpec,
 } from '../src/kernels/pool'
+import { dot, explicitPadding, mulberry32, pairOf, product, randomInt, tensorOf } from './helpers'
 
 // ---------------------------------------------------------------------------------------------
 // Helpers: seeded data and naive pooling written from the definitions.
 
-const mulberry32 = (seed: number): (() => number) => {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-const randomInt = (rand: () => number, lo: number, hi: number): number =>
-  lo + Math.floor(rand() * (hi - lo + 1))
-
-const product = (shape: ReadonlyArray<number>): number => shape.reduce((acc, d) => acc * d, 1)
-
-const arrayFor = (dtype: DType, values: ReadonlyArray<number>): TypedArray =>
-  dtype === 'float32'
-    ? Float32Array.from(values)
-    : dtype === 'float64'
-      ? Float64Array.from(values)
-      : Int32Array.from(values)
-
 /** Small negative integers, so windows have ties and a zero from the padding would win if it counted. */
 const tiedTensor = (rand: () => number, dtype: DType, shape: ReadonlyArray<number>): Tensor =>
-  unsafeTensor(
+  tensorOf(
     dtype,
     shape,
-    arrayFor(
-      dtype,
-      Array.from({ length: product(shape) }, () => randomInt(rand, -4, -1)),
-    ),
+    Array.from({ length: product(shape) }, () => randomInt(rand, -4, -1)),
   )
 
+/** Seeded float64 tensors, uniform in [-1, 1). */
 const randomTensor = (rand: () => number, shape: ReadonlyArray<number>): Tensor =>
-  unsafeTensor(
+  tensorOf(
     'float64',
     shape,
-    Float64Array.from({ length: product(shape) }, () => rand() * 2 - 1),
+    Array.from({ length: product(shape) }, () => rand() * 2 - 1),
   )
-
-const pairOf = (
-  v: number | readonly [number, number] | undefined,
-  fallback: readonly [number, number],
-): [number, number] =>
-  v === undefined ? [fallback[0], fallback[1]] : typeof v === 'number' ? [v, v] : [v[0], v[1]]
-
-const explicitPadding = (
-  padding: Padding2d | undefined,
-  inH: number,
-  inW: number,
-  kernel: [number, number],
-  stride: [number, number],
-): [number, number, number, number] => {
-  if (padding === undefined || padding === 'valid') return [0, 0, 0, 0]
-  if (padding === 'same') {
-    const totalH = Math.max((Math.ceil(inH / stride[0]) - 1) * stride[0] + kernel[0] - inH, 0)
-    const totalW = Math.max((Math.ceil(inW / stride[1]) - 1) * stride[1] + kernel[1] - inW, 0)
-    return [
-      Math.floor(totalH / 2),
-      totalH - Math.floor(totalH / 2),
-      Math.floor(totalW / 2),
-      totalW - Math.floor(totalW / 2),
-    ]
-  }
-  if (typeof padding === 'number') return [padding, padding, padding, padding]
-  if (padding.length === 2) return [padding[0], padding[0], padding[1], padding[1]]
-  return [padding[0], padding[1], padding[2], padding[3]]
-}
 
 interface Windows {
   readonly outShape: number[]
@@ -127,12 +74,6 @@ const naiveArgmax = (x: Tensor, windows: Windows): number[] =>
     for (const at of window) if (x.data[at]! > x.data[best]!) best = at
     return best
   })
-
-const dot = (a: TypedArray, b: TypedArray): number => {
-  let sum = 0
-  for (let i = 0; i < a.length; i++) sum += a[i]! * b[i]!
-  return sum
-}
 
 const randomOptions = (rand: () => number): Pool2dOptions => {
   const kernelSize =

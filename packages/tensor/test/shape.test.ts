@@ -1,43 +1,22 @@
 import { describe, it, expect } from 'vitest'
 import fc from 'fast-check'
-import type { DType } from '../src/dtype'
-import type { BackfoldError } from '../src/errors'
 import type { Tensor } from '../src/tensor'
-import { allocate } from '../src/dtype'
 import { ShapeError, ValueError } from '../src/errors'
 import { broadcastTo, expandDims, ravel, reshape, squeeze, transpose } from '../src/kernels/shape'
-import { unsafeTensor } from '../src/tensor'
+import {
+  dtypeArb,
+  DTYPES,
+  expectError,
+  expectTensor,
+  product,
+  ravelIndex,
+  sampleTensor,
+  shapeArb,
+  unravel,
+} from './helpers'
 
 // ---------------------------------------------------------------------------------------------
 // helpers and naive references (direct loops over multi-indices)
-
-const DTYPES: ReadonlyArray<DType> = ['float32', 'float64', 'int32']
-
-const product = (shape: ReadonlyArray<number>): number => shape.reduce((a, b) => a * b, 1)
-
-/** A tensor whose data has the array type of its dtype; values are small integers, exact in every dtype. */
-const make = (dtype: DType, shape: ReadonlyArray<number>, values?: ReadonlyArray<number>): Tensor => {
-  const data = allocate(dtype, product(shape))
-  data.set(values ?? Array.from({ length: data.length }, (_, i) => ((i * 37 + 11) % 61) - 30))
-  return unsafeTensor(dtype, [...shape], data)
-}
-
-const ARRAY_OF: Record<DType, unknown> = { float32: Float32Array, float64: Float64Array, int32: Int32Array }
-
-const unravel = (flat: number, shape: ReadonlyArray<number>): number[] => {
-  const index = new Array<number>(shape.length).fill(0)
-  for (let i = shape.length - 1; i >= 0; i--) {
-    index[i] = flat % shape[i]!
-    flat = Math.floor(flat / shape[i]!)
-  }
-  return index
-}
-
-const ravelIndex = (index: ReadonlyArray<number>, shape: ReadonlyArray<number>): number => {
-  let flat = 0
-  for (let i = 0; i < shape.length; i++) flat = flat * shape[i]! + index[i]!
-  return flat
-}
 
 const naiveTranspose = (x: Tensor, perm: ReadonlyArray<number>): { shape: number[]; values: number[] } => {
   const shape = perm.map((p) => x.shape[p]!)
@@ -62,41 +41,6 @@ const naiveBroadcast = (x: Tensor, shape: ReadonlyArray<number>): number[] => {
   return values
 }
 
-const expectTensor = (
-  actual: Tensor,
-  dtype: DType,
-  shape: ReadonlyArray<number>,
-  values: ArrayLike<number>,
-) => {
-  expect(actual.dtype).toBe(dtype)
-  expect(actual.data).toBeInstanceOf(ARRAY_OF[dtype] as typeof Float32Array)
-  expect([...actual.shape]).toEqual([...shape])
-  expect(Array.from(actual.data)).toEqual(Array.from(values))
-}
-
-/** Runs `f`, expects a typed error of class `kind` whose message names `op` and every fragment. */
-const expectError = (
-  f: () => unknown,
-  kind: new (op: string, message: string) => BackfoldError,
-  op: string,
-  fragments: string[] = [],
-) => {
-  let caught: unknown
-  try {
-    f()
-  } catch (error) {
-    caught = error
-  }
-  expect(caught).toBeInstanceOf(kind)
-  expect((caught as BackfoldError).op).toBe(op)
-  const message = (caught as Error).message
-  expect(message.startsWith(`${op}:`)).toBe(true)
-  for (const fragment of fragments) expect(message).toContain(fragment)
-}
-
-const shapeArb = (maxRank = 4, maxDim = 4) =>
-  fc.array(fc.integer({ min: 0, max: maxDim }), { minLength: 0, maxLength: maxRank })
-const dtypeArb = fc.constantFrom<DType>(...DTYPES)
 const permArb = (rank: number) =>
   fc.shuffledSubarray(
     Array.from({ length: rank }, (_, i) => i),
@@ -108,7 +52,7 @@ const permArb = (rank: number) =>
 describe('reshape', () => {
   it('shares data, infers -1, and keeps dtype', () => {
     for (const dtype of DTYPES) {
-      const x = make(dtype, [2, 3, 4])
+      const x = sampleTensor(dtype, [2, 3, 4])
       const y = reshape(x, [4, -1])
       expectTensor(y, dtype, [4, 6], x.data)
       expect(y.data).toBe(x.data)
@@ -118,17 +62,17 @@ describe('reshape', () => {
   })
 
   it('handles scalars and size-0 tensors', () => {
-    const s = make('float64', [], [7])
+    const s = sampleTensor('float64', [], [7])
     expectTensor(reshape(s, [1, 1]), 'float64', [1, 1], [7])
-    expectTensor(reshape(make('float64', [1]), []), 'float64', [], [-19])
-    expect(reshape(make('int32', [0, 3]), [3, 0, 5]).shape).toEqual([3, 0, 5])
-    expect(reshape(make('int32', [2, 0]), [-1]).shape).toEqual([0])
+    expectTensor(reshape(sampleTensor('float64', [1]), []), 'float64', [], [-19])
+    expect(reshape(sampleTensor('int32', [0, 3]), [3, 0, 5]).shape).toEqual([3, 0, 5])
+    expect(reshape(sampleTensor('int32', [2, 0]), [-1]).shape).toEqual([0])
   })
 
   it('round-trips: reshape(reshape(x, s), x.shape) equals x', () => {
     fc.assert(
       fc.property(shapeArb(), dtypeArb, fc.integer({ min: 0, max: 3 }), (shape, dtype, cut) => {
-        const x = make(dtype, shape)
+        const x = sampleTensor(dtype, shape)
         // a different factorisation of the same size: the leading `cut` axes merged
         const merged = [product(shape.slice(0, cut)), ...shape.slice(cut)]
         const y = reshape(x, merged)
@@ -139,11 +83,14 @@ describe('reshape', () => {
   })
 
   it('rejects bad shapes with typed errors naming both shapes', () => {
-    const x = make('float32', [2, 3])
+    const x = sampleTensor('float32', [2, 3])
     expectError(() => reshape(x, [4, 2]), ShapeError, 'reshape', ['[2,3]', '[4,2]'])
     expectError(() => reshape(x, [-1, -1]), ShapeError, 'reshape', ['[2,3]', '[-1,-1]'])
     expectError(() => reshape(x, [4, -1]), ShapeError, 'reshape', ['[2,3]', '[4,-1]'])
-    expectError(() => reshape(make('float32', [0]), [0, -1]), ShapeError, 'reshape', ['[0]', '[0,-1]'])
+    expectError(() => reshape(sampleTensor('float32', [0]), [0, -1]), ShapeError, 'reshape', [
+      '[0]',
+      '[0,-1]',
+    ])
     expectError(() => reshape(x, [2.5, 2]), ValueError, 'reshape', ['[2.5,2]'])
     expectError(() => reshape(x, [-2, -3]), ValueError, 'reshape', ['-2'])
   })
@@ -153,7 +100,7 @@ describe('ravel', () => {
   it('flattens every shape and shares data', () => {
     for (const dtype of DTYPES) {
       for (const shape of [[], [1], [3], [2, 0, 4], [2, 3, 1]]) {
-        const x = make(dtype, shape)
+        const x = sampleTensor(dtype, shape)
         const y = ravel(x)
         expectTensor(y, dtype, [product(shape)], x.data)
         expect(y.data).toBe(x.data)
@@ -168,7 +115,7 @@ describe('transpose', () => {
       fc.property(
         shapeArb(5, 4).chain((shape) => fc.tuple(fc.constant(shape), permArb(shape.length), dtypeArb)),
         ([shape, perm, dtype]) => {
-          const x = make(dtype, shape)
+          const x = sampleTensor(dtype, shape)
           const expected = naiveTranspose(x, perm)
           expectTensor(transpose(x, perm), dtype, expected.shape, expected.values)
         },
@@ -182,7 +129,7 @@ describe('transpose', () => {
       fc.property(
         shapeArb(5, 4).chain((shape) => fc.tuple(fc.constant(shape), permArb(shape.length), dtypeArb)),
         ([shape, perm, dtype]) => {
-          const x = make(dtype, shape)
+          const x = sampleTensor(dtype, shape)
           const inverse = new Array<number>(perm.length)
           perm.forEach((p, k) => (inverse[p] = k))
           expectTensor(transpose(transpose(x, perm), inverse), dtype, shape, x.data)
@@ -214,33 +161,33 @@ describe('transpose', () => {
         [2, 1, 0],
       ],
     ] as const) {
-      const x = make('float64', shape)
+      const x = sampleTensor('float64', shape)
       const expected = naiveTranspose(x, perm)
       expectTensor(transpose(x, perm), 'float64', expected.shape, expected.values)
     }
   })
 
   it('reverses axes by default, accepts negative axes, and returns x for the identity', () => {
-    const x = make('int32', [2, 3, 4])
+    const x = sampleTensor('int32', [2, 3, 4])
     const reversed = naiveTranspose(x, [2, 1, 0])
     expectTensor(transpose(x), 'int32', reversed.shape, reversed.values)
     const swapped = naiveTranspose(x, [0, 2, 1])
     expectTensor(transpose(x, [0, -1, -2]), 'int32', swapped.shape, swapped.values)
     expect(transpose(x, [0, 1, 2])).toBe(x)
     expect(transpose(x, [-3, -2, -1])).toBe(x)
-    const s = make('float32', [])
+    const s = sampleTensor('float32', [])
     expect(transpose(s)).toBe(s)
   })
 
   it('does not mutate its input', () => {
-    const x = make('float32', [40, 50])
+    const x = sampleTensor('float32', [40, 50])
     const before = Array.from(x.data)
     transpose(x)
     expect(Array.from(x.data)).toEqual(before)
   })
 
   it('rejects anything but a permutation with a typed error naming the shape', () => {
-    const x = make('float32', [2, 3])
+    const x = sampleTensor('float32', [2, 3])
     expectError(() => transpose(x, [0]), ValueError, 'transpose', ['[0]', '[2,3]'])
     expectError(() => transpose(x, [0, 0]), ValueError, 'transpose', ['[0,0]', '[2,3]'])
     expectError(() => transpose(x, [0, 2]), ValueError, 'transpose', ['2', '[2,3]'])
@@ -267,7 +214,7 @@ describe('broadcastTo', () => {
   it('equals the naive reference on compatible shapes', () => {
     fc.assert(
       fc.property(compatible, ([target, inShape, dtype]) => {
-        const x = make(dtype, inShape)
+        const x = sampleTensor(dtype, inShape)
         expectTensor(broadcastTo(x, target), dtype, target, naiveBroadcast(x, target))
       }),
       { numRuns: 300 },
@@ -295,18 +242,18 @@ describe('broadcastTo', () => {
         [2, 0],
       ],
     ] as const) {
-      const x = make('float32', inShape)
+      const x = sampleTensor('float32', inShape)
       expectTensor(broadcastTo(x, target), 'float32', target, naiveBroadcast(x, target))
     }
   })
 
   it('returns x when the shape already matches', () => {
-    const x = make('float64', [2, 3])
+    const x = sampleTensor('float64', [2, 3])
     expect(broadcastTo(x, [2, 3])).toBe(x)
   })
 
   it('rejects incompatible shapes with a ShapeError naming both', () => {
-    const x = make('float32', [2, 3])
+    const x = sampleTensor('float32', [2, 3])
     expectError(() => broadcastTo(x, [2, 4]), ShapeError, 'broadcastTo', ['[2,3]', '[2,4]'])
     expectError(() => broadcastTo(x, [3]), ShapeError, 'broadcastTo', ['[2,3]', '[3]'])
     expectError(() => broadcastTo(x, [4, 3, 3]), ShapeError, 'broadcastTo', ['[2,3]', '[4,3,3]'])
@@ -317,7 +264,7 @@ describe('broadcastTo', () => {
 describe('expandDims', () => {
   it('inserts a size-1 axis at every valid position and shares data', () => {
     for (const dtype of DTYPES) {
-      const x = make(dtype, [2, 0, 3])
+      const x = sampleTensor(dtype, [2, 0, 3])
       const cases: Array<[number, number[]]> = [
         [0, [1, 2, 0, 3]],
         [1, [2, 1, 0, 3]],
@@ -333,11 +280,11 @@ describe('expandDims', () => {
         expect(y.data).toBe(x.data)
       }
     }
-    expect(expandDims(make('float32', []), 0).shape).toEqual([1])
+    expect(expandDims(sampleTensor('float32', []), 0).shape).toEqual([1])
   })
 
   it('rejects an axis outside [-(rank + 1), rank]', () => {
-    const x = make('float32', [2, 3])
+    const x = sampleTensor('float32', [2, 3])
     expectError(() => expandDims(x, 3), ValueError, 'expandDims', ['3', '[2,3]'])
     expectError(() => expandDims(x, -4), ValueError, 'expandDims', ['-4', '[2,3]'])
   })
@@ -346,20 +293,20 @@ describe('expandDims', () => {
 describe('squeeze', () => {
   it('drops all size-1 axes by default, or just the named ones', () => {
     for (const dtype of DTYPES) {
-      const x = make(dtype, [1, 3, 1, 0, 1])
+      const x = sampleTensor(dtype, [1, 3, 1, 0, 1])
       expectTensor(squeeze(x), dtype, [3, 0], [])
       expect(squeeze(x, 0).shape).toEqual([3, 1, 0, 1])
       expect(squeeze(x, [-1, 2]).shape).toEqual([1, 3, 0])
       expect(squeeze(x, [0, 2, 4]).data).toBe(x.data)
     }
-    const y = make('float64', [1, 1])
+    const y = sampleTensor('float64', [1, 1])
     expectTensor(squeeze(y), 'float64', [], y.data)
-    const z = make('float64', [2, 3])
+    const z = sampleTensor('float64', [2, 3])
     expect(squeeze(z)).toBe(z)
   })
 
   it('rejects squeezing an axis whose size is not 1', () => {
-    const x = make('float32', [1, 3])
+    const x = sampleTensor('float32', [1, 3])
     expectError(() => squeeze(x, 1), ShapeError, 'squeeze', ['[1,3]', '3'])
     expectError(() => squeeze(x, 2), ValueError, 'squeeze', ['[1,3]'])
     expectError(() => squeeze(x, [0, -2]), ValueError, 'squeeze', ['[1,3]', 'repeat'])

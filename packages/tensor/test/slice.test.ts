@@ -1,51 +1,23 @@
 import { describe, it, expect } from 'vitest'
 import fc from 'fast-check'
-import type { DType } from '../src/dtype'
-import type { BackfoldError } from '../src/errors'
 import type { Tensor } from '../src/tensor'
 import type { SliceRange } from '../src/kernels/slice'
-import { allocate } from '../src/dtype'
 import { ShapeError, ValueError } from '../src/errors'
 import { concat, pad, resolveSlice, slice, split, stack } from '../src/kernels/slice'
-import { unsafeTensor } from '../src/tensor'
+import {
+  at,
+  dtypeArb,
+  DTYPES,
+  expectError,
+  expectTensor,
+  product,
+  sampleTensor,
+  shapeArb,
+  unravel,
+} from './helpers'
 
 // ---------------------------------------------------------------------------------------------
 // helpers and naive references (direct loops over multi-indices)
-
-const DTYPES: ReadonlyArray<DType> = ['float32', 'float64', 'int32']
-
-const product = (shape: ReadonlyArray<number>): number => shape.reduce((a, b) => a * b, 1)
-
-/** A tensor whose data has the array type of its dtype; values are small integers, exact in every dtype. */
-const make = (
-  dtype: DType,
-  shape: ReadonlyArray<number>,
-  values?: ReadonlyArray<number>,
-  salt = 0,
-): Tensor => {
-  const data = allocate(dtype, product(shape))
-  data.set(values ?? Array.from({ length: data.length }, (_, i) => ((i * 37 + 11 + salt * 13) % 61) - 30))
-  return unsafeTensor(dtype, [...shape], data)
-}
-
-const ARRAY_OF: Record<DType, unknown> = { float32: Float32Array, float64: Float64Array, int32: Int32Array }
-
-const unravel = (flat: number, shape: ReadonlyArray<number>): number[] => {
-  const index = new Array<number>(shape.length).fill(0)
-  for (let i = shape.length - 1; i >= 0; i--) {
-    index[i] = flat % shape[i]!
-    flat = Math.floor(flat / shape[i]!)
-  }
-  return index
-}
-
-const ravelIndex = (index: ReadonlyArray<number>, shape: ReadonlyArray<number>): number => {
-  let flat = 0
-  for (let i = 0; i < shape.length; i++) flat = flat * shape[i]! + index[i]!
-  return flat
-}
-
-const at = (x: Tensor, index: ReadonlyArray<number>): number => x.data[ravelIndex(index, x.shape)]!
 
 /** Python's `range(n)[start:stop:step]`, written from the language reference. */
 const pythonIndices = (n: number, range: SliceRange | undefined): number[] => {
@@ -104,41 +76,6 @@ const naivePad = (x: Tensor, pads: ReadonlyArray<readonly [number, number]>, val
   return { shape, values }
 }
 
-const expectTensor = (
-  actual: Tensor,
-  dtype: DType,
-  shape: ReadonlyArray<number>,
-  values: ArrayLike<number>,
-) => {
-  expect(actual.dtype).toBe(dtype)
-  expect(actual.data).toBeInstanceOf(ARRAY_OF[dtype] as typeof Float32Array)
-  expect([...actual.shape]).toEqual([...shape])
-  expect(Array.from(actual.data)).toEqual(Array.from(values))
-}
-
-/** Runs `f`, expects a typed error of class `kind` whose message names `op` and every fragment. */
-const expectError = (
-  f: () => unknown,
-  kind: new (op: string, message: string) => BackfoldError,
-  op: string,
-  fragments: string[] = [],
-) => {
-  let caught: unknown
-  try {
-    f()
-  } catch (error) {
-    caught = error
-  }
-  expect(caught).toBeInstanceOf(kind)
-  expect((caught as BackfoldError).op).toBe(op)
-  const message = (caught as Error).message
-  expect(message.startsWith(`${op}:`)).toBe(true)
-  for (const fragment of fragments) expect(message).toContain(fragment)
-}
-
-const shapeArb = (maxRank = 4, maxDim = 4, minRank = 0) =>
-  fc.array(fc.integer({ min: 0, max: maxDim }), { minLength: minRank, maxLength: maxRank })
-const dtypeArb = fc.constantFrom<DType>(...DTYPES)
 const boundArb = fc.option(fc.integer({ min: -8, max: 8 }), { nil: undefined })
 const rangeArb: fc.Arbitrary<SliceRange | undefined> = fc.option(
   fc
@@ -191,7 +128,7 @@ describe('slice', () => {
 
   it('matches CPython on a table of edge cases (and so does the test reference)', () => {
     for (const [n, range, expected] of python) {
-      const x = make(
+      const x = sampleTensor(
         'int32',
         [n],
         Array.from({ length: n }, (_, i) => i),
@@ -212,7 +149,7 @@ describe('slice', () => {
           ),
         ),
         ([shape, ranges, dtype]) => {
-          const x = make(dtype, shape)
+          const x = sampleTensor(dtype, shape)
           const expected = naiveSlice(x, ranges)
           expectTensor(slice(x, ranges), dtype, expected.shape, expected.values)
         },
@@ -222,7 +159,7 @@ describe('slice', () => {
   })
 
   it('copies long contiguous rows correctly (the subarray fast path)', () => {
-    const x = make('float64', [3, 4, 50])
+    const x = sampleTensor('float64', [3, 4, 50])
     for (const ranges of [
       [{ start: 1 }, undefined, { start: 3, stop: 45 }],
       [undefined, { step: -1 }, { start: 2 }],
@@ -235,7 +172,7 @@ describe('slice', () => {
   })
 
   it('returns x when the slice selects everything in order, and never mutates x', () => {
-    const x = make('float32', [2, 3])
+    const x = sampleTensor('float32', [2, 3])
     expect(slice(x, [])).toBe(x)
     expect(slice(x, [{}, { start: -10, stop: 10 }])).toBe(x)
     const before = Array.from(x.data)
@@ -253,7 +190,7 @@ describe('slice', () => {
   })
 
   it('rejects a zero step, non-integers and too many ranges with typed errors', () => {
-    const x = make('float32', [4, 3])
+    const x = sampleTensor('float32', [4, 3])
     expectError(() => slice(x, [undefined, { step: 0 }]), ValueError, 'slice', ['step 0', '[4,3]'])
     expectError(() => slice(x, [{ start: 0.5 }]), ValueError, 'slice', ['start 0.5', '[4,3]'])
     expectError(() => slice(x, [{ stop: NaN }]), ValueError, 'slice', ['stop NaN', '[4,3]'])
@@ -276,7 +213,7 @@ describe('concat', () => {
     fc.assert(
       fc.property(concatCase, ([shape, axis, sizes, dtype]) => {
         const xs = sizes.map((size, k) =>
-          make(
+          sampleTensor(
             dtype,
             shape.map((d, i) => (i === axis ? size : d)),
             undefined,
@@ -295,7 +232,7 @@ describe('concat', () => {
     fc.assert(
       fc.property(concatCase, ([shape, axis, sizes, dtype]) => {
         const xs = sizes.map((size, k) =>
-          make(
+          sampleTensor(
             dtype,
             shape.map((d, i) => (i === axis ? size : d)),
             undefined,
@@ -310,30 +247,35 @@ describe('concat', () => {
   })
 
   it('copies long blocks with set and promotes dtypes', () => {
-    const a = make('int32', [2, 40])
-    const b = make('float32', [2, 3], undefined, 1)
+    const a = sampleTensor('int32', [2, 40])
+    const b = sampleTensor('float32', [2, 3], undefined, 1)
     const expected = naiveConcat([a, b], 1)
     expectTensor(concat([a, b], 1), 'float32', expected.shape, expected.values)
-    const c = make('float64', [1, 40])
+    const c = sampleTensor('float64', [1, 40])
     expectTensor(concat([a, c]), 'float64', [3, 40], [...a.data, ...c.data])
     expectTensor(concat([a]), 'int32', [2, 40], a.data)
     expectTensor(concat([b, a], -1), 'float32', [2, 43], naiveConcat([b, a], 1).values)
   })
 
   it('rejects bad input with typed errors naming the offending input and shapes', () => {
-    const a = make('float32', [2, 3])
+    const a = sampleTensor('float32', [2, 3])
     expectError(() => concat([]), ValueError, 'concat', ['non-empty'])
-    expectError(() => concat([a, a, make('float32', [3, 3])], 1), ShapeError, 'concat', [
+    expectError(() => concat([a, a, sampleTensor('float32', [3, 3])], 1), ShapeError, 'concat', [
       'xs[2]',
       '[3,3]',
       '[2,3]',
     ])
-    expectError(() => concat([a, make('float32', [2, 3, 1])]), ShapeError, 'concat', [
+    expectError(() => concat([a, sampleTensor('float32', [2, 3, 1])]), ShapeError, 'concat', [
       'xs[1]',
       '[2,3,1]',
       '[2,3]',
     ])
-    expectError(() => concat([make('float32', []), make('float32', [])]), ShapeError, 'concat', ['[]'])
+    expectError(
+      () => concat([sampleTensor('float32', []), sampleTensor('float32', [])]),
+      ShapeError,
+      'concat',
+      ['[]'],
+    )
     expectError(() => concat([a, a], 2), ValueError, 'concat', ['axis 2', '[2,3]'])
   })
 })
@@ -351,7 +293,7 @@ describe('stack', () => {
           ),
         ),
         ([shape, axis, count, dtype]) => {
-          const xs = Array.from({ length: count }, (_, k) => make(dtype, shape, undefined, k))
+          const xs = Array.from({ length: count }, (_, k) => sampleTensor(dtype, shape, undefined, k))
           const position = axis < 0 ? axis + shape.length + 1 : axis
           const outShape = [...shape.slice(0, position), count, ...shape.slice(position)]
           const values: number[] = []
@@ -368,10 +310,10 @@ describe('stack', () => {
   })
 
   it('promotes dtypes and rejects unequal shapes', () => {
-    const a = make('int32', [2])
-    const b = make('float64', [2], [0.5, 1.5])
+    const a = sampleTensor('int32', [2])
+    const b = sampleTensor('float64', [2], [0.5, 1.5])
     expectTensor(stack([a, b], 1), 'float64', [2, 2], [a.data[0]!, 0.5, a.data[1]!, 1.5])
-    expectError(() => stack([a, make('int32', [3])]), ShapeError, 'stack', ['xs[1]', '[3]', '[2]'])
+    expectError(() => stack([a, sampleTensor('int32', [3])]), ShapeError, 'stack', ['xs[1]', '[3]', '[2]'])
     expectError(() => stack([]), ValueError, 'stack')
     expectError(() => stack([a], 2), ValueError, 'stack', ['axis 2', '[2]'])
   })
@@ -393,7 +335,7 @@ describe('pad', () => {
   it('equals the naive reference (fewer entries pad the leading axes only)', () => {
     fc.assert(
       fc.property(padCase, ([shape, pads, value, dtype]) => {
-        const x = make(dtype, shape)
+        const x = sampleTensor(dtype, shape)
         const expected = naivePad(x, pads, value)
         expectTensor(pad(x, pads, value), dtype, expected.shape, expected.values)
       }),
@@ -404,7 +346,7 @@ describe('pad', () => {
   it('then slicing the interior recovers x', () => {
     fc.assert(
       fc.property(padCase, ([shape, pads, value, dtype]) => {
-        const x = make(dtype, shape)
+        const x = sampleTensor(dtype, shape)
         const padded = pad(x, pads, value)
         const interior = pads.map(([before]: readonly [number, number], i) => ({
           start: before,
@@ -416,7 +358,7 @@ describe('pad', () => {
   })
 
   it('copies long rows, pads scalars, returns x for zero padding, defaults value to 0', () => {
-    const x = make('float32', [2, 40])
+    const x = sampleTensor('float32', [2, 40])
     const pads: Array<[number, number]> = [
       [1, 0],
       [0, 0],
@@ -438,14 +380,14 @@ describe('pad', () => {
         0,
       ).values,
     )
-    const s = make('float64', [], [4])
+    const s = sampleTensor('float64', [], [4])
     expect(pad(s, [])).toBe(s)
     expect(pad(x, [[0, 0]])).toBe(x)
-    expectTensor(pad(make('float64', [0]), [[1, 2]], 1.5), 'float64', [3], [1.5, 1.5, 1.5])
+    expectTensor(pad(sampleTensor('float64', [0]), [[1, 2]], 1.5), 'float64', [3], [1.5, 1.5, 1.5])
   })
 
   it('rejects negative, non-integer and surplus pads with typed errors', () => {
-    const x = make('int32', [2, 3])
+    const x = sampleTensor('int32', [2, 3])
     expectError(() => pad(x, [[-1, 0]]), ValueError, 'pad', ['pads[0]', '[-1,0]', '[2,3]'])
     expectError(
       () =>
@@ -475,7 +417,7 @@ describe('pad', () => {
 describe('split', () => {
   it('splits into equal sections or given sizes', () => {
     for (const dtype of DTYPES) {
-      const x = make(dtype, [2, 6])
+      const x = sampleTensor(dtype, [2, 6])
       const thirds = split(x, 3, 1)
       expect(thirds).toHaveLength(3)
       thirds.forEach((part, k) => {
@@ -491,14 +433,14 @@ describe('split', () => {
       expectTensor(parts[2]!, dtype, [2, 5], naiveSlice(x, [undefined, { start: 1 }]).values)
       expect(split(x, 1)[0]).toBe(x)
     }
-    expect(split(make('float32', [0, 2]), 2).map((p) => p.shape)).toEqual([
+    expect(split(sampleTensor('float32', [0, 2]), 2).map((p) => p.shape)).toEqual([
       [0, 2],
       [0, 2],
     ])
   })
 
   it('rejects sections that do not divide the axis with typed errors', () => {
-    const x = make('float32', [5, 2])
+    const x = sampleTensor('float32', [5, 2])
     expectError(() => split(x, 2), ShapeError, 'split', ['[5,2]', '2 equal sections'])
     expectError(() => split(x, [2, 2]), ShapeError, 'split', ['[2,2]', '[5,2]'])
     expectError(() => split(x, 0), ValueError, 'split', ['sections 0', '[5,2]'])

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest'
 import fc from 'fast-check'
-import type { DType, TypedArray } from '../src/dtype'
+import type { DType } from '../src/dtype'
 import { DTypeError } from '../src/errors'
 import { unsafeTensor, type Tensor } from '../src/tensor'
 import {
@@ -26,70 +26,33 @@ import {
   square,
   tanh,
 } from '../src/kernels/unary'
+import {
+  arrayFor,
+  DTYPES,
+  expectValues,
+  mulberry32,
+  product,
+  stored,
+  storedValues,
+  tensorOf,
+  withGetters,
+} from './helpers'
 
 // ---------- helpers (naive, independent of the code under test) ----------
 
-const DTYPES: ReadonlyArray<DType> = ['float32', 'float64', 'int32']
-
-const arrayFor = (dtype: DType, values: ReadonlyArray<number>): TypedArray =>
-  dtype === 'float32'
-    ? Float32Array.from(values)
-    : dtype === 'float64'
-      ? Float64Array.from(values)
-      : Int32Array.from(values)
-
-const make = (dtype: DType, shape: ReadonlyArray<number>, values: ReadonlyArray<number>): Tensor =>
-  unsafeTensor(dtype, shape, arrayFor(dtype, values))
-
-/** What storing `v` into an array of `dtype` gives. */
-const stored = (dtype: DType, v: number): number =>
-  dtype === 'float32' ? Math.fround(v) : dtype === 'float64' ? v : v | 0
-
-const sizeOfShape = (shape: ReadonlyArray<number>): number => shape.reduce((p, d) => p * d, 1)
-
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-const rng = (seed: number): (() => number) => {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 /** Values that hit the interesting cases: halves, integers, zero, small and moderately large. */
-const randomValues = (random: () => number, n: number, dtype: DType): number[] => {
-  const out: number[] = []
-  for (let i = 0; i < n; i++) {
+const randomValues = (random: () => number, n: number, dtype: DType): number[] =>
+  storedValues(n, dtype, () => {
     const kind = random()
-    let v: number
-    if (dtype === 'int32') v = Math.floor(random() * 21) - 10
-    else if (kind < 0.3)
-      v = (Math.floor(random() * 25) - 12) / 4 // multiples of 0.25, includes halves
-    else if (kind < 0.4) v = 0
-    else if (kind < 0.5) v = (random() - 0.5) * 1e-6
-    else v = (random() - 0.5) * 12
-    out.push(stored(dtype, v))
-  }
-  return out
-}
+    if (dtype === 'int32') return Math.floor(random() * 21) - 10
+    if (kind < 0.3) return (Math.floor(random() * 25) - 12) / 4 // multiples of 0.25, includes halves
+    if (kind < 0.4) return 0
+    if (kind < 0.5) return (random() - 0.5) * 1e-6
+    return (random() - 0.5) * 12
+  })
 
-const sameNumber = (got: number, want: number, relTol: number): boolean =>
-  (Number.isNaN(got) && Number.isNaN(want)) ||
-  got === want ||
-  Math.abs(got - want) <= relTol * Math.max(Math.abs(want), 1e-30)
-
-const expectValues = (t: Tensor, want: ReadonlyArray<number>, relTol = 0): void => {
-  expect(t.data.length).toBe(want.length)
-  const bad: string[] = []
-  for (let i = 0; i < want.length; i++) {
-    const got = t.data[i]!
-    if (!sameNumber(got, want[i]!, relTol)) bad.push(`[${i}] got ${got}, want ${want[i]}`)
-  }
-  expect(bad.slice(0, 5)).toEqual([])
-}
+/** Relative tolerances are measured against max(|want|, REL_FLOOR): effectively |want| alone. */
+const REL_FLOOR = 1e-30
 
 /** Naive half-to-even rounding, written differently from the kernel on purpose. */
 const roundHalfEven = (v: number): number => {
@@ -161,10 +124,10 @@ describe('unary kernels against Math.* references', () => {
   for (const c of CASES) {
     for (const dtype of DTYPES) {
       it(`${c.name} on ${dtype}`, () => {
-        const random = rng(c.name.length * 31 + DTYPES.indexOf(dtype))
+        const random = mulberry32(c.name.length * 31 + DTYPES.indexOf(dtype))
         for (const shape of SHAPES) {
-          const values = randomValues(random, sizeOfShape(shape), dtype)
-          const x = make(dtype, shape, values)
+          const values = randomValues(random, product(shape), dtype)
+          const x = tensorOf(dtype, shape, values)
           const y = c.fn(x)
           const outDtype = outDtypeOf(c, dtype)
           expect(y.dtype).toBe(outDtype)
@@ -177,6 +140,7 @@ describe('unary kernels against Math.* references', () => {
             y,
             values.map((v) => stored(outDtype, c.reference(v))),
             relTol,
+            REL_FLOOR,
           )
         }
       })
@@ -186,13 +150,14 @@ describe('unary kernels against Math.* references', () => {
   it('matches the references on arbitrary float64 values (property)', () => {
     fc.assert(
       fc.property(fc.array(fc.double({ min: -50, max: 50, noNaN: true }), { maxLength: 20 }), (values) => {
-        const x = make('float64', [values.length], values)
+        const x = tensorOf('float64', [values.length], values)
         for (const c of CASES) {
           if (c.name === 'softplus') continue // naive log(1 + e^v) is inaccurate at v = -50
           expectValues(
             c.fn(x),
             values.map((v) => c.reference(v)),
             c.relTol ?? 0,
+            REL_FLOOR,
           )
         }
       }),
@@ -202,25 +167,15 @@ describe('unary kernels against Math.* references', () => {
 
   it('does not mutate its input', () => {
     const values = [-2.5, -1, 0, 0.5, 3]
-    const x = make('float32', [5], values)
+    const x = tensorOf('float32', [5], values)
     for (const c of CASES) c.fn(x)
     expect(Array.from(x.data)).toEqual(values)
     expect(x.shape).toEqual([5])
   })
 
   it('accepts tensor-like objects with getters (traced values)', () => {
-    const inner = make('float64', [2], [-1, 4])
-    const traced: Tensor = {
-      get dtype() {
-        return inner.dtype
-      },
-      get shape() {
-        return inner.shape
-      },
-      get data() {
-        return inner.data
-      },
-    }
+    const inner = tensorOf('float64', [2], [-1, 4])
+    const traced = withGetters(inner)
     expectValues(sqrt(traced), [NaN, 2])
     expectValues(relu(traced), [0, 4])
   })
@@ -229,52 +184,56 @@ describe('unary kernels against Math.* references', () => {
 describe('unary edge cases', () => {
   it('sigmoid is stable for large |x|', () => {
     for (const dtype of ['float32', 'float64'] as const) {
-      const y = sigmoid(make(dtype, [6], [-1000, -100, 0, 100, 1000, Infinity]))
+      const y = sigmoid(tensorOf(dtype, [6], [-1000, -100, 0, 100, 1000, Infinity]))
       expectValues(y, [0, stored(dtype, Math.exp(-100)), 0.5, 1, 1, 1])
       expect(Array.from(y.data).some(Number.isNaN)).toBe(false)
     }
-    expectValues(sigmoid(make('float64', [2], [-Infinity, NaN])), [0, NaN])
+    expectValues(sigmoid(tensorOf('float64', [2], [-Infinity, NaN])), [0, NaN])
   })
 
   it('softplus is stable for large |x|', () => {
     for (const dtype of ['float32', 'float64'] as const) {
-      const y = softplus(make(dtype, [5], [-1000, -Infinity, 0, 1000, Infinity]))
+      const y = softplus(tensorOf(dtype, [5], [-1000, -Infinity, 0, 1000, Infinity]))
       expectValues(y, [0, 0, stored(dtype, Math.LN2), 1000, Infinity])
     }
     // softplus(-40) = log1p(e^-40) ≈ e^-40, which naive log(1 + e^x) rounds to 0.
-    expectValues(softplus(make('float64', [1], [-40])), [Math.exp(-40)], 1e-15)
+    expectValues(softplus(tensorOf('float64', [1], [-40])), [Math.exp(-40)], 1e-15, REL_FLOOR)
   })
 
   it('round goes half to even', () => {
-    const x = make('float64', [10], [0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 0.49999999999999994, 3.5, 1e300, NaN])
+    const x = tensorOf(
+      'float64',
+      [10],
+      [0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 0.49999999999999994, 3.5, 1e300, NaN],
+    )
     expectValues(round(x), [0, 2, 2, 0, -2, -2, 0, 4, 1e300, NaN])
-    expect(Object.is(round(make('float64', [1], [-0.5])).data[0], -0)).toBe(true)
-    expectValues(round(make('float32', [4], [0.5, 1.5, 2.5, -3.5])), [0, 2, 2, -4])
-    expectValues(round(make('int32', [3], [-3, 0, 7])), [-3, 0, 7])
+    expect(Object.is(round(tensorOf('float64', [1], [-0.5])).data[0], -0)).toBe(true)
+    expectValues(round(tensorOf('float32', [4], [0.5, 1.5, 2.5, -3.5])), [0, 2, 2, -4])
+    expectValues(round(tensorOf('int32', [3], [-3, 0, 7])), [-3, 0, 7])
   })
 
   it('sign(0) is 0, relu(0) is 0, relu propagates NaN', () => {
-    expectValues(sign(make('float32', [4], [0, -3, 2, NaN])), [0, -1, 1, NaN])
-    expectValues(sign(make('int32', [3], [0, -3, 2])), [0, -1, 1])
-    expectValues(relu(make('float32', [4], [0, -3, 2, NaN])), [0, 0, 2, NaN])
-    expect(Object.is(relu(make('float64', [1], [-0])).data[0], 0)).toBe(true)
+    expectValues(sign(tensorOf('float32', [4], [0, -3, 2, NaN])), [0, -1, 1, NaN])
+    expectValues(sign(tensorOf('int32', [3], [0, -3, 2])), [0, -1, 1])
+    expectValues(relu(tensorOf('float32', [4], [0, -3, 2, NaN])), [0, 0, 2, NaN])
+    expect(Object.is(relu(tensorOf('float64', [1], [-0])).data[0], 0)).toBe(true)
   })
 
   it('int32 stays int32 where the brief says so, and wraps like C', () => {
-    const x = make('int32', [3], [-2147483648, -3, 46341])
+    const x = tensorOf('int32', [3], [-2147483648, -3, 46341])
     expect(neg(x).dtype).toBe('int32')
     expectValues(neg(x), [-2147483648, 3, -46341])
     expectValues(abs(x), [-2147483648, 3, 46341])
     // 46341^2 = 2147488281 wraps to 2147488281 - 2^32.
     expectValues(square(x), [0, 9, 2147488281 - 2 ** 32])
     expect(exp(x).dtype).toBe('float32')
-    expect(sigmoid(make('int32', [1], [0])).data[0]).toBe(0.5)
+    expect(sigmoid(tensorOf('int32', [1], [0])).data[0]).toBe(0.5)
   })
 
   it('real-valued functions of int32 give float32 values', () => {
-    expectValues(sqrt(make('int32', [3], [4, 2, -1])), [2, Math.fround(Math.SQRT2), NaN])
-    expectValues(reciprocal(make('int32', [2], [4, 0])), [0.25, Infinity])
-    expectValues(log(make('int32', [2], [1, 0])), [0, -Infinity])
+    expectValues(sqrt(tensorOf('int32', [3], [4, 2, -1])), [2, Math.fround(Math.SQRT2), NaN])
+    expectValues(reciprocal(tensorOf('int32', [2], [4, 0])), [0.25, Infinity])
+    expectValues(log(tensorOf('int32', [2], [1, 0])), [0, -Infinity])
   })
 
   it('rejects an unknown dtype with a DTypeError', () => {

@@ -6,18 +6,8 @@ import { unsafeTensor } from '../../src/tensor'
 // Shared by the wasm backend tests: seeded data and a tolerance check scaled by each output's
 // magnitude (Σ |a·b|), since a different summation order changes float32 rounding.
 
-export const mulberry32 = (seed: number): (() => number) => {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-export const product = (shape: ReadonlyArray<number>): number => shape.reduce((acc, d) => acc * d, 1)
+export { mulberry32, product } from '../helpers'
+import { product } from '../helpers'
 
 export const randomTensor = (rand: () => number, dtype: DType, shape: ReadonlyArray<number>): Tensor => {
   const size = product(shape)
