@@ -4,10 +4,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type * as Ort from 'onnxruntime-node'
 import onnxProto from 'onnx-proto'
+import type { onnx as onnxTypes } from 'onnx-proto'
 import { afterAll, describe, expect, it } from 'vitest'
 import * as E from 'fp-ts/lib/Either.js'
 import * as T from '@backfold/tensor'
 import { exportOnnx, formatOnnxError, type OnnxExportOptions } from '../src/onnx/index'
+import { buildModel } from '../src/onnx/export'
 import { saveOnnx } from '../src/node/onnx'
 import * as L from '../src/layers/index'
 import { flattenNamed, map } from '../src/tree'
@@ -49,9 +51,18 @@ const initialise = <P, S>(model: Layer<P, S>, inShape: number[], warm = false): 
   return { params, state: next }
 }
 
+/**
+ * The exported bytes, checked on the way to equal protobufjs's encoding (onnx-proto, generated
+ * from ONNX's schema) of the same ModelProto: our own encoder against an independent one.
+ */
 const exported = <P, S>(model: Layer<P, S>, trained: Trained<P, S>, opts: OnnxExportOptions): Uint8Array => {
   const bytes = exportOnnx(model, trained.params, trained.state, opts)
   if (E.isLeft(bytes)) throw new Error(formatOnnxError(bytes.left))
+  const proto = buildModel(model, trained.params, trained.state, opts)
+  if (E.isLeft(proto)) throw new Error(formatOnnxError(proto.left))
+  // Why the cast: onnx-proto's types want mutable arrays; ours are readonly, the values the same.
+  const reference = onnx.ModelProto.encode(proto.right as unknown as onnxTypes.IModelProto).finish()
+  expect(Buffer.compare(Buffer.from(bytes.right), Buffer.from(reference))).toBe(0)
   return bytes.right
 }
 

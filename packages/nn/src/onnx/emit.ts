@@ -7,11 +7,11 @@ import * as E from 'fp-ts/lib/Either.js'
 import type { Either } from 'fp-ts/lib/Either.js'
 import * as T from '@backfold/tensor'
 import type { Conv2dOptions, Pool2dOptions, Tensor } from '@backfold/tensor'
-import type { onnx } from 'onnx-proto'
 import type { JsonValue, LayerConfig } from '../layer'
 import { onnxError, type OnnxError } from './error'
 import type { GraphBuilder } from './graph'
 import { floatAttribute, intAttribute, intsAttribute, stringAttribute } from './graph'
+import type { AttributeProto } from './messages'
 
 /** A per-example dimension: a size, a symbolic name (`'L'`), or `null` when unknown until run time. */
 export type Dim = number | string | null
@@ -260,7 +260,7 @@ const windowAttributes = (
     readonly stride: readonly [number, number]
     readonly padding: readonly [number, number, number, number]
   },
-): onnx.IAttributeProto[] => {
+): AttributeProto[] => {
   const [top, bottom, left, right] = resolved.padding
   const symbolic = spatial.some((d) => !known(d))
   return [
@@ -290,7 +290,7 @@ export const emitLayer = (
   const scope = scopeOf(site)
   const here = display(site)
   const sameShape = (name: string): Value => ({ name, shape: x.shape, elem: x.elem })
-  const unary = (opType: string, attributes: onnx.IAttributeProto[] = []): Either<OnnxError, Value> =>
+  const unary = (opType: string, attributes: AttributeProto[] = []): Either<OnnxError, Value> =>
     E.map((input: Value) => sameShape(g.node(scope, opType, [input.name], attributes)))(requireFloat(site, x))
 
   switch (config.kind) {
