@@ -530,6 +530,15 @@ describe('applyGradients: update and apply in one pass where the optimizer can',
     },
   )
 
+  it('names parameters that do not match the gradients', () => {
+    const opt = adam(0.01)
+    const state = opt.init(params)
+    const wrong = { w: T.zeros([5, 6]), b: params.b }
+    expect(() => applyGradients(opt, grads, state, wrong)).toThrow(
+      /params at 'w' has shape \[5, ?6\] but the gradient has shape \[6, ?5\]; pass the parameters/,
+    )
+  })
+
   it('differentiates through a fused-capable step (the traced path composes ops)', () => {
     const x = T.tensor([0.3, -1.2, 2], 'float64')
     for (const opt of [adam(0.1), sgd(0.1), momentum(0.1, 0.9)] as ReadonlyArray<

@@ -23,19 +23,20 @@ export const zipWithStates = <P>(
   const names = flattenNamed(like).map(([name]) => name)
   const stateLeaves = states.map(([tree, stateName]) => {
     const state = T.flatten(tree)
+    // The parameters themselves (a fused update-and-apply) must simply match; state must come from init.
+    const hint =
+      stateName === 'params'
+        ? 'pass the parameters the gradients were taken of'
+        : 'initialise the optimizer state with init(params) for the parameters you update'
     if (!T.sameStructure(def, state.def))
-      throw new T.ValueError(
-        where,
-        `${stateName} does not have the structure of the gradients; ` +
-          'initialise the optimizer state with init(params) for the parameters you update',
-      )
+      throw new T.ValueError(where, `${stateName} does not have the structure of the gradients; ${hint}`)
     state.leaves.forEach((s, i) => {
       const x = leaves[i]!
       if (!T.shapesEqual(x.shape, s.shape))
         throw new T.ShapeError(
           where,
           `${stateName} at '${names[i]}' has shape ${T.fmtShape(s.shape)} but the gradient has shape ` +
-            `${T.fmtShape(x.shape)}; initialise the optimizer state with init(params) for these parameters`,
+            `${T.fmtShape(x.shape)}; ${hint}`,
         )
     })
     return state.leaves
