@@ -7,6 +7,7 @@ import {
   reluGrad as referenceReluGrad,
 } from '../reference/fused'
 import { Code, encodeModule, type Local } from './emitter'
+import { ArenaExhausted, orFallback } from './runtime'
 
 // The fused elementwise kernels (reluGrad, axpy, adamUpdate) for float32 on WebAssembly SIMD, in a
 // small module of their own (its own memory, separate from the GEMM's shared one).
@@ -23,6 +24,7 @@ const MIN_ELEMENTS = 64
 
 const FLOAT_BYTES = 4
 const PAGE_BYTES = 65536
+const MAX_BYTES = 2 ** 32 - PAGE_BYTES
 
 type Param = Local
 
@@ -164,7 +166,15 @@ const layout = (count: number, n: number): { readonly heap: Float32Array; readon
   const stride = Math.ceil((n * FLOAT_BYTES) / 16) * 16 + 16
   const needed = count * stride
   const have = memory.buffer.byteLength
-  if (needed > have) memory.grow(Math.ceil((needed - have) / PAGE_BYTES))
+  if (needed > have) {
+    // 32-bit wasm memory stops at 4 GiB (less where the engine says so): then the reference runs.
+    if (needed > MAX_BYTES) throw new ArenaExhausted(needed)
+    try {
+      memory.grow(Math.ceil((needed - have) / PAGE_BYTES))
+    } catch {
+      throw new ArenaExhausted(needed)
+    }
+  }
   return { heap: new Float32Array(memory.buffer), at: Array.from({ length: count }, (_, i) => i * stride) }
 }
 
@@ -178,6 +188,13 @@ const useWasm = (...xs: ReadonlyArray<Tensor>): boolean =>
 /** `Backend.reluGrad` of the wasm backend. @since 0.1.0 */
 export const reluGrad = (ct: Tensor, y: Tensor): Tensor => {
   if (!useWasm(ct, y)) return referenceReluGrad(ct, y)
+  return orFallback(
+    () => wasmReluGrad(ct, y),
+    () => referenceReluGrad(ct, y),
+  )
+}
+
+const wasmReluGrad = (ct: Tensor, y: Tensor): Tensor => {
   const n = ct.data.length
   const { heap, at } = layout(3, n)
   heap.set(ct.data, at[0]! >> 2)
@@ -189,6 +206,13 @@ export const reluGrad = (ct: Tensor, y: Tensor): Tensor => {
 /** `Backend.axpy` of the wasm backend. @since 0.1.0 */
 export const axpy = (alpha: number, x: Tensor, y: Tensor): Tensor => {
   if (!useWasm(x, y)) return referenceAxpy(alpha, x, y)
+  return orFallback(
+    () => wasmAxpy(alpha, x, y),
+    () => referenceAxpy(alpha, x, y),
+  )
+}
+
+const wasmAxpy = (alpha: number, x: Tensor, y: Tensor): Tensor => {
   const n = x.data.length
   const { heap, at } = layout(3, n)
   heap.set(x.data, at[0]! >> 2)
@@ -206,6 +230,19 @@ export const adamUpdate = (
   p?: Tensor,
 ): readonly [Tensor, Tensor, Tensor] => {
   if (!useWasm(g, m, v)) return referenceAdamUpdate(g, m, v, hyper, p)
+  return orFallback(
+    () => wasmAdamUpdate(g, m, v, hyper, p),
+    () => referenceAdamUpdate(g, m, v, hyper, p),
+  )
+}
+
+const wasmAdamUpdate = (
+  g: Tensor,
+  m: Tensor,
+  v: Tensor,
+  hyper: AdamHyperparameters,
+  p: Tensor | undefined,
+): readonly [Tensor, Tensor, Tensor] => {
   const { b1, b2, eps, epsRoot, muCorrection, nuCorrection, scale = 1 } = hyper
   const n = g.data.length
   const { heap, at } = layout(p === undefined ? 6 : 7, n)
