@@ -94,6 +94,10 @@ export interface Backend {
 
   /** `alpha · x + y`; `x`, `y` share a float dtype and shape. */
   readonly axpy: (alpha: number, x: Tensor, y: Tensor) => Tensor
+  /** Per-row softmax cross-entropy along the last axis (see `softmaxCrossEntropyLoss`). */
+  readonly softmaxCrossEntropy: (logits: Tensor, labels: Tensor) => Tensor
+  /** Its logits' cotangent for per-row cotangents `ct` (see `softmaxCrossEntropyGrad`). */
+  readonly softmaxCrossEntropyGrad: (ct: Tensor, logits: Tensor, labels: Tensor) => Tensor
   /** `y > 0 ? ct : 0`; `ct`, `y` share a float dtype and shape. */
   readonly reluGrad: (ct: Tensor, y: Tensor) => Tensor
   /**

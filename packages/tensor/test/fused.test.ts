@@ -9,6 +9,8 @@ import {
   referenceBackend,
   reluGrad,
   setBackend,
+  softmaxCrossEntropyGrad,
+  softmaxCrossEntropyLoss,
   ShapeError,
   tensor,
   ValueError,
@@ -200,5 +202,68 @@ describe('wasm fused kernels equal the reference loops bit for bit', () => {
     const fastApplied = wasmBackend.adamUpdate(a, b, c, hyper, p)
     const slowApplied = referenceBackend.adamUpdate(a, b, c, hyper, p)
     fastApplied.forEach((t, i) => same(t, slowApplied[i]!))
+  })
+})
+
+describe('softmax cross-entropy kernels', () => {
+  // Independent float64 definitions, row by row along the last axis.
+  const naiveLoss = (logits: number[], labels: number[]): number => {
+    const max = Math.max(...logits)
+    const lse = max + Math.log(logits.reduce((s, l) => s + Math.exp(l - max), 0))
+    return labels.reduce((s, y, j) => (y === 0 ? s : s + y * (lse - logits[j]!)), 0)
+  }
+  const naiveGrad = (c: number, logits: number[], labels: number[]): number[] => {
+    const max = Math.max(...logits)
+    const exps = logits.map((l) => Math.exp(l - max))
+    const total = exps.reduce((s, e) => s + e, 0)
+    const mass = labels.reduce((s, y) => s + y, 0)
+    return exps.map((e, j) => c * ((e / total) * mass - labels[j]!))
+  }
+  const rowsOf = (t: Tensor): number[][] => {
+    const classes = t.shape[t.shape.length - 1]!
+    const v = values(t)
+    return Array.from({ length: v.length / classes }, (_, r) => v.slice(r * classes, (r + 1) * classes))
+  }
+
+  for (const [name, backend] of backends) {
+    it(`match the float64 definitions on the ${name} backend: ranks 1-3, soft labels, float32 and float64`, () => {
+      setBackend(backend)
+      for (const dtype of ['float64', 'float32'] as const)
+        for (const shape of [[7], [5, 10], [2, 3, 4]]) {
+          const logits = random.normal(random.key(shape.length), shape, { dtype })
+          const labels = random.uniform(random.key(shape.length + 10), shape, { dtype })
+          const ct = random.normal(random.key(shape.length + 20), shape.slice(0, -1), { dtype })
+          const loss = softmaxCrossEntropyLoss(logits, labels)
+          const grad = softmaxCrossEntropyGrad(ct, logits, labels)
+          expect(loss.shape).toEqual(shape.slice(0, -1))
+          expect(grad.shape).toEqual(shape)
+          const tol = dtype === 'float64' ? 1e-12 : 1e-6
+          const ls = rowsOf(logits)
+          const ys = rowsOf(labels)
+          values(loss).forEach((x, r) =>
+            expect(Math.abs(x - naiveLoss(ls[r]!, ys[r]!))).toBeLessThanOrEqual(tol * 10),
+          )
+          rowsOf(grad).forEach((row, r) =>
+            row.forEach((g, j) =>
+              expect(Math.abs(g - naiveGrad(values(ct)[r]!, ls[r]!, ys[r]!)[j]!)).toBeLessThanOrEqual(tol),
+            ),
+          )
+        }
+    })
+  }
+
+  it('gives 0 for a masked class (logit −∞, label 0) and keeps large logits finite', () => {
+    const loss = softmaxCrossEntropyLoss(tensor([[-Infinity, 0, 1000]]), tensor([[0, 0, 1]]))
+    expect(values(loss)[0]).toBeCloseTo(0, 6)
+    const grad = softmaxCrossEntropyGrad(tensor([1]), tensor([[-Infinity, 0, 1000]]), tensor([[0, 0, 1]]))
+    expect(values(grad).every(Number.isFinite)).toBe(true)
+  })
+
+  it('rejects mismatched operands, scalar logits and a ct of the wrong shape', () => {
+    expect(() => softmaxCrossEntropyLoss(tensor([[1, 2]]), tensor([[1, 0, 0]]))).toThrow(ShapeError)
+    expect(() => softmaxCrossEntropyLoss(tensor(1), tensor(1))).toThrow(/scalar/)
+    expect(() => softmaxCrossEntropyGrad(tensor([1, 2]), tensor([[1, 2]]), tensor([[1, 0]]))).toThrow(
+      /ct has shape \[2\]/,
+    )
   })
 })

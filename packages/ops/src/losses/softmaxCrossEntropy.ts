@@ -2,6 +2,7 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { Tracer } from '../core/trace'
 import { mul } from '../binary/mul'
 import { sub } from '../binary/sub'
 import { neg } from '../elementwise/neg'
@@ -15,10 +16,16 @@ export interface SoftmaxCrossEntropyParams {
   readonly axis: number
 }
 
+/** Classes on the last axis and one float dtype: the fused kernels of `@backfold/tensor` apply. */
+const fusable = (logits: Tensor, labels: Tensor, axis: number): boolean =>
+  axis === logits.shape.length - 1 && logits.dtype === labels.dtype && logits.dtype !== 'int32'
+
 /** The `softmaxCrossEntropy` op (inputs: logits, labels). @since 0.1.0 */
 export const softmaxCrossEntropyOp = defineOp<SoftmaxCrossEntropyParams>({
   name: 'softmaxCrossEntropy',
   forward: ([logits, labels], { axis }) => {
+    // Classes on the last axis, one float dtype: one fused pass per row.
+    if (fusable(logits!, labels!, axis)) return T.softmaxCrossEntropyLoss(logits!, labels!)
     // logsumexp(logits) − logits (= −logSoftmax) is finite for any finite logits: ±1000 cannot overflow.
     const negLogProbs = T.sub(T.logsumexp(logits!, { axes: axis, keepDims: true }), logits!)
     // A class with label 0 contributes 0 even where its logit is −∞ (a masked class), not 0 · ∞ = NaN.
@@ -26,12 +33,22 @@ export const softmaxCrossEntropyOp = defineOp<SoftmaxCrossEntropyParams>({
     return T.sum(terms, { axes: axis })
   },
   vjp: (ct, [logits, labels], _y, { axis }, needed) => {
+    // First order (nothing traced) on the last axis: the logits' cotangent in one fused pass; under
+    // an enclosing transformation, ops (so the gradient can itself be differentiated).
+    const fusedLogits =
+      needed[0] !== false &&
+      fusable(logits!, labels!, axis) &&
+      [ct, logits!, labels!].every((t) => !(t instanceof Tracer))
     // ȳ has the class axis removed; put it back as size 1 so it broadcasts over the classes.
     const keptShape = logits!.shape.map((d, i) => (i === axis ? 1 : d))
     const perExample = reshape(ct, keptShape)
-    const labelMass = sum(labels!, { axes: axis, keepDims: true })
+    const logitsCotangent = (): Tensor => {
+      if (fusedLogits) return T.softmaxCrossEntropyGrad(ct, logits!, labels!)
+      const labelMass = sum(labels!, { axes: axis, keepDims: true })
+      return mul(perExample, sub(mul(softmax(logits!, axis), labelMass), labels!))
+    }
     return [
-      needed[0] !== false ? mul(perExample, sub(mul(softmax(logits!, axis), labelMass), labels!)) : undefined,
+      needed[0] !== false ? logitsCotangent() : undefined,
       // Labels are data almost always: their cotangent is computed only when asked for.
       needed[1] !== false ? neg(mul(perExample, logSoftmax(logits!, axis))) : undefined,
     ]

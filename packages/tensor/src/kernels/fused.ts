@@ -5,7 +5,8 @@
  * @since 0.1.0
  */
 import { getBackend } from '../backend'
-import { ValueError } from '../errors'
+import { ShapeError, ValueError, fmtShape } from '../errors'
+import { shapesEqual } from '../shape'
 import type { Tensor } from '../tensor'
 import { requireSameFloat } from './sameFloat'
 
@@ -35,4 +36,48 @@ export const axpy = (alpha: number, x: Tensor, y: Tensor): Tensor => {
 export const reluGrad = (ct: Tensor, y: Tensor): Tensor => {
   requireSameFloat('reluGrad', ['ct', 'y'], [ct, y])
   return getBackend().reluGrad(ct, y)
+}
+
+/** Rejects logits and labels that are not float tensors of one dtype and one shape of rank ≥ 1. */
+const requireClasses = (op: string, logits: Tensor, labels: Tensor): void => {
+  requireSameFloat(op, ['logits', 'labels'], [logits, labels])
+  if (logits.shape.length === 0)
+    throw new ShapeError(op, 'logits are a scalar; expected classes along the last axis')
+}
+
+/**
+ * Softmax cross-entropy along the LAST axis in one pass per row: the per-example loss
+ * `Σ_j labels_j (logsumexp(logits) − logits_j)`, the last axis removed. A class with label 0
+ * contributes 0 even where its logit is −∞. Computed in float64 per row, rounded once. `logits` and
+ * `labels` share a float dtype and a shape. (`@backfold/ops`' `softmaxCrossEntropy` is the
+ * differentiable form; this is its kernel.)
+ * @example
+ * softmaxCrossEntropyLoss(tensor([[2, 0]]), tensor([[1, 0]])) // [0.1269]
+ * @throws DTypeError / ShapeError for mismatched operands or scalar logits.
+ * @since 0.1.0
+ */
+export const softmaxCrossEntropyLoss = (logits: Tensor, labels: Tensor): Tensor => {
+  requireClasses('softmaxCrossEntropyLoss', logits, labels)
+  return getBackend().softmaxCrossEntropy(logits, labels)
+}
+
+/**
+ * The logits' cotangent of `softmaxCrossEntropyLoss`, in one pass per row:
+ * `ct_i · (softmax(logits_i) · Σ_j labels_ij − labels_i)`, for `ct` shaped like the loss (the logits'
+ * shape without the last axis). Float64 per row, rounded once.
+ * @example
+ * softmaxCrossEntropyGrad(ones([1]), tensor([[2, 0]]), tensor([[1, 0]])) // [[-0.1192, 0.1192]]
+ * @throws DTypeError / ShapeError for mismatched operands.
+ * @since 0.1.0
+ */
+export const softmaxCrossEntropyGrad = (ct: Tensor, logits: Tensor, labels: Tensor): Tensor => {
+  requireClasses('softmaxCrossEntropyGrad', logits, labels)
+  const rows = logits.shape.slice(0, -1)
+  if (ct.dtype !== logits.dtype || !shapesEqual(ct.shape, rows))
+    throw new ShapeError(
+      'softmaxCrossEntropyGrad',
+      `ct has shape ${fmtShape(ct.shape)} and dtype ${ct.dtype}; expected ${fmtShape(rows)} (the logits' shape ` +
+        `${fmtShape(logits.shape)} without the class axis) and ${logits.dtype}`,
+    )
+  return getBackend().softmaxCrossEntropyGrad(ct, logits, labels)
 }

@@ -1,5 +1,6 @@
 import type { AdamHyperparameters } from '../../kernels/optim'
-import { allocate } from '../../dtype'
+import { allocate, type TypedArray } from '../../dtype'
+import { sizeOf } from '../../shape'
 import { unsafeTensor, type Tensor } from '../../tensor'
 
 // One loop per kernel over same-shape float operands (validated by the public kernels). Values are
@@ -62,4 +63,60 @@ export const adamUpdate = (
     unsafeTensor(g.dtype, g.shape, nu),
     unsafeTensor(g.dtype, g.shape, out),
   ]
+}
+
+/**
+ * logsumexp of `data[start .. start + n)` as the reduce kernel computes it: the maximum, then
+ * max + log Σ exp(x − max); an infinite or NaN maximum is the result itself.
+ */
+const rowLogSumExp = (data: TypedArray, start: number, n: number): number => {
+  let best = -Infinity
+  for (let j = 0; j < n; j++) {
+    const v = data[start + j]!
+    if (v > best || v !== v) best = v
+  }
+  if (best === Infinity || best === -Infinity || best !== best) return best
+  let sum = 0
+  for (let j = 0; j < n; j++) sum += Math.exp(data[start + j]! - best)
+  return best + Math.log(sum)
+}
+
+/** Softmax cross-entropy per row of the last axis. @since 0.1.0 */
+export const softmaxCrossEntropy = (logits: Tensor, labels: Tensor): Tensor => {
+  const classes = logits.shape[logits.shape.length - 1]!
+  const ls = logits.data
+  const ys = labels.data
+  const rows = classes === 0 ? sizeOf(logits.shape.slice(0, -1)) : ls.length / classes
+  const out = allocate(logits.dtype, rows)
+  for (let r = 0; r < rows; r++) {
+    const start = r * classes
+    const lse = rowLogSumExp(ls, start, classes)
+    let loss = 0
+    for (let j = 0; j < classes; j++) {
+      const y = ys[start + j]!
+      // A label-0 class adds 0 even where its logit is −∞ (not 0 · ∞ = NaN).
+      if (y !== 0) loss += y * (lse - ls[start + j]!)
+    }
+    out[r] = loss
+  }
+  return unsafeTensor(logits.dtype, logits.shape.slice(0, -1), out)
+}
+
+/** The logits' cotangent of `softmaxCrossEntropy`: ct · (softmax · Σ labels − labels) per row. @since 0.1.0 */
+export const softmaxCrossEntropyGrad = (ct: Tensor, logits: Tensor, labels: Tensor): Tensor => {
+  const classes = logits.shape[logits.shape.length - 1]!
+  const ls = logits.data
+  const ys = labels.data
+  const cs = ct.data
+  const out = allocate(logits.dtype, ls.length)
+  for (let r = 0; r < cs.length; r++) {
+    const start = r * classes
+    const lse = rowLogSumExp(ls, start, classes)
+    let mass = 0
+    for (let j = 0; j < classes; j++) mass += ys[start + j]!
+    const c = cs[r]!
+    for (let j = 0; j < classes; j++)
+      out[start + j] = c * (Math.exp(ls[start + j]! - lse) * mass - ys[start + j]!)
+  }
+  return unsafeTensor(logits.dtype, logits.shape, out)
 }

@@ -6,7 +6,7 @@ import { linear } from './linear'
 import { transpose, broadcastTo, slice, pad, concat } from './layout'
 import { gather, scatterAdd, takeAlongAxisLoop, scatterAddAlongAxisLoop, oneHotLoop } from './gather'
 import { conv2d, conv2dBackwardInput, conv2dBackwardFilter } from './conv'
-import { adamUpdate, axpy, reluGrad } from './fused'
+import { adamUpdate, axpy, reluGrad, softmaxCrossEntropy, softmaxCrossEntropyGrad } from './fused'
 import { maxPool2d, maxPool2dBackward, maxPool2dSelect, avgPool2d, avgPool2dBackward } from './pool'
 
 /**
@@ -44,4 +44,6 @@ export const referenceBackend: Backend = {
   axpy,
   reluGrad,
   adamUpdate,
+  softmaxCrossEntropy,
+  softmaxCrossEntropyGrad,
 }
