@@ -7,7 +7,7 @@ import {
   reluGrad as referenceReluGrad,
 } from '../reference/fused'
 import { Code, encodeModule, type Local } from './emitter'
-import { ArenaExhausted, orFallback } from './runtime'
+import { growTo, orFallback } from './runtime'
 
 // The fused elementwise kernels (reluGrad, axpy, adamUpdate) for float32 on WebAssembly SIMD, in a
 // small module of their own (its own memory, separate from the GEMM's shared one).
@@ -23,8 +23,6 @@ import { ArenaExhausted, orFallback } from './runtime'
 const MIN_ELEMENTS = 64
 
 const FLOAT_BYTES = 4
-const PAGE_BYTES = 65536
-const MAX_BYTES = 2 ** 32 - PAGE_BYTES
 
 type Param = Local
 
@@ -164,17 +162,7 @@ const fused = (): FusedExports => {
 const layout = (count: number, n: number): { readonly heap: Float32Array; readonly at: number[] } => {
   const { memory } = fused()
   const stride = Math.ceil((n * FLOAT_BYTES) / 16) * 16 + 16
-  const needed = count * stride
-  const have = memory.buffer.byteLength
-  if (needed > have) {
-    // 32-bit wasm memory stops at 4 GiB (less where the engine says so): then the reference runs.
-    if (needed > MAX_BYTES) throw new ArenaExhausted(needed)
-    try {
-      memory.grow(Math.ceil((needed - have) / PAGE_BYTES))
-    } catch {
-      throw new ArenaExhausted(needed)
-    }
-  }
+  growTo(memory, count * stride)
   return { heap: new Float32Array(memory.buffer), at: Array.from({ length: count }, (_, i) => i * stride) }
 }
 

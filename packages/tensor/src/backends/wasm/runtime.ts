@@ -209,18 +209,23 @@ const arenaBase = (): number => (workerScratches === 0 ? ARENA : (workerScratche
 export const arena = (floats: number): { readonly heap: Float32Array; readonly base: number } => {
   const { memory } = gemmInstance()
   const base = arenaBase()
-  const needed = base + floats * FLOAT_BYTES
-  const have = memory.buffer.byteLength
-  if (needed > have) {
-    // 32-bit wasm memory stops at 4 GiB (less where the engine or the OS says so).
-    if (needed > MAX_BYTES) throw new ArenaExhausted(needed)
-    try {
-      memory.grow(Math.ceil((needed - have) / PAGE_BYTES))
-    } catch {
-      throw new ArenaExhausted(needed)
-    }
-  }
+  growTo(memory, base + floats * FLOAT_BYTES)
   return { heap: new Float32Array(memory.buffer), base }
+}
+
+/**
+ * Grows `memory` to at least `bytes`, or throws `ArenaExhausted` (callers then fall back to the
+ * reference): 32-bit wasm memory stops at 4 GiB, less where the engine or the OS says so.
+ */
+export const growTo = (memory: WebAssembly.Memory, bytes: number): void => {
+  const have = memory.buffer.byteLength
+  if (bytes <= have) return
+  if (bytes > MAX_BYTES) throw new ArenaExhausted(bytes)
+  try {
+    memory.grow(Math.ceil((bytes - have) / PAGE_BYTES))
+  } catch {
+    throw new ArenaExhausted(bytes)
+  }
 }
 
 const MAX_BYTES = 2 ** 32 - PAGE_BYTES
