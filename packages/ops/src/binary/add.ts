@@ -9,7 +9,10 @@ import { operands } from './operands'
 export const addOp = defineOp({
   name: 'add',
   forward: ([a, b]) => T.add(a!, b!),
-  vjp: (ct, [a, b]) => [unbroadcast(ct, a!.shape), unbroadcast(ct, b!.shape)],
+  vjp: (ct, [a, b], _y, _p, needed) => [
+    needed[0] !== false ? unbroadcast(ct, a!.shape) : undefined,
+    needed[1] !== false ? unbroadcast(ct, b!.shape) : undefined,
+  ],
 })
 
 /**

@@ -14,12 +14,12 @@ import { operands } from './operands'
 export const maximumOp = defineOp({
   name: 'maximum',
   forward: ([a, b]) => T.maximum(a!, b!),
-  vjp: (ct, [a, b]) => {
+  vjp: (ct, [a, b], _y, _p, needed) => {
     // Ties split the cotangent half and half, so maximum(x, x) has gradient 1 like x itself.
     const tieShare = where(equal(a!, b!), mul(ct, 0.5), 0)
     return [
-      unbroadcast(where(greater(a!, b!), ct, tieShare), a!.shape),
-      unbroadcast(where(less(a!, b!), ct, tieShare), b!.shape),
+      needed[0] !== false ? unbroadcast(where(greater(a!, b!), ct, tieShare), a!.shape) : undefined,
+      needed[1] !== false ? unbroadcast(where(less(a!, b!), ct, tieShare), b!.shape) : undefined,
     ]
   },
 })

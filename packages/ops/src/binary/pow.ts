@@ -14,15 +14,22 @@ import { operands } from './operands'
 export const powOp = defineOp({
   name: 'pow',
   forward: ([a, b]) => T.pow(a!, b!),
-  vjp: (ct, [a, b], y) => {
+  vjp: (ct, [a, b], y, _p, needed) => {
     const base = a!
     const exponent = b!
     // d/da: b a^(b−1), taken as 0 where b = 0 (else 0 · 0⁻¹ = NaN at a = 0), as PyTorch does.
-    const dBase = where(equal(exponent, 0), 0, mul(ct, mul(exponent, pow(base, sub(exponent, 1)))))
+    const dBase = (): Tensor =>
+      where(equal(exponent, 0), 0, mul(ct, mul(exponent, pow(base, sub(exponent, 1)))))
     // d/db: y ln a, taken as 0 where a = 0 (the limit for b > 0) instead of 0 · (−∞) = NaN.
-    const zeroBase = equal(base, 0)
-    const dExponent = where(zeroBase, 0, mul(ct, mul(y, log(where(zeroBase, 1, base)))))
-    return [unbroadcast(dBase, base.shape), unbroadcast(dExponent, exponent.shape)]
+    const dExponent = (): Tensor => {
+      const zeroBase = equal(base, 0)
+      return where(zeroBase, 0, mul(ct, mul(y, log(where(zeroBase, 1, base)))))
+    }
+    // A constant exponent (x ** 2) needs no logarithm; a constant base no power.
+    return [
+      needed[0] !== false ? unbroadcast(dBase(), base.shape) : undefined,
+      needed[1] !== false ? unbroadcast(dExponent(), exponent.shape) : undefined,
+    ]
   },
 })
 

@@ -10,7 +10,10 @@ import { operands } from './operands'
 export const subOp = defineOp({
   name: 'sub',
   forward: ([a, b]) => T.sub(a!, b!),
-  vjp: (ct, [a, b]) => [unbroadcast(ct, a!.shape), unbroadcast(neg(ct), b!.shape)],
+  vjp: (ct, [a, b], _y, _p, needed) => [
+    needed[0] !== false ? unbroadcast(ct, a!.shape) : undefined,
+    needed[1] !== false ? unbroadcast(neg(ct), b!.shape) : undefined,
+  ],
 })
 
 /**

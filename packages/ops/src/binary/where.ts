@@ -9,10 +9,10 @@ import { operands } from './operands'
 export const whereOp = defineOp({
   name: 'where',
   forward: ([cond, a, b]) => T.where(cond!, a!, b!),
-  vjp: (ct, [cond, a, b]) => [
-    T.zeros(cond!.shape, cond!.dtype),
-    unbroadcast(where(cond!, ct, 0), a!.shape),
-    unbroadcast(where(cond!, 0, ct), b!.shape),
+  vjp: (ct, [cond, a, b], _y, _p, needed) => [
+    needed[0] !== false ? T.zeros(cond!.shape, cond!.dtype) : undefined,
+    needed[1] !== false ? unbroadcast(where(cond!, ct, 0), a!.shape) : undefined,
+    needed[2] !== false ? unbroadcast(where(cond!, 0, ct), b!.shape) : undefined,
   ],
 })
 
