@@ -17,8 +17,6 @@ import { Code, encodeModule } from './emitter'
 export interface TileShape {
   readonly rows: number
   readonly vectors: number
-  /** Pack A pre-splatted (16 bytes per element) so the micro-kernel loads instead of broadcasting. */
-  readonly splatA: boolean
 }
 
 /** Indices of the generated functions; `call` needs them. */
@@ -59,7 +57,6 @@ const addTo = (f: Code, local: Local, amount: number | Local): void => {
  */
 const microKernel = (tile: TileShape): Code => {
   const { rows: mr, vectors: nv } = tile
-  const aBytes = tile.splatA ? 16 : FLOAT_BYTES
   const f = new Code(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [])
   const [kc, ap, bp, c, ldc, rows, cols, tmp, accumulate] = [0, 1, 2, 3, 4, 5, 6, 7, 8].map((i) =>
     f.param(i),
@@ -75,18 +72,11 @@ const microKernel = (tile: TileShape): Code => {
   // kc ≥ 1 on every call, so the loop tests at its end: one branch per step. Unrolling it lost
   // (4×8: 29 at 2 steps, 27 at 4 vs 40): V8 then spills.
   f.loop((step) => {
-    for (let r = 0; r < mr; r++) {
-      if (tile.splatA)
-        step
-          .get(ap)
-          .v128Load(16 * r)
-          .set(splats[r]!)
-      else
-        step
-          .get(ap)
-          .v128Load32Splat(FLOAT_BYTES * r)
-          .set(splats[r]!)
-    }
+    for (let r = 0; r < mr; r++)
+      step
+        .get(ap)
+        .v128Load32Splat(FLOAT_BYTES * r)
+        .set(splats[r]!)
     for (let v = 0; v < nv; v++) {
       step
         .get(bp)
@@ -97,7 +87,7 @@ const microKernel = (tile: TileShape): Code => {
         step.get(register).get(splats[r]!).get(b).f32x4Mul().f32x4Add().set(register)
       }
     }
-    addTo(step, ap, aBytes * mr)
+    addTo(step, ap, FLOAT_BYTES * mr)
     addTo(step, bp, FLOAT_BYTES * nr)
     step.get(kc).i32Const(1).i32Sub().tee(kc).brIf(0)
   })
@@ -179,7 +169,7 @@ const macroKernel = (tile: TileShape): Code => {
   const bStripBytes = f.local('i32')
   const tileRowsBytes = f.local('i32')
   f.get(kc)
-    .i32Const((tile.splatA ? 16 : FLOAT_BYTES) * mr)
+    .i32Const(FLOAT_BYTES * mr)
     .i32Mul()
     .set(aStripBytes)
   f.get(kc)
@@ -233,9 +223,7 @@ const macroKernel = (tile: TileShape): Code => {
  * `width` lines, depth-major, zero-padding the last strip. When lines are adjacent in memory
  * (`outerStep` = 4 bytes) and `width` is a multiple of 4, a full strip is copied a vector at a time.
  */
-const packKernel = (width: number, splat: boolean): Code => {
-  // A splatted pack stores each element four times (one v128), so the micro-kernel loads it whole.
-  const elementBytes = splat ? 16 : FLOAT_BYTES
+const packKernel = (width: number): Code => {
   const f = new Code(['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [])
   const [src, outerStep, depthStep, count, kc, dst] = [0, 1, 2, 3, 4, 5].map((i) => f.param(i)) as [
     Local,
@@ -256,7 +244,7 @@ const packKernel = (width: number, splat: boolean): Code => {
   const stripBytes = f.local('i32')
   const stripSrcStep = f.local('i32')
   f.get(kc)
-    .i32Const(elementBytes * width)
+    .i32Const(FLOAT_BYTES * width)
     .i32Mul()
     .set(stripBytes)
   f.get(outerStep).i32Const(width).i32Mul().set(stripSrcStep)
@@ -274,14 +262,12 @@ const packKernel = (width: number, splat: boolean): Code => {
         })
         countUp(scalar, l, lines, (body) => {
           body.get(stripSrc).get(l).get(outerStep).i32Mul().i32Add().set(from)
-          body.get(strip).get(l).i32Const(elementBytes).i32Mul().i32Add().set(to)
+          body.get(strip).get(l).i32Const(FLOAT_BYTES).i32Mul().i32Add().set(to)
           body.get(kc).set(p)
           body.loop((depth) => {
-            depth.get(to).get(from).f32Load()
-            if (splat) depth.f32x4Splat().v128Store()
-            else depth.f32Store()
+            depth.get(to).get(from).f32Load().f32Store()
             addTo(depth, from, depthStep)
-            addTo(depth, to, elementBytes * width)
+            addTo(depth, to, FLOAT_BYTES * width)
             depth.get(p).i32Const(1).i32Sub().tee(p).brIf(0)
           })
         })
@@ -303,7 +289,7 @@ const packKernel = (width: number, splat: boolean): Code => {
           depth.get(p).i32Const(1).i32Sub().tee(p).brIf(0)
         })
       }
-      if (width % 4 === 0 && !splat) {
+      if (width % 4 === 0) {
         strips.get(lines).i32Const(width).i32Eq().get(outerStep).i32Const(FLOAT_BYTES).i32Eq().i32And()
         strips.ifElse(vectorCopy, scalarCopy)
       } else {
@@ -327,8 +313,8 @@ export const gemmModuleBytes = (tile: TileShape): Uint8Array<ArrayBuffer> =>
     [
       { name: 'micro', code: microKernel(tile) },
       { name: 'macro', code: macroKernel(tile) },
-      { name: 'packA', code: packKernel(tile.rows, tile.splatA) },
-      { name: 'packB', code: packKernel(4 * tile.vectors, false) },
+      { name: 'packA', code: packKernel(tile.rows) },
+      { name: 'packB', code: packKernel(4 * tile.vectors) },
       { name: 'im2col', code: patchKernel(false) },
       { name: 'col2im', code: patchKernel(true) },
       { name: 'relu', code: reluKernel() },

@@ -15,7 +15,7 @@ import { blockedGemm } from './worker'
  * mul+add peak is 58 GFLOP/s: 4×8 40.7 GFLOP/s, 2×16 35.4, 4×8 with A pre-splatted 37–38,
  * 3×12, 5×8, 4×12, 6×8 17–24. (On Zen 5, 2×16 measured 60 and 4×8 49.)
  */
-export const TILE: TileShape = { rows: 4, vectors: 2, splatA: false }
+export const TILE: TileShape = { rows: 4, vectors: 2 }
 const MR = TILE.rows
 const NR = 4 * TILE.vectors
 /**
@@ -174,7 +174,7 @@ const roundUp = (value: number, multiple: number): number => Math.ceil(value / m
 /** Byte offsets of the fixed scratch areas at the bottom of memory; operands start at `arena`. */
 const TMP = 0
 const PACK_A = 256
-const PACK_B = PACK_A + roundUp(MC, MR) * KC * (TILE.splatA ? 16 : FLOAT_BYTES)
+const PACK_B = PACK_A + roundUp(MC, MR) * KC * FLOAT_BYTES
 const ARENA = PACK_B + roundUp(NC, NR) * KC * FLOAT_BYTES
 /** Bytes of one thread's scratch areas; worker `w` (from 1) has its own copy at `w · SCRATCH_BYTES`. */
 const SCRATCH_BYTES = roundUp(ARENA, 256)
@@ -247,6 +247,32 @@ export const orFallback = <T>(run: () => T, fallback: () => T): T => {
   }
 }
 
+/** Byte steps of a product's operands, as `blockedGemm` takes them (see `operandSteps`). */
+export interface OperandSteps {
+  readonly aOuter: number
+  readonly aDepth: number
+  readonly bOuter: number
+  readonly bDepth: number
+}
+
+/**
+ * Byte steps between consecutive rows (outer) and depth positions of op(A), and between consecutive
+ * depth positions and columns (outer) of op(B), for row-major storage of A (m×k, or k×m when
+ * `transA`) and B (k×n, or n×k when `transB`). Shared by the single-threaded and the threaded driver.
+ */
+export const operandSteps = (
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+): OperandSteps => ({
+  aOuter: transA ? FLOAT_BYTES : k * FLOAT_BYTES,
+  aDepth: transA ? m * FLOAT_BYTES : FLOAT_BYTES,
+  bOuter: transB ? k * FLOAT_BYTES : FLOAT_BYTES,
+  bDepth: transB ? FLOAT_BYTES : n * FLOAT_BYTES,
+})
+
 /**
  * `C = op(A) · op(B)` (or `C += ...` when `accumulate`) on float32 matrices already in wasm memory
  * (byte addresses): op(A) is m×k, stored m×k (or k×m when `transA`); op(B) is k×n, stored k×n
@@ -265,12 +291,7 @@ export const gemmInMemory = (
   ldc: number,
   accumulate: boolean,
 ): void => {
-  // Byte steps between consecutive rows (outer) and depth positions of op(A), and between
-  // consecutive depth positions and columns (outer) of op(B).
-  const aOuter = transA ? FLOAT_BYTES : k * FLOAT_BYTES
-  const aDepth = transA ? m * FLOAT_BYTES : FLOAT_BYTES
-  const bOuter = transB ? k * FLOAT_BYTES : FLOAT_BYTES
-  const bDepth = transB ? FLOAT_BYTES : n * FLOAT_BYTES
+  const { aOuter, aDepth, bOuter, bDepth } = operandSteps(transA, transB, m, n, k)
   const ldcBytes = ldc * FLOAT_BYTES
   blockedGemm(
     gemmInstance(),

@@ -1,6 +1,14 @@
 import type { WorkerInit } from './worker'
 import { ValueError } from '../../errors'
-import { BLOCKING, arena, gemmInMemory, gemmInstance, reserveWorkerScratch, scratchOf } from './runtime'
+import {
+  BLOCKING,
+  arena,
+  gemmInMemory,
+  gemmInstance,
+  operandSteps,
+  reserveWorkerScratch,
+  scratchOf,
+} from './runtime'
 import { CONTROL_SLOTS, blockedGemm, claimParts, runPart, workerMain } from './worker'
 
 // Large float32 products on every core, synchronously. The wasm memory is shared (runtime.ts
@@ -330,11 +338,12 @@ export const gemm = (
   control[JOB + 1] = n
   control[JOB + 2] = k
   control[JOB + 3] = aAddress
-  control[JOB + 4] = transA ? FLOAT_BYTES : k * FLOAT_BYTES
-  control[JOB + 5] = transA ? m * FLOAT_BYTES : FLOAT_BYTES
+  const steps = operandSteps(transA, transB, m, n, k)
+  control[JOB + 4] = steps.aOuter
+  control[JOB + 5] = steps.aDepth
   control[JOB + 6] = bAddress
-  control[JOB + 7] = transB ? k * FLOAT_BYTES : FLOAT_BYTES
-  control[JOB + 8] = transB ? FLOAT_BYTES : n * FLOAT_BYTES
+  control[JOB + 7] = steps.bOuter
+  control[JOB + 8] = steps.bDepth
   control[JOB + 9] = cAddress
   control[JOB + 10] = ldc * FLOAT_BYTES
   control[JOB + 11] = accumulate ? 1 : 0
