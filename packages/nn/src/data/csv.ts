@@ -63,7 +63,10 @@ const describeField = (field: string): string => (field === '' ? 'an empty field
  * // Right({ x: [[1, 2], [3, 4]] (float32), y: [0, 1] (int32), header: [] })
  * @since 0.1.0
  */
-export function parseCsv(text: string, opts: CsvOptions & { readonly labelColumn: 'none' }): E.Either<DataError, CsvFeatures>
+export function parseCsv(
+  text: string,
+  opts: CsvOptions & { readonly labelColumn: 'none' },
+): E.Either<DataError, CsvFeatures>
 export function parseCsv(text: string, opts: CsvOptions): E.Either<DataError, CsvDataset>
 export function parseCsv(text: string, opts: CsvOptions): E.Either<DataError, CsvFeatures | CsvDataset> {
   const { source } = opts
@@ -111,7 +114,10 @@ export function parseCsv(text: string, opts: CsvOptions): E.Either<DataError, Cs
         labelAt = requested < 0 ? requested + columns : requested
       }
       const featureCount = labelAt === -1 ? columns : columns - 1
-      features = opts.dtype === 'float64' ? new Float64Array(lineCount * featureCount) : new Float32Array(lineCount * featureCount)
+      features =
+        opts.dtype === 'float64'
+          ? new Float64Array(lineCount * featureCount)
+          : new Float32Array(lineCount * featureCount)
       labels = new Float64Array(labelAt === -1 ? 0 : lineCount)
       if (opts.hasHeader === true) {
         header = fields.map((f) => f.trim()).filter((_, c) => c !== labelAt)
@@ -134,7 +140,10 @@ export function parseCsv(text: string, opts: CsvOptions): E.Either<DataError, Cs
         )
       const value = Number(field)
       if (c === labelAt) {
-        if (labelDType === 'int32' && !(Number.isInteger(value) && value >= -2147483648 && value <= 2147483647))
+        if (
+          labelDType === 'int32' &&
+          !(Number.isInteger(value) && value >= -2147483648 && value <= 2147483647)
+        )
           return E.left(
             dataError(
               source,
@@ -148,9 +157,15 @@ export function parseCsv(text: string, opts: CsvOptions): E.Either<DataError, Cs
     rows++
   }
   if (rows === 0)
-    return E.left(dataError(source, columns === -1 ? 'no data: the text is empty' : 'no data rows after the header'))
+    return E.left(
+      dataError(source, columns === -1 ? 'no data: the text is empty' : 'no data rows after the header'),
+    )
   const featureCount = labelAt === -1 ? columns : columns - 1
-  const x = T.unsafeTensor(features instanceof Float64Array ? 'float64' : 'float32', [rows, featureCount], features.slice(0, rows * featureCount))
+  const x = T.unsafeTensor(
+    features instanceof Float64Array ? 'float64' : 'float32',
+    [rows, featureCount],
+    features.slice(0, rows * featureCount),
+  )
   if (labelAt === -1) return E.right({ x, header })
   const labelData = T.allocate(labelDType, rows)
   for (let i = 0; i < rows; i++) labelData[i] = labels[i]!

@@ -22,7 +22,11 @@ export interface Dataset {
  * fromTensors(T.zeros([100, 64]), T.zeros([99], 'int32'))   // Left: x has 100 examples but y has 99
  * @since 0.1.0
  */
-export const fromTensors = (x: Tensor, y: Tensor, opts: { readonly source?: string } = {}): E.Either<DataError, Dataset> => {
+export const fromTensors = (
+  x: Tensor,
+  y: Tensor,
+  opts: { readonly source?: string } = {},
+): E.Either<DataError, Dataset> => {
   const source = opts.source ?? 'fromTensors'
   if (x.shape.length === 0 || y.shape.length === 0)
     return E.left(
@@ -110,7 +114,8 @@ export function* batches(dataset: Dataset, batchSize: number, opts: BatchesOptio
   const order = opts.key === undefined ? undefined : T.random.permutation(opts.key, count).data
   for (let start = 0; start < count; start += batchSize) {
     const stop = Math.min(start + batchSize, count)
-    if (order === undefined) yield { x: T.slice(dataset.x, [{ start, stop }]), y: T.slice(dataset.y, [{ start, stop }]) }
+    if (order === undefined)
+      yield { x: T.slice(dataset.x, [{ start, stop }]), y: T.slice(dataset.y, [{ start, stop }]) }
     else yield subset(dataset, T.unsafeTensor('int32', [stop - start], order.slice(start, stop)))
   }
 }

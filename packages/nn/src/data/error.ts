@@ -12,7 +12,11 @@ export interface DataError {
 }
 
 /** Builds a `DataError`. @since 0.1.0 */
-export const dataError = (source: string, message: string): DataError => ({ kind: 'DataError', source, message })
+export const dataError = (source: string, message: string): DataError => ({
+  kind: 'DataError',
+  source,
+  message,
+})
 
 /**
  * Formats a `DataError` for people: `source: message`.

@@ -70,7 +70,9 @@ export const parseIdx = (bytes: Uint8Array, opts: IdxOptions): E.Either<DataErro
   const { source } = opts
   const fail = (message: string): E.Either<DataError, Tensor> => E.left(dataError(source, message))
   if (bytes.length < 4)
-    return fail(`is ${bytes.length} bytes long; an IDX file starts with a 4-byte magic number (truncated or not IDX)`)
+    return fail(
+      `is ${bytes.length} bytes long; an IDX file starts with a 4-byte magic number (truncated or not IDX)`,
+    )
   if (bytes[0] !== 0 || bytes[1] !== 0)
     return fail(
       `bad magic number: the first two bytes are ${hex(bytes[0]!)} ${hex(bytes[1]!)}; an IDX file starts with 0x00 0x00` +

@@ -31,7 +31,10 @@ export const validateLabels = (
     return E.left(dataError(source, `labels have dtype ${labels.dtype}; expected int32 class indices`))
   if (labels.shape.length !== 1)
     return E.left(
-      dataError(source, `labels have shape ${T.fmtShape(labels.shape)}; expected one class index per example, shape [N]`),
+      dataError(
+        source,
+        `labels have shape ${T.fmtShape(labels.shape)}; expected one class index per example, shape [N]`,
+      ),
     )
   const data = labels.data
   let firstBad = -1

@@ -32,6 +32,9 @@ export function sequential<const R extends LayerRecord>(layers: R): Layer<Params
 export function sequential(...args: ReadonlyArray<unknown>): AnyLayer {
   const kind = 'sequential'
   const { names, layers, pack, unpack, configs } = readChildren(kind, args)
+  // dense then relu(): one fused op (bias and ReLU in the product's output pass); neither layer has
+  // state to update. The children are fixed, so the pairs are found once, here.
+  const fusedAt = layers.map((child, i) => fusedDenseRelu(child, layers[i + 1]))
   const layer: Layer<unknown, unknown> = {
     kind,
     config: configs === undefined ? undefined : { kind, layers: configs },
@@ -56,9 +59,7 @@ export function sequential(...args: ReadonlyArray<unknown>): AnyLayer {
       const nextStates: unknown[] = []
       let y = x
       for (let i = 0; i < layers.length; i++) {
-        // dense then relu(): one fused op (bias and ReLU in the product's output pass); neither
-        // layer has state to update.
-        const fused = fusedDenseRelu(layers[i]!, layers[i + 1])
+        const fused = fusedAt[i]
         if (fused !== undefined) {
           y = fused(childParams[i], y)
           nextStates.push(childStates[i], childStates[i + 1])

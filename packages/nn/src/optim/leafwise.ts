@@ -17,10 +17,11 @@ export const zipWithStates = <P>(
   like: P,
   states: ReadonlyArray<readonly [tree: unknown, name: string]>,
   outputs: number,
-  f: (x: Tensor, s: ReadonlyArray<Tensor>, name: string) => ReadonlyArray<Tensor>,
+  f: (x: Tensor, s: ReadonlyArray<Tensor>) => ReadonlyArray<Tensor>,
 ): P[] => {
   const { leaves, def } = T.flatten(like)
-  const names = flattenNamed(like).map(([name]) => name)
+  // Leaf names only serve the error message: built then, not on every optimizer step.
+  const nameOf = (i: number): string => flattenNamed(like)[i]![0]
   const stateLeaves = states.map(([tree, stateName]) => {
     const state = T.flatten(tree)
     // The parameters themselves (a fused update-and-apply) must simply match; state must come from init.
@@ -35,7 +36,7 @@ export const zipWithStates = <P>(
       if (!T.shapesEqual(x.shape, s.shape))
         throw new T.ShapeError(
           where,
-          `${stateName} at '${names[i]}' has shape ${T.fmtShape(s.shape)} but the gradient has shape ` +
+          `${stateName} at '${nameOf(i)}' has shape ${T.fmtShape(s.shape)} but the gradient has shape ` +
             `${T.fmtShape(x.shape)}; ${hint}`,
         )
     })
@@ -45,7 +46,6 @@ export const zipWithStates = <P>(
     f(
       x,
       stateLeaves.map((ls) => ls[i]!),
-      names[i]!,
     ),
   )
   return Array.from({ length: outputs }, (_, k) =>
@@ -62,8 +62,8 @@ export const zipWithState = <P>(
   like: P,
   stateTree: unknown,
   stateName: string,
-  f: (x: Tensor, s: Tensor, name: string) => Tensor,
-): P => zipWithStates(where, like, [[stateTree, stateName]], 1, (x, [s], name) => [f(x, s!, name)])[0]!
+  f: (x: Tensor, s: Tensor) => Tensor,
+): P => zipWithStates(where, like, [[stateTree, stateName]], 1, (x, [s]) => [f(x, s!)])[0]!
 
 /**
  * True when no tensor in `tensors` is being traced by a transformation: then an update rule may

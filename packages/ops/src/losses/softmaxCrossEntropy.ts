@@ -38,19 +38,19 @@ export const softmaxCrossEntropyOp = defineOp<SoftmaxCrossEntropyParams>({
     const fusedLogits =
       needed[0] !== false &&
       fusable(logits!, labels!, axis) &&
+      ct.dtype === logits!.dtype &&
       [ct, logits!, labels!].every((t) => !(t instanceof Tracer))
     // ȳ has the class axis removed; put it back as size 1 so it broadcasts over the classes.
-    const keptShape = logits!.shape.map((d, i) => (i === axis ? 1 : d))
-    const perExample = reshape(ct, keptShape)
+    const perExample = (): Tensor => reshape(ct, logits!.shape.map((d, i) => (i === axis ? 1 : d)))
     const logitsCotangent = (): Tensor => {
       if (fusedLogits) return T.softmaxCrossEntropyGrad(ct, logits!, labels!)
       const labelMass = sum(labels!, { axes: axis, keepDims: true })
-      return mul(perExample, sub(mul(softmax(logits!, axis), labelMass), labels!))
+      return mul(perExample(), sub(mul(softmax(logits!, axis), labelMass), labels!))
     }
     return [
       needed[0] !== false ? logitsCotangent() : undefined,
       // Labels are data almost always: their cotangent is computed only when asked for.
-      needed[1] !== false ? neg(mul(perExample, logSoftmax(logits!, axis))) : undefined,
+      needed[1] !== false ? neg(mul(perExample(), logSoftmax(logits!, axis))) : undefined,
     ]
   },
 })
