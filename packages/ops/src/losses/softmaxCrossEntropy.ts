@@ -41,7 +41,11 @@ export const softmaxCrossEntropyOp = defineOp<SoftmaxCrossEntropyParams>({
       ct.dtype === logits!.dtype &&
       [ct, logits!, labels!].every((t) => !(t instanceof Tracer))
     // ȳ has the class axis removed; put it back as size 1 so it broadcasts over the classes.
-    const perExample = (): Tensor => reshape(ct, logits!.shape.map((d, i) => (i === axis ? 1 : d)))
+    const perExample = (): Tensor =>
+      reshape(
+        ct,
+        logits!.shape.map((d, i) => (i === axis ? 1 : d)),
+      )
     const logitsCotangent = (): Tensor => {
       if (fusedLogits) return T.softmaxCrossEntropyGrad(ct, logits!, labels!)
       const labelMass = sum(labels!, { axes: axis, keepDims: true })
