@@ -2,29 +2,48 @@ import * as E from 'fp-ts/lib/Either.js'
 
 /**
  * JSON from outside (checkpoint files, safetensors headers, model configs) is bounded in nesting
- * depth before anything recursive touches it: io-ts decoders and error formatters recurse once per
- * level, so 10,000 nested arrays would otherwise end in a `RangeError` from an API documented to
- * return `Either`. 64 levels is far deeper than any file backfold writes (a model config nests one
- * level per container, and nobody stacks 60 sequentials inside each other).
+ * depth before anything recursive touches it: io-ts decoders, layer builders and error formatters
+ * recurse once per level, so 10,000 nested arrays would otherwise end in a `RangeError` from an API
+ * documented to return `Either`. 256 levels keeps every recursion far from the stack limit (each
+ * level costs a handful of frames) and is far deeper than any file backfold writes: a model config
+ * nests two levels per `sequential` or `parallel` (the object and its `layers`) and one per
+ * `residual`, so it allows about 127 combinators inside each other.
  * @since 0.2.0
  */
-export const MAX_JSON_DEPTH = 64
+export const MAX_JSON_DEPTH = 256
 
 /**
- * The nesting depth of a parsed JSON value, counted without recursion, stopping as soon as it
- * passes `limit` (so a hostile value costs at most its size). A scalar has depth 0, `[]` and `{}` 1.
- * @internal
+ * True when a value nests deeper than `limit`: a scalar has depth 0, `[]` and `{}` 1, `[[1]]` 2.
+ * Counted without recursion and stopping as soon as the limit is passed, so any value is safe to
+ * ask about: a cyclic one nests without end and so exceeds every limit, and a value that shares
+ * sub-objects is visited again only when reached at a greater depth (at most `limit` times per
+ * object), never once per path. Only own enumerable properties count, as for `JSON.stringify`.
+ * @example
+ * jsonDepthExceeds([[1]], 1) // true
+ * jsonDepthExceeds(JSON.parse('{"a": [1, 2]}')) // false
+ * @since 0.2.0
  */
 export const jsonDepthExceeds = (value: unknown, limit: number = MAX_JSON_DEPTH): boolean => {
-  const stack: Array<{ v: unknown; depth: number }> = [{ v: value, depth: 0 }]
-  while (stack.length > 0) {
-    const { v, depth } = stack.pop()!
-    if (typeof v !== 'object' || v === null) continue
-    const inner = depth + 1
-    if (inner > limit) return true
-    for (const child of Array.isArray(v) ? v : Object.values(v)) {
-      if (typeof child === 'object' && child !== null) stack.push({ v: child, depth: inner })
+  // The greatest depth at which each object has been queued: reaching it again no deeper adds nothing.
+  const deepest = new Map<object, number>()
+  const stack: Array<readonly [object, number]> = []
+  const visit = (v: unknown, depth: number): boolean => {
+    if (typeof v !== 'object' || v === null) return false
+    if (depth > limit) return true
+    const seen = deepest.get(v)
+    if (seen === undefined || seen < depth) {
+      deepest.set(v, depth)
+      stack.push([v, depth])
     }
+    return false
+  }
+  if (visit(value, 1)) return true
+  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+    const [node, depth] = top
+    // A node queued at a shallower depth than it was later reached at is covered by the deeper visit.
+    if (deepest.get(node) !== depth) continue
+    const children: ReadonlyArray<unknown> = Array.isArray(node) ? node : Object.values(node)
+    for (const child of children) if (visit(child, depth + 1)) return true
   }
   return false
 }
@@ -50,15 +69,27 @@ const textDepthExceeds = (text: string, limit: number): boolean => {
 }
 
 /**
- * Parses JSON text from outside into a `Left` with a readable reason (syntax error or nesting
- * deeper than `maxDepth`) or a `Right` value. Never throws.
+ * Why a value was refused for its depth, as a phrase that follows its subject ("the model config is
+ * ..."), naming the limit so that a user knows what is allowed.
+ * @internal
+ */
+export const nestedTooDeep = (limit: number = MAX_JSON_DEPTH): string =>
+  `nested deeper than ${limit} levels of arrays and objects, the most backfold reads ` +
+  `(it refuses deeper values rather than recurse without bound)`
+
+/**
+ * Parses JSON text from outside into a `Left` with a readable reason (syntax error, or nesting
+ * deeper than `maxDepth` levels of arrays and objects, default `MAX_JSON_DEPTH`) or a `Right` value.
+ * Never throws: depth is checked on the text before `JSON.parse` runs, so the value returned is safe
+ * to hand to recursive code (io-ts decoders, `decodeModel`). Keys such as `__proto__` stay ordinary
+ * own keys, as `JSON.parse` makes them.
+ * @example
+ * parseJson('{"units": 3}') // Right({ units: 3 })
+ * parseJson('['.repeat(10_000)) // Left('JSON nested deeper than 256 levels ...')
  * @since 0.2.0
  */
 export const parseJson = (text: string, maxDepth: number = MAX_JSON_DEPTH): E.Either<string, unknown> => {
-  if (textDepthExceeds(text, maxDepth))
-    return E.left(
-      `JSON nested deeper than ${maxDepth} levels; backfold refuses it rather than recurse without bound`,
-    )
+  if (textDepthExceeds(text, maxDepth)) return E.left(`JSON ${nestedTooDeep(maxDepth)}`)
   try {
     return E.right(JSON.parse(text) as unknown)
   } catch (error) {

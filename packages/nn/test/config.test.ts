@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import * as E from 'fp-ts/lib/Either.js'
 import * as T from '@backfold/tensor'
-import { decodeModel, encodeModel, formatConfigError, type ConfigError } from '../src/config/index'
+import {
+  LayerConfigCodec,
+  decodeModel,
+  encodeModel,
+  formatConfigError,
+  type ConfigError,
+} from '../src/config/index'
+import { MAX_JSON_DEPTH } from '../src/json'
 import * as L from '../src/layers/index'
 import type { AnyLayer } from '../src/layers/index'
 import type { Layer, LayerError } from '../src/layer'
@@ -182,5 +189,89 @@ describe('model configs', () => {
       }),
       { numRuns: 40 },
     )
+  })
+})
+
+describe('model configs from outside: depth, names and odd values', () => {
+  /** `n` sequentials inside each other around a relu (2 n + 1 levels of JSON), built without recursion. */
+  const nestedSequentials = (n: number): unknown => {
+    let config: unknown = { kind: 'relu' }
+    for (let i = 0; i < n; i++) config = { kind: 'sequential', layers: [config] }
+    return config
+  }
+  const tooDeep =
+    `the model config is nested deeper than ${MAX_JSON_DEPTH} levels of arrays and objects, the most backfold reads ` +
+    '(it refuses deeper values rather than recurse without bound); a sequential or parallel takes two levels ' +
+    'and a residual one, so about 127 combinators fit inside each other: flatten the nesting ' +
+    '(a sequential inside a sequential adds nothing)'
+
+  it('refuses 2,600 nested sequentials (and other deep values) with a Left naming the limit, never a RangeError', () => {
+    expect(leftOf(nestedSequentials(2_600))).toBe(tooDeep)
+    let residuals: unknown = { kind: 'relu' }
+    for (let i = 0; i < 100_000; i++) residuals = { kind: 'residual', body: residuals }
+    expect(leftOf(residuals)).toBe(tooDeep)
+    let garbage: unknown = 1
+    for (let i = 0; i < 1_000_000; i++) garbage = [garbage]
+    expect(leftOf({ kind: 'dense', units: garbage })).toBe(tooDeep)
+    expect(leftOf({ kind: 'sequential', layers: { a: { kind: 'dense', units: 2 }, b: garbage } })).toBe(
+      tooDeep,
+    )
+    const cyclic: { kind: string; layers: unknown[] } = { kind: 'sequential', layers: [] }
+    cyclic.layers.push(cyclic)
+    expect(leftOf(cyclic)).toBe(tooDeep)
+    // The io-ts view of the decoder fails the same way instead of throwing.
+    const viaCodec = LayerConfigCodec.decode(nestedSequentials(2_600))
+    expect(E.isLeft(viaCodec) && viaCodec.left[0]?.message).toBe(tooDeep)
+  })
+
+  it('builds the deepest config the bound allows (127 nested sequentials) and refuses one more', () => {
+    const deepest = right(decodeModel(nestedSequentials(127)))
+    expect(right(deepest.init(T.random.key(0), [3])).outShape).toEqual([3])
+    expect(JSON.stringify(right(encodeModel(deepest)))).toBe(JSON.stringify(nestedSequentials(127)))
+    expect(leftOf(nestedSequentials(128))).toBe(tooDeep)
+  })
+
+  it('keeps a layer named __proto__ (or constructor) as an ordinary named layer', () => {
+    const text =
+      '{"kind":"sequential","layers":{"first":{"kind":"dense","units":4},"__proto__":{"kind":"dense","units":5},' +
+      '"constructor":{"kind":"dense","units":6},"last":{"kind":"dense","units":2}}}'
+    const model = right(decodeModel(JSON.parse(text)))
+    // Encoded with every option spelled out, in the same order, under the same names.
+    const dense = (units: number): string => `{"units":${units},"useBias":true,"kind":"dense"}`
+    expect(JSON.stringify(right(encodeModel(model)))).toBe(
+      `{"kind":"sequential","layers":{"first":${dense(4)},"__proto__":${dense(5)},"constructor":${dense(6)},"last":${dense(2)}}}`,
+    )
+    const { params, outShape } = right(model.init(T.random.key(1), [3]))
+    expect(outShape).toEqual([2])
+    expect(flattenNamed(params).map(([name, x]) => [name, x.shape])).toEqual([
+      ['first.weight', [4, 3]],
+      ['first.bias', [4]],
+      ['__proto__.weight', [5, 4]],
+      ['__proto__.bias', [5]],
+      ['constructor.weight', [6, 5]],
+      ['constructor.bias', [6]],
+      ['last.weight', [2, 6]],
+      ['last.bias', [2]],
+    ])
+    const parallel = right(
+      decodeModel(
+        JSON.parse(
+          '{"kind":"parallel","layers":{"__proto__":{"kind":"dense","units":3},"b":{"kind":"relu"}}}',
+        ),
+      ),
+    )
+    expect(Object.keys(right(parallel.init(T.random.key(2), [4])).params as object)).toEqual([
+      '__proto__',
+      'b',
+    ])
+  })
+
+  it('refuses layer names that cannot be parameter paths, and odd values, with a Left', () => {
+    expect(leftOf({ kind: 'sequential', layers: { 'a.b': { kind: 'relu' } } })).toBe(
+      `layers.a.b: layer name "a.b" must be non-empty and contain no '.' (names join into dotted parameter paths)`,
+    )
+    expect(leftOf({ kind: 'parallel', layers: { '': { kind: 'relu' } } })).toMatch(/^layers\.: layer name ""/)
+    expect(leftOf({ kind: 'dense', units: 10n })).toBe('units: expected a positive integer, got 10n')
+    expect(leftOf({ kind: 'dense', units: () => 3 })).toBe('units: expected a positive integer, got function')
   })
 })

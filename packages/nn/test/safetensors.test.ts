@@ -9,6 +9,7 @@ import * as T from '@backfold/tensor'
 import type { DType, Tensor } from '@backfold/tensor'
 import { decodeSafetensors, encodeSafetensors, loadParams } from '../src/checkpoint/index'
 import { loadSafetensors, saveSafetensors } from '../src/node/safetensors'
+import { MAX_JSON_DEPTH } from '../src/json'
 
 // -------------------------------------------------------------------------------------
 // helpers: an independent writer and reader built from the specification
@@ -555,7 +556,9 @@ describe('encodeSafetensors / decodeSafetensors', () => {
     const header =
       '{"__proto__":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"constructor":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}'
     const { tensors } = right(decodeSafetensors(handBuilt(header, le([1, 2], 'f32'))))
-    expect(Object.getPrototypeOf(tensors)).toBe(Object.prototype)
+    // No prototype: `__proto__` did not rewire it, and a name the file lacks is not an inherited member.
+    expect(Object.getPrototypeOf(tensors)).toBe(null)
+    expect((tensors as Record<string, unknown>)['toString']).toBeUndefined()
     expect(Object.keys(tensors).sort()).toEqual(['__proto__', 'constructor'])
     expect(
       Array.from(Object.getOwnPropertyDescriptor(tensors, '__proto__')!.value.data as Float32Array),
@@ -566,6 +569,37 @@ describe('encodeSafetensors / decodeSafetensors', () => {
     expect(message).toMatch(/unexpected '__proto__'/)
     expect(message).toMatch(/unexpected 'constructor'/)
     expect(leftMessage(loadParams({ constructor: T.zeros([1]) }, {}))).toMatch(/missing 'constructor'/)
+  })
+
+  it('keeps __proto__ and constructor as ordinary metadata keys, in a record without a prototype', () => {
+    const { metadata } = right(
+      decodeSafetensors(handBuilt('{"__metadata__":{"__proto__":"a","constructor":"b"}}')),
+    )
+    expect(Object.getPrototypeOf(metadata)).toBe(null)
+    expect(Object.entries(metadata)).toEqual([
+      ['__proto__', 'a'],
+      ['constructor', 'b'],
+    ])
+    expect(metadata['toString']).toBeUndefined()
+  })
+
+  it('refuses headers nested deeper than MAX_JSON_DEPTH with a Left naming the limit, never a RangeError', () => {
+    const deep = (n: number): string => `${'['.repeat(n)}${']'.repeat(n)}`
+    const cases = [
+      `{"__metadata__":${deep(10_000)}}`,
+      `{"__metadata__":{"a":${deep(1_000_000)}}}`,
+      `{"w":{"dtype":"F32","shape":${deep(10_000)},"data_offsets":[0,0]}}`,
+    ]
+    for (const header of cases) {
+      const message = leftMessage(decodeSafetensors(handBuilt(header), { source: 'deep.safetensors' }))
+      expect(message).toBe(
+        `deep.safetensors: header is JSON nested deeper than ${MAX_JSON_DEPTH} levels of arrays and objects, ` +
+          'the most backfold reads (it refuses deeper values rather than recurse without bound)',
+      )
+    }
+    // At the limit the header is read, and refused for what it holds, not for its depth.
+    const atLimit = leftMessage(decodeSafetensors(handBuilt(`{"__metadata__":${deep(MAX_JSON_DEPTH - 1)}}`)))
+    expect(atLimit).toMatch(/__metadata__ must be an object of strings, got \[\[\[/)
   })
 
   it('refuses to encode trees whose dotted names collide', () => {

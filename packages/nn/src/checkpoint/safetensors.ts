@@ -17,6 +17,7 @@ import * as t from 'io-ts/lib/index.js'
 import * as T from '@backfold/tensor'
 import type { DType, Tensor } from '@backfold/tensor'
 import { flattenNamed } from '../tree'
+import { parseJson } from '../json'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -277,6 +278,17 @@ const duplicateKeys = (json: string): string[] => {
   return [...duplicates]
 }
 
+/**
+ * A record keyed by names from the file, with no prototype: `Object.fromEntries` defines own
+ * properties, so `__proto__` stays an ordinary key, and without `Object.prototype` a lookup of a
+ * name the file lacks (`tensors['constructor']`) is `undefined`, not an inherited function.
+ */
+const nameRecord = <A>(entries: Iterable<readonly [string, A]>): Record<string, A> => {
+  const record: Record<string, A> = Object.fromEntries(entries)
+  Object.setPrototypeOf(record, null)
+  return record
+}
+
 interface Span {
   readonly name: string
   readonly dtype: DType
@@ -386,12 +398,10 @@ export const decodeSafetensors = (
   } catch {
     return fail('header is not valid UTF-8')
   }
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(text)
-  } catch (error) {
-    return fail(`header is not valid JSON (${error instanceof Error ? error.message : String(error)})`)
-  }
+  // Bounded in depth before parsing: the metadata decoder and the messages below recurse per level.
+  const parsedHeader = parseJson(text)
+  if (E.isLeft(parsedHeader)) return fail(`header is ${parsedHeader.left}`)
+  const parsed = parsedHeader.right
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
     return fail(`header must be a JSON object, got ${describe(parsed)}`)
   const duplicates = duplicateKeys(text)
@@ -400,7 +410,7 @@ export const decodeSafetensors = (
 
   const dataStart = 8 + headerLength
   const dataLength = bytes.length - dataStart
-  let metadata: Record<string, string> = {}
+  let metadata: Record<string, string> = nameRecord([])
   const spans: Span[] = []
   for (const [name, value] of Object.entries(parsed)) {
     if (name === METADATA_KEY) {
@@ -416,8 +426,7 @@ export const decodeSafetensors = (
             : `${METADATA_KEY} value '${notString[0]}' must be a string, got ${describe(notString[1])}`,
         )
       }
-      // Copied so that the result owns plain data (and `__proto__` stays an ordinary key).
-      metadata = Object.fromEntries(Object.entries(decodedMetadata.right))
+      metadata = nameRecord(Object.entries(decodedMetadata.right))
       continue
     }
     const span = checkEntry(name, value, dataLength)
@@ -446,8 +455,7 @@ export const decodeSafetensors = (
       `the data section has ${dataLength - cursor} bytes after the last tensor that belong to no tensor; the file is corrupt`,
     )
 
-  // Object.fromEntries defines own properties, so a tensor named `__proto__` stays a tensor.
-  const tensors: Record<string, Tensor> = Object.fromEntries(
+  const tensors = nameRecord(
     spans.map((span) => [span.name, readData(view, dataStart + span.begin, span)] as const),
   )
   return E.right({ tensors, metadata })

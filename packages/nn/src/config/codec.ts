@@ -13,6 +13,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import type { Either } from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts/lib/index.js'
 import { refined } from '../codecs'
+import { MAX_JSON_DEPTH, jsonDepthExceeds, nestedTooDeep } from '../json'
 import type { JsonValue, Layer, LayerConfig } from '../layer'
 import type { Pool2dOptions } from '@backfold/tensor'
 import * as L from '../layers/index'
@@ -32,9 +33,16 @@ const configError = (path: string, message: string): ConfigError => ({ kind: 'Co
 export const formatConfigError = (e: ConfigError): string =>
   e.path === '' ? e.message : `${e.path}: ${e.message}`
 
+/** A short rendering of a value for messages; never throws (a BigInt or a cycle make `JSON.stringify` throw). */
 const show = (value: unknown): string => {
-  const s = JSON.stringify(value)
-  return s === undefined ? String(value) : s.length > 60 ? `${s.slice(0, 57)}...` : s
+  let s: string | undefined
+  try {
+    s = JSON.stringify(value)
+  } catch {
+    s = undefined
+  }
+  if (s === undefined) s = typeof value === 'bigint' ? `${value}n` : typeof value
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s
 }
 
 const positiveInt = refined(t.number, 'a positive integer', (n) => Number.isInteger(n) && n > 0)
@@ -174,13 +182,23 @@ const decodeAt = (json: unknown, path: string): Either<ConfigError, Layer<unknow
       return E.right(asChild(make(...layers)))
     }
     if (typeof children === 'object' && children !== null) {
-      const layers: Record<string, Layer<unknown, unknown>> = {}
+      // Names come from the file: collected as entries and turned into own properties by
+      // Object.fromEntries, so `__proto__` or `constructor` is a layer name like any other
+      // (assigning `layers['__proto__'] = child` would set the record's prototype instead).
+      const layers: Array<readonly [string, Layer<unknown, unknown>]> = []
       for (const [name, c] of Object.entries(children)) {
+        if (name === '' || name.includes('.'))
+          return E.left(
+            configError(
+              join(join(path, 'layers'), name),
+              `layer name ${show(name)} must be non-empty and contain no '.' (names join into dotted parameter paths)`,
+            ),
+          )
         const child = decodeAt(c, join(join(path, 'layers'), name))
         if (E.isLeft(child)) return child
-        layers[name] = child.right
+        layers.push([name, child.right])
       }
-      return E.right(asChild(make(layers)))
+      return E.right(asChild(make(Object.fromEntries(layers))))
     }
     return E.left(
       configError(
@@ -208,11 +226,25 @@ const decodeAt = (json: unknown, path: string): Either<ConfigError, Layer<unknow
 
 /**
  * Decodes a JSON model description into a layer. Errors give the JSON path and what was expected.
+ * The value may nest at most `MAX_JSON_DEPTH` (256) levels of arrays and objects: a `sequential`
+ * or `parallel` takes two levels and a `residual` one, so about 127 combinators fit inside each
+ * other. Deeper values (or cyclic ones) are a `Left` saying so, checked without recursion before
+ * any decoding, so no input makes this throw.
  * @example
  * decodeModel(JSON.parse(text)) // Right(layer) or Left({ path: 'layers.2.units', message: 'expected a positive integer, got -3' })
  * @since 0.1.0
  */
-export const decodeModel = (json: unknown): Either<ConfigError, Layer<unknown, unknown>> => decodeAt(json, '')
+export const decodeModel = (json: unknown): Either<ConfigError, Layer<unknown, unknown>> =>
+  jsonDepthExceeds(json, MAX_JSON_DEPTH)
+    ? E.left(
+        configError(
+          '',
+          `the model config is ${nestedTooDeep(MAX_JSON_DEPTH)}; a sequential or parallel takes two levels ` +
+            `and a residual one, so about ${Math.floor((MAX_JSON_DEPTH - 1) / 2)} combinators fit inside each other: ` +
+            'flatten the nesting (a sequential inside a sequential adds nothing)',
+        ),
+      )
+    : decodeAt(json, '')
 
 /**
  * The JSON description of a model built from backfold's layers. A layer without a config (a custom
