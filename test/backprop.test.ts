@@ -166,7 +166,7 @@ describe('the four backpropagation equations come out of the fold', () => {
     const cost = (Θs: ReadonlyArray<Tensor>, x: Tensor, y: Tensor): Tensor => {
       let a = x
       for (const Θ of Θs) {
-        const withOne = concat([ones([n, 1], 'float64'), a], 1) // [1; a] per example
+        const withOne = concat([ones([n, 1], 'float64'), a], { axis: 1 }) // [1; a] per example
         a = sigmoid(matmul(withOne, Θ, { transposeB: true }))
       }
       const quadratic = mul(sum(square(sub(y, a))), 1 / (2 * n))

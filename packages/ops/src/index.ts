@@ -63,3 +63,14 @@ export {
   DTypeError,
   ValueError,
 } from '@backfold/tensor'
+// Run-time option checking, shared by every op and by @backfold/nn's factories.
+export {
+  checkOptions,
+  optionSchema,
+  option,
+  AXIS_OPTIONS,
+  REQUIRED_AXIS_OPTIONS,
+  type OptionSpec,
+  type OptionSchema,
+  type AxisOptions,
+} from './core/options'

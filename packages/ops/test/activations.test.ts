@@ -56,8 +56,8 @@ describe('softmax and logSoftmax', () => {
   for (const axis of [0, 1, 2, -1])
     it(`match a naive reference along axis ${axis}`, () => {
       const resolved = axis < 0 ? axis + 3 : axis
-      expectClose(valuesOf(A.softmax(x, axis)), softmaxReference(x, resolved, false), 14)
-      expectClose(valuesOf(A.logSoftmax(x, axis)), softmaxReference(x, resolved, true), 13)
+      expectClose(valuesOf(A.softmax(x, { axis })), softmaxReference(x, resolved, false), 14)
+      expectClose(valuesOf(A.logSoftmax(x, { axis })), softmaxReference(x, resolved, true), 13)
     })
 
   it('are stable at [1000, 0, -1000]', () => {
@@ -76,7 +76,7 @@ describe('softmax and logSoftmax', () => {
 
   it('the softmax gradient sums to zero along the axis and logSoftmax matches ȳ − softmax Σȳ', () => {
     const u = random.normal(random.key(4), [2, 3, 4], { dtype: 'float64' })
-    const [, softmaxPullback] = vjp((t: Tensor) => A.softmax(t, 1))(x)
+    const [, softmaxPullback] = vjp((t: Tensor) => A.softmax(t, { axis: 1 }))(x)
     const g = (softmaxPullback(u) as Tensor[])[0]!
     for (let o = 0; o < 2; o++)
       for (let i = 0; i < 4; i++) {
@@ -84,7 +84,7 @@ describe('softmax and logSoftmax', () => {
         for (let k = 0; k < 3; k++) total += g.data[(o * 3 + k) * 4 + i]!
         expect(total).toBeCloseTo(0, 14)
       }
-    const [, logPullback] = vjp((t: Tensor) => A.logSoftmax(t, 1))(x)
+    const [, logPullback] = vjp((t: Tensor) => A.logSoftmax(t, { axis: 1 }))(x)
     const lg = (logPullback(u) as Tensor[])[0]!
     const probs = softmaxReference(x, 1, false)
     for (let o = 0; o < 2; o++)
@@ -105,7 +105,7 @@ describe('softmax and logSoftmax', () => {
   })
 
   it('reject an out-of-range axis and a scalar with a ValueError naming the op', () => {
-    expect(() => A.softmax(f64([1, 2]), 1)).toThrow(
+    expect(() => A.softmax(f64([1, 2]), { axis: 1 })).toThrow(
       expect.objectContaining({ kind: 'ValueError', op: 'softmax' }),
     )
     expect(() => A.logSoftmax(f64([1], []))).toThrow(

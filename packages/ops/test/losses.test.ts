@@ -70,12 +70,12 @@ describe('softmaxCrossEntropy', () => {
     it(`matches a naive reference and its gradients, shape [${shape}] axis ${axis}`, () => {
       const logits = random.normal(random.key(axis + 10), shape, { dtype: 'float64' })
       const labels = softLabels(axis + 20, shape, axis)
-      const y = softmaxCrossEntropy(logits, labels, axis)
+      const y = softmaxCrossEntropy(logits, labels, { axis })
       expect(y.shape).toEqual(shape.filter((_, i) => i !== axis))
       const want = reference(logits, labels, axis)
       expectClose(valuesOf(y), want.loss, 13)
       // With Σ labels = 1: d/dlogits = softmax − labels; d/dlabels = −logSoftmax.
-      const [gLogits, gLabels] = grad((a: Tensor, b: Tensor) => sum(softmaxCrossEntropy(a, b, axis)), {
+      const [gLogits, gLabels] = grad((a: Tensor, b: Tensor) => sum(softmaxCrossEntropy(a, b, { axis })), {
         argnums: [0, 1],
       })(logits, labels)
       expectClose(
@@ -165,7 +165,7 @@ describe('softmaxCrossEntropyWithIntegerLabels', () => {
     const oneHot = new Float64Array(24)
     labels.data.forEach((label, j) => (oneHot[label * 6 + j] = 1))
     const want = reference(logits, unsafeTensor('float64', [4, 2, 3], oneHot), 0)
-    const y = softmaxCrossEntropyWithIntegerLabels(logits, labels, 0)
+    const y = softmaxCrossEntropyWithIntegerLabels(logits, labels, { axis: 0 })
     expect(y.shape).toEqual([2, 3])
     expectClose(valuesOf(y), want.loss, 13)
   })

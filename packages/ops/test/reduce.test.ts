@@ -89,7 +89,7 @@ describe('variance (composite)', () => {
         const expected = naiveReduce(deviations, axes, 0, (acc, v) => acc + v).data.map(
           (s) => s / (count - ddof),
         )
-        const actual = variance(x, { axes, ddof })
+        const actual = variance(x, { axis: axes, ddof })
         expect(actual.shape).toEqual(means.shape)
         closeTo(values(actual), expected)
       }),
@@ -105,7 +105,7 @@ describe('variance (composite)', () => {
 
   it('keeps dimensions when asked and gives floats for int32', () => {
     const x = T.unsafeTensor('int32', [2, 2], Int32Array.from([1, 3, 5, 9]))
-    const v = variance(x, { axes: 1, keepDims: true })
+    const v = variance(x, { axis: 1, keepDims: true })
     expect(v.shape).toEqual([2, 1])
     expect(v.dtype).toBe('float32')
     expect(values(v)).toEqual([1, 4])
@@ -123,7 +123,7 @@ describe('variance (composite)', () => {
     const x = f64([3], [1, 2, 3])
     expect(() => variance(x, { ddof: -1 })).toThrow(T.ValueError)
     expect(() => variance(x, { ddof: -1 })).toThrow(/variance.*ddof -1.*\[3\]/)
-    expect(() => variance(x, { axes: 1 })).toThrow(T.ValueError)
+    expect(() => variance(x, { axis: 1 })).toThrow(T.ValueError)
   })
 
   it('divides by n − ddof <= 0 like NumPy (Infinity or NaN, no throw)', () => {
@@ -137,7 +137,7 @@ describe('norm', () => {
       fc.property(shapeAndAxes, ([shape, axes, seed]) => {
         const x = anywhere(seed, shape)
         const expected = naiveReduce(x, axes, 0, (acc, v) => acc + v * v).data.map(Math.sqrt)
-        closeTo(values(norm(x, { axes })), expected)
+        closeTo(values(norm(x, { axis: axes })), expected)
       }),
       { numRuns: 30 },
     )
@@ -148,7 +148,7 @@ describe('norm', () => {
     expect(gradOf(norm, f64([3], [0, 0, 0]))).toEqual([0, 0, 0])
     // Per-row: the zero row gets 0, the other row x / ‖x‖.
     const rows = f64([2, 2], [0, 0, 3, 4])
-    closeTo(values(grad((x: Tensor) => sum(norm(x, { axes: 1 })))(rows)), [0, 0, 0.6, 0.8])
+    closeTo(values(grad((x: Tensor) => sum(norm(x, { axis: 1 })))(rows)), [0, 0, 0.6, 0.8])
   })
 
   it('has finite second derivatives at 0 and the right Hessian elsewhere', () => {
@@ -164,9 +164,9 @@ describe('sum and mean', () => {
   it('spread the cotangent over the reduced axes, with and without keepDims', () => {
     const x = anywhere(1, [2, 3, 2])
     const g = anywhere(2, [2, 2])
-    const dx = grad((t: Tensor) => sum(mul(sum(t, { axes: 1 }), g)))(x)
+    const dx = grad((t: Tensor) => sum(mul(sum(t, { axis: 1 }), g)))(x)
     const dxKept = grad((t: Tensor) =>
-      sum(mul(sum(t, { axes: [1], keepDims: true }), T.reshape(g, [2, 1, 2]))),
+      sum(mul(sum(t, { axis: [1], keepDims: true }), T.reshape(g, [2, 1, 2]))),
     )(x)
     // dx[i, j, k] = g[i, k]
     const expected = [0, 1].flatMap((i) => [0, 1, 2].flatMap(() => [0, 1].map((k) => g.data[i * 2 + k]!)))
@@ -176,15 +176,15 @@ describe('sum and mean', () => {
 
   it('mean divides the cotangent by the reduced count', () => {
     expect(gradOf((t) => mean(t), f64([4], [1, 2, 3, 4]))).toEqual([0.25, 0.25, 0.25, 0.25])
-    expect(gradOf((t) => sum(mean(t, { axes: 0 })), f64([2, 3], [1, 2, 3, 4, 5, 6]))).toEqual([
+    expect(gradOf((t) => sum(mean(t, { axis: 0 })), f64([2, 3], [1, 2, 3, 4, 5, 6]))).toEqual([
       0.5, 0.5, 0.5, 0.5, 0.5, 0.5,
     ])
   })
 
   it('sum over no axes is the identity and its gradient is the cotangent', () => {
     const x = f64([2], [1, 2])
-    expect(values(sum(x, { axes: [] }))).toEqual([1, 2])
-    expect(gradOf((t) => sum(mul(sum(t, { axes: [] }), f64([2], [3, 5]))), x)).toEqual([3, 5])
+    expect(values(sum(x, { axis: [] }))).toEqual([1, 2])
+    expect(gradOf((t) => sum(mul(sum(t, { axis: [] }), f64([2], [3, 5]))), x)).toEqual([3, 5])
   })
 
   it('keep the dtype rules of the kernels (sum keeps int32, mean gives float32) and float32 gradients', () => {
@@ -197,9 +197,9 @@ describe('sum and mean', () => {
 
   it('reject bad axes with a ValueError naming the op', () => {
     const x = f64([2, 2], [1, 2, 3, 4])
-    expect(() => sum(x, { axes: 2 })).toThrow(T.ValueError)
-    expect(() => sum(x, { axes: 2 })).toThrow(/sum/)
-    expect(() => mean(x, { axes: [0, -2] })).toThrow(/mean.*repeat/)
+    expect(() => sum(x, { axis: 2 })).toThrow(T.ValueError)
+    expect(() => sum(x, { axis: 2 })).toThrow(/sum/)
+    expect(() => mean(x, { axis: [0, -2] })).toThrow(/mean.*repeat/)
   })
 })
 
@@ -214,7 +214,7 @@ describe('prod', () => {
     expect(gradOf(prod, f64([1], [0]))).toEqual([1])
     // Per row of an axis reduction: no zero, one zero, two zeros.
     const x = f64([3, 3], [1, 2, 3, 4, 0, 5, 0, 6, 0])
-    expect(values(grad((t: Tensor) => sum(prod(t, { axes: 1 })))(x))).toEqual([6, 3, 2, 0, 20, 0, 0, 0, 0])
+    expect(values(grad((t: Tensor) => sum(prod(t, { axis: 1 })))(x))).toEqual([6, 3, 2, 0, 20, 0, 0, 0, 0])
   })
 
   it('has no NaN anywhere in the gradient or second derivative at zeros', () => {
@@ -226,7 +226,7 @@ describe('prod', () => {
 
   it('checks against finite differences with a single exact zero (second order too)', () => {
     const x = f64([2, 3], [1.5, 0, -0.5, 0, 0.7, 1.1])
-    const f = (t: Tensor): Tensor => prod(t, { axes: 1 })
+    const f = (t: Tensor): Tensor => prod(t, { axis: 1 })
     expect(checkVjp(f, [x]).ok).toBe(true)
     const gradient = (t: Tensor): Tensor => grad((u: Tensor) => sum(mul(f(u), f64([2], [0.3, -1.2]))))(t)
     const report = checkVjp(gradient, [x])
@@ -239,8 +239,8 @@ describe('max and min', () => {
     expect(gradOf(max, f64([3], [1, 3, 3]))).toEqual([0, 0.5, 0.5])
     expect(gradOf(min, f64([4], [2, 2, 2, 2]))).toEqual([0.25, 0.25, 0.25, 0.25])
     const x = f64([2, 3], [5, 1, 5, 0, 7, 2])
-    expect(values(grad((t: Tensor) => sum(max(t, { axes: 1 })))(x))).toEqual([0.5, 0, 0.5, 0, 1, 0])
-    expect(values(grad((t: Tensor) => sum(min(t, { axes: 0, keepDims: true })))(x))).toEqual([
+    expect(values(grad((t: Tensor) => sum(max(t, { axis: 1 })))(x))).toEqual([0.5, 0, 0.5, 0, 1, 0])
+    expect(values(grad((t: Tensor) => sum(min(t, { axis: 0, keepDims: true })))(x))).toEqual([
       0, 1, 0, 1, 0, 1,
     ])
   })
@@ -253,7 +253,7 @@ describe('max and min', () => {
   it('give a NaN set a NaN gradient and keep float32 gradients float32', () => {
     expect(gradOf(max, f64([3], [1, NaN, 2])).every(Number.isNaN)).toBe(true)
     const x32 = T.unsafeTensor('float32', [3], Float32Array.from([1, 4, 4]))
-    const g = grad((t: Tensor) => min(max(t, { axes: 0, keepDims: true })))(x32)
+    const g = grad((t: Tensor) => min(max(t, { axis: 0, keepDims: true })))(x32)
     expect(g.dtype).toBe('float32')
     expect(values(g)).toEqual([0, 0.5, 0.5])
   })
@@ -293,7 +293,7 @@ describe('logsumexp', () => {
 
   it('has gradient softmax(x) over the reduced axes', () => {
     const x = f64([2, 2], [0, Math.log(3), 1, 1])
-    closeTo(values(grad((t: Tensor) => sum(logsumexp(t, { axes: 1 })))(x)), [0.25, 0.75, 0.5, 0.5])
+    closeTo(values(grad((t: Tensor) => sum(logsumexp(t, { axis: 1 })))(x)), [0.25, 0.75, 0.5, 0.5])
   })
 
   it('has Hessian diag(p) − p pᵀ', () => {

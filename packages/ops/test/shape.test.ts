@@ -146,15 +146,15 @@ describe('broadcastTo', () => {
 describe('expandDims, squeeze, ravel (composites of reshape)', () => {
   it('give the NumPy shapes and pass gradients straight through', () => {
     const x = anywhere(7, [2, 3])
-    expect(expandDims(x, 0).shape).toEqual([1, 2, 3])
-    expect(expandDims(x, -1).shape).toEqual([2, 3, 1])
-    expect(expandDims(x, 1).shape).toEqual([2, 1, 3])
+    expect(expandDims(x, { axis: 0 }).shape).toEqual([1, 2, 3])
+    expect(expandDims(x, { axis: -1 }).shape).toEqual([2, 3, 1])
+    expect(expandDims(x, { axis: 1 }).shape).toEqual([2, 1, 3])
     expect(squeeze(anywhere(8, [1, 3, 1])).shape).toEqual([3])
-    expect(squeeze(anywhere(8, [1, 3, 1]), -1).shape).toEqual([1, 3])
+    expect(squeeze(anywhere(8, [1, 3, 1]), { axis: -1 }).shape).toEqual([1, 3])
     expect(ravel(x).shape).toEqual([6])
     expect(ravel(f64([], [4])).shape).toEqual([1])
     const ct = anywhere(9, [1, 2, 3])
-    const back = pullback((t) => expandDims(t, 0), x, ct)
+    const back = pullback((t) => expandDims(t, { axis: 0 }), x, ct)
     expect(back.shape).toEqual([2, 3])
     expect(values(back)).toEqual(values(ct))
     const g = grad((t: Tensor) => sum(mul(squeeze(t), f64([3], [1, 2, 3]))))(anywhere(10, [1, 3, 1]))
@@ -164,8 +164,8 @@ describe('expandDims, squeeze, ravel (composites of reshape)', () => {
 
   it('reject bad axes with typed errors', () => {
     const x = anywhere(11, [2, 3])
-    expect(() => expandDims(x, 3)).toThrow(T.ValueError)
-    expect(() => squeeze(x, 0)).toThrow(T.ShapeError)
-    expect(() => squeeze(x, 0)).toThrow(/squeeze.*\[2,3\]/)
+    expect(() => expandDims(x, { axis: 3 })).toThrow(T.ValueError)
+    expect(() => squeeze(x, { axis: 0 })).toThrow(T.ShapeError)
+    expect(() => squeeze(x, { axis: 0 })).toThrow(/squeeze.*\[2,3\]/)
   })
 })

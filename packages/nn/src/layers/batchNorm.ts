@@ -102,9 +102,9 @@ export const batchNorm = <A extends boolean = true>(
             `training needs more than one value per channel to estimate a variance, got a batch ${T.fmtShape(x.shape)}; ` +
               `use a larger batch or evaluate with { training: false }`,
           )
-        const mean = O.mean(x, { axes, keepDims: true })
+        const mean = O.mean(x, { axis: axes, keepDims: true })
         const centered = O.sub(x, mean)
-        const variance = O.mean(O.square(centered), { axes, keepDims: true })
+        const variance = O.mean(O.square(centered), { axis: axes, keepDims: true })
         normalized = O.mul(centered, O.rsqrt(O.add(variance, eps)))
         nextState = {
           runningMean: runningAverage(state.runningMean, O.stopGradient(mean), momentum, 1),

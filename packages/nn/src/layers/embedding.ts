@@ -77,7 +77,7 @@ export const embedding = (
               `is out of range; expected 0 <= index < ${numEmbeddings} (numEmbeddings)`,
           )
       }
-      return [O.gather(params.weight, indices, 0), state]
+      return [O.gather(params.weight, indices), state]
     },
   }
 }

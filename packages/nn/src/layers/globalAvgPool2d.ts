@@ -29,5 +29,5 @@ export const globalAvgPool2d = (): Layer<NoParams, NoState> => ({
       )
     return E.right({ params: {}, state: {}, outShape: [inShape[0]!] })
   },
-  apply: (_params, state, x) => [O.mean(x, { axes: [2, 3] }), state],
+  apply: (_params, state, x) => [O.mean(x, { axis: [2, 3] }), state],
 })

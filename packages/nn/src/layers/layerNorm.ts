@@ -83,9 +83,9 @@ export const layerNorm = <A extends boolean = true>(
           `expected a batch of rank >= ${count + 1} (a batch axis and ${count} normalised axes), got ${T.fmtShape(x.shape)}`,
         )
       const axes = Array.from({ length: count }, (_, i) => rank - count + i)
-      const mean = O.mean(x, { axes, keepDims: true })
+      const mean = O.mean(x, { axis: axes, keepDims: true })
       const centered = O.sub(x, mean)
-      const variance = O.mean(O.square(centered), { axes, keepDims: true })
+      const variance = O.mean(O.square(centered), { axis: axes, keepDims: true })
       const normalized = O.mul(centered, O.rsqrt(O.add(variance, eps)))
       return ['weight' in params ? O.add(O.mul(normalized, params.weight), params.bias) : normalized, state]
     },

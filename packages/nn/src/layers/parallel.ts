@@ -80,7 +80,7 @@ export function parallel(...args: ReadonlyArray<unknown>): AnyLayer {
       return [
         O.concat(
           outputs.map(([y]) => y),
-          1,
+          { axis: 1 },
         ),
         pack(outputs.map(([, s]) => s)),
       ]

@@ -28,5 +28,5 @@ export const softmax = (axis = -1): Layer<NoParams, NoState> => ({
       )
     return E.right({ params: {}, state: {}, outShape: inShape })
   },
-  apply: (_params, state, x) => [O.softmax(x, axis), state],
+  apply: (_params, state, x) => [O.softmax(x, { axis }), state],
 })

@@ -6,6 +6,7 @@ import { mul } from '../binary/mul'
 import { erf } from '../elementwise/erf'
 import { square } from '../elementwise/square'
 import { tanh } from '../elementwise/tanh'
+import { checkOptions, option, optionSchema } from '../core/options'
 import { floatInput } from './floatInput'
 
 /** Options of `gelu`. @since 0.1.0 */
@@ -13,6 +14,8 @@ export interface GeluOptions {
   /** 'none' (default): the exact form with erf; 'tanh': the tanh approximation of GPT-2 and BERT. */
   readonly approximate?: 'none' | 'tanh'
 }
+
+const GELU_OPTIONS = optionSchema({ approximate: option.oneOf('none', 'tanh') })
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI)
 
@@ -23,10 +26,11 @@ const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI)
  * @example
  * gelu(tensor([-1, 0, 1])) // [-0.1587, 0, 0.8413]
  * gelu(tensor([1]), { approximate: 'tanh' }) // [0.8412]
- * @throws ValueError for an unknown `approximate`.
+ * @throws ValueError for an unknown option or `approximate`.
  * @since 0.1.0
  */
 export const gelu = (x: Tensor, opts: GeluOptions = {}): Tensor => {
+  checkOptions('gelu', opts, GELU_OPTIONS)
   const approximate = opts.approximate ?? 'none'
   const xf = floatInput(x)
   const halfX = mul(xf, 0.5)

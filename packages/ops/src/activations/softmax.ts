@@ -2,6 +2,7 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { AXIS_OPTIONS, checkOptions, type AxisOptions } from '../core/options'
 import { mul } from '../binary/mul'
 import { sub } from '../binary/sub'
 import { sum } from '../reduce/sum'
@@ -15,22 +16,28 @@ export interface SoftmaxParams {
 export const softmaxOp = defineOp<SoftmaxParams>({
   name: 'softmax',
   forward: ([x], { axis }) => {
+    // An empty axis has no maximum to shift by, and nothing to normalise: the result is empty too.
+    if (x!.shape[axis] === 0) return T.zeros(x!.shape, T.toFloat(x!.dtype))
     // Shifting by the maximum keeps every exponent <= 0: no overflow at any magnitude.
     const shifted = T.exp(T.sub(x!, T.max(x!, { axes: axis, keepDims: true })))
     return T.div(shifted, T.sum(shifted, { axes: axis, keepDims: true }))
   },
   // The Jacobian diag(y) − y yᵀ applied without forming it.
-  vjp: (ct, _xs, y, { axis }) => [mul(y, sub(ct, sum(mul(ct, y), { axes: axis, keepDims: true })))],
+  vjp: (ct, _xs, y, { axis }) => [mul(y, sub(ct, sum(mul(ct, y), { axis, keepDims: true })))],
 })
 
 /**
  * Softmax along `axis` (default the last): `exp(x) / sum(exp(x))`, computed stably (shifted by the
  * maximum), so softmax([1000, 0, -1000]) is [1, 0, 0] rather than NaN. A slice that is entirely −∞
- * gives NaN, as in NumPy, JAX and PyTorch. int32 input gives float32.
+ * gives NaN, as in NumPy, JAX and PyTorch; an empty axis gives an empty result. int32 input gives
+ * float32.
  * @example
- * softmax(tensor([[1, 2, 3]])) // [[0.0900, 0.2447, 0.6652]]
- * @throws ValueError when `axis` is out of range (a scalar has no axis).
+ * softmax(tensor([[1, 2, 3]]))              // [[0.0900, 0.2447, 0.6652]]
+ * softmax(tensor([[1, 2], [3, 4]]), { axis: 0 })
+ * @throws ValueError for an unknown option or an out-of-range `axis` (a scalar has no axis).
  * @since 0.1.0
  */
-export const softmax = (x: Tensor, axis = -1): Tensor =>
-  applyOp(softmaxOp, [x], { axis: T.normalizeAxis('softmax', axis, x.shape.length) })
+export const softmax = (x: Tensor, opts?: AxisOptions): Tensor => {
+  checkOptions('softmax', opts, AXIS_OPTIONS)
+  return applyOp(softmaxOp, [x], { axis: T.normalizeAxis('softmax', opts?.axis ?? -1, x.shape.length) })
+}

@@ -3,7 +3,8 @@ import * as T from '@backfold/tensor'
 import type { Pool2dOptions, Pool2dSpec, Tensor } from '@backfold/tensor'
 import { applyOp, defineOp, type Op } from '../core/op'
 import { avgPool2dBackwardOp } from './avgPool2dBackward'
-import { poolOptions } from './poolOptions'
+import { checkOptions } from '../core/options'
+import { POOL2D_OPTIONS, poolOptions } from './poolOptions'
 
 /** The avgPool2d op; its parameters are the normalised pooling geometry. @since 0.1.0 */
 export const avgPool2dOp: Op<Pool2dSpec> = defineOp<Pool2dSpec>({
@@ -21,5 +22,7 @@ export const avgPool2dOp: Op<Pool2dSpec> = defineOp<Pool2dSpec>({
  * @throws ShapeError unless `x` is rank 4; ValueError for bad kernel, stride or padding.
  * @since 0.1.0
  */
-export const avgPool2d = (x: Tensor, opts: Pool2dOptions): Tensor =>
-  applyOp(avgPool2dOp, [x], T.pool2dSpec('avgPool2d', x.shape, opts))
+export const avgPool2d = (x: Tensor, opts: Pool2dOptions): Tensor => {
+  checkOptions('avgPool2d', opts, POOL2D_OPTIONS)
+  return applyOp(avgPool2dOp, [x], T.pool2dSpec('avgPool2d', x.shape, opts))
+}

@@ -3,7 +3,8 @@ import * as T from '@backfold/tensor'
 import type { Pool2dOptions, Pool2dSpec, Tensor } from '@backfold/tensor'
 import { applyOp, defineOp, type Op } from '../core/op'
 import { avgPool2dOp } from './avgPool2d'
-import { poolOptions } from './poolOptions'
+import { checkOptions } from '../core/options'
+import { POOL2D_OPTIONS, poolOptions } from './poolOptions'
 
 /** Parameters of the avgPool2dBackward op: the normalised geometry and the shape of the pooled input. @since 0.1.0 */
 export interface AvgPool2dBackwardParams extends Pool2dSpec {
@@ -27,8 +28,10 @@ export const avgPool2dBackwardOp: Op<AvgPool2dBackwardParams> = defineOp<AvgPool
  * @throws ShapeError when `dy` does not have the pooled shape of `xShape`.
  * @since 0.1.0
  */
-export const avgPool2dBackward = (dy: Tensor, xShape: ReadonlyArray<number>, opts: Pool2dOptions): Tensor =>
-  applyOp(avgPool2dBackwardOp, [dy], {
+export const avgPool2dBackward = (dy: Tensor, xShape: ReadonlyArray<number>, opts: Pool2dOptions): Tensor => {
+  checkOptions('avgPool2dBackward', opts, POOL2D_OPTIONS)
+  return applyOp(avgPool2dBackwardOp, [dy], {
     ...T.pool2dSpec('avgPool2dBackward', xShape, opts),
     xShape: [...xShape],
   })
+}

@@ -2,6 +2,8 @@
 import * as T from '@backfold/tensor'
 import type { Conv2dOptions, Conv2dSpec, Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { checkOptions } from '../core/options'
+import { CONV2D_OPTIONS } from './poolOptions'
 import { conv2dBackwardFilter } from './conv2dBackwardFilter'
 import { conv2dBackwardInput } from './conv2dBackwardInput'
 
@@ -24,8 +26,11 @@ export const conv2dOp = defineOp<Conv2dSpec>({
  * Twice differentiable: the backward convolutions are ops whose VJPs are convolutions again.
  * @example
  * const y = conv2d(images, kernels, { stride: 2, padding: 'same' }) // [n, o, ceil(h/2), ceil(w/2)]
- * @throws ShapeError for wrong ranks or a channel mismatch; ValueError for bad stride, padding or dilation.
+ * @throws ShapeError for wrong ranks or a channel mismatch; ValueError for an unknown option (there
+ * is no `groups`) or a bad stride, padding or dilation.
  * @since 0.1.0
  */
-export const conv2d = (x: Tensor, w: Tensor, opts?: Conv2dOptions): Tensor =>
-  applyOp(conv2dOp, [x, w], T.conv2dSpec('conv2d', x.shape, w.shape, opts))
+export const conv2d = (x: Tensor, w: Tensor, opts?: Conv2dOptions): Tensor => {
+  checkOptions('conv2d', opts, CONV2D_OPTIONS)
+  return applyOp(conv2dOp, [x, w], T.conv2dSpec('conv2d', x.shape, w.shape, opts))
+}

@@ -2,6 +2,8 @@
 import * as T from '@backfold/tensor'
 import type { Conv2dOptions, Conv2dSpec, Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { checkOptions } from '../core/options'
+import { CONV2D_OPTIONS, convGeometry } from './poolOptions'
 import { conv2d } from './conv2d'
 import { conv2dBackwardInput } from './conv2dBackwardInput'
 
@@ -14,7 +16,10 @@ export interface Conv2dBackwardFilterParams extends Conv2dSpec {
 export const conv2dBackwardFilterOp = defineOp<Conv2dBackwardFilterParams>({
   name: 'conv2dBackwardFilter',
   forward: ([x, dy], p) => T.conv2dBackwardFilter(x!, dy!, p.wShape, p),
-  vjp: (ct, [x, dy], _y, p) => [conv2dBackwardInput(dy!, ct, x!.shape, p), conv2d(x!, ct, p)],
+  vjp: (ct, [x, dy], _y, p) => {
+    const geometry = convGeometry(p)
+    return [conv2dBackwardInput(dy!, ct, x!.shape, geometry), conv2d(x!, ct, geometry)]
+  },
 })
 
 /**
@@ -30,8 +35,10 @@ export const conv2dBackwardFilter = (
   dy: Tensor,
   wShape: ReadonlyArray<number>,
   opts?: Conv2dOptions,
-): Tensor =>
-  applyOp(conv2dBackwardFilterOp, [x, dy], {
+): Tensor => {
+  checkOptions('conv2dBackwardFilter', opts, CONV2D_OPTIONS)
+  return applyOp(conv2dBackwardFilterOp, [x, dy], {
     ...T.conv2dSpec('conv2dBackwardFilter', x.shape, wShape, opts),
     wShape: [...wShape],
   })
+}

@@ -2,6 +2,8 @@
 import * as T from '@backfold/tensor'
 import type { Conv2dOptions, Conv2dSpec, Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { checkOptions } from '../core/options'
+import { CONV2D_OPTIONS, convGeometry } from './poolOptions'
 import { conv2d } from './conv2d'
 import { conv2dBackwardFilter } from './conv2dBackwardFilter'
 
@@ -14,7 +16,10 @@ export interface Conv2dBackwardInputParams extends Conv2dSpec {
 export const conv2dBackwardInputOp = defineOp<Conv2dBackwardInputParams>({
   name: 'conv2dBackwardInput',
   forward: ([dy, w], p) => T.conv2dBackwardInput(dy!, w!, p.xShape, p),
-  vjp: (ct, [dy, w], _y, p) => [conv2d(ct, w!, p), conv2dBackwardFilter(ct, dy!, w!.shape, p)],
+  vjp: (ct, [dy, w], _y, p) => {
+    const geometry = convGeometry(p)
+    return [conv2d(ct, w!, geometry), conv2dBackwardFilter(ct, dy!, w!.shape, geometry)]
+  },
 })
 
 /**
@@ -31,8 +36,10 @@ export const conv2dBackwardInput = (
   w: Tensor,
   xShape: ReadonlyArray<number>,
   opts?: Conv2dOptions,
-): Tensor =>
-  applyOp(conv2dBackwardInputOp, [dy, w], {
+): Tensor => {
+  checkOptions('conv2dBackwardInput', opts, CONV2D_OPTIONS)
+  return applyOp(conv2dBackwardInputOp, [dy, w], {
     ...T.conv2dSpec('conv2dBackwardInput', xShape, w.shape, opts),
     xShape: [...xShape],
   })
+}

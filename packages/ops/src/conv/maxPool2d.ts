@@ -3,7 +3,8 @@ import * as T from '@backfold/tensor'
 import type { Pool2dOptions, Pool2dSpec, Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
 import { maxPool2dBackwardOp } from './maxPool2dBackward'
-import { poolOptions } from './poolOptions'
+import { checkOptions } from '../core/options'
+import { POOL2D_OPTIONS, poolOptions } from './poolOptions'
 
 /** The maxPool2d op; its parameters are the normalised pooling geometry. @since 0.1.0 */
 export const maxPool2dOp = defineOp<Pool2dSpec>({
@@ -23,5 +24,7 @@ export const maxPool2dOp = defineOp<Pool2dSpec>({
  * @throws ShapeError unless `x` is rank 4; ValueError for bad kernel, stride or padding.
  * @since 0.1.0
  */
-export const maxPool2d = (x: Tensor, opts: Pool2dOptions): Tensor =>
-  applyOp(maxPool2dOp, [x], T.pool2dSpec('maxPool2d', x.shape, opts))
+export const maxPool2d = (x: Tensor, opts: Pool2dOptions): Tensor => {
+  checkOptions('maxPool2d', opts, POOL2D_OPTIONS)
+  return applyOp(maxPool2dOp, [x], T.pool2dSpec('maxPool2d', x.shape, opts))
+}

@@ -3,7 +3,8 @@ import * as T from '@backfold/tensor'
 import type { Pool2dOptions, Pool2dSpec, Tensor } from '@backfold/tensor'
 import { applyOp, defineOp, type Op } from '../core/op'
 import { maxPool2dSelectOp } from './maxPool2dSelect'
-import { poolOptions } from './poolOptions'
+import { checkOptions } from '../core/options'
+import { POOL2D_OPTIONS, poolOptions } from './poolOptions'
 
 /** The maxPool2dBackward op. @since 0.1.0 */
 export const maxPool2dBackwardOp: Op<Pool2dSpec> = defineOp<Pool2dSpec>({
@@ -21,5 +22,7 @@ export const maxPool2dBackwardOp: Op<Pool2dSpec> = defineOp<Pool2dSpec>({
  * @throws ShapeError when `dy` does not have the pooled shape of `x`.
  * @since 0.1.0
  */
-export const maxPool2dBackward = (dy: Tensor, x: Tensor, opts: Pool2dOptions): Tensor =>
-  applyOp(maxPool2dBackwardOp, [dy, x], T.pool2dSpec('maxPool2dBackward', x.shape, opts))
+export const maxPool2dBackward = (dy: Tensor, x: Tensor, opts: Pool2dOptions): Tensor => {
+  checkOptions('maxPool2dBackward', opts, POOL2D_OPTIONS)
+  return applyOp(maxPool2dBackwardOp, [dy, x], T.pool2dSpec('maxPool2dBackward', x.shape, opts))
+}

@@ -3,7 +3,8 @@ import * as T from '@backfold/tensor'
 import type { Pool2dOptions, Pool2dSpec, Tensor } from '@backfold/tensor'
 import { applyOp, defineOp, type Op } from '../core/op'
 import { maxPool2dBackwardOp } from './maxPool2dBackward'
-import { poolOptions } from './poolOptions'
+import { checkOptions } from '../core/options'
+import { POOL2D_OPTIONS, poolOptions } from './poolOptions'
 
 /** The maxPool2dSelect op. @since 0.1.0 */
 export const maxPool2dSelectOp: Op<Pool2dSpec> = defineOp<Pool2dSpec>({
@@ -21,5 +22,7 @@ export const maxPool2dSelectOp: Op<Pool2dSpec> = defineOp<Pool2dSpec>({
  * @throws ShapeError when `src` and `x` differ in shape.
  * @since 0.1.0
  */
-export const maxPool2dSelect = (src: Tensor, x: Tensor, opts: Pool2dOptions): Tensor =>
-  applyOp(maxPool2dSelectOp, [src, x], T.pool2dSpec('maxPool2dSelect', x.shape, opts))
+export const maxPool2dSelect = (src: Tensor, x: Tensor, opts: Pool2dOptions): Tensor => {
+  checkOptions('maxPool2dSelect', opts, POOL2D_OPTIONS)
+  return applyOp(maxPool2dSelectOp, [src, x], T.pool2dSpec('maxPool2dSelect', x.shape, opts))
+}

@@ -17,6 +17,6 @@ export const unbroadcast = (cotangent: Tensor, shape: Shape): Tensor => {
   cotangent.shape.forEach((d, i) => {
     if (i < lead || (shape[i - lead] === 1 && d !== 1)) axes.push(i)
   })
-  const summed = axes.length > 0 ? sum(cotangent, { axes }) : cotangent
+  const summed = axes.length > 0 ? sum(cotangent, { axis: axes }) : cotangent
   return reshape(summed, shape)
 }

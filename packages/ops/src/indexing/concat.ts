@@ -2,6 +2,7 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { AXIS_OPTIONS, checkOptions, type AxisOptions } from '../core/options'
 import { slice } from './slice'
 
 /** Parameters of the concat op: the (non-negative) axis. @since 0.1.0 */
@@ -39,11 +40,12 @@ export const checkNonEmpty = (op: string, xs: ReadonlyArray<Tensor>): void => {
  * must match; dtypes are promoted.
  * @example
  * concat([tensor([[1, 2]]), tensor([[3, 4]])])    // [[1, 2], [3, 4]]
- * concat([a, b], 1)                                // [2, 3] and [2, 5] -> [2, 8]
- * @throws ValueError for an empty list or a bad axis; ShapeError when ranks or other dimensions differ.
+ * concat([a, b], { axis: 1 })                      // [2, 3] and [2, 5] -> [2, 8]
+ * @throws ValueError for an empty list, an unknown option or a bad axis; ShapeError when ranks or other dimensions differ.
  * @since 0.1.0
  */
-export const concat = (xs: ReadonlyArray<Tensor>, axis = 0): Tensor => {
+export const concat = (xs: ReadonlyArray<Tensor>, opts?: AxisOptions): Tensor => {
+  checkOptions('concat', opts, AXIS_OPTIONS)
   checkNonEmpty('concat', xs)
   const firstShape = xs[0]!.shape
   if (firstShape.length === 0)
@@ -51,6 +53,6 @@ export const concat = (xs: ReadonlyArray<Tensor>, axis = 0): Tensor => {
       'concat',
       `cannot concatenate scalars (xs[0] has shape []); use stack to add an axis`,
     )
-  const at = T.normalizeAxis('concat', axis, firstShape.length)
+  const at = T.normalizeAxis('concat', opts?.axis ?? 0, firstShape.length)
   return xs.length === 1 ? xs[0]! : applyOp(concatOp, xs, { axis: at })
 }

@@ -2,6 +2,7 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { AXIS_OPTIONS, checkOptions, type AxisOptions } from '../core/options'
 import { scatterAdd } from './scatterAdd'
 
 /** Parameters of the gather-style ops: the (non-negative) axis. @since 0.1.0 */
@@ -14,7 +15,7 @@ export const gatherOp = defineOp<AxisParams>({
   name: 'gather',
   forward: ([x, indices], p) => T.gather(x!, indices!, p.axis),
   vjp: (ct, [x, indices], _y, p) => [
-    scatterAdd(ct, indices!, p.axis, x!.shape),
+    scatterAdd(ct, indices!, x!.shape, { axis: p.axis }),
     T.zeros(indices!.shape, 'int32'),
   ],
 })
@@ -26,8 +27,11 @@ export const gatherOp = defineOp<AxisParams>({
  * @example
  * gather(tensor([10, 20, 30]), tensor([2, 0, 2], 'int32'))  // [30, 10, 30]
  * gather(embeddings, tokenIds)                                // rows of an embedding table
- * @throws DTypeError for non-int32 indices; ValueError for an out-of-range index or axis.
+ * gather(x, tensor([1, 0], 'int32'), { axis: 1 })              // columns 1 and 0
+ * @throws DTypeError for non-int32 indices; ValueError for an unknown option or an out-of-range index or axis.
  * @since 0.1.0
  */
-export const gather = (x: Tensor, indices: Tensor, axis = 0): Tensor =>
-  applyOp(gatherOp, [x, indices], { axis: T.normalizeAxis('gather', axis, x.shape.length) })
+export const gather = (x: Tensor, indices: Tensor, opts?: AxisOptions): Tensor => {
+  checkOptions('gather', opts, AXIS_OPTIONS)
+  return applyOp(gatherOp, [x, indices], { axis: T.normalizeAxis('gather', opts?.axis ?? 0, x.shape.length) })
+}

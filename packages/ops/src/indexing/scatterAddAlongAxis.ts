@@ -2,31 +2,39 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
-import type { ScatterParams } from './scatterAdd'
+import { REQUIRED_AXIS_OPTIONS, checkOptions } from '../core/options'
+import { checkShapeArgument, type ScatterParams } from './scatterAdd'
 import { takeAlongAxis } from './takeAlongAxis'
 
 /** The scatterAddAlongAxis op (adjoint of takeAlongAxis). @since 0.1.0 */
 export const scatterAddAlongAxisOp = defineOp<ScatterParams>({
   name: 'scatterAddAlongAxis',
   forward: ([updates, indices], p) => T.scatterAddAlongAxis(updates!, indices!, p.axis, p.shape),
-  vjp: (ct, [, indices], _y, p) => [takeAlongAxis(ct, indices!, p.axis), T.zeros(indices!.shape, 'int32')],
+  vjp: (ct, [, indices], _y, p) => [
+    takeAlongAxis(ct, indices!, { axis: p.axis }),
+    T.zeros(indices!.shape, 'int32'),
+  ],
 })
 
 /**
  * The adjoint of `takeAlongAxis`: a tensor of `shape`, zero except that each `updates` element is
  * added at the position along `axis` named by `indices` (same shape as `updates`; duplicates accumulate).
  * @example
- * scatterAddAlongAxis(tensor([[5], [7]]), tensor([[1], [0]], 'int32'), 1, [2, 2]) // [[0, 5], [7, 0]]
- * @throws ShapeError for mismatched shapes; ValueError for an out-of-range index or axis.
+ * scatterAddAlongAxis(tensor([[5], [7]]), tensor([[1], [0]], 'int32'), [2, 2], { axis: 1 }) // [[0, 5], [7, 0]]
+ * @throws ShapeError for mismatched shapes; ValueError for a missing or unknown option, a malformed
+ * `shape` or an out-of-range index or axis.
  * @since 0.1.0
  */
 export const scatterAddAlongAxis = (
   updates: Tensor,
   indices: Tensor,
-  axis: number,
   shape: ReadonlyArray<number>,
-): Tensor =>
-  applyOp(scatterAddAlongAxisOp, [updates, indices], {
-    axis: T.normalizeAxis('scatterAddAlongAxis', axis, shape.length),
+  opts: { readonly axis: number },
+): Tensor => {
+  checkOptions('scatterAddAlongAxis', opts, REQUIRED_AXIS_OPTIONS)
+  checkShapeArgument('scatterAddAlongAxis', shape)
+  return applyOp(scatterAddAlongAxisOp, [updates, indices], {
+    axis: T.normalizeAxis('scatterAddAlongAxis', opts.axis, shape.length),
     shape: [...shape],
   })
+}

@@ -2,6 +2,7 @@
 import * as T from '@backfold/tensor'
 import type { SliceRange, Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { checkOptions, option, optionSchema } from '../core/options'
 import { pad } from './pad'
 import { scatterAdd } from './scatterAdd'
 
@@ -41,7 +42,7 @@ const unslice = (ct: Tensor, inShape: ReadonlyArray<number>, p: SliceParams): Te
     const positions = T.arange(start, start + length * step, step, 'int32')
     const grown = [...spread.shape]
     grown[axis] = dim
-    spread = scatterAdd(spread, positions, axis, grown)
+    spread = scatterAdd(spread, positions, grown, { axis })
   }
   return spread
 }
@@ -53,6 +54,11 @@ export const sliceOp = defineOp<SliceParams>({
   vjp: (ct, [x], _y, p) => [unslice(ct, x!.shape, p)],
 })
 
+const RANGE_OPTIONS = optionSchema({ start: option.integer, stop: option.integer, step: option.integer })
+
+// Names for the ranges' messages, made once: `ranges[0]`, `ranges[1]`, ...
+const RANGE_NAMES = Array.from({ length: 8 }, (_, i) => `ranges[${i}]`)
+
 /**
  * Python-style slicing: `ranges[i]` slices axis `i` as `start:stop:step` (negative indices count
  * from the end, out-of-range bounds are clamped, a negative step walks backwards); axes without a
@@ -60,10 +66,18 @@ export const sliceOp = defineOp<SliceParams>({
  * @example
  * slice(x, [{ start: 1 }, { step: -1 }]) // x[1:, ::-1]
  * slice(x, [undefined, { start: -2 }])    // x[:, -2:]
- * @throws ShapeError for more ranges than axes; ValueError for a zero or non-integer step or bound.
+ * @throws ShapeError for more ranges than axes; ValueError for a range that is not a
+ * `{ start, stop, step }` record (an array such as `[0, 1]` is rejected, not read as a whole axis),
+ * an unknown key, or a zero or non-integer step or bound.
  * @since 0.1.0
  */
 export const slice = (x: Tensor, ranges: ReadonlyArray<SliceRange | undefined>): Tensor => {
+  if (Array.isArray(ranges))
+    for (let i = 0; i < ranges.length; i++) {
+      const range: unknown = ranges[i]
+      if (range !== undefined && range !== null)
+        checkOptions('slice', range, RANGE_OPTIONS, RANGE_NAMES[i] ?? `ranges[${i}]`)
+    }
   const inShape = x.shape
   const p = T.resolveSlice('slice', inShape, ranges)
   const whole =

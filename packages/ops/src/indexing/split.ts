@@ -1,6 +1,7 @@
 // [y₁ y₂ …] = consecutive slices of x along an axis
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
+import { AXIS_OPTIONS, checkOptions, type AxisOptions } from '../core/options'
 import { slice } from './slice'
 
 /** The section sizes `sections` asks for, validated against `dim` (axis `axis` of `shape`). */
@@ -42,11 +43,13 @@ const sectionSizes = (sections: number | ReadonlyArray<number>, shape: T.Shape, 
  * @example
  * split(tensor([1, 2, 3, 4, 5, 6]), 3)       // [1, 2], [3, 4], [5, 6]
  * split(tensor([1, 2, 3, 4, 5, 6]), [1, 5])  // [1], [2, 3, 4, 5, 6]
- * @throws ValueError for a malformed `sections` or axis; ShapeError when the parts do not add up to the axis.
+ * split(tensor([[1, 2], [3, 4]]), 2, { axis: 1 }) // [[1], [3]], [[2], [4]]
+ * @throws ValueError for a malformed `sections`, an unknown option or a bad axis; ShapeError when the parts do not add up to the axis.
  * @since 0.1.0
  */
-export const split = (x: Tensor, sections: number | ReadonlyArray<number>, axis = 0): Tensor[] => {
-  const at = T.normalizeAxis('split', axis, x.shape.length)
+export const split = (x: Tensor, sections: number | ReadonlyArray<number>, opts?: AxisOptions): Tensor[] => {
+  checkOptions('split', opts, AXIS_OPTIONS)
+  const at = T.normalizeAxis('split', opts?.axis ?? 0, x.shape.length)
   const sizes = sectionSizes(sections, x.shape, at)
   const leading = new Array<undefined>(at).fill(undefined)
   let offset = 0

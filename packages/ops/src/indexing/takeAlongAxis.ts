@@ -2,6 +2,7 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { REQUIRED_AXIS_OPTIONS, checkOptions } from '../core/options'
 import type { AxisParams } from './gather'
 import { scatterAddAlongAxis } from './scatterAddAlongAxis'
 
@@ -10,7 +11,7 @@ export const takeAlongAxisOp = defineOp<AxisParams>({
   name: 'takeAlongAxis',
   forward: ([x, indices], p) => T.takeAlongAxis(x!, indices!, p.axis),
   vjp: (ct, [x, indices], _y, p) => [
-    scatterAddAlongAxis(ct, indices!, p.axis, x!.shape),
+    scatterAddAlongAxis(ct, indices!, x!.shape, { axis: p.axis }),
     T.zeros(indices!.shape, 'int32'),
   ],
 })
@@ -18,11 +19,16 @@ export const takeAlongAxisOp = defineOp<AxisParams>({
 /**
  * NumPy `take_along_axis`: `indices` has x's rank and matches x on every axis but `axis`; the
  * result has `indices.shape`, with `out[..., j, ...] = x[..., indices[..., j, ...], ...]` along `axis`.
- * Picks one logit per example: `takeAlongAxis(logits, labels[:, None], 1)`.
+ * Picks one logit per example: `takeAlongAxis(logits, labels[:, None], { axis: 1 })`. `axis` is required.
  * @example
- * takeAlongAxis(tensor([[1, 2], [3, 4]]), tensor([[1], [0]], 'int32'), 1) // [[2], [3]]
- * @throws DTypeError for non-int32 indices; ShapeError for mismatched shapes; ValueError for an out-of-range index.
+ * takeAlongAxis(tensor([[1, 2], [3, 4]]), tensor([[1], [0]], 'int32'), { axis: 1 }) // [[2], [3]]
+ * @throws DTypeError for non-int32 indices; ShapeError for mismatched shapes; ValueError for a
+ * missing or unknown option or an out-of-range index or axis.
  * @since 0.1.0
  */
-export const takeAlongAxis = (x: Tensor, indices: Tensor, axis: number): Tensor =>
-  applyOp(takeAlongAxisOp, [x, indices], { axis: T.normalizeAxis('takeAlongAxis', axis, x.shape.length) })
+export const takeAlongAxis = (x: Tensor, indices: Tensor, opts: { readonly axis: number }): Tensor => {
+  checkOptions('takeAlongAxis', opts, REQUIRED_AXIS_OPTIONS)
+  return applyOp(takeAlongAxisOp, [x, indices], {
+    axis: T.normalizeAxis('takeAlongAxis', opts.axis, x.shape.length),
+  })
+}

@@ -25,7 +25,7 @@ export const linearOp = defineOp<LinearParams>({
       needed[1] !== false ? matmul(dz, x!, { transposeA: true }) : undefined,
     ]
     return xs.length === 3
-      ? [...cotangents, needed[2] !== false ? sum(dz, { axes: [0] }) : undefined]
+      ? [...cotangents, needed[2] !== false ? sum(dz, { axis: 0 }) : undefined]
       : cotangents
   },
 })

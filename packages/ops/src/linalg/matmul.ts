@@ -2,6 +2,7 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { checkOptions, option, optionSchema } from '../core/options'
 import { unbroadcast } from '../core/unbroadcast'
 import { reshape } from '../shape/reshape'
 
@@ -10,6 +11,8 @@ export interface MatmulOptions {
   readonly transposeA?: boolean | undefined
   readonly transposeB?: boolean | undefined
 }
+
+const MATMUL_OPTIONS = optionSchema({ transposeA: option.boolean, transposeB: option.boolean })
 
 /** Parameters of the matmul op (inputs of rank >= 2). @since 0.1.0 */
 export interface MatmulParams {
@@ -65,10 +68,11 @@ export const matmulOp = defineOp<MatmulParams>({
  * matmul(tensor([[1, 2], [3, 4]]), tensor([[5], [6]]))      // [[17], [39]]
  * matmul(x, w, { transposeB: true })                       // x wᵀ
  * matmul(tensor([1, 2]), tensor([3, 4]))                    // 11
- * @throws ShapeError for scalars or when the inner dimensions differ.
+ * @throws ShapeError for scalars or when the inner dimensions differ; ValueError for an unknown option.
  * @since 0.1.0
  */
 export const matmul = (a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor => {
+  checkOptions('matmul', opts, MATMUL_OPTIONS)
   const aShape = a.shape
   const bShape = b.shape
   if (aShape.length === 0 || bShape.length === 0)

@@ -2,6 +2,7 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { AXIS_OPTIONS, checkOptions, type AxisOptions } from '../core/options'
 import { Tracer } from '../core/trace'
 import { mul } from '../binary/mul'
 import { sub } from '../binary/sub'
@@ -48,13 +49,13 @@ export const softmaxCrossEntropyOp = defineOp<SoftmaxCrossEntropyParams>({
       )
     const logitsCotangent = (): Tensor => {
       if (fusedLogits) return T.softmaxCrossEntropyGrad(ct, logits!, labels!)
-      const labelMass = sum(labels!, { axes: axis, keepDims: true })
-      return mul(perExample(), sub(mul(softmax(logits!, axis), labelMass), labels!))
+      const labelMass = sum(labels!, { axis, keepDims: true })
+      return mul(perExample(), sub(mul(softmax(logits!, { axis }), labelMass), labels!))
     }
     return [
       needed[0] !== false ? logitsCotangent() : undefined,
       // Labels are data almost always: their cotangent is computed only when asked for.
-      needed[1] !== false ? neg(mul(perExample(), logSoftmax(logits!, axis))) : undefined,
+      needed[1] !== false ? neg(mul(perExample(), logSoftmax(logits!, { axis }))) : undefined,
     ]
   },
 })
@@ -67,12 +68,14 @@ export const softmaxCrossEntropyOp = defineOp<SoftmaxCrossEntropyParams>({
  * gradients; a class with label 0 may have logit −∞. Both arguments are differentiable
  * (the logits gradient is `softmax(logits) Σ labels − labels`).
  * @example
- * softmaxCrossEntropy(tensor([[2, 0]]), tensor([[1, 0]])) // [0.1269]
- * @throws ShapeError when labels and logits differ in shape; ValueError for a bad axis.
+ * softmaxCrossEntropy(tensor([[2, 0]]), tensor([[1, 0]]))                // [0.1269]
+ * softmaxCrossEntropy(tensor([[2], [0]]), tensor([[1], [0]]), { axis: 0 }) // [0.1269]
+ * @throws ShapeError when labels and logits differ in shape; ValueError for an unknown option or a bad axis.
  * @since 0.1.0
  */
-export const softmaxCrossEntropy = (logits: Tensor, labels: Tensor, axis = -1): Tensor => {
+export const softmaxCrossEntropy = (logits: Tensor, labels: Tensor, opts?: AxisOptions): Tensor => {
   const op = 'softmaxCrossEntropy'
+  checkOptions(op, opts, AXIS_OPTIONS)
   if (!T.shapesEqual(logits.shape, labels.shape))
     throw new T.ShapeError(
       op,
@@ -80,6 +83,6 @@ export const softmaxCrossEntropy = (logits: Tensor, labels: Tensor, axis = -1): 
         'expected one probability per logit (for integer class labels use softmaxCrossEntropyWithIntegerLabels)',
     )
   return applyOp(softmaxCrossEntropyOp, [logits, labels], {
-    axis: T.normalizeAxis(op, axis, logits.shape.length),
+    axis: T.normalizeAxis(op, opts?.axis ?? -1, logits.shape.length),
   })
 }

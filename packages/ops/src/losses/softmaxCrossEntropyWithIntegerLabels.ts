@@ -2,6 +2,7 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { concrete } from '../core/trace'
+import { AXIS_OPTIONS, checkOptions, type AxisOptions } from '../core/options'
 import { softmaxCrossEntropy } from './softmaxCrossEntropy'
 
 /**
@@ -10,14 +11,19 @@ import { softmaxCrossEntropy } from './softmaxCrossEntropy'
  * `labels` is int32 with the shape of `logits` minus `axis`; it is data, not differentiated.
  * @example
  * softmaxCrossEntropyWithIntegerLabels(tensor([[2, 0], [0, 2]]), tensor([0, 0], 'int32')) // [0.1269, 2.1269]
- * @throws DTypeError when labels are not int32; ShapeError when their shape is not logits' shape without `axis`;
+ * @throws ValueError for an unknown option; DTypeError when labels are not int32; ShapeError when their shape is not logits' shape without `axis`;
  * ValueError naming the first label outside `[0, classes)`.
  * @since 0.1.0
  */
-export const softmaxCrossEntropyWithIntegerLabels = (logits: Tensor, labels: Tensor, axis = -1): Tensor => {
+export const softmaxCrossEntropyWithIntegerLabels = (
+  logits: Tensor,
+  labels: Tensor,
+  opts?: AxisOptions,
+): Tensor => {
   const op = 'softmaxCrossEntropyWithIntegerLabels'
+  checkOptions(op, opts, AXIS_OPTIONS)
   const rank = logits.shape.length
-  const classAxis = T.normalizeAxis(op, axis, rank)
+  const classAxis = T.normalizeAxis(op, opts?.axis ?? -1, rank)
   const classes = logits.shape[classAxis]!
   if (labels.dtype !== 'int32')
     throw new T.DTypeError(
@@ -49,5 +55,5 @@ export const softmaxCrossEntropyWithIntegerLabels = (logits: Tensor, labels: Ten
   const perm = [...Array.from({ length: classAxis }, (_, i) => i), rank - 1]
   for (let i = classAxis; i < rank - 1; i++) perm.push(i)
   const oneHot = classAxis === rank - 1 ? oneHotLast : T.transpose(oneHotLast, perm)
-  return softmaxCrossEntropy(logits, oneHot, classAxis)
+  return softmaxCrossEntropy(logits, oneHot, { axis: classAxis })
 }

@@ -2,7 +2,7 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
-import type { ArgReduceOptions, ArgReduceParams } from './reduceParams'
+import { argReduceParams, type ArgReduceOptions, type ArgReduceParams } from './reduceParams'
 import { zeroCotangents } from './zeroCotangents'
 
 /** The argmin op (int32 result, zero VJP). @since 0.1.0 */
@@ -21,7 +21,4 @@ export const argminOp = defineOp<ArgReduceParams>({
  * @since 0.1.0
  */
 export const argmin = (x: Tensor, opts?: ArgReduceOptions): Tensor =>
-  applyOp(argminOp, [x], {
-    axis: opts?.axis === undefined ? undefined : T.normalizeAxis('argmin', opts.axis, x.shape.length),
-    keepDims: opts?.keepDims ?? false,
-  })
+  applyOp(argminOp, [x], argReduceParams('argmin', x, opts))

@@ -16,12 +16,12 @@ export const logsumexpOp = defineOp<ReduceParams>({
 })
 
 /**
- * `log(Σ exp(x))` over `axes` (default all), computed stably (shifted by the maximum), so
+ * `log(Σ exp(x))` over `axis` (default all), computed stably (shifted by the maximum), so
  * `logsumexp([1000, 1000])` is `1000 + log 2`, not Infinity. The result is floating point.
- * Its gradient is the softmax of `x` over `axes`.
+ * Its gradient is the softmax of `x` over `axis`.
  * @example
  * logsumexp(tensor([0, 0]))          // log 2 ≈ 0.6931
- * logsumexp(tensor([[1, 2], [3, 4]]), { axes: 1 })
+ * logsumexp(tensor([[1, 2], [3, 4]]), { axis: 1 })
  * @since 0.1.0
  */
 export const logsumexp = (x: Tensor, opts?: ReduceOptions): Tensor =>

@@ -15,17 +15,17 @@ export const maxOp = defineOp<ReduceParams>({
   vjp: (ct, [x], y, p) => {
     const inShape = x!.shape
     const isExtreme = equal(x!, keepDims(y, inShape, p.axes))
-    const ties = sum(isExtreme, { axes: p.axes, keepDims: true })
+    const ties = sum(isExtreme, { axis: p.axes, keepDims: true })
     return [div(mul(keepDims(ct, inShape, p.axes), isExtreme), ties)]
   },
 })
 
 /**
- * Maximum over `axes` (default all). Keeps the dtype; NaN propagates; an empty axis is a ValueError.
+ * Maximum over `axis` (default all). Keeps the dtype; NaN propagates; an empty axis is a ValueError.
  * Gradient convention (PyTorch's): tied maxima share the cotangent evenly, so `max([1, 1])` sends
  * 0.5 to each. A NaN in a reduced set makes that set's gradient NaN.
  * @example
- * max(tensor([[1, 5], [7, 2]]), { axes: 1 }) // [5, 7]
+ * max(tensor([[1, 5], [7, 2]]), { axis: 1 }) // [5, 7]
  * @since 0.1.0
  */
 export const max = (x: Tensor, opts?: ReduceOptions): Tensor =>

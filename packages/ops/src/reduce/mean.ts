@@ -19,10 +19,10 @@ export const meanOp = defineOp<ReduceParams>({
 })
 
 /**
- * Arithmetic mean over `axes` (default all). The result is floating point (int32 gives float32);
+ * Arithmetic mean over `axis` (default all). The result is floating point (int32 gives float32);
  * the mean over an empty axis is NaN.
  * @example
- * mean(tensor([[1, 2], [3, 4]]), { axes: 1 }) // [1.5, 3.5]
+ * mean(tensor([[1, 2], [3, 4]]), { axis: 1 }) // [1.5, 3.5]
  * @since 0.1.0
  */
 export const mean = (x: Tensor, opts?: ReduceOptions): Tensor =>

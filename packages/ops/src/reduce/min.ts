@@ -15,17 +15,17 @@ export const minOp = defineOp<ReduceParams>({
   vjp: (ct, [x], y, p) => {
     const inShape = x!.shape
     const isExtreme = equal(x!, keepDims(y, inShape, p.axes))
-    const ties = sum(isExtreme, { axes: p.axes, keepDims: true })
+    const ties = sum(isExtreme, { axis: p.axes, keepDims: true })
     return [div(mul(keepDims(ct, inShape, p.axes), isExtreme), ties)]
   },
 })
 
 /**
- * Minimum over `axes` (default all). Keeps the dtype; NaN propagates; an empty axis is a ValueError.
+ * Minimum over `axis` (default all). Keeps the dtype; NaN propagates; an empty axis is a ValueError.
  * Gradient convention (PyTorch's): tied minima share the cotangent evenly, so `min([1, 1])` sends
  * 0.5 to each. A NaN in a reduced set makes that set's gradient NaN.
  * @example
- * min(tensor([[1, 5], [7, 2]]), { axes: 1 }) // [1, 2]
+ * min(tensor([[1, 5], [7, 2]]), { axis: 1 }) // [1, 2]
  * @since 0.1.0
  */
 export const min = (x: Tensor, opts?: ReduceOptions): Tensor =>

@@ -21,12 +21,12 @@ export const normOp = defineOp<ReduceParams>({
 })
 
 /**
- * Euclidean (L2) norm over `axes` (default all: the Frobenius norm of a matrix). The result is
+ * Euclidean (L2) norm over `axis` (default all: the Frobenius norm of a matrix). The result is
  * floating point. Convention: the gradient at 0 is 0 (the minimum-norm subgradient), never NaN,
  * so `norm` is safe in penalties and gradient clipping.
  * @example
  * norm(tensor([3, 4]))                           // 5
- * norm(tensor([[3, 4], [0, 0]]), { axes: 1 })    // [5, 0]
+ * norm(tensor([[3, 4], [0, 0]]), { axis: 1 })    // [5, 0]
  * @since 0.1.0
  */
 export const norm = (x: Tensor, opts?: ReduceOptions): Tensor =>

@@ -15,7 +15,7 @@ export const prodOp = defineOp<ReduceParams>({
   forward: ([x], p) => T.prod(x!, p),
   vjp: (ct, [x], y, p) => {
     const inShape = x!.shape
-    const kept = { axes: p.axes, keepDims: true }
+    const kept = { axis: p.axes, keepDims: true }
     const isZero = equal(x!, 0)
     // Zeros replaced by 1: divides safely (no 0/0 even in the second derivative), and its product
     // is exactly the product of the others for the one zero of a set with a single zero.
@@ -28,12 +28,12 @@ export const prodOp = defineOp<ReduceParams>({
 })
 
 /**
- * Product over `axes` (default all). Keeps the dtype; the product over an empty axis is 1.
+ * Product over `axis` (default all). Keeps the dtype; the product over an empty axis is 1.
  * The gradient is exact with zeros in the input (no division by zero): at the only zero of a set
  * it is the product of the others, and with two or more zeros it is 0 everywhere in that set.
  * Second derivatives are exact except between two zeros of one set (that mixed term comes out 0).
  * @example
- * prod(tensor([[1, 2], [3, 4]]), { axes: 0 }) // [3, 8]
+ * prod(tensor([[1, 2], [3, 4]]), { axis: 0 }) // [3, 8]
  * @since 0.1.0
  */
 export const prod = (x: Tensor, opts?: ReduceOptions): Tensor =>

@@ -1,17 +1,21 @@
 import * as T from '@backfold/tensor'
 import type { Shape, Tensor } from '@backfold/tensor'
+import { checkOptions, option, optionSchema } from '../core/options'
 import { broadcastTo } from '../shape/broadcastTo'
 import { reshape } from '../shape/reshape'
 
 /**
- * Options of the reductions: `axes` to reduce (default all; negative axes count from the end) and
- * whether to keep them as size-1 axes.
+ * Options of the reductions: `axis` to reduce, one or several (default all; negative axes count
+ * from the end), and whether to keep the reduced axes as size-1 axes.
  * @since 0.1.0
  */
 export interface ReduceOptions {
-  readonly axes?: number | ReadonlyArray<number> | undefined
+  readonly axis?: number | ReadonlyArray<number> | undefined
   readonly keepDims?: boolean | undefined
 }
+
+/** The accepted keys of `ReduceOptions`. @internal */
+export const REDUCE_OPTIONS = optionSchema({ axis: option.axes, keepDims: option.boolean })
 
 /** Canonical parameters of a reduction op: sorted distinct non-negative axes. @since 0.1.0 */
 export interface ReduceParams {
@@ -19,11 +23,14 @@ export interface ReduceParams {
   readonly keepDims: boolean
 }
 
-/** Resolves user options against `x`'s rank (throws a `ValueError` naming `op` for a bad axis). @internal */
-export const reduceParams = (op: string, x: Tensor, opts: ReduceOptions | undefined): ReduceParams => ({
-  axes: T.normalizeAxes(op, opts?.axes, x.shape.length),
-  keepDims: opts?.keepDims ?? false,
-})
+/**
+ * Resolves user options against `x`'s rank (throws a `ValueError` naming `op` for an unknown key or
+ * a bad axis). @internal
+ */
+export const reduceParams = (op: string, x: Tensor, opts: ReduceOptions | undefined): ReduceParams => {
+  checkOptions(op, opts, REDUCE_OPTIONS)
+  return { axes: T.normalizeAxes(op, opts?.axis, x.shape.length), keepDims: opts?.keepDims ?? false }
+}
 
 /** `inShape` with every reduced axis set to 1: the keepDims shape of the result. @internal */
 export const keptShape = (inShape: Shape, axes: ReadonlyArray<number>): number[] =>
@@ -48,6 +55,22 @@ export const spreadCotangent = (cotangent: Tensor, inShape: Shape, axes: Readonl
 export interface ArgReduceOptions {
   readonly axis?: number | undefined
   readonly keepDims?: boolean | undefined
+}
+
+/** The accepted keys of `ArgReduceOptions`. @internal */
+export const ARG_REDUCE_OPTIONS = optionSchema({ axis: option.axis, keepDims: option.boolean })
+
+/** Resolves `argmax`/`argmin` options against `x`'s rank. @internal */
+export const argReduceParams = (
+  op: string,
+  x: Tensor,
+  opts: ArgReduceOptions | undefined,
+): ArgReduceParams => {
+  checkOptions(op, opts, ARG_REDUCE_OPTIONS)
+  return {
+    axis: opts?.axis === undefined ? undefined : T.normalizeAxis(op, opts.axis, x.shape.length),
+    keepDims: opts?.keepDims ?? false,
+  }
 }
 
 /** Canonical parameters of `argmax`/`argmin`: a non-negative axis or `undefined` for all. @since 0.1.0 */

@@ -12,12 +12,12 @@ export const sumOp = defineOp<ReduceParams>({
 })
 
 /**
- * Sum over `axes` (default all), keeping them as size-1 axes with `keepDims`. Keeps the dtype.
- * Summing over no axis (`axes: []`) returns the elements unchanged.
+ * Sum over `axis`, one axis or several (default all), keeping them as size-1 axes with `keepDims`.
+ * Keeps the dtype. Summing over no axis (`axis: []`) returns the elements unchanged.
  * @example
  * sum(tensor([[1, 2], [3, 4]]))                // 10
- * sum(tensor([[1, 2], [3, 4]]), { axes: 0 })   // [4, 6]
- * sum(tensor([[1, 2], [3, 4]]), { axes: -1, keepDims: true }) // [[3], [7]]
+ * sum(tensor([[1, 2], [3, 4]]), { axis: 0 })   // [4, 6]
+ * sum(tensor([[1, 2], [3, 4]]), { axis: -1, keepDims: true }) // [[3], [7]]
  * @since 0.1.0
  */
 export const sum = (x: Tensor, opts?: ReduceOptions): Tensor =>

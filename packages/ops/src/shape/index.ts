@@ -6,7 +6,7 @@ export { reshape, reshapeOp, type ReshapeParams } from './reshape'
 export { transpose, transposeOp, type TransposeParams } from './transpose'
 export { broadcastTo, broadcastToOp, type BroadcastToParams } from './broadcastTo'
 export { expandDims } from './expandDims'
-export { squeeze } from './squeeze'
+export { squeeze, type SqueezeOptions } from './squeeze'
 export { ravel } from './ravel'
 
 /** The shape ops, keyed by op name (spread into the registry). @since 0.1.0 */

@@ -1,6 +1,7 @@
 import { fmtShape, ones, type Tensor } from '@backfold/tensor'
 import { backward } from '../core/fold'
 import { openTrace, Tracer, TraceError } from '../core/trace'
+import { checkOptions, option, optionSchema } from '../core/options'
 import { regroup, resolveArgnums, unwrapTree, wrapArgs, type Argnums, type GradOf } from './args'
 
 /** Options of `grad` and `valueAndGrad`. @since 0.1.0 */
@@ -13,6 +14,12 @@ export interface GradOptions<N extends Argnums> {
 export interface GradAuxOptions<N extends Argnums> extends GradOptions<N> {
   readonly hasAux: true
 }
+
+const ARGNUMS = {
+  expected: 'an argument index or an array of them',
+  check: (v: unknown) => typeof v === 'number' || Array.isArray(v),
+}
+const GRAD_OPTIONS = optionSchema({ argnums: ARGNUMS, hasAux: option.boolean })
 
 const run = (
   transform: string,
@@ -82,6 +89,7 @@ export function valueAndGrad(
   f: (...args: ReadonlyArray<unknown>) => unknown,
   opts: { readonly argnums?: Argnums | undefined; readonly hasAux?: boolean | undefined } = {},
 ): (...args: ReadonlyArray<unknown>) => unknown[] {
+  checkOptions('valueAndGrad', opts, GRAD_OPTIONS)
   return (...args) => {
     const [value, grads, aux] = run('valueAndGrad', f, args, opts.argnums ?? 0, opts.hasAux === true)
     return opts.hasAux === true ? [value, grads, aux] : [value, grads]
@@ -118,6 +126,7 @@ export function grad(
   f: (...args: ReadonlyArray<unknown>) => unknown,
   opts: { readonly argnums?: Argnums | undefined; readonly hasAux?: boolean | undefined } = {},
 ): (...args: ReadonlyArray<unknown>) => unknown {
+  checkOptions('grad', opts, GRAD_OPTIONS)
   return (...args) => {
     const [, grads, aux] = run('grad', f, args, opts.argnums ?? 0, opts.hasAux === true)
     return opts.hasAux === true ? [grads, aux] : grads

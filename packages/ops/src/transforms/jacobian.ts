@@ -1,6 +1,9 @@
 import { fmtShape, sizeOf, unsafeTensor, allocate, type Tensor } from '@backfold/tensor'
 import { TraceError } from '../core/trace'
+import { checkOptions, option, optionSchema } from '../core/options'
 import { vjp } from './vjp'
+
+const JACOBIAN_OPTIONS = optionSchema({ argnum: option.integer }, { argnums: 'argnum' })
 
 /**
  * The full Jacobian of `f` with respect to argument `argnum` (a single tensor), with shape
@@ -12,12 +15,12 @@ import { vjp } from './vjp'
  * jacobian((x: Tensor) => mul(x, x))(tensor([1, 2])) // [[2, 0], [0, 4]]
  * @since 0.1.0
  */
-export const jacobian =
-  <Args extends ReadonlyArray<unknown>>(
-    f: (...args: Args) => Tensor,
-    opts: { readonly argnum?: number } = {},
-  ) =>
-  (...args: Args): Tensor => {
+export const jacobian = <Args extends ReadonlyArray<unknown>>(
+  f: (...args: Args) => Tensor,
+  opts: { readonly argnum?: number } = {},
+): ((...args: Args) => Tensor) => {
+  checkOptions('jacobian', opts, JACOBIAN_OPTIONS)
+  return (...args: Args): Tensor => {
     const argnum = opts.argnum ?? 0
     const x = args[argnum]
     if (typeof x !== 'object' || x === null || !('shape' in x))
@@ -43,3 +46,4 @@ export const jacobian =
     }
     return unsafeTensor(out.dtype, [...out.shape, ...xTensor.shape], data)
   }
+}

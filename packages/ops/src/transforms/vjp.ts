@@ -1,6 +1,7 @@
 import { flatten, fmtShape, isTensor, sameStructure, shapesEqual, type Tensor } from '@backfold/tensor'
 import { backward } from '../core/fold'
 import { openTrace, TraceError } from '../core/trace'
+import { checkOptions, optionSchema } from '../core/options'
 import { regroup, resolveArgnums, unwrapTree, wrapArgs, type Argnums } from './args'
 
 /** Options of `vjp`. @since 0.1.0 */
@@ -11,6 +12,13 @@ export interface VjpOptions<N extends Argnums> {
 
 /** The pullback of `vjp`: maps an output cotangent (same tree, shapes and dtypes as the output) to argument cotangents. @since 0.1.0 */
 export type Pullback<Out, Cts> = (cotangent: Out) => Cts
+
+const VJP_OPTIONS = optionSchema({
+  argnums: {
+    expected: 'an argument index or an array of them',
+    check: (v: unknown) => typeof v === 'number' || Array.isArray(v),
+  },
+})
 
 /**
  * Reverse mode in its general form: evaluates `f` and returns its output with the pullback
@@ -30,6 +38,7 @@ export function vjp<Args extends ReadonlyArray<unknown>, Out>(
   f: (...args: Args) => Out,
   opts: VjpOptions<Argnums> = {},
 ): (...args: Args) => readonly [Out, Pullback<Out, unknown[]>] {
+  checkOptions('vjp', opts, VJP_OPTIONS)
   return (...args: Args) => {
     const argnums = resolveArgnums('vjp', opts.argnums ?? args.map((_, i) => i), args.length)
     const trace = openTrace()

@@ -183,11 +183,35 @@ const probabilities = (seed: number, shape: ReadonlyArray<number>, axis: number)
 
 const activationRows: GradRow[] = [
   unaryRow('softmax', (x) => A.softmax(x), 'anywhere', anywhere, 400, [2, 3], '[2,3] axis -1'),
-  unaryRow('softmax', (x) => A.softmax(x, 0), 'anywhere', anywhere, 401, [3, 2], '[3,2] axis 0'),
-  unaryRow('softmax', (x) => A.softmax(x, 1), 'anywhere', anywhere, 402, [2, 3, 2], '[2,3,2] axis 1'),
+  unaryRow('softmax', (x) => A.softmax(x, { axis: 0 }), 'anywhere', anywhere, 401, [3, 2], '[3,2] axis 0'),
+  unaryRow(
+    'softmax',
+    (x) => A.softmax(x, { axis: 1 }),
+    'anywhere',
+    anywhere,
+    402,
+    [2, 3, 2],
+    '[2,3,2] axis 1',
+  ),
   unaryRow('logSoftmax', (x) => A.logSoftmax(x), 'anywhere', anywhere, 410, [2, 3], '[2,3] axis -1'),
-  unaryRow('logSoftmax', (x) => A.logSoftmax(x, 0), 'anywhere', anywhere, 411, [3, 2], '[3,2] axis 0'),
-  unaryRow('logSoftmax', (x) => A.logSoftmax(x, 1), 'anywhere', anywhere, 412, [2, 3, 2], '[2,3,2] axis 1'),
+  unaryRow(
+    'logSoftmax',
+    (x) => A.logSoftmax(x, { axis: 0 }),
+    'anywhere',
+    anywhere,
+    411,
+    [3, 2],
+    '[3,2] axis 0',
+  ),
+  unaryRow(
+    'logSoftmax',
+    (x) => A.logSoftmax(x, { axis: 1 }),
+    'anywhere',
+    anywhere,
+    412,
+    [2, 3, 2],
+    '[2,3,2] axis 1',
+  ),
   unaryRow('clip', (x) => A.clip(x, -1, 1), 'anywhere, off the bounds ±1', anywhere, 420, [2, 3], '[-1, 1]'),
   unaryRow(
     'clip',
@@ -220,7 +244,7 @@ const lossRows: GradRow[] = [
     label: 'logits [3,2], axis 0, unnormalised labels',
     // The loss is linear in the labels, so labels off the simplex are a valid point too.
     domain: 'logits anywhere, labels anywhere',
-    fn: (logits, labels) => L.softmaxCrossEntropy(logits, labels, 0),
+    fn: (logits, labels) => L.softmaxCrossEntropy(logits, labels, { axis: 0 }),
     args: () => [anywhere(502, [3, 2]), anywhere(503, [3, 2])],
     secondOrder: true,
   },
@@ -228,7 +252,7 @@ const lossRows: GradRow[] = [
     op: 'softmaxCrossEntropy',
     label: 'logits [2,3,2], axis 1',
     domain: 'logits anywhere, labels positive and normalised',
-    fn: (logits, labels) => L.softmaxCrossEntropy(logits, labels, 1),
+    fn: (logits, labels) => L.softmaxCrossEntropy(logits, labels, { axis: 1 }),
     args: () => [anywhere(504, [2, 3, 2]), probabilities(505, [2, 3, 2], 1)],
   },
   {
@@ -243,7 +267,7 @@ const lossRows: GradRow[] = [
     op: 'softmaxCrossEntropy',
     label: 'integer labels: logits [4,2,3], axis 0, labels [2,3]',
     domain: 'logits anywhere, labels int32 in [0, 4)',
-    fn: (logits, labels) => L.softmaxCrossEntropyWithIntegerLabels(logits, labels, 0),
+    fn: (logits, labels) => L.softmaxCrossEntropyWithIntegerLabels(logits, labels, { axis: 0 }),
     args: () => [anywhere(512, [4, 2, 3]), indices(513, [2, 3], 4)],
   },
 ]
