@@ -8,6 +8,7 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs'
+import { createHash } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -22,6 +23,7 @@ import { fit } from '../src/train/fit'
 import type { Layer } from '../src/layer'
 import { encodeModel } from '../src/config/index'
 import {
+  CHECKPOINT_DATA_FILES,
   CHECKPOINT_FILES,
   TreeSkeletonCodec,
   decodeCheckpoint,
@@ -102,6 +104,20 @@ const baseOptions = {
   batchSize: 16,
 }
 const config = right(encodeModel(model as unknown as Layer))
+
+/**
+ * Rewrites `manifest.sha256` for the files as they now are, with node:crypto's SHA-256 (not the
+ * code under test): what someone editing a checkpoint on purpose would do, so the content checks
+ * behind the checksums can be tested.
+ */
+const reseal = (dir: string): void => {
+  if (!CHECKPOINT_DATA_FILES.every((f) => existsSync(join(dir, f)))) return
+  const hex = (bytes: Uint8Array | string): string => createHash('sha256').update(bytes).digest('hex')
+  const body =
+    '# backfold checkpoint manifest, format 2\n' +
+    CHECKPOINT_DATA_FILES.map((f) => `${hex(readFileSync(join(dir, f)))}  ${f}\n`).join('')
+  writeFileSync(join(dir, 'manifest.sha256'), `${body}# sha256 of the lines above: ${hex(body)}\n`)
+}
 
 let root = ''
 beforeEach(() => {
@@ -233,7 +249,7 @@ describe('resume', () => {
 // ---------------------------------------------------------------------------------------------
 
 describe('saveCheckpoint / loadCheckpoint', () => {
-  it('writes the six files and reads back every value bitwise, float64 included', () => {
+  it('writes the seven files and reads back every value bitwise, float64 included', () => {
     const model64 = L.sequential(L.dense(4, { dtype: 'float64' }), L.tanh(), L.dense(2, { dtype: 'float64' }))
     const init = right(model64.init(T.random.key(5), [3]))
     const optimizer = momentum(0.1)
@@ -254,7 +270,7 @@ describe('saveCheckpoint / loadCheckpoint', () => {
     expect(readdirSync(dir).sort()).toEqual([...CHECKPOINT_FILES].sort())
     const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as Record<string, unknown>
     expect(meta['key']).toEqual([...contents.key.words])
-    expect(meta['formatVersion']).toBe(1)
+    expect(meta['formatVersion']).toBe(2)
     const loaded = right(loadCheckpoint(dir, model64, { optimizer }))
     expectBitwiseEqual(contents.params, loaded.params)
     expectBitwiseEqual(contents.optState, loaded.optState)
@@ -297,6 +313,7 @@ describe('saveCheckpoint / loadCheckpoint', () => {
     const dir = join(root, 'mine')
     right(saveCheckpoint(dir, trainedContents(1)))
     unlinkSync(join(dir, 'meta.json'))
+    unlinkSync(join(dir, 'manifest.sha256'))
     writeFileSync(join(dir, 'notes.txt'), 'precious')
     expect(leftOf(saveCheckpoint(dir, trainedContents(1)))).toMatch(/not a backfold checkpoint/)
     expect(readFileSync(join(dir, 'notes.txt'), 'utf8')).toBe('precious')
@@ -392,8 +409,8 @@ describe('crash safety', () => {
       /could not move/,
     )
     expect(renames.map(([from, to]) => [from.slice(root.length + 1), to.slice(root.length + 1)])).toEqual([
-      ['run', expect.stringMatching(/^run\.old-[0-9a-f]{12}$/)],
-      [expect.stringMatching(/^run\.tmp-[0-9a-f]{12}$/), 'run'],
+      ['run', expect.stringMatching(/^run\.old-[0-9a-f]{8}-[0-9]+-[0-9a-f]{12}$/)],
+      [expect.stringMatching(/^run\.tmp-[0-9a-f]{8}-[0-9]+-[0-9a-f]{12}$/), 'run'],
     ])
     expect(existsSync(dir)).toBe(false)
 
@@ -460,8 +477,8 @@ describe('validation', () => {
     ],
     [
       'a newer format version',
-      (dir) => editJson(dir, 'meta.json', (m) => ({ ...m, formatVersion: 2 })),
-      /meta\.json: format version 2 is not supported/,
+      (dir) => editJson(dir, 'meta.json', (m) => ({ ...m, formatVersion: 3 })),
+      /meta\.json: format version 3 does not match manifest\.sha256's format 2 \(is not supported/,
     ],
     [
       'meta.json that is not JSON',
@@ -508,6 +525,7 @@ describe('validation', () => {
   ])('%s', (_what, corrupt, pattern) => {
     const dir = saveGood()
     corrupt(dir)
+    reseal(dir)
     expect(leftOf(loadCheckpoint(dir, model, { optimizer: makeOptimizer() }))).toMatch(pattern)
   })
 

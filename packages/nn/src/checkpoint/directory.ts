@@ -9,11 +9,27 @@
  * | `optimizer.safetensors` | the optimizer state's tensors (`adam.mu.layers.0.weight`)              |
  * | `optimizer.json`        | the optimizer state's structure and its non-tensor leaves (`count`)   |
  * | `meta.json`             | format version, step, epoch, the PRNG key words, input shape, history  |
+ * | `manifest.sha256`       | the SHA-256 of each file above, and of itself; written last            |
  *
- * `encodeCheckpoint` turns a training state into these files' bytes and `decodeCheckpoint` validates
- * them all (io-ts for every JSON file; names, shapes and dtypes against the model's `init` through
- * `loadParams`), so nothing wrong reaches training. Files on disk, written crash-safely, are in
- * `@backfold/nn/node` (`saveCheckpoint`, `loadCheckpoint`); this module runs in browsers too.
+ * `manifest.sha256` is in `sha256sum` format (`cd dir && sha256sum -c manifest.sha256` checks the
+ * files), between a `#` header line naming the format and a `#` trailer line holding the SHA-256 of
+ * every byte before it, so a damaged manifest is detected too:
+ *
+ * ```text
+ * # backfold checkpoint manifest, format 2
+ * 3f0c…e1  config.json
+ * …
+ * 9a41…07  meta.json
+ * # sha256 of the lines above: 5be2…9c
+ * ```
+ *
+ * `encodeCheckpoint` turns a training state into these files' bytes and `decodeCheckpoint` verifies
+ * every checksum before it parses anything, then validates every file (io-ts for every JSON file,
+ * read with a bound on nesting depth; names, shapes and dtypes against the model's `init` through
+ * `loadParams`), so nothing damaged or wrong reaches training. Checkpoints of format 1 (backfold
+ * 0.1, no manifest) are refused unless `allowUnverified` is set. Files on disk, written crash-safely
+ * by one locked writer at a time, are in `@backfold/nn/node` (`saveCheckpoint`, `loadCheckpoint`);
+ * this module runs in browsers too, so SHA-256 is computed here in plain TypeScript.
  * @since 0.1.0
  */
 import * as E from 'fp-ts/lib/Either.js'
@@ -28,6 +44,7 @@ import type { GradientTransformation } from '../optim/transform'
 import type { EpochRecord, History } from '../train/history'
 import { decodeModel, formatConfigError } from '../config/codec'
 import { flattenNamed } from '../tree'
+import { parseJson as parseJsonText } from '../json'
 import { checkpointError, decodeSafetensors, encodeSafetensors, loadParams } from './safetensors'
 import type { CheckpointError } from './safetensors'
 
@@ -35,15 +52,28 @@ import type { CheckpointError } from './safetensors'
 // model
 // ---------------------------------------------------------------------------------------------
 
-/** Version of the checkpoint layout written by this code; readers refuse any other. @since 0.1.0 */
-export const CHECKPOINT_FORMAT_VERSION = 1
-
 /**
- * The files of a checkpoint directory, in the order they are written: `meta.json` comes last, so a
- * directory holding it is complete.
+ * Version of the checkpoint layout written by this code. Version 2 added `manifest.sha256`;
+ * version 1 (backfold 0.1, no checksums) is read only with `allowUnverified`. Any other is refused.
  * @since 0.1.0
  */
-export const CHECKPOINT_FILES = [
+export const CHECKPOINT_FORMAT_VERSION = 2
+
+/** The layout of backfold 0.1: the same files without `manifest.sha256`. */
+const UNVERIFIED_FORMAT_VERSION = 1
+
+/**
+ * The name of the manifest: the SHA-256 of every other file, written last, so a directory holding
+ * it is complete (it is the commit marker).
+ * @since 0.2.0
+ */
+export const CHECKPOINT_MANIFEST = 'manifest.sha256'
+
+/**
+ * The files a checkpoint's manifest lists, in the order they are written and listed.
+ * @since 0.2.0
+ */
+export const CHECKPOINT_DATA_FILES = [
   'config.json',
   'params.safetensors',
   'state.safetensors',
@@ -51,6 +81,13 @@ export const CHECKPOINT_FILES = [
   'optimizer.json',
   'meta.json',
 ] as const
+
+/**
+ * The files of a checkpoint directory, in the order they are written: `manifest.sha256` comes
+ * last, so a directory holding it is complete.
+ * @since 0.1.0
+ */
+export const CHECKPOINT_FILES = [...CHECKPOINT_DATA_FILES, CHECKPOINT_MANIFEST] as const
 
 /** The name of one file of a checkpoint directory. @since 0.1.0 */
 export type CheckpointFileName = (typeof CHECKPOINT_FILES)[number]
@@ -132,9 +169,15 @@ const EpochRecordCodec = t.intersection(
 /** `format` and `formatVersion` alone, checked first so a newer layout gets a clear message. */
 const MetaHeaderCodec = t.type({ format: t.literal('backfold.checkpoint'), formatVersion: t.number })
 
+/** The versions whose files this code reads: the current one, and 0.1's (only when unverified). */
+const FormatVersionCodec = t.union(
+  [t.literal(UNVERIFIED_FORMAT_VERSION), t.literal(CHECKPOINT_FORMAT_VERSION)],
+  `${UNVERIFIED_FORMAT_VERSION} or ${CHECKPOINT_FORMAT_VERSION}`,
+)
+
 const MetaCodec = t.type({
   format: t.literal('backfold.checkpoint'),
-  formatVersion: t.literal(CHECKPOINT_FORMAT_VERSION),
+  formatVersion: FormatVersionCodec,
   step: nonNegativeInt,
   epoch: nonNegativeInt,
   key: t.tuple([uint32, uint32], 'the PRNG key words [hi, lo]'),
@@ -177,7 +220,7 @@ export const TreeSkeletonCodec: t.Type<TreeSkeleton, TreeSkeleton, unknown> = t.
 )
 
 const OptimizerFileCodec = t.type({
-  formatVersion: t.literal(CHECKPOINT_FORMAT_VERSION),
+  formatVersion: FormatVersionCodec,
   tree: TreeSkeletonCodec,
 })
 
@@ -227,6 +270,162 @@ const isCombination = (codec: t.Decoder<unknown, unknown>): boolean => {
   )
     inner = (inner as { readonly type: unknown }).type
   return inner instanceof t.UnionType || inner instanceof t.IntersectionType
+}
+
+// ---------------------------------------------------------------------------------------------
+// SHA-256 and the manifest
+// ---------------------------------------------------------------------------------------------
+
+// FIPS 180-4's round constants: the first 32 bits of the fractional parts of the cube roots of the
+// first 64 primes.
+const SHA256_K = new Uint32Array([
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98,
+  0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
+  0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8,
+  0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+  0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819,
+  0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
+  0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+  0xc67178f2,
+])
+
+/**
+ * The SHA-256 of `bytes` as 64 lowercase hex digits (FIPS 180-4), in plain TypeScript so that
+ * checkpoints are verified the same way in browsers (where `crypto.subtle` is asynchronous only)
+ * and in Node.
+ * @example
+ * sha256Hex(new TextEncoder().encode('abc')) // 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'
+ * @since 0.2.0
+ */
+export const sha256Hex = (bytes: Uint8Array): string => {
+  const h = new Uint32Array([
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+  ])
+  // The message, a 0x80 byte, zeros, and the bit length as a 64-bit big-endian number, in 64-byte blocks.
+  const blocks = Math.ceil((bytes.length + 9) / 64)
+  const tail = new Uint8Array(blocks * 64 - Math.floor(bytes.length / 64) * 64)
+  const fullBlocks = Math.floor(bytes.length / 64)
+  tail.set(bytes.subarray(fullBlocks * 64))
+  tail[bytes.length - fullBlocks * 64] = 0x80
+  const tailView = new DataView(tail.buffer)
+  tailView.setUint32(tail.length - 8, Math.floor(bytes.length / 0x20000000))
+  tailView.setUint32(tail.length - 4, (bytes.length * 8) >>> 0)
+  const w = new Uint32Array(64)
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  for (let block = 0; block < blocks; block++) {
+    const inBody = block < fullBlocks
+    const source = inBody ? view : tailView
+    const offset = inBody ? block * 64 : (block - fullBlocks) * 64
+    for (let i = 0; i < 16; i++) w[i] = source.getUint32(offset + 4 * i)
+    for (let i = 16; i < 64; i++) {
+      const a = w[i - 15]!
+      const b = w[i - 2]!
+      const s0 = ((a >>> 7) | (a << 25)) ^ ((a >>> 18) | (a << 14)) ^ (a >>> 3)
+      const s1 = ((b >>> 17) | (b << 15)) ^ ((b >>> 19) | (b << 13)) ^ (b >>> 10)
+      w[i] = (w[i - 16]! + s0 + w[i - 7]! + s1) | 0
+    }
+    let a = h[0]!
+    let b = h[1]!
+    let c = h[2]!
+    let d = h[3]!
+    let e = h[4]!
+    let f = h[5]!
+    let g = h[6]!
+    let k = h[7]!
+    for (let i = 0; i < 64; i++) {
+      const s1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7))
+      const t1 = (k + s1 + ((e & f) ^ (~e & g)) + SHA256_K[i]! + w[i]!) | 0
+      const s0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10))
+      const t2 = (s0 + ((a & b) ^ (a & c) ^ (b & c))) | 0
+      k = g
+      g = f
+      f = e
+      e = (d + t1) | 0
+      d = c
+      c = b
+      b = a
+      a = (t1 + t2) | 0
+    }
+    h[0] = h[0]! + a
+    h[1] = h[1]! + b
+    h[2] = h[2]! + c
+    h[3] = h[3]! + d
+    h[4] = h[4]! + e
+    h[5] = h[5]! + f
+    h[6] = h[6]! + g
+    h[7] = h[7]! + k
+  }
+  let hex = ''
+  for (const word of h) hex += word.toString(16).padStart(8, '0')
+  return hex
+}
+
+const MANIFEST_HEADER = `# backfold checkpoint manifest, format ${CHECKPOINT_FORMAT_VERSION}\n`
+const MANIFEST_TRAILER = '# sha256 of the lines above: '
+
+/**
+ * The manifest of a checkpoint's files: a `sha256sum` line per file in `CHECKPOINT_DATA_FILES`
+ * order between the header line and a trailer holding the SHA-256 of everything before it.
+ */
+const encodeManifest = (
+  files: ReadonlyArray<readonly [CheckpointFileName, Uint8Array]>,
+  hash: (bytes: Uint8Array) => string,
+): Uint8Array => {
+  const body = MANIFEST_HEADER + files.map(([file, bytes]) => `${hash(bytes)}  ${file}\n`).join('')
+  return utf8(`${body}${MANIFEST_TRAILER}${hash(utf8(body))}\n`)
+}
+
+/**
+ * The digests a manifest lists, after checking its exact layout (every file once, in order, lowercase
+ * hex) and its own checksum: any change to its bytes, one flipped bit included, is a `Left`.
+ */
+const readManifest = (
+  bytes: Uint8Array,
+  hash: (bytes: Uint8Array) => string,
+  source: string,
+): Either<CheckpointError, ReadonlyMap<CheckpointFileName, string>> => {
+  const damaged = (why: string): Either<CheckpointError, never> =>
+    E.left(
+      checkpointError(
+        source,
+        `is damaged (${why}), so the checkpoint cannot be verified; restore the directory from a copy, or re-save it from the training state`,
+      ),
+    )
+  let text: string
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+  } catch {
+    return damaged('not UTF-8 text')
+  }
+  const trailerAt = text.lastIndexOf(MANIFEST_TRAILER)
+  if (trailerAt < 0 || !text.endsWith('\n')) return damaged('no checksum line at its end')
+  const body = text.slice(0, trailerAt)
+  const ownDigest = text.slice(trailerAt + MANIFEST_TRAILER.length, -1)
+  if (!/^[0-9a-f]{64}$/.test(ownDigest)) return damaged(`its checksum line holds '${ownDigest.slice(0, 70)}'`)
+  if (hash(utf8(body)) !== ownDigest) return damaged('its own checksum does not match its lines')
+  if (!body.startsWith(MANIFEST_HEADER)) {
+    const header = body.slice(0, body.indexOf('\n'))
+    return /^# backfold checkpoint manifest, format \d+$/.test(header)
+      ? E.left(
+          checkpointError(
+            source,
+            `${header.slice(2)} is not supported (this version of backfold reads format ${CHECKPOINT_FORMAT_VERSION})`,
+          ),
+        )
+      : damaged(`its first line is not '${MANIFEST_HEADER.trim()}'`)
+  }
+  const lines = body.slice(MANIFEST_HEADER.length).split('\n')
+  // The body ends with a newline, so the last piece is empty.
+  if (lines.pop() !== '' || lines.length !== CHECKPOINT_DATA_FILES.length)
+    return damaged(`expected ${CHECKPOINT_DATA_FILES.length} file lines, found ${lines.length}`)
+  const digests = new Map<CheckpointFileName, string>()
+  for (const [i, file] of CHECKPOINT_DATA_FILES.entries()) {
+    const match = /^([0-9a-f]{64}) {2}(.*)$/.exec(lines[i]!)
+    if (match === null || match[2] !== file)
+      return damaged(`line ${i + 2} should be '<sha256>  ${file}', found '${lines[i]!.slice(0, 90)}'`)
+    digests.set(file, match[1]!)
+  }
+  return E.right(digests)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -441,7 +640,8 @@ const isRecordOfJson = (value: unknown): value is Readonly<Record<string, JsonVa
   typeof value === 'object' && value !== null && !Array.isArray(value)
 
 /**
- * The bytes of every file of a checkpoint, in writing order (`meta.json` last). Checks first that
+ * The bytes of every file of a checkpoint, in writing order (`manifest.sha256`, the checksums of the
+ * others, last). Checks first that
  * the contents can be loaded again: the config decodes, builds a model for `inShape` whose params
  * and state have exactly the given names, shapes and dtypes, the key is a key, and the counts are
  * non-negative integers; a `Left` names the file and the problem, and nothing is written.
@@ -521,7 +721,7 @@ export const encodeCheckpoint = (
         out[field] = field === 'epoch' || field === 'samples' ? value : jsonNumber.encode(value)
     return out
   })
-  return E.right([
+  const files: ReadonlyArray<readonly [CheckpointFileName, Uint8Array]> = [
     ['config.json', jsonFile(config)],
     ['params.safetensors', paramsBytes.right],
     ['state.safetensors', stateBytes.right],
@@ -536,7 +736,8 @@ export const encodeCheckpoint = (
       ),
     ],
     ['meta.json', jsonFile({ ...meta, history: encodedHistory })],
-  ])
+  ]
+  return E.right([...files, [CHECKPOINT_MANIFEST, encodeManifest(files, sha256Hex)]])
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -558,6 +759,14 @@ export interface DecodeCheckpointOptions<O> {
   readonly ignoreConfigMismatch?: boolean
   /** Prefix of file names in error messages (the directory), e.g. `'runs/mnist'`. */
   readonly location?: string
+  /**
+   * Load a checkpoint of format 1 (written by backfold 0.1, which has no `manifest.sha256`) without
+   * verifying checksums (default false: such a checkpoint is refused with a `Left` saying how to
+   * upgrade it). Load it once this way and save it again with `saveCheckpoint`, which writes the
+   * manifest. A checkpoint of format 2 is verified whatever this says.
+   * @since 0.2.0
+   */
+  readonly allowUnverified?: boolean
 }
 
 /** Reads one file of a checkpoint: its bytes, or why they could not be read. @since 0.1.0 */
@@ -574,16 +783,140 @@ const parseJson = <A, O>(
   } catch {
     return E.left(checkpointError(source, 'is not valid UTF-8 text'))
   }
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch (e) {
-    return E.left(checkpointError(source, `is not valid JSON (${(e as Error).message})`))
-  }
-  const decoded = codec.decode(value)
+  // Bounded in depth before io-ts (which recurses once per level) ever sees it.
+  const value = parseJsonText(text)
+  if (E.isLeft(value)) return E.left(checkpointError(source, `is ${value.left}`))
+  const decoded = codec.decode(value.right)
   return E.isLeft(decoded)
     ? E.left(checkpointError(source, formatValidationErrors(decoded.left)))
     : E.right(decoded.right)
+}
+
+const sizeOf = (shape: Shape): number => shape.reduce((n, d) => n * d, 1)
+
+/**
+ * How many parameter and state values `model.init` may allocate when the files hold `held`: twice
+ * that plus 4M (16 MB of float32), so a model that differs a little (a wider layer, loaded with
+ * `ignoreConfigMismatch`) still gets the full list of mismatches from `loadParams`, while an edited
+ * inShape that would allocate gigabytes is refused before anything is allocated.
+ */
+const initBudget = (held: number): number => 2 * held + 2 ** 22
+
+const recordOf = (value: unknown): Readonly<Record<string, unknown>> | undefined =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? Object.fromEntries(Object.entries(value))
+    : undefined
+
+const kernelArea = (kernelSize: unknown): number =>
+  typeof kernelSize === 'number'
+    ? kernelSize * kernelSize
+    : Array.isArray(kernelSize) && kernelSize.every((k) => typeof k === 'number')
+      ? kernelSize.reduce((n: number, k: number) => n * k, 1)
+      : 0
+
+/**
+ * How many parameter and state values `init` of the built-in layer `config` allocates for the
+ * per-example `inShape`, counted BEFORE that allocation: the layer API has no shape-only `init`,
+ * so the parameterised kinds' sizes are worked out here from their configs (dense, conv2d,
+ * batchNorm, layerNorm, embedding), and a layer's own `init` is called only once its size fits in
+ * what is left of `budget` (parameter-free layers allocate nothing, so their `init` gives their
+ * output shapes exactly). A `Left` gives the number of values the first layer past the budget
+ * would take the total to; a `Right` means the walk stayed within the budget (or reached a layer it
+ * cannot size, a custom one or an `init` error, after which the real `init` reports or proceeds).
+ * A kind sized here too small only weakens the check: the exact names, shapes and dtypes are
+ * compared after `init` as before.
+ */
+const initFitsBudget = (config: unknown, inShape: Shape, budget: number): Either<number, void> => {
+  let total = 0
+  let stopped = false
+  // The output shape of `node` for `input`, or undefined once the walk cannot go on.
+  const walk = (node: unknown, input: Shape): Shape | undefined => {
+    const c = recordOf(node)
+    if (c === undefined || stopped) return undefined
+    const children = recordOf(c['layers'])
+    const list: ReadonlyArray<unknown> | undefined = Array.isArray(c['layers'])
+      ? c['layers']
+      : children === undefined
+        ? undefined
+        : Object.values(children)
+    if (c['kind'] === 'sequential' && list !== undefined) {
+      let shape: Shape | undefined = input
+      for (const child of list) if (shape !== undefined) shape = walk(child, shape)
+      return shape
+    }
+    if (c['kind'] === 'parallel' && list !== undefined) {
+      const outs = list.map((child) => walk(child, input))
+      const first = outs[0]
+      if (first === undefined || outs.some((o) => o === undefined || o.length === 0)) return undefined
+      return [outs.reduce((n, o) => n + (o?.[0] ?? 0), 0), ...first.slice(1)]
+    }
+    if (c['kind'] === 'residual') return walk(c['body'], input) === undefined ? undefined : input
+    const size = leafSize(c, input)
+    if (size === undefined) {
+      stopped = true
+      return undefined
+    }
+    total += size
+    if (total > budget) {
+      stopped = true
+      return undefined
+    }
+    const layer = decodeModel(c)
+    if (E.isLeft(layer)) {
+      stopped = true
+      return undefined
+    }
+    const built = layer.right.init(T.random.key(0), input)
+    if (E.isLeft(built)) {
+      stopped = true
+      return undefined
+    }
+    return built.right.outShape
+  }
+  walk(config, [...inShape])
+  return total > budget ? E.left(total) : E.right(undefined)
+}
+
+/** What `init` of one built-in leaf layer allocates (params and state), or undefined if unknown. */
+const leafSize = (c: Readonly<Record<string, unknown>>, input: Shape): number | undefined => {
+  const num = (key: string, fallback: number): number => {
+    const v = c[key]
+    return typeof v === 'number' ? v : fallback
+  }
+  const withBias = (weights: number, units: number): number => weights + (c['useBias'] === false ? 0 : units)
+  switch (c['kind']) {
+    case 'dense':
+      return input.length === 1 ? withBias(num('units', 0) * input[0]!, num('units', 0)) : 0
+    case 'conv2d':
+      return input.length === 3
+        ? withBias(num('outChannels', 0) * input[0]! * kernelArea(c['kernelSize']), num('outChannels', 0))
+        : 0
+    case 'batchNorm':
+      // running mean and variance, and weight and bias when affine
+      return input.length === 0 ? 0 : (c['affine'] === false ? 2 : 4) * input[0]!
+    case 'layerNorm': {
+      const axes = num('axes', 1)
+      return c['affine'] === false || input.length < axes ? 0 : 2 * sizeOf(input.slice(input.length - axes))
+    }
+    case 'embedding':
+      return num('numEmbeddings', 0) * num('dim', 0)
+    case 'maxPool2d':
+    case 'avgPool2d':
+    case 'globalAvgPool2d':
+    case 'flatten':
+    case 'dropout':
+    case 'relu':
+    case 'sigmoid':
+    case 'tanh':
+    case 'silu':
+    case 'elu':
+    case 'leakyRelu':
+    case 'gelu':
+    case 'softmax':
+      return 0
+    default:
+      return undefined
+  }
 }
 
 /** Differences between two JSON values, as `path: checkpoint has X, model has Y` (the first few). */
@@ -632,11 +965,16 @@ const toEpochRecord = (r: t.TypeOf<typeof EpochRecordCodec>): EpochRecord => ({
 })
 
 /**
- * Reads and validates every file of a checkpoint for `model`: `meta.json` and `optimizer.json`
- * with io-ts; `config.json` with `decodeModel` and against `model.config`; the safetensors files
- * with `decodeSafetensors`, then the params and state against `model.init(…, inShape)` and the
- * optimizer state against `optimizer.init(params)` when an optimizer is given. The first file with
- * a problem gives a `Left` naming it (a shape mismatch lists all mismatches of that file).
+ * Reads, verifies and validates every file of a checkpoint for `model`. First `manifest.sha256`:
+ * its own checksum, then every other file's SHA-256 against it, before anything is parsed (a
+ * `Left` names the damaged file). Then `meta.json` and `optimizer.json` with io-ts; `config.json`
+ * with `decodeModel` and against `model.config`; the safetensors files with `decodeSafetensors`;
+ * then, before `model.init` allocates anything, that the model needs no more parameter and state
+ * values for the saved `inShape` than the files hold; then the params and state against
+ * `model.init(…, inShape)` and the optimizer state against `optimizer.init(params)` when an
+ * optimizer is given. Every JSON file is read with a bound on its nesting depth. The first file with
+ * a problem gives a `Left` naming it (a shape mismatch lists all mismatches of that file). A
+ * checkpoint of format 1 (backfold 0.1, no manifest) is refused unless `allowUnverified` is set.
  * @example
  * const checkpoint = decodeCheckpoint((file) => E.right(files[file]), model, { optimizer })
  * @since 0.1.0
@@ -648,21 +986,71 @@ export const decodeCheckpoint = <P, S, O = unknown>(
 ): Either<CheckpointError, Checkpoint<P, S, O>> => {
   const source = (file: CheckpointFileName): string =>
     opts.location === undefined ? file : `${opts.location.replace(/[\\/]+$/, '')}/${file}`
-  const readFile = (file: CheckpointFileName): Either<CheckpointError, Uint8Array> =>
+  const readOnce = (file: CheckpointFileName): Either<CheckpointError, Uint8Array> =>
     E.mapLeft((e: CheckpointError) => (e.source === file ? checkpointError(source(file), e.message) : e))(
       read(file),
     )
+
+  // The manifest first, and every file checked against it; the checked bytes are the ones parsed
+  // below (reading a file again could see a different file).
+  const verified = new Map<CheckpointFileName, Uint8Array>()
+  const manifestBytes = readOnce(CHECKPOINT_MANIFEST)
+  let formatVersion: number
+  if (E.isRight(manifestBytes)) {
+    const digests = readManifest(manifestBytes.right, sha256Hex, source(CHECKPOINT_MANIFEST))
+    if (E.isLeft(digests)) return digests
+    for (const [file, expected] of digests.right) {
+      const bytes = readOnce(file)
+      if (E.isLeft(bytes)) return bytes
+      const actual = sha256Hex(bytes.right)
+      if (actual !== expected)
+        return E.left(
+          checkpointError(
+            source(file),
+            `is corrupt: its SHA-256 is ${actual}, but ${CHECKPOINT_MANIFEST} records ${expected}; ` +
+              'restore the checkpoint from a copy, or re-save it from the training state',
+          ),
+        )
+      verified.set(file, bytes.right)
+    }
+    formatVersion = CHECKPOINT_FORMAT_VERSION
+  } else {
+    // Without a manifest this is either backfold 0.1's layout (meta.json says version 1) or damage.
+    const metaBytes = readOnce('meta.json')
+    const header = E.isLeft(metaBytes)
+      ? metaBytes
+      : parseJson(metaBytes.right, MetaHeaderCodec, source('meta.json'))
+    if (E.isLeft(header) || header.right.formatVersion !== UNVERIFIED_FORMAT_VERSION) return manifestBytes
+    if (opts.allowUnverified !== true)
+      return E.left(
+        checkpointError(
+          source('meta.json'),
+          `is a checkpoint of format ${UNVERIFIED_FORMAT_VERSION} (backfold 0.1), which has no ${CHECKPOINT_MANIFEST}, so damage to it cannot be detected; ` +
+            'if you trust it, load it once with { allowUnverified: true } and save it again with saveCheckpoint, which adds the checksums',
+        ),
+      )
+    formatVersion = UNVERIFIED_FORMAT_VERSION
+  }
+  const readFile = (file: CheckpointFileName): Either<CheckpointError, Uint8Array> => {
+    const bytes = verified.get(file)
+    return bytes === undefined ? readOnce(file) : E.right(bytes)
+  }
 
   // meta.json: the version first, so a newer layout is named as such rather than as a bad field.
   const metaBytes = readFile('meta.json')
   if (E.isLeft(metaBytes)) return metaBytes
   const header = parseJson(metaBytes.right, MetaHeaderCodec, source('meta.json'))
   if (E.isLeft(header)) return header
-  if (header.right.formatVersion !== CHECKPOINT_FORMAT_VERSION)
+  if (header.right.formatVersion !== formatVersion)
     return E.left(
       checkpointError(
         source('meta.json'),
-        `format version ${show(header.right.formatVersion)} is not supported (this version of backfold reads version ${CHECKPOINT_FORMAT_VERSION})`,
+        formatVersion === CHECKPOINT_FORMAT_VERSION
+          ? `format version ${show(header.right.formatVersion)} does not match ${CHECKPOINT_MANIFEST}'s format ${CHECKPOINT_FORMAT_VERSION}` +
+              (header.right.formatVersion > CHECKPOINT_FORMAT_VERSION
+                ? ` (is not supported: this version of backfold reads version ${CHECKPOINT_FORMAT_VERSION})`
+                : '')
+          : `format version ${show(header.right.formatVersion)} is not supported (this version of backfold reads version ${CHECKPOINT_FORMAT_VERSION})`,
       ),
     )
   const meta = parseJson(metaBytes.right, MetaCodec, source('meta.json'))
@@ -689,16 +1077,6 @@ export const decodeCheckpoint = <P, S, O = unknown>(
       )
   }
 
-  const { inShape } = meta.right
-  const built = model.init(T.random.key(0), inShape)
-  if (E.isLeft(built))
-    return E.left(
-      checkpointError(
-        source('meta.json'),
-        `the model cannot be built for the saved inShape ${T.fmtShape(inShape)}: ${formatLayerError(built.left)}`,
-      ),
-    )
-
   const tensorsOf = (file: CheckpointFileName): Either<CheckpointError, Readonly<Record<string, Tensor>>> => {
     const bytes = readFile(file)
     if (E.isLeft(bytes)) return bytes
@@ -708,10 +1086,36 @@ export const decodeCheckpoint = <P, S, O = unknown>(
   }
   const paramTensors = tensorsOf('params.safetensors')
   if (E.isLeft(paramTensors)) return paramTensors
-  const params = loadParams(built.right.params, paramTensors.right, { source: source('params.safetensors') })
-  if (E.isLeft(params)) return params
   const stateTensors = tensorsOf('state.safetensors')
   if (E.isLeft(stateTensors)) return stateTensors
+
+  // The saved inShape sizes everything init allocates: checked against what the files hold first,
+  // so an edited inShape costs nothing (init of [2097152] inputs would allocate gigabytes).
+  const { inShape } = meta.right
+  const held = [...Object.values(paramTensors.right), ...Object.values(stateTensors.right)].reduce(
+    (n, x) => n + sizeOf(x.shape),
+    0,
+  )
+  const fits = initFitsBudget(model.config ?? config, inShape, initBudget(held))
+  if (E.isLeft(fits))
+    return E.left(
+      checkpointError(
+        source('meta.json'),
+        `the saved inShape ${T.fmtShape(inShape)} makes the model need at least ${fits.left} parameter and state values, ` +
+          `but params.safetensors and state.safetensors hold ${held}: the inShape does not belong to these files ` +
+          '(the model was not initialised to find out)',
+      ),
+    )
+  const built = model.init(T.random.key(0), inShape)
+  if (E.isLeft(built))
+    return E.left(
+      checkpointError(
+        source('meta.json'),
+        `the model cannot be built for the saved inShape ${T.fmtShape(inShape)}: ${formatLayerError(built.left)}`,
+      ),
+    )
+  const params = loadParams(built.right.params, paramTensors.right, { source: source('params.safetensors') })
+  if (E.isLeft(params)) return params
   const state = loadParams(built.right.state, stateTensors.right, { source: source('state.safetensors') })
   if (E.isLeft(state)) return state
 
