@@ -4,6 +4,7 @@ import type { Tensor } from './tensor'
 import type { AdamHyperparameters } from './kernels/optim'
 import { referenceBackend } from './backends/reference/index'
 import { wasmAvailable, wasmBackend } from './backends/wasm/index'
+import { wasmUnavailableReason } from './backends/wasm/runtime'
 
 /**
  * The loops behind every kernel. The public kernel functions (in `kernels/`) validate
@@ -188,12 +189,14 @@ export interface Pool2dSpec {
 
 let current: Backend | undefined
 
-// Chosen once: WebAssembly SIMD where the engine supports it, else the plain TypeScript reference.
+// Chosen once: WebAssembly SIMD where the engine supports it and may compile it, else the plain
+// TypeScript reference.
 let automatic: Backend | undefined
 
 /**
  * The backend kernels run on: the one set with `setBackend`, else the fastest available one
- * (WebAssembly SIMD where supported, the reference backend otherwise).
+ * (WebAssembly SIMD where supported and allowed, the reference backend otherwise; `backendStatus`
+ * says which and why).
  * @since 0.1.0
  */
 export const getBackend = (): Backend =>
@@ -205,4 +208,35 @@ export const getBackend = (): Backend =>
  */
 export const setBackend = (b: Backend | undefined): void => {
   current = b
+}
+
+/** What `backendStatus` reports. @since 0.2.0 */
+export interface BackendStatus {
+  /** Name of the backend kernels run on now (`getBackend().name`): `'wasm'` or `'reference'`, or a custom one. */
+  readonly backend: string
+  /** `'setBackend'` when one was set explicitly, `'automatic'` when backfold chose the fastest available one. */
+  readonly chosenBy: 'automatic' | 'setBackend'
+  /**
+   * Why the WebAssembly backend cannot run here (no WebAssembly, no SIMD, or a page whose
+   * Content-Security-Policy refuses to compile WebAssembly); absent when it can.
+   */
+  readonly wasmUnavailable?: string
+}
+
+/**
+ * Which backend kernels run on, how it was chosen, and, when the WebAssembly backend cannot run
+ * here, why. A page served with `Content-Security-Policy: script-src 'self'` (no
+ * `'wasm-unsafe-eval'`) may not compile WebAssembly: backfold then runs on the reference backend
+ * and `wasmUnavailable` carries the engine's refusal. (For worker threads, see `threadPoolStatus`.)
+ * @example
+ * import { backendStatus } from '@backfold/tensor'
+ * const { backend, wasmUnavailable } = backendStatus()
+ * if (wasmUnavailable !== undefined) console.warn(`backfold runs on ${backend}: ${wasmUnavailable}`)
+ * @since 0.2.0
+ */
+export const backendStatus = (): BackendStatus => {
+  const backend = getBackend().name
+  const chosenBy = current === undefined ? 'automatic' : 'setBackend'
+  const reason = wasmUnavailableReason()
+  return reason === undefined ? { backend, chosenBy } : { backend, chosenBy, wasmUnavailable: reason }
 }

@@ -18,6 +18,7 @@ export * from './format'
 export * as random from './random'
 export type { Key } from './random'
 export { getBackend, setBackend } from './backend'
+export { backendStatus, type BackendStatus } from './backend'
 export type {
   Activation,
   Backend,

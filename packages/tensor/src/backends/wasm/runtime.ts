@@ -45,36 +45,72 @@ interface GemmExports extends GemmKernels {
   readonly addRows: (c: number, bias: number, rows: number, cols: number) => void
 }
 
-let simdSupport: boolean | undefined
+let unavailableReason: string | undefined | null = null
 let instance: GemmExports | undefined
 
 /**
- * True when this engine runs WebAssembly with 128-bit SIMD (validated once, on a tiny module).
+ * Why the wasm backend cannot run here, or undefined when it can: no WebAssembly, no 128-bit SIMD,
+ * or a page whose Content-Security-Policy refuses to compile WebAssembly (`script-src` without
+ * `'wasm-unsafe-eval'`: validating a module is allowed there, compiling one is not). Decided once,
+ * by validating and then really compiling and instantiating a tiny SIMD module: a CSP block refuses
+ * every compile, so that one stands for the generated kernels too.
+ */
+export const wasmUnavailableReason = (): string | undefined => {
+  if (unavailableReason === null) unavailableReason = probeWasm()
+  return unavailableReason
+}
+
+const errorText = (error: unknown): string =>
+  error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+
+const probeWasm = (): string | undefined => {
+  if (typeof WebAssembly !== 'object') return 'this engine has no WebAssembly'
+  const probe = simdProbeBytes()
+  try {
+    if (!WebAssembly.validate(probe)) return "this engine's WebAssembly has no 128-bit SIMD"
+  } catch (error) {
+    return `WebAssembly.validate failed (${errorText(error)})`
+  }
+  try {
+    new WebAssembly.Instance(new WebAssembly.Module(probe), {})
+  } catch (error) {
+    return (
+      `this page or engine refuses to compile WebAssembly (${errorText(error)}); under a ` +
+      "Content-Security-Policy, add 'wasm-unsafe-eval' to script-src to use the wasm backend"
+    )
+  }
+  return undefined
+}
+
+/**
+ * True when the wasm backend can run here: the engine has WebAssembly with 128-bit SIMD and may
+ * compile modules (a page whose Content-Security-Policy lacks `'wasm-unsafe-eval'` may not).
+ * Decided once, by compiling a tiny module; `backendStatus()` says why when it is false.
  * @since 0.1.0
  */
-export const wasmAvailable = (): boolean => {
-  if (simdSupport === undefined) {
-    try {
-      simdSupport = typeof WebAssembly === 'object' && WebAssembly.validate(simdProbeBytes())
-    } catch {
-      simdSupport = false
-    }
-  }
-  return simdSupport
-}
+export const wasmAvailable = (): boolean => wasmUnavailableReason() === undefined
 
 const isFunction = (value: unknown): value is (...args: number[]) => void => typeof value === 'function'
 
 /**
- * Where worker threads could share this memory: Node, and browsers only in cross-origin isolated
- * pages (elsewhere SharedArrayBuffer is absent or cannot be posted to a worker).
+ * Why worker threads cannot share this module's memory here, or undefined when they can: they need
+ * SharedArrayBuffer and Atomics, which browsers give only to cross-origin-isolated pages (served
+ * with `Cross-Origin-Opener-Policy: same-origin` and `Cross-Origin-Embedder-Policy: require-corp`).
  */
-const sharedMemoryAllowed = (): boolean =>
-  typeof SharedArrayBuffer === 'function' &&
-  typeof Atomics === 'object' &&
-  ((globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true ||
-    typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node ===
-      'string')
+export const sharedMemoryUnavailableReason = (): string | undefined => {
+  const scope = globalThis as { crossOriginIsolated?: boolean; process?: { versions?: { node?: string } } }
+  const isolated = scope.crossOriginIsolated === true || typeof scope.process?.versions?.node === 'string'
+  if (typeof SharedArrayBuffer !== 'function') {
+    return isolated
+      ? 'SharedArrayBuffer is not available in this engine'
+      : 'SharedArrayBuffer is not available: the page is not cross-origin isolated (serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)'
+  }
+  if (typeof Atomics !== 'object') return 'Atomics is not available in this engine'
+  if (!isolated) {
+    return 'the page is not cross-origin isolated (serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)'
+  }
+  return undefined
+}
 
 /**
  * The same module with its memory IMPORTED as shared (`env.memory`, limits flag 3, maximum
@@ -134,7 +170,7 @@ const MAX_PAGES = 65536
  */
 const instantiate = (): { module: WebAssembly.Module; exports: WebAssembly.Exports } => {
   const bytes = gemmModuleBytes(TILE)
-  if (sharedMemoryAllowed()) {
+  if (sharedMemoryUnavailableReason() === undefined) {
     try {
       const module = new WebAssembly.Module(withSharedMemoryImport(bytes, MAX_PAGES))
       const initial = Math.ceil(ARENA / PAGE_BYTES) + 1
@@ -151,6 +187,12 @@ const instantiate = (): { module: WebAssembly.Module; exports: WebAssembly.Expor
 /** The instance, compiled and instantiated synchronously on first use. */
 export const gemmInstance = (): GemmExports => {
   if (instance !== undefined) return instance
+  const reason = wasmUnavailableReason()
+  if (reason !== undefined) {
+    throw new Error(
+      `wasm backend: ${reason}. Use the reference backend (setBackend(undefined) picks the best available one)`,
+    )
+  }
   const { module, exports } = instantiate()
   const { memory, macro, packA, packB, im2col, col2im, relu, addRows } = exports
   if (
@@ -168,6 +210,19 @@ export const gemmInstance = (): GemmExports => {
   instance = { memory, module, macro, packA, packB, im2col, col2im, relu, addRows }
   return instance
 }
+
+/**
+ * Forgets the instance and its memory: the next call compiles a new module on a new memory. For a
+ * thread pool given up on with a worker possibly still running (threads.ts): nothing it may still
+ * write can then reach a later call's operands.
+ */
+export const abandonInstance = (): void => {
+  instance = undefined
+}
+
+/** Whether this instance's memory is shared, so worker threads can run on it. */
+export const isShared = (memory: WebAssembly.Memory): boolean =>
+  typeof SharedArrayBuffer === 'function' && memory.buffer instanceof SharedArrayBuffer
 
 const roundUp = (value: number, multiple: number): number => Math.ceil(value / multiple) * multiple
 

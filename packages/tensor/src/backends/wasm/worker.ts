@@ -77,6 +77,7 @@ export const blockedGemm = (
   cAt: number,
   ldcBytes: number,
   accumulate: boolean,
+  beat?: () => void,
 ): void => {
   if (m === 0 || n === 0 || k === 0) return
   const { mc: MC, nc: NC } = blocking
@@ -104,6 +105,8 @@ export const blockedGemm = (
           scratch.tmp,
           add,
         )
+        // A worker's sign of life for the main thread, which waits on its part (see threads.ts).
+        beat?.()
       }
     }
   }
@@ -119,10 +122,21 @@ export const blockedGemm = (
  *   4 FAILED   set when a part threw
  *   5 STOP     set to retire the workers
  *   6 READY    workers that have instantiated the module
- *   8..22      the job: m n k aAt aOuter aDepth bAt bOuter bDepth cAt ldcBytes accumulate
+ *   7 FAULT    internal fault injection for the tests (see `WorkerFault` in threads.ts): 0 none
+ *   8..21      the job: m n k aAt aOuter aDepth bAt bOuter bDepth cAt ldcBytes accumulate
  *              splitRows partSize
+ * and, from slot 24, three slots per worker `w` (1-based) at `24 + 3·(w - 1)`:
+ *   +0 BEAT    incremented on every claim and every block of a part: the worker is alive
+ *   +1 HOLD    1 + the part of the current job it is computing, 0 when it holds none
+ *   +2 GONE    set when its program ended with an error (it will never finish its part)
  */
 export const CONTROL_SLOTS = 24
+
+/** Control slots of worker `w` (1-based): its BEAT slot; HOLD and GONE follow it. */
+export const workerSlot = (w: number): number => 24 + 3 * (w - 1)
+
+/** Control slots for a pool of `workers` worker threads. */
+export const controlSlots = (workers: number): number => CONTROL_SLOTS + 3 * workers
 
 /** Runs part `part` of the job in `control`: a block of `partSize` rows (or columns) of C. */
 export const runPart = (
@@ -132,6 +146,7 @@ export const runPart = (
   scratch: Scratch,
   control: Int32Array,
   part: number,
+  beat?: () => void,
 ): void => {
   const m = control[8]!
   const n = control[9]!
@@ -166,6 +181,7 @@ export const runPart = (
       cAt + start * ldcBytes,
       ldcBytes,
       accumulate,
+      beat,
     )
   } else {
     const columns = Math.min(partSize, n - start)
@@ -185,14 +201,17 @@ export const runPart = (
       cAt + start * 4,
       ldcBytes,
       accumulate,
+      beat,
     )
   }
 }
 
 /**
  * Claims and runs parts of the published job until none is left; returns how many it ran. The main
- * thread calls it too. A thread that read a job late cannot run a part of the next one: the claim
- * word carries the job id, so its compare-exchange fails once the job changed.
+ * thread calls it too (with `slot` -1). A thread that read a job late cannot run a part of the next
+ * one: the claim word carries the job id, so its compare-exchange fails once the job changed. A
+ * worker (`slot` its BEAT slot, `worker` its 1-based index) records the part it holds and beats
+ * while computing it, so that the main thread can tell a slow worker from a dead one.
  */
 export const claimParts = (
   gemm: typeof blockedGemm,
@@ -203,7 +222,15 @@ export const claimParts = (
   control: Int32Array,
   jobId: number,
   parts: number,
+  slot: number,
+  worker: number,
 ): number => {
+  const beat =
+    slot < 0
+      ? undefined
+      : (): void => {
+          Atomics.add(control, slot, 1)
+        }
   let ran = 0
   for (;;) {
     const claim = Atomics.load(control, 1)
@@ -211,11 +238,27 @@ export const claimParts = (
     if (claim >>> 12 !== jobId || part >= parts) return ran
     if (Atomics.compareExchange(control, 1, claim, claim + 1) !== claim) continue
     ran++
+    if (slot >= 0) {
+      Atomics.store(control, slot + 1, part + 1)
+      Atomics.add(control, slot, 1)
+      // Internal fault injection for the tests (threads.ts, `injectWorkerFault`), fired once:
+      // 2 = worker 1 dies holding this part, 3 = worker 1 stops without a word holding it.
+      const fault = Atomics.load(control, 7)
+      if (
+        worker === 1 &&
+        (fault === 2 || fault === 3) &&
+        Atomics.compareExchange(control, 7, fault, 0) === fault
+      ) {
+        if (fault === 2) throw new Error('backfold fault injection: worker 1 died holding a part')
+        for (;;) Atomics.wait(control, 7, Atomics.load(control, 7))
+      }
+    }
     try {
-      run(gemm, kernels, blocking, scratch, control, part)
+      run(gemm, kernels, blocking, scratch, control, part, beat)
     } catch {
       Atomics.store(control, 4, 1)
     }
+    if (slot >= 0) Atomics.store(control, slot + 1, 0)
     Atomics.add(control, 3, 1)
     Atomics.notify(control, 3)
   }
@@ -230,11 +273,15 @@ export interface WorkerInit {
   readonly scratch: Scratch
   /** Polls of the job counter before sleeping on it. */
   readonly spins: number
+  /** This worker's 1-based index (its slots in the control block, see `workerSlot`). */
+  readonly index: number
 }
 
 /**
  * A worker's whole life: instantiate the module on the shared memory, then sleep on SEQ, read each
  * newly published job (retrying if it was rewritten meanwhile) and help claim its parts, until STOP.
+ * If anything throws, it marks itself GONE (and wakes the main thread) before the error ends the
+ * thread, so the main thread redoes the part it held instead of waiting for it.
  */
 export const workerMain = (
   init: WorkerInit,
@@ -243,27 +290,41 @@ export const workerMain = (
   claim: typeof claimParts,
 ): void => {
   const control = new Int32Array(init.control)
-  const { exports } = new WebAssembly.Instance(init.module, { env: { memory: init.memory } })
-  // why: the module is generated by kernels.ts and exports exactly these functions
-  const kernels = exports as unknown as GemmKernels
-  Atomics.add(control, 6, 1)
-  let seen = 0
-  for (;;) {
-    const seq = Atomics.load(control, 0)
-    if (Atomics.load(control, 5) !== 0) return
-    if (seq === seen || (seq & 1) === 1) {
-      // Spin a little first: back-to-back products (a convolution's images, a training step)
-      // publish the next job within microseconds, sooner than a sleeping thread wakes.
-      let spins = init.spins
-      while (spins > 0 && Atomics.load(control, 0) === seq) spins--
-      if (spins === 0) Atomics.wait(control, 0, seq)
-      continue
+  const slot = 24 + 3 * (init.index - 1)
+  let ready = false
+  try {
+    // Internal fault injection for the tests: 1 = worker 1 fails to start.
+    if (init.index === 1 && Atomics.compareExchange(control, 7, 1, 0) === 1) {
+      throw new Error('backfold fault injection: worker 1 failed to start')
     }
-    const parts = Atomics.load(control, 2)
-    const jobId = (Atomics.load(control, 1) >>> 12) & 0x7ffff
-    // A job rewritten while we read it: the fields above may be torn; read again.
-    if (Atomics.load(control, 0) !== seq) continue
-    seen = seq
-    claim(gemm, run, kernels, init.blocking, init.scratch, control, jobId, parts)
+    const { exports } = new WebAssembly.Instance(init.module, { env: { memory: init.memory } })
+    // why: the module is generated by kernels.ts and exports exactly these functions
+    const kernels = exports as unknown as GemmKernels
+    Atomics.add(control, 6, 1)
+    ready = true
+    let seen = 0
+    for (;;) {
+      const seq = Atomics.load(control, 0)
+      if (Atomics.load(control, 5) !== 0) return
+      if (seq === seen || (seq & 1) === 1) {
+        // Spin a little first: back-to-back products (a convolution's images, a training step)
+        // publish the next job within microseconds, sooner than a sleeping thread wakes.
+        let spins = init.spins
+        while (spins > 0 && Atomics.load(control, 0) === seq) spins--
+        if (spins === 0) Atomics.wait(control, 0, seq)
+        continue
+      }
+      const parts = Atomics.load(control, 2)
+      const jobId = (Atomics.load(control, 1) >>> 12) & 0x7ffff
+      // A job rewritten while we read it: the fields above may be torn; read again.
+      if (Atomics.load(control, 0) !== seq) continue
+      seen = seq
+      claim(gemm, run, kernels, init.blocking, init.scratch, control, jobId, parts, slot, init.index)
+    }
+  } catch (error) {
+    if (ready) Atomics.sub(control, 6, 1)
+    Atomics.store(control, slot + 2, 1)
+    Atomics.notify(control, 3)
+    throw error
   }
 }
