@@ -12,6 +12,7 @@ import {
   fromTensors,
   numExamples,
   parseCsv,
+  parseCsvBytes,
   parseIdx,
   shuffle,
   stratifiedSplit,
@@ -19,7 +20,8 @@ import {
   take,
   validateLabels,
 } from '../src/data/index'
-import type { DataError, Dataset } from '../src/data/index'
+import type { CsvOptions, DataError, Dataset } from '../src/data/index'
+import { byteLines, parseCsvLines } from '../src/data/csv'
 
 // ---------------------------------------------------------------------------------------------
 // helpers written for the tests (independent of the code under test)
@@ -462,5 +464,156 @@ describe('validateLabels', () => {
     expect(leftMessage(validateLabels(T.zeros([3]), 10))).toContain('dtype float32')
     expect(leftMessage(validateLabels(T.zeros([3, 1], 'int32'), 10))).toContain('[3,1]')
     expect(leftMessage(validateLabels(labels([0]), 0))).toContain('numClasses')
+  })
+})
+
+// ---------------------------------------------------------------------------------------------
+// CSV from outside: sizes, ranges, options, bytes
+// ---------------------------------------------------------------------------------------------
+
+/** Options as a JavaScript caller (or a config file) might pass them, unchecked by the compiler. */
+const untyped = (opts: object): CsvOptions => opts as CsvOptions
+
+describe('parseCsv on input from outside', () => {
+  it('sizes its buffers by the rows there are, not by lines × the first row (a 3 MB input)', () => {
+    // 750,000 columns on line 1, then 1,600,000 blank lines: one row. Sized by lines, that is 1.2e12 values.
+    const wide = Array.from({ length: 750_000 }, (_, i) => i % 10).join(',')
+    const text = `${wide}${'\n'.repeat(1_600_000)}`
+    expect(text.length).toBeGreaterThan(3_000_000)
+    const parsed = rightValue(parseCsv(text, { source: 'wide.csv' }))
+    expect(parsed.x.shape).toEqual([1, 749_999])
+    expect(Array.from(parsed.x.data.subarray(0, 12))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1])
+    expect(Array.from(parsed.y.data)).toEqual([9])
+    // A later row of another width is reported, and nothing the size of the first row × lines is allocated.
+    expect(leftMessage(parseCsv(`${text}1,2\n`, { source: 'wide.csv' }))).toBe(
+      'wide.csv: line 1600001 has 2 fields; expected 750000 like line 1 (a truncated row?)',
+    )
+  })
+
+  it('refuses numbers that overflow the target dtype, as it refuses Infinity', () => {
+    expect(leftMessage(parseCsv('1,1e39,0', { source: 's' }))).toBe(
+      "s: line 1, column 2: 1e39 is beyond the range of float32 (about ±3.4e38) and would become Infinity; pass dtype: 'float64'",
+    )
+    expect(leftMessage(parseCsv('-3.5e38,0', { source: 's' }))).toContain(
+      'column 1: -3.5e38 is beyond the range of float32',
+    )
+    const wide = rightValue(parseCsv('1,1e39,0', { source: 's', dtype: 'float64' }))
+    expect(Array.from(wide.x.data)).toEqual([1, 1e39])
+    expect(leftMessage(parseCsv('1e309,0', { source: 's', dtype: 'float64' }))).toBe(
+      's: line 1, column 1: 1e309 is beyond the range of float64 (about ±1.8e308) and would become Infinity',
+    )
+    // The largest float32 and literals that round to it are kept.
+    const edge = rightValue(parseCsv('3.4028235e38,-3.40282356e38,0', { source: 's' }))
+    expect(Array.from(edge.x.data)).toEqual([Math.fround(3.4028235e38), -Math.fround(3.4028235e38)])
+    expect(leftMessage(parseCsv('1,1e39', { source: 's', labelDType: 'float32' }))).toBe(
+      "s: line 1, column 2: label 1e39 is beyond the range of float32 (about ±3.4e38) and would become Infinity; pass labelDType: 'float64'",
+    )
+    expect(leftMessage(parseCsv('1,-1e400', { source: 's', labelDType: 'float64' }))).toContain(
+      'label -1e400 is beyond the range of float64',
+    )
+    expect(Array.from(rightValue(parseCsv('1,1e39', { source: 's', labelDType: 'float64' })).y.data)).toEqual(
+      [1e39],
+    )
+  })
+
+  it('checks every option at run time: unknown keys and bad values are a Left listing what is accepted', () => {
+    const accepted = 'the options are source, labelColumn, hasHeader, delimiter, dtype, labelDType'
+    expect(leftMessage(parseCsv('1,2', untyped({ source: 's', labelDType: 'float16' })))).toBe(
+      `s: parseCsv: option labelDType must be 'int32', 'float32' or 'float64', got "float16"`,
+    )
+    expect(leftMessage(parseCsv('1,2', untyped({ source: 's', labelDtype: 'float32' })))).toBe(
+      `s: parseCsv: unknown option "labelDtype"; ${accepted}`,
+    )
+    expect(leftMessage(parseCsv('1,2', untyped({ source: 's', dtype: 'int32' })))).toContain(
+      `option dtype must be 'float32' or 'float64', got "int32"`,
+    )
+    expect(leftMessage(parseCsv('1,2', untyped({ source: 's', hasHeader: 'yes' })))).toContain(
+      'option hasHeader must be true or false, got "yes"',
+    )
+    expect(leftMessage(parseCsv('1,2', untyped({ source: 's', labelColumn: 1.5 })))).toContain(
+      "option labelColumn must be 'last', 'none' or a column index",
+    )
+    for (const delimiter of ['', ';;', '.', '-', 'e', '7', '\n'])
+      expect(leftMessage(parseCsv('1,2', untyped({ source: 's', delimiter })))).toContain(
+        'option delimiter must be one character',
+      )
+    expect(leftMessage(parseCsv('1,2', untyped({ labelColumn: 'last' })))).toBe(
+      'parseCsv: option source (a name for error messages, e.g. the file name) is required',
+    )
+    expect(leftMessage(parseCsv('1,2', untyped({ source: 3 })))).toBe(
+      'parseCsv: option source must be a string, got 3',
+    )
+    expect(leftMessage(parseCsv('1,2', null as unknown as CsvOptions))).toBe(
+      'parseCsv: the options must be an object, got null',
+    )
+    // undefined is the default, as for any optional option.
+    expect(
+      rightValue(parseCsv('1;2', untyped({ source: 's', delimiter: ';', dtype: undefined }))).x.shape,
+    ).toEqual([1, 1])
+    expect(leftMessage(parseIdx(new Uint8Array(0), untyped({ source: 'i', sorce: 'x' })))).toBe(
+      'i: parseIdx: unknown option "sorce"; the options are source',
+    )
+    expect(
+      leftMessage(parseCsvBytes(new Uint8Array(0), untyped({ source: 'b', labelDType: 'float16' }))),
+    ).toContain("b: parseCsvBytes: option labelDType must be 'int32', 'float32' or 'float64'")
+  })
+})
+
+describe('parseCsvBytes', () => {
+  const encode = (text: string): Uint8Array => new TextEncoder().encode(text)
+  const opts = { source: 'b.csv', hasHeader: true, labelColumn: 0, dtype: 'float64' } as const
+
+  it('parses UTF-8 bytes as parseCsv parses the text, byte-order mark and \\r\\n included', () => {
+    const text = '\uFEFFlabel,a,b\r\n1,2,3\r\n\r\n0,-4.5,6e-1\r\n'
+    expect(rightValue(parseCsvBytes(encode(text), opts))).toEqual(rightValue(parseCsv(text, opts)))
+    expect(rightValue(parseCsvBytes(encode(text), opts)).header).toEqual(['a', 'b'])
+  })
+
+  it('decodes in chunks cut at line ends, whatever the chunk size (property)', () => {
+    const field = fc.oneof(
+      fc.integer({ min: -999, max: 999 }).map(String),
+      fc.constantFrom('x', '', 'é', '1e39'),
+    )
+    const line = fc.oneof(
+      fc.array(field, { minLength: 2, maxLength: 2 }).map((fs) => fs.join(',')),
+      fc.constantFrom('', ' ', '1,2,3', '\r'),
+    )
+    fc.assert(
+      fc.property(fc.array(line, { maxLength: 12 }), fc.integer({ min: 1, max: 20 }), (lines, chunkBytes) => {
+        const text = lines.join('\n')
+        const csv = { source: 'p', labelColumn: 'none' } as const
+        const whole = parseCsv(text, csv)
+        const chunked = parseCsvLines(byteLines(encode(text), { chunkBytes, maxLineBytes: 64 }), csv)
+        expect(chunked).toEqual(whole)
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  it('reads text longer than the longest string it may build, and refuses a single line longer than that', () => {
+    const text = Array.from({ length: 200 }, (_, i) => `${i},${i % 3}`).join('\n')
+    const limits = { chunkBytes: 8, maxLineBytes: 16 }
+    expect(encode(text).length).toBeGreaterThan(16 * 50)
+    const parsed = rightValue(parseCsvLines(byteLines(encode(text), limits), { source: 'big.csv' }))
+    expect(parsed.x.shape).toEqual([200, 1])
+    expect('y' in parsed && Array.from(parsed.y.data.subarray(0, 4))).toEqual([0, 1, 2, 0])
+    const long = `1,2\n3,4\n${'5'.repeat(17)},0\n6,7\n`
+    expect(leftMessage(parseCsvLines(byteLines(encode(long), limits), { source: 'big.csv' }))).toBe(
+      'big.csv: line 3 is longer than 16 bytes, more than a JavaScript string can hold (about 512 MiB in V8); ' +
+        "no row of a numeric CSV is that long: is the file corrupt, or are its lines ended by '\\r' alone?",
+    )
+    // 16 bytes with its newline still fits.
+    expect(
+      rightValue(parseCsvLines(byteLines(encode(`${'5'.repeat(13)},0\n`), limits), { source: 'b' })).x.shape,
+    ).toEqual([1, 1])
+  })
+
+  it('names the line of bytes that are not UTF-8, in any chunk', () => {
+    const bytes = Uint8Array.from([...encode('1,2\n3,4\n5,6\n7,'), 0xe9, ...encode('\n9,0\n')])
+    for (const limits of [{}, { chunkBytes: 3 }, { chunkBytes: 9 }])
+      expect(leftMessage(parseCsvLines(byteLines(bytes, limits), { source: 'latin.csv' }))).toBe(
+        'latin.csv: line 4 is not valid UTF-8 text; expected a numeric CSV file',
+      )
+    expect(leftMessage(parseCsvBytes(bytes, { source: 'latin.csv' }))).toContain('line 4 is not valid UTF-8')
   })
 })

@@ -3,12 +3,16 @@ import * as T from '@backfold/tensor'
 import type { DType, Tensor } from '@backfold/tensor'
 import { dataError } from './error'
 import type { DataError } from './error'
+import { aString, checkOptions } from './options'
+import type { OptionSpecs } from './options'
 
 /** Options of `parseIdx`. @since 0.1.0 */
 export interface IdxOptions {
   /** Named in every error message (usually the file name). */
   readonly source: string
 }
+
+const IDX_OPTIONS: OptionSpecs = { source: aString }
 
 interface IdxType {
   readonly name: string
@@ -60,15 +64,22 @@ const hex = (byte: number): string => `0x${byte.toString(16).padStart(2, '0')}`
  * Everything is checked before any value is read: the magic bytes, the type byte, that the header
  * fits, and that the data holds exactly `product(sizes) × itemsize` bytes (a truncated file and a
  * file with trailing bytes are both errors). A bad file gives a `Left` naming the source and the
- * problem; nothing half-loaded is ever returned.
+ * problem; nothing half-loaded is ever returned. Options are checked at run time (an unknown key is
+ * a `Left` listing the accepted ones).
  * @example
  * import * as E from 'fp-ts/lib/Either.js'
  * const images = parseIdx(bytes, { source: 'train-images-idx3-ubyte' }) // Right(int32 [60000, 28, 28])
  * @since 0.1.0
  */
 export const parseIdx = (bytes: Uint8Array, opts: IdxOptions): E.Either<DataError, Tensor> => {
-  const { source } = opts
+  const source =
+    typeof opts === 'object' && opts !== null && typeof opts.source === 'string' ? opts.source : 'parseIdx'
+  const checked = checkOptions(source, 'parseIdx', opts, IDX_OPTIONS)
+  if (E.isLeft(checked)) return checked
   const fail = (message: string): E.Either<DataError, Tensor> => E.left(dataError(source, message))
+  if (source === 'parseIdx' && typeof opts.source !== 'string')
+    return fail('option source (a name for error messages, e.g. the file name) is required')
+  if (!(bytes instanceof Uint8Array)) return fail('parseIdx: expected the bytes as a Uint8Array')
   if (bytes.length < 4)
     return fail(
       `is ${bytes.length} bytes long; an IDX file starts with a 4-byte magic number (truncated or not IDX)`,

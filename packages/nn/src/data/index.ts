@@ -18,6 +18,6 @@ export {
   type StratifiedSplitOptions,
 } from './dataset'
 export { fitStandardize, fitMinMax, applyScaling, type Scaling } from './scaling'
-export { parseCsv, type CsvOptions, type CsvFeatures, type CsvDataset } from './csv'
+export { parseCsv, parseCsvBytes, type CsvOptions, type CsvFeatures, type CsvDataset } from './csv'
 export { parseIdx, type IdxOptions } from './idx'
 export { validateLabels, type ValidateLabelsOptions } from './labels'

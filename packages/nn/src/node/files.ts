@@ -1,3 +1,4 @@
+import * as buffer from 'node:buffer'
 import { randomBytes } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
@@ -5,11 +6,13 @@ import { promisify } from 'node:util'
 import * as zlib from 'node:zlib'
 import * as E from 'fp-ts/lib/Either.js'
 import type { Tensor } from '@backfold/tensor'
-import { parseCsv } from '../data/csv'
+import { CSV_OPTIONS, parseCsvBytes } from '../data/csv'
 import type { CsvDataset, CsvFeatures, CsvOptions } from '../data/csv'
 import { dataError } from '../data/error'
 import type { DataError } from '../data/error'
 import { parseIdx } from '../data/idx'
+import { checkOptions } from '../data/options'
+import type { OptionSpecs } from '../data/options'
 
 /**
  * Why a file could not be written: the path and the operating system's reason.
@@ -36,13 +39,31 @@ export interface ReadOptions {
 const gunzip = promisify(zlib.gunzip)
 const DEFAULT_MAX_BYTES = 2 ** 30
 
+const READ_OPTIONS: OptionSpecs = {
+  maxBytes: {
+    expected: `a positive integer of bytes, at most ${buffer.constants.MAX_LENGTH}`,
+    ok: (value) =>
+      Number.isSafeInteger(value) && Number(value) > 0 && Number(value) <= buffer.constants.MAX_LENGTH,
+  },
+}
+
+/**
+ * The operating system's reason for a failed file operation, once: Node's messages already start
+ * with the code and end with the call and the path (`ENOENT: no such file or directory, open
+ * 'x.csv'`), and the path is what the error is reported under, so neither is repeated.
+ */
 const reason = (error: unknown): string => {
-  if (typeof error === 'object' && error !== null) {
-    const code = 'code' in error && typeof error.code === 'string' ? `${error.code}: ` : ''
-    const message = 'message' in error && typeof error.message === 'string' ? error.message : String(error)
-    return `${code}${message}`
+  if (typeof error !== 'object' || error === null) return String(error)
+  const code = 'code' in error && typeof error.code === 'string' ? error.code : undefined
+  let message = 'message' in error && typeof error.message === 'string' ? error.message : String(error)
+  if (code === undefined) return message
+  if (message.startsWith(`${code}: `)) message = message.slice(code.length + 2)
+  const syscall = 'syscall' in error && typeof error.syscall === 'string' ? error.syscall : undefined
+  if (syscall !== undefined) {
+    const call = message.lastIndexOf(`, ${syscall}`)
+    if (call > 0) message = message.slice(0, call)
   }
-  return String(error)
+  return `${code}: ${message}`
 }
 
 /**
@@ -56,6 +77,8 @@ export const readFileBytes = async (
   file: string,
   opts: ReadOptions = {},
 ): Promise<E.Either<DataError, Uint8Array>> => {
+  const checked = checkOptions(file, 'readFileBytes', opts, READ_OPTIONS)
+  if (E.isLeft(checked)) return checked
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES
   let raw: Buffer
   try {
@@ -82,9 +105,13 @@ export const readFileBytes = async (
   }
 }
 
+const LOAD_CSV_OPTIONS: OptionSpecs = { ...CSV_OPTIONS, ...READ_OPTIONS }
+
 /**
- * Reads a numeric CSV file (gzip-compressed or not) with `parseCsv`; errors name the file, and for
- * bad content the line and column. The text must be UTF-8.
+ * Reads a numeric CSV file (gzip-compressed or not) with `parseCsvBytes`; errors name the file, and
+ * for bad content the line and column. The text must be UTF-8; it is decoded a chunk at a time, so
+ * files larger than the longest JavaScript string (~512 MiB) load too. Options are checked at run
+ * time: an unknown key or a bad value is a `Left` listing what is accepted.
  * @example
  * import * as E from 'fp-ts/lib/Either.js'
  * const digits = await loadCsv('data/digits/digits.csv.gz', { labelColumn: 'last' })
@@ -104,15 +131,12 @@ export async function loadCsv(
   file: string,
   opts: Omit<CsvOptions, 'source'> & ReadOptions = {},
 ): Promise<E.Either<DataError, CsvFeatures | CsvDataset>> {
-  const bytes = await readFileBytes(file, opts)
+  const checked = checkOptions(file, 'loadCsv', opts, LOAD_CSV_OPTIONS)
+  if (E.isLeft(checked)) return checked
+  const { maxBytes, ...csv } = opts
+  const bytes = await readFileBytes(file, maxBytes === undefined ? {} : { maxBytes })
   if (E.isLeft(bytes)) return bytes
-  let text: string
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.right)
-  } catch {
-    return E.left(dataError(file, 'is not valid UTF-8 text; expected a numeric CSV file'))
-  }
-  return parseCsv(text, { ...opts, source: file })
+  return parseCsvBytes(bytes.right, { ...csv, source: file })
 }
 
 /**
@@ -122,6 +146,8 @@ export async function loadCsv(
  * @since 0.1.0
  */
 export const loadIdx = async (file: string, opts: ReadOptions = {}): Promise<E.Either<DataError, Tensor>> => {
+  const checked = checkOptions(file, 'loadIdx', opts, READ_OPTIONS)
+  if (E.isLeft(checked)) return checked
   const bytes = await readFileBytes(file, opts)
   return E.isLeft(bytes) ? bytes : parseIdx(bytes.right, { source: file })
 }
