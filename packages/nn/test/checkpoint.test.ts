@@ -562,6 +562,160 @@ describe('validation', () => {
 })
 
 // ---------------------------------------------------------------------------------------------
+// integrity: damage is named, never loaded
+// ---------------------------------------------------------------------------------------------
+
+describe('integrity', () => {
+  const saveGood = (): string => {
+    const dir = join(root, 'ck')
+    right(saveCheckpoint(dir, trainedContents(1)))
+    return dir
+  }
+
+  it("one flipped bit in a weight file's data is a Left naming the file", () => {
+    const dir = saveGood()
+    const bytes = readFileSync(join(dir, 'params.safetensors'))
+    bytes[bytes.length - 5]! ^= 0x01 // the low mantissa bit of a float: any value still parses
+    writeFileSync(join(dir, 'params.safetensors'), bytes)
+    expect(leftOf(loadCheckpoint(dir, model, { optimizer: makeOptimizer() }))).toMatch(
+      /ck\/params\.safetensors: is corrupt: its SHA-256 is [0-9a-f]{64}, but manifest\.sha256 records [0-9a-f]{64}/,
+    )
+  })
+
+  it('an edited step in meta.json is a Left naming meta.json', () => {
+    const dir = saveGood()
+    const text = readFileSync(join(dir, 'meta.json'), 'utf8')
+    writeFileSync(join(dir, 'meta.json'), text.replace('"step": 3', '"step": 4'))
+    expect(text).toContain('"step": 3')
+    expect(leftOf(loadCheckpoint(dir, model))).toMatch(/ck\/meta\.json: is corrupt/)
+  })
+
+  it('a checkpoint of format 2 without its manifest is a Left naming the manifest', () => {
+    const dir = saveGood()
+    unlinkSync(join(dir, 'manifest.sha256'))
+    expect(leftOf(loadCheckpoint(dir, model, { allowUnverified: true }))).toMatch(
+      /ck\/manifest\.sha256: could not read/,
+    )
+  })
+
+  /** 10,000 nested arrays (JSON text: JSON.stringify itself overflows the stack on such a value). */
+  const deepArrays = `${'['.repeat(10_000)}${']'.repeat(10_000)}`
+  /** `json` with `deepText` spliced in where `json` holds the string '__DEEP__'. */
+  const splice = (json: unknown, deepText: string): string =>
+    JSON.stringify(json).replace('"__DEEP__"', deepText)
+  const readJson = (dir: string, file: string): Record<string, unknown> =>
+    JSON.parse(readFileSync(join(dir, file), 'utf8')) as Record<string, unknown>
+  // Each where its decoder looks: a history record, a child layer config, an optimizer tree node.
+  it.each<[CheckpointFileName, (dir: string) => string]>([
+    ['meta.json', (dir) => splice({ ...readJson(dir, 'meta.json'), history: '__DEEP__' }, deepArrays)],
+    [
+      'config.json',
+      () => `${'{"kind": "sequential", "layers": ['.repeat(10_000)}{"kind": "relu"}${']}'.repeat(10_000)}`,
+    ],
+    [
+      'optimizer.json',
+      (dir) =>
+        splice(
+          { ...readJson(dir, 'optimizer.json'), tree: '__DEEP__' },
+          `${'{"kind": "array", "items": ['.repeat(10_000)}${']}'.repeat(10_000)}`,
+        ),
+    ],
+  ])('10,000-deep nesting in %s is a Left, not a RangeError', (file, deepText) => {
+    const dir = saveGood()
+    writeFileSync(join(dir, file), deepText(dir))
+    reseal(dir)
+    const pattern = new RegExp(`${file.replace('.', '\\.')}: is JSON nested deeper than [0-9]+ levels`)
+    expect(
+      leftOf(loadCheckpoint(dir, model, { optimizer: makeOptimizer(), ignoreConfigMismatch: true })),
+    ).toMatch(pattern)
+    // And the same through the pure decoder.
+    const read = (f: CheckpointFileName) => E.right(new Uint8Array(readFileSync(join(dir, f))))
+    expect(E.isLeft(decodeCheckpoint(read, model))).toBe(true)
+  })
+
+  it('10,000-deep nesting in a safetensors header is a Left, not a RangeError', () => {
+    const dir = saveGood()
+    const header = new TextEncoder().encode(`{"deep": ${deepArrays}}`)
+    const bytes = new Uint8Array(8 + header.length)
+    new DataView(bytes.buffer).setBigUint64(0, BigInt(header.length), true)
+    bytes.set(header, 8)
+    writeFileSync(join(dir, 'params.safetensors'), bytes)
+    reseal(dir)
+    expect(leftOf(loadCheckpoint(dir, model))).toMatch(/params\.safetensors: .*nested deeper/)
+  })
+
+  it('an edited inShape of [2097152] is a Left before the model is initialised with it', () => {
+    const dir = saveGood()
+    const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as Record<string, unknown>
+    writeFileSync(join(dir, 'meta.json'), JSON.stringify({ ...meta, inShape: [2097152] }))
+    reseal(dir)
+    // The model as given, with its init watched: [2097152] inputs would make a 12 x 2097152 weight.
+    const initShapes: number[][] = []
+    const watched: Layer<unknown, unknown> = {
+      ...(model as unknown as Layer<unknown, unknown>),
+      init: (key, shape) => {
+        initShapes.push([...shape])
+        return model.init(key, shape)
+      },
+    }
+    const message = leftOf(loadCheckpoint(dir, watched))
+    expect(message).toMatch(
+      /meta\.json: the saved inShape \[2097152\] makes the model need at least 25165836 parameter and state values, but params\.safetensors and state\.safetensors hold 159: the inShape does not belong to these files/,
+    )
+    expect(initShapes).toEqual([])
+  })
+
+  it('an inShape that fits the files within the budget still gets the exact mismatch list from init', () => {
+    const dir = saveGood()
+    const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as Record<string, unknown>
+    writeFileSync(join(dir, 'meta.json'), JSON.stringify({ ...meta, inShape: [6] }))
+    reseal(dir)
+    expect(leftOf(loadCheckpoint(dir, model))).toMatch(
+      /params\.safetensors: .*'0\.weight' has shape \[12, ?5\], the model expects \[12, ?6\]/,
+    )
+  })
+})
+
+// ---------------------------------------------------------------------------------------------
+// checkpoints of backfold 0.1 (format 1, no manifest)
+// ---------------------------------------------------------------------------------------------
+
+describe('format 1 (backfold 0.1)', () => {
+  /** A checkpoint as backfold 0.1 wrote it: the same files, version 1, no manifest. */
+  const saveVersion1 = (): string => {
+    const dir = join(root, 'old')
+    right(saveCheckpoint(dir, trainedContents(1)))
+    unlinkSync(join(dir, 'manifest.sha256'))
+    for (const file of ['meta.json', 'optimizer.json']) {
+      const text = readFileSync(join(dir, file), 'utf8')
+      writeFileSync(join(dir, file), text.replace('"formatVersion": 2', '"formatVersion": 1'))
+    }
+    return dir
+  }
+
+  it('is refused by default, with how to upgrade it', () => {
+    const dir = saveVersion1()
+    expect(leftOf(loadCheckpoint(dir, model))).toMatch(
+      /old\/meta\.json: is a checkpoint of format 1 \(backfold 0\.1\), which has no manifest\.sha256.*load it once with \{ allowUnverified: true \} and save it again/,
+    )
+  })
+
+  it('loads with allowUnverified, and resuming from it writes format 2 with checksums', () => {
+    const dir = saveVersion1()
+    const contents = trainedContents(1)
+    const loaded = right(loadCheckpoint(dir, model, { optimizer: makeOptimizer(), allowUnverified: true }))
+    expectBitwiseEqual(contents.params, loaded.params)
+
+    right(resumeFit(dir, { ...baseOptions, optimizer: makeOptimizer(), epochs: 2, allowUnverified: true }))
+    expect(existsSync(join(dir, 'manifest.sha256'))).toBe(true)
+    const upgraded = right(loadCheckpoint(dir, model))
+    expect(upgraded.epoch).toBe(2)
+    const straight = fit({ ...baseOptions, params: built.params, state: built.state, epochs: 2, key: fitKey })
+    expectBitwiseEqual(straight.params, upgraded.params)
+  })
+})
+
+// ---------------------------------------------------------------------------------------------
 // optimizer trees: property test of the skeleton codec
 // ---------------------------------------------------------------------------------------------
 

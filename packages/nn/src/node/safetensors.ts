@@ -3,7 +3,8 @@
  * The byte format itself lives in the browser-safe `checkpoint/safetensors`.
  * @since 0.1.0
  */
-import { readFile } from 'node:fs/promises'
+import { readFile, readdir, rm, stat } from 'node:fs/promises'
+import { basename, dirname, join, resolve } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import type { Either } from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
@@ -17,10 +18,59 @@ import {
 } from '../checkpoint/safetensors'
 import { writeFileAtomic } from './files'
 
+/** Whether process `pid` runs on this host (`EPERM`: it runs, as another user). */
+const isRunning = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return typeof error === 'object' && error !== null && 'code' in error && error.code === 'EPERM'
+  }
+}
+
+/**
+ * A temporary of an earlier save is left untouched this long, even when its pid is not running
+ * here: a writer on another host sharing the directory has a pid that means nothing on this one,
+ * and it keeps its temporary fresh while it writes.
+ */
+const STALE_TEMPORARY_MS = 60_000
+
+/**
+ * Removes what killed saves of `path` left: `writeFileAtomic` names its temporary
+ * `.<file>.<pid>.<random>.tmp`, so only temporaries of this very file are considered, and of those
+ * only ones whose pid is not running on this host and which nobody has written to for a minute. A
+ * live process's temporary (saving this file or any other) is never touched. Best effort: a
+ * temporary that cannot be listed or removed is left for the next save.
+ */
+const removeStaleTemporaries = async (path: string): Promise<void> => {
+  const directory = dirname(resolve(path))
+  const name = basename(path).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  const pattern = new RegExp(`^\\.${name}\\.([1-9][0-9]{0,9})\\.[0-9a-f]{12}\\.tmp$`)
+  let entries: string[]
+  try {
+    entries = await readdir(directory)
+  } catch {
+    return
+  }
+  for (const entry of entries) {
+    const pid = pattern.exec(entry)?.[1]
+    if (pid === undefined || Number(pid) === process.pid || isRunning(Number(pid))) continue
+    const temporary = join(directory, entry)
+    try {
+      if (Date.now() - (await stat(temporary)).mtimeMs >= STALE_TEMPORARY_MS)
+        await rm(temporary, { force: true })
+    } catch {
+      // Gone already (another save cleaned it), or not ours to remove: either way nothing to do.
+    }
+  }
+}
+
 /**
  * Saves a tree of tensors as a safetensors file, atomically (`writeFileAtomic`: a temporary file in
  * the same directory, fsync, rename), so a crash leaves the old file or the new one, never a partial
- * one. Resolves to `Left` naming the file when it cannot be written; throws only the programmer
+ * one. A process killed mid-save (`kill -9`) leaves its temporary behind; the next save of the same
+ * file removes it, once its pid is not running on this host and it has not been written to for a
+ * minute (temporaries of other files, or of live processes, are left alone). Resolves to `Left` naming the file when it cannot be written; throws only the programmer
  * errors of `encodeSafetensors` (a tree with two tensors of the same dotted name). The file holds
  * the names of `tree.flattenNamed` (`layers.0.weight`) and is byte-identical to what Python's
  * `safetensors` writes for the same tensors, so Python and PyTorch load it as it is.
@@ -34,11 +84,15 @@ export const saveSafetensors = async (
   path: string,
   tree: unknown,
   opts: EncodeSafetensorsOptions = {},
-): Promise<Either<CheckpointError, void>> =>
-  pipe(
-    await writeFileAtomic(path, encodeSafetensors(tree, opts)),
+): Promise<Either<CheckpointError, void>> => {
+  const bytes = encodeSafetensors(tree, opts)
+  // First, so the space a killed save held is free for this one.
+  await removeStaleTemporaries(path)
+  return pipe(
+    await writeFileAtomic(path, bytes),
     E.mapLeft((error) => checkpointError(path, error.message)),
   )
+}
 
 /**
  * Reads and validates a safetensors file (see `decodeSafetensors`); every problem, including a
