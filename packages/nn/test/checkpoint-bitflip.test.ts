@@ -144,7 +144,7 @@ describe('the manifest', () => {
     [
       'a digest in upper case, resealed',
       (s) => reseal(s.replace(/^[0-9a-f]{64}/m, (hex) => hex.toUpperCase())),
-      /^is damaged \(line 2 should be '<sha256>  config\.json'/,
+      /^is damaged \(line 2 should be '<sha256> {2}config\.json'/,
     ],
     ['one character changed', (s) => s.replace('config', 'Config'), /own checksum does not match/],
     [
@@ -155,7 +155,7 @@ describe('the manifest', () => {
     [
       'files reordered and resealed',
       (s) => reseal(swapLines(s, 1, 2)),
-      /line 2 should be '<sha256>  config\.json'/,
+      /line 2 should be '<sha256> {2}config\.json'/,
     ],
     [
       'a newer format, resealed',
