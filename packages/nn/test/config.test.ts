@@ -266,6 +266,47 @@ describe('model configs from outside: depth, names and odd values', () => {
     ])
   })
 
+  it('never throws, whatever value it is given (property)', () => {
+    const kinds = fc.constantFrom(
+      'dense',
+      'conv2d',
+      'sequential',
+      'parallel',
+      'residual',
+      'relu',
+      'softmax',
+      '__proto__',
+    )
+    const configLike = fc.letrec<{ node: unknown }>((tie) => ({
+      node: fc.oneof(
+        { depthSize: 'small' },
+        fc.anything({
+          withBigInt: true,
+          withBoxedValues: true,
+          withNullPrototype: true,
+          withSparseArray: true,
+        }),
+        fc.record({
+          kind: kinds,
+          layers: fc.oneof(fc.array(tie('node')), fc.dictionary(fc.string(), tie('node'))),
+        }),
+        fc.record({ kind: kinds, body: tie('node') }),
+        fc.dictionary(
+          fc.constantFrom('kind', 'units', 'kernelSize', 'padding', 'axis', 'rate', '__proto__'),
+          fc.anything(),
+        ),
+      ),
+    })).node
+    fc.assert(
+      fc.property(configLike, (value) => {
+        const decoded = decodeModel(value)
+        if (E.isLeft(decoded)) expect(typeof formatConfigError(decoded.left)).toBe('string')
+        expect(typeof LayerConfigCodec.is(value)).toBe('boolean')
+      }),
+      { numRuns: 500 },
+    )
+  })
+
   it('refuses layer names that cannot be parameter paths, and odd values, with a Left', () => {
     expect(leftOf({ kind: 'sequential', layers: { 'a.b': { kind: 'relu' } } })).toBe(
       `layers.a.b: layer name "a.b" must be non-empty and contain no '.' (names join into dotted parameter paths)`,

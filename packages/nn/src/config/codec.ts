@@ -15,6 +15,7 @@ import * as t from 'io-ts/lib/index.js'
 import { refined } from '../codecs'
 import { MAX_JSON_DEPTH, jsonDepthExceeds, nestedTooDeep } from '../json'
 import type { JsonValue, Layer, LayerConfig } from '../layer'
+import { BackfoldError } from '@backfold/tensor'
 import type { Pool2dOptions } from '@backfold/tensor'
 import * as L from '../layers/index'
 import { asChild, type AnyLayer } from '../layers/common'
@@ -152,6 +153,20 @@ const decodeFields = (props: t.Props, value: Record<string, unknown>, path: stri
   return E.right(out)
 }
 
+/**
+ * Runs a layer constructor on decoded fields. The fields passed the codecs above, so constructors
+ * should accept them; should one still refuse (its own argument check throws a `BackfoldError`),
+ * that becomes a `Left` at `path`, so that no config makes `decodeModel` throw.
+ */
+const construct = (path: string, make: () => AnyLayer): Either<ConfigError, Layer<unknown, unknown>> => {
+  try {
+    return E.right(asChild(make()))
+  } catch (error) {
+    if (error instanceof BackfoldError) return E.left(configError(path, error.message))
+    throw error
+  }
+}
+
 const decodeAt = (json: unknown, path: string): Either<ConfigError, Layer<unknown, unknown>> => {
   if (typeof json !== 'object' || json === null || Array.isArray(json))
     return E.left(configError(path, `expected a layer config object with a "kind", got ${show(json)}`))
@@ -163,7 +178,7 @@ const decodeAt = (json: unknown, path: string): Either<ConfigError, Layer<unknow
   if (kind === 'residual') {
     const extra = Object.keys(value).filter((k) => k !== 'kind' && k !== 'body')
     if (extra.length > 0) return E.left(configError(join(path, extra[0]!), `is not an option of residual`))
-    return E.map((body: Layer<unknown, unknown>) => asChild(L.residual(body)))(
+    return E.chain((body: Layer<unknown, unknown>) => construct(path, () => L.residual(body)))(
       decodeAt(value['body'], join(path, 'body')),
     )
   }
@@ -179,7 +194,7 @@ const decodeAt = (json: unknown, path: string): Either<ConfigError, Layer<unknow
         if (E.isLeft(child)) return child
         layers.push(child.right)
       }
-      return E.right(asChild(make(...layers)))
+      return construct(path, () => make(...layers))
     }
     if (typeof children === 'object' && children !== null) {
       // Names come from the file: collected as entries and turned into own properties by
@@ -198,7 +213,7 @@ const decodeAt = (json: unknown, path: string): Either<ConfigError, Layer<unknow
         if (E.isLeft(child)) return child
         layers.push([name, child.right])
       }
-      return E.right(asChild(make(Object.fromEntries(layers))))
+      return construct(path, () => make(Object.fromEntries(layers)))
     }
     return E.left(
       configError(
@@ -221,7 +236,7 @@ const decodeAt = (json: unknown, path: string): Either<ConfigError, Layer<unknow
   if (E.isLeft(required)) return required
   const optional = decodeFields(spec.optional, value, path, false)
   if (E.isLeft(optional)) return optional
-  return E.right(asChild(spec.build({ ...required.right, ...optional.right })))
+  return construct(path, () => spec.build({ ...required.right, ...optional.right }))
 }
 
 /**
