@@ -7,7 +7,7 @@ import type { Key, Tensor } from '@backfold/tensor'
 import type { Layer } from '../src/layer'
 import { batchNorm, dense, dropout, relu, sequential } from '../src/layers/index'
 import { l2Penalty, meanSquaredError, softmaxCrossEntropy } from '../src/losses/index'
-import { adam, sgd } from '../src/optim/index'
+import { adam, scale, sgd } from '../src/optim/index'
 import { flattenNamed } from '../src/tree'
 import type { Dataset } from '../src/data/index'
 import {
@@ -189,7 +189,7 @@ describe('makeTrainStep', () => {
       ),
       bias: T.tensor([0, 0], 'float64'),
     }
-    const step = makeTrainStep({ model: identity, loss: softmaxCrossEntropy, optimizer: sgd(0) })
+    const step = makeTrainStep({ model: identity, loss: softmaxCrossEntropy, optimizer: scale(0) })
     const batch = {
       x: T.tensor(
         [
@@ -202,7 +202,7 @@ describe('makeTrainStep', () => {
       ), // argmax 0, 1, 0, 1
       y: T.tensor([0, 0, 0, 0], 'int32'),
     }
-    expect(step(fixed, {}, sgd(0).init(fixed), batch).metrics.accuracy).toBe(0.5)
+    expect(step(fixed, {}, scale(0).init(fixed), batch).metrics.accuracy).toBe(0.5)
   })
 
   it('feeds the key to stochastic layers: different keys, different updates', () => {
@@ -279,7 +279,7 @@ describe('fit', () => {
         fit({
           model,
           loss: meanSquaredError,
-          optimizer: sgd(0),
+          optimizer: scale(0),
           params: { w: T.ones([1]) },
           state: {},
           data: idData(n),
@@ -308,7 +308,7 @@ describe('fit', () => {
     fit({
       model: recordingModel(log),
       loss: meanSquaredError,
-      optimizer: sgd(0),
+      optimizer: scale(0),
       params: { w: T.ones([1]) },
       state: {},
       data: idData(5),

@@ -2,7 +2,7 @@ import * as O from '@backfold/ops'
 import type { Pool2dOptions } from '@backfold/tensor'
 import type { Layer, NoParams, NoState } from '../layer'
 import { initPool2d } from './pool2d'
-import { configOf } from './common'
+import { POOL2D_LAYER_OPTIONS, checkLayerOptions, configOf } from './common'
 
 /**
  * 2-D average pooling over NCHW batches (PyTorch's `nn.AvgPool2d`): per-example `[C, H, W]` →
@@ -12,9 +12,12 @@ import { configOf } from './common'
  * avgPool2d({ kernelSize: 2 }).init(T.random.key(0), [8, 28, 28]) // outShape [8, 14, 14]
  * @since 0.1.0
  */
-export const avgPool2d = (opts: Pool2dOptions): Layer<NoParams, NoState> => ({
-  kind: 'avgPool2d',
-  config: configOf('avgPool2d', { ...opts }),
-  init: (_key, inShape) => initPool2d('avgPool2d', inShape, opts),
-  apply: (_params, state, x) => [O.avgPool2d(x, opts), state],
-})
+export const avgPool2d = (opts: Pool2dOptions): Layer<NoParams, NoState> => {
+  checkLayerOptions('avgPool2d', opts, POOL2D_LAYER_OPTIONS)
+  return {
+    kind: 'avgPool2d',
+    config: configOf('avgPool2d', { ...opts }),
+    init: (_key, inShape) => initPool2d('avgPool2d', inShape, opts),
+    apply: (_params, state, x) => [O.avgPool2d(x, opts), state],
+  }
+}

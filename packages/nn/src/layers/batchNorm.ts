@@ -3,7 +3,7 @@ import * as O from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import type { DType, Tensor } from '@backfold/tensor'
 import type { Layer, NoParams } from '../layer'
-import { badShape, configOf, fail, paramDType } from './common'
+import { badShape, checkLayerOptions, configOf, fail, paramDType } from './common'
 
 /** Learned per-channel scale and shift of `batchNorm` (PyTorch's names). @since 0.1.0 */
 export interface BatchNormParams {
@@ -36,6 +36,13 @@ export interface BatchNormOptions<A extends boolean = boolean> {
   readonly dtype?: DType
 }
 
+const BATCH_NORM_OPTIONS = O.optionSchema({
+  momentum: O.option.number,
+  eps: O.option.number,
+  affine: O.option.boolean,
+  dtype: O.option.anything,
+})
+
 /**
  * Batch normalisation over the channel axis 1, PyTorch's `BatchNorm1d`/`BatchNorm2d`: per-example
  * inputs `[C]` (features) or `[C, ...spatial]`; statistics are taken over the batch and every
@@ -56,6 +63,7 @@ export const batchNorm = <A extends boolean = true>(
   opts: BatchNormOptions<A> = {},
 ): Layer<BatchNormParamsFor<A>, BatchNormState> => {
   const kind = 'batchNorm'
+  checkLayerOptions(kind, opts, BATCH_NORM_OPTIONS)
   const momentum = opts.momentum ?? 0.1
   const eps = opts.eps ?? 1e-5
   const affine = opts.affine ?? true

@@ -1,6 +1,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import type { Either } from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
+import * as O from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import type { DType, Key, Shape, Tensor } from '@backfold/tensor'
 import type {
@@ -215,6 +216,31 @@ export const shapePreserving = (
     return [f(x), state]
   },
 })
+
+/** The option specs shared by the layers that make weights. */
+export const PARAM_OPTION_SPECS = {
+  useBias: O.option.boolean,
+  weightInit: O.option.function,
+  biasInit: O.option.function,
+  // Checked by init (a Left naming the layer), as it always was.
+  dtype: O.option.anything,
+} as const
+
+/** The accepted options of the pooling layers (`kernelSize` required; values checked by init). */
+export const POOL2D_LAYER_OPTIONS = O.optionSchema({
+  kernelSize: O.option.required(O.option.anything),
+  stride: O.option.anything,
+  padding: O.option.anything,
+})
+
+/**
+ * Checks a layer factory's options record: an unknown key or a value of the wrong type throws a
+ * `ValueError` naming the layer and the accepted keys, at the call that made the layer (it is the
+ * run-time form of a type error). Values that are well-typed but out of range are reported by
+ * `init` as a `LayerError`, like every other problem with a layer's arguments.
+ */
+export const checkLayerOptions = (kind: string, options: unknown, schema: O.OptionSchema): void =>
+  O.checkOptions(kind, options, schema)
 
 /**
  * A layer config from options: entries that are `undefined` are left out (JSON has no undefined).

@@ -6,7 +6,16 @@ import type { Conv2dOptions, DType, Tensor } from '@backfold/tensor'
 import type { Layer, NoState } from '../layer'
 import type { Initializer } from '../init/initializer'
 import { torchDefault } from '../init/varianceScaling'
-import { badShape, configOf, fail, initWeightAndBias, notPositiveInteger, tryShape } from './common'
+import {
+  PARAM_OPTION_SPECS,
+  badShape,
+  checkLayerOptions,
+  configOf,
+  fail,
+  initWeightAndBias,
+  notPositiveInteger,
+  tryShape,
+} from './common'
 
 /** Parameters of `conv2d`: PyTorch's `nn.Conv2d` names and layout. @since 0.1.0 */
 export interface Conv2dParams {
@@ -36,6 +45,33 @@ export interface Conv2dLayerOptions<B extends boolean = boolean> extends Conv2dO
   readonly dtype?: DType
 }
 
+const CONV2D_LAYER_OPTIONS = O.optionSchema({
+  // The geometry is checked by init, with the input shape.
+  stride: O.option.anything,
+  padding: O.option.anything,
+  dilation: O.option.anything,
+  ...PARAM_OPTION_SPECS,
+})
+
+/** `kernelSize` as `[kh, kw]`, or undefined unless it is one positive integer or a pair of them. */
+const kernelPair = (kernelSize: unknown): readonly [number, number] | undefined => {
+  const pair: ReadonlyArray<unknown> =
+    typeof kernelSize === 'number' ? [kernelSize, kernelSize] : Array.isArray(kernelSize) ? kernelSize : []
+  const [kh, kw] = pair
+  return pair.length === 2 &&
+    typeof kh === 'number' &&
+    typeof kw === 'number' &&
+    Number.isInteger(kh) &&
+    Number.isInteger(kw) &&
+    kh > 0 &&
+    kw > 0
+    ? [kh, kw]
+    : undefined
+}
+
+const showKernel = (kernelSize: unknown): string =>
+  Array.isArray(kernelSize) ? `[${kernelSize.map(String).join(', ')}]` : String(kernelSize)
+
 /**
  * 2-D convolution over NCHW batches (PyTorch's `nn.Conv2d`, groups = 1): per-example input
  * `[C, H, W]` → `[outChannels, H', W']`. `kernelSize` is a number or `[kh, kw]`; `stride`, `padding`
@@ -45,6 +81,9 @@ export interface Conv2dLayerOptions<B extends boolean = boolean> extends Conv2dO
  * @example
  * const layer = conv2d(8, 3, { padding: 'same' })
  * layer.init(T.random.key(0), [1, 28, 28]) // Right: outShape [8, 28, 28], weight [8, 1, 3, 3]
+ * @throws ValueError for an unknown option (there is no `groups`: every convolution is ungrouped)
+ * or an option of the wrong type; other bad arguments (a `kernelSize` that is not one positive
+ * integer or a pair of them, say) make `init` return a `LayerError`.
  * @since 0.1.0
  */
 export const conv2d = <B extends boolean = true>(
@@ -53,6 +92,7 @@ export const conv2d = <B extends boolean = true>(
   opts: Conv2dLayerOptions<B> = {},
 ): Layer<Conv2dParamsFor<B>, NoState> => {
   const kind = 'conv2d'
+  checkLayerOptions(kind, opts, CONV2D_LAYER_OPTIONS)
   const useBias = opts.useBias ?? true
   const weightInit = opts.weightInit ?? torchDefault
   const biasInit = opts.biasInit ?? torchDefault
@@ -61,7 +101,7 @@ export const conv2d = <B extends boolean = true>(
     ...(opts.padding === undefined ? {} : { padding: opts.padding }),
     ...(opts.dilation === undefined ? {} : { dilation: opts.dilation }),
   }
-  const [kh, kw] = typeof kernelSize === 'number' ? [kernelSize, kernelSize] : kernelSize
+  const kernel = kernelPair(kernelSize)
   const layer: Layer<Conv2dParams | Conv2dParamsNoBias, NoState> = {
     kind,
     config: configOf(kind, { outChannels, kernelSize, ...geometry, useBias, dtype: opts.dtype }),
@@ -69,17 +109,17 @@ export const conv2d = <B extends boolean = true>(
       const problem =
         badShape(inShape) ??
         notPositiveInteger('outChannels', outChannels) ??
-        (Number.isInteger(kh) && Number.isInteger(kw) && kh > 0 && kw > 0
+        (kernel !== undefined
           ? undefined
-          : `kernelSize must be a positive integer or a pair [kh, kw] of them, got ${String(kernelSize)}`)
-      if (problem !== undefined) return fail(kind, problem)
+          : `kernelSize must be a positive integer or a pair [kh, kw] of them, got ${showKernel(kernelSize)}`)
+      if (problem !== undefined || kernel === undefined) return fail(kind, problem ?? '')
       if (inShape.length !== 3)
         return fail(
           kind,
           `expected a per-example input [channels, height, width] (rank 3), got ${T.fmtShape(inShape)} ` +
             `(rank ${inShape.length})`,
         )
-      const weightShape = [outChannels, inShape[0]!, kh, kw]
+      const weightShape = [outChannels, inShape[0]!, kernel[0], kernel[1]]
       const xShape = [1, ...inShape]
       return pipe(
         tryShape(kind, `input ${T.fmtShape(inShape)}, weight ${T.fmtShape(weightShape)}`, () =>

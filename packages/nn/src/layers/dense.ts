@@ -6,7 +6,15 @@ import type { DType, Tensor } from '@backfold/tensor'
 import type { Layer, NoState } from '../layer'
 import type { Initializer } from '../init/initializer'
 import { torchDefault } from '../init/varianceScaling'
-import { badShape, configOf, fail, initWeightAndBias, notPositiveInteger } from './common'
+import {
+  PARAM_OPTION_SPECS,
+  badShape,
+  checkLayerOptions,
+  configOf,
+  fail,
+  initWeightAndBias,
+  notPositiveInteger,
+} from './common'
 import { registerDenseRelu } from './fusion'
 
 /** Parameters of `dense`: PyTorch's `nn.Linear` names and layout. @since 0.1.0 */
@@ -37,6 +45,8 @@ export interface DenseOptions<B extends boolean = boolean> {
   readonly dtype?: DType
 }
 
+const DENSE_OPTIONS = O.optionSchema(PARAM_OPTION_SPECS)
+
 /**
  * A fully connected layer: `[N, in] → [N, units]`, `y = x Wᵀ + b` with `W` of shape `[units, in]`
  * (PyTorch's `nn.Linear`, so checkpoints share names and layouts). The per-example input must have
@@ -53,6 +63,7 @@ export interface DenseOptions<B extends boolean = boolean> {
  *   const { params, state } = built.right
  *   const [y] = layer.apply(params, state, T.zeros([32, 784]), { training: false }) // y: [32, 10]
  * }
+ * @throws ValueError for an unknown option or an option of the wrong type (other bad arguments make `init` return a `LayerError`).
  * @since 0.1.0
  */
 export const dense = <B extends boolean = true>(
@@ -60,6 +71,7 @@ export const dense = <B extends boolean = true>(
   opts: DenseOptions<B> = {},
 ): Layer<DenseParamsFor<B>, NoState> => {
   const kind = 'dense'
+  checkLayerOptions(kind, opts, DENSE_OPTIONS)
   const useBias = opts.useBias ?? true
   const weightInit = opts.weightInit ?? torchDefault
   const biasInit = opts.biasInit ?? torchDefault

@@ -7,7 +7,15 @@ import type { Layer, NoState } from '../layer'
 import type { Initializer } from '../init/initializer'
 import { computeFans } from '../init/initializer'
 import { normal } from '../init/random'
-import { badShape, configOf, fail, notPositiveInteger, paramDType, runInit } from './common'
+import {
+  badShape,
+  checkLayerOptions,
+  configOf,
+  fail,
+  notPositiveInteger,
+  paramDType,
+  runInit,
+} from './common'
 
 /** Parameters of `embedding` (PyTorch's `nn.Embedding` name and layout). @since 0.1.0 */
 export interface EmbeddingParams {
@@ -25,6 +33,8 @@ export interface EmbeddingOptions {
 
 const standardNormal = normal({ std: 1 })
 
+const EMBEDDING_OPTIONS = O.optionSchema({ weightInit: O.option.function, dtype: O.option.anything })
+
 /**
  * A lookup table (PyTorch's `nn.Embedding`): int32 indices of per-example shape `[...]` →
  * vectors `[..., dim]` (a batch `[N, ...]` → `[N, ..., dim]`). Indices must lie in
@@ -41,6 +51,7 @@ export const embedding = (
   opts: EmbeddingOptions = {},
 ): Layer<EmbeddingParams, NoState> => {
   const kind = 'embedding'
+  checkLayerOptions(kind, opts, EMBEDDING_OPTIONS)
   const weightInit = opts.weightInit ?? standardNormal
   return {
     kind,

@@ -3,7 +3,7 @@ import * as O from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import type { DType, Tensor } from '@backfold/tensor'
 import type { Layer, NoParams, NoState } from '../layer'
-import { badShape, configOf, fail, paramDType } from './common'
+import { badShape, checkLayerOptions, configOf, fail, paramDType } from './common'
 
 /** Learned elementwise scale and shift of `layerNorm`, shaped like the normalised dims (PyTorch's names). @since 0.1.0 */
 export interface LayerNormParams {
@@ -31,6 +31,14 @@ export interface LayerNormOptions<A extends boolean = boolean> {
   readonly dtype?: DType
 }
 
+// `axes` here counts trailing dimensions (it is not an axis), hence its own name.
+const LAYER_NORM_OPTIONS = O.optionSchema({
+  eps: O.option.number,
+  axes: O.option.integer,
+  affine: O.option.boolean,
+  dtype: O.option.anything,
+})
+
 /**
  * Layer normalisation (Ba et al. 2016; PyTorch's `nn.LayerNorm`): each example is normalised over its
  * last `axes` dimensions with its own mean and BIASED variance, `y = (x − μ) / √(σ² + eps) · weight + bias`,
@@ -44,6 +52,7 @@ export const layerNorm = <A extends boolean = true>(
   opts: LayerNormOptions<A> = {},
 ): Layer<LayerNormParamsFor<A>, NoState> => {
   const kind = 'layerNorm'
+  checkLayerOptions(kind, opts, LAYER_NORM_OPTIONS)
   const eps = opts.eps ?? 1e-5
   const count = opts.axes ?? 1
   const affine = opts.affine ?? true

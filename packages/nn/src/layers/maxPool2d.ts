@@ -2,7 +2,7 @@ import * as O from '@backfold/ops'
 import type { Pool2dOptions } from '@backfold/tensor'
 import type { Layer, NoParams, NoState } from '../layer'
 import { initPool2d } from './pool2d'
-import { configOf } from './common'
+import { POOL2D_LAYER_OPTIONS, checkLayerOptions, configOf } from './common'
 
 /**
  * 2-D max pooling over NCHW batches (PyTorch's `nn.MaxPool2d`): per-example `[C, H, W]` →
@@ -12,9 +12,12 @@ import { configOf } from './common'
  * maxPool2d({ kernelSize: 2 }).init(T.random.key(0), [8, 28, 28]) // outShape [8, 14, 14]
  * @since 0.1.0
  */
-export const maxPool2d = (opts: Pool2dOptions): Layer<NoParams, NoState> => ({
-  kind: 'maxPool2d',
-  config: configOf('maxPool2d', { ...opts }),
-  init: (_key, inShape) => initPool2d('maxPool2d', inShape, opts),
-  apply: (_params, state, x) => [O.maxPool2d(x, opts), state],
-})
+export const maxPool2d = (opts: Pool2dOptions): Layer<NoParams, NoState> => {
+  checkLayerOptions('maxPool2d', opts, POOL2D_LAYER_OPTIONS)
+  return {
+    kind: 'maxPool2d',
+    config: configOf('maxPool2d', { ...opts }),
+    init: (_key, inShape) => initPool2d('maxPool2d', inShape, opts),
+    apply: (_params, state, x) => [O.maxPool2d(x, opts), state],
+  }
+}

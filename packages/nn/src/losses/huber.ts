@@ -9,6 +9,8 @@ export interface HuberOptions {
   readonly delta?: number
 }
 
+const HUBER_OPTIONS = O.optionSchema({ delta: O.option.number })
+
 /**
  * Huber loss averaged over all elements (PyTorch's `HuberLoss`, optax's `huber_loss`): for
  * `d = pred − target`, `½ d²` where `|d| ≤ δ` and `δ (|d| − ½ δ)` beyond. Quadratic near zero,
@@ -19,6 +21,7 @@ export interface HuberOptions {
  * @since 0.1.0
  */
 export const huber = (pred: Tensor, target: Tensor, opts: HuberOptions = {}): Tensor => {
+  O.checkOptions('huber', opts, HUBER_OPTIONS)
   const delta = opts.delta ?? 1
   if (!(Number.isFinite(delta) && delta > 0))
     throw new T.ValueError('huber', `delta must be a finite number > 0, got ${delta}`)

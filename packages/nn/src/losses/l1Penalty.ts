@@ -1,6 +1,6 @@
 import * as O from '@backfold/ops'
 import type { Tensor } from '@backfold/tensor'
-import { sumOverSelected, type PenaltyOptions } from './l2Penalty'
+import { PENALTY_OPTIONS, sumOverSelected, type PenaltyOptions } from './l2Penalty'
 import { requireNonNegative } from './validate'
 import { weightsOnly } from './weightsOnly'
 
@@ -14,6 +14,7 @@ import { weightsOnly } from './weightsOnly'
  */
 export const l1Penalty = (params: unknown, lambda: number, opts: PenaltyOptions = {}): Tensor => {
   requireNonNegative('l1Penalty', lambda, 'lambda')
+  O.checkOptions('l1Penalty', opts, PENALTY_OPTIONS)
   return O.mul(
     sumOverSelected(params, opts.include ?? weightsOnly, (w) => O.sum(O.abs(w))),
     lambda,

@@ -5,6 +5,9 @@ import { flattenNamed } from '../tree'
 import { requireNonNegative } from './validate'
 import { weightsOnly, type ParamFilter } from './weightsOnly'
 
+/** The accepted keys of `PenaltyOptions`. @internal */
+export const PENALTY_OPTIONS = O.optionSchema({ include: O.option.function })
+
 /** Options of `l2Penalty` and `l1Penalty`. @since 0.1.0 */
 export interface PenaltyOptions {
   /** Which parameters to penalise; default `weightsOnly` (rank ≥ 2 tensors named `...weight`). */
@@ -23,6 +26,7 @@ export interface PenaltyOptions {
  */
 export const l2Penalty = (params: unknown, lambda: number, opts: PenaltyOptions = {}): Tensor => {
   requireNonNegative('l2Penalty', lambda, 'lambda')
+  O.checkOptions('l2Penalty', opts, PENALTY_OPTIONS)
   return O.mul(
     sumOverSelected(params, opts.include ?? weightsOnly, (w) => O.sum(O.square(w))),
     lambda / 2,

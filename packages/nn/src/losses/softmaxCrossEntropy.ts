@@ -12,6 +12,8 @@ export interface SoftmaxCrossEntropyOptions {
   readonly labelSmoothing?: number
 }
 
+const SOFTMAX_CROSS_ENTROPY_OPTIONS = O.optionSchema({ labelSmoothing: O.option.number })
+
 /**
  * Softmax cross-entropy averaged over the batch: `mean_i [logsumexp(z_i) − Σ_c t_ic z_ic]`.
  * Built on the fused, stable `softmaxCrossEntropy` op of `@backfold/ops`, so logits of ±1000 give
@@ -36,6 +38,7 @@ export const softmaxCrossEntropy = (
   opts: SoftmaxCrossEntropyOptions = {},
 ): Tensor => {
   const op = 'softmaxCrossEntropy'
+  O.checkOptions(op, opts, SOFTMAX_CROSS_ENTROPY_OPTIONS)
   const smoothing = opts.labelSmoothing ?? 0
   if (!(smoothing >= 0 && smoothing <= 1))
     throw new T.ValueError(op, `labelSmoothing must be in [0, 1], got ${smoothing}`)

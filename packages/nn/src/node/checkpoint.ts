@@ -676,7 +676,8 @@ export interface FitWithCheckpointsOptions<P, S, O> extends FitOptions<P, S, O> 
 export const fitWithCheckpoints = <P, S, O>(
   options: FitWithCheckpointsOptions<P, S, O>,
 ): Either<CheckpointError, FitResult<P, S, O>> => {
-  const { checkpoint } = options
+  // fit checks its options' keys, so `checkpoint` is not passed on.
+  const { checkpoint, ...fitOptions } = options
   const every = checkpoint.every ?? 1
   if (!Number.isInteger(every) || every < 1)
     return E.left(checkpointError(checkpoint.dir, `every must be a positive integer, got ${String(every)}`))
@@ -726,7 +727,7 @@ export const fitWithCheckpoints = <P, S, O>(
     },
   }
   try {
-    const result = fit({ ...options, callbacks: [...(options.callbacks ?? []), saver] })
+    const result = fit({ ...fitOptions, callbacks: [...(options.callbacks ?? []), saver] })
     return failure === undefined ? E.right(result) : E.left(failure)
   } finally {
     lock.right.release()

@@ -1,4 +1,5 @@
 import { fuse } from './fuse'
+import { requireLearningRate } from './leafwise'
 import { scaleByLearningRate, type ScaleByLearningRateState } from './scaleByLearningRate'
 import { scaleByRss, type ScaleByRssOptions, type ScaleByRssState } from './scaleByRss'
 import type { GradientTransformation, LearningRate } from './transform'
@@ -16,5 +17,10 @@ export type AdagradState = ScaleByRssState & ScaleByLearningRateState
  * const optimizer = adagrad(0.1)
  * @since 0.1.0
  */
-export const adagrad = (lr: LearningRate, opts: AdagradOptions = {}): GradientTransformation<AdagradState> =>
-  fuse(scaleByRss(opts), scaleByLearningRate(lr))
+export const adagrad = (
+  lr: LearningRate,
+  opts: AdagradOptions = {},
+): GradientTransformation<AdagradState> => {
+  requireLearningRate('adagrad', lr)
+  return fuse(scaleByRss(opts), scaleByLearningRate(lr))
+}

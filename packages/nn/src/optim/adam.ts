@@ -20,6 +20,8 @@ export type AdamState = ScaleByAdamState
  * let optState = optimizer.init(params)
  * const [updates, next] = optimizer.update(grads, optState, params) // next.adam.mu, next.adam.nu
  * params = applyUpdates(params, updates)
+ * @throws ValueError unless `lr` is a finite number > 0 or a schedule, for an unknown option, b1 or
+ * b2 outside [0, 1), eps <= 0 or epsRoot < 0.
  * @since 0.1.0
  */
 export const adam = (lr: LearningRate, opts: AdamOptions = {}): GradientTransformation<AdamState> =>

@@ -2,7 +2,7 @@ import * as O from '@backfold/ops'
 import { map2 } from '../tree'
 import type { ParamFilter } from '../losses/weightsOnly'
 import type { EmptyState } from './identity'
-import { requireInRange } from './leafwise'
+import { checkOptimizerOptions, requireInRange } from './leafwise'
 import type { GradientTransformation } from './transform'
 
 /** Options of `addDecayedWeights`. @since 0.1.0 */
@@ -13,6 +13,8 @@ export interface AddDecayedWeightsOptions {
    */
   readonly include?: ParamFilter
 }
+
+const ADD_DECAYED_WEIGHTS_OPTIONS = O.optionSchema({ include: O.option.function })
 
 /**
  * Adds `weightDecay · params` to the updates of the selected parameters (optax's `add_decayed_weights`).
@@ -28,6 +30,7 @@ export const addDecayedWeights = (
   opts: AddDecayedWeightsOptions = {},
 ): GradientTransformation<EmptyState> => {
   requireInRange('addDecayedWeights', 'weightDecay', weightDecay, 0, Infinity)
+  checkOptimizerOptions('addDecayedWeights', opts, ADD_DECAYED_WEIGHTS_OPTIONS)
   const include = opts.include ?? (() => true)
   return {
     init: () => ({}),

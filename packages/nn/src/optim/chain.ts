@@ -1,3 +1,4 @@
+import * as T from '@backfold/tensor'
 import type { GradientTransformation } from './transform'
 
 /**
@@ -14,6 +15,29 @@ import type { GradientTransformation } from './transform'
 export const chain = <S extends Readonly<Record<string, unknown>>>(transformations: {
   readonly [K in keyof S]: GradientTransformation<S[K]>
 }): GradientTransformation<S> => {
+  if (typeof transformations !== 'object' || transformations === null || Array.isArray(transformations))
+    throw new T.ValueError(
+      'chain',
+      'expected a record of named transformations, e.g. chain({ clip: clipByGlobalNorm(1), adam: adam(1e-3) })',
+    )
+  // A member that is not a transformation (clipByGlobalNorm not called, say) would fail at the first step.
+  const members: Readonly<Record<string, unknown>> = transformations
+  for (const [name, member] of Object.entries(members)) {
+    const ok =
+      typeof member === 'object' &&
+      member !== null &&
+      'init' in member &&
+      typeof member.init === 'function' &&
+      'update' in member &&
+      typeof member.update === 'function'
+    if (!ok)
+      throw new T.ValueError(
+        'chain',
+        `member '${name}' is not a gradient transformation ({ init, update }), got ${
+          typeof member === 'function' ? 'a function (call it: e.g. clipByGlobalNorm(1))' : String(member)
+        }`,
+      )
+  }
   // Object.keys of this record lists exactly the keys of S (string keys; TS types it string[]).
   const names = Object.keys(transformations) as ReadonlyArray<keyof S>
   const lastName = names.at(-1)

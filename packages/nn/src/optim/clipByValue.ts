@@ -10,7 +10,8 @@ import type { GradientTransformation } from './transform'
  * @since 0.1.0
  */
 export const clipByValue = (max: number): GradientTransformation<EmptyState> => {
-  requireInRange('clipByValue', 'max', max, 0, Infinity)
+  // max = 0 zeroes every gradient: training would silently stop.
+  requireInRange('clipByValue', 'max', max, 0, Infinity, { minExclusive: true })
   return {
     init: () => ({}),
     update: (grads) => [map(grads, (g) => O.clip(g, -max, max)), {}],

@@ -74,6 +74,28 @@ export const zipWithState = <P>(
 export const untraced = (tensors: ReadonlyArray<Tensor>): boolean =>
   tensors.every((t) => !(t instanceof O.Tracer))
 
+/**
+ * Checks an optimizer's options record: unknown keys and values that are not numbers throw a
+ * `ValueError` naming the optimizer and the accepted keys. @internal
+ */
+export const checkOptimizerOptions = (where: string, options: unknown, schema: O.OptionSchema): void =>
+  O.checkOptions(where, options, schema)
+
+/**
+ * Rejects a learning rate that is not a finite number > 0 or a schedule (a function of the step),
+ * at construction: `adam(-1)` or `sgd(0)` would silently climb the loss or do nothing. @internal
+ */
+export const requireLearningRate = (where: string, lr: unknown): void => {
+  if (typeof lr === 'function') return
+  if (typeof lr !== 'number' || !Number.isFinite(lr) || lr <= 0)
+    throw new T.ValueError(
+      where,
+      `the learning rate must be a finite number > 0 or a schedule (a function of the step), got ${
+        typeof lr === 'number' ? lr : typeof lr === 'object' && lr !== null ? 'an object' : String(lr)
+      }`,
+    )
+}
+
 /** Rejects a hyperparameter that is not a finite number in `[min, max]` (bounds inclusive unless stated). @internal */
 export const requireInRange = (
   where: string,

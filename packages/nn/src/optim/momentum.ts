@@ -1,5 +1,5 @@
 import { fuse } from './fuse'
-import { requireInRange } from './leafwise'
+import { requireInRange, requireLearningRate } from './leafwise'
 import { scaleByLearningRate, type ScaleByLearningRateState } from './scaleByLearningRate'
 import { traceMomentum, type TraceMomentumState } from './traceMomentum'
 import type { GradientTransformation, LearningRate } from './transform'
@@ -15,6 +15,8 @@ export type MomentumState = TraceMomentumState & ScaleByLearningRateState
  * @since 0.1.0
  */
 export const momentum = (lr: LearningRate, beta = 0.9): GradientTransformation<MomentumState> => {
-  requireInRange('momentum', 'beta', beta, 0, 1)
+  requireLearningRate('momentum', lr)
+  // beta = 1 never forgets a gradient: the steps grow without bound.
+  requireInRange('momentum', 'beta', beta, 0, 1, { maxExclusive: true })
   return fuse(traceMomentum(beta), scaleByLearningRate(lr))
 }

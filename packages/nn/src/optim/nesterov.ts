@@ -1,6 +1,6 @@
 import { fuse } from './fuse'
 import type { MomentumState } from './momentum'
-import { requireInRange } from './leafwise'
+import { requireInRange, requireLearningRate } from './leafwise'
 import { scaleByLearningRate } from './scaleByLearningRate'
 import { traceMomentum } from './traceMomentum'
 import type { GradientTransformation, LearningRate } from './transform'
@@ -14,6 +14,8 @@ import type { GradientTransformation, LearningRate } from './transform'
  * @since 0.1.0
  */
 export const nesterov = (lr: LearningRate, beta = 0.9): GradientTransformation<MomentumState> => {
-  requireInRange('nesterov', 'beta', beta, 0, 1)
+  requireLearningRate('nesterov', lr)
+  // beta = 1 never forgets a gradient: the steps grow without bound.
+  requireInRange('nesterov', 'beta', beta, 0, 1, { maxExclusive: true })
   return fuse(traceMomentum(beta, { nesterov: true }), scaleByLearningRate(lr))
 }

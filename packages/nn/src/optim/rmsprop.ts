@@ -1,6 +1,8 @@
+import * as O from '@backfold/ops'
 import { fuse } from './fuse'
+import { checkOptimizerOptions, requireLearningRate } from './leafwise'
 import { scaleByLearningRate, type ScaleByLearningRateState } from './scaleByLearningRate'
-import { scaleByRms, type ScaleByRmsState } from './scaleByRms'
+import { rmsRule, type ScaleByRmsState } from './scaleByRms'
 import type { GradientTransformation, LearningRate } from './transform'
 
 /** Options of `rmsprop`. @since 0.1.0 */
@@ -14,6 +16,8 @@ export interface RmspropOptions {
 /** State of `rmsprop`: `{ nu, count }`. @since 0.1.0 */
 export type RmspropState = ScaleByRmsState & ScaleByLearningRateState
 
+const RMSPROP_OPTIONS = O.optionSchema({ decay: O.option.number, eps: O.option.number })
+
 /**
  * RMSProp (Tieleman & Hinton 2012) with optax's semantics (`optax.rmsprop` without momentum, not centred):
  * `ν ← decay · ν + (1 − decay) g²` from `ν = 0`, `θ ← θ − lr · g / √(ν + eps)`.
@@ -23,5 +27,11 @@ export type RmspropState = ScaleByRmsState & ScaleByLearningRateState
  * const optimizer = rmsprop(1e-3, { decay: 0.9 })
  * @since 0.1.0
  */
-export const rmsprop = (lr: LearningRate, opts: RmspropOptions = {}): GradientTransformation<RmspropState> =>
-  fuse(scaleByRms(opts), scaleByLearningRate(lr))
+export const rmsprop = (
+  lr: LearningRate,
+  opts: RmspropOptions = {},
+): GradientTransformation<RmspropState> => {
+  requireLearningRate('rmsprop', lr)
+  checkOptimizerOptions('rmsprop', opts, RMSPROP_OPTIONS)
+  return fuse(rmsRule('rmsprop', opts), scaleByLearningRate(lr))
+}

@@ -1,7 +1,13 @@
 import * as O from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import { zerosLike } from '../tree'
-import { requireInRange, untraced, zipWithStates } from './leafwise'
+import {
+  checkOptimizerOptions,
+  requireInRange,
+  requireLearningRate,
+  untraced,
+  zipWithStates,
+} from './leafwise'
 import { learningRateAt } from './scaleByLearningRate'
 import type { GradientTransformation, LearningRate } from './transform'
 
@@ -27,10 +33,21 @@ export interface ScaleByAdamOptions {
   readonly epsRoot?: number
 }
 
+/** The accepted keys of `ScaleByAdamOptions`. @internal */
+export const ADAM_OPTION_SPECS = {
+  b1: O.option.number,
+  b2: O.option.number,
+  eps: O.option.number,
+  epsRoot: O.option.number,
+} as const
+
+const ADAM_OPTIONS = O.optionSchema(ADAM_OPTION_SPECS)
+
 /**
  * Adam's rescaling (Kingma & Ba 2015, Algorithm 1; optax's `scale_by_adam`): with `t = count + 1`,
  * `m ← β₁ m + (1 − β₁) g`, `v ← β₂ v + (1 − β₂) g²`, `m̂ = m / (1 − β₁ᵗ)`, `v̂ = v / (1 − β₂ᵗ)`,
  * update `m̂ / (√(v̂ + eps_root) + eps)`. Follow it with `scaleByLearningRate` (that is `adam`).
+ * @throws ValueError for an unknown option, b1 or b2 outside [0, 1), eps <= 0 or epsRoot < 0.
  * @since 0.1.0
  */
 export const scaleByAdam = (opts: ScaleByAdamOptions = {}): GradientTransformation<ScaleByAdamState> =>
@@ -45,13 +62,16 @@ export const adamRule = (
   where: string,
   opts: ScaleByAdamOptions,
   lr: LearningRate | undefined,
+  schema: O.OptionSchema = ADAM_OPTIONS,
 ): GradientTransformation<ScaleByAdamState> => {
+  if (lr !== undefined) requireLearningRate(where, lr)
+  checkOptimizerOptions(where, opts, schema)
   const { b1 = 0.9, b2 = 0.999, eps = 1e-8, epsRoot = 0 } = opts
   requireInRange(where, 'b1', b1, 0, 1, { maxExclusive: true })
   requireInRange(where, 'b2', b2, 0, 1, { maxExclusive: true })
-  requireInRange(where, 'eps', eps, 0, Infinity, { maxExclusive: true })
+  // eps = 0 divides 0 by 0 where a gradient has been 0 so far.
+  requireInRange(where, 'eps', eps, 0, Infinity, { minExclusive: true, maxExclusive: true })
   requireInRange(where, 'epsRoot', epsRoot, 0, Infinity, { maxExclusive: true })
-  if (typeof lr === 'number') learningRateAt(lr, 0)
   /**
    * One step on every leaf: the new moments and either the update or, given params, the updated
    * params. One fused kernel per leaf unless something is traced (then ops, so that the step

@@ -2,6 +2,7 @@ import * as O from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import { map } from '../tree'
 import { applyScaled } from './applyUpdates'
+import { requireLearningRate } from './leafwise'
 import type { GradientTransformation, LearningRate } from './transform'
 
 /** State of `scaleByLearningRate`: how many updates have been applied so far. @since 0.1.0 */
@@ -11,15 +12,17 @@ export interface ScaleByLearningRateState {
 }
 
 /**
- * The learning rate for the update at step `count` (0-based): the number itself, or the schedule's value.
+ * The learning rate for the update at step `count` (0-based): the number itself, or the schedule's
+ * value. A schedule may reach 0 (the end of a cosine decay) but never a negative or non-finite value.
+ * @throws ValueError naming the step when the rate is negative, NaN or infinite.
  * @since 0.1.0
  */
 export const learningRateAt = (lr: LearningRate, count: number): number => {
   const rate = typeof lr === 'number' ? lr : lr(count)
-  if (!Number.isFinite(rate))
+  if (!(Number.isFinite(rate) && rate >= 0))
     throw new T.ValueError(
       'scaleByLearningRate',
-      `the learning rate at step ${count} is ${rate}; expected a finite number (check the schedule)`,
+      `the learning rate at step ${count} is ${rate}; expected a finite number >= 0 (check the schedule)`,
     )
   return rate
 }
@@ -35,10 +38,11 @@ export const learningRateAt = (lr: LearningRate, count: number): number => {
  *   adam: scaleByAdam(),
  *   lr: scaleByLearningRate(cosineDecay({ init: 1e-3, decaySteps: 1000 })),
  * })
+ * @throws ValueError unless `lr` is a finite number > 0 or a schedule.
  * @since 0.1.0
  */
 export const scaleByLearningRate = (lr: LearningRate): GradientTransformation<ScaleByLearningRateState> => {
-  if (typeof lr === 'number') learningRateAt(lr, 0)
+  requireLearningRate('scaleByLearningRate', lr)
   return {
     init: () => ({ count: 0 }),
     update: (grads, state) => {

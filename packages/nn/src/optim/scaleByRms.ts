@@ -1,7 +1,7 @@
 import * as O from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import { map2 } from '../tree'
-import { requireInRange, zipWithState } from './leafwise'
+import { checkOptimizerOptions, requireInRange, zipWithState } from './leafwise'
 import type { GradientTransformation } from './transform'
 
 /** State of `scaleByRms`: the running mean of squared gradients, a tree with the params' structure. @since 0.1.0 */
@@ -27,10 +27,26 @@ export interface ScaleByRmsOptions {
  * @since 0.1.0
  */
 export const scaleByRms = (opts: ScaleByRmsOptions = {}): GradientTransformation<ScaleByRmsState> => {
+  checkOptimizerOptions('scaleByRms', opts, SCALE_BY_RMS_OPTIONS)
+  return rmsRule('scaleByRms', opts)
+}
+
+/** The accepted keys of `ScaleByRmsOptions`. @internal */
+export const RMS_OPTION_SPECS = {
+  decay: O.option.number,
+  eps: O.option.number,
+  initialScale: O.option.number,
+} as const
+
+const SCALE_BY_RMS_OPTIONS = O.optionSchema(RMS_OPTION_SPECS)
+
+/** `scaleByRms` with its options already checked by `where`. @internal */
+export const rmsRule = (where: string, opts: ScaleByRmsOptions): GradientTransformation<ScaleByRmsState> => {
   const { decay = 0.9, eps = 1e-8, initialScale = 0 } = opts
-  requireInRange('scaleByRms', 'decay', decay, 0, 1)
-  requireInRange('scaleByRms', 'eps', eps, 0, Infinity)
-  requireInRange('scaleByRms', 'initialScale', initialScale, 0, Infinity)
+  // decay = 1 never updates the average; eps = 0 divides by 0 where the average is 0.
+  requireInRange(where, 'decay', decay, 0, 1, { maxExclusive: true })
+  requireInRange(where, 'eps', eps, 0, Infinity, { minExclusive: true })
+  requireInRange(where, 'initialScale', initialScale, 0, Infinity)
   return {
     init: (params) => ({ nu: T.mapTree(params, (p) => T.fullLike(p, initialScale)) }),
     update: (grads, state) => {

@@ -1,7 +1,7 @@
 import * as O from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import { map2 } from '../tree'
-import { requireInRange, zipWithState } from './leafwise'
+import { checkOptimizerOptions, requireInRange, zipWithState } from './leafwise'
 import type { GradientTransformation } from './transform'
 
 /** State of `scaleByRss`: the running SUM of squared gradients, a tree with the params' structure. @since 0.1.0 */
@@ -23,9 +23,18 @@ export interface ScaleByRssOptions {
  * @since 0.1.0
  */
 export const scaleByRss = (opts: ScaleByRssOptions = {}): GradientTransformation<ScaleByRssState> => {
+  checkOptimizerOptions('scaleByRss', opts, SCALE_BY_RSS_OPTIONS)
+  return rssRule('scaleByRss', opts)
+}
+
+const SCALE_BY_RSS_OPTIONS = O.optionSchema({ initialAccumulator: O.option.number, eps: O.option.number })
+
+/** `scaleByRss` with its options already checked by `where`. @internal */
+export const rssRule = (where: string, opts: ScaleByRssOptions): GradientTransformation<ScaleByRssState> => {
   const { initialAccumulator = 0.1, eps = 1e-7 } = opts
-  requireInRange('scaleByRss', 'initialAccumulator', initialAccumulator, 0, Infinity)
-  requireInRange('scaleByRss', 'eps', eps, 0, Infinity)
+  requireInRange(where, 'initialAccumulator', initialAccumulator, 0, Infinity)
+  // eps = 0 is safe here: the update is 0 wherever the accumulator is 0 (no 0/0).
+  requireInRange(where, 'eps', eps, 0, Infinity)
   return {
     init: (params) => ({ sumOfSquares: T.mapTree(params, (p) => T.fullLike(p, initialAccumulator)) }),
     update: (grads, state) => {

@@ -3,9 +3,32 @@
  * applied) to a value, with optax's definitions. Pass one anywhere a learning rate is accepted.
  * @since 0.1.0
  */
+import * as O from '@backfold/ops'
 import * as T from '@backfold/tensor'
-import { requireInRange } from './leafwise'
+import { checkOptimizerOptions, requireInRange } from './leafwise'
 import type { Schedule } from './transform'
+
+const { number: num, boolean: bool, required } = O.option
+const PIECEWISE_CONSTANT_OPTIONS = O.optionSchema({
+  init: required(num),
+  boundariesAndScales: required(O.option.anything),
+})
+const EXPONENTIAL_DECAY_OPTIONS = O.optionSchema({
+  init: required(num),
+  decayRate: required(num),
+  transitionSteps: required(num),
+  staircase: bool,
+  transitionBegin: num,
+  endValue: num,
+})
+const COSINE_DECAY_OPTIONS = O.optionSchema({ init: required(num), decaySteps: required(num), alpha: num })
+const WARMUP_COSINE_DECAY_OPTIONS = O.optionSchema({
+  init: required(num),
+  peak: required(num),
+  warmupSteps: required(num),
+  decaySteps: required(num),
+  end: num,
+})
 
 /**
  * The same value at every step.
@@ -13,10 +36,10 @@ import type { Schedule } from './transform'
  * constant(0.1)(1000) // 0.1
  * @since 0.1.0
  */
-export const constant =
-  (value: number): Schedule =>
-  () =>
-    value
+export const constant = (value: number): Schedule => {
+  requireInRange('constant', 'value', value, -Infinity, Infinity)
+  return () => value
+}
 
 /** Options of `piecewiseConstant`. @since 0.1.0 */
 export interface PiecewiseConstantOptions {
@@ -35,6 +58,12 @@ export interface PiecewiseConstantOptions {
  * @since 0.1.0
  */
 export const piecewiseConstant = (opts: PiecewiseConstantOptions): Schedule => {
+  checkOptimizerOptions('piecewiseConstant', opts, PIECEWISE_CONSTANT_OPTIONS)
+  if (typeof opts.boundariesAndScales !== 'object' || opts.boundariesAndScales === null)
+    throw new T.ValueError(
+      'piecewiseConstant',
+      `boundariesAndScales must be a record from step to factor, e.g. { 100: 0.1 }, got ${String(opts.boundariesAndScales)}`,
+    )
   requireInRange('piecewiseConstant', 'init', opts.init, -Infinity, Infinity)
   const steps = Object.entries(opts.boundariesAndScales)
     .map(([boundary, factor]) => {
@@ -82,6 +111,7 @@ export interface ExponentialDecayOptions {
  * @since 0.1.0
  */
 export const exponentialDecay = (opts: ExponentialDecayOptions): Schedule => {
+  checkOptimizerOptions('exponentialDecay', opts, EXPONENTIAL_DECAY_OPTIONS)
   const { init, decayRate, transitionSteps, staircase = false, transitionBegin = 0, endValue } = opts
   requireInRange('exponentialDecay', 'init', init, -Infinity, Infinity)
   requireInRange('exponentialDecay', 'decayRate', decayRate, 0, Infinity, { minExclusive: true })
@@ -116,6 +146,7 @@ export interface CosineDecayOptions {
  * @since 0.1.0
  */
 export const cosineDecay = (opts: CosineDecayOptions): Schedule => {
+  checkOptimizerOptions('cosineDecay', opts, COSINE_DECAY_OPTIONS)
   const { init, decaySteps, alpha = 0 } = opts
   requireInRange('cosineDecay', 'init', init, -Infinity, Infinity)
   requireInRange('cosineDecay', 'decaySteps', decaySteps, 0, Infinity, { minExclusive: true })
@@ -150,6 +181,7 @@ export interface WarmupCosineDecayOptions {
  * @since 0.1.0
  */
 export const warmupCosineDecay = (opts: WarmupCosineDecayOptions): Schedule => {
+  checkOptimizerOptions('warmupCosineDecay', opts, WARMUP_COSINE_DECAY_OPTIONS)
   const { init, peak, warmupSteps, decaySteps, end = 0 } = opts
   requireInRange('warmupCosineDecay', 'init', init, -Infinity, Infinity)
   requireInRange('warmupCosineDecay', 'peak', peak, -Infinity, Infinity)

@@ -1,4 +1,5 @@
 import { scaleByLearningRate, type ScaleByLearningRateState } from './scaleByLearningRate'
+import { requireLearningRate } from './leafwise'
 import type { GradientTransformation, LearningRate } from './transform'
 
 /** State of `sgd`. @since 0.1.0 */
@@ -12,6 +13,10 @@ export type SgdState = ScaleByLearningRateState
  * let optState = optimizer.init(params)
  * const [updates, next] = optimizer.update(grads, optState, params)
  * params = applyUpdates(params, updates)
+ * @throws ValueError unless `lr` is a finite number > 0 or a schedule.
  * @since 0.1.0
  */
-export const sgd = (lr: LearningRate): GradientTransformation<SgdState> => scaleByLearningRate(lr)
+export const sgd = (lr: LearningRate): GradientTransformation<SgdState> => {
+  requireLearningRate('sgd', lr)
+  return scaleByLearningRate(lr)
+}

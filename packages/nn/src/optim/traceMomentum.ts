@@ -2,7 +2,7 @@ import * as O from '@backfold/ops'
 import type { Tensor } from '@backfold/tensor'
 import { zerosLike } from '../tree'
 import * as T from '@backfold/tensor'
-import { requireInRange, untraced, zipWithState } from './leafwise'
+import { checkOptimizerOptions, requireInRange, untraced, zipWithState } from './leafwise'
 import type { GradientTransformation } from './transform'
 
 /** State of `traceMomentum`: the running trace, a tree with the params' structure. @since 0.1.0 */
@@ -17,6 +17,8 @@ export interface TraceMomentumOptions {
   readonly nesterov?: boolean
 }
 
+const TRACE_MOMENTUM_OPTIONS = O.optionSchema({ nesterov: O.option.boolean })
+
 /**
  * Heavy-ball momentum as optax's `trace`: `t ← g + decay · t`, emitting `t`, or with `nesterov`
  * `g + decay · t` (using the new `t`). This is PyTorch's SGD momentum with dampening 0 (not the
@@ -29,7 +31,8 @@ export const traceMomentum = (
   decay: number,
   opts: TraceMomentumOptions = {},
 ): GradientTransformation<TraceMomentumState> => {
-  requireInRange('traceMomentum', 'decay', decay, 0, 1)
+  checkOptimizerOptions('traceMomentum', opts, TRACE_MOMENTUM_OPTIONS)
+  requireInRange('traceMomentum', 'decay', decay, 0, 1, { maxExclusive: true })
   const nesterov = opts.nesterov ?? false
   return {
     init: (params) => ({ trace: zerosLike(params) }),

@@ -1,5 +1,7 @@
+import { checkOptions, concrete, option, optionSchema } from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import type { Key } from '@backfold/tensor'
+import { flattenNamed } from '../tree'
 import type { EpochMetric, EpochRecord, History } from './history'
 
 /**
@@ -91,6 +93,14 @@ export interface EarlyStoppingCallback {
   readonly onTrainEnd: <P, S, O>(final: TrainingState<P, S, O>) => TrainingState<P, S, O>
 }
 
+const EARLY_STOPPING_OPTIONS = optionSchema({
+  monitor: option.oneOf('loss', 'accuracy', 'valLoss', 'valAccuracy'),
+  patience: option.number,
+  minDelta: option.number,
+  mode: option.oneOf('min', 'max'),
+  restoreBest: option.boolean,
+})
+
 /**
  * Stops training when `monitor` has not improved by more than `minDelta` for `patience` epochs
  * (Keras's `EarlyStopping` rule: an epoch improves when it beats the best so far by more than
@@ -102,6 +112,7 @@ export interface EarlyStoppingCallback {
  * @since 0.1.0
  */
 export const earlyStopping = (opts: EarlyStoppingOptions = {}): EarlyStoppingCallback => {
+  checkOptions('earlyStopping', opts, EARLY_STOPPING_OPTIONS)
   const monitor = opts.monitor ?? 'valLoss'
   const patience = opts.patience ?? 0
   const minDelta = Math.abs(opts.minDelta ?? 0)
@@ -145,5 +156,115 @@ export const earlyStopping = (opts: EarlyStoppingOptions = {}): EarlyStoppingCal
         ? // why: bestState was recorded by onEpochEnd of this same fit run (onTrainBegin clears it), so it has this run's P, S, O.
           (bestState as TrainingState<P, S, O>)
         : final,
+  }
+}
+
+/**
+ * Thrown by `stopOnNaN` (on by default in `fit`) when training diverges: a batch loss, an epoch's
+ * validation loss, or a parameter, layer-state or optimizer-state value is NaN or infinite.
+ * Training stops at once, before any later callback sees the bad values (so `fitWithCheckpoints`
+ * never saves them). `lastFinite` is the state at the end of the last epoch that passed the check,
+ * to resume from with a lower learning rate (undefined when the first epoch diverged).
+ * @since 0.2.0
+ */
+export class TrainingDivergedError extends T.ValueError {
+  /** 0-based epoch in which the non-finite value appeared. */
+  readonly epoch: number
+  /** 0-based batch of that epoch whose loss was non-finite; undefined when found at the epoch's end. */
+  readonly batch: number | undefined
+  /** What was non-finite, e.g. `'the loss'` or `"params 'layers.0.weight'"`. */
+  readonly what: string
+  readonly lastFinite: TrainingState<unknown, unknown, unknown> | undefined
+  constructor(
+    where: {
+      readonly epoch: number
+      readonly batch?: number | undefined
+      readonly step?: number | undefined
+    },
+    what: string,
+    value: number,
+    lastFinite: TrainingState<unknown, unknown, unknown> | undefined,
+  ) {
+    const at =
+      where.batch === undefined
+        ? `at the end of epoch ${where.epoch}`
+        : `at epoch ${where.epoch}, batch ${where.batch}${where.step === undefined ? '' : ` (step ${where.step})`}`
+    super(
+      'stopOnNaN',
+      `${what} is ${value} ${at}: training diverged and was stopped (nothing after this point was saved). ` +
+        'Lower the learning rate, clip the gradients (clipByGlobalNorm), or look for NaN or infinite values in ' +
+        `the data${lastFinite === undefined ? '' : `; error.lastFinite holds the state after epoch ${lastFinite.epoch}`}. ` +
+        'Pass stopOnNaN: false to fit to train on regardless.',
+    )
+    this.name = 'TrainingDivergedError'
+    this.epoch = where.epoch
+    this.batch = where.batch
+    this.what = what
+    this.lastFinite = lastFinite
+  }
+}
+
+/** The callback `stopOnNaN` returns; generic, so one value fits any `fit`. @since 0.2.0 */
+export interface StopOnNaNCallback {
+  readonly onTrainBegin: (info: TrainBeginInfo) => void
+  readonly onBatchEnd: (info: BatchEndInfo) => CallbackSignal
+  readonly onEpochEnd: <P, S, O>(info: EpochEndInfo<P, S, O>) => CallbackSignal
+}
+
+/** The first non-finite value among a tree's float tensors, with its leaf name, or undefined. */
+const firstNonFinite = (tree: unknown): { readonly name: string; readonly value: number } | undefined => {
+  for (const [name, x] of flattenNamed(tree)) {
+    if (x.dtype === 'int32') continue
+    const data = concrete(x).data
+    for (let i = 0; i < data.length; i++) {
+      const value = data[i]!
+      if (!Number.isFinite(value)) return { name, value }
+    }
+  }
+  return undefined
+}
+
+/**
+ * Stops training with a `TrainingDivergedError` (naming the epoch and the batch) as soon as the
+ * loss of a batch is NaN or infinite, and at the end of each epoch when the validation loss, a
+ * parameter, the layer state or the optimizer state holds a NaN or infinite value (the update of
+ * an epoch's last batch can diverge after its loss was measured). Keras's `TerminateOnNaN`, but
+ * loud: the parameters at that point are garbage, so `fit` throws instead of returning them.
+ *
+ * `fit` runs one before every other callback unless given `stopOnNaN: false`. The end-of-epoch
+ * scan reads every parameter once per epoch, a small cost next to an epoch of training.
+ * @example
+ * fit({ ...options, stopOnNaN: false, callbacks: [stopOnNaN()] }) // the same as the default
+ * @since 0.2.0
+ */
+export const stopOnNaN = (): StopOnNaNCallback => {
+  let lastFinite: TrainingState<unknown, unknown, unknown> | undefined
+  return {
+    onTrainBegin: () => {
+      lastFinite = undefined
+    },
+    onBatchEnd: (info) => {
+      if (!Number.isFinite(info.loss))
+        throw new TrainingDivergedError(info, 'the training loss', info.loss, lastFinite)
+      return undefined
+    },
+    onEpochEnd: (info) => {
+      // info.epoch counts completed epochs; the epoch that just ran is the one before.
+      const epoch = info.epoch - 1
+      const valLoss = info.record.valLoss
+      if (valLoss !== undefined && !Number.isFinite(valLoss))
+        throw new TrainingDivergedError({ epoch }, 'the validation loss', valLoss, lastFinite)
+      for (const [treeName, tree] of [
+        ['params', info.params],
+        ['state', info.state],
+        ['optState', info.optState],
+      ] as const) {
+        const bad = firstNonFinite(tree)
+        if (bad !== undefined)
+          throw new TrainingDivergedError({ epoch }, `${treeName} '${bad.name}'`, bad.value, lastFinite)
+      }
+      lastFinite = { params: info.params, state: info.state, optState: info.optState, epoch: info.epoch }
+      return undefined
+    },
   }
 }

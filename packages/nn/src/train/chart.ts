@@ -1,3 +1,4 @@
+import { checkOptions, option, optionSchema } from '@backfold/ops'
 import type { EpochMetric, History } from './history'
 
 /** Options of `historyChartSvg`. @since 0.1.0 */
@@ -14,6 +15,13 @@ export interface HistoryChartOptions {
    */
   readonly labels?: Partial<Readonly<Record<EpochMetric, string>>>
 }
+
+const CHART_OPTIONS = optionSchema({
+  title: option.string,
+  width: option.number,
+  panelHeight: option.number,
+  labels: option.record,
+})
 
 const DEFAULT_LABELS: Readonly<Record<EpochMetric, string>> = {
   loss: 'training loss',
@@ -206,6 +214,7 @@ const panelSvg = (
  * @since 0.1.0
  */
 export const historyChartSvg = (history: History, opts: HistoryChartOptions = {}): string => {
+  checkOptions('historyChartSvg', opts, CHART_OPTIONS)
   const width = opts.width ?? 720
   const panelHeight = opts.panelHeight ?? 260
   const labels = { ...DEFAULT_LABELS, ...opts.labels }

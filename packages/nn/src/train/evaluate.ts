@@ -1,3 +1,4 @@
+import { checkOptions, option, optionSchema } from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import type { Layer } from '../layer'
@@ -28,6 +29,13 @@ export interface EvaluateOptions extends PredictOptions {
 /** What `evaluate` measured: `loss` (if a loss was given) and one entry per metric. @since 0.1.0 */
 export type Evaluation = Readonly<Record<string, number>>
 
+const PREDICT_OPTIONS = optionSchema({ batchSize: option.number })
+const EVALUATE_OPTIONS = optionSchema({
+  batchSize: option.number,
+  loss: option.function,
+  metrics: option.record,
+})
+
 const checkBatchSize = (op: string, batchSize: number): void => {
   if (!Number.isInteger(batchSize) || batchSize <= 0)
     throw new T.ValueError(op, `batchSize must be a positive integer, got ${batchSize}`)
@@ -48,6 +56,7 @@ export const predict = <P, S>(
   x: Tensor,
   opts: PredictOptions = {},
 ): Tensor => {
+  checkOptions('predict', opts, PREDICT_OPTIONS)
   const batchSize = opts.batchSize ?? 256
   checkBatchSize('predict', batchSize)
   if (x.shape.length === 0)
@@ -77,6 +86,7 @@ export const evaluate = <P, S>(
   dataset: Dataset,
   opts: EvaluateOptions = {},
 ): Evaluation => {
+  checkOptions('evaluate', opts, EVALUATE_OPTIONS)
   const output = predict(
     model,
     params,

@@ -1,7 +1,9 @@
+import { checkOptions, option, optionSchema } from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import type { Key, Tensor } from '@backfold/tensor'
 import type { Dataset } from '../data/dataset'
 import { evaluate } from './evaluate'
+import { stopOnNaN } from './callbacks'
 import type { Callback, CallbackSignal, TrainingState } from './callbacks'
 import type { EpochRecord, History } from './history'
 import type { FitStartInfo, Reporter } from './reporter'
@@ -43,7 +45,36 @@ export interface FitOptions<P, S, O> extends TrainStepOptions<P, S, O> {
   readonly reporter?: Reporter
   /** Records of earlier epochs (when resuming): they start the returned history. */
   readonly history?: History
+  /**
+   * Stop with a `TrainingDivergedError` naming the epoch and batch when the loss, the validation
+   * loss, the parameters or the optimizer state become NaN or infinite (default true; see `stopOnNaN`).
+   * `false` trains on regardless, which is rarely what you want.
+   */
+  readonly stopOnNaN?: boolean
 }
+
+const { anything, boolean, function: fn, number } = option
+const FIT_OPTIONS = optionSchema({
+  model: option.required(anything),
+  loss: option.required(fn),
+  optimizer: option.required(anything),
+  regularizer: fn,
+  params: anything,
+  state: anything,
+  optState: anything,
+  data: option.required(anything),
+  validationData: anything,
+  epochs: option.required(number),
+  initialEpoch: number,
+  batchSize: number,
+  validationBatchSize: number,
+  key: option.required(anything),
+  shuffle: boolean,
+  callbacks: { expected: 'an array of callbacks', check: Array.isArray },
+  reporter: anything,
+  history: { expected: 'an array of epoch records', check: Array.isArray },
+  stopOnNaN: boolean,
+})
 
 /** What `fit` returns: the trained state, the per-epoch history, and whether a callback stopped it. @since 0.1.0 */
 export interface FitResult<P, S, O> extends TrainingState<P, S, O> {
@@ -84,8 +115,10 @@ const now = (): number => performance.now() / 1000
  * epoch's mean training loss and accuracy, evaluates `validationData`, and calls the reporter and
  * callbacks. Deterministic: the same options give bitwise identical parameters on every run.
  *
- * Throws (typed errors) on bad options or data whose shapes do not fit the model; `model.init`
- * errors are the caller's to handle before calling `fit`.
+ * Throws (typed errors) on bad options (an unknown key included) or data whose shapes do not fit
+ * the model, and a `TrainingDivergedError` naming the epoch and batch when training diverges to NaN
+ * or infinity (see `stopOnNaN`, on by default); `model.init` errors are the caller's to handle
+ * before calling `fit`.
  * @example
  * import * as E from 'fp-ts/lib/Either.js'
  * import * as T from '@backfold/tensor'
@@ -103,11 +136,16 @@ const now = (): number => performance.now() / 1000
  * @since 0.1.0
  */
 export const fit = <P, S, O>(options: FitOptions<P, S, O>): FitResult<P, S, O> => {
+  checkOptions('fit', options, FIT_OPTIONS)
   const { data, validationData, epochs, key, optimizer } = options
   const initialEpoch = options.initialEpoch ?? 0
   const batchSize = options.batchSize ?? 32
   const shuffle = options.shuffle ?? true
-  const callbacks = options.callbacks ?? []
+  // The divergence guard goes first, so no other callback (a checkpoint saver) sees NaN values.
+  const callbacks: ReadonlyArray<Callback<P, S, O>> = [
+    ...(options.stopOnNaN === false ? [] : [stopOnNaN()]),
+    ...(options.callbacks ?? []),
+  ]
   const reporter = options.reporter ?? silentReporter
   requireInteger('epochs', epochs, 0)
   requireInteger('initialEpoch', initialEpoch, 0)
@@ -121,7 +159,12 @@ export const fit = <P, S, O>(options: FitOptions<P, S, O>): FitResult<P, S, O> =
   const validationSamples =
     validationData === undefined ? 0 : requireDataset('validationData', validationData)
   const batchesPerEpoch = Math.ceil(samples / batchSize)
-  const step = makeTrainStep(options)
+  const step = makeTrainStep({
+    model: options.model,
+    loss: options.loss,
+    optimizer,
+    ...(options.regularizer === undefined ? {} : { regularizer: options.regularizer }),
+  })
   const evaluateOptions = {
     loss: options.loss,
     ...(options.validationBatchSize === undefined ? {} : { batchSize: options.validationBatchSize }),

@@ -22,6 +22,9 @@ export {
 } from './evaluate'
 export {
   earlyStopping,
+  stopOnNaN,
+  TrainingDivergedError,
+  type StopOnNaNCallback,
   type Callback,
   type CallbackSignal,
   type TrainingState,

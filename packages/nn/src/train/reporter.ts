@@ -1,3 +1,4 @@
+import { checkOptions, option, optionSchema } from '@backfold/ops'
 import type { EpochRecord, History } from './history'
 
 /** Told to a `Reporter` when `fit` starts. @since 0.1.0 */
@@ -55,6 +56,10 @@ export interface FormatEpochOptions {
   readonly validationName?: string
 }
 
+const FORMAT_EPOCH_OPTIONS = optionSchema({
+  validationName: option.string,
+})
+
 /**
  * One line summing up an epoch, as the reporters print it:
  * `epoch  3/30  loss 0.2154  acc 0.9391  val_loss 0.1862  val_acc 0.9444  0.41s  3520 samples/s`.
@@ -65,6 +70,7 @@ export const formatEpochRecord = (
   epochs: number,
   opts: FormatEpochOptions = {},
 ): string => {
+  checkOptions('formatEpochRecord', opts, FORMAT_EPOCH_OPTIONS)
   const prefix = opts.validationName ?? 'val'
   const width = String(epochs).length
   const parts = [

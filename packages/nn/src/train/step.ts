@@ -1,4 +1,5 @@
 import * as O from '@backfold/ops'
+import { checkOptions, option, optionSchema } from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import type { Key, Tensor } from '@backfold/tensor'
 import type { ApplyContext, Layer } from '../layer'
@@ -68,6 +69,13 @@ export const countCorrect = (output: Tensor, labels: Tensor): number => {
   return correct
 }
 
+const TRAIN_STEP_OPTIONS = optionSchema({
+  model: option.required(option.anything),
+  loss: option.required(option.function),
+  optimizer: option.required(option.anything),
+  regularizer: option.function,
+})
+
 /**
  * Builds the training step for a model, loss, optimizer and optional regulariser:
  * the forward pass in training mode, the gradient of `loss (+ regularizer)` with respect to the
@@ -86,6 +94,7 @@ export const countCorrect = (output: Tensor, labels: Tensor): number => {
  * @since 0.1.0
  */
 export const makeTrainStep = <P, S, O>(options: TrainStepOptions<P, S, O>): TrainStep<P, S, O> => {
+  checkOptions('makeTrainStep', options, TRAIN_STEP_OPTIONS)
   const { model, loss, optimizer, regularizer } = options
   const objective = (
     params: P,

@@ -39,6 +39,12 @@ export const option = {
   anything: { expected: 'any value', check: () => true },
   boolean: { expected: 'a boolean', check: (v: unknown) => typeof v === 'boolean' },
   number: { expected: 'a number', check: (v: unknown) => typeof v === 'number' },
+  string: { expected: 'a string', check: (v: unknown) => typeof v === 'string' },
+  /** A plain record (not an array): `{ valAccuracy: 'test accuracy' }`. */
+  record: {
+    expected: 'a record',
+    check: (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v),
+  },
   integer: { expected: 'an integer', check: isInteger },
   function: { expected: 'a function', check: (v: unknown) => typeof v === 'function' },
   /** One axis: an integer (negative counts from the end). */
