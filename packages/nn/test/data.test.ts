@@ -517,45 +517,45 @@ describe('parseCsv on input from outside', () => {
   })
 
   it('checks every option at run time: unknown keys and bad values are a Left listing what is accepted', () => {
-    const accepted = 'the options are source, labelColumn, hasHeader, delimiter, dtype, labelDType'
+    const accepted = 'accepted options: source, labelColumn, hasHeader, delimiter, dtype, labelDType'
     expect(leftMessage(parseCsv('1,2', untyped({ source: 's', labelDType: 'float16' })))).toBe(
-      `s: parseCsv: option labelDType must be 'int32', 'float32' or 'float64', got "float16"`,
+      `s: parseCsv: option 'labelDType' must be one of 'int32', 'float32', 'float64', got 'float16'`,
     )
     expect(leftMessage(parseCsv('1,2', untyped({ source: 's', labelDtype: 'float32' })))).toBe(
-      `s: parseCsv: unknown option "labelDtype"; ${accepted}`,
+      `s: parseCsv: unknown option 'labelDtype' in options; ${accepted}`,
     )
     expect(leftMessage(parseCsv('1,2', untyped({ source: 's', dtype: 'int32' })))).toContain(
-      `option dtype must be 'float32' or 'float64', got "int32"`,
+      `option 'dtype' must be one of 'float32', 'float64', got 'int32'`,
     )
     expect(leftMessage(parseCsv('1,2', untyped({ source: 's', hasHeader: 'yes' })))).toContain(
-      'option hasHeader must be true or false, got "yes"',
+      "option 'hasHeader' must be a boolean, got 'yes'",
     )
     expect(leftMessage(parseCsv('1,2', untyped({ source: 's', labelColumn: 1.5 })))).toContain(
-      "option labelColumn must be 'last', 'none' or a column index",
+      "option 'labelColumn' must be 'last', 'none' or a column index",
     )
     for (const delimiter of ['', ';;', '.', '-', 'e', '7', '\n'])
       expect(leftMessage(parseCsv('1,2', untyped({ source: 's', delimiter })))).toContain(
-        'option delimiter must be one character',
+        "option 'delimiter' must be one character",
       )
     expect(leftMessage(parseCsv('1,2', untyped({ labelColumn: 'last' })))).toBe(
-      'parseCsv: option source (a name for error messages, e.g. the file name) is required',
+      `<parseCsv>: parseCsv: option 'source' is required (a string); ${accepted}`,
     )
     expect(leftMessage(parseCsv('1,2', untyped({ source: 3 })))).toBe(
-      'parseCsv: option source must be a string, got 3',
+      "<parseCsv>: parseCsv: option 'source' must be a string, got 3",
     )
-    expect(leftMessage(parseCsv('1,2', null as unknown as CsvOptions))).toBe(
-      'parseCsv: the options must be an object, got null',
+    expect(leftMessage(parseCsv('1,2', null as unknown as CsvOptions))).toMatch(
+      /^<parseCsv>: parseCsv: options must be a record with the keys source, .*got null$/,
     )
     // undefined is the default, as for any optional option.
     expect(
       rightValue(parseCsv('1;2', untyped({ source: 's', delimiter: ';', dtype: undefined }))).x.shape,
     ).toEqual([1, 1])
     expect(leftMessage(parseIdx(new Uint8Array(0), untyped({ source: 'i', sorce: 'x' })))).toBe(
-      'i: parseIdx: unknown option "sorce"; the options are source',
+      "i: parseIdx: unknown option 'sorce' in options; accepted options: source",
     )
     expect(
       leftMessage(parseCsvBytes(new Uint8Array(0), untyped({ source: 'b', labelDType: 'float16' }))),
-    ).toContain("b: parseCsvBytes: option labelDType must be 'int32', 'float32' or 'float64'")
+    ).toContain("b: parseCsvBytes: option 'labelDType' must be one of 'int32', 'float32', 'float64'")
   })
 })
 

@@ -56,21 +56,21 @@ describe('loader options', () => {
   it('are checked at run time before the file is read: unknown keys and bad values are a Left', async () => {
     const missing = join(dir, 'never-read.csv')
     expect(leftMessage(await loadCsv(missing, untyped({ labelDType: 'float16' })))).toBe(
-      `${missing}: loadCsv: option labelDType must be 'int32', 'float32' or 'float64', got "float16"`,
+      `${missing}: loadCsv: option 'labelDType' must be one of 'int32', 'float32', 'float64', got 'float16'`,
     )
     expect(leftMessage(await loadCsv(missing, untyped({ labelDtype: 'float32' })))).toBe(
-      `${missing}: loadCsv: unknown option "labelDtype"; the options are labelColumn, hasHeader, delimiter, dtype, labelDType, maxBytes`,
+      `${missing}: loadCsv: unknown option 'labelDtype' in options; accepted options: labelColumn, hasHeader, delimiter, dtype, labelDType, maxBytes`,
     )
     // The file path is the source: loadCsv takes no `source`.
-    expect(leftMessage(await loadCsv(missing, untyped({ source: 'x' })))).toContain('unknown option "source"')
+    expect(leftMessage(await loadCsv(missing, untyped({ source: 'x' })))).toContain("unknown option 'source'")
     expect(leftMessage(await loadIdx(missing, untyped({ maxBytes: -1 })))).toContain(
-      `${missing}: loadIdx: option maxBytes must be a positive integer of bytes`,
+      `${missing}: loadIdx: option 'maxBytes' must be a positive integer of bytes`,
     )
     expect(leftMessage(await loadIdx(missing, untyped({ maxbytes: 10 })))).toBe(
-      `${missing}: loadIdx: unknown option "maxbytes"; the options are maxBytes`,
+      `${missing}: loadIdx: unknown option 'maxbytes' in options; accepted options: maxBytes`,
     )
     expect(leftMessage(await readFileBytes(missing, untyped({ maxBytes: 2 ** 60 })))).toContain(
-      'readFileBytes: option maxBytes must be a positive integer of bytes, at most',
+      "readFileBytes: option 'maxBytes' must be a positive integer of bytes, at most",
     )
   })
 

@@ -4,8 +4,9 @@ import type { Tensor } from '@backfold/tensor'
 import type { Dataset } from './dataset'
 import { dataError } from './error'
 import type { DataError } from './error'
-import { aBoolean, aString, checkOptions, oneOf } from './options'
-import type { OptionSpecs } from './options'
+import { option, optionSchema } from '@backfold/ops'
+import type { OptionSchema, OptionSpec } from '@backfold/ops'
+import { checkDataOptions } from './options'
 
 /** Options of `parseCsv` and `parseCsvBytes`. @since 0.1.0 */
 export interface CsvOptions {
@@ -55,34 +56,31 @@ export interface CsvDataset extends Dataset {
  * The options of the CSV readers other than `source`, checked at run time (`loadCsv` adds its own).
  * @internal
  */
-export const CSV_OPTIONS: OptionSpecs = {
+export const CSV_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   labelColumn: {
     expected: "'last', 'none' or a column index (an integer, negative counting from the end)",
-    ok: (value) => value === 'last' || value === 'none' || Number.isSafeInteger(value),
+    check: (value) => value === 'last' || value === 'none' || Number.isSafeInteger(value),
   },
-  hasHeader: aBoolean,
+  hasHeader: option.boolean,
   delimiter: {
     expected: "one character that cannot occur in a number or end a line (e.g. ',', ';' or '\\t')",
-    ok: (value) => typeof value === 'string' && value.length === 1 && !/[\d+\-.eE\r\n]/.test(value),
+    check: (value) => typeof value === 'string' && value.length === 1 && !/[\d+\-.eE\r\n]/.test(value),
   },
-  dtype: oneOf('float32', 'float64'),
-  labelDType: oneOf('int32', 'float32', 'float64'),
+  dtype: option.oneOf('float32', 'float64'),
+  labelDType: option.oneOf('int32', 'float32', 'float64'),
 }
 
-const PARSE_OPTIONS: OptionSpecs = { source: aString, ...CSV_OPTIONS }
+const PARSE_OPTIONS: OptionSchema = optionSchema({ source: option.required(option.string), ...CSV_OPTIONS })
 
-/** Checks the options of `fn`, naming the source when it is a string. */
+/** Checks the options of `fn` (`parseCsv` or `parseCsvBytes`), naming the source when there is one. */
 const checkCsvOptions = (fn: string, opts: unknown): E.Either<DataError, CsvOptions> => {
   const source =
     typeof opts === 'object' && opts !== null && 'source' in opts && typeof opts.source === 'string'
       ? opts.source
-      : fn
-  const checked = checkOptions(source, fn, opts, PARSE_OPTIONS)
-  if (E.isLeft(checked)) return checked
-  if (typeof opts !== 'object' || opts === null || !('source' in opts) || typeof opts.source !== 'string')
-    return E.left(dataError(fn, 'option source (a name for error messages, e.g. the file name) is required'))
-  // checkOptions accepted every key present and its value, and source is present: a CsvOptions.
-  return E.right(opts as CsvOptions)
+      : `<${fn}>`
+  const checked = checkDataOptions(source, fn, opts, PARSE_OPTIONS)
+  // checkDataOptions accepted every key present and its value, and the required source: a CsvOptions.
+  return E.map(() => opts as CsvOptions)(checked)
 }
 
 // -------------------------------------------------------------------------------------

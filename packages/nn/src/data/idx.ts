@@ -3,8 +3,9 @@ import * as T from '@backfold/tensor'
 import type { DType, Tensor } from '@backfold/tensor'
 import { dataError } from './error'
 import type { DataError } from './error'
-import { aString, checkOptions } from './options'
-import type { OptionSpecs } from './options'
+import { option, optionSchema } from '@backfold/ops'
+import type { OptionSchema } from '@backfold/ops'
+import { checkDataOptions } from './options'
 
 /** Options of `parseIdx`. @since 0.1.0 */
 export interface IdxOptions {
@@ -12,7 +13,7 @@ export interface IdxOptions {
   readonly source: string
 }
 
-const IDX_OPTIONS: OptionSpecs = { source: aString }
+const IDX_OPTIONS: OptionSchema = optionSchema({ source: option.required(option.string) })
 
 interface IdxType {
   readonly name: string
@@ -73,12 +74,10 @@ const hex = (byte: number): string => `0x${byte.toString(16).padStart(2, '0')}`
  */
 export const parseIdx = (bytes: Uint8Array, opts: IdxOptions): E.Either<DataError, Tensor> => {
   const source =
-    typeof opts === 'object' && opts !== null && typeof opts.source === 'string' ? opts.source : 'parseIdx'
-  const checked = checkOptions(source, 'parseIdx', opts, IDX_OPTIONS)
+    typeof opts === 'object' && opts !== null && typeof opts.source === 'string' ? opts.source : '<parseIdx>'
+  const checked = checkDataOptions(source, 'parseIdx', opts, IDX_OPTIONS)
   if (E.isLeft(checked)) return checked
   const fail = (message: string): E.Either<DataError, Tensor> => E.left(dataError(source, message))
-  if (source === 'parseIdx' && typeof opts.source !== 'string')
-    return fail('option source (a name for error messages, e.g. the file name) is required')
   if (!(bytes instanceof Uint8Array)) return fail('parseIdx: expected the bytes as a Uint8Array')
   if (bytes.length < 4)
     return fail(

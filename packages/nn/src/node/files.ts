@@ -11,8 +11,9 @@ import type { CsvDataset, CsvFeatures, CsvOptions } from '../data/csv'
 import { dataError } from '../data/error'
 import type { DataError } from '../data/error'
 import { parseIdx } from '../data/idx'
-import { checkOptions } from '../data/options'
-import type { OptionSpecs } from '../data/options'
+import { checkDataOptions } from '../data/options'
+import { optionSchema } from '@backfold/ops'
+import type { OptionSchema, OptionSpec } from '@backfold/ops'
 
 /**
  * Why a file could not be written: the path and the operating system's reason.
@@ -39,13 +40,12 @@ export interface ReadOptions {
 const gunzip = promisify(zlib.gunzip)
 const DEFAULT_MAX_BYTES = 2 ** 30
 
-const READ_OPTIONS: OptionSpecs = {
-  maxBytes: {
-    expected: `a positive integer of bytes, at most ${buffer.constants.MAX_LENGTH}`,
-    ok: (value) =>
-      Number.isSafeInteger(value) && Number(value) > 0 && Number(value) <= buffer.constants.MAX_LENGTH,
-  },
+const MAX_BYTES: OptionSpec = {
+  expected: `a positive integer of bytes, at most ${buffer.constants.MAX_LENGTH}`,
+  check: (value) =>
+    Number.isSafeInteger(value) && Number(value) > 0 && Number(value) <= buffer.constants.MAX_LENGTH,
 }
+const READ_OPTIONS: OptionSchema = optionSchema({ maxBytes: MAX_BYTES })
 
 /**
  * The operating system's reason for a failed file operation, once: Node's messages already start
@@ -77,7 +77,7 @@ export const readFileBytes = async (
   file: string,
   opts: ReadOptions = {},
 ): Promise<E.Either<DataError, Uint8Array>> => {
-  const checked = checkOptions(file, 'readFileBytes', opts, READ_OPTIONS)
+  const checked = checkDataOptions(file, 'readFileBytes', opts, READ_OPTIONS)
   if (E.isLeft(checked)) return checked
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES
   let raw: Buffer
@@ -105,7 +105,7 @@ export const readFileBytes = async (
   }
 }
 
-const LOAD_CSV_OPTIONS: OptionSpecs = { ...CSV_OPTIONS, ...READ_OPTIONS }
+const LOAD_CSV_OPTIONS: OptionSchema = optionSchema({ ...CSV_OPTIONS, maxBytes: MAX_BYTES })
 
 /**
  * Reads a numeric CSV file (gzip-compressed or not) with `parseCsvBytes`; errors name the file, and
@@ -131,7 +131,7 @@ export async function loadCsv(
   file: string,
   opts: Omit<CsvOptions, 'source'> & ReadOptions = {},
 ): Promise<E.Either<DataError, CsvFeatures | CsvDataset>> {
-  const checked = checkOptions(file, 'loadCsv', opts, LOAD_CSV_OPTIONS)
+  const checked = checkDataOptions(file, 'loadCsv', opts, LOAD_CSV_OPTIONS)
   if (E.isLeft(checked)) return checked
   const { maxBytes, ...csv } = opts
   const bytes = await readFileBytes(file, maxBytes === undefined ? {} : { maxBytes })
@@ -146,7 +146,7 @@ export async function loadCsv(
  * @since 0.1.0
  */
 export const loadIdx = async (file: string, opts: ReadOptions = {}): Promise<E.Either<DataError, Tensor>> => {
-  const checked = checkOptions(file, 'loadIdx', opts, READ_OPTIONS)
+  const checked = checkDataOptions(file, 'loadIdx', opts, READ_OPTIONS)
   if (E.isLeft(checked)) return checked
   const bytes = await readFileBytes(file, opts)
   return E.isLeft(bytes) ? bytes : parseIdx(bytes.right, { source: file })
