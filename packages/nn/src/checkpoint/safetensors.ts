@@ -44,7 +44,12 @@ export const checkpointError = (source: string, message: string): CheckpointErro
 /** Formats a `CheckpointError` for people: `source: message`. @since 0.1.0 */
 export const formatCheckpointError = (e: CheckpointError): string => `${e.source}: ${e.message}`
 
-/** The content of a safetensors file: named tensors and the string metadata. @since 0.1.0 */
+/**
+ * The content of a safetensors file: named tensors and the string metadata. Both records are keyed
+ * by names from the file and have no prototype, so every name (`__proto__`, `constructor`) is an
+ * ordinary key and a name the file lacks reads as `undefined`.
+ * @since 0.1.0
+ */
 export interface Safetensors {
   readonly tensors: Readonly<Record<string, Tensor>>
   readonly metadata: Readonly<Record<string, string>>
@@ -353,8 +358,8 @@ const readData = (view: DataView, at: number, span: Span): Tensor => {
 /**
  * Decodes safetensors bytes from an untrusted source. Everything is validated before any tensor
  * is built, and every problem is a `Left` naming the source and, when one is at fault, the tensor:
- * truncation, a header length past the end or above 100 MB, invalid UTF-8 or JSON, a header that
- * is not an object, malformed entries, unsupported or unknown dtypes, bad shapes, byte counts
+ * truncation, a header length past the end or above 100 MB, invalid UTF-8 or JSON, JSON nested
+ * deeper than `MAX_JSON_DEPTH` (256) levels, a header that is not an object, malformed entries, unsupported or unknown dtypes, bad shapes, byte counts
  * that disagree with shape × item size, offsets out of range, overlapping or leaving holes or
  * trailing bytes, duplicate names, non-string metadata. Never throws; memory use is bounded by a
  * small multiple of the input size.
