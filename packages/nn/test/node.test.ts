@@ -1,5 +1,15 @@
 import { describe, it, expect, beforeEach, afterEach } from 'vitest'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs'
+import { spawn, spawnSync } from 'node:child_process'
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+  mkdirSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
@@ -7,6 +17,9 @@ import * as E from 'fp-ts/lib/Either.js'
 import { loadCsv, loadIdx, readFileBytes, writeFileAtomic, formatFileError } from '../src/node/files'
 import { terminalReporter } from '../src/node/progress'
 import { writeHistoryChart } from '../src/node/chart'
+import { loadSafetensors, saveSafetensors } from '../src/node/safetensors'
+import * as T from '@backfold/tensor'
+import { bundleWriter, startWriter } from './fixtures/writer-bundle'
 import { formatDataError } from '../src/data/index'
 import type { DataError } from '../src/data/index'
 import type { EpochRecord, FitStartInfo } from '../src/train/index'
@@ -135,6 +148,53 @@ describe('writeFileAtomic', () => {
     expect(readFileSync(join(target, 'keep.txt'), 'utf8')).toBe('old')
     expect(leftovers()).toEqual([])
   })
+})
+
+describe('saveSafetensors after a save was killed', () => {
+  it('removes the temporary a kill -9 left of the same file, and nothing a live or other save owns', async () => {
+    const file = join(dir, 'params.safetensors')
+    const bundle = await bundleWriter(dir)
+    // A real writer killed mid-write: wait until its temporary exists, then SIGKILL it.
+    let killed: string | undefined
+    for (let attempt = 0; attempt < 5 && killed === undefined; attempt++) {
+      const writer = startWriter(bundle, ['safetensors', file])
+      const pid = writer.child.pid!
+      const pattern = new RegExp(`^\\.params\\.safetensors\\.${pid}\\.[0-9a-f]{12}\\.tmp$`)
+      const deadline = Date.now() + 20_000
+      while (Date.now() < deadline && !readdirSync(dir).some((f) => pattern.test(f)))
+        await new Promise((resolve) => setTimeout(resolve, 1))
+      writer.child.kill('SIGKILL')
+      await writer.exited
+      killed = readdirSync(dir).find((f) => pattern.test(f))
+    }
+    if (killed === undefined) throw new Error('could not kill a writer mid-write in 5 attempts')
+
+    const dead = Number(
+      spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' })
+        .stdout,
+    )
+    const sleeper = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'])
+    try {
+      const keep = [
+        `.params.safetensors.${sleeper.pid!}.aaaaaaaaaaaa.tmp`, // a live process is saving this file
+        `.state.safetensors.${dead}.bbbbbbbbbbbb.tmp`, // another file's
+        `.params.safetensors.${dead}.cccccccccccc.tmp`, // dead, but written to within the minute
+        `.params.safetensors.${process.pid}.dddddddddddd.tmp`, // this process's own, maybe in flight
+      ]
+      for (const name of keep) writeFileSync(join(dir, name), 'partial')
+      // Old enough: a minute past, as after a real crash some time ago.
+      const past = new Date(Date.now() - 120_000)
+      for (const name of [killed, keep[0]!, keep[1]!, keep[3]!]) utimesSync(join(dir, name), past, past)
+
+      expect(E.isRight(await saveSafetensors(file, { weight: T.ones([3]) }))).toBe(true)
+      expect(existsSync(join(dir, killed))).toBe(false)
+      for (const name of keep) expect(existsSync(join(dir, name)), name).toBe(true)
+      const loaded = await loadSafetensors(file)
+      expect(E.isRight(loaded) && [...loaded.right.tensors['weight']!.shape]).toEqual([3])
+    } finally {
+      sleeper.kill('SIGKILL')
+    }
+  }, 60_000)
 })
 
 describe('terminalReporter', () => {
