@@ -63,8 +63,10 @@ export const flatten = (tree: unknown): Record<string, Tensor> => Object.fromEnt
  */
 export const unflatten = <P>(like: P, named: Readonly<Record<string, Tensor>>): P => {
   const names = flattenNamed(like).map(([n]) => n)
-  const missing = names.filter((n) => !(n in named))
-  const extra = Object.keys(named).filter((n) => !names.includes(n))
+  // Own properties only: a missing leaf named `constructor` must not find Object.prototype's.
+  const missing = names.filter((n) => !Object.prototype.hasOwnProperty.call(named, n))
+  const known = new Set(names)
+  const extra = Object.keys(named).filter((n) => !known.has(n))
   if (missing.length > 0 || extra.length > 0)
     throw new T.ValueError(
       'tree.unflatten',
