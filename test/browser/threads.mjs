@@ -1,33 +1,19 @@
-// Runs large float32 matmuls on the wasm backend's thread pool in a cross-origin-isolated page
-// (bundled against the BUILT packages and served by scripts/browser-threads.mjs), and checks that
-// two threads (this page + one Web Worker) give results bit-identical to one thread, and that the
-// worker really computed parts of them (the pool's own counters, `threadPoolStatus`). The outcome
-// is written into the page (<pre id="result">) and into `globalThis.backfoldThreadsResult`.
-import { fromFlat, getThreads, matmul, setThreads, threadPoolStatus, wasmAvailable } from '@backfold/tensor'
+// The thread-pool check of the cross-origin-isolated page (see test/browser/page.mjs): large
+// float32 matmuls on two threads (the page + one Web Worker) must be bit-identical to one thread, and
+// the worker must really compute parts of them (the pool's own counters, `threadPoolStatus`).
+import {
+  backendStatus,
+  fromFlat,
+  getThreads,
+  matmul,
+  setThreads,
+  threadPoolStatus,
+  wasmAvailable,
+} from '@backfold/tensor'
 
 const READY_TIMEOUT_MS = 10_000
 /** Tries per product for the worker to claim a part (a product takes about a millisecond). */
 const ATTEMPTS = 25
-
-const report = (result) => {
-  globalThis.backfoldThreadsResult = result
-  const pre = document.createElement('pre')
-  pre.id = 'result'
-  pre.textContent = JSON.stringify(result)
-  document.body.appendChild(pre)
-}
-
-// Errors raised by a Web Worker surface on the worker object only: record them.
-const workerErrors = []
-const NativeWorker = globalThis.Worker
-if (typeof NativeWorker === 'function') {
-  globalThis.Worker = class extends NativeWorker {
-    constructor(...args) {
-      super(...args)
-      this.addEventListener('error', (event) => workerErrors.push(String(event.message ?? 'worker error')))
-    }
-  }
-}
 
 const sleep = (ms) => new Promise((resolve) => globalThis.setTimeout(resolve, ms))
 
@@ -88,12 +74,16 @@ const maxErrorVsNaive = ({ a, b }, c) => {
   return worst
 }
 
-const run = async () => {
+/**
+ * Checks the pool in a cross-origin-isolated page; returns `{ ok: true, ... }` or `{ ok: false, error }`.
+ * Leaves the pool on two threads.
+ */
+export const checkThreadPool = async () => {
   if (globalThis.crossOriginIsolated !== true) {
     return { ok: false, error: 'the page is not cross-origin isolated (check the COOP/COEP headers)' }
   }
   if (typeof SharedArrayBuffer !== 'function') return { ok: false, error: 'SharedArrayBuffer is missing' }
-  if (!wasmAvailable()) return { ok: false, error: 'wasmAvailable() is false: no WebAssembly SIMD' }
+  if (!wasmAvailable()) return { ok: false, error: `wasm unavailable: ${backendStatus().wasmUnavailable}` }
 
   // One thread: the expected bits. No worker may start.
   setThreads(1)
@@ -123,7 +113,9 @@ const run = async () => {
   }
   const started = performance.now()
   while (threadPoolStatus().readyWorkers < 1) {
-    if (workerErrors.length > 0) return { ok: false, error: `the worker failed: ${workerErrors.join('; ')}` }
+    if (threadPoolStatus().failedWorkers > 0) {
+      return { ok: false, error: `the worker failed: ${threadPoolStatus().reason}` }
+    }
     if (performance.now() - started > READY_TIMEOUT_MS) {
       return { ok: false, error: `the worker was not ready after ${READY_TIMEOUT_MS} ms` }
     }
@@ -158,18 +150,13 @@ const run = async () => {
       }
     }
   }
-  if (workerErrors.length > 0) return { ok: false, error: `the worker failed: ${workerErrors.join('; ')}` }
-  setThreads(1) // retires the pool (terminates the worker)
+  const status = threadPoolStatus()
+  if (status.failedWorkers > 0) return { ok: false, error: `the worker failed: ${status.reason}` }
   return {
     ok: true,
     products: results.length,
     attempts: results.reduce((sum, r) => sum + r.attempts, 0),
     readyMs,
     results,
-    userAgent: navigator.userAgent,
   }
 }
-
-run().then(report, (error) =>
-  report({ ok: false, error: String(error && error.stack ? error.stack : error) }),
-)
