@@ -807,24 +807,17 @@ const recordOf = (value: unknown): Readonly<Record<string, unknown>> | undefined
     ? Object.fromEntries(Object.entries(value))
     : undefined
 
-const kernelArea = (kernelSize: unknown): number =>
-  typeof kernelSize === 'number'
-    ? kernelSize * kernelSize
-    : Array.isArray(kernelSize) && kernelSize.every((k) => typeof k === 'number')
-      ? kernelSize.reduce((n: number, k: number) => n * k, 1)
-      : 0
-
 /**
- * How many parameter and state values `init` of the built-in layer `config` allocates for the
- * per-example `inShape`, counted BEFORE that allocation: the layer API has no shape-only `init`,
- * so the parameterised kinds' sizes are worked out here from their configs (dense, conv2d,
- * batchNorm, layerNorm, embedding), and a layer's own `init` is called only once its size fits in
- * what is left of `budget` (parameter-free layers allocate nothing, so their `init` gives their
- * output shapes exactly). A `Left` gives the number of values the first layer past the budget
- * would take the total to; a `Right` means the walk stayed within the budget (or reached a layer it
- * cannot size, a custom one or an `init` error, after which the real `init` reports or proceeds).
- * A kind sized here too small only weakens the check: the exact names, shapes and dtypes are
- * compared after `init` as before.
+ * Whether `init` of the built-in layer `config` for the per-example `inShape` allocates at most
+ * `budget` parameter and state values, found out WITHOUT that allocation: the layer API has no
+ * shape-only `init`, so the sizes and output shapes of the parameterised kinds (dense, conv2d,
+ * batchNorm, layerNorm, embedding) are worked out here from their configs, with the tensor
+ * package's own convolution geometry; parameter-free layers allocate nothing, so their own `init`
+ * gives their output shapes. A `Left` holds the count past the budget (at the first layer that
+ * passes it). A `Right` means the walk stayed within the budget, or reached what it cannot size (a
+ * layer `init` would reject, or an unknown kind), where the real `init` takes over, having at most
+ * budget's worth allocated before. Sizing a kind too small would only weaken the check: the exact
+ * names, shapes and dtypes are compared after `init`.
  */
 const initFitsBudget = (config: unknown, inShape: Shape, budget: number): Either<number, void> => {
   let total = 0
@@ -845,29 +838,23 @@ const initFitsBudget = (config: unknown, inShape: Shape, budget: number): Either
       return shape
     }
     if (c['kind'] === 'parallel' && list !== undefined) {
+      // Every branch sees the input; outputs are concatenated along their first axis.
       const outs = list.map((child) => walk(child, input))
       const first = outs[0]
       if (first === undefined || outs.some((o) => o === undefined || o.length === 0)) return undefined
       return [outs.reduce((n, o) => n + (o?.[0] ?? 0), 0), ...first.slice(1)]
     }
     if (c['kind'] === 'residual') return walk(c['body'], input) === undefined ? undefined : input
-    const size = leafSize(c, input)
-    if (size === undefined) {
+    const leaf = leafInit(c, input)
+    if (leaf !== undefined) total += leaf.size
+    if (leaf === undefined || total > budget) {
       stopped = true
       return undefined
     }
-    total += size
-    if (total > budget) {
-      stopped = true
-      return undefined
-    }
+    if (leaf.outShape !== undefined) return leaf.outShape
     const layer = decodeModel(c)
-    if (E.isLeft(layer)) {
-      stopped = true
-      return undefined
-    }
-    const built = layer.right.init(T.random.key(0), input)
-    if (E.isLeft(built)) {
+    const built = E.isLeft(layer) ? undefined : layer.right.init(T.random.key(0), input)
+    if (built === undefined || E.isLeft(built)) {
       stopped = true
       return undefined
     }
@@ -877,29 +864,77 @@ const initFitsBudget = (config: unknown, inShape: Shape, budget: number): Either
   return total > budget ? E.left(total) : E.right(undefined)
 }
 
-/** What `init` of one built-in leaf layer allocates (params and state), or undefined if unknown. */
-const leafSize = (c: Readonly<Record<string, unknown>>, input: Shape): number | undefined => {
+/** A pair of numbers from a config, or one number. */
+const numberOrPair = (v: unknown): number | readonly [number, number] | undefined =>
+  typeof v === 'number'
+    ? v
+    : Array.isArray(v) && v.length === 2 && typeof v[0] === 'number' && typeof v[1] === 'number'
+      ? [v[0], v[1]]
+      : undefined
+
+const padding2d = (v: unknown): T.Padding2d | undefined => {
+  if (v === 'same' || v === 'valid') return v
+  if (Array.isArray(v) && v.length === 4 && v.every((n) => typeof n === 'number'))
+    return [Number(v[0]), Number(v[1]), Number(v[2]), Number(v[3])]
+  return numberOrPair(v)
+}
+
+/**
+ * What `init` of one built-in leaf layer allocates (params and state) and, for the kinds that
+ * allocate, its output shape; no `outShape` means the layer allocates nothing and its own `init`
+ * gives the shape. Undefined when unknown (a custom kind, or an input `init` would reject).
+ */
+const leafInit = (
+  c: Readonly<Record<string, unknown>>,
+  input: Shape,
+): { readonly size: number; readonly outShape?: Shape } | undefined => {
   const num = (key: string, fallback: number): number => {
     const v = c[key]
     return typeof v === 'number' ? v : fallback
   }
   const withBias = (weights: number, units: number): number => weights + (c['useBias'] === false ? 0 : units)
   switch (c['kind']) {
-    case 'dense':
-      return input.length === 1 ? withBias(num('units', 0) * input[0]!, num('units', 0)) : 0
-    case 'conv2d':
-      return input.length === 3
-        ? withBias(num('outChannels', 0) * input[0]! * kernelArea(c['kernelSize']), num('outChannels', 0))
-        : 0
+    case 'dense': {
+      const units = num('units', 0)
+      return input.length === 1 ? { size: withBias(units * input[0]!, units), outShape: [units] } : undefined
+    }
+    case 'conv2d': {
+      const outChannels = num('outChannels', 0)
+      const kernel = numberOrPair(c['kernelSize'])
+      if (input.length !== 3 || kernel === undefined) return undefined
+      const [kh, kw] = typeof kernel === 'number' ? [kernel, kernel] : kernel
+      const weightShape = [outChannels, input[0]!, kh, kw]
+      const stride = numberOrPair(c['stride'])
+      const padding = padding2d(c['padding'])
+      const dilation = numberOrPair(c['dilation'])
+      const xShape = [1, ...input]
+      try {
+        const spec = T.conv2dSpec('conv2d', xShape, weightShape, {
+          ...(stride === undefined ? {} : { stride }),
+          ...(padding === undefined ? {} : { padding }),
+          ...(dilation === undefined ? {} : { dilation }),
+        })
+        return {
+          size: withBias(sizeOf(weightShape), outChannels),
+          outShape: T.conv2dOutputShape(xShape, weightShape, spec).slice(1),
+        }
+      } catch {
+        return undefined // init reports the bad geometry
+      }
+    }
     case 'batchNorm':
-      // running mean and variance, and weight and bias when affine
-      return input.length === 0 ? 0 : (c['affine'] === false ? 2 : 4) * input[0]!
+      // weight and bias when affine, running mean and variance always, all [channels]
+      return input.length === 0
+        ? undefined
+        : { size: (c['affine'] === false ? 2 : 4) * input[0]!, outShape: input }
     case 'layerNorm': {
       const axes = num('axes', 1)
-      return c['affine'] === false || input.length < axes ? 0 : 2 * sizeOf(input.slice(input.length - axes))
+      if (input.length < axes) return undefined
+      const normalized = sizeOf(input.slice(input.length - axes))
+      return { size: c['affine'] === false ? 0 : 2 * normalized, outShape: input }
     }
     case 'embedding':
-      return num('numEmbeddings', 0) * num('dim', 0)
+      return { size: num('numEmbeddings', 0) * num('dim', 0), outShape: [...input, num('dim', 0)] }
     case 'maxPool2d':
     case 'avgPool2d':
     case 'globalAvgPool2d':
@@ -913,7 +948,7 @@ const leafSize = (c: Readonly<Record<string, unknown>>, input: Shape): number | 
     case 'leakyRelu':
     case 'gelu':
     case 'softmax':
-      return 0
+      return { size: 0 }
     default:
       return undefined
   }
