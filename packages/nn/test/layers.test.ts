@@ -236,6 +236,23 @@ describe('conv2d', () => {
     expect(E.isRight(conv2d(2, 7, { padding: 1 }).init(key(0), [1, 5, 5]))).toBe(true)
   })
 
+  it('takes one kernel size or a pair, never a longer list (its extra sizes were silently dropped)', () => {
+    for (const kernelSize of [[3, 5, 7, 9], [3], [], [3, 0], [2.5, 2], '3']) {
+      const problem = leftOf(Reflect.apply(conv2d, undefined, [8, kernelSize]).init(key(0), [1, 12, 12]))
+      expect(problem.path).toBe('conv2d')
+      expect(problem.message).toMatch(
+        /^kernelSize must be a positive integer or a pair \[kh, kw\] of them, got /,
+      )
+    }
+    expect(unwrap(conv2d(8, [3, 5]).init(key(0), [1, 12, 12])).params.weight.shape).toEqual([8, 1, 3, 5])
+  })
+
+  it('refuses options it does not have, at the call (there is no groups: a grouped conv is not built ungrouped)', () => {
+    expect(() => Reflect.apply(conv2d, undefined, [8, 3, { groups: 2 }])).toThrow(
+      /^conv2d: unknown option 'groups' in options; accepted options: stride, padding, dilation, useBias, weightInit, biasInit, dtype$/,
+    )
+  })
+
   it('matches a naive convolution with stride, padding and dilation', () => {
     const x = randn(1, [2, 2, 5, 6])
     const w = randn(2, [3, 2, 3, 2])

@@ -446,6 +446,90 @@ describe('applyUpdates and errors', () => {
     const params = toParams(initialTheta)
     expect(() => broken.update(params, broken.init(params), params)).toThrow(/learning rate at step 0/)
   })
+
+  // (construction, expected message): every optimizer, transformation and schedule refuses a
+  // hyperparameter that would silently train wrong (climb the loss, divide by zero, never forget).
+  const LR = /the learning rate must be a finite number > 0 or a schedule/
+  const badHyperparameters: ReadonlyArray<readonly [string, () => unknown, RegExp]> = [
+    ['adam(-1)', () => adam(-1), LR],
+    ['adam(0)', () => adam(0), LR],
+    ['adam(Infinity)', () => adam(Number.POSITIVE_INFINITY), LR],
+    ['adamw(-1)', () => adamw(-1), LR],
+    ['sgd(-0.1)', () => sgd(-0.1), LR],
+    ['sgd(0)', () => sgd(0), LR],
+    ["sgd('0.1') from JavaScript", () => Reflect.apply(sgd, undefined, ['0.1']), LR],
+    ['momentum(-1)', () => momentum(-1), LR],
+    ['nesterov(0)', () => nesterov(0), LR],
+    ['rmsprop(-1)', () => rmsprop(-1), LR],
+    ['adagrad(-1)', () => adagrad(-1), LR],
+    ['scaleByLearningRate(0)', () => scaleByLearningRate(0), LR],
+    ['adam b1 = 1', () => adam(0.01, { b1: 1 }), /adam: b1 must be a finite number in \[0, 1\), got 1/],
+    ['adam b2 < 0', () => adam(0.01, { b2: -0.1 }), /adam: b2 must be a finite number in \[0, 1\)/],
+    ['adam eps = 0', () => adam(0.01, { eps: 0 }), /adam: eps must be a finite number in \(0, Infinity\)/],
+    ['adam epsRoot < 0', () => adam(0.01, { epsRoot: -1 }), /adam: epsRoot must be a finite number in \[0/],
+    ['scaleByAdam eps < 0', () => scaleByAdam({ eps: -1e-8 }), /scaleByAdam: eps must be/],
+    [
+      'adamw weightDecay < 0',
+      () => adamw(0.01, { weightDecay: -1 }),
+      /addDecayedWeights: weightDecay must be a finite number in \[0/,
+    ],
+    [
+      'momentum beta = 1',
+      () => momentum(0.1, 1),
+      /momentum: beta must be a finite number in \[0, 1\), got 1/,
+    ],
+    ['nesterov beta < 0', () => nesterov(0.1, -0.5), /nesterov: beta must be/],
+    [
+      'traceMomentum decay = 1',
+      () => traceMomentum(1),
+      /traceMomentum: decay must be a finite number in \[0, 1\)/,
+    ],
+    [
+      'rmsprop decay = 1',
+      () => rmsprop(0.1, { decay: 1 }),
+      /rmsprop: decay must be a finite number in \[0, 1\)/,
+    ],
+    ['rmsprop eps = 0', () => rmsprop(0.1, { eps: 0 }), /rmsprop: eps must be a finite number in \(0/],
+    ['adagrad eps < 0', () => adagrad(0.1, { eps: -1 }), /adagrad: eps must be/],
+    [
+      'adagrad initialAccumulator < 0',
+      () => adagrad(0.1, { initialAccumulator: -1 }),
+      /adagrad: initialAccumulator must be/,
+    ],
+    ['addDecayedWeights(-1)', () => addDecayedWeights(-1), /addDecayedWeights: weightDecay must be/],
+    [
+      'clipByGlobalNorm(0)',
+      () => clipByGlobalNorm(0),
+      /clipByGlobalNorm: maxNorm must be a finite number in \(0/,
+    ],
+    ['clipByValue(0)', () => clipByValue(0), /clipByValue: max must be a finite number in \(0/],
+    ['clipByValue(NaN)', () => clipByValue(Number.NaN), /clipByValue: max must be/],
+    ['scale(Infinity)', () => scale(Number.POSITIVE_INFINITY), /scale: factor must be a finite number/],
+  ]
+  it.each(badHyperparameters)('refuses %s at construction', (_label, make, expected) => {
+    expect(make).toThrow(T.ValueError)
+    expect(make).toThrow(expected)
+  })
+
+  it('accepts the boundary values that are meaningful', () => {
+    expect(() => adam(1e-3, { b1: 0, b2: 0, epsRoot: 0 })).not.toThrow()
+    expect(() => momentum(0.1, 0)).not.toThrow()
+    expect(() => adagrad(0.1, { eps: 0, initialAccumulator: 0 })).not.toThrow() // safe: see the zero-accumulator test
+    expect(() => addDecayedWeights(0)).not.toThrow()
+    expect(() => sgd((step) => 0.1 / (step + 1))).not.toThrow()
+  })
+
+  it('refuses a schedule value that is negative when the step is taken, naming the step', () => {
+    const params = toParams(initialTheta)
+    const climbing = sgd((step) => (step < 1 ? 0.1 : -0.1))
+    const [, state] = climbing.update(params, climbing.init(params), params)
+    expect(() => climbing.update(params, state, params)).toThrow(
+      /the learning rate at step 1 is -0.1; expected a finite number >= 0/,
+    )
+    // 0 at the end of a decay is a legitimate rate.
+    const decayed = sgd(() => 0)
+    expect(() => decayed.update(params, decayed.init(params), params)).not.toThrow()
+  })
 })
 
 describe('fused update kernels and differentiable updates give the same steps', () => {

@@ -139,3 +139,32 @@ describe('warmupCosineDecay', () => {
     )
   })
 })
+
+describe('schedule hyperparameters', () => {
+  it.each([
+    ['constant(NaN)', () => constant(Number.NaN), /constant: value must be a finite number/],
+    [
+      'cosineDecay decaySteps 0',
+      () => cosineDecay({ init: 1, decaySteps: 0 }),
+      /cosineDecay: decaySteps must be/,
+    ],
+    [
+      'exponentialDecay decayRate 0',
+      () => exponentialDecay({ init: 1, decayRate: 0, transitionSteps: 1 }),
+      /exponentialDecay: decayRate must be/,
+    ],
+    [
+      'warmupCosineDecay decaySteps <= warmupSteps',
+      () => warmupCosineDecay({ init: 0, peak: 1, warmupSteps: 10, decaySteps: 5 }),
+      /warmupCosineDecay: decaySteps \(5\) must exceed warmupSteps \(10\)/,
+    ],
+    [
+      'piecewiseConstant boundariesAndScales missing',
+      () => Reflect.apply(piecewiseConstant, undefined, [{ init: 1 }]),
+      /piecewiseConstant: option 'boundariesAndScales' is required/,
+    ],
+  ] as const)('refuses %s', (_label, make, expected) => {
+    expect(make).toThrow(T.ValueError)
+    expect(make).toThrow(expected)
+  })
+})

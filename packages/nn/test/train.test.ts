@@ -10,10 +10,15 @@ import { l2Penalty, meanSquaredError, softmaxCrossEntropy } from '../src/losses/
 import { adam, scale, sgd } from '../src/optim/index'
 import { flattenNamed } from '../src/tree'
 import type { Dataset } from '../src/data/index'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import {
   earlyStopping,
   evaluate,
   fit,
+  stopOnNaN,
+  TrainingDivergedError,
   formatEpochRecord,
   historyChartSvg,
   makeTrainStep,
@@ -21,6 +26,9 @@ import {
 } from '../src/train/index'
 import type { EpochRecord, Reporter } from '../src/train/index'
 import { niceTicks } from '../src/train/chart'
+import { fitWithCheckpoints, loadCheckpoint } from '../src/node/checkpoint'
+import type { GradientTransformation } from '../src/optim/transform'
+import { map } from '../src/tree'
 
 // ---------------------------------------------------------------------------------------------
 // helpers written for the tests
@@ -420,6 +428,123 @@ describe('fit', () => {
     expect(() => fit({ ...baseOptions(), data: { x: T.zeros([4, 2]), y: T.zeros([3], 'int32') } })).toThrow(
       /\[4,2\].*\[3\]/,
     )
+  })
+})
+
+// ---------------------------------------------------------------------------------------------
+// stopping on NaN
+// ---------------------------------------------------------------------------------------------
+
+/** Plain gradient steps, except that step `badStep` (0-based) multiplies every update by NaN. */
+const divergesAt = (badStep: number): GradientTransformation<{ readonly count: number }> => ({
+  init: () => ({ count: 0 }),
+  update: (grads, state) => [
+    map(grads, (g) => O.mul(g, state.count === badStep ? Number.NaN : -0.05)),
+    { count: state.count + 1 },
+  ],
+})
+
+/** Every float value of a tree is finite. */
+const allFinite = (tree: unknown): boolean =>
+  flattenNamed(tree).every(([, t]) => Array.from(t.data).every(Number.isFinite))
+
+const caught = (run: () => unknown): TrainingDivergedError => {
+  try {
+    run()
+  } catch (e) {
+    if (e instanceof TrainingDivergedError) return e
+    throw e
+  }
+  throw new Error('expected a TrainingDivergedError; training ran to the end')
+}
+
+describe('stopOnNaN (on by default in fit)', () => {
+  it('stops at the first NaN batch loss, naming the epoch and batch, before later callbacks see it', () => {
+    const data = blobs(60, 1)
+    const x = Float32Array.from(data.x.data)
+    x[2 * 20] = Number.NaN // example 20: batch 1 of every epoch without shuffling (batches of 16)
+    const seen: number[] = []
+    const error = caught(() =>
+      fit({
+        ...baseOptions(),
+        data: { x: T.unsafeTensor('float32', [60, 2], x), y: data.y },
+        shuffle: false,
+        callbacks: [{ onBatchEnd: (info) => void seen.push(info.loss) }],
+      }),
+    )
+    expect(error).toBeInstanceOf(T.ValueError)
+    expect(error.message).toMatch(
+      /^stopOnNaN: the training loss is NaN at epoch 0, batch 1 \(step 2\): training diverged and was stopped/,
+    )
+    expect(error.message).toMatch(/Lower the learning rate/)
+    expect([error.epoch, error.batch, error.lastFinite]).toEqual([0, 1, undefined])
+    expect(seen).toHaveLength(1) // the user's callback saw batch 0 only
+    expect(seen.every(Number.isFinite)).toBe(true)
+  })
+
+  it("catches parameters made NaN by an epoch's last update (its loss was still finite) at that epoch's end", () => {
+    const epochsSeen: number[] = []
+    const error = caught(() =>
+      fit({
+        ...baseOptions(),
+        optimizer: divergesAt(5), // 3 batches per epoch: the last batch of epoch 1
+        batchSize: 20,
+        epochs: 4,
+        callbacks: [{ onEpochEnd: (info) => void epochsSeen.push(info.epoch) }],
+      }),
+    )
+    expect(error.message).toMatch(/^stopOnNaN: params '[\w.]*weight' is NaN at the end of epoch 1:/)
+    expect([error.epoch, error.batch]).toEqual([1, undefined])
+    expect(epochsSeen).toEqual([1]) // the epoch with NaN parameters never reached the user's callback
+    expect(error.lastFinite?.epoch).toBe(1)
+    expect(allFinite(error.lastFinite?.params)).toBe(true)
+  })
+
+  it('can be turned off explicitly, and then trains on with NaN parameters', () => {
+    const result = fit({
+      ...baseOptions(),
+      optimizer: divergesAt(5),
+      batchSize: 20,
+      epochs: 4,
+      stopOnNaN: false,
+    })
+    expect(result.epoch).toBe(4)
+    expect(allFinite(result.params)).toBe(false)
+    // The callback on its own does what the default does.
+    expect(() =>
+      fit({
+        ...baseOptions(),
+        optimizer: divergesAt(5),
+        batchSize: 20,
+        epochs: 4,
+        stopOnNaN: false,
+        callbacks: [stopOnNaN()],
+      }),
+    ).toThrow(TrainingDivergedError)
+  })
+
+  it('keeps fitWithCheckpoints from saving a NaN checkpoint: the last good one stays', () => {
+    const root = mkdtempSync(join(tmpdir(), 'backfold-nan-'))
+    try {
+      const options = { ...baseOptions(), optimizer: divergesAt(5), batchSize: 20, epochs: 4 }
+      const dir = join(root, 'guarded')
+      expect(() => fitWithCheckpoints({ ...options, checkpoint: { dir, inShape: [2] } })).toThrow(
+        /params '[\w.]*weight' is NaN at the end of epoch 1/,
+      )
+      const saved = loadCheckpoint(dir, options.model, { optimizer: divergesAt(5) })
+      if (E.isLeft(saved)) throw new Error(saved.left.message)
+      expect(saved.right.epoch).toBe(1)
+      expect(allFinite(saved.right.params)).toBe(true)
+      // Without the guard the same run saves NaN weights (so the check above can fail).
+      const unguarded = join(root, 'unguarded')
+      fitWithCheckpoints({ ...options, stopOnNaN: false, checkpoint: { dir: unguarded, inShape: [2] } })
+      const last = loadCheckpoint(unguarded, options.model, { optimizer: divergesAt(5) })
+      if (E.isLeft(last)) throw new Error(last.left.message)
+      expect(last.right.epoch).toBe(4)
+      expect(allFinite(last.right.params)).toBe(false)
+    } finally {
+      rmSync(root, { recursive: true, force: true })
+    }
   })
 })
 

@@ -104,6 +104,24 @@ describe('softmax and logSoftmax', () => {
     expectClose(valuesOf(y), softmaxReference(f64([1, 2, 3]), 0, false), 6)
   })
 
+  it('give an empty result over an empty axis (as logSoftmax, PyTorch and JAX), with an empty gradient', () => {
+    for (const [shape, axis] of [
+      [[0], -1],
+      [[2, 0], 1],
+      [[0, 3], 0],
+      [[0, 3], 1],
+    ] as const) {
+      const x = unsafeTensor('float64', shape, new Float64Array(0))
+      for (const f of [A.softmax, A.logSoftmax]) {
+        const y = f(x, { axis })
+        expect([y.shape, y.dtype]).toEqual([shape, 'float64'])
+        const g = grad((t: Tensor) => sum(f(t, { axis })))(x)
+        expect(g.shape).toEqual(shape)
+      }
+    }
+    expect(A.softmax(unsafeTensor('int32', [2, 0], new Int32Array(0))).dtype).toBe('float32')
+  })
+
   it('reject an out-of-range axis and a scalar with a ValueError naming the op', () => {
     expect(() => A.softmax(f64([1, 2]), { axis: 1 })).toThrow(
       expect.objectContaining({ kind: 'ValueError', op: 'softmax' }),

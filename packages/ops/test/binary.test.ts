@@ -181,6 +181,29 @@ describe('binary gradients: exact values and conventions', () => {
     expect(grads(B.pow, f64([0]), f64([1]))).toEqual([[1], [0]])
   })
 
+  it('pow with a float32 base and a float64 exponent: the exponent gradient is float64-accurate', () => {
+    // In float64, d/db aᵇ = aᵇ ln a with a the float32 value of the base; taking ln in float32
+    // (the operand's own dtype) is off by about 1e-8 relative.
+    const base = [1.1, 3.7, 0.3]
+    const exponent = [2.5, -1.25, 0.75]
+    const a32 = unsafeTensor('float32', [3], Float32Array.from(base))
+    const [gBase, gExponent] = grad((a: Tensor, b: Tensor) => sum(B.pow(a, b)), { argnums: [0, 1] })(
+      a32,
+      f64(exponent),
+    )
+    expect([gBase.dtype, gExponent.dtype]).toEqual(['float32', 'float64'])
+    gExponent.data.forEach((g, i) => {
+      const a = Math.fround(base[i]!)
+      const expected = a ** exponent[i]! * Math.log(a)
+      expect(Math.abs(g - expected) / Math.abs(expected)).toBeLessThan(1e-14)
+    })
+    // The float32 operand's gradient is rounded once, to float32, from the float64 value.
+    gBase.data.forEach((g, i) => {
+      const a = Math.fround(base[i]!)
+      expect(g).toBe(Math.fround(exponent[i]! * a ** (exponent[i]! - 1)))
+    })
+  })
+
   it('where: the condition gets a zero gradient, a and b get the masked cotangent', () => {
     const cond = f64([1, 0, 0.5])
     const [gc, ga, gb] = grad((c: Tensor, x: Tensor, y: Tensor) => sum(B.mul(B.where(c, x, y), 3)), {

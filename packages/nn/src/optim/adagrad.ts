@@ -1,7 +1,8 @@
+import * as O from '@backfold/ops'
 import { fuse } from './fuse'
-import { requireLearningRate } from './leafwise'
+import { checkOptimizerOptions, requireLearningRate } from './leafwise'
 import { scaleByLearningRate, type ScaleByLearningRateState } from './scaleByLearningRate'
-import { scaleByRss, type ScaleByRssOptions, type ScaleByRssState } from './scaleByRss'
+import { RSS_OPTION_SPECS, rssRule, type ScaleByRssOptions, type ScaleByRssState } from './scaleByRss'
 import type { GradientTransformation, LearningRate } from './transform'
 
 /** Options of `adagrad`. @since 0.1.0 */
@@ -9,6 +10,8 @@ export type AdagradOptions = ScaleByRssOptions
 
 /** State of `adagrad`: `{ sumOfSquares, count }`. @since 0.1.0 */
 export type AdagradState = ScaleByRssState & ScaleByLearningRateState
+
+const ADAGRAD_OPTIONS = O.optionSchema(RSS_OPTION_SPECS)
 
 /**
  * AdaGrad (Duchi, Hazan & Singer 2011) as optax's `adagrad`: `G ← G + g²` from
@@ -22,5 +25,6 @@ export const adagrad = (
   opts: AdagradOptions = {},
 ): GradientTransformation<AdagradState> => {
   requireLearningRate('adagrad', lr)
-  return fuse(scaleByRss(opts), scaleByLearningRate(lr))
+  checkOptimizerOptions('adagrad', opts, ADAGRAD_OPTIONS)
+  return fuse(rssRule('adagrad', opts), scaleByLearningRate(lr))
 }

@@ -27,7 +27,10 @@ export const scaleByRss = (opts: ScaleByRssOptions = {}): GradientTransformation
   return rssRule('scaleByRss', opts)
 }
 
-const SCALE_BY_RSS_OPTIONS = O.optionSchema({ initialAccumulator: O.option.number, eps: O.option.number })
+/** The accepted keys of `ScaleByRssOptions`. @internal */
+export const RSS_OPTION_SPECS = { initialAccumulator: O.option.number, eps: O.option.number } as const
+
+const SCALE_BY_RSS_OPTIONS = O.optionSchema(RSS_OPTION_SPECS)
 
 /** `scaleByRss` with its options already checked by `where`. @internal */
 export const rssRule = (where: string, opts: ScaleByRssOptions): GradientTransformation<ScaleByRssState> => {

@@ -120,7 +120,7 @@ export const checkOptions = (op: string, options: unknown, schema: OptionSchema,
     if (schema.required.length > 0)
       throw new ValueError(
         op,
-        `${name} are required: expected a record with ${schema.required.join(', ')} (accepted: ${schema.names})`,
+        `no ${name} given: expected a record with ${schema.required.join(', ')} (accepted: ${schema.names})`,
       )
     return
   }

@@ -1,6 +1,12 @@
 import type { Tensor } from '@backfold/tensor'
 import { defineOp } from '../core/op'
 import { Tracer, topTrace, primalOf } from '../core/trace'
+import { checkOptions, option, optionSchema } from '../core/options'
+
+const RULE = optionSchema({
+  forward: option.required(option.function),
+  backward: option.required(option.function),
+})
 
 /** The rule given to `customVjp`. @since 0.1.0 */
 export interface CustomVjpRule<Args extends ReadonlyArray<Tensor>, Residuals> {
@@ -24,12 +30,12 @@ export interface CustomVjpRule<Args extends ReadonlyArray<Tensor>, Residuals> {
  * })
  * @since 0.1.0
  */
-export const customVjp =
-  <Args extends ReadonlyArray<Tensor>, Residuals>(
-    f: (...args: Args) => Tensor,
-    rule: CustomVjpRule<Args, Residuals>,
-  ) =>
-  (...args: Args): Tensor => {
+export const customVjp = <Args extends ReadonlyArray<Tensor>, Residuals>(
+  f: (...args: Args) => Tensor,
+  rule: CustomVjpRule<Args, Residuals>,
+): ((...args: Args) => Tensor) => {
+  checkOptions('customVjp', rule, RULE, 'rule')
+  return (...args: Args): Tensor => {
     const trace = topTrace(args, 'customVjp')
     if (trace === undefined) return f(...args)
     // Enclosing (lower) transformations see the forward computation as ordinary ops.
@@ -42,3 +48,4 @@ export const customVjp =
     })
     return new Tracer(trace, y, { op, inputs: args, params: undefined })
   }
+}
