@@ -367,7 +367,8 @@ export const lockCheckpointDirectory = (dir: string): Either<CheckpointError, Ch
     try {
       writeFileAtomicSync(temporary, new TextEncoder().encode(`${JSON.stringify(owner)}\n`))
       linkSync(temporary, path)
-      syncDirectorySync(parent)
+      // Durability of the lock itself is a nicety: a lock lost in a power cut had no live owner.
+      quietly(() => syncDirectorySync(parent))
       return E.right(lock)
     } catch (error) {
       if (codeOf(error) !== 'EEXIST') return fail(`could not create the lock file: ${messageOf(error)}`)
