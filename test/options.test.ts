@@ -404,6 +404,8 @@ const nnRows: ReadonlyArray<Row> = [
         model,
         loss: N.meanSquaredError,
         optimizer: N.sgd(0.1),
+        params: {},
+        state: {},
         data,
         key: T.random.key(0),
       }),

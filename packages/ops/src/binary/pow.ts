@@ -40,6 +40,8 @@ export const powOp = defineOp({
 /**
  * Elementwise power aᵇ (int32 ** int32 gives float32). Broadcasts like NumPy; dtypes promote (a plain number takes the other operand's dtype).
  * Gradient conventions (PyTorch's): d/da is 0 where b = 0; d/db is 0 where a = 0; d/db is NaN for a < 0.
+ * With mixed float32/float64 operands both gradients are computed in float64 and each is returned
+ * in its operand's dtype, so the float64 one keeps float64 accuracy.
  * @example
  * pow(tensor([2, 3]), 2) // [4, 9]
  * @throws ShapeError when the shapes do not broadcast.
