@@ -12,6 +12,7 @@ import {
   decodeCheckpoint,
   encodeCheckpoint,
   sha256Hex,
+  type CheckpointContents,
   type CheckpointFileName,
 } from '../src/checkpoint/directory'
 import type { CheckpointError } from '../src/checkpoint/safetensors'
@@ -27,7 +28,7 @@ const built = E.getOrElseW(() => {
 })(model.init(init, inShape))
 const configOf = encodeModel(model as unknown as Layer)
 if (E.isLeft(configOf)) throw new Error('no config')
-const encoded = encodeCheckpoint({
+const contents: CheckpointContents = {
   config: configOf.right,
   inShape,
   params: built.params,
@@ -37,7 +38,8 @@ const encoded = encodeCheckpoint({
   epoch: 1,
   key: T.random.key(3),
   history: [{ epoch: 0, loss: 0.5, seconds: 0.1, samples: 4 }],
-})
+}
+const encoded = encodeCheckpoint(contents)
 if (E.isLeft(encoded)) throw new Error(encoded.left.message)
 const files = new Map(encoded.right)
 
@@ -66,6 +68,21 @@ describe('sha256Hex', () => {
     const big = randomBytes(300)
     const view = big.subarray(17, 17 + 130)
     expect(sha256Hex(view)).toBe(createHash('sha256').update(view).digest('hex'))
+  })
+})
+
+describe('the manifest with another SHA-256', () => {
+  it('files sealed with sha256Hex verify with node:crypto, and the other way round', () => {
+    const nodeHash = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
+    const read = (source: ReadonlyMap<CheckpointFileName, Uint8Array>) => (file: CheckpointFileName) =>
+      E.right(source.get(file)!)
+    expect(E.isRight(decodeCheckpoint(read(files), model, { optimizer, sha256: nodeHash }))).toBe(true)
+    const sealedByNode = encodeCheckpoint(contents, { sha256: nodeHash })
+    if (E.isLeft(sealedByNode)) throw new Error(sealedByNode.left.message)
+    expect(new Map(sealedByNode.right)).toEqual(files)
+    // A hash that disagrees is caught: the manifest's own line fails first.
+    const wrong = decodeCheckpoint(read(files), model, { sha256: () => '0'.repeat(64) })
+    expect(E.isLeft(wrong) && wrong.left.message).toMatch(/own checksum does not match/)
   })
 })
 
