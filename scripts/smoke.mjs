@@ -6,7 +6,6 @@ const require = createRequire(import.meta.url)
 const T = await import('@backfold/tensor')
 const O = await import('@backfold/ops')
 const N = await import('@backfold/nn')
-await import('@backfold/nn/node')
 
 const a = T.tensor([
   [1, 2],
@@ -22,8 +21,18 @@ const init = model.init(T.random.key(0), [4])
 assert.equal(init._tag, 'Right')
 assert.deepEqual(init.right.outShape, [2])
 
-for (const name of ['@backfold/tensor', '@backfold/ops', '@backfold/nn', '@backfold/nn/node']) {
+const NN = await import('@backfold/nn/node')
+const esmBuilds = { '@backfold/tensor': T, '@backfold/ops': O, '@backfold/nn': N, '@backfold/nn/node': NN }
+for (const [name, esm] of Object.entries(esmBuilds)) {
   const cjs = require(name)
   assert.ok(Object.keys(cjs).length > 0, `${name} (CommonJS) exports nothing`)
+  // One instance per process: require gives the ES module itself, not a second copy with its own
+  // trace levels, Tracer class and backend settings.
+  assert.equal(cjs, esm, `${name}: require and import load two different copies`)
 }
-console.log('smoke: built ESM and CJS packages load in plain Node and compute')
+// A raw kernel on a traced value throws instead of silently giving a zero gradient.
+assert.throws(
+  () => O.grad((x) => O.sum(T.mul(x, x)))(T.tensor([1, 2, 3])),
+  (error) => error.kind === 'TraceError' && /^mul: /.test(error.message),
+)
+console.log('smoke: built ESM and CJS packages load in plain Node as one instance and compute')

@@ -4,7 +4,8 @@
  * the offending argument and the shapes or dtypes involved, and says what was expected.
  * @since 0.1.0
  */
-export type BackfoldErrorKind = 'ShapeError' | 'DTypeError' | 'ValueError' | 'ParseError' | 'TraceError'
+export type BackfoldErrorKind =
+  'ShapeError' | 'DTypeError' | 'ValueError' | 'ParseError' | 'TraceError' | 'DuplicatePackageError'
 
 /** Base class of every error backfold throws. @since 0.1.0 */
 export class BackfoldError extends Error {
@@ -50,6 +51,31 @@ export class ValueError extends BackfoldError {
 export class ParseError extends BackfoldError {
   constructor(op: string, message: string) {
     super('ParseError', op, message)
+  }
+}
+
+/**
+ * A transformation misused (an escaped traced value, a bad cotangent, an int32 argument), or a
+ * kernel handed an abstract value (see `abstractValue`): a traced value has no data a kernel may
+ * read, so computing on it with a kernel would silently drop it from the derivative.
+ * @since 0.2.0 (thrown by `@backfold/ops`, which re-exports this class, since 0.1.0)
+ */
+export class TraceError extends BackfoldError {
+  constructor(op: string, message: string) {
+    super('TraceError', op, message)
+  }
+}
+
+/**
+ * A second, different copy of a backfold package loaded into a process that already holds one
+ * (two versions installed side by side, or two builds of one version). Copies cannot share traced
+ * values or process-wide settings, so the second one refuses to load; the message names both
+ * versions and locations and says how to end up with one.
+ * @since 0.2.0
+ */
+export class DuplicatePackageError extends BackfoldError {
+  constructor(pkg: string, message: string) {
+    super('DuplicatePackageError', pkg, message)
   }
 }
 

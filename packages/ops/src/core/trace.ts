@@ -1,12 +1,25 @@
-import { BackfoldError, type Tensor } from '@backfold/tensor'
+import { TraceError, abstractValue, claimSingleCopy, type Tensor } from '@backfold/tensor'
 import type { Op } from './op'
 
-/** Thrown when a transformation is misused (escaped traced value, bad cotangent, int32 argument). @since 0.1.0 */
-export class TraceError extends BackfoldError {
-  constructor(op: string, message: string) {
-    super('TraceError', op, message)
-  }
-}
+/**
+ * Thrown when a transformation is misused (escaped traced value, bad cotangent, int32 argument) or
+ * a kernel of `@backfold/tensor` is handed a traced value. Defined in `@backfold/tensor` (its kernels
+ * throw it too) and re-exported here: one class, so `instanceof TraceError` holds for both.
+ * @since 0.1.0
+ */
+export { TraceError }
+
+/** The package version, inlined by the build (tsup `define`); absent when running from sources. */
+declare const __BACKFOLD_VERSION__: string | undefined
+
+// Trace levels below are numbered by this module: a second copy would number its own from 1, and
+// `instanceof Tracer` would fail across the two, so a tracer of one would pass through the other's
+// ops as a constant (a gradient of zero). A second copy therefore refuses to load.
+claimSingleCopy(
+  '@backfold/ops',
+  typeof __BACKFOLD_VERSION__ === 'string' ? __BACKFOLD_VERSION__ : 'sources',
+  import.meta.url,
+)
 
 /**
  * One transformation in progress. Levels grow with nesting, so the innermost transformation
@@ -39,9 +52,18 @@ export interface Node {
   readonly params: unknown
 }
 
+/** What a kernel that is handed a tracer tells the user (the `abstractValue` brand's value). */
+const TRACED =
+  'it is a value traced by a transformation of @backfold/ops (grad, vjp, jvp, hvp, jacobian). ' +
+  'Compute on it with the differentiable ops of @backfold/ops (same names as the kernels); a kernel ' +
+  'would drop it from the derivative, and the gradient would silently be zero. In a custom op, ' +
+  'forward receives concrete tensors and may use kernels; vjp must use ops'
+
 /**
- * A value flowing through a transformation: it behaves as a tensor (its dtype, shape and data are
- * its primal's) and remembers how it was computed. Users never construct one.
+ * A value flowing through a transformation: it has its primal's dtype and shape and remembers how it
+ * was computed. Users never construct one. It carries the `abstractValue` brand of
+ * `@backfold/tensor` and has no readable `data`: inside a transformation compute with ops; to look
+ * at the current value (logging), use `concrete(x)`, which is not differentiated.
  * @since 0.1.0
  */
 export class Tracer implements Tensor {
@@ -58,8 +80,21 @@ export class Tracer implements Tensor {
   get shape(): Tensor['shape'] {
     return this.primal.shape
   }
-  get data(): Tensor['data'] {
-    return this.primal.data
+  /**
+   * Always throws: what a traced value holds is not its data but a place in a computation, and
+   * reading the primal's numbers here would cut the derivative silently.
+   */
+  get data(): never {
+    throw new TraceError(
+      'Tracer.data',
+      'a traced value has no data to read inside a transformation; compute with the ops of ' +
+        '@backfold/ops, return the value from the transformed function to read it, or use ' +
+        'concrete(x) to look at the current value (not differentiated)',
+    )
+  }
+  /** The `abstractValue` brand: kernels of `@backfold/tensor` refuse this value with this advice. */
+  get [abstractValue](): string {
+    return TRACED
   }
 }
 

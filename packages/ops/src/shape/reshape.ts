@@ -24,9 +24,8 @@ export const reshapeOp = defineOp<ReshapeParams>({
  * @since 0.1.0
  */
 export const reshape = (x: Tensor, shape: ReadonlyArray<number>): Tensor => {
-  // The kernel shares x's data, so asking it for the shape costs nothing and gives its exact -1
-  // inference and error messages.
-  const outShape = T.reshape(x, shape).shape
+  // The kernel's own shape rule: its exact -1 inference and error messages (x may be traced).
+  const outShape = T.reshapeShape(x.shape, shape)
   if (T.shapesEqual(outShape, x.shape)) return x
   return applyOp(reshapeOp, [x], { shape: [...outShape] })
 }

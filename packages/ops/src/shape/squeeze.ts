@@ -22,6 +22,6 @@ const SQUEEZE_OPTIONS = optionSchema({ axis: option.axes })
  */
 export const squeeze = (x: Tensor, opts?: SqueezeOptions): Tensor => {
   checkOptions('squeeze', opts, SQUEEZE_OPTIONS)
-  // The kernel shares x's data: asking it for the shape is free and gives its exact errors.
-  return reshape(x, T.squeeze(x, opts?.axis).shape)
+  // The kernel's own shape rule gives its exact errors (x may be traced).
+  return reshape(x, T.squeezeShape(x.shape, opts?.axis))
 }

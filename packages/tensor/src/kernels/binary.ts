@@ -13,7 +13,7 @@ import { getBackend, type BinaryOp } from '../backend'
 import { allocate, isDType, promoteTypes, type DType } from '../dtype'
 import { DTypeError, ShapeError, fmtShape } from '../errors'
 import { broadcastShapes } from '../shape'
-import { unsafeTensor, type Tensor } from '../tensor'
+import { requireConcrete, unsafeTensor, type Tensor } from '../tensor'
 
 const INT32_MIN = -2147483648
 const INT32_MAX = 2147483647
@@ -66,6 +66,8 @@ const COMPARISONS: ReadonlySet<BinaryOp> = new Set<BinaryOp>([
 ])
 
 const run = (op: BinaryOp, a: Tensor | number, b: Tensor | number): Tensor => {
+  requireConcrete(op, 'a', a)
+  requireConcrete(op, 'b', b)
   const dtype = commonDType(op, a, b)
   const left = asTensor(a, dtype)
   const right = asTensor(b, dtype)
@@ -146,6 +148,9 @@ export const greaterEqual = (a: Tensor | number, b: Tensor | number): Tensor => 
  * @since 0.1.0
  */
 export const where = (cond: Tensor, a: Tensor | number, b: Tensor | number): Tensor => {
+  requireConcrete('where', 'cond', cond)
+  requireConcrete('where', 'a', a)
+  requireConcrete('where', 'b', b)
   checkDType('where', 'cond', cond.dtype)
   const dtype = commonDType('where', a, b)
   const left = asTensor(a, dtype)
@@ -176,6 +181,7 @@ export const where = (cond: Tensor, a: Tensor | number, b: Tensor | number): Ten
  * @since 0.1.0
  */
 export const astype = (x: Tensor, dtype: DType): Tensor => {
+  requireConcrete('astype', 'x', x)
   if (!isDType(dtype))
     throw new DTypeError('astype', `unknown target dtype ${String(dtype)}; ${DTYPES_EXPECTED}`)
   const from = checkDType('astype', 'x', x.dtype)

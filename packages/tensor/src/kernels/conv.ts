@@ -6,7 +6,7 @@ import { getBackend } from '../backend'
 import { promoteTypes } from '../dtype'
 import { ShapeError, ValueError, fmtShape } from '../errors'
 import { checkShape, shapesEqual } from '../shape'
-import { unsafeTensor } from '../tensor'
+import { requireConcrete, unsafeTensor } from '../tensor'
 
 /**
  * Spatial padding of a 2-D window op:
@@ -231,6 +231,8 @@ const checkCotangent = (op: string, dyShape: Shape, xShape: Shape, wShape: Shape
  * @since 0.1.0
  */
 export const conv2d = (x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor => {
+  requireConcrete('conv2d', 'x', x)
+  requireConcrete('conv2d', 'w', w)
   const input = snapshot(x)
   const weights = snapshot(w)
   const spec = conv2dSpec('conv2d', input.shape, weights.shape, opts)
@@ -252,6 +254,8 @@ export const conv2dBackwardInput = (
   opts: Conv2dOptions = {},
 ): Tensor => {
   const op = 'conv2dBackwardInput'
+  requireConcrete(op, 'dy', dy)
+  requireConcrete(op, 'w', w)
   const cotangent = snapshot(dy)
   const weights = snapshot(w)
   const spec = conv2dSpec(op, xShape, weights.shape, opts)
@@ -273,6 +277,8 @@ export const conv2dBackwardFilter = (
   opts: Conv2dOptions = {},
 ): Tensor => {
   const op = 'conv2dBackwardFilter'
+  requireConcrete(op, 'x', x)
+  requireConcrete(op, 'dy', dy)
   const input = snapshot(x)
   const cotangent = snapshot(dy)
   const spec = conv2dSpec(op, input.shape, wShape, opts)

@@ -7,7 +7,7 @@
 import { getBackend } from '../backend'
 import { ShapeError, ValueError, fmtShape } from '../errors'
 import { shapesEqual } from '../shape'
-import type { Tensor } from '../tensor'
+import { requireConcrete, type Tensor } from '../tensor'
 import { requireSameFloat } from './sameFloat'
 
 /**
@@ -71,6 +71,7 @@ export const softmaxCrossEntropyLoss = (logits: Tensor, labels: Tensor): Tensor 
  * @since 0.1.0
  */
 export const softmaxCrossEntropyGrad = (ct: Tensor, logits: Tensor, labels: Tensor): Tensor => {
+  requireConcrete('softmaxCrossEntropyGrad', 'ct', ct)
   requireClasses('softmaxCrossEntropyGrad', logits, labels)
   const rows = logits.shape.slice(0, -1)
   if (ct.dtype !== logits.dtype || !shapesEqual(ct.shape, rows))

@@ -1,6 +1,6 @@
 import type { DType } from '../dtype'
 import type { Shape } from '../shape'
-import type { Tensor } from '../tensor'
+import { requireConcrete, type Tensor } from '../tensor'
 import { getBackend } from '../backend'
 import { isDType } from '../dtype'
 import { DTypeError, ShapeError, ValueError, fmtShape } from '../errors'
@@ -56,6 +56,8 @@ const checkIndexRange = (op: string, indices: Tensor, size: number, where: strin
  */
 export const gather = (x: Tensor, indices: Tensor, axis = 0): Tensor => {
   const op = 'gather'
+  requireConcrete(op, 'x', x)
+  requireConcrete(op, 'indices', indices)
   const xShape = x.shape
   checkIndexDtype(op, indices, indices.shape)
   const at = resolveAxis(op, axis, xShape.length, xShape, 'x')
@@ -79,6 +81,8 @@ export const scatterAdd = (
   shape: ReadonlyArray<number>,
 ): Tensor => {
   const op = 'scatterAdd'
+  requireConcrete(op, 'updates', updates)
+  requireConcrete(op, 'indices', indices)
   checkShape(op, shape)
   const indexShape = indices.shape
   const updatesShape = updates.shape
@@ -105,6 +109,7 @@ export const scatterAdd = (
  */
 export const oneHot = (indices: Tensor, depth: number, dtype: DType = 'float32'): Tensor => {
   const op = 'oneHot'
+  requireConcrete(op, 'indices', indices)
   const indexShape = indices.shape
   checkIndexDtype(op, indices, indexShape)
   if (!Number.isInteger(depth) || depth < 0)
@@ -154,6 +159,8 @@ const checkAlongAxis = (
  * @since 0.1.0
  */
 export const takeAlongAxis = (x: Tensor, indices: Tensor, axis: number): Tensor => {
+  requireConcrete('takeAlongAxis', 'x', x)
+  requireConcrete('takeAlongAxis', 'indices', indices)
   const at = checkAlongAxis('takeAlongAxis', x.shape, 'x', indices, indices.shape, axis)
   return getBackend().takeAlongAxis(x, indices, at)
 }
@@ -174,6 +181,8 @@ export const scatterAddAlongAxis = (
   shape: ReadonlyArray<number>,
 ): Tensor => {
   const op = 'scatterAddAlongAxis'
+  requireConcrete(op, 'updates', updates)
+  requireConcrete(op, 'indices', indices)
   checkShape(op, shape)
   const indexShape = indices.shape
   const updatesShape = updates.shape

@@ -1,7 +1,7 @@
 import { getBackend, type Activation } from '../backend'
 import { promoteTypes, isFloat } from '../dtype'
 import { DTypeError, ShapeError, ValueError, fmtShape } from '../errors'
-import type { Tensor } from '../tensor'
+import { requireConcrete, type Tensor } from '../tensor'
 import { matmulPlan } from './matmul'
 
 /**
@@ -14,6 +14,9 @@ import { matmulPlan } from './matmul'
  * @since 0.1.0
  */
 export const linear = (x: Tensor, w: Tensor, b?: Tensor, activation: Activation = 'none'): Tensor => {
+  requireConcrete('linear', 'x', x)
+  requireConcrete('linear', 'w', w)
+  if (b !== undefined) requireConcrete('linear', 'b', b)
   if (activation !== 'none' && activation !== 'relu')
     throw new ValueError('linear', `activation must be 'none' or 'relu', got ${String(activation)}`)
   if (x.shape.length !== 2 || w.shape.length !== 2)

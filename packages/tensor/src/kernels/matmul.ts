@@ -5,7 +5,7 @@ import type { Tensor } from '../tensor'
 import { getBackend } from '../backend'
 import { promoteTypes } from '../dtype'
 import { ShapeError, fmtShape } from '../errors'
-import { unsafeTensor } from '../tensor'
+import { requireConcrete, unsafeTensor } from '../tensor'
 
 /**
  * Options of `matmul`. A transpose flag swaps the last two axes of that operand (rank >= 2 only;
@@ -123,6 +123,8 @@ const asMatrixOperand = (x: Tensor, shape: Shape, dtype: DType, vectorShape: Sha
  * @since 0.1.0
  */
 export const matmul = (a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor => {
+  requireConcrete('matmul', 'a', a)
+  requireConcrete('matmul', 'b', b)
   const aShape = a.shape
   const bShape = b.shape
   const { spec, outShape } = matmulPlan(aShape, bShape, opts)

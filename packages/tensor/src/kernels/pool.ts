@@ -7,7 +7,7 @@ import { getBackend } from '../backend'
 import { promoteTypes, toFloat } from '../dtype'
 import { ShapeError, ValueError, fmtShape } from '../errors'
 import { checkShape, shapesEqual } from '../shape'
-import { unsafeTensor } from '../tensor'
+import { requireConcrete, unsafeTensor } from '../tensor'
 import { positivePair2d, resolvePadding2d } from './conv'
 
 /**
@@ -104,6 +104,7 @@ const checkPooledShape = (op: string, name: string, actual: Shape, xShape: Shape
  * @since 0.1.0
  */
 export const maxPool2d = (x: Tensor, opts: Pool2dOptions): Tensor => {
+  requireConcrete('maxPool2d', 'x', x)
   const input = snapshot(x)
   return getBackend().maxPool2d(input, pool2dSpec('maxPool2d', input.shape, opts))
 }
@@ -116,6 +117,8 @@ export const maxPool2d = (x: Tensor, opts: Pool2dOptions): Tensor => {
  */
 export const maxPool2dBackward = (dy: Tensor, x: Tensor, opts: Pool2dOptions): Tensor => {
   const op = 'maxPool2dBackward'
+  requireConcrete(op, 'dy', dy)
+  requireConcrete(op, 'x', x)
   const cotangent = snapshot(dy)
   const input = snapshot(x)
   const spec = pool2dSpec(op, input.shape, opts)
@@ -136,6 +139,8 @@ export const maxPool2dBackward = (dy: Tensor, x: Tensor, opts: Pool2dOptions): T
  */
 export const maxPool2dSelect = (src: Tensor, x: Tensor, opts: Pool2dOptions): Tensor => {
   const op = 'maxPool2dSelect'
+  requireConcrete(op, 'src', src)
+  requireConcrete(op, 'x', x)
   const source = snapshot(src)
   const input = snapshot(x)
   const spec = pool2dSpec(op, input.shape, opts)
@@ -160,6 +165,7 @@ export const maxPool2dSelect = (src: Tensor, x: Tensor, opts: Pool2dOptions): Te
  * @since 0.1.0
  */
 export const avgPool2d = (x: Tensor, opts: Pool2dOptions): Tensor => {
+  requireConcrete('avgPool2d', 'x', x)
   const input = snapshot(x)
   const spec = pool2dSpec('avgPool2d', input.shape, opts)
   return getBackend().avgPool2d(castTo(input, toFloat(input.dtype)), spec)
@@ -173,6 +179,7 @@ export const avgPool2d = (x: Tensor, opts: Pool2dOptions): Tensor => {
  */
 export const avgPool2dBackward = (dy: Tensor, xShape: Shape, opts: Pool2dOptions): Tensor => {
   const op = 'avgPool2dBackward'
+  requireConcrete(op, 'dy', dy)
   const cotangent = snapshot(dy)
   const spec = pool2dSpec(op, xShape, opts)
   checkPooledShape(op, 'dy', cotangent.shape, xShape, spec)

@@ -11,7 +11,7 @@ import { getBackend, type ReduceOp } from '../backend'
 import { allocate, isDType, toFloat, type DType } from '../dtype'
 import { DTypeError, ValueError, fmtShape } from '../errors'
 import { normalizeAxes, normalizeAxis, type Shape } from '../shape'
-import { unsafeTensor, type Tensor } from '../tensor'
+import { requireConcrete, unsafeTensor, type Tensor } from '../tensor'
 
 /**
  * Which axes to reduce and whether to keep them.
@@ -80,6 +80,7 @@ const run = (
   opts: ReduceOptions | undefined,
   outDtype: (dtype: DType) => DType,
 ): Tensor => {
+  requireConcrete(op, 'x', x)
   const dtype = checkDType(op, x.dtype)
   const shape = x.shape
   const axes = normalizeAxes(op, opts?.axes, shape.length)
@@ -108,6 +109,7 @@ export const sum = (x: Tensor, opts?: ReduceOptions): Tensor => run('sum', x, op
  * @since 0.1.0
  */
 export const mean = (x: Tensor, opts?: ReduceOptions): Tensor => {
+  requireConcrete('mean', 'x', x)
   const dtype = checkDType('mean', x.dtype)
   const shape = x.shape
   const axes = normalizeAxes('mean', opts?.axes, shape.length)
@@ -154,6 +156,7 @@ export const min = (x: Tensor, opts?: ReduceOptions): Tensor => run('min', x, op
 export const logsumexp = (x: Tensor, opts?: ReduceOptions): Tensor => run('logsumexp', x, opts, toFloat)
 
 const runArg = (op: 'argmax' | 'argmin', x: Tensor, opts: ArgReduceOptions | undefined): Tensor => {
+  requireConcrete(op, 'x', x)
   checkDType(op, x.dtype)
   const shape = x.shape
   const rank = shape.length

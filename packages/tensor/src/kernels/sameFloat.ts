@@ -1,7 +1,7 @@
 import { isFloat } from '../dtype'
 import { DTypeError, ShapeError, fmtShape } from '../errors'
 import { shapesEqual } from '../shape'
-import type { Tensor } from '../tensor'
+import { requireConcrete, type Tensor } from '../tensor'
 
 /** Rejects operands that are not float tensors of one dtype and one shape. @internal */
 export const requireSameFloat = (
@@ -9,6 +9,7 @@ export const requireSameFloat = (
   names: ReadonlyArray<string>,
   xs: ReadonlyArray<Tensor>,
 ): void => {
+  for (let i = 0; i < xs.length; i++) requireConcrete(op, names[i] ?? `operand ${i}`, xs[i]!)
   const first = xs[0]!
   xs.forEach((x, i) => {
     if (!isFloat(x.dtype) || x.dtype !== first.dtype)

@@ -3,7 +3,7 @@ import type { Tensor } from '../tensor'
 import { getBackend } from '../backend'
 import { ShapeError, ValueError, fmtShape } from '../errors'
 import { checkShape, shapesEqual, sizeOf } from '../shape'
-import { unsafeTensor } from '../tensor'
+import { requireConcrete, unsafeTensor } from '../tensor'
 
 // Shape kernels. Tensors are immutable, so reshape, expandDims, squeeze and ravel share the
 // input's buffer; only transpose and broadcastTo move data.
@@ -73,6 +73,7 @@ const resolveReshape = (op: string, inShape: Shape, requested: ReadonlyArray<num
  * @since 0.1.0
  */
 export const reshape = (x: Tensor, shape: ReadonlyArray<number>): Tensor => {
+  requireConcrete('reshape', 'x', x)
   const inShape = x.shape
   const outShape = resolveReshape('reshape', inShape, shape)
   if (shapesEqual(inShape, outShape)) return x
@@ -80,10 +81,22 @@ export const reshape = (x: Tensor, shape: ReadonlyArray<number>): Tensor => {
 }
 
 /**
+ * The shape `reshape(x, shape)` gives for `x` of shape `inShape` (its one `-1` inferred), or the
+ * error `reshape` would throw. For shapes alone (a traced value's, say), where `reshape` itself
+ * needs a concrete tensor.
+ * @example
+ * reshapeShape([2, 3, 4], [2, -1]) // [2, 12]
+ * @since 0.2.0
+ */
+export const reshapeShape = (inShape: Shape, shape: ReadonlyArray<number>): number[] =>
+  resolveReshape('reshape', inShape, shape)
+
+/**
  * Flattens `x` to rank 1 (`reshape(x, [-1])`), sharing its data.
  * @since 0.1.0
  */
 export const ravel = (x: Tensor): Tensor => {
+  requireConcrete('ravel', 'x', x)
   const inShape = x.shape
   if (inShape.length === 1) return x
   return unsafeTensor(x.dtype, [sizeOf(inShape)], x.data)
@@ -101,6 +114,7 @@ export const ravel = (x: Tensor): Tensor => {
  */
 export const transpose = (x: Tensor, perm?: ReadonlyArray<number>): Tensor => {
   const op = 'transpose'
+  requireConcrete(op, 'x', x)
   const inShape = x.shape
   const rank = inShape.length
   let axes: number[]
@@ -135,6 +149,7 @@ export const transpose = (x: Tensor, perm?: ReadonlyArray<number>): Tensor => {
  */
 export const broadcastTo = (x: Tensor, shape: ReadonlyArray<number>): Tensor => {
   const op = 'broadcastTo'
+  requireConcrete(op, 'x', x)
   checkShape(op, shape)
   const inShape = x.shape
   const lead = shape.length - inShape.length
@@ -166,6 +181,7 @@ export const broadcastTo = (x: Tensor, shape: ReadonlyArray<number>): Tensor => 
  * @since 0.1.0
  */
 export const expandDims = (x: Tensor, axis: number): Tensor => {
+  requireConcrete('expandDims', 'x', x)
   const inShape = x.shape
   const at = resolveAxis('expandDims', axis, inShape.length + 1, inShape)
   return unsafeTensor(x.dtype, [...inShape.slice(0, at), 1, ...inShape.slice(at)], x.data)
@@ -180,8 +196,22 @@ export const expandDims = (x: Tensor, axis: number): Tensor => {
  * @since 0.1.0
  */
 export const squeeze = (x: Tensor, axes?: number | ReadonlyArray<number>): Tensor => {
+  requireConcrete('squeeze', 'x', x)
+  const outShape = squeezeShape(x.shape, axes)
+  if (outShape.length === x.shape.length) return x
+  return unsafeTensor(x.dtype, outShape, x.data)
+}
+
+/**
+ * The shape `squeeze(x, axes)` gives for `x` of shape `inShape`, or the error `squeeze` would throw.
+ * For shapes alone (a traced value's, say), where `squeeze` itself needs a concrete tensor.
+ * @example
+ * squeezeShape([1, 3, 1])    // [3]
+ * squeezeShape([1, 3, 1], 0) // [3, 1]
+ * @since 0.2.0
+ */
+export const squeezeShape = (inShape: Shape, axes?: number | ReadonlyArray<number>): number[] => {
   const op = 'squeeze'
-  const inShape = x.shape
   const rank = inShape.length
   const drop = new Array<boolean>(rank).fill(false)
   if (axes === undefined) {
@@ -203,7 +233,5 @@ export const squeeze = (x: Tensor, axes?: number | ReadonlyArray<number>): Tenso
       drop[at] = true
     }
   }
-  const outShape = inShape.filter((_, i) => !drop[i])
-  if (outShape.length === rank) return x
-  return unsafeTensor(x.dtype, outShape, x.data)
+  return inShape.filter((_, i) => !drop[i])
 }

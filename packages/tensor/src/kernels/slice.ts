@@ -5,7 +5,7 @@ import { getBackend } from '../backend'
 import { promoteTypes } from '../dtype'
 import { ShapeError, ValueError, fmtShape } from '../errors'
 import { shapesEqual } from '../shape'
-import { unsafeTensor } from '../tensor'
+import { requireConcrete, requireAllConcrete, unsafeTensor } from '../tensor'
 
 // Slicing, concatenation and padding. Slices follow Python's rules exactly (negative indices,
 // clamping, negative steps), so code ported from NumPy or PyTorch slices the same elements.
@@ -131,6 +131,7 @@ export const resolveSlice = (
  * @since 0.1.0
  */
 export const slice = (x: Tensor, ranges: ReadonlyArray<SliceRange | undefined>): Tensor => {
+  requireConcrete('slice', 'x', x)
   const inShape = x.shape
   const { start, step, outShape } = resolveSlice('slice', inShape, ranges)
   if (shapesEqual(inShape, outShape) && start.every((s) => s === 0) && step.every((s) => s === 1)) return x
@@ -160,6 +161,7 @@ const checkList = (op: string, xs: ReadonlyArray<Tensor>): void => {
 export const concat = (xs: ReadonlyArray<Tensor>, axis = 0): Tensor => {
   const op = 'concat'
   checkList(op, xs)
+  requireAllConcrete(op, 'xs', xs)
   const shapes = xs.map((x) => x.shape)
   const firstShape = shapes[0]!
   const rank = firstShape.length
@@ -195,6 +197,7 @@ export const concat = (xs: ReadonlyArray<Tensor>, axis = 0): Tensor => {
 export const stack = (xs: ReadonlyArray<Tensor>, axis = 0): Tensor => {
   const op = 'stack'
   checkList(op, xs)
+  requireAllConcrete(op, 'xs', xs)
   const shapes = xs.map((x) => x.shape)
   const firstShape = shapes[0]!
   const at = resolveAxis(op, axis, firstShape.length + 1, firstShape)
@@ -224,6 +227,7 @@ export const stack = (xs: ReadonlyArray<Tensor>, axis = 0): Tensor => {
  */
 export const pad = (x: Tensor, pads: ReadonlyArray<readonly [number, number]>, value = 0): Tensor => {
   const op = 'pad'
+  requireConcrete(op, 'x', x)
   const inShape = x.shape
   const dtype = x.dtype
   const rank = inShape.length
@@ -270,6 +274,7 @@ export const pad = (x: Tensor, pads: ReadonlyArray<readonly [number, number]>, v
  */
 export const split = (x: Tensor, sections: number | ReadonlyArray<number>, axis = 0): Tensor[] => {
   const op = 'split'
+  requireConcrete(op, 'x', x)
   const inShape = x.shape
   const rank = inShape.length
   const at = resolveAxis(op, axis, rank, inShape)

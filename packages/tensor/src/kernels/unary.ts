@@ -10,9 +10,10 @@
 import { getBackend, type UnaryOp } from '../backend'
 import { isDType, toFloat, type DType } from '../dtype'
 import { DTypeError } from '../errors'
-import type { Tensor } from '../tensor'
+import { requireConcrete, type Tensor } from '../tensor'
 
 const run = (op: UnaryOp, x: Tensor, realValued: boolean): Tensor => {
+  requireConcrete(op, 'x', x)
   const dtype = x.dtype
   if (!isDType(dtype))
     throw new DTypeError(op, `x has dtype ${String(dtype)}; expected 'float32', 'float64' or 'int32'`)
