@@ -229,7 +229,8 @@ describe('prod', () => {
     const f = (t: Tensor): Tensor => prod(t, { axis: 1 })
     expect(checkVjp(f, [x]).ok).toBe(true)
     const gradient = (t: Tensor): Tensor => grad((u: Tensor) => sum(mul(f(u), f64([2], [0.3, -1.2]))))(t)
-    const report = checkVjp(gradient, [x])
+    // Third order (checkVjp's own second-order check of this gradient) is not claimed at a zero.
+    const report = checkVjp(gradient, [x], { secondOrder: false })
     expect(report.ok, report.message).toBe(true)
   })
 })

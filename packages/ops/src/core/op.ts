@@ -7,7 +7,9 @@ import { Tracer, topTrace, type Node } from './trace'
  * - `forward(xs, p)` receives concrete tensors and computes with the kernels of `@backfold/tensor`.
  * - `vjp(ct, xs, y, p, needed)` receives the output cotangent `ct` (shaped like `y`), the inputs `xs`
  *   and the output `y`, and returns one cotangent per input, shaped like that input. It is written
- *   with differentiable ops, so the backward pass can itself be differentiated (`grad(grad(f))`).
+ *   with differentiable ops, never kernels, so the backward pass can itself be differentiated
+ *   (`grad(grad(f))`): under an enclosing transformation its arguments are traced values, which
+ *   kernels refuse with a `TraceError`.
  *   `needed[i]` is false when input `i` is a constant of the transformation (data, labels, a frozen
  *   weight): its cotangent is discarded, so a VJP may skip computing it and return `undefined` in
  *   that place (a dense layer's input gradient for the data is a whole matmul). Ignoring `needed`
@@ -30,6 +32,13 @@ export interface Op<P = void> {
 
 /**
  * Defines an op. Built-in ops and user ops are made the same way; test a new op with `checkVjp`.
+ *
+ * The rule: **forward uses kernels, the VJP uses ops.** `forward` receives concrete tensors and
+ * computes with the kernels of `@backfold/tensor`. `vjp` receives values that may be traced (when
+ * the gradient is itself differentiated: `grad(grad(f))`, `hvp`, `jvp`), so it computes with the
+ * ops of `@backfold/ops`. A kernel in a VJP gives a right first derivative, then throws a
+ * `TraceError` naming the kernel as soon as the VJP is differentiated; `checkVjp` differentiates
+ * it by default (its second-order check) so the mistake shows up in the op's test, not later.
  * @example
  * import { defineOp, applyOp, mul, cos, checkVjp } from '@backfold/ops'
  * import * as T from '@backfold/tensor'

@@ -15,7 +15,11 @@ export interface GradRow {
   readonly fn: (...xs: Tensor[]) => Tensor
   /** float64 inputs (int32 arguments such as indices are allowed and are not differentiated). */
   readonly args: () => Tensor[]
-  /** Also check the VJP of the gradient (second order) against finite differences. */
+  /**
+   * `true`: also check the VJP of the gradient (second order) against finite differences.
+   * `false`: second order is not claimed for these inputs (say why), so checkVjp's own second-order
+   * check, on by default for small inputs, is turned off too.
+   */
   readonly secondOrder?: boolean
   /** Override checkVjp's tolerance (default 1e-6) with a reason in a comment. */
   readonly tolerance?: number
