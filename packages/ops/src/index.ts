@@ -74,3 +74,4 @@ export {
   type OptionSchema,
   type AxisOptions,
 } from './core/options'
+export type { SecondOrderReport } from './check/checkVjp'
