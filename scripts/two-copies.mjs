@@ -117,7 +117,7 @@ try {
   // 1. nn pinning the other ops version in its dependencies: npm must nest it under nn.
   const pinned = unpack(tarball('nn'), join(work, 'nn-pinned'))
   const pinnedManifest = readJson(join(pinned, 'package.json'))
-  delete pinnedManifest.peerDependencies['@backfold/ops']
+  if (pinnedManifest.peerDependencies !== undefined) delete pinnedManifest.peerDependencies['@backfold/ops']
   pinnedManifest.dependencies = { ...pinnedManifest.dependencies, '@backfold/ops': `file:${otherOps}` }
   writeJson(join(pinned, 'package.json'), pinnedManifest)
   const pinnedNn = npmPack(pinned, join(work, 'pinned'))
