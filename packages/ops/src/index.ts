@@ -9,8 +9,17 @@
  * grad(f)(tensor([0, 1, 2]))
  * @packageDocumentation
  */
-export { defineOp, applyOp, type Op } from './core/op'
-export { Tracer, TraceError, concrete } from './core/trace'
+export {
+  defineOp,
+  applyOp,
+  type Op,
+  type AnyOp,
+  type Cotangents,
+  type Needed,
+  type BatchAxes,
+  type Batched,
+} from './core/op'
+export { Tracer, BatchTracer, TraceError, concrete } from './core/trace'
 export { unbroadcast } from './core/unbroadcast'
 export { vjp, type VjpOptions, type Pullback } from './transforms/vjp'
 export { grad, valueAndGrad, type GradOptions, type GradAuxOptions } from './transforms/grad'
@@ -18,7 +27,9 @@ export type { Argnums, GradOf } from './transforms/args'
 export { jvp } from './transforms/jvp'
 export { hvp } from './transforms/hvp'
 export { jacobian } from './transforms/jacobian'
-export { stopGradient } from './transforms/stopGradient'
+export { vmap, type VmapOptions, type AxisSpec } from './transforms/vmap'
+export { batchElementwise, batchAtFront, batchSize, moveAxis } from './core/batching'
+export { zeroCotangents } from './core/zeroCotangents'
 export { customVjp, type CustomVjpRule } from './transforms/customVjp'
 export { checkVjp, type CheckVjpOptions, type CheckVjpReport } from './check/checkVjp'
 export { registry, type OpName } from './registry'

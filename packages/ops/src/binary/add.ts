@@ -3,16 +3,18 @@ import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
 import { unbroadcast } from '../core/unbroadcast'
-import { operands } from './operands'
+import { batchElementwise } from '../core/batching'
+import { operands } from '../internal/operands'
 
 /** The `add` op. @since 0.1.0 */
-export const addOp = defineOp({
+export const addOp = defineOp<'add', [Tensor, Tensor]>({
   name: 'add',
-  forward: ([a, b]) => T.add(a!, b!),
+  forward: ([a, b]) => T.add(a, b),
   vjp: (ct, [a, b], _y, _p, needed) => [
-    needed[0] !== false ? unbroadcast(ct, a!.shape) : undefined,
-    needed[1] !== false ? unbroadcast(ct, b!.shape) : undefined,
+    needed[0] ? unbroadcast(ct, a.shape) : undefined,
+    needed[1] ? unbroadcast(ct, b.shape) : undefined,
   ],
+  batch: batchElementwise,
 })
 
 /**

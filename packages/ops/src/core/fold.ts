@@ -1,7 +1,7 @@
 import { fmtShape, shapesEqual, zeros, type Tensor } from '@backfold/tensor'
 import { add } from '../binary/add'
 import { astype } from '../elementwise/astype'
-import { Tracer, TraceError, primalOf, type Trace } from './trace'
+import { Tracer, TraceError, type Trace } from './trace'
 
 /**
  * Reverse mode: folds the VJPs of every node of `trace` reachable from `outputs`, in reverse
@@ -35,15 +35,11 @@ export const backward = (
     if (node === undefined || ct === undefined) continue
     // Inputs of the transformation keep their cotangent; intermediates are done with once folded.
     acc.delete(t)
-    const xs = node.inputs.map((x) => primalOf(x, trace))
     // Only tracers of this trace carry a derivative back; int32 values (indices, masks) never do.
-    const needed = node.inputs.map((x) => x instanceof Tracer && x.trace === trace && x.dtype !== 'int32')
-    // `params` is what this op was applied with (see Node), so it has the op's parameter type.
-    const inputCts = node.op.vjp(ct, xs, t.primal, node.params as never, needed)
-    if (inputCts.length !== xs.length)
-      throw new TraceError(node.op.name, `VJP returned ${inputCts.length} cotangents for ${xs.length} inputs`)
+    const isNeeded = (x: Tensor): boolean => x instanceof Tracer && x.trace === trace && x.dtype !== 'int32'
+    const inputCts = node.vjp(ct, t.primal, isNeeded)
     node.inputs.forEach((x, j) => {
-      if (!needed[j] || !(x instanceof Tracer)) return
+      if (!isNeeded(x) || !(x instanceof Tracer)) return
       const c = inputCts[j]
       if (c === undefined)
         throw new TraceError(node.op.name, `VJP skipped the cotangent of input ${j}, which is differentiated`)

@@ -1,5 +1,5 @@
-import type { Tensor } from '@backfold/tensor'
-import { Tracer, topTrace, type Node } from './trace'
+import { fmtShape, type Tensor } from '@backfold/tensor'
+import { BatchTrace, BatchTracer, TraceError, Tracer, topTrace, type Node } from './trace'
 
 /**
  * A differentiable operation: a pure forward function paired with its vector-Jacobian product.
@@ -18,17 +18,65 @@ import { Tracer, topTrace, type Node } from './trace'
  *
  * @since 0.1.0
  */
-export interface Op<P = void> {
+export interface Op<Name extends string, In extends ReadonlyArray<Tensor>, P> {
+  readonly name: Name
+  readonly forward: (xs: In, p: P) => Tensor
+  readonly vjp: (ct: Tensor, xs: In, y: Tensor, p: P, needed: Needed<In>) => Cotangents<In>
+  /**
+   * The batching rule, for `vmap`: `xs` are whole batches (values one level down), `axes[i]` says
+   * where input `i` holds its examples (`undefined`: not mapped, the same for every example). It
+   * returns the batched output and the axis of its examples (`undefined` when the output is the same
+   * for every example). It computes with ops (`self` applies this op), so it composes with every
+   * other transformation.
+   */
+  readonly batch: (xs: In, axes: BatchAxes<In>, p: P, self: (xs: In, p: P) => Tensor) => Batched
+}
+
+/** One cotangent per input, `undefined` where the input is not differentiated. @since 0.2.0 */
+export type Cotangents<In extends ReadonlyArray<Tensor>> = { readonly [K in keyof In]: Tensor | undefined }
+
+/** Whether each input is differentiated (false: a constant whose cotangent may be skipped). @since 0.2.0 */
+export type Needed<In extends ReadonlyArray<Tensor>> = { readonly [K in keyof In]: boolean }
+
+/** The axis along which each input holds its examples under `vmap`, `undefined` for an unmapped input. @since 0.2.0 */
+export type BatchAxes<In extends ReadonlyArray<Tensor>> = { readonly [K in keyof In]: number | undefined }
+
+/** A batching rule's result: the batched output and the axis of its examples (`undefined`: unmapped). @since 0.2.0 */
+export type Batched = readonly [Tensor, number | undefined]
+
+/**
+ * Any op, its input and parameter types erased (every `Op<Name, In, P>` is assignable to it): what
+ * the registry and the recorded nodes hold.
+ * @since 0.2.0
+ */
+export interface AnyOp {
   readonly name: string
-  readonly forward: (xs: ReadonlyArray<Tensor>, p: P) => Tensor
+  readonly forward: (xs: never, p: never) => Tensor
   readonly vjp: (
     ct: Tensor,
-    xs: ReadonlyArray<Tensor>,
+    xs: never,
     y: Tensor,
-    p: P,
-    needed: ReadonlyArray<boolean>,
+    p: never,
+    needed: never,
   ) => ReadonlyArray<Tensor | undefined>
+  readonly batch: (xs: never, axes: never, p: never, self: never) => Batched
 }
+
+/**
+ * Maps a tuple element by element, keeping its length in the type (TypeScript types
+ * `Array.prototype.map` on a tuple as a plain array, though it preserves the length).
+ * @internal
+ */
+export const mapTuple = <In extends ReadonlyArray<unknown>, R>(
+  xs: In,
+  f: (x: In[number], index: number) => R,
+): { readonly [K in keyof In]: R } => xs.map(f) as unknown as { readonly [K in keyof In]: R }
+
+/** `mapTuple` for tensors to tensors: the result has the input tuple's type. @internal */
+export const mapTensors = <In extends ReadonlyArray<Tensor>>(
+  xs: In,
+  f: (x: Tensor, index: number) => Tensor,
+): In => xs.map(f) as unknown as In
 
 /**
  * Defines an op. Built-in ops and user ops are made the same way; test a new op with `checkVjp`.
@@ -40,33 +88,68 @@ export interface Op<P = void> {
  * `TraceError` naming the kernel as soon as the VJP is differentiated; `checkVjp` differentiates
  * it by default (its second-order check) so the mistake shows up in the op's test, not later.
  * @example
- * import { defineOp, applyOp, mul, cos, checkVjp } from '@backfold/ops'
+ * import { defineOp, applyOp, batchElementwise, mul, cos, checkVjp, type Tensor } from '@backfold/ops'
  * import * as T from '@backfold/tensor'
  * // y = sin x ; x̄ = ȳ cos x
- * const sinOp = defineOp({
+ * const sinOp = defineOp<'mySin', [Tensor]>({
  *   name: 'mySin',
- *   forward: ([x]) => T.sin(x!),
- *   vjp: (ct, [x]) => [mul(ct, cos(x!))],
+ *   forward: ([x]) => T.sin(x),
+ *   vjp: (ct, [x]) => [mul(ct, cos(x))],
+ *   batch: batchElementwise, // elementwise: the op applied to the whole batch
  * })
  * const mySin = (x: T.Tensor) => applyOp(sinOp, [x], undefined)
  * checkVjp(mySin, [T.tensor([0.1, 0.2])]).ok // true
  * @since 0.1.0
  */
-export const defineOp = <P = void>(spec: Op<P>): Op<P> => Object.freeze({ ...spec })
+export const defineOp = <const Name extends string, In extends ReadonlyArray<Tensor>, P = void>(
+  spec: Op<Name, In, P>,
+): Op<Name, In, P> => Object.freeze({ ...spec })
 
 /**
  * Applies `op` to `xs`. Outside any transformation this is just `op.forward(xs, p)` (no tracing cost).
  * Inside `vjp`/`grad`, the innermost transformation that sees one of `xs` records a node
  * (op, inputs, params) on the result; lower transformations record theirs recursively through
- * the primal computation, which is what keeps nested transformations apart.
+ * the primal computation, which is what keeps nested transformations apart. Inside `vmap`, the
+ * innermost one runs the op's batching rule on the whole batches instead.
  * @since 0.1.0
  */
-export const applyOp = <P>(op: Op<P>, xs: ReadonlyArray<Tensor>, p: P): Tensor => {
+export const applyOp = <Name extends string, In extends ReadonlyArray<Tensor>, P>(
+  op: Op<Name, In, P>,
+  xs: In,
+  p: P,
+): Tensor => {
   const trace = topTrace(xs, op.name)
   if (trace === undefined) return op.forward(xs, p)
-  const primals = xs.map((x) => (x instanceof Tracer && x.trace === trace ? x.primal : x))
+  if (trace instanceof BatchTrace) return applyBatched(op, trace, xs, p)
+  const primals = mapTensors(xs, (x) => (x instanceof Tracer && x.trace === trace ? x.primal : x))
   const y = applyOp(op, primals, p)
-  // The node keeps the traced inputs so the fold can walk back.
-  const node: Node = { op, inputs: xs, params: p }
+  // The node keeps the traced inputs so the fold can walk back, and the VJP bound to the primals.
+  const node: Node = {
+    op,
+    inputs: xs,
+    params: p,
+    vjp: (ct, out, needed) => op.vjp(ct, primals, out, p, mapTuple(xs, needed)),
+  }
   return new Tracer(trace, y, node)
+}
+
+/** Runs `op`'s batching rule on the batches of `trace` among `xs`. */
+const applyBatched = <Name extends string, In extends ReadonlyArray<Tensor>, P>(
+  op: Op<Name, In, P>,
+  trace: BatchTrace,
+  xs: In,
+  p: P,
+): Tensor => {
+  const ours = (x: Tensor): x is BatchTracer => x instanceof BatchTracer && x.trace === trace
+  const values = mapTensors(xs, (x) => (ours(x) ? x.value : x))
+  const axes = mapTuple(xs, (x) => (ours(x) ? x.axis : undefined))
+  const [out, axis] = op.batch(values, axes, p, (ys, q) => applyOp(op, ys, q))
+  if (axis === undefined) return out
+  if (!Number.isInteger(axis) || axis < 0 || axis >= out.shape.length || out.shape[axis] !== trace.axisSize)
+    throw new TraceError(
+      op.name,
+      `batching rule returned examples along axis ${axis} of a ${fmtShape(out.shape)} batch, ` +
+        `which does not hold the ${trace.axisSize} mapped examples (a bug in the rule)`,
+    )
+  return new BatchTracer(trace, out, axis)
 }

@@ -1,5 +1,4 @@
 import { TraceError, abstractValue, claimSingleCopy, type Tensor } from '@backfold/tensor'
-import type { Op } from './op'
 
 /**
  * Thrown when a transformation is misused (escaped traced value, bad cotangent, int32 argument) or
@@ -38,18 +37,44 @@ export class Trace {
   }
 }
 
+/**
+ * A `vmap` in progress: its traced values are batches of `axisSize` examples, each mapped along one
+ * axis. Ops applied to them run their batching rule instead of recording a node.
+ * @internal
+ */
+export class BatchTrace extends Trace {
+  constructor(
+    level: number,
+    readonly axisSize: number,
+  ) {
+    super(level)
+  }
+}
+
 let nextLevel = 0
 
 /** Opens a new trace nested inside every live one. @internal */
 export const openTrace = (): Trace => new Trace(++nextLevel)
 
+/** Opens a new `vmap` trace over `axisSize` examples, nested inside every live one. @internal */
+export const openBatchTrace = (axisSize: number): BatchTrace => new BatchTrace(++nextLevel, axisSize)
+
 /** The operation that produced a traced value. @internal */
 export interface Node {
-  /** Any op: `Op<P>` is assignable to `Op<never>`, and `params` below is the `P` it was applied with. */
-  readonly op: Op<never>
+  /** The op applied (its name, for messages): a built-in or user op, or a `customVjp` function. */
+  readonly op: { readonly name: string }
   /** The inputs as the op received them: tracers of this trace or constants w.r.t. it. */
   readonly inputs: ReadonlyArray<Tensor>
   readonly params: unknown
+  /**
+   * The op's VJP bound, with its own input and parameter types, to the primal inputs (the inputs one
+   * level down) and the parameters it was applied with: the fold passes only what varies.
+   */
+  readonly vjp: (
+    cotangent: Tensor,
+    output: Tensor,
+    needed: (input: Tensor) => boolean,
+  ) => ReadonlyArray<Tensor | undefined>
 }
 
 /** What a kernel that is handed a tracer tells the user (the `abstractValue` brand's value). */
@@ -98,11 +123,51 @@ export class Tracer implements Tensor {
   }
 }
 
+/** What a kernel that is handed a batch tracer tells the user. */
+const BATCHED =
+  'it is a batch of values mapped by vmap of @backfold/ops. Compute on it with the ops of ' +
+  '@backfold/ops (same names as the kernels): each op has a batching rule, a kernel would see the ' +
+  'whole batch as one example'
+
+/**
+ * A value flowing through `vmap`: one example as the mapped function sees it (its `shape` has no
+ * batch axis), held as the whole batch `value` with the examples along `axis`. Users never
+ * construct one; like `Tracer`, it has no readable `data`.
+ * @since 0.2.0
+ */
+export class BatchTracer implements Tensor {
+  readonly shape: Tensor['shape']
+  constructor(
+    readonly trace: BatchTrace,
+    /** The whole batch, at the next level down: a concrete tensor or a value of an enclosing transformation. */
+    readonly value: Tensor,
+    /** Where the examples lie in `value` (a valid axis of it, not negative). */
+    readonly axis: number,
+  ) {
+    this.shape = value.shape.filter((_, i) => i !== axis)
+  }
+  get dtype(): Tensor['dtype'] {
+    return this.value.dtype
+  }
+  /** Always throws: one example's data is not a view of the batch; compute with ops. */
+  get data(): never {
+    throw new TraceError(
+      'BatchTracer.data',
+      'a value mapped by vmap has no data to read inside the mapped function; compute with the ops ' +
+        'of @backfold/ops, or return the value from the mapped function to read it',
+    )
+  }
+  /** The `abstractValue` brand: kernels of `@backfold/tensor` refuse this value with this advice. */
+  get [abstractValue](): string {
+    return BATCHED
+  }
+}
+
 /** The innermost live trace among `xs`, or `undefined` when none is traced. @internal */
 export const topTrace = (xs: ReadonlyArray<Tensor>, opName: string): Trace | undefined => {
   let top: Trace | undefined
   for (const x of xs) {
-    if (x instanceof Tracer) {
+    if (x instanceof Tracer || x instanceof BatchTracer) {
       if (!x.trace.active)
         throw new TraceError(
           opName,
@@ -119,9 +184,19 @@ export const topTrace = (xs: ReadonlyArray<Tensor>, opName: string): Trace | und
 export const primalOf = (x: Tensor, trace: Trace): Tensor =>
   x instanceof Tracer && x.trace === trace ? x.primal : x
 
-/** Removes every level of tracing: the concrete tensor underneath. @since 0.1.0 */
+/**
+ * Removes every level of differentiation: the concrete tensor underneath, for logging (it is not
+ * differentiated). A value mapped by `vmap` has no single concrete value: return it from the
+ * mapped function instead.
+ * @since 0.1.0
+ */
 export const concrete = (x: Tensor): Tensor => {
   let v = x
   while (v instanceof Tracer) v = v.primal
+  if (v instanceof BatchTracer)
+    throw new TraceError(
+      'concrete',
+      'the value is mapped by vmap and has no single concrete value; return it from the mapped function to read it',
+    )
   return v
 }

@@ -3,12 +3,14 @@ import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
 import { mul } from '../binary/mul'
+import { batchElementwise } from '../core/batching'
 
 /** The `exp` op. @since 0.1.0 */
-export const expOp = defineOp({
+export const expOp = defineOp<'exp', [Tensor]>({
   name: 'exp',
-  forward: ([x]) => T.exp(x!),
+  forward: ([x]) => T.exp(x),
   vjp: (ct, _xs, y) => [mul(ct, y)],
+  batch: batchElementwise,
 })
 
 /**

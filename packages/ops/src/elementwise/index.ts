@@ -22,6 +22,7 @@ import { ceil, ceilOp } from './ceil'
 import { round, roundOp } from './round'
 import { erf, erfOp } from './erf'
 import { astype, astypeOp } from './astype'
+import { stopGradient, stopGradientOp } from './stopGradient'
 
 export {
   neg,
@@ -70,6 +71,8 @@ export {
   erfOp,
   astype,
   astypeOp,
+  stopGradient,
+  stopGradientOp,
 }
 export type { AstypeParams } from './astype'
 
@@ -98,4 +101,5 @@ export const elementwiseOps = {
   round: roundOp,
   erf: erfOp,
   astype: astypeOp,
+  stopGradient: stopGradientOp,
 } as const

@@ -1,5 +1,6 @@
 import * as T from '@backfold/tensor'
 import type { Shape, Tensor } from '@backfold/tensor'
+import type { BatchAxes, Batched } from '../core/op'
 import { checkOptions, option, optionSchema } from '../core/options'
 import { broadcastTo } from '../shape/broadcastTo'
 import { reshape } from '../shape/reshape'
@@ -50,6 +51,24 @@ export const keepDims = (y: Tensor, inShape: Shape, axes: ReadonlyArray<number>)
 /** A reduction's cotangent spread back over every element it reduced. @internal */
 export const spreadCotangent = (cotangent: Tensor, inShape: Shape, axes: ReadonlyArray<number>): Tensor =>
   broadcastTo(keepDims(cotangent, inShape, axes), inShape)
+
+/**
+ * The batching rule of the reductions over `ReduceParams`: the reduced axes are renumbered around
+ * the examples' axis, which stays where it is (no transpose); without `keepDims` it moves left by
+ * the reduced axes before it. @internal
+ */
+export const batchReduction = <In extends readonly [Tensor], P extends ReduceParams>(
+  xs: In,
+  batchAxes: BatchAxes<In>,
+  p: P,
+  self: (xs: In, p: P) => Tensor,
+): Batched => {
+  // A reduction has one input, so it is the mapped one.
+  const b = batchAxes[0] ?? 0
+  const axes = p.axes.map((a) => (a >= b ? a + 1 : a))
+  const outAxis = p.keepDims ? b : b - p.axes.filter((a) => a < b).length
+  return [self(xs, { ...p, axes }), outAxis]
+}
 
 /** Options of `argmax`/`argmin`: one `axis` (default: over the flattened tensor). @since 0.1.0 */
 export interface ArgReduceOptions {

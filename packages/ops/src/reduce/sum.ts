@@ -2,13 +2,14 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
-import { reduceParams, spreadCotangent, type ReduceOptions, type ReduceParams } from './reduceParams'
+import { batchReduction, reduceParams, spreadCotangent, type ReduceOptions, type ReduceParams } from '../internal/reduceParams'
 
 /** The sum reduction op. @since 0.1.0 */
-export const sumOp = defineOp<ReduceParams>({
+export const sumOp = defineOp<'sum', [Tensor], ReduceParams>({
   name: 'sum',
-  forward: ([x], p) => T.sum(x!, p),
-  vjp: (ct, [x], _y, p) => [spreadCotangent(ct, x!.shape, p.axes)],
+  forward: ([x], p) => T.sum(x, p),
+  vjp: (ct, [x], _y, p) => [spreadCotangent(ct, x.shape, p.axes)],
+  batch: batchReduction,
 })
 
 /**

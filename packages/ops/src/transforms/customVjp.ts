@@ -1,6 +1,6 @@
 import type { Tensor } from '@backfold/tensor'
-import { defineOp } from '../core/op'
-import { Tracer, topTrace, primalOf } from '../core/trace'
+import { mapTensors } from '../core/op'
+import { BatchTrace, BatchTracer, TraceError, Tracer, topTrace, primalOf } from '../core/trace'
 import { checkOptions, option, optionSchema } from '../core/options'
 
 const RULE = optionSchema({
@@ -38,14 +38,33 @@ export const customVjp = <Args extends ReadonlyArray<Tensor>, Residuals>(
   return (...args: Args): Tensor => {
     const trace = topTrace(args, 'customVjp')
     if (trace === undefined) return f(...args)
+    if (trace instanceof BatchTrace) {
+      // Mapped with nothing differentiated below: the rule has nothing to do, f's ops batch themselves.
+      if (!args.some(isDifferentiated)) return f(...args)
+      throw new TraceError(
+        'customVjp',
+        'a customVjp function is mapped by vmap inside a differentiation (grad of vmap), which would ' +
+          'lose its rule; put vmap outside: vmap(grad(f)) runs the rule on each example',
+      )
+    }
     // Enclosing (lower) transformations see the forward computation as ordinary ops.
-    const primals = args.map((a) => primalOf(a, trace)) as unknown as Args
+    const primals = mapTensors(args, (a) => primalOf(a, trace))
     const [y, residuals] = rule.forward(...primals)
-    const op = defineOp<void>({
-      name: 'customVjp',
-      forward: () => y,
+    return new Tracer(trace, y, {
+      op: { name: 'customVjp' },
+      inputs: args,
+      params: undefined,
       vjp: (cotangent) => rule.backward(residuals, cotangent),
     })
-    return new Tracer(trace, y, { op, inputs: args, params: undefined })
+  }
+}
+
+/** Whether some transformation below the innermost `vmap` differentiates `x`. */
+const isDifferentiated = (x: Tensor): boolean => {
+  let v: Tensor = x
+  for (;;) {
+    if (v instanceof Tracer) return true
+    if (!(v instanceof BatchTracer)) return false
+    v = v.value
   }
 }
