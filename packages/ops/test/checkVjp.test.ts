@@ -1,31 +1,46 @@
 import { describe, expect, it } from 'vitest'
 import * as T from '@backfold/tensor'
-import { applyOp, checkVjp, cos, defineOp, mul, sin, stopGradient, tanh, type Tensor } from '@backfold/ops'
+import {
+  applyOp,
+  batchElementwise,
+  checkVjp,
+  cos,
+  defineOp,
+  mul,
+  sin,
+  stopGradient,
+  tanh,
+  type Op,
+  type Tensor,
+} from '@backfold/ops'
 
 const x = T.tensor([0.3, -0.7, 1.1], 'float64')
 
 // y = sin x ; x̄ = ȳ cos x. The right way: the VJP computes with ops.
-const sinOp = defineOp({
+const sinOp = defineOp<'sinWithOpsVjp', [Tensor]>({
   name: 'sinWithOpsVjp',
-  forward: ([v]) => T.sin(v!),
-  vjp: (ct, [v]) => [mul(ct, cos(v!))],
+  batch: batchElementwise,
+  forward: ([v]) => T.sin(v),
+  vjp: (ct, [v]) => [mul(ct, cos(v))],
 })
 // The wrong way: cos from the kernel. Right at first order, so the first-order checks pass; its
 // second derivative used to be zero without a word.
-const sinKernelOp = defineOp({
+const sinKernelOp = defineOp<'sinWithKernelVjp', [Tensor]>({
   name: 'sinWithKernelVjp',
-  forward: ([v]) => T.sin(v!),
-  vjp: (ct, [v]) => [mul(ct, T.cos(v!))],
+  batch: batchElementwise,
+  forward: ([v]) => T.sin(v),
+  vjp: (ct, [v]) => [mul(ct, T.cos(v))],
 })
 // A VJP that uses a kernel on the cotangent only: wrong under jvp (which differentiates the VJP
 // with respect to the cotangent) though right under grad(grad(f)).
-const doubleKernelOp = defineOp({
+const doubleKernelOp = defineOp<'doubleWithKernelVjp', [Tensor]>({
   name: 'doubleWithKernelVjp',
-  forward: ([v]) => T.mul(v!, 2),
+  batch: batchElementwise,
+  forward: ([v]) => T.mul(v, 2),
   vjp: (ct) => [T.mul(ct, 2)],
 })
 const apply =
-  (op: typeof sinOp) =>
+  <Name extends string>(op: Op<Name, [Tensor], void>) =>
   (v: Tensor): Tensor =>
     applyOp(op, [v], undefined)
 
@@ -59,10 +74,11 @@ describe('checkVjp second order', () => {
   it('catches a wrong second derivative that does not throw', () => {
     // Written with ops, but cos(stopGradient(x)) cuts x out of the VJP's own derivative: the first
     // order is right, the second-order comparison is not.
-    const cut = defineOp({
+    const cut = defineOp<'sinWithCutVjp', [Tensor]>({
       name: 'sinWithCutVjp',
-      forward: ([v]) => T.sin(v!),
-      vjp: (ct, [v]) => [mul(ct, cos(stopGradient(v!)))],
+      batch: batchElementwise,
+      forward: ([v]) => T.sin(v),
+      vjp: (ct, [v]) => [mul(ct, cos(stopGradient(v)))],
     })
     const report = checkVjp(apply(cut), [x])
     expect(report.dotProduct.error).toBeLessThan(1e-6)

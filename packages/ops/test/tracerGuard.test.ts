@@ -4,6 +4,7 @@ import {
   applyOp,
   concrete,
   cos,
+  batchElementwise,
   defineOp,
   grad,
   jvp,
@@ -79,10 +80,11 @@ describe('a traced value', () => {
 
 describe('a custom op whose VJP uses kernels', () => {
   // y = sin x ; x̄ = ȳ cos x, but cos computed with the kernel: right at first order only.
-  const sinKernelVjp = defineOp({
+  const sinKernelVjp = defineOp<'sinKernelVjp', [Tensor]>({
     name: 'sinKernelVjp',
-    forward: ([v]) => T.sin(v!),
-    vjp: (ct, [v]) => [mul(ct, T.cos(v!))],
+    batch: batchElementwise,
+    forward: ([v]) => T.sin(v),
+    vjp: (ct, [v]) => [mul(ct, T.cos(v))],
   })
   const mySin = (v: Tensor): Tensor => applyOp(sinKernelVjp, [v], undefined)
 
@@ -98,10 +100,11 @@ describe('a custom op whose VJP uses kernels', () => {
   })
 
   it('the same op with an ops VJP is right at second order', () => {
-    const sinOp = defineOp({
+    const sinOp = defineOp<'sinOpsVjp', [Tensor]>({
       name: 'sinOpsVjp',
-      forward: ([v]) => T.sin(v!),
-      vjp: (ct, [v]) => [mul(ct, cos(v!))],
+      batch: batchElementwise,
+      forward: ([v]) => T.sin(v),
+      vjp: (ct, [v]) => [mul(ct, cos(v))],
     })
     const second = grad((v: Tensor) => sum(grad((w: Tensor) => sum(applyOp(sinOp, [w], undefined)))(v)))(x)
     expect(Array.from(second.data)).toEqual(Array.from(T.neg(T.sin(x)).data))

@@ -115,8 +115,9 @@ export const defineOp = <const Name extends string, In extends ReadonlyArray<Ten
  */
 export const applyOp = <Name extends string, In extends ReadonlyArray<Tensor>, P>(
   op: Op<Name, In, P>,
-  xs: In,
-  p: P,
+  // The op alone decides the types: `[x]` is then checked as the op's input tuple, not widened.
+  xs: NoInfer<In>,
+  p: NoInfer<P>,
 ): Tensor => {
   const trace = topTrace(xs, op.name)
   if (trace === undefined) return op.forward(xs, p)
