@@ -2,19 +2,21 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { batchElementwise } from '../core/batching'
 import { unbroadcast } from '../core/unbroadcast'
 import { neg } from '../elementwise/neg'
 import { mul } from './mul'
-import { operands } from './operands'
+import { operands } from '../internal/operands'
 
 /** The `div` op. @since 0.1.0 */
-export const divOp = defineOp({
+export const divOp = defineOp<'div', [Tensor, Tensor]>({
   name: 'div',
-  forward: ([a, b]) => T.div(a!, b!),
+  forward: ([a, b]) => T.div(a, b),
   vjp: (ct, [a, b], y, _p, needed) => [
-    needed[0] !== false ? unbroadcast(div(ct, b!), a!.shape) : undefined,
-    needed[1] !== false ? unbroadcast(neg(mul(ct, div(y, b!))), b!.shape) : undefined,
+    needed[0] ? unbroadcast(div(ct, b), a.shape) : undefined,
+    needed[1] ? unbroadcast(neg(mul(ct, div(y, b))), b.shape) : undefined,
   ],
+  batch: batchElementwise,
 })
 
 /**

@@ -2,14 +2,16 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
-import { zeroVjp } from '../elementwise/zeroVjp'
-import { operands } from './operands'
+import { batchElementwise } from '../core/batching'
+import { zeroCotangents } from '../core/zeroCotangents'
+import { operands } from '../internal/operands'
 
 /** The `less` op. @since 0.1.0 */
-export const lessOp = defineOp({
+export const lessOp = defineOp<'less', [Tensor, Tensor]>({
   name: 'less',
-  forward: ([a, b]) => T.less(a!, b!),
-  vjp: zeroVjp,
+  forward: ([a, b]) => T.less(a, b),
+  vjp: zeroCotangents,
+  batch: batchElementwise,
 })
 
 /**

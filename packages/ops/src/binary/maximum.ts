@@ -2,26 +2,28 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { batchElementwise } from '../core/batching'
 import { unbroadcast } from '../core/unbroadcast'
 import { equal } from './equal'
 import { greater } from './greater'
 import { less } from './less'
 import { mul } from './mul'
 import { where } from './where'
-import { operands } from './operands'
+import { operands } from '../internal/operands'
 
 /** The `maximum` op. @since 0.1.0 */
-export const maximumOp = defineOp({
+export const maximumOp = defineOp<'maximum', [Tensor, Tensor]>({
   name: 'maximum',
-  forward: ([a, b]) => T.maximum(a!, b!),
+  forward: ([a, b]) => T.maximum(a, b),
   vjp: (ct, [a, b], _y, _p, needed) => {
     // Ties split the cotangent half and half, so maximum(x, x) has gradient 1 like x itself.
-    const tieShare = where(equal(a!, b!), mul(ct, 0.5), 0)
+    const tieShare = where(equal(a, b), mul(ct, 0.5), 0)
     return [
-      needed[0] !== false ? unbroadcast(where(greater(a!, b!), ct, tieShare), a!.shape) : undefined,
-      needed[1] !== false ? unbroadcast(where(less(a!, b!), ct, tieShare), b!.shape) : undefined,
+      needed[0] ? unbroadcast(where(greater(a, b), ct, tieShare), a.shape) : undefined,
+      needed[1] ? unbroadcast(where(less(a, b), ct, tieShare), b.shape) : undefined,
     ]
   },
+  batch: batchElementwise,
 })
 
 /**

@@ -2,17 +2,19 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { batchElementwise } from '../core/batching'
 import { unbroadcast } from '../core/unbroadcast'
-import { operands } from './operands'
+import { operands } from '../internal/operands'
 
 /** The `mul` op. @since 0.1.0 */
-export const mulOp = defineOp({
+export const mulOp = defineOp<'mul', [Tensor, Tensor]>({
   name: 'mul',
-  forward: ([a, b]) => T.mul(a!, b!),
+  forward: ([a, b]) => T.mul(a, b),
   vjp: (ct, [a, b], _y, _p, needed) => [
-    needed[0] !== false ? unbroadcast(mul(ct, b!), a!.shape) : undefined,
-    needed[1] !== false ? unbroadcast(mul(ct, a!), b!.shape) : undefined,
+    needed[0] ? unbroadcast(mul(ct, b), a.shape) : undefined,
+    needed[1] ? unbroadcast(mul(ct, a), b.shape) : undefined,
   ],
+  batch: batchElementwise,
 })
 
 /**

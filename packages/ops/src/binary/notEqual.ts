@@ -2,14 +2,16 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
-import { zeroVjp } from '../elementwise/zeroVjp'
-import { operands } from './operands'
+import { batchElementwise } from '../core/batching'
+import { zeroCotangents } from '../core/zeroCotangents'
+import { operands } from '../internal/operands'
 
 /** The `notEqual` op. @since 0.1.0 */
-export const notEqualOp = defineOp({
+export const notEqualOp = defineOp<'notEqual', [Tensor, Tensor]>({
   name: 'notEqual',
-  forward: ([a, b]) => T.notEqual(a!, b!),
-  vjp: zeroVjp,
+  forward: ([a, b]) => T.notEqual(a, b),
+  vjp: zeroCotangents,
+  batch: batchElementwise,
 })
 
 /**

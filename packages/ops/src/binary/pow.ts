@@ -2,6 +2,7 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { batchElementwise } from '../core/batching'
 import { unbroadcast } from '../core/unbroadcast'
 import { astype } from '../elementwise/astype'
 import { log } from '../elementwise/log'
@@ -9,18 +10,18 @@ import { equal } from './equal'
 import { mul } from './mul'
 import { sub } from './sub'
 import { where } from './where'
-import { operands } from './operands'
+import { operands } from '../internal/operands'
 
 /** The `pow` op. @since 0.1.0 */
-export const powOp = defineOp({
+export const powOp = defineOp<'pow', [Tensor, Tensor]>({
   name: 'pow',
-  forward: ([a, b]) => T.pow(a!, b!),
+  forward: ([a, b]) => T.pow(a, b),
   vjp: (ct, [a, b], y, _p, needed) => {
     // Mixed float32/float64 operands: the derivative is computed in the promoted dtype (that of y),
     // so the float64 operand's cotangent is float64-accurate; the fold casts each cotangent back to
     // its input's dtype.
-    const base = astype(a!, y.dtype)
-    const exponent = astype(b!, y.dtype)
+    const base = astype(a, y.dtype)
+    const exponent = astype(b, y.dtype)
     // d/da: b a^(b−1), taken as 0 where b = 0 (else 0 · 0⁻¹ = NaN at a = 0), as PyTorch does.
     const dBase = (): Tensor =>
       where(equal(exponent, 0), 0, mul(ct, mul(exponent, pow(base, sub(exponent, 1)))))
@@ -31,10 +32,11 @@ export const powOp = defineOp({
     }
     // A constant exponent (x ** 2) needs no logarithm; a constant base no power.
     return [
-      needed[0] !== false ? unbroadcast(dBase(), a!.shape) : undefined,
-      needed[1] !== false ? unbroadcast(dExponent(), b!.shape) : undefined,
+      needed[0] ? unbroadcast(dBase(), a.shape) : undefined,
+      needed[1] ? unbroadcast(dExponent(), b.shape) : undefined,
     ]
   },
+  batch: batchElementwise,
 })
 
 /**

@@ -2,18 +2,20 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { batchElementwise } from '../core/batching'
 import { unbroadcast } from '../core/unbroadcast'
 import { neg } from '../elementwise/neg'
-import { operands } from './operands'
+import { operands } from '../internal/operands'
 
 /** The `sub` op. @since 0.1.0 */
-export const subOp = defineOp({
+export const subOp = defineOp<'sub', [Tensor, Tensor]>({
   name: 'sub',
-  forward: ([a, b]) => T.sub(a!, b!),
+  forward: ([a, b]) => T.sub(a, b),
   vjp: (ct, [a, b], _y, _p, needed) => [
-    needed[0] !== false ? unbroadcast(ct, a!.shape) : undefined,
-    needed[1] !== false ? unbroadcast(neg(ct), b!.shape) : undefined,
+    needed[0] ? unbroadcast(ct, a.shape) : undefined,
+    needed[1] ? unbroadcast(neg(ct), b.shape) : undefined,
   ],
+  batch: batchElementwise,
 })
 
 /**

@@ -2,18 +2,20 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { batchElementwise } from '../core/batching'
 import { unbroadcast } from '../core/unbroadcast'
-import { operands } from './operands'
+import { operands } from '../internal/operands'
 
 /** The `where` op (inputs: cond, a, b). @since 0.1.0 */
-export const whereOp = defineOp({
+export const whereOp = defineOp<'where', [Tensor, Tensor, Tensor]>({
   name: 'where',
-  forward: ([cond, a, b]) => T.where(cond!, a!, b!),
+  forward: ([cond, a, b]) => T.where(cond, a, b),
   vjp: (ct, [cond, a, b], _y, _p, needed) => [
-    needed[0] !== false ? T.zeros(cond!.shape, cond!.dtype) : undefined,
-    needed[1] !== false ? unbroadcast(where(cond!, ct, 0), a!.shape) : undefined,
-    needed[2] !== false ? unbroadcast(where(cond!, 0, ct), b!.shape) : undefined,
+    needed[0] ? T.zeros(cond.shape, cond.dtype) : undefined,
+    needed[1] ? unbroadcast(where(cond, ct, 0), a.shape) : undefined,
+    needed[2] ? unbroadcast(where(cond, 0, ct), b.shape) : undefined,
   ],
+  batch: batchElementwise,
 })
 
 /**
@@ -29,5 +31,7 @@ export const whereOp = defineOp({
  * @throws ShapeError when the shapes do not broadcast.
  * @since 0.1.0
  */
-export const where = (cond: Tensor, a: Tensor | number, b: Tensor | number): Tensor =>
-  applyOp(whereOp, [cond, ...operands(a, b)], undefined)
+export const where = (cond: Tensor, a: Tensor | number, b: Tensor | number): Tensor => {
+  const [ifTrue, ifFalse] = operands(a, b)
+  return applyOp(whereOp, [cond, ifTrue, ifFalse], undefined)
+}
