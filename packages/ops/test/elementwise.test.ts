@@ -1,8 +1,10 @@
 import { describe, it, expect } from 'vitest'
-import { random, unsafeTensor, type Tensor } from '@backfold/tensor'
+import { random, stack, unsafeTensor, type Tensor } from '@backfold/tensor'
 import { checkVjp } from '../src/check/checkVjp'
 import { grad } from '../src/transforms/grad'
 import { vjp } from '../src/transforms/vjp'
+import { vmap } from '../src/transforms/vmap'
+import { mul } from '../src/binary/mul'
 import { sum } from '../src/reduce/sum'
 import * as E from '../src/elementwise/index'
 import { activationOps } from '../src/activations/index'
@@ -245,5 +247,86 @@ describe('astype', () => {
     expect(() => E.astype(f64([1]), 'float16' as unknown as 'float32')).toThrow(
       expect.objectContaining({ kind: 'DTypeError' }),
     )
+  })
+})
+
+describe('reluGrad', () => {
+  /** `batch` examples of shape [2,3] stacked along `axis` (example i is the base scaled by 1 + i; signs kept). */
+  const stacked = (base: Tensor, axis: number | null, batch: number): Tensor =>
+    axis === null
+      ? base
+      : stack(
+          Array.from({ length: batch }, (_, i) => mul(base, 1 + i)),
+          axis < 0 ? axis + base.shape.length + 1 : axis,
+        )
+  const ct = f64([1, 2, 3, 4, 5, 6], [2, 3])
+  const y = f64([-1, 2, -3, 4, 0.5, -0.5], [2, 3])
+  const axes: ReadonlyArray<number | null> = [0, 1, 2, -1, null]
+
+  // The fused kernel wants operands of one shape: an unmapped operand is repeated along the mapped
+  // one's axis and operands mapped along different axes are lined up, for every combination.
+  for (const ctAxis of axes)
+    for (const yAxis of axes) {
+      if (ctAxis === null && yAxis === null) continue
+      it(`under vmap with ct mapped along ${String(ctAxis)} and y along ${String(yAxis)} equals the per-example results`, () => {
+        const batch = 3
+        const got = vmap(E.reluGrad, { inAxes: [ctAxis, yAxis] })(
+          stacked(ct, ctAxis, batch),
+          stacked(y, yAxis, batch),
+        )
+        const want = stack(
+          Array.from({ length: batch }, (_, i) =>
+            E.reluGrad(ctAxis === null ? ct : mul(ct, 1 + i), yAxis === null ? y : mul(y, 1 + i)),
+          ),
+        )
+        expect(got.shape).toEqual(want.shape)
+        expect(valuesOf(got)).toEqual(valuesOf(want))
+      })
+    }
+
+  it('under vmap(grad) gives the per-example mask with y shared', () => {
+    const g = grad((c: Tensor, m: Tensor) => sum(mul(E.reluGrad(c, m), c)))
+    const cts = stacked(ct, 0, 2)
+    const got = vmap(g, { inAxes: [0, null] })(cts, y)
+    const want = stack([g(ct, y), g(mul(ct, 2), y)])
+    expect(valuesOf(got)).toEqual(valuesOf(want))
+  })
+
+  it('rejects operands of different shapes with a ShapeError, also when the dtypes differ', () => {
+    // Mixed dtypes take the composed (broadcasting) path, so without the check this broadcast silently.
+    expect(() => E.reluGrad(f64([1, 2, 3, 4, 5, 6], [2, 3]), i32([1, -1, 1]))).toThrow(
+      expect.objectContaining({ kind: 'ShapeError' }),
+    )
+    expect(() => E.reluGrad(f64([1, 2, 3]), f64([1, -1, 1], [3, 1]))).toThrow(
+      expect.objectContaining({ kind: 'ShapeError' }),
+    )
+  })
+
+  it('takes a mixed-dtype mask: float ct, int32 y', () => {
+    expect(valuesOf(E.reluGrad(f64([5, 6, 7]), i32([-1, 0, 2])))).toEqual([0, 0, 7])
+  })
+})
+
+describe('zero-VJP ops under vmap', () => {
+  it('sign, floor, ceil, round and a cast to int32 stay mapped and keep an exactly zero per-example gradient', () => {
+    const values = [-1.5, 0.3, 2.7, -0.2, 1.1, -3.6]
+    const xs = f64(values, [3, 2])
+    // Mapped along axis 1, example j is column j.
+    const column = (j: number): Tensor => f64([values[j] ?? NaN, values[2 + j] ?? NaN, values[4 + j] ?? NaN])
+    for (const f of [
+      E.sign,
+      E.floor,
+      E.ceil,
+      E.round,
+      (t: Tensor) => E.astype(E.astype(t, 'int32'), 'float64'),
+    ]) {
+      // d/dt Σ f(t) t = f(t) where f is piecewise constant.
+      const g = grad((t: Tensor) => sum(mul(f(t), t)))
+      const got = vmap(g, { inAxes: [1] })(xs)
+      expect(got.shape).toEqual([2, 3])
+      const want = stack([f(column(0)), f(column(1))])
+      // The zero cotangent is added to ceil(−0.2) = −0: compare values, not the sign of zero.
+      expect(valuesOf(got).map((v) => v + 0)).toEqual(valuesOf(want).map((v) => v + 0))
+    }
   })
 })

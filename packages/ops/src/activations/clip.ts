@@ -2,6 +2,7 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { batchElementwise } from '../core/batching'
 import { greaterEqual } from '../binary/greaterEqual'
 import { lessEqual } from '../binary/lessEqual'
 import { mul } from '../binary/mul'
@@ -14,14 +15,15 @@ export interface ClipParams {
 }
 
 /** The `clip` op. @since 0.1.0 */
-export const clipOp = defineOp<ClipParams>({
+export const clipOp = defineOp<'clip', [Tensor], ClipParams>({
   name: 'clip',
   forward: ([x], { lo, hi }) => {
     // An infinite bound clips nothing; skipping it also keeps int32 inputs away from ±∞ scalars.
-    const floored = lo === -Infinity ? x! : T.maximum(x!, lo)
+    const floored = lo === -Infinity ? x : T.maximum(x, lo)
     return hi === Infinity ? floored : T.minimum(floored, hi)
   },
-  vjp: (ct, [x], _y, { lo, hi }) => [where(mul(greaterEqual(x!, lo), lessEqual(x!, hi)), ct, 0)],
+  vjp: (ct, [x], _y, { lo, hi }) => [where(mul(greaterEqual(x, lo), lessEqual(x, hi)), ct, 0)],
+  batch: batchElementwise,
 })
 
 /**

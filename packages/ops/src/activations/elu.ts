@@ -4,7 +4,7 @@ import { greater } from '../binary/greater'
 import { mul } from '../binary/mul'
 import { where } from '../binary/where'
 import { expm1 } from '../elementwise/expm1'
-import { floatInput } from './floatInput'
+import { floatInput } from '../internal/floatInput'
 
 /**
  * Exponential linear unit: `x` for x > 0, `alpha (exp(x) − 1)` otherwise. int32 input gives float32.

@@ -7,7 +7,7 @@ import { erf } from '../elementwise/erf'
 import { square } from '../elementwise/square'
 import { tanh } from '../elementwise/tanh'
 import { checkOptions, option, optionSchema } from '../core/options'
-import { floatInput } from './floatInput'
+import { floatInput } from '../internal/floatInput'
 
 /** Options of `gelu`. @since 0.1.0 */
 export interface GeluOptions {

@@ -3,7 +3,7 @@ import type { Tensor } from '@backfold/tensor'
 import { greater } from '../binary/greater'
 import { mul } from '../binary/mul'
 import { where } from '../binary/where'
-import { floatInput } from './floatInput'
+import { floatInput } from '../internal/floatInput'
 
 /**
  * Leaky rectified linear unit: `x` for x > 0, `slope · x` otherwise. int32 input gives float32.

@@ -7,14 +7,15 @@ import { mul } from '../binary/mul'
 import { sub } from '../binary/sub'
 import { exp } from '../elementwise/exp'
 import { sum } from '../reduce/sum'
-import type { SoftmaxParams } from './softmax'
+import { batchAlongAxis, type SoftmaxParams } from './softmax'
 
 /** The `logSoftmax` op. @since 0.1.0 */
-export const logSoftmaxOp = defineOp<SoftmaxParams>({
+export const logSoftmaxOp = defineOp<'logSoftmax', [Tensor], SoftmaxParams>({
   name: 'logSoftmax',
-  forward: ([x], { axis }) => T.sub(x!, T.logsumexp(x!, { axes: axis, keepDims: true })),
+  forward: ([x], { axis }) => T.sub(x, T.logsumexp(x, { axes: axis, keepDims: true })),
   // eʸ is the softmax of x, recovered from the output rather than recomputed from x.
   vjp: (ct, _xs, y, { axis }) => [sub(ct, mul(exp(y), sum(ct, { axis, keepDims: true })))],
+  batch: batchAlongAxis,
 })
 
 /**

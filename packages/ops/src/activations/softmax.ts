@@ -1,7 +1,7 @@
 // y = eˣ / Σ eˣ (along axis) ; x̄ = y ⊙ (ȳ − Σ ȳ ⊙ y)
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
-import { applyOp, defineOp } from '../core/op'
+import { applyOp, defineOp, type BatchAxes, type Batched } from '../core/op'
 import { AXIS_OPTIONS, checkOptions, type AxisOptions } from '../core/options'
 import { mul } from '../binary/mul'
 import { sub } from '../binary/sub'
@@ -12,18 +12,34 @@ export interface SoftmaxParams {
   readonly axis: number
 }
 
+/**
+ * The batching rule of `softmax` and `logSoftmax`: the examples' axis stays where it is and the
+ * normalised axis is renumbered around it (no transpose). @internal
+ */
+export const batchAlongAxis = <In extends readonly [Tensor]>(
+  xs: In,
+  [batchAxis]: BatchAxes<In>,
+  p: SoftmaxParams,
+  self: (xs: In, p: SoftmaxParams) => Tensor,
+): Batched => {
+  // One input, so it is the mapped one.
+  const b = batchAxis ?? 0
+  return [self(xs, { axis: p.axis >= b ? p.axis + 1 : p.axis }), b]
+}
+
 /** The `softmax` op. @since 0.1.0 */
-export const softmaxOp = defineOp<SoftmaxParams>({
+export const softmaxOp = defineOp<'softmax', [Tensor], SoftmaxParams>({
   name: 'softmax',
   forward: ([x], { axis }) => {
     // An empty axis has no maximum to shift by, and nothing to normalise: the result is empty too.
-    if (x!.shape[axis] === 0) return T.zeros(x!.shape, T.toFloat(x!.dtype))
+    if (x.shape[axis] === 0) return T.zeros(x.shape, T.toFloat(x.dtype))
     // Shifting by the maximum keeps every exponent <= 0: no overflow at any magnitude.
-    const shifted = T.exp(T.sub(x!, T.max(x!, { axes: axis, keepDims: true })))
+    const shifted = T.exp(T.sub(x, T.max(x, { axes: axis, keepDims: true })))
     return T.div(shifted, T.sum(shifted, { axes: axis, keepDims: true }))
   },
   // The Jacobian diag(y) − y yᵀ applied without forming it.
   vjp: (ct, _xs, y, { axis }) => [mul(y, sub(ct, sum(mul(ct, y), { axis, keepDims: true })))],
+  batch: batchAlongAxis,
 })
 
 /**

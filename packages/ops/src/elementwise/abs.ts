@@ -2,14 +2,16 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { batchElementwise } from '../core/batching'
 import { mul } from '../binary/mul'
 import { sign } from './sign'
 
 /** The `abs` op. @since 0.1.0 */
-export const absOp = defineOp({
+export const absOp = defineOp<'abs', [Tensor]>({
   name: 'abs',
-  forward: ([x]) => T.abs(x!),
-  vjp: (ct, [x]) => [mul(ct, sign(x!))],
+  forward: ([x]) => T.abs(x),
+  vjp: (ct, [x]) => [mul(ct, sign(x))],
+  batch: batchElementwise,
 })
 
 /**

@@ -2,6 +2,8 @@
 import * as T from '@backfold/tensor'
 import type { DType, Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { batchElementwise } from '../core/batching'
+import { zeroCotangents } from '../core/zeroCotangents'
 
 /** Parameters of the `astype` op: the target dtype. @since 0.1.0 */
 export interface AstypeParams {
@@ -9,10 +11,11 @@ export interface AstypeParams {
 }
 
 /** The `astype` op. @since 0.1.0 */
-export const astypeOp = defineOp<AstypeParams>({
+export const astypeOp = defineOp<'astype', [Tensor], AstypeParams>({
   name: 'astype',
-  forward: ([x], p) => T.astype(x!, p.dtype),
-  vjp: (ct, [x], _y, p) => [p.dtype === 'int32' ? T.zeros(x!.shape, x!.dtype) : astype(ct, x!.dtype)],
+  forward: ([x], p) => T.astype(x, p.dtype),
+  vjp: (ct, xs, _y, p) => (p.dtype === 'int32' ? zeroCotangents(ct, xs) : [astype(ct, xs[0].dtype)]),
+  batch: batchElementwise,
 })
 
 /**

@@ -2,13 +2,15 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
-import { zeroVjp } from './zeroVjp'
+import { batchElementwise } from '../core/batching'
+import { zeroCotangents } from '../core/zeroCotangents'
 
 /** The `ceil` op. @since 0.1.0 */
-export const ceilOp = defineOp({
+export const ceilOp = defineOp<'ceil', [Tensor]>({
   name: 'ceil',
-  forward: ([x]) => T.ceil(x!),
-  vjp: zeroVjp,
+  forward: ([x]) => T.ceil(x),
+  vjp: zeroCotangents,
+  batch: batchElementwise,
 })
 
 /**

@@ -2,15 +2,17 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { batchElementwise } from '../core/batching'
 import { mul } from '../binary/mul'
 import { neg } from './neg'
 import { sin } from './sin'
 
 /** The `cos` op. @since 0.1.0 */
-export const cosOp = defineOp({
+export const cosOp = defineOp<'cos', [Tensor]>({
   name: 'cos',
-  forward: ([x]) => T.cos(x!),
-  vjp: (ct, [x]) => [neg(mul(ct, sin(x!)))],
+  forward: ([x]) => T.cos(x),
+  vjp: (ct, [x]) => [neg(mul(ct, sin(x)))],
+  batch: batchElementwise,
 })
 
 /**

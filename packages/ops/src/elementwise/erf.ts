@@ -2,6 +2,7 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { batchElementwise } from '../core/batching'
 import { mul } from '../binary/mul'
 import { exp } from './exp'
 import { neg } from './neg'
@@ -10,10 +11,11 @@ import { square } from './square'
 const TWO_OVER_SQRT_PI = 2 / Math.sqrt(Math.PI)
 
 /** The `erf` op. @since 0.1.0 */
-export const erfOp = defineOp({
+export const erfOp = defineOp<'erf', [Tensor]>({
   name: 'erf',
-  forward: ([x]) => T.erf(x!),
-  vjp: (ct, [x]) => [mul(ct, mul(exp(neg(square(x!))), TWO_OVER_SQRT_PI))],
+  forward: ([x]) => T.erf(x),
+  vjp: (ct, [x]) => [mul(ct, mul(exp(neg(square(x))), TWO_OVER_SQRT_PI))],
+  batch: batchElementwise,
 })
 
 /**

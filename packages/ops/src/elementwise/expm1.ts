@@ -2,14 +2,16 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { batchElementwise } from '../core/batching'
 import { add } from '../binary/add'
 import { mul } from '../binary/mul'
 
 /** The `expm1` op. @since 0.1.0 */
-export const expm1Op = defineOp({
+export const expm1Op = defineOp<'expm1', [Tensor]>({
   name: 'expm1',
-  forward: ([x]) => T.expm1(x!),
+  forward: ([x]) => T.expm1(x),
   vjp: (ct, _xs, y) => [mul(ct, add(y, 1))],
+  batch: batchElementwise,
 })
 
 /**

@@ -2,13 +2,15 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
-import { zeroVjp } from './zeroVjp'
+import { batchElementwise } from '../core/batching'
+import { zeroCotangents } from '../core/zeroCotangents'
 
 /** The `floor` op. @since 0.1.0 */
-export const floorOp = defineOp({
+export const floorOp = defineOp<'floor', [Tensor]>({
   name: 'floor',
-  forward: ([x]) => T.floor(x!),
-  vjp: zeroVjp,
+  forward: ([x]) => T.floor(x),
+  vjp: zeroCotangents,
+  batch: batchElementwise,
 })
 
 /**

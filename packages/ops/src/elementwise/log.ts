@@ -2,13 +2,15 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { batchElementwise } from '../core/batching'
 import { div } from '../binary/div'
 
 /** The `log` op. @since 0.1.0 */
-export const logOp = defineOp({
+export const logOp = defineOp<'log', [Tensor]>({
   name: 'log',
-  forward: ([x]) => T.log(x!),
-  vjp: (ct, [x]) => [div(ct, x!)],
+  forward: ([x]) => T.log(x),
+  vjp: (ct, [x]) => [div(ct, x)],
+  batch: batchElementwise,
 })
 
 /**

@@ -2,14 +2,16 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { batchElementwise } from '../core/batching'
 import { add } from '../binary/add'
 import { div } from '../binary/div'
 
 /** The `log1p` op. @since 0.1.0 */
-export const log1pOp = defineOp({
+export const log1pOp = defineOp<'log1p', [Tensor]>({
   name: 'log1p',
-  forward: ([x]) => T.log1p(x!),
-  vjp: (ct, [x]) => [div(ct, add(x!, 1))],
+  forward: ([x]) => T.log1p(x),
+  vjp: (ct, [x]) => [div(ct, add(x, 1))],
+  batch: batchElementwise,
 })
 
 /**

@@ -2,12 +2,14 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { batchElementwise } from '../core/batching'
 
 /** The `neg` op. @since 0.1.0 */
-export const negOp = defineOp({
+export const negOp = defineOp<'neg', [Tensor]>({
   name: 'neg',
-  forward: ([x]) => T.neg(x!),
+  forward: ([x]) => T.neg(x),
   vjp: (ct) => [neg(ct)],
+  batch: batchElementwise,
 })
 
 /**

@@ -2,15 +2,17 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { batchElementwise } from '../core/batching'
 import { mul } from '../binary/mul'
 import { neg } from './neg'
 import { square } from './square'
 
 /** The `reciprocal` op. @since 0.1.0 */
-export const reciprocalOp = defineOp({
+export const reciprocalOp = defineOp<'reciprocal', [Tensor]>({
   name: 'reciprocal',
-  forward: ([x]) => T.reciprocal(x!),
+  forward: ([x]) => T.reciprocal(x),
   vjp: (ct, _xs, y) => [neg(mul(ct, square(y)))],
+  batch: batchElementwise,
 })
 
 /**

@@ -2,13 +2,15 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { batchElementwise } from '../core/batching'
 import { reluGrad } from './reluGrad'
 
 /** The `relu` op. @since 0.1.0 */
-export const reluOp = defineOp({
+export const reluOp = defineOp<'relu', [Tensor]>({
   name: 'relu',
-  forward: ([x]) => T.relu(x!),
-  vjp: (ct, [x]) => [reluGrad(ct, x!)],
+  forward: ([x]) => T.relu(x),
+  vjp: (ct, [x]) => [reluGrad(ct, x)],
+  batch: batchElementwise,
 })
 
 /**

@@ -2,13 +2,15 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
-import { zeroVjp } from './zeroVjp'
+import { batchElementwise } from '../core/batching'
+import { zeroCotangents } from '../core/zeroCotangents'
 
 /** The `round` op. @since 0.1.0 */
-export const roundOp = defineOp({
+export const roundOp = defineOp<'round', [Tensor]>({
   name: 'round',
-  forward: ([x]) => T.round(x!),
-  vjp: zeroVjp,
+  forward: ([x]) => T.round(x),
+  vjp: zeroCotangents,
+  batch: batchElementwise,
 })
 
 /**

@@ -2,14 +2,16 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { batchElementwise } from '../core/batching'
 import { mul } from '../binary/mul'
 import { square } from './square'
 
 /** The `rsqrt` op. @since 0.1.0 */
-export const rsqrtOp = defineOp({
+export const rsqrtOp = defineOp<'rsqrt', [Tensor]>({
   name: 'rsqrt',
-  forward: ([x]) => T.rsqrt(x!),
+  forward: ([x]) => T.rsqrt(x),
   vjp: (ct, _xs, y) => [mul(mul(ct, -0.5), mul(y, square(y)))],
+  batch: batchElementwise,
 })
 
 /**

@@ -2,14 +2,16 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { batchElementwise } from '../core/batching'
 import { mul } from '../binary/mul'
 import { sub } from '../binary/sub'
 
 /** The `sigmoid` op. @since 0.1.0 */
-export const sigmoidOp = defineOp({
+export const sigmoidOp = defineOp<'sigmoid', [Tensor]>({
   name: 'sigmoid',
-  forward: ([x]) => T.sigmoid(x!),
+  forward: ([x]) => T.sigmoid(x),
   vjp: (ct, _xs, y) => [mul(ct, mul(y, sub(1, y)))],
+  batch: batchElementwise,
 })
 
 /**

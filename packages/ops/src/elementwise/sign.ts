@@ -2,13 +2,15 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
-import { zeroVjp } from './zeroVjp'
+import { batchElementwise } from '../core/batching'
+import { zeroCotangents } from '../core/zeroCotangents'
 
 /** The `sign` op. @since 0.1.0 */
-export const signOp = defineOp({
+export const signOp = defineOp<'sign', [Tensor]>({
   name: 'sign',
-  forward: ([x]) => T.sign(x!),
-  vjp: zeroVjp,
+  forward: ([x]) => T.sign(x),
+  vjp: zeroCotangents,
+  batch: batchElementwise,
 })
 
 /**

@@ -2,14 +2,16 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { batchElementwise } from '../core/batching'
 import { mul } from '../binary/mul'
 import { cos } from './cos'
 
 /** The `sin` op. @since 0.1.0 */
-export const sinOp = defineOp({
+export const sinOp = defineOp<'sin', [Tensor]>({
   name: 'sin',
-  forward: ([x]) => T.sin(x!),
-  vjp: (ct, [x]) => [mul(ct, cos(x!))],
+  forward: ([x]) => T.sin(x),
+  vjp: (ct, [x]) => [mul(ct, cos(x))],
+  batch: batchElementwise,
 })
 
 /**

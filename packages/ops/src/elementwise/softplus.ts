@@ -2,14 +2,16 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { batchElementwise } from '../core/batching'
 import { mul } from '../binary/mul'
 import { sigmoid } from './sigmoid'
 
 /** The `softplus` op. @since 0.1.0 */
-export const softplusOp = defineOp({
+export const softplusOp = defineOp<'softplus', [Tensor]>({
   name: 'softplus',
-  forward: ([x]) => T.softplus(x!),
-  vjp: (ct, [x]) => [mul(ct, sigmoid(x!))],
+  forward: ([x]) => T.softplus(x),
+  vjp: (ct, [x]) => [mul(ct, sigmoid(x))],
+  batch: batchElementwise,
 })
 
 /**

@@ -2,14 +2,16 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { batchElementwise } from '../core/batching'
 import { div } from '../binary/div'
 import { mul } from '../binary/mul'
 
 /** The `sqrt` op. @since 0.1.0 */
-export const sqrtOp = defineOp({
+export const sqrtOp = defineOp<'sqrt', [Tensor]>({
   name: 'sqrt',
-  forward: ([x]) => T.sqrt(x!),
+  forward: ([x]) => T.sqrt(x),
   vjp: (ct, _xs, y) => [div(ct, mul(y, 2))],
+  batch: batchElementwise,
 })
 
 /**

@@ -2,13 +2,15 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { batchElementwise } from '../core/batching'
 import { mul } from '../binary/mul'
 
 /** The `square` op. @since 0.1.0 */
-export const squareOp = defineOp({
+export const squareOp = defineOp<'square', [Tensor]>({
   name: 'square',
-  forward: ([x]) => T.square(x!),
-  vjp: (ct, [x]) => [mul(ct, mul(x!, 2))],
+  forward: ([x]) => T.square(x),
+  vjp: (ct, [x]) => [mul(ct, mul(x, 2))],
+  batch: batchElementwise,
 })
 
 /**

@@ -2,15 +2,17 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { batchElementwise } from '../core/batching'
 import { mul } from '../binary/mul'
 import { sub } from '../binary/sub'
 import { square } from './square'
 
 /** The `tanh` op. @since 0.1.0 */
-export const tanhOp = defineOp({
+export const tanhOp = defineOp<'tanh', [Tensor]>({
   name: 'tanh',
-  forward: ([x]) => T.tanh(x!),
+  forward: ([x]) => T.tanh(x),
   vjp: (ct, _xs, y) => [mul(ct, sub(1, square(y)))],
+  batch: batchElementwise,
 })
 
 /**

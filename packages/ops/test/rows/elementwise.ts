@@ -73,6 +73,17 @@ const unaryRows: GradRow[] = [
     args: () => [anywhere(123, [2, 3]), awayFromZero(124, [2, 3])],
     secondOrder: true,
   },
+  {
+    // stopGradient's own derivative (zero) differs from the finite differences of its value, so
+    // its row cuts a locally constant factor: x · sign(x) = |x|, whose derivative sign(x) comes
+    // through mul alone. The value passes through at every level and under vmap.
+    op: 'stopGradient',
+    label: 'x · stopGradient(sign x)',
+    domain: 'away from 0 (kink)',
+    fn: (x) => B.mul(x, E.stopGradient(E.sign(x))),
+    args: () => [awayFromZero(125, [2, 3])],
+    secondOrder: true,
+  },
 ]
 
 /** The broadcasting patterns every binary op is checked with. */
