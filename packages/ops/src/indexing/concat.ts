@@ -2,6 +2,7 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { batchAtFront, batchSize } from '../core/batching'
 import { AXIS_OPTIONS, checkOptions, type AxisOptions } from '../core/options'
 import { slice } from './slice'
 
@@ -11,28 +12,44 @@ export interface ConcatParams {
 }
 
 /** The concat op (any number of inputs). @since 0.1.0 */
-export const concatOp = defineOp<ConcatParams>({
+export const concatOp = defineOp<'concat', ReadonlyArray<Tensor>, ConcatParams>({
   name: 'concat',
   forward: (xs, p) => T.concat(xs, p.axis),
-  vjp: (ct, xs, _y, p) => {
+  vjp: (ct, xs, _y, p, needed) => {
     const leading = new Array<undefined>(p.axis).fill(undefined)
     let offset = 0
-    return xs.map((x) => {
-      const size = x.shape[p.axis]!
-      const part = slice(ct, [...leading, { start: offset, stop: offset + size }])
-      offset += size
-      return part
+    return xs.map((x, i) => {
+      const start = offset
+      offset += x.shape[p.axis] ?? 0
+      return needed[i] ? slice(ct, [...leading, { start, stop: offset }]) : undefined
     })
+  },
+  batch: (xs, axes, p, self) => {
+    // Every input has the same rank, so inputs mapped along one axis line up as they are.
+    const first = axes[0]
+    if (first !== undefined && axes.every((axis) => axis === first))
+      return [self(xs, { axis: p.axis >= first ? p.axis + 1 : p.axis }), first]
+    // Mixed: examples to the front, unmapped inputs broadcast to every example.
+    const size = batchSize(xs, axes)
+    return [
+      self(
+        xs.map((x, i) => batchAtFront(x, axes[i], size)),
+        { axis: p.axis + 1 },
+      ),
+      0,
+    ]
   },
 })
 
-/** Throws a `ValueError` naming `op` unless `xs` is a non-empty array. @internal */
-export const checkNonEmpty = (op: string, xs: ReadonlyArray<Tensor>): void => {
-  if (!Array.isArray(xs) || xs.length === 0)
+/** The first of `xs`; throws a `ValueError` naming `op` unless `xs` is a non-empty array. @internal */
+export const checkNonEmpty = (op: string, xs: ReadonlyArray<Tensor>): Tensor => {
+  const first: Tensor | undefined = Array.isArray(xs) ? xs[0] : undefined
+  if (first === undefined)
     throw new T.ValueError(
       op,
       `xs must be a non-empty array of tensors, got ${Array.isArray(xs) ? '[]' : String(xs)}`,
     )
+  return first
 }
 
 /**
@@ -46,13 +63,13 @@ export const checkNonEmpty = (op: string, xs: ReadonlyArray<Tensor>): void => {
  */
 export const concat = (xs: ReadonlyArray<Tensor>, opts?: AxisOptions): Tensor => {
   checkOptions('concat', opts, AXIS_OPTIONS)
-  checkNonEmpty('concat', xs)
-  const firstShape = xs[0]!.shape
+  const first = checkNonEmpty('concat', xs)
+  const firstShape = first.shape
   if (firstShape.length === 0)
     throw new T.ShapeError(
       'concat',
       `cannot concatenate scalars (xs[0] has shape []); use stack to add an axis`,
     )
   const at = T.normalizeAxis('concat', opts?.axis ?? 0, firstShape.length)
-  return xs.length === 1 ? xs[0]! : applyOp(concatOp, xs, { axis: at })
+  return xs.length === 1 ? first : applyOp(concatOp, xs, { axis: at })
 }

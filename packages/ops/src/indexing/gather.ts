@@ -2,6 +2,9 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { moveAxis } from '../core/batching'
+import { offsetIndices } from '../internal/indexBatching'
+import { reshape } from '../shape/reshape'
 import { AXIS_OPTIONS, checkOptions, type AxisOptions } from '../core/options'
 import { scatterAdd } from './scatterAdd'
 
@@ -11,13 +14,38 @@ export interface AxisParams {
 }
 
 /** The gather op (NumPy `take`). @since 0.1.0 */
-export const gatherOp = defineOp<AxisParams>({
+export const gatherOp = defineOp<'gather', [Tensor, Tensor], AxisParams>({
   name: 'gather',
-  forward: ([x, indices], p) => T.gather(x!, indices!, p.axis),
-  vjp: (ct, [x, indices], _y, p) => [
-    scatterAdd(ct, indices!, x!.shape, { axis: p.axis }),
-    T.zeros(indices!.shape, 'int32'),
+  forward: ([x, indices], p) => T.gather(x, indices, p.axis),
+  vjp: (ct, [x, indices], _y, p, needed) => [
+    needed[0] ? scatterAdd(ct, indices, x.shape, { axis: p.axis }) : undefined,
+    needed[1] ? T.zeros(indices.shape, 'int32') : undefined,
   ],
+  batch: ([x, indices], [xAxis, indexAxis], p, self) => {
+    if (indexAxis === undefined) {
+      // Shared indices: gather the same positions from every example. The examples' axis sits
+      // before the gathered one, or among the trailing axes, which the index axes shift along.
+      const b = xAxis ?? 0
+      if (b <= p.axis) return [self([x, indices], { axis: p.axis + 1 }), b]
+      return [self([x, indices], p), b + indices.shape.length - 1]
+    }
+    // Shared x: the output holds the indices' axes (examples included) in place of the gathered axis.
+    if (xAxis === undefined) return [self([x, indices], p), p.axis + indexAxis]
+    // Both mapped: x's examples go just before the gathered axis and merge with it into one axis
+    // of size × dim, and each example's indices are offset into its own block of that axis. One
+    // gather serves all; the output has the examples where the merged axis was.
+    const size = x.shape[xAxis] ?? 0
+    const before = moveAxis(x, xAxis, p.axis) // [...pre, size, dim, ...post]
+    const dim = before.shape[p.axis + 1] ?? 0
+    const merged = reshape(before, [
+      ...before.shape.slice(0, p.axis),
+      size * dim,
+      ...before.shape.slice(p.axis + 2),
+    ])
+    const exampleRank = indices.shape.length - 1
+    const offset = offsetIndices(moveAxis(indices, indexAxis, 0), dim, exampleRank)
+    return [self([merged, offset], p), p.axis]
+  },
 })
 
 /**

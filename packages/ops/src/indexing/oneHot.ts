@@ -2,7 +2,7 @@
 import * as T from '@backfold/tensor'
 import type { DType, Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
-import { zeroCotangents } from '../reduce/zeroCotangents'
+import { zeroCotangents } from '../core/zeroCotangents'
 
 /** Parameters of the oneHot op. @since 0.1.0 */
 export interface OneHotParams {
@@ -11,10 +11,12 @@ export interface OneHotParams {
 }
 
 /** The oneHot op (zero VJP). @since 0.1.0 */
-export const oneHotOp = defineOp<OneHotParams>({
+export const oneHotOp = defineOp<'oneHot', [Tensor], OneHotParams>({
   name: 'oneHot',
-  forward: ([indices], p) => T.oneHot(indices!, p.depth, p.dtype),
+  forward: ([indices], p) => T.oneHot(indices, p.depth, p.dtype),
   vjp: zeroCotangents,
+  // The new axis is last, so the examples stay where they are in the indices.
+  batch: ([indices], [axis], p, self) => [self([indices], p), axis ?? 0],
 })
 
 /**

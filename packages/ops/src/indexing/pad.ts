@@ -2,6 +2,7 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { insertAt } from '../internal/indexBatching'
 import { slice } from './slice'
 
 /** Parameters of the pad op: one `[before, after]` per axis and the fill value. @since 0.1.0 */
@@ -11,15 +12,21 @@ export interface PadParams {
 }
 
 /** The pad op. @since 0.1.0 */
-export const padOp = defineOp<PadParams>({
+export const padOp = defineOp<'pad', [Tensor], PadParams>({
   name: 'pad',
-  forward: ([x], p) => T.pad(x!, p.pads, p.value),
+  forward: ([x], p) => T.pad(x, p.pads, p.value),
+  // pads has one entry per axis of x (the wrapper fills the trailing ones)
   vjp: (ct, [x], _y, p) => [
     slice(
       ct,
-      x!.shape.map((dim, i) => ({ start: p.pads[i]![0], stop: p.pads[i]![0] + dim })),
+      p.pads.map(([before], i) => ({ start: before, stop: before + (x.shape[i] ?? 0) })),
     ),
   ],
+  // The examples' axis is not padded.
+  batch: ([x], [axis], p, self) => {
+    const b = axis ?? 0 // the only input, so the mapped one
+    return [self([x], { ...p, pads: insertAt(p.pads, b, [0, 0] as const) }), b]
+  },
 })
 
 /**

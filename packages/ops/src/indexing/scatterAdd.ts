@@ -2,6 +2,9 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { moveAxis } from '../core/batching'
+import { batchAt, insertAt, offsetIndices } from '../internal/indexBatching'
+import { reshape } from '../shape/reshape'
 import { AXIS_OPTIONS, checkOptions, type AxisOptions } from '../core/options'
 import { gather } from './gather'
 
@@ -12,10 +15,50 @@ export interface ScatterParams {
 }
 
 /** The scatterAdd op (adjoint of gather). @since 0.1.0 */
-export const scatterAddOp = defineOp<ScatterParams>({
+export const scatterAddOp = defineOp<'scatterAdd', [Tensor, Tensor], ScatterParams>({
   name: 'scatterAdd',
-  forward: ([updates, indices], p) => T.scatterAdd(updates!, indices!, p.axis, p.shape),
-  vjp: (ct, [, indices], _y, p) => [gather(ct, indices!, { axis: p.axis }), T.zeros(indices!.shape, 'int32')],
+  forward: ([updates, indices], p) => T.scatterAdd(updates, indices, p.axis, p.shape),
+  vjp: (ct, [, indices], _y, p, needed) => [
+    needed[0] ? gather(ct, indices, { axis: p.axis }) : undefined,
+    needed[1] ? T.zeros(indices.shape, 'int32') : undefined,
+  ],
+  // The adjoint of gather's rule. updates (one example) has axes [...pre, ...index axes, ...post]
+  // and the result [...pre, dim, ...post], with pre of length p.axis.
+  batch: ([updates, indices], [updateAxis, indexAxis], p, self) => {
+    if (indexAxis === undefined) {
+      // Shared indices: scatter every example at the same positions.
+      const b = updateAxis ?? 0
+      const size = updates.shape[b] ?? 0
+      const indexRank = indices.shape.length
+      // Examples among pre: one more leading axis.
+      if (b <= p.axis)
+        return [self([updates, indices], { axis: p.axis + 1, shape: insertAt(p.shape, b, size) }), b]
+      // Among post: the index axes collapse into one, so the examples land indexRank - 1 axes earlier.
+      if (b >= p.axis + indexRank) {
+        const out = b - indexRank + 1
+        return [self([updates, indices], { ...p, shape: insertAt(p.shape, out, size) }), out]
+      }
+      // Among the index axes: moved just before them, then as among pre.
+      return [
+        self([moveAxis(updates, b, p.axis), indices], {
+          axis: p.axis + 1,
+          shape: insertAt(p.shape, p.axis, size),
+        }),
+        p.axis,
+      ]
+    }
+    // Mapped indices: each example scatters into its own block of one merged axis of size × dim
+    // (the updates' examples placed just before their index axes, broadcast there if shared),
+    // which is then split into the examples' axis and the scattered one.
+    const size = indices.shape[indexAxis] ?? 0
+    const dim = p.shape[p.axis] ?? 0
+    const pre = p.shape.slice(0, p.axis)
+    const post = p.shape.slice(p.axis + 1)
+    const placed = batchAt(updates, updateAxis, p.axis, size)
+    const offset = offsetIndices(moveAxis(indices, indexAxis, 0), dim, indices.shape.length - 1)
+    const merged = self([placed, offset], { axis: p.axis, shape: [...pre, size * dim, ...post] })
+    return [reshape(merged, [...pre, size, dim, ...post]), p.axis]
+  },
 })
 
 /** Throws a `ValueError` naming `op` unless `shape` is an array of non-negative integers. @internal */

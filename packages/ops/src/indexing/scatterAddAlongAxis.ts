@@ -2,18 +2,32 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { batchSize } from '../core/batching'
+import { batchAt, insertAt } from '../internal/indexBatching'
 import { REQUIRED_AXIS_OPTIONS, checkOptions } from '../core/options'
 import { checkShapeArgument, type ScatterParams } from './scatterAdd'
 import { takeAlongAxis } from './takeAlongAxis'
 
 /** The scatterAddAlongAxis op (adjoint of takeAlongAxis). @since 0.1.0 */
-export const scatterAddAlongAxisOp = defineOp<ScatterParams>({
+export const scatterAddAlongAxisOp = defineOp<'scatterAddAlongAxis', [Tensor, Tensor], ScatterParams>({
   name: 'scatterAddAlongAxis',
-  forward: ([updates, indices], p) => T.scatterAddAlongAxis(updates!, indices!, p.axis, p.shape),
-  vjp: (ct, [, indices], _y, p) => [
-    takeAlongAxis(ct, indices!, { axis: p.axis }),
-    T.zeros(indices!.shape, 'int32'),
+  forward: ([updates, indices], p) => T.scatterAddAlongAxis(updates, indices, p.axis, p.shape),
+  vjp: (ct, [, indices], _y, p, needed) => [
+    needed[0] ? takeAlongAxis(ct, indices, { axis: p.axis }) : undefined,
+    needed[1] ? T.zeros(indices.shape, 'int32') : undefined,
   ],
+  // As takeAlongAxis's rule: updates, indices and the result match on every axis but the scattered
+  // one, so the examples' axis is one more such axis (a shared input is broadcast to it).
+  batch: ([updates, indices], [updateAxis, indexAxis], p, self) => {
+    const at = updateAxis ?? indexAxis ?? 0
+    const size = batchSize([updates, indices], [updateAxis, indexAxis])
+    const xs: [Tensor, Tensor] = [
+      batchAt(updates, updateAxis, at, size),
+      batchAt(indices, indexAxis, at, size),
+    ]
+    const q: ScatterParams = { axis: p.axis >= at ? p.axis + 1 : p.axis, shape: insertAt(p.shape, at, size) }
+    return [self(xs, q), at]
+  },
 })
 
 /**

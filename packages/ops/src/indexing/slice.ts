@@ -3,6 +3,7 @@ import * as T from '@backfold/tensor'
 import type { SliceRange, Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
 import { checkOptions, option, optionSchema } from '../core/options'
+import { insertAt } from '../internal/indexBatching'
 import { pad } from './pad'
 import { scatterAdd } from './scatterAdd'
 
@@ -48,10 +49,20 @@ const unslice = (ct: Tensor, inShape: ReadonlyArray<number>, p: SliceParams): Te
 }
 
 /** The slice op. @since 0.1.0 */
-export const sliceOp = defineOp<SliceParams>({
+export const sliceOp = defineOp<'slice', [Tensor], SliceParams>({
   name: 'slice',
-  forward: ([x], p) => T.slice(x!, toRanges(p)),
-  vjp: (ct, [x], _y, p) => [unslice(ct, x!.shape, p)],
+  forward: ([x], p) => T.slice(x, toRanges(p)),
+  vjp: (ct, [x], _y, p) => [unslice(ct, x.shape, p)],
+  // The examples' axis is kept whole: a range 0:B:1 inserted where it lies.
+  batch: ([x], [axis], p, self) => {
+    const b = axis ?? 0 // the only input, so the mapped one
+    const q: SliceParams = {
+      start: insertAt(p.start, b, 0),
+      step: insertAt(p.step, b, 1),
+      outShape: insertAt(p.outShape, b, x.shape[b] ?? 0),
+    }
+    return [self([x], q), b]
+  },
 })
 
 const RANGE_OPTIONS = optionSchema({ start: option.integer, stop: option.integer, step: option.integer })

@@ -15,8 +15,7 @@ import { checkNonEmpty, concat } from './concat'
  */
 export const stack = (xs: ReadonlyArray<Tensor>, opts?: AxisOptions): Tensor => {
   checkOptions('stack', opts, AXIS_OPTIONS)
-  checkNonEmpty('stack', xs)
-  const firstShape = xs[0]!.shape
+  const firstShape = checkNonEmpty('stack', xs).shape
   xs.forEach((x, k) => {
     if (!T.shapesEqual(x.shape, firstShape))
       throw new T.ShapeError(

@@ -2,18 +2,29 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { batchSize } from '../core/batching'
+import { batchAt } from '../internal/indexBatching'
 import { REQUIRED_AXIS_OPTIONS, checkOptions } from '../core/options'
 import type { AxisParams } from './gather'
 import { scatterAddAlongAxis } from './scatterAddAlongAxis'
 
 /** The takeAlongAxis op (NumPy `take_along_axis`). @since 0.1.0 */
-export const takeAlongAxisOp = defineOp<AxisParams>({
+export const takeAlongAxisOp = defineOp<'takeAlongAxis', [Tensor, Tensor], AxisParams>({
   name: 'takeAlongAxis',
-  forward: ([x, indices], p) => T.takeAlongAxis(x!, indices!, p.axis),
-  vjp: (ct, [x, indices], _y, p) => [
-    scatterAddAlongAxis(ct, indices!, x!.shape, { axis: p.axis }),
-    T.zeros(indices!.shape, 'int32'),
+  forward: ([x, indices], p) => T.takeAlongAxis(x, indices, p.axis),
+  vjp: (ct, [x, indices], _y, p, needed) => [
+    needed[0] ? scatterAddAlongAxis(ct, indices, x.shape, { axis: p.axis }) : undefined,
+    needed[1] ? T.zeros(indices.shape, 'int32') : undefined,
   ],
+  // x and indices match on every axis but the taken one, so the examples' axis is one more such
+  // axis: put both inputs' examples where the first mapped one has them (an unmapped input is
+  // broadcast there: the kernel does not broadcast) and take along the renumbered axis.
+  batch: ([x, indices], [xAxis, indexAxis], p, self) => {
+    const at = xAxis ?? indexAxis ?? 0
+    const size = batchSize([x, indices], [xAxis, indexAxis])
+    const xs: [Tensor, Tensor] = [batchAt(x, xAxis, at, size), batchAt(indices, indexAxis, at, size)]
+    return [self(xs, { axis: p.axis >= at ? p.axis + 1 : p.axis }), at]
+  },
 })
 
 /**
