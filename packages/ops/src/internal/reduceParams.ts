@@ -3,6 +3,7 @@ import type { Shape, Tensor } from '@backfold/tensor'
 import type { BatchAxes, Batched } from '../core/op'
 import { checkOptions, option, optionSchema } from '../core/options'
 import { broadcastTo } from '../shape/broadcastTo'
+import { moveAxis } from '../core/batching'
 import { reshape } from '../shape/reshape'
 
 /**
@@ -96,4 +97,33 @@ export const argReduceParams = (
 export interface ArgReduceParams {
   readonly axis: number | undefined
   readonly keepDims: boolean
+}
+
+/**
+ * The batching rule of `argmax`/`argmin`. With an axis, it is renumbered around the examples' axis,
+ * which stays in place. Without one each example is searched flattened, so the examples move to
+ * the front and each is flattened to one row (the index is into one example, not the batch), then
+ * searched along that row. @internal
+ */
+export const batchArgReduction = (
+  xs: [Tensor],
+  batchAxes: BatchAxes<[Tensor]>,
+  p: ArgReduceParams,
+  self: (xs: [Tensor], p: ArgReduceParams) => Tensor,
+): Batched => {
+  const b = batchAxes[0] ?? 0
+  const [x] = xs
+  const exampleShape = x.shape.filter((_, i) => i !== b)
+  // A rank-1 example flattened is itself: search its one axis, with no transpose.
+  const axis = p.axis ?? (exampleShape.length === 1 ? 0 : undefined)
+  if (axis !== undefined) {
+    const outAxis = p.keepDims || axis >= b ? b : b - 1
+    return [self(xs, { ...p, axis: axis >= b ? axis + 1 : axis }), outAxis]
+  }
+  const size = x.shape[b] ?? 0
+  const rows = reshape(moveAxis(x, b, 0), [size, T.sizeOf(exampleShape)])
+  const indices = self([rows], { axis: 1, keepDims: false })
+  // keepDims without an axis keeps every axis of the example, as size 1.
+  const kept = exampleShape.map(() => 1)
+  return [p.keepDims ? reshape(indices, [size, ...kept]) : indices, 0]
 }

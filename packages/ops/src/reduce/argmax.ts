@@ -2,15 +2,21 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
-import { argReduceParams, type ArgReduceOptions, type ArgReduceParams } from './reduceParams'
-import { zeroCotangents } from './zeroCotangents'
+import {
+  argReduceParams,
+  batchArgReduction,
+  type ArgReduceOptions,
+  type ArgReduceParams,
+} from '../internal/reduceParams'
+import { zeroCotangents } from '../core/zeroCotangents'
 
 /** The argmax op (int32 result, zero VJP). @since 0.1.0 */
-export const argmaxOp = defineOp<ArgReduceParams>({
+export const argmaxOp = defineOp<'argmax', [Tensor], ArgReduceParams>({
   name: 'argmax',
   forward: ([x], p) =>
-    T.argmax(x!, p.axis === undefined ? { keepDims: p.keepDims } : { axis: p.axis, keepDims: p.keepDims }),
+    T.argmax(x, p.axis === undefined ? { keepDims: p.keepDims } : { axis: p.axis, keepDims: p.keepDims }),
   vjp: zeroCotangents,
+  batch: batchArgReduction,
 })
 
 /**

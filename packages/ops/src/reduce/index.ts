@@ -18,7 +18,7 @@ export { argmin, argminOp } from './argmin'
 export { logsumexp, logsumexpOp } from './logsumexp'
 export { norm, normOp } from './norm'
 export { variance, type VarianceOptions } from './variance'
-export type { ReduceOptions, ReduceParams, ArgReduceOptions, ArgReduceParams } from './reduceParams'
+export type { ReduceOptions, ReduceParams, ArgReduceOptions, ArgReduceParams } from '../internal/reduceParams'
 
 /** The reduction ops, keyed by op name (spread into the registry). @since 0.1.0 */
 export const reduceOps = {

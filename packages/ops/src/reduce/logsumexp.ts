@@ -5,14 +5,21 @@ import { applyOp, defineOp } from '../core/op'
 import { mul } from '../binary/mul'
 import { sub } from '../binary/sub'
 import { exp } from '../elementwise/exp'
-import { keepDims, reduceParams, type ReduceOptions, type ReduceParams } from './reduceParams'
+import {
+  batchReduction,
+  keepDims,
+  reduceParams,
+  type ReduceOptions,
+  type ReduceParams,
+} from '../internal/reduceParams'
 
 /** The logsumexp reduction op. @since 0.1.0 */
-export const logsumexpOp = defineOp<ReduceParams>({
+export const logsumexpOp = defineOp<'logsumexp', [Tensor], ReduceParams>({
   name: 'logsumexp',
-  forward: ([x], p) => T.logsumexp(x!, p),
+  forward: ([x], p) => T.logsumexp(x, p),
   // exp(x − y) is the softmax over the reduced axes: at most 1, so it never overflows.
-  vjp: (ct, [x], y, p) => [mul(keepDims(ct, x!.shape, p.axes), exp(sub(x!, keepDims(y, x!.shape, p.axes))))],
+  vjp: (ct, [x], y, p) => [mul(keepDims(ct, x.shape, p.axes), exp(sub(x, keepDims(y, x.shape, p.axes))))],
+  batch: batchReduction,
 })
 
 /**

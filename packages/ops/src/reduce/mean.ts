@@ -4,18 +4,20 @@ import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
 import { div } from '../binary/div'
 import {
+  batchReduction,
   reduceParams,
   reducedCount,
   spreadCotangent,
   type ReduceOptions,
   type ReduceParams,
-} from './reduceParams'
+} from '../internal/reduceParams'
 
 /** The mean reduction op. @since 0.1.0 */
-export const meanOp = defineOp<ReduceParams>({
+export const meanOp = defineOp<'mean', [Tensor], ReduceParams>({
   name: 'mean',
-  forward: ([x], p) => T.mean(x!, p),
-  vjp: (ct, [x], _y, p) => [div(spreadCotangent(ct, x!.shape, p.axes), reducedCount(x!.shape, p.axes))],
+  forward: ([x], p) => T.mean(x, p),
+  vjp: (ct, [x], _y, p) => [div(spreadCotangent(ct, x.shape, p.axes), reducedCount(x.shape, p.axes))],
+  batch: batchReduction,
 })
 
 /**

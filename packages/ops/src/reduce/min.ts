@@ -5,19 +5,26 @@ import { applyOp, defineOp } from '../core/op'
 import { div } from '../binary/div'
 import { equal } from '../binary/equal'
 import { mul } from '../binary/mul'
-import { keepDims, reduceParams, type ReduceOptions, type ReduceParams } from './reduceParams'
+import {
+  batchReduction,
+  keepDims,
+  reduceParams,
+  type ReduceOptions,
+  type ReduceParams,
+} from '../internal/reduceParams'
 import { sum } from './sum'
 
 /** The min reduction op. @since 0.1.0 */
-export const minOp = defineOp<ReduceParams>({
+export const minOp = defineOp<'min', [Tensor], ReduceParams>({
   name: 'min',
-  forward: ([x], p) => T.min(x!, p),
+  forward: ([x], p) => T.min(x, p),
   vjp: (ct, [x], y, p) => {
-    const inShape = x!.shape
-    const isExtreme = equal(x!, keepDims(y, inShape, p.axes))
+    const inShape = x.shape
+    const isExtreme = equal(x, keepDims(y, inShape, p.axes))
     const ties = sum(isExtreme, { axis: p.axes, keepDims: true })
     return [div(mul(keepDims(ct, inShape, p.axes), isExtreme), ties)]
   },
+  batch: batchReduction,
 })
 
 /**

@@ -6,18 +6,25 @@ import { div } from '../binary/div'
 import { equal } from '../binary/equal'
 import { mul } from '../binary/mul'
 import { where } from '../binary/where'
-import { keepDims, reduceParams, type ReduceOptions, type ReduceParams } from './reduceParams'
+import {
+  batchReduction,
+  keepDims,
+  reduceParams,
+  type ReduceOptions,
+  type ReduceParams,
+} from '../internal/reduceParams'
 
 /** The L2 norm op. @since 0.1.0 */
-export const normOp = defineOp<ReduceParams>({
+export const normOp = defineOp<'norm', [Tensor], ReduceParams>({
   name: 'norm',
-  forward: ([x], p) => T.sqrt(T.sum(T.square(x!), p)),
+  forward: ([x], p) => T.sqrt(T.sum(T.square(x), p)),
   vjp: (ct, [x], y, p) => {
-    const norms = keepDims(y, x!.shape, p.axes)
+    const norms = keepDims(y, x.shape, p.axes)
     // A zero norm means x is all zeros there; dividing by 1 instead gives the subgradient 0.
     const safeNorms = where(equal(norms, 0), 1, norms)
-    return [mul(keepDims(ct, x!.shape, p.axes), div(x!, safeNorms))]
+    return [mul(keepDims(ct, x.shape, p.axes), div(x, safeNorms))]
   },
+  batch: batchReduction,
 })
 
 /**

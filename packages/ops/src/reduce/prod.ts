@@ -6,25 +6,32 @@ import { div } from '../binary/div'
 import { equal } from '../binary/equal'
 import { mul } from '../binary/mul'
 import { where } from '../binary/where'
-import { keepDims, reduceParams, type ReduceOptions, type ReduceParams } from './reduceParams'
+import {
+  batchReduction,
+  keepDims,
+  reduceParams,
+  type ReduceOptions,
+  type ReduceParams,
+} from '../internal/reduceParams'
 import { sum } from './sum'
 
 /** The product reduction op. @since 0.1.0 */
-export const prodOp = defineOp<ReduceParams>({
+export const prodOp = defineOp<'prod', [Tensor], ReduceParams>({
   name: 'prod',
-  forward: ([x], p) => T.prod(x!, p),
+  forward: ([x], p) => T.prod(x, p),
   vjp: (ct, [x], y, p) => {
-    const inShape = x!.shape
+    const inShape = x.shape
     const kept = { axis: p.axes, keepDims: true }
-    const isZero = equal(x!, 0)
+    const isZero = equal(x, 0)
     // Zeros replaced by 1: divides safely (no 0/0 even in the second derivative), and its product
     // is exactly the product of the others for the one zero of a set with a single zero.
-    const safeX = where(isZero, 1, x!)
+    const safeX = where(isZero, 1, x)
     const zeroCount = sum(isZero, kept)
     const atZero = where(equal(zeroCount, 1), prod(safeX, kept), 0)
     const elsewhere = div(keepDims(y, inShape, p.axes), safeX)
     return [mul(keepDims(ct, inShape, p.axes), where(isZero, atZero, elsewhere))]
   },
+  batch: batchReduction,
 })
 
 /**

@@ -2,7 +2,13 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
-import { batchReduction, reduceParams, spreadCotangent, type ReduceOptions, type ReduceParams } from '../internal/reduceParams'
+import {
+  batchReduction,
+  reduceParams,
+  spreadCotangent,
+  type ReduceOptions,
+  type ReduceParams,
+} from '../internal/reduceParams'
 
 /** The sum reduction op. @since 0.1.0 */
 export const sumOp = defineOp<'sum', [Tensor], ReduceParams>({

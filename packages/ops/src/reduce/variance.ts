@@ -6,7 +6,7 @@ import { sub } from '../binary/sub'
 import { square } from '../elementwise/square'
 import { mean } from './mean'
 import { checkOptions, option, optionSchema } from '../core/options'
-import { reducedCount, type ReduceOptions } from './reduceParams'
+import { reducedCount, type ReduceOptions } from '../internal/reduceParams'
 import { sum } from './sum'
 
 /** Options of `variance`: the reduction options plus the delta degrees of freedom. @since 0.1.0 */

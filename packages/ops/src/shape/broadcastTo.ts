@@ -10,10 +10,19 @@ export interface BroadcastToParams {
 }
 
 /** The broadcastTo op. @since 0.1.0 */
-export const broadcastToOp = defineOp<BroadcastToParams>({
+export const broadcastToOp = defineOp<'broadcastTo', [Tensor], BroadcastToParams>({
   name: 'broadcastTo',
-  forward: ([x], p) => T.broadcastTo(x!, p.shape),
-  vjp: (ct, [x]) => [unbroadcast(ct, x!.shape)],
+  forward: ([x], p) => T.broadcastTo(x, p.shape),
+  vjp: (ct, [x]) => [unbroadcast(ct, x.shape)],
+  // Broadcasting aligns trailing axes, so one example's axis i lands on target axis
+  // i + (new leading axes); the examples' axis goes into the target at that same offset and
+  // lines up with itself, leaving the batch where broadcasting puts it.
+  batch: ([x], [axis], p, self) => {
+    const b = axis ?? 0
+    const at = b + p.shape.length - (x.shape.length - 1)
+    const size = x.shape[b] ?? 0
+    return [self([x], { shape: [...p.shape.slice(0, at), size, ...p.shape.slice(at)] }), at]
+  },
 })
 
 /**

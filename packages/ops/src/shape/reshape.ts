@@ -2,6 +2,7 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { moveAxis } from '../core/batching'
 
 /** Parameters of the reshape op: the fully resolved target shape (no -1). @since 0.1.0 */
 export interface ReshapeParams {
@@ -9,11 +10,34 @@ export interface ReshapeParams {
 }
 
 /** The reshape op. @since 0.1.0 */
-export const reshapeOp = defineOp<ReshapeParams>({
+export const reshapeOp = defineOp<'reshape', [Tensor], ReshapeParams>({
   name: 'reshape',
-  forward: ([x], p) => T.reshape(x!, p.shape),
-  vjp: (ct, [x]) => [reshape(ct, x!.shape)],
+  forward: ([x], p) => T.reshape(x, p.shape),
+  vjp: (ct, [x]) => [reshape(ct, x.shape)],
+  batch: ([x], [axis], p, self) => {
+    const b = axis ?? 0
+    const size = x.shape[b] ?? 0
+    // In row-major order the batch [...before, B, ...after] is `before` blocks of B examples of
+    // `after` elements each; when the new shape of one example splits after a prefix holding exactly
+    // `before` elements, the examples' axis can stay in the middle with no copy. Otherwise (or
+    // when the prefix is ambiguous) they move to the front first.
+    const before = T.sizeOf(x.shape.slice(0, b))
+    const at = splitAt(p.shape, before)
+    if (at !== undefined)
+      return [self([x], { shape: [...p.shape.slice(0, at), size, ...p.shape.slice(at)] }), at]
+    return [self([moveAxis(x, b, 0)], { shape: [size, ...p.shape] }), 0]
+  },
 })
+
+/** The first `k` with `shape[0] * … * shape[k - 1] === count`, if any. */
+const splitAt = (shape: ReadonlyArray<number>, count: number): number | undefined => {
+  let product = 1
+  for (let k = 0; k <= shape.length; k++) {
+    if (product === count) return k
+    if (k < shape.length) product *= shape[k] ?? 1
+  }
+  return undefined
+}
 
 /**
  * Gives `x` a new shape with the same elements in row-major order; one dimension may be `-1`

@@ -9,13 +9,22 @@ export interface TransposeParams {
 }
 
 /** The transpose op. @since 0.1.0 */
-export const transposeOp = defineOp<TransposeParams>({
+export const transposeOp = defineOp<'transpose', [Tensor], TransposeParams>({
   name: 'transpose',
-  forward: ([x], p) => T.transpose(x!, p.perm),
+  forward: ([x], p) => T.transpose(x, p.perm),
   vjp: (ct, _xs, _y, p) => {
     const inverse = new Array<number>(p.perm.length)
     p.perm.forEach((axis, i) => (inverse[axis] = i))
     return [transpose(ct, inverse)]
+  },
+  // The examples' axis stays where it is; the permutation of one example's axes is renumbered
+  // around it, so the whole batch takes one transpose.
+  batch: ([x], [axis], p, self) => {
+    const b = axis ?? 0
+    const lift = (a: number): number => (a >= b ? a + 1 : a)
+    const perm = p.perm.map(lift)
+    perm.splice(b, 0, b)
+    return [self([x], { perm }), b]
   },
 })
 
