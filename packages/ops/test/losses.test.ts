@@ -1,7 +1,9 @@
 import { describe, it, expect } from 'vitest'
-import { random, unsafeTensor, type Tensor } from '@backfold/tensor'
+import { random, stack, unsafeTensor, type Tensor } from '@backfold/tensor'
 import { grad } from '../src/transforms/grad'
+import { vmap } from '../src/transforms/vmap'
 import { sum } from '../src/reduce/sum'
+import { mul } from '../src/binary/mul'
 import { softmaxCrossEntropy, softmaxCrossEntropyWithIntegerLabels } from '../src/losses/index'
 
 const f64 = (values: ReadonlyArray<number>, shape: ReadonlyArray<number> = [values.length]): Tensor =>
@@ -185,7 +187,9 @@ describe('softmaxCrossEntropyWithIntegerLabels', () => {
         caught = e
       }
       expect(caught).toMatchObject({ kind: 'ValueError', op: 'softmaxCrossEntropyWithIntegerLabels' })
-      expect((caught as Error).message).toContain(`label ${bad}`)
+      // The range is checked by the oneHot op (so batched labels are checked too); the message names the value.
+      expect((caught as Error).message).toContain(`index ${bad}`)
+      expect((caught as Error).message).toContain('logits shape [2,3]')
     }
   })
 
@@ -197,5 +201,110 @@ describe('softmaxCrossEntropyWithIntegerLabels', () => {
     expect(() => softmaxCrossEntropyWithIntegerLabels(logits, i32([0, 1, 2]))).toThrow(
       expect.objectContaining({ kind: 'ShapeError' }),
     )
+  })
+})
+
+describe('the losses under vmap', () => {
+  /** `count` examples of `shape` drawn from `draw`, and their batch stacked along `axis` (null: one shared example). */
+  const examples = (
+    count: number,
+    axis: number | null,
+    draw: (i: number) => Tensor,
+  ): { readonly each: Tensor[]; readonly batch: Tensor } => {
+    if (axis === null) {
+      const shared = draw(0)
+      return { each: Array.from({ length: count }, () => shared), batch: shared }
+    }
+    const each = Array.from({ length: count }, (_, i) => draw(i))
+    return { each, batch: stack(each, axis) }
+  }
+  const expectStacked = (batched: Tensor, perExample: ReadonlyArray<Tensor>): void => {
+    const want = stack(perExample)
+    expect(batched.shape).toEqual(want.shape)
+    expectClose(valuesOf(batched), valuesOf(want), 13)
+  }
+
+  // Example shape [3, 4]: every class axis, every batch position of either input, shared labels.
+  for (const classAxis of [0, 1])
+    for (const [logitsAxis, labelsAxis] of [
+      [0, 0],
+      [2, 2],
+      [1, 1],
+      [0, 2],
+      [2, 0],
+      [1, null],
+      [2, null],
+      [null, 1],
+    ] as const)
+      it(`softmaxCrossEntropy, classes on axis ${classAxis}, inAxes [${logitsAxis}, ${labelsAxis}]: the per-example losses stacked`, () => {
+        const count = 3
+        const logits = examples(count, logitsAxis, (i) =>
+          random.normal(random.key(40 + i), [3, 4], { dtype: 'float64' }),
+        )
+        const labels = examples(count, labelsAxis, (i) => softLabels(50 + i, [3, 4], classAxis))
+        const loss = (a: Tensor, b: Tensor): Tensor => softmaxCrossEntropy(a, b, { axis: classAxis })
+        const batched = vmap(loss, { inAxes: [logitsAxis, labelsAxis] })(logits.batch, labels.batch)
+        expectStacked(
+          batched,
+          logits.each.map((a, i) => loss(a, labels.each[i]!)),
+        )
+      })
+
+  it('vmap(grad) of softmaxCrossEntropy with classes last (the fused VJP at first order) gives per-example gradients', () => {
+    // Under vmap the VJP sees batches, not examples: it must take the ops path, not the fused kernel.
+    const count = 3
+    const logits = examples(count, 0, (i) => random.normal(random.key(60 + i), [2, 5], { dtype: 'float64' }))
+    const labels = examples(count, 1, (i) => softLabels(70 + i, [2, 5], 1))
+    const weights = f64([1, -2])
+    const g = grad((a: Tensor, b: Tensor) => sum(mul(softmaxCrossEntropy(a, b), weights)), {
+      argnums: [0, 1],
+    })
+    const [gLogits, gLabels] = vmap(g, { inAxes: [0, 1] })(logits.batch, labels.batch)
+    const perExample = logits.each.map((a, i) => g(a, labels.each[i]!))
+    expectStacked(
+      gLogits,
+      perExample.map(([ga]) => ga),
+    )
+    expectStacked(
+      gLabels,
+      perExample.map(([, gb]) => gb),
+    )
+  })
+
+  it('softmaxCrossEntropyWithIntegerLabels maps over integer labels that differ between examples', () => {
+    const count = 3
+    const logits = examples(count, 2, (i) =>
+      random.normal(random.key(80 + i), [4, 2, 3], { dtype: 'float64' }),
+    )
+    const labelSets = [
+      [0, 3, 1, 2, 2, 0],
+      [3, 3, 0, 1, 2, 1],
+      [1, 0, 2, 3, 0, 3],
+    ]
+    const labels = examples(count, 1, (i) => i32(labelSets[i]!, [2, 3]))
+    const loss = (a: Tensor, b: Tensor): Tensor => softmaxCrossEntropyWithIntegerLabels(a, b, { axis: 0 })
+    const batched = vmap(loss, { inAxes: [2, 1] })(logits.batch, labels.batch)
+    expectStacked(
+      batched,
+      logits.each.map((a, i) => loss(a, labels.each[i]!)),
+    )
+    const g = grad((a: Tensor, b: Tensor) => sum(loss(a, b)))
+    expectStacked(
+      vmap(g, { inAxes: [2, 1] })(logits.batch, labels.batch),
+      logits.each.map((a, i) => g(a, labels.each[i]!)),
+    )
+  })
+
+  it('rejects an out-of-range label in a batch with the same ValueError', () => {
+    const logits = random.normal(random.key(90), [2, 3], { dtype: 'float64' })
+    const labels = i32([0, 2, 1, 3], [2, 2])
+    let caught: unknown
+    try {
+      vmap(softmaxCrossEntropyWithIntegerLabels, { inAxes: [null, 0] })(logits, labels)
+    } catch (e) {
+      caught = e
+    }
+    expect(caught).toMatchObject({ kind: 'ValueError', op: 'softmaxCrossEntropyWithIntegerLabels' })
+    expect((caught as Error).message).toContain('index 3')
   })
 })

@@ -1,15 +1,16 @@
 // y = −Σ labels ⊙ logSoftmax(logits) (along axis) ; l̄ogits = ȳ (softmax(logits) Σ labels − labels), l̄abels = −ȳ logSoftmax(logits)
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
-import { applyOp, defineOp } from '../core/op'
+import { applyOp, defineOp, mapTensors, type BatchAxes, type Batched } from '../core/op'
+import { batchSize, moveAxis } from '../core/batching'
 import { AXIS_OPTIONS, checkOptions, type AxisOptions } from '../core/options'
-import { Tracer } from '../core/trace'
 import { mul } from '../binary/mul'
 import { sub } from '../binary/sub'
 import { neg } from '../elementwise/neg'
 import { logSoftmax } from '../activations/logSoftmax'
 import { softmax } from '../activations/softmax'
 import { sum } from '../reduce/sum'
+import { broadcastTo } from '../shape/broadcastTo'
 import { reshape } from '../shape/reshape'
 
 /** Parameters of the `softmaxCrossEntropy` op: the class axis, non-negative. @since 0.1.0 */
@@ -17,47 +18,79 @@ export interface SoftmaxCrossEntropyParams {
   readonly axis: number
 }
 
+/** The op's inputs: logits and labels, of one shape. */
+type LossInputs = [logits: Tensor, labels: Tensor]
+
 /** Classes on the last axis and one float dtype: the fused kernels of `@backfold/tensor` apply. */
 const fusable = (logits: Tensor, labels: Tensor, axis: number): boolean =>
   axis === logits.shape.length - 1 && logits.dtype === labels.dtype && logits.dtype !== 'int32'
 
+/**
+ * The batching rule: logits and labels have one example's shape each, so once their examples lie
+ * along one axis the op applies to the whole batch with the class axis renumbered around it; the
+ * loss of each example is its row of the result (no reduction over examples to undo: the op keeps
+ * every slice's loss). The examples stay where the first mapped input has them; the other input is
+ * moved there, or broadcast there when it is shared (unmapped labels: the same targets for all).
+ */
+const batchLoss = (
+  xs: LossInputs,
+  axes: BatchAxes<LossInputs>,
+  { axis }: SoftmaxCrossEntropyParams,
+  self: (xs: LossInputs, p: SoftmaxCrossEntropyParams) => Tensor,
+): Batched => {
+  const size = batchSize(xs, axes)
+  const at = axes[0] ?? axes[1] ?? 0
+  const [logits, labels] = mapTensors(xs, (x, i) => {
+    const from = axes[i]
+    if (from !== undefined) return moveAxis(x, from, at)
+    const withAxis = reshape(x, [...x.shape.slice(0, at), 1, ...x.shape.slice(at)])
+    return broadcastTo(withAxis, [...x.shape.slice(0, at), size, ...x.shape.slice(at)])
+  })
+  // In batch coordinates the class axis moves right past the examples' axis when it was at or after it.
+  const classAxis = axis >= at ? axis + 1 : axis
+  // The class axis is reduced away: the examples' axis moves left when the classes came before it.
+  return [self([logits, labels], { axis: classAxis }), classAxis < at ? at - 1 : at]
+}
+
 /** The `softmaxCrossEntropy` op (inputs: logits, labels). @since 0.1.0 */
-export const softmaxCrossEntropyOp = defineOp<SoftmaxCrossEntropyParams>({
+export const softmaxCrossEntropyOp = defineOp<'softmaxCrossEntropy', LossInputs, SoftmaxCrossEntropyParams>({
   name: 'softmaxCrossEntropy',
   forward: ([logits, labels], { axis }) => {
     // Classes on the last axis, one float dtype: one fused pass per row.
-    if (fusable(logits!, labels!, axis)) return T.softmaxCrossEntropyLoss(logits!, labels!)
+    if (fusable(logits, labels, axis)) return T.softmaxCrossEntropyLoss(logits, labels)
     // logsumexp(logits) − logits (= −logSoftmax) is finite for any finite logits: ±1000 cannot overflow.
-    const negLogProbs = T.sub(T.logsumexp(logits!, { axes: axis, keepDims: true }), logits!)
+    const negLogProbs = T.sub(T.logsumexp(logits, { axes: axis, keepDims: true }), logits)
     // A class with label 0 contributes 0 even where its logit is −∞ (a masked class), not 0 · ∞ = NaN.
-    const terms = T.where(T.equal(labels!, 0), 0, T.mul(labels!, negLogProbs))
+    const terms = T.where(T.equal(labels, 0), 0, T.mul(labels, negLogProbs))
     return T.sum(terms, { axes: axis })
   },
   vjp: (ct, [logits, labels], _y, { axis }, needed) => {
     // First order (nothing traced) on the last axis: the logits' cotangent in one fused pass; under
-    // an enclosing transformation, ops (so the gradient can itself be differentiated).
+    // an enclosing transformation, ops (so the gradient can itself be differentiated), and under
+    // vmap (a batch of values, which a kernel would take for one example) ops too.
     const fusedLogits =
-      needed[0] !== false &&
-      fusable(logits!, labels!, axis) &&
-      ct.dtype === logits!.dtype &&
-      [ct, logits!, labels!].every((t) => !(t instanceof Tracer))
+      needed[0] &&
+      fusable(logits, labels, axis) &&
+      ct.dtype === logits.dtype &&
+      [ct, logits, labels].every((t) => !T.isAbstract(t))
     // ȳ has the class axis removed; put it back as size 1 so it broadcasts over the classes.
     const perExample = (): Tensor =>
       reshape(
         ct,
-        logits!.shape.map((d, i) => (i === axis ? 1 : d)),
+        logits.shape.map((d, i) => (i === axis ? 1 : d)),
       )
     const logitsCotangent = (): Tensor => {
-      if (fusedLogits) return T.softmaxCrossEntropyGrad(ct, logits!, labels!)
-      const labelMass = sum(labels!, { axis, keepDims: true })
-      return mul(perExample(), sub(mul(softmax(logits!, { axis }), labelMass), labels!))
+      if (fusedLogits) return T.softmaxCrossEntropyGrad(ct, logits, labels)
+      const labelMass = sum(labels, { axis, keepDims: true })
+      return mul(perExample(), sub(mul(softmax(logits, { axis }), labelMass), labels))
     }
     return [
-      needed[0] !== false ? logitsCotangent() : undefined,
+      needed[0] ? logitsCotangent() : undefined,
       // Labels are data almost always: their cotangent is computed only when asked for.
-      needed[1] !== false ? neg(mul(perExample(), logSoftmax(logits!, { axis }))) : undefined,
+      needed[1] ? neg(mul(perExample(), logSoftmax(logits, { axis }))) : undefined,
     ]
   },
+  batch: batchLoss,
 })
 
 /**

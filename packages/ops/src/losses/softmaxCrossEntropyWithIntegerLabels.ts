@@ -1,7 +1,8 @@
 // y = softmaxCrossEntropy(logits, oneHot(labels)) ; composite: the labels are constants
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
-import { concrete } from '../core/trace'
+import { moveAxis } from '../core/batching'
+import { oneHot } from '../indexing/oneHot'
 import { AXIS_OPTIONS, checkOptions, type AxisOptions } from '../core/options'
 import { softmaxCrossEntropy } from './softmaxCrossEntropy'
 
@@ -38,22 +39,23 @@ export const softmaxCrossEntropyWithIntegerLabels = (
       `labels have shape ${T.fmtShape(labels.shape)} but logits have shape ${T.fmtShape(logits.shape)} ` +
         `with classes on axis ${classAxis}; expected labels of shape ${T.fmtShape(expectedShape)}`,
     )
-  const labelValues = concrete(labels)
-  const values = labelValues.data
-  // A validation scan, not arithmetic: it finds the first bad label so the message can name it.
-  for (let i = 0; i < values.length; i++) {
-    const label = values[i]!
-    if (label < 0 || label >= classes)
+  // The labels are one-hot encoded by the oneHot op, not read here: under vmap they are a batch
+  // with no single value (and its batching rule encodes the whole batch at once). The op checks the
+  // range wherever the labels are concrete; its error is restated with this loss's shapes.
+  let encoded: Tensor
+  try {
+    encoded = oneHot(labels, classes, T.toFloat(logits.dtype))
+  } catch (e) {
+    if (e instanceof T.ValueError && e.op === 'oneHot')
       throw new T.ValueError(
         op,
-        `label ${label} at flat index ${i} of labels (shape ${T.fmtShape(labels.shape)}) is out of range; ` +
-          `expected 0 <= label < ${classes}, the size of logits axis ${classAxis} (logits shape ${T.fmtShape(logits.shape)})`,
+        `a label is out of range for the ${classes} classes on axis ${classAxis} of logits ` +
+          `(logits shape ${T.fmtShape(logits.shape)}, labels shape ${T.fmtShape(labels.shape)}); expected ` +
+          `0 <= label < ${classes}. ${e.message}`,
       )
+    throw e
   }
-  const oneHotLast = T.oneHot(labelValues, classes, T.toFloat(logits.dtype))
   // oneHot puts the classes last; move them to the class axis.
-  const perm = [...Array.from({ length: classAxis }, (_, i) => i), rank - 1]
-  for (let i = classAxis; i < rank - 1; i++) perm.push(i)
-  const oneHot = classAxis === rank - 1 ? oneHotLast : T.transpose(oneHotLast, perm)
-  return softmaxCrossEntropy(logits, oneHot, { axis: classAxis })
+  const targets = moveAxis(encoded, rank - 1, classAxis)
+  return softmaxCrossEntropy(logits, targets, { axis: classAxis })
 }
