@@ -66,11 +66,11 @@
  * @since 0.1.0
  */
 import { allocate } from './dtype'
-import type { DType } from './dtype'
-import { DTypeError, ValueError, fmtShape } from './errors'
+import type { DType, TypedArray } from './dtype'
+import { DTypeError, ShapeError, TraceError, ValueError, fmtShape } from './errors'
 import { checkShape, sizeOf } from './shape'
 import type { Shape } from './shape'
-import { unsafeTensor } from './tensor'
+import { isAbstract, isTensor, requireConcrete, unsafeTensor } from './tensor'
 import type { Tensor } from './tensor'
 
 // ---------------------------------------------------------------------------------------------
@@ -85,7 +85,18 @@ import type { Tensor } from './tensor'
  */
 export interface Key {
   readonly kind: 'backfold.key'
+  /**
+   * The two key words. Reading them throws a `TraceError` on a key made by {@link wrapKey} around a
+   * value traced by a transformation (`vmap`, `grad`): such a key has no concrete words.
+   */
   readonly words: readonly [number, number]
+  /**
+   * Present only on a key made by {@link wrapKey} around an abstract value (a key mapped by `vmap`
+   * or traced by `grad`): that value, an int32 `[2]`. Draw from such a key with the random ops of
+   * `@backfold/ops` (`randomNormal`, `randomSplit`, ...), which accept it.
+   * @since 0.2.0
+   */
+  readonly data?: Tensor
 }
 
 /** Options of {@link uniform}. @since 0.1.0 */
@@ -260,7 +271,9 @@ export const threefry2x32 = (
 /** True for values made by {@link key}, {@link split} or {@link foldIn}. @since 0.1.0 */
 export const isKey = (value: unknown): value is Key => {
   if (typeof value !== 'object' || value === null) return false
-  const candidate = value as { kind?: unknown; words?: unknown } // why: probing an unknown record
+  const candidate = value as { kind?: unknown; words?: unknown; data?: unknown } // why: probing an unknown record
+  // A wrapped traced key is checked by its data: its words cannot be read.
+  if (candidate.kind === 'backfold.key' && 'data' in candidate) return isKeyTensor(candidate.data)
   return (
     candidate.kind === 'backfold.key' &&
     Array.isArray(candidate.words) &&
@@ -276,8 +289,21 @@ const checkKey = (op: string, value: unknown): Key => {
       op,
       `key must be a Key made by random.key(seed), random.split or random.foldIn, got ${describe(value)}`,
     )
+  if (value.data !== undefined) throw tracedKeyError(op)
   return value
 }
+
+const tracedKeyError = (op: string): TraceError =>
+  new TraceError(
+    op,
+    'the key wraps a value traced by a transformation (a key mapped by vmap, or traced by grad), so ' +
+      'it has no concrete words to draw from here; draw with the random ops of @backfold/ops ' +
+      '(randomNormal(key, shape), randomUniform, randomSplit, ...), which take such keys',
+  )
+
+/** An int32 tensor of shape [2] (concrete or abstract): what a wrapped key holds. */
+const isKeyTensor = (value: unknown): value is Tensor =>
+  isTensor(value) && value.dtype === 'int32' && value.shape.length === 1 && value.shape[0] === 2
 
 /**
  * A key from an integer seed, as JAX's `PRNGKey(seed)`: words `[hi32(seed), lo32(seed)]`.
@@ -481,21 +507,22 @@ const uniformData = (
  */
 export const uniform = (key: Key, shape: Shape, opts: UniformOptions = {}): Tensor => {
   const [k0, k1] = checkKey('uniform', key).words
-  const size = checkSampleShape('uniform', shape)
-  const dtype = checkFloatDType('uniform', opts.dtype ?? 'float32')
-  const min = checkFinite('uniform', 'min', opts.min ?? 0)
-  const max = checkFinite('uniform', 'max', opts.max ?? 1)
+  return drawOne(uniformSampler('uniform', shape, opts), k0, k1)
+}
+
+const uniformSampler = (op: string, shape: Shape, opts: UniformOptions): Sampler => {
+  const size = checkSampleShape(op, shape)
+  const dtype = checkFloatDType(op, opts.dtype ?? 'float32')
+  const min = checkFinite(op, 'min', opts.min ?? 0)
+  const max = checkFinite(op, 'max', opts.max ?? 1)
   const lo = dtype === 'float32' ? Math.fround(min) : min
   const hi = dtype === 'float32' ? Math.fround(max) : max
   if (!(lo < hi))
-    throw new ValueError('uniform', `min must be less than max (in ${dtype}), got min ${min}, max ${max}`)
+    throw new ValueError(op, `min must be less than max (in ${dtype}), got min ${min}, max ${max}`)
   const width = dtype === 'float32' ? Math.fround(hi - lo) : hi - lo
   if (!Number.isFinite(width))
-    throw new ValueError(
-      'uniform',
-      `max - min overflows ${dtype} (min ${min}, max ${max}); use a narrower range`,
-    )
-  return unsafeTensor(dtype, shapeCopy(shape), uniformData(k0, k1, size, min, max, dtype))
+    throw new ValueError(op, `max - min overflows ${dtype} (min ${min}, max ${max}); use a narrower range`)
+  return { dtype, shape: shapeCopy(shape), draw: (k0, k1) => uniformData(k0, k1, size, min, max, dtype) }
 }
 
 // Giles' single-precision erfinv coefficients (the ones XLA's ErfInv32 uses), highest degree first.
@@ -560,23 +587,30 @@ const erfinv64 = (x: number): number => {
  */
 export const normal = (key: Key, shape: Shape, opts: NormalOptions = {}): Tensor => {
   const [k0, k1] = checkKey('normal', key).words
-  const size = checkSampleShape('normal', shape)
-  const dtype = checkFloatDType('normal', opts.dtype ?? 'float32')
-  const mean = checkFinite('normal', 'mean', opts.mean ?? 0)
-  const std = checkStd('normal', opts.std ?? 1)
-  if (dtype === 'float32') {
-    // nextafter(-1, 0) in float32: JAX keeps u off -1, where erfinv is infinite.
-    const u = uniformData(k0, k1, size, -1 + 2 ** -24, 1, 'float32')
-    const sqrt2 = Math.fround(Math.SQRT2)
-    for (let i = 0; i < size; i++) {
-      const z = Math.fround(sqrt2 * Math.fround(erfinv32(u[i]!)))
-      u[i] = mean + std * z
+  return drawOne(normalSampler('normal', shape, opts), k0, k1)
+}
+
+const normalSampler = (op: string, shape: Shape, opts: NormalOptions): Sampler => {
+  const size = checkSampleShape(op, shape)
+  const dtype = checkFloatDType(op, opts.dtype ?? 'float32')
+  const mean = checkFinite(op, 'mean', opts.mean ?? 0)
+  const std = checkStd(op, opts.std ?? 1)
+  const draw = (k0: number, k1: number): TypedArray => {
+    if (dtype === 'float32') {
+      // nextafter(-1, 0) in float32: JAX keeps u off -1, where erfinv is infinite.
+      const u = uniformData(k0, k1, size, -1 + 2 ** -24, 1, 'float32')
+      const sqrt2 = Math.fround(Math.SQRT2)
+      for (let i = 0; i < size; i++) {
+        const z = Math.fround(sqrt2 * Math.fround(erfinv32(u[i]!)))
+        u[i] = mean + std * z
+      }
+      return u
     }
-    return unsafeTensor(dtype, shapeCopy(shape), u)
+    const u = uniformData(k0, k1, size, -1 + TWO_POW_M53, 1, 'float64')
+    for (let i = 0; i < size; i++) u[i] = mean + std * (Math.SQRT2 * erfinv64(u[i]!))
+    return u
   }
-  const u = uniformData(k0, k1, size, -1 + TWO_POW_M53, 1, 'float64')
-  for (let i = 0; i < size; i++) u[i] = mean + std * (Math.SQRT2 * erfinv64(u[i]!))
-  return unsafeTensor(dtype, shapeCopy(shape), u)
+  return { dtype, shape: shapeCopy(shape), draw }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -592,13 +626,20 @@ export const normal = (key: Key, shape: Shape, opts: NormalOptions = {}): Tensor
  */
 export const bernoulli = (key: Key, p: number, shape: Shape): Tensor => {
   const [k0, k1] = checkKey('bernoulli', key).words
+  return drawOne(bernoulliSampler('bernoulli', p, shape), k0, k1)
+}
+
+const bernoulliSampler = (op: string, p: number, shape: Shape): Sampler => {
   if (typeof p !== 'number' || !(p >= 0 && p <= 1))
-    throw new ValueError('bernoulli', `p must be a probability in [0, 1], got ${describe(p)}`)
-  const size = checkSampleShape('bernoulli', shape)
-  const u = uniformData(k0, k1, size, 0, 1, 'float32')
-  const out = new Int32Array(size)
-  for (let i = 0; i < size; i++) out[i] = u[i]! < p ? 1 : 0
-  return unsafeTensor('int32', shapeCopy(shape), out)
+    throw new ValueError(op, `p must be a probability in [0, 1], got ${describe(p)}`)
+  const size = checkSampleShape(op, shape)
+  const draw = (k0: number, k1: number): TypedArray => {
+    const u = uniformData(k0, k1, size, 0, 1, 'float32')
+    const out = new Int32Array(size)
+    for (let i = 0; i < size; i++) out[i] = u[i]! < p ? 1 : 0
+    return out
+  }
+  return { dtype: 'int32', shape: shapeCopy(shape), draw }
 }
 
 /**
@@ -774,10 +815,14 @@ const truncatedStandard = (
  */
 export const truncatedNormal = (key: Key, shape: Shape, opts: TruncatedNormalOptions = {}): Tensor => {
   const [k0, k1] = checkKey('truncatedNormal', key).words
-  const size = checkSampleShape('truncatedNormal', shape)
-  const dtype = checkFloatDType('truncatedNormal', opts.dtype ?? 'float32')
-  const mean = checkFinite('truncatedNormal', 'mean', opts.mean ?? 0)
-  const std = checkStd('truncatedNormal', opts.std ?? 1)
+  return drawOne(truncatedNormalSampler('truncatedNormal', shape, opts), k0, k1)
+}
+
+const truncatedNormalSampler = (op: string, shape: Shape, opts: TruncatedNormalOptions): Sampler => {
+  const size = checkSampleShape(op, shape)
+  const dtype = checkFloatDType(op, opts.dtype ?? 'float32')
+  const mean = checkFinite(op, 'mean', opts.mean ?? 0)
+  const std = checkStd(op, opts.std ?? 1)
   const lower = opts.lower ?? -2
   const upper = opts.upper ?? 2
   if (
@@ -788,7 +833,7 @@ export const truncatedNormal = (key: Key, shape: Shape, opts: TruncatedNormalOpt
     upper === -Infinity
   )
     throw new ValueError(
-      'truncatedNormal',
+      op,
       `lower and upper must be numbers with lower < upper (infinite bounds allowed), got lower ${describe(lower)}, upper ${describe(upper)}`,
     )
   // Sample on [a, b] with a >= 0 or a < 0 < b; mirror when the interval lies left of 0.
@@ -798,18 +843,219 @@ export const truncatedNormal = (key: Key, shape: Shape, opts: TruncatedNormalOpt
   const proposal = chooseProposal(a, b)
   // Robert's optimal exponential rate, written so huge `a` cannot overflow: (a + sqrt(a^2 + 4)) / 2.
   const lambda = a + 2 / (a + Math.sqrt(a * a + 4))
-  const stream = streamKey(k0, k1, TRUNCATED_NORMAL_TAG)
-  const s0 = stream[0]!
-  const s1 = stream[1]!
-  const words = new Uint32Array(4)
-  const out = allocate(dtype, size)
   const lo = mean + std * lower
   const hi = mean + std * upper
-  for (let i = 0; i < size; i++) {
-    const z = truncatedStandard(a, b, proposal, lambda, s0, s1, i, words)
-    const value = mean + std * (mirrored ? -z : z)
-    // Rounding of mean + std * z must not step outside the bounds.
-    out[i] = value < lo ? lo : value > hi ? hi : value
+  const draw = (k0: number, k1: number): TypedArray => {
+    const stream = streamKey(k0, k1, TRUNCATED_NORMAL_TAG)
+    const s0 = stream[0]!
+    const s1 = stream[1]!
+    const words = new Uint32Array(4)
+    const out = allocate(dtype, size)
+    for (let i = 0; i < size; i++) {
+      const z = truncatedStandard(a, b, proposal, lambda, s0, s1, i, words)
+      const value = mean + std * (mirrored ? -z : z)
+      // Rounding of mean + std * z must not step outside the bounds.
+      out[i] = value < lo ? lo : value > hi ? hi : value
+    }
+    return out
   }
-  return unsafeTensor(dtype, shapeCopy(shape), out)
+  return { dtype, shape: shapeCopy(shape), draw }
 }
+
+// ---------------------------------------------------------------------------------------------
+// keys as data
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A key as an int32 tensor of shape `[2]`: its two uint32 words stored as their int32 bit patterns
+ * (word `w` is stored as `w | 0` and read back as `x >>> 0`). Keys as data are what `vmap` maps and
+ * what the random ops of `@backfold/ops` take; {@link wrapKey} is the inverse. A key made by
+ * `wrapKey` around a traced value gives that value back.
+ * @example
+ * keyData(key(0)) // int32 [0, 0]
+ * toArray(keyData(split(key(0))[0]!)) // [-148943191, 967050713] (4146024105 as int32)
+ * @since 0.2.0
+ */
+export const keyData = (key: Key): Tensor => {
+  if (!isKey(key))
+    throw new ValueError(
+      'keyData',
+      `key must be a Key made by random.key(seed), random.split or random.foldIn, got ${describe(key)}`,
+    )
+  if (key.data !== undefined) return key.data
+  return unsafeTensor('int32', [2], Int32Array.of(key.words[0] | 0, key.words[1] | 0))
+}
+
+/**
+ * Several keys as one int32 tensor of shape `[n, 2]` (row `i` is `keyData(keys[i])`): a batch of
+ * keys to map over with `vmap`, one example per key.
+ * @example
+ * const keys = keysData(split(key(0), 8)) // [8, 2]: eight independent keys as data
+ * @since 0.2.0
+ */
+export const keysData = (keys: ReadonlyArray<Key>): Tensor => {
+  if (!Array.isArray(keys))
+    throw new ValueError('keysData', `keys must be an array of Keys, got ${describe(keys)}`)
+  const out = new Int32Array(2 * keys.length)
+  keys.forEach((k: unknown, i) => {
+    const [hi, lo] = checkKey('keysData', k).words
+    out[2 * i] = hi | 0
+    out[2 * i + 1] = lo | 0
+  })
+  return unsafeTensor('int32', [keys.length, 2], out)
+}
+
+/**
+ * The key held by an int32 tensor of shape `[2]` (as {@link keyData} makes; int32 bit patterns of
+ * the two uint32 words). A concrete tensor gives an ordinary key. An abstract one (a key mapped by
+ * `vmap` or traced by `grad`) gives a key that carries it as `data` and has no readable words: the
+ * samplers of this module refuse it with a `TraceError`, and the random ops of `@backfold/ops` draw
+ * from it, so code that takes a `Key` (a layer's `init`) can run under `vmap` over keys.
+ * @example
+ * wrapKey(keyData(key(7))).words // [0, 7]
+ * // E models at once: vmap((k) => paramsOf(model.init(wrapKey(k), [64])))(keysData(split(key(0), E)))
+ * @since 0.2.0
+ */
+export const wrapKey = (data: Tensor): Key => {
+  const given: unknown = data
+  if (!isKeyTensor(data))
+    throw new ShapeError(
+      'wrapKey',
+      `a key is an int32 tensor of shape [2], got ${isTensor(given) ? `${given.dtype} ${fmtShape(given.shape)}` : describe(given)}` +
+        '; map over a batch of keys [n, 2] with vmap, or take one row of it',
+    )
+  if (isAbstract(data)) {
+    const traced: Key = Object.freeze({
+      kind: 'backfold.key' as const,
+      data,
+      get words(): readonly [number, number] {
+        throw tracedKeyError('Key.words')
+      },
+    })
+    return traced
+  }
+  const words = data.data
+  return makeKey(words[0]! >>> 0, words[1]! >>> 0)
+}
+
+// The samplers of a batch of keys: one draw per key, each exactly the single-key draw (the same
+// closure runs for each key), laid out as [...keys.shape without its last axis, ...sample shape].
+
+/** A validated sampler: what one key's draw has, and how to draw it from the key words. */
+interface Sampler {
+  readonly dtype: DType
+  readonly shape: number[]
+  readonly draw: (k0: number, k1: number) => TypedArray
+}
+
+const drawOne = (sampler: Sampler, k0: number, k1: number): Tensor =>
+  unsafeTensor(sampler.dtype, sampler.shape, sampler.draw(k0, k1))
+
+/** The words of a key batch `[..., 2]` (uint32) and its batch shape; throws for anything else. */
+const keyBatch = (op: string, keys: Tensor): { readonly batch: number[]; readonly words: Uint32Array } => {
+  if (!isTensor(keys))
+    throw new ValueError(op, `keys must be an int32 tensor of shape [..., 2], got ${describe(keys)}`)
+  requireConcrete(op, 'keys', keys)
+  if (keys.dtype !== 'int32')
+    throw new DTypeError(op, `keys must be int32 (key words as made by random.keyData), got ${keys.dtype}`)
+  if (keys.shape.length === 0 || keys.shape[keys.shape.length - 1] !== 2)
+    throw new ShapeError(op, `keys must have shape [..., 2] (two words per key), got ${fmtShape(keys.shape)}`)
+  return { batch: keys.shape.slice(0, -1), words: Uint32Array.from(keys.data, (w) => w >>> 0) }
+}
+
+const drawEach = (op: string, keys: Tensor, sampler: Sampler): Tensor => {
+  const { batch, words } = keyBatch(op, keys)
+  const count = words.length / 2
+  const per = sizeOf(sampler.shape)
+  if (count * per > MAX_ELEMENTS)
+    throw new ValueError(
+      op,
+      `${count} keys of ${fmtShape(sampler.shape)} samples make ${count * per} elements; at most ${MAX_ELEMENTS} are supported`,
+    )
+  const out = allocate(sampler.dtype, count * per)
+  for (let i = 0; i < count; i++) out.set(sampler.draw(words[2 * i]!, words[2 * i + 1]!), i * per)
+  return unsafeTensor(sampler.dtype, [...batch, ...sampler.shape], out)
+}
+
+/**
+ * {@link randomBits} for every key of a batch `keys` (int32 `[..., 2]`, see {@link keyData}):
+ * int32 `[..., count]`, the words as int32 bit patterns.
+ * @since 0.2.0
+ */
+export const randomBitsEach = (keys: Tensor, count: number): Tensor => {
+  const n = checkCount('randomBitsEach', 'count', count)
+  return drawEach('randomBitsEach', keys, {
+    dtype: 'int32',
+    shape: [n],
+    draw: (k0, k1) => new Int32Array(bitsFor(k0, k1, n).buffer),
+  })
+}
+
+/**
+ * {@link split} for every key of a batch `keys` (int32 `[..., 2]`): int32 `[..., n, 2]`, row `j`
+ * of key `i` being `keyData(split(key_i, n)[j])`.
+ * @example
+ * splitEach(keyData(key(0)), 2) // [2, 2]: keyData of split(key(0)) stacked
+ * @since 0.2.0
+ */
+export const splitEach = (keys: Tensor, n = 2): Tensor => {
+  const count = checkCount('splitEach', 'n', n)
+  return drawEach('splitEach', keys, {
+    dtype: 'int32',
+    shape: [count, 2],
+    // split(key, n) reads randomBits(key, 2n) as n pairs: the same words, in the same order.
+    draw: (k0, k1) => new Int32Array(bitsFor(k0, k1, 2 * count).buffer),
+  })
+}
+
+/**
+ * {@link foldIn} for every key of a batch `keys` (int32 `[..., 2]`): int32 `[..., 2]`.
+ * @since 0.2.0
+ */
+export const foldInEach = (keys: Tensor, data: number): Tensor => {
+  if (!isUint32(data))
+    throw new ValueError('foldInEach', `data must be an integer in [0, 2^32 - 1], got ${describe(data)}`)
+  return drawEach('foldInEach', keys, {
+    dtype: 'int32',
+    shape: [2],
+    draw: (k0, k1) => {
+      const out = new Uint32Array(2)
+      threefryInto(k0, k1, 0, data, out, 0, 1)
+      return new Int32Array(out.buffer)
+    },
+  })
+}
+
+/**
+ * {@link uniform} for every key of a batch `keys` (int32 `[..., 2]`): `[..., ...shape]`, the
+ * samples of key `i` bit-identical to `uniform(key_i, shape, opts)`.
+ * @example
+ * uniformEach(keysData(split(key(0), 4)), [3]) // [4, 3]
+ * @since 0.2.0
+ */
+export const uniformEach = (keys: Tensor, shape: Shape, opts: UniformOptions = {}): Tensor =>
+  drawEach('uniformEach', keys, uniformSampler('uniformEach', shape, opts))
+
+/**
+ * {@link normal} for every key of a batch `keys` (int32 `[..., 2]`): `[..., ...shape]`, the
+ * samples of key `i` bit-identical to `normal(key_i, shape, opts)`.
+ * @since 0.2.0
+ */
+export const normalEach = (keys: Tensor, shape: Shape, opts: NormalOptions = {}): Tensor =>
+  drawEach('normalEach', keys, normalSampler('normalEach', shape, opts))
+
+/**
+ * {@link truncatedNormal} for every key of a batch `keys` (int32 `[..., 2]`): `[..., ...shape]`,
+ * the samples of key `i` bit-identical to `truncatedNormal(key_i, shape, opts)`.
+ * @since 0.2.0
+ */
+export const truncatedNormalEach = (keys: Tensor, shape: Shape, opts: TruncatedNormalOptions = {}): Tensor =>
+  drawEach('truncatedNormalEach', keys, truncatedNormalSampler('truncatedNormalEach', shape, opts))
+
+/**
+ * {@link bernoulli} for every key of a batch `keys` (int32 `[..., 2]`): int32 `[..., ...shape]`,
+ * the mask of key `i` identical to `bernoulli(key_i, p, shape)`.
+ * @since 0.2.0
+ */
+export const bernoulliEach = (keys: Tensor, p: number, shape: Shape): Tensor =>
+  drawEach('bernoulliEach', keys, bernoulliSampler('bernoulliEach', p, shape))

@@ -1,13 +1,23 @@
 import { describe, it, expect } from 'vitest'
 import fc from 'fast-check'
 import type { DType } from '../src/dtype'
-import { DTypeError, ValueError } from '../src/errors'
+import { DTypeError, ShapeError, TraceError, ValueError } from '../src/errors'
 import {
   bernoulli,
+  bernoulliEach,
   foldIn,
+  foldInEach,
   isKey,
   key,
+  keyData,
+  keysData,
   normal,
+  normalEach,
+  randomBitsEach,
+  splitEach,
+  truncatedNormalEach,
+  uniformEach,
+  wrapKey,
   permutation,
   randint,
   randomBits,
@@ -17,6 +27,7 @@ import {
   uniform,
 } from '../src/random'
 import type { Key } from '../src/random'
+import { abstractValue, unsafeTensor } from '../src/tensor'
 import type { Tensor } from '../src/tensor'
 
 // ---- helpers and naive references ------------------------------------------------------------
@@ -552,5 +563,101 @@ describe('samplers on random shapes', () => {
       }),
       { numRuns: 50 },
     )
+  })
+})
+
+// ---- keys as data ------------------------------------------------------------------------------
+
+describe('keys as data', () => {
+  const keys = split(key(3), 5)
+  /** The batch row `i` of a sampler's output (its leading axis). */
+  const row = (t: Tensor, i: number): number[] => {
+    const per = t.data.length / t.shape[0]!
+    return Array.from(t.data.subarray(i * per, (i + 1) * per))
+  }
+  /** An abstract int32 [2], as a transformation's traced key looks to this package. */
+  const abstractKey: Tensor = {
+    dtype: 'int32',
+    shape: [2],
+    get data(): never {
+      throw new Error('read')
+    },
+    [abstractValue]: 'a traced key (test)',
+  }
+
+  it('keyData and wrapKey round-trip every uint32 word through its int32 bit pattern', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+        fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+        (hi, lo) => {
+          const k = split(key(hi), 1)[0]!
+          const words = foldIn(k, lo).words
+          const back = wrapKey(keyData(foldIn(k, lo)))
+          expect(back.words).toEqual(words)
+          expect(back).toEqual(foldIn(k, lo))
+        },
+      ),
+      { numRuns: 200 },
+    )
+    expect(Array.from(keyData(key(2 ** 32 - 1 + 2 ** 32 * 5)).data)).toEqual([5, -1])
+    expect(keysData(keys).shape).toEqual([5, 2])
+    expect(row(keysData(keys), 3)).toEqual(Array.from(keyData(keys[3]!).data))
+  })
+
+  it('each batched sampler draws, per key, exactly the single-key draw', () => {
+    const data = keysData(keys)
+    keys.forEach((k, i) => {
+      expect(row(uniformEach(data, [7], { min: -2, max: 3 }), i)).toEqual(
+        Array.from(uniform(k, [7], { min: -2, max: 3 }).data),
+      )
+      expect(row(uniformEach(data, [2, 3], { dtype: 'float64' }), i)).toEqual(
+        Array.from(uniform(k, [2, 3], { dtype: 'float64' }).data),
+      )
+      expect(row(normalEach(data, [9], { std: 0.5, mean: 1 }), i)).toEqual(
+        Array.from(normal(k, [9], { std: 0.5, mean: 1 }).data),
+      )
+      expect(row(normalEach(data, [4], { dtype: 'float64' }), i)).toEqual(
+        Array.from(normal(k, [4], { dtype: 'float64' }).data),
+      )
+      expect(row(truncatedNormalEach(data, [6], { std: 0.1 }), i)).toEqual(
+        Array.from(truncatedNormal(k, [6], { std: 0.1 }).data),
+      )
+      expect(row(bernoulliEach(data, 0.3, [8]), i)).toEqual(Array.from(bernoulli(k, 0.3, [8]).data))
+      expect(row(randomBitsEach(data, 5), i)).toEqual(Array.from(randomBits(k, 5), (w) => w | 0))
+      expect(row(splitEach(data, 3), i)).toEqual(Array.from(keysData(split(k, 3)).data))
+      expect(row(foldInEach(data, 77), i)).toEqual(Array.from(keyData(foldIn(k, 77)).data))
+    })
+  })
+
+  it('keeps the batch shape of the keys in front of the sample shape', () => {
+    const grid = unsafeTensor('int32', [2, 3, 2], keysData(split(key(1), 6)).data)
+    expect(uniformEach(grid, [4, 5]).shape).toEqual([2, 3, 4, 5])
+    expect(splitEach(grid, 4).shape).toEqual([2, 3, 4, 2])
+    expect(normalEach(keyData(key(0)), [3]).data).toEqual(normal(key(0), [3]).data)
+    expect(uniformEach(unsafeTensor('int32', [0, 2], new Int32Array(0)), [3]).shape).toEqual([0, 3])
+  })
+
+  it('refuses malformed key batches and options with the batched sampler named', () => {
+    expect(() => uniformEach(unsafeTensor('int32', [3], Int32Array.of(1, 2, 3)), [2])).toThrow(ShapeError)
+    expect(() => uniformEach(unsafeTensor('float32', [2], Float32Array.of(1, 2)), [2])).toThrow(DTypeError)
+    expect(() => uniformEach(keyData(key(0)), [2], { min: 1, max: 0 })).toThrow(/uniformEach.*min/)
+    expect(() => normalEach(abstractKey, [2])).toThrow(TraceError)
+    expect(() => keysData([key(0), { kind: 'backfold.key', words: [1] } as unknown as Key])).toThrow(
+      ValueError,
+    )
+  })
+
+  it('wraps an abstract key so its words cannot be read, and the samplers refuse it', () => {
+    const wrapped = wrapKey(abstractKey)
+    expect(isKey(wrapped)).toBe(true)
+    expect(wrapped.data).toBe(abstractKey)
+    expect(keyData(wrapped)).toBe(abstractKey)
+    expect(() => wrapped.words).toThrow(TraceError)
+    expect(() => uniform(wrapped, [2])).toThrow(/traced.*random ops of @backfold\/ops/s)
+    expect(() => split(wrapped)).toThrow(TraceError)
+    expect(() => keysData([wrapped])).toThrow(TraceError)
+    expect(() => wrapKey(unsafeTensor('int32', [3, 2], new Int32Array(6)))).toThrow(/shape \[2\]/)
+    expect(() => wrapKey(unsafeTensor('float32', [2], new Float32Array(2)))).toThrow(ShapeError)
   })
 })
