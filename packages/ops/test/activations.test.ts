@@ -1,8 +1,11 @@
 import { describe, it, expect } from 'vitest'
-import { random, unsafeTensor, type Tensor } from '@backfold/tensor'
+import { random, stack, unsafeTensor, type Tensor } from '@backfold/tensor'
 import { grad } from '../src/transforms/grad'
 import { vjp } from '../src/transforms/vjp'
 import { sum } from '../src/reduce/sum'
+import { vmap } from '../src/transforms/vmap'
+import { mul } from '../src/binary/mul'
+import { applyOp } from '../src/core/op'
 import * as A from '../src/activations/index'
 
 const f64 = (values: ReadonlyArray<number>, shape: ReadonlyArray<number> = [values.length]): Tensor =>
@@ -257,5 +260,78 @@ describe('clip', () => {
     expect(() => A.clip(f64([1]), NaN, 1)).toThrow(
       expect.objectContaining({ kind: 'ValueError', op: 'clip' }),
     )
+  })
+})
+
+describe('batching rules of the activations', () => {
+  // Examples of shape [2,3,4] (no two axes of one size, so a mixed-up axis cannot pass).
+  const examples = [0, 1, 2].map((i) => random.normal(random.key(40 + i), [2, 3, 4], { dtype: 'float64' }))
+  const batches = [0, 1, 2, 3].map((axis) => stack(examples, axis))
+  const closeTo = (got: Tensor, want: Tensor): void => {
+    expect(got.shape).toEqual(want.shape)
+    expectClose(valuesOf(got), valuesOf(want), 12)
+  }
+
+  for (const [name, f] of [
+    ['softmax', A.softmax],
+    ['logSoftmax', A.logSoftmax],
+  ] as const)
+    for (const inAxis of [0, 1, 2, 3, -1, -3])
+      for (const axis of [0, 1, 2, -1])
+        it(`${name} along axis ${axis} under vmap with the examples along ${inAxis} equals the per-example results, and so does vmap(grad)`, () => {
+          const batch = batches[inAxis < 0 ? inAxis + 4 : inAxis]
+          if (batch === undefined) throw new Error('no such batch')
+          closeTo(
+            vmap((t: Tensor) => f(t, { axis }), { inAxes: [inAxis] })(batch),
+            stack(examples.map((e) => f(e, { axis }))),
+          )
+          const weights = random.normal(random.key(50), [2, 3, 4], { dtype: 'float64' })
+          const g = grad((t: Tensor) => sum(mul(f(t, { axis }), weights)))
+          closeTo(vmap(g, { inAxes: [inAxis] })(batch), stack(examples.map(g)))
+        })
+
+  it('renumber the normalised axis around the examples and leave them where they are (no transpose)', () => {
+    const x = batches[1]
+    if (x === undefined) throw new Error('no such batch')
+    for (const op of [A.softmaxOp, A.logSoftmaxOp])
+      for (const [batchAxis, axis, expected] of [
+        [1, 0, 0],
+        [1, 1, 2],
+        [1, 2, 3],
+        [0, 0, 1],
+        [3, 2, 2],
+      ] as const) {
+        const seen: number[] = []
+        const [out, outAxis] = op.batch([x], [batchAxis], { axis }, (ys, p) => {
+          // The rule hands the batch on untouched: no transpose before the op.
+          expect(ys[0]).toBe(x)
+          seen.push(p.axis)
+          return applyOp(op, ys, p)
+        })
+        expect([seen, outAxis, out.shape]).toEqual([[expected], batchAxis, x.shape])
+      }
+  })
+
+  it('composites (elu, gelu, leakyRelu, logSigmoid, silu) compute with ops only: they run under vmap on int32 and float input', () => {
+    const ints = unsafeTensor('int32', [3, 2], Int32Array.from([-2, -1, 0, 1, 2, 3]))
+    const floats = f64([-2.5, -0.5, 0.25, 1, 2, 3.5], [2, 3])
+    for (const f of [
+      (t: Tensor) => A.elu(t, 1.5),
+      (t: Tensor) => A.gelu(t),
+      (t: Tensor) => A.gelu(t, { approximate: 'tanh' }),
+      (t: Tensor) => A.leakyRelu(t, 0.1),
+      A.logSigmoid,
+      A.silu,
+    ]) {
+      // int32 examples take the cast to float32 (floatInput) inside the mapped function.
+      const byColumn = vmap(f, { inAxes: [1] })(ints)
+      const columns = [0, 1].map((j) =>
+        unsafeTensor('int32', [3], Int32Array.from([0, 1, 2].map((i) => ints.data[2 * i + j] ?? NaN))),
+      )
+      expect(byColumn.dtype).toBe('float32')
+      expectClose(valuesOf(byColumn), valuesOf(stack(columns.map(f))), 6)
+      const g = grad((t: Tensor) => sum(f(t)))
+      closeTo(vmap(g)(floats), stack([0, 1].map((i) => g(f64(valuesOf(floats).slice(3 * i, 3 * i + 3))))))
+    }
   })
 })
