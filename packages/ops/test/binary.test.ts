@@ -1,8 +1,9 @@
 import { describe, it, expect } from 'vitest'
 import fc from 'fast-check'
-import { random, unsafeTensor, type Tensor } from '@backfold/tensor'
+import { random, stack, unsafeTensor, type Tensor } from '@backfold/tensor'
 import { grad } from '../src/transforms/grad'
 import { vjp } from '../src/transforms/vjp'
+import { vmap } from '../src/transforms/vmap'
 import { sum } from '../src/reduce/sum'
 import * as B from '../src/binary/index'
 
@@ -324,6 +325,122 @@ describe('binary VJP laws (property)', () => {
         expect(got).toBeCloseTo(total, 10)
       }),
       { numRuns: 60 },
+    )
+  })
+})
+
+describe('binary batching rules (property)', () => {
+  const uniform = (seed: number, shape: ReadonlyArray<number>, min: number, max: number): Tensor =>
+    random.uniform(random.key(seed), shape, { min, max, dtype: 'float64' })
+  const mask = (seed: number, shape: ReadonlyArray<number>): Tensor =>
+    random.randint(random.key(seed), shape, 0, 2)
+
+  // Each op with a draw per operand from its domain (pow: a positive base; div: b away from 0).
+  type Draw = (seed: number, shape: ReadonlyArray<number>) => Tensor
+  const anywhere: Draw = (seed, shape) => uniform(seed, shape, -2, 2)
+  const binaryCases: ReadonlyArray<readonly [string, (a: Tensor, b: Tensor) => Tensor, Draw, Draw]> = [
+    ['add', B.add, anywhere, anywhere],
+    ['sub', B.sub, anywhere, anywhere],
+    ['mul', B.mul, anywhere, anywhere],
+    ['div', B.div, anywhere, (seed, shape) => uniform(seed, shape, 0.5, 2)],
+    ['pow', B.pow, (seed, shape) => uniform(seed, shape, 0.5, 2), anywhere],
+    ['maximum', B.maximum, anywhere, anywhere],
+    ['minimum', B.minimum, anywhere, anywhere],
+    ['equal', B.equal, mask, mask],
+    ['notEqual', B.notEqual, mask, mask],
+    ['less', B.less, anywhere, anywhere],
+    ['lessEqual', B.lessEqual, anywhere, anywhere],
+    ['greater', B.greater, anywhere, anywhere],
+    ['greaterEqual', B.greaterEqual, anywhere, anywhere],
+  ]
+
+  /** In-axes for operands of the given ranks: null (shared) or any axis of the batch, negative ones too; at least one mapped. */
+  const inAxesFor = (ranks: ReadonlyArray<number>) =>
+    fc
+      .tuple(
+        ...ranks.map((rank) =>
+          fc.option(fc.integer({ min: -(rank + 1), max: rank }), { nil: null, freq: 3 }),
+        ),
+      )
+      .map((axes) => (axes.every((a) => a === null) ? [0, ...axes.slice(1)] : axes))
+
+  /** vmap(f) over the operands against f applied to each example, stacked: the same numbers exactly. */
+  const expectMapsLikeALoop = (
+    f: (...xs: Tensor[]) => Tensor,
+    draws: ReadonlyArray<(example: number) => Tensor>,
+    axes: ReadonlyArray<number | null>,
+    count: number,
+  ): void => {
+    const examples = Array.from({ length: count }, (_, i) =>
+      draws.map((draw, n) => draw(axes[n] === null ? 0 : i)),
+    )
+    const batches = draws.map((draw, n) => {
+      const axis = axes[n]
+      if (axis === null || axis === undefined) return draw(0)
+      const each = examples.map((xs) => xs[n]!)
+      return stack(each, axis < 0 ? axis + each[0]!.shape.length + 1 : axis)
+    })
+    const batched = vmap(f, { inAxes: [...axes] })(...batches)
+    const want = stack(examples.map((xs) => f(...xs)))
+    expect(batched.shape).toEqual(want.shape)
+    expect(batched.dtype).toBe(want.dtype)
+    expect(valuesOf(batched)).toEqual(valuesOf(want))
+  }
+
+  for (const [name, op, drawA, drawB] of binaryCases)
+    it(`${name}: any broadcast shapes, any in-axes (or shared)`, () => {
+      fc.assert(
+        fc.property(
+          broadcastPair.chain((pair) =>
+            fc.tuple(
+              fc.constant(pair),
+              inAxesFor([pair.aShape.length, pair.bShape.length]),
+              fc.integer({ min: 1, max: 3 }),
+            ),
+          ),
+          ([{ aShape, bShape, seed }, axes, count]) =>
+            expectMapsLikeALoop(
+              (a, b) => op(a!, b!),
+              [(i) => drawA(seed + 10 * i, aShape), (i) => drawB(seed + 10 * i + 1, bShape)],
+              axes,
+              count,
+            ),
+        ),
+        { numRuns: 25 },
+      )
+    })
+
+  it('where: the condition, a and b each mapped or shared, any broadcast shapes', () => {
+    fc.assert(
+      fc.property(
+        broadcastPair
+          .chain((pair) =>
+            fc.tuple(
+              fc.constant(pair),
+              fc.array(fc.boolean(), { minLength: pair.outShape.length, maxLength: pair.outShape.length }),
+            ),
+          )
+          .chain(([pair, ones]) => {
+            const condShape = pair.outShape.map((d, i) => (ones[i] === true ? 1 : d))
+            return fc.tuple(
+              fc.constant({ ...pair, condShape }),
+              inAxesFor([condShape.length, pair.aShape.length, pair.bShape.length]),
+              fc.integer({ min: 1, max: 3 }),
+            )
+          }),
+        ([{ aShape, bShape, condShape, seed }, axes, count]) =>
+          expectMapsLikeALoop(
+            (cond, a, b) => B.where(cond!, a!, b!),
+            [
+              (i) => mask(seed + 10 * i, condShape),
+              (i) => anywhere(seed + 10 * i + 1, aShape),
+              (i) => anywhere(seed + 10 * i + 2, bShape),
+            ],
+            axes,
+            count,
+          ),
+      ),
+      { numRuns: 40 },
     )
   })
 })
