@@ -281,6 +281,23 @@ const lossRows: GradRow[] = [
     fn: (logits, labels) => L.softmaxCrossEntropyWithIntegerLabels(logits, labels, { axis: 0 }),
     args: () => [anywhere(512, [4, 2, 3]), indices(513, [2, 3], 4)],
   },
+  // One example as vmap sees it (per-example losses): a vector of logits, a scalar label.
+  {
+    op: 'softmaxCrossEntropy',
+    label: 'logits [4] (one example), soft labels',
+    domain: 'logits anywhere, labels positive and normalised',
+    fn: (logits, labels) => L.softmaxCrossEntropy(logits, labels),
+    args: () => [anywhere(514, [4]), probabilities(515, [4], 0)],
+    secondOrder: true,
+  },
+  {
+    op: 'softmaxCrossEntropy',
+    label: 'integer labels: logits [4] (one example), scalar label',
+    domain: 'logits anywhere, label int32 in [0, 4)',
+    fn: (logits, labels) => L.softmaxCrossEntropyWithIntegerLabels(logits, labels),
+    args: () => [anywhere(516, [4]), indices(517, [], 4)],
+    secondOrder: true,
+  },
 ]
 
 /** Gradient rows of every elementwise, binary, activation and loss op (and their composites). */
