@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import fc from 'fast-check'
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
@@ -8,7 +8,8 @@ import { oneHot } from '../src/indexing/oneHot'
 import { checkVjp } from '../src/check/checkVjp'
 import { grad } from '../src/transforms/grad'
 import { hvp } from '../src/transforms/hvp'
-import { anywhere } from './rows/domains'
+import { vmap } from '../src/transforms/vmap'
+import { anywhere, distinct } from './rows/domains'
 
 const f64 = (shape: ReadonlyArray<number>, values: ReadonlyArray<number>): Tensor =>
   T.unsafeTensor('float64', shape, Float64Array.from(values))
@@ -309,5 +310,125 @@ describe('logsumexp', () => {
       values(h),
       p.map((pi, i) => pi * v[i]! - pi * pv),
     )
+  })
+})
+
+/**
+ * `vmap(f)` over the examples stacked along every axis of the batch (negative ones included), with
+ * one example and with all of them, equals `f` applied to each example, stacked; so does
+ * `vmap(grad)` against per-example gradients, unless `f` gives indices.
+ */
+const expectBatchesLikeALoop = (f: (x: Tensor) => Tensor, examples: ReadonlyArray<Tensor>): void => {
+  const rank = examples[0]!.shape.length + 1
+  const out = f(examples[0]!)
+  const weighting = T.unsafeTensor(
+    'float64',
+    out.shape,
+    Float64Array.from({ length: T.sizeOf(out.shape) }, (_, i) => Math.sin(i + 1)),
+  )
+  const perExampleGrad = grad((x: Tensor) => sum(mul(f(x), weighting)))
+  const differentiable = out.dtype !== 'int32'
+  for (const chosen of [examples.slice(0, 1), examples]) {
+    const expected = T.stack(chosen.map(f))
+    const expectedGrad = differentiable ? T.stack(chosen.map(perExampleGrad)) : undefined
+    for (let axis = -rank; axis < rank; axis++) {
+      const batch = T.stack(chosen, axis < 0 ? axis + rank : axis)
+      const where = `${chosen.length} examples along axis ${axis}`
+      const got = vmap(f, { inAxes: [axis] })(batch)
+      expect(got.shape, where).toEqual(expected.shape)
+      expect(got.dtype, where).toBe(expected.dtype)
+      closeTo(values(got), values(expected), 12)
+      if (expectedGrad === undefined) continue
+      const g = vmap(perExampleGrad, { inAxes: [axis] })(batch)
+      expect(g.shape, where).toEqual(expectedGrad.shape)
+      closeTo(values(g), values(expectedGrad), 12)
+    }
+  }
+}
+
+const threeExamples = (shape: ReadonlyArray<number>, seed: number): Tensor[] =>
+  [0, 1, 2].map((i) => distinct(seed + i, shape))
+
+describe('reductions under vmap (batching rules)', () => {
+  const reductions = { sum, mean, prod, max, min, logsumexp, norm }
+  const options = [
+    { axis: [0, 2] },
+    { axis: 1, keepDims: true },
+    { axis: -1 },
+    {},
+    { keepDims: true },
+    { axis: [0, 1, 2] },
+  ] as const
+  for (const [name, reduce] of Object.entries(reductions))
+    it(`${name}: reduces each example over its own axes, the examples' axis anywhere`, () => {
+      for (const opts of options) expectBatchesLikeALoop((x) => reduce(x, opts), threeExamples([2, 3, 2], 40))
+      expectBatchesLikeALoop((x) => reduce(x, { axis: 0 }), threeExamples([4], 50))
+      expectBatchesLikeALoop((x) => reduce(x), threeExamples([], 55))
+    })
+
+  it('sum over no axes stays the identity on each example', () => {
+    expectBatchesLikeALoop((x) => sum(x, { axis: [] }), threeExamples([2, 3], 60))
+  })
+
+  it('variance (composite) reads only the shape of one example', () => {
+    expectBatchesLikeALoop(
+      (x) => variance(x, { axis: [0, 2], ddof: 1, keepDims: true }),
+      threeExamples([2, 3, 2], 70),
+    )
+    expectBatchesLikeALoop((x) => variance(x), threeExamples([3, 2], 75))
+  })
+
+  it('argmax/argmin: with an axis, the index along it in each example', () => {
+    for (const reduce of [argmax, argmin]) {
+      expectBatchesLikeALoop((x) => reduce(x, { axis: 1 }), threeExamples([3, 4, 2], 80))
+      expectBatchesLikeALoop((x) => reduce(x, { axis: -1, keepDims: true }), threeExamples([3, 4], 85))
+    }
+  })
+
+  it('argmax/argmin: without an axis, the index into one flattened example (not into the batch)', () => {
+    for (const reduce of [argmax, argmin]) {
+      expectBatchesLikeALoop((x) => reduce(x), threeExamples([3, 2, 2], 90))
+      expectBatchesLikeALoop((x) => reduce(x, { keepDims: true }), threeExamples([3, 4], 95))
+      expectBatchesLikeALoop((x) => reduce(x), threeExamples([5], 100))
+      expectBatchesLikeALoop((x) => reduce(x, { keepDims: true }), threeExamples([], 105))
+    }
+    // Maxima at different flat positions per example, the examples along the middle axis.
+    const examples = [f64([2, 2], [0, 9, 1, 2]), f64([2, 2], [0, 1, 2, 9])]
+    expect(values(vmap((x: Tensor) => argmax(x), { inAxes: [1] })(T.stack(examples, 1)))).toEqual([1, 3])
+  })
+
+  it('a reduction inside a vjp inside vmap: per-example gradients of max with ties shared', () => {
+    const examples = [f64([2, 2], [1, 3, 3, 0]), f64([2, 2], [5, 5, 5, 2])]
+    const g = vmap(
+      grad((x: Tensor) => max(x)),
+      { inAxes: [-1] },
+    )(T.stack(examples, 2))
+    expect(values(g)).toEqual([0, 0.5, 0.5, 0, 1 / 3, 1 / 3, 1 / 3, 0])
+  })
+})
+
+describe('module loading', () => {
+  // The reductions read their batching rule from internal/reduceParams when they load; an import
+  // cycle back to it (through broadcastTo, unbroadcast and sum) once left sum's rule undefined
+  // whenever the cycle was entered there, e.g. by importing reduce/index first.
+  const entries = [
+    () => import('../src/internal/reduceParams'),
+    () => import('../src/internal/reduceCotangent'),
+    () => import('../src/reduce/argmax'),
+    () => import('../src/reduce/sum'),
+    () => import('../src/shape/reshape'),
+    () => import('../src/shape/broadcastTo'),
+    () => import('../src/core/unbroadcast'),
+    () => import('../src/core/batching'),
+  ]
+  it('every reduction and shape op has its batching rule, whichever module loads first', async () => {
+    for (const entry of entries) {
+      vi.resetModules()
+      await entry()
+      const { reduceOps } = await import('../src/reduce/index')
+      const { shapeOps } = await import('../src/shape/index')
+      for (const op of [...Object.values(reduceOps), ...Object.values(shapeOps)])
+        expect(typeof op.batch, `${op.name} after loading ${entry.toString()}`).toBe('function')
+    }
   })
 })

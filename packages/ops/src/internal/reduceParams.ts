@@ -1,10 +1,13 @@
+// The reduction ops take their batching rules from this module at load time, so it must not
+// import (even indirectly) any reduction: a cycle back to it would leave their rule undefined when
+// the cycle is entered here. The VJP helpers, which need broadcastTo (and so unbroadcast and sum),
+// live in reduceCotangent.ts.
 import * as T from '@backfold/tensor'
 import type { Shape, Tensor } from '@backfold/tensor'
 import type { BatchAxes, Batched } from '../core/op'
 import { checkOptions, option, optionSchema } from '../core/options'
-import { broadcastTo } from '../shape/broadcastTo'
-import { moveAxis } from '../core/batching'
 import { reshape } from '../shape/reshape'
+import { transpose } from '../shape/transpose'
 
 /**
  * Options of the reductions: `axis` to reduce, one or several (default all; negative axes count
@@ -41,17 +44,6 @@ export const keptShape = (inShape: Shape, axes: ReadonlyArray<number>): number[]
 /** Number of elements each output element reduces over. @internal */
 export const reducedCount = (inShape: Shape, axes: ReadonlyArray<number>): number =>
   axes.reduce((count, axis) => count * inShape[axis]!, 1)
-
-/**
- * Gives a reduction's output (or its cotangent) back its reduced axes as size 1, so it broadcasts
- * against the input whether or not the reduction kept its dimensions. @internal
- */
-export const keepDims = (y: Tensor, inShape: Shape, axes: ReadonlyArray<number>): Tensor =>
-  reshape(y, keptShape(inShape, axes))
-
-/** A reduction's cotangent spread back over every element it reduced. @internal */
-export const spreadCotangent = (cotangent: Tensor, inShape: Shape, axes: ReadonlyArray<number>): Tensor =>
-  broadcastTo(keepDims(cotangent, inShape, axes), inShape)
 
 /**
  * The batching rule of the reductions over `ReduceParams`: the reduced axes are renumbered around
@@ -121,7 +113,8 @@ export const batchArgReduction = (
     return [self(xs, { ...p, axis: axis >= b ? axis + 1 : axis }), outAxis]
   }
   const size = x.shape[b] ?? 0
-  const rows = reshape(moveAxis(x, b, 0), [size, T.sizeOf(exampleShape)])
+  const examplesFirst = b === 0 ? x : transpose(x, [b, ...exampleShape.map((_, i) => (i < b ? i : i + 1))])
+  const rows = reshape(examplesFirst, [size, T.sizeOf(exampleShape)])
   const indices = self([rows], { axis: 1, keepDims: false })
   // keepDims without an axis keeps every axis of the example, as size 1.
   const kept = exampleShape.map(() => 1)

@@ -5,13 +5,8 @@ import { applyOp, defineOp } from '../core/op'
 import { mul } from '../binary/mul'
 import { sub } from '../binary/sub'
 import { exp } from '../elementwise/exp'
-import {
-  batchReduction,
-  keepDims,
-  reduceParams,
-  type ReduceOptions,
-  type ReduceParams,
-} from '../internal/reduceParams'
+import { batchReduction, reduceParams, type ReduceOptions, type ReduceParams } from '../internal/reduceParams'
+import { keepDims } from '../internal/reduceCotangent'
 
 /** The logsumexp reduction op. @since 0.1.0 */
 export const logsumexpOp = defineOp<'logsumexp', [Tensor], ReduceParams>({

@@ -5,13 +5,8 @@ import { applyOp, defineOp } from '../core/op'
 import { div } from '../binary/div'
 import { equal } from '../binary/equal'
 import { mul } from '../binary/mul'
-import {
-  batchReduction,
-  keepDims,
-  reduceParams,
-  type ReduceOptions,
-  type ReduceParams,
-} from '../internal/reduceParams'
+import { batchReduction, reduceParams, type ReduceOptions, type ReduceParams } from '../internal/reduceParams'
+import { keepDims } from '../internal/reduceCotangent'
 import { sum } from './sum'
 
 /** The max reduction op. @since 0.1.0 */

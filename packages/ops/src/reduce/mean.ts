@@ -7,10 +7,10 @@ import {
   batchReduction,
   reduceParams,
   reducedCount,
-  spreadCotangent,
   type ReduceOptions,
   type ReduceParams,
 } from '../internal/reduceParams'
+import { spreadCotangent } from '../internal/reduceCotangent'
 
 /** The mean reduction op. @since 0.1.0 */
 export const meanOp = defineOp<'mean', [Tensor], ReduceParams>({

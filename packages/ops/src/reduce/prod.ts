@@ -6,13 +6,8 @@ import { div } from '../binary/div'
 import { equal } from '../binary/equal'
 import { mul } from '../binary/mul'
 import { where } from '../binary/where'
-import {
-  batchReduction,
-  keepDims,
-  reduceParams,
-  type ReduceOptions,
-  type ReduceParams,
-} from '../internal/reduceParams'
+import { batchReduction, reduceParams, type ReduceOptions, type ReduceParams } from '../internal/reduceParams'
+import { keepDims } from '../internal/reduceCotangent'
 import { sum } from './sum'
 
 /** The product reduction op. @since 0.1.0 */

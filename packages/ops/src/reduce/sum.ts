@@ -2,13 +2,8 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
-import {
-  batchReduction,
-  reduceParams,
-  spreadCotangent,
-  type ReduceOptions,
-  type ReduceParams,
-} from '../internal/reduceParams'
+import { batchReduction, reduceParams, type ReduceOptions, type ReduceParams } from '../internal/reduceParams'
+import { spreadCotangent } from '../internal/reduceCotangent'
 
 /** The sum reduction op. @since 0.1.0 */
 export const sumOp = defineOp<'sum', [Tensor], ReduceParams>({

@@ -2,7 +2,9 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
-import { moveAxis } from '../core/batching'
+// Not core/batching (moveAxis): it imports broadcastTo, so unbroadcast and sum, whose batching rule
+// module imports this one; that cycle, entered here, would leave sum's rule undefined.
+import { transpose } from './transpose'
 
 /** Parameters of the reshape op: the fully resolved target shape (no -1). @since 0.1.0 */
 export interface ReshapeParams {
@@ -25,7 +27,8 @@ export const reshapeOp = defineOp<'reshape', [Tensor], ReshapeParams>({
     const at = splitAt(p.shape, before)
     if (at !== undefined)
       return [self([x], { shape: [...p.shape.slice(0, at), size, ...p.shape.slice(at)] }), at]
-    return [self([moveAxis(x, b, 0)], { shape: [size, ...p.shape] }), 0]
+    const perm = x.shape.map((_, i) => i).filter((i) => i !== b)
+    return [self([transpose(x, [b, ...perm])], { shape: [size, ...p.shape] }), 0]
   },
 })
 
