@@ -8,6 +8,7 @@ import { indexingOps } from './indexing/index'
 import { convOps } from './conv/index'
 import { activationOps } from './activations/index'
 import { lossOps } from './losses/index'
+import { randomOps } from './random/index'
 
 /**
  * The name of every built-in op, written out here rather than derived from the registry: the
@@ -88,6 +89,13 @@ export type OpName =
   | 'tanh'
   | 'transpose'
   | 'where'
+  | 'randomBits'
+  | 'randomSplit'
+  | 'randomFoldIn'
+  | 'randomUniform'
+  | 'randomNormal'
+  | 'randomTruncatedNormal'
+  | 'randomBernoulli'
 
 /**
  * Every built-in op, by name. There is no registration by import side effect: this object is the
@@ -104,6 +112,7 @@ const allOps = {
   ...convOps,
   ...activationOps,
   ...lossOps,
+  ...randomOps,
 } as const
 
 // A family that lists an op under a name missing from `OpName` fails here (spreads escape the
