@@ -103,6 +103,8 @@ export const softmaxCrossEntropyOp = defineOp<'softmaxCrossEntropy', LossInputs,
  * @example
  * softmaxCrossEntropy(tensor([[2, 0]]), tensor([[1, 0]]))                // [0.1269]
  * softmaxCrossEntropy(tensor([[2], [0]]), tensor([[1], [0]]), { axis: 0 }) // [0.1269]
+ * // written for one example and mapped: the per-example losses, as above
+ * vmap(softmaxCrossEntropy)(tensor([[2, 0], [0, 2]]), tensor([[1, 0], [1, 0]])) // [0.1269, 2.1269]
  * @throws ShapeError when labels and logits differ in shape; ValueError for an unknown option or a bad axis.
  * @since 0.1.0
  */

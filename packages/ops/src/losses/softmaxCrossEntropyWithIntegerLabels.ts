@@ -10,10 +10,14 @@ import { softmaxCrossEntropy } from './softmaxCrossEntropy'
  * Softmax cross-entropy against integer class labels: the per-example loss
  * `logsumexp(logits) − logits[label]` along `axis` (default the last), with that axis removed.
  * `labels` is int32 with the shape of `logits` minus `axis`; it is data, not differentiated.
+ * Under `vmap` the labels may be mapped too (one label per example), so the per-example loss can be
+ * written for one example.
  * @example
  * softmaxCrossEntropyWithIntegerLabels(tensor([[2, 0], [0, 2]]), tensor([0, 0], 'int32')) // [0.1269, 2.1269]
+ * // the same losses written for one example (logits [2], a scalar label) and mapped:
+ * vmap(softmaxCrossEntropyWithIntegerLabels)(tensor([[2, 0], [0, 2]]), tensor([0, 0], 'int32')) // [0.1269, 2.1269]
  * @throws ValueError for an unknown option; DTypeError when labels are not int32; ShapeError when their shape is not logits' shape without `axis`;
- * ValueError naming the first label outside `[0, classes)`.
+ * ValueError naming the first label outside `[0, classes)` (under `vmap`, its flat position in the batch of labels).
  * @since 0.1.0
  */
 export const softmaxCrossEntropyWithIntegerLabels = (
