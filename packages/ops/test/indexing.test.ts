@@ -20,6 +20,7 @@ import { argmax } from '../src/reduce/argmax'
 import { checkVjp } from '../src/check/checkVjp'
 import { grad } from '../src/transforms/grad'
 import { vjp } from '../src/transforms/vjp'
+import { vmap } from '../src/transforms/vmap'
 import { concrete } from '../src/core/trace'
 import { anywhere } from './rows/domains'
 
@@ -318,5 +319,184 @@ describe('oneHot', () => {
 
   it('rejects out-of-range indices with a ValueError', () => {
     expect(() => oneHot(i32([1], [3]), 3)).toThrow(T.ValueError)
+  })
+})
+
+// Batching rules (issue #11: "indexing and gather handle batched indices"). Each case maps the data,
+// the indices or both, along every axis position, with indices that differ from example to example,
+// and compares vmap with the per-example results stacked. The vmap table test (vmap.test.ts) keeps
+// int32 arguments equal across examples, so it cannot tell one example's indices from another's.
+describe('batching rules of the indexing ops', () => {
+  const size = 3
+  let seed = 5000
+  const floats = (shape: ReadonlyArray<number>): Tensor => anywhere(seed++, shape)
+  const ints = (shape: ReadonlyArray<number>, below: number): Tensor =>
+    T.random.randint(T.random.key(seed++), shape, 0, below)
+  const insertAt = (shape: ReadonlyArray<number>, at: number, dim: number): number[] => [
+    ...shape.slice(0, at),
+    dim,
+    ...shape.slice(at),
+  ]
+  /** Example `i` of a batch with its examples along `axis` (concrete, by kernels). */
+  const exampleOf = (x: Tensor, axis: number | null, i: number): Tensor =>
+    axis === null ? x : T.gather(x, T.unsafeTensor('int32', [], Int32Array.of(i)), axis)
+  const axisChoices = (exampleRank: number): Array<number | null> => [
+    null,
+    ...Array.from({ length: exampleRank + 1 }, (_, i) => i),
+  ]
+
+  /** Runs `f` under vmap and per example; expects the same values and shapes. */
+  const expectBatched = (
+    f: (...xs: Tensor[]) => Tensor,
+    batches: ReadonlyArray<Tensor>,
+    inAxes: ReadonlyArray<number | null>,
+    what: string,
+  ): void => {
+    const batched = vmap(f, { inAxes: [...inAxes] })(...batches)
+    const expected = T.stack(
+      Array.from({ length: size }, (_, i) => f(...batches.map((b, n) => exampleOf(b, inAxes[n] ?? null, i)))),
+    )
+    expect(batched.shape, what).toEqual(expected.shape)
+    expect(batched.dtype, what).toBe(expected.dtype)
+    const got = values(batched)
+    values(expected).forEach((v, k) => expect(Math.abs(got[k]! - v), `${what} at ${k}`).toBeLessThan(1e-12))
+  }
+
+  /** Every placement of the data's and the indices' examples (at least one mapped). */
+  const placements = (dataRank: number, indexRank: number): Array<readonly [number | null, number | null]> =>
+    axisChoices(dataRank).flatMap((dataAxis) =>
+      axisChoices(indexRank)
+        .filter((indexAxis) => dataAxis !== null || indexAxis !== null)
+        .map((indexAxis) => [dataAxis, indexAxis] as const),
+    )
+
+  it('gather: mapped data, mapped indices (of rank 0, 1, 2) or both, at every axis', () => {
+    const xShape = [3, 4, 2]
+    for (let axis = 0; axis < 3; axis++)
+      for (const indexShape of [[], [2], [2, 3]])
+        for (const [xAxis, indexAxis] of placements(3, indexShape.length)) {
+          const x = xAxis === null ? floats(xShape) : floats(insertAt(xShape, xAxis, size))
+          const dim = xShape[axis]!
+          const idx =
+            indexAxis === null ? ints(indexShape, dim) : ints(insertAt(indexShape, indexAxis, size), dim)
+          expectBatched(
+            (a, b) => gather(a, b, { axis }),
+            [x, idx],
+            [xAxis, indexAxis],
+            `axis ${axis}, indices ${T.fmtShape(indexShape)}, inAxes [${xAxis}, ${indexAxis}]`,
+          )
+        }
+  })
+
+  it('scatterAdd: mapped updates, mapped indices or both, at every axis (duplicates accumulate)', () => {
+    const shape = [3, 4, 2]
+    for (let axis = 0; axis < 3; axis++)
+      for (const indexShape of [[], [5], [2, 3]]) {
+        const updateShape = [...shape.slice(0, axis), ...indexShape, ...shape.slice(axis + 1)]
+        for (const [updateAxis, indexAxis] of placements(updateShape.length, indexShape.length)) {
+          const updates =
+            updateAxis === null ? floats(updateShape) : floats(insertAt(updateShape, updateAxis, size))
+          const dim = shape[axis]!
+          const idx =
+            indexAxis === null ? ints(indexShape, dim) : ints(insertAt(indexShape, indexAxis, size), dim)
+          expectBatched(
+            (u, i) => scatterAdd(u, i, shape, { axis }),
+            [updates, idx],
+            [updateAxis, indexAxis],
+            `axis ${axis}, indices ${T.fmtShape(indexShape)}, inAxes [${updateAxis}, ${indexAxis}]`,
+          )
+        }
+      }
+  })
+
+  it('takeAlongAxis and scatterAddAlongAxis: mapped data, mapped indices or both, at every axis', () => {
+    const xShape = [3, 4, 2]
+    for (let axis = 0; axis < 3; axis++) {
+      const indexShape = insertAt(
+        xShape.filter((_, i) => i !== axis),
+        axis,
+        5,
+      )
+      for (const [xAxis, indexAxis] of placements(3, 3)) {
+        const what = `axis ${axis}, inAxes [${xAxis}, ${indexAxis}]`
+        const dim = xShape[axis]!
+        const idx =
+          indexAxis === null ? ints(indexShape, dim) : ints(insertAt(indexShape, indexAxis, size), dim)
+        const x = xAxis === null ? floats(xShape) : floats(insertAt(xShape, xAxis, size))
+        expectBatched((a, b) => takeAlongAxis(a, b, { axis }), [x, idx], [xAxis, indexAxis], what)
+        const updates = xAxis === null ? floats(indexShape) : floats(insertAt(indexShape, xAxis, size))
+        expectBatched(
+          (u, i) => scatterAddAlongAxis(u, i, xShape, { axis }),
+          [updates, idx],
+          [xAxis, indexAxis],
+          what,
+        )
+      }
+    }
+  })
+
+  it('oneHot: mapped indices at every axis', () => {
+    for (const indexAxis of [0, 1, 2])
+      expectBatched(
+        (i) => oneHot(i, 4, 'float64'),
+        [ints(insertAt([2, 3], indexAxis, size), 4)],
+        [indexAxis],
+        `${indexAxis}`,
+      )
+  })
+
+  it('concat with some inputs mapped (anywhere) and others shared; slice and pad at every axis', () => {
+    for (const [aAxis, bAxis] of placements(2, 2))
+      for (const axis of [0, 1]) {
+        const aShape = [2, 3]
+        const bShape = axis === 0 ? [1, 3] : [2, 1]
+        const a = aAxis === null ? floats(aShape) : floats(insertAt(aShape, aAxis, size))
+        const b = bAxis === null ? floats(bShape) : floats(insertAt(bShape, bAxis, size))
+        expectBatched(
+          (p, q) => concat([p, q, p], { axis }),
+          [a, b],
+          [aAxis, bAxis],
+          `axis ${axis}, [${aAxis}, ${bAxis}]`,
+        )
+      }
+    for (const xAxis of [0, 1, 2]) {
+      const x = floats(insertAt([4, 5], xAxis, size))
+      expectBatched((v) => slice(v, [{ start: 1, stop: 3 }, { step: -2 }]), [x], [xAxis], `slice ${xAxis}`)
+      expectBatched(
+        (v) =>
+          pad(
+            v,
+            [
+              [1, 0],
+              [0, 2],
+            ],
+            0.5,
+          ),
+        [x],
+        [xAxis],
+        `pad ${xAxis}`,
+      )
+    }
+  })
+
+  it('vmap(grad) and grad(vmap) through gather and scatterAdd with every input mapped', () => {
+    // Per-example data and indices, the weighting shared: the data's gradient scatters (gather) or
+    // gathers (scatterAdd) with each example's own indices.
+    const x = floats([size, 4, 3])
+    const idx = ints([size, 5], 4)
+    const weights = floats([5, 3])
+    const scatterWeights = floats([4, 3])
+    const gatherLoss = (a: Tensor, i: Tensor): Tensor => sum(mul(gather(a, i), weights))
+    const scatterLoss = (u: Tensor, i: Tensor): Tensor => sum(mul(scatterAdd(u, i, [4, 3]), scatterWeights))
+    for (const loss of [gatherLoss, scatterLoss]) {
+      const input = loss === gatherLoss ? x : floats([size, 5, 3])
+      const perExample = T.stack(
+        Array.from({ length: size }, (_, n) => grad(loss)(exampleOf(input, 0, n), exampleOf(idx, 0, n))),
+      )
+      const viaVmap = vmap(grad(loss))(input, idx)
+      const viaGradOfVmap = grad((a: Tensor) => sum(vmap(loss)(a, idx)))(input)
+      expect(values(viaVmap)).toEqual(values(perExample).map((v) => expect.closeTo(v, 12)))
+      expect(values(viaGradOfVmap)).toEqual(values(perExample).map((v) => expect.closeTo(v, 12)))
+    }
   })
 })

@@ -500,6 +500,56 @@ const indexingRows: GradRow[] = [
     fn: (x) => mul(x, oneHot(R.argmax(x, { axis: 1 }), 4, 'float64')),
     args: () => [distinct(1370, [3, 4])],
   },
+  // Rows with int32 arguments of every index rank, so the vmap table maps indices too.
+  {
+    op: 'oneHot',
+    label: 'x ⊙ oneHot(indices [3]) (int32 argument)',
+    domain: 'x anywhere, indices given',
+    fn: (x, idx) => mul(x, oneHot(idx, 4, 'float64')),
+    args: () => [anywhere(1371, [3, 4]), int32([3], [2, 0, 3])],
+  },
+  {
+    op: 'gather',
+    label: '[3,4,2] axis 1, indices [2,3] (index axes in the middle)',
+    domain: 'x anywhere, random indices',
+    fn: (x, idx) => gather(x, idx, { axis: 1 }),
+    args: () => [anywhere(1333, [3, 4, 2]), indices(1334, [2, 3], 4)],
+  },
+  {
+    op: 'gather',
+    label: '[3,4] axis 1, a scalar index',
+    domain: 'x anywhere, index given',
+    fn: (x, idx) => gather(x, idx, { axis: 1 }),
+    args: () => [anywhere(1335, [3, 4]), int32([], [2])],
+  },
+  {
+    op: 'scatterAdd',
+    label: 'updates [3,2,2,2] -> [3,4,2] axis 1, indices [2,2] (repeated)',
+    domain: 'updates anywhere, indices with repeats',
+    fn: (updates, idx) => scatterAdd(updates, idx, [3, 4, 2], { axis: 1 }),
+    args: () => [anywhere(1341, [3, 2, 2, 2]), int32([2, 2], [3, 0, 3, 1])],
+  },
+  {
+    op: 'scatterAdd',
+    label: 'updates [] -> [4], a scalar index',
+    domain: 'updates anywhere, index given',
+    fn: (updates, idx) => scatterAdd(updates, idx, [4]),
+    args: () => [anywhere(1342, []), int32([], [1])],
+  },
+  {
+    op: 'takeAlongAxis',
+    label: '[2,3,4] axis 2, indices [2,3,2]',
+    domain: 'x anywhere, random indices',
+    fn: (x, idx) => takeAlongAxis(x, idx, { axis: -1 }),
+    args: () => [anywhere(1353, [2, 3, 4]), indices(1354, [2, 3, 2], 4)],
+  },
+  {
+    op: 'scatterAddAlongAxis',
+    label: 'updates [2,3] -> [4,3] axis 0',
+    domain: 'updates anywhere, random indices',
+    fn: (updates, idx) => scatterAddAlongAxis(updates, idx, [4, 3], { axis: 0 }),
+    args: () => [anywhere(1361, [2, 3]), indices(1362, [2, 3], 4)],
+  },
 ]
 
 const convRows: GradRow[] = [
