@@ -2,11 +2,23 @@ import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
-import { broadcastTo, expandDims, ravel, reshape, squeeze, transpose } from '../src/shape/index'
+import {
+  broadcastTo,
+  broadcastToOp,
+  expandDims,
+  ravel,
+  reshape,
+  reshapeOp,
+  squeeze,
+  transpose,
+  transposeOp,
+} from '../src/shape/index'
 import { mul } from '../src/binary/mul'
 import { sum } from '../src/reduce/sum'
 import { grad } from '../src/transforms/grad'
 import { vjp } from '../src/transforms/vjp'
+import { vmap } from '../src/transforms/vmap'
+import { unbroadcast } from '../src/core/unbroadcast'
 import { anywhere } from './rows/domains'
 
 const f64 = (shape: ReadonlyArray<number>, values: ReadonlyArray<number>): Tensor =>
@@ -167,5 +179,162 @@ describe('expandDims, squeeze, ravel (composites of reshape)', () => {
     expect(() => expandDims(x, { axis: 3 })).toThrow(T.ValueError)
     expect(() => squeeze(x, { axis: 0 })).toThrow(T.ShapeError)
     expect(() => squeeze(x, { axis: 0 })).toThrow(/squeeze.*\[2,3\]/)
+  })
+})
+
+/**
+ * `vmap(f)` over the examples stacked along every axis of the batch (negative ones included), with
+ * one example and with all of them, equals `f` applied to each example, stacked; so does
+ * `vmap(grad)` against per-example gradients.
+ */
+const expectBatchesLikeALoop = (f: (x: Tensor) => Tensor, examples: ReadonlyArray<Tensor>): void => {
+  const rank = examples[0]!.shape.length + 1
+  const out = f(examples[0]!)
+  const weighting = T.unsafeTensor(
+    'float64',
+    out.shape,
+    Float64Array.from({ length: T.sizeOf(out.shape) }, (_, i) => Math.sin(i + 1)),
+  )
+  const perExampleGrad = grad((x: Tensor) => sum(mul(f(x), weighting)))
+  for (const chosen of [examples.slice(0, 1), examples]) {
+    const expected = T.stack(chosen.map(f))
+    const expectedGrad = T.stack(chosen.map(perExampleGrad))
+    for (let axis = -rank; axis < rank; axis++) {
+      const batch = T.stack(chosen, axis < 0 ? axis + rank : axis)
+      const where = `${chosen.length} examples along axis ${axis}`
+      const got = vmap(f, { inAxes: [axis] })(batch)
+      expect(got.shape, where).toEqual(expected.shape)
+      expect(values(got), where).toEqual(values(expected))
+      const g = vmap(perExampleGrad, { inAxes: [axis] })(batch)
+      expect(g.shape, where).toEqual(expectedGrad.shape)
+      expect(values(g), where).toEqual(values(expectedGrad))
+    }
+  }
+}
+
+const examplesOf = (shape: ReadonlyArray<number>, seed: number): Tensor[] =>
+  [0, 1, 2].map((i) => anywhere(seed + i, shape))
+
+/** The batch `x` (examples along `axis`) through `op`'s batching rule, applied to concrete tensors. */
+const runRule = <P>(
+  op: {
+    readonly batch: (
+      xs: [Tensor],
+      axes: readonly [number | undefined],
+      p: P,
+      self: (xs: [Tensor], p: P) => Tensor,
+    ) => readonly [Tensor, number | undefined]
+    readonly forward: (xs: [Tensor], p: P) => Tensor
+  },
+  x: Tensor,
+  axis: number,
+  p: P,
+): readonly [Tensor, number | undefined] => op.batch([x], [axis], p, (xs, q) => op.forward(xs, q))
+
+describe('shape ops under vmap (batching rules)', () => {
+  /** A random example shape of rank 0..3, a target shape with its elements, and a batch layout. */
+  const reshapeCase = fc
+    .array(fc.integer({ min: 1, max: 3 }), { minLength: 0, maxLength: 3 })
+    .chain((shape) =>
+      fc.tuple(
+        fc.constant(shape),
+        fc.constantFrom<ReadonlyArray<number>>(
+          [-1],
+          [...shape].reverse(),
+          [1, ...shape, 1],
+          [T.sizeOf(shape), 1],
+          shape.length > 1 ? [shape[0]! * shape[1]!, ...shape.slice(2)] : [1, -1],
+        ),
+        fc.integer({ min: 0, max: 1000 }),
+      ),
+    )
+
+  it("reshape: each example gets the new shape, whatever the examples' axis (property)", () => {
+    fc.assert(
+      fc.property(reshapeCase, ([shape, target, seed]) => {
+        expectBatchesLikeALoop((x) => reshape(x, target), examplesOf(shape, seed))
+      }),
+      { numRuns: 40 },
+    )
+  })
+
+  it("reshape: the examples' axis stays in place when the elements before it form a prefix of the new shape", () => {
+    const examples = examplesOf([2, 3, 4], 300)
+    const loop = (target: number[]): Tensor => T.stack(examples.map((e) => T.reshape(e, target)))
+    // [2, B, 3, 4] -> [2, B, 12]: two blocks of B examples of 12 elements, no copy.
+    const [inMiddle, middleAxis] = runRule(reshapeOp, T.stack(examples, 1), 1, { shape: [2, 12] })
+    expect(middleAxis).toBe(1)
+    expect(values(T.transpose(inMiddle, [1, 0, 2]))).toEqual(values(loop([2, 12])))
+    // [2, 3, B, 4] -> [6, B, 4]
+    const [late, lateAxis] = runRule(reshapeOp, T.stack(examples, 2), 2, { shape: [6, 4] })
+    expect(lateAxis).toBe(1)
+    expect(values(T.transpose(late, [1, 0, 2]))).toEqual(values(loop([6, 4])))
+    // [2, B, 3, 4] -> [3, 8]: no prefix of [3, 8] holds 2 elements, so the examples go first.
+    const [moved, movedAxis] = runRule(reshapeOp, T.stack(examples, 1), 1, { shape: [3, 8] })
+    expect(movedAxis).toBe(0)
+    expect(values(moved)).toEqual(values(loop([3, 8])))
+  })
+
+  /** A random example shape of rank 0..4 with a random permutation of its axes. */
+  const transposeCase = fc
+    .array(fc.integer({ min: 1, max: 3 }), { minLength: 0, maxLength: 4 })
+    .chain((shape) =>
+      fc.tuple(
+        fc.constant(shape),
+        fc.shuffledSubarray(
+          shape.map((_, i) => i),
+          { minLength: shape.length, maxLength: shape.length },
+        ),
+        fc.integer({ min: 0, max: 1000 }),
+      ),
+    )
+
+  it("transpose: each example permuted, whatever the examples' axis (property)", () => {
+    fc.assert(
+      fc.property(transposeCase, ([shape, perm, seed]) => {
+        expectBatchesLikeALoop((x) => transpose(x, perm), examplesOf(shape, seed))
+      }),
+      { numRuns: 40 },
+    )
+  })
+
+  it("transpose: one transpose of the batch, the examples' axis kept in place", () => {
+    const examples = examplesOf([2, 3, 4], 310)
+    const [y, axis] = runRule(transposeOp, T.stack(examples, 2), 2, { perm: [2, 0, 1] })
+    expect(axis).toBe(2)
+    expect(y.shape).toEqual([4, 2, 3, 3])
+    const expected = T.stack(
+      examples.map((e) => T.transpose(e, [2, 0, 1])),
+      2,
+    )
+    expect(values(y)).toEqual(values(expected))
+  })
+
+  it("broadcastTo: each example broadcast to the target, the examples' axis lined up with itself", () => {
+    expectBatchesLikeALoop((x) => broadcastTo(x, [2, 3, 4]), examplesOf([3, 1], 320))
+    expectBatchesLikeALoop((x) => broadcastTo(x, [2, 3]), examplesOf([], 330))
+    expectBatchesLikeALoop((x) => broadcastTo(x, [3, 2]), examplesOf([1, 2], 340))
+    expectBatchesLikeALoop((x) => broadcastTo(x, [2, 1, 4, 3]), examplesOf([4, 1], 350))
+    const [y, axis] = runRule(broadcastToOp, T.stack(examplesOf([3, 1], 360), 1), 1, { shape: [2, 3, 4] })
+    expect(axis).toBe(2)
+    expect(y.shape).toEqual([2, 3, 3, 4])
+  })
+
+  it('expandDims, squeeze, ravel read the shape of one example: a batch axis of size 1 is never squeezed', () => {
+    for (const axis of [0, 1, -1, -3])
+      expectBatchesLikeALoop((x) => expandDims(x, { axis }), examplesOf([2, 3], 370))
+    expectBatchesLikeALoop((x) => squeeze(x), examplesOf([1, 3, 1, 2], 380))
+    expectBatchesLikeALoop((x) => squeeze(x, { axis: [0, -2] }), examplesOf([1, 3, 1, 2], 390))
+    expectBatchesLikeALoop(ravel, examplesOf([2, 3], 400))
+    expectBatchesLikeALoop(ravel, examplesOf([], 410))
+    // One example: the batch is [1, 3, 1] and squeezing one example ([3, 1]) must leave its size-1 axis 0.
+    const one = vmap((x: Tensor) => squeeze(x, { axis: -1 }))(anywhere(420, [1, 3, 1]))
+    expect(one.shape).toEqual([1, 3])
+  })
+
+  it('unbroadcast (the shared VJP helper) sums each example back to its own shape', () => {
+    expectBatchesLikeALoop((ct) => unbroadcast(ct, [3, 1]), examplesOf([2, 3, 4], 430))
+    expectBatchesLikeALoop((ct) => unbroadcast(ct, []), examplesOf([2, 3], 440))
+    expectBatchesLikeALoop((ct) => unbroadcast(ct, [1, 2]), examplesOf([4, 2], 450))
   })
 })
