@@ -172,6 +172,13 @@ const reduceRows: GradRow[] = [
     args: () => [distinct(1060, [3, 4])],
   },
   {
+    op: 'argmin',
+    label: '[2,3,2] flattened keepDims (zero gradient)',
+    domain: 'distinct (no ties)',
+    fn: (x) => R.argmin(x, { keepDims: true }),
+    args: () => [distinct(1061, [2, 3, 2])],
+  },
+  {
     op: 'logsumexp',
     label: '[3,4] axis 1',
     domain: 'anywhere',
@@ -333,6 +340,13 @@ const shapeRows: GradRow[] = [
     secondOrder: true,
   },
   {
+    op: 'reshape',
+    label: '[2,3,4] -> [3,8] (no prefix of the new shape holds the first axis)',
+    domain: 'anywhere',
+    fn: (x) => reshape(x, [3, 8]),
+    args: () => [anywhere(1205, [2, 3, 4])],
+  },
+  {
     op: 'transpose',
     label: '[3,4] default (reversed)',
     domain: 'anywhere',
@@ -346,6 +360,20 @@ const shapeRows: GradRow[] = [
     fn: (x) => broadcastTo(x, [2, 3, 4]),
     args: () => [anywhere(1220, [3, 1])],
     secondOrder: true,
+  },
+  {
+    op: 'transpose',
+    label: '[2,3,2,2] perm [3,1,0,2]',
+    domain: 'anywhere',
+    fn: (x) => transpose(x, [3, 1, 0, 2]),
+    args: () => [anywhere(1212, [2, 3, 2, 2])],
+  },
+  {
+    op: 'broadcastTo',
+    label: '[4,1] -> [2,1,4,3]',
+    domain: 'anywhere',
+    fn: (x) => broadcastTo(x, [2, 1, 4, 3]),
+    args: () => [anywhere(1222, [4, 1])],
   },
   {
     op: 'broadcastTo',
