@@ -479,6 +479,31 @@ describe('batching rules of the indexing ops', () => {
     }
   })
 
+  it('nested vmap of gather and scatterAdd with data and indices mapped at both levels', () => {
+    // Outer examples along axis 0, inner along the last axis: the inner rule's offsets are added to
+    // indices that are themselves batched by the outer vmap.
+    const outer = 2
+    const x = floats([outer, 4, 3, size])
+    const idx = ints([outer, 5, size], 4)
+    const updates = floats([outer, 5, 3, size])
+    const at = (t: Tensor, i: number, j: number): Tensor =>
+      exampleOf(exampleOf(t, 0, i), t.shape.length - 2, j)
+    const cases = [
+      [(a: Tensor, i: Tensor): Tensor => gather(a, i), x],
+      [(u: Tensor, i: Tensor): Tensor => scatterAdd(u, i, [4, 3]), updates],
+    ] as const
+    for (const [f, data] of cases) {
+      const nested = vmap((a: Tensor, i: Tensor) => vmap(f, { inAxes: [-1, -1] })(a, i))(data, idx)
+      const expected = T.stack(
+        Array.from({ length: outer }, (_, i) =>
+          T.stack(Array.from({ length: size }, (_, j) => f(at(data, i, j), at(idx, i, j)))),
+        ),
+      )
+      expect(nested.shape).toEqual(expected.shape)
+      expect(values(nested)).toEqual(values(expected))
+    }
+  })
+
   it('vmap(grad) and grad(vmap) through gather and scatterAdd with every input mapped', () => {
     // Per-example data and indices, the weighting shared: the data's gradient scatters (gather) or
     // gathers (scatterAdd) with each example's own indices.
