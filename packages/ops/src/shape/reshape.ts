@@ -20,9 +20,9 @@ export const reshapeOp = defineOp<'reshape', [Tensor], ReshapeParams>({
     const b = axis ?? 0
     const size = x.shape[b] ?? 0
     // In row-major order the batch [...before, B, ...after] is `before` blocks of B examples of
-    // `after` elements each; when the new shape of one example splits after a prefix holding exactly
-    // `before` elements, the examples' axis can stay in the middle with no copy. Otherwise (or
-    // when the prefix is ambiguous) they move to the front first.
+    // `after` elements each; when a prefix of one example's new shape holds exactly `before`
+    // elements, the examples' axis can stay right after it (no transpose; always so for a leading
+    // batch axis). Otherwise the examples move to the front first.
     const before = T.sizeOf(x.shape.slice(0, b))
     const at = splitAt(p.shape, before)
     if (at !== undefined)
