@@ -19,6 +19,7 @@ import { broadcastTo, expandDims, ravel, reshape, squeeze, transpose } from '../
 import { mul } from '../../src/binary/mul'
 import { anywhere, awayFromZero, distinct, indices } from './domains'
 import type { GradRow } from './types'
+import { randomRows } from './random'
 
 // Gradient rows for the reduce, linalg, shape, indexing and conv groups: every op of those groups
 // has at least one row; composites (variance, dot, outer, expandDims, squeeze, ravel, stack, split)
@@ -699,4 +700,5 @@ export const structuralRows: GradRow[] = [
   ...shapeRows,
   ...indexingRows,
   ...convRows,
+  ...randomRows,
 ]

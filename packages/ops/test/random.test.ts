@@ -1,0 +1,135 @@
+import { describe, expect, it } from 'vitest'
+import * as T from '@backfold/tensor'
+import type { Key, Tensor } from '@backfold/tensor'
+import {
+  grad,
+  mul,
+  randomBernoulli,
+  randomBits,
+  randomFoldIn,
+  randomNormal,
+  randomSplit,
+  randomTruncatedNormal,
+  randomUniform,
+  sum,
+  splitKeys,
+  TraceError,
+  vmap,
+} from '@backfold/ops'
+
+// The random ops against the single-key samplers of @backfold/tensor, under vmap with distinct keys
+// (the table in vmap.test.ts maps copies of one key, since it leaves int32 arguments unchanged).
+
+const E = 5
+const members: Key[] = T.random.split(T.random.key(11), E)
+const keys = T.random.keysData(members)
+
+/** Example `i` along axis 0, as plain numbers. */
+const example = (t: Tensor, i: number): number[] => {
+  const per = t.data.length / t.shape[0]!
+  return Array.from(t.data.subarray(i * per, (i + 1) * per))
+}
+
+describe('random ops draw per key exactly as the single-key samplers', () => {
+  it('outside any transformation: a Key, or a key batch of any rank', () => {
+    expect(Array.from(randomUniform(members[0]!, [3, 2]).data)).toEqual(
+      Array.from(T.random.uniform(members[0]!, [3, 2]).data),
+    )
+    const grid = T.reshape(T.slice(keys, [{ start: 0, stop: 4 }]), [2, 2, 2])
+    const drawn = randomNormal(grid, [3], { std: 2 })
+    expect(drawn.shape).toEqual([2, 2, 3])
+    expect(example(T.reshape(drawn, [4, 3]), 3)).toEqual(
+      Array.from(T.random.normal(members[3]!, [3], { std: 2 }).data),
+    )
+  })
+
+  it('vmap over distinct keys, mapped along any axis, equals the per-key draws stacked', () => {
+    const cases: ReadonlyArray<readonly [string, (k: Tensor) => Tensor, (k: Key) => number[]]> = [
+      [
+        'uniform',
+        (k) => randomUniform(k, [2, 3], { min: -1, max: 4 }),
+        (k) => Array.from(T.random.uniform(k, [2, 3], { min: -1, max: 4 }).data),
+      ],
+      [
+        'normal',
+        (k) => randomNormal(k, [4], { dtype: 'float64' }),
+        (k) => Array.from(T.random.normal(k, [4], { dtype: 'float64' }).data),
+      ],
+      [
+        'truncatedNormal',
+        (k) => randomTruncatedNormal(k, [3], { std: 0.1 }),
+        (k) => Array.from(T.random.truncatedNormal(k, [3], { std: 0.1 }).data),
+      ],
+      [
+        'bernoulli',
+        (k) => randomBernoulli(k, 0.4, [7]),
+        (k) => Array.from(T.random.bernoulli(k, 0.4, [7]).data),
+      ],
+      ['bits', (k) => randomBits(k, 3), (k) => Array.from(T.random.randomBits(k, 3), (w) => w | 0)],
+      ['split', (k) => randomSplit(k, 3), (k) => Array.from(T.random.keysData(T.random.split(k, 3)).data)],
+      [
+        'foldIn',
+        (k) => randomFoldIn(k, 42),
+        (k) => Array.from(T.random.keyData(T.random.foldIn(k, 42)).data),
+      ],
+    ]
+    for (const [name, f, single] of cases) {
+      // keys [E, 2] mapped along 0, and the same keys laid out [2, E] mapped along the last axis.
+      for (const [batch, inAxis] of [
+        [keys, 0],
+        [T.transpose(keys, [1, 0]), -1],
+      ] as const) {
+        const out = vmap(f, { inAxes: [inAxis] })(batch)
+        expect(out.shape[0], name).toBe(E)
+        members.forEach((k, i) => expect(example(out, i), `${name} member ${i}`).toEqual(single(k)))
+      }
+    }
+  })
+
+  it('nested vmap over a grid of keys', () => {
+    const grid = T.reshape(T.random.keysData(T.random.split(T.random.key(3), 6)), [2, 3, 2])
+    const out = vmap((row: Tensor) => vmap((k: Tensor) => randomUniform(k, [2]))(row))(grid)
+    expect(out.shape).toEqual([2, 3, 2])
+    const flat = T.random.split(T.random.key(3), 6)
+    flat.forEach((k, i) =>
+      expect(example(T.reshape(out, [6, 2]), i)).toEqual(Array.from(T.random.uniform(k, [2]).data)),
+    )
+  })
+
+  it('splitKeys on a wrapped mapped key gives the mapped split, usable as Keys', () => {
+    const out = vmap((k: Tensor) => {
+      const [a, b] = splitKeys(T.random.wrapKey(k), 2)
+      return [randomNormal(a!, [2]), randomUniform(b!, [3])] as const
+    })(keys)
+    members.forEach((k, i) => {
+      const [a, b] = T.random.split(k, 2)
+      expect(example(out[0], i)).toEqual(Array.from(T.random.normal(a!, [2]).data))
+      expect(example(out[1], i)).toEqual(Array.from(T.random.uniform(b!, [3]).data))
+    })
+    expect(splitKeys(members[0]!, 3)).toEqual(T.random.split(members[0]!, 3))
+  })
+
+  it('the samplers of @backfold/tensor refuse a mapped key with advice, not a silent draw', () => {
+    expect(() => vmap((k: Tensor) => T.random.uniform(T.random.wrapKey(k), [2]))(keys)).toThrow(TraceError)
+    expect(() => vmap((k: Tensor) => T.random.uniform(T.random.wrapKey(k), [2]))(keys)).toThrow(
+      /random ops of @backfold\/ops/,
+    )
+  })
+
+  it('keys have no derivative: the gradient flows to x only, also under vmap over keys', () => {
+    const loss = (x: Tensor, k: Tensor): Tensor => sum(mul(x, randomUniform(k, [3], { dtype: 'float64' })))
+    const x = T.tensor([1, 2, 3], 'float64')
+    const perExample = vmap(grad(loss), { inAxes: [null, 0] })(x, keys)
+    members.forEach((k, i) =>
+      expect(example(perExample, i)).toEqual(Array.from(T.random.uniform(k, [3], { dtype: 'float64' }).data)),
+    )
+    const byKey = grad(loss, { argnums: 1 })
+    expect(() => byKey(x, T.random.keyData(members[0]!))).toThrow(/int32/)
+  })
+
+  it('checks options and keys under the op name', () => {
+    expect(() => randomUniform(members[0]!, [2], { mn: 0 } as never)).toThrow(/randomUniform.*mn/)
+    expect(() => randomNormal(T.tensor([1, 2, 3], 'int32'), [2])).toThrow(/\[\.\.\., 2\]/)
+    expect(() => randomUniform(T.tensor([1, 2]), [2])).toThrow(/int32/)
+  })
+})
