@@ -2,16 +2,22 @@
 import * as T from '@backfold/tensor'
 import type { Pool2dOptions, Pool2dSpec, Tensor } from '@backfold/tensor'
 import { applyOp, defineOp, type Op } from '../core/op'
+import { batchPooling, foldExamples } from '../internal/convBatching'
 import { avgPool2dBackwardOp } from './avgPool2dBackward'
 import { checkOptions } from '../core/options'
-import { POOL2D_OPTIONS, poolOptions } from './poolOptions'
+import { POOL2D_OPTIONS, poolOptions } from '../internal/poolOptions'
 
 /** The avgPool2d op; its parameters are the normalised pooling geometry. @since 0.1.0 */
-export const avgPool2dOp: Op<Pool2dSpec> = defineOp<Pool2dSpec>({
-  name: 'avgPool2d',
-  forward: ([x], p) => T.avgPool2d(x!, poolOptions(p)),
-  vjp: (ct, [x], _y, p) => [applyOp(avgPool2dBackwardOp, [ct], { ...p, xShape: [...x!.shape] })],
-})
+export const avgPool2dOp: Op<'avgPool2d', [Tensor], Pool2dSpec> = defineOp<'avgPool2d', [Tensor], Pool2dSpec>(
+  {
+    name: 'avgPool2d',
+    forward: ([x], p) => T.avgPool2d(x, poolOptions(p)),
+    vjp: (ct, [x], _y, p) => [applyOp(avgPool2dBackwardOp, [ct], { ...p, xShape: [...x.shape] })],
+    // Pooled per image and channel: the examples fold into N (or C).
+    batch: (xs, axes, p, self) =>
+      batchPooling(xs, axes, ([x], fold) => self([foldExamples(x, axes[0], fold)], p)),
+  },
+)
 
 /**
  * Average pooling over the two spatial axes of NCHW `x`. Options as the tensor kernel's:

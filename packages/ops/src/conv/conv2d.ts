@@ -2,21 +2,52 @@
 import * as T from '@backfold/tensor'
 import type { Conv2dOptions, Conv2dSpec, Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { moveAxis } from '../core/batching'
+import { foldExamples, foldFor, patches, unfoldExamples } from '../internal/convBatching'
+import { matmul } from '../linalg/matmul'
+import { reshape } from '../shape/reshape'
 import { checkOptions } from '../core/options'
-import { CONV2D_OPTIONS } from './poolOptions'
+import { CONV2D_OPTIONS } from '../internal/poolOptions'
 import { conv2dBackwardFilter } from './conv2dBackwardFilter'
 import { conv2dBackwardInput } from './conv2dBackwardInput'
 
 /** The conv2d op; its parameters are the normalised geometry (explicit padding, pairs). @since 0.1.0 */
-export const conv2dOp = defineOp<Conv2dSpec>({
+export const conv2dOp = defineOp<'conv2d', [Tensor, Tensor], Conv2dSpec>({
   name: 'conv2d',
   // A normalised spec is itself valid options (padding as [top, bottom, left, right]).
-  forward: ([x, w], p) => T.conv2d(x!, w!, p),
+  forward: ([x, w], p) => T.conv2d(x, w, p),
   // The first layer's input is the data: its cotangent is skipped when not needed.
   vjp: (ct, [x, w], _y, p, needed) => [
-    needed[0] !== false ? conv2dBackwardInput(ct, w!, x!.shape, p) : undefined,
-    needed[1] !== false ? conv2dBackwardFilter(x!, ct, w!.shape, p) : undefined,
+    needed[0] ? conv2dBackwardInput(ct, w, x.shape, p) : undefined,
+    needed[1] ? conv2dBackwardFilter(x, ct, w.shape, p) : undefined,
   ],
+  batch: ([x, w], [xAxis, wAxis], p, self) => {
+    if (wAxis === undefined) {
+      if (xAxis === undefined)
+        throw new T.TraceError('conv2d', 'a batching rule ran with no mapped input (a bug in backfold)')
+      // Shared filters: the examples are more images (N).
+      const fold = foldFor(xAxis, x.shape[xAxis]!, [0])
+      return unfoldExamples(self([foldExamples(x, xAxis, fold), w], p), 0, fold)
+    }
+    if (xAxis === undefined) {
+      // Shared images: the examples' filters are more output channels (O), channel o of example b
+      // being filter b·O + o.
+      const fold = foldFor(wAxis, w.shape[wAxis]!, [0])
+      return unfoldExamples(self([x, foldExamples(w, wAxis, fold)], p), 1, fold)
+    }
+    // Both per example. There are no grouped convolutions (which would do this in one call), and
+    // folding the examples into the channels with block-diagonal filters costs B times the work.
+    // Instead im2col: each example's patches (one convolution with one-hot filters, the examples
+    // and channels as images) times its filters, one batched matmul with the examples as its batch axis.
+    const images = moveAxis(x, xAxis, 0)
+    const filters = moveAxis(w, wAxis, 0)
+    const [size, outputs] = [filters.shape[0]!, filters.shape[1]!]
+    const kernel = [filters.shape[3]!, filters.shape[4]!] as const
+    const [columns, [height, width]] = patches(images, kernel, p, (xs, taps, q) => self([xs, taps], q))
+    // [B, 1, O, C·kh·kw] @ [B, N, C·kh·kw, h·w] -> [B, N, O, h·w]
+    const y = matmul(reshape(filters, [size, 1, outputs, -1]), columns)
+    return [reshape(y, [size, images.shape[1]!, outputs, height, width]), 0]
+  },
 })
 
 /**

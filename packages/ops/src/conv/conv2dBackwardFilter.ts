@@ -2,8 +2,12 @@
 import * as T from '@backfold/tensor'
 import type { Conv2dOptions, Conv2dSpec, Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { moveAxis } from '../core/batching'
+import { foldExamples, foldFor, foldedShape, patches, unfoldExamples } from '../internal/convBatching'
+import { matmul } from '../linalg/matmul'
+import { reshape } from '../shape/reshape'
 import { checkOptions } from '../core/options'
-import { CONV2D_OPTIONS, convGeometry } from './poolOptions'
+import { CONV2D_OPTIONS, convGeometry } from '../internal/poolOptions'
 import { conv2d } from './conv2d'
 import { conv2dBackwardInput } from './conv2dBackwardInput'
 
@@ -13,12 +17,55 @@ export interface Conv2dBackwardFilterParams extends Conv2dSpec {
 }
 
 /** The conv2dBackwardFilter op. @since 0.1.0 */
-export const conv2dBackwardFilterOp = defineOp<Conv2dBackwardFilterParams>({
+export const conv2dBackwardFilterOp = defineOp<
+  'conv2dBackwardFilter',
+  [Tensor, Tensor],
+  Conv2dBackwardFilterParams
+>({
   name: 'conv2dBackwardFilter',
-  forward: ([x, dy], p) => T.conv2dBackwardFilter(x!, dy!, p.wShape, p),
-  vjp: (ct, [x, dy], _y, p) => {
+  forward: ([x, dy], p) => T.conv2dBackwardFilter(x, dy, p.wShape, p),
+  vjp: (ct, [x, dy], _y, p, needed) => {
     const geometry = convGeometry(p)
-    return [conv2dBackwardInput(dy!, ct, x!.shape, geometry), conv2d(x!, ct, geometry)]
+    return [
+      needed[0] ? conv2dBackwardInput(dy, ct, x.shape, geometry) : undefined,
+      needed[1] ? conv2d(x, ct, geometry) : undefined,
+    ]
+  },
+  batch: ([x, dy], [xAxis, dyAxis], p, self) => {
+    if (dyAxis === undefined) {
+      if (xAxis === undefined)
+        throw new T.TraceError(
+          'conv2dBackwardFilter',
+          'a batching rule ran with no mapped input (a bug in backfold)',
+        )
+      // Shared dy: the examples' images read as more input channels (C), filter channel b·C + c.
+      const fold = foldFor(xAxis, x.shape[xAxis]!, [1])
+      const y = self([foldExamples(x, xAxis, fold), dy], { ...p, wShape: foldedShape(p.wShape, fold) })
+      return unfoldExamples(y, 1, fold)
+    }
+    if (xAxis === undefined) {
+      // Shared x: the examples' dy read as more output channels (O), filter b·O + o.
+      const fold = foldFor(dyAxis, dy.shape[dyAxis]!, [1])
+      const y = self([x, foldExamples(dy, dyAxis, fold)], { ...p, wShape: foldedShape(p.wShape, fold) })
+      return unfoldExamples(y, 0, fold)
+    }
+    // Both per example, as for per-example gradients (no grouped convolutions; see conv2d's rule):
+    // each example's dy times its patches, summed over images and pixels, one batched matmul.
+    const geometry = convGeometry(p)
+    const images = moveAxis(x, xAxis, 0)
+    const gradients = moveAxis(dy, dyAxis, 0)
+    const [size, count, outputs] = [gradients.shape[0]!, gradients.shape[1]!, gradients.shape[2]!]
+    const kernel = [p.wShape[2]!, p.wShape[3]!] as const
+    const [columns] = patches(images, kernel, geometry, (planes, taps, q) => conv2d(planes, taps, q))
+    // Images and pixels are both summed over: put them side by side as one contracted axis.
+    const flat = (t: Tensor): Tensor => {
+      const rows = t.shape[2]!
+      const pairs = reshape(t, [size, count, rows, -1])
+      return reshape(count === 1 ? pairs : moveAxis(pairs, 1, 2), [size, rows, -1])
+    }
+    // [B, O, N·h·w] @ [B, C·kh·kw, N·h·w]ᵀ -> [B, O, C·kh·kw]
+    const filters = matmul(flat(gradients), flat(columns), { transposeB: true })
+    return [reshape(filters, [size, outputs, p.wShape[1]!, kernel[0], kernel[1]]), 0]
   },
 })
 

@@ -2,8 +2,12 @@
 import * as T from '@backfold/tensor'
 import type { Conv2dOptions, Conv2dSpec, Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { moveAxis } from '../core/batching'
+import { foldExamples, foldFor, foldedShape, fromPatches, unfoldExamples } from '../internal/convBatching'
+import { matmul } from '../linalg/matmul'
+import { reshape } from '../shape/reshape'
 import { checkOptions } from '../core/options'
-import { CONV2D_OPTIONS, convGeometry } from './poolOptions'
+import { CONV2D_OPTIONS, convGeometry } from '../internal/poolOptions'
 import { conv2d } from './conv2d'
 import { conv2dBackwardFilter } from './conv2dBackwardFilter'
 
@@ -13,12 +17,57 @@ export interface Conv2dBackwardInputParams extends Conv2dSpec {
 }
 
 /** The conv2dBackwardInput op. @since 0.1.0 */
-export const conv2dBackwardInputOp = defineOp<Conv2dBackwardInputParams>({
+export const conv2dBackwardInputOp = defineOp<
+  'conv2dBackwardInput',
+  [Tensor, Tensor],
+  Conv2dBackwardInputParams
+>({
   name: 'conv2dBackwardInput',
-  forward: ([dy, w], p) => T.conv2dBackwardInput(dy!, w!, p.xShape, p),
-  vjp: (ct, [dy, w], _y, p) => {
+  forward: ([dy, w], p) => T.conv2dBackwardInput(dy, w, p.xShape, p),
+  vjp: (ct, [dy, w], _y, p, needed) => {
     const geometry = convGeometry(p)
-    return [conv2d(ct, w!, geometry), conv2dBackwardFilter(ct, dy!, w!.shape, geometry)]
+    return [
+      needed[0] ? conv2d(ct, w, geometry) : undefined,
+      needed[1] ? conv2dBackwardFilter(ct, dy, w.shape, geometry) : undefined,
+    ]
+  },
+  batch: ([dy, w], [dyAxis, wAxis], p, self) => {
+    if (wAxis === undefined) {
+      if (dyAxis === undefined)
+        throw new T.TraceError(
+          'conv2dBackwardInput',
+          'a batching rule ran with no mapped input (a bug in backfold)',
+        )
+      // Shared filters: the examples are more images (N) of dy and of the result.
+      const fold = foldFor(dyAxis, dy.shape[dyAxis]!, [0])
+      const y = self([foldExamples(dy, dyAxis, fold), w], { ...p, xShape: foldedShape(p.xShape, fold) })
+      return unfoldExamples(y, 0, fold)
+    }
+    if (dyAxis === undefined) {
+      // Shared dy: the examples' filters read as more input channels (C), result channel b·C + c.
+      const fold = foldFor(wAxis, w.shape[wAxis]!, [1])
+      const y = self([dy, foldExamples(w, wAxis, fold)], { ...p, xShape: foldedShape(p.xShape, fold) })
+      return unfoldExamples(y, 1, fold)
+    }
+    // Both per example (no grouped convolutions; see conv2d's rule): col2im. Each example's
+    // columns wᵀ dy are one batched matmul, then summed into images by the adjoint of conv2d's
+    // patch extraction.
+    const geometry = convGeometry(p)
+    const gradients = moveAxis(dy, dyAxis, 0)
+    const filters = moveAxis(w, wAxis, 0)
+    const [size, images, outputs] = [gradients.shape[0]!, gradients.shape[1]!, gradients.shape[2]!]
+    const outSize = [gradients.shape[3]!, gradients.shape[4]!] as const
+    const kernel = [filters.shape[3]!, filters.shape[4]!] as const
+    // [B, 1, O, C·kh·kw]ᵀ @ [B, N, O, h·w] -> [B, N, C·kh·kw, h·w]
+    const columns = matmul(
+      reshape(filters, [size, 1, outputs, -1]),
+      reshape(gradients, [size, images, outputs, outSize[0] * outSize[1]]),
+      { transposeA: true },
+    )
+    const x = fromPatches(columns, p.xShape, kernel, outSize, geometry, (planes, taps, xShape, q) =>
+      self([planes, taps], { ...q, xShape: [...xShape] }),
+    )
+    return [x, 0]
   },
 })
 

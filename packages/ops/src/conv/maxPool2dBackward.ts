@@ -2,15 +2,29 @@
 import * as T from '@backfold/tensor'
 import type { Pool2dOptions, Pool2dSpec, Tensor } from '@backfold/tensor'
 import { applyOp, defineOp, type Op } from '../core/op'
+import { batchPooling, foldExamples } from '../internal/convBatching'
 import { maxPool2dSelectOp } from './maxPool2dSelect'
 import { checkOptions } from '../core/options'
-import { POOL2D_OPTIONS, poolOptions } from './poolOptions'
+import { POOL2D_OPTIONS, poolOptions } from '../internal/poolOptions'
 
 /** The maxPool2dBackward op. @since 0.1.0 */
-export const maxPool2dBackwardOp: Op<Pool2dSpec> = defineOp<Pool2dSpec>({
+export const maxPool2dBackwardOp: Op<'maxPool2dBackward', [Tensor, Tensor], Pool2dSpec> = defineOp<
+  'maxPool2dBackward',
+  [Tensor, Tensor],
+  Pool2dSpec
+>({
   name: 'maxPool2dBackward',
-  forward: ([dy, x], p) => T.maxPool2dBackward(dy!, x!, poolOptions(p)),
-  vjp: (ct, [, x], _y, p) => [applyOp(maxPool2dSelectOp, [ct, x!], p), T.zeros(x!.shape, x!.dtype)],
+  forward: ([dy, x], p) => T.maxPool2dBackward(dy, x, poolOptions(p)),
+  vjp: (ct, [, x], _y, p, needed) => [
+    needed[0] ? applyOp(maxPool2dSelectOp, [ct, x], p) : undefined,
+    needed[1] ? T.zeros(x.shape, x.dtype) : undefined,
+  ],
+  // Per image and channel: dy and x fold their examples into the same axis (a shared one is
+  // broadcast, since each example routes its own dy through the same x).
+  batch: (xs, axes, p, self) =>
+    batchPooling(xs, axes, ([dy, x], fold) =>
+      self([foldExamples(dy, axes[0], fold), foldExamples(x, axes[1], fold)], p),
+    ),
 })
 
 /**

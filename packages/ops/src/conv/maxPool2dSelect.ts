@@ -2,15 +2,28 @@
 import * as T from '@backfold/tensor'
 import type { Pool2dOptions, Pool2dSpec, Tensor } from '@backfold/tensor'
 import { applyOp, defineOp, type Op } from '../core/op'
+import { batchPooling, foldExamples } from '../internal/convBatching'
 import { maxPool2dBackwardOp } from './maxPool2dBackward'
 import { checkOptions } from '../core/options'
-import { POOL2D_OPTIONS, poolOptions } from './poolOptions'
+import { POOL2D_OPTIONS, poolOptions } from '../internal/poolOptions'
 
 /** The maxPool2dSelect op. @since 0.1.0 */
-export const maxPool2dSelectOp: Op<Pool2dSpec> = defineOp<Pool2dSpec>({
+export const maxPool2dSelectOp: Op<'maxPool2dSelect', [Tensor, Tensor], Pool2dSpec> = defineOp<
+  'maxPool2dSelect',
+  [Tensor, Tensor],
+  Pool2dSpec
+>({
   name: 'maxPool2dSelect',
-  forward: ([src, x], p) => T.maxPool2dSelect(src!, x!, poolOptions(p)),
-  vjp: (ct, [, x], _y, p) => [applyOp(maxPool2dBackwardOp, [ct, x!], p), T.zeros(x!.shape, x!.dtype)],
+  forward: ([src, x], p) => T.maxPool2dSelect(src, x, poolOptions(p)),
+  vjp: (ct, [, x], _y, p, needed) => [
+    needed[0] ? applyOp(maxPool2dBackwardOp, [ct, x], p) : undefined,
+    needed[1] ? T.zeros(x.shape, x.dtype) : undefined,
+  ],
+  // Per image and channel: src and x fold their examples into the same axis (a shared one broadcast).
+  batch: (xs, axes, p, self) =>
+    batchPooling(xs, axes, ([src, x], fold) =>
+      self([foldExamples(src, axes[0], fold), foldExamples(x, axes[1], fold)], p),
+    ),
 })
 
 /**

@@ -2,7 +2,11 @@
 import * as T from '@backfold/tensor'
 import type { Activation, Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { moveAxis } from '../core/batching'
+import { add } from '../binary/add'
+import { relu } from '../elementwise/relu'
 import { reluGrad } from '../elementwise/reluGrad'
+import { reshape } from '../shape/reshape'
 import { sum } from '../reduce/sum'
 import { matmul } from './matmul'
 
@@ -11,22 +15,80 @@ export interface LinearParams {
   readonly activation: Activation
 }
 
+/**
+ * The fused dense op's inputs: `x` and `w`, then the bias `b` when the layer has one (a union
+ * rather than an optional element, which would let `undefined` into the tensor tuple).
+ * @since 0.2.0
+ */
+export type LinearInputs = [x: Tensor, w: Tensor] | [x: Tensor, w: Tensor, b: Tensor]
+
+/**
+ * `y` with the bias added and the activation applied, as separate ops: for the batching rules,
+ * where the fused kernel cannot take a batch of biases or of weights.
+ */
+const biasAndActivation = (y: Tensor, bias: Tensor | undefined, activation: Activation): Tensor => {
+  const z = bias === undefined ? y : add(y, bias)
+  return activation === 'relu' ? relu(z) : z
+}
+
 /** The fused dense op: inputs `[x, w]` or `[x, w, b]`. @since 0.1.0 */
-export const linearOp = defineOp<LinearParams>({
+export const linearOp = defineOp<'linear', LinearInputs, LinearParams>({
   name: 'linear',
-  forward: ([x, w, b], p) => T.linear(x!, w!, b, p.activation),
-  vjp: (ct, xs, y, p, needed) => {
-    const [x, w] = xs
+  forward: ([x, w, b], p) => T.linear(x, w, b, p.activation),
+  vjp: (ct, [x, w, b], y, p, [needX, needW, needB]) => {
     // ReLU's derivative read off the output (y > 0 exactly where z > 0); relu'(0) = 0 as everywhere.
     const dz = p.activation === 'relu' ? reluGrad(ct, y) : ct
     // The first layer's input is the data: its cotangent (a whole product) is usually not needed.
-    const cotangents = [
-      needed[0] !== false ? matmul(dz, w!) : undefined,
-      needed[1] !== false ? matmul(dz, x!, { transposeA: true }) : undefined,
-    ]
-    return xs.length === 3
-      ? [...cotangents, needed[2] !== false ? sum(dz, { axis: 0 }) : undefined]
-      : cotangents
+    const xCotangent = needX ? matmul(dz, w) : undefined
+    const wCotangent = needW ? matmul(dz, x, { transposeA: true }) : undefined
+    if (b === undefined) return [xCotangent, wCotangent]
+    // With a bias, `needed` has its third entry; were it missing, computing the cotangent is the safe side.
+    return [xCotangent, wCotangent, needB !== false ? sum(dz, { axis: 0 }) : undefined]
+  },
+  batch: ([x, w, b], [xAxis, wAxis, bAxis], p, self) => {
+    if (wAxis === undefined) {
+      // Shared weights: the examples of x fold into its rows, one product B times as tall. A mapped
+      // bias cannot enter the fused kernel (one bias row per example); it is added afterwards.
+      const fusedBias = bAxis === undefined ? b : undefined
+      const fusedActivation = bAxis === undefined ? p.activation : 'none'
+      if (xAxis === undefined) {
+        if (b === undefined || bAxis === undefined)
+          throw new T.TraceError('linear', 'a batching rule ran with no mapped input (a bug in backfold)')
+        // Only the bias varies: one shared product, the examples' biases [B, 1, out] broadcast over it.
+        const y = self([x, w], { activation: 'none' })
+        const bias = reshape(moveAxis(b, bAxis, 0), [-1, 1, y.shape[1]!])
+        return [biasAndActivation(y, bias, p.activation), 0]
+      }
+      const size = x.shape[xAxis]!
+      // [B, rows, in] and [rows, B, in] merge their first two axes as they are; [rows, in, B] moves.
+      const ready = xAxis === 2 ? moveAxis(x, 2, 0) : x
+      const examplesFirst = xAxis !== 1
+      const rows = ready.shape[examplesFirst ? 1 : 0]!
+      const folded = reshape(ready, [size * rows, ready.shape[2]!])
+      const y = self(fusedBias === undefined ? [folded, w] : [folded, w, fusedBias], {
+        activation: fusedActivation,
+      })
+      const outputs = y.shape[1]!
+      const unfolded = reshape(y, examplesFirst ? [size, rows, outputs] : [rows, size, outputs])
+      const outAxis = examplesFirst ? 0 : 1
+      if (b === undefined || bAxis === undefined) return [unfolded, outAxis]
+      // The examples' biases [B, out] broadcast against the output's rows.
+      const bias = moveAxis(b, bAxis, 0)
+      const aligned = examplesFirst ? reshape(bias, [size, 1, outputs]) : bias
+      return [biasAndActivation(unfolded, aligned, p.activation), outAxis]
+    }
+    // Weights per example: the fused kernel takes one weight matrix, so the product becomes a
+    // batched matmul (x wᵀ per example, examples as its batch axis) and bias and activation separate ops.
+    const weights = moveAxis(w, wAxis, 0)
+    const inputs = xAxis === undefined ? x : moveAxis(x, xAxis, 0)
+    const y = matmul(inputs, weights, { transposeB: true })
+    const bias =
+      b === undefined
+        ? undefined
+        : bAxis === undefined
+          ? b
+          : reshape(moveAxis(b, bAxis, 0), [-1, 1, y.shape[2]!])
+    return [biasAndActivation(y, bias, p.activation), 0]
   },
 })
 

@@ -1,7 +1,8 @@
 // C = op(A) op(B), op = identity or transpose per flag ; Ā, B̄ by matmuls with flags (no transposes materialised)
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
-import { applyOp, defineOp } from '../core/op'
+import { applyOp, defineOp, type Batched, type Needed } from '../core/op'
+import { moveAxis } from '../core/batching'
 import { checkOptions, option, optionSchema } from '../core/options'
 import { unbroadcast } from '../core/unbroadcast'
 import { reshape } from '../shape/reshape'
@@ -29,11 +30,10 @@ const matmulCotangents = (
   a: Tensor,
   b: Tensor,
   p: MatmulParams,
-  needed: ReadonlyArray<boolean>,
+  [needA, needB]: Needed<[Tensor, Tensor]>,
 ): readonly [Tensor | undefined, Tensor | undefined] => {
   const mm = (x: Tensor, y: Tensor, transposeA: boolean, transposeB: boolean): Tensor =>
     applyOp(matmulOp, [x, y], { transposeA, transposeB })
-  const [needA = true, needB = true] = needed
   if (!p.transposeA && !p.transposeB)
     // C = A B: Ā = C̄ Bᵀ, B̄ = Aᵀ C̄
     return [needA ? mm(ct, b, false, true) : undefined, needB ? mm(a, ct, true, false) : undefined]
@@ -47,14 +47,96 @@ const matmulCotangents = (
   return [needA ? mm(b, ct, true, true) : undefined, needB ? mm(ct, a, true, true) : undefined]
 }
 
+/**
+ * One mapped operand, the other shared. The examples fold into the operand's free axis (the rows
+ * m of `a`, the columns n of `b`) when they sit next to it: one product `B` times as tall (or
+ * wide) instead of `B` small ones, and only reshapes. Among the leading (batch) axes they stay
+ * where they are and the shared operand gets a size-1 axis to broadcast against them. In the one
+ * remaining position, right of the contracted axis, one transpose moves them next to the free axis.
+ */
+const batchOneSide = (
+  mapped: Tensor,
+  axis: number,
+  shared: Tensor,
+  mappedIsA: boolean,
+  p: MatmulParams,
+  self: (xs: [Tensor, Tensor], p: MatmulParams) => Tensor,
+): Batched => {
+  const rank = mapped.shape.length
+  const size = mapped.shape[axis]!
+  const apply = (x: Tensor, y: Tensor): Tensor => self(mappedIsA ? [x, y] : [y, x], p)
+  const transposed = mappedIsA ? p.transposeA : p.transposeB
+  // The free axis (a's rows, b's columns) of one example, counted without the examples' axis; in
+  // the batch the examples sit right before it (axis === free) or right after (free + 1) to fold.
+  const free = (mappedIsA ? !transposed : transposed) ? rank - 3 : rank - 2
+  if (axis !== free && axis !== free + 1 && axis < rank - 2) {
+    // Among the batch axes, the j-th from the right: `shared` gets a size-1 axis there to broadcast.
+    const fromRight = rank - 2 - axis
+    const sharedBatch = shared.shape.length - 2
+    const cut = sharedBatch - (fromRight - 1)
+    const aligned =
+      cut <= 0 ? shared : reshape(shared, [...shared.shape.slice(0, cut), 1, ...shared.shape.slice(cut)])
+    const y = apply(mapped, aligned)
+    return [y, y.shape.length - 2 - fromRight]
+  }
+  // Right of the contracted axis (a read untransposed, b read transposed): one transpose.
+  const adjacent = axis === free || axis === free + 1 ? mapped : moveAxis(mapped, axis, free + 1)
+  const before = axis === free
+  const freeSize = adjacent.shape[before ? free + 1 : free]!
+  const folded = reshape(adjacent, [
+    ...adjacent.shape.slice(0, free),
+    size * freeSize,
+    ...adjacent.shape.slice(free + 2),
+  ])
+  const y = apply(folded, shared)
+  const outFree = mappedIsA ? y.shape.length - 2 : y.shape.length - 1
+  const pair = before ? [size, freeSize] : [freeSize, size]
+  const out = reshape(y, [...y.shape.slice(0, outFree), ...pair, ...y.shape.slice(outFree + 1)])
+  return [out, before ? outFree : outFree + 1]
+}
+
+/** Both operands mapped: the examples become one batch axis of the batched product. */
+const batchBothSides = (
+  a: Tensor,
+  aAxis: number,
+  b: Tensor,
+  bAxis: number,
+  p: MatmulParams,
+  self: (xs: [Tensor, Tensor], p: MatmulParams) => Tensor,
+): Batched => {
+  const aFromRight = a.shape.length - 2 - aAxis
+  const bFromRight = b.shape.length - 2 - bAxis
+  // Already the same batch axis counted from the right: broadcasting lines the examples up as they are.
+  if (aFromRight >= 1 && aFromRight === bFromRight) {
+    const y = self([a, b], p)
+    return [y, y.shape.length - 2 - aFromRight]
+  }
+  // Otherwise examples first, then size-1 axes pad the shorter example's batch axes.
+  const batchRank = Math.max(a.shape.length, b.shape.length) - 3
+  const atFront = (x: Tensor, axis: number): Tensor => {
+    const front = moveAxis(x, axis, 0)
+    const missing = batchRank - (x.shape.length - 3)
+    return missing === 0
+      ? front
+      : reshape(front, [front.shape[0]!, ...new Array<number>(missing).fill(1), ...front.shape.slice(1)])
+  }
+  return [self([atFront(a, aAxis), atFront(b, bAxis)], p), 0]
+}
+
 /** The batched matmul op on operands of rank >= 2 (the user-facing `matmul` reshapes vectors). @since 0.1.0 */
-export const matmulOp = defineOp<MatmulParams>({
+export const matmulOp = defineOp<'matmul', [Tensor, Tensor], MatmulParams>({
   name: 'matmul',
-  forward: ([a, b], p) => T.matmul(a!, b!, p),
+  forward: ([a, b], p) => T.matmul(a, b, p),
   vjp: (ct, [a, b], _y, p, needed) => {
-    const [aCotangent, bCotangent] = matmulCotangents(ct, a!, b!, p, needed)
+    const [aCotangent, bCotangent] = matmulCotangents(ct, a, b, p, needed)
     // Batch axes broadcast in the forward pass are summed back here.
-    return [aCotangent && unbroadcast(aCotangent, a!.shape), bCotangent && unbroadcast(bCotangent, b!.shape)]
+    return [aCotangent && unbroadcast(aCotangent, a.shape), bCotangent && unbroadcast(bCotangent, b.shape)]
+  },
+  batch: ([a, b], [aAxis, bAxis], p, self) => {
+    if (aAxis !== undefined && bAxis !== undefined) return batchBothSides(a, aAxis, b, bAxis, p, self)
+    if (aAxis !== undefined) return batchOneSide(a, aAxis, b, true, p, self)
+    if (bAxis !== undefined) return batchOneSide(b, bAxis, a, false, p, self)
+    throw new T.TraceError('matmul', 'a batching rule ran with no mapped input (a bug in backfold)')
   },
 })
 
