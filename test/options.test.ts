@@ -235,9 +235,9 @@ const opsRows: ReadonlyArray<Row> = [
     /^vjp: unknown option 'argnum' in options; accepted options: argnums$/,
   ],
   [
-    'jacobian argnums',
-    () => callUntyped(O.jacobian, square, { argnums: 0 }),
-    /^jacobian: unknown option 'argnums' \(write 'argnum' instead\)/,
+    'jacrev argnum',
+    () => callUntyped(O.jacrev, square, { argnum: 0 }),
+    /^jacrev: unknown option 'argnum' \(write 'argnums' instead\)/,
   ],
   [
     'customVjp rule',

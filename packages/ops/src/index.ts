@@ -1,6 +1,6 @@
 /**
  * @backfold/ops: every op is a pure forward function paired with its vector-Jacobian product;
- * `vjp`, `grad`, `valueAndGrad`, `jvp`, `hvp` and `jacobian` are folds of those VJPs over the
+ * `vjp`, `grad`, `valueAndGrad`, `jvp`, `hvp`, `jacrev`, `jacfwd` and `hessian` are folds of those VJPs over the
  * recorded computation.
  *
  * @example
@@ -26,7 +26,12 @@ export { grad, valueAndGrad, type GradOptions, type GradAuxOptions } from './tra
 export type { Argnums, GradOf } from './transforms/args'
 export { jvp } from './transforms/jvp'
 export { hvp } from './transforms/hvp'
-export { jacobian } from './transforms/jacobian'
+export { jacrev } from './transforms/jacrev'
+export { jacfwd } from './transforms/jacfwd'
+export { hessian } from './transforms/hessian'
+export type { JacobianOf, JacobianOptions } from './transforms/jacobianCommon'
+export type { CotangentsOf, ArgTrees } from './transforms/args'
+export type { Tangents } from './transforms/jvp'
 export { vmap, type VmapOptions, type AxisSpec } from './transforms/vmap'
 export { batchElementwise, batchAtFront, batchSize, moveAxis } from './core/batching'
 export { zeroCotangents } from './core/zeroCotangents'

@@ -3,6 +3,8 @@ import { random, scalar, tensor, toArray, item, type Tensor } from '@backfold/te
 import {
   add,
   applyOp,
+  astype,
+  batchElementwise,
   checkVjp,
   cos,
   customVjp,
@@ -10,7 +12,7 @@ import {
   exp,
   grad,
   hvp,
-  jacobian,
+  jacrev,
   jvp,
   log1p,
   matmul,
@@ -116,11 +118,11 @@ describe('errors name the transformation and the problem', () => {
   })
 })
 
-describe('vjp, jvp, hvp, jacobian', () => {
+describe('vjp, jvp, hvp, jacrev', () => {
   it('vjp gives ctᵀ J for tree outputs', () => {
     const [out, pullback] = vjp((x: Tensor) => ({ s: sin(x), c: mul(x, 3) }))(f64([0.5, 1]))
     expect(toArray(out.s)[0]).toBeCloseTo(Math.sin(0.5), 14)
-    const [ct] = pullback({ s: f64([1, 1]), c: f64([1, 0]) }) as [Tensor]
+    const [ct] = pullback({ s: f64([1, 1]), c: f64([1, 0]) })
     expect(toArray(ct)[0]).toBeCloseTo(Math.cos(0.5) + 3, 12)
     expect(toArray(ct)[1]).toBeCloseTo(Math.cos(1), 12)
   })
@@ -143,7 +145,7 @@ describe('vjp, jvp, hvp, jacobian', () => {
     const v = f64([0.5, 1, -1])
     const [, viaJvp] = jvp(grad(f))([x], [v])
     const [viaHvp] = hvp(f)([x], [v])
-    const H = jacobian(grad(f))(x) // [3, 3]
+    const H = jacrev(grad(f))(x) // [3, 3]
     const Hv = [0, 1, 2].map((i) => [0, 1, 2].reduce((s, j) => s + H.data[i * 3 + j]! * toArray(v)[j]!, 0))
     toArray(viaJvp).forEach((value, i) => {
       expect(value).toBeCloseTo(Hv[i]!, 10)
@@ -153,10 +155,23 @@ describe('vjp, jvp, hvp, jacobian', () => {
     expect(H.data[1]).toBeCloseTo(H.data[3]!, 12)
   })
 
-  it('jacobian of an elementwise map is diagonal', () => {
-    const J = jacobian((x: Tensor) => mul(x, x))(f64([1, 2]))
-    expect(J.shape).toEqual([2, 2])
-    expect(toArray(J)).toEqual([2, 0, 0, 4])
+  it('the pullback and jvp are typed by the arguments (no casts): a tree argument gives a tree', () => {
+    const p = { w: f64([1, 2]), b: f64([0.5]) }
+    const [, pullback] = vjp((q: typeof p, x: Tensor) => sum(mul(add(mul(q.w, x), q.b), x)), { argnums: 0 })(
+      p,
+      f64([3, 4]),
+    )
+    const [dp] = pullback(T.scalar(1, 'float64'))
+    expect(toArray(dp.w)).toEqual([9, 16])
+    expect(toArray(dp.b)).toEqual([7])
+    const [, dy] = jvp((q: typeof p) => ({ y: mul(q.w, q.b) }))([p], [{ w: f64([1, 0]), b: f64([1]) }])
+    expect(toArray(dy.y)).toEqual([1.5, 2])
+  })
+
+  it('jvp refuses an int32 output, naming jvp', () => {
+    expect(() => jvp((x: Tensor) => astype(x, 'int32'))([f64([1.5])], [f64([1])])).toThrow(
+      /^jvp: output leaf 0 .*int32, which has no derivative/,
+    )
   })
 })
 
@@ -196,13 +211,19 @@ describe('stopGradient and customVjp', () => {
 
 describe('defineOp and checkVjp for user ops', () => {
   // y = sin x ; x̄ = ȳ cos x
-  const sinOp = defineOp({ name: 'mySin', forward: ([x]) => T.sin(x!), vjp: (ct, [x]) => [mul(ct, cos(x!))] })
+  const sinOp = defineOp<'mySin', [Tensor]>({
+    name: 'mySin',
+    forward: ([x]) => T.sin(x),
+    vjp: (ct, [x]) => [mul(ct, cos(x))],
+    batch: batchElementwise,
+  })
   const mySin = (x: Tensor): Tensor => applyOp(sinOp, [x], undefined)
   // the same op with a wrong VJP (missing the cos factor's sign): checkVjp must catch it
-  const badOp = defineOp({
+  const badOp = defineOp<'badSin', [Tensor]>({
     name: 'badSin',
-    forward: ([x]) => T.sin(x!),
-    vjp: (ct, [x]) => [mul(ct, sin(x!))],
+    forward: ([x]) => T.sin(x),
+    vjp: (ct, [x]) => [mul(ct, sin(x))],
+    batch: batchElementwise,
   })
   const badSin = (x: Tensor): Tensor => applyOp(badOp, [x], undefined)
   const x = f64([0.1, 0.9, -1.3, 2.2])
@@ -233,13 +254,14 @@ describe('defineOp and checkVjp for user ops', () => {
 describe('the fold asks only for the cotangents it keeps', () => {
   // An op that records which inputs the fold said it needs, and can skip the others.
   const seen: boolean[][] = []
-  const scaleOp = defineOp<{ readonly skip: boolean }>({
+  const scaleOp = defineOp<'recordingMul', [Tensor, Tensor], { readonly skip: boolean }>({
     name: 'recordingMul',
-    forward: ([a, b]) => T.mul(a!, b!),
+    forward: ([a, b]) => T.mul(a, b),
     vjp: (ct, [a, b], _y, p, needed) => {
       seen.push([...needed])
-      return [needed[0] || !p.skip ? mul(ct, b!) : undefined, needed[1] || !p.skip ? mul(ct, a!) : undefined]
+      return [needed[0] || !p.skip ? mul(ct, b) : undefined, needed[1] || !p.skip ? mul(ct, a) : undefined]
     },
+    batch: batchElementwise,
   })
   const recordingMul = (a: Tensor, b: Tensor, skip = true): Tensor => applyOp(scaleOp, [a, b], { skip })
 
@@ -287,7 +309,12 @@ describe('the fold asks only for the cotangents it keeps', () => {
   })
 
   it('rejects a VJP that skips a cotangent the fold needs', () => {
-    const lazyOp = defineOp({ name: 'lazy', forward: ([a]) => a!, vjp: () => [undefined] })
+    const lazyOp = defineOp<'lazy', [Tensor]>({
+      name: 'lazy',
+      forward: ([a]) => a,
+      vjp: () => [undefined],
+      batch: batchElementwise,
+    })
     const lazy = (a: Tensor): Tensor => applyOp(lazyOp, [a], undefined)
     expect(() => grad((a: Tensor) => sum(lazy(a)))(f64([1]))).toThrow(TraceError)
     expect(() => grad((a: Tensor) => sum(lazy(a)))(f64([1]))).toThrow(/skipped the cotangent of input 0/)

@@ -9,6 +9,18 @@ export type GradOf<Args extends ReadonlyArray<unknown>, N extends Argnums> = N e
   ? Args[N]
   : { -readonly [K in keyof N]: Args[N[K] & number] }
 
+/**
+ * What `vjp`'s pullback returns: one cotangent tree per differentiated argument, in argnums order,
+ * each typed like its argument (a tuple even for a single index).
+ * @since 0.2.0
+ */
+export type CotangentsOf<Args extends ReadonlyArray<unknown>, N extends Argnums> = N extends number
+  ? [Args[N]]
+  : GradOf<Args, N>
+
+/** One tree per argument, typed like the arguments: the pullback's result when every argument is differentiated. @since 0.2.0 */
+export type ArgTrees<Args extends ReadonlyArray<unknown>> = { -readonly [K in keyof Args]: Args[K] }
+
 /** Resolves argnums to a list of distinct valid indices. @internal */
 export const resolveArgnums = (transform: string, argnums: Argnums, count: number): number[] => {
   const list = typeof argnums === 'number' ? [argnums] : [...argnums]

@@ -2,7 +2,15 @@ import { flatten, fmtShape, isTensor, sameStructure, shapesEqual, type Tensor } 
 import { backward } from '../core/fold'
 import { openTrace, TraceError } from '../core/trace'
 import { checkOptions, optionSchema } from '../core/options'
-import { regroup, resolveArgnums, unwrapTree, wrapArgs, type Argnums } from './args'
+import {
+  regroup,
+  resolveArgnums,
+  unwrapTree,
+  wrapArgs,
+  type Argnums,
+  type ArgTrees,
+  type CotangentsOf,
+} from './args'
 
 /** Options of `vjp`. @since 0.1.0 */
 export interface VjpOptions<N extends Argnums> {
@@ -22,38 +30,44 @@ const VJP_OPTIONS = optionSchema({
 
 /**
  * Reverse mode in its general form: evaluates `f` and returns its output with the pullback
- * `ct ↦ ctᵀ J`, one cotangent tree per differentiated argument (a tuple, in argnums order).
+ * `ct ↦ ctᵀ J`, one cotangent tree per differentiated argument (a tuple, in argnums order), each
+ * typed like its argument.
  * @example
  * import { vjp, mul, sin } from '@backfold/ops'
  * import { tensor } from '@backfold/tensor'
  * const [y, pullback] = vjp((x: Tensor) => mul(sin(x), 2))(tensor([0, 1]))
  * const [dx] = pullback(tensor([1, 1])) // 2 cos x
+ * const [, pb] = vjp((w: Tensor, x: Tensor) => mul(w, x), { argnums: 1 })(tensor([2]), tensor([3]))
+ * const [dxOnly] = pb(tensor([1])) // [2]
  * @since 0.1.0
  */
 export function vjp<Args extends ReadonlyArray<unknown>, Out>(
   f: (...args: Args) => Out,
-  opts?: VjpOptions<Argnums>,
-): (...args: Args) => readonly [Out, Pullback<Out, unknown[]>]
-export function vjp<Args extends ReadonlyArray<unknown>, Out>(
+  opts?: VjpOptions<Argnums> & { readonly argnums?: undefined },
+): (...args: Args) => readonly [Out, Pullback<Out, ArgTrees<Args>>]
+export function vjp<Args extends ReadonlyArray<unknown>, Out, const N extends Argnums>(
   f: (...args: Args) => Out,
-  opts: VjpOptions<Argnums> = {},
-): (...args: Args) => readonly [Out, Pullback<Out, unknown[]>] {
+  opts: VjpOptions<N> & { readonly argnums: N },
+): (...args: Args) => readonly [Out, Pullback<Out, CotangentsOf<Args, N>>]
+export function vjp(
+  f: (...args: ReadonlyArray<unknown>) => unknown,
+  opts: { readonly argnums?: Argnums | undefined } = {},
+): (...args: ReadonlyArray<unknown>) => readonly [unknown, Pullback<unknown, unknown[]>] {
   checkOptions('vjp', opts, VJP_OPTIONS)
-  return (...args: Args) => {
+  return (...args) => {
     const argnums = resolveArgnums('vjp', opts.argnums ?? args.map((_, i) => i), args.length)
     const trace = openTrace()
-    let out: Out
+    let out: unknown
     let wrapped: ReturnType<typeof wrapArgs>
     try {
       wrapped = wrapArgs('vjp', trace, args, argnums)
-      // The wrapped argument list has the caller's types with tensors replaced by tracers, which are tensors.
-      out = f(...(wrapped.args as unknown as Args))
+      out = f(...wrapped.args)
     } finally {
       trace.close()
     }
     const { leaves: outLeaves, def: outDef } = flatten(out)
     const inputs = wrapped.inputs.flatMap((a) => a.tracers)
-    const pullback = (cotangent: Out): unknown[] => {
+    const pullback = (cotangent: unknown): unknown[] => {
       const { leaves: cts, def } = flatten(cotangent)
       if (!sameStructure(def, outDef))
         throw new TraceError(
