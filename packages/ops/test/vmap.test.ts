@@ -182,6 +182,8 @@ describe('vmap itself', () => {
     expect(() => vmap((a: Tensor, b: Tensor) => mul(a, b))(x, T.ones([3, 3]))).toThrow(/one size/)
     expect(() => vmap((a: Tensor) => a, { inAxes: [2] })(x)).toThrow(/no axis 2/)
     expect(() => vmap((a: Tensor) => a, { inAxes: [null] })(x)).toThrow(/no argument is mapped/)
+    // null is a value, not "the default": it must not fall back to axis 0
+    expect(() => vmap((a: Tensor) => a, { inAxes: null })(x)).toThrow(/no argument is mapped/)
     expect(() => vmap((a: Tensor) => mul(a, 2), { outAxes: null })(x)).toThrow(/differs between examples/)
     expect(() => vmap((a: Tensor) => a, { inAxes: [0, 0] })(x)).toThrow(/one per argument/)
     expect(() => vmap((a: Tensor) => a, { inAxis: 0 } as never)(x)).toThrow(/inAxis/)

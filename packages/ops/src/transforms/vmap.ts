@@ -53,7 +53,7 @@ export const vmap = <Args extends ReadonlyArray<unknown>, Out>(
 ): ((...args: Args) => Out) => {
   checkOptions('vmap', opts, VMAP_OPTIONS)
   return (...args: Args): Out => {
-    const inAxes = opts.inAxes ?? 0
+    const inAxes = opts.inAxes === undefined ? 0 : opts.inAxes
     if (Array.isArray(inAxes) && inAxes.length !== args.length)
       throw new TraceError(
         'vmap',
@@ -90,7 +90,7 @@ export const vmap = <Args extends ReadonlyArray<unknown>, Out>(
       trace.close()
     }
     const { leaves, def } = flatten(out)
-    const outAxes = axesFor(opts.outAxes ?? 0, def, 'outAxes')
+    const outAxes = axesFor(opts.outAxes === undefined ? 0 : opts.outAxes, def, 'outAxes')
     return unflatten<Out>(
       def,
       leaves.map((leaf, j) => unwrap(leaf, outAxes[j]!, trace, j)),
