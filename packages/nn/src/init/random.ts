@@ -1,3 +1,4 @@
+import * as O from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import type { DType, Key, Shape, Tensor } from '@backfold/tensor'
 import type { Initializer } from './initializer'
@@ -26,7 +27,7 @@ export const normal =
     const std = opts.std ?? 0.01
     checkFinite(op, 'mean', mean)
     checkNonNegative(op, 'std', std)
-    return T.random.normal(key, shape, { mean, std, dtype: checkInitArgs(op, shape, dtype, true) })
+    return O.randomNormal(key, shape, { mean, std, dtype: checkInitArgs(op, shape, dtype, true) })
   }
 
 /**
@@ -43,7 +44,7 @@ export const truncatedNormal =
     const std = opts.std ?? 0.01
     checkFinite(op, 'mean', mean)
     checkNonNegative(op, 'std', std)
-    return T.random.truncatedNormal(key, shape, { mean, std, dtype: checkInitArgs(op, shape, dtype, true) })
+    return O.randomTruncatedNormal(key, shape, { mean, std, dtype: checkInitArgs(op, shape, dtype, true) })
   }
 
 /** Options of `uniform`. @since 0.1.0 */
@@ -73,7 +74,7 @@ export const uniform =
     const resolved = checkInitArgs(op, shape, dtype, true)
     // The sampler needs min < max; an empty interval is the constant.
     if (min === max) return T.full(shape, min, resolved)
-    return T.random.uniform(key, shape, { min, max, dtype: resolved })
+    return O.randomUniform(key, shape, { min, max, dtype: resolved })
   }
 
 const checkNonNegative = (op: string, name: string, value: number): void => {

@@ -1,3 +1,4 @@
+import * as O from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import type { DType, Key, Shape, Tensor } from '@backfold/tensor'
 import type { Fans, Initializer } from './initializer'
@@ -55,17 +56,17 @@ const scaled =
     const variance = opts.scale / n
     switch (opts.distribution) {
       case 'truncatedNormal':
-        return T.random.truncatedNormal(key, shape, {
+        return O.randomTruncatedNormal(key, shape, {
           std: Math.sqrt(variance) / TRUNCATED_STD,
           dtype: resolved,
         })
       case 'normal':
-        return T.random.normal(key, shape, { std: Math.sqrt(variance), dtype: resolved })
+        return O.randomNormal(key, shape, { std: Math.sqrt(variance), dtype: resolved })
       case 'uniform': {
         const bound = Math.sqrt(3 * variance)
         // The sampler needs min < max; scale 0 means all zeros.
         if (bound === 0) return T.zeros(shape, resolved)
-        return T.random.uniform(key, shape, { min: -bound, max: bound, dtype: resolved })
+        return O.randomUniform(key, shape, { min: -bound, max: bound, dtype: resolved })
       }
       default:
         throw new T.ValueError(

@@ -83,7 +83,7 @@ export const childContext = (ctx: ApplyContext, key: Key | undefined): ApplyCont
   key === undefined ? { training: ctx.training } : { training: ctx.training, key }
 
 /** `n` independent keys from `key` (none needed for zero children). */
-export const splitKey = (key: Key, n: number): Key[] => (n === 0 ? [] : T.random.split(key, n))
+export const splitKey = (key: Key, n: number): Key[] => (n === 0 ? [] : O.splitKeys(key, n))
 
 /** A per-example shape problem, or undefined: non-negative integer dimensions only. */
 export const badShape = (inShape: Shape): string | undefined =>
@@ -175,7 +175,7 @@ export const initWeightAndBias = (
   opts: WeightAndBiasOptions,
 ): Either<LayerError, { readonly weight: Tensor; readonly bias?: Tensor }> => {
   const fans = computeFans(weightShape)
-  const [weightKey, biasKey] = T.random.split(key, 2)
+  const [weightKey, biasKey] = O.splitKeys(key, 2)
   return pipe(
     paramDType(kind, opts.dtype),
     E.chain((dtype) =>

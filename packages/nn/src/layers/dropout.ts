@@ -39,9 +39,10 @@ export const dropout = (rate: number): Layer<NoParams, NoState> => {
           'ctx.key is required in training mode (dropout draws a random mask); ' +
             'pass { training: true, key } to apply, or { training: false } to evaluate',
         )
-      const keep = T.random.bernoulli(ctx.key, 1 - rate, x.shape)
-      // The mask is a constant of the computation: only x is differentiated.
-      const scaledMask = T.mul(T.astype(keep, T.isFloat(x.dtype) ? x.dtype : 'float32'), 1 / (1 - rate))
+      // Drawn with the ops (not the tensor sampler) so a key mapped by vmap draws one mask per key.
+      const keep = O.randomBernoulli(ctx.key, 1 - rate, x.shape)
+      // The mask is a constant of the computation (its op has a zero VJP): only x is differentiated.
+      const scaledMask = O.mul(O.astype(keep, T.isFloat(x.dtype) ? x.dtype : 'float32'), 1 / (1 - rate))
       return [O.mul(x, scaledMask), state]
     },
   }
