@@ -10,13 +10,17 @@ import {
   maxPool2d,
   maxPool2dBackward,
   maxPool2dSelect,
+  conv2dOp,
+  maxPool2dOp,
 } from '../src/conv/index'
 import { mul } from '../src/binary/mul'
 import { add } from '../src/binary/add'
 import { sum } from '../src/reduce/sum'
 import { checkVjp } from '../src/check/checkVjp'
 import { grad } from '../src/transforms/grad'
+import { vmap } from '../src/transforms/vmap'
 import { anywhere, distinct } from './rows/domains'
+import { batchingMismatches } from './batchingCases'
 
 const f64 = (shape: ReadonlyArray<number>, values: ReadonlyArray<number>): Tensor =>
   T.unsafeTensor('float64', shape, Float64Array.from(values))
@@ -245,5 +249,165 @@ describe('avgPool2d', () => {
     const viaGrad = grad((t: Tensor) => sum(mul(avgPool2d(t, opts), dy)))(x)
     expect(values(avgPool2dBackward(dy, x.shape, opts))).toEqual(values(viaGrad))
     checkSecondOrder((d) => avgPool2dBackward(d, x.shape, opts), [dy])
+  })
+})
+
+describe('batching rules (vmap)', () => {
+  const examples =
+    (shapes: ReadonlyArray<ReadonlyArray<number>>, seed: number, distinctArgs: ReadonlyArray<number> = []) =>
+    (arg: number, i: number): Tensor =>
+      (distinctArgs.includes(arg) ? distinct : anywhere)(seed + 10 * arg + i + 1, shapes[arg]!)
+
+  it('conv2d: every layout of x and w (examples folded into N, into O, or im2col when both vary)', () => {
+    const cases = [
+      { x: [2, 2, 4, 5], w: [3, 2, 2, 2], opts: {} },
+      {
+        x: [1, 2, 5, 4],
+        w: [2, 2, 3, 2],
+        opts: { stride: 2, padding: [1, 0, 0, 1] as const, dilation: [1, 2] as const },
+      },
+      { x: [2, 1, 4, 4], w: [2, 1, 3, 3], opts: { stride: 2, padding: 'same' as const } },
+    ]
+    cases.forEach(({ x, w, opts }, n) => {
+      const failures = batchingMismatches(
+        (a, b) => conv2d(a, b, opts),
+        [4, 4],
+        examples([x, w], 3000 + 100 * n),
+      )
+      expect(failures, `x ${T.fmtShape(x)}, w ${T.fmtShape(w)}`).toEqual([])
+    })
+  })
+
+  it('conv2dBackwardInput and conv2dBackwardFilter: every layout of both operands', () => {
+    const opts = { stride: 2, padding: [1, 0, 1, 0] as const }
+    const input = batchingMismatches(
+      (dy, w) => conv2dBackwardInput(dy, w, [2, 2, 4, 5], opts),
+      [4, 4],
+      examples(
+        [
+          [2, 3, 2, 3],
+          [3, 2, 2, 2],
+        ],
+        3500,
+      ),
+    )
+    expect(input).toEqual([])
+    const filter = batchingMismatches(
+      (x, dy) => conv2dBackwardFilter(x, dy, [3, 2, 2, 2], { dilation: [2, 1], padding: 1 }),
+      [4, 4],
+      examples(
+        [
+          [2, 2, 4, 4],
+          [2, 3, 4, 5],
+        ],
+        3600,
+      ),
+    )
+    expect(filter).toEqual([])
+  })
+
+  it('pooling ops and their backward ops: every layout (examples folded into N or C)', () => {
+    const opts = { kernelSize: 3, stride: 2, padding: 1 }
+    const single: ReadonlyArray<readonly [string, (x: Tensor) => Tensor, ReadonlyArray<number>, boolean]> = [
+      ['maxPool2d', (x) => maxPool2d(x, opts), [2, 2, 4, 5], true],
+      [
+        'avgPool2d',
+        (x) => avgPool2d(x, { kernelSize: [2, 3], stride: [1, 2], padding: [0, 1, 1, 0] }),
+        [2, 2, 3, 5],
+        false,
+      ],
+      ['avgPool2dBackward', (dy) => avgPool2dBackward(dy, [2, 2, 4, 5], opts), [2, 2, 2, 3], false],
+    ]
+    single.forEach(([name, fn, shape, needsDistinct], n) => {
+      expect(
+        batchingMismatches(fn, [4], examples([shape], 3700 + 10 * n, needsDistinct ? [0] : [])),
+        name,
+      ).toEqual([])
+    })
+    const backward = batchingMismatches(
+      (dy, x) => maxPool2dBackward(dy, x, opts),
+      [4, 4],
+      examples(
+        [
+          [2, 2, 2, 3],
+          [2, 2, 4, 5],
+        ],
+        3800,
+        [1],
+      ),
+    )
+    expect(backward, 'maxPool2dBackward').toEqual([])
+    const select = batchingMismatches(
+      (src, x) => maxPool2dSelect(src, x, opts),
+      [4, 4],
+      examples(
+        [
+          [2, 2, 4, 5],
+          [2, 2, 4, 5],
+        ],
+        3900,
+        [1],
+      ),
+    )
+    expect(select, 'maxPool2dSelect').toEqual([])
+  })
+
+  it('vmap(grad) of a conv + pool network gives per-example gradients of the shared filters', () => {
+    // The per-example-gradient pattern: x mapped, w shared; the VJP's conv2dBackwardFilter then sees
+    // both of its operands mapped.
+    const net = (w: Tensor, x: Tensor): Tensor =>
+      sum(mul(maxPool2d(conv2d(x, w, { padding: 1 }), { kernelSize: 2 }), 0.5))
+    const w = anywhere(4000, [2, 1, 3, 3])
+    const xs = Array.from({ length: 4 }, (_, i) => distinct(4010 + i, [1, 1, 4, 4]))
+    const perExample = grad(net)
+    const batched = vmap(perExample, { inAxes: [null, 0] })(w, T.stack(xs))
+    const expected = T.stack(xs.map((x) => perExample(w, x)))
+    closeTo(values(batched), values(expected), 10)
+  })
+
+  it('fold, not loop: a mapped input becomes more images, mapped filters more output channels', () => {
+    const calls: number[][][] = []
+    const record = (xs: [Tensor, Tensor], q: T.Conv2dSpec): Tensor => {
+      calls.push(xs.map((t) => [...t.shape]))
+      return conv2dOp.forward(xs, q)
+    }
+    const spec = T.conv2dSpec('conv2d', [2, 3, 5, 5], [4, 3, 3, 3], {})
+    const [images, imagesAxis] = conv2dOp.batch(
+      [anywhere(1, [6, 2, 3, 5, 5]), anywhere(2, [4, 3, 3, 3])],
+      [0, undefined],
+      spec,
+      record,
+    )
+    const [channels, channelsAxis] = conv2dOp.batch(
+      [anywhere(1, [2, 3, 5, 5]), anywhere(2, [6, 4, 3, 3, 3])],
+      [undefined, 0],
+      spec,
+      record,
+    )
+    expect(calls).toEqual([
+      [
+        [12, 3, 5, 5],
+        [4, 3, 3, 3],
+      ],
+      [
+        [2, 3, 5, 5],
+        [24, 3, 3, 3],
+      ],
+    ])
+    expect([imagesAxis, images.shape]).toEqual([0, [6, 2, 4, 3, 3]])
+    expect([channelsAxis, channels.shape]).toEqual([1, [2, 6, 4, 3, 3]])
+    // Examples right after C of a pooled batch fold into C: [N, C, B, H, W] -> [N, C·B, H, W].
+    const pooled: number[][] = []
+    const [out, outAxis] = maxPool2dOp.batch(
+      [distinct(3, [2, 3, 6, 4, 4])],
+      [2],
+      T.pool2dSpec('maxPool2d', [2, 3, 4, 4], { kernelSize: 2 }),
+      (xs, q) => {
+        pooled.push([...xs[0].shape])
+        return maxPool2dOp.forward(xs, q)
+      },
+    )
+    expect(pooled).toEqual([[2, 18, 4, 4]])
+    expect([outAxis, out.shape]).toEqual([2, [2, 3, 6, 2, 2]])
   })
 })

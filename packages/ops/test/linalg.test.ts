@@ -2,12 +2,13 @@ import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
-import { dot, matmul, outer } from '../src/linalg/index'
+import { dot, linear, linearOp, matmul, matmulOp, outer, type MatmulParams } from '../src/linalg/index'
 import { mul } from '../src/binary/mul'
 import { sum } from '../src/reduce/sum'
 import { grad } from '../src/transforms/grad'
 import { hvp } from '../src/transforms/hvp'
 import { anywhere } from './rows/domains'
+import { batchingMismatches } from './batchingCases'
 
 const f64 = (shape: ReadonlyArray<number>, values: ReadonlyArray<number>): Tensor =>
   T.unsafeTensor('float64', shape, Float64Array.from(values))
@@ -188,5 +189,148 @@ describe('dot and outer (composites)', () => {
     expect(() => dot(m, m)).toThrow(/dot.*\[2,2\]/)
     expect(() => dot(f64([2], [1, 2]), f64([3], [1, 2, 3]))).toThrow(T.ShapeError)
     expect(() => outer(m, f64([2], [1, 2]))).toThrow(/outer.*\[2,2\]/)
+  })
+})
+
+describe('batching rules (vmap)', () => {
+  const examples =
+    (shapes: ReadonlyArray<ReadonlyArray<number>>, seed: number) =>
+    (arg: number, i: number): Tensor =>
+      anywhere(seed + 10 * arg + i + 1, shapes[arg]!)
+
+  it('matmul: every in-axes layout, every transpose flag, batch axes broadcast (value and vmap(grad))', () => {
+    const cases: ReadonlyArray<readonly [ReadonlyArray<number>, ReadonlyArray<number>, boolean, boolean]> = [
+      [[2, 3], [3, 4], false, false],
+      [[3, 2], [3, 4], true, false],
+      [[2, 3], [4, 3], false, true],
+      [[3, 2], [4, 3], true, true],
+      [[2, 2, 3], [3, 4], false, false],
+      [[3, 2], [2, 4, 3], true, true],
+      [[2, 1, 2, 3], [3, 3, 4], false, false],
+      [[1, 3, 2], [2, 4, 3], true, true],
+    ]
+    cases.forEach(([aShape, bShape, transposeA, transposeB], n) => {
+      const fn = (a: Tensor, b: Tensor): Tensor => matmul(a, b, { transposeA, transposeB })
+      const failures = batchingMismatches(
+        fn,
+        [aShape.length, bShape.length],
+        examples([aShape, bShape], 100 * n),
+      )
+      expect(
+        failures,
+        `a ${T.fmtShape(aShape)}, b ${T.fmtShape(bShape)}, flags ${transposeA} ${transposeB}`,
+      ).toEqual([])
+    })
+  })
+
+  it('matmul with vector operands, dot and outer keep their 1-D semantics per example', () => {
+    const cases: ReadonlyArray<
+      readonly [(a: Tensor, b: Tensor) => Tensor, ReadonlyArray<number>, ReadonlyArray<number>]
+    > = [
+      [(a, b) => matmul(a, b), [3], [3, 4]],
+      [(a, b) => matmul(a, b), [2, 3], [3]],
+      [(a, b) => matmul(a, b, { transposeB: true }), [3], [4, 3]],
+      [(a, b) => matmul(a, b), [2, 2, 3], [3]],
+      [(a, b) => matmul(a, b), [3], [3]],
+      [dot, [4], [4]],
+      [outer, [2], [3]],
+    ]
+    cases.forEach(([fn, aShape, bShape], n) => {
+      const failures = batchingMismatches(
+        fn,
+        [aShape.length, bShape.length],
+        examples([aShape, bShape], 900 + 10 * n),
+      )
+      expect(failures, `a ${T.fmtShape(aShape)}, b ${T.fmtShape(bShape)}`).toEqual([])
+    })
+  })
+
+  it('linear: every layout of x, w and b, with and without bias and relu', () => {
+    const shapes = [[2, 3], [4, 3], [4]]
+    for (const activation of ['none', 'relu'] as const) {
+      const withBias = batchingMismatches(
+        (x, w, b) => linear(x, w, b, activation),
+        [2, 2, 1],
+        examples(shapes, activation === 'relu' ? 1500 : 1600),
+      )
+      expect(withBias, `with bias, ${activation}`).toEqual([])
+      const noBias = batchingMismatches(
+        (x, w) => linear(x, w, undefined, activation),
+        [2, 2],
+        examples(shapes, 1700),
+      )
+      expect(noBias, `without bias, ${activation}`).toEqual([])
+    }
+  })
+
+  /** Calls a rule with a recording `self`, to see which products it asks for. */
+  const recordMatmul = (
+    a: Tensor,
+    b: Tensor,
+    axes: readonly [number | undefined, number | undefined],
+    p: MatmulParams,
+  ): { calls: number[][][]; outAxis: number | undefined; outShape: ReadonlyArray<number> } => {
+    const calls: number[][][] = []
+    const [out, outAxis] = matmulOp.batch([a, b], axes, p, (xs, q) => {
+      calls.push(xs.map((x) => [...x.shape]))
+      return matmulOp.forward(xs, q)
+    })
+    return { calls, outAxis, outShape: out.shape }
+  }
+
+  it('matmul folds one-sided examples into rows or columns: one product, no transpose', () => {
+    const plain = { transposeA: false, transposeB: false }
+    // a [B, m, k] with shared b [k, n]: one [B·m, k] @ [k, n] product.
+    const rows = recordMatmul(anywhere(1, [5, 2, 3]), anywhere(2, [3, 4]), [0, undefined], plain)
+    expect(rows.calls).toEqual([
+      [
+        [10, 3],
+        [3, 4],
+      ],
+    ])
+    expect([rows.outAxis, rows.outShape]).toEqual([0, [5, 2, 4]])
+    // b [k, n, B] with shared a: the examples become more columns, [k, n·B].
+    const cols = recordMatmul(anywhere(3, [2, 3]), anywhere(4, [3, 4, 5]), [undefined, 2], plain)
+    expect(cols.calls).toEqual([
+      [
+        [2, 3],
+        [3, 20],
+      ],
+    ])
+    expect([cols.outAxis, cols.outShape]).toEqual([2, [2, 4, 5]])
+    // Examples among a's batch axes stay there; b gets a size-1 axis where it would otherwise
+    // line up with them (and none where broadcasting already leaves them alone).
+    const inner = recordMatmul(anywhere(5, [5, 6, 2, 3]), anywhere(6, [4, 6, 3, 4]), [0, undefined], plain)
+    expect(inner.calls).toEqual([
+      [
+        [5, 6, 2, 3],
+        [4, 1, 6, 3, 4],
+      ],
+    ])
+    expect([inner.outAxis, inner.outShape]).toEqual([1, [4, 5, 6, 2, 4]])
+    const outer = recordMatmul(anywhere(5, [5, 6, 2, 3]), anywhere(6, [6, 3, 4]), [0, undefined], plain)
+    expect(outer.calls).toEqual([
+      [
+        [5, 6, 2, 3],
+        [6, 3, 4],
+      ],
+    ])
+    expect([outer.outAxis, outer.outShape]).toEqual([0, [5, 6, 2, 4]])
+  })
+
+  it('linear folds the examples of x into its rows when the weights are shared', () => {
+    const calls: number[][][] = []
+    const x = anywhere(7, [5, 2, 3])
+    const [out, outAxis] = linearOp.batch(
+      [x, anywhere(8, [4, 3]), anywhere(9, [4])],
+      [0, undefined, undefined],
+      { activation: 'relu' },
+      (xs, q) => {
+        calls.push(xs.map((t) => [...t.shape]))
+        return linearOp.forward(xs, q)
+      },
+    )
+    expect(calls).toEqual([[[10, 3], [4, 3], [4]]])
+    expect([outAxis, out.shape]).toEqual([0, [5, 2, 4]])
   })
 })

@@ -40,13 +40,13 @@ export const conv2dBackwardFilterOp = defineOp<
         )
       // Shared dy: the examples' images read as more input channels (C), filter channel b·C + c.
       const fold = foldFor(xAxis, x.shape[xAxis]!, [1])
-      const y = self([foldExamples(x, xAxis, fold), dy], { ...p, wShape: foldedShape(p.wShape, fold) })
+      const y = self([foldExamples(x, xAxis, fold), dy], { ...p, wShape: foldedShape(p.wShape, fold, 1) })
       return unfoldExamples(y, 1, fold)
     }
     if (xAxis === undefined) {
       // Shared x: the examples' dy read as more output channels (O), filter b·O + o.
       const fold = foldFor(dyAxis, dy.shape[dyAxis]!, [1])
-      const y = self([x, foldExamples(dy, dyAxis, fold)], { ...p, wShape: foldedShape(p.wShape, fold) })
+      const y = self([x, foldExamples(dy, dyAxis, fold)], { ...p, wShape: foldedShape(p.wShape, fold, 0) })
       return unfoldExamples(y, 0, fold)
     }
     // Both per example, as for per-example gradients (no grouped convolutions; see conv2d's rule):

@@ -40,13 +40,13 @@ export const conv2dBackwardInputOp = defineOp<
         )
       // Shared filters: the examples are more images (N) of dy and of the result.
       const fold = foldFor(dyAxis, dy.shape[dyAxis]!, [0])
-      const y = self([foldExamples(dy, dyAxis, fold), w], { ...p, xShape: foldedShape(p.xShape, fold) })
+      const y = self([foldExamples(dy, dyAxis, fold), w], { ...p, xShape: foldedShape(p.xShape, fold, 0) })
       return unfoldExamples(y, 0, fold)
     }
     if (dyAxis === undefined) {
       // Shared dy: the examples' filters read as more input channels (C), result channel b·C + c.
       const fold = foldFor(wAxis, w.shape[wAxis]!, [1])
-      const y = self([dy, foldExamples(w, wAxis, fold)], { ...p, xShape: foldedShape(p.xShape, fold) })
+      const y = self([dy, foldExamples(w, wAxis, fold)], { ...p, xShape: foldedShape(p.xShape, fold, 1) })
       return unfoldExamples(y, 1, fold)
     }
     // Both per example (no grouped convolutions; see conv2d's rule): col2im. Each example's

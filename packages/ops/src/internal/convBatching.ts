@@ -32,11 +32,15 @@ export const foldFor = (axis: number, size: number, targets: ReadonlyArray<numbe
   return { into: targets[0] ?? 0, before: true, size }
 }
 
-/** `shape` with axis `into` holding the folded examples too. @internal */
-export const foldedShape = (shape: ReadonlyArray<number>, fold: Fold): number[] => [
-  ...shape.slice(0, fold.into),
-  fold.size * shape[fold.into]!,
-  ...shape.slice(fold.into + 1),
+/**
+ * `shape` with its axis `at` (default `fold.into`) holding the folded examples too: the shape
+ * parameter of an op whose output axis `at` corresponds to the input axis the examples folded into.
+ * @internal
+ */
+export const foldedShape = (shape: ReadonlyArray<number>, fold: Fold, at: number = fold.into): number[] => [
+  ...shape.slice(0, at),
+  fold.size * shape[at]!,
+  ...shape.slice(at + 1),
 ]
 
 /**
