@@ -19,6 +19,12 @@ export interface Fans {
  *
  * The brief's form `(key, shape, dtype?) => Tensor` is a special case: a function that ignores
  * `fans` is an `Initializer`.
+ *
+ * The built-in initialisers draw with the random ops of `@backfold/ops` (`randomNormal(key, ...)`),
+ * which give the same numbers as the samplers of `random` for an ordinary key and also take a key
+ * mapped by `vmap` (`random.wrapKey`), so `vmap` over keys initialises an ensemble. A user
+ * initialiser that calls `random.normal(key, ...)` works with ordinary keys; under `vmap` over keys
+ * that sampler refuses the key and `init` returns a `LayerError` saying to use the ops.
  * @example
  * import { initializers } from '@backfold/nn'
  * import * as T from '@backfold/tensor'
