@@ -23,6 +23,7 @@ import {
   tanh,
   TraceError,
   vjp,
+  vmap,
 } from '@backfold/ops'
 
 const f64 = (values: number[], shape?: number[]): Tensor =>
@@ -184,6 +185,37 @@ describe.each([
       new RegExp(`^${name}: unknown option 'argnum' .*write 'argnums' instead`),
     )
     expect(() => jac((x: Tensor) => x, { argnums: 1 })(f64([1]))).toThrow(/argnums 1 is out of range/)
+  })
+})
+
+describe('jacrev and jacfwd compose with the other transformations', () => {
+  const f = (x: Tensor): Tensor => mul(sin(x), sum(mul(x, x)))
+  const x = f64([0.4, -1.1, 0.8])
+
+  it.each([
+    ['jacrev', jacrev],
+    ['jacfwd', jacfwd],
+  ] as const)('grad of a %s penalty matches finite differences', (_name, jac) => {
+    const penalty = (v: Tensor): Tensor => sum(square(jac(f)(v)))
+    const g = grad(penalty)(x)
+    expectClose(g, finiteDifferenceJacobian(penalty, [x], 0), 6)
+  })
+
+  it.each([
+    ['jacrev', jacrev],
+    ['jacfwd', jacfwd],
+  ] as const)('vmap of %s equals the per-example Jacobians', (_name, jac) => {
+    const batch = normal(31, [4, 3])
+    const batched = vmap(jac(f))(batch)
+    expect(batched.shape).toEqual([4, 3, 3])
+    for (let i = 0; i < 4; i++) {
+      const example = T.reshape(T.slice(batch, [{ start: i, stop: i + 1 }]), [3])
+      expectClose(
+        T.reshape(T.slice(batched, [{ start: i, stop: i + 1 }]), [3, 3]),
+        perElementJacobian(f, [example], 0),
+        12,
+      )
+    }
   })
 })
 
