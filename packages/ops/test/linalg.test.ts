@@ -333,4 +333,20 @@ describe('batching rules (vmap)', () => {
     expect(calls).toEqual([[[10, 3], [4, 3], [4]]])
     expect([outAxis, out.shape]).toEqual([0, [5, 2, 4]])
   })
+
+  it('linear folds per-example weights and biases into its outputs when x is shared (still fused)', () => {
+    const calls: number[][][] = []
+    const x = anywhere(7, [2, 3])
+    const [out, outAxis] = linearOp.batch(
+      [x, anywhere(8, [5, 4, 3]), anywhere(9, [4])],
+      [undefined, 0, undefined],
+      { activation: 'relu' },
+      (xs, q) => {
+        calls.push(xs.map((t) => [...t.shape]))
+        return linearOp.forward(xs, q)
+      },
+    )
+    expect(calls).toEqual([[[2, 3], [20, 3], [20]]])
+    expect([outAxis, out.shape]).toEqual([1, [2, 5, 4]])
+  })
 })

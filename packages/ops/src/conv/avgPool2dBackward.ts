@@ -2,7 +2,7 @@
 import * as T from '@backfold/tensor'
 import type { Pool2dOptions, Pool2dSpec, Tensor } from '@backfold/tensor'
 import { applyOp, defineOp, type Op } from '../core/op'
-import { batchPooling, foldExamples, foldedShape } from '../internal/convBatching'
+import { batchPooling, foldExamples, foldedShape } from '../internal/foldBatch'
 import { avgPool2dOp } from './avgPool2d'
 import { checkOptions } from '../core/options'
 import { POOL2D_OPTIONS, poolOptions } from '../internal/poolOptions'

@@ -2,7 +2,7 @@
 import * as T from '@backfold/tensor'
 import type { Pool2dOptions, Pool2dSpec, Tensor } from '@backfold/tensor'
 import { applyOp, defineOp, type Op } from '../core/op'
-import { batchPooling, foldExamples } from '../internal/convBatching'
+import { batchPooling, foldExamples } from '../internal/foldBatch'
 import { maxPool2dBackwardOp } from './maxPool2dBackward'
 import { checkOptions } from '../core/options'
 import { POOL2D_OPTIONS, poolOptions } from '../internal/poolOptions'

@@ -1,6 +1,6 @@
-// Batching helpers of the convolution and pooling ops. Their kernels already loop over images (N)
-// and channels (C, O), so a batch of examples folds into one of those axes by a reshape: one kernel
-// call on B times as many images or channels, no loop over the examples.
+// Batching helpers that fold the examples into an axis the op already treats independently (the
+// images N and channels C, O of the convolution and pooling ops, the outputs of linear): a reshape,
+// then one kernel call on B times as many images or channels, no loop over the examples.
 import * as T from '@backfold/tensor'
 import type { Conv2dSpec, Tensor } from '@backfold/tensor'
 import { moveAxis } from '../core/batching'

@@ -3,6 +3,7 @@ import * as T from '@backfold/tensor'
 import type { Activation, Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
 import { moveAxis } from '../core/batching'
+import { foldExamples, foldFor, unfoldExamples } from '../internal/foldBatch'
 import { add } from '../binary/add'
 import { relu } from '../elementwise/relu'
 import { reluGrad } from '../elementwise/reluGrad'
@@ -77,11 +78,18 @@ export const linearOp = defineOp<'linear', LinearInputs, LinearParams>({
       const aligned = examplesFirst ? reshape(bias, [size, 1, outputs]) : bias
       return [biasAndActivation(unfolded, aligned, p.activation), outAxis]
     }
-    // Weights per example: the fused kernel takes one weight matrix, so the product becomes a
-    // batched matmul (x wᵀ per example, examples as its batch axis) and bias and activation separate ops.
+    if (xAxis === undefined) {
+      // Shared x, weights per example: the examples' weights are more outputs (output b·O + o, or
+      // o·B + b), their biases likewise, and bias and activation stay fused: one kernel call.
+      const fold = foldFor(wAxis, w.shape[wAxis]!, [0])
+      const weights = foldExamples(w, wAxis, fold)
+      const y = self(b === undefined ? [x, weights] : [x, weights, foldExamples(b, bAxis, fold)], p)
+      return unfoldExamples(y, 1, fold)
+    }
+    // Both per example: one fused kernel takes one weight matrix, so the product is a batched
+    // matmul (x wᵀ per example, the examples as its batch axis), bias and activation separate ops.
     const weights = moveAxis(w, wAxis, 0)
-    const inputs = xAxis === undefined ? x : moveAxis(x, xAxis, 0)
-    const y = matmul(inputs, weights, { transposeB: true })
+    const y = matmul(moveAxis(x, xAxis, 0), weights, { transposeB: true })
     const bias =
       b === undefined
         ? undefined
