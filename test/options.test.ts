@@ -222,7 +222,7 @@ const opsRows: ReadonlyArray<Row> = [
   [
     'grad argnum',
     () => callUntyped(O.grad, square, { argnum: 0 }),
-    /^grad: unknown option 'argnum'.*accepted options: argnums, hasAux$/,
+    /^grad: unknown option 'argnum' \(write 'argnums' instead\).*accepted options: argnums, hasAux$/,
   ],
   [
     'valueAndGrad has_aux',
@@ -232,7 +232,7 @@ const opsRows: ReadonlyArray<Row> = [
   [
     'vjp argnum',
     () => callUntyped(O.vjp, square, { argnum: 0 }),
-    /^vjp: unknown option 'argnum' in options; accepted options: argnums$/,
+    /^vjp: unknown option 'argnum' \(write 'argnums' instead\) in options; accepted options: argnums$/,
   ],
   [
     'jacrev argnum',

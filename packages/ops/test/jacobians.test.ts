@@ -333,9 +333,11 @@ describe('argnums is spelled one way across the transformations', () => {
       ['jacfwd', jacfwd],
       ['hessian', hessian],
       ['hvp', hvp],
+      ['grad', grad],
+      ['vjp', vjp],
     ] as const)
       expect(() => untyped(fn)(square1, { argnum: 0 })).toThrow(
-        new RegExp(`^${transform}: unknown option 'argnum'`),
+        new RegExp(`^${transform}: unknown option 'argnum' \\(write 'argnums' instead\\)`),
       )
   })
 

@@ -19,7 +19,8 @@ const ARGNUMS = {
   expected: 'an argument index or an array of them',
   check: (v: unknown) => typeof v === 'number' || Array.isArray(v),
 }
-const GRAD_OPTIONS = optionSchema({ argnums: ARGNUMS, hasAux: option.boolean })
+// One spelling across the transformations: `argnum` (the old jacobian's) is refused, naming `argnums`.
+const GRAD_OPTIONS = optionSchema({ argnums: ARGNUMS, hasAux: option.boolean }, { argnum: 'argnums' })
 
 const run = (
   transform: string,

@@ -21,12 +21,15 @@ export interface VjpOptions<N extends Argnums> {
 /** The pullback of `vjp`: maps an output cotangent (same tree, shapes and dtypes as the output) to argument cotangents. @since 0.1.0 */
 export type Pullback<Out, Cts> = (cotangent: Out) => Cts
 
-const VJP_OPTIONS = optionSchema({
-  argnums: {
-    expected: 'an argument index or an array of them',
-    check: (v: unknown) => typeof v === 'number' || Array.isArray(v),
+const VJP_OPTIONS = optionSchema(
+  {
+    argnums: {
+      expected: 'an argument index or an array of them',
+      check: (v: unknown) => typeof v === 'number' || Array.isArray(v),
+    },
   },
-})
+  { argnum: 'argnums' },
+)
 
 /**
  * Reverse mode in its general form: evaluates `f` and returns its output with the pullback
