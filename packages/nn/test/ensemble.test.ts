@@ -100,6 +100,13 @@ describe('an ensemble initialised by vmap over keys', () => {
     })
   })
 
+  it('a whole SGD step under vmap (gradient and update mapped together) equals per-member steps', () => {
+    const sgdStep = (p: Params, inputs: Tensor, labels: Tensor): Params =>
+      N.tree.map2(p, O.grad(loss)(p, inputs, labels), (w, g) => O.sub(w, O.mul(g, 0.1)))
+    const next = O.vmap(sgdStep, { inAxes: [0, null, null] })(stacked, x, y)
+    memberKeys.forEach((_, i) => expectSameTree(memberOf(next, i), sgdStep(memberOf(stacked, i), x, y), 1e-6))
+  })
+
   it('a user initialiser that draws with the tensor sampler is refused under vmap, naming the layer', () => {
     const custom = N.dense(3, {
       weightInit: (k, shape, dtype) => T.random.normal(k, shape, { dtype: dtype ?? 'float32' }),
