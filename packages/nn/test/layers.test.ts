@@ -636,7 +636,9 @@ describe('embedding', () => {
     const layer = embedding(4, 2)
     const weight = randn(21, [4, 2])
     expect(() => run(layer, { weight }, {}, indices)).toThrow(T.ValueError)
-    expect(() => run(layer, { weight }, {}, indices)).toThrow(/index 4 at position \[0,2\].*0 <= index < 4/)
+    expect(() => run(layer, { weight }, {}, indices)).toThrow(
+      /embedding.*index 4 \(at flat position 2 of indices\).*0 <= index < 4/,
+    )
     expect(() => run(layer, { weight }, {}, T.tensor([[-1]], 'int32'))).toThrow(/index -1/)
     expect(() => run(layer, { weight }, {}, T.tensor([[1]], 'float32'))).toThrow(T.DTypeError)
     expect(leftOf(embedding(0, 2).init(key(0), [1])).message).toContain('numEmbeddings')

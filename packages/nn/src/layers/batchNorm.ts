@@ -140,9 +140,12 @@ export const batchNorm = <A extends boolean = true>(
   return layer as unknown as Layer<BatchNormParamsFor<A>, BatchNormState>
 }
 
-/** `(1 − m)·running + m·correction·batch`, as a concrete tensor in the running statistic's dtype. */
+/**
+ * `(1 − m)·running + m·correction·batch` in the running statistic's dtype. With ops, not kernels:
+ * `batch` has its gradient stopped but may still be traced (under grad) or mapped (under vmap).
+ */
 const runningAverage = (running: Tensor, batch: Tensor, momentum: number, correction: number): Tensor =>
-  T.astype(
-    T.add(T.mul(running, 1 - momentum), T.mul(T.reshape(batch, [-1]), momentum * correction)),
+  O.astype(
+    O.add(O.mul(running, 1 - momentum), O.mul(O.reshape(batch, [-1]), momentum * correction)),
     running.dtype,
   )

@@ -72,35 +72,20 @@ export const embedding = (
       )
     },
     apply: (params, state, x) => {
-      const indices = O.stopGradient(x)
-      if (indices.dtype !== 'int32')
-        throw new T.DTypeError(
-          kind,
-          `indices must be int32, got ${indices.dtype} ${T.fmtShape(indices.shape)}`,
-        )
-      const data = indices.data
-      for (let i = 0; i < data.length; i++) {
-        const index = data[i]!
-        if (index < 0 || index >= numEmbeddings)
+      if (x.dtype !== 'int32')
+        throw new T.DTypeError(kind, `indices must be int32, got ${x.dtype} ${T.fmtShape(x.shape)}`)
+      // gather checks every index when it runs (on the concrete values, also under grad or vmap,
+      // where this layer cannot read them); its error is given this layer's name and table size.
+      try {
+        return [O.gather(params.weight, O.stopGradient(x)), state]
+      } catch (error) {
+        if (error instanceof T.ValueError && /out of range/.test(error.message))
           throw new T.ValueError(
             kind,
-            `index ${index} at position ${T.fmtShape(unravel(i, indices.shape))} of the input ${T.fmtShape(indices.shape)} ` +
-              `is out of range; expected 0 <= index < ${numEmbeddings} (numEmbeddings)`,
+            `${error.message.replace(/^[^:]*: /, '')} (numEmbeddings ${numEmbeddings}, input ${T.fmtShape(x.shape)})`,
           )
+        throw error
       }
-      return [O.gather(params.weight, indices), state]
     },
   }
-}
-
-/** The multi-index of flat position `flat` in a row-major array of `shape`. */
-const unravel = (flat: number, shape: ReadonlyArray<number>): number[] => {
-  const index = new Array<number>(shape.length)
-  let rest = flat
-  for (let axis = shape.length - 1; axis >= 0; axis--) {
-    const dim = shape[axis]!
-    index[axis] = rest % dim
-    rest = Math.floor(rest / dim)
-  }
-  return index
 }
