@@ -79,7 +79,7 @@ export interface Node {
 
 /** What a kernel that is handed a tracer tells the user (the `abstractValue` brand's value). */
 const TRACED =
-  'it is a value traced by a transformation of @backfold/ops (grad, vjp, jvp, hvp, jacobian). ' +
+  'it is a value traced by a transformation of @backfold/ops (grad, vjp, jvp, hvp, jacrev, jacfwd, hessian). ' +
   'Compute on it with the differentiable ops of @backfold/ops (same names as the kernels); a kernel ' +
   'would drop it from the derivative, and the gradient would silently be zero. In a custom op, ' +
   'forward receives concrete tensors and may use kernels; vjp must use ops'

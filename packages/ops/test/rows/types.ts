@@ -2,8 +2,9 @@ import type { Tensor } from '@backfold/tensor'
 
 /**
  * One row of the op gradient table: an op (by registry name), a function applying it with fixed
- * parameters, and inputs drawn from the op's valid domain. The table test runs `checkVjp` on
- * every row (float64) and, where `secondOrder` is set, checks grad-of-grad too.
+ * parameters, and inputs drawn from the op's valid domain. The gradient table runs `checkVjp` once
+ * per row (float64), its second-order check forced on or off by `secondOrder`; the vmap table runs
+ * every row under vmap too.
  */
 export interface GradRow {
   /** The registry name of the op this row covers (several rows may cover one op). */
