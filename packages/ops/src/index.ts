@@ -18,8 +18,9 @@ export {
   type Needed,
   type BatchAxes,
   type Batched,
+  type Aval,
 } from './core/op'
-export { Tracer, BatchTracer, TraceError, concrete } from './core/trace'
+export { Tracer, BatchTracer, GraphVar, TraceError, concrete } from './core/trace'
 export { unbroadcast } from './core/unbroadcast'
 export { vjp, type VjpOptions, type Pullback } from './transforms/vjp'
 export { grad, valueAndGrad, type GradOptions, type GradAuxOptions } from './transforms/grad'
@@ -33,6 +34,17 @@ export type { JacobianOf, JacobianOptions } from './transforms/jacobianCommon'
 export type { CotangentsOf, ArgTrees } from './transforms/args'
 export type { Tangents } from './transforms/jvp'
 export { vmap, type VmapOptions, type AxisSpec } from './transforms/vmap'
+export {
+  makeGraph,
+  evalGraph,
+  show,
+  type Graph,
+  type Equation,
+  type Var,
+  type Constant,
+} from './staging/graph'
+export { eliminateDeadCode, eliminateCommonSubexpressions, foldConstants, optimize } from './staging/passes'
+export { jit, type JitOptions, type JitStats, type Jitted } from './staging/jit'
 export { batchElementwise, batchAtFront, batchSize, moveAxis } from './core/batching'
 export { zeroCotangents } from './core/zeroCotangents'
 export { customVjp, type CustomVjpRule } from './transforms/customVjp'

@@ -1,5 +1,14 @@
-import { fmtShape, type Tensor } from '@backfold/tensor'
-import { BatchTrace, BatchTracer, TraceError, Tracer, topTrace, type Node } from './trace'
+import { fmtShape, isAbstract, type DType, type Shape, type Tensor } from '@backfold/tensor'
+import {
+  BatchTrace,
+  BatchTracer,
+  GraphTrace,
+  GraphVar,
+  TraceError,
+  Tracer,
+  topTrace,
+  type Node,
+} from './trace'
 
 /**
  * A differentiable operation: a pure forward function paired with its vector-Jacobian product.
@@ -30,6 +39,18 @@ export interface Op<Name extends string, In extends ReadonlyArray<Tensor>, P> {
    * other transformation.
    */
   readonly batch: (xs: In, axes: BatchAxes<In>, p: P, self: (xs: In, p: P) => Tensor) => Batched
+  /**
+   * The shape and dtype rule, for abstract evaluation (`makeGraph`, `jit`): the output's shape and
+   * dtype from the inputs' (which may be abstract: read only `.shape` and `.dtype`). It throws the
+   * errors `forward` would, so a mis-shaped program fails while it is staged, naming the op.
+   */
+  readonly abstract: (xs: In, p: P) => Aval
+}
+
+/** An abstract value: a shape and a dtype, no data. What staging computes with. @since 0.2.0 */
+export interface Aval {
+  readonly shape: Shape
+  readonly dtype: DType
 }
 
 /** One cotangent per input, `undefined` where the input is not differentiated. @since 0.2.0 */
@@ -60,6 +81,7 @@ export interface AnyOp {
     needed: never,
   ) => ReadonlyArray<Tensor | undefined>
   readonly batch: (xs: never, axes: never, p: never, self: never) => Batched
+  readonly abstract: (xs: never, p: never) => Aval
 }
 
 /**
@@ -122,6 +144,7 @@ export const applyOp = <Name extends string, In extends ReadonlyArray<Tensor>, P
   const trace = topTrace(xs, op.name)
   if (trace === undefined) return op.forward(xs, p)
   if (trace instanceof BatchTrace) return applyBatched(op, trace, xs, p)
+  if (trace instanceof GraphTrace) return applyStaged(op, trace, xs, p)
   const primals = mapTensors(xs, (x) => (x instanceof Tracer && x.trace === trace ? x.primal : x))
   const y = applyOp(op, primals, p)
   // The node keeps the traced inputs so the fold can walk back, and the VJP bound to the primals.
@@ -132,6 +155,28 @@ export const applyOp = <Name extends string, In extends ReadonlyArray<Tensor>, P
     vjp: (ct, out, needed) => op.vjp(ct, primals, out, p, mapTuple(xs, needed)),
   }
   return new Tracer(trace, y, node)
+}
+
+/** Appends `op` to the graph of `trace`: its output is a new variable, shaped by the op's rule. */
+const applyStaged = <Name extends string, In extends ReadonlyArray<Tensor>, P>(
+  op: Op<Name, In, P>,
+  trace: GraphTrace,
+  xs: In,
+  p: P,
+): Tensor => {
+  const inputs = xs.map((x) => {
+    if (x instanceof GraphVar && x.trace === trace) return x.variable
+    if (isAbstract(x))
+      throw new TraceError(
+        op.name,
+        'a staged function (makeGraph, jit) used a value traced by a transformation outside it, ' +
+          'from a closure; pass that value to the staged function as an argument instead',
+      )
+    return trace.constant(x)
+  })
+  const output = trace.newVar(op.abstract(xs, p))
+  trace.equations.push({ op, inputs, params: p, output })
+  return new GraphVar(trace, output)
 }
 
 /** Runs `op`'s batching rule on the batches of `trace` among `xs`. */

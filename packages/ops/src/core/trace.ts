@@ -1,4 +1,6 @@
 import { TraceError, abstractValue, claimSingleCopy, type Tensor } from '@backfold/tensor'
+import type { Aval } from './op'
+import type { Equation, Var } from '../staging/graph'
 
 /**
  * Thrown when a transformation is misused (escaped traced value, bad cotangent, int32 argument) or
@@ -51,6 +53,31 @@ export class BatchTrace extends Trace {
   }
 }
 
+/**
+ * A staging in progress (`makeGraph`, `jit`): its traced values are abstract (shape and dtype) and
+ * every op applied to them appends an equation here instead of computing. The equation list and
+ * the captured constants are local to one staging; nothing else sees them until it closes.
+ * @internal
+ */
+export class GraphTrace extends Trace {
+  readonly equations: Equation[] = []
+  readonly constants = new Map<Tensor, Var>()
+  private nextId = 0
+  /** A fresh variable of this graph. */
+  newVar(aval: Aval): Var {
+    return { id: this.nextId++, shape: [...aval.shape], dtype: aval.dtype }
+  }
+  /** The variable standing for a concrete tensor the staged function closed over (one per tensor). */
+  constant(value: Tensor): Var {
+    let v = this.constants.get(value)
+    if (v === undefined) {
+      v = this.newVar(value)
+      this.constants.set(value, v)
+    }
+    return v
+  }
+}
+
 let nextLevel = 0
 
 /** Opens a new trace nested inside every live one. @internal */
@@ -58,6 +85,9 @@ export const openTrace = (): Trace => new Trace(++nextLevel)
 
 /** Opens a new `vmap` trace over `axisSize` examples, nested inside every live one. @internal */
 export const openBatchTrace = (axisSize: number): BatchTrace => new BatchTrace(++nextLevel, axisSize)
+
+/** Opens a new staging, nested inside every live trace. @internal */
+export const openGraphTrace = (): GraphTrace => new GraphTrace(++nextLevel)
 
 /** The operation that produced a traced value. @internal */
 export interface Node {
@@ -163,11 +193,47 @@ export class BatchTracer implements Tensor {
   }
 }
 
+/** What a kernel that is handed a staged value tells the user. */
+const STAGED =
+  'it is an abstract value of a function being staged by makeGraph or jit of @backfold/ops: it has ' +
+  'a shape and a dtype but no data yet. Compute on it with the ops of @backfold/ops (same names as ' +
+  'the kernels)'
+
+/**
+ * A value of a function being staged (`makeGraph`, `jit`): a variable of the graph, with a shape and
+ * a dtype and no data. Users never construct one.
+ * @since 0.2.0
+ */
+export class GraphVar implements Tensor {
+  constructor(
+    readonly trace: GraphTrace,
+    readonly variable: Var,
+  ) {}
+  get shape(): Tensor['shape'] {
+    return this.variable.shape
+  }
+  get dtype(): Tensor['dtype'] {
+    return this.variable.dtype
+  }
+  /** Always throws: a staged value has no data until the graph runs. */
+  get data(): never {
+    throw new TraceError(
+      'GraphVar.data',
+      'a value being staged by makeGraph or jit has no data yet; compute with the ops of @backfold/ops, ' +
+        'or read the value once the jitted function has returned it',
+    )
+  }
+  /** The `abstractValue` brand: kernels of `@backfold/tensor` refuse this value with this advice. */
+  get [abstractValue](): string {
+    return STAGED
+  }
+}
+
 /** The innermost live trace among `xs`, or `undefined` when none is traced. @internal */
 export const topTrace = (xs: ReadonlyArray<Tensor>, opName: string): Trace | undefined => {
   let top: Trace | undefined
   for (const x of xs) {
-    if (x instanceof Tracer || x instanceof BatchTracer) {
+    if (x instanceof Tracer || x instanceof BatchTracer || x instanceof GraphVar) {
       if (!x.trace.active)
         throw new TraceError(
           opName,
@@ -197,6 +263,11 @@ export const concrete = (x: Tensor): Tensor => {
     throw new TraceError(
       'concrete',
       'the value is mapped by vmap and has no single concrete value; return it from the mapped function to read it',
+    )
+  if (v instanceof GraphVar)
+    throw new TraceError(
+      'concrete',
+      'the value is being staged by makeGraph or jit and has no data yet; return it from the staged function to read it',
     )
   return v
 }

@@ -1,6 +1,6 @@
 import type { Tensor } from '@backfold/tensor'
 import { mapTensors } from '../core/op'
-import { BatchTrace, BatchTracer, TraceError, Tracer, topTrace, primalOf } from '../core/trace'
+import { BatchTrace, BatchTracer, GraphTrace, TraceError, Tracer, topTrace, primalOf } from '../core/trace'
 import { checkOptions, option, optionSchema } from '../core/options'
 
 const RULE = optionSchema({
@@ -38,6 +38,12 @@ export const customVjp = <Args extends ReadonlyArray<Tensor>, Residuals>(
   return (...args: Args): Tensor => {
     const trace = topTrace(args, 'customVjp')
     if (trace === undefined) return f(...args)
+    if (trace instanceof GraphTrace)
+      throw new TraceError(
+        'customVjp',
+        'a customVjp function cannot be staged by jit or makeGraph yet (the graph would drop its rule); ' +
+          'call it outside the jitted function, or jit the parts around it',
+      )
     if (trace instanceof BatchTrace) {
       // Mapped with nothing differentiated below: the rule has nothing to do, f's ops batch themselves.
       if (!args.some(isDifferentiated)) return f(...args)
