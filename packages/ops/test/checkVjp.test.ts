@@ -3,6 +3,7 @@ import * as T from '@backfold/tensor'
 import {
   applyOp,
   batchElementwise,
+  sameAsInput,
   checkVjp,
   cos,
   defineOp,
@@ -20,6 +21,7 @@ const x = T.tensor([0.3, -0.7, 1.1], 'float64')
 const sinOp = defineOp<'sinWithOpsVjp', [Tensor]>({
   name: 'sinWithOpsVjp',
   batch: batchElementwise,
+  abstract: sameAsInput,
   forward: ([v]) => T.sin(v),
   vjp: (ct, [v]) => [mul(ct, cos(v))],
 })
@@ -28,6 +30,7 @@ const sinOp = defineOp<'sinWithOpsVjp', [Tensor]>({
 const sinKernelOp = defineOp<'sinWithKernelVjp', [Tensor]>({
   name: 'sinWithKernelVjp',
   batch: batchElementwise,
+  abstract: sameAsInput,
   forward: ([v]) => T.sin(v),
   vjp: (ct, [v]) => [mul(ct, T.cos(v))],
 })
@@ -36,6 +39,7 @@ const sinKernelOp = defineOp<'sinWithKernelVjp', [Tensor]>({
 const doubleKernelOp = defineOp<'doubleWithKernelVjp', [Tensor]>({
   name: 'doubleWithKernelVjp',
   batch: batchElementwise,
+  abstract: sameAsInput,
   forward: ([v]) => T.mul(v, 2),
   vjp: (ct) => [T.mul(ct, 2)],
 })
@@ -77,6 +81,7 @@ describe('checkVjp second order', () => {
     const cut = defineOp<'sinWithCutVjp', [Tensor]>({
       name: 'sinWithCutVjp',
       batch: batchElementwise,
+      abstract: sameAsInput,
       forward: ([v]) => T.sin(v),
       vjp: (ct, [v]) => [mul(ct, cos(stopGradient(v)))],
     })

@@ -5,6 +5,7 @@ import {
   concrete,
   cos,
   batchElementwise,
+  sameAsInput,
   defineOp,
   grad,
   jvp,
@@ -83,6 +84,7 @@ describe('a custom op whose VJP uses kernels', () => {
   const sinKernelVjp = defineOp<'sinKernelVjp', [Tensor]>({
     name: 'sinKernelVjp',
     batch: batchElementwise,
+    abstract: sameAsInput,
     forward: ([v]) => T.sin(v),
     vjp: (ct, [v]) => [mul(ct, T.cos(v))],
   })
@@ -103,6 +105,7 @@ describe('a custom op whose VJP uses kernels', () => {
     const sinOp = defineOp<'sinOpsVjp', [Tensor]>({
       name: 'sinOpsVjp',
       batch: batchElementwise,
+      abstract: sameAsInput,
       forward: ([v]) => T.sin(v),
       vjp: (ct, [v]) => [mul(ct, cos(v))],
     })

@@ -5,6 +5,8 @@ import {
   applyOp,
   astype,
   batchElementwise,
+  sameAsInput,
+  broadcastAval,
   checkVjp,
   cos,
   customVjp,
@@ -216,6 +218,7 @@ describe('defineOp and checkVjp for user ops', () => {
     forward: ([x]) => T.sin(x),
     vjp: (ct, [x]) => [mul(ct, cos(x))],
     batch: batchElementwise,
+    abstract: sameAsInput,
   })
   const mySin = (x: Tensor): Tensor => applyOp(sinOp, [x], undefined)
   // the same op with a wrong VJP (missing the cos factor's sign): checkVjp must catch it
@@ -224,6 +227,7 @@ describe('defineOp and checkVjp for user ops', () => {
     forward: ([x]) => T.sin(x),
     vjp: (ct, [x]) => [mul(ct, sin(x))],
     batch: batchElementwise,
+    abstract: sameAsInput,
   })
   const badSin = (x: Tensor): Tensor => applyOp(badOp, [x], undefined)
   const x = f64([0.1, 0.9, -1.3, 2.2])
@@ -262,6 +266,7 @@ describe('the fold asks only for the cotangents it keeps', () => {
       return [needed[0] || !p.skip ? mul(ct, b) : undefined, needed[1] || !p.skip ? mul(ct, a) : undefined]
     },
     batch: batchElementwise,
+    abstract: (xs) => broadcastAval('recordingMul', xs),
   })
   const recordingMul = (a: Tensor, b: Tensor, skip = true): Tensor => applyOp(scaleOp, [a, b], { skip })
 
@@ -314,6 +319,7 @@ describe('the fold asks only for the cotangents it keeps', () => {
       forward: ([a]) => a,
       vjp: () => [undefined],
       batch: batchElementwise,
+      abstract: sameAsInput,
     })
     const lazy = (a: Tensor): Tensor => applyOp(lazyOp, [a], undefined)
     expect(() => grad((a: Tensor) => sum(lazy(a)))(f64([1]))).toThrow(TraceError)
