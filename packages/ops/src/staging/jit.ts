@@ -38,7 +38,9 @@ const JIT_OPTIONS = optionSchema({
  * values of static arguments) into a graph, optimises it (constant folding, common-subexpression
  * and dead-code elimination) and runs the optimised graph on every later call with that signature.
  * The graph runs with the ops themselves, so `grad(jit(f))`, `jit(grad(f))` and `vmap(jit(f))` all
- * work and agree with eager evaluation. `jitted.stats()` counts traces and cache hits.
+ * work and agree with eager evaluation. `jitted.stats()` counts traces and cache hits. Tensors the
+ * function closes over are captured as constants when it is staged (pass anything that changes
+ * between calls as an argument); a value traced by a transformation outside is refused.
  * @example
  * import { jit, grad, mul, sum, tensor, show } from '@backfold/ops'
  * const loss = jit((x: Tensor) => sum(mul(x, x)))
