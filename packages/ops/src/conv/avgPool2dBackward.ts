@@ -5,7 +5,7 @@ import { applyOp, defineOp, type Op } from '../core/op'
 import { batchPooling, foldExamples, foldedShape } from '../internal/foldBatch'
 import { avgPool2dOp } from './avgPool2d'
 import { checkOptions } from '../core/options'
-import { POOL2D_OPTIONS, poolOptions } from '../internal/poolOptions'
+import { POOL2D_OPTIONS, avalOf, poolOptions } from '../internal/poolOptions'
 
 /** Parameters of the avgPool2dBackward op: the normalised geometry and the shape of the pooled input. @since 0.1.0 */
 export interface AvgPool2dBackwardParams extends Pool2dSpec {
@@ -28,6 +28,7 @@ export const avgPool2dBackwardOp: Op<'avgPool2dBackward', [Tensor], AvgPool2dBac
     batchPooling(xs, axes, ([dy], fold) =>
       self([foldExamples(dy, axes[0], fold)], { ...p, xShape: foldedShape(p.xShape, fold) }),
     ),
+  abstract: ([dy], p) => avalOf(T.avgPool2dBackwardPlan(dy, p.xShape, poolOptions(p))),
 })
 
 /**

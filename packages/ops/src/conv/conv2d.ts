@@ -7,7 +7,7 @@ import { foldExamples, foldFor, patches, unfoldExamples } from '../internal/fold
 import { matmul } from '../linalg/matmul'
 import { reshape } from '../shape/reshape'
 import { checkOptions } from '../core/options'
-import { CONV2D_OPTIONS } from '../internal/poolOptions'
+import { CONV2D_OPTIONS, avalOf } from '../internal/poolOptions'
 import { conv2dBackwardFilter } from './conv2dBackwardFilter'
 import { conv2dBackwardInput } from './conv2dBackwardInput'
 
@@ -48,6 +48,7 @@ export const conv2dOp = defineOp<'conv2d', [Tensor, Tensor], Conv2dSpec>({
     const y = matmul(reshape(filters, [size, 1, outputs, -1]), columns)
     return [reshape(y, [size, images.shape[1]!, outputs, height, width]), 0]
   },
+  abstract: ([x, w], p) => avalOf(T.conv2dPlan(x, w, p)),
 })
 
 /**

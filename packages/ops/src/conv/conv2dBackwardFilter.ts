@@ -7,7 +7,7 @@ import { foldExamples, foldFor, foldedShape, patches, unfoldExamples } from '../
 import { matmul } from '../linalg/matmul'
 import { reshape } from '../shape/reshape'
 import { checkOptions } from '../core/options'
-import { CONV2D_OPTIONS, convGeometry } from '../internal/poolOptions'
+import { CONV2D_OPTIONS, avalOf, convGeometry } from '../internal/poolOptions'
 import { conv2d } from './conv2d'
 import { conv2dBackwardInput } from './conv2dBackwardInput'
 
@@ -67,6 +67,7 @@ export const conv2dBackwardFilterOp = defineOp<
     const filters = matmul(flat(gradients), flat(columns), { transposeB: true })
     return [reshape(filters, [size, outputs, p.wShape[1]!, kernel[0], kernel[1]]), 0]
   },
+  abstract: ([x, dy], p) => avalOf(T.conv2dBackwardFilterPlan(x, dy, p.wShape, p)),
 })
 
 /**

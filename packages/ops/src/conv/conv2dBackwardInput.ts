@@ -7,7 +7,7 @@ import { foldExamples, foldFor, foldedShape, fromPatches, unfoldExamples } from 
 import { matmul } from '../linalg/matmul'
 import { reshape } from '../shape/reshape'
 import { checkOptions } from '../core/options'
-import { CONV2D_OPTIONS, convGeometry } from '../internal/poolOptions'
+import { CONV2D_OPTIONS, avalOf, convGeometry } from '../internal/poolOptions'
 import { conv2d } from './conv2d'
 import { conv2dBackwardFilter } from './conv2dBackwardFilter'
 
@@ -69,6 +69,7 @@ export const conv2dBackwardInputOp = defineOp<
     )
     return [x, 0]
   },
+  abstract: ([dy, w], p) => avalOf(T.conv2dBackwardInputPlan(dy, w, p.xShape, p)),
 })
 
 /**

@@ -5,7 +5,7 @@ import { applyOp, defineOp, type Op } from '../core/op'
 import { batchPooling, foldExamples } from '../internal/foldBatch'
 import { maxPool2dBackwardOp } from './maxPool2dBackward'
 import { checkOptions } from '../core/options'
-import { POOL2D_OPTIONS, poolOptions } from '../internal/poolOptions'
+import { POOL2D_OPTIONS, avalOf, poolOptions } from '../internal/poolOptions'
 
 /** The maxPool2d op; its parameters are the normalised pooling geometry. @since 0.1.0 */
 export const maxPool2dOp: Op<'maxPool2d', [Tensor], Pool2dSpec> = defineOp<'maxPool2d', [Tensor], Pool2dSpec>(
@@ -16,6 +16,7 @@ export const maxPool2dOp: Op<'maxPool2d', [Tensor], Pool2dSpec> = defineOp<'maxP
     // Pooled per image and channel: the examples fold into N (or C).
     batch: (xs, axes, p, self) =>
       batchPooling(xs, axes, ([x], fold) => self([foldExamples(x, axes[0], fold)], p)),
+    abstract: ([x], p) => avalOf(T.maxPool2dPlan(x, poolOptions(p))),
   },
 )
 

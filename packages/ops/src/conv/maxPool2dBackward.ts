@@ -5,7 +5,7 @@ import { applyOp, defineOp, type Op } from '../core/op'
 import { batchPooling, foldExamples } from '../internal/foldBatch'
 import { maxPool2dSelectOp } from './maxPool2dSelect'
 import { checkOptions } from '../core/options'
-import { POOL2D_OPTIONS, poolOptions } from '../internal/poolOptions'
+import { POOL2D_OPTIONS, avalOf, poolOptions } from '../internal/poolOptions'
 
 /** The maxPool2dBackward op. @since 0.1.0 */
 export const maxPool2dBackwardOp: Op<'maxPool2dBackward', [Tensor, Tensor], Pool2dSpec> = defineOp<
@@ -25,6 +25,7 @@ export const maxPool2dBackwardOp: Op<'maxPool2dBackward', [Tensor, Tensor], Pool
     batchPooling(xs, axes, ([dy, x], fold) =>
       self([foldExamples(dy, axes[0], fold), foldExamples(x, axes[1], fold)], p),
     ),
+  abstract: ([dy, x], p) => avalOf(T.maxPool2dBackwardPlan(dy, x, poolOptions(p))),
 })
 
 /**

@@ -5,7 +5,7 @@ import { applyOp, defineOp, type Op } from '../core/op'
 import { batchPooling, foldExamples } from '../internal/foldBatch'
 import { maxPool2dBackwardOp } from './maxPool2dBackward'
 import { checkOptions } from '../core/options'
-import { POOL2D_OPTIONS, poolOptions } from '../internal/poolOptions'
+import { POOL2D_OPTIONS, avalOf, poolOptions } from '../internal/poolOptions'
 
 /** The maxPool2dSelect op. @since 0.1.0 */
 export const maxPool2dSelectOp: Op<'maxPool2dSelect', [Tensor, Tensor], Pool2dSpec> = defineOp<
@@ -24,6 +24,7 @@ export const maxPool2dSelectOp: Op<'maxPool2dSelect', [Tensor, Tensor], Pool2dSp
     batchPooling(xs, axes, ([src, x], fold) =>
       self([foldExamples(src, axes[0], fold), foldExamples(x, axes[1], fold)], p),
     ),
+  abstract: ([src, x], p) => avalOf(T.maxPool2dSelectPlan(src, x, poolOptions(p))),
 })
 
 /**

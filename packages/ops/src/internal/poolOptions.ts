@@ -1,4 +1,5 @@
 import type { Conv2dSpec, Pool2dOptions, Pool2dSpec } from '@backfold/tensor'
+import type { Aval } from '../core/op'
 import { option, optionSchema } from '../core/options'
 
 // The values are validated by the tensor package's spec functions; here only the keys.
@@ -29,3 +30,10 @@ export const convGeometry = (spec: Conv2dSpec): Conv2dSpec => ({
   padding: spec.padding,
   dilation: spec.dilation,
 })
+
+/**
+ * The shape and dtype of a kernel's plan (conv2dPlan, maxPool2dPlan...), its geometry left out:
+ * the shape rules of the convolution and pooling ops return what the kernel itself validates.
+ * @internal
+ */
+export const avalOf = ({ shape, dtype }: Aval): Aval => ({ shape, dtype })

@@ -98,6 +98,10 @@ export const linearOp = defineOp<'linear', LinearInputs, LinearParams>({
           : reshape(moveAxis(b, bAxis, 0), [-1, 1, y.shape[2]!])
     return [biasAndActivation(y, bias, p.activation), 0]
   },
+  abstract: ([x, w, b], p) => {
+    const { shape, dtype } = T.linearPlan(x, w, b, p.activation)
+    return { shape, dtype }
+  },
 })
 
 /**

@@ -138,6 +138,11 @@ export const matmulOp = defineOp<'matmul', [Tensor, Tensor], MatmulParams>({
     if (bAxis !== undefined) return batchOneSide(b, bAxis, a, false, p, self)
     throw new T.TraceError('matmul', 'a batching rule ran with no mapped input (a bug in backfold)')
   },
+  // The kernel's own shape function and dtype promotion, so staging throws what the kernel would.
+  abstract: ([a, b], p) => ({
+    shape: T.matmulShape(a.shape, b.shape, p),
+    dtype: T.promoteTypes(a.dtype, b.dtype),
+  }),
 })
 
 /**

@@ -198,10 +198,19 @@ export const conv2dOutputShape = (xShape: Shape, wShape: Shape, spec: Conv2dSpec
   return [xShape[0]!, wShape[0]!, outH, outW]
 }
 
-/** A plain record of `x`'s fields, so a tracer's getters run once. */
-const snapshot = (x: Tensor): Tensor => unsafeTensor(x.dtype, x.shape, x.data)
+/** What a plan reads of a value: its shape and dtype, never its data (so it may be abstract). */
+type Described = Pick<Tensor, 'shape' | 'dtype'>
 
-const castTo = (x: Tensor, dtype: DType): Tensor => (x.dtype === dtype ? x : getBackend().cast(x, dtype))
+/**
+ * A convolution's validated geometry with its result's shape and dtype: what the kernel computes
+ * with, and all an abstract evaluation (staging) needs, from shapes and dtypes alone.
+ * @since 0.2.0
+ */
+export interface Conv2dPlan {
+  readonly spec: Conv2dSpec
+  readonly shape: number[]
+  readonly dtype: DType
+}
 
 const describeSpec = (spec: Conv2dSpec): string =>
   `stride ${fmtShape(spec.stride)}, padding ${fmtShape(spec.padding)}, dilation ${fmtShape(spec.dilation)}`
@@ -217,6 +226,58 @@ const checkCotangent = (op: string, dyShape: Shape, xShape: Shape, wShape: Shape
     )
   }
 }
+
+/**
+ * Validates `conv2d(x, w, opts)` from the operands' shapes and dtypes (as `conv2dSpec`): the output
+ * shape `[N, O, outH, outW]` and dtype `promoteTypes(x, w)`.
+ * @example
+ * conv2dPlan({ shape: [1, 3, 8, 8], dtype: 'float32' }, { shape: [4, 3, 3, 3], dtype: 'float32' }).shape
+ * // [1, 4, 6, 6]
+ * @since 0.2.0
+ */
+export const conv2dPlan = (x: Described, w: Described, opts: Conv2dOptions = {}): Conv2dPlan => {
+  const spec = conv2dSpec('conv2d', x.shape, w.shape, opts)
+  return { spec, shape: conv2dOutputShape(x.shape, w.shape, spec), dtype: promoteTypes(x.dtype, w.dtype) }
+}
+
+/**
+ * Validates `conv2dBackwardInput(dy, w, xShape, opts)`: `dy` must have conv2d's output shape for
+ * `xShape` and `w`; the result has shape `xShape` and dtype `promoteTypes(dy, w)`.
+ * @since 0.2.0
+ */
+export const conv2dBackwardInputPlan = (
+  dy: Described,
+  w: Described,
+  xShape: Shape,
+  opts: Conv2dOptions = {},
+): Conv2dPlan => {
+  const op = 'conv2dBackwardInput'
+  const spec = conv2dSpec(op, xShape, w.shape, opts)
+  checkCotangent(op, dy.shape, xShape, w.shape, spec)
+  return { spec, shape: [...xShape], dtype: promoteTypes(dy.dtype, w.dtype) }
+}
+
+/**
+ * Validates `conv2dBackwardFilter(x, dy, wShape, opts)`: `dy` must have conv2d's output shape for
+ * `x` and `wShape`; the result has shape `wShape` and dtype `promoteTypes(x, dy)`.
+ * @since 0.2.0
+ */
+export const conv2dBackwardFilterPlan = (
+  x: Described,
+  dy: Described,
+  wShape: Shape,
+  opts: Conv2dOptions = {},
+): Conv2dPlan => {
+  const op = 'conv2dBackwardFilter'
+  const spec = conv2dSpec(op, x.shape, wShape, opts)
+  checkCotangent(op, dy.shape, x.shape, wShape, spec)
+  return { spec, shape: [...wShape], dtype: promoteTypes(x.dtype, dy.dtype) }
+}
+
+/** A plain record of `x`'s fields, so a tracer's getters run once. */
+const snapshot = (x: Tensor): Tensor => unsafeTensor(x.dtype, x.shape, x.data)
+
+const castTo = (x: Tensor, dtype: DType): Tensor => (x.dtype === dtype ? x : getBackend().cast(x, dtype))
 
 /**
  * 2-D convolution (cross-correlation, as in every deep-learning library): `x` is NCHW, `w` is
@@ -235,8 +296,7 @@ export const conv2d = (x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor =
   requireConcrete('conv2d', 'w', w)
   const input = snapshot(x)
   const weights = snapshot(w)
-  const spec = conv2dSpec('conv2d', input.shape, weights.shape, opts)
-  const dtype = promoteTypes(input.dtype, weights.dtype)
+  const { spec, dtype } = conv2dPlan(input, weights, opts)
   return getBackend().conv2d(castTo(input, dtype), castTo(weights, dtype), spec)
 }
 
@@ -258,9 +318,7 @@ export const conv2dBackwardInput = (
   requireConcrete(op, 'w', w)
   const cotangent = snapshot(dy)
   const weights = snapshot(w)
-  const spec = conv2dSpec(op, xShape, weights.shape, opts)
-  checkCotangent(op, cotangent.shape, xShape, weights.shape, spec)
-  const dtype = promoteTypes(cotangent.dtype, weights.dtype)
+  const { spec, dtype } = conv2dBackwardInputPlan(cotangent, weights, xShape, opts)
   return getBackend().conv2dBackwardInput(castTo(cotangent, dtype), castTo(weights, dtype), [...xShape], spec)
 }
 
@@ -281,8 +339,6 @@ export const conv2dBackwardFilter = (
   requireConcrete(op, 'dy', dy)
   const input = snapshot(x)
   const cotangent = snapshot(dy)
-  const spec = conv2dSpec(op, input.shape, wShape, opts)
-  checkCotangent(op, cotangent.shape, input.shape, wShape, spec)
-  const dtype = promoteTypes(input.dtype, cotangent.dtype)
+  const { spec, dtype } = conv2dBackwardFilterPlan(input, cotangent, wShape, opts)
   return getBackend().conv2dBackwardFilter(castTo(input, dtype), castTo(cotangent, dtype), [...wShape], spec)
 }

@@ -78,10 +78,19 @@ export const pool2dOutputShape = (xShape: Shape, spec: Pool2dSpec): number[] => 
   return [xShape[0]!, xShape[1]!, outH, outW]
 }
 
-/** A plain record of `x`'s fields, so a tracer's getters run once. */
-const snapshot = (x: Tensor): Tensor => unsafeTensor(x.dtype, x.shape, x.data)
+/** What a plan reads of a value: its shape and dtype, never its data (so it may be abstract). */
+type Described = Pick<Tensor, 'shape' | 'dtype'>
 
-const castTo = (x: Tensor, dtype: DType): Tensor => (x.dtype === dtype ? x : getBackend().cast(x, dtype))
+/**
+ * A pooling op's validated geometry with its result's shape and dtype: what the kernel computes
+ * with, and all an abstract evaluation (staging) needs, from shapes and dtypes alone.
+ * @since 0.2.0
+ */
+export interface Pool2dPlan {
+  readonly spec: Pool2dSpec
+  readonly shape: number[]
+  readonly dtype: DType
+}
 
 const checkPooledShape = (op: string, name: string, actual: Shape, xShape: Shape, spec: Pool2dSpec): void => {
   const expected = pool2dOutputShape(xShape, spec)
@@ -95,6 +104,69 @@ const checkPooledShape = (op: string, name: string, actual: Shape, xShape: Shape
 }
 
 /**
+ * Validates `maxPool2d(x, opts)` from `x`'s shape and dtype: the pooled shape, `x`'s dtype.
+ * @example
+ * maxPool2dPlan({ shape: [1, 3, 8, 8], dtype: 'float32' }, { kernelSize: 2 }).shape // [1, 3, 4, 4]
+ * @since 0.2.0
+ */
+export const maxPool2dPlan = (x: Described, opts: Pool2dOptions): Pool2dPlan => {
+  const spec = pool2dSpec('maxPool2d', x.shape, opts)
+  return { spec, shape: pool2dOutputShape(x.shape, spec), dtype: x.dtype }
+}
+
+/**
+ * Validates `maxPool2dBackward(dy, x, opts)`: `dy` must have the pooled shape of `x`; the result has
+ * `x`'s shape and dtype `promoteTypes(dy, x)`.
+ * @since 0.2.0
+ */
+export const maxPool2dBackwardPlan = (dy: Described, x: Described, opts: Pool2dOptions): Pool2dPlan => {
+  const op = 'maxPool2dBackward'
+  const spec = pool2dSpec(op, x.shape, opts)
+  checkPooledShape(op, 'dy', dy.shape, x.shape, spec)
+  return { spec, shape: [...x.shape], dtype: promoteTypes(dy.dtype, x.dtype) }
+}
+
+/**
+ * Validates `maxPool2dSelect(src, x, opts)`: `src` must have `x`'s shape; the result has the pooled
+ * shape and `src`'s dtype.
+ * @since 0.2.0
+ */
+export const maxPool2dSelectPlan = (src: Described, x: Described, opts: Pool2dOptions): Pool2dPlan => {
+  const op = 'maxPool2dSelect'
+  const spec = pool2dSpec(op, x.shape, opts)
+  if (!shapesEqual(src.shape, x.shape)) {
+    throw new ShapeError(op, `src ${fmtShape(src.shape)} must have the shape of x ${fmtShape(x.shape)}`)
+  }
+  return { spec, shape: pool2dOutputShape(x.shape, spec), dtype: src.dtype }
+}
+
+/**
+ * Validates `avgPool2d(x, opts)`: the pooled shape, dtype `toFloat(x.dtype)` (int32 averages to float32).
+ * @since 0.2.0
+ */
+export const avgPool2dPlan = (x: Described, opts: Pool2dOptions): Pool2dPlan => {
+  const spec = pool2dSpec('avgPool2d', x.shape, opts)
+  return { spec, shape: pool2dOutputShape(x.shape, spec), dtype: toFloat(x.dtype) }
+}
+
+/**
+ * Validates `avgPool2dBackward(dy, xShape, opts)`: `dy` must have the pooled shape of `xShape`; the
+ * result has shape `xShape` and dtype `toFloat(dy.dtype)`.
+ * @since 0.2.0
+ */
+export const avgPool2dBackwardPlan = (dy: Described, xShape: Shape, opts: Pool2dOptions): Pool2dPlan => {
+  const op = 'avgPool2dBackward'
+  const spec = pool2dSpec(op, xShape, opts)
+  checkPooledShape(op, 'dy', dy.shape, xShape, spec)
+  return { spec, shape: [...xShape], dtype: toFloat(dy.dtype) }
+}
+
+/** A plain record of `x`'s fields, so a tracer's getters run once. */
+const snapshot = (x: Tensor): Tensor => unsafeTensor(x.dtype, x.shape, x.data)
+
+const castTo = (x: Tensor, dtype: DType): Tensor => (x.dtype === dtype ? x : getBackend().cast(x, dtype))
+
+/**
  * 2-D max pooling over NCHW input. Padded positions never win (they act as -Infinity); NaN wins
  * over numbers, as in PyTorch. Keeps `x`'s dtype.
  * @example
@@ -106,7 +178,7 @@ const checkPooledShape = (op: string, name: string, actual: Shape, xShape: Shape
 export const maxPool2d = (x: Tensor, opts: Pool2dOptions): Tensor => {
   requireConcrete('maxPool2d', 'x', x)
   const input = snapshot(x)
-  return getBackend().maxPool2d(input, pool2dSpec('maxPool2d', input.shape, opts))
+  return getBackend().maxPool2d(input, maxPool2dPlan(input, opts).spec)
 }
 
 /**
@@ -121,13 +193,8 @@ export const maxPool2dBackward = (dy: Tensor, x: Tensor, opts: Pool2dOptions): T
   requireConcrete(op, 'x', x)
   const cotangent = snapshot(dy)
   const input = snapshot(x)
-  const spec = pool2dSpec(op, input.shape, opts)
-  checkPooledShape(op, 'dy', cotangent.shape, input.shape, spec)
-  return getBackend().maxPool2dBackward(
-    castTo(cotangent, promoteTypes(cotangent.dtype, input.dtype)),
-    input,
-    spec,
-  )
+  const { spec, dtype } = maxPool2dBackwardPlan(cotangent, input, opts)
+  return getBackend().maxPool2dBackward(castTo(cotangent, dtype), input, spec)
 }
 
 /**
@@ -143,14 +210,7 @@ export const maxPool2dSelect = (src: Tensor, x: Tensor, opts: Pool2dOptions): Te
   requireConcrete(op, 'x', x)
   const source = snapshot(src)
   const input = snapshot(x)
-  const spec = pool2dSpec(op, input.shape, opts)
-  if (!shapesEqual(source.shape, input.shape)) {
-    throw new ShapeError(
-      op,
-      `src ${fmtShape(source.shape)} must have the shape of x ${fmtShape(input.shape)}`,
-    )
-  }
-  return getBackend().maxPool2dSelect(source, input, spec)
+  return getBackend().maxPool2dSelect(source, input, maxPool2dSelectPlan(source, input, opts).spec)
 }
 
 /**
@@ -167,8 +227,8 @@ export const maxPool2dSelect = (src: Tensor, x: Tensor, opts: Pool2dOptions): Te
 export const avgPool2d = (x: Tensor, opts: Pool2dOptions): Tensor => {
   requireConcrete('avgPool2d', 'x', x)
   const input = snapshot(x)
-  const spec = pool2dSpec('avgPool2d', input.shape, opts)
-  return getBackend().avgPool2d(castTo(input, toFloat(input.dtype)), spec)
+  const { spec, dtype } = avgPool2dPlan(input, opts)
+  return getBackend().avgPool2d(castTo(input, dtype), spec)
 }
 
 /**
@@ -178,10 +238,8 @@ export const avgPool2d = (x: Tensor, opts: Pool2dOptions): Tensor => {
  * @since 0.1.0
  */
 export const avgPool2dBackward = (dy: Tensor, xShape: Shape, opts: Pool2dOptions): Tensor => {
-  const op = 'avgPool2dBackward'
-  requireConcrete(op, 'dy', dy)
+  requireConcrete('avgPool2dBackward', 'dy', dy)
   const cotangent = snapshot(dy)
-  const spec = pool2dSpec(op, xShape, opts)
-  checkPooledShape(op, 'dy', cotangent.shape, xShape, spec)
-  return getBackend().avgPool2dBackward(castTo(cotangent, toFloat(cotangent.dtype)), [...xShape], spec)
+  const { spec, dtype } = avgPool2dBackwardPlan(cotangent, xShape, opts)
+  return getBackend().avgPool2dBackward(castTo(cotangent, dtype), [...xShape], spec)
 }
