@@ -1,10 +1,11 @@
 // The reduction ops take their batching rules from this module at load time, so it must not
 // import (even indirectly) any reduction: a cycle back to it would leave their rule undefined when
 // the cycle is entered here. The VJP helpers, which need broadcastTo (and so unbroadcast and sum),
-// live in reduceCotangent.ts.
+// live in reduceCotangent.ts. The shape and dtype rules here read only @backfold/tensor's shape
+// functions (the kernels' own), so they add no import of an op either.
 import * as T from '@backfold/tensor'
 import type { Shape, Tensor } from '@backfold/tensor'
-import type { BatchAxes, Batched } from '../core/op'
+import type { Aval, BatchAxes, Batched } from '../core/op'
 import { checkOptions, option, optionSchema } from '../core/options'
 import { reshape } from '../shape/reshape'
 import { transpose } from '../shape/transpose'
@@ -44,6 +45,17 @@ export const keptShape = (inShape: Shape, axes: ReadonlyArray<number>): number[]
 /** Number of elements each output element reduces over. @internal */
 export const reducedCount = (inShape: Shape, axes: ReadonlyArray<number>): number =>
   axes.reduce((count, axis) => count * inShape[axis]!, 1)
+
+/**
+ * The shape and dtype rule of reduction `op` over `ReduceParams`: the kernel's own shape and dtype
+ * functions, so staging gives (and refuses) exactly what `forward` does. @internal
+ */
+export const reductionAval =
+  (op: T.Reduction) =>
+  ([x]: readonly [Tensor], p: ReduceParams): Aval => ({
+    shape: T.reduceShape(op, x.shape, p),
+    dtype: T.reduceDType(op, x.dtype),
+  })
 
 /**
  * The batching rule of the reductions over `ReduceParams`: the reduced axes are renumbered around
@@ -90,6 +102,18 @@ export interface ArgReduceParams {
   readonly axis: number | undefined
   readonly keepDims: boolean
 }
+
+/** The kernel options `ArgReduceParams` stand for (an omitted axis is absent, not `undefined`). @internal */
+export const argReduceOptions = (p: ArgReduceParams): T.ArgReduceOptions =>
+  p.axis === undefined ? { keepDims: p.keepDims } : { axis: p.axis, keepDims: p.keepDims }
+
+/** The shape and dtype rule of `argmax`/`argmin`: the kernel's own (an int32 index). @internal */
+export const argReductionAval =
+  (op: 'argmax' | 'argmin') =>
+  ([x]: readonly [Tensor], p: ArgReduceParams): Aval => ({
+    shape: T.argReduceShape(op, x.shape, argReduceOptions(p)),
+    dtype: T.reduceDType(op, x.dtype),
+  })
 
 /**
  * The batching rule of `argmax`/`argmin`. With an axis, it is renumbered around the examples' axis,

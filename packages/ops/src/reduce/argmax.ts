@@ -3,7 +3,9 @@ import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
 import {
+  argReduceOptions,
   argReduceParams,
+  argReductionAval,
   batchArgReduction,
   type ArgReduceOptions,
   type ArgReduceParams,
@@ -13,10 +15,10 @@ import { zeroCotangents } from '../core/zeroCotangents'
 /** The argmax op (int32 result, zero VJP). @since 0.1.0 */
 export const argmaxOp = defineOp<'argmax', [Tensor], ArgReduceParams>({
   name: 'argmax',
-  forward: ([x], p) =>
-    T.argmax(x, p.axis === undefined ? { keepDims: p.keepDims } : { axis: p.axis, keepDims: p.keepDims }),
+  forward: ([x], p) => T.argmax(x, argReduceOptions(p)),
   vjp: zeroCotangents,
   batch: batchArgReduction,
+  abstract: argReductionAval('argmax'),
 })
 
 /**

@@ -5,7 +5,13 @@ import { applyOp, defineOp } from '../core/op'
 import { mul } from '../binary/mul'
 import { sub } from '../binary/sub'
 import { exp } from '../elementwise/exp'
-import { batchReduction, reduceParams, type ReduceOptions, type ReduceParams } from '../internal/reduceParams'
+import {
+  batchReduction,
+  reduceParams,
+  reductionAval,
+  type ReduceOptions,
+  type ReduceParams,
+} from '../internal/reduceParams'
 import { keepDims } from '../internal/reduceCotangent'
 
 /** The logsumexp reduction op. @since 0.1.0 */
@@ -15,6 +21,7 @@ export const logsumexpOp = defineOp<'logsumexp', [Tensor], ReduceParams>({
   // exp(x − y) is the softmax over the reduced axes: at most 1, so it never overflows.
   vjp: (ct, [x], y, p) => [mul(keepDims(ct, x.shape, p.axes), exp(sub(x, keepDims(y, x.shape, p.axes))))],
   batch: batchReduction,
+  abstract: reductionAval('logsumexp'),
 })
 
 /**

@@ -5,7 +5,13 @@ import { applyOp, defineOp } from '../core/op'
 import { div } from '../binary/div'
 import { equal } from '../binary/equal'
 import { mul } from '../binary/mul'
-import { batchReduction, reduceParams, type ReduceOptions, type ReduceParams } from '../internal/reduceParams'
+import {
+  batchReduction,
+  reduceParams,
+  reductionAval,
+  type ReduceOptions,
+  type ReduceParams,
+} from '../internal/reduceParams'
 import { keepDims } from '../internal/reduceCotangent'
 import { sum } from './sum'
 
@@ -20,6 +26,7 @@ export const maxOp = defineOp<'max', [Tensor], ReduceParams>({
     return [div(mul(keepDims(ct, inShape, p.axes), isExtreme), ties)]
   },
   batch: batchReduction,
+  abstract: reductionAval('max'),
 })
 
 /**

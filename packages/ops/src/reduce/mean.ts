@@ -5,6 +5,7 @@ import { applyOp, defineOp } from '../core/op'
 import { div } from '../binary/div'
 import {
   batchReduction,
+  reductionAval,
   reduceParams,
   reducedCount,
   type ReduceOptions,
@@ -18,6 +19,7 @@ export const meanOp = defineOp<'mean', [Tensor], ReduceParams>({
   forward: ([x], p) => T.mean(x, p),
   vjp: (ct, [x], _y, p) => [div(spreadCotangent(ct, x.shape, p.axes), reducedCount(x.shape, p.axes))],
   batch: batchReduction,
+  abstract: reductionAval('mean'),
 })
 
 /**

@@ -20,6 +20,8 @@ export const normOp = defineOp<'norm', [Tensor], ReduceParams>({
     return [mul(keepDims(ct, x.shape, p.axes), div(x, safeNorms))]
   },
   batch: batchReduction,
+  // forward's kernels: square and sum keep the dtype, sqrt gives floating point.
+  abstract: ([x], p) => ({ shape: T.reduceShape('sum', x.shape, p), dtype: T.toFloat(x.dtype) }),
 })
 
 /**

@@ -6,7 +6,13 @@ import { div } from '../binary/div'
 import { equal } from '../binary/equal'
 import { mul } from '../binary/mul'
 import { where } from '../binary/where'
-import { batchReduction, reduceParams, type ReduceOptions, type ReduceParams } from '../internal/reduceParams'
+import {
+  batchReduction,
+  reduceParams,
+  reductionAval,
+  type ReduceOptions,
+  type ReduceParams,
+} from '../internal/reduceParams'
 import { keepDims } from '../internal/reduceCotangent'
 import { sum } from './sum'
 
@@ -27,6 +33,7 @@ export const prodOp = defineOp<'prod', [Tensor], ReduceParams>({
     return [mul(keepDims(ct, inShape, p.axes), where(isZero, atZero, elsewhere))]
   },
   batch: batchReduction,
+  abstract: reductionAval('prod'),
 })
 
 /**

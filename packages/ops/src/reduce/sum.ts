@@ -2,7 +2,13 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
-import { batchReduction, reduceParams, type ReduceOptions, type ReduceParams } from '../internal/reduceParams'
+import {
+  batchReduction,
+  reduceParams,
+  reductionAval,
+  type ReduceOptions,
+  type ReduceParams,
+} from '../internal/reduceParams'
 import { spreadCotangent } from '../internal/reduceCotangent'
 
 /** The sum reduction op. @since 0.1.0 */
@@ -11,6 +17,7 @@ export const sumOp = defineOp<'sum', [Tensor], ReduceParams>({
   forward: ([x], p) => T.sum(x, p),
   vjp: (ct, [x], _y, p) => [spreadCotangent(ct, x.shape, p.axes)],
   batch: batchReduction,
+  abstract: reductionAval('sum'),
 })
 
 /**

@@ -14,6 +14,7 @@ export const broadcastToOp = defineOp<'broadcastTo', [Tensor], BroadcastToParams
   name: 'broadcastTo',
   forward: ([x], p) => T.broadcastTo(x, p.shape),
   vjp: (ct, [x]) => [unbroadcast(ct, x.shape)],
+  abstract: ([x], p) => ({ shape: T.broadcastToShape(x.shape, p.shape), dtype: x.dtype }),
   // Broadcasting aligns trailing axes, so one example's axis i lands on target axis
   // i + (new leading axes); the examples' axis goes into the target at that same offset and
   // lines up with itself, leaving the batch where broadcasting puts it.

@@ -16,6 +16,7 @@ export const reshapeOp = defineOp<'reshape', [Tensor], ReshapeParams>({
   name: 'reshape',
   forward: ([x], p) => T.reshape(x, p.shape),
   vjp: (ct, [x]) => [reshape(ct, x.shape)],
+  abstract: ([x], p) => ({ shape: T.reshapeShape(x.shape, p.shape), dtype: x.dtype }),
   batch: ([x], [axis], p, self) => {
     const b = axis ?? 0
     const size = x.shape[b] ?? 0

@@ -17,6 +17,7 @@ export const transposeOp = defineOp<'transpose', [Tensor], TransposeParams>({
     p.perm.forEach((axis, i) => (inverse[axis] = i))
     return [transpose(ct, inverse)]
   },
+  abstract: ([x], p) => ({ shape: T.transposeShape(x.shape, p.perm), dtype: x.dtype }),
   // The examples' axis stays where it is; the permutation of one example's axes is renumbered
   // around it, so the whole batch takes one transpose.
   batch: ([x], [axis], p, self) => {
@@ -38,19 +39,8 @@ export const transposeOp = defineOp<'transpose', [Tensor], TransposeParams>({
  * @since 0.1.0
  */
 export const transpose = (x: Tensor, perm?: ReadonlyArray<number>): Tensor => {
-  const rank = x.shape.length
-  let axes: number[]
-  if (perm === undefined) axes = Array.from({ length: rank }, (_, i) => rank - 1 - i)
-  else {
-    const fits = Array.isArray(perm) && perm.length === rank
-    axes = fits ? perm.map((axis) => T.normalizeAxis('transpose', axis, rank)) : []
-    if (!fits || new Set(axes).size !== rank)
-      throw new T.ValueError(
-        'transpose',
-        `perm ${Array.isArray(perm) ? T.fmtShape(perm) : String(perm)} is not a permutation of the ${rank} axes ` +
-          `of x of shape ${T.fmtShape(x.shape)}`,
-      )
-  }
+  // The kernel's own permutation rule: its exact errors, on the shape alone (x may be traced).
+  const axes = T.transposePerm(x.shape, perm)
   if (axes.every((axis, i) => axis === i)) return x
   return applyOp(transposeOp, [x], { perm: axes })
 }

@@ -7,10 +7,10 @@
  * float64 whatever the dtype. NaN propagates through every reduction.
  * @since 0.1.0
  */
-import { getBackend, type ReduceOp } from '../backend'
+import { getBackend } from '../backend'
 import { allocate, isDType, toFloat, type DType } from '../dtype'
 import { DTypeError, ValueError, fmtShape } from '../errors'
-import { normalizeAxes, normalizeAxis, type Shape } from '../shape'
+import { normalizeAxes, normalizeAxis, shapesEqual, type Shape } from '../shape'
 import { requireConcrete, unsafeTensor, type Tensor } from '../tensor'
 
 /**
@@ -74,23 +74,98 @@ const checkNotEmpty = (op: string, shape: Shape, axes: ReadonlyArray<number>): v
   )
 }
 
-const run = (
-  op: ReduceOp,
-  x: Tensor,
-  opts: ReduceOptions | undefined,
-  outDtype: (dtype: DType) => DType,
-): Tensor => {
-  requireConcrete(op, 'x', x)
-  const dtype = checkDType(op, x.dtype)
-  const shape = x.shape
-  const axes = normalizeAxes(op, opts?.axes, shape.length)
-  const keepDims = checkKeepDims(op, opts?.keepDims)
-  if (op === 'max' || op === 'min') checkNotEmpty(op, shape, axes)
-  const y = getBackend().reduce(op, x, axes, outDtype(dtype))
-  return keepDims ? unsafeTensor(y.dtype, keptShape(shape, axes), y.data) : y
+/**
+ * The reductions over a set of axes (`reduceShape`, `reduceDType`).
+ * @since 0.2.0
+ */
+export type Reduction = 'sum' | 'mean' | 'prod' | 'max' | 'min' | 'logsumexp'
+
+/** A reduction's resolved axes and output shape: every check of the kernels on shapes alone. */
+interface ResolvedReduction {
+  readonly axes: number[]
+  readonly outShape: number[]
 }
 
-const same = (dtype: DType): DType => dtype
+const resolve = (
+  op: Reduction | 'argmax' | 'argmin',
+  inShape: Shape,
+  axes: number[],
+  keepDimsOption: unknown,
+): ResolvedReduction => {
+  const keepDims = checkKeepDims(op, keepDimsOption)
+  // Picking an element (max, argmax...) needs one; sums, products and means have an identity.
+  if (op === 'max' || op === 'min' || op === 'argmax' || op === 'argmin') checkNotEmpty(op, inShape, axes)
+  const outShape = keepDims ? keptShape(inShape, axes) : inShape.filter((_, i) => !axes.includes(i))
+  return { axes, outShape }
+}
+
+const resolveReduce = (op: Reduction, inShape: Shape, opts: ReduceOptions | undefined): ResolvedReduction =>
+  resolve(op, inShape, normalizeAxes(op, opts?.axes, inShape.length), opts?.keepDims)
+
+const resolveArgReduce = (
+  op: 'argmax' | 'argmin',
+  inShape: Shape,
+  opts: ArgReduceOptions | undefined,
+): ResolvedReduction => {
+  const rank = inShape.length
+  const axis = opts?.axis
+  const axes = axis === undefined ? normalizeAxes(op, undefined, rank) : [normalizeAxis(op, axis, rank)]
+  return resolve(op, inShape, axes, opts?.keepDims)
+}
+
+/**
+ * The shape reduction `op` gives for `x` of shape `inShape`, or the error the kernel would throw
+ * (a bad axis or `keepDims`; `max`/`min` over an empty set). For shapes alone (a staged value's,
+ * say), where the kernels need a concrete tensor.
+ * @example
+ * reduceShape('sum', [2, 3, 4], { axes: [0, 2] })               // [3]
+ * reduceShape('max', [2, 3], { axes: -1, keepDims: true })      // [2, 1]
+ * @since 0.2.0
+ */
+export const reduceShape = (op: Reduction, inShape: Shape, opts?: ReduceOptions): number[] =>
+  resolveReduce(op, inShape, opts).outShape
+
+/**
+ * The shape `argmax`/`argmin` give for `x` of shape `inShape`, or the error they would throw.
+ * @example
+ * argReduceShape('argmax', [4, 10], { axis: -1 }) // [4]
+ * argReduceShape('argmax', [4, 10])               // [] (an index into the flattened tensor)
+ * @since 0.2.0
+ */
+export const argReduceShape = (op: 'argmax' | 'argmin', inShape: Shape, opts?: ArgReduceOptions): number[] =>
+  resolveArgReduce(op, inShape, opts).outShape
+
+/**
+ * The dtype reduction `op` gives for input dtype `dtype`: `sum`, `prod`, `max`, `min` keep it;
+ * `mean` and `logsumexp` give floating point (float32 for int32); `argmax` and `argmin` give int32.
+ * @example
+ * reduceDType('mean', 'int32')     // 'float32'
+ * reduceDType('argmax', 'float64') // 'int32'
+ * @since 0.2.0
+ */
+export const reduceDType = (op: Reduction | 'argmax' | 'argmin', dtype: DType): DType => {
+  switch (op) {
+    case 'mean':
+    case 'logsumexp':
+      return toFloat(dtype)
+    case 'argmax':
+    case 'argmin':
+      return 'int32'
+    default:
+      return dtype
+  }
+}
+
+/** `y` given the shape the shape rule computed (the backend drops the reduced axes; keepDims keeps them). */
+const shaped = (y: Tensor, outShape: Shape): Tensor =>
+  shapesEqual(y.shape, outShape) ? y : unsafeTensor(y.dtype, outShape, y.data)
+
+const run = (op: Exclude<Reduction, 'mean'>, x: Tensor, opts: ReduceOptions | undefined): Tensor => {
+  requireConcrete(op, 'x', x)
+  const dtype = checkDType(op, x.dtype)
+  const { axes, outShape } = resolveReduce(op, x.shape, opts)
+  return shaped(getBackend().reduce(op, x, axes, reduceDType(op, dtype)), outShape)
+}
 
 /**
  * Sum over `axes` (all by default). The sum of nothing is 0.
@@ -100,7 +175,7 @@ const same = (dtype: DType): DType => dtype
  * sum(x, { axes: [0, 1], keepDims: true }) // [2,3] → [1,1]
  * @since 0.1.0
  */
-export const sum = (x: Tensor, opts?: ReduceOptions): Tensor => run('sum', x, opts, same)
+export const sum = (x: Tensor, opts?: ReduceOptions): Tensor => run('sum', x, opts)
 
 /**
  * Arithmetic mean over `axes` (all by default); float32 for int32 input. The mean of nothing is NaN.
@@ -111,21 +186,19 @@ export const sum = (x: Tensor, opts?: ReduceOptions): Tensor => run('sum', x, op
 export const mean = (x: Tensor, opts?: ReduceOptions): Tensor => {
   requireConcrete('mean', 'x', x)
   const dtype = checkDType('mean', x.dtype)
-  const shape = x.shape
-  const axes = normalizeAxes('mean', opts?.axes, shape.length)
-  const keepDims = checkKeepDims('mean', opts?.keepDims)
-  const outDtype = toFloat(dtype)
+  const { axes, outShape } = resolveReduce('mean', x.shape, opts)
+  const outDtype = reduceDType('mean', dtype)
   const backend = getBackend()
   const total = backend.reduce('sum', x, axes, outDtype)
   const count = allocate(outDtype, 1)
-  count[0] = countOver(shape, axes)
+  count[0] = countOver(x.shape, axes)
   // 0 / 0 gives the NaN mean of an empty set.
   const y = backend.binary('div', total, unsafeTensor(outDtype, [], count), total.shape, outDtype)
-  return keepDims ? unsafeTensor(outDtype, keptShape(shape, axes), y.data) : y
+  return shaped(y, outShape)
 }
 
 /** Product over `axes` (all by default). The product of nothing is 1. @since 0.1.0 */
-export const prod = (x: Tensor, opts?: ReduceOptions): Tensor => run('prod', x, opts, same)
+export const prod = (x: Tensor, opts?: ReduceOptions): Tensor => run('prod', x, opts)
 
 /**
  * Largest value over `axes` (all by default); NaN if any element is NaN.
@@ -134,14 +207,14 @@ export const prod = (x: Tensor, opts?: ReduceOptions): Tensor => run('prod', x, 
  * max(x, { axes: 1, keepDims: true }) // [2,3] → [2,1]
  * @since 0.1.0
  */
-export const max = (x: Tensor, opts?: ReduceOptions): Tensor => run('max', x, opts, same)
+export const max = (x: Tensor, opts?: ReduceOptions): Tensor => run('max', x, opts)
 
 /**
  * Smallest value over `axes` (all by default); NaN if any element is NaN.
  * Throws a `ValueError` when an output would reduce over no elements.
  * @since 0.1.0
  */
-export const min = (x: Tensor, opts?: ReduceOptions): Tensor => run('min', x, opts, same)
+export const min = (x: Tensor, opts?: ReduceOptions): Tensor => run('min', x, opts)
 
 /**
  * `log(sum(exp(x)))` over `axes`, computed stably as `m + log(sum(exp(x - m)))` with `m` the
@@ -153,20 +226,13 @@ export const min = (x: Tensor, opts?: ReduceOptions): Tensor => run('min', x, op
  * logsumexp(logits, { axes: -1, keepDims: true }) // log of the softmax normaliser
  * @since 0.1.0
  */
-export const logsumexp = (x: Tensor, opts?: ReduceOptions): Tensor => run('logsumexp', x, opts, toFloat)
+export const logsumexp = (x: Tensor, opts?: ReduceOptions): Tensor => run('logsumexp', x, opts)
 
 const runArg = (op: 'argmax' | 'argmin', x: Tensor, opts: ArgReduceOptions | undefined): Tensor => {
   requireConcrete(op, 'x', x)
-  checkDType(op, x.dtype)
-  const shape = x.shape
-  const rank = shape.length
-  const axisOption = opts?.axis
-  const axes =
-    axisOption === undefined ? normalizeAxes(op, undefined, rank) : [normalizeAxis(op, axisOption, rank)]
-  const keepDims = checkKeepDims(op, opts?.keepDims)
-  checkNotEmpty(op, shape, axes)
-  const y = getBackend().reduce(op, x, axes, 'int32')
-  return keepDims ? unsafeTensor('int32', keptShape(shape, axes), y.data) : y
+  const dtype = checkDType(op, x.dtype)
+  const { axes, outShape } = resolveArgReduce(op, x.shape, opts)
+  return shaped(getBackend().reduce(op, x, axes, reduceDType(op, dtype)), outShape)
 }
 
 /**

@@ -75,7 +75,7 @@ const resolveReshape = (op: string, inShape: Shape, requested: ReadonlyArray<num
 export const reshape = (x: Tensor, shape: ReadonlyArray<number>): Tensor => {
   requireConcrete('reshape', 'x', x)
   const inShape = x.shape
-  const outShape = resolveReshape('reshape', inShape, shape)
+  const outShape = reshapeShape(inShape, shape)
   if (shapesEqual(inShape, outShape)) return x
   return unsafeTensor(x.dtype, outShape, x.data)
 }
@@ -113,31 +113,49 @@ export const ravel = (x: Tensor): Tensor => {
  * @since 0.1.0
  */
 export const transpose = (x: Tensor, perm?: ReadonlyArray<number>): Tensor => {
-  const op = 'transpose'
-  requireConcrete(op, 'x', x)
-  const inShape = x.shape
-  const rank = inShape.length
-  let axes: number[]
-  if (perm === undefined) {
-    axes = Array.from({ length: rank }, (_, i) => rank - 1 - i)
-  } else {
-    if (!Array.isArray(perm) || perm.length !== rank)
-      throw new ValueError(
-        op,
-        `perm ${Array.isArray(perm) ? fmtShape(perm) : String(perm)} does not fit x of shape ${fmtShape(inShape)}; ` +
-          `expected a permutation of the ${rank} axes`,
-      )
-    axes = perm.map((axis) => resolveAxis(op, axis, rank, inShape, 'perm entry'))
-    const seen = new Set(axes)
-    if (seen.size !== rank)
-      throw new ValueError(
-        op,
-        `perm ${fmtShape(perm)} repeats an axis; expected a permutation of the ${rank} axes of x of shape ${fmtShape(inShape)}`,
-      )
-  }
+  requireConcrete('transpose', 'x', x)
+  const axes = transposePerm(x.shape, perm)
   if (axes.every((axis, i) => axis === i)) return x
   return getBackend().transpose(x, axes)
 }
+
+/**
+ * The permutation `transpose(x, perm)` applies for `x` of shape `inShape`: `perm` with negative
+ * axes resolved, the reversed axes when `perm` is omitted, or the error `transpose` would throw.
+ * @example
+ * transposePerm([2, 3, 4], [0, -1, 1]) // [0, 2, 1]
+ * transposePerm([2, 3])                // [1, 0]
+ * @throws ValueError when `perm` is not a permutation of the axes.
+ * @since 0.2.0
+ */
+export const transposePerm = (inShape: Shape, perm?: ReadonlyArray<number>): number[] => {
+  const op = 'transpose'
+  const rank = inShape.length
+  if (perm === undefined) return Array.from({ length: rank }, (_, i) => rank - 1 - i)
+  if (!Array.isArray(perm) || perm.length !== rank)
+    throw new ValueError(
+      op,
+      `perm ${Array.isArray(perm) ? fmtShape(perm) : String(perm)} does not fit x of shape ${fmtShape(inShape)}; ` +
+        `expected a permutation of the ${rank} axes`,
+    )
+  const axes = perm.map((axis) => resolveAxis(op, axis, rank, inShape, 'perm entry'))
+  if (new Set(axes).size !== rank)
+    throw new ValueError(
+      op,
+      `perm ${fmtShape(perm)} repeats an axis; expected a permutation of the ${rank} axes of x of shape ${fmtShape(inShape)}`,
+    )
+  return axes
+}
+
+/**
+ * The shape `transpose(x, perm)` gives for `x` of shape `inShape`, or the error `transpose` would
+ * throw. For shapes alone (a staged value's, say), where `transpose` itself needs a concrete tensor.
+ * @example
+ * transposeShape([2, 3, 4], [0, 2, 1]) // [2, 4, 3]
+ * @since 0.2.0
+ */
+export const transposeShape = (inShape: Shape, perm?: ReadonlyArray<number>): number[] =>
+  transposePerm(inShape, perm).map((axis) => inShape[axis]!)
 
 /**
  * Broadcasts `x` to `shape` by NumPy's rules (align trailing axes; each dimension of `x` must equal
@@ -148,10 +166,25 @@ export const transpose = (x: Tensor, perm?: ReadonlyArray<number>): Tensor => {
  * @since 0.1.0
  */
 export const broadcastTo = (x: Tensor, shape: ReadonlyArray<number>): Tensor => {
+  requireConcrete('broadcastTo', 'x', x)
+  const outShape = broadcastToShape(x.shape, shape)
+  if (shapesEqual(x.shape, outShape)) return x
+  return getBackend().broadcastTo(x, outShape)
+}
+
+/**
+ * The shape `broadcastTo(x, shape)` gives for `x` of shape `inShape` (a copy of `shape`), or the
+ * error `broadcastTo` would throw. For shapes alone (a staged value's, say), where `broadcastTo`
+ * itself needs a concrete tensor.
+ * @example
+ * broadcastToShape([3], [2, 3]) // [2, 3]
+ * broadcastToShape([2], [3])    // throws a ShapeError
+ * @throws ShapeError when `inShape` cannot be broadcast to `shape`; ValueError for a bad `shape`.
+ * @since 0.2.0
+ */
+export const broadcastToShape = (inShape: Shape, shape: ReadonlyArray<number>): number[] => {
   const op = 'broadcastTo'
-  requireConcrete(op, 'x', x)
   checkShape(op, shape)
-  const inShape = x.shape
   const lead = shape.length - inShape.length
   if (lead < 0)
     throw new ShapeError(
@@ -168,8 +201,7 @@ export const broadcastTo = (x: Tensor, shape: ReadonlyArray<number>): Tensor => 
           `but the target has ${outDim}; each dimension must equal the target's or be 1`,
       )
   }
-  if (lead === 0 && shapesEqual(inShape, shape)) return x
-  return getBackend().broadcastTo(x, [...shape])
+  return [...shape]
 }
 
 /**
