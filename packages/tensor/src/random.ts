@@ -951,30 +951,75 @@ interface Sampler {
 const drawOne = (sampler: Sampler, k0: number, k1: number): Tensor =>
   unsafeTensor(sampler.dtype, sampler.shape, sampler.draw(k0, k1))
 
-/** The words of a key batch `[..., 2]` (uint32) and its batch shape; throws for anything else. */
-const keyBatch = (op: string, keys: Tensor): { readonly batch: number[]; readonly words: Uint32Array } => {
-  if (!isTensor(keys))
-    throw new ValueError(op, `keys must be an int32 tensor of shape [..., 2], got ${describe(keys)}`)
-  requireConcrete(op, 'keys', keys)
+/** What a shape and dtype rule reads of a key batch: its shape and dtype (it may be abstract). */
+type KeysAval = { readonly shape: Shape; readonly dtype: DType }
+
+/** The batch shape of a key batch `[..., 2]` (its shape without the last axis); throws for anything else. */
+const keyBatchShape = (op: string, keys: KeysAval): number[] => {
   if (keys.dtype !== 'int32')
     throw new DTypeError(op, `keys must be int32 (key words as made by random.keyData), got ${keys.dtype}`)
   if (keys.shape.length === 0 || keys.shape[keys.shape.length - 1] !== 2)
     throw new ShapeError(op, `keys must have shape [..., 2] (two words per key), got ${fmtShape(keys.shape)}`)
-  return { batch: keys.shape.slice(0, -1), words: Uint32Array.from(keys.data, (w) => w >>> 0) }
+  return keys.shape.slice(0, -1)
 }
 
-const drawEach = (op: string, keys: Tensor, sampler: Sampler): Tensor => {
-  const { batch, words } = keyBatch(op, keys)
-  const count = words.length / 2
+/** What a draw for every key of `keys` gives: `[...batch, ...sample shape]` of the sampler's dtype. */
+const eachOutput = (
+  op: string,
+  keys: KeysAval,
+  sampler: Sampler,
+): { readonly shape: number[]; readonly dtype: DType } => {
+  const batch = keyBatchShape(op, keys)
+  const count = sizeOf(batch)
   const per = sizeOf(sampler.shape)
   if (count * per > MAX_ELEMENTS)
     throw new ValueError(
       op,
       `${count} keys of ${fmtShape(sampler.shape)} samples make ${count * per} elements; at most ${MAX_ELEMENTS} are supported`,
     )
-  const out = allocate(sampler.dtype, count * per)
+  return { shape: [...batch, ...sampler.shape], dtype: sampler.dtype }
+}
+
+const drawEach = (op: string, keys: Tensor, sampler: Sampler): Tensor => {
+  if (!isTensor(keys))
+    throw new ValueError(op, `keys must be an int32 tensor of shape [..., 2], got ${describe(keys)}`)
+  requireConcrete(op, 'keys', keys)
+  const { shape, dtype } = eachOutput(op, keys, sampler)
+  const words = Uint32Array.from(keys.data, (w) => w >>> 0)
+  const count = words.length / 2
+  const per = sizeOf(sampler.shape)
+  const out = allocate(dtype, count * per)
   for (let i = 0; i < count; i++) out.set(sampler.draw(words[2 * i]!, words[2 * i + 1]!), i * per)
-  return unsafeTensor(sampler.dtype, [...batch, ...sampler.shape], out)
+  return unsafeTensor(dtype, shape, out)
+}
+
+const randomBitsSampler = (op: string, count: number): Sampler => {
+  const n = checkCount(op, 'count', count)
+  return { dtype: 'int32', shape: [n], draw: (k0, k1) => new Int32Array(bitsFor(k0, k1, n).buffer) }
+}
+
+const splitSampler = (op: string, n: number): Sampler => {
+  const count = checkCount(op, 'n', n)
+  return {
+    dtype: 'int32',
+    shape: [count, 2],
+    // split(key, n) reads randomBits(key, 2n) as n pairs: the same words, in the same order.
+    draw: (k0, k1) => new Int32Array(bitsFor(k0, k1, 2 * count).buffer),
+  }
+}
+
+const foldInSampler = (op: string, data: number): Sampler => {
+  if (!isUint32(data))
+    throw new ValueError(op, `data must be an integer in [0, 2^32 - 1], got ${describe(data)}`)
+  return {
+    dtype: 'int32',
+    shape: [2],
+    draw: (k0, k1) => {
+      const out = new Uint32Array(2)
+      threefryInto(k0, k1, 0, data, out, 0, 1)
+      return new Int32Array(out.buffer)
+    },
+  }
 }
 
 /**
@@ -982,14 +1027,8 @@ const drawEach = (op: string, keys: Tensor, sampler: Sampler): Tensor => {
  * int32 `[..., count]`, the words as int32 bit patterns.
  * @since 0.2.0
  */
-export const randomBitsEach = (keys: Tensor, count: number): Tensor => {
-  const n = checkCount('randomBitsEach', 'count', count)
-  return drawEach('randomBitsEach', keys, {
-    dtype: 'int32',
-    shape: [n],
-    draw: (k0, k1) => new Int32Array(bitsFor(k0, k1, n).buffer),
-  })
-}
+export const randomBitsEach = (keys: Tensor, count: number): Tensor =>
+  drawEach('randomBitsEach', keys, randomBitsSampler('randomBitsEach', count))
 
 /**
  * {@link split} for every key of a batch `keys` (int32 `[..., 2]`): int32 `[..., n, 2]`, row `j`
@@ -998,33 +1037,15 @@ export const randomBitsEach = (keys: Tensor, count: number): Tensor => {
  * splitEach(keyData(key(0)), 2) // [2, 2]: keyData of split(key(0)) stacked
  * @since 0.2.0
  */
-export const splitEach = (keys: Tensor, n = 2): Tensor => {
-  const count = checkCount('splitEach', 'n', n)
-  return drawEach('splitEach', keys, {
-    dtype: 'int32',
-    shape: [count, 2],
-    // split(key, n) reads randomBits(key, 2n) as n pairs: the same words, in the same order.
-    draw: (k0, k1) => new Int32Array(bitsFor(k0, k1, 2 * count).buffer),
-  })
-}
+export const splitEach = (keys: Tensor, n = 2): Tensor =>
+  drawEach('splitEach', keys, splitSampler('splitEach', n))
 
 /**
  * {@link foldIn} for every key of a batch `keys` (int32 `[..., 2]`): int32 `[..., 2]`.
  * @since 0.2.0
  */
-export const foldInEach = (keys: Tensor, data: number): Tensor => {
-  if (!isUint32(data))
-    throw new ValueError('foldInEach', `data must be an integer in [0, 2^32 - 1], got ${describe(data)}`)
-  return drawEach('foldInEach', keys, {
-    dtype: 'int32',
-    shape: [2],
-    draw: (k0, k1) => {
-      const out = new Uint32Array(2)
-      threefryInto(k0, k1, 0, data, out, 0, 1)
-      return new Int32Array(out.buffer)
-    },
-  })
-}
+export const foldInEach = (keys: Tensor, data: number): Tensor =>
+  drawEach('foldInEach', keys, foldInSampler('foldInEach', data))
 
 /**
  * {@link uniform} for every key of a batch `keys` (int32 `[..., 2]`): `[..., ...shape]`, the
@@ -1059,3 +1080,70 @@ export const truncatedNormalEach = (keys: Tensor, shape: Shape, opts: TruncatedN
  */
 export const bernoulliEach = (keys: Tensor, p: number, shape: Shape): Tensor =>
   drawEach('bernoulliEach', keys, bernoulliSampler('bernoulliEach', p, shape))
+
+// The shapes and dtypes of the samplers above, without drawing: the same validation (the same
+// errors, naming the same sampler), for the shape rules of the random ops when they are staged
+// (the keys may be abstract: only their shape and dtype are read).
+
+/**
+ * The shape and dtype {@link randomBitsEach} gives for `keys` (shape and dtype only): int32 `[..., count]`.
+ * @example
+ * randomBitsEachOutput({ shape: [4, 2], dtype: 'int32' }, 3) // { shape: [4, 3], dtype: 'int32' }
+ * @since 0.2.0
+ */
+export const randomBitsEachOutput = (
+  keys: KeysAval,
+  count: number,
+): { readonly shape: number[]; readonly dtype: DType } =>
+  eachOutput('randomBitsEach', keys, randomBitsSampler('randomBitsEach', count))
+
+/** The shape and dtype {@link splitEach} gives for `keys`: int32 `[..., n, 2]`. @since 0.2.0 */
+export const splitEachOutput = (keys: KeysAval, n = 2): { readonly shape: number[]; readonly dtype: DType } =>
+  eachOutput('splitEach', keys, splitSampler('splitEach', n))
+
+/** The shape and dtype {@link foldInEach} gives for `keys`: int32 `[..., 2]`. @since 0.2.0 */
+export const foldInEachOutput = (
+  keys: KeysAval,
+  data: number,
+): { readonly shape: number[]; readonly dtype: DType } =>
+  eachOutput('foldInEach', keys, foldInSampler('foldInEach', data))
+
+/**
+ * The shape and dtype {@link uniformEach} gives for `keys`: `[..., ...shape]` of `opts.dtype`.
+ * @example
+ * uniformEachOutput({ shape: [4, 2], dtype: 'int32' }, [3]) // { shape: [4, 3], dtype: 'float32' }
+ * @since 0.2.0
+ */
+export const uniformEachOutput = (
+  keys: KeysAval,
+  shape: Shape,
+  opts: UniformOptions = {},
+): { readonly shape: number[]; readonly dtype: DType } =>
+  eachOutput('uniformEach', keys, uniformSampler('uniformEach', shape, opts))
+
+/** The shape and dtype {@link normalEach} gives for `keys`: `[..., ...shape]` of `opts.dtype`. @since 0.2.0 */
+export const normalEachOutput = (
+  keys: KeysAval,
+  shape: Shape,
+  opts: NormalOptions = {},
+): { readonly shape: number[]; readonly dtype: DType } =>
+  eachOutput('normalEach', keys, normalSampler('normalEach', shape, opts))
+
+/**
+ * The shape and dtype {@link truncatedNormalEach} gives for `keys`: `[..., ...shape]` of `opts.dtype`.
+ * @since 0.2.0
+ */
+export const truncatedNormalEachOutput = (
+  keys: KeysAval,
+  shape: Shape,
+  opts: TruncatedNormalOptions = {},
+): { readonly shape: number[]; readonly dtype: DType } =>
+  eachOutput('truncatedNormalEach', keys, truncatedNormalSampler('truncatedNormalEach', shape, opts))
+
+/** The shape and dtype {@link bernoulliEach} gives for `keys`: int32 `[..., ...shape]`. @since 0.2.0 */
+export const bernoulliEachOutput = (
+  keys: KeysAval,
+  p: number,
+  shape: Shape,
+): { readonly shape: number[]; readonly dtype: DType } =>
+  eachOutput('bernoulliEach', keys, bernoulliSampler('bernoulliEach', p, shape))

@@ -10,6 +10,7 @@ import { operands } from '../internal/operands'
 export const addOp = defineOp<'add', [Tensor, Tensor]>({
   name: 'add',
   forward: ([a, b]) => T.add(a, b),
+  abstract: ([a, b]) => T.binaryOutput('add', a, b),
   vjp: (ct, [a, b], _y, _p, needed) => [
     needed[0] ? unbroadcast(ct, a.shape) : undefined,
     needed[1] ? unbroadcast(ct, b.shape) : undefined,

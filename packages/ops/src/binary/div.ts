@@ -12,6 +12,7 @@ import { operands } from '../internal/operands'
 export const divOp = defineOp<'div', [Tensor, Tensor]>({
   name: 'div',
   forward: ([a, b]) => T.div(a, b),
+  abstract: ([a, b]) => T.binaryOutput('div', a, b),
   vjp: (ct, [a, b], y, _p, needed) => [
     needed[0] ? unbroadcast(div(ct, b), a.shape) : undefined,
     needed[1] ? unbroadcast(neg(mul(ct, div(y, b))), b.shape) : undefined,

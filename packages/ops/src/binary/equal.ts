@@ -10,6 +10,7 @@ import { operands } from '../internal/operands'
 export const equalOp = defineOp<'equal', [Tensor, Tensor]>({
   name: 'equal',
   forward: ([a, b]) => T.equal(a, b),
+  abstract: ([a, b]) => T.binaryOutput('equal', a, b),
   vjp: zeroCotangents,
   batch: batchElementwise,
 })

@@ -10,6 +10,7 @@ import { operands } from '../internal/operands'
 export const greaterOp = defineOp<'greater', [Tensor, Tensor]>({
   name: 'greater',
   forward: ([a, b]) => T.greater(a, b),
+  abstract: ([a, b]) => T.binaryOutput('greater', a, b),
   vjp: zeroCotangents,
   batch: batchElementwise,
 })

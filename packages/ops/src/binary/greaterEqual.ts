@@ -10,6 +10,7 @@ import { operands } from '../internal/operands'
 export const greaterEqualOp = defineOp<'greaterEqual', [Tensor, Tensor]>({
   name: 'greaterEqual',
   forward: ([a, b]) => T.greaterEqual(a, b),
+  abstract: ([a, b]) => T.binaryOutput('greaterEqual', a, b),
   vjp: zeroCotangents,
   batch: batchElementwise,
 })

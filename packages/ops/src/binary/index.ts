@@ -1,4 +1,6 @@
-// The binary ops (and the three-way `where`): one file per op, forward and VJP side by side.
+// The binary ops (and the three-way `where`): one file per op, forward and VJP side by side. Each
+// shape rule is the kernel's own (`binaryOutput`, `whereOutput` of @backfold/tensor), so staging and
+// eager mode agree on broadcasting, dtype promotion and errors.
 import { add, addOp } from './add'
 import { sub, subOp } from './sub'
 import { mul, mulOp } from './mul'

@@ -10,6 +10,7 @@ import { operands } from '../internal/operands'
 export const lessOp = defineOp<'less', [Tensor, Tensor]>({
   name: 'less',
   forward: ([a, b]) => T.less(a, b),
+  abstract: ([a, b]) => T.binaryOutput('less', a, b),
   vjp: zeroCotangents,
   batch: batchElementwise,
 })

@@ -10,6 +10,7 @@ import { operands } from '../internal/operands'
 export const lessEqualOp = defineOp<'lessEqual', [Tensor, Tensor]>({
   name: 'lessEqual',
   forward: ([a, b]) => T.lessEqual(a, b),
+  abstract: ([a, b]) => T.binaryOutput('lessEqual', a, b),
   vjp: zeroCotangents,
   batch: batchElementwise,
 })

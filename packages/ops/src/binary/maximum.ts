@@ -15,6 +15,7 @@ import { operands } from '../internal/operands'
 export const maximumOp = defineOp<'maximum', [Tensor, Tensor]>({
   name: 'maximum',
   forward: ([a, b]) => T.maximum(a, b),
+  abstract: ([a, b]) => T.binaryOutput('maximum', a, b),
   vjp: (ct, [a, b], _y, _p, needed) => {
     // Ties split the cotangent half and half, so maximum(x, x) has gradient 1 like x itself.
     const tieShare = where(equal(a, b), mul(ct, 0.5), 0)

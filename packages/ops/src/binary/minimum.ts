@@ -15,6 +15,7 @@ import { operands } from '../internal/operands'
 export const minimumOp = defineOp<'minimum', [Tensor, Tensor]>({
   name: 'minimum',
   forward: ([a, b]) => T.minimum(a, b),
+  abstract: ([a, b]) => T.binaryOutput('minimum', a, b),
   vjp: (ct, [a, b], _y, _p, needed) => {
     // Ties split the cotangent half and half, so minimum(x, x) has gradient 1 like x itself.
     const tieShare = where(equal(a, b), mul(ct, 0.5), 0)

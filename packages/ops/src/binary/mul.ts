@@ -10,6 +10,7 @@ import { operands } from '../internal/operands'
 export const mulOp = defineOp<'mul', [Tensor, Tensor]>({
   name: 'mul',
   forward: ([a, b]) => T.mul(a, b),
+  abstract: ([a, b]) => T.binaryOutput('mul', a, b),
   vjp: (ct, [a, b], _y, _p, needed) => [
     needed[0] ? unbroadcast(mul(ct, b), a.shape) : undefined,
     needed[1] ? unbroadcast(mul(ct, a), b.shape) : undefined,

@@ -10,6 +10,7 @@ import { operands } from '../internal/operands'
 export const notEqualOp = defineOp<'notEqual', [Tensor, Tensor]>({
   name: 'notEqual',
   forward: ([a, b]) => T.notEqual(a, b),
+  abstract: ([a, b]) => T.binaryOutput('notEqual', a, b),
   vjp: zeroCotangents,
   batch: batchElementwise,
 })

@@ -16,6 +16,7 @@ import { operands } from '../internal/operands'
 export const powOp = defineOp<'pow', [Tensor, Tensor]>({
   name: 'pow',
   forward: ([a, b]) => T.pow(a, b),
+  abstract: ([a, b]) => T.binaryOutput('pow', a, b),
   vjp: (ct, [a, b], y, _p, needed) => {
     // Mixed float32/float64 operands: the derivative is computed in the promoted dtype (that of y),
     // so the float64 operand's cotangent is float64-accurate; the fold casts each cotangent back to

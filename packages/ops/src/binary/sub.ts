@@ -11,6 +11,7 @@ import { operands } from '../internal/operands'
 export const subOp = defineOp<'sub', [Tensor, Tensor]>({
   name: 'sub',
   forward: ([a, b]) => T.sub(a, b),
+  abstract: ([a, b]) => T.binaryOutput('sub', a, b),
   vjp: (ct, [a, b], _y, _p, needed) => [
     needed[0] ? unbroadcast(ct, a.shape) : undefined,
     needed[1] ? unbroadcast(neg(ct), b.shape) : undefined,

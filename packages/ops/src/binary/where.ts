@@ -10,6 +10,7 @@ import { operands } from '../internal/operands'
 export const whereOp = defineOp<'where', [Tensor, Tensor, Tensor]>({
   name: 'where',
   forward: ([cond, a, b]) => T.where(cond, a, b),
+  abstract: ([cond, a, b]) => T.whereOutput(cond, a, b),
   vjp: (ct, [cond, a, b], _y, _p, needed) => [
     needed[0] ? T.zeros(cond.shape, cond.dtype) : undefined,
     needed[1] ? unbroadcast(where(cond, ct, 0), a.shape) : undefined,

@@ -1,7 +1,7 @@
 // y = −Σ labels ⊙ logSoftmax(logits) (along axis) ; l̄ogits = ȳ (softmax(logits) Σ labels − labels), l̄abels = −ȳ logSoftmax(logits)
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
-import { applyOp, defineOp, mapTensors, type BatchAxes, type Batched } from '../core/op'
+import { applyOp, defineOp, mapTensors, type Aval, type BatchAxes, type Batched } from '../core/op'
 import { batchSize, moveAxis } from '../core/batching'
 import { AXIS_OPTIONS, checkOptions, type AxisOptions } from '../core/options'
 import { mul } from '../binary/mul'
@@ -24,6 +24,25 @@ type LossInputs = [logits: Tensor, labels: Tensor]
 /** Classes on the last axis and one float dtype: the fused kernels of `@backfold/tensor` apply. */
 const fusable = (logits: Tensor, labels: Tensor, axis: number): boolean =>
   axis === logits.shape.length - 1 && logits.dtype === labels.dtype && logits.dtype !== 'int32'
+
+/**
+ * The shape rule: `forward`'s two paths, each through the shape functions of the kernels it calls
+ * (in the same order), so a staged loss has the eager loss's shape and dtype and throws its errors.
+ */
+const lossAval = ([logits, labels]: LossInputs, { axis }: SoftmaxCrossEntropyParams): Aval => {
+  if (fusable(logits, labels, axis)) return T.softmaxCrossEntropyLossOutput(logits, labels)
+  const logNormalizer = {
+    shape: T.reduceShape('logsumexp', logits.shape, { axes: axis, keepDims: true }),
+    dtype: T.reduceDType('logsumexp', logits.dtype),
+  }
+  const negLogProbs = T.binaryOutput('sub', logNormalizer, logits)
+  const masked = T.binaryOutput('equal', labels, 0)
+  const terms = T.whereOutput(masked, 0, T.binaryOutput('mul', labels, negLogProbs))
+  return {
+    shape: T.reduceShape('sum', terms.shape, { axes: axis }),
+    dtype: T.reduceDType('sum', terms.dtype),
+  }
+}
 
 /**
  * The batching rule: logits and labels have one example's shape each, so once their examples lie
@@ -64,6 +83,7 @@ export const softmaxCrossEntropyOp = defineOp<'softmaxCrossEntropy', LossInputs,
     const terms = T.where(T.equal(labels, 0), 0, T.mul(labels, negLogProbs))
     return T.sum(terms, { axes: axis })
   },
+  abstract: lossAval,
   vjp: (ct, [logits, labels], _y, { axis }, needed) => {
     // First order (nothing traced) on the last axis: the logits' cotangent in one fused pass; under
     // an enclosing transformation, ops (so the gradient can itself be differentiated), and under

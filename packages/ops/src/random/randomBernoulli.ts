@@ -15,6 +15,7 @@ export interface RandomBernoulliParams {
 export const randomBernoulliOp = defineOp<'randomBernoulli', [Tensor], RandomBernoulliParams>({
   name: 'randomBernoulli',
   forward: ([keys], { p, shape }) => T.random.bernoulliEach(keys, p, shape),
+  abstract: ([keys], { p, shape }) => T.random.bernoulliEachOutput(keys, p, shape),
   vjp: zeroCotangents,
   batch: batchOverKeys,
 })

@@ -14,6 +14,7 @@ export interface RandomBitsParams {
 export const randomBitsOp = defineOp<'randomBits', [Tensor], RandomBitsParams>({
   name: 'randomBits',
   forward: ([keys], p) => T.random.randomBitsEach(keys, p.count),
+  abstract: ([keys], p) => T.random.randomBitsEachOutput(keys, p.count),
   vjp: zeroCotangents,
   batch: batchOverKeys,
 })

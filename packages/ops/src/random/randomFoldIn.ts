@@ -14,6 +14,7 @@ export interface RandomFoldInParams {
 export const randomFoldInOp = defineOp<'randomFoldIn', [Tensor], RandomFoldInParams>({
   name: 'randomFoldIn',
   forward: ([keys], p) => T.random.foldInEach(keys, p.data),
+  abstract: ([keys], p) => T.random.foldInEachOutput(keys, p.data),
   vjp: zeroCotangents,
   batch: batchOverKeys,
 })

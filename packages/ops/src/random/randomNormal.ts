@@ -18,6 +18,7 @@ const OPTIONS = optionSchema({ mean: option.number, std: option.number, dtype: o
 export const randomNormalOp = defineOp<'randomNormal', [Tensor], RandomNormalParams>({
   name: 'randomNormal',
   forward: ([keys], p) => T.random.normalEach(keys, p.shape, p.opts),
+  abstract: ([keys], p) => T.random.normalEachOutput(keys, p.shape, p.opts),
   vjp: zeroCotangents,
   batch: batchOverKeys,
 })

@@ -14,6 +14,7 @@ export interface RandomSplitParams {
 export const randomSplitOp = defineOp<'randomSplit', [Tensor], RandomSplitParams>({
   name: 'randomSplit',
   forward: ([keys], p) => T.random.splitEach(keys, p.n),
+  abstract: ([keys], p) => T.random.splitEachOutput(keys, p.n),
   vjp: zeroCotangents,
   batch: batchOverKeys,
 })

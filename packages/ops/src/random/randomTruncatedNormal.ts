@@ -28,6 +28,7 @@ export const randomTruncatedNormalOp = defineOp<
 >({
   name: 'randomTruncatedNormal',
   forward: ([keys], p) => T.random.truncatedNormalEach(keys, p.shape, p.opts),
+  abstract: ([keys], p) => T.random.truncatedNormalEachOutput(keys, p.shape, p.opts),
   vjp: zeroCotangents,
   batch: batchOverKeys,
 })

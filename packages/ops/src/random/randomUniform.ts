@@ -18,6 +18,7 @@ const OPTIONS = optionSchema({ min: option.number, max: option.number, dtype: op
 export const randomUniformOp = defineOp<'randomUniform', [Tensor], RandomUniformParams>({
   name: 'randomUniform',
   forward: ([keys], p) => T.random.uniformEach(keys, p.shape, p.opts),
+  abstract: ([keys], p) => T.random.uniformEachOutput(keys, p.shape, p.opts),
   vjp: zeroCotangents,
   batch: batchOverKeys,
 })

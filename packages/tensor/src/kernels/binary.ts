@@ -12,7 +12,7 @@
 import { getBackend, type BinaryOp } from '../backend'
 import { allocate, isDType, promoteTypes, type DType } from '../dtype'
 import { DTypeError, ShapeError, fmtShape } from '../errors'
-import { broadcastShapes } from '../shape'
+import { broadcastShapes, type Shape } from '../shape'
 import { requireConcrete, unsafeTensor, type Tensor } from '../tensor'
 
 const INT32_MIN = -2147483648
@@ -28,8 +28,11 @@ const checkDType = (op: string, what: string, dtype: unknown): DType => {
 const isInt32Value = (value: number): boolean =>
   Number.isInteger(value) && value >= INT32_MIN && value <= INT32_MAX
 
+/** What a shape and dtype rule reads of an operand: a tensor's shape and dtype, or a weak number. */
+type OperandAval = { readonly shape: Shape; readonly dtype: DType } | number
+
 /** The common dtype of operands, numbers being weak (see the module comment). */
-const commonDType = (op: string, a: Tensor | number, b: Tensor | number): DType => {
+const commonDType = (op: string, a: OperandAval, b: OperandAval): DType => {
   const operands = [a, b]
   let strong: DType | undefined
   for (let i = 0; i < operands.length; i++) {
@@ -45,6 +48,8 @@ const commonDType = (op: string, a: Tensor | number, b: Tensor | number): DType 
   }
   return 'int32'
 }
+
+const shapeOf = (operand: OperandAval): Shape => (typeof operand === 'number' ? [] : operand.shape)
 
 /** `operand` as a tensor of `dtype`: numbers become scalars, tensors of another dtype are cast. */
 const asTensor = (operand: Tensor | number, dtype: DType): Tensor => {
@@ -65,19 +70,49 @@ const COMPARISONS: ReadonlySet<BinaryOp> = new Set<BinaryOp>([
   'greaterEqual',
 ])
 
+/** The dtype both operands are cast to, and the output's shape and dtype. */
+const binaryPlan = (
+  op: BinaryOp,
+  a: OperandAval,
+  b: OperandAval,
+): { readonly operandDtype: DType; readonly shape: number[]; readonly dtype: DType } => {
+  const operandDtype = commonDType(op, a, b)
+  const shape = broadcastShapes(op, shapeOf(a), shapeOf(b))
+  const dtype: DType = COMPARISONS.has(op)
+    ? 'int32'
+    : (op === 'div' || op === 'pow') && operandDtype === 'int32'
+      ? 'float32'
+      : operandDtype
+  return { operandDtype, shape, dtype }
+}
+
+/**
+ * The shape and dtype of the binary kernel `op` applied to `a` and `b` (tensors, possibly abstract,
+ * or weak numbers), without computing it: the kernel's own broadcasting and promotion, so its
+ * errors (`ShapeError`, `DTypeError` naming `op` and the shapes) are the kernel's. What the ops'
+ * shape rules use for staging.
+ * @example
+ * binaryOutput('div', { shape: [3, 1], dtype: 'int32' }, { shape: [4], dtype: 'int32' })
+ * // { shape: [3, 4], dtype: 'float32' }
+ * @throws ShapeError when the shapes do not broadcast; DTypeError for an unknown dtype.
+ * @since 0.2.0
+ */
+export const binaryOutput = (
+  op: BinaryOp,
+  a: OperandAval,
+  b: OperandAval,
+): { readonly shape: number[]; readonly dtype: DType } => {
+  const { shape, dtype } = binaryPlan(op, a, b)
+  return { shape, dtype }
+}
+
 const run = (op: BinaryOp, a: Tensor | number, b: Tensor | number): Tensor => {
   requireConcrete(op, 'a', a)
   requireConcrete(op, 'b', b)
-  const dtype = commonDType(op, a, b)
-  const left = asTensor(a, dtype)
-  const right = asTensor(b, dtype)
-  const outShape = broadcastShapes(op, left.shape, right.shape)
-  const outDtype: DType = COMPARISONS.has(op)
-    ? 'int32'
-    : (op === 'div' || op === 'pow') && dtype === 'int32'
-      ? 'float32'
-      : dtype
-  return getBackend().binary(op, left, right, outShape, outDtype)
+  const { operandDtype, shape, dtype } = binaryPlan(op, a, b)
+  const left = asTensor(a, operandDtype)
+  const right = asTensor(b, operandDtype)
+  return getBackend().binary(op, left, right, shape, dtype)
 }
 
 /**
@@ -151,16 +186,31 @@ export const where = (cond: Tensor, a: Tensor | number, b: Tensor | number): Ten
   requireConcrete('where', 'cond', cond)
   requireConcrete('where', 'a', a)
   requireConcrete('where', 'b', b)
+  const { shape, dtype } = whereOutput(cond, a, b)
+  return getBackend().where(cond, asTensor(a, dtype), asTensor(b, dtype), shape, dtype)
+}
+
+/**
+ * The shape and dtype of `where(cond, a, b)` (tensors, possibly abstract, or weak numbers) without
+ * computing it: the kernel's own checks and messages. What the `where` op's shape rule uses.
+ * @example
+ * whereOutput({ shape: [3, 1], dtype: 'int32' }, { shape: [4], dtype: 'float32' }, 0)
+ * // { shape: [3, 4], dtype: 'float32' }
+ * @throws ShapeError when the three shapes do not broadcast; DTypeError for an unknown dtype.
+ * @since 0.2.0
+ */
+export const whereOutput = (
+  cond: { readonly shape: Shape; readonly dtype: DType },
+  a: OperandAval,
+  b: OperandAval,
+): { readonly shape: number[]; readonly dtype: DType } => {
   checkDType('where', 'cond', cond.dtype)
   const dtype = commonDType('where', a, b)
-  const left = asTensor(a, dtype)
-  const right = asTensor(b, dtype)
   const condShape = cond.shape
-  const aShape = left.shape
-  const bShape = right.shape
-  let outShape: number[]
+  const aShape = shapeOf(a)
+  const bShape = shapeOf(b)
   try {
-    outShape = broadcastShapes('where', broadcastShapes('where', condShape, aShape), bShape)
+    return { shape: broadcastShapes('where', broadcastShapes('where', condShape, aShape), bShape), dtype }
   } catch (error) {
     if (!(error instanceof ShapeError)) throw error
     throw new ShapeError(
@@ -169,7 +219,6 @@ export const where = (cond: Tensor, a: Tensor | number, b: Tensor | number): Ten
         `together; trailing dimensions must be equal or 1`,
     )
   }
-  return getBackend().where(cond, left, right, outShape, dtype)
 }
 
 /**
@@ -182,8 +231,24 @@ export const where = (cond: Tensor, a: Tensor | number, b: Tensor | number): Ten
  */
 export const astype = (x: Tensor, dtype: DType): Tensor => {
   requireConcrete('astype', 'x', x)
+  astypeOutput(x, dtype)
+  return x.dtype === dtype ? x : getBackend().cast(x, dtype)
+}
+
+/**
+ * The shape and dtype of `astype(x, dtype)` (`x` may be abstract: only its shape and dtype are
+ * read), with the kernel's own checks: `x`'s shape, `dtype`.
+ * @example
+ * astypeOutput({ shape: [2, 3], dtype: 'float32' }, 'int32') // { shape: [2, 3], dtype: 'int32' }
+ * @throws DTypeError for an unknown dtype of `x` or target dtype.
+ * @since 0.2.0
+ */
+export const astypeOutput = (
+  x: { readonly shape: Shape; readonly dtype: DType },
+  dtype: DType,
+): { readonly shape: number[]; readonly dtype: DType } => {
   if (!isDType(dtype))
     throw new DTypeError('astype', `unknown target dtype ${String(dtype)}; ${DTYPES_EXPECTED}`)
-  const from = checkDType('astype', 'x', x.dtype)
-  return from === dtype ? x : getBackend().cast(x, dtype)
+  checkDType('astype', 'x', x.dtype)
+  return { shape: [...x.shape], dtype }
 }

@@ -5,10 +5,11 @@
  * @since 0.1.0
  */
 import { getBackend } from '../backend'
+import type { DType } from '../dtype'
 import { ShapeError, ValueError, fmtShape } from '../errors'
-import { shapesEqual } from '../shape'
+import { shapesEqual, type Shape } from '../shape'
 import { requireConcrete, type Tensor } from '../tensor'
-import { requireSameFloat } from './sameFloat'
+import { checkSameFloat, requireSameFloat } from './sameFloat'
 
 /**
  * `alpha · x + y` in one pass (BLAS `axpy`), computed in float64 and rounded once to the dtype.
@@ -34,15 +35,62 @@ export const axpy = (alpha: number, x: Tensor, y: Tensor): Tensor => {
  * @since 0.1.0
  */
 export const reluGrad = (ct: Tensor, y: Tensor): Tensor => {
-  requireSameFloat('reluGrad', ['ct', 'y'], [ct, y])
+  requireConcrete('reluGrad', 'ct', ct)
+  requireConcrete('reluGrad', 'y', y)
+  reluGradOutput(ct, y)
   return getBackend().reluGrad(ct, y)
 }
 
+/**
+ * The shape and dtype of `reluGrad(ct, y)` (which may be abstract: only their shapes and dtypes are
+ * read), with the kernel's own checks: `ct`'s shape and dtype.
+ * @example
+ * reluGradOutput({ shape: [8, 4], dtype: 'float32' }, { shape: [8, 4], dtype: 'float32' })
+ * // { shape: [8, 4], dtype: 'float32' }
+ * @throws DTypeError / ShapeError for mismatched operands.
+ * @since 0.2.0
+ */
+export const reluGradOutput = (
+  ct: { readonly shape: Shape; readonly dtype: DType },
+  y: { readonly shape: Shape; readonly dtype: DType },
+): { readonly shape: number[]; readonly dtype: DType } => {
+  checkSameFloat('reluGrad', ['ct', 'y'], [ct, y])
+  return { shape: [...ct.shape], dtype: ct.dtype }
+}
+
 /** Rejects logits and labels that are not float tensors of one dtype and one shape of rank ≥ 1. */
-const requireClasses = (op: string, logits: Tensor, labels: Tensor): void => {
-  requireSameFloat(op, ['logits', 'labels'], [logits, labels])
+const checkClasses = (
+  op: string,
+  logits: { readonly shape: Shape; readonly dtype: DType },
+  labels: { readonly shape: Shape; readonly dtype: DType },
+): void => {
+  checkSameFloat(op, ['logits', 'labels'], [logits, labels])
   if (logits.shape.length === 0)
     throw new ShapeError(op, 'logits are a scalar; expected classes along the last axis')
+}
+
+const requireClasses = (op: string, logits: Tensor, labels: Tensor): void => {
+  requireConcrete(op, 'logits', logits)
+  requireConcrete(op, 'labels', labels)
+  checkClasses(op, logits, labels)
+}
+
+/**
+ * The shape and dtype of `softmaxCrossEntropyLoss(logits, labels)` (which may be abstract: only
+ * their shapes and dtypes are read), with the kernel's own checks: the logits' shape without the
+ * last axis, their dtype.
+ * @example
+ * softmaxCrossEntropyLossOutput({ shape: [8, 10], dtype: 'float32' }, { shape: [8, 10], dtype: 'float32' })
+ * // { shape: [8], dtype: 'float32' }
+ * @throws DTypeError / ShapeError for mismatched operands or scalar logits.
+ * @since 0.2.0
+ */
+export const softmaxCrossEntropyLossOutput = (
+  logits: { readonly shape: Shape; readonly dtype: DType },
+  labels: { readonly shape: Shape; readonly dtype: DType },
+): { readonly shape: number[]; readonly dtype: DType } => {
+  checkClasses('softmaxCrossEntropyLoss', logits, labels)
+  return { shape: logits.shape.slice(0, -1), dtype: logits.dtype }
 }
 
 /**
@@ -57,7 +105,10 @@ const requireClasses = (op: string, logits: Tensor, labels: Tensor): void => {
  * @since 0.1.0
  */
 export const softmaxCrossEntropyLoss = (logits: Tensor, labels: Tensor): Tensor => {
-  requireClasses('softmaxCrossEntropyLoss', logits, labels)
+  requireConcrete('softmaxCrossEntropyLoss', 'logits', logits)
+  requireConcrete('softmaxCrossEntropyLoss', 'labels', labels)
+  // The backends lay the loss out as this says (the rows of the logits, their dtype).
+  softmaxCrossEntropyLossOutput(logits, labels)
   return getBackend().softmaxCrossEntropy(logits, labels)
 }
 

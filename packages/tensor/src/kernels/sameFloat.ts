@@ -1,6 +1,6 @@
-import { isFloat } from '../dtype'
+import { isFloat, type DType } from '../dtype'
 import { DTypeError, ShapeError, fmtShape } from '../errors'
-import { shapesEqual } from '../shape'
+import { shapesEqual, type Shape } from '../shape'
 import { requireConcrete, type Tensor } from '../tensor'
 
 /** Rejects operands that are not float tensors of one dtype and one shape. @internal */
@@ -10,6 +10,18 @@ export const requireSameFloat = (
   xs: ReadonlyArray<Tensor>,
 ): void => {
   for (let i = 0; i < xs.length; i++) requireConcrete(op, names[i] ?? `operand ${i}`, xs[i]!)
+  checkSameFloat(op, names, xs)
+}
+
+/**
+ * `requireSameFloat` on shapes and dtypes only (operands may be abstract): what a shape rule checks.
+ * @internal
+ */
+export const checkSameFloat = (
+  op: string,
+  names: ReadonlyArray<string>,
+  xs: ReadonlyArray<{ readonly shape: Shape; readonly dtype: DType }>,
+): void => {
   const first = xs[0]!
   xs.forEach((x, i) => {
     if (!isFloat(x.dtype) || x.dtype !== first.dtype)
