@@ -15,6 +15,13 @@ export interface ConcatParams {
 export const concatOp = defineOp<'concat', ReadonlyArray<Tensor>, ConcatParams>({
   name: 'concat',
   forward: (xs, p) => T.concat(xs, p.axis),
+  abstract: (xs, p) => ({
+    shape: T.concatShape(
+      xs.map((x) => x.shape),
+      p.axis,
+    ),
+    dtype: xs.map((x) => x.dtype).reduce(T.promoteTypes),
+  }),
   vjp: (ct, xs, _y, p, needed) => {
     const leading = new Array<undefined>(p.axis).fill(undefined)
     let offset = 0

@@ -17,6 +17,11 @@ export interface AxisParams {
 export const gatherOp = defineOp<'gather', [Tensor, Tensor], AxisParams>({
   name: 'gather',
   forward: ([x, indices], p) => T.gather(x, indices, p.axis),
+  // Index values are checked by the kernel when the graph runs: a rule has no data.
+  abstract: ([x, indices], p) => ({
+    shape: T.gatherShape(x.shape, indices.shape, indices.dtype, p.axis),
+    dtype: x.dtype,
+  }),
   vjp: (ct, [x, indices], _y, p, needed) => [
     needed[0] ? scatterAdd(ct, indices, x.shape, { axis: p.axis }) : undefined,
     needed[1] ? T.zeros(indices.shape, 'int32') : undefined,

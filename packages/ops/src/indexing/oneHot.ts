@@ -14,6 +14,10 @@ export interface OneHotParams {
 export const oneHotOp = defineOp<'oneHot', [Tensor], OneHotParams>({
   name: 'oneHot',
   forward: ([indices], p) => T.oneHot(indices, p.depth, p.dtype),
+  abstract: ([indices], p) => ({
+    shape: T.oneHotShape(indices.shape, indices.dtype, p.depth, p.dtype),
+    dtype: p.dtype,
+  }),
   vjp: zeroCotangents,
   // The new axis is last, so the examples stay where they are in the indices.
   batch: ([indices], [axis], p, self) => [self([indices], p), axis ?? 0],

@@ -15,6 +15,7 @@ export interface PadParams {
 export const padOp = defineOp<'pad', [Tensor], PadParams>({
   name: 'pad',
   forward: ([x], p) => T.pad(x, p.pads, p.value),
+  abstract: ([x], p) => ({ shape: T.padShape(x.shape, p.pads, p.value, x.dtype), dtype: x.dtype }),
   // pads has one entry per axis of x (the wrapper fills the trailing ones)
   vjp: (ct, [x], _y, p) => [
     slice(

@@ -18,6 +18,10 @@ export interface ScatterParams {
 export const scatterAddOp = defineOp<'scatterAdd', [Tensor, Tensor], ScatterParams>({
   name: 'scatterAdd',
   forward: ([updates, indices], p) => T.scatterAdd(updates, indices, p.axis, p.shape),
+  abstract: ([updates, indices], p) => ({
+    shape: T.scatterAddShape(updates.shape, indices.shape, indices.dtype, p.axis, p.shape),
+    dtype: updates.dtype,
+  }),
   vjp: (ct, [, indices], _y, p, needed) => [
     needed[0] ? gather(ct, indices, { axis: p.axis }) : undefined,
     needed[1] ? T.zeros(indices.shape, 'int32') : undefined,

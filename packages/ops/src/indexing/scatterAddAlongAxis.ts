@@ -12,6 +12,10 @@ import { takeAlongAxis } from './takeAlongAxis'
 export const scatterAddAlongAxisOp = defineOp<'scatterAddAlongAxis', [Tensor, Tensor], ScatterParams>({
   name: 'scatterAddAlongAxis',
   forward: ([updates, indices], p) => T.scatterAddAlongAxis(updates, indices, p.axis, p.shape),
+  abstract: ([updates, indices], p) => ({
+    shape: T.scatterAddAlongAxisShape(updates.shape, indices.shape, indices.dtype, p.axis, p.shape),
+    dtype: updates.dtype,
+  }),
   vjp: (ct, [, indices], _y, p, needed) => [
     needed[0] ? takeAlongAxis(ct, indices, { axis: p.axis }) : undefined,
     needed[1] ? T.zeros(indices.shape, 'int32') : undefined,

@@ -53,6 +53,8 @@ export const sliceOp = defineOp<'slice', [Tensor], SliceParams>({
   name: 'slice',
   forward: ([x], p) => T.slice(x, toRanges(p)),
   vjp: (ct, [x], _y, p) => [unslice(ct, x.shape, p)],
+  // The ranges forward hands the kernel, resolved against x's shape as the kernel resolves them.
+  abstract: ([x], p) => ({ shape: T.sliceShape(x.shape, toRanges(p)), dtype: x.dtype }),
   // The examples' axis is kept whole: a range 0:B:1 inserted where it lies.
   batch: ([x], [axis], p, self) => {
     const b = axis ?? 0 // the only input, so the mapped one

@@ -12,6 +12,10 @@ import { scatterAddAlongAxis } from './scatterAddAlongAxis'
 export const takeAlongAxisOp = defineOp<'takeAlongAxis', [Tensor, Tensor], AxisParams>({
   name: 'takeAlongAxis',
   forward: ([x, indices], p) => T.takeAlongAxis(x, indices, p.axis),
+  abstract: ([x, indices], p) => ({
+    shape: T.takeAlongAxisShape(x.shape, indices.shape, indices.dtype, p.axis),
+    dtype: x.dtype,
+  }),
   vjp: (ct, [x, indices], _y, p, needed) => [
     needed[0] ? scatterAddAlongAxis(ct, indices, x.shape, { axis: p.axis }) : undefined,
     needed[1] ? T.zeros(indices.shape, 'int32') : undefined,

@@ -19,12 +19,12 @@ const resolveAxis = (op: string, axis: number, rank: number, shape: Shape, what:
   return axis < 0 ? axis + rank : axis
 }
 
-/** Throws a `DTypeError` unless `indices` is int32. */
-const checkIndexDtype = (op: string, indices: Tensor, indexShape: Shape): void => {
-  if (indices.dtype !== 'int32')
+/** Throws a `DTypeError` unless the indices (of `indexDtype` and `indexShape`) are int32. */
+const checkIndexDtype = (op: string, indexDtype: DType, indexShape: Shape): void => {
+  if (indexDtype !== 'int32')
     throw new DTypeError(
       op,
-      `indices must be int32, got ${indices.dtype} of shape ${fmtShape(indexShape)}; cast them to int32 first`,
+      `indices must be int32, got ${indexDtype} of shape ${fmtShape(indexShape)}; cast them to int32 first`,
     )
 }
 
@@ -46,6 +46,34 @@ const checkIndexRange = (op: string, indices: Tensor, size: number, where: strin
 }
 
 /**
+ * The geometry of `gather`: every check that needs no index values (dtype, axis), the resolved
+ * axis and the output shape. Shared by the kernel and `gatherShape`.
+ */
+const gatherPlan = (
+  xShape: Shape,
+  indexShape: Shape,
+  indexDtype: DType,
+  axis: number,
+): { readonly at: number; readonly outShape: number[] } => {
+  const op = 'gather'
+  checkIndexDtype(op, indexDtype, indexShape)
+  const at = resolveAxis(op, axis, xShape.length, xShape, 'x')
+  return { at, outShape: [...xShape.slice(0, at), ...indexShape, ...xShape.slice(at + 1)] }
+}
+
+/**
+ * The shape of `gather(x, indices, axis)` for `x` of shape `xShape` and indices of `indexShape`
+ * and `indexDtype`, or the error `gather` would throw for them. The index values are not checked
+ * (that needs data): `gather` itself still rejects an out-of-range index.
+ * @example
+ * gatherShape([10, 4], [2, 3], 'int32') // [2, 3, 4]
+ * @throws DTypeError for non-int32 indices; ValueError for an out-of-range axis.
+ * @since 0.2.0
+ */
+export const gatherShape = (xShape: Shape, indexShape: Shape, indexDtype: DType, axis = 0): number[] =>
+  gatherPlan(xShape, indexShape, indexDtype, axis).outShape
+
+/**
  * Picks entries of `x` along `axis` (NumPy `take`): the result has shape
  * `x.shape[:axis] + indices.shape + x.shape[axis+1:]`. Indices are int32 in `[0, x.shape[axis])`.
  * @example
@@ -59,10 +87,54 @@ export const gather = (x: Tensor, indices: Tensor, axis = 0): Tensor => {
   requireConcrete(op, 'x', x)
   requireConcrete(op, 'indices', indices)
   const xShape = x.shape
-  checkIndexDtype(op, indices, indices.shape)
-  const at = resolveAxis(op, axis, xShape.length, xShape, 'x')
+  const { at } = gatherPlan(xShape, indices.shape, indices.dtype, axis)
   checkIndexRange(op, indices, xShape[at]!, `axis ${at} of x of shape ${fmtShape(xShape)}`)
   return getBackend().gather(x, indices, at)
+}
+
+/**
+ * The geometry of `scatterAdd`: the result shape, the index dtype, the axis and the updates'
+ * shape checked (everything but the index values); returns the resolved axis.
+ */
+const scatterAddPlan = (
+  updatesShape: Shape,
+  indexShape: Shape,
+  indexDtype: DType,
+  axis: number,
+  shape: ReadonlyArray<number>,
+): number => {
+  const op = 'scatterAdd'
+  checkShape(op, shape)
+  checkIndexDtype(op, indexDtype, indexShape)
+  const at = resolveAxis(op, axis, shape.length, shape, 'the result')
+  const expected = [...shape.slice(0, at), ...indexShape, ...shape.slice(at + 1)]
+  if (!shapesEqual(updatesShape, expected))
+    throw new ShapeError(
+      op,
+      `updates has shape ${fmtShape(updatesShape)} but gathering axis ${at} of shape ${fmtShape(shape)} with ` +
+        `indices of shape ${fmtShape(indexShape)} gives ${fmtShape(expected)}; expected updates of that shape`,
+    )
+  return at
+}
+
+/**
+ * The shape of `scatterAdd(updates, indices, axis, shape)` (that is, `shape`) for updates of
+ * `updatesShape` and indices of `indexShape` and `indexDtype`, or the error `scatterAdd` would
+ * throw for them. The index values are not checked (that needs data): `scatterAdd` still does.
+ * @example
+ * scatterAddShape([2, 3, 4], [2, 3], 'int32', 0, [10, 4]) // [10, 4]
+ * @throws ShapeError when `updates` has the wrong shape; DTypeError / ValueError as for `gatherShape`.
+ * @since 0.2.0
+ */
+export const scatterAddShape = (
+  updatesShape: Shape,
+  indexShape: Shape,
+  indexDtype: DType,
+  axis: number,
+  shape: ReadonlyArray<number>,
+): number[] => {
+  scatterAddPlan(updatesShape, indexShape, indexDtype, axis, shape)
+  return [...shape]
 }
 
 /**
@@ -83,20 +155,31 @@ export const scatterAdd = (
   const op = 'scatterAdd'
   requireConcrete(op, 'updates', updates)
   requireConcrete(op, 'indices', indices)
-  checkShape(op, shape)
-  const indexShape = indices.shape
-  const updatesShape = updates.shape
-  checkIndexDtype(op, indices, indexShape)
-  const at = resolveAxis(op, axis, shape.length, shape, 'the result')
-  const expected = [...shape.slice(0, at), ...indexShape, ...shape.slice(at + 1)]
-  if (!shapesEqual(updatesShape, expected))
-    throw new ShapeError(
-      op,
-      `updates has shape ${fmtShape(updatesShape)} but gathering axis ${at} of shape ${fmtShape(shape)} with ` +
-        `indices of shape ${fmtShape(indexShape)} gives ${fmtShape(expected)}; expected updates of that shape`,
-    )
+  const at = scatterAddPlan(updates.shape, indices.shape, indices.dtype, axis, shape)
   checkIndexRange(op, indices, shape[at]!, `axis ${at} of the result shape ${fmtShape(shape)}`)
   return getBackend().scatterAdd(updates, indices, at, [...shape])
+}
+
+/**
+ * The shape of `oneHot(indices, depth, dtype)`, `indexShape + [depth]`, for indices of
+ * `indexShape` and `indexDtype`, or the error `oneHot` would throw for them. The index values are
+ * not checked (that needs data): `oneHot` itself still rejects an index outside `[0, depth)`.
+ * @example
+ * oneHotShape([32], 'int32', 10, 'float32') // [32, 10]
+ * @throws DTypeError for non-int32 indices or an unknown dtype; ValueError for a bad depth.
+ * @since 0.2.0
+ */
+export const oneHotShape = (indexShape: Shape, indexDtype: DType, depth: number, dtype: DType): number[] => {
+  const op = 'oneHot'
+  checkIndexDtype(op, indexDtype, indexShape)
+  if (!Number.isInteger(depth) || depth < 0)
+    throw new ValueError(
+      op,
+      `depth ${depth} is not a non-negative integer (indices have shape ${fmtShape(indexShape)})`,
+    )
+  if (!isDType(dtype))
+    throw new DTypeError(op, `dtype ${String(dtype)} is not one of 'float32', 'float64', 'int32'`)
+  return [...indexShape, depth]
 }
 
 /**
@@ -111,31 +194,24 @@ export const oneHot = (indices: Tensor, depth: number, dtype: DType = 'float32')
   const op = 'oneHot'
   requireConcrete(op, 'indices', indices)
   const indexShape = indices.shape
-  checkIndexDtype(op, indices, indexShape)
-  if (!Number.isInteger(depth) || depth < 0)
-    throw new ValueError(
-      op,
-      `depth ${depth} is not a non-negative integer (indices have shape ${fmtShape(indexShape)})`,
-    )
-  if (!isDType(dtype))
-    throw new DTypeError(op, `dtype ${String(dtype)} is not one of 'float32', 'float64', 'int32'`)
+  oneHotShape(indexShape, indices.dtype, depth, dtype)
   checkIndexRange(op, indices, depth, `depth (indices of shape ${fmtShape(indexShape)})`)
   return getBackend().oneHot(indices, depth, dtype)
 }
 
 /**
- * Checks the `takeAlongAxis` geometry: `indices` has the rank of `shape` and matches it on every
- * axis but `axis`, and is int32 and in range. Returns the resolved axis.
+ * The `takeAlongAxis` geometry, every check that needs no index values: `indices` is int32, has
+ * the rank of `shape` and matches it on every axis but `axis`. Returns the resolved axis.
  */
-const checkAlongAxis = (
+const alongAxisPlan = (
   op: string,
   shape: Shape,
   shapeName: string,
-  indices: Tensor,
   indexShape: Shape,
+  indexDtype: DType,
   axis: number,
 ): number => {
-  checkIndexDtype(op, indices, indexShape)
+  checkIndexDtype(op, indexDtype, indexShape)
   const rank = shape.length
   const at = resolveAxis(op, axis, rank, shape, shapeName)
   const fits = indexShape.length === rank && indexShape.every((dim, i) => i === at || dim === shape[i])
@@ -145,8 +221,26 @@ const checkAlongAxis = (
       `indices have shape ${fmtShape(indexShape)} but ${shapeName} has shape ${fmtShape(shape)}; ` +
         `expected the same rank and equal dimensions on every axis but ${at}`,
     )
-  checkIndexRange(op, indices, shape[at]!, `axis ${at} of ${shapeName} of shape ${fmtShape(shape)}`)
   return at
+}
+
+/**
+ * The shape of `takeAlongAxis(x, indices, axis)` (that of the indices) for `x` of shape `xShape`
+ * and indices of `indexShape` and `indexDtype`, or the error `takeAlongAxis` would throw for them.
+ * The index values are not checked (that needs data): `takeAlongAxis` itself still does.
+ * @example
+ * takeAlongAxisShape([32, 10], [32, 1], 'int32', 1) // [32, 1]
+ * @throws DTypeError for non-int32 indices; ShapeError for mismatched shapes; ValueError for a bad axis.
+ * @since 0.2.0
+ */
+export const takeAlongAxisShape = (
+  xShape: Shape,
+  indexShape: Shape,
+  indexDtype: DType,
+  axis: number,
+): number[] => {
+  alongAxisPlan('takeAlongAxis', xShape, 'x', indexShape, indexDtype, axis)
+  return [...indexShape]
 }
 
 /**
@@ -159,10 +253,51 @@ const checkAlongAxis = (
  * @since 0.1.0
  */
 export const takeAlongAxis = (x: Tensor, indices: Tensor, axis: number): Tensor => {
-  requireConcrete('takeAlongAxis', 'x', x)
-  requireConcrete('takeAlongAxis', 'indices', indices)
-  const at = checkAlongAxis('takeAlongAxis', x.shape, 'x', indices, indices.shape, axis)
+  const op = 'takeAlongAxis'
+  requireConcrete(op, 'x', x)
+  requireConcrete(op, 'indices', indices)
+  const xShape = x.shape
+  const at = alongAxisPlan(op, xShape, 'x', indices.shape, indices.dtype, axis)
+  checkIndexRange(op, indices, xShape[at]!, `axis ${at} of x of shape ${fmtShape(xShape)}`)
   return getBackend().takeAlongAxis(x, indices, at)
+}
+
+/** The `scatterAddAlongAxis` geometry (see `alongAxisPlan`), `updates` shaped as the indices too. */
+const scatterAlongAxisPlan = (
+  updatesShape: Shape,
+  indexShape: Shape,
+  indexDtype: DType,
+  axis: number,
+  shape: ReadonlyArray<number>,
+): number => {
+  const op = 'scatterAddAlongAxis'
+  checkShape(op, shape)
+  if (!shapesEqual(updatesShape, indexShape))
+    throw new ShapeError(
+      op,
+      `updates have shape ${fmtShape(updatesShape)} but indices have shape ${fmtShape(indexShape)}; expected equal shapes`,
+    )
+  return alongAxisPlan(op, shape, 'the result', indexShape, indexDtype, axis)
+}
+
+/**
+ * The shape of `scatterAddAlongAxis(updates, indices, axis, shape)` (that is, `shape`) for
+ * updates of `updatesShape` and indices of `indexShape` and `indexDtype`, or the error
+ * `scatterAddAlongAxis` would throw for them. The index values are not checked (that needs data).
+ * @example
+ * scatterAddAlongAxisShape([32, 1], [32, 1], 'int32', 1, [32, 10]) // [32, 10]
+ * @throws ShapeError for mismatched shapes; DTypeError / ValueError as for `takeAlongAxisShape`.
+ * @since 0.2.0
+ */
+export const scatterAddAlongAxisShape = (
+  updatesShape: Shape,
+  indexShape: Shape,
+  indexDtype: DType,
+  axis: number,
+  shape: ReadonlyArray<number>,
+): number[] => {
+  scatterAlongAxisPlan(updatesShape, indexShape, indexDtype, axis, shape)
+  return [...shape]
 }
 
 /**
@@ -183,14 +318,7 @@ export const scatterAddAlongAxis = (
   const op = 'scatterAddAlongAxis'
   requireConcrete(op, 'updates', updates)
   requireConcrete(op, 'indices', indices)
-  checkShape(op, shape)
-  const indexShape = indices.shape
-  const updatesShape = updates.shape
-  if (!shapesEqual(updatesShape, indexShape))
-    throw new ShapeError(
-      op,
-      `updates have shape ${fmtShape(updatesShape)} but indices have shape ${fmtShape(indexShape)}; expected equal shapes`,
-    )
-  const at = checkAlongAxis(op, shape, 'the result', indices, indexShape, axis)
+  const at = scatterAlongAxisPlan(updates.shape, indices.shape, indices.dtype, axis, shape)
+  checkIndexRange(op, indices, shape[at]!, `axis ${at} of the result of shape ${fmtShape(shape)}`)
   return getBackend().scatterAddAlongAxis(updates, indices, at, shape)
 }

@@ -121,6 +121,16 @@ export const resolveSlice = (
 }
 
 /**
+ * The shape of `slice(x, ranges)` for `x` of shape `inShape`, or the error `slice` would throw.
+ * @example
+ * sliceShape([5, 4], [{ start: -1, step: -2 }]) // [3, 4]
+ * @throws ShapeError for more ranges than axes; ValueError for a zero or non-integer step or bound.
+ * @since 0.2.0
+ */
+export const sliceShape = (inShape: Shape, ranges: ReadonlyArray<SliceRange | undefined>): number[] =>
+  resolveSlice('slice', inShape, ranges).outShape
+
+/**
  * Python-style slicing: `ranges[i]` slices axis `i` as `start:stop:step` (negative indices count
  * from the end, out-of-range bounds are clamped, a negative step walks backwards); axes without a
  * range are kept whole. Returns `x` itself when the slice selects everything in order.
@@ -141,13 +151,57 @@ export const slice = (x: Tensor, ranges: ReadonlyArray<SliceRange | undefined>):
 /** Casts `x` to `dtype` unless it already is. */
 const castTo = (x: Tensor, dtype: DType): Tensor => (x.dtype === dtype ? x : getBackend().cast(x, dtype))
 
-/** Validates a non-empty list of tensors, or throws a `ValueError` naming the op. */
-const checkList = (op: string, xs: ReadonlyArray<Tensor>): void => {
+/** Validates a non-empty list (of tensors, or of their shapes), or throws a `ValueError` naming the op. */
+const checkList = (op: string, xs: ReadonlyArray<unknown>): void => {
   if (!Array.isArray(xs) || xs.length === 0)
     throw new ValueError(
       op,
       `xs must be a non-empty array of tensors, got ${Array.isArray(xs) ? '[]' : String(xs)}`,
     )
+}
+
+/**
+ * The `concat` geometry of a non-empty list of shapes: the resolved axis and the output shape, or
+ * a `ShapeError` / `ValueError` for scalars, a bad axis or mismatched shapes.
+ */
+const concatPlan = (
+  shapes: ReadonlyArray<Shape>,
+  axis: number,
+): { readonly at: number; readonly outShape: number[] } => {
+  const op = 'concat'
+  const firstShape = shapes[0]!
+  const rank = firstShape.length
+  if (rank === 0)
+    throw new ShapeError(op, `cannot concatenate scalars (xs[0] has shape []); use stack to add an axis`)
+  const at = resolveAxis(op, axis, rank, firstShape)
+  let total = firstShape[at]!
+  for (let k = 1; k < shapes.length; k++) {
+    const shape = shapes[k]!
+    const fits = shape.length === rank && shape.every((dim, i) => i === at || dim === firstShape[i])
+    if (!fits)
+      throw new ShapeError(
+        op,
+        `xs[${k}] has shape ${fmtShape(shape)} but xs[0] has shape ${fmtShape(firstShape)}; ` +
+          `expected the same rank and equal dimensions on every axis but ${at}`,
+      )
+    total += shape[at]!
+  }
+  const outShape = [...firstShape]
+  outShape[at] = total
+  return { at, outShape }
+}
+
+/**
+ * The shape of `concat(xs, axis)` for tensors of shapes `shapes`, or the error `concat` would
+ * throw for them. (Its dtype is theirs promoted: `promoteTypes`.)
+ * @example
+ * concatShape([[2, 3], [2, 5]], 1) // [2, 8]
+ * @throws ValueError for an empty list or a bad axis; ShapeError when ranks or other dimensions differ.
+ * @since 0.2.0
+ */
+export const concatShape = (shapes: ReadonlyArray<Shape>, axis = 0): number[] => {
+  checkList('concat', shapes)
+  return concatPlan(shapes, axis).outShape
 }
 
 /**
@@ -162,24 +216,12 @@ export const concat = (xs: ReadonlyArray<Tensor>, axis = 0): Tensor => {
   const op = 'concat'
   checkList(op, xs)
   requireAllConcrete(op, 'xs', xs)
-  const shapes = xs.map((x) => x.shape)
-  const firstShape = shapes[0]!
-  const rank = firstShape.length
-  if (rank === 0)
-    throw new ShapeError(op, `cannot concatenate scalars (xs[0] has shape []); use stack to add an axis`)
-  const at = resolveAxis(op, axis, rank, firstShape)
+  const { at } = concatPlan(
+    xs.map((x) => x.shape),
+    axis,
+  )
   let dtype = xs[0]!.dtype
-  for (let k = 1; k < xs.length; k++) {
-    const shape = shapes[k]!
-    const fits = shape.length === rank && shape.every((dim, i) => i === at || dim === firstShape[i])
-    if (!fits)
-      throw new ShapeError(
-        op,
-        `xs[${k}] has shape ${fmtShape(shape)} but xs[0] has shape ${fmtShape(firstShape)}; ` +
-          `expected the same rank and equal dimensions on every axis but ${at}`,
-      )
-    dtype = promoteTypes(dtype, xs[k]!.dtype)
-  }
+  for (let k = 1; k < xs.length; k++) dtype = promoteTypes(dtype, xs[k]!.dtype)
   if (xs.length === 1) return castTo(xs[0]!, dtype)
   return getBackend().concat(
     xs.map((x) => castTo(x, dtype)),
@@ -218,18 +260,20 @@ export const stack = (xs: ReadonlyArray<Tensor>, axis = 0): Tensor => {
 }
 
 /**
- * Pads with a constant: `pads[i] = [before, after]` adds that many `value`s around axis `i`.
- * Fewer entries than axes pad the leading axes only. Returns `x` when nothing is added.
- * @example
- * pad(image, [[0, 0], [0, 0], [2, 2], [2, 2]]) // NCHW: 2 pixels of zeros on every side
- * @throws ShapeError for more entries than axes; ValueError for negative or non-integer amounts.
- * @since 0.1.0
+ * The `pad` geometry: one validated `[before, after]` per axis (trailing axes `[0, 0]`), whether
+ * anything is added, and the output shape; or the error `pad` throws for `pads` or `value`.
  */
-export const pad = (x: Tensor, pads: ReadonlyArray<readonly [number, number]>, value = 0): Tensor => {
+const padPlan = (
+  inShape: Shape,
+  pads: ReadonlyArray<readonly [number, number]>,
+  value: number,
+  dtype: DType,
+): {
+  readonly full: ReadonlyArray<readonly [number, number]>
+  readonly grows: boolean
+  readonly outShape: number[]
+} => {
   const op = 'pad'
-  requireConcrete(op, 'x', x)
-  const inShape = x.shape
-  const dtype = x.dtype
   const rank = inShape.length
   if (!Array.isArray(pads))
     throw new ValueError(op, `pads must be an array of [before, after] pairs, got ${String(pads)}`)
@@ -239,6 +283,7 @@ export const pad = (x: Tensor, pads: ReadonlyArray<readonly [number, number]>, v
       `pads has ${pads.length} entries but x has shape ${fmtShape(inShape)}; expected at most ${rank}, one per leading axis`,
     )
   const full = new Array<readonly [number, number]>(rank)
+  const outShape = new Array<number>(rank)
   let grows = false
   for (let i = 0; i < rank; i++) {
     const pair: readonly [number, number] = i < pads.length ? pads[i]! : [0, 0]
@@ -254,12 +299,43 @@ export const pad = (x: Tensor, pads: ReadonlyArray<readonly [number, number]>, v
       )
     if (pair[0] > 0 || pair[1] > 0) grows = true
     full[i] = pair
+    outShape[i] = pair[0] + inShape[i]! + pair[1]
   }
   if (typeof value !== 'number' || (dtype === 'int32' && !Number.isInteger(value)))
     throw new ValueError(
       op,
       `value ${String(value)} cannot fill a ${dtype} tensor of shape ${fmtShape(inShape)}`,
     )
+  return { full, grows, outShape }
+}
+
+/**
+ * The shape of `pad(x, pads, value)` for `x` of shape `inShape` and dtype `dtype` (which decides
+ * whether `value` can fill it), or the error `pad` would throw.
+ * @example
+ * padShape([2, 3], [[1, 1], [0, 2]], 0, 'float32') // [4, 5]
+ * @throws ShapeError for more entries than axes; ValueError for negative or non-integer amounts,
+ * or a fractional `value` for an int32 tensor.
+ * @since 0.2.0
+ */
+export const padShape = (
+  inShape: Shape,
+  pads: ReadonlyArray<readonly [number, number]>,
+  value: number,
+  dtype: DType,
+): number[] => padPlan(inShape, pads, value, dtype).outShape
+
+/**
+ * Pads with a constant: `pads[i] = [before, after]` adds that many `value`s around axis `i`.
+ * Fewer entries than axes pad the leading axes only. Returns `x` when nothing is added.
+ * @example
+ * pad(image, [[0, 0], [0, 0], [2, 2], [2, 2]]) // NCHW: 2 pixels of zeros on every side
+ * @throws ShapeError for more entries than axes; ValueError for negative or non-integer amounts.
+ * @since 0.1.0
+ */
+export const pad = (x: Tensor, pads: ReadonlyArray<readonly [number, number]>, value = 0): Tensor => {
+  requireConcrete('pad', 'x', x)
+  const { full, grows } = padPlan(x.shape, pads, value, x.dtype)
   if (!grows) return x
   return getBackend().pad(x, full, value)
 }
