@@ -22,6 +22,12 @@ export const clipOp = defineOp<'clip', [Tensor], ClipParams>({
     const floored = lo === -Infinity ? x : T.maximum(x, lo)
     return hi === Infinity ? floored : T.minimum(floored, hi)
   },
+  // The forward's kernels, through their shape function: a non-integer bound makes an int32 x float32.
+  abstract: ([x], { lo, hi }) => {
+    const floored = lo === -Infinity ? x : T.binaryOutput('maximum', x, lo)
+    const clipped = hi === Infinity ? floored : T.binaryOutput('minimum', floored, hi)
+    return { shape: clipped.shape, dtype: clipped.dtype }
+  },
   vjp: (ct, [x], _y, { lo, hi }) => [where(mul(greaterEqual(x, lo), lessEqual(x, hi)), ct, 0)],
   batch: batchElementwise,
 })

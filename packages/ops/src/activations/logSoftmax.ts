@@ -13,6 +13,11 @@ import { batchAlongAxis, type SoftmaxParams } from './softmax'
 export const logSoftmaxOp = defineOp<'logSoftmax', [Tensor], SoftmaxParams>({
   name: 'logSoftmax',
   forward: ([x], { axis }) => T.sub(x, T.logsumexp(x, { axes: axis, keepDims: true })),
+  abstract: ([x], { axis }) =>
+    T.binaryOutput('sub', x, {
+      shape: T.reduceShape('logsumexp', x.shape, { axes: axis, keepDims: true }),
+      dtype: T.reduceDType('logsumexp', x.dtype),
+    }),
   // eʸ is the softmax of x, recovered from the output rather than recomputed from x.
   vjp: (ct, _xs, y, { axis }) => [sub(ct, mul(exp(y), sum(ct, { axis, keepDims: true })))],
   batch: batchAlongAxis,

@@ -37,6 +37,20 @@ export const softmaxOp = defineOp<'softmax', [Tensor], SoftmaxParams>({
     const shifted = T.exp(T.sub(x, T.max(x, { axes: axis, keepDims: true })))
     return T.div(shifted, T.sum(shifted, { axes: axis, keepDims: true }))
   },
+  // The forward's kernels step by step, through their shape functions (so a bad axis is theirs to name).
+  abstract: ([x], { axis }) => {
+    if (x.shape[axis] === 0) return { shape: x.shape, dtype: T.toFloat(x.dtype) }
+    const keep = { axes: axis, keepDims: true }
+    const shifted = T.binaryOutput('sub', x, {
+      shape: T.reduceShape('max', x.shape, keep),
+      dtype: T.reduceDType('max', x.dtype),
+    })
+    const exps = { shape: shifted.shape, dtype: T.unaryDType('exp', shifted.dtype) }
+    return T.binaryOutput('div', exps, {
+      shape: T.reduceShape('sum', exps.shape, keep),
+      dtype: T.reduceDType('sum', exps.dtype),
+    })
+  },
   // The Jacobian diag(y) − y yᵀ applied without forming it.
   vjp: (ct, _xs, y, { axis }) => [mul(y, sub(ct, sum(mul(ct, y), { axis, keepDims: true })))],
   batch: batchAlongAxis,

@@ -10,6 +10,7 @@ import { sign } from './sign'
 export const absOp = defineOp<'abs', [Tensor]>({
   name: 'abs',
   forward: ([x]) => T.abs(x),
+  abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('abs', x.dtype) }),
   vjp: (ct, [x]) => [mul(ct, sign(x))],
   batch: batchElementwise,
 })

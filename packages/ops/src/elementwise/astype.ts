@@ -14,6 +14,7 @@ export interface AstypeParams {
 export const astypeOp = defineOp<'astype', [Tensor], AstypeParams>({
   name: 'astype',
   forward: ([x], p) => T.astype(x, p.dtype),
+  abstract: ([x], p) => T.astypeOutput(x, p.dtype),
   vjp: (ct, xs, _y, p) => (p.dtype === 'int32' ? zeroCotangents(ct, xs) : [astype(ct, xs[0].dtype)]),
   batch: batchElementwise,
 })

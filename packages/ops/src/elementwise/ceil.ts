@@ -9,6 +9,7 @@ import { zeroCotangents } from '../core/zeroCotangents'
 export const ceilOp = defineOp<'ceil', [Tensor]>({
   name: 'ceil',
   forward: ([x]) => T.ceil(x),
+  abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('ceil', x.dtype) }),
   vjp: zeroCotangents,
   batch: batchElementwise,
 })

@@ -11,6 +11,7 @@ import { sin } from './sin'
 export const cosOp = defineOp<'cos', [Tensor]>({
   name: 'cos',
   forward: ([x]) => T.cos(x),
+  abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('cos', x.dtype) }),
   vjp: (ct, [x]) => [neg(mul(ct, sin(x)))],
   batch: batchElementwise,
 })

@@ -14,6 +14,7 @@ const TWO_OVER_SQRT_PI = 2 / Math.sqrt(Math.PI)
 export const erfOp = defineOp<'erf', [Tensor]>({
   name: 'erf',
   forward: ([x]) => T.erf(x),
+  abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('erf', x.dtype) }),
   vjp: (ct, [x]) => [mul(ct, mul(exp(neg(square(x))), TWO_OVER_SQRT_PI))],
   batch: batchElementwise,
 })

@@ -9,6 +9,7 @@ import { batchElementwise } from '../core/batching'
 export const expOp = defineOp<'exp', [Tensor]>({
   name: 'exp',
   forward: ([x]) => T.exp(x),
+  abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('exp', x.dtype) }),
   vjp: (ct, _xs, y) => [mul(ct, y)],
   batch: batchElementwise,
 })

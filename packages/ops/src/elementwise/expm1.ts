@@ -10,6 +10,7 @@ import { mul } from '../binary/mul'
 export const expm1Op = defineOp<'expm1', [Tensor]>({
   name: 'expm1',
   forward: ([x]) => T.expm1(x),
+  abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('expm1', x.dtype) }),
   vjp: (ct, _xs, y) => [mul(ct, add(y, 1))],
   batch: batchElementwise,
 })

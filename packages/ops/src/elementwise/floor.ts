@@ -9,6 +9,7 @@ import { zeroCotangents } from '../core/zeroCotangents'
 export const floorOp = defineOp<'floor', [Tensor]>({
   name: 'floor',
   forward: ([x]) => T.floor(x),
+  abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('floor', x.dtype) }),
   vjp: zeroCotangents,
   batch: batchElementwise,
 })

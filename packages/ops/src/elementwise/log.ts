@@ -9,6 +9,7 @@ import { div } from '../binary/div'
 export const logOp = defineOp<'log', [Tensor]>({
   name: 'log',
   forward: ([x]) => T.log(x),
+  abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('log', x.dtype) }),
   vjp: (ct, [x]) => [div(ct, x)],
   batch: batchElementwise,
 })

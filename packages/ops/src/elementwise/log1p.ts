@@ -10,6 +10,7 @@ import { div } from '../binary/div'
 export const log1pOp = defineOp<'log1p', [Tensor]>({
   name: 'log1p',
   forward: ([x]) => T.log1p(x),
+  abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('log1p', x.dtype) }),
   vjp: (ct, [x]) => [div(ct, add(x, 1))],
   batch: batchElementwise,
 })

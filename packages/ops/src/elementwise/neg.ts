@@ -8,6 +8,7 @@ import { batchElementwise } from '../core/batching'
 export const negOp = defineOp<'neg', [Tensor]>({
   name: 'neg',
   forward: ([x]) => T.neg(x),
+  abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('neg', x.dtype) }),
   vjp: (ct) => [neg(ct)],
   batch: batchElementwise,
 })

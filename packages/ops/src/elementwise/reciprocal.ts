@@ -11,6 +11,7 @@ import { square } from './square'
 export const reciprocalOp = defineOp<'reciprocal', [Tensor]>({
   name: 'reciprocal',
   forward: ([x]) => T.reciprocal(x),
+  abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('reciprocal', x.dtype) }),
   vjp: (ct, _xs, y) => [neg(mul(ct, square(y)))],
   batch: batchElementwise,
 })

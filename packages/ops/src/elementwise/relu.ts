@@ -9,6 +9,7 @@ import { reluGrad } from './reluGrad'
 export const reluOp = defineOp<'relu', [Tensor]>({
   name: 'relu',
   forward: ([x]) => T.relu(x),
+  abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('relu', x.dtype) }),
   vjp: (ct, [x]) => [reluGrad(ct, x)],
   batch: batchElementwise,
 })

@@ -10,14 +10,18 @@ import { reshape } from '../shape/reshape'
 const repeatAlong = (x: Tensor, axis: number, batchShape: ReadonlyArray<number>): Tensor =>
   broadcastTo(reshape(x, [...x.shape.slice(0, axis), 1, ...x.shape.slice(axis)]), batchShape)
 
+/** Whether the fused kernel applies: floats of one dtype (mixed dtypes compose the same values from kernels). */
+const fusable = (ct: Tensor, y: Tensor): boolean => ct.dtype === y.dtype && ct.dtype !== 'int32'
+
 /** The `reluGrad` op: inputs `[ct, y]`. @since 0.1.0 */
 export const reluGradOp = defineOp<'reluGrad', [Tensor, Tensor]>({
   name: 'reluGrad',
-  // One fused pass for floats of one dtype; mixed dtypes compose the same values from kernels.
-  forward: ([ct, y]) =>
-    ct.dtype === y.dtype && ct.dtype !== 'int32'
-      ? T.reluGrad(ct, y)
-      : T.mul(ct, T.astype(T.greater(y, 0), ct.dtype)),
+  forward: ([ct, y]) => (fusable(ct, y) ? T.reluGrad(ct, y) : T.mul(ct, T.astype(T.greater(y, 0), ct.dtype))),
+  // The forward's two paths, each through its kernels' shape functions.
+  abstract: ([ct, y]) =>
+    fusable(ct, y)
+      ? T.reluGradOutput(ct, y)
+      : T.binaryOutput('mul', ct, { shape: T.binaryOutput('greater', y, 0).shape, dtype: ct.dtype }),
   vjp: (cotangent, [, y], _z, _p, needed) => [
     needed[0] ? reluGrad(cotangent, y) : undefined,
     needed[1] ? T.zeros(y.shape, y.dtype) : undefined,

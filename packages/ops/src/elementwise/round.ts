@@ -9,6 +9,7 @@ import { zeroCotangents } from '../core/zeroCotangents'
 export const roundOp = defineOp<'round', [Tensor]>({
   name: 'round',
   forward: ([x]) => T.round(x),
+  abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('round', x.dtype) }),
   vjp: zeroCotangents,
   batch: batchElementwise,
 })

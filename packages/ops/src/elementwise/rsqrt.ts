@@ -10,6 +10,7 @@ import { square } from './square'
 export const rsqrtOp = defineOp<'rsqrt', [Tensor]>({
   name: 'rsqrt',
   forward: ([x]) => T.rsqrt(x),
+  abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('rsqrt', x.dtype) }),
   vjp: (ct, _xs, y) => [mul(mul(ct, -0.5), mul(y, square(y)))],
   batch: batchElementwise,
 })

@@ -10,6 +10,7 @@ import { sub } from '../binary/sub'
 export const sigmoidOp = defineOp<'sigmoid', [Tensor]>({
   name: 'sigmoid',
   forward: ([x]) => T.sigmoid(x),
+  abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('sigmoid', x.dtype) }),
   vjp: (ct, _xs, y) => [mul(ct, mul(y, sub(1, y)))],
   batch: batchElementwise,
 })

@@ -9,6 +9,7 @@ import { zeroCotangents } from '../core/zeroCotangents'
 export const signOp = defineOp<'sign', [Tensor]>({
   name: 'sign',
   forward: ([x]) => T.sign(x),
+  abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('sign', x.dtype) }),
   vjp: zeroCotangents,
   batch: batchElementwise,
 })

@@ -10,6 +10,7 @@ import { cos } from './cos'
 export const sinOp = defineOp<'sin', [Tensor]>({
   name: 'sin',
   forward: ([x]) => T.sin(x),
+  abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('sin', x.dtype) }),
   vjp: (ct, [x]) => [mul(ct, cos(x))],
   batch: batchElementwise,
 })

@@ -10,6 +10,7 @@ import { sigmoid } from './sigmoid'
 export const softplusOp = defineOp<'softplus', [Tensor]>({
   name: 'softplus',
   forward: ([x]) => T.softplus(x),
+  abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('softplus', x.dtype) }),
   vjp: (ct, [x]) => [mul(ct, sigmoid(x))],
   batch: batchElementwise,
 })

@@ -10,6 +10,7 @@ import { mul } from '../binary/mul'
 export const sqrtOp = defineOp<'sqrt', [Tensor]>({
   name: 'sqrt',
   forward: ([x]) => T.sqrt(x),
+  abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('sqrt', x.dtype) }),
   vjp: (ct, _xs, y) => [div(ct, mul(y, 2))],
   batch: batchElementwise,
 })

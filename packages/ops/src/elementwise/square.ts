@@ -9,6 +9,7 @@ import { mul } from '../binary/mul'
 export const squareOp = defineOp<'square', [Tensor]>({
   name: 'square',
   forward: ([x]) => T.square(x),
+  abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('square', x.dtype) }),
   vjp: (ct, [x]) => [mul(ct, mul(x, 2))],
   batch: batchElementwise,
 })

@@ -1,6 +1,7 @@
 // y = x ; x̄ = 0 (the value passes through, its derivative does not)
 import { mapTree, type Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
+import { sameAsInput } from '../core/abstract'
 import { batchElementwise } from '../core/batching'
 import { zeroCotangents } from '../core/zeroCotangents'
 
@@ -8,6 +9,7 @@ import { zeroCotangents } from '../core/zeroCotangents'
 export const stopGradientOp = defineOp<'stopGradient', [Tensor]>({
   name: 'stopGradient',
   forward: ([x]) => x,
+  abstract: sameAsInput,
   vjp: zeroCotangents,
   batch: batchElementwise,
 })

@@ -11,6 +11,7 @@ import { square } from './square'
 export const tanhOp = defineOp<'tanh', [Tensor]>({
   name: 'tanh',
   forward: ([x]) => T.tanh(x),
+  abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('tanh', x.dtype) }),
   vjp: (ct, _xs, y) => [mul(ct, sub(1, square(y)))],
   batch: batchElementwise,
 })

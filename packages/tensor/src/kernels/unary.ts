@@ -3,7 +3,7 @@
  *
  * Dtypes: `neg`, `abs`, `sign`, `square`, `relu`, `floor`, `ceil` and `round` keep the input dtype
  * (int32 stays int32). The real-valued functions (`exp`, `expm1`, `log`, `log1p`, `sqrt`, `rsqrt`,
- * `reciprocal`, `sin`, `cos`, `tanh`, `sigmoid`, `softplus`) give float32 for int32 input and keep
+ * `reciprocal`, `sin`, `cos`, `tanh`, `erf`, `sigmoid`, `softplus`) give float32 for int32 input and keep
  * float32 / float64. int32 arithmetic wraps around like C (`neg` of -2^31 is -2^31).
  * @since 0.1.0
  */
@@ -12,14 +12,52 @@ import { isDType, toFloat, type DType } from '../dtype'
 import { DTypeError } from '../errors'
 import { requireConcrete, type Tensor } from '../tensor'
 
-const run = (op: UnaryOp, x: Tensor, realValued: boolean): Tensor => {
-  requireConcrete(op, 'x', x)
-  const dtype = x.dtype
+/** Whether each function is real-valued: int32 input then gives float32 (exp), else keeps its dtype (abs). */
+const REAL_VALUED: Readonly<Record<UnaryOp, boolean>> = {
+  neg: false,
+  abs: false,
+  sign: false,
+  exp: true,
+  expm1: true,
+  log: true,
+  log1p: true,
+  sqrt: true,
+  rsqrt: true,
+  square: false,
+  reciprocal: true,
+  sin: true,
+  cos: true,
+  tanh: true,
+  erf: true,
+  sigmoid: true,
+  relu: false,
+  softplus: true,
+  floor: false,
+  ceil: false,
+  round: false,
+}
+
+/**
+ * The dtype the unary kernel `op` gives for an input of dtype `dtype`: float32 for int32 input to a
+ * real-valued function (`exp`, `sin`, ...), the input dtype otherwise (see the module comment). The
+ * kernels and the shape/dtype rules of `@backfold/ops` both use it; the output shape is the input's.
+ * @example
+ * unaryDType('exp', 'int32') // 'float32'
+ * unaryDType('abs', 'int32') // 'int32'
+ * @throws DTypeError when `dtype` is not a dtype.
+ * @since 0.2.0
+ */
+export const unaryDType = (op: UnaryOp, dtype: DType): DType => {
   if (!isDType(dtype))
     throw new DTypeError(op, `x has dtype ${String(dtype)}; expected 'float32', 'float64' or 'int32'`)
-  const outDtype: DType = realValued ? toFloat(dtype) : dtype
+  return REAL_VALUED[op] ? toFloat(dtype) : dtype
+}
+
+const run = (op: UnaryOp, x: Tensor): Tensor => {
+  requireConcrete(op, 'x', x)
+  const outDtype = unaryDType(op, x.dtype)
   const backend = getBackend()
-  const input = outDtype === dtype ? x : backend.cast(x, outDtype)
+  const input = outDtype === x.dtype ? x : backend.cast(x, outDtype)
   return backend.unary(op, input, outDtype)
 }
 
@@ -29,13 +67,13 @@ const run = (op: UnaryOp, x: Tensor, realValued: boolean): Tensor => {
  * neg(x) // [1, -2] for x = [-1, 2]
  * @since 0.1.0
  */
-export const neg = (x: Tensor): Tensor => run('neg', x, false)
+export const neg = (x: Tensor): Tensor => run('neg', x)
 
 /** `|x|`. @since 0.1.0 */
-export const abs = (x: Tensor): Tensor => run('abs', x, false)
+export const abs = (x: Tensor): Tensor => run('abs', x)
 
 /** -1, 0 or 1 by the sign of `x`; `sign(0)` is 0 and `sign(NaN)` is NaN. @since 0.1.0 */
-export const sign = (x: Tensor): Tensor => run('sign', x, false)
+export const sign = (x: Tensor): Tensor => run('sign', x)
 
 /**
  * `e^x`.
@@ -43,40 +81,40 @@ export const sign = (x: Tensor): Tensor => run('sign', x, false)
  * exp(x) // [1, 2.7182817] for x = [0, 1]
  * @since 0.1.0
  */
-export const exp = (x: Tensor): Tensor => run('exp', x, true)
+export const exp = (x: Tensor): Tensor => run('exp', x)
 
 /** `e^x - 1`, accurate for small `x`. @since 0.1.0 */
-export const expm1 = (x: Tensor): Tensor => run('expm1', x, true)
+export const expm1 = (x: Tensor): Tensor => run('expm1', x)
 
 /** Natural logarithm (`log(0)` is -Infinity, negative input gives NaN). @since 0.1.0 */
-export const log = (x: Tensor): Tensor => run('log', x, true)
+export const log = (x: Tensor): Tensor => run('log', x)
 
 /** `log(1 + x)`, accurate for small `x`. @since 0.1.0 */
-export const log1p = (x: Tensor): Tensor => run('log1p', x, true)
+export const log1p = (x: Tensor): Tensor => run('log1p', x)
 
 /** Square root (negative input gives NaN). @since 0.1.0 */
-export const sqrt = (x: Tensor): Tensor => run('sqrt', x, true)
+export const sqrt = (x: Tensor): Tensor => run('sqrt', x)
 
 /** `1 / sqrt(x)`. @since 0.1.0 */
-export const rsqrt = (x: Tensor): Tensor => run('rsqrt', x, true)
+export const rsqrt = (x: Tensor): Tensor => run('rsqrt', x)
 
 /** `x * x` (keeps int32; int32 overflow wraps). @since 0.1.0 */
-export const square = (x: Tensor): Tensor => run('square', x, false)
+export const square = (x: Tensor): Tensor => run('square', x)
 
 /** `1 / x`. @since 0.1.0 */
-export const reciprocal = (x: Tensor): Tensor => run('reciprocal', x, true)
+export const reciprocal = (x: Tensor): Tensor => run('reciprocal', x)
 
 /** Sine (radians). @since 0.1.0 */
-export const sin = (x: Tensor): Tensor => run('sin', x, true)
+export const sin = (x: Tensor): Tensor => run('sin', x)
 
 /** Cosine (radians). @since 0.1.0 */
-export const cos = (x: Tensor): Tensor => run('cos', x, true)
+export const cos = (x: Tensor): Tensor => run('cos', x)
 
 /** Hyperbolic tangent. @since 0.1.0 */
-export const tanh = (x: Tensor): Tensor => run('tanh', x, true)
+export const tanh = (x: Tensor): Tensor => run('tanh', x)
 
 /** The error function `erf x = 2/√π ∫₀ˣ e^{-t²} dt` (relative error ~2e-15). @since 0.1.0 */
-export const erf = (x: Tensor): Tensor => run('erf', x, true)
+export const erf = (x: Tensor): Tensor => run('erf', x)
 
 /**
  * Logistic function `1 / (1 + e^-x)`, computed from `e^-|x|` so that it neither overflows nor
@@ -85,7 +123,7 @@ export const erf = (x: Tensor): Tensor => run('erf', x, true)
  * sigmoid(x) // [0, 0.5, 1] for x = [-1000, 0, 1000]
  * @since 0.1.0
  */
-export const sigmoid = (x: Tensor): Tensor => run('sigmoid', x, true)
+export const sigmoid = (x: Tensor): Tensor => run('sigmoid', x)
 
 /**
  * `max(x, 0)`; `relu(0)` is 0 and NaN propagates.
@@ -93,20 +131,20 @@ export const sigmoid = (x: Tensor): Tensor => run('sigmoid', x, true)
  * relu(x) // [0, 0, 2] for x = [-1, 0, 2]
  * @since 0.1.0
  */
-export const relu = (x: Tensor): Tensor => run('relu', x, false)
+export const relu = (x: Tensor): Tensor => run('relu', x)
 
 /**
  * `log(1 + e^x)`, computed as `max(x, 0) + log1p(e^-|x|)` so it is exact-to-rounding for large
  * `|x|`: `softplus(1000)` is 1000 and `softplus(-1000)` is 0.
  * @since 0.1.0
  */
-export const softplus = (x: Tensor): Tensor => run('softplus', x, true)
+export const softplus = (x: Tensor): Tensor => run('softplus', x)
 
 /** Largest integer <= `x` (identity on int32). @since 0.1.0 */
-export const floor = (x: Tensor): Tensor => run('floor', x, false)
+export const floor = (x: Tensor): Tensor => run('floor', x)
 
 /** Smallest integer >= `x` (identity on int32). @since 0.1.0 */
-export const ceil = (x: Tensor): Tensor => run('ceil', x, false)
+export const ceil = (x: Tensor): Tensor => run('ceil', x)
 
 /**
  * Nearest integer, halves to even ("banker's rounding", as NumPy and PyTorch):
@@ -115,4 +153,4 @@ export const ceil = (x: Tensor): Tensor => run('ceil', x, false)
  * round(x) // [0, 2, 2, -2] for x = [0.5, 1.5, 2.5, -1.5]
  * @since 0.1.0
  */
-export const round = (x: Tensor): Tensor => run('round', x, false)
+export const round = (x: Tensor): Tensor => run('round', x)
