@@ -21,7 +21,7 @@ export const reluGradOp = defineOp<'reluGrad', [Tensor, Tensor]>({
   abstract: ([ct, y]) =>
     fusable(ct, y)
       ? T.reluGradOutput(ct, y)
-      : T.binaryOutput('mul', ct, { shape: T.binaryOutput('greater', y, 0).shape, dtype: ct.dtype }),
+      : T.binaryOutput('mul', ct, T.astypeOutput(T.binaryOutput('greater', y, 0), ct.dtype)),
   vjp: (cotangent, [, y], _z, _p, needed) => [
     needed[0] ? reluGrad(cotangent, y) : undefined,
     needed[1] ? T.zeros(y.shape, y.dtype) : undefined,
