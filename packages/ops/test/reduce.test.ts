@@ -2,7 +2,29 @@ import { describe, expect, it, vi } from 'vitest'
 import fc from 'fast-check'
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
-import { argmax, argmin, logsumexp, max, mean, min, norm, prod, sum, variance } from '../src/reduce/index'
+import {
+  argmax,
+  argmaxOp,
+  argmin,
+  argminOp,
+  logsumexp,
+  logsumexpOp,
+  max,
+  maxOp,
+  mean,
+  meanOp,
+  min,
+  minOp,
+  norm,
+  normOp,
+  prod,
+  prodOp,
+  sum,
+  sumOp,
+  variance,
+} from '../src/reduce/index'
+import type { Aval } from '../src/core/op'
+import { makeGraph } from '../src/staging/graph'
 import { mul } from '../src/binary/mul'
 import { oneHot } from '../src/indexing/oneHot'
 import { checkVjp } from '../src/check/checkVjp'
@@ -421,14 +443,127 @@ describe('module loading', () => {
     () => import('../src/core/unbroadcast'),
     () => import('../src/core/batching'),
   ]
-  it('every reduction and shape op has its batching rule, whichever module loads first', async () => {
+  it('every reduction and shape op has its batching and shape rules, whichever module loads first', async () => {
     for (const entry of entries) {
       vi.resetModules()
       await entry()
       const { reduceOps } = await import('../src/reduce/index')
       const { shapeOps } = await import('../src/shape/index')
-      for (const op of [...Object.values(reduceOps), ...Object.values(shapeOps)])
+      for (const op of [...Object.values(reduceOps), ...Object.values(shapeOps)]) {
         expect(typeof op.batch, `${op.name} after loading ${entry.toString()}`).toBe('function')
+        expect(typeof op.abstract, `${op.name} after loading ${entry.toString()}`).toBe('function')
+      }
     }
+  })
+})
+
+/**
+ * The op's shape rule agrees with its forward: the same shape and dtype, or the same error (class
+ * and message), so a program fails while it is staged exactly as it would when run.
+ */
+const expectRuleMatchesForward = (rule: () => Aval, forward: () => Tensor): void => {
+  let expected: Aval | Error
+  try {
+    const y = forward()
+    expected = { shape: [...y.shape], dtype: y.dtype }
+  } catch (error) {
+    if (!(error instanceof Error)) throw error
+    expected = error
+  }
+  if (!(expected instanceof Error)) {
+    expect(rule()).toEqual(expected)
+    return
+  }
+  let thrown: unknown
+  try {
+    rule()
+  } catch (error) {
+    thrown = error
+  }
+  // The exact class (a ValueError is not a ShapeError) and the exact message.
+  expect(thrown instanceof Error ? [thrown.constructor, thrown.message] : thrown).toEqual([
+    expected.constructor,
+    expected.message,
+  ])
+}
+
+/** A shape of rank 0..3 (empty axes included), axes among its own and one out of range, a dtype. */
+const reductionCase = fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 3 }).chain((shape) =>
+  fc.record({
+    shape: fc.constant(shape),
+    axes: fc.subarray(Array.from({ length: shape.length + 1 }, (_, i) => i)),
+    axis: fc.option(fc.integer({ min: 0, max: shape.length }), { nil: undefined }),
+    keepDims: fc.boolean(),
+    dtype: fc.constantFrom<T.DType>('float32', 'float64', 'int32'),
+  }),
+)
+
+describe('shape and dtype rules (abstract)', () => {
+  const reductions = [sumOp, meanOp, prodOp, maxOp, minOp, logsumexpOp, normOp]
+
+  it("each reduction's rule gives forward's shape and dtype, or its error (property)", () => {
+    fc.assert(
+      fc.property(reductionCase, ({ shape, axes, axis, keepDims, dtype }) => {
+        const x = T.zeros(shape, dtype)
+        for (const op of reductions)
+          expectRuleMatchesForward(
+            () => op.abstract([x], { axes, keepDims }),
+            () => op.forward([x], { axes, keepDims }),
+          )
+        for (const op of [argmaxOp, argminOp])
+          expectRuleMatchesForward(
+            () => op.abstract([x], { axis, keepDims }),
+            () => op.forward([x], { axis, keepDims }),
+          )
+      }),
+      { numRuns: 200 },
+    )
+  })
+
+  it("gives the kernels' dtypes: means float, indices int32, the rest the input's", () => {
+    const x = T.zeros([2, 3], 'int32')
+    const p = { axes: [1], keepDims: false }
+    expect(meanOp.abstract([x], p)).toEqual({ shape: [2], dtype: 'float32' })
+    expect(logsumexpOp.abstract([x], p)).toEqual({ shape: [2], dtype: 'float32' })
+    expect(normOp.abstract([x], p)).toEqual({ shape: [2], dtype: 'float32' })
+    expect(sumOp.abstract([x], { axes: [0, 1], keepDims: true })).toEqual({ shape: [1, 1], dtype: 'int32' })
+    expect(maxOp.abstract([T.zeros([2, 3], 'float64')], p)).toEqual({ shape: [2], dtype: 'float64' })
+    expect(argmaxOp.abstract([T.zeros([2, 3], 'float64')], { axis: undefined, keepDims: true })).toEqual({
+      shape: [1, 1],
+      dtype: 'int32',
+    })
+  })
+
+  it("stages every reduction with eager mode's output shape and dtype, variance included", () => {
+    const x = T.unsafeTensor('int32', [2, 3], Int32Array.of(1, 2, 3, 4, 5, 6))
+    const programs: ReadonlyArray<(v: Tensor) => Tensor> = [
+      (v) => sum(v, { axis: 0 }),
+      (v) => mean(v, { axis: -1, keepDims: true }),
+      (v) => prod(v),
+      (v) => max(v, { axis: [0, 1], keepDims: true }),
+      (v) => min(v, { axis: 1 }),
+      (v) => logsumexp(v, { axis: 0 }),
+      (v) => norm(v, { axis: 1 }),
+      (v) => argmax(v),
+      (v) => argmin(v, { axis: 0, keepDims: true }),
+      (v) => variance(v, { axis: 1, ddof: 1 }),
+    ]
+    for (const f of programs) {
+      const eager = f(x)
+      const graph = makeGraph(f)(x)
+      expect(graph.outputs.map((v) => [v.shape, v.dtype])).toEqual([[eager.shape, eager.dtype]])
+    }
+  })
+
+  it('refuses an empty max, argmax or min while staging, with the eager error', () => {
+    const empty = T.zeros([0, 3])
+    const stagedMax = makeGraph((v: Tensor) => max(v, { axis: 0 }))
+    expect(() => max(empty, { axis: 0 })).toThrow(T.ValueError)
+    expect(() => stagedMax(empty)).toThrow(T.ValueError)
+    expect(() => stagedMax(empty)).toThrow(/while staging.*max.*\[0,3\].*no elements/)
+    expect(() => makeGraph((v: Tensor) => argmax(v, { axis: 0 }))(empty)).toThrow(/argmax.*\[0,3\]/)
+    expect(() => makeGraph((v: Tensor) => min(v))(empty)).toThrow(/min.*\[0,3\]/)
+    // Over the non-empty axis there is nothing to pick from and nothing to fill: shape [0].
+    expect(makeGraph((v: Tensor) => max(v, { axis: 1 }))(empty).outputs[0]!.shape).toEqual([0])
   })
 })

@@ -14,6 +14,8 @@ import {
   transposeOp,
 } from '../src/shape/index'
 import { mul } from '../src/binary/mul'
+import type { Aval } from '../src/core/op'
+import { makeGraph } from '../src/staging/graph'
 import { sum } from '../src/reduce/sum'
 import { grad } from '../src/transforms/grad'
 import { vjp } from '../src/transforms/vjp'
@@ -336,5 +338,148 @@ describe('shape ops under vmap (batching rules)', () => {
     expectBatchesLikeALoop((ct) => unbroadcast(ct, [3, 1]), examplesOf([2, 3, 4], 430))
     expectBatchesLikeALoop((ct) => unbroadcast(ct, []), examplesOf([2, 3], 440))
     expectBatchesLikeALoop((ct) => unbroadcast(ct, [1, 2]), examplesOf([4, 2], 450))
+  })
+})
+
+/**
+ * The op's shape rule agrees with its forward: the same shape and dtype, or the same error (class
+ * and message), so a program fails while it is staged exactly as it would when run.
+ */
+const expectRuleMatchesForward = (rule: () => Aval, forward: () => Tensor): void => {
+  let expected: Aval | Error
+  try {
+    const y = forward()
+    expected = { shape: [...y.shape], dtype: y.dtype }
+  } catch (error) {
+    if (!(error instanceof Error)) throw error
+    expected = error
+  }
+  if (!(expected instanceof Error)) {
+    expect(rule()).toEqual(expected)
+    return
+  }
+  let thrown: unknown
+  try {
+    rule()
+  } catch (error) {
+    thrown = error
+  }
+  // The exact class (a ValueError is not a ShapeError) and the exact message.
+  expect(thrown instanceof Error ? [thrown.constructor, thrown.message] : thrown).toEqual([
+    expected.constructor,
+    expected.message,
+  ])
+}
+
+const dims = fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 4 })
+const dtypes = fc.constantFrom<T.DType>('float32', 'float64', 'int32')
+
+describe('shape and dtype rules (abstract)', () => {
+  it("reshape's rule gives forward's shape and dtype, or its error, -1 included (property)", () => {
+    fc.assert(
+      fc.property(
+        dims,
+        dims,
+        fc.option(fc.nat(3), { nil: undefined }),
+        dtypes,
+        (inShape, target, infer, dtype) => {
+          const x = T.zeros(inShape, dtype)
+          const shape =
+            infer === undefined || infer >= target.length
+              ? target
+              : target.map((dim, i) => (i === infer ? -1 : dim))
+          expectRuleMatchesForward(
+            () => reshapeOp.abstract([x], { shape }),
+            () => reshapeOp.forward([x], { shape }),
+          )
+        },
+      ),
+      { numRuns: 300 },
+    )
+  })
+
+  it("transpose's rule gives forward's shape and dtype, or its error for a non-permutation (property)", () => {
+    fc.assert(
+      fc.property(
+        dims,
+        fc.array(fc.integer({ min: -4, max: 4 }), { maxLength: 4 }),
+        dtypes,
+        (inShape, perm, dtype) => {
+          const x = T.zeros(inShape, dtype)
+          expectRuleMatchesForward(
+            () => transposeOp.abstract([x], { perm }),
+            () => transposeOp.forward([x], { perm }),
+          )
+        },
+      ),
+      { numRuns: 300 },
+    )
+    fc.assert(
+      fc.property(shapeAndPerm, dtypes, ([inShape, perm], dtype) => {
+        const x = T.zeros(inShape, dtype)
+        expect(transposeOp.abstract([x], { perm })).toEqual({
+          shape: perm.map((axis) => inShape[axis]),
+          dtype,
+        })
+      }),
+    )
+  })
+
+  it("broadcastTo's rule gives forward's shape and dtype, or its error (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 3 }),
+        fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 4 }),
+        dtypes,
+        (inShape, shape, dtype) => {
+          const x = T.zeros(inShape, dtype)
+          expectRuleMatchesForward(
+            () => broadcastToOp.abstract([x], { shape }),
+            () => broadcastToOp.forward([x], { shape }),
+          )
+        },
+      ),
+      { numRuns: 300 },
+    )
+  })
+
+  it("stages every shape op and composite with eager mode's shape and dtype", () => {
+    const x = T.unsafeTensor('int32', [2, 1, 3], Int32Array.of(1, 2, 3, 4, 5, 6))
+    const programs: ReadonlyArray<(v: Tensor) => Tensor> = [
+      (v) => reshape(v, [3, -1]),
+      (v) => transpose(v),
+      (v) => transpose(v, [0, -1, 1]),
+      (v) => broadcastTo(v, [4, 2, 5, 3]),
+      (v) => expandDims(v, { axis: -1 }),
+      (v) => squeeze(v),
+      (v) => squeeze(v, { axis: 1 }),
+      (v) => ravel(v),
+    ]
+    for (const f of programs) {
+      const eager = f(x)
+      const graph = makeGraph(f)(x)
+      expect(graph.outputs.map((v) => [v.shape, v.dtype])).toEqual([[eager.shape, eager.dtype]])
+    }
+  })
+
+  it('refuses mis-shaped programs while staging, with the eager errors', () => {
+    const x = T.zeros([2, 3])
+    const cases: ReadonlyArray<readonly [(v: Tensor) => Tensor, new (...args: never[]) => Error]> = [
+      [(v) => reshape(v, [4, 2]), T.ShapeError],
+      [(v) => transpose(v, [0, 0]), T.ValueError],
+      [(v) => broadcastTo(v, [2, 4]), T.ShapeError],
+      [(v) => squeeze(v, { axis: 0 }), T.ShapeError],
+    ]
+    for (const [f, errorClass] of cases) {
+      let eagerMessage = ''
+      try {
+        f(x)
+      } catch (error) {
+        if (error instanceof errorClass) eagerMessage = error.message
+      }
+      expect(eagerMessage).not.toBe('')
+      expect(() => makeGraph(f)(x)).toThrow(errorClass)
+      expect(() => makeGraph(f)(x)).toThrow(eagerMessage)
+    }
   })
 })
