@@ -10,8 +10,14 @@ import {
   maxPool2d,
   maxPool2dBackward,
   maxPool2dSelect,
+  avgPool2dBackwardOp,
+  avgPool2dOp,
+  conv2dBackwardFilterOp,
+  conv2dBackwardInputOp,
   conv2dOp,
+  maxPool2dBackwardOp,
   maxPool2dOp,
+  maxPool2dSelectOp,
 } from '../src/conv/index'
 import { mul } from '../src/binary/mul'
 import { add } from '../src/binary/add'
@@ -21,6 +27,8 @@ import { grad } from '../src/transforms/grad'
 import { vmap } from '../src/transforms/vmap'
 import { anywhere, distinct } from './rows/domains'
 import { batchingMismatches } from './batchingCases'
+import { expectRuleMatchesForward, expectStagedMatchesEager } from './shapeRuleCases'
+import { makeGraph } from '../src/staging/graph'
 
 const f64 = (shape: ReadonlyArray<number>, values: ReadonlyArray<number>): Tensor =>
   T.unsafeTensor('float64', shape, Float64Array.from(values))
@@ -409,5 +417,124 @@ describe('batching rules (vmap)', () => {
     )
     expect(pooled).toEqual([[2, 18, 4, 4]])
     expect([outAxis, out.shape]).toEqual([2, [2, 3, 6, 2, 2]])
+  })
+})
+
+describe('shape and dtype rules (staging)', () => {
+  const of = (dtype: T.DType, shape: ReadonlyArray<number>): Tensor => T.zeros(shape, dtype)
+  const geometry = T.conv2dSpec('conv2d', [2, 3, 7, 6], [4, 3, 3, 2], {
+    stride: 2,
+    padding: 'same',
+    dilation: [1, 2],
+  })
+  const pooling = T.pool2dSpec('maxPool2d', [2, 3, 7, 6], { kernelSize: 3, stride: 2, padding: 1 })
+  const pooled = T.pool2dOutputShape([2, 3, 7, 6], pooling)
+  const convolved = T.conv2dOutputShape([2, 3, 7, 6], [4, 3, 3, 2], geometry)
+
+  it('conv2d and its backward ops: the kernels’ shapes, promoted dtypes and errors', () => {
+    for (const [x, w] of [
+      [of('float32', [2, 3, 7, 6]), of('float32', [4, 3, 3, 2])],
+      [of('int32', [2, 3, 7, 6]), of('float64', [4, 3, 3, 2])],
+      [of('float32', [2, 2, 7, 6]), of('float32', [4, 3, 3, 2])], // channels
+      [of('float32', [3, 7, 6]), of('float32', [4, 3, 3, 2])], // rank
+      [of('float32', [2, 3, 1, 1]), of('float32', [4, 3, 3, 3])], // kernel larger than the input
+    ] as const)
+      expectRuleMatchesForward(conv2dOp, [x, w], geometry)
+    const input = { ...geometry, xShape: [2, 3, 7, 6] }
+    const filter = { ...geometry, wShape: [4, 3, 3, 2] }
+    for (const dtype of ['float32', 'int32'] as const) {
+      expectRuleMatchesForward(
+        conv2dBackwardInputOp,
+        [of(dtype, convolved), of('float64', [4, 3, 3, 2])],
+        input,
+      )
+      expectRuleMatchesForward(
+        conv2dBackwardFilterOp,
+        [of('float32', [2, 3, 7, 6]), of(dtype, convolved)],
+        filter,
+      )
+    }
+    const wrong = [convolved[0]!, convolved[1]!, convolved[2]! + 1, convolved[3]!]
+    expectRuleMatchesForward(
+      conv2dBackwardInputOp,
+      [of('float32', wrong), of('float32', [4, 3, 3, 2])],
+      input,
+    )
+    expectRuleMatchesForward(
+      conv2dBackwardInputOp,
+      [of('float32', convolved), of('float32', [4, 2, 3, 2])],
+      input,
+    )
+    expectRuleMatchesForward(
+      conv2dBackwardFilterOp,
+      [of('float32', [2, 3, 7, 6]), of('float32', wrong)],
+      filter,
+    )
+    expectRuleMatchesForward(
+      conv2dBackwardFilterOp,
+      [of('float32', [2, 3, 7, 5]), of('float32', convolved)],
+      filter,
+    )
+
+    // Staged through the user-facing functions: the cotangent's shape is checked by the op's rule.
+    const backwardInput = (dy: Tensor, w: Tensor): Tensor =>
+      conv2dBackwardInput(dy, w, [2, 3, 7, 6], geometry)
+    expectStagedMatchesEager(backwardInput, [of('float32', convolved), of('float32', [4, 3, 3, 2])])
+    expectStagedMatchesEager(backwardInput, [of('float32', wrong), of('float32', [4, 3, 3, 2])])
+    expect(() => makeGraph(backwardInput)(of('float32', wrong), of('float32', [4, 3, 3, 2]))).toThrow(
+      /while staging function backwardInput: .*conv2dBackwardInput.*does not match the conv2d output/,
+    )
+    const backwardFilter = (x: Tensor, dy: Tensor): Tensor =>
+      conv2dBackwardFilter(x, dy, [4, 3, 3, 2], geometry)
+    expectStagedMatchesEager(backwardFilter, [of('int32', [2, 3, 7, 6]), of('float32', convolved)])
+    expectStagedMatchesEager(backwardFilter, [of('float32', [2, 3, 7, 6]), of('float32', wrong)])
+    expectStagedMatchesEager(
+      (x: Tensor, w: Tensor) => conv2d(x, w, { padding: 1 }),
+      [of('int32', [1, 2, 4, 4]), of('float32', [3, 2, 3, 3])],
+    )
+  })
+
+  it('the pools and their backward ops: pooled shapes, kept or float dtypes, and the kernels’ errors', () => {
+    for (const dtype of ['float32', 'float64', 'int32'] as const) {
+      expectRuleMatchesForward(maxPool2dOp, [of(dtype, [2, 3, 7, 6])], pooling)
+      expectRuleMatchesForward(avgPool2dOp, [of(dtype, [2, 3, 7, 6])], pooling)
+      expectRuleMatchesForward(maxPool2dBackwardOp, [of(dtype, pooled), of('float32', [2, 3, 7, 6])], pooling)
+      expectRuleMatchesForward(
+        maxPool2dSelectOp,
+        [of(dtype, [2, 3, 7, 6]), of('float32', [2, 3, 7, 6])],
+        pooling,
+      )
+      expectRuleMatchesForward(avgPool2dBackwardOp, [of(dtype, pooled)], { ...pooling, xShape: [2, 3, 7, 6] })
+    }
+    const wrong = [pooled[0]!, pooled[1]!, pooled[2]!, pooled[3]! + 1]
+    expectRuleMatchesForward(maxPool2dOp, [of('float32', [2, 3, 6])], pooling)
+    expectRuleMatchesForward(maxPool2dOp, [of('float32', [2, 3, 1, 6])], pooling) // window larger than input
+    expectRuleMatchesForward(avgPool2dOp, [of('float32', [2, 3, 0, 6])], pooling)
+    expectRuleMatchesForward(
+      maxPool2dBackwardOp,
+      [of('float32', wrong), of('float32', [2, 3, 7, 6])],
+      pooling,
+    )
+    expectRuleMatchesForward(
+      maxPool2dSelectOp,
+      [of('float32', [2, 3, 7, 5]), of('float32', [2, 3, 7, 6])],
+      pooling,
+    )
+    expectRuleMatchesForward(avgPool2dBackwardOp, [of('float32', wrong)], {
+      ...pooling,
+      xShape: [2, 3, 7, 6],
+    })
+
+    const opts = { kernelSize: 3, stride: 2, padding: 1 }
+    const routeBack = (dy: Tensor, x: Tensor): Tensor => maxPool2dBackward(dy, x, opts)
+    expectStagedMatchesEager(routeBack, [of('float64', pooled), of('float32', [2, 3, 7, 6])])
+    expectStagedMatchesEager(routeBack, [of('float32', wrong), of('float32', [2, 3, 7, 6])])
+    const select = (src: Tensor, x: Tensor): Tensor => maxPool2dSelect(src, x, opts)
+    expectStagedMatchesEager(select, [of('float32', [2, 3, 7, 5]), of('float32', [2, 3, 7, 6])])
+    const spread = (dy: Tensor): Tensor => avgPool2dBackward(dy, [2, 3, 7, 6], opts)
+    expectStagedMatchesEager(spread, [of('int32', pooled)])
+    expectStagedMatchesEager(spread, [of('float32', wrong)])
+    expectStagedMatchesEager((x: Tensor) => avgPool2d(x, opts), [of('int32', [2, 3, 7, 6])])
+    expectStagedMatchesEager((x: Tensor) => maxPool2d(x, opts), [of('int32', [2, 3, 7, 6])])
   })
 })

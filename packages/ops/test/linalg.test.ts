@@ -1,14 +1,25 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import * as T from '@backfold/tensor'
-import type { Tensor } from '@backfold/tensor'
-import { dot, linear, linearOp, matmul, matmulOp, outer, type MatmulParams } from '../src/linalg/index'
+import type { Activation, Tensor } from '@backfold/tensor'
+import {
+  dot,
+  linear,
+  linearOp,
+  matmul,
+  matmulOp,
+  outer,
+  type LinearInputs,
+  type MatmulParams,
+} from '../src/linalg/index'
 import { mul } from '../src/binary/mul'
 import { sum } from '../src/reduce/sum'
 import { grad } from '../src/transforms/grad'
 import { hvp } from '../src/transforms/hvp'
 import { anywhere } from './rows/domains'
 import { batchingMismatches } from './batchingCases'
+import { expectRuleMatchesForward, expectStagedMatchesEager } from './shapeRuleCases'
+import { makeGraph } from '../src/staging/graph'
 
 const f64 = (shape: ReadonlyArray<number>, values: ReadonlyArray<number>): Tensor =>
   T.unsafeTensor('float64', shape, Float64Array.from(values))
@@ -348,5 +359,46 @@ describe('batching rules (vmap)', () => {
     )
     expect(calls).toEqual([[[2, 3], [20, 3], [20]]])
     expect([outAxis, out.shape]).toEqual([1, [2, 5, 4]])
+  })
+})
+
+describe('shape and dtype rules (staging)', () => {
+  const of = (dtype: T.DType, shape: ReadonlyArray<number>): Tensor => T.zeros(shape, dtype)
+  const flags = (transposeA: boolean, transposeB: boolean): MatmulParams => ({ transposeA, transposeB })
+
+  it('matmul: the kernel’s shape, promoted dtype and errors, batch broadcasting included', () => {
+    const cases: ReadonlyArray<readonly [Tensor, Tensor, MatmulParams]> = [
+      [of('float32', [2, 3]), of('float32', [3, 4]), flags(false, false)],
+      [of('int32', [2, 1, 3, 4]), of('float64', [5, 4, 2]), flags(false, false)],
+      [of('int32', [4, 3]), of('int32', [2, 4]), flags(true, true)],
+      [of('float32', [2, 3]), of('float64', [4, 3]), flags(false, true)],
+      [of('float32', [2, 3, 4]), of('float32', [3, 4, 5]), flags(false, false)], // batch 2 vs 3
+      [of('float32', [2, 3]), of('float32', [2, 3]), flags(false, true)],
+      [of('float32', [2, 3]), of('float32', [2, 3]), flags(false, false)], // inner 3 vs 2
+    ]
+    for (const [a, b, p] of cases) expectRuleMatchesForward(matmulOp, [a, b], p)
+    const batched = (a: Tensor, b: Tensor): Tensor => matmul(a, b)
+    expectStagedMatchesEager(batched, [of('float32', [2, 3, 4]), of('float32', [3, 4, 5])])
+    expect(() => makeGraph(batched)(of('float32', [2, 3, 4]), of('float32', [3, 4, 5]))).toThrow(
+      /while staging function batched: .*matmul.*batch dimensions do not broadcast/,
+    )
+    expectStagedMatchesEager(batched, [of('int32', [3]), of('float64', [3, 2])])
+  })
+
+  it('linear: [batch, out] in the promoted float dtype; int32, bad ranks and bad biases throw the kernel’s errors', () => {
+    const cases: ReadonlyArray<readonly [LinearInputs, Activation]> = [
+      [[of('float32', [8, 3]), of('float32', [4, 3]), of('float32', [4])], 'relu'],
+      [[of('int32', [8, 3]), of('float64', [4, 3])], 'none'],
+      [[of('float32', [8, 3]), of('float32', [4, 3]), of('float64', [4])], 'none'],
+      [[of('int32', [8, 3]), of('int32', [4, 3])], 'none'], // DTypeError
+      [[of('float32', [8, 3]), of('float32', [4, 3]), of('float32', [5])], 'none'], // bias
+      [[of('float32', [2, 8, 3]), of('float32', [4, 3])], 'none'], // rank
+      [[of('float32', [8, 3]), of('float32', [4, 2])], 'relu'], // inner
+    ]
+    for (const [xs, activation] of cases) expectRuleMatchesForward(linearOp, xs, { activation })
+    const layer = (x: Tensor, w: Tensor, b: Tensor): Tensor => linear(x, w, b, 'relu')
+    expectStagedMatchesEager(layer, [of('float32', [8, 3]), of('float32', [4, 3]), of('float32', [4])])
+    expectStagedMatchesEager(layer, [of('float32', [8, 3]), of('float32', [4, 3]), of('float32', [3])])
+    expectStagedMatchesEager(layer, [of('int32', [8, 3]), of('int32', [4, 3]), of('int32', [4])])
   })
 })
