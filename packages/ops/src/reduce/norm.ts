@@ -20,8 +20,11 @@ export const normOp = defineOp<'norm', [Tensor], ReduceParams>({
     return [mul(keepDims(ct, x.shape, p.axes), div(x, safeNorms))]
   },
   batch: batchReduction,
-  // forward's kernels: square and sum keep the dtype, sqrt gives floating point.
-  abstract: ([x], p) => ({ shape: T.reduceShape('sum', x.shape, p), dtype: T.toFloat(x.dtype) }),
+  // forward's kernels in turn: square, sum, sqrt (floating point for int32).
+  abstract: ([x], p) => ({
+    shape: T.reduceShape('sum', x.shape, p),
+    dtype: T.unaryDType('sqrt', T.reduceDType('sum', T.unaryDType('square', x.dtype))),
+  }),
 })
 
 /**
