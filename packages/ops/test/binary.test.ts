@@ -1,11 +1,22 @@
 import { describe, it, expect } from 'vitest'
 import fc from 'fast-check'
-import { random, stack, unsafeTensor, type Tensor } from '@backfold/tensor'
+import {
+  add as addKernel,
+  mul as mulKernel,
+  random,
+  stack,
+  unsafeTensor,
+  zeros,
+  type DType,
+  type Tensor,
+} from '@backfold/tensor'
 import { grad } from '../src/transforms/grad'
 import { vjp } from '../src/transforms/vjp'
 import { vmap } from '../src/transforms/vmap'
 import { sum } from '../src/reduce/sum'
 import * as B from '../src/binary/index'
+import { makeGraph } from '../src/staging/graph'
+import { eagerOutcome, stagedOutcome } from './abstractOutcome'
 
 const f64 = (values: ReadonlyArray<number>, shape: ReadonlyArray<number> = [values.length]): Tensor =>
   unsafeTensor('float64', shape, Float64Array.from(values))
@@ -442,5 +453,89 @@ describe('binary batching rules (property)', () => {
       ),
       { numRuns: 40 },
     )
+  })
+})
+
+describe('binary shape rules (staging)', () => {
+  const dtypes = ['float32', 'float64', 'int32'] as const
+  const operand = fc.record({
+    shape: fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 0, maxLength: 3 }),
+    dtype: fc.constantFrom(...dtypes),
+  })
+  const zerosOf = ({ shape, dtype }: { shape: number[]; dtype: DType }): Tensor => zeros(shape, dtype)
+  const twoOperandOps: ReadonlyArray<readonly [string, (a: Tensor, b: Tensor) => Tensor]> = [
+    ['add', B.add],
+    ['sub', B.sub],
+    ['mul', B.mul],
+    ['div', B.div],
+    ['pow', B.pow],
+    ['maximum', B.maximum],
+    ['minimum', B.minimum],
+    ['equal', B.equal],
+    ['notEqual', B.notEqual],
+    ['less', B.less],
+    ['lessEqual', B.lessEqual],
+    ['greater', B.greater],
+    ['greaterEqual', B.greaterEqual],
+  ]
+
+  it.each(twoOperandOps)(
+    '%s: the staged output has the eager shape and dtype, or staging throws the eager error',
+    (_name, f) => {
+      fc.assert(
+        fc.property(operand, operand, (a, b) => {
+          const args: [Tensor, Tensor] = [zerosOf(a), zerosOf(b)]
+          expect(stagedOutcome(f, args)).toEqual(eagerOutcome(f, args))
+        }),
+        { numRuns: 150 },
+      )
+    },
+  )
+
+  it('where: the same, with the three-way broadcast and its error naming all three shapes', () => {
+    fc.assert(
+      fc.property(operand, operand, operand, (cond, a, b) => {
+        const args: [Tensor, Tensor, Tensor] = [zerosOf(cond), zerosOf(a), zerosOf(b)]
+        expect(stagedOutcome(B.where, args)).toEqual(eagerOutcome(B.where, args))
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  it('division and powers of int32 stage as float32, comparisons as int32 (not the promoted dtype)', () => {
+    const ints = (shape: number[]): Tensor => zeros(shape, 'int32')
+    expect(stagedOutcome(B.div, [ints([3, 1]), ints([4])])).toEqual({ shape: [3, 4], dtype: 'float32' })
+    expect(stagedOutcome(B.pow, [ints([2]), ints([])])).toEqual({ shape: [2], dtype: 'float32' })
+    const f64s = zeros([2], 'float64')
+    expect(stagedOutcome(B.less, [f64s, f64s])).toEqual({ shape: [2], dtype: 'int32' })
+    expect(stagedOutcome(B.where, [f64s, ints([1]), ints([2])])).toEqual({ shape: [2], dtype: 'int32' })
+  })
+
+  it('a mis-shaped program fails while staging, naming the op and both shapes', () => {
+    const bad = (a: Tensor, b: Tensor): Tensor => B.mul(a, b)
+    expect(() => makeGraph(bad)(zeros([2, 3]), zeros([4]))).toThrow(
+      /while staging function bad: mul: .*\[2,3\].*\[4\]/,
+    )
+  })
+})
+
+describe('weak numbers next to int32 tensors', () => {
+  it('a number that is not an int32 value gives float32, as the kernels do (not a scalar error)', () => {
+    const x = i32([1, 2])
+    for (const [f, kernel] of [
+      [B.mul, mulKernel],
+      [B.add, addKernel],
+    ] as const) {
+      for (const value of [2.5, Number.NaN, 1e10]) {
+        const y = f(x, value)
+        const want = kernel(x, value)
+        expect(y.dtype).toBe('float32')
+        expect(valuesOf(y)).toEqual(valuesOf(want))
+        expect(valuesOf(f(value, x))).toEqual(valuesOf(kernel(value, x)))
+        expect(stagedOutcome((t: Tensor) => f(t, value), [x])).toEqual({ shape: [2], dtype: 'float32' })
+      }
+    }
+    expect(B.mul(x, 3).dtype).toBe('int32')
+    expect(valuesOf(B.where(i32([1, 0]), x, 0.5))).toEqual([1, 0.5])
   })
 })

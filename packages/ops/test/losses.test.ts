@@ -1,10 +1,17 @@
 import { describe, it, expect } from 'vitest'
-import { random, stack, unsafeTensor, type Tensor } from '@backfold/tensor'
+import fc from 'fast-check'
+import { random, stack, unsafeTensor, zeros, type DType, type Tensor } from '@backfold/tensor'
 import { grad } from '../src/transforms/grad'
 import { vmap } from '../src/transforms/vmap'
 import { sum } from '../src/reduce/sum'
 import { mul } from '../src/binary/mul'
-import { softmaxCrossEntropy, softmaxCrossEntropyWithIntegerLabels } from '../src/losses/index'
+import { applyOp } from '../src/core/op'
+import {
+  softmaxCrossEntropy,
+  softmaxCrossEntropyOp,
+  softmaxCrossEntropyWithIntegerLabels,
+} from '../src/losses/index'
+import { eagerOutcome, stagedOutcome } from './abstractOutcome'
 
 const f64 = (values: ReadonlyArray<number>, shape: ReadonlyArray<number> = [values.length]): Tensor =>
   unsafeTensor('float64', shape, Float64Array.from(values))
@@ -306,5 +313,56 @@ describe('the losses under vmap', () => {
     }
     expect(caught).toMatchObject({ kind: 'ValueError', op: 'softmaxCrossEntropyWithIntegerLabels' })
     expect((caught as Error).message).toContain('index 3')
+  })
+})
+
+describe('the loss shape rule (staging)', () => {
+  const dtypes = ['float32', 'float64', 'int32'] as const
+
+  it('softmaxCrossEntropy: fused or not, the staged loss has the eager shape and dtype, or the eager error', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 0, maxLength: 3 }),
+        fc.constantFrom(...dtypes),
+        fc.constantFrom(...dtypes),
+        fc.integer({ min: -3, max: 3 }),
+        (shape, logitsDtype, labelsDtype, axis) => {
+          const args: [Tensor, Tensor] = [zeros(shape, logitsDtype), zeros(shape, labelsDtype)]
+          const f = (logits: Tensor, labels: Tensor): Tensor => softmaxCrossEntropy(logits, labels, { axis })
+          expect(stagedOutcome(f, args)).toEqual(eagerOutcome(f, args))
+        },
+      ),
+      { numRuns: 300 },
+    )
+  })
+
+  it('the op applied directly: broadcasting labels where the unfused path allows them, the fused check where not', () => {
+    const cases: ReadonlyArray<readonly [number[], DType, number[], DType, number]> = [
+      [[4, 3], 'float64', [1, 3], 'float64', 0], // unfused (axis 0): labels broadcast over the rows
+      [[4, 3], 'float32', [1, 3], 'float64', 1], // unfused (two dtypes): float64 loss
+      [[4, 3], 'float64', [1, 3], 'float64', 1], // fused: one shape required
+      [[4, 3], 'int32', [4, 3], 'int32', 1], // unfused: int32 logits give a float32 loss
+      [[4, 3], 'float32', [5, 3], 'float32', 0], // shapes that do not broadcast
+    ]
+    for (const [logitsShape, logitsDtype, labelsShape, labelsDtype, axis] of cases) {
+      const f = (logits: Tensor, labels: Tensor): Tensor =>
+        applyOp(softmaxCrossEntropyOp, [logits, labels], { axis })
+      const args: [Tensor, Tensor] = [zeros(logitsShape, logitsDtype), zeros(labelsShape, labelsDtype)]
+      expect(stagedOutcome(f, args)).toEqual(eagerOutcome(f, args))
+    }
+    const int32Loss = (logits: Tensor, labels: Tensor): Tensor =>
+      applyOp(softmaxCrossEntropyOp, [logits, labels], { axis: 1 })
+    expect(stagedOutcome(int32Loss, [zeros([4, 3], 'int32'), zeros([4, 3], 'int32')])).toEqual({
+      shape: [4],
+      dtype: 'float32',
+    })
+  })
+
+  it('softmaxCrossEntropyWithIntegerLabels stages (the labels one-hot encoded by an op), and checks its labels', () => {
+    const f = (logits: Tensor, labels: Tensor): Tensor => softmaxCrossEntropyWithIntegerLabels(logits, labels)
+    const logits = zeros([4, 3], 'float64')
+    expect(stagedOutcome(f, [logits, zeros([4], 'int32')])).toEqual({ shape: [4], dtype: 'float64' })
+    for (const labels of [zeros([4], 'float32'), zeros([3], 'int32')])
+      expect(stagedOutcome(f, [logits, labels])).toEqual(eagerOutcome(f, [logits, labels]))
   })
 })

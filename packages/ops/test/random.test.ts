@@ -3,6 +3,7 @@ import * as T from '@backfold/tensor'
 import type { Key, Tensor } from '@backfold/tensor'
 import {
   grad,
+  makeGraph,
   mul,
   randomBernoulli,
   randomBits,
@@ -16,6 +17,7 @@ import {
   TraceError,
   vmap,
 } from '@backfold/ops'
+import { eagerOutcome, stagedOutcome } from './abstractOutcome'
 
 // The random ops against the single-key samplers of @backfold/tensor, under vmap with distinct keys
 // (the table in vmap.test.ts maps copies of one key, since it leaves int32 arguments unchanged).
@@ -131,5 +133,64 @@ describe('random ops draw per key exactly as the single-key samplers', () => {
     expect(() => randomUniform(members[0]!, [2], { mn: 0 } as never)).toThrow(/randomUniform.*mn/)
     expect(() => randomNormal(T.tensor([1, 2, 3], 'int32'), [2])).toThrow(/\[\.\.\., 2\]/)
     expect(() => randomUniform(T.tensor([1, 2]), [2])).toThrow(/int32/)
+  })
+})
+
+describe('random shape rules (staging)', () => {
+  // Every random op with good and bad parameters: each staged draw has the eager draw's shape and
+  // dtype ([...key batch shape, ...sample shape]), or staging throws the eager error.
+  const draws: ReadonlyArray<readonly [string, (k: Tensor) => Tensor]> = [
+    ['randomBits', (k) => randomBits(k, 3)],
+    ['randomBits, a bad count', (k) => randomBits(k, -1)],
+    ['randomSplit', (k) => randomSplit(k, 4)],
+    ['randomSplit, a bad n', (k) => randomSplit(k, 1.5)],
+    ['randomFoldIn', (k) => randomFoldIn(k, 7)],
+    ['randomFoldIn, bad data', (k) => randomFoldIn(k, -7)],
+    ['randomUniform', (k) => randomUniform(k, [2, 3], { dtype: 'float64' })],
+    ['randomUniform, an int32 dtype', (k) => randomUniform(k, [2], { dtype: 'int32' })],
+    ['randomUniform, a bad shape', (k) => randomUniform(k, [2, -1])],
+    ['randomNormal', (k) => randomNormal(k, [4], { std: 2 })],
+    ['randomNormal, a negative std', (k) => randomNormal(k, [4], { std: -1 })],
+    ['randomTruncatedNormal', (k) => randomTruncatedNormal(k, [], { dtype: 'float64' })],
+    ['randomTruncatedNormal, empty bounds', (k) => randomTruncatedNormal(k, [2], { lower: 1, upper: 1 })],
+    ['randomBernoulli', (k) => randomBernoulli(k, 0.3, [2, 2])],
+    ['randomBernoulli, p out of range', (k) => randomBernoulli(k, 2, [2])],
+  ]
+  const keyBatches: ReadonlyArray<readonly [string, Tensor]> = [
+    ['one key [2]', T.random.keyData(members[0]!)],
+    ['a key batch [5, 2]', keys],
+    ['a key grid [0, 3, 2]', T.zeros([0, 3, 2], 'int32')],
+    ['float32 keys', T.zeros([2], 'float32')],
+    ['keys of shape [3]', T.zeros([3], 'int32')],
+    ['a scalar', T.zeros([], 'int32')],
+  ]
+  const cases = draws.flatMap(([draw, f]) =>
+    keyBatches.map(([batch, k]) => [`${draw} from ${batch}`, f, k] as const),
+  )
+
+  it.each(cases)('%s', (_name, f, k) => {
+    expect(stagedOutcome(f, [k])).toEqual(eagerOutcome(f, [k]))
+  })
+
+  it('the output holds the key batch axes, then the sample axes', () => {
+    const grid = T.zeros([2, 3, 2], 'int32')
+    expect(stagedOutcome((k: Tensor) => randomNormal(k, [4, 5]), [grid])).toEqual({
+      shape: [2, 3, 4, 5],
+      dtype: 'float32',
+    })
+    expect(stagedOutcome((k: Tensor) => randomSplit(k, 4), [grid])).toEqual({
+      shape: [2, 3, 4, 2],
+      dtype: 'int32',
+    })
+    expect(stagedOutcome((k: Tensor) => randomBernoulli(k, 0.5, [7]), [grid])).toEqual({
+      shape: [2, 3, 7],
+      dtype: 'int32',
+    })
+  })
+
+  it('too many elements: staging refuses a draw the sampler would refuse', () => {
+    const many = T.zeros([70000, 2], 'int32')
+    const f = (k: Tensor): Tensor => randomBits(k, 40000)
+    expect(() => makeGraph(f)(many)).toThrow(/randomBitsEach: 70000 keys .* at most 2147483647/)
   })
 })

@@ -42,12 +42,20 @@ const commonDType = (op: string, a: OperandAval, b: OperandAval): DType => {
     strong = strong === undefined ? dtype : promoteTypes(strong, dtype)
   }
   if (strong === undefined) return 'float32'
-  if (strong !== 'int32') return strong
-  for (const operand of operands) {
-    if (typeof operand === 'number' && !isInt32Value(operand)) return 'float32'
-  }
-  return 'int32'
+  for (const operand of operands) if (typeof operand === 'number') strong = weakNumberDType(operand, strong)
+  return strong
 }
+
+/**
+ * The dtype a plain number takes next to a tensor of `dtype` (numbers are weak, see the module
+ * comment): `dtype`, except float32 for a number that is not an int32 value next to int32.
+ * @example
+ * weakNumberDType(2, 'int32')   // 'int32'
+ * weakNumberDType(2.5, 'int32') // 'float32'
+ * @since 0.2.0
+ */
+export const weakNumberDType = (value: number, dtype: DType): DType =>
+  dtype === 'int32' && !isInt32Value(value) ? 'float32' : dtype
 
 const shapeOf = (operand: OperandAval): Shape => (typeof operand === 'number' ? [] : operand.shape)
 
