@@ -1,6 +1,8 @@
 import { describe, it, expect } from 'vitest'
-import { random, stack, unsafeTensor, type Tensor } from '@backfold/tensor'
+import { BackfoldError, random, stack, unsafeTensor, zeros, type DType, type Tensor } from '@backfold/tensor'
 import { checkVjp } from '../src/check/checkVjp'
+import { applyOp } from '../src/core/op'
+import { makeGraph } from '../src/staging/graph'
 import { grad } from '../src/transforms/grad'
 import { vjp } from '../src/transforms/vjp'
 import { vmap } from '../src/transforms/vmap'
@@ -328,5 +330,133 @@ describe('zero-VJP ops under vmap', () => {
       // The zero cotangent is added to ceil(−0.2) = −0: compare values, not the sign of zero.
       expect(valuesOf(got).map((v) => v + 0)).toEqual(valuesOf(want).map((v) => v + 0))
     }
+  })
+})
+
+/** What a shape rule must reproduce: the output's shape and dtype, or the error's kind, op and message. */
+type Outcome =
+  | { readonly shape: ReadonlyArray<number>; readonly dtype: DType }
+  | { readonly error: string; readonly op: string; readonly message: string }
+
+const outcomeOf = (run: () => { readonly shape: ReadonlyArray<number>; readonly dtype: DType }): Outcome => {
+  try {
+    const { shape, dtype } = run()
+    return { shape: [...shape], dtype }
+  } catch (error) {
+    if (!(error instanceof BackfoldError)) throw error
+    // makeGraph names the staged function before the op's own message.
+    return { error: error.kind, op: error.op, message: error.message.replace(/^while staging [^:]*: /, '') }
+  }
+}
+const eagerOutcome = (f: (...xs: Tensor[]) => Tensor, args: Tensor[]): Outcome => outcomeOf(() => f(...args))
+/** `f` staged on abstract values shaped like `args` (reading their data throws): its one output's aval. */
+const stagedOutcome = (f: (...xs: Tensor[]) => Tensor, args: Tensor[]): Outcome =>
+  outcomeOf(() => {
+    const graph = makeGraph(f)(...args)
+    expect(graph.outputs).toHaveLength(1)
+    return graph.outputs[0]!
+  })
+
+describe('shape and dtype rules of the elementwise ops (staging)', () => {
+  const dtypes: ReadonlyArray<DType> = ['int32', 'float32', 'float64']
+  const shapes: ReadonlyArray<ReadonlyArray<number>> = [[], [2, 3], [0, 4]]
+  const unaryNames = [
+    'neg',
+    'abs',
+    'sign',
+    'exp',
+    'expm1',
+    'log',
+    'log1p',
+    'sqrt',
+    'rsqrt',
+    'square',
+    'reciprocal',
+    'sin',
+    'cos',
+    'tanh',
+    'sigmoid',
+    'relu',
+    'softplus',
+    'floor',
+    'ceil',
+    'round',
+    'erf',
+  ] as const
+  interface Case {
+    readonly op: string
+    readonly label: string
+    readonly fn: (...xs: Tensor[]) => Tensor
+    readonly args: Tensor[]
+  }
+  const each = (f: (dtype: DType, shape: ReadonlyArray<number>) => Case[]): Case[] =>
+    dtypes.flatMap((dtype) => shapes.flatMap((shape) => f(dtype, shape)))
+  const at = (dtype: DType, shape: ReadonlyArray<number>): string => `${dtype}[${shape.join(',')}]`
+  const cases: Case[] = [
+    ...each((dtype, shape) =>
+      unaryNames.map((op) => ({ op, label: at(dtype, shape), fn: E[op], args: [zeros(shape, dtype)] })),
+    ),
+    ...each((dtype, shape) =>
+      dtypes.map((to) => ({
+        op: 'astype',
+        label: `${at(dtype, shape)} -> ${to}`,
+        fn: (x: Tensor) => E.astype(x, to),
+        args: [zeros(shape, dtype)],
+      })),
+    ),
+    ...each((dtype, shape) => [
+      { op: 'stopGradient', label: at(dtype, shape), fn: E.stopGradient, args: [zeros(shape, dtype)] },
+    ]),
+    // The fused kernel for floats of one dtype, the composed path for the others.
+    ...each((ctDtype, shape) =>
+      dtypes.map((yDtype) => ({
+        op: 'reluGrad',
+        label: `ct ${at(ctDtype, shape)}, y ${yDtype}`,
+        fn: E.reluGrad,
+        args: [zeros(shape, ctDtype), zeros(shape, yDtype)],
+      })),
+    ),
+    // The op itself (not its wrapper, which checks the shapes first): the kernels' errors and broadcasting.
+    ...(
+      [
+        ['float32', [2], 'float32', [3]],
+        ['float64', [2, 3], 'float32', [2, 3]],
+        ['float32', [2, 1], 'int32', [3]],
+        ['int32', [2], 'float64', [3]],
+      ] as const
+    ).map(([ctDtype, ctShape, yDtype, yShape]) => ({
+      op: 'reluGrad',
+      label: `the op on ct ${at(ctDtype, ctShape)}, y ${at(yDtype, yShape)}`,
+      fn: (ct: Tensor, y: Tensor) => applyOp(E.reluGradOp, [ct, y], undefined),
+      args: [zeros(ctShape, ctDtype), zeros(yShape, yDtype)],
+    })),
+  ]
+
+  for (const { op, label, fn, args } of cases)
+    it(`${op} ${label}: staged as eager mode computes it`, () => {
+      expect(stagedOutcome(fn, args)).toEqual(eagerOutcome(fn, args))
+    })
+
+  it('covers every elementwise op', () => {
+    const covered = new Set(cases.map((c) => c.op))
+    expect(Object.keys(elementwiseOps).filter((name) => !covered.has(name))).toEqual([])
+  })
+
+  it('gives float32 for int32 input to the real-valued ops and keeps the dtype of the others', () => {
+    const staged = (f: (x: Tensor) => Tensor): Outcome => stagedOutcome(f, [zeros([2], 'int32')])
+    expect(staged(E.exp)).toEqual({ shape: [2], dtype: 'float32' })
+    expect(staged(E.softplus)).toEqual({ shape: [2], dtype: 'float32' })
+    expect(staged(E.abs)).toEqual({ shape: [2], dtype: 'int32' })
+  })
+
+  it('fails while staging as eager mode does: reluGrad of two shapes, astype to an unknown dtype', () => {
+    const mismatched = (ct: Tensor, y: Tensor): Tensor => applyOp(E.reluGradOp, [ct, y], undefined)
+    const args = [zeros([2], 'float32'), zeros([3], 'float32')]
+    expect(stagedOutcome(mismatched, args)).toMatchObject({ error: 'ShapeError', op: 'reluGrad' })
+    expect(stagedOutcome(mismatched, args)).toEqual(eagerOutcome(mismatched, args))
+    // Deliberately wrong at runtime: a caller without types can pass any string.
+    const toHalf = (x: Tensor): Tensor => E.astype(x, 'float16' as unknown as DType)
+    expect(stagedOutcome(toHalf, [f64([1])])).toMatchObject({ error: 'DTypeError', op: 'astype' })
+    expect(stagedOutcome(toHalf, [f64([1])])).toEqual(eagerOutcome(toHalf, [f64([1])]))
   })
 })
