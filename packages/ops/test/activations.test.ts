@@ -1,11 +1,12 @@
 import { describe, it, expect } from 'vitest'
-import { random, stack, unsafeTensor, type Tensor } from '@backfold/tensor'
+import { BackfoldError, random, stack, unsafeTensor, zeros, type DType, type Tensor } from '@backfold/tensor'
 import { grad } from '../src/transforms/grad'
 import { vjp } from '../src/transforms/vjp'
 import { sum } from '../src/reduce/sum'
 import { vmap } from '../src/transforms/vmap'
 import { mul } from '../src/binary/mul'
 import { applyOp } from '../src/core/op'
+import { makeGraph } from '../src/staging/graph'
 import * as A from '../src/activations/index'
 
 const f64 = (values: ReadonlyArray<number>, shape: ReadonlyArray<number> = [values.length]): Tensor =>
@@ -333,5 +334,100 @@ describe('batching rules of the activations', () => {
       const g = grad((t: Tensor) => sum(f(t)))
       closeTo(vmap(g)(floats), stack([0, 1].map((i) => g(f64(valuesOf(floats).slice(3 * i, 3 * i + 3))))))
     }
+  })
+})
+
+/** What a shape rule must reproduce: the output's shape and dtype, or the error's kind, op and message. */
+type Outcome =
+  | { readonly shape: ReadonlyArray<number>; readonly dtype: DType }
+  | { readonly error: string; readonly op: string; readonly message: string }
+
+const outcomeOf = (run: () => { readonly shape: ReadonlyArray<number>; readonly dtype: DType }): Outcome => {
+  try {
+    const { shape, dtype } = run()
+    return { shape: [...shape], dtype }
+  } catch (error) {
+    if (!(error instanceof BackfoldError)) throw error
+    // makeGraph names the staged function before the op's own message.
+    return { error: error.kind, op: error.op, message: error.message.replace(/^while staging [^:]*: /, '') }
+  }
+}
+const eagerOutcome = (f: (x: Tensor) => Tensor, x: Tensor): Outcome => outcomeOf(() => f(x))
+/** `f` staged on an abstract value shaped like `x` (reading its data throws): its one output's aval. */
+const stagedOutcome = (f: (x: Tensor) => Tensor, x: Tensor): Outcome =>
+  outcomeOf(() => {
+    const graph = makeGraph(f)(x)
+    expect(graph.outputs).toHaveLength(1)
+    return graph.outputs[0]!
+  })
+
+describe('shape and dtype rules of the activations (staging)', () => {
+  const dtypes: ReadonlyArray<DType> = ['int32', 'float32', 'float64']
+  const shapes: ReadonlyArray<ReadonlyArray<number>> = [[3], [2, 3], [2, 0], [0, 3]]
+  interface Case {
+    readonly op: string
+    readonly label: string
+    readonly fn: (x: Tensor) => Tensor
+  }
+  const bounds: ReadonlyArray<readonly [number, number]> = [
+    [-1, 1],
+    [-Infinity, 3],
+    [0.5, 3],
+    [-1, 2.5],
+    [1e10, Infinity],
+    [-Infinity, Infinity],
+  ]
+  const functions: Case[] = [
+    ...bounds.map(([lo, hi]) => ({
+      op: 'clip',
+      label: `[${lo}, ${hi}]`,
+      fn: (x: Tensor) => A.clip(x, lo, hi),
+    })),
+    ...[0, -1].flatMap((axis) => [
+      { op: 'softmax', label: `axis ${axis}`, fn: (x: Tensor) => A.softmax(x, { axis }) },
+      { op: 'logSoftmax', label: `axis ${axis}`, fn: (x: Tensor) => A.logSoftmax(x, { axis }) },
+    ]),
+    { op: 'elu', label: 'alpha 1.5', fn: (x: Tensor) => A.elu(x, 1.5) },
+    { op: 'gelu', label: 'exact', fn: (x: Tensor) => A.gelu(x) },
+    { op: 'gelu', label: 'tanh', fn: (x: Tensor) => A.gelu(x, { approximate: 'tanh' }) },
+    { op: 'leakyRelu', label: 'slope 0.1', fn: (x: Tensor) => A.leakyRelu(x, 0.1) },
+    { op: 'logSigmoid', label: '', fn: A.logSigmoid },
+    { op: 'silu', label: '', fn: A.silu },
+  ]
+
+  for (const { op, label, fn } of functions)
+    for (const dtype of dtypes)
+      for (const shape of shapes)
+        it(`${op} ${label} of ${dtype}[${shape.join(',')}]: staged as eager mode computes it`, () => {
+          const x = zeros(shape, dtype)
+          expect(stagedOutcome(fn, x)).toEqual(eagerOutcome(fn, x))
+        })
+
+  it('covers every activation op', () => {
+    const covered = new Set(functions.map((c) => c.op))
+    expect(Object.keys(A.activationOps).filter((name) => !covered.has(name))).toEqual([])
+  })
+
+  it('clip of int32: integer bounds keep int32, a fractional bound gives float32, staged and eager', () => {
+    const ints = i32([-5, 0, 5])
+    const fractional = A.clip(ints, 0.5, 3)
+    expect(fractional.dtype).toBe('float32')
+    expect(valuesOf(fractional)).toEqual([0.5, 0.5, 3])
+    expect(stagedOutcome((x) => A.clip(x, 0.5, 3), ints)).toEqual({ shape: [3], dtype: 'float32' })
+    expect(stagedOutcome((x) => A.clip(x, -1, 3), ints)).toEqual({ shape: [3], dtype: 'int32' })
+  })
+
+  it('softmax and logSoftmax ops with an axis out of range fail while staging with eager mode’s error', () => {
+    for (const op of [A.softmaxOp, A.logSoftmaxOp])
+      for (const [x, axis] of [
+        [zeros([2, 3]), 2],
+        [zeros([]), 0],
+      ] as const) {
+        // The op itself: its wrapper would reject the axis before applying it.
+        const apply = (t: Tensor): Tensor => applyOp(op, [t], { axis })
+        const staged = stagedOutcome(apply, x)
+        expect(staged).toMatchObject({ error: 'ValueError' })
+        expect(staged).toEqual(eagerOutcome(apply, x))
+      }
   })
 })

@@ -33,7 +33,9 @@ export const clipOp = defineOp<'clip', [Tensor], ClipParams>({
 })
 
 /**
- * Limits every element to `[lo, hi]` (NaN stays NaN). The bounds take `x`'s dtype.
+ * Limits every element to `[lo, hi]` (NaN stays NaN). The bounds take `x`'s dtype, except that a finite
+ * bound that is not an int32 value (0.5, 1e10) makes an int32 `x` float32, as in JAX: `clip(x, 0.5, 3)`
+ * of int32 [-5, 0, 5] is float32 [0.5, 0.5, 3], not a bound truncated to 0.
  * Gradient convention (PyTorch's): the gradient passes where lo <= x <= hi, boundaries included,
  * and is 0 outside.
  * @example
