@@ -46,7 +46,7 @@ export {
 export { eliminateDeadCode, eliminateCommonSubexpressions, foldConstants, optimize } from './staging/passes'
 export { jit, type JitOptions, type JitStats, type Jitted } from './staging/jit'
 export { batchElementwise, batchAtFront, batchSize, moveAxis } from './core/batching'
-export { sameAsInput, floatOfInput, broadcastAval } from './core/abstract'
+export { sameAsInput, broadcastAval } from './core/abstract'
 export { zeroCotangents } from './core/zeroCotangents'
 export { customVjp, type CustomVjpRule } from './transforms/customVjp'
 export { checkVjp, type CheckVjpOptions, type CheckVjpReport } from './check/checkVjp'

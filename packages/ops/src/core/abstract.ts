@@ -13,16 +13,6 @@ import type { Aval } from './op'
 export const sameAsInput = (xs: ReadonlyArray<Tensor>): Aval => ({ shape: xs[0]!.shape, dtype: xs[0]!.dtype })
 
 /**
- * The rule of a float-valued elementwise op: the input's shape, int32 promoted to float32
- * (exp, log, sin, sqrt, sigmoid...), as the unary kernels do.
- * @since 0.2.0
- */
-export const floatOfInput = (xs: ReadonlyArray<Tensor>): Aval => ({
-  shape: xs[0]!.shape,
-  dtype: xs[0]!.dtype === 'int32' ? 'float32' : xs[0]!.dtype,
-})
-
-/**
  * The broadcast shape of all inputs (NumPy rules, the kernels' own check and message) and their
  * promoted dtype, or `dtype` when the op fixes it (comparisons give int32).
  * @since 0.2.0

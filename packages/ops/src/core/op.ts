@@ -110,7 +110,7 @@ export const mapTensors = <In extends ReadonlyArray<Tensor>>(
  * `TraceError` naming the kernel as soon as the VJP is differentiated; `checkVjp` differentiates
  * it by default (its second-order check) so the mistake shows up in the op's test, not later.
  * @example
- * import { defineOp, applyOp, batchElementwise, mul, cos, checkVjp, type Tensor } from '@backfold/ops'
+ * import { defineOp, applyOp, batchElementwise, sameAsInput, mul, cos, checkVjp, type Tensor } from '@backfold/ops'
  * import * as T from '@backfold/tensor'
  * // y = sin x ; x̄ = ȳ cos x
  * const sinOp = defineOp<'mySin', [Tensor]>({
@@ -118,6 +118,7 @@ export const mapTensors = <In extends ReadonlyArray<Tensor>>(
  *   forward: ([x]) => T.sin(x),
  *   vjp: (ct, [x]) => [mul(ct, cos(x))],
  *   batch: batchElementwise, // elementwise: the op applied to the whole batch
+ *   abstract: sameAsInput, // the output is shaped and typed like the input
  * })
  * const mySin = (x: T.Tensor) => applyOp(sinOp, [x], undefined)
  * checkVjp(mySin, [T.tensor([0.1, 0.2])]).ok // true
