@@ -22,6 +22,8 @@ import { grad } from '../src/transforms/grad'
 import { vjp } from '../src/transforms/vjp'
 import { vmap } from '../src/transforms/vmap'
 import { concrete } from '../src/core/trace'
+import { makeGraph } from '../src/staging/graph'
+import { jit } from '../src/staging/jit'
 import { anywhere } from './rows/domains'
 
 const f64 = (shape: ReadonlyArray<number>, values: ReadonlyArray<number>): Tensor =>
@@ -522,6 +524,226 @@ describe('batching rules of the indexing ops', () => {
       const viaGradOfVmap = grad((a: Tensor) => sum(vmap(loss)(a, idx)))(input)
       expect(values(viaVmap)).toEqual(values(perExample).map((v) => expect.closeTo(v, 12)))
       expect(values(viaGradOfVmap)).toEqual(values(perExample).map((v) => expect.closeTo(v, 12)))
+    }
+  })
+})
+
+// Shape rules (issue #12, staged execution): staging runs each op's `abstract` rule on values that
+// have a shape and a dtype but no data. The rule must give eager mode's output shape and dtype and
+// throw eager mode's error for a mis-shaped program; index values (ranges) are data, so they are
+// checked by the kernel when the staged program runs, never by the rule.
+describe('shape rules of the indexing ops', () => {
+  const f32 = (shape: ReadonlyArray<number>): Tensor => T.astype(anywhere(7, shape), 'float32')
+
+  /** The output shape and dtype of `f` staged on `args`, and eager mode's. */
+  const avals = (
+    f: (...xs: Tensor[]) => Tensor,
+    args: ReadonlyArray<Tensor>,
+  ): {
+    staged: { shape: ReadonlyArray<number>; dtype: string }
+    eager: { shape: number[]; dtype: string }
+  } => {
+    const graph = makeGraph(f)(...args)
+    expect(graph.outputs).toHaveLength(1)
+    const out = graph.outputs[0]!
+    const y = f(...args)
+    return {
+      staged: { shape: [...out.shape], dtype: out.dtype },
+      eager: { shape: [...y.shape], dtype: y.dtype },
+    }
+  }
+
+  /** What `run` throws (undefined when it returns). */
+  const thrown = (run: () => unknown): unknown => {
+    try {
+      run()
+    } catch (error) {
+      return error
+    }
+    return undefined
+  }
+
+  /** Expects staging `f` on `args` to throw what eager mode throws: the same class and message. */
+  const expectSameError = (f: (...xs: Tensor[]) => Tensor, args: ReadonlyArray<Tensor>): void => {
+    const eager = thrown(() => f(...args))
+    const staged = thrown(() => makeGraph(f)(...args))
+    if (!(eager instanceof T.BackfoldError) || !(staged instanceof T.BackfoldError))
+      throw new Error(`expected both to throw a BackfoldError, got ${String(eager)} and ${String(staged)}`)
+    expect(eager).not.toBeInstanceOf(T.TraceError)
+    expect(staged.constructor).toBe(eager.constructor)
+    expect(staged.message).toContain(eager.message)
+  }
+
+  it('slice: the staged shape is the eager one for any ranges (negative steps, clamping, empty)', () => {
+    fc.assert(
+      fc.property(sliceCase, ([shape, ranges, seed]) => {
+        const x = anywhere(seed, shape)
+        const { staged, eager } = avals((t) => slice(t, ranges), [x])
+        expect(staged).toEqual(eager)
+      }),
+      { numRuns: 150 },
+    )
+  })
+
+  const cases: ReadonlyArray<readonly [string, (...xs: Tensor[]) => Tensor, ReadonlyArray<Tensor>]> = [
+    [
+      'slice backwards to index 0',
+      (x) => slice(x, [{ step: -2 }, { start: 2, step: -1 }]),
+      [f64([3, 4], new Array<number>(12).fill(1))],
+    ],
+    [
+      'slice to nothing',
+      (x) => slice(x, [{ start: 2, stop: 1 }]),
+      [f64([3, 4], new Array<number>(12).fill(1))],
+    ],
+    [
+      'concat promotes int32 and float32',
+      (a, b) => concat([a, b], { axis: 1 }),
+      [i32([2, 1], [1, 2]), f32([2, 3])],
+    ],
+    [
+      'concat of three along the last axis',
+      (a, b, c) => concat([a, b, c], { axis: -1 }),
+      [f32([2, 3, 1]), f32([2, 3, 0]), f32([2, 3, 4])],
+    ],
+    [
+      'stack of int32 and float64',
+      (a, b) => stack([a, b], { axis: 1 }),
+      [i32([2], [1, 2]), f64([2], [3, 4])],
+    ],
+    ['split into sizes', (x) => split(x, [1, 3], { axis: 1 })[1]!, [f32([2, 4])]],
+    [
+      'pad an int32 tensor',
+      (x) =>
+        pad(
+          x,
+          [
+            [1, 2],
+            [0, 3],
+          ],
+          7,
+        ),
+      [i32([2, 2], [1, 2, 3, 4])],
+    ],
+    ['pad by nothing', (x) => pad(x, [[0, 0]]), [f32([2, 3])]],
+    [
+      'gather with 2-D indices along axis 1',
+      (x, i) => gather(x, i, { axis: 1 }),
+      [f64([3, 4, 2], new Array<number>(24).fill(1)), i32([2, 3], [0, 3, 1, 1, 2, 0])],
+    ],
+    ['gather with a scalar index', (x, i) => gather(x, i), [f32([3, 4]), i32([], [2])]],
+    [
+      'scatterAdd along axis 1',
+      (u, i) => scatterAdd(u, i, [2, 5], { axis: 1 }),
+      [f32([2, 3]), i32([3], [4, 0, 4])],
+    ],
+    [
+      'takeAlongAxis along axis 0',
+      (x, i) => takeAlongAxis(x, i, { axis: 0 }),
+      [f64([3, 2], [1, 2, 3, 4, 5, 6]), i32([1, 2], [2, 0])],
+    ],
+    [
+      'scatterAddAlongAxis',
+      (u, i) => scatterAddAlongAxis(u, i, [2, 4], { axis: 1 }),
+      [i32([2, 1], [5, 7]), i32([2, 1], [3, 0])],
+    ],
+    ['oneHot as int32', (i) => oneHot(i, 4, 'int32'), [i32([2, 3], [0, 1, 2, 3, 0, 1])]],
+    ['oneHot of depth 0 on no indices', (i) => oneHot(i, 0, 'float64'), [i32([0], [])]],
+    // Under vmap the batching rules apply the ops with renumbered parameters: the rules see those too.
+    [
+      'vmap of gather, both inputs mapped',
+      vmap((x, i) => gather(x, i, { axis: 1 })),
+      [f32([3, 2, 4]), i32([3, 5], [0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2])],
+    ],
+    [
+      'vmap of scatterAdd, indices mapped',
+      vmap((u, i) => scatterAdd(u, i, [4, 2]), { inAxes: [null, 0] }),
+      [f32([2, 2]), i32([3, 2], [0, 3, 1, 1, 2, 0])],
+    ],
+    ['vmap of slice along axis 1', vmap((x) => slice(x, [{ step: -1 }]), { inAxes: [1] }), [f32([4, 3, 2])]],
+    ['vmap of pad', vmap((x) => pad(x, [[1, 0]])), [f32([3, 2])]],
+  ]
+  it.each(cases)('%s: the staged output has the eager shape and dtype', (_what, f, args) => {
+    const { staged, eager } = avals(f, args)
+    expect(staged).toEqual(eager)
+  })
+
+  const errors: ReadonlyArray<readonly [string, (...xs: Tensor[]) => Tensor, ReadonlyArray<Tensor>]> = [
+    ['concat of mismatched dimensions', (a, b) => concat([a, b], { axis: 1 }), [f32([2, 3]), f32([3, 3])]],
+    ['concat of mismatched ranks', (a, b) => concat([a, b]), [f32([2, 3]), f32([2])]],
+    ['pad of an int32 tensor with a fraction', (x) => pad(x, [[1, 1]], 0.5), [i32([2], [1, 2])]],
+    ['pad by a negative amount', (x) => pad(x, [[-1, 0]]), [f32([2])]],
+    [
+      'pad of more axes than x has',
+      (x) =>
+        pad(x, [
+          [1, 1],
+          [1, 1],
+        ]),
+      [f32([2])],
+    ],
+    ['gather with float indices', (x, i) => gather(x, i), [f32([3, 2]), f32([2])]],
+    [
+      'scatterAdd with mis-shaped updates',
+      (u, i) => scatterAdd(u, i, [4, 2]),
+      [f32([3, 2]), i32([2], [0, 1])],
+    ],
+    ['scatterAdd with float indices', (u, i) => scatterAdd(u, i, [4, 2]), [f32([2, 2]), f32([2])]],
+    [
+      'takeAlongAxis with indices of another rank',
+      (x, i) => takeAlongAxis(x, i, { axis: 1 }),
+      [f32([2, 3]), i32([2], [0, 1])],
+    ],
+    [
+      'takeAlongAxis with indices of another size',
+      (x, i) => takeAlongAxis(x, i, { axis: 1 }),
+      [f32([2, 3]), i32([3, 1], [0, 1, 2])],
+    ],
+    [
+      'scatterAddAlongAxis with updates unlike the indices',
+      (u, i) => scatterAddAlongAxis(u, i, [2, 3], { axis: 1 }),
+      [f32([2, 2]), i32([2, 1], [0, 1])],
+    ],
+    [
+      'scatterAddAlongAxis with float indices',
+      (u, i) => scatterAddAlongAxis(u, i, [2, 3], { axis: 1 }),
+      [f32([2, 1]), f32([2, 1])],
+    ],
+    ['oneHot of float indices', (i) => oneHot(i, 3), [f32([2])]],
+    ['oneHot of a negative depth', (i) => oneHot(i, -1), [i32([2], [0, 0])]],
+  ]
+  it.each(errors)('%s: staging throws the eager error', (_what, f, args) => {
+    expectSameError(f, args)
+  })
+
+  it('names the staged function and the op in a staging error', () => {
+    const lookup = (x: Tensor, i: Tensor): Tensor => gather(x, i)
+    expect(() => makeGraph(lookup)(f32([3, 2]), f32([2]))).toThrow(
+      /while staging function lookup: gather: indices must be int32/,
+    )
+  })
+
+  it("leaves index values to the kernel: staging succeeds, running the program throws eager mode's error", () => {
+    const outOfRange = i32([2], [0, 3])
+    const cases: ReadonlyArray<readonly [(t: Tensor, i: Tensor) => Tensor, Tensor, Tensor]> = [
+      [(t, i) => gather(t, i), f32([3, 2]), outOfRange],
+      [(t, i) => takeAlongAxis(t, i, { axis: 0 }), f32([3, 1]), i32([2, 1], [0, 3])],
+      [(t, i) => scatterAdd(t, i, [3, 2]), f32([2, 2]), outOfRange],
+      [(t, i) => scatterAddAlongAxis(t, i, [3], { axis: 0 }), f32([2]), outOfRange],
+      [(_t, i) => oneHot(i, 3), f32([2]), outOfRange],
+    ]
+    for (const [f, data, indices] of cases) {
+      expect(() => makeGraph(f)(data, indices)).not.toThrow()
+      const eager = thrown(() => f(data, indices))
+      if (!(eager instanceof T.ValueError)) throw new Error(`expected a ValueError, got ${String(eager)}`)
+      expect(() => jit(f)(data, indices)).toThrow(eager.message)
+    }
+    // Closed over, the indices are a constant of the graph, the data an input: still checked only
+    // when the program runs. (An op on constants alone is not staged: it runs while staging.)
+    for (const [f, data, indices] of cases.slice(0, 4)) {
+      const closed = (t: Tensor): Tensor => f(t, indices)
+      expect(() => makeGraph(closed)(data)).not.toThrow()
+      expect(() => jit(closed)(data)).toThrow(T.ValueError)
     }
   })
 })
