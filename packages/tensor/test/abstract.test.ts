@@ -145,6 +145,10 @@ const SHAPE_ONLY = new Set([
   'unaryDType',
   'astypeOutput',
   'reluGradOutput',
+  'binaryOutput',
+  'whereOutput',
+  'weakNumberDType',
+  'softmaxCrossEntropyLossOutput',
   // Plans read only the shapes and dtypes of their operands (abstract ones included), never data.
   'linearPlan',
   'conv2dPlan',
