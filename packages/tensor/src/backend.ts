@@ -112,6 +112,54 @@ export interface Backend {
     hyper: AdamHyperparameters,
     p?: Tensor,
   ) => readonly [Tensor, Tensor, Tensor]
+
+  /**
+   * Runs an elementwise `program` (see `ElementwiseProgram`) once per output element. The inputs
+   * share the float `outDtype` and broadcast to `outShape`. Every step computes in float64 with the
+   * arithmetic of `unary` and `binary`, and the result is rounded to `outDtype` once, at the end:
+   * a fused float32 chain rounds once where the same ops run one by one round after each op.
+   */
+  readonly elementwiseProgram: (
+    program: ElementwiseProgram,
+    inputs: ReadonlyArray<Tensor>,
+    outShape: Shape,
+    outDtype: DType,
+  ) => Tensor
+}
+
+/** The binary ops an elementwise program may apply: the arithmetic ones (comparisons give int32). @since 0.2.0 */
+export type ArithmeticOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum'
+
+/**
+ * One step of an elementwise program. Operands are value numbers: the program's inputs are values
+ * `0 … arity - 1`, and instruction `i` defines value `arity + i`; an operand names an earlier value.
+ * @since 0.2.0
+ */
+export type ProgramInstruction =
+  | { readonly kind: 'constant'; readonly value: number }
+  | { readonly kind: 'unary'; readonly op: UnaryOp; readonly x: number }
+  | { readonly kind: 'binary'; readonly op: ArithmeticOp; readonly a: number; readonly b: number }
+
+/**
+ * A straight-line elementwise computation over `arity` broadcast inputs, as one kernel runs it
+ * (the staging pass that fuses chains of elementwise ops builds these). Its result is the value of
+ * the last instruction.
+ * @example
+ * // sigmoid(x) * y + 1
+ * const program: ElementwiseProgram = {
+ *   arity: 2,
+ *   instructions: [
+ *     { kind: 'unary', op: 'sigmoid', x: 0 }, // value 2
+ *     { kind: 'binary', op: 'mul', a: 2, b: 1 }, // value 3
+ *     { kind: 'constant', value: 1 }, // value 4
+ *     { kind: 'binary', op: 'add', a: 3, b: 4 }, // value 5, the result
+ *   ],
+ * }
+ * @since 0.2.0
+ */
+export interface ElementwiseProgram {
+  readonly arity: number
+  readonly instructions: ReadonlyArray<ProgramInstruction>
 }
 
 /** @since 0.1.0 */

@@ -7,6 +7,7 @@ import { transpose, broadcastTo, slice, pad, concat } from './layout'
 import { gather, scatterAdd, takeAlongAxisLoop, scatterAddAlongAxisLoop, oneHotLoop } from './gather'
 import { conv2d, conv2dBackwardInput, conv2dBackwardFilter } from './conv'
 import { adamUpdate, axpy, reluGrad, softmaxCrossEntropy, softmaxCrossEntropyGrad } from './fused'
+import { elementwiseProgram } from './program'
 import { maxPool2d, maxPool2dBackward, maxPool2dSelect, avgPool2d, avgPool2dBackward } from './pool'
 
 /**
@@ -46,4 +47,5 @@ export const referenceBackend: Backend = {
   adamUpdate,
   softmaxCrossEntropy,
   softmaxCrossEntropyGrad,
+  elementwiseProgram,
 }

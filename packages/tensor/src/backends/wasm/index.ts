@@ -11,7 +11,8 @@ export { setThreads, getThreads, threadPoolStatus, type ThreadPoolStatus } from 
 /**
  * The reference backend with its hot float32 kernels (matmul, conv2d and both conv2d gradients,
  * relu, and the fused reluGrad, axpy and adamUpdate) on WebAssembly SIMD code generated at load
- * time. Other dtypes, tiny products and every other op run on the reference loops. Large float32
+ * time. Other dtypes, tiny products and every other op (elementwise programs too, for now) run on
+ * the reference loops. Large float32
  * products are split across worker threads (see `setThreads`), bit-identically to one thread. Use it only where `wasmAvailable()` is true.
  * @example
  * import { setBackend, wasmAvailable, wasmBackend } from '@backfold/tensor'

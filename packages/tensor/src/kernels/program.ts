@@ -1,0 +1,172 @@
+/**
+ * Elementwise programs: a straight-line chain of elementwise ops over broadcast inputs, run as one
+ * kernel (one pass over the output, no intermediate tensors). The staging pass of `@backfold/ops`
+ * that fuses chains of elementwise equations builds them; they are a generic primitive, not tied to
+ * any model. Every step computes in float64 with the arithmetic of the unary and binary kernels and
+ * the result is rounded to the output dtype once, so a fused float32 chain can differ from the same
+ * ops run one by one (which round after each op) by a few float32 ulps.
+ * @since 0.2.0
+ */
+import {
+  getBackend,
+  type ArithmeticOp,
+  type ElementwiseProgram,
+  type ProgramInstruction,
+  type UnaryOp,
+} from '../backend'
+import { isDType, isFloat, type DType } from '../dtype'
+import { DTypeError, ValueError, fmtShape } from '../errors'
+import { broadcastShapes, type Shape } from '../shape'
+import { requireAllConcrete, type Tensor } from '../tensor'
+
+export type { ArithmeticOp, ElementwiseProgram, ProgramInstruction } from '../backend'
+
+const OP = 'elementwiseProgram'
+
+const UNARY: ReadonlySet<string> = new Set<UnaryOp>([
+  'neg',
+  'abs',
+  'sign',
+  'exp',
+  'expm1',
+  'log',
+  'log1p',
+  'sqrt',
+  'rsqrt',
+  'square',
+  'reciprocal',
+  'sin',
+  'cos',
+  'tanh',
+  'erf',
+  'sigmoid',
+  'relu',
+  'softplus',
+  'floor',
+  'ceil',
+  'round',
+])
+
+const ARITHMETIC: ReadonlySet<string> = new Set<ArithmeticOp>([
+  'add',
+  'sub',
+  'mul',
+  'div',
+  'pow',
+  'maximum',
+  'minimum',
+])
+
+/** Whether `op` is a unary op an elementwise program can apply. @since 0.2.0 */
+export const isProgramUnaryOp = (op: string): op is UnaryOp => UNARY.has(op)
+
+/** Whether `op` is a binary op an elementwise program can apply (the arithmetic ones). @since 0.2.0 */
+export const isProgramBinaryOp = (op: string): op is ArithmeticOp => ARITHMETIC.has(op)
+
+const checkOperand = (operand: number, defined: number, step: number): void => {
+  if (!Number.isInteger(operand) || operand < 0 || operand >= defined)
+    throw new ValueError(
+      OP,
+      `instruction ${step} reads value ${String(operand)}, but only values 0 … ${defined - 1} are defined before it`,
+    )
+}
+
+/**
+ * Checks that `program` is well formed: a non-negative integer arity, at least one instruction,
+ * known ops, and operands that name earlier values.
+ * @throws ValueError naming the first bad instruction.
+ * @since 0.2.0
+ */
+export const checkProgram = (program: ElementwiseProgram): void => {
+  if (!Number.isInteger(program.arity) || program.arity < 0)
+    throw new ValueError(OP, `arity must be a non-negative integer, got ${String(program.arity)}`)
+  if (program.instructions.length === 0)
+    throw new ValueError(OP, 'a program needs at least one instruction (its result is the last one)')
+  program.instructions.forEach((step: ProgramInstruction, i) => {
+    const defined = program.arity + i
+    if (step.kind === 'constant') {
+      if (typeof step.value !== 'number') throw new ValueError(OP, `constant ${i} is not a number`)
+    } else if (step.kind === 'unary') {
+      if (!isProgramUnaryOp(step.op))
+        throw new ValueError(OP, `instruction ${i}: unknown unary op ${String(step.op)}`)
+      checkOperand(step.x, defined, i)
+    } else if (step.kind === 'binary') {
+      if (!isProgramBinaryOp(step.op))
+        throw new ValueError(
+          OP,
+          `instruction ${i}: ${String(step.op)} is not an arithmetic binary op (add, sub, mul, div, pow, maximum, minimum)`,
+        )
+      checkOperand(step.a, defined, i)
+      checkOperand(step.b, defined, i)
+    } else throw new ValueError(OP, `instruction ${i} has an unknown kind`)
+  })
+}
+
+/**
+ * The shape and dtype `elementwiseProgram(program, inputs)` gives: the inputs' broadcast shape and
+ * their common float dtype. The kernel and the op's shape rule both use it.
+ * @throws ValueError for a malformed program or the wrong number of inputs; DTypeError when the
+ * inputs are not all of one float dtype; ShapeError when they do not broadcast.
+ * @since 0.2.0
+ */
+export const programOutput = (
+  program: ElementwiseProgram,
+  inputs: ReadonlyArray<{ readonly shape: Shape; readonly dtype: DType }>,
+): { readonly shape: Shape; readonly dtype: DType } => {
+  checkProgram(program)
+  if (inputs.length !== program.arity)
+    throw new ValueError(OP, `the program takes ${program.arity} inputs, got ${inputs.length}`)
+  const dtype = inputs[0]?.dtype ?? 'float32'
+  inputs.forEach((x, i) => {
+    if (!isDType(x.dtype) || !isFloat(x.dtype) || x.dtype !== dtype)
+      throw new DTypeError(
+        OP,
+        `input ${i} is ${String(x.dtype)}${fmtShape(x.shape)}; every input must have one float dtype ` +
+          `(${dtype === 'int32' ? 'float32 or float64' : dtype}): cast with astype first`,
+      )
+  })
+  let shape: Shape = inputs[0]?.shape ?? []
+  for (const x of inputs.slice(1)) shape = broadcastShapes(OP, shape, x.shape)
+  return { shape, dtype }
+}
+
+/**
+ * The program as one line of text, e.g. `(a0 a1) exp a0; mul v2 a1; 1; add v3 v4`: a readable
+ * cache key (equal programs give equal text) and what `show` prints.
+ * @since 0.2.0
+ */
+export const programText = (program: ElementwiseProgram): string => {
+  const name = (value: number): string => (value < program.arity ? `a${value}` : `v${value}`)
+  const steps = program.instructions.map((step) =>
+    step.kind === 'constant'
+      ? String(step.value)
+      : step.kind === 'unary'
+        ? `${step.op} ${name(step.x)}`
+        : `${step.op} ${name(step.a)} ${name(step.b)}`,
+  )
+  return `(${program.arity}) ${steps.join('; ')}`
+}
+
+/**
+ * Runs an elementwise program (see `ElementwiseProgram`) over `inputs`, broadcast NumPy-style, in
+ * one pass: every step in float64 with the unary and binary kernels' arithmetic, rounded to the
+ * inputs' float dtype once at the end.
+ * @example
+ * // y = exp(x) * w + 1, one kernel
+ * elementwiseProgram(
+ *   { arity: 2, instructions: [
+ *     { kind: 'unary', op: 'exp', x: 0 },
+ *     { kind: 'binary', op: 'mul', a: 2, b: 1 },
+ *     { kind: 'constant', value: 1 },
+ *     { kind: 'binary', op: 'add', a: 3, b: 4 },
+ *   ] },
+ *   [tensor([0, 1]), tensor(2)],
+ * ) // [3, 6.4365635]
+ * @throws ValueError, DTypeError or ShapeError (see `programOutput`).
+ * @since 0.2.0
+ */
+export const elementwiseProgram = (program: ElementwiseProgram, inputs: ReadonlyArray<Tensor>): Tensor => {
+  requireAllConcrete(OP, 'inputs', inputs)
+  const { shape, dtype } = programOutput(program, inputs)
+  return getBackend().elementwiseProgram(program, inputs, shape, dtype)
+}

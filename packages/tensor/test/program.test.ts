@@ -1,0 +1,193 @@
+import { describe, it, expect } from 'vitest'
+import { DTypeError, ShapeError, ValueError } from '../src/errors'
+import { setBackend, type ArithmeticOp, type ElementwiseProgram, type UnaryOp } from '../src/backend'
+import { unsafeTensor, type Tensor } from '../src/tensor'
+import { tensor } from '../src/create'
+import { elementwiseProgram, programOutput, programText } from '../src/kernels/program'
+import * as U from '../src/kernels/unary'
+import * as B from '../src/kernels/binary'
+import { backends } from './backends'
+
+const UNARY: ReadonlyArray<UnaryOp> = [
+  'neg',
+  'abs',
+  'sign',
+  'exp',
+  'expm1',
+  'log',
+  'log1p',
+  'sqrt',
+  'rsqrt',
+  'square',
+  'reciprocal',
+  'sin',
+  'cos',
+  'tanh',
+  'erf',
+  'sigmoid',
+  'relu',
+  'softplus',
+  'floor',
+  'ceil',
+  'round',
+]
+const ARITHMETIC: ReadonlyArray<ArithmeticOp> = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum']
+
+// Values where the formulas differ if anything drifts: signed zeros, infinities, NaN, halves, large.
+const SPECIAL = [
+  0,
+  -0,
+  0.5,
+  -0.5,
+  1.5,
+  2.5,
+  -2.5,
+  1,
+  -1,
+  3.7,
+  -3.7,
+  1e-9,
+  40,
+  -40,
+  800,
+  -800,
+  Infinity,
+  -Infinity,
+  NaN,
+]
+
+const f64 = (values: ReadonlyArray<number>, shape: ReadonlyArray<number> = [values.length]): Tensor =>
+  unsafeTensor('float64', shape, Float64Array.from(values))
+
+const data = (x: Tensor): number[] => Array.from(x.data)
+
+/** The element-by-element result of `program` as the same ops would compute it one by one. */
+const unaryProgram = (op: UnaryOp): ElementwiseProgram => ({
+  arity: 1,
+  instructions: [{ kind: 'unary', op, x: 0 }],
+})
+const binaryProgram = (op: ArithmeticOp): ElementwiseProgram => ({
+  arity: 2,
+  instructions: [{ kind: 'binary', op, a: 0, b: 1 }],
+})
+
+const UNARY_KERNELS: Readonly<Record<UnaryOp, (x: Tensor) => Tensor>> = U
+const BINARY_KERNELS: Readonly<Record<ArithmeticOp, (a: Tensor, b: Tensor) => Tensor>> = B
+
+describe.each(backends)('elementwiseProgram on the %s backend', (_name, backend) => {
+  const run = <R>(f: () => R): R => {
+    setBackend(backend)
+    try {
+      return f()
+    } finally {
+      setBackend(undefined)
+    }
+  }
+
+  it.each(UNARY)('one %s step equals the unary kernel bit for bit (float64, special values)', (op) => {
+    const x = f64(SPECIAL)
+    const [fused, eager] = run(() => [elementwiseProgram(unaryProgram(op), [x]), UNARY_KERNELS[op](x)])
+    data(fused).forEach((v, i) => expect(Object.is(v, eager.data[i])).toBe(true))
+  })
+
+  it.each(ARITHMETIC)('one %s step equals the binary kernel bit for bit (float64, special values)', (op) => {
+    const a = f64(SPECIAL.flatMap((v) => SPECIAL.map(() => v)))
+    const b = f64(SPECIAL.flatMap(() => SPECIAL))
+    const [fused, eager] = run(() => [
+      elementwiseProgram(binaryProgram(op), [a, b]),
+      BINARY_KERNELS[op](a, b),
+    ])
+    data(fused).forEach((v, i) => expect(Object.is(v, eager.data[i])).toBe(true))
+  })
+
+  it('broadcasts inputs of every rank against the output, with constants, across several blocks', () => {
+    // (x · c + y) with x [3, 1, 700], c scalar, y [5, 1]: output [3, 5, 700], more than one block.
+    const xs = Array.from({ length: 3 * 700 }, (_, i) => Math.sin(i))
+    const ys = [1, 2, 3, 4, 5]
+    const x = f64(xs, [3, 1, 700])
+    const y = f64(ys, [5, 1])
+    const program: ElementwiseProgram = {
+      arity: 3,
+      instructions: [
+        { kind: 'binary', op: 'mul', a: 0, b: 2 }, // 3
+        { kind: 'binary', op: 'add', a: 3, b: 1 }, // 4
+        { kind: 'constant', value: 0.25 }, // 5
+        { kind: 'binary', op: 'maximum', a: 4, b: 5 }, // 6
+      ],
+    }
+    const out = run(() => elementwiseProgram(program, [x, y, f64([3], [])]))
+    expect(out.shape).toEqual([3, 5, 700])
+    for (let i = 0; i < 3; i++)
+      for (let j = 0; j < 5; j++)
+        for (let k = 0; k < 700; k++)
+          expect(out.data[(i * 5 + j) * 700 + k]).toBe(Math.max(xs[i * 700 + k]! * 3 + ys[j]!, 0.25))
+  })
+
+  it('rounds a float32 chain once: within an ulp or two of the ops run one by one', () => {
+    const x = tensor(Array.from({ length: 2000 }, (_, i) => (i - 1000) / 97))
+    const program: ElementwiseProgram = {
+      arity: 1,
+      instructions: [
+        { kind: 'unary', op: 'tanh', x: 0 }, // 1
+        { kind: 'unary', op: 'exp', x: 1 }, // 2
+        { kind: 'binary', op: 'mul', a: 2, b: 0 }, // 3
+        { kind: 'unary', op: 'sigmoid', x: 3 }, // 4
+      ],
+    }
+    const [fused, eager] = run(() => [
+      elementwiseProgram(program, [x]),
+      U.sigmoid(B.mul(U.exp(U.tanh(x)), x)),
+    ])
+    expect(fused.dtype).toBe('float32')
+    const exact = Array.from(x.data, (v) => {
+      const t = Math.exp(Math.tanh(v)) * v
+      return 1 / (1 + Math.exp(-t))
+    })
+    data(fused).forEach((v, i) => {
+      // Rounded once: the correctly rounded float32 of the float64 chain.
+      expect(v).toBe(Math.fround(exact[i]!))
+      expect(Math.abs(v - eager.data[i]!)).toBeLessThan(1e-6)
+    })
+  })
+
+  it('gives an empty output for an empty broadcast shape', () => {
+    const out = run(() => elementwiseProgram(unaryProgram('exp'), [f64([], [0, 3])]))
+    expect(out.shape).toEqual([0, 3])
+    expect(out.data.length).toBe(0)
+  })
+})
+
+describe('elementwiseProgram errors', () => {
+  it('refuses int32 and mixed dtypes, saying to cast', () => {
+    expect(() => elementwiseProgram(unaryProgram('exp'), [tensor([1], 'int32')])).toThrow(DTypeError)
+    expect(() => elementwiseProgram(binaryProgram('add'), [tensor([1]), tensor([1], 'float64')])).toThrow(
+      /astype/,
+    )
+  })
+
+  it('refuses inputs that do not broadcast, naming the shapes', () => {
+    expect(() => elementwiseProgram(binaryProgram('add'), [tensor([1, 2]), tensor([1, 2, 3])])).toThrow(
+      ShapeError,
+    )
+  })
+
+  it('refuses malformed programs', () => {
+    expect(() => elementwiseProgram({ arity: 1, instructions: [] }, [tensor([1])])).toThrow(ValueError)
+    expect(() =>
+      elementwiseProgram({ arity: 1, instructions: [{ kind: 'unary', op: 'exp', x: 1 }] }, [tensor([1])]),
+    ).toThrow(/value 1/)
+    expect(() => elementwiseProgram(unaryProgram('exp'), [tensor([1]), tensor([2])])).toThrow(
+      /takes 1 inputs/,
+    )
+    const comparison = { arity: 2, instructions: [{ kind: 'binary', op: 'less', a: 0, b: 1 }] }
+    // A program from untyped data (JSON) can name any op; the kernel refuses what it cannot run.
+    expect(() =>
+      programOutput(comparison as unknown as ElementwiseProgram, [tensor([1]), tensor([1])]),
+    ).toThrow(/not an arithmetic/)
+  })
+
+  it('prints programs as text that tells programs apart', () => {
+    expect(programText(binaryProgram('add'))).toBe('(2) add a0 a1')
+    expect(programText(binaryProgram('sub'))).not.toBe(programText(binaryProgram('add')))
+  })
+})
