@@ -7,6 +7,7 @@ import {
   frameworkArg,
   jaxSgdStep,
   loadBackfold,
+  jaxBackendName,
   loadJax,
   loadTfjs,
   normalData,
@@ -90,9 +91,9 @@ if (framework.startsWith('backfold')) {
     return value
   }
 } else {
-  const jax = await loadJax()
+  const jax = await loadJax(framework)
   const { numpy: np, nn, lax } = jax
-  backend = 'wasm'
+  backend = jaxBackendName(framework)
   const params = {
     c1: np.array(init.c1).reshape([8, 1, 3, 3]),
     b1: np.zeros([8]),

@@ -11,8 +11,9 @@ const require = createRequire(import.meta.url)
 /**
  * Every configuration a case accepts as its first argument. `backfold` is whatever backend the built
  * @backfold/tensor picks by itself (its WebAssembly backend where available); `backfold-reference`
- * forces the plain TypeScript reference backend, the fallback everywhere else. All peers run
- * single-threaded on one core, like backfold.
+ * forces the plain TypeScript reference backend, the fallback everywhere else. Every configuration
+ * runs on one thread except the two-thread pair compared with each other: `backfold-2-threads` and
+ * `jax-jit-2-threads` (jax-js with `jit` on a pool of two workers).
  */
 export const FRAMEWORKS = [
   'backfold',
@@ -21,6 +22,7 @@ export const FRAMEWORKS = [
   'tfjs-cpu',
   'tfjs-wasm',
   'jax-jit',
+  'jax-jit-2-threads',
   'jax-eager',
 ]
 
@@ -237,18 +239,63 @@ export const loadTfjs = async (framework) => {
   return tf
 }
 
+/** Worker threads a configuration gives jax-js: two for `jax-jit-2-threads`, none otherwise. */
+export const jaxWorkers = (framework) => (framework === 'jax-jit-2-threads' ? 2 : 0)
+
+/** The backend a jax-js configuration reports: its wasm device, and the workers it dispatches to. */
+export const jaxBackendName = (framework) =>
+  jaxWorkers(framework) > 0 ? `wasm, ${jaxWorkers(framework)} workers` : 'wasm'
+
 /**
  * Loads jax-js on its WebAssembly device. jax-js reads `navigator.userAgent` while generating
- * kernels; Node 20 has no `navigator` global (Node 21+ does), so a minimal one is provided. Node has
- * no global `Worker`, so jax-js runs its wasm kernels on one thread here.
+ * kernels; Node 20 has no `navigator` global (Node 21+ does), so a minimal one is provided. jax-js
+ * starts a pool of `navigator.hardwareConcurrency` Web Workers when `SharedArrayBuffer` and a global
+ * `Worker` exist; Node has no global `Worker`, so its kernels run on the main thread, except for
+ * `jax-jit-2-threads`, which gets a `Worker` over node:worker_threads (node-worker.mjs) and a
+ * `hardwareConcurrency` of 2. Call `checkJaxWorkers` after a step to make sure the pool was used.
  */
-export const loadJax = async () => {
-  globalThis.navigator ??= { userAgent: `Node.js/${process.versions.node.split('.')[0]}` }
+export const loadJax = async (framework) => {
+  const workers = jaxWorkers(framework)
+  const userAgent = globalThis.navigator?.userAgent ?? `Node.js/${process.versions.node.split('.')[0]}`
+  // A plain value property: on Node 21+ `navigator` is a getter on globalThis, and jax-js must see 2.
+  Object.defineProperty(globalThis, 'navigator', {
+    value: { userAgent, hardwareConcurrency: workers > 0 ? workers : 1 },
+    configurable: true,
+    writable: true,
+  })
+  if (workers > 0) {
+    if (typeof SharedArrayBuffer === 'undefined')
+      throw new Error('no SharedArrayBuffer: jax-js cannot use workers')
+    const { NodeWebWorker } = await import('./node-worker.mjs')
+    globalThis.Worker ??= NodeWebWorker
+  } else if (typeof globalThis.Worker !== 'undefined') {
+    // Some runtime gave us a global Worker (Deno, Bun, a future Node): the one-thread configurations
+    // must stay on one thread to be comparable.
+    delete globalThis.Worker
+  }
   const jax = await import('@jax-js/jax')
   const devices = await jax.init('wasm')
   if (!devices.includes('wasm')) throw new Error('jax-js wasm device failed to initialise')
   jax.defaultDevice('wasm')
   return jax
+}
+
+/**
+ * Throws unless jax-js started as many worker threads as the configuration asks for, so a
+ * two-thread figure can never silently be a one-thread figure (for instance after a jax-js update
+ * that spawns its workers differently).
+ */
+export const checkJaxWorkers = async (framework) => {
+  const wanted = jaxWorkers(framework)
+  if (wanted === 0) return
+  const { NodeWebWorker } = await import('./node-worker.mjs')
+  if (NodeWebWorker.started !== wanted)
+    throw new Error(
+      `jax-js started ${NodeWebWorker.started} worker threads, expected ${wanted}` +
+        (NodeWebWorker.started === 0
+          ? ' (it runs kernels read back synchronously, with dataSync, on the main thread)'
+          : ': check how this jax-js version spawns workers (bench/cases/node-worker.mjs)'),
+    )
 }
 
 /** Peer versions, for the report. */
@@ -262,7 +309,7 @@ export const peerVersions = () => ({
 
 /**
  * A jax-js SGD training step over `loss(params, x, labels)`: `valueAndGrad` plus `p − lr·g` on every
- * leaf, the whole update under `jit` for 'jax-jit'. Returns `step()`, resolving to the loss before
+ * leaf, the whole update under `jit` for the 'jax-jit' configurations. Returns `step()`, resolving to the loss before
  * the update once the new parameters are materialised (jax-js arrays are lazy).
  */
 export const jaxSgdStep = (jax, framework, loss, initialParams, x, labels, lr) => {
@@ -273,7 +320,7 @@ export const jaxSgdStep = (jax, framework, loss, initialParams, x, labels, lr) =
     const [value, grads] = valueAndGrad(tree.ref(p), inputs, targets)
     return [value, tree.map((v, g) => v.sub(g.mul(lr)), p, grads)]
   }
-  const compiled = framework === 'jax-jit' ? jax.jit(update) : update
+  const compiled = framework.startsWith('jax-jit') ? jax.jit(update) : update
   let params = initialParams
   return async () => {
     const [value, next] = compiled(params, x.ref, labels.ref)
@@ -284,11 +331,32 @@ export const jaxSgdStep = (jax, framework, loss, initialParams, x, labels, lr) =
   }
 }
 
+/** How long the sustained phase of a training step runs back to back (see `sustainedMean`). */
+export const SUSTAIN_MS = 5_000
+
+/**
+ * Runs `fn` back to back for `durationMs` (and at least 3 calls) and returns the mean time per
+ * call: the rate a training run sees, with every garbage collection, worker hand-off and stall
+ * included. The median of a few dozen calls leaves those out, which flatters configurations whose
+ * slow calls are frequent (two threads on a shared machine).
+ */
+export const sustainedMean = async (fn, durationMs = SUSTAIN_MS) => {
+  let calls = 0
+  const start = performance.now()
+  while (calls < 3 || performance.now() - start < durationMs) {
+    await fn()
+    calls++
+  }
+  const elapsedMs = performance.now() - start
+  return { sustainedMeanMs: elapsedMs / calls, sustainedCalls: calls, sustainedSeconds: elapsedMs / 1000 }
+}
+
 /**
  * Times a training step and emits the case's JSON line: the first step alone (one-off work: jit
  * compilation, kernel generation), the loss after one step (equal across configurations iff their
- * gradients agree), then the steady state (`measure` after a 1.5 s warm-up). A step that throws
- * makes the configuration unsupported for this case, with the error as the reason.
+ * gradients agree), then the steady state (`measure` after a 1.5 s warm-up: median, min, max) and
+ * the sustained mean over `SUSTAIN_MS` of back-to-back steps. A step that throws makes the
+ * configuration unsupported for this case, with the error as the reason.
  */
 export const timeTrainingStep = async (bench, framework, backend, batch, step) => {
   let firstLoss
@@ -299,10 +367,12 @@ export const timeTrainingStep = async (bench, framework, backend, batch, step) =
     firstLoss = await step()
     firstStepMs = performance.now() - firstStart
     lossAfterOneStep = await step()
+    await checkJaxWorkers(framework)
   } catch (error) {
     unsupported(bench, framework, error)
   }
   const stats = await measure(step, { warmup: 3, warmupMs: 1500, maxRuns: 41, budgetMs: 12_000 })
+  const sustained = await sustainedMean(step)
   emit({
     bench,
     framework,
@@ -312,6 +382,8 @@ export const timeTrainingStep = async (bench, framework, backend, batch, step) =
     firstLoss,
     lossAfterOneStep,
     samplesPerSecond: (batch * 1000) / stats.medianMs,
+    sustainedSamplesPerSecond: (batch * 1000) / sustained.sustainedMeanMs,
     ...stats,
+    ...sustained,
   })
 }

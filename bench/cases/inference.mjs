@@ -5,6 +5,9 @@ import {
   emit,
   frameworkArg,
   loadBackfold,
+  checkJaxWorkers,
+  unsupported,
+  jaxBackendName,
   loadJax,
   loadTfjs,
   measurePerCall,
@@ -64,9 +67,9 @@ if (framework.startsWith('backfold')) {
     return probabilities
   }
 } else {
-  const jax = await loadJax()
+  const jax = await loadJax(framework)
   const { numpy: np, nn, tree } = jax
-  backend = 'wasm'
+  backend = jaxBackendName(framework)
   const params = layers.map(({ inputs, outputs, weight, bias }) => ({
     weight: np.array(weight).reshape([inputs, outputs]),
     bias: np.array(bias),
@@ -81,11 +84,17 @@ if (framework.startsWith('backfold')) {
     })
     return a
   }
-  const compiled = framework === 'jax-jit' ? jax.jit(forward) : forward
+  const compiled = framework.startsWith('jax-jit') ? jax.jit(forward) : forward
   predict = () => compiled(tree.ref(params), x.ref).dataSync()
 }
 
 const output = Array.from(predict())
+try {
+  // The first calls above started any workers jax-js uses for this case.
+  await checkJaxWorkers(framework)
+} catch (error) {
+  unsupported('inference', framework, error)
+}
 const stats = await measurePerCall(predict)
 emit({
   bench: 'inference',

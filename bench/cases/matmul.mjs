@@ -1,7 +1,17 @@
 // matmul n×n · n×n float32 (GFLOP/s) for one configuration: node bench/cases/matmul.mjs <framework>
 // Every configuration multiplies the same matrices and ends each timed call holding the product as
 // host data (a typed array), so lazy or asynchronous backends pay for finishing the work.
-import { emit, frameworkArg, loadBackfold, loadJax, loadTfjs, measure, normalData } from './common.mjs'
+import {
+  emit,
+  frameworkArg,
+  loadBackfold,
+  checkJaxWorkers,
+  jaxBackendName,
+  loadJax,
+  loadTfjs,
+  measure,
+  normalData,
+} from './common.mjs'
 
 const framework = frameworkArg()
 const sizes = [128, 256, 512, 1024]
@@ -37,10 +47,10 @@ if (framework.startsWith('backfold')) {
     return { call, product: () => tf.tidy(() => tf.matMul(x, y)).dataSync() }
   }
 } else {
-  const jax = await loadJax()
+  const jax = await loadJax(framework)
   const { numpy: np } = jax
-  backend = 'wasm'
-  const product = framework === 'jax-jit' ? jax.jit((x, y) => np.matmul(x, y)) : np.matmul
+  backend = jaxBackendName(framework)
+  const product = framework.startsWith('jax-jit') ? jax.jit((x, y) => np.matmul(x, y)) : np.matmul
   makeCall = (n, a, b) => {
     const x = np.array(a).reshape([n, n])
     const y = np.array(b).reshape([n, n])
@@ -62,4 +72,5 @@ for (const n of sizes) {
   const stats = await measure(call, budget(n))
   results.push({ n, gflops: (2 * n ** 3) / (stats.medianMs * 1e6), ...stats })
 }
+await checkJaxWorkers(framework)
 emit({ bench: 'matmul', framework, backend, checksum, results })

@@ -6,6 +6,7 @@ import {
   frameworkArg,
   jaxSgdStep,
   loadBackfold,
+  jaxBackendName,
   loadJax,
   loadTfjs,
   normalData,
@@ -84,9 +85,9 @@ if (framework.startsWith('backfold')) {
     return value
   }
 } else {
-  const jax = await loadJax()
+  const jax = await loadJax(framework)
   const { numpy: np, nn } = jax
-  backend = 'wasm'
+  backend = jaxBackendName(framework)
   const params = layers.map(({ inputs, outputs, weight }) => ({
     weight: np.array(weight).reshape([inputs, outputs]),
     bias: np.zeros([outputs]),

@@ -4,7 +4,17 @@
 // final sum). node bench/cases/overhead.mjs <framework>
 // For jax-jit the whole chain is compiled into one kernel, so its figure is call cost / 64: what jit
 // saves, not a per-op dispatch cost.
-import { emit, frameworkArg, loadBackfold, loadJax, loadTfjs, measurePerCall } from './common.mjs'
+import {
+  emit,
+  frameworkArg,
+  loadBackfold,
+  checkJaxWorkers,
+  unsupported,
+  jaxBackendName,
+  loadJax,
+  loadTfjs,
+  measurePerCall,
+} from './common.mjs'
 
 const framework = frameworkArg()
 const OPS = 64
@@ -40,9 +50,9 @@ if (framework.startsWith('backfold')) {
   eager = () => tf.tidy(() => chain(x).dataSync())
   withGrad = () => tf.tidy(() => gradient(x).dataSync())
 } else {
-  const jax = await loadJax()
+  const jax = await loadJax(framework)
   const { numpy: np } = jax
-  backend = 'wasm'
+  backend = jaxBackendName(framework)
   const x = np.array(xValues)
   // jax-js functions take ownership of their arguments; `.ref` keeps a value alive.
   const chain = (v) => {
@@ -51,12 +61,20 @@ if (framework.startsWith('backfold')) {
     return y
   }
   const gradient = jax.grad((v) => np.sum(chain(v)))
-  const forward = framework === 'jax-jit' ? jax.jit(chain) : chain
-  const backward = framework === 'jax-jit' ? jax.jit(gradient) : gradient
+  const forward = framework.startsWith('jax-jit') ? jax.jit(chain) : chain
+  const backward = framework.startsWith('jax-jit') ? jax.jit(gradient) : gradient
   eager = () => forward(x.ref).dataSync()
   withGrad = () => backward(x.ref).dataSync()
 }
 
+try {
+  // One call of each starts any workers jax-js would use for this case.
+  eager()
+  withGrad()
+  await checkJaxWorkers(framework)
+} catch (error) {
+  unsupported('overhead', framework, error)
+}
 const eagerStats = await measurePerCall(eager)
 const gradStats = await measurePerCall(withGrad)
 emit({
