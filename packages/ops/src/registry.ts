@@ -33,6 +33,7 @@ export type OpName =
   | 'conv2dBackwardInput'
   | 'cos'
   | 'div'
+  | 'elementwiseProgram'
   | 'equal'
   | 'erf'
   | 'exp'

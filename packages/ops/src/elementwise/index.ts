@@ -23,6 +23,7 @@ import { round, roundOp } from './round'
 import { erf, erfOp } from './erf'
 import { astype, astypeOp } from './astype'
 import { stopGradient, stopGradientOp } from './stopGradient'
+import { elementwiseProgramOp } from './elementwiseProgram'
 
 export {
   neg,
@@ -75,6 +76,7 @@ export {
   stopGradientOp,
 }
 export type { AstypeParams } from './astype'
+export { elementwiseProgram, elementwiseProgramOp, type ElementwiseProgramParams } from './elementwiseProgram'
 
 /** Every elementwise op by name (the keys equal each op's `name`), spread into the registry. @since 0.1.0 */
 export const elementwiseOps = {
@@ -102,4 +104,5 @@ export const elementwiseOps = {
   erf: erfOp,
   astype: astypeOp,
   stopGradient: stopGradientOp,
+  elementwiseProgram: elementwiseProgramOp,
 } as const
