@@ -17,6 +17,7 @@ import { createRequire } from 'node:module'
 import os from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { AGREEMENT_TOLERANCE, compareConfigurations } from './agreement.mjs'
 import { BASELINE_COMMIT, prepareBaseline } from './baseline.mjs'
 import { FRAMEWORKS, SUSTAIN_MS, machine, peerVersions, versionOf } from './cases/common.mjs'
 
@@ -339,41 +340,26 @@ const checks = [
   ['inference, first probability', 'inference', (r) => r.firstOutput],
   ['overhead chain, first output', 'overhead', (r) => r.chainOutput?.[0]],
 ].filter(([, bench]) => cases.includes(bench))
-/**
- * Largest relative spread that float32 rounding explains: the configurations sum in different
- * orders (and, where an engine has it, with fused multiply-add), which moves these quantities by
- * about 1e-6; a wrong gradient or a transposed weight moves them by far more.
- */
-const AGREEMENT_TOLERANCE = 1e-4
-const agreement = checks.map(([label, bench, get]) => {
-  const values = columns.map((f) => (ok(results[bench]?.[f]) ? get(results[bench][f]) : undefined))
-  const present = values.filter((v) => typeof v === 'number')
-  const spread =
-    present.length < 2
-      ? undefined
-      : (Math.max(...present) - Math.min(...present)) / Math.max(...present.map(Math.abs))
-  // The configuration farthest from the median of all: the one to look at first.
-  const median = medianMerge(present)
-  const outlier = columns
-    .map((f, i) => ({ framework: f, value: values[i] }))
-    .filter(({ value }) => typeof value === 'number')
-    .sort((a, b) => Math.abs(b.value - median) - Math.abs(a.value - median))[0]
-  return { label, bench, values, spread, median, outlier }
-})
+const agreement = compareConfigurations(checks, columns, results)
 const agreementRows = agreement.map(({ label, values, spread }) => [
   label,
   ...values.map((v) => (typeof v === 'number' ? v.toPrecision(7) : '—')),
   spread === undefined ? 'n/a' : spread.toExponential(1),
 ])
 const agreementTable = table(['quantity', ...columns.map(labelOf), 'max relative spread'], agreementRows, 1)
-// NaN counts as a disagreement: a configuration that produced NaN computes something else.
-const disagreements = agreement.filter(
-  ({ spread }) => spread !== undefined && !(spread <= AGREEMENT_TOLERANCE),
-)
+const disagreements = agreement.filter(({ disagrees }) => disagrees)
 const worstSpread = Math.max(0, ...agreement.map(({ spread }) => spread ?? 0))
-const disagreementText = ({ label, bench, spread, median, outlier }) =>
-  `${bench}: ${label} differs by ${spread.toExponential(1)} (relative; at most ${AGREEMENT_TOLERANCE.toExponential(0)} expected); ` +
-  `farthest from the median ${median.toPrecision(7)}: ${labelOf(outlier.framework)} with ${outlier.value.toPrecision(7)}`
+const disagreementText = ({ label, bench, spread, lowest, highest, nonFinite }) =>
+  `${bench}: ${label} differs by ${spread.toExponential(1)} (relative; at most ${AGREEMENT_TOLERANCE.toExponential(0)} expected): ` +
+  [
+    ...(lowest === undefined
+      ? []
+      : [
+          `lowest ${lowest.value.toPrecision(7)} (${labelOf(lowest.framework)})`,
+          `highest ${highest.value.toPrecision(7)} (${labelOf(highest.framework)})`,
+        ]),
+    ...nonFinite.map(({ framework, value }) => `${value} (${labelOf(framework)})`),
+  ].join(', ')
 const disagreeingCases = new Set(disagreements.map(({ bench }) => bench))
 
 const failures = cases.flatMap((c) =>
