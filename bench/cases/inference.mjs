@@ -90,7 +90,7 @@ if (framework.startsWith('backfold')) {
 
 const output = Array.from(predict())
 try {
-  // The first calls above started any workers jax-js uses for this case.
+  // The first call above started any workers jax-js uses for this case.
   await checkJaxWorkers(framework)
 } catch (error) {
   unsupported('inference', framework, error)
