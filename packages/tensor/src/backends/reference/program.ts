@@ -185,6 +185,37 @@ const readStrided = (
   }
 }
 
+// Copies in and out of the float64 registers, one function per array type so that each loop sees a
+// single typed-array kind (V8 then keeps its element accesses monomorphic).
+const load32 = (src: Float32Array, start: number, dst: Float64Array, n: number): void => {
+  for (let i = 0; i < n; i++) dst[i] = src[start + i]!
+}
+const load64 = (src: Float64Array, start: number, dst: Float64Array, n: number): void => {
+  for (let i = 0; i < n; i++) dst[i] = src[start + i]!
+}
+const loadAny = (src: TypedArray, start: number, dst: Float64Array, n: number): void => {
+  for (let i = 0; i < n; i++) dst[i] = src[start + i]!
+}
+const load = (src: TypedArray, start: number, dst: Float64Array, n: number): void => {
+  if (src instanceof Float32Array) load32(src, start, dst, n)
+  else if (src instanceof Float64Array) load64(src, start, dst, n)
+  else loadAny(src, start, dst, n)
+}
+const store32 = (src: Float64Array, dst: Float32Array, start: number, n: number): void => {
+  for (let i = 0; i < n; i++) dst[start + i] = src[i]!
+}
+const store64 = (src: Float64Array, dst: Float64Array, start: number, n: number): void => {
+  for (let i = 0; i < n; i++) dst[start + i] = src[i]!
+}
+const storeAny = (src: Float64Array, dst: TypedArray, start: number, n: number): void => {
+  for (let i = 0; i < n; i++) dst[start + i] = src[i]!
+}
+const store = (src: Float64Array, dst: TypedArray, start: number, n: number): void => {
+  if (dst instanceof Float32Array) store32(src, dst, start, n)
+  else if (dst instanceof Float64Array) store64(src, dst, start, n)
+  else storeAny(src, dst, start, n)
+}
+
 /**
  * Evaluates `program` over the broadcast inputs, BLOCK output elements at a time, in float64;
  * the only rounding to `outDtype` is the store of the result.
@@ -216,18 +247,19 @@ export const elementwiseProgram = (
   const last = registers[registers.length - 1]!
   for (let start = 0; start < outSize; start += BLOCK) {
     const n = Math.min(BLOCK, outSize - start)
-    readers.forEach((reader, k) => {
-      const register = registers[k]!
-      if (reader.kind === 'full') for (let i = 0; i < n; i++) register[i] = reader.data[start + i]!
+    for (let k = 0; k < arity; k++) {
+      const reader = readers[k]!
+      if (reader.kind === 'full') load(reader.data, start, registers[k]!, n)
       else if (reader.kind === 'strided')
-        readStrided(reader.data, reader.strides, outShape, start, register, n)
-    })
-    program.instructions.forEach((step, i) => {
+        readStrided(reader.data, reader.strides, outShape, start, registers[k]!, n)
+    }
+    for (let i = 0; i < program.instructions.length; i++) {
+      const step = program.instructions[i]!
       const dst = registers[arity + i]!
       if (step.kind === 'unary') unaryBlock(step.op, registers[step.x]!, dst, n)
       else if (step.kind === 'binary') binaryBlock(step.op, registers[step.a]!, registers[step.b]!, dst, n)
-    })
-    for (let i = 0; i < n; i++) out[start + i] = last[i]!
+    }
+    store(last, out, start, n)
   }
   return result
 }
