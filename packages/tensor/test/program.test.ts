@@ -1,6 +1,9 @@
 import { describe, it, expect } from 'vitest'
 import { DTypeError, ShapeError, ValueError } from '../src/errors'
 import { setBackend, type ArithmeticOp, type ElementwiseProgram, type UnaryOp } from '../src/backend'
+import { referenceBackend } from '../src/backends/reference/index'
+import { wasmAvailable, wasmBackend } from '../src/backends/wasm/index'
+import { wasmRunsProgram } from '../src/backends/wasm/program'
 import { unsafeTensor, type Tensor } from '../src/tensor'
 import { tensor } from '../src/create'
 import { elementwiseProgram, programOutput, programText } from '../src/kernels/program'
@@ -189,5 +192,60 @@ describe('elementwiseProgram errors', () => {
   it('prints programs as text that tells programs apart', () => {
     expect(programText(binaryProgram('add'))).toBe('(2) add a0 a1')
     expect(programText(binaryProgram('sub'))).not.toBe(programText(binaryProgram('add')))
+  })
+})
+
+describe.runIf(wasmAvailable())('elementwiseProgram on generated wasm code', () => {
+  // Float32 data with the special values mixed in, an odd length (the last pair is half used).
+  const float32s = (seed: number, n: number): Tensor => {
+    const data = new Float32Array(n)
+    for (let i = 0; i < n; i++)
+      data[i] = i < SPECIAL.length ? SPECIAL[(i + seed) % SPECIAL.length]! : Math.sin(i * seed) * 3
+    return unsafeTensor('float32', [n], data)
+  }
+  const EXACT_UNARY: ReadonlyArray<UnaryOp> = ['neg', 'abs', 'sqrt', 'rsqrt', 'square', 'reciprocal', 'relu']
+  const EXACT_BINARY: ReadonlyArray<ArithmeticOp> = ['add', 'sub', 'mul', 'div', 'maximum', 'minimum']
+  const same = (wasm: Tensor, reference: Tensor): void => {
+    expect(wasm.shape).toEqual(reference.shape)
+    data(wasm).forEach((v, i) => expect(Object.is(v, reference.data[i]), `element ${i}`).toBe(true))
+  }
+  const both = (program: ElementwiseProgram, inputs: ReadonlyArray<Tensor>, shape: ReadonlyArray<number>) => {
+    expect(wasmRunsProgram(program, inputs, shape, 'float32')).toBe(true)
+    same(
+      wasmBackend.elementwiseProgram(program, inputs, shape, 'float32'),
+      referenceBackend.elementwiseProgram(program, inputs, shape, 'float32'),
+    )
+  }
+
+  it.each(EXACT_UNARY)('%s: bit for bit the reference', (op) =>
+    both(unaryProgram(op), [float32s(1, 301)], [301]),
+  )
+  it.each(EXACT_BINARY)('%s: bit for bit the reference, whole and scalar operands', (op) => {
+    both(binaryProgram(op), [float32s(1, 301), float32s(2, 301)], [301])
+    both(binaryProgram(op), [float32s(3, 301), unsafeTensor('float32', [], Float32Array.of(-0.75))], [301])
+  })
+  it('a chain with constants and a shared value: bit for bit the reference, and cached per program', () => {
+    const program: ElementwiseProgram = {
+      arity: 2,
+      instructions: [
+        { kind: 'constant', value: 0.1 }, // 2
+        { kind: 'binary', op: 'mul', a: 0, b: 2 }, // 3
+        { kind: 'binary', op: 'add', a: 3, b: 1 }, // 4
+        { kind: 'unary', op: 'square', x: 4 }, // 5
+        { kind: 'binary', op: 'div', a: 5, b: 3 }, // 6
+        { kind: 'unary', op: 'relu', x: 6 }, // 7
+      ],
+    }
+    both(program, [float32s(4, 1000), float32s(5, 1000)], [1000])
+    both(program, [float32s(6, 77), float32s(7, 77)], [77])
+  })
+  it('leaves other steps, dtypes, broadcasts and small sizes to the reference', () => {
+    const x = float32s(1, 300)
+    expect(wasmRunsProgram(unaryProgram('exp'), [x], [300], 'float32')).toBe(false)
+    expect(wasmRunsProgram(binaryProgram('pow'), [x, x], [300], 'float32')).toBe(false)
+    expect(wasmRunsProgram(unaryProgram('neg'), [f64(Array.from(x.data))], [300], 'float64')).toBe(false)
+    expect(wasmRunsProgram(unaryProgram('neg'), [float32s(1, 10)], [10], 'float32')).toBe(false)
+    const row = unsafeTensor('float32', [3], Float32Array.of(1, 2, 3))
+    expect(wasmRunsProgram(binaryProgram('add'), [float32s(1, 300), row], [100, 3], 'float32')).toBe(false)
   })
 })

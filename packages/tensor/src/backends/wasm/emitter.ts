@@ -301,6 +301,23 @@ export class Code {
   f64x2Add(): this {
     return this.simd(0xf0)
   }
+  f64x2Sub(): this {
+    return this.simd(0xf1)
+  }
+  /** NaN if either lane is NaN, and -0 below +0: `Math.min`'s rule. */
+  f64x2Min(): this {
+    return this.simd(0xf4)
+  }
+  /** NaN if either lane is NaN, and +0 above -0: `Math.max`'s rule. */
+  f64x2Max(): this {
+    return this.simd(0xf5)
+  }
+  f64x2Abs(): this {
+    return this.simd(0xec)
+  }
+  f64x2Neg(): this {
+    return this.simd(0xed)
+  }
   f64x2Mul(): this {
     return this.simd(0xf2)
   }

@@ -4,6 +4,7 @@ import { linear, matmul } from './matmul'
 import { unary } from './elementwise'
 import { conv2d, conv2dBackwardInput, conv2dBackwardFilter } from './conv'
 import { adamUpdate, axpy, reluGrad } from './fused'
+import { elementwiseProgram } from './program'
 
 export { wasmAvailable } from './runtime'
 export { setThreads, getThreads, threadPoolStatus, type ThreadPoolStatus } from './threads'
@@ -11,8 +12,9 @@ export { setThreads, getThreads, threadPoolStatus, type ThreadPoolStatus } from 
 /**
  * The reference backend with its hot float32 kernels (matmul, conv2d and both conv2d gradients,
  * relu, and the fused reluGrad, axpy and adamUpdate) on WebAssembly SIMD code generated at load
- * time. Other dtypes, tiny products and every other op (elementwise programs too, for now) run on
- * the reference loops. Large float32
+ * time, and float32 elementwise programs of exact steps (add, sub, mul, div, sqrt, min, max, neg,
+ * abs, ...: see `elementwiseProgram`) as one generated kernel per program. Other dtypes, tiny
+ * products and every other op run on the reference loops. Large float32
  * products are split across worker threads (see `setThreads`), bit-identically to one thread. Use it only where `wasmAvailable()` is true.
  * @example
  * import { setBackend, wasmAvailable, wasmBackend } from '@backfold/tensor'
@@ -31,4 +33,5 @@ export const wasmBackend: Backend = {
   axpy,
   reluGrad,
   adamUpdate,
+  elementwiseProgram,
 }
