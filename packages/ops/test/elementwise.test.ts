@@ -153,7 +153,8 @@ describe('elementwise forward values', () => {
     const x = f64([-1.5, 0, 2])
     const before = valuesOf(x)
     for (const f of Object.values(E).filter((v): v is (t: Tensor) => Tensor => typeof v === 'function')) {
-      if (f === E.astype) continue
+      // astype takes a dtype, elementwiseProgram a program (it has its own tests, fuse.test.ts).
+      if (f === E.astype || f === (E.elementwiseProgram as unknown)) continue
       // reluGrad(ct, y) takes the cotangent too.
       if (f === (E.reluGrad as unknown)) E.reluGrad(x, x)
       else f(x)
@@ -429,6 +430,31 @@ describe('shape and dtype rules of the elementwise ops (staging)', () => {
       label: `the op on ct ${at(ctDtype, ctShape)}, y ${at(yDtype, yShape)}`,
       fn: (ct: Tensor, y: Tensor) => applyOp(E.reluGradOp, [ct, y], undefined),
       args: [zeros(ctShape, ctDtype), zeros(yShape, yDtype)],
+    })),
+    // A two-input program: broadcasting, and the kernel's errors (int32, mixed dtypes, bad shapes).
+    ...(
+      [
+        ['float32', [2, 3], 'float32', [3]],
+        ['float64', [], 'float64', [2, 1]],
+        ['int32', [2], 'int32', [2]],
+        ['float32', [2], 'float64', [2]],
+        ['float32', [2], 'float32', [3]],
+      ] as const
+    ).map(([aDtype, aShape, bDtype, bShape]) => ({
+      op: 'elementwiseProgram',
+      label: `exp(a) · b on a ${at(aDtype, aShape)}, b ${at(bDtype, bShape)}`,
+      fn: (a: Tensor, b: Tensor) =>
+        E.elementwiseProgram(
+          {
+            arity: 2,
+            instructions: [
+              { kind: 'unary', op: 'exp', x: 0 },
+              { kind: 'binary', op: 'mul', a: 2, b: 1 },
+            ],
+          },
+          [a, b],
+        ),
+      args: [zeros(aShape, aDtype), zeros(bShape, bDtype)],
     })),
   ]
 
