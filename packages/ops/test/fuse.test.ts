@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as T from '@backfold/tensor'
-import type { Backend, Tensor } from '@backfold/tensor'
+import type { Backend, ElementwiseProgram, Tensor } from '@backfold/tensor'
 import {
   add,
   applyOp,
   astype,
   defineOp,
   div,
+  elementwiseProgram,
+  eliminateCommonSubexpressions,
   evalGraph,
   exp,
   fuseElementwise,
@@ -118,6 +120,26 @@ describe('fuseElementwise on graphs', () => {
 
   it('leaves a single elementwise equation alone', () => {
     expect(names(fuseElementwise(makeGraph((v: Tensor) => exp(v))(x)))).toEqual(['exp'])
+  })
+
+  it('common-subexpression elimination keeps programs whose constants differ only in the sign of 0', () => {
+    const divideBy = (zero: number): ElementwiseProgram => ({
+      arity: 1,
+      instructions: [
+        { kind: 'constant', value: zero },
+        { kind: 'binary', op: 'div', a: 0, b: 1 },
+      ],
+    })
+    const f = (v: Tensor): Tensor =>
+      add(elementwiseProgram(divideBy(0), [v]), elementwiseProgram(divideBy(-0), [v]))
+    const ones = T.ones([3])
+    expect(names(eliminateCommonSubexpressions(makeGraph(f)(ones)))).toEqual([
+      'elementwiseProgram',
+      'elementwiseProgram',
+      'add',
+    ])
+    // Infinity + -Infinity: NaN, where merging the two would give Infinity.
+    expect(Array.from(jit(f)(ones).data).every(Number.isNaN)).toBe(true)
   })
 
   it('runs in optimize, after dead code is dropped', () => {

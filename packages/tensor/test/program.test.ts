@@ -192,6 +192,12 @@ describe('elementwiseProgram errors', () => {
   it('prints programs as text that tells programs apart', () => {
     expect(programText(binaryProgram('add'))).toBe('(2) add a0 a1')
     expect(programText(binaryProgram('sub'))).not.toBe(programText(binaryProgram('add')))
+    const constant = (value: number): ElementwiseProgram => ({
+      arity: 0,
+      instructions: [{ kind: 'constant', value }],
+    })
+    expect(programText(constant(-0))).not.toBe(programText(constant(0)))
+    expect(programText(constant(NaN))).not.toBe(programText(constant(Infinity)))
   })
 })
 
@@ -239,6 +245,21 @@ describe.runIf(wasmAvailable())('elementwiseProgram on generated wasm code', () 
     both(program, [float32s(4, 1000), float32s(5, 1000)], [1000])
     both(program, [float32s(6, 77), float32s(7, 77)], [77])
   })
+  it('caches one module per program: constants that JSON would confuse (NaN, Infinity, 0, -0) stay apart', () => {
+    const x = float32s(8, 200)
+    for (const value of [Infinity, NaN, 0, -0, -Infinity]) {
+      const program: ElementwiseProgram = {
+        arity: 1,
+        instructions: [
+          { kind: 'constant', value }, // 1
+          { kind: 'binary', op: 'div', a: 0, b: 1 }, // 2: ±Inf for ±0, NaN for NaN
+          { kind: 'binary', op: 'minimum', a: 2, b: 1 }, // 3
+        ],
+      }
+      both(program, [x], [200])
+    }
+  })
+
   it('leaves other steps, dtypes, broadcasts and small sizes to the reference', () => {
     const x = float32s(1, 300)
     expect(wasmRunsProgram(unaryProgram('exp'), [x], [300], 'float32')).toBe(false)

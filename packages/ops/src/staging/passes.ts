@@ -56,6 +56,8 @@ const paramsKey = (params: unknown): string | undefined => {
     const text = JSON.stringify(params, (_key, value: unknown) => {
       if (typeof value === 'function' || typeof value === 'symbol' || typeof value === 'bigint') exact = false
       if (typeof value === 'number' && !Number.isFinite(value)) return `#${String(value)}`
+      // JSON writes -0 as 0, which would merge programs whose constants differ only in sign.
+      if (Object.is(value, -0)) return '#-0'
       return value
     })
     return exact ? text : undefined

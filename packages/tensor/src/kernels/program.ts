@@ -130,6 +130,9 @@ export const programOutput = (
   return { shape, dtype }
 }
 
+/** A constant as text that tells every double apart: `String` alone prints -0 as 0. */
+const constantText = (value: number): string => (Object.is(value, -0) ? '-0' : String(value))
+
 /**
  * The program as one line of text, e.g. `(a0 a1) exp a0; mul v2 a1; 1; add v3 v4`: a readable
  * cache key (equal programs give equal text) and what `show` prints.
@@ -139,7 +142,7 @@ export const programText = (program: ElementwiseProgram): string => {
   const name = (value: number): string => (value < program.arity ? `a${value}` : `v${value}`)
   const steps = program.instructions.map((step) =>
     step.kind === 'constant'
-      ? String(step.value)
+      ? constantText(step.value)
       : step.kind === 'unary'
         ? `${step.op} ${name(step.x)}`
         : `${step.op} ${name(step.a)} ${name(step.b)}`,

@@ -1,5 +1,6 @@
 import type { ElementwiseProgram, ProgramInstruction } from '../../backend'
 import type { DType } from '../../dtype'
+import { programText } from '../../kernels/program'
 import { sizeOf, type Shape } from '../../shape'
 import { unsafeTensor, type Tensor } from '../../tensor'
 import { elementwiseProgram as referenceProgram } from '../reference/program'
@@ -123,7 +124,7 @@ interface ProgramExports {
 const cache = new Map<string, ProgramExports>()
 
 const instanceFor = (program: ElementwiseProgram, scalar: ReadonlyArray<boolean>): ProgramExports => {
-  const key = `${scalar.map((s) => (s ? 's' : 'a')).join('')}:${JSON.stringify(program.instructions)}`
+  const key = `${scalar.map((s) => (s ? 's' : 'a')).join('')}:${programText(program)}`
   const hit = cache.get(key)
   if (hit !== undefined) {
     // Most recently used last, so the first entry is the one to evict.
