@@ -340,11 +340,14 @@ export interface FunctionDefinition {
 
 /**
  * Encodes a module of `functions` (indices in array order, so `call(i)` targets `functions[i]`)
- * with one memory of `initialPages` 64 KiB pages, exported as `memory`.
+ * with one memory of `initialPages` 64 KiB pages, exported as `memory`. With `importMemory` the
+ * memory is not defined but imported as `env.memory` (unshared, at least `initialPages`), so many
+ * small modules can work in one memory.
  */
 export const encodeModule = (
   functions: ReadonlyArray<FunctionDefinition>,
   initialPages: number,
+  importMemory = false,
 ): Uint8Array<ArrayBuffer> => {
   const signature = (code: Code): number[] => [
     0x60,
@@ -354,6 +357,11 @@ export const encodeModule = (
   const types = vector(functions.map((f) => signature(f.code)))
   const functionTypes = vector(functions.map((_, i) => unsignedLeb(i)))
   const memory = vector([[0x00, ...unsignedLeb(initialPages)]])
+  const name = (text: string): number[] => {
+    const bytes = utf8(text)
+    return [...unsignedLeb(bytes.length), ...bytes]
+  }
+  const imports = vector([[...name('env'), ...name('memory'), 0x02, 0x00, ...unsignedLeb(initialPages)]])
   const exports = vector([
     [...unsignedLeb(6), ...utf8('memory'), 0x02, 0x00],
     ...functions.flatMap((f, i) => {
@@ -373,8 +381,9 @@ export const encodeModule = (
     0x00,
     0x00,
     ...section(1, types),
+    ...(importMemory ? section(2, imports) : []),
     ...section(3, functionTypes),
-    ...section(5, memory),
+    ...(importMemory ? [] : section(5, memory)),
     ...section(7, exports),
     ...section(10, code),
   ])

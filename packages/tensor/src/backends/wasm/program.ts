@@ -17,7 +17,7 @@ import { growTo, orFallback } from './runtime'
 /** Below this many elements the copies in and out cost more than the loop saves. */
 const MIN_ELEMENTS = 64
 const FLOAT_BYTES = 4
-/** Generated modules kept; each owns its memory, so the cache is bounded. */
+/** Generated modules kept (they share one memory; each is a few hundred bytes of code). */
 const CACHE_SIZE = 64
 
 /** Pushes `f(x)` of the local `x` (f64x2), for the unary steps wasm computes exactly as the reference. */
@@ -117,9 +117,12 @@ const kernel = (program: ElementwiseProgram, scalar: ReadonlyArray<boolean>): Co
 }
 
 interface ProgramExports {
-  readonly memory: WebAssembly.Memory
   readonly run: (...args: number[]) => void
 }
+
+// One memory for every program module (imported as env.memory), so the cache holds code, not data.
+let sharedMemory: WebAssembly.Memory | undefined
+const programMemory = (): WebAssembly.Memory => (sharedMemory ??= new WebAssembly.Memory({ initial: 1 }))
 
 const cache = new Map<string, ProgramExports>()
 
@@ -132,9 +135,10 @@ const instanceFor = (program: ElementwiseProgram, scalar: ReadonlyArray<boolean>
     cache.set(key, hit)
     return hit
   }
-  const bytes = encodeModule([{ name: 'run', code: kernel(program, scalar) }], 1)
-  // why: the module above exports exactly `run` and its memory
-  const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), {})
+  const bytes = encodeModule([{ name: 'run', code: kernel(program, scalar) }], 1, true)
+  const imports = { env: { memory: programMemory() } }
+  // why: the module above exports exactly `run` (and the memory it imports)
+  const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), imports)
     .exports as unknown as ProgramExports
   if (cache.size >= CACHE_SIZE) {
     const oldest = cache.keys().next()
@@ -147,7 +151,8 @@ const instanceFor = (program: ElementwiseProgram, scalar: ReadonlyArray<boolean>
 const wasmProgram = (program: ElementwiseProgram, inputs: ReadonlyArray<Tensor>, outShape: Shape): Tensor => {
   const n = sizeOf(outShape)
   const scalar = inputs.map((x) => x.data.length === 1 && n !== 1)
-  const { memory, run } = instanceFor(program, scalar)
+  const { run } = instanceFor(program, scalar)
+  const memory = programMemory()
   // 16-byte aligned arrays, each with room for the pair read past an odd end.
   const stride = Math.ceil((n * FLOAT_BYTES) / 16) * 16 + 16
   const whole = inputs.filter((_, k) => !scalar[k])
