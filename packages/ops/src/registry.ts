@@ -32,6 +32,7 @@ export type OpName =
   | 'conv2dBackwardFilter'
   | 'conv2dBackwardInput'
   | 'cos'
+  | 'cumprod'
   | 'div'
   | 'elementwiseProgram'
   | 'equal'

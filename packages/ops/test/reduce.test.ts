@@ -7,6 +7,7 @@ import {
   argmaxOp,
   argmin,
   argminOp,
+  cumprod,
   logsumexp,
   logsumexpOp,
   max,
@@ -252,9 +253,56 @@ describe('prod', () => {
     const f = (t: Tensor): Tensor => prod(t, { axis: 1 })
     expect(checkVjp(f, [x]).ok).toBe(true)
     const gradient = (t: Tensor): Tensor => grad((u: Tensor) => sum(mul(f(u), f64([2], [0.3, -1.2]))))(t)
-    // Third order (checkVjp's own second-order check of this gradient) is not claimed at a zero.
-    const report = checkVjp(gradient, [x], { secondOrder: false })
+    // checkVjp's own second-order check of this gradient is prod's third order.
+    const report = checkVjp(gradient, [x])
     expect(report.ok, report.message).toBe(true)
+  })
+
+  it('has the exact second derivative between two zeros of a set (the product of the rest)', () => {
+    // d²(x0 x1 x2)/dx0 dx1 = x2 = 3 at x = [0, 0, 3]: H = [[0, 3, 0], [3, 0, 0], [0, 0, 0]]
+    const [h] = hvp(prod)([f64([3], [0, 0, 3])], [f64([3], [1, 2, 5])])
+    expect(values(h)).toEqual([6, 3, 0])
+    // Three zeros: every second derivative is a product containing a zero.
+    const [h3] = hvp(prod)([f64([3], [0, 0, 0])], [f64([3], [1, 1, 1])])
+    expect(values(h3)).toEqual([0, 0, 0])
+  })
+
+  it.each([
+    ['no zero', [1.2, -0.7, 0.9, 1.4]],
+    ['one zero', [1.2, 0, 0.9, 1.4]],
+    ['two zeros', [0, -0.7, 0, 1.4]],
+    ['three zeros', [0, 0, 0.9, 0]],
+  ])('checks against finite differences to third order with %s in a set', (_label, set) => {
+    // The set spans axes 0 and 2 of a [2, 2, 2] tensor; the other set mirrors it, negated.
+    const x = f64([2, 2, 2], [set[0]!, set[1]!, -set[0]!, -set[1]!, set[2]!, set[3]!, -set[2]!, -set[3]!])
+    const f = (t: Tensor): Tensor => prod(t, { axis: [0, 2] })
+    const first = checkVjp(f, [x])
+    expect(first.ok, first.message).toBe(true)
+    const gradient = (t: Tensor): Tensor => grad((u: Tensor) => sum(mul(f(u), f64([2], [0.3, -1.2]))))(t)
+    const report = checkVjp(gradient, [x])
+    expect(report.ok, report.message).toBe(true)
+  })
+})
+
+describe('cumprod', () => {
+  it('computes inclusive, exclusive and reversed products along an axis', () => {
+    const x = f64([2, 3], [2, 3, 4, 0, 5, 6])
+    expect(values(cumprod(x, { axis: 1 }))).toEqual([2, 6, 24, 0, 0, 0])
+    expect(values(cumprod(x, { axis: 1, exclusive: true }))).toEqual([1, 2, 6, 1, 0, 0])
+    expect(values(cumprod(x, { axis: -1, reverse: true }))).toEqual([24, 12, 4, 0, 30, 6])
+    expect(values(cumprod(x, { axis: 0, exclusive: true, reverse: true }))).toEqual([0, 5, 6, 1, 1, 1])
+  })
+
+  it('has the exact gradient at zeros (no division)', () => {
+    // y = [x0, x0 x1, x0 x1 x2]; x̄ = [1 + x1 + x1 x2, x0 + x0 x2, x0 x1] at [2, 0, 0]
+    expect(gradOf((t) => sum(cumprod(t, { axis: 0 })), f64([3], [2, 0, 0]))).toEqual([1, 2, 0])
+  })
+
+  it('refuses a missing axis, an unknown key and a bad flag', () => {
+    const x = f64([3], [1, 2, 3])
+    expect(() => cumprod(x, { axis: 1 })).toThrow(/axis 1 is out of range/)
+    expect(() => cumprod(x, { axis: 0, exclusve: true } as unknown as { axis: number })).toThrow(/exclusve/)
+    expect(() => cumprod(x, { axis: 0, reverse: 1 } as unknown as { axis: number })).toThrow(/reverse/)
   })
 })
 

@@ -29,6 +29,8 @@ export interface Backend {
   readonly cast: (x: Tensor, dtype: DType) => Tensor
   /** Reduces over sorted distinct `axes`; the result drops those axes (callers re-insert for keepDims). */
   readonly reduce: (op: ReduceOp, x: Tensor, axes: ReadonlyArray<number>, outDtype: DType) => Tensor
+  /** Cumulative product along `axis` (normalised), same shape and dtype; see the `cumprod` kernel. */
+  readonly cumprod: (x: Tensor, axis: number, exclusive: boolean, reverse: boolean) => Tensor
 
   /**
    * Batched matmul: `a` is `[...batchA, m, k]` (or `[..., k, m]` when `transposeA`), `b` is

@@ -1,5 +1,6 @@
 import { argmaxOp } from './argmax'
 import { argminOp } from './argmin'
+import { cumprodOp } from './cumprod'
 import { logsumexpOp } from './logsumexp'
 import { maxOp } from './max'
 import { meanOp } from './mean'
@@ -11,6 +12,7 @@ import { sumOp } from './sum'
 export { sum, sumOp } from './sum'
 export { mean, meanOp } from './mean'
 export { prod, prodOp } from './prod'
+export { cumprod, cumprodOp, type CumprodOptions, type CumprodParams } from './cumprod'
 export { max, maxOp } from './max'
 export { min, minOp } from './min'
 export { argmax, argmaxOp } from './argmax'
@@ -25,6 +27,7 @@ export const reduceOps = {
   sum: sumOp,
   mean: meanOp,
   prod: prodOp,
+  cumprod: cumprodOp,
   max: maxOp,
   min: minOp,
   argmax: argmaxOp,

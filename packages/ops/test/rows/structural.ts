@@ -122,11 +122,43 @@ const reduceRows: GradRow[] = [
   {
     op: 'prod',
     label: '[3,3] axis 0, two or three exact zeros per column',
-    // Second order is not claimed here: see prod's JSDoc (the mixed derivative between two zeros).
+    // The mixed second derivative between two zeros of a set is the product of the rest, not 0.
     domain: 'exact zeros, several per reduced set',
     fn: (x) => R.prod(x, { axis: 0 }),
     args: () => [float64([3, 3], [0, 0, 0, 0, 1.1, 0, 0.7, 0, 0])],
-    secondOrder: false,
+    secondOrder: true,
+  },
+  {
+    op: 'prod',
+    label: '[2,3,2] axes [0,2], two zeros per set',
+    domain: 'exact zeros, several per reduced set',
+    fn: (x) => R.prod(x, { axis: [0, 2] }),
+    args: () => [float64([2, 3, 2], [0, 1.2, 0.5, -0.9, 1.3, 0, 0, 0.8, 1.1, 0, 0, -1.4])],
+    secondOrder: true,
+  },
+  {
+    op: 'cumprod',
+    label: '[3,4] axis 1',
+    domain: 'anywhere',
+    fn: (x) => R.cumprod(x, { axis: 1 }),
+    args: () => [anywhere(1025, [3, 4])],
+    secondOrder: true,
+  },
+  {
+    op: 'cumprod',
+    label: '[4,3] axis 0 exclusive reverse, exact zeros',
+    domain: 'exact zeros, up to three per scanned line',
+    fn: (x) => R.cumprod(x, { axis: 0, exclusive: true, reverse: true }),
+    args: () => [float64([4, 3], [0, 0, 1.2, 0.7, 0, 0, -1.1, 0, 0.9, 0, 0.6, 0])],
+    secondOrder: true,
+  },
+  {
+    op: 'cumprod',
+    label: '[2,4] axis -1 exclusive, then reverse inclusive, exact zeros',
+    domain: 'exact zeros, two per scanned line',
+    fn: (x) => mul(R.cumprod(x, { axis: -1, exclusive: true }), R.cumprod(x, { axis: -1, reverse: true })),
+    args: () => [float64([2, 4], [0, 1.3, 0, -0.8, 0.9, 0, -1.2, 0])],
+    secondOrder: true,
   },
   {
     op: 'max',

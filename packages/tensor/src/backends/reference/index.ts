@@ -1,6 +1,7 @@
 import type { Backend } from '../../backend'
 import { unary, binary, where, cast } from './elementwise'
 import { reduce } from './reduce'
+import { cumprod } from './cumprod'
 import { matmul } from './matmul'
 import { linear } from './linear'
 import { transpose, broadcastTo, slice, pad, concat } from './layout'
@@ -22,6 +23,7 @@ export const referenceBackend: Backend = {
   where,
   cast,
   reduce,
+  cumprod,
   matmul,
   linear,
   transpose,
