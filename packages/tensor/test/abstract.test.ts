@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import * as binary from '../src/kernels/binary'
 import * as conv from '../src/kernels/conv'
+import * as cumprod from '../src/kernels/cumprod'
 import * as fused from '../src/kernels/fused'
 import * as gather from '../src/kernels/gather'
 import * as linear from '../src/kernels/linear'
@@ -86,6 +87,7 @@ const calls: Record<string, ReadonlyArray<Case>> = {
     ['adamUpdate', 'g', () => optim.adamUpdate(p, p, p, hyper)],
     ['adamApply', 'p', () => optim.adamApply(p, concrete, concrete, concrete, hyper)],
   ],
+  cumprod: [['cumprod', 'x', () => cumprod.cumprod(p, -1)]],
   pool: [
     ['maxPool2d', 'x', () => pool.maxPool2d(p, pool2)],
     ['maxPool2dBackward', 'dy', () => pool.maxPool2dBackward(p, p, pool2)],
@@ -133,6 +135,7 @@ const SHAPE_ONLY = new Set([
   'reduceShape',
   'argReduceShape',
   'reduceDType',
+  'cumprodShape',
   'resolveSlice',
   'sliceShape',
   'concatShape',
@@ -162,7 +165,21 @@ const SHAPE_ONLY = new Set([
 ])
 
 describe('kernels refuse abstract values', () => {
-  const modules = { unary, binary, conv, fused, gather, linear, matmul, optim, pool, reduce, shape, slice }
+  const modules = {
+    unary,
+    binary,
+    conv,
+    cumprod,
+    fused,
+    gather,
+    linear,
+    matmul,
+    optim,
+    pool,
+    reduce,
+    shape,
+    slice,
+  }
 
   it('every exported kernel has a case below (a new kernel needs its guard and its case)', () => {
     for (const [group, module] of Object.entries(modules)) {

@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest'
+import fc from 'fast-check'
+import { cumprod, cumprodShape } from '../src/kernels/cumprod'
+import { unsafeTensor, type Tensor } from '../src/index'
+import { referenceBackend, wasmBackend, wasmAvailable } from '../src/index'
+import { setBackend } from '../src/backend'
+
+const f64 = (shape: ReadonlyArray<number>, values: ReadonlyArray<number>): Tensor =>
+  unsafeTensor('float64', shape, Float64Array.from(values))
+const values = (x: Tensor): number[] => Array.from(x.data)
+
+/** One line's cumulative product, written out the obvious way (the oracle). */
+const scan = (line: ReadonlyArray<number>, exclusive: boolean, reverse: boolean): number[] =>
+  line.map((_, k) => {
+    const factors = line.filter((__, j) =>
+      reverse ? (exclusive ? j > k : j >= k) : exclusive ? j < k : j <= k,
+    )
+    return factors.reduce((product, value) => product * value, 1)
+  })
+
+const backends = wasmAvailable() ? [referenceBackend, wasmBackend] : [referenceBackend]
+
+describe.each(backends.map((backend) => [backend.name, backend] as const))(
+  'cumprod on %s',
+  (_name, backend) => {
+    it('scans the chosen axis, inclusive or exclusive, forward or reversed', () => {
+      setBackend(backend)
+      try {
+        const x = f64([2, 3], [2, 3, 4, 0, 5, 6])
+        expect(values(cumprod(x, 1))).toEqual([2, 6, 24, 0, 0, 0])
+        expect(values(cumprod(x, -1, { exclusive: true }))).toEqual([1, 2, 6, 1, 0, 0])
+        expect(values(cumprod(x, 1, { reverse: true }))).toEqual([24, 12, 4, 0, 30, 6])
+        expect(values(cumprod(x, 0))).toEqual([2, 3, 4, 0, 15, 24])
+        expect(values(cumprod(x, 0, { exclusive: true, reverse: true }))).toEqual([0, 5, 6, 1, 1, 1])
+        const ints = cumprod(unsafeTensor('int32', [3], Int32Array.from([65536, 65536, 3])), 0)
+        expect(ints.dtype).toBe('int32')
+        // 2^32 wraps to 0, as int32 multiplication does.
+        expect(values(ints)).toEqual([65536, 0, 0])
+        expect(cumprod(f64([2, 0, 3], []), 1).shape).toEqual([2, 0, 3])
+      } finally {
+        setBackend(undefined)
+      }
+    })
+
+    it('matches the obvious product of each line (property)', () => {
+      setBackend(backend)
+      try {
+        fc.assert(
+          fc.property(
+            fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 3 }),
+            fc.nat(),
+            fc.boolean(),
+            fc.boolean(),
+            (shape, axisSeed, exclusive, reverse) => {
+              const size = shape.reduce((a, b) => a * b, 1)
+              const data = Array.from({ length: size }, (_, i) => ((i * 7) % 5) - 2)
+              const axis = axisSeed % shape.length
+              const y = cumprod(f64(shape, data), axis, { exclusive, reverse })
+              const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1)
+              const length = shape[axis]!
+              for (let start = 0; start < size; start++) {
+                if (Math.floor(start / inner) % length !== 0) continue
+                const at = Array.from({ length }, (_, k) => start + k * inner)
+                const expected = scan(
+                  at.map((i) => data[i]!),
+                  exclusive,
+                  reverse,
+                )
+                expect(at.map((i) => y.data[i])).toEqual(expected)
+              }
+            },
+          ),
+        )
+      } finally {
+        setBackend(undefined)
+      }
+    })
+  },
+)
+
+describe('cumprodShape', () => {
+  it('keeps the shape and refuses a bad axis or flag as the kernel does', () => {
+    expect(cumprodShape([2, 3], -1)).toEqual([2, 3])
+    expect(() => cumprodShape([2, 3], 2)).toThrow(/axis 2 is out of range/)
+    expect(() => cumprod(f64([2], [1, 2]), 0, { reverse: 'yes' as unknown as boolean })).toThrow(
+      /reverse must be a boolean/,
+    )
+  })
+})
