@@ -64,6 +64,9 @@ const oneHotTargets = (logits: Tensor, labels: Tensor, batch: number, numClasses
       `int32 labels have shape ${T.fmtShape(labels.shape)} but logits have shape ${T.fmtShape(logits.shape)}; ` +
         `expected class indices of shape [${batch}]`,
     )
+  // Labels staged by jit (a jitted training step) have no data to check or encode yet: the oneHot
+  // op encodes them when the graph runs, and its kernel refuses an index outside the classes.
+  if (T.isAbstract(labels)) return O.oneHot(labels, numClasses, logits.dtype)
   requireClassIndices('softmaxCrossEntropy', labels, numClasses)
   // Class indices carry no gradient, so the one-hot table is a constant built by the kernel.
   return T.oneHot(labels, numClasses, logits.dtype)

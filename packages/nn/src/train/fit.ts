@@ -74,6 +74,7 @@ const FIT_OPTIONS = optionSchema({
   reporter: anything,
   history: { expected: 'an array of epoch records', check: Array.isArray },
   stopOnNaN: boolean,
+  jit: boolean,
 })
 
 /** What `fit` returns: the trained state, the per-epoch history, and whether a callback stopped it. @since 0.1.0 */
@@ -164,6 +165,7 @@ export const fit = <P, S, O>(options: FitOptions<P, S, O>): FitResult<P, S, O> =
     loss: options.loss,
     optimizer,
     ...(options.regularizer === undefined ? {} : { regularizer: options.regularizer }),
+    ...(options.jit === undefined ? {} : { jit: options.jit }),
   })
   const evaluateOptions = {
     loss: options.loss,

@@ -6,6 +6,7 @@
 export {
   makeTrainStep,
   type TrainStep,
+  type StagedTrainStep,
   type TrainStepOptions,
   type TrainStepResult,
   type StepMetrics,

@@ -1,0 +1,250 @@
+// makeTrainStep and fit with `jit: true`: the forward pass, the gradient and the new layer state
+// staged once per batch shape, agreeing with the eager step to float32 rounding.
+import { describe, it, expect } from 'vitest'
+import * as E from 'fp-ts/lib/Either.js'
+import * as T from '@backfold/tensor'
+import type { Key, Tensor } from '@backfold/tensor'
+import type { Layer } from '../src/layer'
+import { batchNorm, conv2d, dense, dropout, flatten, maxPool2d, relu, sequential } from '../src/layers/index'
+import { l2Penalty, meanSquaredError, softmaxCrossEntropy } from '../src/losses/index'
+import { adam, momentum, sgd } from '../src/optim/index'
+import type { GradientTransformation } from '../src/optim/transform'
+import { flattenNamed } from '../src/tree'
+import type { Dataset } from '../src/data/index'
+import { fit, makeTrainStep } from '../src/train/index'
+import type { LossFunction } from '../src/train/index'
+
+const init = <P, S>(layer: Layer<P, S>, key: Key, inShape: ReadonlyArray<number>) => {
+  const built = layer.init(key, inShape)
+  if (E.isLeft(built)) throw new Error(built.left.message)
+  return built.right
+}
+
+/** `n` examples of shape `inShape` with labels in `0 .. classes - 1`, from `seed`. */
+const dataset = (n: number, inShape: ReadonlyArray<number>, classes: number, seed: number): Dataset => {
+  const [xKey, yKey] = T.random.split(T.random.key(seed))
+  return {
+    x: T.random.normal(xKey!, [n, ...inShape]),
+    y: T.random.randint(yKey!, [n], 0, classes),
+  }
+}
+
+const batchOf = (data: Dataset, start: number, stop: number): Dataset => ({
+  x: T.slice(data.x, [{ start, stop }]),
+  y: T.slice(data.y, [{ start, stop }]),
+})
+
+/** Largest |a − b| over every leaf of two trees of the same structure. */
+const maxDifference = (a: unknown, b: unknown): number => {
+  const left = flattenNamed(a)
+  const right = new Map(flattenNamed(b))
+  let worst = 0
+  for (const [name, t] of left) {
+    const other = right.get(name)
+    if (other === undefined) throw new Error(`missing leaf ${name}`)
+    for (let i = 0; i < t.data.length; i++)
+      worst = Math.max(worst, Math.abs(Number(t.data[i]) - Number(other.data[i])))
+  }
+  return worst
+}
+
+interface Case<P, S, O> {
+  readonly name: string
+  readonly model: Layer<P, S>
+  readonly inShape: ReadonlyArray<number>
+  readonly classes: number
+  readonly loss: LossFunction
+  readonly optimizer: GradientTransformation<O>
+  readonly regularizer?: (params: P) => Tensor
+  readonly usesKey: boolean
+}
+
+/** Runs `steps` steps eagerly and jitted from the same start; returns both ends and the stats. */
+const runBoth = <P, S, O>(c: Case<P, S, O>, steps: number, batchSize: number) => {
+  const { params, state } = init(c.model, T.random.key(11), c.inShape)
+  const data = dataset(steps * batchSize, c.inShape, c.classes, 5)
+  const common = {
+    model: c.model,
+    loss: c.loss,
+    optimizer: c.optimizer,
+    ...(c.regularizer === undefined ? {} : { regularizer: c.regularizer }),
+  }
+  const eager = makeTrainStep(common)
+  const jitted = makeTrainStep({ ...common, jit: true })
+  let a = { params, state, optState: c.optimizer.init(params) }
+  let b = a
+  const losses: Array<readonly [number, number]> = []
+  for (let s = 0; s < steps; s++) {
+    const batch = batchOf(data, s * batchSize, (s + 1) * batchSize)
+    const key = c.usesKey ? T.random.foldIn(T.random.key(3), s) : undefined
+    const ra = eager(a.params, a.state, a.optState, batch, key)
+    const rb = jitted(b.params, b.state, b.optState, batch, key)
+    losses.push([ra.metrics.loss, rb.metrics.loss])
+    a = ra
+    b = rb
+  }
+  return { eager: a, jitted: b, losses, stats: jitted.stats(), eagerStats: eager.stats() }
+}
+
+describe('makeTrainStep with jit', () => {
+  const cases = [
+    {
+      name: 'MLP with adam',
+      model: sequential(dense(16), relu(), dense(4)),
+      inShape: [6],
+      classes: 4,
+      loss: softmaxCrossEntropy,
+      optimizer: adam(0.01),
+      usesKey: false,
+    },
+    {
+      name: 'CNN with momentum',
+      model: sequential(
+        conv2d(4, 3, { padding: 'same' }),
+        relu(),
+        maxPool2d({ kernelSize: 2 }),
+        flatten(),
+        dense(3),
+      ),
+      inShape: [1, 6, 6],
+      classes: 3,
+      loss: softmaxCrossEntropy,
+      optimizer: momentum(0.05, 0.9),
+      usesKey: false,
+    },
+    {
+      name: 'batchNorm + dropout with an L2 regularizer',
+      // No bias before batchNorm: its gradient is zero up to rounding, and adam scales that noise
+      // (of either sign) up to ±lr, so eager and jitted would differ by ~lr there for no real reason.
+      model: sequential(dense(12, { useBias: false }), batchNorm(), relu(), dropout(0.3), dense(3)),
+      inShape: [5],
+      classes: 3,
+      loss: softmaxCrossEntropy,
+      optimizer: adam(0.01),
+      regularizer: (p: unknown) => l2Penalty(p, 1e-3),
+      usesKey: true,
+    },
+  ] as const
+
+  for (const c of cases)
+    it(`${c.name}: same params, state and losses as the eager step over 6 steps, one trace`, () => {
+      const run = runBoth<unknown, unknown, unknown>(c as unknown as Case<unknown, unknown, unknown>, 6, 8)
+      // float32 rounding only: the staged graph composes the same ops in a different order
+      // (fusion). Measured max |Δ| after 6 steps: params ≤ 3e-8, batchNorm state 1.2e-7.
+      expect(maxDifference(run.eager.params, run.jitted.params)).toBeLessThan(1e-6)
+      expect(maxDifference(run.eager.state, run.jitted.state)).toBeLessThan(1e-6)
+      expect(maxDifference(run.eager.optState, run.jitted.optState)).toBeLessThan(1e-6)
+      for (const [eagerLoss, jittedLoss] of run.losses) expect(jittedLoss).toBeCloseTo(eagerLoss, 5)
+      // The parameters actually moved (the comparison is not between two untouched starts).
+      const start = init(c.model as Layer<unknown, unknown>, T.random.key(11), c.inShape).params
+      expect(maxDifference(start, run.jitted.params)).toBeGreaterThan(1e-3)
+      expect(run.stats).toMatchObject({ traces: 1, hits: 5 })
+      expect(run.eagerStats).toBeUndefined()
+    })
+
+  it('dropout draws from the key given as data: another key gives another result, no new trace', () => {
+    const model = sequential(dense(8), dropout(0.5), dense(2))
+    const { params, state } = init(model, T.random.key(0), [4])
+    const step = makeTrainStep({ model, loss: softmaxCrossEntropy, optimizer: sgd(0.1), jit: true })
+    const batch = dataset(8, [4], 2, 1)
+    const optState = sgd(0.1).init(params)
+    const one = step(params, state, optState, batch, T.random.key(1))
+    const same = step(params, state, optState, batch, T.random.key(1))
+    const other = step(params, state, optState, batch, T.random.key(2))
+    expect(maxDifference(one.params, same.params)).toBe(0)
+    expect(maxDifference(one.params, other.params)).toBeGreaterThan(0)
+    expect(step.stats()).toMatchObject({ traces: 1, hits: 2 })
+  })
+
+  it('a regression loss (no accuracy) and float32 metrics read after the step returns', () => {
+    const model = dense(1)
+    const { params, state } = init(model, T.random.key(0), [3])
+    const x = T.random.normal(T.random.key(1), [10, 3])
+    const y = T.random.normal(T.random.key(2), [10, 1])
+    const eager = makeTrainStep({ model, loss: meanSquaredError, optimizer: sgd(0.1) })
+    const jitted = makeTrainStep({ model, loss: meanSquaredError, optimizer: sgd(0.1), jit: true })
+    const optState = sgd(0.1).init(params)
+    const a = eager(params, state, optState, { x, y })
+    const b = jitted(params, state, optState, { x, y })
+    expect(b.metrics.accuracy).toBeUndefined()
+    expect(b.metrics.loss).toBeCloseTo(a.metrics.loss, 6)
+  })
+
+  it('refuses a jit option that is not a boolean', () => {
+    const model = dense(1)
+    expect(() =>
+      makeTrainStep({ model, loss: meanSquaredError, optimizer: sgd(0.1), jit: 'yes' as unknown as boolean }),
+    ).toThrow(/jit/)
+  })
+  it('a label outside the classes still throws when the staged step runs', () => {
+    const model = dense(3)
+    const { params, state } = init(model, T.random.key(0), [2])
+    const step = makeTrainStep({ model, loss: softmaxCrossEntropy, optimizer: sgd(0.1), jit: true })
+    const x = T.zeros([2, 2])
+    const optState = sgd(0.1).init(params)
+    step(params, state, optState, { x, y: T.tensor([0, 2], 'int32') })
+    expect(() => step(params, state, optState, { x, y: T.tensor([0, 3], 'int32') })).toThrow(T.ValueError)
+  })
+})
+
+describe('an epoch of jitted steps', () => {
+  it('stages once for the full batches and once for the smaller last batch, across epochs', () => {
+    const model = sequential(dense(16), relu(), dense(4))
+    const { params, state } = init(model, T.random.key(0), [6])
+    const optimizer = adam(0.01)
+    const step = makeTrainStep({ model, loss: softmaxCrossEntropy, optimizer, jit: true })
+    const data = dataset(100, [6], 4, 2) // batches of 32: three full, one of 4
+    let current = { params, state, optState: optimizer.init(params) }
+    for (let epoch = 0; epoch < 2; epoch++)
+      for (let start = 0; start < 100; start += 32) {
+        const batch = batchOf(data, start, Math.min(start + 32, 100))
+        current = step(current.params, current.state, current.optState, batch)
+        if (epoch === 0 && start === 64) expect(step.stats()).toMatchObject({ traces: 1, hits: 2 })
+      }
+    expect(step.stats()).toMatchObject({ traces: 2, hits: 6 })
+  })
+})
+
+describe('fit with jit', () => {
+  it('trains to the same parameters and history as eager fit, within float32 rounding', () => {
+    const model = sequential(dense(12, { useBias: false }), batchNorm(), relu(), dropout(0.2), dense(3))
+    const { params, state } = init(model, T.random.key(0), [4])
+    const options = {
+      model,
+      loss: softmaxCrossEntropy,
+      optimizer: adam(0.01),
+      params,
+      state,
+      data: dataset(50, [4], 3, 3),
+      epochs: 2,
+      batchSize: 16,
+      key: T.random.key(9),
+    }
+    const eager = fit(options)
+    const jitted = fit({ ...options, jit: true })
+    expect(maxDifference(eager.params, jitted.params)).toBeLessThan(1e-6)
+    expect(maxDifference(eager.state, jitted.state)).toBeLessThan(1e-6)
+    jitted.history.forEach((record, i) => {
+      expect(record.loss).toBeCloseTo(eager.history[i]!.loss, 5)
+      expect(record.accuracy).toBe(eager.history[i]!.accuracy)
+    })
+  })
+
+  it('refuses a jit option that is not a boolean', () => {
+    const model = dense(1)
+    const { params, state } = init(model, T.random.key(0), [3])
+    expect(() =>
+      fit({
+        model,
+        loss: meanSquaredError,
+        optimizer: sgd(0.1),
+        params,
+        state,
+        data: { x: T.zeros([4, 3]), y: T.zeros([4, 1]) },
+        epochs: 1,
+        key: T.random.key(0),
+        jit: 1 as unknown as boolean,
+      }),
+    ).toThrow(/jit/)
+  })
+})
