@@ -2,6 +2,7 @@
 // staged once per batch shape, agreeing with the eager step to float32 rounding.
 import { describe, it, expect } from 'vitest'
 import * as E from 'fp-ts/lib/Either.js'
+import * as O from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import type { Key, Tensor } from '@backfold/tensor'
 import type { Layer } from '../src/layer'
@@ -39,6 +40,7 @@ import {
 } from '../src/losses/index'
 import { adam, momentum, sgd } from '../src/optim/index'
 import type { GradientTransformation } from '../src/optim/transform'
+import { applyGradients } from '../src/optim/applyUpdates'
 import { flattenNamed } from '../src/tree'
 import type { Dataset } from '../src/data/index'
 import { fit, makeTrainStep } from '../src/train/index'
@@ -359,4 +361,24 @@ describe('every layer kind and loss in a jitted step', () => {
       expect(maxDifference(a.params, b.params)).toBeLessThan(1e-6)
       expect(b.metrics.loss).toBeCloseTo(a.metrics.loss, 6)
     })
+})
+
+describe('why the optimizer update stays outside the staged graph', () => {
+  // Tripwire: optimizer state holds its step count as a number, a fixed value of jit's signature,
+  // so a staged update traces again on every step. If this starts to trace once, the count has
+  // become data and makeTrainStep can stage the update too (see TrainStepOptions.jit).
+  it('a jitted adam update traces on every step', () => {
+    const optimizer = adam(0.01)
+    const params = { weight: T.random.normal(T.random.key(0), [3, 2]) }
+    const grads = { weight: T.random.normal(T.random.key(1), [3, 2]) }
+    const update = O.jit((g: typeof grads, s: ReturnType<typeof optimizer.init>, p: typeof params) =>
+      applyGradients(optimizer, g, s, p),
+    )
+    let current: readonly [typeof params, ReturnType<typeof optimizer.init>] = [
+      params,
+      optimizer.init(params),
+    ]
+    for (let step = 0; step < 3; step++) current = update(grads, current[1], current[0])
+    expect(update.stats()).toMatchObject({ traces: 3, hits: 0 })
+  })
 })
