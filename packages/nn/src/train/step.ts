@@ -109,6 +109,9 @@ const TRAIN_STEP_OPTIONS = optionSchema({
  * the forward pass in training mode, the gradient of `loss (+ regularizer)` with respect to the
  * parameters (`valueAndGrad` with `hasAux`, so the layer state the forward pass produced, e.g. batch
  * norm statistics, comes back with it), the optimizer update and its application (`applyGradients`).
+ * With `jit: true` everything before the update is staged once per batch shape (see
+ * `TrainStepOptions.jit`) and `step.stats()` reports the traces; metrics are read from the step's
+ * concrete outputs after it ran.
  * @example
  * import * as T from '@backfold/tensor'
  * import { makeTrainStep, sequential, dense, relu, adam, softmaxCrossEntropy } from '@backfold/nn'
@@ -119,6 +122,9 @@ const TRAIN_STEP_OPTIONS = optionSchema({
  * let optState = optimizer.init(params)
  * const next = step(params, state, optState, { x: batchX, y: batchY }, T.random.key(1))
  * next.metrics.loss // the batch loss before the update
+ * const staged = makeTrainStep({ model, loss: softmaxCrossEntropy, optimizer, jit: true })
+ * staged(params, state, optState, { x: batchX, y: batchY }, T.random.key(1))
+ * staged.stats() // { traces: 1, hits: 0, ... }; a later batch of the same shape is a hit
  * @since 0.1.0
  */
 export const makeTrainStep = <P, S, O>(options: TrainStepOptions<P, S, O>): StagedTrainStep<P, S, O> => {
