@@ -338,7 +338,7 @@ describe('end to end', () => {
   })
 })
 
-describe('dense then relu() in a sequential runs as one fused op', () => {
+describe('dense then relu() in a sequential: the two layers in turn, no hidden fusion', () => {
   const net = sequential(dense(7), relu(), dense(3), relu())
   const { params, state } = unwrap(net.init(key(1), [5]))
   const x = randn(2, [4, 5])
@@ -351,19 +351,37 @@ describe('dense then relu() in a sequential runs as one fused op', () => {
     })
     return y
   }
+  // The ops a forward pass applies, in order (inputs staged, so nothing is computed eagerly).
+  const opsOf = <P>(run: (ps: P, input: Tensor) => Tensor, ps: P): string[] =>
+    O.makeGraph(run)(ps, x).equations.map((e) => `${e.op.name}${JSON.stringify(e.params) ?? ''}`)
 
   it('gives bit for bit the values and gradients of the layers in turn', () => {
-    const [fused] = net.apply(params, state, x, evalCtx)
-    expect(values(fused)).toEqual(values(stepByStep(params, x)))
+    const [y] = net.apply(params, state, x, evalCtx)
+    expect(values(y)).toEqual(values(stepByStep(params, x)))
     const loss = (run: (ps: typeof params) => Tensor) => (ps: typeof params) => O.sum(O.square(run(ps)))
-    const fusedGrads = O.grad(loss((ps) => net.apply(ps, state, x, evalCtx)[0]))(params)
+    const seqGrads = O.grad(loss((ps) => net.apply(ps, state, x, evalCtx)[0]))(params)
     const plainGrads = O.grad(loss((ps) => stepByStep(ps, x)))(params)
-    expect(names(fusedGrads)).toEqual(names(plainGrads))
+    expect(names(seqGrads)).toEqual(names(plainGrads))
     const flat = (tree: unknown): number[] => T.flatten(tree).leaves.flatMap(values)
-    expect(flat(fusedGrads)).toEqual(flat(plainGrads))
+    expect(flat(seqGrads)).toEqual(flat(plainGrads))
   })
 
-  it('fuses only the relu() layer object, not another layer of kind relu', () => {
+  it('runs linear then relu as two ops; the fused op only when dense asks for it', () => {
+    // The old WeakMap fusion turned the first program into a single linear{"activation":"relu"}.
+    const plain = sequential(dense(3), relu())
+    const built = unwrap(plain.init(key(2), [5]))
+    expect(opsOf((ps, input) => plain.apply(ps, built.state, input, evalCtx)[0], built.params)).toEqual([
+      'linear{"activation":"none"}',
+      'relu',
+    ])
+    const fused = sequential(dense(3, { activation: 'relu' }))
+    const fusedParams = [built.params[0]] as const
+    expect(opsOf((ps, input) => fused.apply(ps, [{}], input, evalCtx)[0], fusedParams)).toEqual([
+      'linear{"activation":"relu"}',
+    ])
+  })
+
+  it('uses the layer given, whatever its kind', () => {
     // A user layer that reports kind 'relu' but doubles its input.
     const doubling: ReturnType<typeof relu> = { ...relu(), apply: (_p, s, input) => [O.mul(input, 2), s] }
     const custom = sequential(dense(3), doubling)

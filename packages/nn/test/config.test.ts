@@ -79,7 +79,34 @@ describe('model configs', () => {
     expect(right(model.init(T.random.key(0), [4])).outShape).toEqual([3])
   })
 
+  it("encodes dense's activation only when set, and decodes configs with and without it", () => {
+    const plain = { kind: 'dense', units: 3, useBias: true }
+    const fused = { ...plain, activation: 'relu' }
+    expect(right(encodeModel(asLayer(L.dense(3))))).toEqual(plain)
+    expect(right(encodeModel(asLayer(L.dense(3, { activation: 'linear' }))))).toEqual(plain)
+    expect(right(encodeModel(asLayer(L.dense(3, { activation: 'relu' }))))).toEqual(fused)
+    const key = T.random.key(5)
+    const x = T.random.normal(T.random.key(6), [4, 2])
+    const outputOf = (json: unknown): number[] => {
+      const model = right(decodeModel(json))
+      const { params, state } = right(model.init(key, [2]))
+      return T.toArray(model.apply(params, state, x, { training: false })[0])
+    }
+    // A config written before the option existed (no activation, no useBias) is still a plain dense.
+    const old = outputOf({ kind: 'dense', units: 3 })
+    // Some outputs are negative, or the ReLU would not show.
+    expect(old.some((v) => v < 0)).toBe(true)
+    expect(outputOf(plain)).toEqual(old)
+    expect(outputOf({ ...plain, activation: 'linear' })).toEqual(old)
+    expect(outputOf(fused)).toEqual(old.map((v) => Math.max(v, 0)))
+    expect(right(encodeModel(right(decodeModel(fused))))).toEqual(fused)
+  })
+
   it.each([
+    [
+      { kind: 'dense', units: 2, activation: 'tanh' },
+      /^activation: expected 'relu' or 'linear', got "tanh"$/,
+    ],
     [
       {
         kind: 'sequential',
@@ -145,8 +172,14 @@ describe('model configs', () => {
       )
       .map(asLayer)
     const dense = fc
-      .record({ units: fc.integer({ min: 1, max: 4 }), useBias: fc.boolean() })
-      .map(({ units, useBias }) => asLayer(L.dense(units, { useBias })))
+      .record({
+        units: fc.integer({ min: 1, max: 4 }),
+        useBias: fc.boolean(),
+        activation: fc.constantFrom('relu', 'linear', undefined),
+      })
+      .map(({ units, useBias, activation }) =>
+        asLayer(L.dense(units, { useBias, ...(activation === undefined ? {} : { activation }) })),
+      )
     const { layer } = fc.letrec<{ layer: Layer }>((tie) => ({
       layer: fc.oneof(
         { depthSize: 'small' },

@@ -159,6 +159,55 @@ describe('dense', () => {
       [randn(1, [2, 4]), randn(2, [3, 4]), randn(3, [3])],
     )
   })
+  describe("activation: 'relu'", () => {
+    const x = randn(4, [6, 4])
+    const withBias: DenseParams = { weight: randn(5, [3, 4]), bias: randn(6, [3]) }
+    const noBias: DenseParamsNoBias = { weight: withBias.weight }
+    const flat = (tree: unknown): number[] => T.flatten(tree).leaves.flatMap((t) => Array.from(t.data))
+    const loss = (y: Tensor): Tensor => O.sum(O.mul(y, randn(7, [6, 3])))
+
+    it('gives bit for bit the values and gradients of dense then relu(), with and without bias', () => {
+      const cases = [
+        [withBias, {}],
+        [noBias, { useBias: false }],
+      ] as const
+      for (const [params, opts] of cases) {
+        const fused = dense(3, { ...opts, activation: 'relu' })
+        const plain = dense(3, opts)
+        const fusedY = (ps: typeof params, input: Tensor): Tensor => run(fused, ps, {}, input)
+        const plainY = (ps: typeof params, input: Tensor): Tensor => O.relu(run(plain, ps, {}, input))
+        const y = fusedY(params, x)
+        // Some outputs are clipped, or the comparison would not exercise the ReLU.
+        expect(Array.from(y.data).filter((v) => v === 0).length).toBeGreaterThan(0)
+        expect(Array.from(y.data)).toEqual(Array.from(plainY(params, x).data))
+        const gradOf = (f: typeof fusedY) =>
+          O.grad((ps: typeof params, input: Tensor) => loss(f(ps, input)), { argnums: [0, 1] })
+        expect(flat(gradOf(fusedY)(params, x))).toEqual(flat(gradOf(plainY)(params, x)))
+      }
+    })
+
+    it("'linear' is no activation, the same layer as without the option", () => {
+      const y = run(dense(3, { activation: 'linear' }), withBias, {}, x)
+      expect(Array.from(y.data)).toEqual(Array.from(run(dense(3), withBias, {}, x).data))
+      expect(dense(3, { activation: 'linear' }).config).toEqual(dense(3).config)
+      expect(dense(3, { activation: 'relu' }).config).toEqual({
+        kind: 'dense',
+        units: 3,
+        useBias: true,
+        activation: 'relu',
+      })
+    })
+
+    it('refuses any other activation, naming the accepted ones and what to do instead', () => {
+      const make = (activation: unknown) => () =>
+        // @ts-expect-error plain-JS callers can pass anything
+        dense(3, { activation })
+      expect(make('tanh')).toThrow(/dense: option 'activation' must be 'relu' or 'linear'.*got 'tanh'/)
+      expect(make('tanh')).toThrow(/activation layer after dense/)
+      expect(make('Relu')).toThrow(T.ValueError)
+      expect(make(true)).toThrow(/'relu' or 'linear'/)
+    })
+  })
 })
 
 // ---------------------------------------------------------------------------------------------

@@ -177,7 +177,7 @@ const built = <P, S>(model: Layer<P, S>, inShape: number[], opts: OnnxExportOpti
 // initializers (no dims) and non-ASCII names.
 const models: Array<[string, () => ModelProto]> = [
   [
-    'MLP with batch norm, dropout, tanh, softmax',
+    'MLP with batch norm, dropout, dense with ReLU, tanh, softmax',
     () =>
       built(
         L.sequential(
@@ -185,6 +185,7 @@ const models: Array<[string, () => ModelProto]> = [
           L.batchNorm(),
           L.relu(),
           L.dropout(0.5),
+          L.dense(10, { activation: 'relu' }),
           L.dense(8),
           L.tanh(),
           L.dense(3),

@@ -124,6 +124,7 @@ const decodeGraph = (bytes: Uint8Array) => {
     nodes: (graph.node ?? []).map((n) => ({
       opType: n.opType ?? '',
       input: n.input ?? [],
+      output: n.output ?? [],
       attributes: (n.attribute ?? []).map((a) => [a.name ?? '', Number(a.i ?? 0)]),
     })),
   }
@@ -327,6 +328,42 @@ describe('exportOnnx: exported models run in onnxruntime and match backfold', ()
     const [expected] = model.apply(trained.params, trained.state, x, { training: false })
     const got = await run(s, x, { input: 'pixels', output: 'logits' })
     expect(worstDifference(got.data, expected.data)).toBeLessThan(1e-5)
+  })
+})
+
+describe("exportOnnx: dense(n, { activation: 'relu' })", () => {
+  it('emits Gemm then Relu, the graph of dense then relu(), and agrees with onnxruntime', async () => {
+    const fused = L.sequential(L.dense(6, { activation: 'relu' }), L.dense(3, { activation: 'relu' }))
+    const trained = initialise(fused, [4])
+    const bytes = exported(fused, trained, { inputShape: [4] })
+    const graph = decodeGraph(bytes)
+    expect(graph.nodes.map((n) => n.opType)).toEqual(['Gemm', 'Relu', 'Gemm', 'Relu', 'Identity'])
+    // Each Relu reads its own Gemm's output.
+    const [gemm0, relu0, gemm1, relu1] = graph.nodes
+    expect(relu0!.input).toEqual(gemm0!.output)
+    expect(gemm1!.input[0]).toBe(relu0!.output[0])
+    expect(relu1!.input).toEqual(gemm1!.output)
+    // The same ops as the two-layer spelling (whose parameters sit at other indices).
+    const twoLayers = L.sequential(L.dense(6), L.relu(), L.dense(3), L.relu())
+    const twoLayersBytes = exported(twoLayers, initialise(twoLayers, [4]), { inputShape: [4] })
+    expect(decodeGraph(twoLayersBytes).nodes.map((n) => n.opType)).toEqual(graph.nodes.map((n) => n.opType))
+    const x = normal(17, [5, 4])
+    const [expected] = fused.apply(trained.params, trained.state, x, { training: false })
+    // Some outputs are clipped, or a missing Relu could pass.
+    expect(Array.from(expected.data).some((v) => v === 0)).toBe(true)
+    const got = await run(await session(bytes), x)
+    expect(worstDifference(got.data, expected.data)).toBeLessThan(1e-5)
+  })
+
+  it('a dense config with an activation it cannot emit is a Left naming the layer', () => {
+    const dense = L.dense(2)
+    const odd = { ...dense, config: { kind: 'dense', units: 2, useBias: true, activation: 'tanh' } }
+    const model = L.sequential(odd)
+    const trained = initialise(model, [3])
+    const result = exportOnnx(model, trained.params, trained.state, { inputShape: [3] })
+    if (E.isRight(result)) throw new Error('expected a Left')
+    expect(result.left.path).toBe('0 (dense)')
+    expect(result.left.message).toMatch(/config\.activation must be 'relu' or 'linear', got "tanh"/)
   })
 })
 

@@ -66,6 +66,7 @@ const dtype = t.union(
   [t.literal('float32'), t.literal('float64'), t.literal('int32')],
   "'float32', 'float64' or 'int32'",
 )
+const denseActivation = t.union([t.literal('relu'), t.literal('linear')], "'relu' or 'linear'")
 const rate = refined(t.number, 'a rate with 0 <= rate < 1', (r) => r >= 0 && r < 1)
 const unitInterval = refined(t.number, 'a number in (0, 1]', (r) => r > 0 && r <= 1)
 const positive = refined(t.number, 'a positive number', (r) => r > 0 && Number.isFinite(r))
@@ -88,10 +89,12 @@ const num = (v: unknown): number => v as number
 const pool = (f: Record<string, unknown>): Pool2dOptions => f as unknown as Pool2dOptions
 
 const SPECS: Readonly<Record<string, Spec>> = {
-  dense: leaf({ units: positiveInt }, { useBias: t.boolean, dtype }, (f) =>
+  // `activation` is optional: configs written before it existed decode as before (no activation).
+  dense: leaf({ units: positiveInt }, { useBias: t.boolean, dtype, activation: denseActivation }, (f) =>
     L.dense(num(f['units']), {
       useBias: f['useBias'] !== false,
       ...(f['dtype'] ? { dtype: f['dtype'] as 'float32' } : {}),
+      ...(f['activation'] === 'relu' ? { activation: 'relu' } : {}),
     }),
   ),
   conv2d: leaf(

@@ -15,7 +15,6 @@ import {
   initWeightAndBias,
   notPositiveInteger,
 } from './common'
-import { registerDenseRelu } from './fusion'
 
 /** Parameters of `dense`: PyTorch's `nn.Linear` names and layout. @since 0.1.0 */
 export interface DenseParams {
@@ -43,16 +42,35 @@ export interface DenseOptions<B extends boolean = boolean> {
   readonly biasInit?: Initializer
   /** Parameter dtype, default float32. */
   readonly dtype?: DType
+  /**
+   * `'relu'`: apply ReLU in the same fused op (`linear(x, w, b, 'relu')`, one pass over the output
+   * for bias and activation), with the values and gradients of `dense` followed by `relu()`.
+   * `'linear'` or absent: no activation. The fused op supports no other activation yet; follow
+   * the layer with an activation layer instead (`sequential(dense(n), tanh())`).
+   * @since 0.2.0
+   */
+  readonly activation?: DenseActivation
 }
 
-const DENSE_OPTIONS = O.optionSchema(PARAM_OPTION_SPECS)
+/** The activations `dense` can fuse: `'relu'`, or `'linear'` for none (TF.js's names). @since 0.2.0 */
+export type DenseActivation = 'relu' | 'linear'
+
+const DENSE_OPTIONS = O.optionSchema({
+  ...PARAM_OPTION_SPECS,
+  activation: {
+    expected:
+      "'relu' or 'linear' (the fused op applies no other activation: put an activation layer after dense instead, e.g. sequential(dense(n), tanh()))",
+    check: (value: unknown) => value === 'relu' || value === 'linear',
+  },
+})
 
 /**
  * A fully connected layer: `[N, in] → [N, units]`, `y = x Wᵀ + b` with `W` of shape `[units, in]`
  * (PyTorch's `nn.Linear`, so checkpoints share names and layouts). The per-example input must have
  * rank 1 (put `flatten()` first for images). Weights and bias default to PyTorch's initialisation,
  * U(−1/√in, 1/√in); pass `weightInit`/`biasInit` (e.g. `initializers.heNormal`, `initializers.zeros`)
- * to change it.
+ * to change it. `activation: 'relu'` applies ReLU inside the same op (faster than a separate
+ * `relu()` layer, same values and gradients).
  * @example
  * import * as E from 'fp-ts/lib/Either.js'
  * import * as T from '@backfold/tensor'
@@ -63,6 +81,7 @@ const DENSE_OPTIONS = O.optionSchema(PARAM_OPTION_SPECS)
  *   const { params, state } = built.right
  *   const [y] = layer.apply(params, state, T.zeros([32, 784]), { training: false }) // y: [32, 10]
  * }
+ * const hidden = dense(64, { activation: 'relu' }) // relu(x Wᵀ + b) in one fused op
  * @throws ValueError for an unknown option or an option of the wrong type (other bad arguments make `init` return a `LayerError`).
  * @since 0.1.0
  */
@@ -75,9 +94,17 @@ export const dense = <B extends boolean = true>(
   const useBias = opts.useBias ?? true
   const weightInit = opts.weightInit ?? torchDefault
   const biasInit = opts.biasInit ?? torchDefault
+  // 'linear' is the default spelt out; the config records only a real activation, so a config
+  // written before the option existed and one without it are the same.
+  const activation = opts.activation === 'relu' ? 'relu' : 'none'
   const layer: Layer<DenseParams | DenseParamsNoBias, NoState> = {
     kind,
-    config: configOf(kind, { units, useBias, dtype: opts.dtype }),
+    config: configOf(kind, {
+      units,
+      useBias,
+      dtype: opts.dtype,
+      activation: activation === 'relu' ? activation : undefined,
+    }),
     init: (key, inShape) => {
       const problem = badShape(inShape) ?? notPositiveInteger('units', units)
       if (problem !== undefined) return fail(kind, problem)
@@ -102,17 +129,13 @@ export const dense = <B extends boolean = true>(
         })),
       )
     },
-    // One fused op: the bias is added in the product's output pass (and its VJP is the same fold).
+    // One fused op: the bias (and the ReLU, when asked) are applied in the product's output pass,
+    // and its VJP is the same fold.
     apply: (params, state, x) => [
-      O.linear(x, params.weight, 'bias' in params ? params.bias : undefined),
+      O.linear(x, params.weight, 'bias' in params ? params.bias : undefined, activation),
       state,
     ],
   }
-  // Followed by relu() in a sequential: the ReLU in the same op (see fusion.ts).
-  registerDenseRelu(layer, (params, x) => {
-    const p = params as DenseParams | DenseParamsNoBias // why: sequential passes this layer's own params
-    return O.linear(x, p.weight, 'bias' in p ? p.bias : undefined, 'relu')
-  })
   // Safe: `bias` is present exactly when useBias is not false, which is what DenseParamsFor<B> says.
   return layer as Layer<DenseParamsFor<B>, NoState>
 }

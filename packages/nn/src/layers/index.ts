@@ -4,7 +4,7 @@
  * @since 0.1.0
  */
 export { dense } from './dense'
-export type { DenseParams, DenseParamsNoBias, DenseParamsFor, DenseOptions } from './dense'
+export type { DenseParams, DenseParamsNoBias, DenseParamsFor, DenseOptions, DenseActivation } from './dense'
 export { conv2d } from './conv2d'
 export type { Conv2dParams, Conv2dParamsNoBias, Conv2dParamsFor, Conv2dLayerOptions } from './conv2d'
 export { maxPool2d } from './maxPool2d'

@@ -1,5 +1,4 @@
 import * as E from 'fp-ts/lib/Either.js'
-import { fusedDenseRelu } from './fusion'
 import type { Layer } from '../layer'
 import type { AnyLayer } from './common'
 import { childContext, splitKey, underName } from './common'
@@ -32,9 +31,6 @@ export function sequential<const R extends LayerRecord>(layers: R): Layer<Params
 export function sequential(...args: ReadonlyArray<unknown>): AnyLayer {
   const kind = 'sequential'
   const { names, layers, pack, unpack, configs } = readChildren(kind, args)
-  // dense then relu(): one fused op (bias and ReLU in the product's output pass); neither layer has
-  // state to update. The children are fixed, so the pairs are found once, here.
-  const fusedAt = layers.map((child, i) => fusedDenseRelu(child, layers[i + 1]))
   const layer: Layer<unknown, unknown> = {
     kind,
     config: configs === undefined ? undefined : { kind, layers: configs },
@@ -59,13 +55,6 @@ export function sequential(...args: ReadonlyArray<unknown>): AnyLayer {
       const nextStates: unknown[] = []
       let y = x
       for (let i = 0; i < layers.length; i++) {
-        const fused = fusedAt[i]
-        if (fused !== undefined) {
-          y = fused(childParams[i], y)
-          nextStates.push(childStates[i], childStates[i + 1])
-          i++
-          continue
-        }
         const [out, nextState] = layers[i]!.apply(
           childParams[i],
           childStates[i],

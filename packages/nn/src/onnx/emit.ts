@@ -362,6 +362,11 @@ export const emitLayer = (
     case 'dense': {
       const input = E.chain((v: Value) => requireRank(site, v, 1, '[features]'))(requireFloat(site, x))
       if (E.isLeft(input)) return input
+      const activation = config['activation']
+      if (activation !== undefined && activation !== 'relu' && activation !== 'linear')
+        return E.left(
+          onnxError(here, `config.activation must be 'relu' or 'linear', got ${JSON.stringify(activation)}`),
+        )
       const inFeatures = x.shape[0] ?? null
       const units = config['units']
       const weight = tensorField(site, 'params', params, 'weight', [
@@ -378,8 +383,10 @@ export const emitLayer = (
         ...(bias.right === undefined ? [] : [g.initializer(paramName(site, 'bias'), bias.right)]),
       ]
       // y = x Wᵀ + b, with W stored [out, in] as in PyTorch.
+      const gemm = g.node(scope, 'Gemm', inputs, [intAttribute('transB', 1)])
+      // dense(n, { activation: 'relu' }) is one fused op here; ONNX has no fused Gemm + Relu, so two nodes.
       return E.right({
-        name: g.node(scope, 'Gemm', inputs, [intAttribute('transB', 1)]),
+        name: activation === 'relu' ? g.node(scope, 'Relu', [gemm]) : gemm,
         shape: [outFeatures],
         elem: 'float',
       })

@@ -93,7 +93,7 @@ const valueInfo = (name: string, elemType: DataType, dims: ReadonlyArray<Dim>): 
  * dropped and batch norm uses its running statistics. The input is `[batch, ...inputShape]`, the
  * batch dimension symbolic (`'N'`) unless `batch` fixes it.
  *
- * Mapping: dense → Gemm (transB = 1); conv2d → Conv; maxPool2d/avgPool2d → MaxPool/AveragePool
+ * Mapping: dense → Gemm (transB = 1), then Relu for `activation: 'relu'`; conv2d → Conv; maxPool2d/avgPool2d → MaxPool/AveragePool
  * (count_include_pad = 1); globalAvgPool2d → GlobalAveragePool + Flatten; flatten → Flatten;
  * batchNorm → BatchNormalization; layerNorm → LayerNormalization; embedding → Gather;
  * relu, leakyRelu, elu, sigmoid, tanh, softmax → their ONNX ops; silu → x · Sigmoid(x);
