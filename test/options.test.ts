@@ -251,7 +251,7 @@ const nnRows: ReadonlyArray<Row> = [
   [
     'dense bias',
     () => callUntyped(N.dense, 10, { bias: false }),
-    /^dense: unknown option 'bias' in options; accepted options: useBias, weightInit, biasInit, dtype$/,
+    /^dense: unknown option 'bias' in options; accepted options: useBias, weightInit, biasInit, dtype, activation$/,
   ],
   [
     'dense useBias string',
