@@ -105,6 +105,14 @@ describe('makeGraph and show', () => {
     )
   })
 
+  it("prints an op's parameters with its own format when it has one (a fused program as text)", () => {
+    const f = jit((v: Tensor) => sum(exp(add(mul(v, 2), 1))))
+    f(T.tensor([1, 2]))
+    expect(show(f.stats().lastGraph!)).toContain(
+      'elementwiseProgram a { (1) 2; 1; mul a0 v1; add v3 v2; exp v4 }',
+    )
+  })
+
   it('stages the backward pass of grad, and names the user function in a shape error', () => {
     const graph = makeGraph(grad((x: Tensor) => sum(sin(x))))(T.zeros([3]))
     expect(graph.equations.map((e) => e.op.name)).toContain('cos')

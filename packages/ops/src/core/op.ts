@@ -45,6 +45,8 @@ export interface Op<Name extends string, In extends ReadonlyArray<Tensor>, P> {
    * errors `forward` would, so a mis-shaped program fails while it is staged, naming the op.
    */
   readonly abstract: (xs: In, p: P) => Aval
+  /** How `show` prints this op's parameters (default: their JSON), for parameters JSON reads badly. */
+  readonly formatParams?: (p: P) => string
 }
 
 /** An abstract value: a shape and a dtype, no data. What staging computes with. @since 0.2.0 */
@@ -82,6 +84,7 @@ export interface AnyOp {
   ) => ReadonlyArray<Tensor | undefined>
   readonly batch: (xs: never, axes: never, p: never, self: never) => Batched
   readonly abstract: (xs: never, p: never) => Aval
+  readonly formatParams?: (p: never) => string
 }
 
 /**

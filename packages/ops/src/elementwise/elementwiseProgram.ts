@@ -148,6 +148,7 @@ export const elementwiseProgramOp = defineOp<
   abstract: (xs, p) => T.programOutput(p.program, xs),
   vjp: (ct, xs, _y, p, needed) => programVjp(ct, xs, p.program, needed),
   batch: batchElementwise,
+  formatParams: (p) => T.programText(p.program),
 })
 
 /**

@@ -200,7 +200,7 @@ export const show = (graph: Graph): string => {
   const body: string[] = [
     ...graph.constants.map((c) => `${typed(c.variable)} = const`),
     ...graph.equations.map((eq) => {
-      const params = formatParams(eq.params)
+      const params = formatParams(eq.op, eq.params)
       return `${typed(eq.output)} = ${eq.op.name} ${eq.inputs.map(name).join(' ')}${params === '' ? '' : ` ${params}`}`
     }),
   ]
@@ -209,8 +209,10 @@ export const show = (graph: Graph): string => {
   return lines.join('\n')
 }
 
-const formatParams = (params: unknown): string => {
+const formatParams = (op: AnyOp, params: unknown): string => {
   if (params === undefined) return ''
+  // The op's own format, with the parameters it was recorded with (see applyRecorded).
+  if (op.formatParams !== undefined) return `{ ${(op.formatParams as (p: unknown) => string)(params)} }`
   try {
     return JSON.stringify(params) ?? ''
   } catch {
