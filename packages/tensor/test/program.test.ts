@@ -6,34 +6,12 @@ import { wasmAvailable, wasmBackend } from '../src/backends/wasm/index'
 import { wasmRunsProgram } from '../src/backends/wasm/program'
 import { unsafeTensor, type Tensor } from '../src/tensor'
 import { tensor } from '../src/create'
-import { elementwiseProgram, programOutput, programText } from '../src/kernels/program'
+import { PROGRAM_UNARY_OPS, elementwiseProgram, programOutput, programText } from '../src/kernels/program'
 import * as U from '../src/kernels/unary'
 import * as B from '../src/kernels/binary'
 import { backends } from './backends'
 
-const UNARY: ReadonlyArray<UnaryOp> = [
-  'neg',
-  'abs',
-  'sign',
-  'exp',
-  'expm1',
-  'log',
-  'log1p',
-  'sqrt',
-  'rsqrt',
-  'square',
-  'reciprocal',
-  'sin',
-  'cos',
-  'tanh',
-  'erf',
-  'sigmoid',
-  'relu',
-  'softplus',
-  'floor',
-  'ceil',
-  'round',
-]
+const UNARY: ReadonlyArray<UnaryOp> = PROGRAM_UNARY_OPS
 const ARITHMETIC: ReadonlyArray<ArithmeticOp> = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum']
 
 // Values where the formulas differ if anything drifts: signed zeros, infinities, NaN, halves, large.

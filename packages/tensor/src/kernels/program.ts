@@ -23,29 +23,40 @@ export type { ArithmeticOp, ElementwiseProgram, ProgramInstruction } from '../ba
 
 const OP = 'elementwiseProgram'
 
-const UNARY: ReadonlySet<string> = new Set<UnaryOp>([
-  'neg',
-  'abs',
-  'sign',
-  'exp',
-  'expm1',
-  'log',
-  'log1p',
-  'sqrt',
-  'rsqrt',
-  'square',
-  'reciprocal',
-  'sin',
-  'cos',
-  'tanh',
-  'erf',
-  'sigmoid',
-  'relu',
-  'softplus',
-  'floor',
-  'ceil',
-  'round',
-])
+// Every unary op of the backend, as a record so that a new `UnaryOp` must be listed here (or the
+// record fails to compile): programs may apply all of them.
+const UNARY_TABLE: { readonly [K in UnaryOp]: true } = {
+  neg: true,
+  abs: true,
+  sign: true,
+  exp: true,
+  expm1: true,
+  log: true,
+  log1p: true,
+  sqrt: true,
+  rsqrt: true,
+  square: true,
+  reciprocal: true,
+  sin: true,
+  cos: true,
+  tanh: true,
+  erf: true,
+  sigmoid: true,
+  relu: true,
+  softplus: true,
+  floor: true,
+  ceil: true,
+  round: true,
+}
+
+/**
+ * The unary ops an elementwise program may apply: every `UnaryOp`.
+ * @since 0.2.0
+ */
+// Object.keys types its result as string[]; the keys of UNARY_TABLE are exactly the UnaryOps.
+export const PROGRAM_UNARY_OPS = Object.keys(UNARY_TABLE) as ReadonlyArray<UnaryOp>
+
+const UNARY: ReadonlySet<string> = new Set(PROGRAM_UNARY_OPS)
 
 const ARITHMETIC: ReadonlySet<string> = new Set<ArithmeticOp>([
   'add',
