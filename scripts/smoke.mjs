@@ -16,7 +16,7 @@ assert.deepEqual(T.toArray(T.matmul(a, a)), [7, 10, 15, 22])
 const g = O.grad((x) => O.sum(O.mul(x, x)))(T.tensor([1, 2, 3]))
 assert.deepEqual(T.toArray(g), [2, 4, 6])
 
-const model = N.sequential(N.dense(3), N.relu(), N.dense(2))
+const model = N.layers.sequential(N.layers.dense(3), N.layers.relu(), N.layers.dense(2))
 const init = model.init(T.random.key(0), [4])
 assert.equal(init._tag, 'Right')
 assert.deepEqual(init.right.outShape, [2])

@@ -53,7 +53,7 @@ const node = (project, program) => {
 }
 // Squared norms of the gradient of a small network's output, one per parameter: all nonzero
 // when the gradient flows (two copies of ops used to give zeros here).
-const GRADIENT_NORMS = `const net = N.sequential(N.dense(3), N.tanh(), N.dense(1))
+const GRADIENT_NORMS = `const net = N.layers.sequential(N.layers.dense(3), N.layers.tanh(), N.layers.dense(1))
 const { params } = net.init(T.random.key(0), [2]).right
 const x = T.tensor([[1, 2], [3, -1]])
 const g = O.grad((p) => O.sum(net.apply(p, {}, x, { training: true })[0]))(params)

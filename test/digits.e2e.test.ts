@@ -8,14 +8,12 @@ import { fileURLToPath } from 'node:url'
 import * as T from '@backfold/tensor'
 import * as O from '@backfold/ops'
 import {
+  layers,
   adam,
-  dense,
   evaluate,
   fit,
   formatDataError,
   numExamples,
-  relu,
-  sequential,
   softmaxCrossEntropy,
   stratifiedSplit,
   tree,
@@ -39,7 +37,7 @@ const loadDigits = async () => {
 }
 
 const train = (data: { x: T.Tensor; y: T.Tensor }, test: { x: T.Tensor; y: T.Tensor }) => {
-  const model = sequential(dense(32), relu(), dense(10))
+  const model = layers.sequential(layers.dense(32), layers.relu(), layers.dense(10))
   const [initKey, fitKey] = T.random.split(T.random.key(42), 2)
   const built = model.init(initKey!, [64])
   if (isLeft(built)) throw new Error(built.left.message)

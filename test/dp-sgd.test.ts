@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import * as T from '@backfold/tensor'
 import * as O from '@backfold/ops'
-import { dense, relu, sequential, tree } from '@backfold/nn'
+import { layers, tree } from '@backfold/nn'
 import {
   clipAndSum,
   dpSgdStep,
@@ -14,7 +14,7 @@ import {
   perExampleGradients,
 } from '../examples/dp-sgd/dpsgd.mjs'
 
-const model = sequential(dense(5), relu(), dense(3))
+const model = layers.sequential(layers.dense(5), layers.relu(), layers.dense(3))
 const built = model.init(T.random.key(0), [4])
 if (built._tag === 'Left') throw new Error('init failed')
 const { params, state } = built.right

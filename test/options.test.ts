@@ -31,7 +31,7 @@ const columnIndices = T.tensor([[1], [0]], 'int32')
 const labels = T.tensor([0, 2], 'int32')
 const square = (t: T.Tensor): T.Tensor => O.sum(O.mul(t, t))
 const data = { x: T.ones([4, 3]), y: T.ones([4, 2]) }
-const model = N.dense(2)
+const model = N.layers.dense(2)
 const record = { epoch: 0, loss: 1, seconds: 1, samples: 4 }
 
 type Row = readonly [label: string, call: () => unknown, expected: RegExp]
@@ -250,43 +250,43 @@ const nnRows: ReadonlyArray<Row> = [
   // layers: the run-time form of a type error, thrown where the layer is made
   [
     'dense bias',
-    () => callUntyped(N.dense, 10, { bias: false }),
+    () => callUntyped(N.layers.dense, 10, { bias: false }),
     /^dense: unknown option 'bias' in options; accepted options: useBias, weightInit, biasInit, dtype, activation$/,
   ],
   [
     'dense useBias string',
-    () => callUntyped(N.dense, 10, { useBias: 'no' }),
+    () => callUntyped(N.layers.dense, 10, { useBias: 'no' }),
     /^dense: option 'useBias' must be a boolean, got 'no'$/,
   ],
   [
     'dense weightInit',
-    () => callUntyped(N.dense, 10, { weightInit: 'he' }),
+    () => callUntyped(N.layers.dense, 10, { weightInit: 'he' }),
     /^dense: option 'weightInit' must be a function/,
   ],
   [
     'conv2d groups',
-    () => callUntyped(N.conv2d, 8, 3, { groups: 2 }),
+    () => callUntyped(N.layers.conv2d, 8, 3, { groups: 2 }),
     /^conv2d: unknown option 'groups'.*accepted options: stride, padding, dilation, useBias, weightInit, biasInit, dtype$/,
   ],
-  ['maxPool2d size', () => callUntyped(N.maxPool2d, { size: 2 }), /^maxPool2d: unknown option 'size'/],
+  ['maxPool2d size', () => callUntyped(N.layers.maxPool2d, { size: 2 }), /^maxPool2d: unknown option 'size'/],
   [
     'avgPool2d none',
-    () => callUntyped(N.avgPool2d),
+    () => callUntyped(N.layers.avgPool2d),
     /^avgPool2d: no options given: expected a record with kernelSize/,
   ],
   [
     'batchNorm momentun',
-    () => callUntyped(N.batchNorm, { momentun: 0.1 }),
+    () => callUntyped(N.layers.batchNorm, { momentun: 0.1 }),
     /^batchNorm: unknown option 'momentun'.*momentum, eps, affine, dtype$/,
   ],
   [
     'layerNorm axis',
-    () => callUntyped(N.layerNorm, { axis: -1 }),
+    () => callUntyped(N.layers.layerNorm, { axis: -1 }),
     /^layerNorm: unknown option 'axis'.*eps, axes, affine, dtype$/,
   ],
   [
     'embedding init',
-    () => callUntyped(N.embedding, 10, 4, { init: 'normal' }),
+    () => callUntyped(N.layers.embedding, 10, 4, { init: 'normal' }),
     /^embedding: unknown option 'init' in options; accepted options: weightInit, dtype$/,
   ],
   // optimizers, transformations, schedules
@@ -461,7 +461,7 @@ describe('unknown option keys and malformed values are refused, naming the accep
     expect(O.softmax(x, { axis: 0 }).shape).toEqual([2, 3])
     expect(O.slice(x, [{ start: 0, stop: 1 }]).shape).toEqual([1, 3])
     expect(O.conv2d(image, kernel, { stride: 2 }).shape).toEqual([1, 1, 2, 2])
-    expect(N.conv2d(8, 3, { padding: 'same' }).init(T.random.key(0), [1, 4, 4])._tag).toBe('Right')
+    expect(N.layers.conv2d(8, 3, { padding: 'same' }).init(T.random.key(0), [1, 4, 4])._tag).toBe('Right')
     expect(() => N.adam(1e-3, { b1: 0.8, b2: 0.99, eps: 1e-7, epsRoot: 0 })).not.toThrow()
   })
 })

@@ -23,14 +23,14 @@ const { train, test } = nn.stratifiedSplit(
   { testFraction: 0.2, key: T.random.key(0) },
 )
 
-const model = nn.sequential(
-  nn.conv2d(16, 3, { padding: 'same' }),
-  nn.relu(),
-  nn.maxPool2d({ kernelSize: 2 }),
-  nn.conv2d(32, 3, { padding: 'same' }),
-  nn.relu(),
-  nn.flatten(),
-  nn.dense(10),
+const model = nn.layers.sequential(
+  nn.layers.conv2d(16, 3, { padding: 'same' }),
+  nn.layers.relu(),
+  nn.layers.maxPool2d({ kernelSize: 2 }),
+  nn.layers.conv2d(32, 3, { padding: 'same' }),
+  nn.layers.relu(),
+  nn.layers.flatten(),
+  nn.layers.dense(10),
 )
 const [initKey, fitKey] = T.random.split(T.random.key(1), 2)
 const built = orDie(model.init(initKey, [1, 8, 8]), nn.formatLayerError)

@@ -44,10 +44,10 @@ console.log(
 // dense's `activation` option: bias and ReLU in the matmul's output pass, one op per layer.
 const epochs = 30
 const batchSize = 32
-const model = nn.sequential(
-  nn.dense(128, { activation: 'relu' }),
-  nn.dense(64, { activation: 'relu' }),
-  nn.dense(10),
+const model = nn.layers.sequential(
+  nn.layers.dense(128, { activation: 'relu' }),
+  nn.layers.dense(64, { activation: 'relu' }),
+  nn.layers.dense(10),
 )
 const [initKey, fitKey] = T.random.split(T.random.key(1), 2)
 const initial = orDie(model.init(initKey, [64]), nn.formatLayerError)

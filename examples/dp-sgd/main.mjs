@@ -37,7 +37,7 @@ const { train, test } = nn.stratifiedSplit(
 const oneHot = (dataset) => ({ x: dataset.x, y: T.oneHot(dataset.y, 10, 'float32') })
 
 // Model: 64-32-10 with ReLU.
-const model = nn.sequential(nn.dense(32), nn.relu(), nn.dense(10))
+const model = nn.layers.sequential(nn.layers.dense(32), nn.layers.relu(), nn.layers.dense(10))
 const [initKey, shuffleKey, noiseKey] = T.random.split(T.random.key(1), 3)
 const initial = orDie(model.init(initKey, [64]), nn.formatLayerError)
 const loss = exampleLoss(model, initial.state)

@@ -36,7 +36,7 @@ const { train, test } = nn.stratifiedSplit(digits, { testFraction: 0.2, key: T.r
 
 // Members: one key each, as data (int32 [MEMBERS, 2]); the mapped init wraps each mapped key back
 // into a Key, so the layer's ordinary init(key, inShape) runs for all members at once.
-const model = nn.sequential(nn.dense(32), nn.relu(), nn.dense(10))
+const model = nn.layers.sequential(nn.layers.dense(32), nn.layers.relu(), nn.layers.dense(10))
 const [membersKey, shuffleKey] = T.random.split(T.random.key(1), 2)
 const memberKeys = O.randomSplit(membersKey, MEMBERS)
 const { state } = orDie(model.init(membersKey, [64]), nn.formatLayerError) // no state: shared {}

@@ -53,7 +53,13 @@ const train = prepare(trainImages, trainLabels)
 const test = prepare(testImages, testLabels)
 console.log(`Fashion-MNIST: ${train.x.shape[0]} training and ${test.x.shape[0]} test images`)
 
-const model = nn.sequential(nn.dense(256), nn.relu(), nn.dense(128), nn.relu(), nn.dense(10))
+const model = nn.layers.sequential(
+  nn.layers.dense(256),
+  nn.layers.relu(),
+  nn.layers.dense(128),
+  nn.layers.relu(),
+  nn.layers.dense(10),
+)
 const [initKey, fitKey] = T.random.split(T.random.key(0), 2)
 const built = model.init(initKey, [784])
 if (E.isLeft(built)) throw new Error(nn.formatLayerError(built.left))

@@ -11,7 +11,13 @@ const n = 512
 const x = T.random.uniform(kx, [n, 1], { min: -Math.PI, max: Math.PI })
 const y = O.add(O.sin(x), O.mul(T.random.normal(kn, [n, 1]), 0.1))
 
-const model = nn.sequential(nn.dense(32), nn.tanh(), nn.dense(32), nn.tanh(), nn.dense(1))
+const model = nn.layers.sequential(
+  nn.layers.dense(32),
+  nn.layers.tanh(),
+  nn.layers.dense(32),
+  nn.layers.tanh(),
+  nn.layers.dense(1),
+)
 const built = model.init(kInit, [1])
 if (E.isLeft(built)) throw new Error(nn.formatLayerError(built.left))
 

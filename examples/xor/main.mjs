@@ -13,7 +13,7 @@ const x = T.tensor([
 ])
 const y = T.tensor([[0], [1], [1], [0]])
 
-const model = nn.sequential(nn.dense(8), nn.tanh(), nn.dense(1))
+const model = nn.layers.sequential(nn.layers.dense(8), nn.layers.tanh(), nn.layers.dense(1))
 const built = model.init(T.random.key(0), [2])
 if (E.isLeft(built)) throw new Error(nn.formatLayerError(built.left))
 

@@ -1,7 +1,7 @@
 // The computation every browser page runs and the runner repeats in Node (both from the BUILT
 // packages): a 256² float32 matmul, the gradient of an MLP's loss, and one epoch of `fit` at batch
 // 256. Inputs come from a seeded generator, so both sides start from the same bits.
-import { fit, dense, sequential, sgd, softmaxCrossEntropy, tree } from '@backfold/nn'
+import { layers, fit, sgd, softmaxCrossEntropy, tree } from '@backfold/nn'
 import { grad } from '@backfold/ops'
 import { fromFlat, matmul, random, unsafeTensor } from '@backfold/tensor'
 
@@ -50,7 +50,7 @@ export const compute = () => {
   const b = float32(draw, [256, 256])
   const product = matmul(a, b)
 
-  const model = sequential(dense(128, { activation: 'relu' }), dense(CLASSES))
+  const model = layers.sequential(layers.dense(128, { activation: 'relu' }), layers.dense(CLASSES))
   const init = model.init(random.key(7), [FEATURES])
   if (init._tag === 'Left') throw new Error(init.left.message)
   const { params, state } = init.right

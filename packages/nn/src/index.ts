@@ -4,14 +4,17 @@
  * the terminal progress bar live in `@backfold/nn/node`.
  *
  * @example
- * import { sequential, dense, relu, adam, softmaxCrossEntropy, fit } from '@backfold/nn'
- * const model = sequential(dense(64), relu(), dense(10))
+ * import { layers, adam, softmaxCrossEntropy, fit } from '@backfold/nn'
+ * const model = layers.sequential(layers.dense(64), layers.relu(), layers.dense(10))
  * @packageDocumentation
  */
 export * from './layer'
 export * as tree from './tree'
 export type { GradientTransformation, StateOfTransformation, LearningRate, Schedule } from './optim/transform'
-export * from './layers/index'
+// Layer factories live in the `layers` namespace: `relu`, `softmax`, `conv2d`, ... name tensor
+// functions in @backfold/ops, and one name has one meaning across the packages.
+export * as layers from './layers/index'
+export type * from './layers/index'
 export * as initializers from './init/index'
 export * from './losses/index'
 export * from './optim/index'

@@ -12,14 +12,14 @@ const members = 4
 const memberKeys: Key[] = T.random.split(T.random.key(5), members)
 const keys = T.random.keysData(memberKeys)
 
-const model = N.sequential(
-  N.dense(12),
-  N.tanh(),
-  N.dense(8, { weightInit: N.initializers.heNormal, biasInit: N.initializers.normal({ std: 0.1 }) }),
-  N.layerNorm(),
-  N.relu(),
-  N.dropout(0.25),
-  N.dense(3, { weightInit: N.initializers.glorotUniform, biasInit: N.initializers.uniform() }),
+const model = N.layers.sequential(
+  N.layers.dense(12),
+  N.layers.tanh(),
+  N.layers.dense(8, { weightInit: N.initializers.heNormal, biasInit: N.initializers.normal({ std: 0.1 }) }),
+  N.layers.layerNorm(),
+  N.layers.relu(),
+  N.layers.dropout(0.25),
+  N.layers.dense(3, { weightInit: N.initializers.glorotUniform, biasInit: N.initializers.uniform() }),
 )
 type Params = N.LayerParams<typeof model>
 type State = N.LayerState<typeof model>
@@ -75,7 +75,7 @@ describe('an ensemble initialised by vmap over keys', () => {
         key: T.random.isKey(k) ? k : T.random.wrapKey(k),
       })[0]
     // The masks themselves, exactly: dropout alone.
-    const drop = N.dropout(0.25)
+    const drop = N.layers.dropout(0.25)
     const dropWith = (k: Tensor): Tensor =>
       drop.apply({}, {}, x, { training: true, key: T.random.wrapKey(k) })[0]
     const masked = O.vmap(dropWith)(keys)
@@ -108,7 +108,7 @@ describe('an ensemble initialised by vmap over keys', () => {
   })
 
   it('a user initialiser that draws with the tensor sampler is refused under vmap, naming the layer', () => {
-    const custom = N.dense(3, {
+    const custom = N.layers.dense(3, {
       weightInit: (k, shape, dtype) => T.random.normal(k, shape, { dtype: dtype ?? 'float32' }),
     })
     // With an ordinary key it works as before.

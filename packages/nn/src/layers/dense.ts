@@ -74,14 +74,14 @@ const DENSE_OPTIONS = O.optionSchema({
  * @example
  * import * as E from 'fp-ts/lib/Either.js'
  * import * as T from '@backfold/tensor'
- * import { dense } from '@backfold/nn'
- * const layer = dense(10)
+ * import { layers } from '@backfold/nn'
+ * const layer = layers.dense(10)
  * const built = layer.init(T.random.key(0), [784]) // Right: weight [10, 784], bias [10], outShape [10]
  * if (E.isRight(built)) {
  *   const { params, state } = built.right
  *   const [y] = layer.apply(params, state, T.zeros([32, 784]), { training: false }) // y: [32, 10]
  * }
- * const hidden = dense(64, { activation: 'relu' }) // relu(x Wᵀ + b) in one fused op
+ * const hidden = layers.dense(64, { activation: 'relu' }) // relu(x Wᵀ + b) in one fused op
  * @throws ValueError for an unknown option or an option of the wrong type (other bad arguments make `init` return a `LayerError`).
  * @since 0.1.0
  */

@@ -18,8 +18,8 @@ import { readChildren } from './container'
  * Params and state are arrays (`parallel(a, b)`, names `0.weight`) or records (`parallel({ left: a,
  * right: b })`, names `left.weight`), exactly as for `sequential`; keys are split the same way.
  * @example
- * import { parallel, sequential, dense, relu } from '@backfold/nn'
- * const wide = sequential(parallel(dense(32), sequential(dense(32), relu())), dense(10)) // concat → [64]
+ * import { layers } from '@backfold/nn'
+ * const wide = layers.sequential(layers.parallel(layers.dense(32), layers.sequential(layers.dense(32), layers.relu())), layers.dense(10)) // concat → [64]
  * @since 0.1.0
  */
 export function parallel<const Ls extends ReadonlyArray<AnyLayer>>(

@@ -11,8 +11,8 @@ import { asChild } from './common'
  * naming level), so errors inside the body keep the body's own path. `init` rejects a body whose
  * output shape differs from its input shape, naming both.
  * @example
- * import { residual, sequential, dense, relu } from '@backfold/nn'
- * const block = residual(sequential(dense(64), relu(), dense(64))) // on [64] inputs
+ * import { layers } from '@backfold/nn'
+ * const block = layers.residual(layers.sequential(layers.dense(64), layers.relu(), layers.dense(64))) // on [64] inputs
  * @since 0.1.0
  */
 export const residual = <L extends AnyLayer>(body: L): Layer<LayerParams<L>, LayerState<L>> => {

@@ -17,10 +17,10 @@ import { readChildren } from './container'
  * The init key is split into one key per child, and so is `ctx.key` in `apply` (when present), so
  * every dropout draws its own mask.
  * @example
- * import { sequential, dense, relu } from '@backfold/nn'
- * const mlp = sequential(dense(64), relu(), dense(10))
+ * import { layers } from '@backfold/nn'
+ * const mlp = layers.sequential(layers.dense(64), layers.relu(), layers.dense(10))
  * // params: readonly [DenseParams, NoParams, DenseParams]
- * const named = sequential({ hidden: dense(64), act: relu(), out: dense(10) })
+ * const named = layers.sequential({ hidden: layers.dense(64), act: layers.relu(), out: layers.dense(10) })
  * // params: { hidden: DenseParams, act: NoParams, out: DenseParams }
  * @since 0.1.0
  */

@@ -665,9 +665,9 @@ export interface FitWithCheckpointsOptions<P, S, O> extends FitOptions<P, S, O> 
  * holds the previous good checkpoint, so `resumeFit` can continue from it).
  * @example
  * import * as T from '@backfold/tensor'
- * import { sequential, dense, relu, adam, softmaxCrossEntropy } from '@backfold/nn'
+ * import { layers, adam, softmaxCrossEntropy } from '@backfold/nn'
  * import { fitWithCheckpoints, resumeFit } from '@backfold/nn/node'
- * const model = sequential(dense(64), relu(), dense(10))
+ * const model = layers.sequential(layers.dense(64), layers.relu(), layers.dense(10))
  * // with { params, state } from model.init(initKey, [784]):
  * fitWithCheckpoints({
  *   model, loss: softmaxCrossEntropy, optimizer: adam(1e-3), params, state, data: train, epochs: 10,

@@ -103,8 +103,8 @@ const valueInfo = (name: string, elemType: DataType, dims: ReadonlyArray<Dim>): 
  * naming where it sits, as do params or state that do not fit the config.
  * @example
  * import * as E from 'fp-ts/lib/Either.js'
- * import { exportOnnx, formatOnnxError, sequential, dense, relu } from '@backfold/nn'
- * const model = sequential(dense(32), relu(), dense(10))
+ * import { layers, exportOnnx, formatOnnxError } from '@backfold/nn'
+ * const model = layers.sequential(layers.dense(32), layers.relu(), layers.dense(10))
  * // ... params and state from model.init and training
  * const bytes = exportOnnx(model, params, state, { inputShape: [64] })
  * if (E.isLeft(bytes)) throw new Error(formatOnnxError(bytes.left))

@@ -123,8 +123,8 @@ const now = (): number => performance.now() / 1000
  * @example
  * import * as E from 'fp-ts/lib/Either.js'
  * import * as T from '@backfold/tensor'
- * import { fit, sequential, dense, relu, adam, softmaxCrossEntropy } from '@backfold/nn'
- * const model = sequential(dense(128), relu(), dense(10))
+ * import { layers, fit, adam, softmaxCrossEntropy } from '@backfold/nn'
+ * const model = layers.sequential(layers.dense(128), layers.relu(), layers.dense(10))
  * const [initKey, fitKey] = T.random.split(T.random.key(0))
  * const built = model.init(initKey, [64])
  * if (E.isRight(built)) {

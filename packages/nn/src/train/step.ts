@@ -114,8 +114,8 @@ const TRAIN_STEP_OPTIONS = optionSchema({
  * concrete outputs after it ran.
  * @example
  * import * as T from '@backfold/tensor'
- * import { makeTrainStep, sequential, dense, relu, adam, softmaxCrossEntropy } from '@backfold/nn'
- * const model = sequential(dense(64), relu(), dense(10))
+ * import { layers, makeTrainStep, adam, softmaxCrossEntropy } from '@backfold/nn'
+ * const model = layers.sequential(layers.dense(64), layers.relu(), layers.dense(10))
  * const optimizer = adam(1e-3)
  * const step = makeTrainStep({ model, loss: softmaxCrossEntropy, optimizer })
  * // with { params, state } from model.init(key, [64]):
