@@ -10,6 +10,8 @@ import type { FitStartInfo, Reporter } from './reporter'
 import { silentReporter } from './reporter'
 import { makeTrainStep } from './step'
 import type { TrainStepOptions } from './step'
+import { batchEnd, runSync, settle } from './loop'
+import type { AsyncCallback, Loop } from './loop'
 
 /** Options of `fit`. @since 0.1.0 */
 export interface FitOptions<P, S, O> extends TrainStepOptions<P, S, O> {
@@ -54,7 +56,8 @@ export interface FitOptions<P, S, O> extends TrainStepOptions<P, S, O> {
 }
 
 const { anything, boolean, function: fn, number } = option
-const FIT_OPTIONS = optionSchema({
+/** The options `fit` accepts (`fitAsync` adds its own). @internal */
+export const FIT_OPTION_SPECS = {
   model: option.required(anything),
   loss: option.required(fn),
   optimizer: option.required(anything),
@@ -75,7 +78,8 @@ const FIT_OPTIONS = optionSchema({
   history: { expected: 'an array of epoch records', check: Array.isArray },
   stopOnNaN: boolean,
   jit: boolean,
-})
+}
+const FIT_OPTIONS = optionSchema(FIT_OPTION_SPECS)
 
 /** What `fit` returns: the trained state, the per-epoch history, and whether a callback stopped it. @since 0.1.0 */
 export interface FitResult<P, S, O> extends TrainingState<P, S, O> {
@@ -84,16 +88,17 @@ export interface FitResult<P, S, O> extends TrainingState<P, S, O> {
   readonly stopped: boolean
 }
 
-const requireInteger = (name: string, value: number, min: number): void => {
+/** @internal */
+export const requireInteger = (name: string, value: number, min: number, op = 'fit'): void => {
   if (!Number.isInteger(value) || value < min)
-    throw new T.ValueError('fit', `${name} must be an integer >= ${min}, got ${value}`)
+    throw new T.ValueError(op, `${name} must be an integer >= ${min}, got ${value}`)
 }
 
-const requireDataset = (name: string, dataset: Dataset): number => {
+const requireDataset = (name: string, dataset: Dataset, op: string): number => {
   const { x, y } = dataset
   if (x.shape.length === 0 || y.shape.length === 0 || x.shape[0] !== y.shape[0])
     throw new T.ShapeError(
-      'fit',
+      op,
       `${name}.x has shape ${T.fmtShape(x.shape)} and ${name}.y has shape ${T.fmtShape(y.shape)}; ` +
         'expected the same number of examples along axis 0',
     )
@@ -138,27 +143,46 @@ const now = (): number => performance.now() / 1000
  */
 export const fit = <P, S, O>(options: FitOptions<P, S, O>): FitResult<P, S, O> => {
   checkOptions('fit', options, FIT_OPTIONS)
+  return runSync('fit', fitLoop('fit', options))
+}
+
+/**
+ * The options of the shared loop: `fit`'s, with callbacks whose hooks may return a Promise (which
+ * only `fitAsync`'s driver accepts).
+ * @internal
+ */
+export interface FitLoopOptions<P, S, O> extends Omit<FitOptions<P, S, O>, 'callbacks'> {
+  readonly callbacks?: ReadonlyArray<AsyncCallback<NoInfer<P>, NoInfer<S>, NoInfer<O>>>
+}
+
+/**
+ * `fit`'s training loop, once for both drivers (`runSync` for `fit`, `runAsync` for `fitAsync`):
+ * it suspends for every hook's result and after every batch. `op` names the caller in errors; the
+ * options record is already checked.
+ * @internal
+ */
+export function* fitLoop<P, S, O>(op: string, options: FitLoopOptions<P, S, O>): Loop<FitResult<P, S, O>> {
   const { data, validationData, epochs, key, optimizer } = options
   const initialEpoch = options.initialEpoch ?? 0
   const batchSize = options.batchSize ?? 32
   const shuffle = options.shuffle ?? true
   // The divergence guard goes first, so no other callback (a checkpoint saver) sees NaN values.
-  const callbacks: ReadonlyArray<Callback<P, S, O>> = [
+  const callbacks: ReadonlyArray<AsyncCallback<P, S, O>> = [
     ...(options.stopOnNaN === false ? [] : [stopOnNaN()]),
     ...(options.callbacks ?? []),
   ]
   const reporter = options.reporter ?? silentReporter
-  requireInteger('epochs', epochs, 0)
-  requireInteger('initialEpoch', initialEpoch, 0)
-  requireInteger('batchSize', batchSize, 1)
+  requireInteger('epochs', epochs, 0, op)
+  requireInteger('initialEpoch', initialEpoch, 0, op)
+  requireInteger('batchSize', batchSize, 1, op)
   if (initialEpoch > epochs)
     throw new T.ValueError(
-      'fit',
+      op,
       `initialEpoch ${initialEpoch} is past epochs ${epochs}; expected initialEpoch <= epochs`,
     )
-  const samples = requireDataset('data', data)
+  const samples = requireDataset('data', data, op)
   const validationSamples =
-    validationData === undefined ? 0 : requireDataset('validationData', validationData)
+    validationData === undefined ? 0 : requireDataset('validationData', validationData, op)
   const batchesPerEpoch = Math.ceil(samples / batchSize)
   const step = makeTrainStep({
     model: options.model,
@@ -189,7 +213,7 @@ export const fit = <P, S, O>(options: FitOptions<P, S, O>): FitResult<P, S, O> =
   }
   const signal = (results: ReadonlyArray<CallbackSignal>): boolean => results.some((r) => r === 'stop')
 
-  for (const callback of callbacks) callback.onTrainBegin?.({ initialEpoch, epochs })
+  for (const callback of callbacks) yield* settle(callback.onTrainBegin?.({ initialEpoch, epochs }))
   reporter.start?.(startInfo)
 
   for (let epoch = initialEpoch; epoch < epochs && !stopped; epoch++) {
@@ -238,7 +262,10 @@ export const fit = <P, S, O>(options: FitOptions<P, S, O>): FitResult<P, S, O> =
         ...(accuracy === undefined ? {} : { accuracy }),
         step: steps,
       }
-      if (signal(callbacks.map((c) => c.onBatchEnd?.(info)))) {
+      const signals: CallbackSignal[] = []
+      for (const c of callbacks) signals.push(yield* settle(c.onBatchEnd?.(info)))
+      yield* batchEnd()
+      if (signal(signals)) {
         stopped = true
         break
       }
@@ -264,11 +291,13 @@ export const fit = <P, S, O>(options: FitOptions<P, S, O>): FitResult<P, S, O> =
     completed = epoch + 1
     reporter.epoch?.(record, startInfo)
     const endInfo = { params, state, optState, epoch: completed, record, history: [...history], key }
-    if (signal(callbacks.map((c) => c.onEpochEnd?.(endInfo)))) stopped = true
+    const signals: CallbackSignal[] = []
+    for (const c of callbacks) signals.push(yield* settle(c.onEpochEnd?.(endInfo)))
+    if (signal(signals)) stopped = true
   }
 
   let final: TrainingState<P, S, O> = { params, state, optState, epoch: completed }
-  for (const callback of callbacks) final = callback.onTrainEnd?.(final) ?? final
+  for (const callback of callbacks) final = (yield* settle(callback.onTrainEnd?.(final))) ?? final
   reporter.end?.(history)
   return { ...final, history, stopped }
 }

@@ -13,6 +13,7 @@ export {
   type LossFunction,
 } from './step'
 export { fit, type FitOptions, type FitResult } from './fit'
+export { fitAsync, type FitAsyncOptions, type AsyncCallback } from './fitAsync'
 export {
   evaluate,
   predict,
