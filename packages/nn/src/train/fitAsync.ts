@@ -11,9 +11,10 @@ export interface FitAsyncOptions<P, S, O> extends Omit<FitOptions<P, S, O>, 'cal
   /** As in `fit`, but a hook may return a Promise, which is awaited before training goes on. */
   readonly callbacks?: ReadonlyArray<AsyncCallback<NoInfer<P>, NoInfer<S>, NoInfer<O>>>
   /**
-   * Batches between turns given to the event loop (default 1: after every batch). Each turn is one
-   * task (`setImmediate` in Node, a `MessageChannel` message in a browser), so timers, input and
-   * rendering run between batches; a larger value trades responsiveness for a little speed.
+   * Batches between turns given to the event loop (default 1: after every batch). A turn is a later
+   * task (`setImmediate` in Node; in a browser a zero timeout set from a `MessageChannel` message,
+   * which waits behind the page's due timers without the 4 ms clamp of nested timeouts), so timers,
+   * input and rendering run between batches; a larger value trades responsiveness for a little speed.
    */
   readonly yieldEvery?: number
 }
