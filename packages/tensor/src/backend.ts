@@ -187,6 +187,12 @@ export type UnaryOp =
   | 'floor'
   | 'ceil'
   | 'round'
+  | 'tan'
+  | 'asin'
+  | 'acos'
+  | 'atan'
+  | 'sinh'
+  | 'cosh'
 
 /** @since 0.1.0 */
 export type BinaryOp =
@@ -203,6 +209,7 @@ export type BinaryOp =
   | 'lessEqual'
   | 'greater'
   | 'greaterEqual'
+  | 'atan2'
 
 /** @since 0.1.0 */
 export type ReduceOp = 'sum' | 'prod' | 'max' | 'min' | 'argmax' | 'argmin' | 'logsumexp'

@@ -47,9 +47,9 @@ const { unaryDType: _unaryDType, ...unaryKernels } = unary
 const calls: Record<string, ReadonlyArray<Case>> = {
   unary: Object.entries(unaryKernels).map(([name, f]): Case => [name, 'x', () => f(p)]),
   binary: [
-    ...(['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'equal', 'notEqual', 'less'] as const).map(
-      (name): Case => [name, 'a', () => binary[name](p, 1)],
-    ),
+    ...(
+      ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'atan2', 'equal', 'notEqual', 'less'] as const
+    ).map((name): Case => [name, 'a', () => binary[name](p, 1)]),
     ...(['lessEqual', 'greater', 'greaterEqual'] as const).map((name): Case => [
       name,
       'b',
