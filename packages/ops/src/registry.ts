@@ -33,6 +33,7 @@ export type OpName =
   | 'conv2dBackwardInput'
   | 'cos'
   | 'cumprod'
+  | 'cumsum'
   | 'div'
   | 'elementwiseProgram'
   | 'equal'

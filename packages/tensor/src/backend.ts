@@ -31,6 +31,8 @@ export interface Backend {
   readonly reduce: (op: ReduceOp, x: Tensor, axes: ReadonlyArray<number>, outDtype: DType) => Tensor
   /** Cumulative product along `axis` (normalised), same shape and dtype; see the `cumprod` kernel. */
   readonly cumprod: (x: Tensor, axis: number, exclusive: boolean, reverse: boolean) => Tensor
+  /** Cumulative sum along `axis` (normalised), same shape and dtype; see the `cumsum` kernel. */
+  readonly cumsum: (x: Tensor, axis: number, exclusive: boolean, reverse: boolean) => Tensor
 
   /**
    * Batched matmul: `a` is `[...batchA, m, k]` (or `[..., k, m]` when `transposeA`), `b` is

@@ -41,7 +41,7 @@ export {
 export * from './kernels/unary'
 export * from './kernels/binary'
 export * from './kernels/reduce'
-export * from './kernels/cumprod'
+export * from './kernels/cumulative'
 export * from './kernels/matmul'
 export * from './kernels/linear'
 export * from './kernels/shape'

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import * as binary from '../src/kernels/binary'
 import * as conv from '../src/kernels/conv'
-import * as cumprod from '../src/kernels/cumprod'
+import * as cumprod from '../src/kernels/cumulative'
 import * as fused from '../src/kernels/fused'
 import * as gather from '../src/kernels/gather'
 import * as linear from '../src/kernels/linear'
@@ -87,7 +87,10 @@ const calls: Record<string, ReadonlyArray<Case>> = {
     ['adamUpdate', 'g', () => optim.adamUpdate(p, p, p, hyper)],
     ['adamApply', 'p', () => optim.adamApply(p, concrete, concrete, concrete, hyper)],
   ],
-  cumprod: [['cumprod', 'x', () => cumprod.cumprod(p, -1)]],
+  cumprod: [
+    ['cumprod', 'x', () => cumprod.cumprod(p, -1)],
+    ['cumsum', 'x', () => cumprod.cumsum(p, -1)],
+  ],
   pool: [
     ['maxPool2d', 'x', () => pool.maxPool2d(p, pool2)],
     ['maxPool2dBackward', 'dy', () => pool.maxPool2dBackward(p, p, pool2)],
@@ -136,6 +139,7 @@ const SHAPE_ONLY = new Set([
   'argReduceShape',
   'reduceDType',
   'cumprodShape',
+  'cumsumShape',
   'resolveSlice',
   'sliceShape',
   'concatShape',

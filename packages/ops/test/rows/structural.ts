@@ -161,6 +161,22 @@ const reduceRows: GradRow[] = [
     secondOrder: true,
   },
   {
+    op: 'cumsum',
+    label: '[3,4] axis 1',
+    domain: 'anywhere',
+    fn: (x) => R.cumsum(x, { axis: 1 }),
+    args: () => [anywhere(1027, [3, 4])],
+    secondOrder: true,
+  },
+  {
+    op: 'cumsum',
+    label: '[4,3] axis 0 exclusive reverse',
+    domain: 'anywhere',
+    fn: (x) => R.cumsum(x, { axis: 0, exclusive: true, reverse: true }),
+    args: () => [anywhere(1028, [4, 3])],
+    secondOrder: true,
+  },
+  {
     op: 'max',
     label: '[3,4] axis 1',
     domain: 'distinct (no ties)',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { cumprod, cumprodShape } from '../src/kernels/cumprod'
+import { cumprod, cumprodShape, cumsum, cumsumShape } from '../src/kernels/cumulative'
 import { unsafeTensor, type Tensor } from '../src/index'
 import { referenceBackend, wasmBackend, wasmAvailable } from '../src/index'
 import { setBackend } from '../src/backend'
@@ -87,3 +87,35 @@ describe('cumprodShape', () => {
     )
   })
 })
+
+describe.each(backends.map((backend) => [backend.name, backend] as const))(
+  'cumsum on %s',
+  (_name, backend) => {
+    /** One line's cumulative sum, written out the obvious way (the oracle). */
+    const sumScan = (line: ReadonlyArray<number>, exclusive: boolean, reverse: boolean): number[] =>
+      line.map((_, k) =>
+        line
+          .filter((__, j) => (reverse ? (exclusive ? j > k : j >= k) : exclusive ? j < k : j <= k))
+          .reduce((total, value) => total + value, 0),
+      )
+    it('scans the chosen axis like the oracle, and keeps empty shapes and int32', () => {
+      setBackend(backend)
+      try {
+        const line = [0.5, -2, 3, 8.25]
+        for (const exclusive of [false, true])
+          for (const reverse of [false, true])
+            expect(values(cumsum(f64([4], line), 0, { exclusive, reverse }))).toEqual(
+              sumScan(line, exclusive, reverse),
+            )
+        expect(values(cumsum(f64([2, 2], [1, 2, 3, 4]), 0))).toEqual([1, 2, 4, 6])
+        expect(cumsum(f64([2, 0, 3], []), 1).shape).toEqual([2, 0, 3])
+        const ints = cumsum(unsafeTensor('int32', [2], Int32Array.from([2 ** 31 - 1, 2])), 0)
+        expect(values(ints)).toEqual([2 ** 31 - 1, -(2 ** 31) + 1])
+        expect(cumsumShape([2, 3], -1)).toEqual([2, 3])
+        expect(() => cumsum(f64([2], [1, 2]), 1)).toThrow(/cumsum/)
+      } finally {
+        setBackend(undefined)
+      }
+    })
+  },
+)
