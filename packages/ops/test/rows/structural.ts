@@ -15,7 +15,20 @@ import {
 import * as C from '../../src/conv/index'
 import { dot, linear, matmul, outer } from '../../src/linalg/index'
 import * as R from '../../src/reduce/index'
-import { broadcastTo, expandDims, ravel, reshape, squeeze, transpose } from '../../src/shape/index'
+import {
+  broadcastTo,
+  expandDims,
+  flip,
+  ravel,
+  repeat,
+  reshape,
+  roll,
+  squeeze,
+  tile,
+  transpose,
+  tril,
+  triu,
+} from '../../src/shape/index'
 import { mul } from '../../src/binary/mul'
 import { anywhere, awayFromZero, distinct, indices } from './domains'
 import type { GradRow } from './types'
@@ -379,6 +392,61 @@ const shapeRows: GradRow[] = [
     domain: 'anywhere',
     fn: ravel,
     args: () => [anywhere(1204, [2, 3])],
+  },
+  {
+    op: 'flip',
+    label: '[2,3,4] axes [0,2]',
+    domain: 'anywhere',
+    fn: (x) => flip(x, { axis: [0, -1] }),
+    args: () => [anywhere(1300, [2, 3, 4])],
+    secondOrder: true,
+  },
+  {
+    op: 'roll',
+    label: '[3,4] shifts [1,-3] on axes [0,1]',
+    domain: 'anywhere',
+    fn: (x) => roll(x, [1, -3], { axis: [0, 1] }),
+    args: () => [anywhere(1301, [3, 4])],
+    secondOrder: true,
+  },
+  {
+    op: 'tile',
+    label: '[2,3] reps [2,1,3] (promoted)',
+    domain: 'anywhere',
+    fn: (x) => tile(x, [2, 1, 3]),
+    args: () => [anywhere(1302, [2, 3])],
+    secondOrder: true,
+  },
+  {
+    op: 'tile',
+    label: '[2,3] reps [2] (padded)',
+    domain: 'anywhere',
+    fn: (x) => tile(x, 2),
+    args: () => [anywhere(1303, [2, 3])],
+  },
+  {
+    op: 'repeat',
+    label: '[2,3] 3 times on axis 0',
+    domain: 'anywhere',
+    fn: (x) => repeat(x, 3, { axis: 0 }),
+    args: () => [anywhere(1304, [2, 3])],
+    secondOrder: true,
+  },
+  {
+    op: 'tril',
+    label: '[2,3,4] k -1',
+    domain: 'anywhere',
+    fn: (x) => tril(x, { k: -1 }),
+    args: () => [anywhere(1305, [2, 3, 4])],
+    secondOrder: true,
+  },
+  {
+    op: 'triu',
+    label: '[4,3] k 1',
+    domain: 'anywhere',
+    fn: (x) => triu(x, { k: 1 }),
+    args: () => [anywhere(1306, [4, 3])],
+    secondOrder: true,
   },
   {
     op: 'transpose',
