@@ -9,6 +9,7 @@ import { convOps } from './conv/index'
 import { activationOps } from './activations/index'
 import { lossOps } from './losses/index'
 import { randomOps } from './random/index'
+import { sortOps } from './sort/index'
 
 /**
  * The name of every built-in op, written out here rather than derived from the registry: the
@@ -107,6 +108,8 @@ export type OpName =
   | 'repeat'
   | 'tril'
   | 'triu'
+  | 'argsort'
+  | 'sort'
   | 'randomBits'
   | 'randomSplit'
   | 'randomFoldIn'
@@ -131,6 +134,7 @@ const allOps = {
   ...activationOps,
   ...lossOps,
   ...randomOps,
+  ...sortOps,
 } as const
 
 // A family that lists an op under a name missing from `OpName` fails here (spreads escape the

@@ -33,6 +33,8 @@ export interface Backend {
   readonly cumprod: (x: Tensor, axis: number, exclusive: boolean, reverse: boolean) => Tensor
   /** Cumulative sum along `axis` (normalised), same shape and dtype; see the `cumsum` kernel. */
   readonly cumsum: (x: Tensor, axis: number, exclusive: boolean, reverse: boolean) => Tensor
+  /** Stable sorting positions along `axis` (normalised), int32; see the `argsort` kernel. */
+  readonly argsort: (x: Tensor, axis: number, descending: boolean) => Tensor
 
   /**
    * Batched matmul: `a` is `[...batchA, m, k]` (or `[..., k, m]` when `transposeA`), `b` is

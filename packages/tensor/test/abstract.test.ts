@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import * as binary from '../src/kernels/binary'
 import * as conv from '../src/kernels/conv'
 import * as cumprod from '../src/kernels/cumulative'
+import * as sortKernels from '../src/kernels/sort'
 import * as fused from '../src/kernels/fused'
 import * as gather from '../src/kernels/gather'
 import * as linear from '../src/kernels/linear'
@@ -91,6 +92,7 @@ const calls: Record<string, ReadonlyArray<Case>> = {
     ['cumprod', 'x', () => cumprod.cumprod(p, -1)],
     ['cumsum', 'x', () => cumprod.cumsum(p, -1)],
   ],
+  sortKernels: [['argsort', 'x', () => sortKernels.argsort(p, -1)]],
   pool: [
     ['maxPool2d', 'x', () => pool.maxPool2d(p, pool2)],
     ['maxPool2dBackward', 'dy', () => pool.maxPool2dBackward(p, p, pool2)],
@@ -140,6 +142,7 @@ const SHAPE_ONLY = new Set([
   'reduceDType',
   'cumprodShape',
   'cumsumShape',
+  'argsortShape',
   'resolveSlice',
   'sliceShape',
   'concatShape',
@@ -174,6 +177,7 @@ describe('kernels refuse abstract values', () => {
     binary,
     conv,
     cumprod,
+    sortKernels,
     fused,
     gather,
     linear,

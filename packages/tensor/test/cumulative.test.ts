@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { cumprod, cumprodShape, cumsum, cumsumShape } from '../src/kernels/cumulative'
+import { argsort, argsortShape } from '../src/kernels/sort'
 import { unsafeTensor, type Tensor } from '../src/index'
 import { referenceBackend, wasmBackend, wasmAvailable } from '../src/index'
 import { setBackend } from '../src/backend'
@@ -113,6 +114,47 @@ describe.each(backends.map((backend) => [backend.name, backend] as const))(
         expect(values(ints)).toEqual([2 ** 31 - 1, -(2 ** 31) + 1])
         expect(cumsumShape([2, 3], -1)).toEqual([2, 3])
         expect(() => cumsum(f64([2], [1, 2]), 1)).toThrow(/cumsum/)
+      } finally {
+        setBackend(undefined)
+      }
+    })
+  },
+)
+
+describe.each(backends.map((backend) => [backend.name, backend] as const))(
+  'argsort on %s',
+  (_name, backend) => {
+    /** Positions sorted by an insertion sort (stable by construction), NaN above everything. */
+    const oracle = (line: ReadonlyArray<number>, descending: boolean): number[] => {
+      const key = (v: number): number => (Number.isNaN(v) ? Infinity : v)
+      const before = (a: number, b: number): boolean => {
+        const [va, vb] = [line[a]!, line[b]!]
+        if (Number.isNaN(va) || Number.isNaN(vb))
+          return descending ? Number.isNaN(va) && !Number.isNaN(vb) : !Number.isNaN(va) && Number.isNaN(vb)
+        return descending ? key(va) > key(vb) : key(va) < key(vb)
+      }
+      const out: number[] = []
+      for (let i = 0; i < line.length; i++) {
+        let at = out.length
+        while (at > 0 && before(i, out[at - 1]!)) at--
+        out.splice(at, 0, i)
+      }
+      return out
+    }
+    it('sorts each line stably, NaN above +Infinity, along any axis', () => {
+      setBackend(backend)
+      try {
+        const line = [3, -1, NaN, 3, Infinity, -Infinity, 0, -1, 2]
+        for (const descending of [false, true])
+          expect(values(argsort(f64([line.length], line), 0, descending))).toEqual(oracle(line, descending))
+        const x = f64([2, 3], [5, 1, 4, 0, 2, -3])
+        expect(values(argsort(x, 1))).toEqual([1, 2, 0, 2, 0, 1])
+        expect(values(argsort(x, 0))).toEqual([1, 0, 1, 0, 1, 0])
+        const y = argsort(unsafeTensor('float32', [3], Float32Array.from([2, 1, 3])), -1)
+        expect(y.dtype).toBe('int32')
+        expect(values(y)).toEqual([1, 0, 2])
+        expect(argsortShape([2, 0], 0)).toEqual([2, 0])
+        expect(() => argsort(x, 2)).toThrow(/argsort: axis 2 is out of range/)
       } finally {
         setBackend(undefined)
       }

@@ -30,6 +30,7 @@ import {
   triu,
 } from '../../src/shape/index'
 import { mul } from '../../src/binary/mul'
+import { argsort, sort, topk } from '../../src/sort/index'
 import { anywhere, awayFromZero, distinct, indices } from './domains'
 import type { GradRow } from './types'
 import { randomRows } from './random'
@@ -392,6 +393,38 @@ const shapeRows: GradRow[] = [
     domain: 'anywhere',
     fn: ravel,
     args: () => [anywhere(1204, [2, 3])],
+  },
+  {
+    op: 'sort',
+    label: '[3,4] axis 1',
+    domain: 'distinct (no ties)',
+    fn: (x) => sort(x, { axis: 1 }),
+    args: () => [distinct(1320, [3, 4])],
+    secondOrder: true,
+  },
+  {
+    op: 'sort',
+    label: '[4,3] axis 0 descending',
+    domain: 'distinct (no ties)',
+    fn: (x) => sort(x, { axis: 0, descending: true }),
+    args: () => [distinct(1321, [4, 3])],
+    secondOrder: true,
+  },
+  {
+    // topk is argsort + slice + takeAlongAxis: its row checks the values' gradient through them.
+    op: 'sort',
+    label: 'topk 2 of [3,5] (values)',
+    domain: 'distinct (no ties)',
+    fn: (x) => topk(x, 2).values,
+    args: () => [distinct(1322, [3, 5])],
+    secondOrder: true,
+  },
+  {
+    op: 'argsort',
+    label: '[3,4] (zero gradient)',
+    domain: 'distinct (no ties)',
+    fn: (x) => argsort(x),
+    args: () => [distinct(1323, [3, 4])],
   },
   {
     op: 'flip',

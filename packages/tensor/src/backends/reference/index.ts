@@ -2,6 +2,7 @@ import type { Backend } from '../../backend'
 import { unary, binary, where, cast } from './elementwise'
 import { reduce } from './reduce'
 import { cumprod, cumsum } from './cumulative'
+import { argsort } from './sort'
 import { matmul } from './matmul'
 import { linear } from './linear'
 import { transpose, broadcastTo, slice, pad, concat } from './layout'
@@ -25,6 +26,7 @@ export const referenceBackend: Backend = {
   reduce,
   cumprod,
   cumsum,
+  argsort,
   matmul,
   linear,
   transpose,
