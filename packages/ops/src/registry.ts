@@ -9,6 +9,7 @@ import { convOps } from './conv/index'
 import { activationOps } from './activations/index'
 import { lossOps } from './losses/index'
 import { randomOps } from './random/index'
+import { sortOps } from './sort/index'
 
 /**
  * The name of every built-in op, written out here rather than derived from the registry: the
@@ -33,6 +34,7 @@ export type OpName =
   | 'conv2dBackwardInput'
   | 'cos'
   | 'cumprod'
+  | 'cumsum'
   | 'div'
   | 'elementwiseProgram'
   | 'equal'
@@ -91,6 +93,23 @@ export type OpName =
   | 'tanh'
   | 'transpose'
   | 'where'
+  | 'tan'
+  | 'asin'
+  | 'acos'
+  | 'atan'
+  | 'sinh'
+  | 'cosh'
+  | 'isnan'
+  | 'isfinite'
+  | 'atan2'
+  | 'flip'
+  | 'roll'
+  | 'tile'
+  | 'repeat'
+  | 'tril'
+  | 'triu'
+  | 'argsort'
+  | 'sort'
   | 'randomBits'
   | 'randomSplit'
   | 'randomFoldIn'
@@ -115,6 +134,7 @@ const allOps = {
   ...activationOps,
   ...lossOps,
   ...randomOps,
+  ...sortOps,
 } as const
 
 // A family that lists an op under a name missing from `OpName` fails here (spreads escape the

@@ -9,6 +9,7 @@ import { vmap } from '../src/transforms/vmap'
 import { mul } from '../src/binary/mul'
 import { sum } from '../src/reduce/sum'
 import * as E from '../src/elementwise/index'
+import * as B from '../src/binary/index'
 import { activationOps } from '../src/activations/index'
 import { binaryOps } from '../src/binary/index'
 import { elementwiseOps } from '../src/elementwise/index'
@@ -383,6 +384,14 @@ describe('shape and dtype rules of the elementwise ops (staging)', () => {
     'ceil',
     'round',
     'erf',
+    'tan',
+    'asin',
+    'acos',
+    'atan',
+    'sinh',
+    'cosh',
+    'isnan',
+    'isfinite',
   ] as const
   interface Case {
     readonly op: string
@@ -484,5 +493,67 @@ describe('shape and dtype rules of the elementwise ops (staging)', () => {
     const toHalf = (x: Tensor): Tensor => E.astype(x, 'float16' as unknown as DType)
     expect(stagedOutcome(toHalf, [f64([1])])).toMatchObject({ error: 'DTypeError', op: 'astype' })
     expect(stagedOutcome(toHalf, [f64([1])])).toEqual(eagerOutcome(toHalf, [f64([1])]))
+  })
+})
+
+describe('trigonometric, hyperbolic and predicate ops against their formulas', () => {
+  // References by identities the kernels do not use: Math.tan etc. would repeat the kernels' calls.
+  const xs = [-0.95, -0.5, -1e-8, 0, 1e-8, 0.3, 0.9]
+  const close = (y: Tensor, reference: (v: number) => number, input = xs): void => {
+    expect(y.dtype).toBe('float64')
+    valuesOf(y).forEach((v, i) => expect(v).toBeCloseTo(reference(input[i]!), 12))
+  }
+  /** atan by its series after two argument halvings (|x| ≤ 1 → |t| ≤ 0.2): 4·atan(t)… */
+  const atanSeries = (x: number): number => {
+    let t = x
+    for (let k = 0; k < 2; k++) t = t / (1 + Math.sqrt(1 + t * t))
+    let sum = 0
+    for (let n = 0, p = t; n < 40; n++, p *= -t * t) sum += p / (2 * n + 1)
+    return 4 * sum
+  }
+  it('tan = sin / cos', () => close(E.tan(f64(xs)), (v) => Math.sin(v) / Math.cos(v)))
+  it('asin and acos invert sin and cos, acos = π/2 − asin', () => {
+    close(E.asin(f64(xs.map(Math.sin))), (v) => v)
+    close(E.acos(f64(xs)), (v) => Math.PI / 2 - atanSeries(v / Math.sqrt(1 - v * v)))
+  })
+  it('atan by its series', () => close(E.atan(f64(xs)), atanSeries))
+  it('sinh and cosh by exponentials', () => {
+    const wide = [-3, -0.5, 0, 0.25, 2]
+    close(E.sinh(f64(wide)), (v) => (Math.exp(v) - Math.exp(-v)) / 2, wide)
+    close(E.cosh(f64(wide)), (v) => (Math.exp(v) + Math.exp(-v)) / 2, wide)
+  })
+  it('asin and acos are NaN outside [-1, 1]; real-valued ops give float32 for int32', () => {
+    expect(valuesOf(E.asin(f64([1.5, -2]))).every(Number.isNaN)).toBe(true)
+    expect(valuesOf(E.acos(f64([1.5]))).every(Number.isNaN)).toBe(true)
+    for (const f of [E.tan, E.asin, E.acos, E.atan, E.sinh, E.cosh])
+      expect(f(i32([0, 1])).dtype).toBe('float32')
+  })
+  it('atan2 by quadrant from atan(a / b)', () => {
+    const as = [1, 1, -1, -1, 0.5, 0, 2]
+    const bs = [1, -1, -1, 1, 0, -3, 0.1]
+    // Written out per point: the angle of (b, a).
+    const expected = [
+      Math.PI / 4,
+      (3 * Math.PI) / 4,
+      (-3 * Math.PI) / 4,
+      -Math.PI / 4,
+      Math.PI / 2,
+      Math.PI,
+      Math.PI / 2 - atanSeries(0.05),
+    ]
+    const y = B.atan2(f64(as), f64(bs))
+    valuesOf(y).forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 12))
+    expect(B.atan2(i32([1]), i32([1])).dtype).toBe('float32')
+  })
+  it('isnan and isfinite on special values and int32', () => {
+    const special = f64([0, -0, 1, NaN, Infinity, -Infinity, 1e308])
+    expect(valuesOf(E.isnan(special))).toEqual([0, 0, 0, 1, 0, 0, 0])
+    expect(valuesOf(E.isfinite(special))).toEqual([1, 1, 1, 0, 0, 0, 1])
+    expect(E.isnan(special).dtype).toBe('int32')
+    expect(valuesOf(E.isnan(i32([3, -1])))).toEqual([0, 0])
+    expect(valuesOf(E.isfinite(i32([3, -1])))).toEqual([1, 1])
+    expect(valuesOf(E.isfinite(unsafeTensor('float32', [2], Float32Array.from([Infinity, 2]))))).toEqual([
+      0, 1,
+    ])
   })
 })

@@ -7,6 +7,7 @@ import {
   mul,
   randomBernoulli,
   randomBits,
+  randomCategorical,
   randomFoldIn,
   randomNormal,
   randomSplit,
@@ -192,5 +193,52 @@ describe('random shape rules (staging)', () => {
     const many = T.zeros([70000, 2], 'int32')
     const f = (k: Tensor): Tensor => randomBits(k, 40000)
     expect(() => makeGraph(f)(many)).toThrow(/randomBitsEach: 70000 keys .* at most 2147483647/)
+  })
+})
+
+describe('randomCategorical', () => {
+  const logitsOf = (ps: ReadonlyArray<number>): Tensor => T.tensor(ps.map(Math.log), 'float64')
+
+  it('draws each category with probability softmax(logits): chi-square at a fixed key', () => {
+    const probs = [0.1, 0.2, 0.3, 0.4]
+    const draws = 20000
+    const samples = randomCategorical(T.random.key(7), logitsOf(probs), { shape: [draws] })
+    expect(samples.dtype).toBe('int32')
+    expect(samples.shape).toEqual([draws])
+    const counts = probs.map(() => 0)
+    for (const s of samples.data) counts[s]!++
+    const chi2 = counts.reduce((acc, c, i) => acc + (c - draws * probs[i]!) ** 2 / (draws * probs[i]!), 0)
+    expect(chi2).toBeLessThan(16.27) // 3 degrees of freedom, p = 0.001
+  })
+
+  it('never draws a category whose logit is -Infinity, and takes any axis', () => {
+    const logits = T.tensor([
+      [0, -Infinity, 0],
+      [-Infinity, -Infinity, 5],
+    ])
+    const rows = randomCategorical(T.random.key(1), logits, { shape: [500, 2] })
+    for (let i = 0; i < rows.data.length; i++) expect(rows.data[i]).not.toBe(i % 2 === 0 ? 1 : 0)
+    for (let i = 1; i < rows.data.length; i += 2) expect(rows.data[i]).toBe(2)
+    const columns = randomCategorical(T.random.key(2), T.transpose(logits), { axis: 0 })
+    expect(columns.shape).toEqual([2])
+    expect(columns.data[1]).toBe(2)
+  })
+
+  it('is reproducible per key and independent across keys under vmap', () => {
+    const logits = T.zeros([3, 10])
+    const a = randomCategorical(T.random.key(3), logits)
+    expect(Array.from(randomCategorical(T.random.key(3), logits).data)).toEqual(Array.from(a.data))
+    const keys = randomSplit(T.random.key(4), 4)
+    const mapped = vmap((k: Tensor) => randomCategorical(k, logits))(keys)
+    expect(mapped.shape).toEqual([4, 3])
+    const one = randomCategorical(splitKeys(T.random.key(4), 4)[1]!, logits)
+    expect(Array.from(T.slice(mapped, [{ start: 1, stop: 2 }]).data)).toEqual(Array.from(one.data))
+  })
+
+  it('refuses a key batch, an empty category axis and bad options', () => {
+    expect(() => randomCategorical(T.zeros([3, 2], 'int32'), T.zeros([4]))).toThrow(/map over keys with vmap/)
+    expect(() => randomCategorical(T.random.key(0), T.zeros([2, 0]))).toThrow(/empty/)
+    expect(() => randomCategorical(T.random.key(0), T.zeros([]))).toThrow(/rank >= 1/)
+    expect(() => randomCategorical(T.random.key(0), T.zeros([3]), { shape: [-1] })).toThrow(/shape/)
   })
 })

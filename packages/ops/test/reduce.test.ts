@@ -8,6 +8,7 @@ import {
   argmin,
   argminOp,
   cumprod,
+  cumsum,
   logsumexp,
   logsumexpOp,
   max,
@@ -303,6 +304,55 @@ describe('cumprod', () => {
     expect(() => cumprod(x, { axis: 1 })).toThrow(/axis 1 is out of range/)
     expect(() => cumprod(x, { axis: 0, exclusve: true } as unknown as { axis: number })).toThrow(/exclusve/)
     expect(() => cumprod(x, { axis: 0, reverse: 1 } as unknown as { axis: number })).toThrow(/reverse/)
+  })
+})
+
+describe('cumsum', () => {
+  // The reference: for each position, a plain loop over the positions it includes.
+  const reference = (xs: number[], exclusive: boolean, reverse: boolean): number[] =>
+    xs.map((_, k) =>
+      xs.reduce((acc, v, j) => {
+        const included = reverse ? (exclusive ? j > k : j >= k) : exclusive ? j < k : j <= k
+        return included ? acc + v : acc
+      }, 0),
+    )
+  it('computes inclusive, exclusive and reversed sums along an axis', () => {
+    const rows = [
+      [1.5, -2, 3.25, 4],
+      [0, 5, -6, 0.5],
+    ]
+    const x = f64([2, 4], rows.flat())
+    for (const exclusive of [false, true])
+      for (const reverse of [false, true])
+        expect(values(cumsum(x, { axis: 1, exclusive, reverse }))).toEqual(
+          rows.flatMap((r) => reference(r, exclusive, reverse)),
+        )
+    expect(values(cumsum(x, { axis: 0 }))).toEqual([1.5, -2, 3.25, 4, 1.5, 3, -2.75, 4.5])
+  })
+
+  it('keeps int32 (wrapping like C) and float32', () => {
+    const big = T.unsafeTensor('int32', [2], Int32Array.from([2 ** 31 - 1, 1]))
+    const y = cumsum(big, { axis: 0 })
+    expect(y.dtype).toBe('int32')
+    expect(values(y)).toEqual([2 ** 31 - 1, -(2 ** 31)])
+    expect(cumsum(T.unsafeTensor('float32', [2], Float32Array.from([1, 2])), { axis: 0 }).dtype).toBe(
+      'float32',
+    )
+  })
+
+  it('has the reversed cumsum as its gradient', () => {
+    // d/dx_i Σ_k w_k y_k = Σ_{k ≥ i} w_k
+    const w = f64([3], [1, 10, 100])
+    expect(values(grad((t: Tensor) => sum(mul(cumsum(t, { axis: 0 }), w)))(f64([3], [0, 0, 0])))).toEqual([
+      111, 110, 100,
+    ])
+  })
+
+  it('refuses a missing axis, an unknown key and a bad flag', () => {
+    const x = f64([3], [1, 2, 3])
+    expect(() => cumsum(x, { axis: 1 })).toThrow(/axis 1 is out of range/)
+    expect(() => cumsum(x, { axis: 0, exclusve: true } as unknown as { axis: number })).toThrow(/exclusve/)
+    expect(() => cumsum(x, { axis: 0, reverse: 1 } as unknown as { axis: number })).toThrow(/reverse/)
   })
 })
 

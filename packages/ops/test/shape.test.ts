@@ -14,6 +14,7 @@ import {
   transposeOp,
 } from '../src/shape/index'
 import { mul } from '../src/binary/mul'
+import * as S from '../src/shape/index'
 import type { Aval } from '../src/core/op'
 import { makeGraph } from '../src/staging/graph'
 import { sum } from '../src/reduce/sum'
@@ -481,5 +482,65 @@ describe('shape and dtype rules (abstract)', () => {
       expect(() => makeGraph(f)(x)).toThrow(errorClass)
       expect(() => makeGraph(f)(x)).toThrow(eagerMessage)
     }
+  })
+})
+
+describe('flip, roll, tile, repeat, tril and triu against index loops', () => {
+  const m = (rows: number, cols: number): Tensor =>
+    T.unsafeTensor(
+      'float64',
+      [rows, cols],
+      Float64Array.from({ length: rows * cols }, (_, i) => i + 1),
+    )
+  /** Reads y[i][j] of a rank-2 result through `at`. */
+  const table = (rows: number, cols: number, at: (i: number, j: number) => number): number[] =>
+    Array.from({ length: rows * cols }, (_, q) => at(Math.floor(q / cols), q % cols))
+  const x = m(3, 4)
+  const xAt = (i: number, j: number): number => i * 4 + j + 1
+  const data = (t: Tensor): number[] => Array.from(t.data)
+
+  it('flip reverses the chosen axes', () => {
+    expect(data(S.flip(x, { axis: 1 }))).toEqual(table(3, 4, (i, j) => xAt(i, 3 - j)))
+    expect(data(S.flip(x, { axis: [0, -1] }))).toEqual(table(3, 4, (i, j) => xAt(2 - i, 3 - j)))
+  })
+  it('roll moves the last elements to the front, shifts taken modulo the length', () => {
+    const mod = (a: number, n: number): number => ((a % n) + n) % n
+    expect(data(S.roll(x, 1, { axis: 1 }))).toEqual(table(3, 4, (i, j) => xAt(i, mod(j - 1, 4))))
+    expect(data(S.roll(x, [5, -7], { axis: [0, 1] }))).toEqual(
+      table(3, 4, (i, j) => xAt(mod(i - 5, 3), mod(j + 7, 4))),
+    )
+    expect(S.roll(x, 0, { axis: 0 })).toEqual(x)
+  })
+  it('tile repeats the whole array, NumPy-style padding of reps and promotion of x', () => {
+    const y = S.tile(x, [2, 3])
+    expect(y.shape).toEqual([6, 12])
+    expect(data(y)).toEqual(table(6, 12, (i, j) => xAt(i % 3, j % 4)))
+    expect(S.tile(x, 2).shape).toEqual([3, 8])
+    expect(S.tile(x, [2, 1, 1]).shape).toEqual([2, 3, 4])
+    expect(S.tile(x, [0, 1]).shape).toEqual([0, 4])
+  })
+  it('repeat repeats each element in place', () => {
+    const y = S.repeat(x, 2, { axis: 1 })
+    expect(y.shape).toEqual([3, 8])
+    expect(data(y)).toEqual(table(3, 8, (i, j) => xAt(i, Math.floor(j / 2))))
+    expect(data(S.repeat(x, 3, { axis: 0 }))).toEqual(table(9, 4, (i, j) => xAt(Math.floor(i / 3), j)))
+  })
+  it('tril and triu keep one side of the k-th diagonal, on every matrix of a batch', () => {
+    for (const k of [-2, -1, 0, 1, 3]) {
+      expect(data(S.tril(x, { k }))).toEqual(table(3, 4, (i, j) => (j - i <= k ? xAt(i, j) : 0)))
+      expect(data(S.triu(x, { k }))).toEqual(table(3, 4, (i, j) => (j - i >= k ? xAt(i, j) : 0)))
+    }
+    const batch = T.stack([x, x])
+    expect(data(S.tril(batch))).toEqual([...data(S.tril(x)), ...data(S.tril(x))])
+    expect(S.tril(T.unsafeTensor('int32', [2, 2], Int32Array.from([1, 2, 3, 4]))).dtype).toBe('int32')
+  })
+  it('refuse bad arguments with errors that name the op', () => {
+    expect(() => S.tril(T.zeros([3]))).toThrow(/tril: x has rank 1/)
+    expect(() => S.triu(x, { k: 0.5 })).toThrow(/triu.*k/)
+    expect(() => S.tile(x, [-1])).toThrow(/tile: reps must be non-negative integers/)
+    expect(() => S.repeat(x, 1.5, { axis: 0 })).toThrow(/repeat: repeats must be a non-negative integer/)
+    expect(() => S.roll(x, [1, 2], { axis: 0 })).toThrow(/roll: got 2 shifts for 1 axes/)
+    expect(() => S.flip(x, { axis: 2 })).toThrow(/flip: axis 2 is out of range/)
+    expect(() => S.flip(x, {} as unknown as { axis: number })).toThrow(/flip/)
   })
 })

@@ -31,6 +31,10 @@ export interface Backend {
   readonly reduce: (op: ReduceOp, x: Tensor, axes: ReadonlyArray<number>, outDtype: DType) => Tensor
   /** Cumulative product along `axis` (normalised), same shape and dtype; see the `cumprod` kernel. */
   readonly cumprod: (x: Tensor, axis: number, exclusive: boolean, reverse: boolean) => Tensor
+  /** Cumulative sum along `axis` (normalised), same shape and dtype; see the `cumsum` kernel. */
+  readonly cumsum: (x: Tensor, axis: number, exclusive: boolean, reverse: boolean) => Tensor
+  /** Stable sorting positions along `axis` (normalised), int32; see the `argsort` kernel. */
+  readonly argsort: (x: Tensor, axis: number, descending: boolean) => Tensor
 
   /**
    * Batched matmul: `a` is `[...batchA, m, k]` (or `[..., k, m]` when `transposeA`), `b` is
@@ -187,6 +191,12 @@ export type UnaryOp =
   | 'floor'
   | 'ceil'
   | 'round'
+  | 'tan'
+  | 'asin'
+  | 'acos'
+  | 'atan'
+  | 'sinh'
+  | 'cosh'
 
 /** @since 0.1.0 */
 export type BinaryOp =
@@ -203,6 +213,7 @@ export type BinaryOp =
   | 'lessEqual'
   | 'greater'
   | 'greaterEqual'
+  | 'atan2'
 
 /** @since 0.1.0 */
 export type ReduceOp = 'sum' | 'prod' | 'max' | 'min' | 'argmax' | 'argmin' | 'logsumexp'

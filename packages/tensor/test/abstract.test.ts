@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import * as binary from '../src/kernels/binary'
 import * as conv from '../src/kernels/conv'
-import * as cumprod from '../src/kernels/cumprod'
+import * as cumprod from '../src/kernels/cumulative'
+import * as sortKernels from '../src/kernels/sort'
 import * as fused from '../src/kernels/fused'
 import * as gather from '../src/kernels/gather'
 import * as linear from '../src/kernels/linear'
@@ -47,9 +48,9 @@ const { unaryDType: _unaryDType, ...unaryKernels } = unary
 const calls: Record<string, ReadonlyArray<Case>> = {
   unary: Object.entries(unaryKernels).map(([name, f]): Case => [name, 'x', () => f(p)]),
   binary: [
-    ...(['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'equal', 'notEqual', 'less'] as const).map(
-      (name): Case => [name, 'a', () => binary[name](p, 1)],
-    ),
+    ...(
+      ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'atan2', 'equal', 'notEqual', 'less'] as const
+    ).map((name): Case => [name, 'a', () => binary[name](p, 1)]),
     ...(['lessEqual', 'greater', 'greaterEqual'] as const).map((name): Case => [
       name,
       'b',
@@ -87,7 +88,11 @@ const calls: Record<string, ReadonlyArray<Case>> = {
     ['adamUpdate', 'g', () => optim.adamUpdate(p, p, p, hyper)],
     ['adamApply', 'p', () => optim.adamApply(p, concrete, concrete, concrete, hyper)],
   ],
-  cumprod: [['cumprod', 'x', () => cumprod.cumprod(p, -1)]],
+  cumprod: [
+    ['cumprod', 'x', () => cumprod.cumprod(p, -1)],
+    ['cumsum', 'x', () => cumprod.cumsum(p, -1)],
+  ],
+  sortKernels: [['argsort', 'x', () => sortKernels.argsort(p, -1)]],
   pool: [
     ['maxPool2d', 'x', () => pool.maxPool2d(p, pool2)],
     ['maxPool2dBackward', 'dy', () => pool.maxPool2dBackward(p, p, pool2)],
@@ -136,6 +141,8 @@ const SHAPE_ONLY = new Set([
   'argReduceShape',
   'reduceDType',
   'cumprodShape',
+  'cumsumShape',
+  'argsortShape',
   'resolveSlice',
   'sliceShape',
   'concatShape',
@@ -170,6 +177,7 @@ describe('kernels refuse abstract values', () => {
     binary,
     conv,
     cumprod,
+    sortKernels,
     fused,
     gather,
     linear,

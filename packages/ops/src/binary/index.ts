@@ -7,6 +7,7 @@ import { mul, mulOp } from './mul'
 import { div, divOp } from './div'
 import { pow, powOp } from './pow'
 import { maximum, maximumOp } from './maximum'
+import { atan2, atan2Op } from './atan2'
 import { minimum, minimumOp } from './minimum'
 import { equal, equalOp } from './equal'
 import { notEqual, notEqualOp } from './notEqual'
@@ -29,6 +30,8 @@ export {
   powOp,
   maximum,
   maximumOp,
+  atan2,
+  atan2Op,
   minimum,
   minimumOp,
   equal,
@@ -55,6 +58,7 @@ export const binaryOps = {
   div: divOp,
   pow: powOp,
   maximum: maximumOp,
+  atan2: atan2Op,
   minimum: minimumOp,
   equal: equalOp,
   notEqual: notEqualOp,

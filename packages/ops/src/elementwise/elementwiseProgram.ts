@@ -32,6 +32,12 @@ import { softplusOp } from './softplus'
 import { floorOp } from './floor'
 import { ceilOp } from './ceil'
 import { roundOp } from './round'
+import { tanOp } from './tan'
+import { asinOp } from './asin'
+import { acosOp } from './acos'
+import { atanOp } from './atan'
+import { sinhOp } from './sinh'
+import { coshOp } from './cosh'
 
 /** Parameters of `elementwiseProgram`: the program the kernel runs. @since 0.2.0 */
 export interface ElementwiseProgramParams {
@@ -65,6 +71,12 @@ export const programUnaryOps: Readonly<Record<T.UnaryOp, Op<string, [Tensor], vo
   floor: floorOp,
   ceil: ceilOp,
   round: roundOp,
+  tan: tanOp,
+  asin: asinOp,
+  acos: acosOp,
+  atan: atanOp,
+  sinh: sinhOp,
+  cosh: coshOp,
 }
 
 /** The binary counterpart of `programUnaryOps`. @since 0.2.0 */

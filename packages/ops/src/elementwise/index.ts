@@ -24,6 +24,14 @@ import { erf, erfOp } from './erf'
 import { astype, astypeOp } from './astype'
 import { stopGradient, stopGradientOp } from './stopGradient'
 import { elementwiseProgramOp } from './elementwiseProgram'
+import { tan, tanOp } from './tan'
+import { asin, asinOp } from './asin'
+import { acos, acosOp } from './acos'
+import { atan, atanOp } from './atan'
+import { sinh, sinhOp } from './sinh'
+import { cosh, coshOp } from './cosh'
+import { isnan, isnanOp } from './isnan'
+import { isfinite, isfiniteOp } from './isfinite'
 
 export {
   neg,
@@ -74,6 +82,22 @@ export {
   astypeOp,
   stopGradient,
   stopGradientOp,
+  tan,
+  tanOp,
+  asin,
+  asinOp,
+  acos,
+  acosOp,
+  atan,
+  atanOp,
+  sinh,
+  sinhOp,
+  cosh,
+  coshOp,
+  isnan,
+  isnanOp,
+  isfinite,
+  isfiniteOp,
 }
 export type { AstypeParams } from './astype'
 export { elementwiseProgram, elementwiseProgramOp, type ElementwiseProgramParams } from './elementwiseProgram'
@@ -105,4 +129,12 @@ export const elementwiseOps = {
   astype: astypeOp,
   stopGradient: stopGradientOp,
   elementwiseProgram: elementwiseProgramOp,
+  tan: tanOp,
+  asin: asinOp,
+  acos: acosOp,
+  atan: atanOp,
+  sinh: sinhOp,
+  cosh: coshOp,
+  isnan: isnanOp,
+  isfinite: isfiniteOp,
 } as const

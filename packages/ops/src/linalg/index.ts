@@ -5,6 +5,7 @@ export { matmul, matmulOp, type MatmulOptions, type MatmulParams } from './matmu
 export { linear, linearOp, type LinearInputs, type LinearParams } from './linear'
 export { dot } from './dot'
 export { outer } from './outer'
+export { einsum } from './einsum'
 
 /** The linear-algebra ops, keyed by op name (spread into the registry). @since 0.1.0 */
 export const linalgOps = {

@@ -18,6 +18,7 @@ export {
 } from './randomTruncatedNormal'
 export { randomBernoulli, randomBernoulliOp, type RandomBernoulliParams } from './randomBernoulli'
 export { splitKeys } from './splitKeys'
+export { randomCategorical, type RandomCategoricalOptions } from './randomCategorical'
 
 /**
  * The random ops, keyed by op name (spread into the registry): each draws independently for every

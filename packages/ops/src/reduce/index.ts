@@ -1,6 +1,7 @@
 import { argmaxOp } from './argmax'
 import { argminOp } from './argmin'
 import { cumprodOp } from './cumprod'
+import { cumsumOp } from './cumsum'
 import { logsumexpOp } from './logsumexp'
 import { maxOp } from './max'
 import { meanOp } from './mean'
@@ -13,6 +14,7 @@ export { sum, sumOp } from './sum'
 export { mean, meanOp } from './mean'
 export { prod, prodOp } from './prod'
 export { cumprod, cumprodOp, type CumprodOptions, type CumprodParams } from './cumprod'
+export { cumsum, cumsumOp, type CumsumOptions, type CumsumParams } from './cumsum'
 export { max, maxOp } from './max'
 export { min, minOp } from './min'
 export { argmax, argmaxOp } from './argmax'
@@ -28,6 +30,7 @@ export const reduceOps = {
   mean: meanOp,
   prod: prodOp,
   cumprod: cumprodOp,
+  cumsum: cumsumOp,
   max: maxOp,
   min: minOp,
   argmax: argmaxOp,

@@ -8,6 +8,10 @@ const draw = (seed: number, shape: ReadonlyArray<number>, lo: number, hi: number
 export const anywhere = (seed: number, shape: ReadonlyArray<number>): Tensor =>
   unsafeTensor('float64', shape, draw(seed, shape, -2, 2))
 
+/** Uniform in [-0.9, 0.9]: inside the domain of asin and acos, away from tan's poles. */
+export const unitInterior = (seed: number, shape: ReadonlyArray<number>): Tensor =>
+  unsafeTensor('float64', shape, draw(seed, shape, -0.9, 0.9))
+
 /** Uniform in [0.5, 2]: for log, sqrt, pow bases, reciprocal. */
 export const positive = (seed: number, shape: ReadonlyArray<number>): Tensor =>
   unsafeTensor('float64', shape, draw(seed, shape, 0.5, 2))

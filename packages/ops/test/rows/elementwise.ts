@@ -4,7 +4,7 @@ import * as A from '../../src/activations/index'
 import * as B from '../../src/binary/index'
 import * as E from '../../src/elementwise/index'
 import * as L from '../../src/losses/index'
-import { anywhere, awayFromZero, indices, positive } from './domains'
+import { anywhere, awayFromZero, indices, positive, unitInterior } from './domains'
 import type { GradRow } from './types'
 import { programRows } from './program'
 
@@ -48,6 +48,27 @@ const unaryRows: GradRow[] = [
   unaryRow('ceil', E.ceil, 'anywhere (off the integers)', anywhere, 119),
   unaryRow('round', E.round, 'anywhere (off the half-integers)', anywhere, 120),
   unaryRow('erf', E.erf, 'anywhere', anywhere, 121),
+  unaryRow('tan', E.tan, '(-0.9, 0.9), away from the poles', unitInterior, 125),
+  unaryRow('asin', E.asin, '(-0.9, 0.9), inside the domain', unitInterior, 126),
+  unaryRow('acos', E.acos, '(-0.9, 0.9), inside the domain', unitInterior, 127),
+  unaryRow('atan', E.atan, 'anywhere', anywhere, 128),
+  unaryRow('sinh', E.sinh, 'anywhere', anywhere, 129),
+  unaryRow('cosh', E.cosh, 'anywhere', anywhere, 130),
+  // Predicates: int32 masks whose VJP is explicitly zero (the finite differences of a mask are 0).
+  {
+    op: 'isnan',
+    label: '[2,3]',
+    domain: 'anywhere (zero gradient)',
+    fn: E.isnan,
+    args: () => [anywhere(131, [2, 3])],
+  },
+  {
+    op: 'isfinite',
+    label: '[2,3]',
+    domain: 'anywhere (zero gradient)',
+    fn: E.isfinite,
+    args: () => [anywhere(132, [2, 3])],
+  },
   {
     op: 'astype',
     label: 'float64 -> float32',
@@ -128,6 +149,7 @@ const arithmeticRows: GradRow[] = [
   ...binaryRows('div', B.div, 'a anywhere, b away from 0', anywhere, awayFromZero, 230, true),
   ...binaryRows('pow', B.pow, 'a positive, b anywhere', positive, anywhere, 240, true),
   // Independent uniform draws are never within the 1e-6 step of each other: no ties.
+  ...binaryRows('atan2', B.atan2, 'away from the origin', awayFromZero, awayFromZero, 270, true),
   ...binaryRows('maximum', B.maximum, 'anywhere, no ties', anywhere, anywhere, 250, true),
   ...binaryRows('minimum', B.minimum, 'anywhere, no ties', anywhere, anywhere, 260, true),
   {

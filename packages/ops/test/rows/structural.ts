@@ -15,8 +15,22 @@ import {
 import * as C from '../../src/conv/index'
 import { dot, linear, matmul, outer } from '../../src/linalg/index'
 import * as R from '../../src/reduce/index'
-import { broadcastTo, expandDims, ravel, reshape, squeeze, transpose } from '../../src/shape/index'
+import {
+  broadcastTo,
+  expandDims,
+  flip,
+  ravel,
+  repeat,
+  reshape,
+  roll,
+  squeeze,
+  tile,
+  transpose,
+  tril,
+  triu,
+} from '../../src/shape/index'
 import { mul } from '../../src/binary/mul'
+import { argsort, sort, topk } from '../../src/sort/index'
 import { anywhere, awayFromZero, distinct, indices } from './domains'
 import type { GradRow } from './types'
 import { randomRows } from './random'
@@ -158,6 +172,22 @@ const reduceRows: GradRow[] = [
     domain: 'exact zeros, two per scanned line',
     fn: (x) => mul(R.cumprod(x, { axis: -1, exclusive: true }), R.cumprod(x, { axis: -1, reverse: true })),
     args: () => [float64([2, 4], [0, 1.3, 0, -0.8, 0.9, 0, -1.2, 0])],
+    secondOrder: true,
+  },
+  {
+    op: 'cumsum',
+    label: '[3,4] axis 1',
+    domain: 'anywhere',
+    fn: (x) => R.cumsum(x, { axis: 1 }),
+    args: () => [anywhere(1027, [3, 4])],
+    secondOrder: true,
+  },
+  {
+    op: 'cumsum',
+    label: '[4,3] axis 0 exclusive reverse',
+    domain: 'anywhere',
+    fn: (x) => R.cumsum(x, { axis: 0, exclusive: true, reverse: true }),
+    args: () => [anywhere(1028, [4, 3])],
     secondOrder: true,
   },
   {
@@ -363,6 +393,93 @@ const shapeRows: GradRow[] = [
     domain: 'anywhere',
     fn: ravel,
     args: () => [anywhere(1204, [2, 3])],
+  },
+  {
+    op: 'sort',
+    label: '[3,4] axis 1',
+    domain: 'distinct (no ties)',
+    fn: (x) => sort(x, { axis: 1 }),
+    args: () => [distinct(1320, [3, 4])],
+    secondOrder: true,
+  },
+  {
+    op: 'sort',
+    label: '[4,3] axis 0 descending',
+    domain: 'distinct (no ties)',
+    fn: (x) => sort(x, { axis: 0, descending: true }),
+    args: () => [distinct(1321, [4, 3])],
+    secondOrder: true,
+  },
+  {
+    // topk is argsort + slice + takeAlongAxis: its row checks the values' gradient through them.
+    op: 'sort',
+    label: 'topk 2 of [3,5] (values)',
+    domain: 'distinct (no ties)',
+    fn: (x) => topk(x, 2).values,
+    args: () => [distinct(1322, [3, 5])],
+    secondOrder: true,
+  },
+  {
+    op: 'argsort',
+    label: '[3,4] (zero gradient)',
+    domain: 'distinct (no ties)',
+    fn: (x) => argsort(x),
+    args: () => [distinct(1323, [3, 4])],
+  },
+  {
+    op: 'flip',
+    label: '[2,3,4] axes [0,2]',
+    domain: 'anywhere',
+    fn: (x) => flip(x, { axis: [0, -1] }),
+    args: () => [anywhere(1300, [2, 3, 4])],
+    secondOrder: true,
+  },
+  {
+    op: 'roll',
+    label: '[3,4] shifts [1,-3] on axes [0,1]',
+    domain: 'anywhere',
+    fn: (x) => roll(x, [1, -3], { axis: [0, 1] }),
+    args: () => [anywhere(1301, [3, 4])],
+    secondOrder: true,
+  },
+  {
+    op: 'tile',
+    label: '[2,3] reps [2,1,3] (promoted)',
+    domain: 'anywhere',
+    fn: (x) => tile(x, [2, 1, 3]),
+    args: () => [anywhere(1302, [2, 3])],
+    secondOrder: true,
+  },
+  {
+    op: 'tile',
+    label: '[2,3] reps [2] (padded)',
+    domain: 'anywhere',
+    fn: (x) => tile(x, 2),
+    args: () => [anywhere(1303, [2, 3])],
+  },
+  {
+    op: 'repeat',
+    label: '[2,3] 3 times on axis 0',
+    domain: 'anywhere',
+    fn: (x) => repeat(x, 3, { axis: 0 }),
+    args: () => [anywhere(1304, [2, 3])],
+    secondOrder: true,
+  },
+  {
+    op: 'tril',
+    label: '[2,3,4] k -1',
+    domain: 'anywhere',
+    fn: (x) => tril(x, { k: -1 }),
+    args: () => [anywhere(1305, [2, 3, 4])],
+    secondOrder: true,
+  },
+  {
+    op: 'triu',
+    label: '[4,3] k 1',
+    domain: 'anywhere',
+    fn: (x) => triu(x, { k: 1 }),
+    args: () => [anywhere(1306, [4, 3])],
+    secondOrder: true,
   },
   {
     op: 'transpose',

@@ -88,7 +88,7 @@ const binaryPlan = (
   const shape = broadcastShapes(op, shapeOf(a), shapeOf(b))
   const dtype: DType = COMPARISONS.has(op)
     ? 'int32'
-    : (op === 'div' || op === 'pow') && operandDtype === 'int32'
+    : (op === 'div' || op === 'pow' || op === 'atan2') && operandDtype === 'int32'
       ? 'float32'
       : operandDtype
   return { operandDtype, shape, dtype }
@@ -172,6 +172,15 @@ export const notEqual = (a: Tensor | number, b: Tensor | number): Tensor => run(
 
 /** `a < b` as an int32 mask. @since 0.1.0 */
 export const less = (a: Tensor | number, b: Tensor | number): Tensor => run('less', a, b)
+
+/**
+ * The angle of the point (b, a) from the positive b axis, in (-π, π] (C's `atan2(y, x)` with
+ * `a = y`, `b = x`); int32 operands give float32. Broadcasts like NumPy.
+ * @example
+ * atan2(tensor([1, -1]), tensor([0, 0])) // [π/2, -π/2]
+ * @since 0.2.0
+ */
+export const atan2 = (a: Tensor | number, b: Tensor | number): Tensor => run('atan2', a, b)
 
 /** `a <= b` as an int32 mask. @since 0.1.0 */
 export const lessEqual = (a: Tensor | number, b: Tensor | number): Tensor => run('lessEqual', a, b)

@@ -47,6 +47,12 @@ const UNARY_TABLE: { readonly [K in UnaryOp]: true } = {
   floor: true,
   ceil: true,
   round: true,
+  tan: true,
+  asin: true,
+  acos: true,
+  atan: true,
+  sinh: true,
+  cosh: true,
 }
 
 /**

@@ -35,6 +35,12 @@ const REAL_VALUED: Readonly<Record<UnaryOp, boolean>> = {
   floor: false,
   ceil: false,
   round: false,
+  tan: true,
+  asin: true,
+  acos: true,
+  atan: true,
+  sinh: true,
+  cosh: true,
 }
 
 /**
@@ -154,3 +160,21 @@ export const ceil = (x: Tensor): Tensor => run('ceil', x)
  * @since 0.1.0
  */
 export const round = (x: Tensor): Tensor => run('round', x)
+
+/** Tangent (radians). @example tan(tensor([0, Math.PI / 4])) // [0, 1] @since 0.2.0 */
+export const tan = (x: Tensor): Tensor => run('tan', x)
+
+/** Inverse sine, in [-π/2, π/2] (NaN outside [-1, 1]). @example asin(tensor([0, 1])) // [0, π/2] @since 0.2.0 */
+export const asin = (x: Tensor): Tensor => run('asin', x)
+
+/** Inverse cosine, in [0, π] (NaN outside [-1, 1]). @example acos(tensor([1, 0])) // [0, π/2] @since 0.2.0 */
+export const acos = (x: Tensor): Tensor => run('acos', x)
+
+/** Inverse tangent, in (-π/2, π/2). @example atan(tensor([0, 1])) // [0, π/4] @since 0.2.0 */
+export const atan = (x: Tensor): Tensor => run('atan', x)
+
+/** Hyperbolic sine. @example sinh(tensor([0])) // [0] @since 0.2.0 */
+export const sinh = (x: Tensor): Tensor => run('sinh', x)
+
+/** Hyperbolic cosine. @example cosh(tensor([0])) // [1] @since 0.2.0 */
+export const cosh = (x: Tensor): Tensor => run('cosh', x)

@@ -138,6 +138,24 @@ export const unary = (op: UnaryOp, x: Tensor, outDtype: DType): Tensor => {
         out[i] = r - v === 0.5 && r % 2 !== 0 ? r - 1 : r
       }
       break
+    case 'tan':
+      for (let i = 0; i < n; i++) out[i] = Math.tan(src[i]!)
+      break
+    case 'asin':
+      for (let i = 0; i < n; i++) out[i] = Math.asin(src[i]!)
+      break
+    case 'acos':
+      for (let i = 0; i < n; i++) out[i] = Math.acos(src[i]!)
+      break
+    case 'atan':
+      for (let i = 0; i < n; i++) out[i] = Math.atan(src[i]!)
+      break
+    case 'sinh':
+      for (let i = 0; i < n; i++) out[i] = Math.sinh(src[i]!)
+      break
+    case 'cosh':
+      for (let i = 0; i < n; i++) out[i] = Math.cosh(src[i]!)
+      break
   }
   return unsafeTensor(outDtype, shape, out)
 }
@@ -229,6 +247,9 @@ const binaryRun = (
       return
     case 'minimum':
       for (; o < end; o++, ia += sa, ib += sb) out[o] = Math.min(a[ia]!, b[ib]!)
+      return
+    case 'atan2':
+      for (; o < end; o++, ia += sa, ib += sb) out[o] = Math.atan2(a[ia]!, b[ib]!)
       return
     case 'equal':
       for (; o < end; o++, ia += sa, ib += sb) out[o] = a[ia]! === b[ib]! ? 1 : 0

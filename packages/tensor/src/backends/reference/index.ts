@@ -1,7 +1,8 @@
 import type { Backend } from '../../backend'
 import { unary, binary, where, cast } from './elementwise'
 import { reduce } from './reduce'
-import { cumprod } from './cumprod'
+import { cumprod, cumsum } from './cumulative'
+import { argsort } from './sort'
 import { matmul } from './matmul'
 import { linear } from './linear'
 import { transpose, broadcastTo, slice, pad, concat } from './layout'
@@ -24,6 +25,8 @@ export const referenceBackend: Backend = {
   cast,
   reduce,
   cumprod,
+  cumsum,
+  argsort,
   matmul,
   linear,
   transpose,

@@ -91,6 +91,24 @@ const unaryBlock = (op: UnaryOp, src: Float64Array, dst: Float64Array, n: number
         dst[i] = r - v === 0.5 && r % 2 !== 0 ? r - 1 : r
       }
       return
+    case 'tan':
+      for (let i = 0; i < n; i++) dst[i] = Math.tan(src[i]!)
+      return
+    case 'asin':
+      for (let i = 0; i < n; i++) dst[i] = Math.asin(src[i]!)
+      return
+    case 'acos':
+      for (let i = 0; i < n; i++) dst[i] = Math.acos(src[i]!)
+      return
+    case 'atan':
+      for (let i = 0; i < n; i++) dst[i] = Math.atan(src[i]!)
+      return
+    case 'sinh':
+      for (let i = 0; i < n; i++) dst[i] = Math.sinh(src[i]!)
+      return
+    case 'cosh':
+      for (let i = 0; i < n; i++) dst[i] = Math.cosh(src[i]!)
+      return
   }
 }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { cumprod, cumprodShape } from '../src/kernels/cumprod'
+import { cumprod, cumprodShape, cumsum, cumsumShape } from '../src/kernels/cumulative'
+import { argsort, argsortShape } from '../src/kernels/sort'
 import { unsafeTensor, type Tensor } from '../src/index'
 import { referenceBackend, wasmBackend, wasmAvailable } from '../src/index'
 import { setBackend } from '../src/backend'
@@ -87,3 +88,76 @@ describe('cumprodShape', () => {
     )
   })
 })
+
+describe.each(backends.map((backend) => [backend.name, backend] as const))(
+  'cumsum on %s',
+  (_name, backend) => {
+    /** One line's cumulative sum, written out the obvious way (the oracle). */
+    const sumScan = (line: ReadonlyArray<number>, exclusive: boolean, reverse: boolean): number[] =>
+      line.map((_, k) =>
+        line
+          .filter((__, j) => (reverse ? (exclusive ? j > k : j >= k) : exclusive ? j < k : j <= k))
+          .reduce((total, value) => total + value, 0),
+      )
+    it('scans the chosen axis like the oracle, and keeps empty shapes and int32', () => {
+      setBackend(backend)
+      try {
+        const line = [0.5, -2, 3, 8.25]
+        for (const exclusive of [false, true])
+          for (const reverse of [false, true])
+            expect(values(cumsum(f64([4], line), 0, { exclusive, reverse }))).toEqual(
+              sumScan(line, exclusive, reverse),
+            )
+        expect(values(cumsum(f64([2, 2], [1, 2, 3, 4]), 0))).toEqual([1, 2, 4, 6])
+        expect(cumsum(f64([2, 0, 3], []), 1).shape).toEqual([2, 0, 3])
+        const ints = cumsum(unsafeTensor('int32', [2], Int32Array.from([2 ** 31 - 1, 2])), 0)
+        expect(values(ints)).toEqual([2 ** 31 - 1, -(2 ** 31) + 1])
+        expect(cumsumShape([2, 3], -1)).toEqual([2, 3])
+        expect(() => cumsum(f64([2], [1, 2]), 1)).toThrow(/cumsum/)
+      } finally {
+        setBackend(undefined)
+      }
+    })
+  },
+)
+
+describe.each(backends.map((backend) => [backend.name, backend] as const))(
+  'argsort on %s',
+  (_name, backend) => {
+    /** Positions sorted by an insertion sort (stable by construction), NaN above everything. */
+    const oracle = (line: ReadonlyArray<number>, descending: boolean): number[] => {
+      const key = (v: number): number => (Number.isNaN(v) ? Infinity : v)
+      const before = (a: number, b: number): boolean => {
+        const [va, vb] = [line[a]!, line[b]!]
+        if (Number.isNaN(va) || Number.isNaN(vb))
+          return descending ? Number.isNaN(va) && !Number.isNaN(vb) : !Number.isNaN(va) && Number.isNaN(vb)
+        return descending ? key(va) > key(vb) : key(va) < key(vb)
+      }
+      const out: number[] = []
+      for (let i = 0; i < line.length; i++) {
+        let at = out.length
+        while (at > 0 && before(i, out[at - 1]!)) at--
+        out.splice(at, 0, i)
+      }
+      return out
+    }
+    it('sorts each line stably, NaN above +Infinity, along any axis', () => {
+      setBackend(backend)
+      try {
+        const line = [3, -1, NaN, 3, Infinity, -Infinity, 0, -1, 2]
+        for (const descending of [false, true])
+          expect(values(argsort(f64([line.length], line), 0, descending))).toEqual(oracle(line, descending))
+        const x = f64([2, 3], [5, 1, 4, 0, 2, -3])
+        expect(values(argsort(x, 1))).toEqual([1, 2, 0, 2, 0, 1])
+        expect(values(argsort(x, 0))).toEqual([1, 0, 1, 0, 1, 0])
+        const y = argsort(unsafeTensor('float32', [3], Float32Array.from([2, 1, 3])), -1)
+        expect(y.dtype).toBe('int32')
+        expect(values(y)).toEqual([1, 0, 2])
+        expect(argsortShape([2, 0], 0)).toEqual([2, 0])
+        expect(() => argsort(x, 2)).toThrow(/argsort: axis 2 is out of range/)
+      } finally {
+        setBackend(undefined)
+      }
+    })
+  },
+)
