@@ -212,6 +212,24 @@ describe.each(backends)('jit with fusion on the %s backend', (_name, backend) =>
     }
   })
 
+  it('a dense tail tanh(x · w + b) and a GELU-like chain, large enough for generated code: jit and jit(grad) agree with eager', () => {
+    // [40, 33]: above the generated kernel's minimum size, an odd row length, w and b repeated rows.
+    const xs = draw(20, [40, 33])
+    const w = draw(21, [33])
+    const b = draw(22, [1, 33])
+    const tail = (v: Tensor, wv: Tensor, bv: Tensor): Tensor => tanh(add(mul(v, wv), bv))
+    const gate = (v: Tensor): Tensor => mul(v, sigmoid(mul(v, 1.702)))
+    const jitted = jit(tail)
+    expectClose(jitted(xs, w, b), tail(xs, w, b), 1e-6)
+    expect(names(jitted.stats().lastGraph!)).toEqual(['elementwiseProgram'])
+    expectClose(jit(gate)(xs), gate(xs), 1e-6)
+    const loss = (v: Tensor, wv: Tensor): Tensor => sum(gate(tail(v, wv, b)))
+    const eager = grad(loss, { argnums: [0, 1] })(xs, w)
+    const staged = jit(grad(loss, { argnums: [0, 1] }))(xs, w)
+    expectClose(staged[0], eager[0])
+    expectClose(staged[1], eager[1], 1e-5)
+  })
+
   it('second derivatives through a fused program agree with eager', () => {
     const cube = (s: Tensor): Tensor => sum(mul(tanh(s), mul(s, s)))
     const s = draw(17, [3])

@@ -222,6 +222,9 @@ export class Code {
   i32Shl(): this {
     return this.op(0x74)
   }
+  i32ShrU(): this {
+    return this.op(0x76)
+  }
   f32Add(): this {
     return this.op(0x92)
   }
@@ -323,6 +326,48 @@ export class Code {
   }
   f64x2Div(): this {
     return this.simd(0xf3)
+  }
+
+  // Lane masks, rounding and integer bit work for the float64 math of generated programs (math.ts).
+  v128Or(): this {
+    return this.simd(0x50)
+  }
+  /** `(a & mask) | (b & ~mask)` with operands pushed a, b, mask. */
+  v128Bitselect(): this {
+    return this.simd(0x52)
+  }
+  /** All-ones lanes where a == b (a NaN compares unequal to everything). */
+  f64x2Eq(): this {
+    return this.simd(0x47)
+  }
+  f64x2Lt(): this {
+    return this.simd(0x49)
+  }
+  f64x2Gt(): this {
+    return this.simd(0x4a)
+  }
+  f64x2Ge(): this {
+    return this.simd(0x4c)
+  }
+  f64x2Ceil(): this {
+    return this.simd(0x74)
+  }
+  f64x2Floor(): this {
+    return this.simd(0x75)
+  }
+  /** Round to the nearest integer, ties to even. */
+  f64x2Nearest(): this {
+    return this.simd(0x94)
+  }
+  /** Shift each 64-bit lane left by an i32 count (popped last). */
+  i64x2Shl(): this {
+    return this.simd(0xcb)
+  }
+  i64x2ShrU(): this {
+    return this.simd(0xcd)
+  }
+  i64x2Add(): this {
+    return this.simd(0xce)
   }
 
   /** The encoded body: local declarations, instructions, `end`. */
