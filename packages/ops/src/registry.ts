@@ -68,6 +68,7 @@ export type OpName =
   | 'pow'
   | 'prod'
   | 'reciprocal'
+  | 'reductionProgram'
   | 'relu'
   | 'reluGrad'
   | 'reshape'

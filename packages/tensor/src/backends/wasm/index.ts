@@ -4,7 +4,7 @@ import { linear, matmul } from './matmul'
 import { unary } from './elementwise'
 import { conv2d, conv2dBackwardInput, conv2dBackwardFilter } from './conv'
 import { adamUpdate, axpy, reluGrad } from './fused'
-import { elementwiseProgram } from './program'
+import { elementwiseProgram, reductionProgram } from './program'
 
 export { wasmAvailable } from './runtime'
 export { setThreads, getThreads, threadPoolStatus, type ThreadPoolStatus } from './threads'
@@ -34,4 +34,5 @@ export const wasmBackend: Backend = {
   reluGrad,
   adamUpdate,
   elementwiseProgram,
+  reductionProgram,
 }

@@ -4,6 +4,7 @@ import { programText } from '../../kernels/program'
 import { shapesEqual, sizeOf, type Shape } from '../../shape'
 import { unsafeTensor, type Tensor } from '../../tensor'
 import { elementwiseProgram as referenceProgram } from '../reference/program'
+import { reductionProgram as referenceReductionProgram } from '../reference/reductionProgram'
 import { Code, encodeModule, type Local } from './emitter'
 import { APPROXIMATE_UNARY, EXACT_UNARY, f64Pair, type LaneFunction } from './math'
 import { growTo, orFallback } from './runtime'
@@ -242,3 +243,9 @@ export const elementwiseProgram = (
         () => referenceProgram(program, inputs, outShape, outDtype),
       )
     : referenceProgram(program, inputs, outShape, outDtype)
+
+/**
+ * `Backend.reductionProgram` of the wasm backend: the reference row loop.
+ * @since 0.2.0
+ */
+export const reductionProgram = referenceReductionProgram
