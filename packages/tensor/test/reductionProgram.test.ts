@@ -9,6 +9,9 @@ import {
   reductionProgramText,
 } from '../src/kernels/reductionProgram'
 import { backends } from './backends'
+import { referenceBackend } from '../src/backends/reference/index'
+import { wasmAvailable, wasmBackend } from '../src/backends/wasm/index'
+import { wasmRunsReduction } from '../src/backends/wasm/reduction'
 
 // Reduction programs against formulas written here, row by row in float64, on every backend.
 
@@ -186,5 +189,108 @@ describe('reductionProgram errors and text', () => {
 
   it('prints as text with the reductions named', () => {
     expect(reductionProgramText(SOFTMAX)).toBe('(1) max a0; sub a0 v1; exp v2; sum v3; div v3 v4')
+  })
+})
+
+describe.runIf(wasmAvailable())('reductionProgram on generated wasm code', () => {
+  /** Float32 ulps between two float32 values (0 for identical specials, Infinity for a special mismatch). */
+  const f32Ulps = (a: number, b: number): number => {
+    if (Object.is(a, b) || (a === 0 && b === 0)) return 0
+    if (!Number.isFinite(a) || !Number.isFinite(b)) return Number.isNaN(a) && Number.isNaN(b) ? 0 : Infinity
+    const bits = new Int32Array(new Float32Array([a, b]).buffer)
+    const ordered = (i: number): number => (bits[i]! < 0 ? -(bits[i]! & 0x7fffffff) : bits[i]!)
+    return Math.abs(ordered(0) - ordered(1))
+  }
+  const agree = (
+    program: ReductionProgram,
+    inputs: ReadonlyArray<Tensor>,
+    rowShape: ReadonlyArray<number>,
+    ulps = 2,
+  ) => {
+    expect(wasmRunsReduction(program, inputs, rowShape, 'float32')).toBe(true)
+    const wasm = wasmBackend.reductionProgram(program, inputs, rowShape, 'float32')
+    const reference = referenceBackend.reductionProgram(program, inputs, rowShape, 'float32')
+    expect(wasm.shape).toEqual(reference.shape)
+    Array.from(wasm.data).forEach((v, i) =>
+      expect(
+        f32Ulps(v, reference.data[i]!),
+        `element ${i}: ${v} vs ${reference.data[i]}`,
+      ).toBeLessThanOrEqual(ulps),
+    )
+  }
+  const PER_ROW_SUM: ReductionProgram = {
+    arity: 2,
+    instructions: [
+      { kind: 'binary', op: 'sub', a: 0, b: 1 }, // 2
+      { kind: 'unary', op: 'square', x: 2 }, // 3
+      { kind: 'reduce', op: 'sum', x: 3 }, // 4
+      { kind: 'reduce', op: 'min', x: 0 }, // 5
+      { kind: 'binary', op: 'add', a: 4, b: 5 }, // 6: per row
+    ],
+  }
+
+  it('softmax and layer norm, odd and even rows, one and many rows: within 2 float32 ulps of the reference loop', () => {
+    for (const shape of [
+      [1, 64],
+      [5, 13],
+      [8, 33],
+      [130, 7],
+      [2, 3, 65],
+    ] as const) {
+      agree(SOFTMAX, [float32(shape, 5)], shape)
+      const n = shape[shape.length - 1]!
+      // The gain as [n], the bias as [1, n]: rows repeated; relative error of (x - mean) grows where it cancels.
+      agree(LAYER_NORM, [float32(shape, 6), float32([n], 7), float32([1, n], 8)], shape, 8)
+    }
+  })
+
+  it('per-row inputs [b, 1], scalars, per-row results, a reduction of a per-row value, and special values', () => {
+    const x = float32([40, 9], 9)
+    const c = float32([40, 1], 10)
+    agree(PER_ROW_SUM, [x, c], [40, 9])
+    agree(PER_ROW_SUM, [x, unsafeTensor('float32', [], Float32Array.of(0.5))], [40, 9])
+    const copies: ReductionProgram = {
+      arity: 2,
+      instructions: [
+        { kind: 'reduce', op: 'sum', x: 1 }, // 2: n · c
+        { kind: 'reduce', op: 'max', x: 0 }, // 3
+        { kind: 'binary', op: 'mul', a: 0, b: 2 }, // 4
+        { kind: 'binary', op: 'sub', a: 4, b: 3 }, // 5
+      ],
+    }
+    agree(copies, [x, c], [40, 9])
+    const special = unsafeTensor(
+      'float32',
+      [8, 9],
+      Float32Array.from(
+        { length: 72 },
+        (_, i) => [NaN, Infinity, -Infinity, -0, 0, 1e-40, 3.4e38, -2][i % 8]! * (i % 3 === 0 ? -1 : 1),
+      ),
+    )
+    agree(SOFTMAX, [special], [8, 9])
+    agree(PER_ROW_SUM, [special, float32([8, 1], 11)], [8, 9])
+  })
+
+  it('leaves other dtypes, small sizes, steps it does not generate and other input layouts to the reference', () => {
+    const x = float32([10, 10], 12)
+    expect(wasmRunsReduction(SOFTMAX, [float32([4, 5], 1)], [4, 5], 'float32')).toBe(false)
+    const erf: ReductionProgram = {
+      arity: 1,
+      instructions: [
+        { kind: 'unary', op: 'erf', x: 0 },
+        { kind: 'reduce', op: 'sum', x: 1 },
+      ],
+    }
+    expect(wasmRunsReduction(erf, [x], [10, 10], 'float32')).toBe(false)
+    // A block [2, 10] repeated over [5, 2, 10]: neither a row, nor a repeated row, nor one per row.
+    const block = float32([2, 10], 13)
+    const twoInputs: ReductionProgram = {
+      arity: 2,
+      instructions: [
+        { kind: 'binary', op: 'add', a: 0, b: 1 },
+        { kind: 'reduce', op: 'sum', x: 2 },
+      ],
+    }
+    expect(wasmRunsReduction(twoInputs, [float32([5, 2, 10], 14), block], [5, 2, 10], 'float32')).toBe(false)
   })
 })

@@ -369,6 +369,36 @@ export class Code {
   i64x2Add(): this {
     return this.simd(0xce)
   }
+  f64x2ExtractLane(lane: number): this {
+    return this.simd(0x21, lane)
+  }
+  // Scalar float64, for the per-row results of reduction programs (reduction.ts).
+  f64Add(): this {
+    return this.op(0xa0)
+  }
+  /** NaN if either operand is NaN. */
+  f64Min(): this {
+    return this.op(0xa4)
+  }
+  /** NaN if either operand is NaN. */
+  f64Max(): this {
+    return this.op(0xa5)
+  }
+  f64Mul(): this {
+    return this.op(0xa2)
+  }
+  f64Div(): this {
+    return this.op(0xa3)
+  }
+  f64ConvertI32U(): this {
+    return this.op(0xb8)
+  }
+  f64PromoteF32(): this {
+    return this.op(0xbb)
+  }
+  f32DemoteF64(): this {
+    return this.op(0xb6)
+  }
 
   /** The encoded body: local declarations, instructions, `end`. */
   encode(): number[] {

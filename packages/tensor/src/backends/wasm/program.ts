@@ -4,7 +4,6 @@ import { programText } from '../../kernels/program'
 import { shapesEqual, sizeOf, type Shape } from '../../shape'
 import { unsafeTensor, type Tensor } from '../../tensor'
 import { elementwiseProgram as referenceProgram } from '../reference/program'
-import { reductionProgram as referenceReductionProgram } from '../reference/reductionProgram'
 import { Code, encodeModule, type Local } from './emitter'
 import { APPROXIMATE_UNARY, EXACT_UNARY, f64Pair, type LaneFunction } from './math'
 import { growTo, orFallback } from './runtime'
@@ -19,12 +18,12 @@ import { growTo, orFallback } from './runtime'
 // step (pow, erf, sin, cos) run on the reference loop.
 
 /** Below this many elements the copies in and out cost more than the loop saves. */
-const MIN_ELEMENTS = 64
+export const MIN_ELEMENTS = 64
 const FLOAT_BYTES = 4
 /** Generated modules kept (they share one memory; each is a few hundred bytes of code). */
 const CACHE_SIZE = 64
 
-const BINARY: Readonly<Record<string, (f: Code) => void>> = {
+export const BINARY: Readonly<Record<string, (f: Code) => void>> = {
   add: (f) => f.f64x2Add(),
   sub: (f) => f.f64x2Sub(),
   mul: (f) => f.f64x2Mul(),
@@ -34,7 +33,7 @@ const BINARY: Readonly<Record<string, (f: Code) => void>> = {
 }
 
 /** Every unary step the generated code computes: exactly, or with the float64 functions of math.ts. */
-const UNARY: Readonly<Record<string, LaneFunction>> = { ...EXACT_UNARY, ...APPROXIMATE_UNARY }
+export const UNARY: Readonly<Record<string, LaneFunction>> = { ...EXACT_UNARY, ...APPROXIMATE_UNARY }
 
 const generated = (step: ProgramInstruction): boolean =>
   step.kind === 'constant' ||
@@ -164,20 +163,25 @@ const kernel = (program: ElementwiseProgram, access: ReadonlyArray<Access>): Cod
   return f
 }
 
-interface ProgramExports {
+export interface ProgramExports {
   readonly run: (...args: number[]) => void
 }
 
 // One memory for every program module (imported as env.memory), so the cache holds code, not data.
 let sharedMemory: WebAssembly.Memory | undefined
-const programMemory = (): WebAssembly.Memory => (sharedMemory ??= new WebAssembly.Memory({ initial: 1 }))
+export const programMemory = (): WebAssembly.Memory =>
+  (sharedMemory ??= new WebAssembly.Memory({ initial: 1 }))
 
 const cache = new Map<string, ProgramExports>()
 
 const ACCESS_CODE: Readonly<Record<Access, string>> = { whole: 'a', scalar: 's', row: 'r' }
 
-const instanceFor = (program: ElementwiseProgram, access: ReadonlyArray<Access>): ProgramExports => {
-  const key = `${access.map((a) => ACCESS_CODE[a]).join('')}:${programText(program)}`
+/**
+ * The instance of the module whose one function `run` `build` generates, cached under `key` (a
+ * text that tells programs and access patterns apart); all share one memory.
+ * @internal
+ */
+export const cachedKernel = (key: string, build: () => Code): ProgramExports => {
   const hit = cache.get(key)
   if (hit !== undefined) {
     // Most recently used last, so the first entry is the one to evict.
@@ -185,7 +189,7 @@ const instanceFor = (program: ElementwiseProgram, access: ReadonlyArray<Access>)
     cache.set(key, hit)
     return hit
   }
-  const bytes = encodeModule([{ name: 'run', code: kernel(program, access) }], 1, true)
+  const bytes = encodeModule([{ name: 'run', code: build() }], 1, true)
   const imports = { env: { memory: programMemory() } }
   // why: the module above exports exactly `run` (and the memory it imports)
   const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), imports)
@@ -198,8 +202,13 @@ const instanceFor = (program: ElementwiseProgram, access: ReadonlyArray<Access>)
   return exports
 }
 
+const instanceFor = (program: ElementwiseProgram, access: ReadonlyArray<Access>): ProgramExports =>
+  cachedKernel(`${access.map((a) => ACCESS_CODE[a]).join('')}:${programText(program)}`, () =>
+    kernel(program, access),
+  )
+
 /** Bytes for `n` float32s, 16-byte aligned, with room for the pair read or written past an odd end. */
-const slot = (n: number): number => Math.ceil((n * FLOAT_BYTES) / 16) * 16 + 16
+export const slot = (n: number): number => Math.ceil((n * FLOAT_BYTES) / 16) * 16 + 16
 
 const wasmProgram = (program: ElementwiseProgram, inputs: ReadonlyArray<Tensor>, outShape: Shape): Tensor => {
   const n = sizeOf(outShape)
@@ -243,9 +252,3 @@ export const elementwiseProgram = (
         () => referenceProgram(program, inputs, outShape, outDtype),
       )
     : referenceProgram(program, inputs, outShape, outDtype)
-
-/**
- * `Backend.reductionProgram` of the wasm backend: the reference row loop.
- * @since 0.2.0
- */
-export const reductionProgram = referenceReductionProgram
