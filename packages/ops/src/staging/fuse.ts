@@ -270,6 +270,14 @@ const reads = (user: Layout | 'reduce', value: Layout): boolean =>
  * rsqrt, mul, mul, add) and their backward passes each become one equation. Values from outside a
  * group are its inputs (squeezed ones reshaped to [..., 1] by a new reshape equation), scalar
  * constants are written into the program. Values agree with the unfused graph to float rounding.
+ * @example
+ * import { div, exp, fuseReductions, makeGraph, max, show, sub, sum, tensor } from '@backfold/ops'
+ * const softmax = (x: Tensor) => {
+ *   const e = exp(sub(x, max(x, { axis: -1, keepDims: true })))
+ *   return div(e, sum(e, { axis: -1, keepDims: true }))
+ * }
+ * show(fuseReductions(makeGraph(softmax)(tensor([[1, 2, 3]]))))
+ * // b:f32[1,3] = reductionProgram a { (1) max a0; sub a0 v1; exp v2; sum v3; div v3 v4 → [1,3] }
  * @since 0.2.0
  */
 export const fuseReductions = (staged: Graph): Graph => {

@@ -20,7 +20,13 @@ const OP = 'reductionProgram'
 
 const REDUCE_OPS: ReadonlySet<string> = new Set<RowReduceOp>(['sum', 'max', 'min', 'mean'])
 
-/** Whether `op` is a row reduction a reduction program can apply. @since 0.2.0 */
+/**
+ * Whether `op` is a row reduction a reduction program can apply.
+ * @example
+ * isRowReduceOp('mean') // true
+ * isRowReduceOp('prod') // false
+ * @since 0.2.0
+ */
 export const isRowReduceOp = (op: string): op is RowReduceOp => REDUCE_OPS.has(op)
 
 /**
@@ -31,6 +37,14 @@ export const isRowReduceOp = (op: string): op is RowReduceOp => REDUCE_OPS.has(o
  * last axis, as a reduction without `keepDims` gives).
  * @throws ValueError for a malformed program, inputs of rank 0 only, a reduction over an empty
  * row, or an `outShape` of another size; DTypeError and ShapeError as `programOutput`.
+ * @example
+ * // Σ x² per row of a [4, 3] input: [4, 1], or [4] when asked
+ * const sumOfSquares: ReductionProgram = {
+ *   arity: 1,
+ *   instructions: [{ kind: 'unary', op: 'square', x: 0 }, { kind: 'reduce', op: 'sum', x: 1 }],
+ * }
+ * reductionProgramOutput(sumOfSquares, [{ shape: [4, 3], dtype: 'float32' }]).shape // [4, 1]
+ * reductionProgramOutput(sumOfSquares, [{ shape: [4, 3], dtype: 'float32' }], [4]).shape // [4]
  * @since 0.2.0
  */
 export const reductionProgramOutput = (
@@ -77,8 +91,9 @@ export const reductionProgramOutput = (
 }
 
 /**
- * The program as one line of text, e.g. `(1) max a0; sub a0 v1; exp v2; sum v3; div v3 v4`: what
- * `show` prints and a cache key.
+ * The program as one line of text: what `show` prints and a cache key.
+ * @example
+ * reductionProgramText({ arity: 1, instructions: [{ kind: 'reduce', op: 'max', x: 0 }] }) // '(1) max a0'
  * @since 0.2.0
  */
 export const reductionProgramText = (program: ReductionProgram): string =>
