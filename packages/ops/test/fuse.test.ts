@@ -330,6 +330,18 @@ describe('fuseReductions on graphs', () => {
     expect(names(staged((v, u) => sum(mul(softmax(v), u))))).toEqual(['reductionProgram'])
   })
 
+  it('computes repeated steps once: equal constants and the same op on the same values', () => {
+    const twice = optimize(makeGraph((v: Tensor) => add(exp(mul(v, 2)), exp(mul(v, 2))))(x))
+    expect(twice.equations.map((eq) => eq.op.formatParams?.(eq.params as never))).toEqual([
+      '(1) 2; mul a0 v1; exp v2; add v3 v3',
+    ])
+    // Layer norm's forward and backward in one program, each distinct step once.
+    const norm = optimize(makeGraph(grad((v: Tensor) => sum(mul(layerNormByHand(v, g, g), v))))(x))
+    expect(names(norm)).toEqual(['reductionProgram'])
+    const steps = programsOf(norm)[0]!.split(' → ')[0]!.split('; ')
+    expect(new Set(steps.slice(1)).size).toBe(steps.length - 1)
+  })
+
   it('leaves reductions over other axes, all axes and axes of length 1 alone', () => {
     const over = (f: (v: Tensor) => Tensor): string[] => names(optimize(makeGraph(f)(x)))
     expect(over((v) => div(exp(v), sum(exp(v), { axis: 0, keepDims: true })))).not.toContain(

@@ -134,6 +134,46 @@ export const fuseElementwise = (graph: Graph): Graph => {
   }
 }
 
+/** A constant as a key that tells every double apart (`String` prints -0 as 0). */
+const constantKey = (value: number): string => (Object.is(value, -0) ? '-0' : String(value))
+
+/**
+ * `instructions` with repeated steps computed once: equal constants (the graph may hold one per
+ * use), and the same op applied to the same values (e.g. a forward value the backward pass
+ * recomputes). Operands are renumbered; the result stays the last instruction.
+ */
+function dedupe(arity: number, instructions: ReadonlyArray<ProgramInstruction>): ProgramInstruction[]
+function dedupe(arity: number, instructions: ReadonlyArray<ReductionInstruction>): ReductionInstruction[]
+function dedupe(arity: number, instructions: ReadonlyArray<ReductionInstruction>): ReductionInstruction[] {
+  const renumbered: number[] = Array.from({ length: arity }, (_, k) => k)
+  const seen = new Map<string, number>()
+  const kept: ReductionInstruction[] = []
+  instructions.forEach((step, i) => {
+    const r = (value: number): number => renumbered[value]!
+    const mapped: ReductionInstruction =
+      step.kind === 'constant'
+        ? step
+        : step.kind === 'binary'
+          ? { ...step, a: r(step.a), b: r(step.b) }
+          : { ...step, x: r(step.x) }
+    const key =
+      mapped.kind === 'constant'
+        ? `constant ${constantKey(mapped.value)}`
+        : mapped.kind === 'binary'
+          ? `${mapped.kind} ${mapped.op} ${mapped.a} ${mapped.b}`
+          : `${mapped.kind} ${mapped.op} ${mapped.x}`
+    const earlier = seen.get(key)
+    if (earlier !== undefined && i < instructions.length - 1) {
+      renumbered.push(earlier)
+      return
+    }
+    kept.push(mapped)
+    renumbered.push(arity + kept.length - 1)
+    if (earlier === undefined) seen.set(key, arity + kept.length - 1)
+  })
+  return kept
+}
+
 /**
  * The `elementwiseProgram` equation computing the last of `members` (in graph order), or undefined
  * when the program's broadcast shape would not be the result's (never for a well-formed graph; the
@@ -174,7 +214,7 @@ const fusedEquation = (
     )
     valueOf.set(eq.output.id, arity + instructions.length - 1)
   }
-  const program: ElementwiseProgram = { arity, instructions }
+  const program: ElementwiseProgram = { arity, instructions: dedupe(arity, instructions) }
   const output = members[members.length - 1]![0].output
   const { shape, dtype } = programOutput(program, inputs)
   if (!shapesEqual(shape, output.shape) || dtype !== output.dtype) return undefined
@@ -501,7 +541,7 @@ const reductionEquations = (
     }
     valueOf.set(eq.output.id, arity + instructions.length - 1)
   }
-  const program: ReductionProgram = { arity, instructions }
+  const program: ReductionProgram = { arity, instructions: dedupe(arity, instructions) }
   const output = members[members.length - 1]![0].output
   try {
     const { shape, dtype, rowShape } = reductionProgramOutput(program, inputs, output.shape)
