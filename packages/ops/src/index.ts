@@ -44,7 +44,7 @@ export {
   type Constant,
 } from './staging/graph'
 export { eliminateDeadCode, eliminateCommonSubexpressions, foldConstants, optimize } from './staging/passes'
-export { fuseElementwise } from './staging/fuse'
+export { fuseElementwise, fuseReductions } from './staging/fuse'
 export { jit, type JitOptions, type JitStats, type Jitted } from './staging/jit'
 export { batchElementwise, batchAtFront, batchSize, moveAxis } from './core/batching'
 export { sameAsInput, broadcastAval } from './core/abstract'

@@ -70,6 +70,7 @@ export type OpName =
   | 'pow'
   | 'prod'
   | 'reciprocal'
+  | 'reductionProgram'
   | 'relu'
   | 'reluGrad'
   | 'reshape'

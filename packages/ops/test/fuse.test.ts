@@ -4,6 +4,18 @@ import type { Backend, ElementwiseProgram, Tensor } from '@backfold/tensor'
 import {
   add,
   applyOp,
+  fuseReductions,
+  log,
+  logSoftmax,
+  oneHot,
+  reductionProgram,
+  reductionProgramOp,
+  type ReductionProgramParams,
+  rsqrt,
+  softmax,
+  softmaxCrossEntropy,
+  softmaxCrossEntropyWithIntegerLabels,
+  show,
   astype,
   defineOp,
   div,
@@ -204,7 +216,7 @@ describe.each(backends)('jit with fusion on the %s backend', (_name, backend) =>
       const scalarLoss = (v: Tensor): Tensor => sum(mul(f(v), v))
       const jitted = jit(f)
       expectClose(jitted(x), f(x))
-      expect(names(jitted.stats().lastGraph!)).toContain('elementwiseProgram')
+      expect(names(jitted.stats().lastGraph!).some((n) => n.endsWith('Program'))).toBe(true)
       expectClose(grad(jit(scalarLoss))(x), grad(scalarLoss)(x))
       expectClose(jit(grad(scalarLoss))(x), grad(scalarLoss)(x))
       expectClose(vmap(jit(f))(x), vmap(f)(x))
@@ -212,9 +224,225 @@ describe.each(backends)('jit with fusion on the %s backend', (_name, backend) =>
     }
   })
 
+  it('a dense tail tanh(x · w + b) and a GELU-like chain, large enough for generated code: jit and jit(grad) agree with eager', () => {
+    // [40, 33]: above the generated kernel's minimum size, an odd row length, w and b repeated rows.
+    const xs = draw(20, [40, 33])
+    const w = draw(21, [33])
+    const b = draw(22, [1, 33])
+    const tail = (v: Tensor, wv: Tensor, bv: Tensor): Tensor => tanh(add(mul(v, wv), bv))
+    const gate = (v: Tensor): Tensor => mul(v, sigmoid(mul(v, 1.702)))
+    const jitted = jit(tail)
+    expectClose(jitted(xs, w, b), tail(xs, w, b), 1e-6)
+    expect(names(jitted.stats().lastGraph!)).toEqual(['elementwiseProgram'])
+    expectClose(jit(gate)(xs), gate(xs), 1e-6)
+    const loss = (v: Tensor, wv: Tensor): Tensor => sum(gate(tail(v, wv, b)))
+    const eager = grad(loss, { argnums: [0, 1] })(xs, w)
+    const staged = jit(grad(loss, { argnums: [0, 1] }))(xs, w)
+    expectClose(staged[0], eager[0])
+    expectClose(staged[1], eager[1], 1e-5)
+  })
+
   it('second derivatives through a fused program agree with eager', () => {
     const cube = (s: Tensor): Tensor => sum(mul(tanh(s), mul(s, s)))
     const s = draw(17, [3])
     expectClose(grad((v: Tensor) => sum(grad(jit(cube))(v)))(s), grad((v: Tensor) => sum(grad(cube)(v)))(s))
+  })
+})
+
+// Reductions along the last axis, written as plain ops: each becomes one reductionProgram.
+const logSoftmaxByHand = (v: Tensor): Tensor => {
+  const d = sub(v, max(v, { axis: -1, keepDims: true }))
+  return sub(d, log(sum(exp(d), { axis: -1, keepDims: true })))
+}
+const layerNormByHand = (v: Tensor, g: Tensor, b: Tensor): Tensor => {
+  const d = sub(v, mean(v, { axis: -1, keepDims: true }))
+  const variance = mean(square(d), { axis: -1, keepDims: true })
+  return add(mul(mul(d, rsqrt(add(variance, 1e-5))), g), b)
+}
+/** Mean cross-entropy against probabilities, by hand: per row −Σ p · logSoftmax(v), then the batch mean. */
+const crossEntropyByHand = (v: Tensor, p: Tensor): Tensor =>
+  mean(neg(sum(mul(p, logSoftmaxByHand(v)), { axis: -1 })))
+const integerCrossEntropyByHand = (v: Tensor, labels: Tensor): Tensor =>
+  crossEntropyByHand(v, oneHot(labels, v.shape[v.shape.length - 1]!))
+
+const count = (graph: Graph, name: string): number => names(graph).filter((n) => n === name).length
+const programsOf = (graph: Graph): string[] =>
+  graph.equations
+    .filter((eq) => eq.op.name === 'reductionProgram')
+    // why: these equations are reductionProgramOp's, applied with its parameters
+    .map((eq) => reductionProgramOp.formatParams!(eq.params as ReductionProgramParams))
+
+describe('fuseReductions on graphs', () => {
+  const x = draw(30, [4, 7])
+  const g = draw(31, [7])
+  const p = softmaxByHand(draw(32, [4, 7]))
+  const labels = T.tensor([0, 3, 6, 2], 'int32')
+
+  it('softmax by hand: one equation, the program max, sub, exp, sum, div', () => {
+    const graph = optimize(makeGraph(softmaxByHand)(x))
+    expect(names(graph)).toEqual(['reductionProgram'])
+    expect(programsOf(graph)).toEqual(['(1) max a0; sub a0 v1; exp v2; sum v3; div v3 v4 → [4,7]'])
+    expect(show(graph)).toContain(
+      'reductionProgram a { (1) max a0; sub a0 v1; exp v2; sum v3; div v3 v4 → [4,7] }',
+    )
+  })
+
+  it('log-softmax and layer norm by hand (gain and bias rows, an epsilon constant): one equation each', () => {
+    expect(programsOf(optimize(makeGraph(logSoftmaxByHand)(x)))).toEqual([
+      '(1) max a0; sub a0 v1; exp v2; sum v3; log v4; sub v2 v5 → [4,7]',
+    ])
+    const norm = optimize(makeGraph(layerNormByHand)(x, g, g))
+    expect(names(norm)).toEqual(['reductionProgram'])
+    expect(programsOf(norm)[0]).toMatch(
+      /^\(3\) 0\.0000099\d*; mean a0; sub a0 v4; square v5; mean v6; add v7 v3; rsqrt v8; mul v5 v9; mul v10 a1; add v11 a2 → \[4,7\]$/,
+    )
+  })
+
+  it('cross-entropy (probabilities, and integer labels through oneHot): the per-row loss in one program, the batch mean in another', () => {
+    const probabilities = optimize(makeGraph(crossEntropyByHand)(x, p))
+    expect(names(probabilities)).toEqual(['reductionProgram', 'reductionProgram'])
+    expect(programsOf(probabilities)).toEqual([
+      '(2) max a0; sub a0 v2; exp v3; sum v4; log v5; sub v3 v6; mul a1 v7; sum v8 → [4]',
+      '(1) neg a0; mean v1 → []',
+    ])
+    expect(names(optimize(makeGraph(integerCrossEntropyByHand)(x, labels)))).toEqual([
+      'oneHot',
+      'reductionProgram',
+      'reductionProgram',
+    ])
+  })
+
+  it('the softmax op is written as its ops and fused; under grad, softmax, softmaxCrossEntropy and logSoftmax backward passes fuse', () => {
+    expect(names(optimize(makeGraph((v: Tensor) => mul(softmax(v), 2))(x)))).toEqual(['reductionProgram'])
+    const w = draw(33, [4, 7])
+    // Staged gradients (every reduction of the backward pass inside a program).
+    const staged = (f: (v: Tensor, u: Tensor) => Tensor): Graph => optimize(makeGraph(grad(f))(x, w))
+    for (const graph of [
+      staged((v, u) => sum(mul(softmax(v), u))),
+      staged((v, u) => mean(softmaxCrossEntropy(v, softmax(u)))),
+      staged((v, u) => sum(mul(logSoftmax(v), u))),
+    ]) {
+      expect(count(graph, 'reductionProgram'), show(graph)).toBeGreaterThanOrEqual(1)
+      for (const op of ['sum', 'max', 'mean', 'softmax', 'exp'])
+        expect(count(graph, op), `${op} left in\n${show(graph)}`).toBe(0)
+    }
+    // softmax's VJP, y ⊙ (ȳ − Σ ȳ ⊙ y), fuses with the forward softmax into one program.
+    expect(names(staged((v, u) => sum(mul(softmax(v), u))))).toEqual(['reductionProgram'])
+  })
+
+  it('computes repeated steps once: equal constants and the same op on the same values', () => {
+    const twice = optimize(makeGraph((v: Tensor) => add(exp(mul(v, 2)), exp(mul(v, 2))))(x))
+    expect(twice.equations.map((eq) => eq.op.formatParams?.(eq.params as never))).toEqual([
+      '(1) 2; mul a0 v1; exp v2; add v3 v3',
+    ])
+    // Layer norm's forward and backward in one program, each distinct step once.
+    const norm = optimize(makeGraph(grad((v: Tensor) => sum(mul(layerNormByHand(v, g, g), v))))(x))
+    expect(names(norm)).toEqual(['reductionProgram'])
+    const steps = programsOf(norm)[0]!.split(' → ')[0]!.split('; ')
+    expect(new Set(steps.slice(1)).size).toBe(steps.length - 1)
+  })
+
+  it('leaves reductions over other axes, all axes and axes of length 1 alone', () => {
+    const over = (f: (v: Tensor) => Tensor): string[] => names(optimize(makeGraph(f)(x)))
+    expect(over((v) => div(exp(v), sum(exp(v), { axis: 0, keepDims: true })))).not.toContain(
+      'reductionProgram',
+    )
+    expect(over((v) => sum(exp(v)))).not.toContain('reductionProgram')
+    expect(
+      names(optimize(makeGraph((v: Tensor) => sum(exp(v), { axis: -1, keepDims: true }))(draw(34, [4, 1])))),
+    ).not.toContain('reductionProgram')
+  })
+
+  it('keeps a value read outside the group (a graph output) out of it', () => {
+    const both = (v: Tensor): [Tensor, Tensor] => {
+      const e = exp(sub(v, max(v, { axis: -1, keepDims: true })))
+      return [e, div(e, sum(e, { axis: -1, keepDims: true }))]
+    }
+    const graph = fuseReductions(makeGraph(both)(x))
+    // e is an output: it is computed on its own (with the max it reads), and the normalisation reads it.
+    expect(programsOf(graph)).toEqual([
+      '(1) max a0; sub a0 v1; exp v2 → [4,7]',
+      '(1) sum a0; div a0 v1 → [4,7]',
+    ])
+  })
+})
+
+describe.each(backends)('jit with fused reductions on the %s backend', (_name, backend) => {
+  beforeAll(() => T.setBackend(backend))
+  afterAll(() => T.setBackend(undefined))
+
+  // Small rows, and rows large enough for generated code (odd length, many rows).
+  for (const shape of [
+    [4, 7],
+    [21, 65],
+  ] as const) {
+    const x = draw(40, shape)
+    const u = draw(41, shape)
+    const g = draw(42, [shape[1]])
+    const p = softmaxByHand(draw(43, shape))
+    const labels = T.tensor(
+      Array.from({ length: shape[0] }, (_, i) => (i * 5) % shape[1]),
+      'int32',
+    )
+
+    it(`${shape.join('×')}: softmax, log-softmax, layer norm and cross-entropy by hand: jit, jit(grad), grad(jit) and vmap(jit) agree with eager`, () => {
+      const cases: ReadonlyArray<readonly [string, (v: Tensor) => Tensor]> = [
+        ['softmax', softmaxByHand],
+        ['logSoftmax', logSoftmaxByHand],
+        ['layerNorm', (v) => layerNormByHand(v, g, g)],
+        ['crossEntropy', (v) => crossEntropyByHand(v, p)],
+        ['integerCrossEntropy', (v) => integerCrossEntropyByHand(v, labels)],
+        ['softmax op', (v) => mul(softmax(v), u)],
+        ['softmaxCrossEntropy op', (v) => mean(softmaxCrossEntropy(v, p))],
+        ['integer labels op', (v) => mean(softmaxCrossEntropyWithIntegerLabels(v, labels))],
+      ]
+      for (const [label, f] of cases) {
+        const jitted = jit(f)
+        expectClose(jitted(x), f(x))
+        // The loss ops stay one equation forward; their backward passes fuse.
+        if (!label.endsWith(' op') || label === 'softmax op')
+          expect(names(jitted.stats().lastGraph!), label).toContain('reductionProgram')
+        const loss = (v: Tensor): Tensor => sum(mul(f(v), f(v)))
+        const eager = grad(loss)(x)
+        const jitGrad = jit(grad(loss))
+        expectClose(jitGrad(x), eager, 2e-5)
+        expect(names(jitGrad.stats().lastGraph!), label).toContain('reductionProgram')
+        expectClose(grad(jit(loss))(x), eager, 2e-5)
+        // Per example under vmap (the cases that close over batch-shaped data have no per-example form).
+        if (['softmax', 'logSoftmax', 'layerNorm'].includes(label)) expectClose(vmap(jit(f))(x), vmap(f)(x))
+      }
+    })
+  }
+
+  it('a reduction program by hand: second derivatives agree with the ops it stands for', () => {
+    const program: T.ReductionProgram = {
+      arity: 1,
+      instructions: [
+        { kind: 'reduce', op: 'max', x: 0 },
+        { kind: 'binary', op: 'sub', a: 0, b: 1 },
+        { kind: 'unary', op: 'exp', x: 2 },
+        { kind: 'reduce', op: 'sum', x: 3 },
+        { kind: 'binary', op: 'div', a: 3, b: 4 },
+      ],
+    }
+    const s = draw(44, [3, 5])
+    const w = draw(45, [3, 5])
+    const fused = (v: Tensor): Tensor => sum(mul(reductionProgram(program, [v]), w))
+    const plain = (v: Tensor): Tensor => sum(mul(softmaxByHand(v), w))
+    expectClose(grad(fused)(s), grad(plain)(s))
+    expectClose(
+      grad((v: Tensor) => sum(mul(grad(fused)(v), w)))(s),
+      grad((v: Tensor) => sum(mul(grad(plain)(v), w)))(s),
+      1e-4,
+    )
+  })
+
+  it('refuses a malformed program with a message that names it', () => {
+    const bad = {
+      arity: 1,
+      instructions: [{ kind: 'reduce', op: 'prod', x: 0 }],
+    } as unknown as T.ReductionProgram
+    expect(() => reductionProgram(bad, [draw(46, [2, 3])])).toThrow(/unknown reduction prod/)
+    expect(() => jit((v: Tensor) => reductionProgram(bad, [v]))(draw(46, [2, 3]))).toThrow(/reductionProgram/)
   })
 })

@@ -131,6 +131,53 @@ export interface Backend {
     outShape: Shape,
     outDtype: DType,
   ) => Tensor
+
+  /**
+   * Runs a `program` with reductions along the last axis (see `ReductionProgram`) once per row of
+   * `rowShape` (the inputs' broadcast shape). Every step computes in float64 and the result is
+   * rounded to `outDtype` once. The result has shape `rowShape`, or `rowShape` with its last axis 1
+   * when the program's result is constant along the rows.
+   */
+  readonly reductionProgram: (
+    program: ReductionProgram,
+    inputs: ReadonlyArray<Tensor>,
+    rowShape: Shape,
+    outDtype: DType,
+  ) => Tensor
+}
+
+/** How a reduction program reduces a row. @since 0.2.0 */
+export type RowReduceOp = 'sum' | 'max' | 'min' | 'mean'
+
+/**
+ * One step of a reduction program: an elementwise step, or a reduction of a value along the row
+ * (its result is the same at every position of the row).
+ * @since 0.2.0
+ */
+export type ReductionInstruction =
+  ProgramInstruction | { readonly kind: 'reduce'; readonly op: RowReduceOp; readonly x: number }
+
+/**
+ * An elementwise program that may also reduce along the last axis: per row, values are either
+ * row vectors or constant along the row (reductions, and inputs whose last axis is 1), and
+ * elementwise steps broadcast them as NumPy would. Softmax is one: max, sub, exp, sum, div.
+ * @example
+ * // softmax along the last axis
+ * const softmax: ReductionProgram = {
+ *   arity: 1,
+ *   instructions: [
+ *     { kind: 'reduce', op: 'max', x: 0 }, // value 1
+ *     { kind: 'binary', op: 'sub', a: 0, b: 1 }, // value 2
+ *     { kind: 'unary', op: 'exp', x: 2 }, // value 3
+ *     { kind: 'reduce', op: 'sum', x: 3 }, // value 4
+ *     { kind: 'binary', op: 'div', a: 3, b: 4 }, // value 5, the result
+ *   ],
+ * }
+ * @since 0.2.0
+ */
+export interface ReductionProgram {
+  readonly arity: number
+  readonly instructions: ReadonlyArray<ReductionInstruction>
 }
 
 /** The binary ops an elementwise program may apply: the arithmetic ones (comparisons give int32). @since 0.2.0 */

@@ -187,7 +187,55 @@ describe.runIf(wasmAvailable())('elementwiseProgram on generated wasm code', () 
       data[i] = i < SPECIAL.length ? SPECIAL[(i + seed) % SPECIAL.length]! : Math.sin(i * seed) * 3
     return unsafeTensor('float32', [n], data)
   }
-  const EXACT_UNARY: ReadonlyArray<UnaryOp> = ['neg', 'abs', 'sqrt', 'rsqrt', 'square', 'reciprocal', 'relu']
+  const EXACT_UNARY: ReadonlyArray<UnaryOp> = [
+    'neg',
+    'abs',
+    'sqrt',
+    'rsqrt',
+    'square',
+    'reciprocal',
+    'relu',
+    'floor',
+    'ceil',
+    'round',
+    'sign',
+  ]
+  // Steps the generated code computes with its own float64 functions (wasm/math.ts).
+  const APPROXIMATE_UNARY: ReadonlyArray<UnaryOp> = [
+    'exp',
+    'expm1',
+    'log',
+    'log1p',
+    'tanh',
+    'sigmoid',
+    'softplus',
+  ]
+  /** Float32 ulps between two float32 values (0 for identical specials, Infinity for a special mismatch). */
+  const f32Ulps = (a: number, b: number): number => {
+    if (Object.is(a, b)) return 0
+    if (!Number.isFinite(a) || !Number.isFinite(b) || a === b) return Infinity
+    const bits = new Int32Array(new Float32Array([a, b]).buffer)
+    const ordered = (i: number): number => (bits[i]! < 0 ? -(bits[i]! & 0x7fffffff) : bits[i]!)
+    return Math.abs(ordered(0) - ordered(1))
+  }
+  /** A float32 sweep: the special values, ±(1e-30 … 1e3) geometrically, a dense grid near zero. */
+  const wide = (): Tensor => {
+    const xs: number[] = [
+      ...SPECIAL,
+      1e-45,
+      -1e-45,
+      1.17549435e-38,
+      3.4e38,
+      -3.4e38,
+      88.72,
+      88.73,
+      -103.9,
+      -87.3,
+    ]
+    for (let e = -30; e <= 3; e += 0.005) xs.push(10 ** e, -(10 ** e))
+    for (let i = -30000; i <= 30000; i++) xs.push(i / 1009)
+    return unsafeTensor('float32', [xs.length], Float32Array.from(xs))
+  }
   const EXACT_BINARY: ReadonlyArray<ArithmeticOp> = ['add', 'sub', 'mul', 'div', 'maximum', 'minimum']
   const same = (wasm: Tensor, reference: Tensor): void => {
     expect(wasm.shape).toEqual(reference.shape)
@@ -204,6 +252,92 @@ describe.runIf(wasmAvailable())('elementwiseProgram on generated wasm code', () 
   it.each(EXACT_UNARY)('%s: bit for bit the reference', (op) =>
     both(unaryProgram(op), [float32s(1, 301)], [301]),
   )
+  it('repeated trailing rows (a bias against a batch), odd and even row lengths: bit for bit the reference', () => {
+    const program: ElementwiseProgram = {
+      arity: 3,
+      instructions: [
+        { kind: 'binary', op: 'mul', a: 0, b: 1 }, // 3
+        { kind: 'binary', op: 'add', a: 3, b: 2 }, // 4
+        { kind: 'unary', op: 'tanh', x: 4 }, // 5
+      ],
+    }
+    for (const [rows, cols] of [
+      [37, 5],
+      [16, 8],
+      [9, 33],
+      [64, 1],
+    ] as const) {
+      const x = unsafeTensor('float32', [rows, cols], float32s(2, rows * cols).data)
+      const w = unsafeTensor('float32', [cols], float32s(3, cols).data)
+      const b = unsafeTensor('float32', [1, cols], float32s(4, cols).data)
+      expect(wasmRunsProgram(program, [x, w, b], [rows, cols], 'float32')).toBe(true)
+      const got = wasmBackend.elementwiseProgram(program, [x, w, b], [rows, cols], 'float32')
+      data(got).forEach((v, i) => {
+        const t = Math.tanh(x.data[i]! * w.data[i % cols]! + b.data[i % cols]!)
+        expect(Object.is(v, Math.fround(t)) || f32Ulps(v, Math.fround(t)) <= 1, `element ${i}`).toBe(true)
+      })
+    }
+    // A [1, h, w] plane against [b, c, h, w], exact steps: bit for bit.
+    const plane = unsafeTensor('float32', [1, 3, 7], float32s(5, 21).data)
+    both(
+      binaryProgram('sub'),
+      [float32s(6, 2 * 4 * 21), plane].map((t, k) =>
+        k === 0 ? unsafeTensor('float32', [2, 4, 3, 7], t.data) : t,
+      ),
+      [2, 4, 3, 7],
+    )
+  })
+  it.each(APPROXIMATE_UNARY)(
+    '%s: within one float32 ulp of Math.* in float64 rounded once, over a wide sweep with extremes',
+    (op) => {
+      const x = wide()
+      const shape = x.shape
+      expect(wasmRunsProgram(unaryProgram(op), [x], shape, 'float32')).toBe(true)
+      const got = wasmBackend.elementwiseProgram(unaryProgram(op), [x], shape, 'float32')
+      // The reference loop is Math.* in float64, rounded once: the definition the tolerance is about.
+      const reference = referenceBackend.elementwiseProgram(unaryProgram(op), [x], shape, 'float32')
+      let different = 0
+      data(got).forEach((v, i) => {
+        const ulps = f32Ulps(v, reference.data[i]!)
+        expect(ulps, `${op}(${x.data[i]}): ${v} vs ${reference.data[i]}`).toBeLessThanOrEqual(1)
+        if (ulps !== 0) different++
+      })
+      // Off by one only where the float64 value lies a few float64 ulps from a rounding boundary: rare.
+      expect(different).toBeLessThan(x.data.length / 10000)
+    },
+  )
+  it('a fused chain with activations (x · w + b, tanh, sigmoid, softplus) stays within a few ulps of eager', () => {
+    const n = 4099
+    const x = float32s(3, n)
+    const w = float32s(5, n)
+    const b = unsafeTensor('float32', [], Float32Array.of(0.125))
+    const program: ElementwiseProgram = {
+      arity: 3,
+      instructions: [
+        { kind: 'binary', op: 'mul', a: 0, b: 1 }, // 3
+        { kind: 'binary', op: 'add', a: 3, b: 2 }, // 4
+        { kind: 'unary', op: 'tanh', x: 4 }, // 5
+        { kind: 'unary', op: 'sigmoid', x: 5 }, // 6
+        { kind: 'unary', op: 'softplus', x: 6 }, // 7
+      ],
+    }
+    const shape = [n]
+    expect(wasmRunsProgram(program, [x, w, b], shape, 'float32')).toBe(true)
+    const fused = wasmBackend.elementwiseProgram(program, [x, w, b], shape, 'float32')
+    setBackend(wasmBackend)
+    try {
+      const eager = U.softplus(U.sigmoid(U.tanh(B.add(B.mul(x, w), b))))
+      data(fused).forEach((v, i) => expect(f32Ulps(v, eager.data[i]!), `element ${i}`).toBeLessThanOrEqual(3))
+    } finally {
+      setBackend(undefined)
+    }
+    // And against the formula in float64, rounded once.
+    data(fused).forEach((v, i) => {
+      const t = Math.tanh(x.data[i]! * w.data[i]! + 0.125)
+      const s = 1 / (1 + Math.exp(-t))
+      expect(f32Ulps(v, Math.fround(Math.log1p(Math.exp(s))))).toBeLessThanOrEqual(1)
+    })
+  })
   it.each(EXACT_BINARY)('%s: bit for bit the reference, whole and scalar operands', (op) => {
     both(binaryProgram(op), [float32s(1, 301), float32s(2, 301)], [301])
     both(binaryProgram(op), [float32s(3, 301), unsafeTensor('float32', [], Float32Array.of(-0.75))], [301])
@@ -240,11 +374,22 @@ describe.runIf(wasmAvailable())('elementwiseProgram on generated wasm code', () 
 
   it('leaves other steps, dtypes, broadcasts and small sizes to the reference', () => {
     const x = float32s(1, 300)
-    expect(wasmRunsProgram(unaryProgram('exp'), [x], [300], 'float32')).toBe(false)
+    expect(wasmRunsProgram(unaryProgram('erf'), [x], [300], 'float32')).toBe(false)
     expect(wasmRunsProgram(binaryProgram('pow'), [x, x], [300], 'float32')).toBe(false)
     expect(wasmRunsProgram(unaryProgram('neg'), [f64(Array.from(x.data))], [300], 'float64')).toBe(false)
     expect(wasmRunsProgram(unaryProgram('neg'), [float32s(1, 10)], [10], 'float32')).toBe(false)
-    const row = unsafeTensor('float32', [3], Float32Array.of(1, 2, 3))
-    expect(wasmRunsProgram(binaryProgram('add'), [float32s(1, 300), row], [100, 3], 'float32')).toBe(false)
+    const column = unsafeTensor('float32', [100, 1], new Float32Array(100))
+    expect(wasmRunsProgram(binaryProgram('add'), [float32s(1, 300), column], [100, 3], 'float32')).toBe(false)
+    // Rows of two different lengths.
+    const row3 = unsafeTensor('float32', [3], Float32Array.of(1, 2, 3))
+    const row6 = unsafeTensor('float32', [2, 3], new Float32Array(6))
+    const three = {
+      arity: 3,
+      instructions: [
+        { kind: 'binary', op: 'add', a: 0, b: 1 },
+        { kind: 'binary', op: 'add', a: 3, b: 2 },
+      ],
+    } as const
+    expect(wasmRunsProgram(three, [float32s(1, 600), row3, row6], [100, 2, 3], 'float32')).toBe(false)
   })
 })

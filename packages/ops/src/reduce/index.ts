@@ -8,6 +8,7 @@ import { meanOp } from './mean'
 import { minOp } from './min'
 import { normOp } from './norm'
 import { prodOp } from './prod'
+import { reductionProgramOp } from './reductionProgram'
 import { sumOp } from './sum'
 
 export { sum, sumOp } from './sum'
@@ -22,6 +23,12 @@ export { argmin, argminOp } from './argmin'
 export { logsumexp, logsumexpOp } from './logsumexp'
 export { norm, normOp } from './norm'
 export { variance, type VarianceOptions } from './variance'
+export {
+  reductionProgram,
+  reductionProgramOp,
+  programReduceOps,
+  type ReductionProgramParams,
+} from './reductionProgram'
 export type { ReduceOptions, ReduceParams, ArgReduceOptions, ArgReduceParams } from '../internal/reduceParams'
 
 /** The reduction ops, keyed by op name (spread into the registry). @since 0.1.0 */
@@ -37,4 +44,5 @@ export const reduceOps = {
   argmin: argminOp,
   logsumexp: logsumexpOp,
   norm: normOp,
+  reductionProgram: reductionProgramOp,
 } as const

@@ -3,7 +3,7 @@
 // every draw), which is what makes removing, merging and precomputing equations sound.
 import { sizeOf, type Tensor } from '@backfold/tensor'
 import { forwardRecorded, type Constant, type Equation, type Graph, type Var } from './graph'
-import { fuseElementwise } from './fuse'
+import { fuseElementwise, fuseReductions } from './fuse'
 
 /**
  * Removes every equation and constant no output depends on.
@@ -89,10 +89,13 @@ export const foldConstants = (graph: Graph, maxElements = 4096): Graph => {
 
 /**
  * The passes jit runs, in order: constant folding, common-subexpression elimination, dead-code
- * elimination, fusion of elementwise chains (after dead code is gone, so an unused reader does not
- * keep a value out of a group), and dead-code elimination again (for the scalar constants fusion
+ * elimination, fusion of reductions along the last axis with their elementwise neighbours, then of
+ * the remaining elementwise chains (after dead code is gone, so an unused reader does not keep a
+ * value out of a group), and dead-code elimination again (for the scalar constants fusion
  * wrote into its programs).
  * @since 0.2.0
  */
 export const optimize = (graph: Graph): Graph =>
-  eliminateDeadCode(fuseElementwise(eliminateDeadCode(eliminateCommonSubexpressions(foldConstants(graph)))))
+  eliminateDeadCode(
+    fuseElementwise(fuseReductions(eliminateDeadCode(eliminateCommonSubexpressions(foldConstants(graph))))),
+  )

@@ -6,7 +6,7 @@ import * as E from '../../src/elementwise/index'
 import * as L from '../../src/losses/index'
 import { anywhere, awayFromZero, indices, positive, unitInterior } from './domains'
 import type { GradRow } from './types'
-import { programRows } from './program'
+import { programRows, reductionProgramRows } from './program'
 
 // Gradient rows for the elementwise, binary, activation and loss groups: every op of those groups
 // has at least one row, binary ops have the three broadcasting patterns, and composites get rows too
@@ -332,4 +332,5 @@ export const elementwiseRows: GradRow[] = [
   ...activationRows,
   ...lossRows,
   ...programRows,
+  ...reductionProgramRows,
 ]

@@ -1,5 +1,6 @@
-import type { ElementwiseProgram, Tensor } from '@backfold/tensor'
+import type { ElementwiseProgram, ReductionProgram, Tensor } from '@backfold/tensor'
 import { elementwiseProgram } from '../../src/elementwise/elementwiseProgram'
+import { reductionProgram } from '../../src/reduce/reductionProgram'
 import { anywhere, positive } from './domains'
 import type { GradRow } from './types'
 
@@ -63,5 +64,78 @@ export const programRows: GradRow[] = [
     'positive',
     { arity: 2, instructions: [{ kind: 'unary', op: 'log1p', x: 0 }] },
     () => [positive(906, [2, 2]), positive(907, [2, 2])],
+  ),
+]
+
+// Gradient rows of `reductionProgram`: softmax (max and sum), layer norm with gain and bias rows
+// (mean), a per-row result without the reduced axis, and min with a per-row input.
+
+const reductionRow = (
+  label: string,
+  domain: string,
+  program: ReductionProgram,
+  args: () => Tensor[],
+  shape?: ReadonlyArray<number>,
+): GradRow => ({
+  op: 'reductionProgram',
+  label,
+  domain,
+  fn: (...xs) => reductionProgram(program, xs, shape),
+  args,
+  secondOrder: true,
+})
+
+export const reductionProgramRows: GradRow[] = [
+  reductionRow(
+    'softmax of rows [3,4] (max, sub, exp, sum, div)',
+    'anywhere (distinct values per row: max has one winner)',
+    {
+      arity: 1,
+      instructions: [
+        { kind: 'reduce', op: 'max', x: 0 }, // 1
+        { kind: 'binary', op: 'sub', a: 0, b: 1 }, // 2
+        { kind: 'unary', op: 'exp', x: 2 }, // 3
+        { kind: 'reduce', op: 'sum', x: 3 }, // 4
+        { kind: 'binary', op: 'div', a: 3, b: 4 }, // 5
+      ],
+    },
+    () => [anywhere(911, [3, 4])],
+  ),
+  reductionRow(
+    'layer norm of rows [2,5] with gain [5] and bias [1,5]',
+    'x anywhere, gain and bias anywhere',
+    {
+      arity: 3,
+      instructions: [
+        { kind: 'constant', value: 1e-3 }, // 3
+        { kind: 'reduce', op: 'mean', x: 0 }, // 4
+        { kind: 'binary', op: 'sub', a: 0, b: 4 }, // 5
+        { kind: 'unary', op: 'square', x: 5 }, // 6
+        { kind: 'reduce', op: 'mean', x: 6 }, // 7
+        { kind: 'binary', op: 'add', a: 7, b: 3 }, // 8
+        { kind: 'unary', op: 'rsqrt', x: 8 }, // 9
+        { kind: 'binary', op: 'mul', a: 5, b: 9 }, // 10
+        { kind: 'binary', op: 'mul', a: 10, b: 1 }, // 11
+        { kind: 'binary', op: 'add', a: 11, b: 2 }, // 12
+      ],
+    },
+    () => [anywhere(912, [2, 5]), anywhere(913, [5]), anywhere(914, [1, 5])],
+  ),
+  reductionRow(
+    'per-row log-sum-exp squeezed to [3], and min against a per-row input [3,1]',
+    'anywhere (distinct values per row: min has one winner)',
+    {
+      arity: 2,
+      instructions: [
+        { kind: 'unary', op: 'exp', x: 0 }, // 2
+        { kind: 'reduce', op: 'sum', x: 2 }, // 3
+        { kind: 'unary', op: 'log', x: 3 }, // 4
+        { kind: 'binary', op: 'mul', a: 0, b: 1 }, // 5
+        { kind: 'reduce', op: 'min', x: 5 }, // 6
+        { kind: 'binary', op: 'add', a: 4, b: 6 }, // 7
+      ],
+    },
+    () => [anywhere(915, [3, 4]), anywhere(916, [3, 1])],
+    [3],
   ),
 ]

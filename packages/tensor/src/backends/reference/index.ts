@@ -10,6 +10,7 @@ import { gather, scatterAdd, takeAlongAxisLoop, scatterAddAlongAxisLoop, oneHotL
 import { conv2d, conv2dBackwardInput, conv2dBackwardFilter } from './conv'
 import { adamUpdate, axpy, reluGrad, softmaxCrossEntropy, softmaxCrossEntropyGrad } from './fused'
 import { elementwiseProgram } from './program'
+import { reductionProgram } from './reductionProgram'
 import { maxPool2d, maxPool2dBackward, maxPool2dSelect, avgPool2d, avgPool2dBackward } from './pool'
 
 /**
@@ -53,4 +54,5 @@ export const referenceBackend: Backend = {
   softmaxCrossEntropy,
   softmaxCrossEntropyGrad,
   elementwiseProgram,
+  reductionProgram,
 }

@@ -12,7 +12,7 @@ import { erfScalar } from './elementwise'
 const BLOCK = 1024
 
 /** `dst = op(src)` over `n` elements, with the formulas of the reference `unary`. */
-const unaryBlock = (op: UnaryOp, src: Float64Array, dst: Float64Array, n: number): void => {
+export const unaryBlock = (op: UnaryOp, src: Float64Array, dst: Float64Array, n: number): void => {
   switch (op) {
     case 'neg':
       for (let i = 0; i < n; i++) dst[i] = -src[i]!
@@ -113,7 +113,7 @@ const unaryBlock = (op: UnaryOp, src: Float64Array, dst: Float64Array, n: number
 }
 
 /** `dst = a ∘ b` over `n` elements, with the formulas of the reference `binary` (float operands). */
-const binaryBlock = (
+export const binaryBlock = (
   op: ArithmeticOp,
   a: Float64Array,
   b: Float64Array,
@@ -153,12 +153,12 @@ const binaryBlock = (
 }
 
 /** How one input is read: whole (in output order), as one repeated element, or through broadcast strides. */
-type Reader =
+export type Reader =
   | { readonly kind: 'full'; readonly data: TypedArray }
   | { readonly kind: 'scalar' }
   | { readonly kind: 'strided'; readonly data: TypedArray; readonly strides: ReadonlyArray<number> }
 
-const readerOf = (x: Tensor, outShape: Shape, outSize: number): Reader => {
+export const readerOf = (x: Tensor, outShape: Shape, outSize: number): Reader => {
   const size = sizeOf(x.shape)
   if (size === outSize) return { kind: 'full', data: x.data }
   if (size === 1) return { kind: 'scalar' }
@@ -170,7 +170,7 @@ const readerOf = (x: Tensor, outShape: Shape, outSize: number): Reader => {
 }
 
 /** Fills `dst[0 … n)` with the input's elements at output positions `start … start + n`. */
-const readStrided = (
+export const readStrided = (
   data: TypedArray,
   strides: ReadonlyArray<number>,
   outShape: Shape,
@@ -214,7 +214,7 @@ const load64 = (src: Float64Array, start: number, dst: Float64Array, n: number):
 const loadAny = (src: TypedArray, start: number, dst: Float64Array, n: number): void => {
   for (let i = 0; i < n; i++) dst[i] = src[start + i]!
 }
-const load = (src: TypedArray, start: number, dst: Float64Array, n: number): void => {
+export const load = (src: TypedArray, start: number, dst: Float64Array, n: number): void => {
   if (src instanceof Float32Array) load32(src, start, dst, n)
   else if (src instanceof Float64Array) load64(src, start, dst, n)
   else loadAny(src, start, dst, n)
@@ -228,7 +228,7 @@ const store64 = (src: Float64Array, dst: Float64Array, start: number, n: number)
 const storeAny = (src: Float64Array, dst: TypedArray, start: number, n: number): void => {
   for (let i = 0; i < n; i++) dst[start + i] = src[i]!
 }
-const store = (src: Float64Array, dst: TypedArray, start: number, n: number): void => {
+export const store = (src: Float64Array, dst: TypedArray, start: number, n: number): void => {
   if (dst instanceof Float32Array) store32(src, dst, start, n)
   else if (dst instanceof Float64Array) store64(src, dst, start, n)
   else storeAny(src, dst, start, n)

@@ -222,6 +222,9 @@ export class Code {
   i32Shl(): this {
     return this.op(0x74)
   }
+  i32ShrU(): this {
+    return this.op(0x76)
+  }
   f32Add(): this {
     return this.op(0x92)
   }
@@ -323,6 +326,78 @@ export class Code {
   }
   f64x2Div(): this {
     return this.simd(0xf3)
+  }
+
+  // Lane masks, rounding and integer bit work for the float64 math of generated programs (math.ts).
+  v128Or(): this {
+    return this.simd(0x50)
+  }
+  /** `(a & mask) | (b & ~mask)` with operands pushed a, b, mask. */
+  v128Bitselect(): this {
+    return this.simd(0x52)
+  }
+  /** All-ones lanes where a == b (a NaN compares unequal to everything). */
+  f64x2Eq(): this {
+    return this.simd(0x47)
+  }
+  f64x2Lt(): this {
+    return this.simd(0x49)
+  }
+  f64x2Gt(): this {
+    return this.simd(0x4a)
+  }
+  f64x2Ge(): this {
+    return this.simd(0x4c)
+  }
+  f64x2Ceil(): this {
+    return this.simd(0x74)
+  }
+  f64x2Floor(): this {
+    return this.simd(0x75)
+  }
+  /** Round to the nearest integer, ties to even. */
+  f64x2Nearest(): this {
+    return this.simd(0x94)
+  }
+  /** Shift each 64-bit lane left by an i32 count (popped last). */
+  i64x2Shl(): this {
+    return this.simd(0xcb)
+  }
+  i64x2ShrU(): this {
+    return this.simd(0xcd)
+  }
+  i64x2Add(): this {
+    return this.simd(0xce)
+  }
+  f64x2ExtractLane(lane: number): this {
+    return this.simd(0x21, lane)
+  }
+  // Scalar float64, for the per-row results of reduction programs (reduction.ts).
+  f64Add(): this {
+    return this.op(0xa0)
+  }
+  /** NaN if either operand is NaN. */
+  f64Min(): this {
+    return this.op(0xa4)
+  }
+  /** NaN if either operand is NaN. */
+  f64Max(): this {
+    return this.op(0xa5)
+  }
+  f64Mul(): this {
+    return this.op(0xa2)
+  }
+  f64Div(): this {
+    return this.op(0xa3)
+  }
+  f64ConvertI32U(): this {
+    return this.op(0xb8)
+  }
+  f64PromoteF32(): this {
+    return this.op(0xbb)
+  }
+  f32DemoteF64(): this {
+    return this.op(0xb6)
   }
 
   /** The encoded body: local declarations, instructions, `end`. */

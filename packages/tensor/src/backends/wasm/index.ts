@@ -5,6 +5,7 @@ import { unary } from './elementwise'
 import { conv2d, conv2dBackwardInput, conv2dBackwardFilter } from './conv'
 import { adamUpdate, axpy, reluGrad } from './fused'
 import { elementwiseProgram } from './program'
+import { reductionProgram } from './reduction'
 
 export { wasmAvailable } from './runtime'
 export { setThreads, getThreads, threadPoolStatus, type ThreadPoolStatus } from './threads'
@@ -12,8 +13,8 @@ export { setThreads, getThreads, threadPoolStatus, type ThreadPoolStatus } from 
 /**
  * The reference backend with its hot float32 kernels (matmul, conv2d and both conv2d gradients,
  * relu, and the fused reluGrad, axpy and adamUpdate) on WebAssembly SIMD code generated at load
- * time, and float32 elementwise programs of exact steps (add, sub, mul, div, sqrt, min, max, neg,
- * abs, ...: see `elementwiseProgram`) as one generated kernel per program. Other dtypes, tiny
+ * time, and float32 elementwise programs (arithmetic, min/max, rounding, exp, log, tanh, sigmoid,
+ * softplus, ...: see `elementwiseProgram`) as one generated kernel per program. Other dtypes, tiny
  * products and every other op run on the reference loops. Large float32
  * products are split across worker threads (see `setThreads`), bit-identically to one thread. Use it only where `wasmAvailable()` is true.
  * @example
@@ -34,4 +35,5 @@ export const wasmBackend: Backend = {
   reluGrad,
   adamUpdate,
   elementwiseProgram,
+  reductionProgram,
 }
