@@ -1,3 +1,4 @@
 export * from './error'
 export { exportOnnx, type OnnxExportOptions } from './export'
-export { exportableKinds } from './emit'
+export type { OnnxDim, OnnxValue, OnnxAttribute, OnnxEmitContext, OnnxExport } from './context'
+export { onnxAttribute } from './graph'
