@@ -18,6 +18,7 @@ import { MAX_JSON_DEPTH, jsonDepthExceeds, nestedTooDeep } from '../json'
 import type { JsonValue, Layer, LayerConfig, ModelConfig } from '../layer'
 import { builtinLayers } from '../layers/builtins'
 import type { DecodeContext, LayerKind } from '../layers/define'
+import type { AnyLayer } from '../layers/common'
 import { configError, formatConfigError, joinPath, showValue, type ConfigError } from './error'
 
 export { type ConfigError, formatConfigError } from './error'
@@ -134,7 +135,7 @@ export const decodeModel = (
  * @since 0.1.0
  */
 export const encodeModel = (
-  layer: Layer<unknown, unknown>,
+  layer: AnyLayer,
   opts: ModelConfigOptions = {},
 ): Either<ConfigError, ModelConfig> =>
   layer.config === undefined
