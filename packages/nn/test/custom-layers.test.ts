@@ -12,6 +12,7 @@ import * as t from 'io-ts'
 import * as T from '@backfold/tensor'
 import * as O from '@backfold/ops'
 import {
+  builtinKinds,
   builtinLayers,
   decodeModel,
   defineLayer,
@@ -239,6 +240,29 @@ describe('a custom GLU layer', () => {
     }
     expect(e.path).toBe('body.1 (double)')
     expect(e.message).toMatch(/layer kind 'double' has no ONNX export: its defineLayer has no onnx emitter/)
+  })
+})
+
+describe('the built-in kinds', () => {
+  it('are keyed by their kind, each with an ONNX export; the map does not compile without one', () => {
+    for (const [name, kind] of Object.entries(builtinKinds)) {
+      expect(kind.kind).toBe(name)
+      expect(typeof kind.onnx.emit).toBe('function')
+    }
+    expect(builtinLayers.map((k) => k.kind)).toEqual(Object.keys(builtinKinds))
+    const { onnx: _dropped, ...withoutOnnx } = builtinKinds.relu
+    // @ts-expect-error a built-in kind without its ONNX export does not fit the typed map
+    const broken: typeof builtinKinds = { ...builtinKinds, relu: withoutOnnx }
+    const { relu: _relu, ...withoutRelu } = builtinKinds
+    // @ts-expect-error every built-in kind must have its definition in the map
+    const missing: typeof builtinKinds = withoutRelu
+    expect([broken.relu.onnx, 'relu' in missing]).toEqual([undefined, false])
+  })
+
+  it('a layers option that is not a list of kinds is a Left, not a TypeError', () => {
+    const bad = [{ layers: 'dense' }, { layers: [{ kind: 'x' }] }] as never[]
+    for (const opts of bad)
+      expect(formatConfigError(leftOf(decodeModel({ kind: 'relu' }, opts)) as never)).toMatch(/layers option/)
   })
 })
 

@@ -49,7 +49,17 @@ export type DecodedModel = Layer<unknown, unknown> & { readonly config: ModelCon
  */
 export const kindRegistry = (opts: LayerKindsOption): Either<ConfigError, ReadonlyMap<string, LayerKind>> => {
   const kinds = new Map<string, LayerKind>()
-  for (const k of opts.layers ?? builtinLayers) {
+  const given: unknown = opts.layers ?? builtinLayers
+  if (!Array.isArray(given))
+    return E.left(configError('', `the layers option must be a list of layer kinds, got ${showValue(given)}`))
+  for (const k of given as ReadonlyArray<unknown>) {
+    if (!isLayerKind(k))
+      return E.left(
+        configError(
+          '',
+          `the layers option holds ${showValue(k)}, which is not a layer kind (builtinLayers' entries, or defineLayer's result)`,
+        ),
+      )
     if (kinds.has(k.kind))
       return E.left(
         configError(
@@ -62,6 +72,14 @@ export const kindRegistry = (opts: LayerKindsOption): Either<ConfigError, Readon
   }
   return E.right(kinds)
 }
+
+const isLayerKind = (value: unknown): value is LayerKind =>
+  typeof value === 'object' &&
+  value !== null &&
+  'kind' in value &&
+  typeof value.kind === 'string' &&
+  'decode' in value &&
+  typeof value.decode === 'function'
 
 /** Advice shown with an unknown kind. */
 export const UNKNOWN_KIND_ADVICE =
