@@ -23,4 +23,4 @@ export const avgPool2d = (opts: Pool2dOptions): Layer<NoParams, NoState> => {
 }
 
 /** The `avgPool2d` kind: config fields and ONNX export. @since 0.2.0 */
-export const avgPool2dKind = pool2dKind('avgPool2d', avgPool2d)
+export const avgPool2dKind = /* @__PURE__ */ pool2dKind('avgPool2d', avgPool2d)

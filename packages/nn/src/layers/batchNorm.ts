@@ -159,7 +159,7 @@ const runningAverage = (running: Tensor, batch: Tensor, momentum: number, correc
  * The `batchNorm` kind: ONNX export as BatchNormalization from the running statistics (eval mode).
  * @since 0.2.0
  */
-export const batchNormKind = leafKind({
+export const batchNormKind = /* @__PURE__ */ leafKind({
   kind: 'batchNorm',
   required: {},
   optional: { momentum: F.unitInterval, eps: F.positive, affine: t.boolean, dtype: F.dtype },

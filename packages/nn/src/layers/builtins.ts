@@ -107,4 +107,5 @@ export const builtinKinds: { readonly [K in BuiltinKind]: LayerKind<K> & { reado
  * // decodeModel(json, { layers: [...builtinLayers, gluKind] })
  * @since 0.2.0
  */
-export const builtinLayers: ReadonlyArray<LayerKind> = Object.values(builtinKinds)
+const valuesOf = (map: typeof builtinKinds): ReadonlyArray<LayerKind> => Object.values(map)
+export const builtinLayers: ReadonlyArray<LayerKind> = /* @__PURE__ */ valuesOf(builtinKinds)

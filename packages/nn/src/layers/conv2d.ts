@@ -186,7 +186,7 @@ const geometryOf = (c: Readonly<Record<string, unknown>>): Conv2dOptions =>
  * The `conv2d` kind: config fields, ONNX export (Conv) and allocation.
  * @since 0.2.0
  */
-export const conv2dKind = leafKind({
+export const conv2dKind = /* @__PURE__ */ leafKind({
   kind: 'conv2d',
   required: { outChannels: F.positiveInt, kernelSize: F.positiveOrPair },
   optional: {

@@ -159,13 +159,16 @@ export interface DenseConfig extends LayerConfig {
  * `activation: 'relu'`) and allocation.
  * @since 0.2.0
  */
-export const denseKind = leafKind({
+export const denseKind = /* @__PURE__ */ leafKind({
   kind: 'dense',
   required: { units: F.positiveInt },
   optional: {
     useBias: t.boolean,
     dtype: F.dtype,
-    activation: t.union([t.literal('relu'), t.literal('linear')], "'relu' or 'linear'"),
+    activation: /* @__PURE__ */ t.union(
+      [/* @__PURE__ */ t.literal('relu'), /* @__PURE__ */ t.literal('linear')],
+      "'relu' or 'linear'",
+    ),
   },
   build: (f) =>
     dense(f['units'] as number, {

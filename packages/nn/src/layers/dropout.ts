@@ -51,7 +51,7 @@ export const dropout = (rate: number): Layer<NoParams, NoState> => {
 }
 
 /** The `dropout` kind: the identity in an (inference) ONNX graph. @since 0.2.0 */
-export const dropoutKind = leafKind({
+export const dropoutKind = /* @__PURE__ */ leafKind({
   kind: 'dropout',
   required: { rate: F.rate },
   optional: {},

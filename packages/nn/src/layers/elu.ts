@@ -21,7 +21,7 @@ export const elu = (alpha = 1): Layer<NoParams, NoState> =>
   )
 
 /** The `elu` kind: ONNX export as Elu. @since 0.2.0 */
-export const eluKind = leafKind({
+export const eluKind = /* @__PURE__ */ leafKind({
   kind: 'elu',
   required: {},
   optional: { alpha: F.finite },

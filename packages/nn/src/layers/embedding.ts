@@ -95,7 +95,7 @@ export const embedding = (
 }
 
 /** The `embedding` kind: ONNX export as Gather; an embedding first makes the model input int32. @since 0.2.0 */
-export const embeddingKind = leafKind({
+export const embeddingKind = /* @__PURE__ */ leafKind({
   kind: 'embedding',
   required: { numEmbeddings: F.positiveInt, dim: F.positiveInt },
   optional: { dtype: F.dtype },

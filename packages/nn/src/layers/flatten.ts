@@ -29,7 +29,7 @@ export const flatten = (): Layer<NoParams, NoState> => ({
  * The `flatten` kind: ONNX export as Flatten (axis 1); the input's element type passes through.
  * @since 0.2.0
  */
-export const flattenKind = leafKind({
+export const flattenKind = /* @__PURE__ */ leafKind({
   kind: 'flatten',
   required: {},
   optional: {},

@@ -47,10 +47,15 @@ const composedGelu = (ctx: OnnxEmitContext, x: string, approximate: 'none' | 'ta
 }
 
 /** The `gelu` kind: ONNX export as Gelu (opset >= 20) or its Erf/Tanh formula. @since 0.2.0 */
-export const geluKind = leafKind({
+export const geluKind = /* @__PURE__ */ leafKind({
   kind: 'gelu',
   required: {},
-  optional: { approximate: t.union([t.literal('none'), t.literal('tanh')], "'none' or 'tanh'") },
+  optional: {
+    approximate: /* @__PURE__ */ t.union(
+      [/* @__PURE__ */ t.literal('none'), /* @__PURE__ */ t.literal('tanh')],
+      "'none' or 'tanh'",
+    ),
+  },
   build: (f) => gelu(f['approximate'] === 'tanh' ? 'tanh' : 'none'),
   onnx: {
     emit: (ctx) => {

@@ -39,7 +39,7 @@ export const globalAvgPool2d = (): Layer<NoParams, NoState> => ({
  * Flatten (backfold gives `[N, C]`).
  * @since 0.2.0
  */
-export const globalAvgPool2dKind = leafKind({
+export const globalAvgPool2dKind = /* @__PURE__ */ leafKind({
   kind: 'globalAvgPool2d',
   required: {},
   optional: {},

@@ -109,7 +109,7 @@ export const layerNorm = <A extends boolean = true>(
 }
 
 /** The `layerNorm` kind: ONNX export as LayerNormalization (opset >= 17). @since 0.2.0 */
-export const layerNormKind = leafKind({
+export const layerNormKind = /* @__PURE__ */ leafKind({
   kind: 'layerNorm',
   required: {},
   optional: { axes: F.positiveInt, eps: F.positive, affine: t.boolean, dtype: F.dtype },

@@ -22,7 +22,7 @@ export const leakyRelu = (slope = 0.01): Layer<NoParams, NoState> =>
   )
 
 /** The `leakyRelu` kind: ONNX export as LeakyRelu. @since 0.2.0 */
-export const leakyReluKind = leafKind({
+export const leakyReluKind = /* @__PURE__ */ leafKind({
   kind: 'leakyRelu',
   required: {},
   optional: { slope: F.finite },

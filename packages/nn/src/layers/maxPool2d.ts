@@ -23,4 +23,4 @@ export const maxPool2d = (opts: Pool2dOptions): Layer<NoParams, NoState> => {
 }
 
 /** The `maxPool2d` kind: config fields and ONNX export. @since 0.2.0 */
-export const maxPool2dKind = pool2dKind('maxPool2d', maxPool2d)
+export const maxPool2dKind = /* @__PURE__ */ pool2dKind('maxPool2d', maxPool2d)

@@ -13,7 +13,7 @@ import { leafKind } from './define'
 export const relu = (): Layer<NoParams, NoState> => shapePreserving('relu', O.relu)
 
 /** The `relu` kind: ONNX export as Relu. @since 0.2.0 */
-export const reluKind = leafKind({
+export const reluKind = /* @__PURE__ */ leafKind({
   kind: 'relu',
   required: {},
   optional: {},

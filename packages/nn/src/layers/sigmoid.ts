@@ -12,7 +12,7 @@ import { leafKind } from './define'
 export const sigmoid = (): Layer<NoParams, NoState> => shapePreserving('sigmoid', O.sigmoid)
 
 /** The `sigmoid` kind: ONNX export as Sigmoid. @since 0.2.0 */
-export const sigmoidKind = leafKind({
+export const sigmoidKind = /* @__PURE__ */ leafKind({
   kind: 'sigmoid',
   required: {},
   optional: {},

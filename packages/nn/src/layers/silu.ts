@@ -13,7 +13,7 @@ import { leafKind } from './define'
 export const silu = (): Layer<NoParams, NoState> => shapePreserving('silu', O.silu)
 
 /** The `silu` kind: ONNX export as x · Sigmoid(x). @since 0.2.0 */
-export const siluKind = leafKind({
+export const siluKind = /* @__PURE__ */ leafKind({
   kind: 'silu',
   required: {},
   optional: {},

@@ -36,7 +36,7 @@ export const softmax = (axis = -1): Layer<NoParams, NoState> => ({
 })
 
 /** The `softmax` kind: ONNX export as Softmax. @since 0.2.0 */
-export const softmaxKind = leafKind({
+export const softmaxKind = /* @__PURE__ */ leafKind({
   kind: 'softmax',
   required: {},
   optional: { axis: F.integer },

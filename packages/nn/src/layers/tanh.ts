@@ -12,7 +12,7 @@ import { leafKind } from './define'
 export const tanh = (): Layer<NoParams, NoState> => shapePreserving('tanh', O.tanh)
 
 /** The `tanh` kind: ONNX export as Tanh. @since 0.2.0 */
-export const tanhKind = leafKind({
+export const tanhKind = /* @__PURE__ */ leafKind({
   kind: 'tanh',
   required: {},
   optional: {},

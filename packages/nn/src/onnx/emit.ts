@@ -13,16 +13,17 @@ import { onnxError, type OnnxError } from './error'
 import type { GraphBuilder } from './graph'
 import { makeContext, type OnnxValue } from './context'
 
+// Why the cast: Object.keys of the typed map lists exactly its keys.
+const keysOf = (map: typeof builtinKinds): ReadonlyArray<BuiltinKind> =>
+  Object.freeze(Object.keys(map) as BuiltinKind[])
+
 /**
  * The built-in layer kinds `exportOnnx` knows (every one). Custom kinds export through their
  * `defineLayer` emitter, passed in the `layers` option.
  * @deprecated since 0.2.0: every built-in kind exports; see `builtinKinds`.
  * @since 0.1.0
  */
-export const exportableKinds: ReadonlyArray<BuiltinKind> = /* @__PURE__ */ Object.freeze(
-  // Why the cast: Object.keys of the typed map lists exactly its keys.
-  Object.keys(builtinKinds) as BuiltinKind[],
-)
+export const exportableKinds: ReadonlyArray<BuiltinKind> = /* @__PURE__ */ keysOf(builtinKinds)
 
 /** `value` as a layer config when it is an object with a string `kind`. */
 export const layerConfig = (value: unknown): LayerConfig | undefined =>
