@@ -204,6 +204,31 @@ describe('a custom GLU layer', () => {
       ),
     ).toMatch(/lists the kind 'glu' twice/)
     expect(() => gluKind.create({ units: -1 })).toThrow(/do not pass the codec/)
+    // A field the strict codec drops would be trained with but not saved: refused.
+    expect(() => gluKind.create({ units: 2, gate: 'tanh' } as never)).toThrow(
+      /glu: unknown option 'gate' \(options: units\)/,
+    )
+  })
+
+  it("a kind's allocation gets the decoded options, and nothing when they do not decode", () => {
+    const sized = defineLayer({
+      kind: 'sizedGlu',
+      options: t.strict({ units: PositiveInt }),
+      init: ({ units }, _key, inShape) =>
+        E.right({ params: { w: T.zeros([units, inShape[0]!]) }, state: {}, outShape: [units] }),
+      apply: (_o, p: { readonly w: T.Tensor }, state: Record<never, never>, v) => [
+        O.matmul(v, p.w, { transposeB: true }),
+        state,
+      ],
+      allocation: ({ units }, inShape) =>
+        inShape.length === 1 ? { size: units * inShape[0]!, outShape: [units] } : undefined,
+    })
+    expect(sized.allocation?.({ kind: 'sizedGlu', units: 4 }, [3], () => undefined)).toEqual({
+      size: 12,
+      outShape: [4],
+    })
+    expect(sized.allocation?.({ kind: 'sizedGlu', units: -4 }, [3], () => undefined)).toBeUndefined()
+    expect(gluKind.allocation).toBeUndefined()
   })
 
   it("exports to ONNX and runs in onnxruntime with backfold's outputs", async () => {

@@ -204,7 +204,7 @@ export interface LayerDefinition<K extends string, A, P, S> extends LayerKind<K>
  * })
  * const layer = scaleKind.create({ factor: 2 })
  * const json = encodeModel(layer, { layers: [...builtinLayers, scaleKind] }) // Right({ kind: 'scale', factor: 2 })
- * @throws ValueError from `create` when the options do not pass the codec.
+ * @throws ValueError from `create` when the options do not pass the codec, or hold a field it does not encode.
  * @since 0.2.0
  */
 export const defineLayer = <K extends string, A, O extends JsonRecord, P, S>(
@@ -237,9 +237,25 @@ export const defineLayer = <K extends string, A, O extends JsonRecord, P, S>(
   const create = (options: A): Layer<P, S> => {
     if (!spec.options.is(options))
       throw new T.ValueError(kind, `options ${showValue(options)} do not pass the codec ${spec.options.name}`)
+    const config = configOf(options)
+    // An option the codec does not encode would reach init and apply but not the config: the
+    // layer saved would not be the layer trained.
+    const dropped =
+      typeof options === 'object' && options !== null
+        ? Object.keys(options).find((k) => !Object.prototype.hasOwnProperty.call(config, k))
+        : undefined
+    if (dropped !== undefined)
+      throw new T.ValueError(
+        kind,
+        `unknown option '${dropped}' (options: ${
+          Object.keys(config)
+            .filter((k) => k !== 'kind')
+            .join(', ') || 'none'
+        })`,
+      )
     return {
       kind,
-      config: configOf(options),
+      config,
       init: (key, inShape) => spec.init(options, key, inShape),
       apply: (params, state, x, ctx) => spec.apply(options, params, state, x, ctx),
     }
