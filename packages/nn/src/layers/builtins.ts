@@ -71,8 +71,8 @@ export type BuiltinKind = keyof BuiltinLayerConfigs
 /**
  * Every built-in kind's definition, by kind.
  * @example
- * import { layers } from '@backfold/nn'
- * layers.builtinKinds.dense.kind // 'dense'
+ * import { builtinKinds } from '@backfold/nn'
+ * const emitsOnnx = typeof builtinKinds.dense.onnx.emit === 'function' // true for every built-in kind
  * @since 0.2.0
  */
 export const builtinKinds: { readonly [K in BuiltinKind]: LayerKind<K> & { readonly onnx: OnnxExport } } = {
@@ -104,7 +104,8 @@ export const builtinKinds: { readonly [K in BuiltinKind]: LayerKind<K> & { reado
  * `exportOnnx` and the checkpoint functions. Add your own kinds after them.
  * @example
  * import { builtinLayers, decodeModel } from '@backfold/nn'
- * // decodeModel(json, { layers: [...builtinLayers, gluKind] })
+ * const model = decodeModel({ kind: 'dense', units: 4 }, { layers: builtinLayers }) // the default
+ * // with a custom kind: decodeModel(json, { layers: [...builtinLayers, gluKind] })
  * @since 0.2.0
  */
 const valuesOf = (map: typeof builtinKinds): ReadonlyArray<LayerKind> => Object.values(map)

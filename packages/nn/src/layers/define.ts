@@ -45,8 +45,8 @@ export interface Allocation {
  * functions in their `layers` option.
  * @example
  * import { builtinLayers, decodeModel } from '@backfold/nn'
- * // gluKind from defineLayer (see docs/custom-layers.md)
- * // decodeModel(json, { layers: [...builtinLayers, gluKind] })
+ * const kinds = [...builtinLayers] // plus your own: [...builtinLayers, gluKind] (see docs/custom-layers.md)
+ * const model = decodeModel({ kind: 'relu' }, { layers: kinds }) // Right(relu layer)
  * @since 0.2.0
  */
 export interface LayerKind<K extends string = string> {
