@@ -1,5 +1,6 @@
 import type { Either } from 'fp-ts/lib/Either.js'
 import type { Key, Shape, Tensor } from '@backfold/tensor'
+import type { BuiltinLayerConfigs } from './layers/builtins'
 
 /**
  * Why a network could not be built: the path of the offending layer (e.g. `'body.2 (dense)'`),
@@ -38,6 +39,24 @@ export interface LayerConfig {
   readonly [key: string]: JsonValue
 }
 
+/**
+ * The config of every layer kind a model may hold, by kind: the built-in kinds, plus any kind a
+ * program adds by module augmentation, so `ModelConfig` (what `encodeModel` returns) narrows on
+ * `kind` to the user's own config type too.
+ * @example
+ * import type { LayerConfig } from '@backfold/nn'
+ * interface GluConfig extends LayerConfig { readonly kind: 'glu'; readonly units: number }
+ * declare module '@backfold/nn' {
+ *   interface LayerConfigs { readonly glu: GluConfig }
+ * }
+ * @since 0.2.0
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- the interface exists to be augmented
+export interface LayerConfigs extends BuiltinLayerConfigs {}
+
+/** The config of any known layer kind (see `LayerConfigs`), narrowed by `kind`. @since 0.2.0 */
+export type ModelConfig = LayerConfigs[keyof LayerConfigs]
+
 /** What `init` returns: parameters, state and the inferred per-example output shape. @since 0.1.0 */
 export interface Initialized<P, S> {
   readonly params: P
@@ -70,7 +89,10 @@ export interface Layer<P = unknown, S = unknown> {
   readonly kind: string
   readonly init: (key: Key, inShape: Shape) => Either<LayerError, Initialized<P, S>>
   readonly apply: (params: P, state: S, x: Tensor, ctx: ApplyContext) => readonly [Tensor, S]
-  /** The layer's JSON config, present for every built-in layer (and combinators of them); see `encodeModel`. */
+  /**
+   * The layer's JSON config (`{ kind, ...options }`), present for every built-in layer, every layer
+   * made by a kind from `defineLayer`, and combinators of them; see `encodeModel`.
+   */
   readonly config?: LayerConfig | undefined
 }
 

@@ -225,7 +225,7 @@ describe('resume', () => {
     expect(epochsSeen).toEqual([2, 4, 5])
   })
 
-  it('refuses a model without a config unless one is given', () => {
+  it('refuses a model without a config, saying how to give it one', () => {
     const custom: Layer<unknown, unknown> = {
       kind: 'mine',
       init: (_k, s) => E.right({ params: {}, state: {}, outShape: s }),
@@ -240,7 +240,9 @@ describe('resume', () => {
       key: fitKey,
       checkpoint: { dir: join(root, 'custom'), inShape },
     })
-    expect(leftOf(result)).toMatch(/config\.json: .*has no config.*pass checkpoint\.config/)
+    expect(leftOf(result)).toMatch(
+      /config\.json: the mine layer .*has no config.*define its kind with defineLayer.*pass the kinds as checkpoint\.layers/,
+    )
   })
 })
 

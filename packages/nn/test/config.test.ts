@@ -124,7 +124,10 @@ describe('model configs', () => {
       /^padding: expected 'same', 'valid'/,
     ],
     [{ kind: 'dense', units: 2, unitz: 3 }, /^unitz: is not an option of dense/],
-    [{ kind: 'transformer' }, /^kind: expected one of dense, .*got "transformer"/],
+    [
+      { kind: 'transformer' },
+      /^kind: expected one of sequential, .*dense, .*got "transformer"; a custom kind must be defined with defineLayer and passed in the layers option/,
+    ],
     [
       { kind: 'sequential', layers: { body: { kind: 'residual', body: 7 } } },
       /^layers\.body\.body: expected a layer config object/,

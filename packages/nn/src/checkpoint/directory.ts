@@ -42,7 +42,8 @@ import type { JsonValue, Layer, LayerConfig } from '../layer'
 import { formatLayerError } from '../layer'
 import type { GradientTransformation } from '../optim/transform'
 import type { EpochRecord, History } from '../train/history'
-import { decodeModel, formatConfigError } from '../config/codec'
+import { decodeModel, formatConfigError, kindRegistry, type LayerKindsOption } from '../config/codec'
+import type { LayerKind } from '../layers/define'
 import { flattenNamed } from '../tree'
 import { parseJson as parseJsonText } from '../json'
 import { checkpointError, decodeSafetensors, encodeSafetensors, loadParams } from './safetensors'
@@ -646,8 +647,12 @@ const safetensorsFile = (
 const isRecordOfJson = (value: unknown): value is Readonly<Record<string, JsonValue>> =>
   typeof value === 'object' && value !== null && !Array.isArray(value)
 
-/** Options of `encodeCheckpoint`. @since 0.2.0 */
-export interface EncodeCheckpointOptions {
+/**
+ * Options of `encodeCheckpoint`; `layers` lists the kinds the config may hold (default
+ * `builtinLayers`; add custom kinds: `[...builtinLayers, gluKind]`).
+ * @since 0.2.0
+ */
+export interface EncodeCheckpointOptions extends LayerKindsOption {
   /** The SHA-256 the manifest is computed with (default `sha256Hex`). */
   readonly sha256?: Sha256
 }
@@ -680,7 +685,7 @@ export const encodeCheckpoint = (
     )
   if (!isRecordOfJson(config))
     return E.left(checkpointError('config.json', `config must be a layer config object, got ${show(config)}`))
-  const model = decodeModel(config)
+  const model = decodeModel(config, opts)
   if (E.isLeft(model)) return E.left(checkpointError('config.json', formatConfigError(model.left)))
   const built = model.right.init(T.random.key(0), inShape)
   if (E.isLeft(built))
@@ -758,8 +763,12 @@ export const encodeCheckpoint = (
 // decode
 // ---------------------------------------------------------------------------------------------
 
-/** Options of `decodeCheckpoint` (and of the Node `loadCheckpoint`). @since 0.1.0 */
-export interface DecodeCheckpointOptions<O> {
+/**
+ * Options of `decodeCheckpoint` (and of the Node `loadCheckpoint`); `layers` lists the kinds
+ * `config.json` may hold (default `builtinLayers`; add custom kinds: `[...builtinLayers, gluKind]`).
+ * @since 0.1.0
+ */
+export interface DecodeCheckpointOptions<O> extends LayerKindsOption {
   /**
    * The optimizer training will continue with: its `init(params)` is the template the optimizer state
    * is checked against (structure, shapes, dtypes, kinds of constants). Without it the state is
@@ -824,51 +833,39 @@ const recordOf = (value: unknown): Readonly<Record<string, unknown>> | undefined
     : undefined
 
 /**
- * Whether `init` of the built-in layer `config` for the per-example `inShape` allocates at most
- * `budget` parameter and state values, found out WITHOUT that allocation: the layer API has no
- * shape-only `init`, so the sizes and output shapes of the parameterised kinds (dense, conv2d,
- * batchNorm, layerNorm, embedding) are worked out here from their configs, with the tensor
- * package's own convolution geometry; parameter-free layers allocate nothing, so their own `init`
- * gives their output shapes. A `Left` holds the count past the budget (at the first layer that
- * passes it). A `Right` means the walk stayed within the budget, or reached what it cannot size (a
- * layer `init` would reject, or an unknown kind), where the real `init` takes over, having at most
+ * Whether `init` of the model `config` for the per-example `inShape` allocates at most `budget`
+ * parameter and state values, found out WITHOUT that allocation: the layer API has no shape-only
+ * `init`, so each kind's `allocation` (`LayerKind`) works out what its `init` would allocate and,
+ * for the kinds that allocate, its output shape; layers that allocate nothing are sized by their
+ * own `init`. A `Left` holds the count past the budget (at the first layer that passes it). A
+ * `Right` means the walk stayed within the budget, or reached what it cannot size (a layer `init`
+ * would reject, or a kind without `allocation`), where the real `init` takes over, having at most
  * budget's worth allocated before. Sizing a kind too small would only weaken the check: the exact
  * names, shapes and dtypes are compared after `init`.
  */
-const initFitsBudget = (config: unknown, inShape: Shape, budget: number): Either<number, void> => {
+const initFitsBudget = (
+  kinds: ReadonlyMap<string, LayerKind>,
+  layers: LayerKindsOption,
+  config: unknown,
+  inShape: Shape,
+  budget: number,
+): Either<number, void> => {
   let total = 0
   let stopped = false
   // The output shape of `node` for `input`, or undefined once the walk cannot go on.
   const walk = (node: unknown, input: Shape): Shape | undefined => {
     const c = recordOf(node)
     if (c === undefined || stopped) return undefined
-    const children = recordOf(c['layers'])
-    const list: ReadonlyArray<unknown> | undefined = Array.isArray(c['layers'])
-      ? c['layers']
-      : children === undefined
-        ? undefined
-        : Object.values(children)
-    if (c['kind'] === 'sequential' && list !== undefined) {
-      let shape: Shape | undefined = input
-      for (const child of list) if (shape !== undefined) shape = walk(child, shape)
-      return shape
-    }
-    if (c['kind'] === 'parallel' && list !== undefined) {
-      // Every branch sees the input; outputs are concatenated along their first axis.
-      const outs = list.map((child) => walk(child, input))
-      const first = outs[0]
-      if (first === undefined || outs.some((o) => o === undefined || o.length === 0)) return undefined
-      return [outs.reduce((n, o) => n + (o?.[0] ?? 0), 0), ...first.slice(1)]
-    }
-    if (c['kind'] === 'residual') return walk(c['body'], input) === undefined ? undefined : input
-    const leaf = leafInit(c, input)
+    const kind = typeof c['kind'] === 'string' ? kinds.get(c['kind']) : undefined
+    const leaf = kind?.allocation?.(c, input, walk)
+    if (stopped) return undefined
     if (leaf !== undefined) total += leaf.size
     if (leaf === undefined || total > budget) {
       stopped = true
       return undefined
     }
     if (leaf.outShape !== undefined) return leaf.outShape
-    const layer = decodeModel(c)
+    const layer = decodeModel(c, layers)
     const built = E.isLeft(layer) ? undefined : layer.right.init(T.random.key(0), input)
     if (built === undefined || E.isLeft(built)) {
       stopped = true
@@ -878,96 +875,6 @@ const initFitsBudget = (config: unknown, inShape: Shape, budget: number): Either
   }
   walk(config, [...inShape])
   return total > budget ? E.left(total) : E.right(undefined)
-}
-
-/** A pair of numbers from a config, or one number. */
-const numberOrPair = (v: unknown): number | readonly [number, number] | undefined =>
-  typeof v === 'number'
-    ? v
-    : Array.isArray(v) && v.length === 2 && typeof v[0] === 'number' && typeof v[1] === 'number'
-      ? [v[0], v[1]]
-      : undefined
-
-const padding2d = (v: unknown): T.Padding2d | undefined => {
-  if (v === 'same' || v === 'valid') return v
-  if (Array.isArray(v) && v.length === 4 && v.every((n) => typeof n === 'number'))
-    return [Number(v[0]), Number(v[1]), Number(v[2]), Number(v[3])]
-  return numberOrPair(v)
-}
-
-/**
- * What `init` of one built-in leaf layer allocates (params and state) and, for the kinds that
- * allocate, its output shape; no `outShape` means the layer allocates nothing and its own `init`
- * gives the shape. Undefined when unknown (a custom kind, or an input `init` would reject).
- */
-const leafInit = (
-  c: Readonly<Record<string, unknown>>,
-  input: Shape,
-): { readonly size: number; readonly outShape?: Shape } | undefined => {
-  const num = (key: string, fallback: number): number => {
-    const v = c[key]
-    return typeof v === 'number' ? v : fallback
-  }
-  const withBias = (weights: number, units: number): number => weights + (c['useBias'] === false ? 0 : units)
-  switch (c['kind']) {
-    case 'dense': {
-      const units = num('units', 0)
-      return input.length === 1 ? { size: withBias(units * input[0]!, units), outShape: [units] } : undefined
-    }
-    case 'conv2d': {
-      const outChannels = num('outChannels', 0)
-      const kernel = numberOrPair(c['kernelSize'])
-      if (input.length !== 3 || kernel === undefined) return undefined
-      const [kh, kw] = typeof kernel === 'number' ? [kernel, kernel] : kernel
-      const weightShape = [outChannels, input[0]!, kh, kw]
-      const stride = numberOrPair(c['stride'])
-      const padding = padding2d(c['padding'])
-      const dilation = numberOrPair(c['dilation'])
-      const xShape = [1, ...input]
-      try {
-        const spec = T.conv2dSpec('conv2d', xShape, weightShape, {
-          ...(stride === undefined ? {} : { stride }),
-          ...(padding === undefined ? {} : { padding }),
-          ...(dilation === undefined ? {} : { dilation }),
-        })
-        return {
-          size: withBias(sizeOf(weightShape), outChannels),
-          outShape: T.conv2dOutputShape(xShape, weightShape, spec).slice(1),
-        }
-      } catch {
-        return undefined // init reports the bad geometry
-      }
-    }
-    case 'batchNorm':
-      // weight and bias when affine, running mean and variance always, all [channels]
-      return input.length === 0
-        ? undefined
-        : { size: (c['affine'] === false ? 2 : 4) * input[0]!, outShape: input }
-    case 'layerNorm': {
-      const axes = num('axes', 1)
-      if (input.length < axes) return undefined
-      const normalized = sizeOf(input.slice(input.length - axes))
-      return { size: c['affine'] === false ? 0 : 2 * normalized, outShape: input }
-    }
-    case 'embedding':
-      return { size: num('numEmbeddings', 0) * num('dim', 0), outShape: [...input, num('dim', 0)] }
-    case 'maxPool2d':
-    case 'avgPool2d':
-    case 'globalAvgPool2d':
-    case 'flatten':
-    case 'dropout':
-    case 'relu':
-    case 'sigmoid':
-    case 'tanh':
-    case 'silu':
-    case 'elu':
-    case 'leakyRelu':
-    case 'gelu':
-    case 'softmax':
-      return { size: 0 }
-    default:
-      return undefined
-  }
 }
 
 /** Differences between two JSON values, as `path: checkpoint has X, model has Y` (the first few). */
@@ -991,8 +898,8 @@ const jsonDifferences = (saved: unknown, current: unknown, path = '', out: strin
  * so `{ kind: 'dense', units: 4 }` and the same with `useBias: true` compare equal where the
  * builders make them so.
  */
-const normalizedConfig = (config: LayerConfig): unknown => {
-  const decoded = decodeModel(config)
+const normalizedConfig = (config: LayerConfig, layers: LayerKindsOption): unknown => {
+  const decoded = decodeModel(config, layers)
   return E.isRight(decoded) && decoded.right.config !== undefined ? decoded.right.config : config
 }
 
@@ -1112,13 +1019,19 @@ export const decodeCheckpoint = <P, S, O = unknown>(
   if (E.isLeft(configBytes)) return configBytes
   const configJson = parseJson(configBytes.right, t.unknown, source('config.json'))
   if (E.isLeft(configJson)) return configJson
-  const savedModel = decodeModel(configJson.right)
+  const layers: LayerKindsOption = opts.layers === undefined ? {} : { layers: opts.layers }
+  const kinds = kindRegistry(layers)
+  if (E.isLeft(kinds)) return E.left(checkpointError(source('config.json'), formatConfigError(kinds.left)))
+  const savedModel = decodeModel(configJson.right, layers)
   if (E.isLeft(savedModel))
     return E.left(checkpointError(source('config.json'), formatConfigError(savedModel.left)))
   // decodeModel accepted it, so it is a layer config object.
   const config = configJson.right as LayerConfig
   if (opts.ignoreConfigMismatch !== true && model.config !== undefined) {
-    const differences = jsonDifferences(normalizedConfig(config), normalizedConfig(model.config))
+    const differences = jsonDifferences(
+      normalizedConfig(config, layers),
+      normalizedConfig(model.config, layers),
+    )
     if (differences.length > 0)
       return E.left(
         checkpointError(
@@ -1148,7 +1061,7 @@ export const decodeCheckpoint = <P, S, O = unknown>(
     (n, x) => n + sizeOf(x.shape),
     0,
   )
-  const fits = initFitsBudget(model.config ?? config, inShape, initBudget(held))
+  const fits = initFitsBudget(kinds.right, layers, model.config ?? config, inShape, initBudget(held))
   if (E.isLeft(fits))
     return E.left(
       checkpointError(

@@ -3,7 +3,12 @@ import * as O from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import type { DType, Tensor } from '@backfold/tensor'
 import type { Layer, NoParams } from '../layer'
+import * as t from 'io-ts/lib/index.js'
+import * as F from '../config/fields'
+import { floatAttribute } from '../onnx/graph'
 import { badShape, checkLayerOptions, configOf, fail, paramDType } from './common'
+import { leafKind } from './define'
+import { formatDims } from '../onnx/context'
 
 /** Learned per-channel scale and shift of `batchNorm` (PyTorch's names). @since 0.1.0 */
 export interface BatchNormParams {
@@ -149,3 +154,54 @@ const runningAverage = (running: Tensor, batch: Tensor, momentum: number, correc
     O.add(O.mul(running, 1 - momentum), O.mul(O.reshape(batch, [-1]), momentum * correction)),
     running.dtype,
   )
+
+/**
+ * The `batchNorm` kind: ONNX export as BatchNormalization from the running statistics (eval mode).
+ * @since 0.2.0
+ */
+export const batchNormKind = /* @__PURE__ */ leafKind({
+  kind: 'batchNorm',
+  required: {},
+  optional: { momentum: F.unitInterval, eps: F.positive, affine: t.boolean, dtype: F.dtype },
+  // Why the cast: the fields passed the codecs above, which are BatchNormOptions' types.
+  build: (f) => batchNorm(f as BatchNormOptions),
+  // weight and bias when affine, running mean and variance always, all [channels]
+  allocation: (c, inShape) =>
+    inShape.length === 0
+      ? undefined
+      : { size: (c['affine'] === false ? 2 : 4) * inShape[0]!, outShape: inShape },
+  onnx: {
+    emit: (ctx) => {
+      const x = ctx.float()
+      if (E.isLeft(x)) return x
+      if (x.right.shape.length === 0)
+        return ctx.fail(
+          `expected a per-example input [channels, ...] (rank >= 1), got ${formatDims(x.right.shape)}`,
+        )
+      const channels = x.right.shape[0] ?? null
+      const mean = ctx.stateTensor('runningMean', [typeof channels === 'number' ? channels : null])
+      if (E.isLeft(mean)) return mean
+      const c = mean.right.shape[0]!
+      const variance = ctx.stateTensor('runningVar', [c])
+      if (E.isLeft(variance)) return variance
+      const weight = ctx.optionalParam('affine', 'weight', [c])
+      if (E.isLeft(weight)) return weight
+      const bias = ctx.optionalParam('affine', 'bias', [c])
+      if (E.isLeft(bias)) return bias
+      const eps = ctx.number('eps', 1e-5)
+      if (E.isLeft(eps)) return eps
+      // Eval mode: (x - runningMean) / sqrt(runningVar + eps) * weight + bias, per channel (axis 1).
+      const inputs = [
+        x.right.name,
+        ctx.initializer('weight', weight.right ?? T.ones([c])),
+        ctx.initializer('bias', bias.right ?? T.zeros([c])),
+        ctx.initializer('runningMean', mean.right),
+        ctx.initializer('runningVar', variance.right),
+      ]
+      return E.right({
+        ...x.right,
+        name: ctx.node('BatchNormalization', inputs, [floatAttribute('epsilon', eps.right)]),
+      })
+    },
+  },
+})

@@ -1,7 +1,11 @@
+import * as E from 'fp-ts/lib/Either.js'
+import type { Either } from 'fp-ts/lib/Either.js'
 import * as T from '@backfold/tensor'
 import type { AnyLayer, ChildLayer, LayerParams, LayerState } from './common'
 import { asChild, isLayer } from './common'
-import type { JsonValue } from '../layer'
+import type { JsonValue, Layer } from '../layer'
+import { configError, joinPath, showValue, type ConfigError } from '../config/error'
+import { construct, type DecodeContext } from './define'
 
 /** Named child layers, for the record forms of `sequential` and `parallel`. @since 0.1.0 */
 export type LayerRecord = { readonly [name: string]: AnyLayer }
@@ -106,3 +110,65 @@ const describe = (value: unknown): string =>
       : typeof value === 'object'
         ? 'an object'
         : typeof value
+
+/**
+ * Decodes a `sequential` or `parallel` config: its `layers` (an array, or a record whose names come
+ * from the file) decoded one by one, then the combinator built from them.
+ */
+export const decodeContainer = (
+  kind: 'sequential' | 'parallel',
+  config: Readonly<Record<string, unknown>>,
+  ctx: DecodeContext,
+  make: (...args: ReadonlyArray<unknown>) => AnyLayer,
+): Either<ConfigError, Layer<unknown, unknown>> => {
+  const extra = Object.keys(config).filter((k) => k !== 'kind' && k !== 'layers')
+  if (extra.length > 0)
+    return E.left(configError(joinPath(ctx.path, extra[0]!), `is not an option of ${kind} (options: layers)`))
+  const children = config['layers']
+  if (Array.isArray(children)) {
+    const layers: Array<Layer<unknown, unknown>> = []
+    for (let i = 0; i < children.length; i++) {
+      const child = ctx.child(children[i], 'layers', i)
+      if (E.isLeft(child)) return child
+      layers.push(child.right)
+    }
+    return construct(ctx.path, () => make(...layers))
+  }
+  if (typeof children === 'object' && children !== null) {
+    // Names come from the file: collected as entries and turned into own properties by
+    // Object.fromEntries, so `__proto__` or `constructor` is a layer name like any other
+    // (assigning `layers['__proto__'] = child` would set the record's prototype instead).
+    const layers: Array<readonly [string, Layer<unknown, unknown>]> = []
+    for (const [name, c] of Object.entries(children)) {
+      if (name === '' || name.includes('.'))
+        return E.left(
+          configError(
+            joinPath(joinPath(ctx.path, 'layers'), name),
+            `layer name ${showValue(name)} must be non-empty and contain no '.' (names join into dotted parameter paths)`,
+          ),
+        )
+      const child = ctx.child(c, 'layers', name)
+      if (E.isLeft(child)) return child
+      layers.push([name, child.right])
+    }
+    return construct(ctx.path, () => make(Object.fromEntries(layers)))
+  }
+  return E.left(
+    configError(
+      joinPath(ctx.path, 'layers'),
+      `expected an array or a record of layer configs, got ${showValue(children)}`,
+    ),
+  )
+}
+
+/** The child configs of a `sequential`/`parallel` config, keyed like their params (indices or names). */
+export const childEntries = (
+  config: Readonly<Record<string, unknown>>,
+): Array<readonly [string, unknown]> => {
+  const layers = config['layers']
+  return Array.isArray(layers)
+    ? layers.map((c: unknown, i: number) => [String(i), c] as const)
+    : typeof layers === 'object' && layers !== null
+      ? Object.entries(layers)
+      : []
+}

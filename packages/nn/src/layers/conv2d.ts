@@ -3,7 +3,13 @@ import { pipe } from 'fp-ts/lib/function.js'
 import * as O from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import type { Conv2dOptions, DType, Tensor } from '@backfold/tensor'
-import type { Layer, NoState } from '../layer'
+import * as t from 'io-ts/lib/index.js'
+import type { JsonValue, Layer, LayerConfig, NoState } from '../layer'
+import * as F from '../config/fields'
+import type { OnnxDim } from '../onnx/context'
+import { intsAttribute } from '../onnx/graph'
+import { outSpatial, probe, windowAttributes } from '../onnx/window'
+import { leafKind } from './define'
 import type { Initializer } from '../init/initializer'
 import { torchDefault } from '../init/varianceScaling'
 import {
@@ -151,3 +157,104 @@ export const conv2d = <B extends boolean = true>(
   // Safe: `bias` is present exactly when useBias is not false, which is what Conv2dParamsFor<B> says.
   return layer as Layer<Conv2dParamsFor<B>, NoState>
 }
+
+/** The config of a `conv2d` layer, as `encodeModel` writes it. @since 0.2.0 */
+export interface Conv2dConfig extends LayerConfig {
+  readonly kind: 'conv2d'
+  readonly outChannels: number
+  readonly kernelSize: number | readonly [number, number]
+  readonly stride?: number | readonly [number, number]
+  readonly padding?: JsonValue
+  readonly dilation?: number | readonly [number, number]
+  readonly useBias?: boolean
+  readonly dtype?: DType
+}
+
+/** A pair of numbers from a config, or one number. */
+const numberOrPair = (v: unknown): number | readonly [number, number] | undefined =>
+  typeof v === 'number'
+    ? v
+    : Array.isArray(v) && v.length === 2 && typeof v[0] === 'number' && typeof v[1] === 'number'
+      ? [v[0], v[1]]
+      : undefined
+
+/** Why the cast: the fields are JSON here (absent ones undefined); conv2dSpec validates each and throws a ValueError naming it. */
+const geometryOf = (c: Readonly<Record<string, unknown>>): Conv2dOptions =>
+  ({ stride: c['stride'], padding: c['padding'], dilation: c['dilation'] }) as Conv2dOptions
+
+/**
+ * The `conv2d` kind: config fields, ONNX export (Conv) and allocation.
+ * @since 0.2.0
+ */
+export const conv2dKind = /* @__PURE__ */ leafKind({
+  kind: 'conv2d',
+  required: { outChannels: F.positiveInt, kernelSize: F.positiveOrPair },
+  optional: {
+    stride: F.positiveOrPair,
+    padding: F.padding,
+    dilation: F.positiveOrPair,
+    useBias: t.boolean,
+    dtype: F.dtype,
+  },
+  build: (f) => {
+    const { outChannels, kernelSize, ...rest } = f
+    return conv2d(outChannels as number, kernelSize as number, rest as Conv2dLayerOptions)
+  },
+  allocation: (c, inShape) => {
+    const outChannels = typeof c['outChannels'] === 'number' ? c['outChannels'] : 0
+    const kernel = numberOrPair(c['kernelSize'])
+    if (inShape.length !== 3 || kernel === undefined) return undefined
+    const [kh, kw] = typeof kernel === 'number' ? [kernel, kernel] : kernel
+    const weightShape = [outChannels, inShape[0]!, kh, kw]
+    const xShape = [1, ...inShape]
+    const geometry = Object.fromEntries(
+      Object.entries(geometryOf(c)).filter(([, v]) => v !== undefined),
+    ) as Conv2dOptions
+    try {
+      const spec = T.conv2dSpec('conv2d', xShape, weightShape, geometry)
+      return {
+        size: weightShape.reduce((n, d) => n * d, 1) + (c['useBias'] === false ? 0 : outChannels),
+        outShape: T.conv2dOutputShape(xShape, weightShape, spec).slice(1),
+      }
+    } catch {
+      return undefined // init reports the bad geometry
+    }
+  },
+  onnx: {
+    emit: (ctx) => {
+      const x = ctx.rank(3, '[channels, height, width]')
+      if (E.isLeft(x)) return x
+      // Why the cast: rank just checked the rank is 3.
+      const [channels, height, width] = x.right.shape as readonly [OnnxDim, OnnxDim, OnnxDim]
+      const outChannels = ctx.config['outChannels']
+      const kernel = numberOrPair(ctx.config['kernelSize'])
+      const [kh, kw] =
+        kernel === undefined ? [null, null] : typeof kernel === 'number' ? [kernel, kernel] : kernel
+      const weight = ctx.param('weight', [
+        typeof outChannels === 'number' ? outChannels : null,
+        typeof channels === 'number' ? channels : null,
+        kh,
+        kw,
+      ])
+      if (E.isLeft(weight)) return weight
+      const wShape = weight.right.shape
+      const bias = ctx.optionalParam('useBias', 'bias', [wShape[0]!])
+      if (E.isLeft(bias)) return bias
+      const probeShape = [1, wShape[1]!, probe(height), probe(width)]
+      return E.map((spec: T.Conv2dSpec) => {
+        const inputs = [
+          x.right.name,
+          ctx.initializer('weight', weight.right),
+          ...(bias.right === undefined ? [] : [ctx.initializer('bias', bias.right)]),
+        ]
+        const name = ctx.node('Conv', inputs, [
+          intsAttribute('kernel_shape', [wShape[2]!, wShape[3]!]),
+          intsAttribute('dilations', spec.dilation),
+          ...windowAttributes([height, width], ctx.config['padding'], spec),
+        ])
+        const computed = T.conv2dOutputShape(probeShape, wShape, spec).slice(2)
+        return { name, shape: [wShape[0]!, ...outSpatial([height, width], computed)], elem: 'float' as const }
+      })(ctx.geometry(() => T.conv2dSpec('conv2d', probeShape, wShape, geometryOf(ctx.config))))
+    },
+  },
+})

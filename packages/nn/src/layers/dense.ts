@@ -3,7 +3,11 @@ import { pipe } from 'fp-ts/lib/function.js'
 import * as O from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import type { DType, Tensor } from '@backfold/tensor'
-import type { Layer, NoState } from '../layer'
+import * as t from 'io-ts/lib/index.js'
+import type { Layer, LayerConfig, NoState } from '../layer'
+import * as F from '../config/fields'
+import { intAttribute } from '../onnx/graph'
+import { leafKind } from './define'
 import type { Initializer } from '../init/initializer'
 import { torchDefault } from '../init/varianceScaling'
 import {
@@ -139,3 +143,75 @@ export const dense = <B extends boolean = true>(
   // Safe: `bias` is present exactly when useBias is not false, which is what DenseParamsFor<B> says.
   return layer as Layer<DenseParamsFor<B>, NoState>
 }
+
+/** The config of a `dense` layer, as `encodeModel` writes it. @since 0.2.0 */
+export interface DenseConfig extends LayerConfig {
+  readonly kind: 'dense'
+  readonly units: number
+  readonly useBias?: boolean
+  readonly dtype?: DType
+  /** Recorded only when `'relu'`: configs written before the option existed decode as before. */
+  readonly activation?: DenseActivation
+}
+
+/**
+ * The `dense` kind: config fields, ONNX export (Gemm with transB = 1, then Relu for
+ * `activation: 'relu'`) and allocation.
+ * @since 0.2.0
+ */
+export const denseKind = /* @__PURE__ */ leafKind({
+  kind: 'dense',
+  required: { units: F.positiveInt },
+  optional: {
+    useBias: t.boolean,
+    dtype: F.dtype,
+    activation: /* @__PURE__ */ t.union(
+      [/* @__PURE__ */ t.literal('relu'), /* @__PURE__ */ t.literal('linear')],
+      "'relu' or 'linear'",
+    ),
+  },
+  build: (f) =>
+    dense(f['units'] as number, {
+      useBias: f['useBias'] !== false,
+      ...(f['dtype'] === undefined ? {} : { dtype: f['dtype'] as DType }),
+      ...(f['activation'] === 'relu' ? { activation: 'relu' } : {}),
+    }),
+  allocation: (c, inShape) => {
+    const units = typeof c['units'] === 'number' ? c['units'] : 0
+    return inShape.length === 1
+      ? { size: units * inShape[0]! + (c['useBias'] === false ? 0 : units), outShape: [units] }
+      : undefined
+  },
+  onnx: {
+    emit: (ctx) => {
+      const x = ctx.rank(1, '[features]')
+      if (E.isLeft(x)) return x
+      const activation = ctx.config['activation']
+      if (activation !== undefined && activation !== 'relu' && activation !== 'linear')
+        return ctx.fail(`config.activation must be 'relu' or 'linear', got ${JSON.stringify(activation)}`)
+      const inFeatures = x.right.shape[0] ?? null
+      const units = ctx.config['units']
+      const weight = ctx.param('weight', [
+        typeof units === 'number' ? units : null,
+        typeof inFeatures === 'number' ? inFeatures : null,
+      ])
+      if (E.isLeft(weight)) return weight
+      const outFeatures = weight.right.shape[0]!
+      const bias = ctx.optionalParam('useBias', 'bias', [outFeatures])
+      if (E.isLeft(bias)) return bias
+      const inputs = [
+        x.right.name,
+        ctx.initializer('weight', weight.right),
+        ...(bias.right === undefined ? [] : [ctx.initializer('bias', bias.right)]),
+      ]
+      // y = x Wᵀ + b, with W stored [out, in] as in PyTorch.
+      const gemm = ctx.node('Gemm', inputs, [intAttribute('transB', 1)])
+      // dense(n, { activation: 'relu' }) is one fused op here; ONNX has no fused Gemm + Relu, so two nodes.
+      return E.right({
+        name: activation === 'relu' ? ctx.node('Relu', [gemm]) : gemm,
+        shape: [outFeatures],
+        elem: 'float',
+      })
+    },
+  },
+})

@@ -3,6 +3,8 @@ import * as O from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import type { Layer, NoParams, NoState } from '../layer'
 import { badShape, fail } from './common'
+import * as F from '../config/fields'
+import { leafKind } from './define'
 
 const rateProblem = (rate: number): string | undefined =>
   typeof rate === 'number' && rate >= 0 && rate < 1
@@ -47,3 +49,12 @@ export const dropout = (rate: number): Layer<NoParams, NoState> => {
     },
   }
 }
+
+/** The `dropout` kind: the identity in an (inference) ONNX graph. @since 0.2.0 */
+export const dropoutKind = /* @__PURE__ */ leafKind({
+  kind: 'dropout',
+  required: { rate: F.rate },
+  optional: {},
+  build: (f) => dropout(f['rate'] as number),
+  onnx: { emit: (ctx) => E.right(ctx.input), inputElem: () => 'pass' },
+})

@@ -16,6 +16,10 @@ import {
   paramDType,
   runInit,
 } from './common'
+import * as F from '../config/fields'
+import { formatDims } from '../onnx/context'
+import { intAttribute } from '../onnx/graph'
+import { leafKind } from './define'
 
 /** Parameters of `embedding` (PyTorch's `nn.Embedding` name and layout). @since 0.1.0 */
 export interface EmbeddingParams {
@@ -89,3 +93,43 @@ export const embedding = (
     },
   }
 }
+
+/** The `embedding` kind: ONNX export as Gather; an embedding first makes the model input int32. @since 0.2.0 */
+export const embeddingKind = /* @__PURE__ */ leafKind({
+  kind: 'embedding',
+  required: { numEmbeddings: F.positiveInt, dim: F.positiveInt },
+  optional: { dtype: F.dtype },
+  build: (f) =>
+    embedding(
+      f['numEmbeddings'] as number,
+      f['dim'] as number,
+      f['dtype'] === undefined ? {} : { dtype: f['dtype'] as DType },
+    ),
+  allocation: (c, inShape) => {
+    const num = (key: string): number => (typeof c[key] === 'number' ? (c[key] as number) : 0)
+    return { size: num('numEmbeddings') * num('dim'), outShape: [...inShape, num('dim')] }
+  },
+  onnx: {
+    emit: (ctx) => {
+      const x = ctx.input
+      if (x.elem !== 'int32')
+        return ctx.fail(
+          `takes int32 indices but receives float values ${formatDims(x.shape)}; export with inputDType: 'int32'`,
+        )
+      const count = ctx.config['numEmbeddings']
+      const dim = ctx.config['dim']
+      const weight = ctx.param('weight', [
+        typeof count === 'number' ? count : null,
+        typeof dim === 'number' ? dim : null,
+      ])
+      if (E.isLeft(weight)) return weight
+      const name = ctx.node(
+        'Gather',
+        [ctx.initializer('weight', weight.right), x.name],
+        [intAttribute('axis', 0)],
+      )
+      return E.right({ name, shape: [...x.shape, weight.right.shape[1]!], elem: 'float' })
+    },
+    inputElem: () => 'int32',
+  },
+})

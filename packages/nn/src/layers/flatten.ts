@@ -3,6 +3,8 @@ import * as O from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import type { Layer, NoParams, NoState } from '../layer'
 import { badShape, fail } from './common'
+import { leafKind } from './define'
+import { intAttribute } from '../onnx/graph'
 
 /**
  * Flattens each example to a vector: `[N, ...inShape]` → `[N, product(inShape)]` (PyTorch's
@@ -21,4 +23,32 @@ export const flatten = (): Layer<NoParams, NoState> => ({
   },
   // The batch size is read from x, not inferred with -1, so an empty batch or example still reshapes.
   apply: (_params, state, x) => [O.reshape(x, [x.shape[0]!, T.sizeOf(x.shape.slice(1))]), state],
+})
+
+/**
+ * The `flatten` kind: ONNX export as Flatten (axis 1); the input's element type passes through.
+ * @since 0.2.0
+ */
+export const flattenKind = /* @__PURE__ */ leafKind({
+  kind: 'flatten',
+  required: {},
+  optional: {},
+  build: () => flatten(),
+  onnx: {
+    emit: (ctx) => {
+      const dims = ctx.input.shape
+      const size =
+        dims.length === 1
+          ? dims[0]!
+          : dims.every((d): d is number => typeof d === 'number')
+            ? dims.reduce((n, d) => n * d, 1)
+            : null
+      return E.right({
+        name: ctx.node('Flatten', [ctx.input.name], [intAttribute('axis', 1)]),
+        shape: [size],
+        elem: ctx.input.elem,
+      })
+    },
+    inputElem: () => 'pass',
+  },
 })

@@ -3,6 +3,8 @@ import * as O from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import type { Layer, NoParams, NoState } from '../layer'
 import { badShape, fail } from './common'
+import { leafKind } from './define'
+import { intAttribute } from '../onnx/graph'
 
 /**
  * Mean over the spatial axes of NCHW batches: per-example `[C, H, W]` → `[C]` (as Keras's
@@ -30,4 +32,24 @@ export const globalAvgPool2d = (): Layer<NoParams, NoState> => ({
     return E.right({ params: {}, state: {}, outShape: [inShape[0]!] })
   },
   apply: (_params, state, x) => [O.mean(x, { axis: [2, 3] }), state],
+})
+
+/**
+ * The `globalAvgPool2d` kind: ONNX export as GlobalAveragePool (which keeps `[N, C, 1, 1]`) then
+ * Flatten (backfold gives `[N, C]`).
+ * @since 0.2.0
+ */
+export const globalAvgPool2dKind = /* @__PURE__ */ leafKind({
+  kind: 'globalAvgPool2d',
+  required: {},
+  optional: {},
+  build: () => globalAvgPool2d(),
+  onnx: {
+    emit: (ctx) =>
+      E.map((x: { readonly name: string; readonly shape: ReadonlyArray<number | string | null> }) => ({
+        name: ctx.node('Flatten', [ctx.node('GlobalAveragePool', [x.name])], [intAttribute('axis', 1)]),
+        shape: [x.shape[0] ?? null],
+        elem: 'float' as const,
+      }))(ctx.rank(3, '[channels, height, width]')),
+  },
 })

@@ -1,7 +1,7 @@
 import * as O from '@backfold/ops'
 import type { Pool2dOptions } from '@backfold/tensor'
 import type { Layer, NoParams, NoState } from '../layer'
-import { initPool2d } from './pool2d'
+import { initPool2d, pool2dKind } from './pool2d'
 import { POOL2D_LAYER_OPTIONS, checkLayerOptions, configOf } from './common'
 
 /**
@@ -21,3 +21,6 @@ export const maxPool2d = (opts: Pool2dOptions): Layer<NoParams, NoState> => {
     apply: (_params, state, x) => [O.maxPool2d(x, opts), state],
   }
 }
+
+/** The `maxPool2d` kind: config fields and ONNX export. @since 0.2.0 */
+export const maxPool2dKind = /* @__PURE__ */ pool2dKind('maxPool2d', maxPool2d)

@@ -7,7 +7,11 @@ import { layerError } from '../layer'
 import type { AnyLayer } from './common'
 import { childContext, splitKey, underName } from './common'
 import type { LayerRecord, ParamsRecord, ParamsTuple, StateRecord, StateTuple } from './container'
-import { readChildren } from './container'
+import { childEntries, decodeContainer, readChildren } from './container'
+import type { LayerConfig, JsonValue } from '../layer'
+import type { LayerKind } from './define'
+import { formatDims, type OnnxExport, type OnnxValue } from '../onnx/context'
+import { intAttribute } from '../onnx/graph'
 
 /**
  * Branches applied to the SAME input, their outputs concatenated along the feature axis 1 (the
@@ -87,4 +91,61 @@ export function parallel(...args: ReadonlyArray<unknown>): AnyLayer {
     },
   }
   return layer
+}
+
+/** The config of a `parallel`: its branches' configs, as an array or a record. @since 0.2.0 */
+export interface ParallelConfig extends LayerConfig {
+  readonly kind: 'parallel'
+  readonly layers: ReadonlyArray<JsonValue> | { readonly [name: string]: JsonValue }
+}
+
+/** The `parallel` kind: exported as its branches then Concat (axis 1). @since 0.2.0 */
+export const parallelKind: LayerKind<'parallel'> & { readonly onnx: OnnxExport } = {
+  kind: 'parallel',
+  decode: (config, ctx) =>
+    decodeContainer('parallel', config, ctx, parallel as (...a: ReadonlyArray<unknown>) => AnyLayer),
+  // Every branch sees the input; outputs are concatenated along their first axis.
+  allocation: (config, inShape, child) => {
+    const outs = childEntries(config).map(([, c]) => child(c, inShape))
+    const first = outs[0]
+    if (first === undefined || outs.some((o) => o === undefined || o.length === 0)) return undefined
+    return { size: 0, outShape: [outs.reduce((n, o) => n + (o?.[0] ?? 0), 0), ...first.slice(1)] }
+  },
+  onnx: {
+    emit: (ctx) => {
+      const children = childEntries(ctx.config)
+      if (children.length === 0)
+        return ctx.fail('config.layers must be a non-empty array or record of layer configs')
+      const outs: OnnxValue[] = []
+      for (const [key, c] of children) {
+        const out = ctx.child(c, key, ctx.input)
+        if (E.isLeft(out)) return out
+        const first = outs[0]
+        if (
+          out.right.shape.length === 0 ||
+          (first !== undefined && first.shape.length !== out.right.shape.length)
+        )
+          return ctx.fail(
+            `branch '${key}' gives ${formatDims(out.right.shape)}; branches must have the same rank >= 1 to concatenate along axis 1`,
+          )
+        if (first !== undefined && first.elem !== out.right.elem)
+          return ctx.fail(`branch '${key}' gives ${out.right.elem} values, branch 0 ${first.elem}`)
+        outs.push(out.right)
+      }
+      const firstDims = outs.map((o) => o.shape[0] ?? null)
+      const features = firstDims.every((d): d is number => typeof d === 'number')
+        ? firstDims.reduce((n, d) => n + d, 0)
+        : null
+      const name = ctx.node(
+        'Concat',
+        outs.map((o) => o.name),
+        [intAttribute('axis', 1)],
+      )
+      return E.right({ name, shape: [features, ...outs[0]!.shape.slice(1)], elem: outs[0]!.elem })
+    },
+    inputElem: (config, first) => {
+      const [c] = childEntries(config)
+      return c === undefined ? 'float' : first(c[1])
+    },
+  },
 }

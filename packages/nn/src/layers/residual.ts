@@ -5,6 +5,10 @@ import type { Layer } from '../layer'
 import { layerError } from '../layer'
 import type { AnyLayer, LayerParams, LayerState } from './common'
 import { asChild } from './common'
+import type { LayerConfig, JsonValue } from '../layer'
+import { configError, joinPath } from '../config/error'
+import { construct, type LayerKind } from './define'
+import { formatDims, type OnnxExport } from '../onnx/context'
 
 /**
  * A skip connection, `x + body(x)` (He et al. 2016). Its params and state ARE the body's (no extra
@@ -42,4 +46,46 @@ export const residual = <L extends AnyLayer>(body: L): Layer<LayerParams<L>, Lay
   }
   // Safe: the body's own params/state pass through unchanged.
   return layer as Layer<LayerParams<L>, LayerState<L>>
+}
+
+/** The config of a `residual`: its body's config. @since 0.2.0 */
+export interface ResidualConfig extends LayerConfig {
+  readonly kind: 'residual'
+  readonly body: JsonValue
+}
+
+/** The `residual` kind: exported as the body then Add. @since 0.2.0 */
+export const residualKind: LayerKind<'residual'> & { readonly onnx: OnnxExport } = {
+  kind: 'residual',
+  decode: (config, ctx) => {
+    const extra = Object.keys(config).filter((k) => k !== 'kind' && k !== 'body')
+    if (extra.length > 0)
+      return E.left(
+        configError(joinPath(ctx.path, extra[0]!), `is not an option of residual (options: body)`),
+      )
+    return E.chain((body: Layer<unknown, unknown>) => construct(ctx.path, () => residual(body)))(
+      ctx.child(config['body'], 'body'),
+    )
+  },
+  allocation: (config, inShape, child) =>
+    child(config['body'], inShape) === undefined ? undefined : { size: 0, outShape: inShape },
+  onnx: {
+    emit: (ctx) => {
+      const x = ctx.input
+      // The residual adds no naming level: its params and state are the body's.
+      const out = ctx.child(ctx.config['body'], undefined, x)
+      if (E.isLeft(out)) return out
+      const y = out.right
+      const known = (d: unknown): d is number => typeof d === 'number'
+      const clash =
+        y.shape.length !== x.shape.length ||
+        y.shape.some((d, i) => known(d) && known(x.shape[i]) && d !== x.shape[i])
+      if (clash)
+        return ctx.fail(
+          `the body maps ${formatDims(x.shape)} to ${formatDims(y.shape)}; x + body(x) needs equal shapes`,
+        )
+      return E.right({ ...x, name: ctx.node('Add', [x.name, y.name]) })
+    },
+    inputElem: (config, first) => first(config['body']),
+  },
 }

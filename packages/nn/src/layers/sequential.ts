@@ -3,7 +3,10 @@ import type { Layer } from '../layer'
 import type { AnyLayer } from './common'
 import { childContext, splitKey, underName } from './common'
 import type { LayerRecord, ParamsRecord, ParamsTuple, StateRecord, StateTuple } from './container'
-import { readChildren } from './container'
+import { childEntries, decodeContainer, readChildren } from './container'
+import type { LayerConfig, JsonValue } from '../layer'
+import type { LayerKind } from './define'
+import type { OnnxExport, OnnxValue } from '../onnx/context'
 
 /**
  * Layers applied one after another; each child's `init` gets the previous one's output shape, so a
@@ -68,4 +71,48 @@ export function sequential(...args: ReadonlyArray<unknown>): AnyLayer {
     },
   }
   return layer
+}
+
+/** The config of a `sequential`: its children's configs, as an array or a record. @since 0.2.0 */
+export interface SequentialConfig extends LayerConfig {
+  readonly kind: 'sequential'
+  readonly layers: ReadonlyArray<JsonValue> | { readonly [name: string]: JsonValue }
+}
+
+/**
+ * The `sequential` kind: children decoded with every registered kind, exported one after another,
+ * sized child by child.
+ * @since 0.2.0
+ */
+export const sequentialKind: LayerKind<'sequential'> & { readonly onnx: OnnxExport } = {
+  kind: 'sequential',
+  decode: (config, ctx) =>
+    decodeContainer('sequential', config, ctx, sequential as (...a: ReadonlyArray<unknown>) => AnyLayer),
+  allocation: (config, inShape, child) => {
+    let shape: ReadonlyArray<number> | undefined = inShape
+    for (const [, c] of childEntries(config)) if (shape !== undefined) shape = child(c, shape)
+    return shape === undefined ? undefined : { size: 0, outShape: shape }
+  },
+  onnx: {
+    emit: (ctx) => {
+      const children = childEntries(ctx.config)
+      if (children.length === 0)
+        return ctx.fail('config.layers must be a non-empty array or record of layer configs')
+      let current: OnnxValue = ctx.input
+      for (const [key, c] of children) {
+        const out = ctx.child(c, key, current)
+        if (E.isLeft(out)) return out
+        current = out.right
+      }
+      return E.right(current)
+    },
+    // Layers that pass their input on (dropout, flatten) leave the choice to the next one.
+    inputElem: (config, first) => {
+      for (const [, c] of childEntries(config)) {
+        const elem = first(c)
+        if (elem !== 'pass') return elem
+      }
+      return 'pass'
+    },
+  },
 }

@@ -53,7 +53,8 @@ import type { Either } from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts/lib/index.js'
 import type { Shape } from '@backfold/tensor'
 import type { Layer, LayerConfig } from '../layer'
-import { encodeModel, formatConfigError } from '../config/codec'
+import { encodeModel, formatConfigError, type LayerKindsOption } from '../config/codec'
+import type { LayerKind } from '../layers/define'
 import { asChild } from '../layers/common'
 import { parseJson } from '../json'
 import { checkpointError } from '../checkpoint/safetensors'
@@ -407,7 +408,7 @@ export const lockCheckpointDirectory = (dir: string): Either<CheckpointError, Ch
 // ---------------------------------------------------------------------------------------------
 
 /** Options of `saveCheckpoint`. @since 0.2.0 */
-export interface SaveCheckpointOptions extends CheckpointIoOptions {
+export interface SaveCheckpointOptions extends CheckpointIoOptions, LayerKindsOption {
   /**
    * A lock of `dir` already held (`lockCheckpointDirectory`); without it the save takes the lock
    * itself and releases it when done.
@@ -436,7 +437,10 @@ export const saveCheckpoint = (
   contents: CheckpointContents,
   opts: SaveCheckpointOptions = {},
 ): Either<CheckpointError, void> => {
-  const files = encodeCheckpoint(contents, { sha256: nodeSha256 })
+  const files = encodeCheckpoint(contents, {
+    sha256: nodeSha256,
+    ...(opts.layers === undefined ? {} : { layers: opts.layers }),
+  })
   if (E.isLeft(files)) return E.left(checkpointError(join(dir, files.left.source), files.left.message))
   const target = resolve(dir)
   if (opts.lock !== undefined) {
@@ -638,15 +642,23 @@ export const loadCheckpoint = <P, S, O = unknown>(
 // ---------------------------------------------------------------------------------------------
 
 /** Where and how often `fitWithCheckpoints` saves. @since 0.1.0 */
-export interface CheckpointSchedule extends CheckpointIoOptions {
+export interface CheckpointSchedule extends CheckpointIoOptions, LayerKindsOption {
   /** The checkpoint directory, replaced at every save (see `saveCheckpoint`), locked for the run. */
   readonly dir: string
   /** The per-example input shape the model was built for (`model.init(key, inShape)`). */
   readonly inShape: Shape
   /** Save after every `every` completed epochs (default 1), and after the last epoch. */
   readonly every?: number
-  /** The model's config (default `encodeModel(model)`, which needs a model built from backfold's layers). */
+  /**
+   * The model's config (default `encodeModel(model, { layers })`). Its kinds must be among
+   * `layers` either way: every save checks that the config builds a model the params fit.
+   */
   readonly config?: LayerConfig
+  /**
+   * The kinds the model's config holds (default `builtinLayers`); a model with custom layers passes
+   * their kinds too: `layers: [...builtinLayers, gluKind]`.
+   */
+  readonly layers?: ReadonlyArray<LayerKind>
   /** Optimizer steps taken before this run (default 0), so `meta.json`'s step counts the whole training. */
   readonly initialStep?: number
 }
@@ -688,12 +700,15 @@ export const fitWithCheckpoints = <P, S, O>(
   let config: LayerConfig
   if (checkpoint.config !== undefined) config = checkpoint.config
   else {
-    const encoded = encodeModel(asChild(options.model))
+    const encoded = encodeModel(
+      asChild(options.model),
+      checkpoint.layers === undefined ? {} : { layers: checkpoint.layers },
+    )
     if (E.isLeft(encoded))
       return E.left(
         checkpointError(
           join(checkpoint.dir, 'config.json'),
-          `${formatConfigError(encoded.left)}; pass checkpoint.config to describe the model`,
+          `${formatConfigError(encoded.left)}; then pass the kinds as checkpoint.layers`,
         ),
       )
     config = encoded.right
@@ -748,6 +763,12 @@ export interface ResumeFitOptions<P, S, O> extends Omit<
   /** See `DecodeCheckpointOptions`. */
   readonly ignoreConfigMismatch?: boolean
   /**
+   * The kinds the checkpoint's config holds (default `builtinLayers`): a model with custom layers
+   * passes their kinds too, `layers: [...builtinLayers, gluKind]`. Used to load and to save.
+   * @since 0.2.0
+   */
+  readonly layers?: ReadonlyArray<LayerKind>
+  /**
    * Resume from a checkpoint of backfold 0.1 (no `manifest.sha256`) without verifying it; the
    * first save then writes the current format, checksums included. See `DecodeCheckpointOptions`.
    * @since 0.2.0
@@ -770,9 +791,10 @@ export const resumeFit = <P, S, O>(
   dir: string,
   options: ResumeFitOptions<P, S, O>,
 ): Either<CheckpointError, FitResult<P, S, O>> => {
-  const { every, ignoreConfigMismatch, allowUnverified, fileSystem, ...fitOptions } = options
+  const { every, ignoreConfigMismatch, allowUnverified, fileSystem, layers, ...fitOptions } = options
   const loaded = loadCheckpoint(dir, options.model, {
     optimizer: options.optimizer,
+    ...(layers === undefined ? {} : { layers }),
     ...(ignoreConfigMismatch === undefined ? {} : { ignoreConfigMismatch }),
     ...(allowUnverified === undefined ? {} : { allowUnverified }),
     ...(fileSystem === undefined ? {} : { fileSystem }),
@@ -799,6 +821,7 @@ export const resumeFit = <P, S, O>(
       inShape: saved.inShape,
       config: saved.config,
       initialStep: saved.step,
+      ...(layers === undefined ? {} : { layers }),
       ...(every === undefined ? {} : { every }),
       ...(fileSystem === undefined ? {} : { fileSystem }),
     },

@@ -12,10 +12,17 @@ import type { Layer } from '../layer'
 import { onnxError, type OnnxError } from './error'
 import { GraphBuilder } from './graph'
 import { DataType, encodeModel, type ModelProto, type ValueInfoProto } from './messages'
-import { emitLayer, inputElem, type Dim } from './emit'
+import { emitLayer, inputElem } from './emit'
+import type { OnnxDim as Dim } from './context'
+import { kindRegistry, type LayerKindsOption } from '../config/codec'
+import { formatConfigError } from '../config/error'
 
-/** Options of `exportOnnx`. @since 0.1.0 */
-export interface OnnxExportOptions {
+/**
+ * Options of `exportOnnx`. `layers` lists the kinds the model may hold (default `builtinLayers`):
+ * each layer is exported by its kind's ONNX emitter.
+ * @since 0.1.0
+ */
+export interface OnnxExportOptions extends LayerKindsOption {
   /**
    * Shape of ONE example (no batch dimension), e.g. `[1, 28, 28]`. A string names a symbolic
    * dimension fixed only when the model runs (`['L']`: any sequence length; `[3, 'H', 'W']`: any image
@@ -49,6 +56,8 @@ const describe = (value: unknown): string => JSON.stringify(value) ?? String(val
 
 const validateOptions = (opts: OnnxExportOptions): Either<OnnxError, void> => {
   const problem = (message: string): Either<OnnxError, void> => E.left(onnxError('', message))
+  const kinds = kindRegistry(opts)
+  if (E.isLeft(kinds)) return E.left(onnxError('', formatConfigError(kinds.left)))
   const opset = opts.opset ?? 17
   if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET)
     return problem(
@@ -99,7 +108,9 @@ const valueInfo = (name: string, elemType: DataType, dims: ReadonlyArray<Dim>): 
  * relu, leakyRelu, elu, sigmoid, tanh, softmax → their ONNX ops; silu → x · Sigmoid(x);
  * gelu → Gelu (opset ≥ 20) or its Erf/Tanh formula; residual → Add; parallel → Concat (axis 1).
  *
- * A layer without a config (a custom layer) or of a kind with no ONNX counterpart gives a `Left`
+ * Custom kinds (`defineLayer` with an `onnx` emitter) export when passed in `layers`:
+ * `exportOnnx(model, params, state, { inputShape: [8], layers: [...builtinLayers, gluKind] })`.
+ * A layer without a config, a kind missing from `layers` or one without an emitter gives a `Left`
  * naming where it sits, as do params or state that do not fit the config.
  * @example
  * import * as E from 'fp-ts/lib/Either.js'
@@ -135,19 +146,26 @@ export const buildModel = <P, S>(
       onnxError(
         model.kind,
         'has no config, so it cannot be exported: it is a custom layer, or a combinator with a custom layer among ' +
-          "its children (combinators carry a config only when every child has one); build the model from backfold's " +
-          'layers, or give the custom layer a config of an exportable kind',
+          'its children (combinators carry a config only when every child has one); define the custom kind with ' +
+          'defineLayer (with an onnx emitter), make the layer with its create(options), and export with ' +
+          '{ layers: [...builtinLayers, myKind] }',
       ),
     )
+  const kinds = kindRegistry(opts)
+  if (E.isLeft(kinds)) return E.left(onnxError('', formatConfigError(kinds.left)))
   const opset = opts.opset ?? 17
   const inputName = opts.inputName ?? 'input'
   const outputName = opts.outputName ?? 'output'
   const batch = opts.batch ?? 'N'
   const elem =
-    opts.inputDType === undefined ? inputElem(model.config) : opts.inputDType === 'int32' ? 'int32' : 'float'
+    opts.inputDType === undefined
+      ? inputElem(kinds.right, model.config)
+      : opts.inputDType === 'int32'
+        ? 'int32'
+        : 'float'
   const graph = new GraphBuilder([inputName, outputName])
   const out = emitLayer(
-    { graph, opset },
+    { graph, opset, kinds: kinds.right },
     model.config,
     params,
     state,

@@ -101,3 +101,18 @@ export class GraphBuilder {
     })
   }
 }
+
+/**
+ * Builders of ONNX node attributes, for custom emitters: `onnxAttribute.int('axis', 1)`,
+ * `.ints('perm', [0, 2, 1])`, `.float('epsilon', 1e-5)`, `.string('auto_pad', 'SAME_UPPER')`.
+ * @example
+ * import { onnxAttribute } from '@backfold/nn'
+ * const axis = onnxAttribute.int('axis', -1)
+ * @since 0.2.0
+ */
+export const onnxAttribute = {
+  int: intAttribute,
+  ints: intsAttribute,
+  float: floatAttribute,
+  string: stringAttribute,
+} as const

@@ -1,0 +1,112 @@
+/**
+ * The built-in layer kinds, keyed by kind in a typed map: a kind listed in `BuiltinLayerConfigs`
+ * without a definition, or a definition without its ONNX export, does not compile.
+ * @since 0.2.0
+ */
+import type { DType } from '@backfold/tensor'
+import type { JsonValue, LayerConfig } from '../layer'
+import type { OnnxExport } from '../onnx/context'
+import type { LayerKind } from './define'
+import { avgPool2dKind } from './avgPool2d'
+import { batchNormKind } from './batchNorm'
+import { conv2dKind, type Conv2dConfig } from './conv2d'
+import { denseKind, type DenseConfig } from './dense'
+import { dropoutKind } from './dropout'
+import { eluKind } from './elu'
+import { embeddingKind } from './embedding'
+import { flattenKind } from './flatten'
+import { geluKind } from './gelu'
+import { globalAvgPool2dKind } from './globalAvgPool2d'
+import { layerNormKind } from './layerNorm'
+import { leakyReluKind } from './leakyRelu'
+import { maxPool2dKind } from './maxPool2d'
+import { parallelKind, type ParallelConfig } from './parallel'
+import type { Pool2dConfig } from './pool2d'
+import { reluKind } from './relu'
+import { residualKind, type ResidualConfig } from './residual'
+import { sequentialKind, type SequentialConfig } from './sequential'
+import { sigmoidKind } from './sigmoid'
+import { siluKind } from './silu'
+import { softmaxKind } from './softmax'
+import { tanhKind } from './tanh'
+
+/** A config whose only fields are `kind` and `F`. */
+type Plain<
+  K extends string,
+  F extends { readonly [key: string]: JsonValue } = Record<never, never>,
+> = LayerConfig & Readonly<F> & { readonly kind: K }
+
+/**
+ * The config of every built-in kind, by kind (the JSON `encodeModel` writes). Extended with user
+ * kinds through `LayerConfigs`.
+ * @since 0.2.0
+ */
+export interface BuiltinLayerConfigs {
+  readonly sequential: SequentialConfig
+  readonly parallel: ParallelConfig
+  readonly residual: ResidualConfig
+  readonly dense: DenseConfig
+  readonly conv2d: Conv2dConfig
+  readonly maxPool2d: Pool2dConfig<'maxPool2d'>
+  readonly avgPool2d: Pool2dConfig<'avgPool2d'>
+  readonly globalAvgPool2d: Plain<'globalAvgPool2d'>
+  readonly flatten: Plain<'flatten'>
+  readonly dropout: Plain<'dropout', { rate: number }>
+  readonly batchNorm: Plain<'batchNorm', { momentum?: number; eps?: number; affine?: boolean; dtype?: DType }>
+  readonly layerNorm: Plain<'layerNorm', { axes?: number; eps?: number; affine?: boolean; dtype?: DType }>
+  readonly embedding: Plain<'embedding', { numEmbeddings: number; dim: number; dtype?: DType }>
+  readonly relu: Plain<'relu'>
+  readonly leakyRelu: Plain<'leakyRelu', { slope?: number }>
+  readonly elu: Plain<'elu', { alpha?: number }>
+  readonly gelu: Plain<'gelu', { approximate?: 'none' | 'tanh' }>
+  readonly silu: Plain<'silu'>
+  readonly sigmoid: Plain<'sigmoid'>
+  readonly tanh: Plain<'tanh'>
+  readonly softmax: Plain<'softmax', { axis?: number }>
+}
+
+/** The name of a built-in kind. @since 0.2.0 */
+export type BuiltinKind = keyof BuiltinLayerConfigs
+
+/**
+ * Every built-in kind's definition, by kind.
+ * @example
+ * import { builtinKinds } from '@backfold/nn'
+ * const emitsOnnx = typeof builtinKinds.dense.onnx.emit === 'function' // true for every built-in kind
+ * @since 0.2.0
+ */
+export const builtinKinds: { readonly [K in BuiltinKind]: LayerKind<K> & { readonly onnx: OnnxExport } } = {
+  sequential: sequentialKind,
+  parallel: parallelKind,
+  residual: residualKind,
+  dense: denseKind,
+  conv2d: conv2dKind,
+  maxPool2d: maxPool2dKind,
+  avgPool2d: avgPool2dKind,
+  globalAvgPool2d: globalAvgPool2dKind,
+  flatten: flattenKind,
+  dropout: dropoutKind,
+  batchNorm: batchNormKind,
+  layerNorm: layerNormKind,
+  embedding: embeddingKind,
+  relu: reluKind,
+  leakyRelu: leakyReluKind,
+  elu: eluKind,
+  gelu: geluKind,
+  silu: siluKind,
+  sigmoid: sigmoidKind,
+  tanh: tanhKind,
+  softmax: softmaxKind,
+}
+
+/**
+ * The built-in kinds as a list: the default `layers` option of `decodeModel`, `encodeModel`,
+ * `exportOnnx` and the checkpoint functions. Add your own kinds after them.
+ * @example
+ * import { builtinLayers, decodeModel } from '@backfold/nn'
+ * const model = decodeModel({ kind: 'dense', units: 4 }, { layers: builtinLayers }) // the default
+ * // with a custom kind: decodeModel(json, { layers: [...builtinLayers, gluKind] })
+ * @since 0.2.0
+ */
+const valuesOf = (map: typeof builtinKinds): ReadonlyArray<LayerKind> => Object.values(map)
+export const builtinLayers: ReadonlyArray<LayerKind> = /* @__PURE__ */ valuesOf(builtinKinds)
