@@ -6,7 +6,7 @@ export { linear, linearOp, type LinearInputs, type LinearParams } from './linear
 export { dot } from './dot'
 export { outer } from './outer'
 
-/** The linear-algebra ops, keyed by op name (spread into the registry). @since 0.1.0 */
+/** The linear-algebra ops, keyed by op name (each also listed in the registry). @since 0.1.0 */
 export const linalgOps = {
   matmul: matmulOp,
   linear: linearOp,

@@ -9,7 +9,7 @@ export { expandDims } from './expandDims'
 export { squeeze, type SqueezeOptions } from './squeeze'
 export { ravel } from './ravel'
 
-/** The shape ops, keyed by op name (spread into the registry). @since 0.1.0 */
+/** The shape ops, keyed by op name (each also listed in the registry). @since 0.1.0 */
 export const shapeOps = {
   reshape: reshapeOp,
   transpose: transposeOp,
