@@ -1,15 +1,121 @@
 import type { AnyOp } from './core/op'
-import { elementwiseOps } from './elementwise/index'
-import { binaryOps } from './binary/index'
-import { reduceOps } from './reduce/index'
-import { linalgOps } from './linalg/index'
-import { shapeOps } from './shape/index'
-import { indexingOps } from './indexing/index'
-import { convOps } from './conv/index'
-import { activationOps } from './activations/index'
-import { lossOps } from './losses/index'
-import { randomOps } from './random/index'
-import { sortOps } from './sort/index'
+import {
+  negOp,
+  absOp,
+  signOp,
+  expOp,
+  expm1Op,
+  logOp,
+  log1pOp,
+  sqrtOp,
+  rsqrtOp,
+  squareOp,
+  reciprocalOp,
+  sinOp,
+  cosOp,
+  tanhOp,
+  sigmoidOp,
+  reluOp,
+  reluGradOp,
+  softplusOp,
+  floorOp,
+  ceilOp,
+  roundOp,
+  erfOp,
+  astypeOp,
+  stopGradientOp,
+  elementwiseProgramOp,
+  tanOp,
+  asinOp,
+  acosOp,
+  atanOp,
+  sinhOp,
+  coshOp,
+  isnanOp,
+  isfiniteOp,
+  type elementwiseOps,
+} from './elementwise/index'
+import {
+  addOp,
+  subOp,
+  mulOp,
+  divOp,
+  powOp,
+  maximumOp,
+  minimumOp,
+  equalOp,
+  notEqualOp,
+  lessOp,
+  lessEqualOp,
+  greaterOp,
+  greaterEqualOp,
+  whereOp,
+  atan2Op,
+  type binaryOps,
+} from './binary/index'
+import {
+  sumOp,
+  meanOp,
+  prodOp,
+  cumprodOp,
+  cumsumOp,
+  maxOp,
+  minOp,
+  argmaxOp,
+  argminOp,
+  logsumexpOp,
+  normOp,
+  reductionProgramOp,
+  type reduceOps,
+} from './reduce/index'
+import { matmulOp, linearOp, type linalgOps } from './linalg/index'
+import {
+  reshapeOp,
+  transposeOp,
+  broadcastToOp,
+  flipOp,
+  rollOp,
+  tileOp,
+  repeatOp,
+  trilOp,
+  triuOp,
+  type shapeOps,
+} from './shape/index'
+import {
+  sliceOp,
+  concatOp,
+  padOp,
+  gatherOp,
+  scatterAddOp,
+  takeAlongAxisOp,
+  scatterAddAlongAxisOp,
+  oneHotOp,
+  type indexingOps,
+} from './indexing/index'
+import {
+  conv2dOp,
+  conv2dBackwardInputOp,
+  conv2dBackwardFilterOp,
+  maxPool2dOp,
+  maxPool2dBackwardOp,
+  maxPool2dSelectOp,
+  avgPool2dOp,
+  avgPool2dBackwardOp,
+  type convOps,
+} from './conv/index'
+import { softmaxOp, logSoftmaxOp, clipOp, type activationOps } from './activations/index'
+import { softmaxCrossEntropyOp, type lossOps } from './losses/index'
+import {
+  randomBitsOp,
+  randomSplitOp,
+  randomFoldInOp,
+  randomUniformOp,
+  randomNormalOp,
+  randomTruncatedNormalOp,
+  randomBernoulliOp,
+  type randomOps,
+} from './random/index'
+import { argsortOp, sortOp, type sortOps } from './sort/index'
 
 /**
  * The name of every built-in op, written out here rather than derived from the registry: the
@@ -37,6 +143,7 @@ export type OpName =
   | 'cumsum'
   | 'div'
   | 'elementwiseProgram'
+  | 'reductionProgram'
   | 'equal'
   | 'erf'
   | 'exp'
@@ -70,7 +177,6 @@ export type OpName =
   | 'pow'
   | 'prod'
   | 'reciprocal'
-  | 'reductionProgram'
   | 'relu'
   | 'reluGrad'
   | 'reshape'
@@ -122,25 +228,144 @@ export type OpName =
 /**
  * Every built-in op, by name. There is no registration by import side effect: this object is the
  * whole list. Each entry is an op whose `name` is its key, with every rule (forward, VJP, batching).
+ * It is one plain object literal, not spreads of the family objects: a bundler drops a literal nobody
+ * reads, but not a spread (which could run getters), which kept every op in every bundle. The family
+ * objects (`elementwiseOps`, ...) are checked against it at compile time (below).
+ * @example
+ * import { registry } from '@backfold/ops'
+ * Object.keys(registry).length // every built-in op
+ * registry.exp.name // 'exp'
  * @since 0.1.0
  */
-const allOps = {
-  ...elementwiseOps,
-  ...binaryOps,
-  ...reduceOps,
-  ...linalgOps,
-  ...shapeOps,
-  ...indexingOps,
-  ...convOps,
-  ...activationOps,
-  ...lossOps,
-  ...randomOps,
-  ...sortOps,
-} as const
+export const registry: { readonly [K in OpName]: AnyOp & { readonly name: K } } = {
+  // elementwise
+  neg: negOp,
+  abs: absOp,
+  sign: signOp,
+  exp: expOp,
+  expm1: expm1Op,
+  log: logOp,
+  log1p: log1pOp,
+  sqrt: sqrtOp,
+  rsqrt: rsqrtOp,
+  square: squareOp,
+  reciprocal: reciprocalOp,
+  sin: sinOp,
+  cos: cosOp,
+  tanh: tanhOp,
+  sigmoid: sigmoidOp,
+  relu: reluOp,
+  reluGrad: reluGradOp,
+  softplus: softplusOp,
+  floor: floorOp,
+  ceil: ceilOp,
+  round: roundOp,
+  erf: erfOp,
+  astype: astypeOp,
+  stopGradient: stopGradientOp,
+  elementwiseProgram: elementwiseProgramOp,
+  tan: tanOp,
+  asin: asinOp,
+  acos: acosOp,
+  atan: atanOp,
+  sinh: sinhOp,
+  cosh: coshOp,
+  isnan: isnanOp,
+  isfinite: isfiniteOp,
+  // binary
+  add: addOp,
+  sub: subOp,
+  mul: mulOp,
+  div: divOp,
+  pow: powOp,
+  maximum: maximumOp,
+  minimum: minimumOp,
+  equal: equalOp,
+  notEqual: notEqualOp,
+  less: lessOp,
+  lessEqual: lessEqualOp,
+  greater: greaterOp,
+  greaterEqual: greaterEqualOp,
+  where: whereOp,
+  atan2: atan2Op,
+  // reduce
+  sum: sumOp,
+  mean: meanOp,
+  prod: prodOp,
+  cumprod: cumprodOp,
+  cumsum: cumsumOp,
+  max: maxOp,
+  min: minOp,
+  argmax: argmaxOp,
+  argmin: argminOp,
+  logsumexp: logsumexpOp,
+  norm: normOp,
+  reductionProgram: reductionProgramOp,
+  // linalg
+  matmul: matmulOp,
+  linear: linearOp,
+  // shape
+  reshape: reshapeOp,
+  transpose: transposeOp,
+  broadcastTo: broadcastToOp,
+  flip: flipOp,
+  roll: rollOp,
+  tile: tileOp,
+  repeat: repeatOp,
+  tril: trilOp,
+  triu: triuOp,
+  // indexing
+  slice: sliceOp,
+  concat: concatOp,
+  pad: padOp,
+  gather: gatherOp,
+  scatterAdd: scatterAddOp,
+  takeAlongAxis: takeAlongAxisOp,
+  scatterAddAlongAxis: scatterAddAlongAxisOp,
+  oneHot: oneHotOp,
+  // conv
+  conv2d: conv2dOp,
+  conv2dBackwardInput: conv2dBackwardInputOp,
+  conv2dBackwardFilter: conv2dBackwardFilterOp,
+  maxPool2d: maxPool2dOp,
+  maxPool2dBackward: maxPool2dBackwardOp,
+  maxPool2dSelect: maxPool2dSelectOp,
+  avgPool2d: avgPool2dOp,
+  avgPool2dBackward: avgPool2dBackwardOp,
+  // activations
+  softmax: softmaxOp,
+  logSoftmax: logSoftmaxOp,
+  clip: clipOp,
+  // losses
+  softmaxCrossEntropy: softmaxCrossEntropyOp,
+  // random
+  randomBits: randomBitsOp,
+  randomSplit: randomSplitOp,
+  randomFoldIn: randomFoldInOp,
+  randomUniform: randomUniformOp,
+  randomNormal: randomNormalOp,
+  randomTruncatedNormal: randomTruncatedNormalOp,
+  randomBernoulli: randomBernoulliOp,
+  // sort
+  argsort: argsortOp,
+  sort: sortOp,
+}
 
-// A family that lists an op under a name missing from `OpName` fails here (spreads escape the
-// excess-property check of the annotation below).
-const _noUnlistedOps: Record<Exclude<keyof typeof allOps, OpName>, never> = {}
-void _noUnlistedOps
-
-export const registry: { readonly [K in OpName]: AnyOp & { readonly name: K } } = allOps
+// Compile-time checks of the family objects (type-level: nothing here survives in a bundle). Each
+// family lists only registered ops, each under its own name, and every registered op is in a family
+// (the family objects are what the op tests iterate over).
+type FamilyOps = typeof elementwiseOps &
+  typeof binaryOps &
+  typeof reduceOps &
+  typeof linalgOps &
+  typeof shapeOps &
+  typeof indexingOps &
+  typeof convOps &
+  typeof activationOps &
+  typeof lossOps &
+  typeof randomOps &
+  typeof sortOps
+const _familiesListOnlyOpNames: Record<Exclude<keyof FamilyOps, OpName>, never> = {}
+const _everyOpInAFamily: Record<Exclude<OpName, keyof FamilyOps>, never> = {}
+const _familyEntriesAreRegistered: FamilyOps extends Partial<typeof registry> ? true : never = true
+void [_familiesListOnlyOpNames, _everyOpInAFamily, _familyEntriesAreRegistered]

@@ -12,7 +12,7 @@ export { leakyRelu } from './leakyRelu'
 export { logSigmoid } from './logSigmoid'
 export { silu } from './silu'
 
-/** Every activation op by name (the keys equal each op's `name`), spread into the registry. @since 0.1.0 */
+/** Every activation op by name (the keys equal each op's `name`), each also listed in the registry. @since 0.1.0 */
 export const activationOps = {
   softmax: softmaxOp,
   logSoftmax: logSoftmaxOp,

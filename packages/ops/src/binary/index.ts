@@ -50,7 +50,7 @@ export {
   whereOp,
 }
 
-/** Every binary op by name (the keys equal each op's `name`), spread into the registry. @since 0.1.0 */
+/** Every binary op by name (the keys equal each op's `name`), each also listed in the registry. @since 0.1.0 */
 export const binaryOps = {
   add: addOp,
   sub: subOp,

@@ -24,7 +24,7 @@ export { maxPool2dSelect, maxPool2dSelectOp } from './maxPool2dSelect'
 export { avgPool2d, avgPool2dOp } from './avgPool2d'
 export { avgPool2dBackward, avgPool2dBackwardOp, type AvgPool2dBackwardParams } from './avgPool2dBackward'
 
-/** The convolution and pooling ops, keyed by op name (spread into the registry). @since 0.1.0 */
+/** The convolution and pooling ops, keyed by op name (each also listed in the registry). @since 0.1.0 */
 export const convOps = {
   conv2d: conv2dOp,
   conv2dBackwardInput: conv2dBackwardInputOp,

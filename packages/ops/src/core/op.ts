@@ -127,9 +127,15 @@ export const mapTensors = <In extends ReadonlyArray<Tensor>>(
  * checkVjp(mySin, [T.tensor([0.1, 0.2])]).ok // true
  * @since 0.1.0
  */
-export const defineOp = <const Name extends string, In extends ReadonlyArray<Tensor>, P = void>(
+// Marked free of side effects so that a bundler drops every top-level `defineOp(...)` whose op the
+// program never uses. A function declaration, not an arrow: esbuild honours the annotation on
+// declarations and on `const`, but the bundled dist turns a top-level `const` into `var`.
+/* @__NO_SIDE_EFFECTS__ */
+export function defineOp<const Name extends string, In extends ReadonlyArray<Tensor>, P = void>(
   spec: Op<Name, In, P>,
-): Op<Name, In, P> => Object.freeze({ ...spec })
+): Op<Name, In, P> {
+  return Object.freeze({ ...spec })
+}
 
 /**
  * Applies `op` to `xs`. Outside any transformation this is just `op.forward(xs, p)` (no tracing cost).

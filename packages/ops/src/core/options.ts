@@ -78,10 +78,12 @@ const RENAMED: Readonly<Record<string, string>> = {
  * const REDUCE = optionSchema({ axis: option.axes, keepDims: option.boolean })
  * @since 0.2.0
  */
-export const optionSchema = (
+// Free of side effects (a function declaration: see defineOp), so a bundler drops unused schemas.
+/* @__NO_SIDE_EFFECTS__ */
+export function optionSchema(
   specs: Readonly<Record<string, OptionSpec>>,
   renamed: Readonly<Record<string, string>> = {},
-): OptionSchema => {
+): OptionSchema {
   const keys = Object.keys(specs)
   return Object.freeze({
     specs,

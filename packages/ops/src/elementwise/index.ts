@@ -102,7 +102,7 @@ export {
 export type { AstypeParams } from './astype'
 export { elementwiseProgram, elementwiseProgramOp, type ElementwiseProgramParams } from './elementwiseProgram'
 
-/** Every elementwise op by name (the keys equal each op's `name`), spread into the registry. @since 0.1.0 */
+/** Every elementwise op by name (the keys equal each op's `name`), each also listed in the registry. @since 0.1.0 */
 export const elementwiseOps = {
   neg: negOp,
   abs: absOp,

@@ -18,7 +18,7 @@ export { takeAlongAxis, takeAlongAxisOp } from './takeAlongAxis'
 export { scatterAddAlongAxis, scatterAddAlongAxisOp } from './scatterAddAlongAxis'
 export { oneHot, oneHotOp, type OneHotParams } from './oneHot'
 
-/** The indexing ops, keyed by op name (spread into the registry). @since 0.1.0 */
+/** The indexing ops, keyed by op name (each also listed in the registry). @since 0.1.0 */
 export const indexingOps = {
   slice: sliceOp,
   concat: concatOp,

@@ -50,12 +50,11 @@ export const reducedCount = (inShape: Shape, axes: ReadonlyArray<number>): numbe
  * The shape and dtype rule of reduction `op` over `ReduceParams`: the kernel's own shape and dtype
  * functions, so staging gives (and refuses) exactly what `forward` does. @internal
  */
-export const reductionAval =
-  (op: T.Reduction) =>
-  ([x]: readonly [Tensor], p: ReduceParams): Aval => ({
-    shape: T.reduceShape(op, x.shape, p),
-    dtype: T.reduceDType(op, x.dtype),
-  })
+// Free of side effects (a function declaration: see defineOp), so an unused reduction op is dropped.
+/* @__NO_SIDE_EFFECTS__ */
+export function reductionAval(op: T.Reduction): (xs: readonly [Tensor], p: ReduceParams) => Aval {
+  return ([x], p) => ({ shape: T.reduceShape(op, x.shape, p), dtype: T.reduceDType(op, x.dtype) })
+}
 
 /**
  * The batching rule of the reductions over `ReduceParams`: the reduced axes are renumbered around
@@ -108,12 +107,15 @@ export const argReduceOptions = (p: ArgReduceParams): T.ArgReduceOptions =>
   p.axis === undefined ? { keepDims: p.keepDims } : { axis: p.axis, keepDims: p.keepDims }
 
 /** The shape and dtype rule of `argmax`/`argmin`: the kernel's own (an int32 index). @internal */
-export const argReductionAval =
-  (op: 'argmax' | 'argmin') =>
-  ([x]: readonly [Tensor], p: ArgReduceParams): Aval => ({
+/* @__NO_SIDE_EFFECTS__ */
+export function argReductionAval(
+  op: 'argmax' | 'argmin',
+): (xs: readonly [Tensor], p: ArgReduceParams) => Aval {
+  return ([x], p) => ({
     shape: T.argReduceShape(op, x.shape, argReduceOptions(p)),
     dtype: T.reduceDType(op, x.dtype),
   })
+}
 
 /**
  * The batching rule of `argmax`/`argmin`. With an axis, it is renumbered around the examples' axis,

@@ -7,7 +7,7 @@ export { dot } from './dot'
 export { outer } from './outer'
 export { einsum } from './einsum'
 
-/** The linear-algebra ops, keyed by op name (spread into the registry). @since 0.1.0 */
+/** The linear-algebra ops, keyed by op name (each also listed in the registry). @since 0.1.0 */
 export const linalgOps = {
   matmul: matmulOp,
   linear: linearOp,

@@ -5,7 +5,7 @@ export { softmaxCrossEntropy, softmaxCrossEntropyOp }
 export type { SoftmaxCrossEntropyParams } from './softmaxCrossEntropy'
 export { softmaxCrossEntropyWithIntegerLabels } from './softmaxCrossEntropyWithIntegerLabels'
 
-/** Every loss op by name (the keys equal each op's `name`), spread into the registry. @since 0.1.0 */
+/** Every loss op by name (the keys equal each op's `name`), each also listed in the registry. @since 0.1.0 */
 export const lossOps = {
   softmaxCrossEntropy: softmaxCrossEntropyOp,
 } as const

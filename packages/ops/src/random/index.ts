@@ -21,7 +21,7 @@ export { splitKeys } from './splitKeys'
 export { randomCategorical, type RandomCategoricalOptions } from './randomCategorical'
 
 /**
- * The random ops, keyed by op name (spread into the registry): each draws independently for every
+ * The random ops, keyed by op name (each also listed in the registry): each draws independently for every
  * key of a key batch `[..., 2]`, so `vmap` over keys is one draw for all of them.
  * @since 0.2.0
  */

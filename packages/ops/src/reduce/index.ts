@@ -31,7 +31,7 @@ export {
 } from './reductionProgram'
 export type { ReduceOptions, ReduceParams, ArgReduceOptions, ArgReduceParams } from '../internal/reduceParams'
 
-/** The reduction ops, keyed by op name (spread into the registry). @since 0.1.0 */
+/** The reduction ops, keyed by op name (each also listed in the registry). @since 0.1.0 */
 export const reduceOps = {
   sum: sumOp,
   mean: meanOp,

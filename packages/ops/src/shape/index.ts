@@ -21,7 +21,7 @@ export { repeat, repeatOp, repeatShape, type RepeatOptions, type RepeatParams } 
 export { tril, trilOp, type TrilOptions, type TrilParams } from './tril'
 export { triu, triuOp, type TriuOptions, type TriuParams } from './triu'
 
-/** The shape ops, keyed by op name (spread into the registry). @since 0.1.0 */
+/** The shape ops, keyed by op name (each also listed in the registry). @since 0.1.0 */
 export const shapeOps = {
   reshape: reshapeOp,
   transpose: transposeOp,

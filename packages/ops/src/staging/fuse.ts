@@ -42,15 +42,17 @@ import type { Equation, Graph, Var } from './graph'
 type Step =
   { readonly kind: 'unary'; readonly op: UnaryOp } | { readonly kind: 'binary'; readonly op: ArithmeticOp }
 
-// By identity with the op records: a user op that happens to be called 'exp' is not fused.
-const STEPS = new Map<AnyOp, Step>([
-  ...Object.entries(programUnaryOps).flatMap(([op, record]) =>
-    isProgramUnaryOp(op) ? [[record, { kind: 'unary', op }] as const] : [],
-  ),
-  ...Object.entries(programBinaryOps).flatMap(([op, record]) =>
-    isProgramBinaryOp(op) ? [[record, { kind: 'binary', op }] as const] : [],
-  ),
-])
+// By identity with the op records: a user op that happens to be called 'exp' is not fused. Marked
+// pure so that a bundle that never stages a program drops it and the elementwise ops it names.
+const STEPS = /* @__PURE__ */ (() =>
+  new Map<AnyOp, Step>([
+    ...Object.entries(programUnaryOps).flatMap(([op, record]) =>
+      isProgramUnaryOp(op) ? [[record, { kind: 'unary', op }] as const] : [],
+    ),
+    ...Object.entries(programBinaryOps).flatMap(([op, record]) =>
+      isProgramBinaryOp(op) ? [[record, { kind: 'binary', op }] as const] : [],
+    ),
+  ]))()
 
 /** The equation's step when it can join a fused group: a known op on inputs of its own float dtype. */
 const stepOf = (eq: Equation): Step | undefined => {
