@@ -109,7 +109,7 @@ describe('summary', () => {
     const scale: Layer<{ s: T.Tensor }, Record<never, never>> = {
       kind: 'scale',
       init: (_key, inShape) => E.right({ params: { s: T.ones([3]) }, state: {}, outShape: inShape }),
-      apply: (params, state, x) => [x, state],
+      apply: (_params, state, x) => [x, state],
     }
     const s = right(summary(L.sequential(L.dense(3), scale), [2]))
     expect(table(s)).toEqual([['', 'sequential', [3], 9 + 3, 0]])

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, expectTypeOf, it } from 'vitest'
 import { pipe } from 'fp-ts/lib/function.js'
 import * as O from '@backfold/ops'
 import * as T from '@backfold/tensor'
@@ -58,6 +58,13 @@ describe('tree.fromNamed', () => {
 describe('pipeable variants', () => {
   const params = { w: T.tensor([1, 2]), b: T.tensor([3]) }
   const grads = { w: T.tensor([10, 20]), b: T.tensor([30]) }
+
+  it('keep the static type of the tree through a pipe', () => {
+    expectTypeOf(pipe(params, tree.mapWith(O.neg))).toEqualTypeOf<typeof params>()
+    expectTypeOf(pipe(params, tree.map2With(grads, O.add))).toEqualTypeOf<typeof params>()
+    expectTypeOf(pipe(params, tree.toNamed, tree.fromNamedWith(params))).toEqualTypeOf<typeof params>()
+    expectTypeOf(tree.flatten(params).leaves).toEqualTypeOf<T.Tensor[]>()
+  })
 
   it('mapWith(f)(t) is map(t, f), names included', () => {
     const seen: string[] = []
