@@ -252,11 +252,16 @@ describe('safetensors F16 and BF16: writing', () => {
     expect({ ...back.storedDTypes }).toEqual({ n: 'I32', a: 'F16', z: 'F16' })
   })
 
-  it('refuses an unknown floatDType and allowOverflow without one', () => {
+  it('refuses an unknown floatDType, allowOverflow without one, and unknown option keys', () => {
     const tree = { w: T.tensor([1]) }
     const untyped = encodeSafetensors as (tree: unknown, opts: unknown) => Uint8Array
     expect(() => untyped(tree, { floatDType: 'F8' })).toThrow(/floatDType must be 'F16' or 'BF16', got "F8"/)
     expect(() => untyped(tree, { allowOverflow: true })).toThrow(/allowOverflow only applies with floatDType/)
+    // A misspelt key would otherwise write float32 without a word.
+    expect(() => untyped(tree, { dtype: 'F16' })).toThrow(
+      /encodeSafetensors: unknown option 'dtype' \(write 'floatDType' instead\).*accepted options: metadata, floatDType, allowOverflow/,
+    )
+    expect(() => untyped(tree, { floatDType: 'F16', allowOverflow: 'yes' })).toThrow(/allowOverflow/)
   })
 })
 

@@ -18,6 +18,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import type { Either } from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts/lib/index.js'
+import { checkOptions, option, optionSchema } from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import type { DType, Tensor } from '@backfold/tensor'
 import { flattenNamed } from '../tree'
@@ -153,6 +154,11 @@ const UNSUPPORTED_CODES: ReadonlySet<string> = new Set([
   'F8_E8M0',
 ])
 
+const ENCODE_OPTIONS = optionSchema(
+  { metadata: option.record, floatDType: option.anything, allowOverflow: option.boolean },
+  { dtype: 'floatDType', storeAs: 'floatDType', overflow: 'allowOverflow' },
+)
+
 /** Headers larger than this are refused before anything is decoded (the reference reader's limit). */
 const MAX_HEADER_BYTES = 100_000_000
 
@@ -224,6 +230,8 @@ const firstOverflow = (x: Tensor, format: HalfFormat): { index: number; value: n
  * @since 0.1.0
  */
 export const encodeSafetensors = (tree: unknown, opts: EncodeSafetensorsOptions = {}): Uint8Array => {
+  // An unknown key (`dtype: 'F16'`) must not silently write float32.
+  checkOptions('encodeSafetensors', opts, ENCODE_OPTIONS)
   const floatDType = opts.floatDType
   if (floatDType !== undefined && floatDType !== 'F16' && floatDType !== 'BF16')
     throw new T.ValueError(
