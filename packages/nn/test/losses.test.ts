@@ -162,9 +162,7 @@ describe('crossEntropy', () => {
 
   it('has gradient (softmax(z) − q) / N w.r.t. the logits, smoothing included', () => {
     const alpha = 0.2
-    const g = O.grad((z: Tensor) => crossEntropy(z, labelsOf(labels), { labelSmoothing: alpha }))(
-      logits,
-    )
+    const g = O.grad((z: Tensor) => crossEntropy(z, labelsOf(labels), { labelSmoothing: alpha }))(logits)
     const targets = smooth(oneHotRows(labels, 3), alpha)
     const expected = rows(logitValues, 3).flatMap((z, i) =>
       softmaxRow(z).map((p, c) => (p - targets[i]![c]!) / 4),
