@@ -14,7 +14,7 @@ import {
   fit,
   formatDataError,
   numExamples,
-  softmaxCrossEntropy,
+  crossEntropy,
   stratifiedSplit,
   tree,
   validateLabels,
@@ -39,11 +39,11 @@ const loadDigits = async () => {
 const train = (data: { x: T.Tensor; y: T.Tensor }, test: { x: T.Tensor; y: T.Tensor }) => {
   const model = layers.sequential(layers.dense(32), layers.relu(), layers.dense(10))
   const [initKey, fitKey] = T.random.split(T.random.key(42), 2)
-  const built = model.init(initKey!, [64])
+  const built = model.init(initKey, [64])
   if (isLeft(built)) throw new Error(built.left.message)
   const result = fit({
     model,
-    loss: softmaxCrossEntropy,
+    loss: crossEntropy,
     optimizer: adam(3e-3),
     params: built.right.params,
     state: built.right.state,
@@ -51,7 +51,7 @@ const train = (data: { x: T.Tensor; y: T.Tensor }, test: { x: T.Tensor; y: T.Ten
     validationData: test,
     epochs: 12,
     batchSize: 32,
-    key: fitKey!,
+    key: fitKey,
   })
   return { model, result }
 }

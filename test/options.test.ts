@@ -377,9 +377,9 @@ const nnRows: ReadonlyArray<Row> = [
     /^huber: unknown option 'beta'.*accepted options: delta$/,
   ],
   [
-    'softmaxCrossEntropy smoothing',
-    () => callUntyped(N.softmaxCrossEntropy, T.ones([2, 3]), labels, { smoothing: 0.1 }),
-    /^softmaxCrossEntropy: unknown option 'smoothing'.*labelSmoothing$/,
+    'crossEntropy smoothing',
+    () => callUntyped(N.crossEntropy, T.ones([2, 3]), labels, { smoothing: 0.1 }),
+    /^crossEntropy: unknown option 'smoothing'.*labelSmoothing$/,
   ],
   [
     'l2Penalty filter',

@@ -37,7 +37,7 @@ const built = orDie(model.init(initKey, [1, 8, 8]), nn.formatLayerError)
 console.log(`CNN with ${nn.tree.size(built.params)} parameters`)
 const result = nn.fit({
   model,
-  loss: nn.softmaxCrossEntropy,
+  loss: nn.crossEntropy,
   optimizer: nn.adam(3e-3),
   params: built.params,
   state: built.state,

@@ -55,7 +55,7 @@ console.log(`model: 64-128-64-10 MLP, ${nn.tree.size(initial.params)} parameters
 
 const result = nn.fit({
   model,
-  loss: nn.softmaxCrossEntropy,
+  loss: nn.crossEntropy,
   optimizer: nn.adam(
     nn.cosineDecay({ init: 2e-3, decaySteps: epochs * Math.ceil(nn.numExamples(train) / batchSize) }),
   ),
@@ -69,7 +69,7 @@ const result = nn.fit({
   reporter: nnNode.terminalReporter({ validationName: 'test' }),
 })
 
-const evaluation = nn.evaluate(model, result.params, result.state, test, { loss: nn.softmaxCrossEntropy })
+const evaluation = nn.evaluate(model, result.params, result.state, test, { loss: nn.crossEntropy })
 const trainEvaluation = nn.evaluate(model, result.params, result.state, train)
 const testAccuracy = evaluation.accuracy
 const seconds = (performance.now() - started) / 1000

@@ -54,7 +54,7 @@ console.log(
 )
 
 const evaluate = (params, dataset) =>
-  nn.evaluate(model, params, initial.state, dataset, { loss: nn.softmaxCrossEntropy })
+  nn.evaluate(model, params, initial.state, dataset, { loss: nn.crossEntropy })
 
 let params = initial.params
 let step = 0

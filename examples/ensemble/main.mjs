@@ -48,7 +48,7 @@ console.log(
     `${nn.numExamples(train)} training and ${nn.numExamples(test)} test images`,
 )
 
-const loss = (p, x, y) => nn.softmaxCrossEntropy(model.apply(p, state, x, { training: false })[0], y)
+const loss = (p, x, y) => nn.crossEntropy(model.apply(p, state, x, { training: false })[0], y)
 // Per-member gradients of the shared minibatch: params mapped (axis 0), x and y shared (null).
 const gradients = O.vmap(O.grad(loss), { inAxes: [0, null, null] })
 const optimizer = nn.adam(3e-3)

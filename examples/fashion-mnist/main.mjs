@@ -65,7 +65,7 @@ const built = model.init(initKey, [784])
 if (E.isLeft(built)) throw new Error(nn.formatLayerError(built.left))
 const result = nn.fit({
   model,
-  loss: nn.softmaxCrossEntropy,
+  loss: nn.crossEntropy,
   optimizer: nn.adam(1e-3),
   params: built.right.params,
   state: built.right.state,
@@ -77,7 +77,7 @@ const result = nn.fit({
   reporter: nnNode.terminalReporter({ validationName: 'test' }),
 })
 const { accuracy, loss } = nn.evaluate(model, result.params, result.state, test, {
-  loss: nn.softmaxCrossEntropy,
+  loss: nn.crossEntropy,
 })
 const minutes = (performance.now() - started) / 60000
 console.log(

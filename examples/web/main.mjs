@@ -191,7 +191,7 @@ const train = async () => {
   const started = performance.now()
   const result = await nn.fitAsync({
     model,
-    loss: nn.softmaxCrossEntropy,
+    loss: nn.crossEntropy,
     optimizer: nn.adam(
       nn.cosineDecay({ init: 2e-3, decaySteps: epochs * Math.ceil(nn.numExamples(trainSet) / batchSize) }),
     ),

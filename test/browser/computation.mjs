@@ -1,7 +1,7 @@
 // The computation every browser page runs and the runner repeats in Node (both from the BUILT
 // packages): a 256² float32 matmul, the gradient of an MLP's loss, and one epoch of `fit` at batch
 // 256. Inputs come from a seeded generator, so both sides start from the same bits.
-import { layers, fit, sgd, softmaxCrossEntropy, tree } from '@backfold/nn'
+import { layers, fit, sgd, crossEntropy, tree } from '@backfold/nn'
 import { grad } from '@backfold/ops'
 import { fromFlat, matmul, random, unsafeTensor } from '@backfold/tensor'
 
@@ -58,12 +58,12 @@ export const compute = () => {
   const labels = Int32Array.from({ length: EXAMPLES }, () => Math.floor(((draw() + 1) / 2) * CLASSES))
   const y = unsafeTensor('int32', [EXAMPLES], labels)
 
-  const lossOf = (p) => softmaxCrossEntropy(model.apply(p, state, x, { training: true })[0], y)
+  const lossOf = (p) => crossEntropy(model.apply(p, state, x, { training: true })[0], y)
   const gradient = grad(lossOf)(params)
 
   const trained = fit({
     model,
-    loss: softmaxCrossEntropy,
+    loss: crossEntropy,
     optimizer: sgd(0.1),
     params,
     state,

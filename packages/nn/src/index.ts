@@ -4,7 +4,7 @@
  * the terminal progress bar live in `@backfold/nn/node`.
  *
  * @example
- * import { layers, adam, softmaxCrossEntropy, fit } from '@backfold/nn'
+ * import { layers, adam, crossEntropy, fit } from '@backfold/nn'
  * const model = layers.sequential(layers.dense(64), layers.relu(), layers.dense(10))
  * @packageDocumentation
  */
@@ -23,3 +23,4 @@ export * from './data/index'
 export * from './checkpoint/index'
 export * from './config/index'
 export * from './onnx/index'
+export { summary, formatSummary, type ModelSummary, type SummaryRow, type Summarizable } from './summary'

@@ -1,22 +1,44 @@
 import * as T from '@backfold/tensor'
-import type { Tensor } from '@backfold/tensor'
+import type { Tensor, TreeDef } from '@backfold/tensor'
 
 /**
- * Trees of tensors: parameters, layer state, gradients and optimizer state. Every function keeps
- * the static type of the tree it is given, so `map(params, f)` is typed like `params`.
+ * Trees of tensors: parameters, layer state, gradients and optimizer state. This namespace is THE
+ * tree API of backfold; each name has one meaning:
+ *
+ * - `flatten(tree)` → `{ leaves, def }` and `unflatten(def, leaves)`, `leafCount`, `sameStructure`:
+ *   the structural functions of `@backfold/tensor`, re-exported unchanged (the transformations of
+ *   `@backfold/ops` use the same ones).
+ * - `flattenNamed(tree)` → `[name, tensor]` pairs, `toNamed(tree)` → `{ name: tensor }` and its
+ *   inverse `fromNamed(like, named)`: leaves by dotted path (`layers.0.weight`), the names of
+ *   safetensors files and checkpoints.
+ * - `map`, `map2` (alias `zip`), `size`, `zerosLike`, `leaves`: conveniences over both.
+ * - `mapWith`, `map2With`, `unflattenWith`, `fromNamedWith`: data-last variants for fp-ts `pipe`
+ *   (the one-argument functions, `flatten`, `toNamed`, `leaves`, `size`, `zerosLike`, already are).
+ *
+ * Every function keeps the static type of the tree it is given, so `map(params, f)` is typed like `params`.
  * @since 0.1.0
  */
 
-/** Applies `f` to every tensor. @since 0.1.0 */
+export { flatten, unflatten, leafCount, sameStructure, type Tree, type TreeDef } from '@backfold/tensor'
+
+/**
+ * Applies `f` to every tensor; `f` also receives the tensor's dotted name (`flattenNamed`'s).
+ * @example
+ * import * as O from '@backfold/ops'
+ * const halved = tree.map(params, (p) => O.mul(p, 0.5))
+ * @since 0.1.0
+ */
 export const map = <P>(tree: P, f: (x: Tensor, name: string) => Tensor): P => {
   const names = flattenNamed(tree).map(([n]) => n)
   return T.mapTree(tree, (x, i) => f(x, names[i]!))
 }
 
 /**
- * Combines two trees of the same structure leaf by leaf (e.g. params and grads).
+ * Combines two trees of the same structure leaf by leaf (e.g. params and grads). Throws a
+ * `ValueError` when the structures differ.
  * @example
- * const next = map2(params, grads, (p, g) => sub(p, mul(g, 0.1)))
+ * import * as O from '@backfold/ops'
+ * const next = tree.map2(params, grads, (p, g) => O.sub(p, O.mul(g, 0.1)))
  * @since 0.1.0
  */
 export const map2 = <P>(a: P, b: P, f: (x: Tensor, y: Tensor, name: string) => Tensor): P => {
@@ -38,7 +60,10 @@ export const map2 = <P>(a: P, b: P, f: (x: Tensor, y: Tensor, name: string) => T
 export const zip = map2
 
 /**
- * Leaves with stable dotted names (`layers.0.weight`), depth first in key/index order.
+ * Leaves with stable dotted names (`layers.0.weight`), depth first in key/index order, as
+ * `[name, tensor]` pairs (the order of `flatten`'s leaves).
+ * @example
+ * tree.flattenNamed({ fc: { weight: w, bias: b } }) // [['fc.weight', w], ['fc.bias', b]]
  * @since 0.1.0
  */
 export const flattenNamed = (tree: unknown): Array<[string, Tensor]> => {
@@ -53,15 +78,23 @@ export const flattenNamed = (tree: unknown): Array<[string, Tensor]> => {
   return out
 }
 
-/** `flattenNamed` as a record: `{ 'layers.0.weight': Tensor, ... }`. @since 0.1.0 */
-export const flatten = (tree: unknown): Record<string, Tensor> => Object.fromEntries(flattenNamed(tree))
+/**
+ * `flattenNamed` as a record, `{ 'layers.0.weight': Tensor, ... }`: what a safetensors file holds.
+ * The inverse is `fromNamed`.
+ * @example
+ * const named = tree.toNamed(params) // { '0.weight': ..., '0.bias': ..., '2.weight': ..., '2.bias': ... }
+ * @since 0.2.0
+ */
+export const toNamed = (tree: unknown): Record<string, Tensor> => Object.fromEntries(flattenNamed(tree))
 
 /**
- * Rebuilds a tree shaped like `like` from named tensors (the inverse of `flatten`).
+ * Rebuilds a tree shaped like `like` from named tensors (the inverse of `toNamed`).
  * Missing names throw a `ValueError` listing them; extra names are reported too.
- * @since 0.1.0
+ * @example
+ * const same = tree.fromNamed(params, tree.toNamed(params))
+ * @since 0.2.0
  */
-export const unflatten = <P>(like: P, named: Readonly<Record<string, Tensor>>): P => {
+export const fromNamed = <P>(like: P, named: Readonly<Record<string, Tensor>>): P => {
   const names = flattenNamed(like).map(([n]) => n)
   // Own properties only: a missing leaf named `constructor` must not find Object.prototype's.
   const missing = names.filter((n) => !Object.prototype.hasOwnProperty.call(named, n))
@@ -69,7 +102,7 @@ export const unflatten = <P>(like: P, named: Readonly<Record<string, Tensor>>): 
   const extra = Object.keys(named).filter((n) => !known.has(n))
   if (missing.length > 0 || extra.length > 0)
     throw new T.ValueError(
-      'tree.unflatten',
+      'tree.fromNamed',
       [
         missing.length > 0 ? `missing ${missing.join(', ')}` : '',
         extra.length > 0 ? `unexpected ${extra.join(', ')}` : '',
@@ -83,12 +116,84 @@ export const unflatten = <P>(like: P, named: Readonly<Record<string, Tensor>>): 
   )
 }
 
-/** Total number of elements over all tensors. @since 0.1.0 */
+/**
+ * Total number of elements over all tensors (a model's parameter count).
+ * @example
+ * tree.size({ weight: T.zeros([10, 64]), bias: T.zeros([10]) }) // 650
+ * @since 0.1.0
+ */
 export const size = (tree: unknown): number =>
   T.flatten(tree).leaves.reduce((n, x) => n + T.sizeOf(x.shape), 0)
 
-/** Zeros with the structure, shapes and dtypes of `tree`. @since 0.1.0 */
+/**
+ * Zeros with the structure, shapes and dtypes of `tree`.
+ * @example
+ * const velocity = tree.zerosLike(params)
+ * @since 0.1.0
+ */
 export const zerosLike = <P>(tree: P): P => T.mapTree(tree, (x) => T.zeros(x.shape, x.dtype))
 
-/** The tensors of a tree, in `flattenNamed` order. @since 0.1.0 */
+/**
+ * The tensors of a tree, in `flattenNamed` order (`flatten(tree).leaves`).
+ * @example
+ * tree.leaves({ w: T.zeros([2]), b: T.zeros([1]) }).length // 2
+ * @since 0.1.0
+ */
 export const leaves = (tree: unknown): Tensor[] => T.flatten(tree).leaves
+
+// -------------------------------------------------------------------------------------
+// pipeable (data-last) variants, for fp-ts `pipe`
+// -------------------------------------------------------------------------------------
+
+/**
+ * `map` with the tree last: `mapWith(f)(tree) = map(tree, f)`.
+ * @example
+ * import { pipe } from 'fp-ts/lib/function.js'
+ * import * as O from '@backfold/ops'
+ * const step = pipe(grads, tree.mapWith((g) => O.mul(g, -0.1)))
+ * @since 0.2.0
+ */
+export const mapWith =
+  (f: (x: Tensor, name: string) => Tensor) =>
+  <P>(tree: P): P =>
+    map(tree, f)
+
+/**
+ * `map2` with the first tree last: `map2With(b, f)(a) = map2(a, b, f)`, so `f` still receives the
+ * leaf of `a` first.
+ * @example
+ * import { pipe } from 'fp-ts/lib/function.js'
+ * import * as O from '@backfold/ops'
+ * const next = pipe(params, tree.map2With(grads, (p, g) => O.sub(p, O.mul(g, 0.1))))
+ * @since 0.2.0
+ */
+export const map2With =
+  <P>(b: P, f: (x: Tensor, y: Tensor, name: string) => Tensor) =>
+  (a: P): P =>
+    map2(a, b, f)
+
+/**
+ * `unflatten` with the leaves last: `unflattenWith(def)(leaves) = unflatten(def, leaves)`.
+ * @example
+ * import { pipe } from 'fp-ts/lib/function.js'
+ * import * as O from '@backfold/ops'
+ * const { leaves, def } = tree.flatten(params)
+ * const doubled = pipe(leaves.map((x) => O.mul(x, 2)), tree.unflattenWith<typeof params>(def))
+ * @since 0.2.0
+ */
+export const unflattenWith =
+  <P = T.Tree>(def: TreeDef) =>
+  (leaves: ReadonlyArray<Tensor>): P =>
+    T.unflatten<P>(def, leaves)
+
+/**
+ * `fromNamed` with the named tensors last: `fromNamedWith(like)(named) = fromNamed(like, named)`.
+ * @example
+ * import { pipe } from 'fp-ts/lib/function.js'
+ * const restored = pipe(params, tree.toNamed, tree.fromNamedWith(params))
+ * @since 0.2.0
+ */
+export const fromNamedWith =
+  <P>(like: P) =>
+  (named: Readonly<Record<string, Tensor>>): P =>
+    fromNamed(like, named)

@@ -9,7 +9,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import * as T from '@backfold/tensor'
 import * as L from '../src/layers/index'
 import { sgd } from '../src/optim/index'
-import { softmaxCrossEntropy } from '../src/losses/index'
+import { crossEntropy } from '../src/losses/index'
 import type { Layer } from '../src/layer'
 import { encodeModel } from '../src/config/index'
 import type { CheckpointContents } from '../src/checkpoint/directory'
@@ -155,7 +155,7 @@ describe('one writer per directory', () => {
     })(model.init(T.random.key(0), inShape))
     const fitted = fitWithCheckpoints({
       model,
-      loss: softmaxCrossEntropy,
+      loss: crossEntropy,
       optimizer: sgd(0.1),
       params: built.params,
       state: built.state,

@@ -18,7 +18,7 @@ import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import * as L from '../src/layers/index'
 import { adam, chain, clipByGlobalNorm, exponentialDecay, momentum, sgd } from '../src/optim/index'
-import { softmaxCrossEntropy } from '../src/losses/index'
+import { crossEntropy } from '../src/losses/index'
 import { fit } from '../src/train/fit'
 import type { Layer } from '../src/layer'
 import { encodeModel } from '../src/config/index'
@@ -98,7 +98,7 @@ const built = right(model.init(T.random.key(1), inShape))
 const fitKey = T.random.key(2)
 const baseOptions = {
   model,
-  loss: softmaxCrossEntropy,
+  loss: crossEntropy,
   optimizer: makeOptimizer(),
   data,
   batchSize: 16,

@@ -64,10 +64,10 @@ describe('sequential (positional)', () => {
     const { params } = unwrap(model.init(key(0), [4]))
     const [k0, , k2] = T.random.split(key(0), 3)
     expect(values(params[0].weight)).toEqual(
-      values(unwrap(dense(3, { dtype: 'float64' }).init(k0!, [4])).params.weight),
+      values(unwrap(dense(3, { dtype: 'float64' }).init(k0, [4])).params.weight),
     )
     expect(values(params[2].weight)).toEqual(
-      values(unwrap(dense(2, { dtype: 'float64' }).init(k2!, [3])).params.weight),
+      values(unwrap(dense(2, { dtype: 'float64' }).init(k2, [3])).params.weight),
     )
     expect(values(params[0].weight)).not.toEqual(
       values(unwrap(dense(3, { dtype: 'float64' }).init(key(0), [4])).params.weight),
@@ -189,8 +189,8 @@ describe('key handling in apply', () => {
     expect(kept.length).toBeLessThan(300)
     // The same as splitting the key by hand.
     const [k0, k1] = T.random.split(key(9), 2)
-    const first = dropout(0.5).apply({}, {}, x, { training: true, key: k0! })[0]
-    const second = dropout(0.5).apply({}, {}, first, { training: true, key: k1! })[0]
+    const first = dropout(0.5).apply({}, {}, x, { training: true, key: k0 })[0]
+    const second = dropout(0.5).apply({}, {}, first, { training: true, key: k1 })[0]
     expect(values(y)).toEqual(values(second))
     expect(model.apply(params, state, x, evalCtx)[0]).toBe(x)
     expect(() => model.apply(params, state, x, { training: true })).toThrow(/ctx\.key/)

@@ -4,7 +4,7 @@ import * as T from '@backfold/tensor'
 import type { Key } from '@backfold/tensor'
 import type { Layer } from '../src/layer'
 import { dense, dropout, relu, sequential } from '../src/layers/index'
-import { softmaxCrossEntropy } from '../src/losses/index'
+import { crossEntropy } from '../src/losses/index'
 import { adam } from '../src/optim/index'
 import { flattenNamed } from '../src/tree'
 import type { Dataset } from '../src/data/index'
@@ -52,7 +52,7 @@ const options = () => {
   const { params, state } = init(model, T.random.key(0), [2])
   return {
     model,
-    loss: softmaxCrossEntropy,
+    loss: crossEntropy,
     optimizer: adam(0.05),
     params,
     state,

@@ -10,7 +10,7 @@ import {
   meanSquaredError,
   quadraticCost,
   sigmoidBinaryCrossEntropy,
-  softmaxCrossEntropy,
+  crossEntropy,
   weightsOnly,
 } from '../src/losses/index'
 import { make } from './helpers'
@@ -123,20 +123,20 @@ describe('quadraticCost', () => {
   })
 })
 
-describe('softmaxCrossEntropy', () => {
+describe('crossEntropy', () => {
   const logitValues = sample(12, 9, -3, 3)
   const logits = make([4, 3], logitValues)
   const labels = [2, 0, 1, 2]
 
   it('with int32 class indices equals the mean over the batch of −log softmax(z)[label]', () => {
     const expected = crossEntropyReference(rows(logitValues, 3), oneHotRows(labels, 3))
-    expect(scalarOf(softmaxCrossEntropy(logits, labelsOf(labels)))).toBeCloseTo(expected, 13)
+    expect(scalarOf(crossEntropy(logits, labelsOf(labels)))).toBeCloseTo(expected, 13)
   })
 
   it('with float one-hot labels gives the same value, and soft labels their own', () => {
     const oneHot = oneHotRows(labels, 3)
     const expected = crossEntropyReference(rows(logitValues, 3), oneHot)
-    expect(scalarOf(softmaxCrossEntropy(logits, make([4, 3], oneHot.flat())))).toBeCloseTo(expected, 13)
+    expect(scalarOf(crossEntropy(logits, make([4, 3], oneHot.flat())))).toBeCloseTo(expected, 13)
     const soft = [
       [0.2, 0.3, 0.5],
       [1, 0, 0],
@@ -144,17 +144,17 @@ describe('softmaxCrossEntropy', () => {
       [0.25, 0.25, 0.5],
     ]
     const softExpected = crossEntropyReference(rows(logitValues, 3), soft)
-    expect(scalarOf(softmaxCrossEntropy(logits, make([4, 3], soft.flat())))).toBeCloseTo(softExpected, 13)
+    expect(scalarOf(crossEntropy(logits, make([4, 3], soft.flat())))).toBeCloseTo(softExpected, 13)
   })
 
   it('applies label smoothing (1 − α) q + α / C to index and soft labels alike', () => {
     const alpha = 0.1
     const expected = crossEntropyReference(rows(logitValues, 3), smooth(oneHotRows(labels, 3), alpha))
-    const plain = scalarOf(softmaxCrossEntropy(logits, labelsOf(labels)))
-    const smoothed = scalarOf(softmaxCrossEntropy(logits, labelsOf(labels), { labelSmoothing: alpha }))
+    const plain = scalarOf(crossEntropy(logits, labelsOf(labels)))
+    const smoothed = scalarOf(crossEntropy(logits, labelsOf(labels), { labelSmoothing: alpha }))
     expect(smoothed).toBeCloseTo(expected, 13)
     expect(smoothed).not.toBeCloseTo(plain, 3)
-    const fromOneHot = softmaxCrossEntropy(logits, make([4, 3], oneHotRows(labels, 3).flat()), {
+    const fromOneHot = crossEntropy(logits, make([4, 3], oneHotRows(labels, 3).flat()), {
       labelSmoothing: alpha,
     })
     expect(scalarOf(fromOneHot)).toBeCloseTo(expected, 13)
@@ -162,9 +162,7 @@ describe('softmaxCrossEntropy', () => {
 
   it('has gradient (softmax(z) − q) / N w.r.t. the logits, smoothing included', () => {
     const alpha = 0.2
-    const g = O.grad((z: Tensor) => softmaxCrossEntropy(z, labelsOf(labels), { labelSmoothing: alpha }))(
-      logits,
-    )
+    const g = O.grad((z: Tensor) => crossEntropy(z, labelsOf(labels), { labelSmoothing: alpha }))(logits)
     const targets = smooth(oneHotRows(labels, 3), alpha)
     const expected = rows(logitValues, 3).flatMap((z, i) =>
       softmaxRow(z).map((p, c) => (p - targets[i]![c]!) / 4),
@@ -178,28 +176,28 @@ describe('softmaxCrossEntropy', () => {
     // example 0: logsumexp ≈ 1000, loss ≈ 0; example 1: logsumexp = 1000 + log 2, loss = 2000 + log 2;
     // example 2: logsumexp = log 2 (+ e^-1000), loss = log 2 + 1000
     const expected = (0 + (2000 + Math.log(2)) + (Math.log(2) + 1000)) / 3
-    const value = scalarOf(softmaxCrossEntropy(big, bigLabels))
+    const value = scalarOf(crossEntropy(big, bigLabels))
     expect(Number.isFinite(value)).toBe(true)
     expect(value).toBeCloseTo(expected, 9)
-    const g = O.grad((z: Tensor) => softmaxCrossEntropy(z, bigLabels, { labelSmoothing: 0.1 }))(big)
+    const g = O.grad((z: Tensor) => crossEntropy(z, bigLabels, { labelSmoothing: 0.1 }))(big)
     expect(valuesOf(g).every(Number.isFinite)).toBe(true)
     const targets = smooth(oneHotRows([0, 0, 2], 3), 0.1)
     const expectedGrad = rows(valuesOf(big), 3).flatMap((z, i) =>
       softmaxRow(z).map((p, c) => (p - targets[i]![c]!) / 3),
     )
     expect(maxError(valuesOf(g), expectedGrad)).toBeLessThan(1e-14)
-    const single = softmaxCrossEntropy(make([3, 3], valuesOf(big), 'float32'), bigLabels)
+    const single = crossEntropy(make([3, 3], valuesOf(big), 'float32'), bigLabels)
     expect(scalarOf(single)).toBeCloseTo(expected, 2)
   })
 
   it('rejects labels out of range, naming the example, and mismatched shapes or dtypes', () => {
-    expect(() => softmaxCrossEntropy(logits, labelsOf([0, 3, 1, 2]))).toThrow(T.ValueError)
-    expect(() => softmaxCrossEntropy(logits, labelsOf([0, 3, 1, 2]))).toThrow(/labels\[1\] is 3/)
-    expect(() => softmaxCrossEntropy(logits, labelsOf([0, -1, 1, 2]))).toThrow(T.ValueError)
-    expect(() => softmaxCrossEntropy(logits, labelsOf([0, 1, 2]))).toThrow(T.ShapeError)
-    expect(() => softmaxCrossEntropy(logits, make([4], [0, 1, 2, 0]))).toThrow(T.ShapeError)
-    expect(() => softmaxCrossEntropy(make([12], logitValues), labelsOf(labels))).toThrow(T.ShapeError)
-    expect(() => softmaxCrossEntropy(logits, labelsOf(labels), { labelSmoothing: 1.5 })).toThrow(T.ValueError)
+    expect(() => crossEntropy(logits, labelsOf([0, 3, 1, 2]))).toThrow(T.ValueError)
+    expect(() => crossEntropy(logits, labelsOf([0, 3, 1, 2]))).toThrow(/labels\[1\] is 3/)
+    expect(() => crossEntropy(logits, labelsOf([0, -1, 1, 2]))).toThrow(T.ValueError)
+    expect(() => crossEntropy(logits, labelsOf([0, 1, 2]))).toThrow(T.ShapeError)
+    expect(() => crossEntropy(logits, make([4], [0, 1, 2, 0]))).toThrow(T.ShapeError)
+    expect(() => crossEntropy(make([12], logitValues), labelsOf(labels))).toThrow(T.ShapeError)
+    expect(() => crossEntropy(logits, labelsOf(labels), { labelSmoothing: 1.5 })).toThrow(T.ValueError)
   })
 })
 

@@ -36,7 +36,7 @@ import {
   meanSquaredError,
   quadraticCost,
   sigmoidBinaryCrossEntropy,
-  softmaxCrossEntropy,
+  crossEntropy,
 } from '../src/losses/index'
 import { adam, momentum, sgd } from '../src/optim/index'
 import type { GradientTransformation } from '../src/optim/transform'
@@ -56,8 +56,8 @@ const init = <P, S>(layer: Layer<P, S>, key: Key, inShape: ReadonlyArray<number>
 const dataset = (n: number, inShape: ReadonlyArray<number>, classes: number, seed: number): Dataset => {
   const [xKey, yKey] = T.random.split(T.random.key(seed))
   return {
-    x: T.random.normal(xKey!, [n, ...inShape]),
-    y: T.random.randint(yKey!, [n], 0, classes),
+    x: T.random.normal(xKey, [n, ...inShape]),
+    y: T.random.randint(yKey, [n], 0, classes),
   }
 }
 
@@ -125,7 +125,7 @@ describe('makeTrainStep with jit', () => {
       model: sequential(dense(16), relu(), dense(4)),
       inShape: [6],
       classes: 4,
-      loss: softmaxCrossEntropy,
+      loss: crossEntropy,
       optimizer: adam(0.01),
       usesKey: false,
     },
@@ -140,7 +140,7 @@ describe('makeTrainStep with jit', () => {
       ),
       inShape: [1, 6, 6],
       classes: 3,
-      loss: softmaxCrossEntropy,
+      loss: crossEntropy,
       optimizer: momentum(0.05, 0.9),
       usesKey: false,
     },
@@ -151,7 +151,7 @@ describe('makeTrainStep with jit', () => {
       model: sequential(dense(12, { useBias: false }), batchNorm(), relu(), dropout(0.3), dense(3)),
       inShape: [5],
       classes: 3,
-      loss: softmaxCrossEntropy,
+      loss: crossEntropy,
       optimizer: adam(0.01),
       regularizer: (p: unknown) => l2Penalty(p, 1e-3),
       usesKey: true,
@@ -177,7 +177,7 @@ describe('makeTrainStep with jit', () => {
   it('dropout draws from the key given as data: another key gives another result, no new trace', () => {
     const model = sequential(dense(8), dropout(0.5), dense(2))
     const { params, state } = init(model, T.random.key(0), [4])
-    const step = makeTrainStep({ model, loss: softmaxCrossEntropy, optimizer: sgd(0.1), jit: true })
+    const step = makeTrainStep({ model, loss: crossEntropy, optimizer: sgd(0.1), jit: true })
     const batch = dataset(8, [4], 2, 1)
     const optState = sgd(0.1).init(params)
     const one = step(params, state, optState, batch, T.random.key(1))
@@ -211,7 +211,7 @@ describe('makeTrainStep with jit', () => {
   it('a label outside the classes still throws when the staged step runs', () => {
     const model = dense(3)
     const { params, state } = init(model, T.random.key(0), [2])
-    const step = makeTrainStep({ model, loss: softmaxCrossEntropy, optimizer: sgd(0.1), jit: true })
+    const step = makeTrainStep({ model, loss: crossEntropy, optimizer: sgd(0.1), jit: true })
     const x = T.zeros([2, 2])
     const optState = sgd(0.1).init(params)
     step(params, state, optState, { x, y: T.tensor([0, 2], 'int32') })
@@ -224,7 +224,7 @@ describe('an epoch of jitted steps', () => {
     const model = sequential(dense(16), relu(), dense(4))
     const { params, state } = init(model, T.random.key(0), [6])
     const optimizer = adam(0.01)
-    const step = makeTrainStep({ model, loss: softmaxCrossEntropy, optimizer, jit: true })
+    const step = makeTrainStep({ model, loss: crossEntropy, optimizer, jit: true })
     const data = dataset(100, [6], 4, 2) // batches of 32: three full, one of 4
     let current = { params, state, optState: optimizer.init(params) }
     for (let epoch = 0; epoch < 2; epoch++)
@@ -243,7 +243,7 @@ describe('fit with jit', () => {
     const { params, state } = init(model, T.random.key(0), [4])
     const options = {
       model,
-      loss: softmaxCrossEntropy,
+      loss: crossEntropy,
       optimizer: adam(0.01),
       params,
       state,
@@ -335,12 +335,12 @@ describe('every layer kind and loss in a jitted step', () => {
       loss: sigmoidBinaryCrossEntropy,
     },
     {
-      name: 'softmaxCrossEntropy with soft labels and label smoothing',
+      name: 'crossEntropy with soft labels and label smoothing',
       model: dense(3) as Layer<unknown, unknown>,
       inShape: [5],
       x: T.random.normal(T.random.key(7), [6, 5]),
       y: T.random.uniform(T.random.key(8), [6, 3]),
-      loss: (output, labels) => softmaxCrossEntropy(output, labels, { labelSmoothing: 0.1 }),
+      loss: (output, labels) => crossEntropy(output, labels, { labelSmoothing: 0.1 }),
     },
   ]
   for (const row of rows)

@@ -6,7 +6,7 @@ import * as T from '@backfold/tensor'
 import type { Key, Tensor } from '@backfold/tensor'
 import type { Layer } from '../src/layer'
 import { batchNorm, dense, dropout, relu, sequential } from '../src/layers/index'
-import { l2Penalty, meanSquaredError, softmaxCrossEntropy } from '../src/losses/index'
+import { l2Penalty, meanSquaredError, crossEntropy } from '../src/losses/index'
 import { adam, scale, sgd } from '../src/optim/index'
 import { flattenNamed } from '../src/tree'
 import type { Dataset } from '../src/data/index'
@@ -73,7 +73,7 @@ const baseOptions = (seed = 0) => {
   const { params, state } = init(model, T.random.key(seed), [2])
   return {
     model,
-    loss: softmaxCrossEntropy,
+    loss: crossEntropy,
     optimizer: adam(0.05),
     params,
     state,
@@ -197,7 +197,7 @@ describe('makeTrainStep', () => {
       ),
       bias: T.tensor([0, 0], 'float64'),
     }
-    const step = makeTrainStep({ model: identity, loss: softmaxCrossEntropy, optimizer: scale(0) })
+    const step = makeTrainStep({ model: identity, loss: crossEntropy, optimizer: scale(0) })
     const batch = {
       x: T.tensor(
         [
@@ -216,7 +216,7 @@ describe('makeTrainStep', () => {
   it('feeds the key to stochastic layers: different keys, different updates', () => {
     const dropModel = sequential(dense(8), dropout(0.5), dense(3))
     const built = init(dropModel, T.random.key(0), [2])
-    const step = makeTrainStep({ model: dropModel, loss: softmaxCrossEntropy, optimizer: sgd(0.1) })
+    const step = makeTrainStep({ model: dropModel, loss: crossEntropy, optimizer: sgd(0.1) })
     const data = blobs(12, 2)
     const optState = sgd(0.1).init(built.params)
     const a = step(built.params, built.state, optState, data, T.random.key(1))
@@ -333,7 +333,7 @@ describe('fit', () => {
     const { params, state } = init(model, T.random.key(0), [2])
     const common = {
       model,
-      loss: softmaxCrossEntropy,
+      loss: crossEntropy,
       optimizer: adam(0.02),
       state,
       data: blobs(45, 3),
@@ -663,7 +663,7 @@ describe('evaluate and predict', () => {
   })
 
   it('evaluate computes loss and accuracy over the whole set', () => {
-    const result = evaluate(model, params, state, data, { loss: softmaxCrossEntropy, batchSize: 8 })
+    const result = evaluate(model, params, state, data, { loss: crossEntropy, batchSize: 8 })
     const logits = model.apply(params, state, data.x, { training: false })[0].data
     let correct = 0
     let loss = 0

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, expectTypeOf, it } from 'vitest'
 import * as T from '@backfold/tensor'
 import type { Key, Tensor } from '@backfold/tensor'
 import {
@@ -102,14 +102,18 @@ describe('random ops draw per key exactly as the single-key samplers', () => {
   it('splitKeys on a wrapped mapped key gives the mapped split, usable as Keys', () => {
     const out = vmap((k: Tensor) => {
       const [a, b] = splitKeys(T.random.wrapKey(k), 2)
-      return [randomNormal(a!, [2]), randomUniform(b!, [3])] as const
+      return [randomNormal(a, [2]), randomUniform(b, [3])] as const
     })(keys)
     members.forEach((k, i) => {
       const [a, b] = T.random.split(k, 2)
-      expect(example(out[0], i)).toEqual(Array.from(T.random.normal(a!, [2]).data))
-      expect(example(out[1], i)).toEqual(Array.from(T.random.uniform(b!, [3]).data))
+      expect(example(out[0], i)).toEqual(Array.from(T.random.normal(a, [2]).data))
+      expect(example(out[1], i)).toEqual(Array.from(T.random.uniform(b, [3]).data))
     })
     expect(splitKeys(members[0]!, 3)).toEqual(T.random.split(members[0]!, 3))
+    // Typed like random.split: a tuple for a literal count up to 8, Key[] otherwise.
+    expectTypeOf(splitKeys(members[0]!, 3)).toEqualTypeOf<[Key, Key, Key]>()
+    const count: number = 2
+    expectTypeOf(splitKeys(members[0]!, count)).toEqualTypeOf<Key[]>()
   })
 
   it('the samplers of @backfold/tensor refuse a mapped key with advice, not a silent draw', () => {

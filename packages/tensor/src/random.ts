@@ -352,21 +352,43 @@ export const randomBits = (key: Key, count: number): Uint32Array => {
   return bitsFor(k0, k1, checkCount('randomBits', 'count', count))
 }
 
+/** A tuple of `N` items of `A`, built one item at a time (only used for `N` ≤ 8). */
+type TupleOf<A, N extends number, Acc extends A[] = []> = Acc['length'] extends N
+  ? Acc
+  : TupleOf<A, N, [...Acc, A]>
+
+/**
+ * What `split(key, n)` returns: a tuple `[Key, Key, Key]` for a literal count from 0 to 8, so
+ * `const [a, b, c] = split(k, 3)` needs no `!`; `Key[]` for a count known only at run time.
+ * @example
+ * type Three = SplitKeys<3> // [Key, Key, Key]
+ * type Many = SplitKeys<number> // Key[]
+ * @since 0.2.0
+ */
+export type SplitKeys<N extends number> = N extends 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8
+  ? number extends N
+    ? Key[]
+    : TupleOf<Key, N>
+  : Key[]
+
 /**
  * `n` new keys (default 2), independent of each other and of `key`, as JAX's `split`.
- * Do not use `key` itself again after splitting it.
+ * Do not use `key` itself again after splitting it. Typed as a tuple for a literal `n` up to 8
+ * (`SplitKeys`), so destructuring needs no non-null assertions.
  * @example
- * const [paramsKey, dataKey] = split(key(0))
+ * const [paramsKey, dataKey] = split(key(0)) // [Key, Key]
+ * const [a, b, c] = split(key(1), 3) // [Key, Key, Key]
  * split(key(0)).map((k) => k.words) // [[4146024105, 967050713], [2718843009, 1272950319]]
  * @since 0.1.0
  */
-export const split = (key: Key, n = 2): Key[] => {
+export const split = <N extends number = 2>(key: Key, n?: N): SplitKeys<N> => {
   const [k0, k1] = checkKey('split', key).words
-  const count = checkCount('split', 'n', n)
+  const count = checkCount('split', 'n', n ?? 2)
   const bits = bitsFor(k0, k1, 2 * count)
   const keys = new Array<Key>(count)
   for (let i = 0; i < count; i++) keys[i] = makeKey(bits[2 * i]!, bits[2 * i + 1]!)
-  return keys
+  // `keys` holds exactly `n` keys, which is what SplitKeys<N> says for a literal `n` (else Key[]).
+  return keys as SplitKeys<N>
 }
 
 /**

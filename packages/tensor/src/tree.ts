@@ -29,6 +29,8 @@ const isRecord = (x: unknown): x is { readonly [key: string]: unknown } =>
 
 /**
  * Leaves in depth-first order (array index order, record key insertion order) and the structure.
+ * This is THE tree flatten of backfold: `@backfold/nn`'s `tree.flatten` is this function, and
+ * leaves by dotted name are nn's `tree.flattenNamed` / `tree.toNamed`.
  * @example
  * const { leaves, def } = flatten({ w: zeros([2, 2]), b: zeros([2]) }) // leaves: [w, b]
  * @since 0.1.0
@@ -53,7 +55,12 @@ export const flatten = (tree: unknown): { readonly leaves: Tensor[]; readonly de
 
 const LEAF: TreeDef = { kind: 'leaf' }
 
-/** Number of tensors a tree def holds. @since 0.1.0 */
+/**
+ * Number of tensors a tree def holds.
+ * @example
+ * leafCount(flatten({ w: zeros([2]), b: [zeros([1]), 3] }).def) // 2 (the number 3 is a constant)
+ * @since 0.1.0
+ */
 export const leafCount = (def: TreeDef): number => {
   switch (def.kind) {
     case 'leaf':
@@ -66,7 +73,11 @@ export const leafCount = (def: TreeDef): number => {
 }
 
 /**
- * Rebuilds a tree from its structure and leaves (the inverse of `flatten`).
+ * Rebuilds a tree from its structure and leaves (the inverse of `flatten`). Throws a `ValueError`
+ * when the number of leaves differs from the structure's.
+ * @example
+ * const { leaves, def } = flatten({ w: zeros([2]), b: zeros([1]) })
+ * const rebuilt = unflatten<{ w: Tensor; b: Tensor }>(def, leaves.map((x) => fullLike(x, 1)))
  * @since 0.1.0
  */
 export const unflatten = <T = Tree>(def: TreeDef, leaves: ReadonlyArray<Tensor>): T => {
@@ -105,7 +116,12 @@ export const mapTree = <T>(tree: T, f: (x: Tensor, index: number) => Tensor): T 
   return unflatten<T>(def, leaves.map(f))
 }
 
-/** True when two structures are the same (same keys, same lengths, same constants). @since 0.1.0 */
+/**
+ * True when two structures are the same (same keys, same lengths, same constants).
+ * @example
+ * sameStructure(flatten({ a: zeros([1]) }).def, flatten({ a: ones([5]) }).def) // true: shapes are not structure
+ * @since 0.1.0
+ */
 export const sameStructure = (a: TreeDef, b: TreeDef): boolean => {
   if (a.kind !== b.kind) return false
   switch (a.kind) {

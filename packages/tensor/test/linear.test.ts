@@ -26,9 +26,9 @@ describe.each(backends)('linear on the %s backend', (_name, backend) => {
     setBackend(backend)
     for (const dtype of ['float32', 'float64'] as const) {
       const [kx, kw, kb] = random.split(random.key(m * 1000 + k * 10 + n), 3)
-      const x = random.normal(kx!, [m, k], { dtype })
-      const w = random.normal(kw!, [n, k], { dtype })
-      const b = random.normal(kb!, [n], { dtype })
+      const x = random.normal(kx, [m, k], { dtype })
+      const w = random.normal(kw, [n, k], { dtype })
+      const b = random.normal(kb, [n], { dtype })
       const z = add(matmul(x, w, { transposeB: true }), b)
       expect(linear(x, w, b).data).toEqual(z.data)
       expect(linear(x, w, b, 'relu').data).toEqual(relu(z).data)

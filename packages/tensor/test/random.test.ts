@@ -1,4 +1,4 @@
-import { describe, it, expect } from 'vitest'
+import { describe, it, expect, expectTypeOf } from 'vitest'
 import fc from 'fast-check'
 import type { DType } from '../src/dtype'
 import { DTypeError, ShapeError, TraceError, ValueError } from '../src/errors'
@@ -183,6 +183,22 @@ describe('split and foldIn', () => {
       [bits[4], bits[5]],
     ])
     expect(words(foldIn(k, 123))).toEqual(threefry2x32(k.words, [0, 123]))
+  })
+
+  it('are typed as tuples for a literal count up to 8, so destructuring needs no `!`', () => {
+    const [a, b] = split(key(2))
+    expectTypeOf(a).toEqualTypeOf<Key>()
+    expectTypeOf(b).toEqualTypeOf<Key>()
+    expectTypeOf(split(key(2), 3)).toEqualTypeOf<[Key, Key, Key]>()
+    expectTypeOf(split(key(2), 8)).toEqualTypeOf<[Key, Key, Key, Key, Key, Key, Key, Key]>()
+    expectTypeOf(split(key(2), 0)).toEqualTypeOf<[]>()
+    expectTypeOf(split(key(2), 9)).toEqualTypeOf<Key[]>()
+    const count: number = 3
+    expectTypeOf(split(key(2), count)).toEqualTypeOf<Key[]>()
+    // The tuple type tells the truth: as many keys as it says, all distinct.
+    const eight = split(key(2), 8)
+    expect(eight).toHaveLength(8)
+    expect(new Set(eight.map((k) => words(k).join(','))).size).toBe(8)
   })
 
   it('handle n = 0 and n = 1 and reject bad n', () => {

@@ -7,6 +7,10 @@
  * optional `"__metadata__"` map of strings; then the raw little-endian, row-major data, which the
  * tensors must tile exactly (no holes, no overlaps, no trailing bytes).
  *
+ * Dtypes: F32, F64 and I32 load as float32, float64 and int32 tensors. F16 and BF16 (the usual dtypes
+ * of Hugging Face weights) load as float32, exactly (every 16-bit float is a float32), and are
+ * written only when asked (`encodeSafetensors(tree, { floatDType: 'F16' })`), rounding to nearest even.
+ *
  * Pure functions on bytes: this module runs in browsers; reading and writing files is in
  * `@backfold/nn/node` (`saveSafetensors`, `loadSafetensors`).
  * @since 0.1.0
@@ -14,10 +18,20 @@
 import * as E from 'fp-ts/lib/Either.js'
 import type { Either } from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts/lib/index.js'
+import { checkOptions, option, optionSchema } from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import type { DType, Tensor } from '@backfold/tensor'
 import { flattenNamed } from '../tree'
 import { parseJson } from '../json'
+import {
+  BF16,
+  F16,
+  bf16BitsToF32Bits,
+  f16BitsToF32Bits,
+  largestFinite,
+  toHalfBits,
+  type HalfFormat,
+} from './halfFloat'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -53,12 +67,37 @@ export const formatCheckpointError = (e: CheckpointError): string => `${e.source
 export interface Safetensors {
   readonly tensors: Readonly<Record<string, Tensor>>
   readonly metadata: Readonly<Record<string, string>>
+  /**
+   * The dtype each tensor has IN THE FILE (`'F16'`, `'BF16'`, `'F32'`, `'F64'`, `'I32'`), keyed like
+   * `tensors`: an F16 or BF16 tensor is a float32 tensor in `tensors`, and this says it was stored
+   * with 16 bits (so saving it back as float32 would double its size, not its precision).
+   * @since 0.2.0
+   */
+  readonly storedDTypes: Readonly<Record<string, StoredDType>>
 }
+
+/** A safetensors dtype backfold reads and writes. @since 0.2.0 */
+export type StoredDType = 'F64' | 'F32' | 'I32' | 'BF16' | 'F16'
 
 /** Options of `encodeSafetensors`. @since 0.1.0 */
 export interface EncodeSafetensorsOptions {
   /** Free-form strings stored under `__metadata__` (e.g. `{ format: 'pt' }`). */
   readonly metadata?: Readonly<Record<string, string>>
+  /**
+   * Store every float tensor (float32 and float64) with 16 bits: `'F16'` (IEEE half: 11 significant
+   * bits, finite up to 65504) or `'BF16'` (bfloat16: 8 significant bits, the range of float32).
+   * Values are rounded to nearest, ties to even; int32 tensors stay I32. Default: each tensor in its
+   * own dtype (F32, F64), exactly. A finite value beyond the format's range is refused (a `ValueError`
+   * naming the tensor, the index and the value) unless `allowOverflow` is true.
+   * @since 0.2.0
+   */
+  readonly floatDType?: 'F16' | 'BF16'
+  /**
+   * With `floatDType`, store finite values beyond the format's largest finite value as ±Infinity (what
+   * IEEE rounding gives) instead of refusing them. Default false. Values already infinite stay so.
+   * @since 0.2.0
+   */
+  readonly allowOverflow?: boolean
 }
 
 /** Options of `decodeSafetensors` and `loadParams`. @since 0.1.0 */
@@ -72,23 +111,29 @@ export interface CheckpointSourceOptions {
 // -------------------------------------------------------------------------------------
 
 interface DTypeCode {
-  readonly code: 'F32' | 'F64' | 'I32'
+  /** Bytes per element in the file. */
   readonly bytes: number
   /** Position in the reference implementation's `Dtype` enum, which orders the data section. */
   readonly rank: number
+  /** The dtype of the tensor it loads as. */
+  readonly dtype: DType
 }
 
-const CODES: Readonly<Record<DType, DTypeCode>> = {
-  int32: { code: 'I32', bytes: 4, rank: 0 },
-  float32: { code: 'F32', bytes: 4, rank: 1 },
-  float64: { code: 'F64', bytes: 8, rank: 2 },
+const CODES: Readonly<Record<StoredDType, DTypeCode>> = {
+  F16: { bytes: 2, rank: 0, dtype: 'float32' },
+  BF16: { bytes: 2, rank: 1, dtype: 'float32' },
+  I32: { bytes: 4, rank: 2, dtype: 'int32' },
+  F32: { bytes: 4, rank: 3, dtype: 'float32' },
+  F64: { bytes: 8, rank: 4, dtype: 'float64' },
 }
 
-const FROM_CODE: ReadonlyMap<string, DType> = new Map([
-  ['F32', 'float32'],
-  ['F64', 'float64'],
-  ['I32', 'int32'],
-])
+const NATIVE_CODE: Readonly<Record<DType, StoredDType>> = { int32: 'I32', float32: 'F32', float64: 'F64' }
+
+const HALF_FORMATS: Readonly<Record<'F16' | 'BF16', HalfFormat>> = { F16, BF16 }
+
+const isStoredDType = (code: string): code is StoredDType => Object.prototype.hasOwnProperty.call(CODES, code)
+
+const READ_DTYPES = 'F32, F64, I32, F16 and BF16 (the last two as float32)'
 
 /** Dtypes the format defines but backfold has no tensor type for (reported as unsupported, not unknown). */
 const UNSUPPORTED_CODES: ReadonlySet<string> = new Set([
@@ -97,8 +142,6 @@ const UNSUPPORTED_CODES: ReadonlySet<string> = new Set([
   'I8',
   'U16',
   'I16',
-  'F16',
-  'BF16',
   'U32',
   'U64',
   'I64',
@@ -110,6 +153,11 @@ const UNSUPPORTED_CODES: ReadonlySet<string> = new Set([
   'F8_E5M2',
   'F8_E8M0',
 ])
+
+const ENCODE_OPTIONS = optionSchema(
+  { metadata: option.record, floatDType: option.anything, allowOverflow: option.boolean },
+  { dtype: 'floatDType', storeAs: 'floatDType', overflow: 'allowOverflow' },
+)
 
 /** Headers larger than this are refused before anything is decoded (the reference reader's limit). */
 const MAX_HEADER_BYTES = 100_000_000
@@ -135,12 +183,29 @@ const compareCodePoints = (a: string, b: string): number => {
   return a.length - b.length
 }
 
-const writeData = (view: DataView, at: number, x: Tensor): void => {
+const writeData = (view: DataView, at: number, x: Tensor, code: StoredDType): void => {
   const data = x.data
   const n = data.length
-  if (x.dtype === 'float32') for (let i = 0; i < n; i++) view.setFloat32(at + 4 * i, data[i]!, true)
-  else if (x.dtype === 'float64') for (let i = 0; i < n; i++) view.setFloat64(at + 8 * i, data[i]!, true)
-  else for (let i = 0; i < n; i++) view.setInt32(at + 4 * i, data[i]!, true)
+  if (code === 'F32') for (let i = 0; i < n; i++) view.setFloat32(at + 4 * i, data[i]!, true)
+  else if (code === 'F64') for (let i = 0; i < n; i++) view.setFloat64(at + 8 * i, data[i]!, true)
+  else if (code === 'I32') for (let i = 0; i < n; i++) view.setInt32(at + 4 * i, data[i]!, true)
+  else {
+    const format = HALF_FORMATS[code]
+    const infinity = toHalfBits(Infinity, format)!
+    for (let i = 0; i < n; i++) {
+      // undefined only for an overflow the caller allowed (checked before any byte is written).
+      const bits = toHalfBits(data[i]!, format)
+      view.setUint16(at + 2 * i, bits ?? (data[i]! < 0 ? infinity | (1 << 15) : infinity), true)
+    }
+  }
+}
+
+/** The first finite value of a float tensor that `format` cannot hold, with its index. */
+const firstOverflow = (x: Tensor, format: HalfFormat): { index: number; value: number } | undefined => {
+  const data = x.data
+  for (let i = 0; i < data.length; i++)
+    if (toHalfBits(data[i]!, format) === undefined) return { index: i, value: data[i]! }
+  return undefined
 }
 
 /**
@@ -148,17 +213,39 @@ const writeData = (view: DataView, at: number, x: Tensor): void => {
  * tree (`tree.flattenNamed`, e.g. `layers.0.weight`), so PyTorch-shaped params load by name.
  *
  * The layout is the reference writer's: the header JSON is compact and padded with spaces to a
- * multiple of 8 bytes; the data section holds float64 tensors first, then float32, then int32,
+ * multiple of 8 bytes; the data section holds F64 tensors first, then F32, I32, BF16 and F16,
  * each group in name order, so every tensor starts at a multiple of its item size and can be
  * viewed in place. The same tree always gives the same bytes. Throws a `ValueError` for a tree
  * two of whose paths give the same name (`{ 'a.b': x, a: { b: y } }`) or a tensor named
  * `__metadata__`: such files could not be read back faithfully.
+ *
+ * `floatDType: 'F16' | 'BF16'` stores the float tensors with 16 bits, rounded to nearest even
+ * (half the size, for sharing weights); a finite value the format cannot hold (above 65504 in F16)
+ * throws a `ValueError` naming the tensor and index unless `allowOverflow: true` (then ±Infinity).
+ * Values below the smallest subnormal round to ±0, as IEEE rounding does.
  * @example
  * import * as T from '@backfold/tensor'
  * const bytes = encodeSafetensors({ fc: { weight: T.zeros([10, 64]), bias: T.zeros([10]) } }, { metadata: { format: 'pt' } })
+ * const half = encodeSafetensors({ fc: { weight: T.zeros([10, 64]) } }, { floatDType: 'F16' }) // 1280 data bytes
  * @since 0.1.0
  */
 export const encodeSafetensors = (tree: unknown, opts: EncodeSafetensorsOptions = {}): Uint8Array => {
+  // An unknown key (`dtype: 'F16'`) must not silently write float32.
+  checkOptions('encodeSafetensors', opts, ENCODE_OPTIONS)
+  const floatDType = opts.floatDType
+  if (floatDType !== undefined && floatDType !== 'F16' && floatDType !== 'BF16')
+    throw new T.ValueError(
+      'encodeSafetensors',
+      `floatDType must be 'F16' or 'BF16', got ${describe(floatDType)} (omit it to store each tensor in its own dtype)`,
+    )
+  if (opts.allowOverflow !== undefined && floatDType === undefined)
+    throw new T.ValueError(
+      'encodeSafetensors',
+      "allowOverflow only applies with floatDType 'F16' or 'BF16'; float32 and float64 tensors are stored exactly",
+    )
+  const allowOverflow = opts.allowOverflow ?? false
+  const codeOf = (x: Tensor): StoredDType =>
+    x.dtype === 'int32' || floatDType === undefined ? NATIVE_CODE[x.dtype] : floatDType
   const named = flattenNamed(tree)
   const seen = new Set<string>()
   for (const [name, x] of named) {
@@ -178,9 +265,22 @@ export const encodeSafetensors = (tree: unknown, opts: EncodeSafetensorsOptions 
         'encodeSafetensors',
         `tensor '${name}' has shape ${T.fmtShape(x.shape)} but ${x.data.length} elements of data`,
       )
+    const code = codeOf(x)
+    if ((code === 'F16' || code === 'BF16') && !allowOverflow) {
+      const format = HALF_FORMATS[code]
+      const overflow = firstOverflow(x, format)
+      if (overflow !== undefined)
+        throw new T.ValueError(
+          'encodeSafetensors',
+          `tensor '${name}' holds ${overflow.value} at index ${overflow.index}, beyond the largest finite ${code} ` +
+            `(${largestFinite(format)}); rescale it, store it as ${code === 'F16' ? 'BF16 or ' : ''}float32, ` +
+            `or pass allowOverflow: true to store ±Infinity`,
+        )
+    }
   }
   const entries = [...named].sort(
-    ([nameA, a], [nameB, b]) => CODES[b.dtype].rank - CODES[a.dtype].rank || compareCodePoints(nameA, nameB),
+    ([nameA, a], [nameB, b]) =>
+      CODES[codeOf(b)].rank - CODES[codeOf(a)].rank || compareCodePoints(nameA, nameB),
   )
 
   // The header is assembled as text rather than via an object so that no name (e.g. `__proto__`)
@@ -197,9 +297,10 @@ export const encodeSafetensors = (tree: unknown, opts: EncodeSafetensorsOptions 
   let dataLength = 0
   for (const [name, x] of entries) {
     const begin = dataLength
-    dataLength += x.data.length * CODES[x.dtype].bytes
+    const code = codeOf(x)
+    dataLength += x.data.length * CODES[code].bytes
     members.push(
-      `${JSON.stringify(name)}:{"dtype":"${CODES[x.dtype].code}","shape":[${x.shape.join(',')}],"data_offsets":[${begin},${dataLength}]}`,
+      `${JSON.stringify(name)}:{"dtype":"${code}","shape":[${x.shape.join(',')}],"data_offsets":[${begin},${dataLength}]}`,
     )
   }
   const json = new TextEncoder().encode(`{${members.join(',')}}`)
@@ -212,8 +313,9 @@ export const encodeSafetensors = (tree: unknown, opts: EncodeSafetensorsOptions 
   out.fill(0x20, 8 + json.length, 8 + headerLength)
   let at = 8 + headerLength
   for (const [, x] of entries) {
-    writeData(view, at, x)
-    at += x.data.length * CODES[x.dtype].bytes
+    const code = codeOf(x)
+    writeData(view, at, x, code)
+    at += x.data.length * CODES[code].bytes
   }
   return out
 }
@@ -296,7 +398,7 @@ const nameRecord = <A>(entries: Iterable<readonly [string, A]>): Record<string, 
 
 interface Span {
   readonly name: string
-  readonly dtype: DType
+  readonly code: StoredDType
   readonly shape: ReadonlyArray<number>
   readonly begin: number
   readonly end: number
@@ -310,12 +412,11 @@ const checkEntry = (name: string, value: unknown, dataLength: number): Either<st
       `tensor '${name}': expected { "dtype": string, "shape": number[], "data_offsets": [begin, end] }, got ${describe(value)}`,
     )
   const { dtype: code, shape, data_offsets: offsets } = decoded.right
-  const dtype = FROM_CODE.get(code)
-  if (dtype === undefined)
+  if (!isStoredDType(code))
     return E.left(
       UNSUPPORTED_CODES.has(code)
-        ? `tensor '${name}': unsupported dtype ${code} (backfold reads F32, F64 and I32; convert the tensor before saving)`
-        : `tensor '${name}': unknown dtype ${describe(code)} (backfold reads F32, F64 and I32)`,
+        ? `tensor '${name}': unsupported dtype ${code} (backfold reads ${READ_DTYPES}; convert the tensor before saving)`
+        : `tensor '${name}': unknown dtype ${describe(code)} (backfold reads ${READ_DTYPES})`,
     )
   if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0))
     return E.left(`tensor '${name}': shape ${describe(shape)} must be a list of non-negative integers`)
@@ -338,21 +439,28 @@ const checkEntry = (name: string, value: unknown, dataLength: number): Either<st
     )
   // Exact while below 2^53; a product beyond that cannot equal a span that fits in the file.
   const elements = shape.reduce((n, d) => n * d, 1)
-  const needed = elements * CODES[dtype].bytes
+  const needed = elements * CODES[code].bytes
   if (needed !== end - begin)
     return E.left(
       `tensor '${name}': shape ${T.fmtShape(shape)} of ${code} needs ${Number.isSafeInteger(needed) ? needed : 'more than 2^53'} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`,
     )
-  return E.right({ name, dtype, shape, begin, end })
+  return E.right({ name, code, shape, begin, end })
 }
 
 const readData = (view: DataView, at: number, span: Span): Tensor => {
-  const n = (span.end - span.begin) / CODES[span.dtype].bytes
-  const data = T.allocate(span.dtype, n)
-  if (span.dtype === 'float32') for (let i = 0; i < n; i++) data[i] = view.getFloat32(at + 4 * i, true)
-  else if (span.dtype === 'float64') for (let i = 0; i < n; i++) data[i] = view.getFloat64(at + 8 * i, true)
+  const { code } = span
+  const { dtype, bytes } = CODES[code]
+  const n = (span.end - span.begin) / bytes
+  const data = T.allocate(dtype, n)
+  if (code === 'F16' || code === 'BF16') {
+    // Written as float32 bit patterns, so the conversion is exact to the bit (NaN payloads included).
+    const bits = new Uint32Array(data.buffer, data.byteOffset, n)
+    const widen = code === 'F16' ? f16BitsToF32Bits : bf16BitsToF32Bits
+    for (let i = 0; i < n; i++) bits[i] = widen(view.getUint16(at + 2 * i, true))
+  } else if (code === 'F32') for (let i = 0; i < n; i++) data[i] = view.getFloat32(at + 4 * i, true)
+  else if (code === 'F64') for (let i = 0; i < n; i++) data[i] = view.getFloat64(at + 8 * i, true)
   else for (let i = 0; i < n; i++) data[i] = view.getInt32(at + 4 * i, true)
-  return T.unsafeTensor(span.dtype, [...span.shape], data)
+  return T.unsafeTensor(dtype, [...span.shape], data)
 }
 
 /**
@@ -463,7 +571,8 @@ export const decodeSafetensors = (
   const tensors = nameRecord(
     spans.map((span) => [span.name, readData(view, dataStart + span.begin, span)] as const),
   )
-  return E.right({ tensors, metadata })
+  const storedDTypes = nameRecord(spans.map((span) => [span.name, span.code] as const))
+  return E.right({ tensors, metadata, storedDTypes })
 }
 
 // -------------------------------------------------------------------------------------

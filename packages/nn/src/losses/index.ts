@@ -4,7 +4,7 @@
  */
 export { meanSquaredError } from './meanSquaredError'
 export { quadraticCost } from './quadraticCost'
-export { softmaxCrossEntropy, type SoftmaxCrossEntropyOptions } from './softmaxCrossEntropy'
+export { crossEntropy, type CrossEntropyOptions } from './crossEntropy'
 export { sigmoidBinaryCrossEntropy } from './sigmoidBinaryCrossEntropy'
 export { huber, type HuberOptions } from './huber'
 export { l2Penalty, type PenaltyOptions } from './l2Penalty'

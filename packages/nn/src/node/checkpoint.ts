@@ -677,16 +677,16 @@ export interface FitWithCheckpointsOptions<P, S, O> extends FitOptions<P, S, O> 
  * holds the previous good checkpoint, so `resumeFit` can continue from it).
  * @example
  * import * as T from '@backfold/tensor'
- * import { layers, adam, softmaxCrossEntropy } from '@backfold/nn'
+ * import { layers, adam, crossEntropy } from '@backfold/nn'
  * import { fitWithCheckpoints, resumeFit } from '@backfold/nn/node'
  * const model = layers.sequential(layers.dense(64), layers.relu(), layers.dense(10))
  * // with { params, state } from model.init(initKey, [784]):
  * fitWithCheckpoints({
- *   model, loss: softmaxCrossEntropy, optimizer: adam(1e-3), params, state, data: train, epochs: 10,
+ *   model, loss: crossEntropy, optimizer: adam(1e-3), params, state, data: train, epochs: 10,
  *   key: T.random.key(1), checkpoint: { dir: 'runs/mnist', inShape: [784] },
  * })
  * // after an interruption, the same options minus params/state/key continue bitwise identically:
- * resumeFit('runs/mnist', { model, loss: softmaxCrossEntropy, optimizer: adam(1e-3), data: train, epochs: 10 })
+ * resumeFit('runs/mnist', { model, loss: crossEntropy, optimizer: adam(1e-3), data: train, epochs: 10 })
  * @since 0.1.0
  */
 export const fitWithCheckpoints = <P, S, O>(
@@ -784,7 +784,7 @@ export interface ResumeFitOptions<P, S, O> extends Omit<
  * meaning), so `resumeFit` with the options of the interrupted run gives bitwise the parameters
  * an uninterrupted run would have given.
  * @example
- * const resumed = resumeFit('runs/mnist', { model, loss: softmaxCrossEntropy, optimizer, data: train, epochs: 10 })
+ * const resumed = resumeFit('runs/mnist', { model, loss: crossEntropy, optimizer, data: train, epochs: 10 })
  * @since 0.1.0
  */
 export const resumeFit = <P, S, O>(

@@ -73,7 +73,9 @@ const removeStaleTemporaries = async (path: string): Promise<void> => {
  * minute (temporaries of other files, or of live processes, are left alone). Resolves to `Left` naming the file when it cannot be written; throws only the programmer
  * errors of `encodeSafetensors` (a tree with two tensors of the same dotted name). The file holds
  * the names of `tree.flattenNamed` (`layers.0.weight`) and is byte-identical to what Python's
- * `safetensors` writes for the same tensors, so Python and PyTorch load it as it is.
+ * `safetensors` writes for the same tensors, so Python and PyTorch load it as it is. With
+ * `{ floatDType: 'F16' }` (or `'BF16'`) float tensors are stored with 16 bits, rounded to nearest
+ * even; a value the format cannot hold throws unless `allowOverflow: true` (see `encodeSafetensors`).
  * @example
  * import * as E from 'fp-ts/lib/Either.js'
  * const saved = await saveSafetensors('out/params.safetensors', params, { metadata: { epochs: '30' } })

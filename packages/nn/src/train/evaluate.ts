@@ -76,7 +76,7 @@ export const predict = <P, S>(
  * (see `predict`); the loss and each metric are then computed once over all outputs, so every
  * metric is exact (not an average of batch averages).
  * @example
- * evaluate(model, params, state, test, { loss: softmaxCrossEntropy }) // { loss: 0.08, accuracy: 0.975 }
+ * evaluate(model, params, state, test, { loss: crossEntropy }) // { loss: 0.08, accuracy: 0.975 }
  * @since 0.1.0
  */
 export const evaluate = <P, S>(

@@ -128,13 +128,13 @@ const now = (): number => performance.now() / 1000
  * @example
  * import * as E from 'fp-ts/lib/Either.js'
  * import * as T from '@backfold/tensor'
- * import { layers, fit, adam, softmaxCrossEntropy } from '@backfold/nn'
+ * import { layers, fit, adam, crossEntropy } from '@backfold/nn'
  * const model = layers.sequential(layers.dense(128), layers.relu(), layers.dense(10))
  * const [initKey, fitKey] = T.random.split(T.random.key(0))
  * const built = model.init(initKey, [64])
  * if (E.isRight(built)) {
  *   const { params, history } = fit({
- *     model, loss: softmaxCrossEntropy, optimizer: adam(1e-3),
+ *     model, loss: crossEntropy, optimizer: adam(1e-3),
  *     params: built.right.params, state: built.right.state,
  *     data: train, validationData: test, epochs: 30, batchSize: 32, key: fitKey,
  *   })

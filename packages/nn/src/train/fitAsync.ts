@@ -32,13 +32,13 @@ const FIT_ASYNC_OPTIONS = optionSchema({ ...FIT_OPTION_SPECS, yieldEvery: option
  * @example
  * import * as E from 'fp-ts/lib/Either.js'
  * import * as T from '@backfold/tensor'
- * import { layers, fitAsync, adam, softmaxCrossEntropy } from '@backfold/nn'
+ * import { layers, fitAsync, adam, crossEntropy } from '@backfold/nn'
  * const model = layers.sequential(layers.dense(128, { activation: 'relu' }), layers.dense(10))
  * const [initKey, fitKey] = T.random.split(T.random.key(0), 2)
  * const built = model.init(initKey, [64])
  * if (E.isRight(built)) {
  *   const { params, history } = await fitAsync({
- *     model, loss: softmaxCrossEntropy, optimizer: adam(1e-3),
+ *     model, loss: crossEntropy, optimizer: adam(1e-3),
  *     params: built.right.params, state: built.right.state,
  *     data: train, validationData: test, epochs: 30, batchSize: 32, key: fitKey,
  *     callbacks: [{ onEpochEnd: async ({ record }) => { await drawChart(record) } }],

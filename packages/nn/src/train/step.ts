@@ -13,7 +13,7 @@ export type LossFunction = (output: Tensor, labels: Tensor) => Tensor
 /** What a training step needs. @since 0.1.0 */
 export interface TrainStepOptions<P, S, O> {
   readonly model: Layer<P, S>
-  /** E.g. `softmaxCrossEntropy`. Mean over the batch, so the learning rate does not depend on batch size. */
+  /** E.g. `crossEntropy`. Mean over the batch, so the learning rate does not depend on batch size. */
   readonly loss: LossFunction
   readonly optimizer: GradientTransformation<O>
   /** Added to the loss before differentiating, e.g. `(params) => l2Penalty(params, 1e-4)`. */
@@ -114,15 +114,15 @@ const TRAIN_STEP_OPTIONS = optionSchema({
  * concrete outputs after it ran.
  * @example
  * import * as T from '@backfold/tensor'
- * import { layers, makeTrainStep, adam, softmaxCrossEntropy } from '@backfold/nn'
+ * import { layers, makeTrainStep, adam, crossEntropy } from '@backfold/nn'
  * const model = layers.sequential(layers.dense(64), layers.relu(), layers.dense(10))
  * const optimizer = adam(1e-3)
- * const step = makeTrainStep({ model, loss: softmaxCrossEntropy, optimizer })
+ * const step = makeTrainStep({ model, loss: crossEntropy, optimizer })
  * // with { params, state } from model.init(key, [64]):
  * let optState = optimizer.init(params)
  * const next = step(params, state, optState, { x: batchX, y: batchY }, T.random.key(1))
  * next.metrics.loss // the batch loss before the update
- * const staged = makeTrainStep({ model, loss: softmaxCrossEntropy, optimizer, jit: true })
+ * const staged = makeTrainStep({ model, loss: crossEntropy, optimizer, jit: true })
  * staged(params, state, optState, { x: batchX, y: batchY }, T.random.key(1))
  * staged.stats() // { traces: 1, hits: 0, ... }; a later batch of the same shape is a hit
  * @since 0.1.0
