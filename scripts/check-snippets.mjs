@@ -40,24 +40,35 @@ const SEARCH_ORDER = {
   '@backfold/nn/node': ['@backfold/nn/node', '@backfold/nn', '@backfold/ops', '@backfold/tensor'],
 }
 
-// Free names a JSDoc example may use without defining them, with their types, when it does not
-// define them itself. Each is a name the examples use in its everyday meaning: `x` is some tensor,
-// `model` some layer, `train` a data set; `T` is `import * as T from '@backfold/tensor'`.
+// Free names a JSDoc example may use without defining them, when it does not define them itself:
+// the values a short example presupposes, each in its everyday meaning (`x` is some tensor, `key`
+// some key, `model` some layer, `train` a data set, `vocab` a size). `T` is the tensor package
+// (`import * as T from '@backfold/tensor'`) and `E` fp-ts's Either, as in the sources.
 const TENSOR = "import('@backfold/tensor').Tensor"
+const NN = "import('@backfold/nn')"
+const names = (list, type) => Object.fromEntries(list.split(' ').map((n) => [n, type]))
 const PRELUDE = {
-  ...Object.fromEntries(
-    ['x', 'y', 'w', 'a', 'b', 'images', 'image', 'labels', 'logits', 'dy', 'cotangent', 'embeddings'].map(
-      (n) => [n, TENSOR],
-    ),
+  ...names(
+    'x y w a b c g m v p images image labels logits dy cotangent embeddings tokenIds weights bias ' +
+      'activations upstream trace logProbs columns col row src kernels batchX batchY loss',
+    TENSOR,
   ),
-  key: "import('@backfold/tensor').Key",
-  params: `{ readonly [name: string]: ${TENSOR} }`,
-  grads: `{ readonly [name: string]: ${TENSOR} }`,
-  model: "import('@backfold/nn').Layer",
-  train: "import('@backfold/nn').Dataset",
-  test: "import('@backfold/nn').Dataset",
+  ...names('vocab dim batch classes features count epoch', 'number'),
+  ...names('key ctxKey', "import('@backfold/tensor').Key"),
+  // The parameters, state and optimizer state of whichever model the example shows: any type fits.
+  ...names('params grads state optState', 'any'),
+  ...names('train test dataset digits', `${NN}.Dataset`),
+  model: `${NN}.Layer`,
+  optimizer: `${NN}.GradientTransformation<unknown>`,
+  options: `${NN}.FitOptions<unknown, unknown, unknown>`,
+  result: `${NN}.FitResult<unknown, unknown, unknown>`,
+  config: `${NN}.LayerConfig`,
+  contents: `${NN}.CheckpointContents`,
+  initialised: '{ readonly params: unknown }',
+  bytes: 'Uint8Array',
+  text: 'string',
 }
-const NAMESPACES = { T: '@backfold/tensor', E: 'fp-ts/Either' }
+const NAMESPACES = { T: '@backfold/tensor', O: '@backfold/ops', E: 'fp-ts/Either' }
 
 /** The package a source file belongs to, e.g. packages/nn/src/node/files.ts -> @backfold/nn/node. */
 const packageOf = (file) => {
@@ -91,6 +102,8 @@ const jsdocExamples = (file) => {
         .replace(/\s*\*\/$/, '')
         .replace(/^\s*\* ?/, ''),
     }))
+    // An @internal comment documents something the packages do not export: not in the reference.
+    if (lines.some((l) => /^\s*@internal\b/.test(l.t))) continue
     for (let i = 0; i < lines.length; i++) {
       const tag = /^\s*@example\b(.*)$/.exec(lines[i].t)
       if (tag === null) continue
@@ -260,7 +273,7 @@ blocks.forEach((block, i) => {
       const from = SEARCH_ORDER[block.pkg].find((p) => exportsOf[p].has(name))
       if (from !== undefined) imports.set(from, [...(imports.get(from) ?? []), name])
       else if (name in NAMESPACES) header.push(`import * as ${name} from '${NAMESPACES[name]}'`)
-      else if (name in PRELUDE) header.push(`declare const ${name}: ${PRELUDE[name]}`)
+      else if (name in PRELUDE) header.push(`declare let ${name}: ${PRELUDE[name]}`)
     }
     for (const [from, names] of imports) header.unshift(`import { ${names.join(', ')} } from '${from}'`)
   }

@@ -104,7 +104,7 @@ export interface BatchesOptions {
  * Consecutive batches of `batchSize` examples; the last one holds the remainder (it is kept, not
  * dropped). With `key`, the examples are shuffled first. Lazy: one batch is materialised at a time.
  * @example
- * for (const batch of batches(train, 32, { key: T.random.key(0) })) step(batch)
+ * for (const batch of batches(train, 32, { key: T.random.key(0) })) console.log(batch.x.shape) // [32, ...]
  * @since 0.1.0
  */
 export function* batches(dataset: Dataset, batchSize: number, opts: BatchesOptions = {}): Generator<Dataset> {

@@ -8,7 +8,7 @@ import { badShape, fail } from './common'
  * Flattens each example to a vector: `[N, ...inShape]` → `[N, product(inShape)]` (PyTorch's
  * `nn.Flatten()`: row-major, so it matches PyTorch's layout after a conv stack).
  * @example
- * flatten().init(T.random.key(0), [8, 7, 7]) // outShape [392]
+ * layers.flatten().init(T.random.key(0), [8, 7, 7]) // outShape [392]
  * @since 0.1.0
  */
 export const flatten = (): Layer<NoParams, NoState> => ({

@@ -111,6 +111,7 @@ const hasOwn = (record: object, key: string): boolean => Object.prototype.hasOwn
  * axis number) is answered with the new one. Costs one loop over the given keys, no allocation.
  * `name` is how the message calls the record (`'options'`, `'ranges[0]'`).
  * @example
+ * const REDUCE = optionSchema({ axis: option.axes, keepDims: option.boolean }, { axes: 'axis' })
  * checkOptions('sum', { axes: 1 }, REDUCE)
  * // ValueError: sum: unknown option 'axes' (write 'axis' instead); accepted options: axis, keepDims
  * @since 0.2.0
