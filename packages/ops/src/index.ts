@@ -8,6 +8,7 @@
  * const f = (x: Tensor) => sum(mul(sin(x), x))
  * grad(f)(tensor([0, 1, 2]))
  * @packageDocumentation
+ * @module @backfold/ops
  */
 export {
   defineOp,

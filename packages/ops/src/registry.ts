@@ -122,4 +122,11 @@ const allOps = {
 const _noUnlistedOps: Record<Exclude<keyof typeof allOps, OpName>, never> = {}
 void _noUnlistedOps
 
+/**
+ * Every built-in op by name, typed as exactly the ops of `OpName` (a missing or extra op is a compile
+ * error).
+ * @example
+ * registry.matmul.name // 'matmul'
+ * @since 0.1.0
+ */
 export const registry: { readonly [K in OpName]: AnyOp & { readonly name: K } } = allOps

@@ -82,13 +82,17 @@ import type { Callback } from '../train/callbacks'
 export interface CheckpointFileSystem {
   /** Writes a whole file atomically and durably (temporary file, fsync, rename). */
   readonly writeFile: (path: string, bytes: Uint8Array) => void
+  /** Reads a whole file. */
   readonly readFile: (path: string) => Uint8Array
   /** Creates a directory (and its parents); fine if it exists. */
   readonly mkdir: (path: string) => void
+  /** Renames a file or directory atomically (replacing an existing file). */
   readonly rename: (from: string, to: string) => void
   /** Removes a file or a directory tree; fine if it does not exist. */
   readonly remove: (path: string) => void
+  /** What is at `path`. */
   readonly kind: (path: string) => 'missing' | 'file' | 'directory'
+  /** The names of a directory's entries. */
   readonly list: (path: string) => ReadonlyArray<string>
   /** Makes a directory's entries (creations, renames) durable. */
   readonly syncDirectory: (path: string) => void
@@ -279,6 +283,7 @@ export interface CheckpointLock {
   readonly path: string
   /** Whether the lock file is still this lock's (not released, not removed by hand). */
   readonly isHeld: () => boolean
+  /** Removes the lock file if it is still this lock's; safe to call twice. */
   readonly release: () => void
 }
 

@@ -3,6 +3,7 @@ import type { Reporter } from '../train/reporter'
 
 /** Where `terminalReporter` writes: `process.stdout`, or anything with `write`. @since 0.1.0 */
 export interface ProgressStream {
+  /** Writes `text` as it is (no newline added). */
   readonly write: (text: string) => unknown
   readonly isTTY?: boolean
 }

@@ -7,7 +7,9 @@ import { ValueError } from '@backfold/tensor'
  * @since 0.2.0
  */
 export interface OptionSpec {
+  /** What the value must be, for the error message: `'a boolean'`, `'an integer axis'`. */
   readonly expected: string
+  /** Whether `value` is acceptable. */
   readonly check: (value: unknown) => boolean
   /** The option must be present (and not undefined). */
   readonly required?: boolean

@@ -24,7 +24,10 @@ export interface JitStats {
 }
 
 /** A jitted function: the original's type, plus its staging statistics. @since 0.2.0 */
-export type Jitted<F> = F & { readonly stats: () => JitStats }
+export type Jitted<F> = F & {
+  /** The counts of traces and cache hits so far, and the last graph staged. */
+  readonly stats: () => JitStats
+}
 
 const JIT_OPTIONS = optionSchema({
   staticArgnums: {
