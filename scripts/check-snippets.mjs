@@ -311,12 +311,12 @@ for (const [name, v] of virtual) {
 
 const count = (kind) => blocks.filter((b) => b.kind === kind).length
 const summary =
-  `${count('example')} JSDoc @example blocks and ${count('snippet')} Markdown \`\`\`ts snippets` +
+  `${count('example')} JSDoc @example blocks, ${count('snippet')} Markdown \`\`\`ts snippets` +
   (nocheck.length > 0
-    ? ` (${nocheck.length} marked nocheck: ${nocheck.map((b) => where(b, b.lines[0]?.n ?? 0)).join(', ')})`
+    ? `; ${nocheck.length} marked nocheck, not checked: ${nocheck.map((b) => where(b, b.lines[0]?.n ?? 0)).join(', ')}`
     : '')
 if (failed > 0) {
-  console.error(`\ncheck-snippets: ${failed} of ${summary} do not compile`)
+  console.error(`\ncheck-snippets: ${failed} of ${blocks.length} blocks do not compile (${summary})`)
   process.exit(1)
 }
-console.log(`check-snippets: ${summary} type-check`)
+console.log(`check-snippets: all ${blocks.length} blocks type-check (${summary})`)
