@@ -86,7 +86,8 @@ const walk = (dir, keep) =>
   })
 
 // ---------------------------------------------------------------------------------------------------
-// Extraction. A block is { origin: 'file:line', file, firstLine, lines: string[], kind, pkg? }.
+// Extraction. A block is { kind: 'example' | 'snippet', file, info (the fence's info string),
+// lines: [{ n: line number in file, t: text }], pkg (an example's package) }.
 
 /** The `@example` blocks of every JSDoc comment of a file, with the line each code line came from. */
 const jsdocExamples = (file) => {
@@ -303,7 +304,9 @@ for (const [name, v] of virtual) {
   for (const d of diagnostics) {
     const { line } = sf.getLineAndCharacterOfPosition(d.start ?? 0)
     const original =
-      line < v.header ? 'generated import' : where(v.block, v.block.lines[line - v.header]?.n ?? '?')
+      line < v.header
+        ? `in the generated line '${v.text.split('\n')[line]}'`
+        : where(v.block, v.block.lines[line - v.header]?.n ?? '?')
     console.log(`  ${original}: TS${d.code}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n    ')}`)
   }
   if (diagnostics.length > 0) failed++
