@@ -11,11 +11,14 @@
 // partial is fenced ```ts nocheck and says why in its text.
 //
 // A JSDoc example is shown beside the export it documents, so it may be shorter:
-// every name it uses and neither imports nor defines is imported from its own package, or else from
-// the packages that one depends on (@backfold/nn/node -> @backfold/nn -> @backfold/ops ->
-// @backfold/tensor), or else is one of the conventional free names of PRELUDE and NAMESPACES below
-// (`x` is some tensor, `key` some key, `T` the tensor package, ...). Anything else it uses must be
-// imported or defined in the example.
+//  - an example that shows import lines shows all it needs (it can be copied as it is);
+//  - an example without import lines implies them: every name it uses and does not define is
+//    imported from its own package, or else from the packages that one depends on
+//    (@backfold/nn/node -> @backfold/nn -> @backfold/ops -> @backfold/tensor), or is a namespace
+//    of NAMESPACES below (`T` the tensor package, `E` fp-ts's Either);
+//  - either kind may use the conventional free names of PRELUDE below (`x` is some tensor, `key`
+//    some key, `model` some layer, ...): the values a short example presupposes.
+// Anything else it uses must be imported or defined in the example.
 //
 // Usage: node scripts/check-snippets.mjs [--print] (--print: print every generated module)
 import { readdirSync, readFileSync, existsSync } from 'node:fs'
@@ -268,12 +271,15 @@ blocks.forEach((block, i) => {
   const header = []
   if (block.kind === 'example') {
     const { used, declared } = namesIn(code)
+    // An example that shows import lines shows all of them: it can be copied as it is.
+    const importsShown = /^\s*import\s/m.test(code)
     const imports = new Map() // package -> names
     for (const name of used) {
       if (declared.has(name)) continue
-      const from = SEARCH_ORDER[block.pkg].find((p) => exportsOf[p].has(name))
+      const from = importsShown ? undefined : SEARCH_ORDER[block.pkg].find((p) => exportsOf[p].has(name))
       if (from !== undefined) imports.set(from, [...(imports.get(from) ?? []), name])
-      else if (name in NAMESPACES) header.push(`import * as ${name} from '${NAMESPACES[name]}'`)
+      else if (name in NAMESPACES && !importsShown)
+        header.push(`import * as ${name} from '${NAMESPACES[name]}'`)
       else if (name in PRELUDE) header.push(`declare let ${name}: ${PRELUDE[name]}`)
     }
     for (const [from, names] of imports) header.unshift(`import { ${names.join(', ')} } from '${from}'`)

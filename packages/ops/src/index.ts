@@ -4,7 +4,7 @@
  * recorded computation.
  *
  * @example
- * import { grad, mul, sin, tensor } from '@backfold/ops'
+ * import { grad, mul, sin, tensor, type Tensor, sum } from '@backfold/ops'
  * const f = (x: Tensor) => sum(mul(sin(x), x))
  * grad(f)(tensor([0, 1, 2]))
  * @packageDocumentation

@@ -155,6 +155,7 @@ const writeData = (view: DataView, at: number, x: Tensor): void => {
  * `__metadata__`: such files could not be read back faithfully.
  * @example
  * import * as T from '@backfold/tensor'
+ * import { encodeSafetensors } from '@backfold/nn'
  * const bytes = encodeSafetensors({ fc: { weight: T.zeros([10, 64]), bias: T.zeros([10]) } }, { metadata: { format: 'pt' } })
  * @since 0.1.0
  */
@@ -366,6 +367,7 @@ const readData = (view: DataView, at: number, span: Span): Tensor => {
  * @example
  * import { pipe } from 'fp-ts/lib/function.js'
  * import * as E from 'fp-ts/lib/Either.js'
+ * import { decodeSafetensors } from '@backfold/nn'
  * const weight = pipe(
  *   decodeSafetensors(bytes, { source: 'model.safetensors' }),
  *   E.map(({ tensors }) => tensors['fc.weight']),
@@ -480,6 +482,7 @@ const hasOwn = (record: object, key: string): boolean => Object.prototype.hasOwn
  * @example
  * import { pipe } from 'fp-ts/lib/function.js'
  * import * as E from 'fp-ts/lib/Either.js'
+ * import { decodeSafetensors, loadParams } from '@backfold/nn'
  * const params = pipe(
  *   decodeSafetensors(bytes, { source: 'params.safetensors' }),
  *   E.chain(({ tensors }) => loadParams(initialised.params, tensors, { source: 'params.safetensors' })),

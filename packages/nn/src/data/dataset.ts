@@ -18,6 +18,7 @@ export interface Dataset {
  * A `Dataset` from two tensors, checking that both have a leading example axis of the same length.
  * @example
  * import * as T from '@backfold/tensor'
+ * import { fromTensors } from '@backfold/nn'
  * fromTensors(T.zeros([100, 64]), T.zeros([100], 'int32'))  // Right({ x, y })
  * fromTensors(T.zeros([100, 64]), T.zeros([99], 'int32'))   // Left: x has 100 examples but y has 99
  * @since 0.1.0

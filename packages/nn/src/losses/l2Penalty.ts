@@ -21,6 +21,7 @@ export interface PenaltyOptions {
  * normalisation scales are not penalised.
  * @example
  * import { grad, add } from '@backfold/ops'
+ * import { l2Penalty } from '@backfold/nn'
  * const objective = add(loss, l2Penalty(params, 1e-4)) // loss: the data term; grad(objective) adds λ w
  * @since 0.1.0
  */

@@ -26,6 +26,7 @@ const SOFTMAX_CROSS_ENTROPY_OPTIONS = O.optionSchema({ labelSmoothing: O.option.
  * A class index outside `[0, C)` throws a `ValueError` naming the example.
  * @example
  * import { tensor } from '@backfold/tensor'
+ * import { softmaxCrossEntropy } from '@backfold/nn'
  * const logits = tensor([[2, 0, 0], [0, 0, 3]])
  * softmaxCrossEntropy(logits, tensor([0, 2], 'int32'))
  * softmaxCrossEntropy(logits, tensor([0, 2], 'int32'), { labelSmoothing: 0.1 })

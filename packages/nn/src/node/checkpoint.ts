@@ -322,6 +322,7 @@ const LOCK_ATTEMPTS = 5
  * saves (as `fitWithCheckpoints` does) so no other process can save in between.
  * @example
  * import * as E from 'fp-ts/lib/Either.js'
+ * import { lockCheckpointDirectory, saveCheckpoint } from '@backfold/nn/node'
  * const lock = lockCheckpointDirectory('runs/mnist')
  * if (E.isRight(lock)) {
  *   try {
@@ -592,6 +593,7 @@ const LOAD_ATTEMPTS = 5
  * into `dir`: a read that a save overtook starts again.
  * @example
  * import * as E from 'fp-ts/lib/Either.js'
+ * import { loadCheckpoint } from '@backfold/nn/node'
  * const loaded = loadCheckpoint('runs/mnist', model, { optimizer })
  * if (E.isRight(loaded)) console.log(`epoch ${loaded.right.epoch}, step ${loaded.right.step}`)
  * @since 0.1.0

@@ -76,6 +76,8 @@ const removeStaleTemporaries = async (path: string): Promise<void> => {
  * `safetensors` writes for the same tensors, so Python and PyTorch load it as it is.
  * @example
  * import * as E from 'fp-ts/lib/Either.js'
+ * import { saveSafetensors } from '@backfold/nn/node'
+ * import { formatCheckpointError } from '@backfold/nn'
  * const saved = await saveSafetensors('out/params.safetensors', params, { metadata: { epochs: '30' } })
  * if (E.isLeft(saved)) console.error(formatCheckpointError(saved.left))
  * @since 0.1.0
@@ -101,6 +103,8 @@ export const saveSafetensors = async (
  * @example
  * import { pipe } from 'fp-ts/lib/function.js'
  * import * as E from 'fp-ts/lib/Either.js'
+ * import { loadSafetensors } from '@backfold/nn/node'
+ * import { loadParams } from '@backfold/nn'
  * const params = pipe(
  *   await loadSafetensors('out/params.safetensors'),
  *   E.chain(({ tensors }) => loadParams(initialised.params, tensors, { source: 'out/params.safetensors' })),

@@ -47,6 +47,7 @@ export const batchSize = (xs: ReadonlyArray<Tensor>, axes: ReadonlyArray<number 
  * example, so NumPy broadcasting lines the examples up and leaves unmapped inputs shared.
  * @example
  * import * as T from '@backfold/tensor'
+ * import { defineOp, type Tensor, mul, cos, batchElementwise, sameAsInput } from '@backfold/ops'
  * // y = sin x, applied to the whole batch:
  * defineOp<'mySin', [Tensor]>({
  *   name: 'mySin',
