@@ -7,14 +7,18 @@
  * import { layers, adam, crossEntropy, fit } from '@backfold/nn'
  * const model = layers.sequential(layers.dense(64), layers.relu(), layers.dense(10))
  * @packageDocumentation
+ * @module @backfold/nn
  */
 export * from './layer'
+/** Functions over trees of tensors (nested records and arrays): `tree.map`, `tree.flatten`, ... */
 export * as tree from './tree'
 export type { GradientTransformation, StateOfTransformation, LearningRate, Schedule } from './optim/transform'
 // Layer factories live in the `layers` namespace: `relu`, `softmax`, `conv2d`, ... name tensor
 // functions in @backfold/ops, and one name has one meaning across the packages.
+/** The layer factories and combinators: `layers.dense(64)`, `layers.relu()`, `layers.sequential(...)`. */
 export * as layers from './layers/index'
 export type * from './layers/index'
+/** Parameter initialisers `(key, shape, dtype?, fans?) => Tensor`: `initializers.heNormal`, ... */
 export * as initializers from './init/index'
 export * from './losses/index'
 export * from './optim/index'

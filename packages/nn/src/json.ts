@@ -21,6 +21,7 @@ export const MAX_JSON_DEPTH = 256
  * @example
  * jsonDepthExceeds([[1]], 1) // true
  * jsonDepthExceeds(JSON.parse('{"a": [1, 2]}')) // false
+ * @internal Not exported from the package (used by its decoders).
  * @since 0.2.0
  */
 export const jsonDepthExceeds = (value: unknown, limit: number = MAX_JSON_DEPTH): boolean => {
@@ -86,6 +87,7 @@ export const nestedTooDeep = (limit: number = MAX_JSON_DEPTH): string =>
  * @example
  * parseJson('{"units": 3}') // Right({ units: 3 })
  * parseJson('['.repeat(10_000)) // Left('JSON nested deeper than 256 levels ...')
+ * @internal Not exported from the package (used by its decoders).
  * @since 0.2.0
  */
 export const parseJson = (text: string, maxDepth: number = MAX_JSON_DEPTH): E.Either<string, unknown> => {

@@ -87,7 +87,9 @@ export interface ApplyContext {
 export interface Layer<P = unknown, S = unknown> {
   /** The layer's kind, e.g. `'dense'`, used in error paths and configs. */
   readonly kind: string
+  /** Builds the parameters and state for one example of shape `inShape`, and infers the output shape. */
   readonly init: (key: Key, inShape: Shape) => Either<LayerError, Initialized<P, S>>
+  /** Maps a batch `x` to the layer's output and the new state; never mutates. */
   readonly apply: (params: P, state: S, x: Tensor, ctx: ApplyContext) => readonly [Tensor, S]
   /**
    * The layer's JSON config (`{ kind, ...options }`), present for every built-in layer, every layer

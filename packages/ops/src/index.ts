@@ -4,10 +4,11 @@
  * recorded computation.
  *
  * @example
- * import { grad, mul, sin, tensor } from '@backfold/ops'
+ * import { grad, mul, sin, tensor, type Tensor, sum } from '@backfold/ops'
  * const f = (x: Tensor) => sum(mul(sin(x), x))
  * grad(f)(tensor([0, 1, 2]))
  * @packageDocumentation
+ * @module @backfold/ops
  */
 export {
   defineOp,

@@ -86,6 +86,7 @@ export interface Backend {
   readonly conv2dBackwardInput: (dy: Tensor, w: Tensor, xShape: Shape, p: Conv2dSpec) => Tensor
   /** Gradient of conv2d w.r.t. its weights (a correlation of `x` with `dy`). */
   readonly conv2dBackwardFilter: (x: Tensor, dy: Tensor, wShape: Shape, p: Conv2dSpec) => Tensor
+  /** Max pooling of NCHW `x`. */
   readonly maxPool2d: (x: Tensor, p: Pool2dSpec) => Tensor
   /** Routes each `dy` element to the first maximum of its window (PyTorch's tie rule). */
   readonly maxPool2dBackward: (dy: Tensor, x: Tensor, p: Pool2dSpec) => Tensor
@@ -97,6 +98,7 @@ export interface Backend {
   readonly maxPool2dSelect: (src: Tensor, x: Tensor, p: Pool2dSpec) => Tensor
   /** Average over the window; padded positions count in the divisor (PyTorch's `count_include_pad=True`). */
   readonly avgPool2d: (x: Tensor, p: Pool2dSpec) => Tensor
+  /** The cotangent of average pooling's input `[N, C, H, W]` (`xShape`) from the output's `dy`. */
   readonly avgPool2dBackward: (dy: Tensor, xShape: Shape, p: Pool2dSpec) => Tensor
 
   /** `alpha · x + y`; `x`, `y` share a float dtype and shape. */

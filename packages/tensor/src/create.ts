@@ -186,6 +186,7 @@ const fillFromNested = (
  * fine for float dtypes. Throws `DTypeError` for an unknown dtype (a programmer error, not bad data).
  * @example
  * import * as E from 'fp-ts/lib/Either.js'
+ * import { fromArray } from '@backfold/tensor'
  * fromArray([[1, 2], [3, 4]]) // Right(tensor of shape [2, 2], float32)
  * fromArray([[1, 2, 3], [4, 5]]) // Left(ParseError: fromArray: ragged nested array: row 1 has length 2, ...)
  * fromArray([1.5], 'int32') // Left(ParseError: ... dtype int32 needs integers ...)

@@ -13,6 +13,7 @@ export class BackfoldError extends Error {
   readonly kind: BackfoldErrorKind
   /** The operation that rejected its input, e.g. `'matmul'`. */
   readonly op: string
+  /** `kind` names the subclass; the message becomes `` `${op}: ${message}` ``. */
   constructor(kind: BackfoldErrorKind, op: string, message: string) {
     super(`${op}: ${message}`)
     this.kind = kind
@@ -28,6 +29,7 @@ export class BackfoldError extends Error {
  * @since 0.1.0
  */
 export class ShapeError extends BackfoldError {
+  /** `op` names the operation that rejected its input; the message becomes `` `${op}: ${message}` ``. */
   constructor(op: string, message: string) {
     super('ShapeError', op, message)
   }
@@ -35,6 +37,7 @@ export class ShapeError extends BackfoldError {
 
 /** A dtype the operation does not accept (e.g. int32 indices given as float32). @since 0.1.0 */
 export class DTypeError extends BackfoldError {
+  /** `op` names the operation that rejected its input; the message becomes `` `${op}: ${message}` ``. */
   constructor(op: string, message: string) {
     super('DTypeError', op, message)
   }
@@ -42,6 +45,7 @@ export class DTypeError extends BackfoldError {
 
 /** A bad non-shape argument: negative size, non-integer count, out-of-range index, bad option. @since 0.1.0 */
 export class ValueError extends BackfoldError {
+  /** `op` names the operation that rejected its input; the message becomes `` `${op}: ${message}` ``. */
   constructor(op: string, message: string) {
     super('ValueError', op, message)
   }
@@ -49,6 +53,7 @@ export class ValueError extends BackfoldError {
 
 /** Input data from outside (nested arrays, files) that cannot be turned into a tensor. @since 0.1.0 */
 export class ParseError extends BackfoldError {
+  /** `op` names the operation that rejected its input; the message becomes `` `${op}: ${message}` ``. */
   constructor(op: string, message: string) {
     super('ParseError', op, message)
   }
@@ -61,6 +66,7 @@ export class ParseError extends BackfoldError {
  * @since 0.2.0 (thrown by `@backfold/ops`, which re-exports this class, since 0.1.0)
  */
 export class TraceError extends BackfoldError {
+  /** `op` names the operation that rejected its input; the message becomes `` `${op}: ${message}` ``. */
   constructor(op: string, message: string) {
     super('TraceError', op, message)
   }
@@ -74,6 +80,7 @@ export class TraceError extends BackfoldError {
  * @since 0.2.0
  */
 export class DuplicatePackageError extends BackfoldError {
+  /** `pkg` names the package loaded twice, e.g. `@backfold/ops`. */
   constructor(pkg: string, message: string) {
     super('DuplicatePackageError', pkg, message)
   }

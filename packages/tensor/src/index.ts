@@ -7,6 +7,7 @@
  * const a = tensor([[1, 2], [3, 4]])
  * console.log(toString(matmul(a, a))) // tensor([[ 7., 10.], [15., 22.]]) (one row per line)
  * @packageDocumentation
+ * @module @backfold/tensor
  */
 export * from './dtype'
 export * from './errors'
@@ -15,6 +16,10 @@ export * from './tensor'
 export * from './tree'
 export * from './create'
 export * from './format'
+/**
+ * Splittable random keys (Threefry-2x32, bit-compatible with JAX) and the samplers that draw from
+ * them: `random.key(seed)`, `random.split(key)`, `random.normal(key, shape)`, ...
+ */
 export * as random from './random'
 export type { Key } from './random'
 export { getBackend, setBackend } from './backend'

@@ -250,7 +250,7 @@ const makeKey = (hi: number, lo: number): Key =>
  * uint32 words. Everything in this module is built on it; it is exported for known-answer tests and
  * for users who need JAX-compatible counter-based bits of their own.
  * @example
- * threefry2x32([0, 0], [0, 0]) // [0x6b200159, 0x99ba4efe]
+ * random.threefry2x32([0, 0], [0, 0]) // [0x6b200159, 0x99ba4efe]
  * @since 0.1.0
  */
 export const threefry2x32 = (
@@ -309,8 +309,8 @@ const isKeyTensor = (value: unknown): value is Tensor =>
  * A key from an integer seed, as JAX's `PRNGKey(seed)`: words `[hi32(seed), lo32(seed)]`.
  * Seeds are non-negative safe integers (`0 <= seed <= 2^53 - 1`); anything else is a `ValueError`.
  * @example
- * key(0).words // [0, 0]
- * key(2 ** 32 + 5).words // [1, 5]
+ * random.key(0).words // [0, 0]
+ * random.key(2 ** 32 + 5).words // [1, 5]
  * @since 0.1.0
  */
 export const key = (seed: number): Key => {
@@ -344,7 +344,7 @@ const bitsFor = (k0: number, k1: number, count: number): Uint32Array => {
  * `count` random 32-bit words, identical to JAX's `random_bits(key, 32, (count,))` (threefry2x32
  * over the counters `0 .. count-1` split into two halves; see the module notes).
  * @example
- * randomBits(key(1701), 3) // Uint32Array [56197195, 4200222568, 961309823]
+ * random.randomBits(random.key(1701), 3) // Uint32Array [56197195, 4200222568, 961309823]
  * @since 0.1.0
  */
 export const randomBits = (key: Key, count: number): Uint32Array => {
@@ -376,9 +376,9 @@ export type SplitKeys<N extends number> = N extends 0 | 1 | 2 | 3 | 4 | 5 | 6 | 
  * Do not use `key` itself again after splitting it. Typed as a tuple for a literal `n` up to 8
  * (`SplitKeys`), so destructuring needs no non-null assertions.
  * @example
- * const [paramsKey, dataKey] = split(key(0)) // [Key, Key]
- * const [a, b, c] = split(key(1), 3) // [Key, Key, Key]
- * split(key(0)).map((k) => k.words) // [[4146024105, 967050713], [2718843009, 1272950319]]
+ * const [paramsKey, dataKey] = random.split(random.key(0)) // [Key, Key]
+ * const [a, b, c] = random.split(random.key(1), 3) // [Key, Key, Key]
+ * random.split(random.key(0)).map((k) => k.words) // [[4146024105, 967050713], [2718843009, 1272950319]]
  * @since 0.1.0
  */
 export const split = <N extends number = 2>(key: Key, n?: N): SplitKeys<N> => {
@@ -395,7 +395,7 @@ export const split = <N extends number = 2>(key: Key, n?: N): SplitKeys<N> => {
  * A new key determined by `key` and `data` (a uint32), as JAX's `fold_in`: handy for per-step or
  * per-layer keys, `foldIn(key, step)`.
  * @example
- * foldIn(key(0), 4).words // [2285895361, 433833334]
+ * random.foldIn(random.key(0), 4).words // [2285895361, 433833334]
  * @since 0.1.0
  */
 export const foldIn = (key: Key, data: number): Key => {
@@ -523,8 +523,8 @@ const uniformData = (
  * Uniform samples on `[min, max)` (default `[0, 1)`), bit-identical to `jax.random.uniform`.
  * Throws `ValueError` unless `min < max` are finite, `DTypeError` for int32 (use {@link randint}).
  * @example
- * const u = uniform(key(0), [2, 3]) // float32 in [0, 1)
- * const angles = uniform(key(1), [100], { min: -Math.PI, max: Math.PI, dtype: 'float64' })
+ * const u = random.uniform(random.key(0), [2, 3]) // float32 in [0, 1)
+ * const angles = random.uniform(random.key(1), [100], { min: -Math.PI, max: Math.PI, dtype: 'float64' })
  * @since 0.1.0
  */
 export const uniform = (key: Key, shape: Shape, opts: UniformOptions = {}): Tensor => {
@@ -604,7 +604,7 @@ const erfinv64 = (x: number): number => {
  * Normal samples with the given `mean` and `std` (defaults 0 and 1), by JAX's method:
  * `√2 · erfinv(u)` for `u` uniform on `(-1, 1)` (see the module notes for accuracy and determinism).
  * @example
- * const w = normal(key(0), [784, 128], { std: Math.sqrt(2 / 784) }) // He initialisation
+ * const w = random.normal(random.key(0), [784, 128], { std: Math.sqrt(2 / 784) }) // He initialisation
  * @since 0.1.0
  */
 export const normal = (key: Key, shape: Shape, opts: NormalOptions = {}): Tensor => {
@@ -643,7 +643,7 @@ const normalSampler = (op: string, shape: Shape, opts: NormalOptions): Sampler =
  * An int32 mask of 0/1 where each element is 1 with probability `p`, as JAX's `bernoulli`
  * (`uniform(key, shape) < p`). `p` must lie in `[0, 1]`.
  * @example
- * const keep = bernoulli(key(0), 0.9, [32, 128]) // dropout mask
+ * const keep = random.bernoulli(random.key(0), 0.9, [32, 128]) // dropout mask
  * @since 0.1.0
  */
 export const bernoulli = (key: Key, p: number, shape: Shape): Tensor => {
@@ -668,7 +668,7 @@ const bernoulliSampler = (op: string, p: number, shape: Shape): Sampler => {
  * int32 samples, exactly uniform on `[min, max)` (rejection sampling; see the module notes).
  * `min` and `max` are integers with `-2^31 <= min < max <= 2^31`.
  * @example
- * const labels = randint(key(0), [64], 0, 10)
+ * const labels = random.randint(random.key(0), [64], 0, 10)
  * @since 0.1.0
  */
 export const randint = (key: Key, shape: Shape, min: number, max: number): Tensor => {
@@ -732,7 +732,7 @@ const radixSortBy = (order: Int32Array, sortKeys: Uint32Array): Int32Array => {
  * A random permutation of `0 .. n-1` as an int32 tensor of shape `[n]`, by JAX's sort-based
  * shuffle (see the module notes).
  * @example
- * const order = permutation(key(epoch), 60000) // shuffle a dataset
+ * const order = random.permutation(random.key(epoch), 60000) // shuffle a dataset
  * @since 0.1.0
  */
 export const permutation = (key: Key, n: number): Tensor => {
@@ -832,7 +832,7 @@ const truncatedStandard = (
  * `truncatedNormal(k, s, { std: 0.02 })` is cut at ±0.04. Exact rejection sampling (see the module
  * notes); bounds may be infinite but need `lower < upper`.
  * @example
- * const w = truncatedNormal(key(0), [512, 512], { std: 0.02 })
+ * const w = random.truncatedNormal(random.key(0), [512, 512], { std: 0.02 })
  * @since 0.1.0
  */
 export const truncatedNormal = (key: Key, shape: Shape, opts: TruncatedNormalOptions = {}): Tensor => {
@@ -894,8 +894,8 @@ const truncatedNormalSampler = (op: string, shape: Shape, opts: TruncatedNormalO
  * what the random ops of `@backfold/ops` take; {@link wrapKey} is the inverse. A key made by
  * `wrapKey` around a traced value gives that value back.
  * @example
- * keyData(key(0)) // int32 [0, 0]
- * toArray(keyData(split(key(0))[0]!)) // [-148943191, 967050713] (4146024105 as int32)
+ * random.keyData(random.key(0)) // int32 [0, 0]
+ * toArray(random.keyData(random.split(random.key(0))[0]!)) // [-148943191, 967050713] (4146024105 as int32)
  * @since 0.2.0
  */
 export const keyData = (key: Key): Tensor => {
@@ -912,7 +912,7 @@ export const keyData = (key: Key): Tensor => {
  * Several keys as one int32 tensor of shape `[n, 2]` (row `i` is `keyData(keys[i])`): a batch of
  * keys to map over with `vmap`, one example per key.
  * @example
- * const keys = keysData(split(key(0), 8)) // [8, 2]: eight independent keys as data
+ * const keys = random.keysData(random.split(random.key(0), 8)) // [8, 2]: eight independent keys as data
  * @since 0.2.0
  */
 export const keysData = (keys: ReadonlyArray<Key>): Tensor => {
@@ -934,8 +934,8 @@ export const keysData = (keys: ReadonlyArray<Key>): Tensor => {
  * samplers of this module refuse it with a `TraceError`, and the random ops of `@backfold/ops` draw
  * from it, so code that takes a `Key` (a layer's `init`) can run under `vmap` over keys.
  * @example
- * wrapKey(keyData(key(7))).words // [0, 7]
- * // E models at once: vmap((k) => paramsOf(model.init(wrapKey(k), [64])))(keysData(split(key(0), E)))
+ * random.wrapKey(random.keyData(random.key(7))).words // [0, 7]
+ * // E models at once: vmap((k) => paramsOf(model.init(random.wrapKey(k), [64])))(random.keysData(random.split(random.key(0), E)))
  * @since 0.2.0
  */
 export const wrapKey = (data: Tensor): Key => {
@@ -1056,7 +1056,7 @@ export const randomBitsEach = (keys: Tensor, count: number): Tensor =>
  * {@link split} for every key of a batch `keys` (int32 `[..., 2]`): int32 `[..., n, 2]`, row `j`
  * of key `i` being `keyData(split(key_i, n)[j])`.
  * @example
- * splitEach(keyData(key(0)), 2) // [2, 2]: keyData of split(key(0)) stacked
+ * random.splitEach(random.keyData(random.key(0)), 2) // [2, 2]: keyData of random.split(random.key(0)) stacked
  * @since 0.2.0
  */
 export const splitEach = (keys: Tensor, n = 2): Tensor =>
@@ -1073,7 +1073,7 @@ export const foldInEach = (keys: Tensor, data: number): Tensor =>
  * {@link uniform} for every key of a batch `keys` (int32 `[..., 2]`): `[..., ...shape]`, the
  * samples of key `i` bit-identical to `uniform(key_i, shape, opts)`.
  * @example
- * uniformEach(keysData(split(key(0), 4)), [3]) // [4, 3]
+ * random.uniformEach(random.keysData(random.split(random.key(0), 4)), [3]) // [4, 3]
  * @since 0.2.0
  */
 export const uniformEach = (keys: Tensor, shape: Shape, opts: UniformOptions = {}): Tensor =>
@@ -1110,7 +1110,7 @@ export const bernoulliEach = (keys: Tensor, p: number, shape: Shape): Tensor =>
 /**
  * The shape and dtype {@link randomBitsEach} gives for `keys` (shape and dtype only): int32 `[..., count]`.
  * @example
- * randomBitsEachOutput({ shape: [4, 2], dtype: 'int32' }, 3) // { shape: [4, 3], dtype: 'int32' }
+ * random.randomBitsEachOutput({ shape: [4, 2], dtype: 'int32' }, 3) // { shape: [4, 3], dtype: 'int32' }
  * @since 0.2.0
  */
 export const randomBitsEachOutput = (
@@ -1133,7 +1133,7 @@ export const foldInEachOutput = (
 /**
  * The shape and dtype {@link uniformEach} gives for `keys`: `[..., ...shape]` of `opts.dtype`.
  * @example
- * uniformEachOutput({ shape: [4, 2], dtype: 'int32' }, [3]) // { shape: [4, 3], dtype: 'float32' }
+ * random.uniformEachOutput({ shape: [4, 2], dtype: 'int32' }, [3]) // { shape: [4, 3], dtype: 'float32' }
  * @since 0.2.0
  */
 export const uniformEachOutput = (

@@ -934,7 +934,8 @@ const toEpochRecord = (r: t.TypeOf<typeof EpochRecordCodec>): EpochRecord => ({
  * a problem gives a `Left` naming it (a shape mismatch lists all mismatches of that file). A
  * checkpoint of format 1 (backfold 0.1, no manifest) is refused unless `allowUnverified` is set.
  * @example
- * const checkpoint = decodeCheckpoint((file) => E.right(files[file]), model, { optimizer })
+ * const files = new Map(E.getOrElseW(() => [])(encodeCheckpoint(contents))) // or read from disk
+ * const checkpoint = decodeCheckpoint((file) => E.right(files.get(file) ?? new Uint8Array()), model, { optimizer })
  * @since 0.1.0
  */
 export const decodeCheckpoint = <P, S, O = unknown>(

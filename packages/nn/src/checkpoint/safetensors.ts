@@ -225,6 +225,7 @@ const firstOverflow = (x: Tensor, format: HalfFormat): { index: number; value: n
  * Values below the smallest subnormal round to ±0, as IEEE rounding does.
  * @example
  * import * as T from '@backfold/tensor'
+ * import { encodeSafetensors } from '@backfold/nn'
  * const bytes = encodeSafetensors({ fc: { weight: T.zeros([10, 64]), bias: T.zeros([10]) } }, { metadata: { format: 'pt' } })
  * const half = encodeSafetensors({ fc: { weight: T.zeros([10, 64]) } }, { floatDType: 'F16' }) // 1280 data bytes
  * @since 0.1.0
@@ -474,6 +475,7 @@ const readData = (view: DataView, at: number, span: Span): Tensor => {
  * @example
  * import { pipe } from 'fp-ts/lib/function.js'
  * import * as E from 'fp-ts/lib/Either.js'
+ * import { decodeSafetensors } from '@backfold/nn'
  * const weight = pipe(
  *   decodeSafetensors(bytes, { source: 'model.safetensors' }),
  *   E.map(({ tensors }) => tensors['fc.weight']),
@@ -589,6 +591,7 @@ const hasOwn = (record: object, key: string): boolean => Object.prototype.hasOwn
  * @example
  * import { pipe } from 'fp-ts/lib/function.js'
  * import * as E from 'fp-ts/lib/Either.js'
+ * import { decodeSafetensors, loadParams } from '@backfold/nn'
  * const params = pipe(
  *   decodeSafetensors(bytes, { source: 'params.safetensors' }),
  *   E.chain(({ tensors }) => loadParams(initialised.params, tensors, { source: 'params.safetensors' })),

@@ -362,6 +362,7 @@ export const parseCsvLines = (
  * longer than a JavaScript string can hold.
  * @example
  * import * as E from 'fp-ts/lib/Either.js'
+ * import { parseCsv } from '@backfold/nn'
  * const parsed = parseCsv('1,2,0\n3,4,1\n', { source: 'inline', labelColumn: 'last' })
  * // Right({ x: [[1, 2], [3, 4]] (float32), y: [0, 1] (int32), header: [] })
  * @since 0.1.0
@@ -385,6 +386,7 @@ export function parseCsv(text: string, opts: CsvOptions): E.Either<DataError, Cs
  * other; bytes that are not UTF-8 are a `Left` naming the line.
  * @example
  * import * as E from 'fp-ts/lib/Either.js'
+ * import { parseCsvBytes } from '@backfold/nn'
  * const parsed = parseCsvBytes(new TextEncoder().encode('1,2,0\n3,4,1\n'), { source: 'upload.csv' })
  * // Right({ x: [[1, 2], [3, 4]] (float32), y: [0, 1] (int32), header: [] })
  * @since 0.2.0

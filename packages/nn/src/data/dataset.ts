@@ -18,6 +18,7 @@ export interface Dataset {
  * A `Dataset` from two tensors, checking that both have a leading example axis of the same length.
  * @example
  * import * as T from '@backfold/tensor'
+ * import { fromTensors } from '@backfold/nn'
  * fromTensors(T.zeros([100, 64]), T.zeros([100], 'int32'))  // Right({ x, y })
  * fromTensors(T.zeros([100, 64]), T.zeros([99], 'int32'))   // Left: x has 100 examples but y has 99
  * @since 0.1.0
@@ -104,7 +105,7 @@ export interface BatchesOptions {
  * Consecutive batches of `batchSize` examples; the last one holds the remainder (it is kept, not
  * dropped). With `key`, the examples are shuffled first. Lazy: one batch is materialised at a time.
  * @example
- * for (const batch of batches(train, 32, { key: T.random.key(0) })) step(batch)
+ * for (const batch of batches(train, 32, { key: T.random.key(0) })) console.log(batch.x.shape) // [32, ...]
  * @since 0.1.0
  */
 export function* batches(dataset: Dataset, batchSize: number, opts: BatchesOptions = {}): Generator<Dataset> {

@@ -69,6 +69,7 @@ const hex = (byte: number): string => `0x${byte.toString(16).padStart(2, '0')}`
  * a `Left` listing the accepted ones).
  * @example
  * import * as E from 'fp-ts/lib/Either.js'
+ * import { parseIdx } from '@backfold/nn'
  * const images = parseIdx(bytes, { source: 'train-images-idx3-ubyte' }) // Right(int32 [60000, 28, 28])
  * @since 0.1.0
  */

@@ -6,7 +6,7 @@ import { checkInitArgs } from './initializer'
 /**
  * All zeros (the key is ignored). The usual bias initialiser outside PyTorch.
  * @example
- * zeros(T.random.key(0), [3]) // [0, 0, 0]
+ * initializers.zeros(T.random.key(0), [3]) // [0, 0, 0]
  * @since 0.1.0
  */
 export const zeros: Initializer = (_key: Key, shape: Shape, dtype?: DType): Tensor =>
@@ -22,7 +22,7 @@ export const ones: Initializer = (_key: Key, shape: Shape, dtype?: DType): Tenso
 /**
  * Every element equal to `value` (the key is ignored).
  * @example
- * constant(0.1)(T.random.key(0), [2]) // [0.1, 0.1]
+ * initializers.constant(0.1)(T.random.key(0), [2]) // [0.1, 0.1]
  * @since 0.1.0
  */
 export const constant =

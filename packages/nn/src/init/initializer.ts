@@ -39,7 +39,7 @@ export type Initializer = (key: Key, shape: Shape, dtype?: DType, fans?: Fans) =
  * PyTorch rejects rank < 2; here a vector `[n]` (a bias alone) gets fanIn = fanOut = n, as Keras
  * does, and a scalar gets 1 and 1.
  * @example
- * computeFans([16, 3, 5, 5]) // { fanIn: 75, fanOut: 400 }
+ * initializers.computeFans([16, 3, 5, 5]) // { fanIn: 75, fanOut: 400 }
  * @since 0.1.0
  */
 export const computeFans = (shape: Shape): Fans => {

@@ -15,7 +15,7 @@ export interface NormalOptions {
 /**
  * Independent draws from N(mean, std²). Defaults: mean 0, std 0.01 (as Flax's `initializers.normal`).
  * @example
- * const init = normal({ std: 0.02 })
+ * const init = initializers.normal({ std: 0.02 })
  * init(T.random.key(0), [64, 32])
  * @since 0.1.0
  */
@@ -59,7 +59,7 @@ export interface UniformOptions {
  * Independent draws from U[min, max). Defaults −0.05 and 0.05 (Keras's `RandomUniform`);
  * PyTorch's `uniform_` defaults to [0, 1), which is no weight scale.
  * @example
- * uniform({ min: -0.1, max: 0.1 })(T.random.key(0), [10])
+ * initializers.uniform({ min: -0.1, max: 0.1 })(T.random.key(0), [10])
  * @since 0.1.0
  */
 export const uniform =

@@ -27,7 +27,7 @@ const TRUNCATED_STD = 0.87962566103423978
  * variance `scale / n`, n chosen by `mode` from the fans (the weight's fans when a layer passes
  * them, else `computeFans(shape)`). n is taken as at least 1, so empty tensors do not divide by 0.
  * @example
- * const init = varianceScaling({ scale: 2, mode: 'fanIn', distribution: 'normal' }) // kaiming_normal_
+ * const init = initializers.varianceScaling({ scale: 2, mode: 'fanIn', distribution: 'normal' }) // kaiming_normal_
  * @since 0.1.0
  */
 export const varianceScaling = (opts: VarianceScalingOptions): Initializer =>
@@ -109,7 +109,7 @@ export const heUniform: Initializer = scaled(
  * have std √(2/fanIn). For PyTorch's untruncated `kaiming_normal_` use
  * `varianceScaling({ scale: 2, mode: 'fanIn', distribution: 'normal' })`.
  * @example
- * const layer = dense(128, { weightInit: heNormal })
+ * const layer = layers.dense(128, { weightInit: initializers.heNormal })
  * @since 0.1.0
  */
 export const heNormal: Initializer = scaled(
@@ -154,7 +154,7 @@ export const kaimingUniform = (opts: { readonly a?: number } = {}): Initializer 
  * bias default U(−1/√fanIn, 1/√fanIn) too. `dense` and `conv2d` use it for weights and biases
  * unless told otherwise.
  * @example
- * dense(10, { weightInit: torchDefault, biasInit: zeros })
+ * layers.dense(10, { weightInit: initializers.torchDefault, biasInit: initializers.zeros })
  * @since 0.1.0
  */
 export const torchDefault: Initializer = scaled(

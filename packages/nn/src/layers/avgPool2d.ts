@@ -9,7 +9,7 @@ import { POOL2D_LAYER_OPTIONS, checkLayerOptions, configOf } from './common'
  * `[C, H', W']`. `stride` defaults to `kernelSize`; padded positions count in the divisor
  * (PyTorch's default `count_include_pad=True`).
  * @example
- * avgPool2d({ kernelSize: 2 }).init(T.random.key(0), [8, 28, 28]) // outShape [8, 14, 14]
+ * layers.avgPool2d({ kernelSize: 2 }).init(T.random.key(0), [8, 28, 28]) // outShape [8, 14, 14]
  * @since 0.1.0
  */
 export const avgPool2d = (opts: Pool2dOptions): Layer<NoParams, NoState> => {

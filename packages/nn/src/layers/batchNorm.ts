@@ -58,7 +58,7 @@ const BATCH_NORM_OPTIONS = O.optionSchema({
  *   variance (n/(n − 1)·σ²_B), computed outside the gradient. Needs more than one value per channel.
  * - Evaluation (`training: false`): the running statistics replace the batch's; state is unchanged.
  * @example
- * const bn = batchNorm()
+ * const bn = layers.batchNorm()
  * // bn.init(key, [16, 8, 8]) → params { weight [16], bias [16] }, state { runningMean [16], runningVar [16] }
  * const [y, nextState] = bn.apply(params, state, x, { training: true }) // x: [N, 16, 8, 8]
  * const [yEval] = bn.apply(params, nextState, x, { training: false }) // uses the running statistics

@@ -27,9 +27,13 @@ import { computeFans } from '../init/initializer'
  * @since 0.1.0
  */
 export interface AnyLayer {
+  /** The layer's kind, as in `Layer`. */
   readonly kind: string
+  /** As `Layer.init`. */
   readonly init: (key: Key, inShape: Shape) => Either<LayerError, Initialized<unknown, unknown>>
+  /** As `Layer.apply`, with parameters and state of any type. */
   readonly apply: (params: never, state: never, x: Tensor, ctx: ApplyContext) => readonly [Tensor, unknown]
+  /** As `Layer.config`. */
   readonly config?: LayerConfig | undefined
 }
 

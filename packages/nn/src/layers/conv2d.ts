@@ -85,7 +85,7 @@ const showKernel = (kernelSize: unknown): string =>
  * `@backfold/tensor`'s conv2d. `init` rejects non-[C, H, W] inputs and kernels larger than the padded
  * input, naming both shapes.
  * @example
- * const layer = conv2d(8, 3, { padding: 'same' })
+ * const layer = layers.conv2d(8, 3, { padding: 'same' })
  * layer.init(T.random.key(0), [1, 28, 28]) // Right: outShape [8, 28, 28], weight [8, 1, 3, 3]
  * @throws ValueError for an unknown option (there is no `groups`: every convolution is ungrouped)
  * or an option of the wrong type; other bad arguments (a `kernelSize` that is not one positive

@@ -17,7 +17,7 @@ const rateProblem = (rate: number): string | undefined =>
  * evaluation is the identity. The mask comes from `ctx.key` (required in training: combinators
  * split it so every dropout draws its own mask); the same key gives the same mask.
  * @example
- * const layer = dropout(0.5)
+ * const layer = layers.dropout(0.5)
  * layer.apply({}, {}, x, { training: true, key: T.random.key(1) }) // about half of x zeroed, the rest doubled
  * layer.apply({}, {}, x, { training: false }) // x
  * @since 0.1.0

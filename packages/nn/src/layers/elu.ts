@@ -9,7 +9,7 @@ import { leafKind } from './define'
 /**
  * ELU, `x` for x > 0 and `alpha · (eˣ − 1)` otherwise, elementwise (PyTorch's `nn.ELU`, default alpha 1).
  * @example
- * sequential(dense(64), elu(), dense(10))
+ * layers.sequential(layers.dense(64), layers.elu(), layers.dense(10))
  * @since 0.1.0
  */
 export const elu = (alpha = 1): Layer<NoParams, NoState> =>

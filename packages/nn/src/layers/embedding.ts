@@ -45,7 +45,7 @@ const EMBEDDING_OPTIONS = O.optionSchema({ weightInit: O.option.function, dtype:
  * `[0, numEmbeddings)`; `apply` throws a `ValueError` naming the first bad index and its position.
  * The gradient w.r.t. `weight` adds up the cotangents of repeated indices.
  * @example
- * const layer = embedding(1000, 16)
+ * const layer = layers.embedding(1000, 16)
  * layer.init(T.random.key(0), [12]) // outShape [12, 16]; tokens: int32 [N, 12] → [N, 12, 16]
  * @since 0.1.0
  */

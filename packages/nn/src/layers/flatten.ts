@@ -10,7 +10,7 @@ import { intAttribute } from '../onnx/graph'
  * Flattens each example to a vector: `[N, ...inShape]` → `[N, product(inShape)]` (PyTorch's
  * `nn.Flatten()`: row-major, so it matches PyTorch's layout after a conv stack).
  * @example
- * flatten().init(T.random.key(0), [8, 7, 7]) // outShape [392]
+ * layers.flatten().init(T.random.key(0), [8, 7, 7]) // outShape [392]
  * @since 0.1.0
  */
 export const flatten = (): Layer<NoParams, NoState> => ({

@@ -11,8 +11,8 @@ import { leafKind } from './define'
  * GELU, `x · Φ(x)`, elementwise (PyTorch's `nn.GELU`): `'none'` (default) is the exact form with erf,
  * `'tanh'` the tanh approximation (PyTorch's `approximate='tanh'`).
  * @example
- * sequential(dense(64), gelu(), dense(10))
- * sequential(dense(64), gelu('tanh'), dense(10))
+ * layers.sequential(layers.dense(64), layers.gelu(), layers.dense(10))
+ * layers.sequential(layers.dense(64), layers.gelu('tanh'), layers.dense(10))
  * @since 0.1.0
  */
 export const gelu = (approximate: 'none' | 'tanh' = 'none'): Layer<NoParams, NoState> =>

@@ -10,7 +10,7 @@ import { intAttribute } from '../onnx/graph'
  * Mean over the spatial axes of NCHW batches: per-example `[C, H, W]` → `[C]` (as Keras's
  * `GlobalAveragePooling2D`; PyTorch's `AdaptiveAvgPool2d(1)` followed by `flatten()`), ready for `dense`.
  * @example
- * globalAvgPool2d().init(T.random.key(0), [64, 7, 7]) // outShape [64]
+ * layers.globalAvgPool2d().init(T.random.key(0), [64, 7, 7]) // outShape [64]
  * @since 0.1.0
  */
 export const globalAvgPool2d = (): Layer<NoParams, NoState> => ({

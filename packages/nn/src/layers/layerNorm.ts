@@ -49,8 +49,8 @@ const LAYER_NORM_OPTIONS = O.optionSchema({
  * last `axes` dimensions with its own mean and BIASED variance, `y = (x − μ) / √(σ² + eps) · weight + bias`,
  * the same in training and evaluation.
  * @example
- * layerNorm().init(T.random.key(0), [10, 64]) // params { weight [64], bias [64] }
- * layerNorm({ axes: 2 }).init(T.random.key(0), [10, 64]) // params { weight [10, 64], bias [10, 64] }
+ * layers.layerNorm().init(T.random.key(0), [10, 64]) // params { weight [64], bias [64] }
+ * layers.layerNorm({ axes: 2 }).init(T.random.key(0), [10, 64]) // params { weight [10, 64], bias [10, 64] }
  * @since 0.1.0
  */
 export const layerNorm = <A extends boolean = true>(

@@ -10,7 +10,7 @@ import { leafKind } from './define'
  * Leaky ReLU, `x` for x > 0 and `slope · x` otherwise, elementwise (PyTorch's `nn.LeakyReLU`,
  * default slope 0.01).
  * @example
- * sequential(dense(64), leakyRelu(0.2), dense(10))
+ * layers.sequential(layers.dense(64), layers.leakyRelu(0.2), layers.dense(10))
  * @since 0.1.0
  */
 export const leakyRelu = (slope = 0.01): Layer<NoParams, NoState> =>

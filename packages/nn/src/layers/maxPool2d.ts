@@ -9,7 +9,7 @@ import { POOL2D_LAYER_OPTIONS, checkLayerOptions, configOf } from './common'
  * `[C, H', W']`. `kernelSize` is required; `stride` defaults to `kernelSize`; padded positions
  * never win. The gradient goes to the first maximum of each window.
  * @example
- * maxPool2d({ kernelSize: 2 }).init(T.random.key(0), [8, 28, 28]) // outShape [8, 14, 14]
+ * layers.maxPool2d({ kernelSize: 2 }).init(T.random.key(0), [8, 28, 28]) // outShape [8, 14, 14]
  * @since 0.1.0
  */
 export const maxPool2d = (opts: Pool2dOptions): Layer<NoParams, NoState> => {

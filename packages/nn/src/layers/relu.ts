@@ -7,7 +7,7 @@ import { leafKind } from './define'
  * Rectified linear unit, `max(x, 0)`, elementwise (PyTorch's `nn.ReLU`; relu'(0) = 0). Right after a
  * `dense` layer, `dense(n, { activation: 'relu' })` gives the same values and gradients in one fused op.
  * @example
- * sequential(dense(64), relu(), dense(10))
+ * layers.sequential(layers.dense(64), layers.relu(), layers.dense(10))
  * @since 0.1.0
  */
 export const relu = (): Layer<NoParams, NoState> => shapePreserving('relu', O.relu)

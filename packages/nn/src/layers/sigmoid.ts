@@ -6,7 +6,7 @@ import { leafKind } from './define'
 /**
  * Logistic sigmoid, `1 / (1 + e^{−x})`, elementwise and stable for large |x| (PyTorch's `nn.Sigmoid`).
  * @example
- * sequential(dense(1), sigmoid())
+ * layers.sequential(layers.dense(1), layers.sigmoid())
  * @since 0.1.0
  */
 export const sigmoid = (): Layer<NoParams, NoState> => shapePreserving('sigmoid', O.sigmoid)

@@ -7,7 +7,7 @@ import { leafKind } from './define'
 /**
  * SiLU (swish), `x · σ(x)`, elementwise (PyTorch's `nn.SiLU`).
  * @example
- * sequential(dense(64), silu(), dense(10))
+ * layers.sequential(layers.dense(64), layers.silu(), layers.dense(10))
  * @since 0.1.0
  */
 export const silu = (): Layer<NoParams, NoState> => shapePreserving('silu', O.silu)

@@ -14,7 +14,7 @@ import { formatDims } from '../onnx/context'
  * negative axes count from the end. `init` rejects an axis out of range for the input's rank.
  * For training with cross-entropy prefer raw logits and a fused loss.
  * @example
- * sequential(dense(10), softmax())
+ * layers.sequential(layers.dense(10), layers.softmax())
  * @since 0.1.0
  */
 export const softmax = (axis = -1): Layer<NoParams, NoState> => ({

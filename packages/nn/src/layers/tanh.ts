@@ -6,7 +6,7 @@ import { leafKind } from './define'
 /**
  * Hyperbolic tangent, elementwise (PyTorch's `nn.Tanh`).
  * @example
- * sequential(dense(64), tanh(), dense(10))
+ * layers.sequential(layers.dense(64), layers.tanh(), layers.dense(10))
  * @since 0.1.0
  */
 export const tanh = (): Layer<NoParams, NoState> => shapePreserving('tanh', O.tanh)

@@ -9,6 +9,7 @@ import { requireClassIndices } from './validate'
  * Labels outside `[0, C)` and empty batches throw a `ValueError`.
  * @example
  * import { tensor } from '@backfold/tensor'
+ * import { accuracy } from '@backfold/nn'
  * accuracy(tensor([[0.1, 0.9], [0.8, 0.2]]), tensor([1, 1], 'int32')) // 0.5
  * @since 0.1.0
  */

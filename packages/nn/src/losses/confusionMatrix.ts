@@ -11,6 +11,7 @@ import { requireClassIndices } from './validate'
  * indices outside `[0, numClasses)` throw a `ValueError` naming the example.
  * @example
  * import { tensor } from '@backfold/tensor'
+ * import { confusionMatrix } from '@backfold/nn'
  * confusionMatrix(tensor([0, 1, 1], 'int32'), tensor([0, 0, 1], 'int32'), 2) // [[1, 1], [0, 1]]
  * @since 0.1.0
  */

@@ -17,6 +17,7 @@ const HUBER_OPTIONS = O.optionSchema({ delta: O.option.number })
  * linear for outliers; its gradient is `clip(d, −δ, δ) / size`.
  * @example
  * import { tensor } from '@backfold/tensor'
+ * import { huber } from '@backfold/nn'
  * huber(tensor([0.5, 3]), tensor([0, 0])) // (0.125 + 2.5) / 2
  * @since 0.1.0
  */

@@ -9,7 +9,7 @@ import { weightsOnly } from './weightsOnly'
  * loss; its (sub)gradient adds `λ sign(w)` (0 at w = 0). By default only layer weights are included
  * (see `weightsOnly`: names ending in `'weight'`, rank ≥ 2): no biases, no normalisation scales.
  * @example
- * const objective = (params: Params) => add(loss(params), l1Penalty(params, 1e-5))
+ * const objective = add(loss, l1Penalty(params, 1e-5)) // loss: the data term, a scalar tensor
  * @since 0.1.0
  */
 export const l1Penalty = (params: unknown, lambda: number, opts: PenaltyOptions = {}): Tensor => {

@@ -21,7 +21,8 @@ export interface PenaltyOptions {
  * normalisation scales are not penalised.
  * @example
  * import { grad, add } from '@backfold/ops'
- * const objective = (params: Params) => add(loss(params), l2Penalty(params, 1e-4))
+ * import { l2Penalty } from '@backfold/nn'
+ * const objective = add(loss, l2Penalty(params, 1e-4)) // loss: the data term; grad(objective) adds λ w
  * @since 0.1.0
  */
 export const l2Penalty = (params: unknown, lambda: number, opts: PenaltyOptions = {}): Tensor => {

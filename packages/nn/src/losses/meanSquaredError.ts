@@ -10,6 +10,7 @@ import { requireFloat, requireSameShape } from './validate'
  * silently average an N×N table.
  * @example
  * import { tensor } from '@backfold/tensor'
+ * import { meanSquaredError } from '@backfold/nn'
  * meanSquaredError(tensor([1, 2]), tensor([1, 4])) // 2 = (0² + 2²) / 2
  * @since 0.1.0
  */

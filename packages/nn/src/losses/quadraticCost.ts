@@ -12,6 +12,7 @@ import { requireFloat, requireSameShape } from './validate'
  * `a` (the network's output activations) and `y` (the targets) have the same shape `[n, ...]`.
  * @example
  * import { tensor } from '@backfold/tensor'
+ * import { quadraticCost } from '@backfold/nn'
  * quadraticCost(tensor([[1, 2], [3, 4]]), tensor([[1, 0], [3, 5]])) // (4 + 1) / (2 · 2) = 1.25
  * @since 0.1.0
  */

@@ -13,6 +13,7 @@ import { requireFloat, requireSameShape } from './validate'
  * Targets are probabilities in [0, 1] (int32 0/1 masks are accepted), shaped like the logits.
  * @example
  * import { tensor } from '@backfold/tensor'
+ * import { sigmoidBinaryCrossEntropy } from '@backfold/nn'
  * sigmoidBinaryCrossEntropy(tensor([0, 1000]), tensor([1, 1])) // (log 2 + 0) / 2
  * @since 0.1.0
  */

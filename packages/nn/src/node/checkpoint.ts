@@ -83,13 +83,17 @@ import type { Callback } from '../train/callbacks'
 export interface CheckpointFileSystem {
   /** Writes a whole file atomically and durably (temporary file, fsync, rename). */
   readonly writeFile: (path: string, bytes: Uint8Array) => void
+  /** Reads a whole file. */
   readonly readFile: (path: string) => Uint8Array
   /** Creates a directory (and its parents); fine if it exists. */
   readonly mkdir: (path: string) => void
+  /** Renames a file or directory atomically (replacing an existing file). */
   readonly rename: (from: string, to: string) => void
   /** Removes a file or a directory tree; fine if it does not exist. */
   readonly remove: (path: string) => void
+  /** What is at `path`. */
   readonly kind: (path: string) => 'missing' | 'file' | 'directory'
+  /** The names of a directory's entries. */
   readonly list: (path: string) => ReadonlyArray<string>
   /** Makes a directory's entries (creations, renames) durable. */
   readonly syncDirectory: (path: string) => void
@@ -280,6 +284,7 @@ export interface CheckpointLock {
   readonly path: string
   /** Whether the lock file is still this lock's (not released, not removed by hand). */
   readonly isHeld: () => boolean
+  /** Removes the lock file if it is still this lock's; safe to call twice. */
   readonly release: () => void
 }
 
@@ -318,6 +323,7 @@ const LOCK_ATTEMPTS = 5
  * saves (as `fitWithCheckpoints` does) so no other process can save in between.
  * @example
  * import * as E from 'fp-ts/lib/Either.js'
+ * import { lockCheckpointDirectory, saveCheckpoint } from '@backfold/nn/node'
  * const lock = lockCheckpointDirectory('runs/mnist')
  * if (E.isRight(lock)) {
  *   try {
@@ -591,6 +597,7 @@ const LOAD_ATTEMPTS = 5
  * into `dir`: a read that a save overtook starts again.
  * @example
  * import * as E from 'fp-ts/lib/Either.js'
+ * import { loadCheckpoint } from '@backfold/nn/node'
  * const loaded = loadCheckpoint('runs/mnist', model, { optimizer })
  * if (E.isRight(loaded)) console.log(`epoch ${loaded.right.epoch}, step ${loaded.right.step}`)
  * @since 0.1.0

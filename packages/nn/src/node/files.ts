@@ -114,6 +114,8 @@ const LOAD_CSV_OPTIONS: OptionSchema = optionSchema({ ...CSV_OPTIONS, maxBytes: 
  * time: an unknown key or a bad value is a `Left` listing what is accepted.
  * @example
  * import * as E from 'fp-ts/lib/Either.js'
+ * import { loadCsv } from '@backfold/nn/node'
+ * import { formatDataError } from '@backfold/nn'
  * const digits = await loadCsv('data/digits/digits.csv.gz', { labelColumn: 'last' })
  * if (E.isLeft(digits)) throw new Error(formatDataError(digits.left))
  * const { x, y } = digits.right // x: float32 [1797, 64], y: int32 [1797]

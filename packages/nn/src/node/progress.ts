@@ -3,6 +3,7 @@ import type { Reporter } from '../train/reporter'
 
 /** Where `terminalReporter` writes: `process.stdout`, or anything with `write`. @since 0.1.0 */
 export interface ProgressStream {
+  /** Writes `text` as it is (no newline added). */
   readonly write: (text: string) => unknown
   readonly isTTY?: boolean
 }
@@ -30,6 +31,7 @@ const CLEAR_LINE = '\r\x1b[K'
  * `epoch  3/30  loss 0.2154  acc 0.9391  val_loss 0.1862  val_acc 0.9444  0.41s  3520 samples/s`.
  * @example
  * import { terminalReporter } from '@backfold/nn/node'
+ * import { fit } from '@backfold/nn'
  * fit({ ...options, reporter: terminalReporter() })
  * @since 0.1.0
  */

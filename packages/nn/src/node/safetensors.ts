@@ -78,6 +78,8 @@ const removeStaleTemporaries = async (path: string): Promise<void> => {
  * even; a value the format cannot hold throws unless `allowOverflow: true` (see `encodeSafetensors`).
  * @example
  * import * as E from 'fp-ts/lib/Either.js'
+ * import { saveSafetensors } from '@backfold/nn/node'
+ * import { formatCheckpointError } from '@backfold/nn'
  * const saved = await saveSafetensors('out/params.safetensors', params, { metadata: { epochs: '30' } })
  * if (E.isLeft(saved)) console.error(formatCheckpointError(saved.left))
  * @since 0.1.0
@@ -103,6 +105,8 @@ export const saveSafetensors = async (
  * @example
  * import { pipe } from 'fp-ts/lib/function.js'
  * import * as E from 'fp-ts/lib/Either.js'
+ * import { loadSafetensors } from '@backfold/nn/node'
+ * import { loadParams } from '@backfold/nn'
  * const params = pipe(
  *   await loadSafetensors('out/params.safetensors'),
  *   E.chain(({ tensors }) => loadParams(initialised.params, tensors, { source: 'out/params.safetensors' })),

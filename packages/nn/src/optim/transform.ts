@@ -10,7 +10,9 @@ import type { Tensor } from '@backfold/tensor'
  * @since 0.1.0
  */
 export interface GradientTransformation<S> {
+  /** The initial state for parameters `params` (e.g. Adam's zero moments). */
   readonly init: <P>(params: P) => S
+  /** The updates to add to `params` for gradients `grads`, and the new state. */
   readonly update: <P>(grads: P, state: S, params: P) => readonly [P, S]
   /**
    * Optional fast path: `update` and `applyUpdates` in one pass per parameter, returning the new

@@ -59,9 +59,13 @@ export type CallbackSignal = 'stop' | void
  * @since 0.1.0
  */
 export interface Callback<P = unknown, S = unknown, O = unknown> {
+  /** Called once before the first batch. */
   readonly onTrainBegin?: (info: TrainBeginInfo) => void
+  /** Called after every batch; return `'stop'` to end training after it. */
   readonly onBatchEnd?: (info: BatchEndInfo) => CallbackSignal
+  /** Called after every epoch with its metrics and the training state; return `'stop'` to end training. */
   readonly onEpochEnd?: (info: EpochEndInfo<P, S, O>) => CallbackSignal
+  /** Called once at the end; may return a different final state (e.g. the best epoch's). */
   readonly onTrainEnd?: (final: TrainingState<P, S, O>) => TrainingState<P, S, O> | void
 }
 
@@ -88,8 +92,11 @@ export interface EarlyStoppingOptions {
  * @since 0.1.0
  */
 export interface EarlyStoppingCallback {
+  /** Resets the best value and the count of epochs without improvement. */
   readonly onTrainBegin: (info: TrainBeginInfo) => void
+  /** Stops training after `patience` epochs without improvement of the monitored metric. */
   readonly onEpochEnd: <P, S, O>(info: EpochEndInfo<P, S, O>) => CallbackSignal
+  /** With `restoreBest`, replaces the final state by the best epoch's. */
   readonly onTrainEnd: <P, S, O>(final: TrainingState<P, S, O>) => TrainingState<P, S, O>
 }
 
@@ -174,7 +181,9 @@ export class TrainingDivergedError extends T.ValueError {
   readonly batch: number | undefined
   /** What was non-finite, e.g. `'the loss'` or `"params 'layers.0.weight'"`. */
   readonly what: string
+  /** The training state at the end of the last epoch that passed the check; undefined when the first one diverged. */
   readonly lastFinite: TrainingState<unknown, unknown, unknown> | undefined
+  /** `where` the non-finite value appeared, `what` it was, its `value` and the last finite training state. */
   constructor(
     where: {
       readonly epoch: number
@@ -206,8 +215,11 @@ export class TrainingDivergedError extends T.ValueError {
 
 /** The callback `stopOnNaN` returns; generic, so one value fits any `fit`. @since 0.2.0 */
 export interface StopOnNaNCallback {
+  /** Forgets the last finite state of an earlier run. */
   readonly onTrainBegin: (info: TrainBeginInfo) => void
+  /** Throws `TrainingDivergedError` when the batch's loss is not finite. */
   readonly onBatchEnd: (info: BatchEndInfo) => CallbackSignal
+  /** Throws `TrainingDivergedError` when the validation loss, a parameter, state or optimizer-state value is not finite. */
   readonly onEpochEnd: <P, S, O>(info: EpochEndInfo<P, S, O>) => CallbackSignal
 }
 

@@ -38,9 +38,13 @@ export interface BatchProgress {
  * @since 0.1.0
  */
 export interface Reporter {
+  /** Called once before training, with the number of examples, batches and epochs. */
   readonly start?: (info: FitStartInfo) => void
+  /** Called after every batch with the progress of the epoch. */
   readonly batch?: (progress: BatchProgress) => void
+  /** Called after every epoch with its metrics. */
   readonly epoch?: (record: EpochRecord, info: FitStartInfo) => void
+  /** Called once after training with the whole history. */
   readonly end?: (history: History) => void
 }
 

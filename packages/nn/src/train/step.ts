@@ -77,6 +77,7 @@ export type TrainStep<P, S, O> = (
  * @since 0.2.0
  */
 export type StagedTrainStep<P, S, O> = TrainStep<P, S, O> & {
+  /** `jit`'s counts of traces and cache hits with `jit: true`; `undefined` for an eager step. */
   readonly stats: () => JitStats | undefined
 }
 

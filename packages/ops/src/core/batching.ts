@@ -46,8 +46,16 @@ export const batchSize = (xs: ReadonlyArray<Tensor>, axes: ReadonlyArray<number 
  * each mapped input's examples move to axis 0 and size-1 axes pad it to the common rank of one
  * example, so NumPy broadcasting lines the examples up and leaves unmapped inputs shared.
  * @example
+ * import * as T from '@backfold/tensor'
+ * import { defineOp, type Tensor, mul, cos, batchElementwise, sameAsInput } from '@backfold/ops'
  * // y = sin x, applied to the whole batch:
- * defineOp<'mySin', [Tensor]>({ name: 'mySin', forward, vjp, batch: batchElementwise })
+ * defineOp<'mySin', [Tensor]>({
+ *   name: 'mySin',
+ *   forward: ([x]) => T.sin(x),
+ *   vjp: (ct, [x]) => [mul(ct, cos(x))],
+ *   batch: batchElementwise,
+ *   abstract: sameAsInput,
+ * })
  * @since 0.2.0
  */
 export const batchElementwise = <In extends ReadonlyArray<Tensor>, P>(

@@ -29,7 +29,9 @@ import {
  */
 export interface Op<Name extends string, In extends ReadonlyArray<Tensor>, P> {
   readonly name: Name
+  /** Computes the output from concrete inputs with the kernels of `@backfold/tensor`. */
   readonly forward: (xs: In, p: P) => Tensor
+  /** The cotangents of the inputs from the output's cotangent `ct`, computed with ops (so it is differentiable). */
   readonly vjp: (ct: Tensor, xs: In, y: Tensor, p: P, needed: Needed<In>) => Cotangents<In>
   /**
    * The batching rule, for `vmap`: `xs` are whole batches (values one level down), `axes[i]` says
@@ -74,7 +76,9 @@ export type Batched = readonly [Tensor, number | undefined]
  */
 export interface AnyOp {
   readonly name: string
+  /** `Op.forward`, with its input types erased. */
   readonly forward: (xs: never, p: never) => Tensor
+  /** `Op.vjp`, with its input types erased. */
   readonly vjp: (
     ct: Tensor,
     xs: never,
@@ -82,8 +86,11 @@ export interface AnyOp {
     p: never,
     needed: never,
   ) => ReadonlyArray<Tensor | undefined>
+  /** `Op.batch`, with its input types erased. */
   readonly batch: (xs: never, axes: never, p: never, self: never) => Batched
+  /** `Op.abstract`, with its input types erased. */
   readonly abstract: (xs: never, p: never) => Aval
+  /** `Op.formatParams`, with its input types erased. */
   readonly formatParams?: (p: never) => string
 }
 

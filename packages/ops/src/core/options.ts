@@ -7,7 +7,9 @@ import { ValueError } from '@backfold/tensor'
  * @since 0.2.0
  */
 export interface OptionSpec {
+  /** What the value must be, for the error message: `'a boolean'`, `'an integer axis'`. */
   readonly expected: string
+  /** Whether `value` is acceptable. */
   readonly check: (value: unknown) => boolean
   /** The option must be present (and not undefined). */
   readonly required?: boolean
@@ -113,6 +115,7 @@ const hasOwn = (record: object, key: string): boolean => Object.prototype.hasOwn
  * axis number) is answered with the new one. Costs one loop over the given keys, no allocation.
  * `name` is how the message calls the record (`'options'`, `'ranges[0]'`).
  * @example
+ * const REDUCE = optionSchema({ axis: option.axes, keepDims: option.boolean }, { axes: 'axis' })
  * checkOptions('sum', { axes: 1 }, REDUCE)
  * // ValueError: sum: unknown option 'axes' (write 'axis' instead); accepted options: axis, keepDims
  * @since 0.2.0

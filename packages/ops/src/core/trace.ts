@@ -122,6 +122,7 @@ const TRACED =
  * @since 0.1.0
  */
 export class Tracer implements Tensor {
+  /** Made by the transformations (users never construct one). */
   constructor(
     readonly trace: Trace,
     /** The value at the next level down: a concrete tensor or a tracer of an enclosing transformation. */
@@ -129,9 +130,11 @@ export class Tracer implements Tensor {
     /** How this value was computed; `undefined` for an input of the transformation. */
     readonly node: Node | undefined,
   ) {}
+  /** The dtype of the value it stands for. */
   get dtype(): Tensor['dtype'] {
     return this.primal.dtype
   }
+  /** The shape of the value it stands for. */
   get shape(): Tensor['shape'] {
     return this.primal.shape
   }
@@ -167,6 +170,7 @@ const BATCHED =
  */
 export class BatchTracer implements Tensor {
   readonly shape: Tensor['shape']
+  /** Made by the transformations (users never construct one). */
   constructor(
     readonly trace: BatchTrace,
     /** The whole batch, at the next level down: a concrete tensor or a value of an enclosing transformation. */
@@ -176,6 +180,7 @@ export class BatchTracer implements Tensor {
   ) {
     this.shape = value.shape.filter((_, i) => i !== axis)
   }
+  /** The dtype of the value it stands for. */
   get dtype(): Tensor['dtype'] {
     return this.value.dtype
   }
@@ -205,13 +210,16 @@ const STAGED =
  * @since 0.2.0
  */
 export class GraphVar implements Tensor {
+  /** Made by the transformations (users never construct one). */
   constructor(
     readonly trace: GraphTrace,
     readonly variable: Var,
   ) {}
+  /** The shape of the value it stands for. */
   get shape(): Tensor['shape'] {
     return this.variable.shape
   }
+  /** The dtype of the value it stands for. */
   get dtype(): Tensor['dtype'] {
     return this.variable.dtype
   }

@@ -18,7 +18,7 @@ export const stopGradientOp = defineOp<'stopGradient', [Tensor]>({
  * Treats a value (or a tree of them) as a constant in every enclosing differentiation: its value is
  * kept, its derivative is zero. Under `vmap` it stays mapped (it is an op with a batching rule).
  * @example
- * import { grad, mul, stopGradient } from '@backfold/ops'
+ * import { grad, mul, stopGradient, type Tensor, scalar } from '@backfold/ops'
  * grad((x: Tensor) => mul(x, stopGradient(x)))(scalar(3)) // 3, not 6
  * @since 0.1.0
  */

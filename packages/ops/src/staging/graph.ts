@@ -56,7 +56,7 @@ export interface Graph {
  * returns the graph of every op it applied, the backward pass included when `f` takes a gradient.
  * Arguments and results are trees of tensors; non-tensor leaves of the arguments are fixed values.
  * @example
- * import { makeGraph, show, mul, sum, tensor } from '@backfold/ops'
+ * import { makeGraph, show, mul, sum, tensor, type Tensor } from '@backfold/ops'
  * console.log(show(makeGraph((x: Tensor) => sum(mul(x, x)))(tensor([1, 2, 3]))))
  * // { lambda a:f32[3] .
  * //   let b:f32[3] = mul a a

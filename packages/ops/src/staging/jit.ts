@@ -24,7 +24,10 @@ export interface JitStats {
 }
 
 /** A jitted function: the original's type, plus its staging statistics. @since 0.2.0 */
-export type Jitted<F> = F & { readonly stats: () => JitStats }
+export type Jitted<F> = F & {
+  /** The counts of traces and cache hits so far, and the last graph staged. */
+  readonly stats: () => JitStats
+}
 
 const JIT_OPTIONS = optionSchema({
   staticArgnums: {
@@ -42,7 +45,7 @@ const JIT_OPTIONS = optionSchema({
  * function closes over are captured as constants when it is staged (pass anything that changes
  * between calls as an argument); a value traced by a transformation outside is refused.
  * @example
- * import { jit, grad, mul, sum, tensor, show } from '@backfold/ops'
+ * import { jit, grad, mul, sum, tensor, show, type Tensor } from '@backfold/ops'
  * const loss = jit((x: Tensor) => sum(mul(x, x)))
  * loss(tensor([1, 2])) // 5; a second call with a [2] float32 tensor reuses the graph
  * const dloss = jit(grad(loss)) // the backward pass staged too

@@ -22,7 +22,7 @@ export interface CustomVjpRule<Args extends ReadonlyArray<Tensor>, Residuals> {
  * runs. Inside, the innermost transformation uses `backward`; because `backward` is written with
  * ops, differentiating through it (second order) works too.
  * @example
- * import { customVjp, log1p, exp, mul, sigmoid } from '@backfold/ops'
+ * import { customVjp, log1p, exp, mul, sigmoid, type Tensor } from '@backfold/ops'
  * // softplus with the stable derivative σ(x)
  * const softplus = customVjp((x: Tensor) => log1p(exp(x)), {
  *   forward: (x) => [log1p(exp(x)), x],

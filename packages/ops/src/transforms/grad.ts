@@ -66,7 +66,7 @@ const run = (
 /**
  * Evaluates a scalar function and its gradient in one pass.
  * @example
- * import { valueAndGrad, sum, square } from '@backfold/ops'
+ * import { valueAndGrad, sum, square, type Tensor } from '@backfold/ops'
  * import { tensor } from '@backfold/tensor'
  * const [value, dx] = valueAndGrad((x: Tensor) => sum(square(x)))(tensor([1, 2])) // 5, [2, 4]
  * @since 0.1.0
@@ -101,7 +101,7 @@ export function valueAndGrad(
  * The gradient of a scalar function with respect to argument 0 (or `argnums`). The gradient has
  * the argument's type: a params record gives a params record.
  * @example
- * import { grad, mul } from '@backfold/ops'
+ * import { grad, mul, type Tensor } from '@backfold/ops'
  * import { scalar } from '@backfold/tensor'
  * const f = (x: Tensor) => mul(mul(x, x), x) // x³
  * grad(f)(scalar(2))            // 12

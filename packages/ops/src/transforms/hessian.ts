@@ -11,7 +11,7 @@ import { JACOBIAN_OPTIONS, type JacobianOf, type JacobianOptions } from './jacob
  * `H[a][b]` of shape `[...a.shape, ...b.shape]`. Forms the whole matrix: for a product with a
  * vector use `hvp`.
  * @example
- * import { hessian, sum, mul, tensor } from '@backfold/ops'
+ * import { hessian, sum, mul, tensor, type Tensor } from '@backfold/ops'
  * const f = (x: Tensor) => sum(mul(mul(x, x), x)) // Σ x³
  * hessian(f)(tensor([1, 2])) // [[6, 0], [0, 12]]
  * @throws TraceError for int32 values or a Hessian of more than 2²⁴ entries (use `hvp`).

@@ -32,7 +32,7 @@ const HVP_OPTIONS = optionSchema(
  * `⟨∇f(x), v⟩`. Costs about two gradient evaluations, never forms `H` (for the whole matrix of a
  * small problem use `hessian`).
  * @example
- * import { hvp, sum, mul } from '@backfold/ops'
+ * import { hvp, sum, mul, type Tensor } from '@backfold/ops'
  * import { tensor } from '@backfold/tensor'
  * const f = (x: Tensor) => sum(mul(mul(x, x), x)) // Σ x³, H = diag(6x)
  * hvp(f)([tensor([1, 2])], [tensor([1, 1])]) // [[6, 12]]

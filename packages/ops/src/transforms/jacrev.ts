@@ -70,7 +70,7 @@ export const jacrevOf =
  * pullback batched by `vmap` over its standard basis. Best when the output is smaller than the
  * input; `jacfwd` computes the same when it is larger.
  * @example
- * import { jacrev, mul, sum, tensor } from '@backfold/ops'
+ * import { jacrev, mul, sum, tensor, type Tensor } from '@backfold/ops'
  * jacrev((x: Tensor) => mul(x, x))(tensor([1, 2])) // [[2, 0], [0, 4]]
  * // two arguments, a tree output: J.s is [dJ/dw, dJ/dx], each of shape [...s.shape, 2]
  * const J = jacrev((w: Tensor, x: Tensor) => ({ s: sum(mul(w, x)), p: mul(w, x) }), { argnums: [0, 1] })(

@@ -36,7 +36,7 @@ const VJP_OPTIONS = optionSchema(
  * `ct ↦ ctᵀ J`, one cotangent tree per differentiated argument (a tuple, in argnums order), each
  * typed like its argument.
  * @example
- * import { vjp, mul, sin } from '@backfold/ops'
+ * import { vjp, mul, sin, type Tensor } from '@backfold/ops'
  * import { tensor } from '@backfold/tensor'
  * const [y, pullback] = vjp((x: Tensor) => mul(sin(x), 2))(tensor([0, 1]))
  * const [dx] = pullback(tensor([1, 1])) // 2 cos x

@@ -38,7 +38,7 @@ const VMAP_OPTIONS = optionSchema({
  * `jvp`, `vjp` and itself: `vmap(grad(loss), { inAxes: [null, 0, 0] })(params, xs, ys)` gives
  * per-example gradients. Arguments and results are trees of tensors.
  * @example
- * import { vmap, grad, dot, sum, mul, tensor } from '@backfold/ops'
+ * import { vmap, grad, dot, sum, mul, tensor, type Tensor } from '@backfold/ops'
  * vmap(dot)(tensor([[1, 2], [3, 4]]), tensor([[1, 1], [2, 2]])) // [3, 14]: one dot per row
  * // per-example gradients of a squared error, the parameters shared (null):
  * const loss = (w: Tensor, x: Tensor) => sum(mul(mul(w, x), mul(w, x)))

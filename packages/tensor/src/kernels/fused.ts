@@ -15,7 +15,7 @@ import { checkSameFloat, requireSameFloat } from './sameFloat'
  * `alpha · x + y` in one pass (BLAS `axpy`), computed in float64 and rounded once to the dtype.
  * `x` and `y` share a float dtype and a shape.
  * @example
- * axpy(0.9, trace, grad) // momentum: t ← g + 0.9 t
+ * axpy(0.9, trace, g) // momentum: t ← g + 0.9 t
  * @throws DTypeError / ShapeError for mismatched operands; ValueError for a non-finite alpha.
  * @since 0.1.0
  */

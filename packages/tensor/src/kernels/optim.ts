@@ -65,6 +65,7 @@ export interface AdamApplied {
  * `adamUpdate` and the parameter update in one pass: `params + update` with the update of
  * `adamUpdate` (pass `scale: −lr`), rounded once. `p`, `g`, `m`, `v` share a float dtype and a shape.
  * @example
+ * const hyper = { b1: 0.9, b2: 0.999, eps: 1e-8, epsRoot: 0, muCorrection: 0.1, nuCorrection: 0.001 } // step 1
  * const { params, mu, nu } = adamApply(p, g, m, v, { ...hyper, scale: -1e-3 })
  * @throws as `adamUpdate`.
  * @since 0.1.0
