@@ -45,6 +45,7 @@ export {
 } from './staging/graph'
 export { eliminateDeadCode, eliminateCommonSubexpressions, foldConstants, optimize } from './staging/passes'
 export { fuseElementwise } from './staging/fuse'
+export { fuseEpilogues } from './staging/epilogue'
 export { jit, type JitOptions, type JitStats, type Jitted } from './staging/jit'
 export { batchElementwise, batchAtFront, batchSize, moveAxis } from './core/batching'
 export { sameAsInput, broadcastAval } from './core/abstract'

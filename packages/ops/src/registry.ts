@@ -35,6 +35,7 @@ export type OpName =
   | 'cumprod'
   | 'div'
   | 'elementwiseProgram'
+  | 'matmulEpilogue'
   | 'equal'
   | 'erf'
   | 'exp'

@@ -127,6 +127,22 @@ export interface Backend {
     outShape: Shape,
     outDtype: DType,
   ) => Tensor
+
+  /**
+   * Optional: `program(a·b, ...extras)`, a matmul whose product feeds an elementwise program (its
+   * input 0; `extras` are the program's other inputs, broadcast to `outShape` = `[...batch, m, n]`),
+   * run as one kernel that applies the program before the product leaves the backend. A backend
+   * without it runs `matmul` then `elementwiseProgram`, which is the definition.
+   */
+  readonly matmulEpilogue?: (
+    a: Tensor,
+    b: Tensor,
+    spec: MatmulSpec,
+    program: ElementwiseProgram,
+    extras: ReadonlyArray<Tensor>,
+    outShape: Shape,
+    outDtype: DType,
+  ) => Tensor
 }
 
 /** The binary ops an elementwise program may apply: the arithmetic ones (comparisons give int32). @since 0.2.0 */

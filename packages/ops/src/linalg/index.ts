@@ -1,8 +1,10 @@
 import { matmulOp } from './matmul'
 import { linearOp } from './linear'
+import { matmulEpilogueOp } from './matmulEpilogue'
 
 export { matmul, matmulOp, type MatmulOptions, type MatmulParams } from './matmul'
 export { linear, linearOp, type LinearInputs, type LinearParams } from './linear'
+export { matmulEpilogue, matmulEpilogueOp, type MatmulEpilogueParams } from './matmulEpilogue'
 export { dot } from './dot'
 export { outer } from './outer'
 
@@ -10,4 +12,5 @@ export { outer } from './outer'
 export const linalgOps = {
   matmul: matmulOp,
   linear: linearOp,
+  matmulEpilogue: matmulEpilogueOp,
 } as const

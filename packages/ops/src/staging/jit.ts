@@ -3,6 +3,7 @@ import { TraceError } from '../core/trace'
 import { checkOptions, optionSchema } from '../core/options'
 import { evalGraph, makeGraph, type Graph } from './graph'
 import { optimize } from './passes'
+import { fuseEpilogues } from './epilogue'
 
 /** Options of `jit`. @since 0.2.0 */
 export interface JitOptions {
@@ -75,7 +76,7 @@ export const jit = <Args extends ReadonlyArray<unknown>, Out>(
         return args.map((arg, n) => (staticArgnums.has(n) ? arg : dyn[next++])) as unknown as Args
       }
       const named = { [nameOf(f)]: (...dyn: unknown[]) => f(...rebuild(dyn)) }[nameOf(f)]!
-      graph = optimize(makeGraph(named)(...dynamic))
+      graph = fuseEpilogues(optimize(makeGraph(named)(...dynamic)))
       cache.set(key, graph)
     } else hits++
     lastGraph = graph

@@ -20,6 +20,7 @@ import { mul } from '../../src/binary/mul'
 import { anywhere, awayFromZero, distinct, indices } from './domains'
 import type { GradRow } from './types'
 import { randomRows } from './random'
+import { matmulEpilogueRows } from './matmulEpilogue'
 
 // Gradient rows for the reduce, linalg, shape, indexing and conv groups: every op of those groups
 // has at least one row; composites (variance, dot, outer, expandDims, squeeze, ravel, stack, split)
@@ -733,4 +734,5 @@ export const structuralRows: GradRow[] = [
   ...indexingRows,
   ...convRows,
   ...randomRows,
+  ...matmulEpilogueRows,
 ]

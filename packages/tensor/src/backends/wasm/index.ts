@@ -5,6 +5,7 @@ import { unary } from './elementwise'
 import { conv2d, conv2dBackwardInput, conv2dBackwardFilter } from './conv'
 import { adamUpdate, axpy, reluGrad } from './fused'
 import { elementwiseProgram } from './program'
+import { matmulEpilogue } from './epilogue'
 
 export { wasmAvailable } from './runtime'
 export { setThreads, getThreads, threadPoolStatus, type ThreadPoolStatus } from './threads'
@@ -34,4 +35,5 @@ export const wasmBackend: Backend = {
   reluGrad,
   adamUpdate,
   elementwiseProgram,
+  matmulEpilogue,
 }

@@ -1,0 +1,329 @@
+import type { ElementwiseProgram, MatmulSpec, ProgramInstruction } from '../../backend'
+import type { DType } from '../../dtype'
+import { programText } from '../../kernels/program'
+import { sizeOf, type Shape } from '../../shape'
+import { unsafeTensor, type Tensor } from '../../tensor'
+import { batchOffsets } from '../reference/matmul'
+import { matmul } from './matmul'
+import { elementwiseProgram } from './program'
+import { Code, encodeModule, type Local } from './emitter'
+import { gemmInstance, isShared, orFallback, withSharedMemoryImport } from './runtime'
+import { gemm, threadedArena } from './threads'
+
+// Elementwise programs over operands already in the GEMM module's memory: the epilogue of a fused
+// matmul (bias, activation, residual add applied to the product before it leaves wasm memory) and
+// the elementwise steps of a wasm-resident executable. One module per program and pattern of
+// operand kinds, cached, importing the GEMM memory (shared when threads are possible), so a kernel
+// reads and writes the same addresses the GEMM does. Like program.ts, every step is one that is
+// correctly rounded in float64 (add, sub, mul, div, min, max, neg, abs, sqrt, ...): float32 pairs
+// widen exactly to f64x2 and the result narrows once, so a kernel is bit-identical to the reference
+// elementwise program on the same operands.
+
+const FLOAT_BYTES = 4
+const CACHE_SIZE = 64
+/** Most pages a shared GEMM memory may have (runtime.ts creates it with this maximum). */
+const MAX_PAGES = 65536
+
+/**
+ * How an operand of an epilogue lines up with the `rows × cols` output: `whole` (one element per
+ * output element, row-major), `row` (one row of `cols` read by every row: a bias), or `scalar`.
+ * @internal
+ */
+export type OperandKind = 'whole' | 'row' | 'scalar'
+
+const f64Pair = (value: number): number[] =>
+  Array.from(new Uint8Array(new Float64Array([value, value]).buffer))
+
+const UNARY: Readonly<Record<string, (f: Code, x: Local) => void>> = {
+  neg: (f, x) => f.get(x).f64x2Neg(),
+  abs: (f, x) => f.get(x).f64x2Abs(),
+  sqrt: (f, x) => f.get(x).f64x2Sqrt(),
+  rsqrt: (f, x) => f.v128Const(f64Pair(1)).get(x).f64x2Sqrt().f64x2Div(),
+  square: (f, x) => f.get(x).get(x).f64x2Mul(),
+  reciprocal: (f, x) => f.v128Const(f64Pair(1)).get(x).f64x2Div(),
+  relu: (f, x) => f.get(x).v128Const(f64Pair(0)).f64x2Max(),
+}
+
+const BINARY: Readonly<Record<string, (f: Code) => void>> = {
+  add: (f) => f.f64x2Add(),
+  sub: (f) => f.f64x2Sub(),
+  mul: (f) => f.f64x2Mul(),
+  div: (f) => f.f64x2Div(),
+  maximum: (f) => f.f64x2Max(),
+  minimum: (f) => f.f64x2Min(),
+}
+
+const exactStep = (step: ProgramInstruction): boolean =>
+  step.kind === 'constant' ||
+  (step.kind === 'unary' && Object.hasOwn(UNARY, step.op)) ||
+  (step.kind === 'binary' && Object.hasOwn(BINARY, step.op))
+
+/** Whether every step of `program` is one these kernels compute exactly as the reference. @internal */
+export const programIsExact = (program: ElementwiseProgram): boolean => program.instructions.every(exactStep)
+
+/**
+ * The kind of an operand of `shape` against an output of `outShape` (rows × `cols`, `cols` its last
+ * axis), or undefined when it broadcasts some other way (a column, a middle axis).
+ * @internal
+ */
+export const operandKind = (shape: Shape, outShape: Shape): OperandKind | undefined => {
+  const size = sizeOf(shape)
+  if (size === 1) return 'scalar'
+  if (size === sizeOf(outShape) && shape.length <= outShape.length) {
+    const lead = outShape.length - shape.length
+    return shape.every((d, i) => d === outShape[lead + i]) ? 'whole' : undefined
+  }
+  const cols = outShape[outShape.length - 1] ?? 1
+  return shape.length > 0 && size === cols && shape[shape.length - 1] === cols ? 'row' : undefined
+}
+
+/**
+ * run(operands…, out, rows, cols): a whole or row operand is a byte address, a scalar its value
+ * (f64). Two elements per step along each row; an odd row ends with one element (its pair read
+ * past the row, never written), so `out` may be the address of a whole operand (in place).
+ */
+const kernel = (program: ElementwiseProgram, kinds: ReadonlyArray<OperandKind>): Code => {
+  const arity = program.arity
+  const f = new Code(
+    [...kinds.map((k) => (k === 'scalar' ? ('f64' as const) : ('i32' as const))), 'i32', 'i32', 'i32'],
+    [],
+  )
+  const operands = kinds.map((_, k) => f.param(k))
+  const out = f.param(arity)
+  const rows = f.param(arity + 1)
+  const cols = f.param(arity + 2)
+  const values: Local[] = [
+    ...kinds.map(() => f.local('v128')),
+    ...program.instructions.map(() => f.local('v128')),
+  ]
+  const rowAt = kinds.map((k) => (k === 'row' ? f.local('i32') : undefined))
+  const pairs = f.local('i32')
+  const result = values[values.length - 1]!
+  kinds.forEach((k, i) => {
+    if (k === 'scalar') f.get(operands[i]!).f64x2Splat().set(values[i]!)
+  })
+  program.instructions.forEach((step, i) => {
+    if (step.kind === 'constant') f.v128Const(f64Pair(step.value)).set(values[arity + i]!)
+  })
+  /** Loads the two elements at each operand's pointer and computes the program into `result`. */
+  const body = (c: Code): void => {
+    kinds.forEach((k, i) => {
+      if (k === 'whole') c.get(operands[i]!).v128Load64Zero().f64x2PromoteLowF32x4().set(values[i]!)
+      if (k === 'row') c.get(rowAt[i]!).v128Load64Zero().f64x2PromoteLowF32x4().set(values[i]!)
+    })
+    program.instructions.forEach((step, i) => {
+      if (step.kind === 'unary') UNARY[step.op]!(c, values[step.x]!)
+      else if (step.kind === 'binary') BINARY[step.op]!(c.get(values[step.a]!).get(values[step.b]!))
+      else return
+      c.set(values[arity + i]!)
+    })
+  }
+  const advance = (c: Code, bytes: number): void => {
+    kinds.forEach((k, i) => {
+      if (k === 'whole') c.get(operands[i]!).i32Const(bytes).i32Add().set(operands[i]!)
+      if (k === 'row') c.get(rowAt[i]!).i32Const(bytes).i32Add().set(rowAt[i]!)
+    })
+    c.get(out).i32Const(bytes).i32Add().set(out)
+  }
+  f.block((exit) =>
+    exit.loop((row) => {
+      row.get(rows).i32Eqz().brIf(1)
+      kinds.forEach((k, i) => {
+        if (k === 'row') row.get(operands[i]!).set(rowAt[i]!)
+      })
+      row.get(cols).i32Const(2).i32DivS().set(pairs)
+      row.block((done) =>
+        done.loop((pair) => {
+          pair.get(pairs).i32Eqz().brIf(1)
+          body(pair)
+          pair.get(out).get(result).f32x4DemoteF64x2Zero().v128Store64Lane0()
+          advance(pair, 2 * FLOAT_BYTES)
+          pair.get(pairs).i32Const(1).i32Sub().set(pairs).br(0)
+        }),
+      )
+      row
+        .get(cols)
+        .i32Const(1)
+        .i32And()
+        .ifElse((tail) => {
+          body(tail)
+          tail.get(out).get(result).f32x4DemoteF64x2Zero().f32x4ExtractLane(0).f32Store()
+          advance(tail, FLOAT_BYTES)
+        })
+      row.get(rows).i32Const(1).i32Sub().set(rows).br(0)
+    }),
+  )
+  return f
+}
+
+interface EpilogueExports {
+  readonly run: (...args: number[]) => void
+}
+
+const cache = new Map<string, EpilogueExports>()
+let cacheMemory: WebAssembly.Memory | undefined
+
+/**
+ * The cached kernel of `program` for operands of `kinds`, instantiated on the GEMM module's memory.
+ * @internal
+ */
+export const epilogueKernel = (
+  program: ElementwiseProgram,
+  kinds: ReadonlyArray<OperandKind>,
+): ((...args: number[]) => void) => {
+  const { memory } = gemmInstance()
+  if (cacheMemory !== memory) {
+    // A new GEMM instance (runtime.ts abandons one after a stalled worker) means a new memory.
+    cache.clear()
+    cacheMemory = memory
+  }
+  const key = `${kinds.join(',')}:${programText(program)}`
+  const hit = cache.get(key)
+  if (hit !== undefined) {
+    cache.delete(key)
+    cache.set(key, hit)
+    return hit.run
+  }
+  const functions = [{ name: 'run', code: kernel(program, kinds) }]
+  const bytes = isShared(memory)
+    ? withSharedMemoryImport(encodeModule(functions, 1, false), MAX_PAGES)
+    : encodeModule(functions, 1, true)
+  // why: the module above exports exactly `run` (and the memory it imports)
+  const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } })
+    .exports as unknown as EpilogueExports
+  if (cache.size >= CACHE_SIZE) {
+    const oldest = cache.keys().next()
+    if (oldest.done !== true) cache.delete(oldest.value)
+  }
+  cache.set(key, exports)
+  return exports.run
+}
+
+/** Bytes a float32 buffer of `floats` takes in wasm memory: 16-byte aligned, with room for the pair read past its end. */
+export const bufferBytes = (floats: number): number => Math.ceil((floats * FLOAT_BYTES) / 16) * 16 + 16
+
+/**
+ * `C = op(A) · op(B)` for float32 operands already at byte addresses `aAt`, `bAt` (shapes
+ * `aShape`, `bShape`), written row-major to `cAt`: one GEMM per output matrix, or one tall GEMM
+ * for a stack of A matrices against one B. The caller has reserved the arena (`threadedArena`).
+ * @internal
+ */
+export const gemmAt = (
+  aShape: Shape,
+  bShape: Shape,
+  spec: MatmulSpec,
+  aAt: number,
+  bAt: number,
+  cAt: number,
+): void => {
+  const { transposeA, transposeB, batchShape, m, n, k } = spec
+  const outSize = sizeOf(batchShape) * m * n
+  if (outSize === 0) return
+  if (k === 0) {
+    new Float32Array(gemmInstance().memory.buffer).fill(0, cAt >> 2, (cAt >> 2) + outSize)
+    return
+  }
+  const aOffsets = batchOffsets(aShape, batchShape, m * k)
+  const bOffsets = batchOffsets(bShape, batchShape, k * n)
+  const count = aOffsets.length
+  let stacked = !transposeA
+  for (let t = 0; stacked && t < count; t++) stacked = aOffsets[t] === t * m * k && bOffsets[t] === 0
+  if (stacked) gemm(false, transposeB, count * m, n, k, aAt, bAt, cAt, n, false)
+  else
+    for (let t = 0; t < count; t++)
+      gemm(
+        transposeA,
+        transposeB,
+        m,
+        n,
+        k,
+        aAt + aOffsets[t]! * 4,
+        bAt + bOffsets[t]! * 4,
+        cAt + t * m * n * 4,
+        n,
+        false,
+      )
+}
+
+/** Below this many multiply-adds the reference loop wins (as for the wasm backend's matmul). */
+const MIN_WORK = 512
+
+/**
+ * The float32 product and its epilogue in wasm memory: operands copied in once, the GEMM, the
+ * program applied over the product in place while it is still in wasm memory (and, for products
+ * of up to a few hundred KiB, in cache), one copy out.
+ */
+const wasmMatmulEpilogue = (
+  a: Tensor,
+  b: Tensor,
+  spec: MatmulSpec,
+  program: ElementwiseProgram,
+  extras: ReadonlyArray<Tensor>,
+  kinds: ReadonlyArray<OperandKind>,
+  outShape: Shape,
+): Tensor => {
+  const outSize = sizeOf(outShape)
+  const copied = extras.filter((_, i) => kinds[i + 1] !== 'scalar')
+  const floats =
+    (bufferBytes(a.data.length) + bufferBytes(b.data.length) + bufferBytes(outSize)) / FLOAT_BYTES +
+    copied.reduce((total, x) => total + bufferBytes(x.data.length) / FLOAT_BYTES, 0)
+  const { base } = threadedArena(floats, spec.m * spec.n * spec.k)
+  const aAt = base
+  const bAt = aAt + bufferBytes(a.data.length)
+  const cAt = bAt + bufferBytes(b.data.length)
+  let at = cAt + bufferBytes(outSize)
+  const heap = (): Float32Array => new Float32Array(gemmInstance().memory.buffer)
+  heap().set(a.data, aAt >> 2)
+  heap().set(b.data, bAt >> 2)
+  const args: number[] = [cAt]
+  extras.forEach((x, i) => {
+    if (kinds[i + 1] === 'scalar') args.push(x.data[0]!)
+    else {
+      heap().set(x.data, at >> 2)
+      args.push(at)
+      at += bufferBytes(x.data.length)
+    }
+  })
+  gemmAt(a.shape, b.shape, spec, aAt, bAt, cAt)
+  const cols = spec.n
+  epilogueKernel(program, kinds)(...args, cAt, cols === 0 ? 0 : outSize / cols, cols)
+  const out = new Float32Array(outSize)
+  out.set(heap().subarray(cAt >> 2, (cAt >> 2) + outSize))
+  return unsafeTensor('float32', outShape, out)
+}
+
+/**
+ * `Backend.matmulEpilogue` of the wasm backend: float32 products big enough for the GEMM whose
+ * program has only exact steps and whose extra operands are whole, a bias row or scalars run as
+ * GEMM + generated epilogue in wasm memory; everything else is the backend's matmul followed by its
+ * elementwise program (the definition).
+ * @since 0.2.0
+ */
+export const matmulEpilogue = (
+  a: Tensor,
+  b: Tensor,
+  spec: MatmulSpec,
+  program: ElementwiseProgram,
+  extras: ReadonlyArray<Tensor>,
+  outShape: Shape,
+  outDtype: DType,
+): Tensor => {
+  const composed = (): Tensor =>
+    elementwiseProgram(program, [matmul(a, b, spec), ...extras], outShape, outDtype)
+  const kinds: Array<OperandKind | undefined> = [
+    'whole',
+    ...extras.map((x) => operandKind(x.shape, outShape)),
+  ]
+  const fits =
+    outDtype === 'float32' &&
+    a.dtype === 'float32' &&
+    b.dtype === 'float32' &&
+    extras.every((x) => x.dtype === 'float32') &&
+    spec.m * spec.n * spec.k >= MIN_WORK &&
+    kinds.every((k) => k !== undefined) &&
+    programIsExact(program)
+  if (!fits) return composed()
+  // why: `fits` checked every kind is defined
+  const known = kinds as ReadonlyArray<OperandKind>
+  return orFallback(() => wasmMatmulEpilogue(a, b, spec, program, extras, known, outShape), composed)
+}
