@@ -46,6 +46,8 @@ export {
 export { eliminateDeadCode, eliminateCommonSubexpressions, foldConstants, optimize } from './staging/passes'
 export { fuseElementwise } from './staging/fuse'
 export { fuseEpilogues } from './staging/epilogue'
+export { lastUses, planBuffers, type BufferPlan, type PlanRules } from './staging/plan'
+export { compileResident, type Executable, type ExecutableStats } from './staging/executable'
 export { jit, type JitOptions, type JitStats, type Jitted } from './staging/jit'
 export { batchElementwise, batchAtFront, batchSize, moveAxis } from './core/batching'
 export { sameAsInput, broadcastAval } from './core/abstract'

@@ -17,6 +17,7 @@ import {
   sub,
   sum,
   tanh,
+  type Graph,
 } from '@backfold/ops'
 
 // Matmul epilogue fusion: the pass on graphs in isolation, the fused kernel's values against the
@@ -58,7 +59,7 @@ const expectNear = (
     )
 }
 
-const opsIn = (g: ReturnType<typeof makeGraph>): string[] => g.equations.map((eq) => eq.op.name)
+const opsIn = (g: Graph): string[] => g.equations.map((eq) => eq.op.name)
 
 describe('the epilogue pass on graphs', () => {
   const x = filled(1, [8, 16])

@@ -38,6 +38,12 @@ export {
   threadPoolStatus,
   type ThreadPoolStatus,
 } from './backends/wasm/index'
+export {
+  wasmResident,
+  residentBufferBytes,
+  type ResidentOperand,
+  type OperandKind,
+} from './backends/wasm/index'
 export * from './kernels/unary'
 export * from './kernels/binary'
 export * from './kernels/reduce'

@@ -27,7 +27,7 @@ const MAX_PAGES = 65536
 /**
  * How an operand of an epilogue lines up with the `rows × cols` output: `whole` (one element per
  * output element, row-major), `row` (one row of `cols` read by every row: a bias), or `scalar`.
- * @internal
+ * @since 0.2.0
  */
 export type OperandKind = 'whole' | 'row' | 'scalar'
 

@@ -8,6 +8,8 @@ import { elementwiseProgram } from './program'
 import { matmulEpilogue } from './epilogue'
 
 export { wasmAvailable } from './runtime'
+export { wasmResident, type ResidentOperand } from './resident'
+export { bufferBytes as residentBufferBytes, type OperandKind } from './epilogue'
 export { setThreads, getThreads, threadPoolStatus, type ThreadPoolStatus } from './threads'
 
 /**

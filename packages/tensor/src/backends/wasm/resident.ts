@@ -1,0 +1,112 @@
+import type { ElementwiseProgram } from '../../backend'
+import type { Shape } from '../../shape'
+import { matmulPlan, type MatmulOptions } from '../../kernels/matmul'
+import { epilogueKernel, gemmAt, operandKind, programIsExact, type OperandKind } from './epilogue'
+import { ArenaExhausted, gemmInstance, reserveResident, wasmAvailable } from './runtime'
+import { MIN_PARALLEL_WORK, poolFor } from './threads'
+
+// The wasm-resident execution API: a compiled graph (ops' staging/executable.ts) keeps its float32
+// values at byte addresses of one region of the GEMM module's memory, reserved for it above the
+// scratch areas, and runs its matmuls and elementwise steps on those addresses. Only the graph's
+// inputs are written in and its outputs read out; a step with no resident kernel reads its inputs
+// out and writes its result back in.
+
+/** An operand of a resident elementwise step: how it lines up with the output, and its byte address. @since 0.2.0 */
+export interface ResidentOperand {
+  readonly kind: OperandKind
+  readonly at: number
+}
+
+const view = (): Float32Array => new Float32Array(gemmInstance().memory.buffer)
+
+const readScalars = (operands: ReadonlyArray<ResidentOperand>): number[] => {
+  const heap = view()
+  return operands.map((o) => (o.kind === 'scalar' ? heap[o.at >> 2]! : o.at))
+}
+
+/**
+ * Float32 kernels on addresses of wasm memory, for compiled graphs that keep their values there.
+ * Addresses are byte offsets returned by `reserve` plus the caller's own layout; every buffer needs
+ * 16 bytes of room past its end (`bufferBytes`), since a pair of elements is read at a time.
+ * @example
+ * const base = wasmResident.reserve(1 << 20)
+ * wasmResident.write(base, x.data)
+ * @since 0.2.0
+ */
+export const wasmResident = {
+  /** Whether the wasm backend (and so this API) can run here. */
+  available: (): boolean => wasmAvailable(),
+  /**
+   * Reserves `bytes` of wasm memory for one run and returns the region's byte address, or
+   * undefined when wasm memory cannot grow that far (the caller then runs without the region).
+   * Starts the worker pool first when threads are on (starting it later would move the region).
+   */
+  reserve: (bytes: number): number | undefined => {
+    poolFor(MIN_PARALLEL_WORK)
+    try {
+      return reserveResident(bytes)
+    } catch (error) {
+      if (error instanceof ArenaExhausted) return undefined
+      throw error
+    }
+  },
+  /** Copies `data` (float32 values) to `at`. */
+  write: (at: number, data: ArrayLike<number>): void => {
+    view().set(data, at >> 2)
+  },
+  /** A copy of `size` float32 values at `at`. */
+  read: (at: number, size: number): Float32Array => {
+    const out = new Float32Array(size)
+    out.set(view().subarray(at >> 2, (at >> 2) + size))
+    return out
+  },
+  /** `op(A) · op(B)` of float32 operands of rank >= 2 at `aAt` and `bAt`, written row-major at `cAt`. */
+  matmul: (
+    aShape: Shape,
+    bShape: Shape,
+    opts: MatmulOptions,
+    aAt: number,
+    bAt: number,
+    cAt: number,
+  ): void => {
+    gemmAt(aShape, bShape, matmulPlan(aShape, bShape, opts).spec, aAt, bAt, cAt)
+  },
+  /**
+   * An elementwise program over `operands` (its inputs in order) into the `rows × cols` output at
+   * `outAt`; `outAt` may be a whole operand's address (in place). Only programs `exact` accepts.
+   */
+  program: (
+    program: ElementwiseProgram,
+    operands: ReadonlyArray<ResidentOperand>,
+    outAt: number,
+    rows: number,
+    cols: number,
+  ): void => {
+    const run = epilogueKernel(
+      program,
+      operands.map((o) => o.kind),
+    )
+    run(...readScalars(operands), outAt, rows, cols)
+  },
+  /** The product at `cAt`, then `program` (the product its input 0, then `extras`) applied to it in place. */
+  matmulEpilogue: (
+    aShape: Shape,
+    bShape: Shape,
+    opts: MatmulOptions,
+    program: ElementwiseProgram,
+    extras: ReadonlyArray<ResidentOperand>,
+    aAt: number,
+    bAt: number,
+    cAt: number,
+  ): void => {
+    const { spec } = matmulPlan(aShape, bShape, opts)
+    gemmAt(aShape, bShape, spec, aAt, bAt, cAt)
+    const operands: ResidentOperand[] = [{ kind: 'whole', at: cAt }, ...extras]
+    const rows = spec.n === 0 ? 0 : spec.batchShape.reduce((a, b) => a * b, 1) * spec.m
+    wasmResident.program(program, operands, cAt, rows, spec.n)
+  },
+  /** Whether `program` has only steps the resident kernels compute exactly as the reference. */
+  exact: (program: ElementwiseProgram): boolean => programIsExact(program),
+  /** How an operand of `shape` lines up with an output of `outShape`, or undefined when no kernel takes it. */
+  operandKind: (shape: Shape, outShape: Shape): OperandKind | undefined => operandKind(shape, outShape),
+} as const
