@@ -176,7 +176,7 @@ const sgdStep = (p: Record<string, Tensor>, x: Tensor, y: Tensor): Record<string
 const expectClose = (actual: Tensor, expected: Tensor, rtol: number, label = ''): void => {
   expect(actual.shape, label).toEqual(expected.shape)
   expect(actual.dtype, label).toBe(expected.dtype)
-  const scale = expected.data.reduce((m, v) => Math.max(m, Math.abs(v)), 0)
+  const scale = Array.from(expected.data).reduce((m, v) => Math.max(m, Math.abs(v)), 0)
   expected.data.forEach((v, i) => {
     const got = actual.data[i]!
     if (Number.isNaN(v)) expect(got, `${label} element ${i}`).toBeNaN()
