@@ -7,8 +7,8 @@ import { batchOffsets } from '../reference/matmul'
 import { matmul } from './matmul'
 import { elementwiseProgram } from './program'
 import { Code, encodeModule, type Local } from './emitter'
-import { gemmInstance, isShared, orFallback, withSharedMemoryImport } from './runtime'
-import { gemm, threadedArena } from './threads'
+import { BLOCKING, gemmInstance, isShared, orFallback, withSharedMemoryImport } from './runtime'
+import { MIN_PARALLEL_WORK, gemm, getThreads, threadedArena } from './threads'
 
 // Elementwise programs over operands already in the GEMM module's memory: the epilogue of a fused
 // matmul (bias, activation, residual add applied to the product before it leaves wasm memory) and
@@ -202,10 +202,18 @@ export const epilogueKernel = (
 /** Bytes a float32 buffer of `floats` takes in wasm memory: 16-byte aligned, with room for the pair read past its end. */
 export const bufferBytes = (floats: number): number => Math.ceil((floats * FLOAT_BYTES) / 16) * 16 + 16
 
+/** Bytes of product rows computed before their epilogue runs: they are then still in L2. */
+const BLOCK_BYTES = 256 * 1024
+
 /**
  * `C = op(A) · op(B)` for float32 operands already at byte addresses `aAt`, `bAt` (shapes
  * `aShape`, `bShape`), written row-major to `cAt`: one GEMM per output matrix, or one tall GEMM
- * for a stack of A matrices against one B. The caller has reserved the arena (`threadedArena`).
+ * for a stack of A matrices against one B. With `after`, the product is computed in blocks of rows
+ * (rows of the `[batch · m, n]` result) and `after(firstRow, rows)` runs on each block as soon as it
+ * is written, while it is in cache: blocks of about `BLOCK_BYTES` for a single-threaded tall GEMM
+ * (repacking B per block costs 1/rows of the arithmetic), one matrix at a time otherwise (a
+ * product split across threads stays whole, so every thread gets its share).
+ * The caller has reserved the arena (`threadedArena`).
  * @internal
  */
 export const gemmAt = (
@@ -215,12 +223,14 @@ export const gemmAt = (
   aAt: number,
   bAt: number,
   cAt: number,
+  after?: (firstRow: number, rows: number) => void,
 ): void => {
   const { transposeA, transposeB, batchShape, m, n, k } = spec
   const outSize = sizeOf(batchShape) * m * n
   if (outSize === 0) return
   if (k === 0) {
     new Float32Array(gemmInstance().memory.buffer).fill(0, cAt >> 2, (cAt >> 2) + outSize)
+    after?.(0, outSize / n)
     return
   }
   const aOffsets = batchOffsets(aShape, batchShape, m * k)
@@ -228,30 +238,82 @@ export const gemmAt = (
   const count = aOffsets.length
   let stacked = !transposeA
   for (let t = 0; stacked && t < count; t++) stacked = aOffsets[t] === t * m * k && bOffsets[t] === 0
-  if (stacked) gemm(false, transposeB, count * m, n, k, aAt, bAt, cAt, n, false)
-  else
-    for (let t = 0; t < count; t++)
+  if (stacked) {
+    const rows = count * m
+    const threaded = rows * n * k >= MIN_PARALLEL_WORK && getThreads() > 1
+    const block =
+      after === undefined || threaded
+        ? rows
+        : Math.max(BLOCKING.mr, Math.floor(BLOCK_BYTES / (n * FLOAT_BYTES) / BLOCKING.mr) * BLOCKING.mr)
+    for (let first = 0; first < rows; first += block) {
+      const height = Math.min(block, rows - first)
       gemm(
-        transposeA,
+        false,
         transposeB,
-        m,
+        height,
         n,
         k,
-        aAt + aOffsets[t]! * 4,
-        bAt + bOffsets[t]! * 4,
-        cAt + t * m * n * 4,
+        aAt + first * k * FLOAT_BYTES,
+        bAt,
+        cAt + first * n * FLOAT_BYTES,
         n,
         false,
       )
+      after?.(first, height)
+    }
+    return
+  }
+  for (let t = 0; t < count; t++) {
+    gemm(
+      transposeA,
+      transposeB,
+      m,
+      n,
+      k,
+      aAt + aOffsets[t]! * FLOAT_BYTES,
+      bAt + bOffsets[t]! * FLOAT_BYTES,
+      cAt + t * m * n * FLOAT_BYTES,
+      n,
+      false,
+    )
+    after?.(t * m, m)
+  }
+}
+
+/**
+ * The GEMM of `gemmAt` with `program` applied to each block of the product as it is written (in
+ * place: the product is the program's input 0). `operands` are the other inputs' addresses (whole,
+ * row) or values (scalar), in the order of `kinds` after the product's.
+ * @internal
+ */
+export const gemmEpilogueAt = (
+  aShape: Shape,
+  bShape: Shape,
+  spec: MatmulSpec,
+  program: ElementwiseProgram,
+  kinds: ReadonlyArray<OperandKind>,
+  operands: ReadonlyArray<number>,
+  aAt: number,
+  bAt: number,
+  cAt: number,
+): void => {
+  const run = epilogueKernel(program, kinds)
+  const n = spec.n
+  const rowBytes = n * FLOAT_BYTES
+  gemmAt(aShape, bShape, spec, aAt, bAt, cAt, (first, rows) => {
+    const shift = first * rowBytes
+    const args = operands.map((x, i) => (kinds[i + 1] === 'whole' ? x + shift : x))
+    run(cAt + shift, ...args, cAt + shift, rows, n)
+  })
 }
 
 /** Below this many multiply-adds the reference loop wins (as for the wasm backend's matmul). */
 const MIN_WORK = 512
 
 /**
- * The float32 product and its epilogue in wasm memory: operands copied in once, the GEMM, the
- * program applied over the product in place while it is still in wasm memory (and, for products
- * of up to a few hundred KiB, in cache), one copy out.
+ * The float32 product and its epilogue in wasm memory: operands copied in once, the GEMM with the
+ * program applied to each block of product rows in place while it is in cache (`gemmEpilogueAt`),
+ * one copy out.
  */
 const wasmMatmulEpilogue = (
   a: Tensor,
@@ -275,7 +337,7 @@ const wasmMatmulEpilogue = (
   const heap = (): Float32Array => new Float32Array(gemmInstance().memory.buffer)
   heap().set(a.data, aAt >> 2)
   heap().set(b.data, bAt >> 2)
-  const args: number[] = [cAt]
+  const args: number[] = []
   extras.forEach((x, i) => {
     if (kinds[i + 1] === 'scalar') args.push(x.data[0]!)
     else {
@@ -284,9 +346,7 @@ const wasmMatmulEpilogue = (
       at += bufferBytes(x.data.length)
     }
   })
-  gemmAt(a.shape, b.shape, spec, aAt, bAt, cAt)
-  const cols = spec.n
-  epilogueKernel(program, kinds)(...args, cAt, cols === 0 ? 0 : outSize / cols, cols)
+  gemmEpilogueAt(a.shape, b.shape, spec, program, kinds, args, aAt, bAt, cAt)
   const out = new Float32Array(outSize)
   out.set(heap().subarray(cAt >> 2, (cAt >> 2) + outSize))
   return unsafeTensor('float32', outShape, out)

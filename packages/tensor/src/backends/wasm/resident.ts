@@ -1,7 +1,14 @@
 import type { ElementwiseProgram } from '../../backend'
 import type { Shape } from '../../shape'
 import { matmulPlan, type MatmulOptions } from '../../kernels/matmul'
-import { epilogueKernel, gemmAt, operandKind, programIsExact, type OperandKind } from './epilogue'
+import {
+  epilogueKernel,
+  gemmAt,
+  gemmEpilogueAt,
+  operandKind,
+  programIsExact,
+  type OperandKind,
+} from './epilogue'
 import { ArenaExhausted, gemmInstance, reserveResident, wasmAvailable } from './runtime'
 import { MIN_PARALLEL_WORK, poolFor } from './threads'
 
@@ -88,7 +95,10 @@ export const wasmResident = {
     )
     run(...readScalars(operands), outAt, rows, cols)
   },
-  /** The product at `cAt`, then `program` (the product its input 0, then `extras`) applied to it in place. */
+  /**
+   * The product at `cAt` with `program` (the product its input 0, then `extras`) applied in place to
+   * each block of rows as it is written (see `gemmEpilogueAt`).
+   */
   matmulEpilogue: (
     aShape: Shape,
     bShape: Shape,
@@ -100,10 +110,18 @@ export const wasmResident = {
     cAt: number,
   ): void => {
     const { spec } = matmulPlan(aShape, bShape, opts)
-    gemmAt(aShape, bShape, spec, aAt, bAt, cAt)
-    const operands: ResidentOperand[] = [{ kind: 'whole', at: cAt }, ...extras]
-    const rows = spec.n === 0 ? 0 : spec.batchShape.reduce((a, b) => a * b, 1) * spec.m
-    wasmResident.program(program, operands, cAt, rows, spec.n)
+    const values = readScalars(extras)
+    gemmEpilogueAt(
+      aShape,
+      bShape,
+      spec,
+      program,
+      ['whole', ...extras.map((o) => o.kind)],
+      values,
+      aAt,
+      bAt,
+      cAt,
+    )
   },
   /** Whether `program` has only steps the resident kernels compute exactly as the reference. */
   exact: (program: ElementwiseProgram): boolean => programIsExact(program),
