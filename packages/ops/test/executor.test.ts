@@ -290,3 +290,35 @@ describe.runIf(T.wasmAvailable())('gradient-table rows in float32 through the ex
     expectClose(jit(grad(loss, { argnums: first }))(...args), expected, 1e-4, 'jit(grad(f))')
   })
 })
+
+describe.runIf(T.wasmAvailable())('resident sums over leading axes', () => {
+  beforeAll(() => T.setBackend(T.wasmBackend))
+  afterAll(() => T.setBackend(undefined))
+
+  // The sum reads a resident product, so it runs on the column-sum kernel; bit for bit the
+  // reference sum (float64 from 0 in row order, rounded once) computed here.
+  it.each([
+    [[7, 5], 1],
+    [[3, 4, 6], 2],
+    [[128, 33], 1],
+    [[9, 1], 1],
+  ] as const)('sum of %j over its first %i axes, keepDims both ways', (shape, count) => {
+    const x = filled(60 + count, shape)
+    const axes = Array.from({ length: count }, (_, j) => j)
+    const rows = T.sizeOf(shape.slice(0, count))
+    const cols = T.sizeOf(shape.slice(count))
+    const y = filled(70, shape)
+    const expected = new Float32Array(cols)
+    for (let j = 0; j < cols; j++) {
+      let acc = 0
+      for (let i = 0; i < rows; i++) acc += Math.fround(x.data[i * cols + j]! * y.data[i * cols + j]!)
+      expected[j] = acc
+    }
+    for (const keepDims of [false, true]) {
+      const f = jit((a: Tensor, b: Tensor) => sum(mul(a, b), { axis: axes, keepDims }))
+      const got = f(x, y)
+      expect(f.stats().lastExecutable?.fallbackSteps).toBe(0)
+      expect(Array.from(got.data)).toEqual(Array.from(expected))
+    }
+  })
+})

@@ -3,7 +3,8 @@
 // and elementwise steps run on region addresses (`wasmResident` of @backfold/tensor); only the
 // graph's inputs are written in and its outputs read out. A step with no resident kernel (a
 // reduction, a gather, a transcendental program...) runs its op's forward on tensors read out of the
-// region and writes its result back when a resident step reads it.
+// region and writes its result back when a resident step reads it. Sums over leading axes (bias
+// gradients) run resident too.
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import type { AnyOp } from '../core/op'
@@ -17,6 +18,8 @@ import {
 import { matmulOp, type MatmulParams } from '../linalg/matmul'
 import { matmulEpilogueOp, type MatmulEpilogueParams } from '../linalg/matmulEpilogue'
 import { reshapeOp } from '../shape/reshape'
+import { sumOp } from '../reduce/sum'
+import type { ReduceParams } from '../internal/reduceParams'
 import { forwardRecorded, type Equation, type Graph, type Var } from './graph'
 import { planBuffers, type BufferPlan } from './plan'
 
@@ -60,6 +63,7 @@ type Kernel =
       readonly program: T.ElementwiseProgram
       readonly operands: ReadonlyArray<T.OperandKind>
     }
+  | { readonly kind: 'sumRows'; readonly rows: number; readonly cols: number }
   | { readonly kind: 'alias' }
 
 const UNARY = new Map<AnyOp, T.UnaryOp>(
@@ -97,6 +101,17 @@ const kernelOf = (eq: Equation): Kernel | undefined => {
   if (!float32) return undefined
   if (eq.op === matmulOp) return { kind: 'matmul', params: eq.params as MatmulParams }
   if (eq.op === reshapeOp) return { kind: 'alias' }
+  if (eq.op === sumOp) {
+    // A sum over the leading axes (a bias gradient): column sums of a rows × cols view.
+    const { axes } = eq.params as ReduceParams
+    const shape = eq.inputs[0]!.shape
+    if (axes.length === 0 || !axes.every((axis, j) => axis === j)) return undefined
+    return {
+      kind: 'sumRows',
+      rows: T.sizeOf(shape.slice(0, axes.length)),
+      cols: T.sizeOf(shape.slice(axes.length)),
+    }
+  }
   if (eq.op === matmulEpilogueOp) {
     const params = eq.params as MatmulEpilogueParams
     const extras = kinds(eq.inputs.slice(2), eq.output)
@@ -224,6 +239,7 @@ export const compileResident = (graph: Graph): Executable | undefined => {
       }
       const [a, b] = eq.inputs as [Var, Var]
       if (k.kind === 'matmul') T.wasmResident.matmul(a.shape, b.shape, k.params, at(a), at(b), at(out))
+      else if (k.kind === 'sumRows') T.wasmResident.sumRows(at(a), at(out), k.rows, k.cols)
       else if (k.kind === 'epilogue')
         T.wasmResident.matmulEpilogue(
           a.shape,

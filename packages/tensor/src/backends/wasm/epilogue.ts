@@ -170,21 +170,83 @@ let cacheMemory: WebAssembly.Memory | undefined
 export const epilogueKernel = (
   program: ElementwiseProgram,
   kinds: ReadonlyArray<OperandKind>,
-): ((...args: number[]) => void) => {
+): ((...args: number[]) => void) =>
+  cachedKernel(`${kinds.join(',')}:${programText(program)}`, () => kernel(program, kinds))
+
+/**
+ * run(x, out, rows, cols): `out[j] = Σ_i x[i, j]` over the `rows × cols` float32 matrix at `x`, each
+ * column summed in float64 from 0 in row order and rounded once: the reference `sum` over leading
+ * axes, bit for bit. Two columns per pass down the rows; an odd last column reads its pair past
+ * the row (never written).
+ */
+const columnSumKernel = (): Code => {
+  const f = new Code(['i32', 'i32', 'i32', 'i32'], [])
+  const [x, out, rows, cols] = [f.param(0), f.param(1), f.param(2), f.param(3)]
+  const acc = f.local('v128')
+  const at = f.local('i32')
+  const left = f.local('i32')
+  const pairs = f.local('i32')
+  const stride = f.local('i32')
+  f.get(cols).i32Const(FLOAT_BYTES).i32Mul().set(stride)
+  const sumDown = (c: Code): void => {
+    c.v128Const(f64Pair(0)).set(acc)
+    c.get(x).set(at)
+    c.get(rows).set(left)
+    c.block((done) =>
+      done.loop((down) => {
+        down.get(left).i32Eqz().brIf(1)
+        down.get(acc).get(at).v128Load64Zero().f64x2PromoteLowF32x4().f64x2Add().set(acc)
+        down.get(at).get(stride).i32Add().set(at)
+        down.get(left).i32Const(1).i32Sub().set(left).br(0)
+      }),
+    )
+  }
+  f.get(cols).i32Const(2).i32DivS().set(pairs)
+  f.block((exit) =>
+    exit.loop((pair) => {
+      pair.get(pairs).i32Eqz().brIf(1)
+      sumDown(pair)
+      pair.get(out).get(acc).f32x4DemoteF64x2Zero().v128Store64Lane0()
+      pair
+        .get(x)
+        .i32Const(2 * FLOAT_BYTES)
+        .i32Add()
+        .set(x)
+      pair
+        .get(out)
+        .i32Const(2 * FLOAT_BYTES)
+        .i32Add()
+        .set(out)
+      pair.get(pairs).i32Const(1).i32Sub().set(pairs).br(0)
+    }),
+  )
+  f.get(cols)
+    .i32Const(1)
+    .i32And()
+    .ifElse((tail) => {
+      sumDown(tail)
+      tail.get(out).get(acc).f32x4DemoteF64x2Zero().f32x4ExtractLane(0).f32Store()
+    })
+  return f
+}
+
+/** The column-sum kernel (see `columnSumKernel`) on the GEMM module's memory. @internal */
+export const columnSum = (): ((...args: number[]) => void) => cachedKernel('columnSum', columnSumKernel)
+
+const cachedKernel = (key: string, generate: () => Code): ((...args: number[]) => void) => {
   const { memory } = gemmInstance()
   if (cacheMemory !== memory) {
     // A new GEMM instance (runtime.ts abandons one after a stalled worker) means a new memory.
     cache.clear()
     cacheMemory = memory
   }
-  const key = `${kinds.join(',')}:${programText(program)}`
   const hit = cache.get(key)
   if (hit !== undefined) {
     cache.delete(key)
     cache.set(key, hit)
     return hit.run
   }
-  const functions = [{ name: 'run', code: kernel(program, kinds) }]
+  const functions = [{ name: 'run', code: generate() }]
   const bytes = isShared(memory)
     ? withSharedMemoryImport(encodeModule(functions, 1, false), MAX_PAGES)
     : encodeModule(functions, 1, true)

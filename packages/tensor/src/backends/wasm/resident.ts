@@ -2,6 +2,7 @@ import type { ElementwiseProgram } from '../../backend'
 import type { Shape } from '../../shape'
 import { matmulPlan, type MatmulOptions } from '../../kernels/matmul'
 import {
+  columnSum,
   epilogueKernel,
   gemmAt,
   gemmEpilogueAt,
@@ -122,6 +123,13 @@ export const wasmResident = {
       bAt,
       cAt,
     )
+  },
+  /**
+   * `out[j] = Σ_i x[i, j]` for the `rows × cols` float32 matrix at `xAt` (a sum over leading axes),
+   * in float64 in row order, rounded once: bit for bit the reference backend's `sum`.
+   */
+  sumRows: (xAt: number, outAt: number, rows: number, cols: number): void => {
+    columnSum()(xAt, outAt, rows, cols)
   },
   /** Whether `program` has only steps the resident kernels compute exactly as the reference. */
   exact: (program: ElementwiseProgram): boolean => programIsExact(program),
