@@ -19,6 +19,7 @@ import {
   optimize,
   planBuffers,
   relu,
+  reluGrad,
   reshape,
   sqrt,
   sub,
@@ -320,5 +321,32 @@ describe.runIf(T.wasmAvailable())('resident sums over leading axes', () => {
       expect(f.stats().lastExecutable?.fallbackSteps).toBe(0)
       expect(Array.from(got.data)).toEqual(Array.from(expected))
     }
+  })
+})
+
+describe.runIf(T.wasmAvailable())('resident reluGrad', () => {
+  beforeAll(() => T.setBackend(T.wasmBackend))
+  afterAll(() => T.setBackend(undefined))
+
+  it.each([1, 2, 7, 64, 129])('%i elements: y > 0 ? ct : +0, bit for bit (NaN, -0 and 0 included)', (n) => {
+    const special = [NaN, -0, 0, 1, -1, Infinity, -Infinity]
+    const ct = T.unsafeTensor(
+      'float32',
+      [n],
+      Float32Array.from({ length: n }, (_, i) => (i % 3 === 0 ? special[i % 7]! : i - 3.5)),
+    )
+    const y = T.unsafeTensor(
+      'float32',
+      [n],
+      Float32Array.from({ length: n }, (_, i) => special[(i * 5) % 7]! * (i % 2 ? 1 : 2)),
+    )
+    const expected = Array.from(ct.data, (c, i) => (y.data[i]! > 0 ? c : 0))
+    const f = jit((c: Tensor, v: Tensor) => reluGrad(c, v))
+    const got = f(ct, y)
+    expect(f.stats().lastRun).toBe('resident')
+    expect(f.stats().lastExecutable?.fallbackSteps).toBe(0)
+    got.data.forEach((v, i) =>
+      expect(Object.is(v, expected[i]), `element ${i}: ${v} vs ${expected[i]}`).toBe(true),
+    )
   })
 })

@@ -4,7 +4,7 @@
 // graph's inputs are written in and its outputs read out. A step with no resident kernel (a
 // reduction, a gather, a transcendental program...) runs its op's forward on tensors read out of the
 // region and writes its result back when a resident step reads it. Sums over leading axes (bias
-// gradients) run resident too.
+// gradients) and ReLU's backward pass (reluGrad) run resident too.
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import type { AnyOp } from '../core/op'
@@ -19,6 +19,7 @@ import { matmulOp, type MatmulParams } from '../linalg/matmul'
 import { matmulEpilogueOp, type MatmulEpilogueParams } from '../linalg/matmulEpilogue'
 import { reshapeOp } from '../shape/reshape'
 import { sumOp } from '../reduce/sum'
+import { reluGradOp } from '../elementwise/reluGrad'
 import type { ReduceParams } from '../internal/reduceParams'
 import { forwardRecorded, type Equation, type Graph, type Var } from './graph'
 import { planBuffers, type BufferPlan } from './plan'
@@ -64,6 +65,7 @@ type Kernel =
       readonly operands: ReadonlyArray<T.OperandKind>
     }
   | { readonly kind: 'sumRows'; readonly rows: number; readonly cols: number }
+  | { readonly kind: 'reluGrad' }
   | { readonly kind: 'alias' }
 
 const UNARY = new Map<AnyOp, T.UnaryOp>(
@@ -101,6 +103,12 @@ const kernelOf = (eq: Equation): Kernel | undefined => {
   if (!float32) return undefined
   if (eq.op === matmulOp) return { kind: 'matmul', params: eq.params as MatmulParams }
   if (eq.op === reshapeOp) return { kind: 'alias' }
+  if (eq.op === reluGradOp) {
+    const [ct, y] = eq.inputs as [Var, Var]
+    return T.shapesEqual(ct.shape, y.shape) && T.shapesEqual(ct.shape, eq.output.shape)
+      ? { kind: 'reluGrad' }
+      : undefined
+  }
   if (eq.op === sumOp) {
     // A sum over the leading axes (a bias gradient): column sums of a rows × cols view.
     const { axes } = eq.params as ReduceParams
@@ -169,6 +177,7 @@ export const compileResident = (graph: Graph): Executable | undefined => {
     alias: (eq) => (eq.op === reshapeOp && eq.output.dtype === 'float32' ? eq.inputs[0] : undefined),
     inPlace: (eq) => {
       const k = steps[indexOf.get(eq)!]
+      if (k?.kind === 'reluGrad') return eq.inputs
       if (k === undefined || k.kind !== 'program') return []
       return eq.inputs.filter((_, j) => k.operands[j] === 'whole')
     },
@@ -240,6 +249,7 @@ export const compileResident = (graph: Graph): Executable | undefined => {
       const [a, b] = eq.inputs as [Var, Var]
       if (k.kind === 'matmul') T.wasmResident.matmul(a.shape, b.shape, k.params, at(a), at(b), at(out))
       else if (k.kind === 'sumRows') T.wasmResident.sumRows(at(a), at(out), k.rows, k.cols)
+      else if (k.kind === 'reluGrad') T.wasmResident.reluGrad(at(a), at(b), at(out), T.sizeOf(out.shape))
       else if (k.kind === 'epilogue')
         T.wasmResident.matmulEpilogue(
           a.shape,

@@ -230,6 +230,47 @@ const columnSumKernel = (): Code => {
   return f
 }
 
+/**
+ * run(ct, y, out, count): `out[i] = y[i] > 0 ? ct[i] : +0` (ReLU's backward pass) as a bitwise AND
+ * of `ct` with the `y > 0` mask, two floats per step, an odd last one stored alone: bit for bit the
+ * reference. `out` may be `ct` or `y` (in place).
+ */
+const reluGradKernel = (): Code => {
+  const f = new Code(['i32', 'i32', 'i32', 'i32'], [])
+  const [ct, y, out, count] = [f.param(0), f.param(1), f.param(2), f.param(3)]
+  const pairs = f.local('i32')
+  const result = f.local('v128')
+  const masked = (c: Code): void => {
+    c.get(ct).v128Load64Zero().get(y).v128Load64Zero().v128Zero().f32x4Gt().v128And().set(result)
+  }
+  f.get(count).i32Const(2).i32DivS().set(pairs)
+  f.block((exit) =>
+    exit.loop((again) => {
+      again.get(pairs).i32Eqz().brIf(1)
+      masked(again)
+      again.get(out).get(result).v128Store64Lane0()
+      for (const p of [ct, y, out])
+        again
+          .get(p)
+          .i32Const(2 * FLOAT_BYTES)
+          .i32Add()
+          .set(p)
+      again.get(pairs).i32Const(1).i32Sub().set(pairs).br(0)
+    }),
+  )
+  f.get(count)
+    .i32Const(1)
+    .i32And()
+    .ifElse((tail) => {
+      masked(tail)
+      tail.get(out).get(result).f32x4ExtractLane(0).f32Store()
+    })
+  return f
+}
+
+/** The ReLU-backward kernel (see `reluGradKernel`) on the GEMM module's memory. @internal */
+export const reluGradAt = (): ((...args: number[]) => void) => cachedKernel('reluGrad', reluGradKernel)
+
 /** The column-sum kernel (see `columnSumKernel`) on the GEMM module's memory. @internal */
 export const columnSum = (): ((...args: number[]) => void) => cachedKernel('columnSum', columnSumKernel)
 

@@ -4,6 +4,7 @@ import { matmulPlan, type MatmulOptions } from '../../kernels/matmul'
 import {
   columnSum,
   epilogueKernel,
+  reluGradAt,
   gemmAt,
   gemmEpilogueAt,
   operandKind,
@@ -130,6 +131,10 @@ export const wasmResident = {
    */
   sumRows: (xAt: number, outAt: number, rows: number, cols: number): void => {
     columnSum()(xAt, outAt, rows, cols)
+  },
+  /** `out = y > 0 ? ct : +0` over `count` float32 elements (ReLU's backward pass); `out` may be `ct` or `y`. */
+  reluGrad: (ctAt: number, yAt: number, outAt: number, count: number): void => {
+    reluGradAt()(ctAt, yAt, outAt, count)
   },
   /** Whether `program` has only steps the resident kernels compute exactly as the reference. */
   exact: (program: ElementwiseProgram): boolean => programIsExact(program),
