@@ -350,3 +350,34 @@ describe.runIf(T.wasmAvailable())('resident reluGrad', () => {
     )
   })
 })
+
+describe.runIf(T.wasmAvailable())('the resident region with worker threads', () => {
+  afterAll(() => T.setBackend(undefined))
+
+  it('a jitted step whose products split across threads gives the single-thread bits', () => {
+    T.setBackend(T.wasmBackend)
+    // 256 × 512 × 64 = 8M multiply-adds per product: above the threaded GEMM's threshold.
+    const x = filled(80, [256, 64])
+    const w = filled(81, [512, 64], 0.2)
+    const b = filled(82, [512], 0.1)
+    const f = (x: Tensor, w: Tensor, b: Tensor): Tensor[] => {
+      const h = relu(add(matmul(x, w, { transposeB: true }), b))
+      const g = grad((w: Tensor) => sum(mul(relu(add(matmul(x, w, { transposeB: true }), b)), h)))(w)
+      return [h, g]
+    }
+    const before = T.getThreads()
+    T.setThreads(1)
+    const one = jit(f)(x, w, b)
+    T.setThreads(2)
+    const jitted = jit(f)
+    const threaded = T.threadPoolStatus().threads > 1
+    const jobs = T.threadPoolStatus().parallelJobs
+    const two = jitted(x, w, b)
+    const split = T.threadPoolStatus().parallelJobs - jobs
+    T.setThreads(before)
+    expect(jitted.stats().lastRun).toBe('resident')
+    // Where the engine has no shared memory or workers the products stay on this thread.
+    if (threaded) expect(split).toBeGreaterThan(0)
+    one.forEach((y, i) => expect(Array.from(two[i]!.data)).toEqual(Array.from(y.data)))
+  })
+})
