@@ -42,6 +42,7 @@ export {
   wasmResident,
   residentBufferBytes,
   type ResidentOperand,
+  type ResidentStep,
   type OperandKind,
 } from './backends/wasm/index'
 export * from './kernels/unary'

@@ -191,25 +191,52 @@ export const compileResident = (graph: Graph): Executable | undefined => {
     else counts.resident++
   })
 
+  // Each step prepared once: kernels fetched, shapes planned, offsets fixed; a run only adds the
+  // region's address.
+  const offset = (v: Var): number => plan.offsets.get(v.id)!
+  const empty = (v: Var): boolean => T.sizeOf(v.shape) === 0
+  const actions = graph.equations.map((eq, i): T.ResidentStep | undefined => {
+    const k = steps[i]
+    const out = eq.output
+    if (k === undefined || k.kind === 'alias' || empty(out)) return undefined
+    const [a, b] = eq.inputs as [Var, Var]
+    switch (k.kind) {
+      case 'matmul':
+        return T.wasmResident.prepareMatmul(a.shape, b.shape, k.params, offset(a), offset(b), offset(out))
+      case 'sumRows':
+        return T.wasmResident.prepareSumRows(offset(a), offset(out), k.rows, k.cols)
+      case 'reluGrad':
+        return T.wasmResident.prepareReluGrad(offset(a), offset(b), offset(out), T.sizeOf(out.shape))
+      case 'epilogue':
+        return T.wasmResident.prepareMatmulEpilogue(
+          a.shape,
+          b.shape,
+          k.params,
+          k.params.program,
+          eq.inputs.slice(2).map((v, j) => ({ kind: k.extras[j]!, offset: offset(v) })),
+          offset(a),
+          offset(b),
+          offset(out),
+        )
+      case 'program': {
+        const cols = out.shape.length === 0 ? 1 : out.shape[out.shape.length - 1]!
+        return T.wasmResident.prepareProgram(
+          k.program,
+          eq.inputs.map((v, j) => ({ kind: k.operands[j]!, offset: offset(v) })),
+          offset(out),
+          T.sizeOf(out.shape) / cols,
+          cols,
+        )
+      }
+    }
+  })
+
   const run = (inputs: ReadonlyArray<Tensor>): Tensor[] | undefined => {
     if (inputs.length !== graph.inputs.length)
       throw new TraceError(
         'executable',
         `the graph takes ${graph.inputs.length} inputs, got ${inputs.length}`,
       )
-    const base = T.wasmResident.reserve(plan.bytes)
-    if (base === undefined) return undefined
-    bytesIn = 0
-    bytesOut = 0
-    const at = (v: Var): number => base + plan.offsets.get(v.id)!
-    const env = new Map<number, Tensor>()
-    const put = (v: Var, x: Tensor): void => {
-      env.set(v.id, x)
-      if (resident.has(v.id) && T.sizeOf(v.shape) > 0) {
-        T.wasmResident.write(at(v), x.data)
-        bytesIn += 4 * x.data.length
-      }
-    }
     graph.inputs.forEach((v, i) => {
       const x = inputs[i]!
       if (!sameType(x, v))
@@ -217,60 +244,40 @@ export const compileResident = (graph: Graph): Executable | undefined => {
           'executable',
           `input ${i} is ${x.dtype}${T.fmtShape(x.shape)} but the graph was staged for ${v.dtype}${T.fmtShape(v.shape)}`,
         )
-      put(v, x)
     })
+    const base = T.wasmResident.reserve(plan.bytes)
+    if (base === undefined) return undefined
+    bytesIn = 0
+    bytesOut = 0
+    const env = new Map<number, Tensor>()
+    const put = (v: Var, x: Tensor): void => {
+      env.set(v.id, x)
+      if (resident.has(v.id) && !empty(v)) {
+        T.wasmResident.write(base + offset(v), x.data)
+        bytesIn += 4 * x.data.length
+      }
+    }
+    graph.inputs.forEach((v, i) => put(v, inputs[i]!))
     for (const c of graph.constants) put(c.variable, c.value)
     const tensorOf = (v: Var): Tensor => {
       const known = env.get(v.id)
       if (known !== undefined) return known
       // A resident value read as a tensor: one copy out, kept for the rest of the run.
       const size = T.sizeOf(v.shape)
-      const x = T.unsafeTensor(
-        'float32',
-        v.shape,
-        size === 0 ? new Float32Array(0) : T.wasmResident.read(at(v), size),
-      )
+      const data = size === 0 ? new Float32Array(0) : T.wasmResident.read(base + offset(v), size)
+      const x = T.unsafeTensor('float32', v.shape, data)
       bytesOut += 4 * size
       env.set(v.id, x)
       return x
     }
     graph.equations.forEach((eq, i) => {
-      const k = steps[i]
-      const out = eq.output
-      if (k === undefined) {
-        const y = forwardRecorded(eq.op, eq.inputs.map(tensorOf), eq.params)
-        put(out, y)
-        return
-      }
-      if (k.kind === 'alias' || T.sizeOf(out.shape) === 0) {
-        if (!resident.has(out.id)) env.set(out.id, forwardRecorded(eq.op, eq.inputs.map(tensorOf), eq.params))
-        return
-      }
-      const [a, b] = eq.inputs as [Var, Var]
-      if (k.kind === 'matmul') T.wasmResident.matmul(a.shape, b.shape, k.params, at(a), at(b), at(out))
-      else if (k.kind === 'sumRows') T.wasmResident.sumRows(at(a), at(out), k.rows, k.cols)
-      else if (k.kind === 'reluGrad') T.wasmResident.reluGrad(at(a), at(b), at(out), T.sizeOf(out.shape))
-      else if (k.kind === 'epilogue')
-        T.wasmResident.matmulEpilogue(
-          a.shape,
-          b.shape,
-          k.params,
-          k.params.program,
-          eq.inputs.slice(2).map((v, j) => ({ kind: k.extras[j]!, at: at(v) })),
-          at(a),
-          at(b),
-          at(out),
-        )
-      else {
-        const cols = out.shape.length === 0 ? 1 : out.shape[out.shape.length - 1]!
-        T.wasmResident.program(
-          k.program,
-          eq.inputs.map((v, j) => ({ kind: k.operands[j]!, at: at(v) })),
-          at(out),
-          T.sizeOf(out.shape) / cols,
-          cols,
-        )
-      }
+      const action = actions[i]
+      if (action !== undefined) action(base)
+      else if (steps[i] === undefined)
+        put(eq.output, forwardRecorded(eq.op, eq.inputs.map(tensorOf), eq.params))
+      else if (!resident.has(eq.output.id))
+        // An alias or an empty result outside the region: the op itself (a reshape is free).
+        env.set(eq.output.id, forwardRecorded(eq.op, eq.inputs.map(tensorOf), eq.params))
     })
     return graph.outputs.map(tensorOf)
   }

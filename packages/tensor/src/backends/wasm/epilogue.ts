@@ -384,23 +384,23 @@ export const gemmAt = (
 }
 
 /**
- * The GEMM of `gemmAt` with `program` applied to each block of the product as it is written (in
- * place: the product is the program's input 0). `operands` are the other inputs' addresses (whole,
- * row) or values (scalar), in the order of `kinds` after the product's.
+ * The GEMM of `gemmAt` with an epilogue kernel `run` (`epilogueKernel(program, kinds)`) applied to
+ * each block of the product as it is written (in place: the product is the program's input 0).
+ * `operands` are the other inputs' addresses (whole, row) or values (scalar), in the order of
+ * `kinds` after the product's.
  * @internal
  */
 export const gemmEpilogueAt = (
   aShape: Shape,
   bShape: Shape,
   spec: MatmulSpec,
-  program: ElementwiseProgram,
+  run: (...args: number[]) => void,
   kinds: ReadonlyArray<OperandKind>,
   operands: ReadonlyArray<number>,
   aAt: number,
   bAt: number,
   cAt: number,
 ): void => {
-  const run = epilogueKernel(program, kinds)
   const n = spec.n
   const rowBytes = n * FLOAT_BYTES
   gemmAt(aShape, bShape, spec, aAt, bAt, cAt, (first, rows) => {
@@ -449,7 +449,7 @@ const wasmMatmulEpilogue = (
       at += bufferBytes(x.data.length)
     }
   })
-  gemmEpilogueAt(a.shape, b.shape, spec, program, kinds, args, aAt, bAt, cAt)
+  gemmEpilogueAt(a.shape, b.shape, spec, epilogueKernel(program, kinds), kinds, args, aAt, bAt, cAt)
   const out = new Float32Array(outSize)
   out.set(heap().subarray(cAt >> 2, (cAt >> 2) + outSize))
   return unsafeTensor('float32', outShape, out)

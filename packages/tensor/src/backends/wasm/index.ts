@@ -8,7 +8,7 @@ import { elementwiseProgram } from './program'
 import { matmulEpilogue } from './epilogue'
 
 export { wasmAvailable } from './runtime'
-export { wasmResident, type ResidentOperand } from './resident'
+export { wasmResident, type ResidentOperand, type ResidentStep } from './resident'
 export { bufferBytes as residentBufferBytes, type OperandKind } from './epilogue'
 export { setThreads, getThreads, threadPoolStatus, type ThreadPoolStatus } from './threads'
 

@@ -20,26 +20,68 @@ import { MIN_PARALLEL_WORK, poolFor } from './threads'
 // inputs are written in and its outputs read out; a step with no resident kernel reads its inputs
 // out and writes its result back in.
 
-/** An operand of a resident elementwise step: how it lines up with the output, and its byte address. @since 0.2.0 */
+/**
+ * An operand of a resident elementwise step: how it lines up with the output, and its byte offset
+ * in the region.
+ * @since 0.2.0
+ */
 export interface ResidentOperand {
   readonly kind: OperandKind
-  readonly at: number
+  readonly offset: number
 }
 
-const view = (): Float32Array => new Float32Array(gemmInstance().memory.buffer)
+/** A prepared step: runs on the region at byte address `base`. @since 0.2.0 */
+export type ResidentStep = (base: number) => void
 
-const readScalars = (operands: ReadonlyArray<ResidentOperand>): number[] => {
-  const heap = view()
-  return operands.map((o) => (o.kind === 'scalar' ? heap[o.at >> 2]! : o.at))
+let heapView: Float32Array | undefined
+/** A float32 view of the GEMM memory, renewed only when the memory grew (or was replaced). */
+const view = (): Float32Array => {
+  const buffer = gemmInstance().memory.buffer
+  if (heapView === undefined || heapView.buffer !== buffer) heapView = new Float32Array(buffer)
+  return heapView
+}
+
+/** `generate()`'s kernel, generated again only when the GEMM instance (and memory) changed. */
+const perMemory = <K>(generate: () => K): (() => K) => {
+  let memory: WebAssembly.Memory | undefined
+  let kernel: K | undefined
+  return () => {
+    const now = gemmInstance().memory
+    if (kernel === undefined || memory !== now) {
+      kernel = generate()
+      memory = now
+    }
+    return kernel
+  }
+}
+
+/** The kernel's arguments for the operands (addresses, or the values of scalars) at `base`. */
+const operandArgs = (
+  operands: ReadonlyArray<ResidentOperand>,
+  base: number,
+  args: number[],
+  from: number,
+): void => {
+  let heap: Float32Array | undefined
+  operands.forEach((o, i) => {
+    if (o.kind === 'scalar') {
+      heap ??= view()
+      args[from + i] = heap[(base + o.offset) >> 2]!
+    } else args[from + i] = base + o.offset
+  })
 }
 
 /**
- * Float32 kernels on addresses of wasm memory, for compiled graphs that keep their values there.
- * Addresses are byte offsets returned by `reserve` plus the caller's own layout; every buffer needs
- * 16 bytes of room past its end (`bufferBytes`), since a pair of elements is read at a time.
+ * Float32 kernels on a region of wasm memory, for compiled graphs that keep their values there:
+ * `reserve` the region, `write` inputs, run steps prepared once per graph (`prepare*`, each given
+ * byte offsets in the region and returning a function of the region's address), `read` outputs.
+ * Every buffer needs 16 bytes of room past its end (`residentBufferBytes`): pairs are read at a time.
  * @example
- * const base = wasmResident.reserve(1 << 20)
- * wasmResident.write(base, x.data)
+ * const step = wasmResident.prepareReluGrad(0, 64, 128, 16)
+ * const base = wasmResident.reserve(192)!
+ * wasmResident.write(base, ct.data); wasmResident.write(base + 64, y.data)
+ * step(base)
+ * wasmResident.read(base + 128, 16) // y > 0 ? ct : 0
  * @since 0.2.0
  */
 export const wasmResident = {
@@ -59,82 +101,89 @@ export const wasmResident = {
       throw error
     }
   },
-  /** Copies `data` (float32 values) to `at`. */
+  /** Copies `data` (float32 values) to byte address `at`. */
   write: (at: number, data: ArrayLike<number>): void => {
     view().set(data, at >> 2)
   },
-  /** A copy of `size` float32 values at `at`. */
+  /** A copy of the `size` float32 values at byte address `at`. */
   read: (at: number, size: number): Float32Array => {
     const out = new Float32Array(size)
     out.set(view().subarray(at >> 2, (at >> 2) + size))
     return out
   },
-  /** `op(A) · op(B)` of float32 operands of rank >= 2 at `aAt` and `bAt`, written row-major at `cAt`. */
-  matmul: (
+  /** `op(A) · op(B)` of float32 operands of rank >= 2 at offsets `a`, `b`, written row-major at `c`. */
+  prepareMatmul: (
     aShape: Shape,
     bShape: Shape,
     opts: MatmulOptions,
-    aAt: number,
-    bAt: number,
-    cAt: number,
-  ): void => {
-    gemmAt(aShape, bShape, matmulPlan(aShape, bShape, opts).spec, aAt, bAt, cAt)
+    a: number,
+    b: number,
+    c: number,
+  ): ResidentStep => {
+    const { spec } = matmulPlan(aShape, bShape, opts)
+    return (base) => gemmAt(aShape, bShape, spec, base + a, base + b, base + c)
   },
   /**
    * An elementwise program over `operands` (its inputs in order) into the `rows × cols` output at
-   * `outAt`; `outAt` may be a whole operand's address (in place). Only programs `exact` accepts.
+   * offset `out`, which may be a whole operand's (in place). Only programs `exact` accepts.
    */
-  program: (
+  prepareProgram: (
     program: ElementwiseProgram,
     operands: ReadonlyArray<ResidentOperand>,
-    outAt: number,
+    out: number,
     rows: number,
     cols: number,
-  ): void => {
-    const run = epilogueKernel(
-      program,
-      operands.map((o) => o.kind),
+  ): ResidentStep => {
+    const kernel = perMemory(() =>
+      epilogueKernel(
+        program,
+        operands.map((o) => o.kind),
+      ),
     )
-    run(...readScalars(operands), outAt, rows, cols)
+    const args = new Array<number>(operands.length + 3)
+    args[operands.length + 1] = rows
+    args[operands.length + 2] = cols
+    return (base) => {
+      operandArgs(operands, base, args, 0)
+      args[operands.length] = base + out
+      kernel()(...args)
+    }
   },
   /**
-   * The product at `cAt` with `program` (the product its input 0, then `extras`) applied in place to
-   * each block of rows as it is written (see `gemmEpilogueAt`).
+   * The product at offset `c` with `program` (the product its input 0, then `extras`) applied in
+   * place to each block of rows as it is written (see `gemmEpilogueAt`).
    */
-  matmulEpilogue: (
+  prepareMatmulEpilogue: (
     aShape: Shape,
     bShape: Shape,
     opts: MatmulOptions,
     program: ElementwiseProgram,
     extras: ReadonlyArray<ResidentOperand>,
-    aAt: number,
-    bAt: number,
-    cAt: number,
-  ): void => {
+    a: number,
+    b: number,
+    c: number,
+  ): ResidentStep => {
     const { spec } = matmulPlan(aShape, bShape, opts)
-    const values = readScalars(extras)
-    gemmEpilogueAt(
-      aShape,
-      bShape,
-      spec,
-      program,
-      ['whole', ...extras.map((o) => o.kind)],
-      values,
-      aAt,
-      bAt,
-      cAt,
-    )
+    const kinds: OperandKind[] = ['whole', ...extras.map((o) => o.kind)]
+    const kernel = perMemory(() => epilogueKernel(program, kinds))
+    const values = new Array<number>(extras.length)
+    return (base) => {
+      operandArgs(extras, base, values, 0)
+      gemmEpilogueAt(aShape, bShape, spec, kernel(), kinds, values, base + a, base + b, base + c)
+    }
   },
   /**
-   * `out[j] = Σ_i x[i, j]` for the `rows × cols` float32 matrix at `xAt` (a sum over leading axes),
-   * in float64 in row order, rounded once: bit for bit the reference backend's `sum`.
+   * `out[j] = Σ_i x[i, j]` for the `rows × cols` float32 matrix at offset `x` (a sum over leading
+   * axes), in float64 in row order, rounded once: bit for bit the reference backend's `sum`.
    */
-  sumRows: (xAt: number, outAt: number, rows: number, cols: number): void => {
-    columnSum()(xAt, outAt, rows, cols)
+  prepareSumRows: (x: number, out: number, rows: number, cols: number): ResidentStep => {
+    const kernel = perMemory(columnSum)
+    return (base) => kernel()(base + x, base + out, rows, cols)
   },
-  /** `out = y > 0 ? ct : +0` over `count` float32 elements (ReLU's backward pass); `out` may be `ct` or `y`. */
-  reluGrad: (ctAt: number, yAt: number, outAt: number, count: number): void => {
-    reluGradAt()(ctAt, yAt, outAt, count)
+  /** `out = y > 0 ? ct : +0` over `count` float32 elements (ReLU's backward pass); `out` may be `ct`'s or `y`'s offset. */
+  prepareReluGrad: (ct: number, y: number, out: number, count: number): ResidentStep => {
+    const kernel = perMemory(reluGradAt)
+    return (base) => kernel()(base + ct, base + y, base + out, count)
   },
   /** Whether `program` has only steps the resident kernels compute exactly as the reference. */
   exact: (program: ElementwiseProgram): boolean => programIsExact(program),
