@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as T from '@backfold/tensor'
+import * as O from '@backfold/ops'
 import type { Tensor } from '@backfold/tensor'
 import {
   add,
@@ -379,5 +380,41 @@ describe.runIf(T.wasmAvailable())('the resident region with worker threads', () 
     // Where the engine has no shared memory or workers the products stay on this thread.
     if (threaded) expect(split).toBeGreaterThan(0)
     one.forEach((y, i) => expect(Array.from(two[i]!.data)).toEqual(Array.from(y.data)))
+  })
+})
+
+describe.runIf(T.wasmAvailable())('executable edge cases', () => {
+  beforeAll(() => T.setBackend(T.wasmBackend))
+  afterAll(() => T.setBackend(undefined))
+
+  it('an input returned as it is, an output returned twice, an int32 input and an empty product', () => {
+    const x = filled(90, [6, 5])
+    const w = filled(91, [5, 4])
+    const idx = T.unsafeTensor('int32', [3], Int32Array.of(2, 0, 5))
+    const f = jit((x: Tensor, w: Tensor, i: Tensor, e: Tensor) => {
+      const y = relu(matmul(x, w))
+      const picked = O.gather(x, i, { axis: 0 })
+      return { x, y, again: y, picked, empty: matmul(e, w) }
+    })
+    const e = T.unsafeTensor('float32', [0, 5], new Float32Array(0))
+    const out = f(x, w, idx, e)
+    expect(f.stats().lastRun).toBe('resident')
+    expect(out.x).toBe(x)
+    expect(Array.from(out.y.data)).toEqual(Array.from(out.again.data))
+    const yEager = relu(matmul(x, w))
+    expectClose(out.y, yEager, 1e-6)
+    expectClose(out.picked, O.gather(x, idx, { axis: 0 }), 0)
+    expect(out.empty.shape).toEqual([0, 4])
+  })
+
+  it('an output never aliases the caller’s input data, and inputs are never written', () => {
+    const x = filled(92, [64])
+    const copy = Float32Array.from(x.data)
+    const f = jit((v: Tensor) => [neg(v), add(v, 1)])
+    const [a, b] = f(x)
+    expect(Array.from(x.data)).toEqual(Array.from(copy))
+    expect(a!.data.buffer).not.toBe(x.data.buffer)
+    expect(Array.from(a!.data)).toEqual(Array.from(copy, (v) => -v))
+    expect(Array.from(b!.data)).toEqual(Array.from(copy, (v) => Math.fround(v + 1)))
   })
 })
