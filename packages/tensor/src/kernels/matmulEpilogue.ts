@@ -16,6 +16,10 @@ const sameShape = (a: Shape, b: Shape): boolean => a.length === b.length && a.ev
  * The shape and dtype of `matmulEpilogue(a, b, opts, program, extras)`: the product's
  * (`[...batch, m, n]`; both operands of rank >= 2 and one float dtype). The program's inputs (the
  * product, then `extras`) must broadcast to exactly that shape: an epilogue never enlarges the product.
+ * @example
+ * const addBias = { arity: 2, instructions: [{ kind: 'binary', op: 'add', a: 0, b: 1 }] } as const
+ * matmulEpilogueOutput({ shape: [8, 4], dtype: 'float32' }, { shape: [3, 4], dtype: 'float32' },
+ *   { transposeB: true }, addBias, [{ shape: [3], dtype: 'float32' }]) // { shape: [8, 3], dtype: 'float32' }
  * @throws ShapeError or DTypeError, naming `matmulEpilogue`, as `matmul` and `elementwiseProgram` would.
  * @since 0.2.0
  */

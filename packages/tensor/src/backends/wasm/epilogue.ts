@@ -302,7 +302,13 @@ const cachedKernel = (key: string, generate: () => Code): ((...args: number[]) =
   return exports.run
 }
 
-/** Bytes a float32 buffer of `floats` takes in wasm memory: 16-byte aligned, with room for the pair read past its end. */
+/**
+ * Bytes a float32 buffer of `floats` takes in a resident region: 16-byte aligned, with room for the
+ * pair of elements the kernels read past its end.
+ * @example
+ * residentBufferBytes(5) // 48: 20 bytes rounded up to 32, plus 16
+ * @since 0.2.0
+ */
 export const bufferBytes = (floats: number): number => Math.ceil((floats * FLOAT_BYTES) / 16) * 16 + 16
 
 /** Bytes of product rows computed before their epilogue runs: they are then still in L2. */
