@@ -265,3 +265,42 @@ describe.each(backends)('matmulEpilogue values on the %s backend', (_name, backe
     )
   })
 })
+
+describe.runIf(T.wasmAvailable())('column operands on the wasm backend', () => {
+  beforeAll(() => T.setBackend(T.wasmBackend))
+  afterAll(() => T.setBackend(undefined))
+
+  it('(a b) / d with d [2, m, 1] one value per row, odd and even widths, bit for bit; c [m, 1] cycling stays composed', () => {
+    for (const n of [7, 8]) {
+      const a = filled(61, [2, 9, 12])
+      const b = filled(62, [12, n])
+      const c = filled(63, [9, 1])
+      const d = T.unsafeTensor(
+        'float32',
+        [2, 9, 1],
+        Float32Array.from({ length: 18 }, (_, i) => 1 + i / 4),
+      )
+      // c [9, 1] against [2, 9, n] cycles over the batch: not a column, so that one stays composed.
+      const perRow = {
+        arity: 2,
+        instructions: [{ kind: 'binary', op: 'div', a: 0, b: 1 }],
+      } as const
+      const got = matmulEpilogue(a, b, perRow, [d])
+      // The same GEMM on the same operands, then the division rounded once: the epilogue's bits.
+      const product = matmul(a, b)
+      const expected = Array.from(product.data, (v, i) => Math.fround(v / d.data[Math.floor(i / n)]!))
+      expect(Array.from(got.data)).toEqual(expected)
+      const cycling = {
+        arity: 2,
+        instructions: [{ kind: 'binary', op: 'sub', a: 0, b: 1 }],
+      } as const
+      const composed = matmulEpilogue(a, b, cycling, [c])
+      expectNear(
+        composed,
+        Array.from(product.data, (v, i) => v - c.data[Math.floor(i / n) % 9]!),
+        [2, 9, n],
+        1e-5,
+      )
+    }
+  })
+})

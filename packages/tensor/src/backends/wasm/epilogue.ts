@@ -26,10 +26,11 @@ const MAX_PAGES = 65536
 
 /**
  * How an operand of an epilogue lines up with the `rows × cols` output: `whole` (one element per
- * output element, row-major), `row` (one row of `cols` read by every row: a bias), or `scalar`.
+ * output element, row-major), `row` (one row of `cols` read by every row: a bias), `column` (one
+ * value per row, e.g. a `[m, 1]` row statistic), or `scalar`.
  * @since 0.2.0
  */
-export type OperandKind = 'whole' | 'row' | 'scalar'
+export type OperandKind = 'whole' | 'row' | 'column' | 'scalar'
 
 const f64Pair = (value: number): number[] =>
   Array.from(new Uint8Array(new Float64Array([value, value]).buffer))
@@ -74,12 +75,21 @@ export const operandKind = (shape: Shape, outShape: Shape): OperandKind | undefi
     return shape.every((d, i) => d === outShape[lead + i]) ? 'whole' : undefined
   }
   const cols = outShape[outShape.length - 1] ?? 1
-  return shape.length > 0 && size === cols && shape[shape.length - 1] === cols ? 'row' : undefined
+  if (shape.length > 0 && size === cols && shape[shape.length - 1] === cols) return 'row'
+  // One value per output row: size-1 last axis, every other axis the output's (so no cycling).
+  const lead = outShape.length - shape.length
+  const column =
+    shape.length > 0 &&
+    lead >= 0 &&
+    shape[shape.length - 1] === 1 &&
+    size * cols === sizeOf(outShape) &&
+    shape.slice(0, -1).every((d, i) => d === outShape[lead + i])
+  return column ? 'column' : undefined
 }
 
 /**
- * run(operands…, out, rows, cols): a whole or row operand is a byte address, a scalar its value
- * (f64). Two elements per step along each row; an odd row ends with one element (its pair read
+ * run(operands…, out, rows, cols): a whole, row or column operand is a byte address, a scalar its
+ * value (f64); a column operand holds one value per row, read once per row. Two elements per step along each row; an odd row ends with one element (its pair read
  * past the row, never written), so `out` may be the address of a whole operand (in place).
  */
 const kernel = (program: ElementwiseProgram, kinds: ReadonlyArray<OperandKind>): Code => {
@@ -130,6 +140,17 @@ const kernel = (program: ElementwiseProgram, kinds: ReadonlyArray<OperandKind>):
       row.get(rows).i32Eqz().brIf(1)
       kinds.forEach((k, i) => {
         if (k === 'row') row.get(operands[i]!).set(rowAt[i]!)
+        // A column operand's value for this row, splatted once and advanced one float per row.
+        if (k === 'column')
+          row
+            .get(operands[i]!)
+            .v128Load32Splat()
+            .f64x2PromoteLowF32x4()
+            .set(values[i]!)
+            .get(operands[i]!)
+            .i32Const(FLOAT_BYTES)
+            .i32Add()
+            .set(operands[i]!)
       })
       row.get(cols).i32Const(2).i32DivS().set(pairs)
       row.block((done) =>
