@@ -68,7 +68,7 @@ import {
   reductionProgramOp,
   type reduceOps,
 } from './reduce/index'
-import { matmulOp, linearOp, type linalgOps } from './linalg/index'
+import { matmulOp, linearOp, matmulEpilogueOp, type linalgOps } from './linalg/index'
 import {
   reshapeOp,
   transposeOp,
@@ -144,6 +144,7 @@ export type OpName =
   | 'div'
   | 'elementwiseProgram'
   | 'reductionProgram'
+  | 'matmulEpilogue'
   | 'equal'
   | 'erf'
   | 'exp'
@@ -304,6 +305,7 @@ export const registry: { readonly [K in OpName]: AnyOp & { readonly name: K } } 
   // linalg
   matmul: matmulOp,
   linear: linearOp,
+  matmulEpilogue: matmulEpilogueOp,
   // shape
   reshape: reshapeOp,
   transpose: transposeOp,

@@ -54,6 +54,14 @@ const backends: ReadonlyArray<readonly [string, Backend]> = [
 ]
 
 const names = (graph: Graph): string[] => graph.equations.map((eq) => eq.op.name)
+/** A fused program of several steps, alone or (after jit's epilogue pass) applied to a matmul's product. */
+const holdsFusedProgram = (graph: Graph): boolean =>
+  graph.equations.some(
+    (eq) =>
+      (eq.op.name === 'elementwiseProgram' || eq.op.name === 'matmulEpilogue') &&
+      (eq.params as { readonly program: { readonly instructions: ReadonlyArray<unknown> } }).program
+        .instructions.length > 1,
+  )
 
 /** Within `tolerance` relative to the larger magnitude (fused float32 chains round once, eager per op). */
 const expectClose = (actual: Tensor, expected: Tensor, tolerance = 1e-5): void => {
@@ -195,7 +203,7 @@ describe.each(backends)('jit with fusion on the %s backend', (_name, backend) =>
   it('an MLP loss: jit agrees with eager, and its graph holds fused programs', () => {
     const loss = jit(mlpLoss)
     expectClose(loss(params, inputs, targets), mlpLoss(params, inputs, targets))
-    expect(names(loss.stats().lastGraph!)).toContain('elementwiseProgram')
+    expect(holdsFusedProgram(loss.stats().lastGraph!)).toBe(true)
   })
 
   it('an MLP loss: grad(jit(f)) and jit(grad(f)) agree with grad(f)', () => {
@@ -208,7 +216,7 @@ describe.each(backends)('jit with fusion on the %s backend', (_name, backend) =>
       expectClose(inside[key], eager[key])
     }
     // The staged backward pass is fused too.
-    expect(names(jitGrad.stats().lastGraph!)).toContain('elementwiseProgram')
+    expect(holdsFusedProgram(jitGrad.stats().lastGraph!)).toBe(true)
   })
 
   it('sigmoid and softmax chains: jit, grad(jit), jit(grad) and vmap(jit) agree with eager', () => {

@@ -146,6 +146,22 @@ export interface Backend {
     rowShape: Shape,
     outDtype: DType,
   ) => Tensor
+
+  /**
+   * Optional: `program(a·b, ...extras)`, a matmul whose product feeds an elementwise program (its
+   * input 0; `extras` are the program's other inputs, broadcast to `outShape` = `[...batch, m, n]`),
+   * run as one kernel that applies the program before the product leaves the backend. A backend
+   * without it runs `matmul` then `elementwiseProgram`, which is the definition.
+   */
+  readonly matmulEpilogue?: (
+    a: Tensor,
+    b: Tensor,
+    spec: MatmulSpec,
+    program: ElementwiseProgram,
+    extras: ReadonlyArray<Tensor>,
+    outShape: Shape,
+    outDtype: DType,
+  ) => Tensor
 }
 
 /** How a reduction program reduces a row. @since 0.2.0 */

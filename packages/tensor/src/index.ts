@@ -43,6 +43,13 @@ export {
   threadPoolStatus,
   type ThreadPoolStatus,
 } from './backends/wasm/index'
+export {
+  wasmResident,
+  residentBufferBytes,
+  type ResidentOperand,
+  type ResidentStep,
+  type OperandKind,
+} from './backends/wasm/index'
 export * from './kernels/unary'
 export * from './kernels/binary'
 export * from './kernels/reduce'
@@ -59,4 +66,5 @@ export * from './kernels/fused'
 export * from './kernels/optim'
 export * from './kernels/program'
 export * from './kernels/reductionProgram'
+export * from './kernels/matmulEpilogue'
 export { claimSingleCopy, type LoadedCopy } from './copies'

@@ -1,8 +1,10 @@
 import { matmulOp } from './matmul'
 import { linearOp } from './linear'
+import { matmulEpilogueOp } from './matmulEpilogue'
 
 export { matmul, matmulOp, type MatmulOptions, type MatmulParams } from './matmul'
 export { linear, linearOp, type LinearInputs, type LinearParams } from './linear'
+export { matmulEpilogue, matmulEpilogueOp, type MatmulEpilogueParams } from './matmulEpilogue'
 export { dot } from './dot'
 export { outer } from './outer'
 export { einsum } from './einsum'
@@ -11,4 +13,5 @@ export { einsum } from './einsum'
 export const linalgOps = {
   matmul: matmulOp,
   linear: linearOp,
+  matmulEpilogue: matmulEpilogueOp,
 } as const

@@ -1,8 +1,18 @@
-import { flatten, unflatten, type Tensor, type TreeDef } from '@backfold/tensor'
+import {
+  flatten,
+  getBackend,
+  isAbstract,
+  unflatten,
+  wasmBackend,
+  type Tensor,
+  type TreeDef,
+} from '@backfold/tensor'
 import { TraceError } from '../core/trace'
 import { checkOptions, optionSchema } from '../core/options'
 import { evalGraph, makeGraph, type Graph } from './graph'
 import { optimize } from './passes'
+import { fuseEpilogues } from './epilogue'
+import { compileResident, type Executable, type ExecutableStats } from './executable'
 
 /** Options of `jit`. @since 0.2.0 */
 export interface JitOptions {
@@ -21,6 +31,14 @@ export interface JitStats {
   readonly hits: number
   /** The optimised graph of the most recent call, to inspect with `show`. */
   readonly lastGraph: Graph | undefined
+  /**
+   * How the most recent call ran: `'resident'` (the wasm-resident executable, see `compileResident`)
+   * or `'interpreted'` (`evalGraph`: the reference or a custom backend, traced inputs under `grad`
+   * or `vmap`, a graph with no resident kernel, or a region too large for wasm memory).
+   */
+  readonly lastRun: 'resident' | 'interpreted' | undefined
+  /** The executable of the most recent resident call: its plan and copies. */
+  readonly lastExecutable: ExecutableStats | undefined
 }
 
 /** A jitted function: the original's type, plus its staging statistics. @since 0.2.0 */
@@ -59,9 +77,13 @@ export const jit = <Args extends ReadonlyArray<unknown>, Out>(
   checkOptions('jit', opts, JIT_OPTIONS)
   const staticArgnums = new Set(opts.staticArgnums ?? [])
   const cache = new Map<string, Graph>()
+  // Compiled lazily, on the first concrete call on the wasm backend (null: nothing to run resident).
+  const executables = new Map<Graph, Executable | null>()
   let traces = 0
   let hits = 0
   let lastGraph: Graph | undefined
+  let lastRun: JitStats['lastRun']
+  let lastExecutable: ExecutableStats | undefined
   const jitted = (...args: Args): Out => {
     const statics = args.map((arg, n) => (staticArgnums.has(n) ? staticKey(arg, n) : ''))
     const traced = args.map((arg, n) => (staticArgnums.has(n) ? undefined : flatten(arg)))
@@ -78,13 +100,30 @@ export const jit = <Args extends ReadonlyArray<unknown>, Out>(
         return args.map((arg, n) => (staticArgnums.has(n) ? arg : dyn[next++])) as unknown as Args
       }
       const named = { [nameOf(f)]: (...dyn: unknown[]) => f(...rebuild(dyn)) }[nameOf(f)]!
-      graph = optimize(makeGraph(named)(...dynamic))
+      graph = fuseEpilogues(optimize(makeGraph(named)(...dynamic)))
       cache.set(key, graph)
     } else hits++
     lastGraph = graph
+    // Traced inputs (grad, vmap, an enclosing jit) compose through evalGraph, which applies the ops.
+    if (getBackend() === wasmBackend && !leaves.some(isAbstract)) {
+      let executable = executables.get(graph)
+      if (executable === undefined) {
+        executable = compileResident(graph) ?? null
+        executables.set(graph, executable)
+      }
+      const outs = executable?.run(leaves)
+      if (outs !== undefined) {
+        lastRun = 'resident'
+        lastExecutable = executable!.stats()
+        return unflatten<Out>(graph.outTree, outs)
+      }
+    }
+    lastRun = 'interpreted'
     return unflatten<Out>(graph.outTree, evalGraph(graph, leaves))
   }
-  return Object.assign(jitted, { stats: (): JitStats => ({ traces, hits, lastGraph }) })
+  return Object.assign(jitted, {
+    stats: (): JitStats => ({ traces, hits, lastGraph, lastRun, lastExecutable }),
+  })
 }
 
 const nameOf = (f: { readonly name: string }): string => (f.name === '' ? 'jitted' : f.name)

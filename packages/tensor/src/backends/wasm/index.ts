@@ -6,8 +6,11 @@ import { conv2d, conv2dBackwardInput, conv2dBackwardFilter } from './conv'
 import { adamUpdate, axpy, reluGrad } from './fused'
 import { elementwiseProgram } from './program'
 import { reductionProgram } from './reduction'
+import { matmulEpilogue } from './epilogue'
 
 export { wasmAvailable } from './runtime'
+export { wasmResident, type ResidentOperand, type ResidentStep } from './resident'
+export { bufferBytes as residentBufferBytes, type OperandKind } from './epilogue'
 export { setThreads, getThreads, threadPoolStatus, type ThreadPoolStatus } from './threads'
 
 /**
@@ -36,4 +39,5 @@ export const wasmBackend: Backend = {
   adamUpdate,
   elementwiseProgram,
   reductionProgram,
+  matmulEpilogue,
 }

@@ -255,7 +255,25 @@ export const reserveWorkerScratch = (count: number): void => {
   workerScratches = count
 }
 
-const arenaBase = (): number => (workerScratches === 0 ? ARENA : (workerScratches + 1) * SCRATCH_BYTES)
+/** Where the scratch areas of the main thread and the workers end. */
+const scratchEnd = (): number => (workerScratches === 0 ? ARENA : (workerScratches + 1) * SCRATCH_BYTES)
+
+let residentBytes = 0
+
+/**
+ * Reserves `bytes` right above the scratch areas for a wasm-resident executable (resident.ts) and
+ * returns its byte address: every later call's operands start above it, so a kernel run between
+ * the executable's steps never overwrites its values. The reservation only grows (to the largest
+ * executable seen), like the memory.
+ */
+export const reserveResident = (bytes: number): number => {
+  residentBytes = Math.max(residentBytes, roundUp(bytes, 256))
+  const base = scratchEnd()
+  growTo(gemmInstance().memory, base + residentBytes)
+  return base
+}
+
+const arenaBase = (): number => scratchEnd() + residentBytes
 
 /**
  * A view of wasm memory as float32, at least `floats` elements past the scratch areas. Views

@@ -1,0 +1,299 @@
+// The wasm-resident executable: a graph compiled for the wasm backend keeps every float32 value in
+// one region of wasm memory laid out by the buffer plan (plan.ts). Matmuls, fused matmul epilogues
+// and elementwise steps run on region addresses (`wasmResident` of @backfold/tensor); only the
+// graph's inputs are written in and its outputs read out. A step with no resident kernel (a
+// reduction, a gather, a transcendental program...) runs its op's forward on tensors read out of the
+// region and writes its result back when a resident step reads it. Sums over leading axes (bias
+// gradients) and ReLU's backward pass (reluGrad) run resident too.
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import type { AnyOp } from '../core/op'
+import { TraceError } from '../core/trace'
+import {
+  elementwiseProgramOp,
+  programBinaryOps,
+  programUnaryOps,
+  type ElementwiseProgramParams,
+} from '../elementwise/elementwiseProgram'
+import { matmulOp, type MatmulParams } from '../linalg/matmul'
+import { matmulEpilogueOp, type MatmulEpilogueParams } from '../linalg/matmulEpilogue'
+import { reshapeOp } from '../shape/reshape'
+import { sumOp } from '../reduce/sum'
+import { reluGradOp } from '../elementwise/reluGrad'
+import type { ReduceParams } from '../internal/reduceParams'
+import { forwardRecorded, type Equation, type Graph, type Var } from './graph'
+import { planBuffers, type BufferPlan } from './plan'
+
+/** What one run of an executable did. @since 0.2.0 */
+export interface ExecutableStats {
+  /** Equations run by a kernel on region addresses. */
+  readonly residentSteps: number
+  /** Reshapes that only renamed a buffer. */
+  readonly aliasSteps: number
+  /** Equations run by their op's forward on tensors (no resident kernel for them). */
+  readonly fallbackSteps: number
+  /** Bytes of the region (all resident values, buffers reused once dead). */
+  readonly regionBytes: number
+  /** Bytes the resident values would take with a buffer each. */
+  readonly unsharedBytes: number
+  /** Equations that wrote their result over a dead input. */
+  readonly inPlaceSteps: number
+  /** Bytes written into the region per run (inputs, constants, fallback results read by kernels). */
+  readonly bytesIn: number
+  /** Bytes read out of the region per run (outputs, and inputs of fallback steps). */
+  readonly bytesOut: number
+}
+
+/** A graph compiled for wasm-resident execution. @since 0.2.0 */
+export interface Executable {
+  /** Runs the graph on concrete tensors (one per graph input); undefined when the region does not fit in wasm memory. */
+  readonly run: (inputs: ReadonlyArray<Tensor>) => Tensor[] | undefined
+  readonly stats: () => ExecutableStats
+  readonly plan: BufferPlan
+}
+
+type Kernel =
+  | { readonly kind: 'matmul'; readonly params: MatmulParams }
+  | {
+      readonly kind: 'epilogue'
+      readonly params: MatmulEpilogueParams
+      readonly extras: ReadonlyArray<T.OperandKind>
+    }
+  | {
+      readonly kind: 'program'
+      readonly program: T.ElementwiseProgram
+      readonly operands: ReadonlyArray<T.OperandKind>
+    }
+  | { readonly kind: 'sumRows'; readonly rows: number; readonly cols: number }
+  | { readonly kind: 'reluGrad' }
+  | { readonly kind: 'alias' }
+
+const UNARY = new Map<AnyOp, T.UnaryOp>(
+  Object.entries(programUnaryOps).flatMap(([op, record]) =>
+    T.isProgramUnaryOp(op) ? [[record as AnyOp, op] as const] : [],
+  ),
+)
+const BINARY = new Map<AnyOp, T.ArithmeticOp>(
+  Object.entries(programBinaryOps).flatMap(([op, record]) =>
+    T.isProgramBinaryOp(op) ? [[record as AnyOp, op] as const] : [],
+  ),
+)
+
+/** The equation as an elementwise program over its inputs, when it is one. */
+const asProgram = (eq: Equation): T.ElementwiseProgram | undefined => {
+  if (eq.op === elementwiseProgramOp) return (eq.params as ElementwiseProgramParams).program
+  if (eq.params !== undefined) return undefined
+  const unary = UNARY.get(eq.op)
+  if (unary !== undefined && eq.inputs.length === 1)
+    return { arity: 1, instructions: [{ kind: 'unary', op: unary, x: 0 }] }
+  const binary = BINARY.get(eq.op)
+  if (binary !== undefined && eq.inputs.length === 2)
+    return { arity: 2, instructions: [{ kind: 'binary', op: binary, a: 0, b: 1 }] }
+  return undefined
+}
+
+const kinds = (inputs: ReadonlyArray<Var>, out: Var): T.OperandKind[] | undefined => {
+  const found = inputs.map((v) => T.wasmResident.operandKind(v.shape, out.shape))
+  return found.every((k) => k !== undefined) ? (found as T.OperandKind[]) : undefined
+}
+
+/** The resident kernel of an equation, or undefined when it must run as a fallback. */
+const kernelOf = (eq: Equation): Kernel | undefined => {
+  const float32 = eq.output.dtype === 'float32' && eq.inputs.every((v) => v.dtype === 'float32')
+  if (!float32) return undefined
+  if (eq.op === matmulOp) return { kind: 'matmul', params: eq.params as MatmulParams }
+  if (eq.op === reshapeOp) return { kind: 'alias' }
+  if (eq.op === reluGradOp) {
+    const [ct, y] = eq.inputs as [Var, Var]
+    return T.shapesEqual(ct.shape, y.shape) && T.shapesEqual(ct.shape, eq.output.shape)
+      ? { kind: 'reluGrad' }
+      : undefined
+  }
+  if (eq.op === sumOp) {
+    // A sum over the leading axes (a bias gradient): column sums of a rows × cols view.
+    const { axes } = eq.params as ReduceParams
+    const shape = eq.inputs[0]!.shape
+    if (axes.length === 0 || !axes.every((axis, j) => axis === j)) return undefined
+    return {
+      kind: 'sumRows',
+      rows: T.sizeOf(shape.slice(0, axes.length)),
+      cols: T.sizeOf(shape.slice(axes.length)),
+    }
+  }
+  if (eq.op === matmulEpilogueOp) {
+    const params = eq.params as MatmulEpilogueParams
+    const extras = kinds(eq.inputs.slice(2), eq.output)
+    return extras !== undefined && T.wasmResident.exact(params.program)
+      ? { kind: 'epilogue', params, extras }
+      : undefined
+  }
+  const program = asProgram(eq)
+  if (program === undefined || !T.wasmResident.exact(program)) return undefined
+  const operands = kinds(eq.inputs, eq.output)
+  return operands === undefined ? undefined : { kind: 'program', program, operands }
+}
+
+const sameType = (x: Tensor, v: Var): boolean =>
+  x.dtype === v.dtype && x.shape.length === v.shape.length && x.shape.every((d, j) => d === v.shape[j])
+
+/**
+ * Compiles `graph` for wasm-resident execution on the wasm backend, or returns undefined when no
+ * equation has a resident kernel (a float64 graph, say), so interpreting it is as good. See the
+ * file comment for what runs where; values are those of `evalGraph` on the wasm backend (the same
+ * kernels, on the same float32 operands).
+ * @example
+ * const exe = compileResident(optimize(makeGraph(f)(x)))
+ * exe?.run([x])
+ * @since 0.2.0
+ */
+export const compileResident = (graph: Graph): Executable | undefined => {
+  const steps = graph.equations.map(kernelOf)
+  if (!steps.some((k) => k !== undefined && k.kind !== 'alias')) return undefined
+  // Resident values: what kernels read and write; reshapes join their input's buffer when either
+  // side is resident (to a fixpoint, for chains of reshapes).
+  const resident = new Set<number>()
+  graph.equations.forEach((eq, i) => {
+    const k = steps[i]
+    if (k === undefined || k.kind === 'alias') return
+    resident.add(eq.output.id)
+    for (const v of eq.inputs) resident.add(v.id)
+  })
+  for (let changed = true; changed;) {
+    changed = false
+    graph.equations.forEach((eq, i) => {
+      if (steps[i]?.kind !== 'alias') return
+      const [x] = eq.inputs as [Var]
+      if (resident.has(x.id) !== resident.has(eq.output.id)) {
+        resident.add(x.id)
+        resident.add(eq.output.id)
+        changed = true
+      }
+    })
+  }
+  const indexOf = new Map(graph.equations.map((eq, i) => [eq, i]))
+  const plan = planBuffers(graph, {
+    resident: (v) => resident.has(v.id),
+    bytes: (v) => T.residentBufferBytes(T.sizeOf(v.shape)),
+    alias: (eq) => (eq.op === reshapeOp && eq.output.dtype === 'float32' ? eq.inputs[0] : undefined),
+    inPlace: (eq) => {
+      const k = steps[indexOf.get(eq)!]
+      if (k?.kind === 'reluGrad') return eq.inputs
+      if (k === undefined || k.kind !== 'program') return []
+      return eq.inputs.filter((_, j) => k.operands[j] === 'whole')
+    },
+  })
+  let bytesIn = 0
+  let bytesOut = 0
+  const counts = { resident: 0, alias: 0, fallback: 0 }
+  steps.forEach((k) => {
+    if (k === undefined) counts.fallback++
+    else if (k.kind === 'alias') counts.alias++
+    else counts.resident++
+  })
+
+  // Each step prepared once: kernels fetched, shapes planned, offsets fixed; a run only adds the
+  // region's address.
+  const offset = (v: Var): number => plan.offsets.get(v.id)!
+  const empty = (v: Var): boolean => T.sizeOf(v.shape) === 0
+  const actions = graph.equations.map((eq, i): T.ResidentStep | undefined => {
+    const k = steps[i]
+    const out = eq.output
+    if (k === undefined || k.kind === 'alias' || empty(out)) return undefined
+    const [a, b] = eq.inputs as [Var, Var]
+    switch (k.kind) {
+      case 'matmul':
+        return T.wasmResident.prepareMatmul(a.shape, b.shape, k.params, offset(a), offset(b), offset(out))
+      case 'sumRows':
+        return T.wasmResident.prepareSumRows(offset(a), offset(out), k.rows, k.cols)
+      case 'reluGrad':
+        return T.wasmResident.prepareReluGrad(offset(a), offset(b), offset(out), T.sizeOf(out.shape))
+      case 'epilogue':
+        return T.wasmResident.prepareMatmulEpilogue(
+          a.shape,
+          b.shape,
+          k.params,
+          k.params.program,
+          eq.inputs.slice(2).map((v, j) => ({ kind: k.extras[j]!, offset: offset(v) })),
+          offset(a),
+          offset(b),
+          offset(out),
+        )
+      case 'program': {
+        const cols = out.shape.length === 0 ? 1 : out.shape[out.shape.length - 1]!
+        return T.wasmResident.prepareProgram(
+          k.program,
+          eq.inputs.map((v, j) => ({ kind: k.operands[j]!, offset: offset(v) })),
+          offset(out),
+          T.sizeOf(out.shape) / cols,
+          cols,
+        )
+      }
+    }
+  })
+
+  const run = (inputs: ReadonlyArray<Tensor>): Tensor[] | undefined => {
+    if (inputs.length !== graph.inputs.length)
+      throw new TraceError(
+        'executable',
+        `the graph takes ${graph.inputs.length} inputs, got ${inputs.length}`,
+      )
+    graph.inputs.forEach((v, i) => {
+      const x = inputs[i]!
+      if (!sameType(x, v))
+        throw new TraceError(
+          'executable',
+          `input ${i} is ${x.dtype}${T.fmtShape(x.shape)} but the graph was staged for ${v.dtype}${T.fmtShape(v.shape)}`,
+        )
+    })
+    const base = T.wasmResident.reserve(plan.bytes)
+    if (base === undefined) return undefined
+    bytesIn = 0
+    bytesOut = 0
+    const env = new Map<number, Tensor>()
+    const put = (v: Var, x: Tensor): void => {
+      env.set(v.id, x)
+      if (resident.has(v.id) && !empty(v)) {
+        T.wasmResident.write(base + offset(v), x.data)
+        bytesIn += 4 * x.data.length
+      }
+    }
+    graph.inputs.forEach((v, i) => put(v, inputs[i]!))
+    for (const c of graph.constants) put(c.variable, c.value)
+    const tensorOf = (v: Var): Tensor => {
+      const known = env.get(v.id)
+      if (known !== undefined) return known
+      // A resident value read as a tensor: one copy out, kept for the rest of the run.
+      const size = T.sizeOf(v.shape)
+      const data = size === 0 ? new Float32Array(0) : T.wasmResident.read(base + offset(v), size)
+      const x = T.unsafeTensor('float32', v.shape, data)
+      bytesOut += 4 * size
+      env.set(v.id, x)
+      return x
+    }
+    graph.equations.forEach((eq, i) => {
+      const action = actions[i]
+      if (action !== undefined) action(base)
+      else if (steps[i] === undefined)
+        put(eq.output, forwardRecorded(eq.op, eq.inputs.map(tensorOf), eq.params))
+      else if (!resident.has(eq.output.id))
+        // An alias or an empty result outside the region: the op itself (a reshape is free).
+        env.set(eq.output.id, forwardRecorded(eq.op, eq.inputs.map(tensorOf), eq.params))
+    })
+    return graph.outputs.map(tensorOf)
+  }
+
+  return {
+    run,
+    plan,
+    stats: () => ({
+      residentSteps: counts.resident,
+      aliasSteps: counts.alias,
+      fallbackSteps: counts.fallback,
+      regionBytes: plan.bytes,
+      unsharedBytes: plan.unsharedBytes,
+      inPlaceSteps: plan.inPlace.size,
+      bytesIn,
+      bytesOut,
+    }),
+  }
+}

@@ -1,0 +1,192 @@
+import type { ElementwiseProgram } from '../../backend'
+import type { Shape } from '../../shape'
+import { matmulPlan, type MatmulOptions } from '../../kernels/matmul'
+import {
+  columnSum,
+  epilogueKernel,
+  reluGradAt,
+  gemmAt,
+  gemmEpilogueAt,
+  operandKind,
+  programIsExact,
+  type OperandKind,
+} from './epilogue'
+import { ArenaExhausted, gemmInstance, reserveResident, wasmAvailable } from './runtime'
+import { MIN_PARALLEL_WORK, poolFor } from './threads'
+
+// The wasm-resident execution API: a compiled graph (ops' staging/executable.ts) keeps its float32
+// values at byte addresses of one region of the GEMM module's memory, reserved for it above the
+// scratch areas, and runs its matmuls and elementwise steps on those addresses. Only the graph's
+// inputs are written in and its outputs read out; a step with no resident kernel reads its inputs
+// out and writes its result back in.
+
+/**
+ * An operand of a resident elementwise step: how it lines up with the output, and its byte offset
+ * in the region.
+ * @since 0.2.0
+ */
+export interface ResidentOperand {
+  readonly kind: OperandKind
+  readonly offset: number
+}
+
+/** A prepared step: runs on the region at byte address `base`. @since 0.2.0 */
+export type ResidentStep = (base: number) => void
+
+let heapView: Float32Array | undefined
+/** A float32 view of the GEMM memory, renewed only when the memory grew (or was replaced). */
+const view = (): Float32Array => {
+  const buffer = gemmInstance().memory.buffer
+  if (heapView === undefined || heapView.buffer !== buffer) heapView = new Float32Array(buffer)
+  return heapView
+}
+
+/** `generate()`'s kernel, generated again only when the GEMM instance (and memory) changed. */
+const perMemory = <K>(generate: () => K): (() => K) => {
+  let memory: WebAssembly.Memory | undefined
+  let kernel: K | undefined
+  return () => {
+    const now = gemmInstance().memory
+    if (kernel === undefined || memory !== now) {
+      kernel = generate()
+      memory = now
+    }
+    return kernel
+  }
+}
+
+/** The kernel's arguments for the operands (addresses, or the values of scalars) at `base`. */
+const operandArgs = (
+  operands: ReadonlyArray<ResidentOperand>,
+  base: number,
+  args: number[],
+  from: number,
+): void => {
+  let heap: Float32Array | undefined
+  operands.forEach((o, i) => {
+    if (o.kind === 'scalar') {
+      heap ??= view()
+      args[from + i] = heap[(base + o.offset) >> 2]!
+    } else args[from + i] = base + o.offset
+  })
+}
+
+/**
+ * Float32 kernels on a region of wasm memory, for compiled graphs that keep their values there:
+ * `reserve` the region, `write` inputs, run steps prepared once per graph (`prepare*`, each given
+ * byte offsets in the region and returning a function of the region's address), `read` outputs.
+ * Every buffer needs 16 bytes of room past its end (`residentBufferBytes`): pairs are read at a time.
+ * @example
+ * const step = wasmResident.prepareReluGrad(0, 64, 128, 16)
+ * const base = wasmResident.reserve(192)!
+ * wasmResident.write(base, ct.data); wasmResident.write(base + 64, y.data)
+ * step(base)
+ * wasmResident.read(base + 128, 16) // y > 0 ? ct : 0
+ * @since 0.2.0
+ */
+export const wasmResident = {
+  /** Whether the wasm backend (and so this API) can run here. */
+  available: (): boolean => wasmAvailable(),
+  /**
+   * Reserves `bytes` of wasm memory for one run and returns the region's byte address, or
+   * undefined when wasm memory cannot grow that far (the caller then runs without the region).
+   * Starts the worker pool first when threads are on (starting it later would move the region).
+   */
+  reserve: (bytes: number): number | undefined => {
+    poolFor(MIN_PARALLEL_WORK)
+    try {
+      return reserveResident(bytes)
+    } catch (error) {
+      if (error instanceof ArenaExhausted) return undefined
+      throw error
+    }
+  },
+  /** Copies `data` (float32 values) to byte address `at`. */
+  write: (at: number, data: ArrayLike<number>): void => {
+    view().set(data, at >> 2)
+  },
+  /** A copy of the `size` float32 values at byte address `at`. */
+  read: (at: number, size: number): Float32Array => {
+    const out = new Float32Array(size)
+    out.set(view().subarray(at >> 2, (at >> 2) + size))
+    return out
+  },
+  /** `op(A) · op(B)` of float32 operands of rank >= 2 at offsets `a`, `b`, written row-major at `c`. */
+  prepareMatmul: (
+    aShape: Shape,
+    bShape: Shape,
+    opts: MatmulOptions,
+    a: number,
+    b: number,
+    c: number,
+  ): ResidentStep => {
+    const { spec } = matmulPlan(aShape, bShape, opts)
+    return (base) => gemmAt(aShape, bShape, spec, base + a, base + b, base + c)
+  },
+  /**
+   * An elementwise program over `operands` (its inputs in order) into the `rows × cols` output at
+   * offset `out`, which may be a whole operand's (in place). Only programs `exact` accepts.
+   */
+  prepareProgram: (
+    program: ElementwiseProgram,
+    operands: ReadonlyArray<ResidentOperand>,
+    out: number,
+    rows: number,
+    cols: number,
+  ): ResidentStep => {
+    const kernel = perMemory(() =>
+      epilogueKernel(
+        program,
+        operands.map((o) => o.kind),
+      ),
+    )
+    const args = new Array<number>(operands.length + 3)
+    args[operands.length + 1] = rows
+    args[operands.length + 2] = cols
+    return (base) => {
+      operandArgs(operands, base, args, 0)
+      args[operands.length] = base + out
+      kernel()(...args)
+    }
+  },
+  /**
+   * The product at offset `c` with `program` (the product its input 0, then `extras`) applied in
+   * place to each block of rows as it is written (see `gemmEpilogueAt`).
+   */
+  prepareMatmulEpilogue: (
+    aShape: Shape,
+    bShape: Shape,
+    opts: MatmulOptions,
+    program: ElementwiseProgram,
+    extras: ReadonlyArray<ResidentOperand>,
+    a: number,
+    b: number,
+    c: number,
+  ): ResidentStep => {
+    const { spec } = matmulPlan(aShape, bShape, opts)
+    const kinds: OperandKind[] = ['whole', ...extras.map((o) => o.kind)]
+    const kernel = perMemory(() => epilogueKernel(program, kinds))
+    const values = new Array<number>(extras.length)
+    return (base) => {
+      operandArgs(extras, base, values, 0)
+      gemmEpilogueAt(aShape, bShape, spec, kernel(), kinds, values, base + a, base + b, base + c)
+    }
+  },
+  /**
+   * `out[j] = Σ_i x[i, j]` for the `rows × cols` float32 matrix at offset `x` (a sum over leading
+   * axes), in float64 in row order, rounded once: bit for bit the reference backend's `sum`.
+   */
+  prepareSumRows: (x: number, out: number, rows: number, cols: number): ResidentStep => {
+    const kernel = perMemory(columnSum)
+    return (base) => kernel()(base + x, base + out, rows, cols)
+  },
+  /** `out = y > 0 ? ct : +0` over `count` float32 elements (ReLU's backward pass); `out` may be `ct`'s or `y`'s offset. */
+  prepareReluGrad: (ct: number, y: number, out: number, count: number): ResidentStep => {
+    const kernel = perMemory(reluGradAt)
+    return (base) => kernel()(base + ct, base + y, base + out, count)
+  },
+  /** Whether `program` has only steps the resident kernels compute exactly as the reference. */
+  exact: (program: ElementwiseProgram): boolean => programIsExact(program),
+  /** How an operand of `shape` lines up with an output of `outShape`, or undefined when no kernel takes it. */
+  operandKind: (shape: Shape, outShape: Shape): OperandKind | undefined => operandKind(shape, outShape),
+} as const
