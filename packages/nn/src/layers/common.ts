@@ -31,6 +31,7 @@ export interface AnyLayer {
   readonly init: (key: Key, inShape: Shape) => Either<LayerError, Initialized<unknown, unknown>>
   readonly apply: (params: never, state: never, x: Tensor, ctx: ApplyContext) => readonly [Tensor, unknown]
   readonly config?: LayerConfig | undefined
+  readonly missingConfig?: string | undefined
 }
 
 /**
