@@ -105,6 +105,12 @@ describe('a custom GLU layer', () => {
       ),
     ).toMatch(/lists the kind 'glu' twice/)
     expect(() => gluKind.create({ units: -1 })).toThrow(/do not pass the codec/)
+    // The layer runs the options its config holds: changing the caller's object later changes nothing.
+    const options = { units: 2 }
+    const made = gluKind.create(options)
+    options.units = 5
+    expect(right(made.init(T.random.key(0), [3])).outShape).toEqual([2])
+    expect(made.config).toEqual({ kind: 'glu', units: 2 })
     // A field the strict codec drops would be trained with but not saved: refused.
     expect(() => gluKind.create({ units: 2, gate: 'tanh' } as never)).toThrow(
       /glu: unknown option 'gate' \(options: units\)/,
