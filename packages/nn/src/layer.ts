@@ -96,6 +96,12 @@ export interface Layer<P = unknown, S = unknown> {
    * made by a kind from `defineLayer`, and combinators of them; see `encodeModel`.
    */
   readonly config?: LayerConfig | undefined
+  /**
+   * Set by combinators whose `config` is absent because a descendant has none: that descendant's
+   * path, as `LayerError` paths read (`'body.1 (mine)'`), so errors can say which layer it is.
+   * @since 0.2.0
+   */
+  readonly missingConfig?: string | undefined
 }
 
 /** The parameter tree type of a layer. @since 0.1.0 */

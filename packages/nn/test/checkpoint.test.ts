@@ -241,7 +241,7 @@ describe('resume', () => {
       checkpoint: { dir: join(root, 'custom'), inShape },
     })
     expect(leftOf(result)).toMatch(
-      /config\.json: the mine layer .*has no config.*define its kind with defineLayer.*pass the kinds as checkpoint\.layers/,
+      /config\.json: the layer 'mine' has no config.*define its kind with defineLayer.*pass the kinds as checkpoint\.layers/,
     )
   })
 })

@@ -145,7 +145,7 @@ describe('model configs', () => {
     }
     const model = L.sequential(L.dense(2), custom)
     const result = encodeModel(model as unknown as Layer<unknown, unknown>)
-    expect(E.isLeft(result) && result.left.message).toMatch(/has no config/)
+    expect(E.isLeft(result) && result.left.message).toMatch(/^the layer '1 \(mine\)' has no config/)
   })
 
   it('round-trips random networks: same config, params, outputs and state (property)', () => {

@@ -14,6 +14,8 @@ import { saveOnnx } from '../src/node/onnx'
 import * as L from '../src/layers/index'
 import { flattenNamed, map } from '../src/tree'
 import type { Layer } from '../src/layer'
+import { builtinLayers } from '../src/layers/builtins'
+import { glu, gluKind, kinds } from './fixtures/glu'
 
 // onnxruntime-node is the independent reference: every exported graph must load there, and its
 // outputs must agree with backfold's own eval-mode apply within 1e-5.
@@ -384,8 +386,15 @@ describe('exportOnnx: what cannot be exported is a Left naming where', () => {
     const model = L.sequential(L.dense(2), custom())
     const trained = initialise(model, [2])
     const e = leftOf(exportOnnx(model, trained.params, trained.state, { inputShape: [2] }))
-    expect(e.path).toBe('sequential')
-    expect(e.message).toMatch(/custom layer/)
+    expect(e.path).toBe('1 (mine)')
+    expect(e.message).toMatch(
+      /has no config, so it cannot be exported: it is a custom layer made without a kind/,
+    )
+    const nested = L.sequential({ body: L.residual(L.sequential(L.dense(2), custom())) })
+    const nestedTrained = initialise(nested, [2])
+    expect(
+      leftOf(exportOnnx(nested, nestedTrained.params, nestedTrained.state, { inputShape: [2] })).path,
+    ).toBe('body.1 (mine)')
   })
 
   it('a kind with no ONNX counterpart, by its path', () => {
@@ -443,6 +452,34 @@ describe('exportOnnx: what cannot be exported is a Left naming where', () => {
       leftOf(exportOnnx(model, trained.params, trained.state, { inputShape: [3], inputDType: 'int32' }))
         .message,
     ).toMatch(/only embedding takes int32/)
+  })
+})
+
+describe('exportOnnx: a custom kind (defineLayer with an onnx emitter)', () => {
+  it("a GLU among built-in layers runs in onnxruntime with backfold's outputs (issue 14, done-when)", async () => {
+    const model = L.sequential(L.dense(6), L.relu(), glu(4), L.dense(2))
+    const trained = initialise(model, [3])
+    const s = await check(
+      model,
+      trained,
+      { inputShape: [3], layers: kinds },
+      normal(21, [5, 3]),
+      normal(22, [1, 3]),
+    )
+    expect(s.inputNames).toEqual(['input'])
+    const names = decodeGraph(exported(model, trained, { inputShape: [3], layers: kinds })).initializers
+    expect(names).toEqual(expect.arrayContaining(['2.weight', '2.bias', '2.gateWeight', '2.gateBias']))
+  })
+
+  it('symbolic batch and record names reach the custom emitter', async () => {
+    const model = L.sequential({ gate: glu(3), out: L.residual(L.sequential(L.dense(3), L.tanh())) })
+    const trained = initialise(model, [4])
+    await check(
+      model,
+      trained,
+      { inputShape: [4], layers: [...builtinLayers, gluKind], batch: 'B' },
+      normal(23, [7, 4]),
+    )
   })
 })
 

@@ -160,7 +160,7 @@ export const encodeModel = (
     ? E.left(
         configError(
           '',
-          `the ${layer.kind} layer (or one of its children) has no config, so it cannot be described as JSON: ` +
+          `the layer '${layer.missingConfig ?? layer.kind}' has no config, so it cannot be described as JSON: ` +
             'define its kind with defineLayer and make it with create(options), and pass the kind in the ' +
             'layers option ({ layers: [...builtinLayers, myKind] })',
         ),

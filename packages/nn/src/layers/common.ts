@@ -35,6 +35,7 @@ export interface AnyLayer {
   readonly apply: (params: never, state: never, x: Tensor, ctx: ApplyContext) => readonly [Tensor, unknown]
   /** As `Layer.config`. */
   readonly config?: LayerConfig | undefined
+  readonly missingConfig?: string | undefined
 }
 
 /**

@@ -2,7 +2,8 @@ import * as E from 'fp-ts/lib/Either.js'
 import type { Either } from 'fp-ts/lib/Either.js'
 import * as T from '@backfold/tensor'
 import type { AnyLayer, ChildLayer, LayerParams, LayerState } from './common'
-import { asChild, isLayer } from './common'
+import { asChild, isLayer, underName } from './common'
+import { layerError } from '../layer'
 import type { JsonValue, Layer } from '../layer'
 import { configError, joinPath, showValue, type ConfigError } from '../config/error'
 import { construct, type DecodeContext } from './define'
@@ -32,6 +33,20 @@ export interface Children {
   readonly unpack: (tree: unknown) => ReadonlyArray<unknown>
   /** The children's configs packed like params (array or record); undefined if any child has none. */
   readonly configs: JsonValue | undefined
+  /** When `configs` is undefined: the path of the first descendant without a config. */
+  readonly missingConfig: string | undefined
+}
+
+/** The path of the layer without a config inside `layer` (itself when it is a leaf without one). */
+export const missingConfigOf = (layer: ChildLayer): string => layer.missingConfig ?? layer.kind
+
+/** The first child without a config, as a path under its name (`'1 (mine)'`, `'body.1 (mine)'`). */
+const firstMissing = (
+  names: ReadonlyArray<string>,
+  layers: ReadonlyArray<ChildLayer>,
+): string | undefined => {
+  const i = layers.findIndex((l) => l.config === undefined)
+  return i < 0 ? undefined : underName(names[i]!)(layerError(missingConfigOf(layers[i]!), '')).path
 }
 
 const packConfigs = (
@@ -82,6 +97,7 @@ export const readChildren = (kind: string, args: ReadonlyArray<unknown>): Childr
       pack,
       unpack: (tree) => names.map((name) => entry(tree, name)),
       configs: packConfigs(layers, pack),
+      missingConfig: firstMissing(names, layers),
     }
   }
   const layers = args.map((value, i) => {
@@ -97,6 +113,10 @@ export const readChildren = (kind: string, args: ReadonlyArray<unknown>): Childr
     names: layers.map((_, i) => String(i)),
     layers,
     configs: packConfigs(layers, pack),
+    missingConfig: firstMissing(
+      layers.map((_, i) => String(i)),
+      layers,
+    ),
     pack,
     unpack: (tree) => layers.map((_, i) => entry(tree, i)),
   }

@@ -13,7 +13,7 @@ import type * as t from 'io-ts/lib/index.js'
 import * as T from '@backfold/tensor'
 import type { Key, Shape, Tensor } from '@backfold/tensor'
 import type { ApplyContext, Initialized, JsonValue, Layer, LayerConfig, LayerError } from '../layer'
-import { configError, joinPath, showValue, type ConfigError } from '../config/error'
+import { configError, formatConfigError, joinPath, showValue, type ConfigError } from '../config/error'
 import type { OnnxEmitContext, OnnxExport, OnnxValue } from '../onnx/context'
 import type { OnnxError } from '../onnx/error'
 import { asChild, type AnyLayer } from './common'
@@ -195,7 +195,7 @@ export interface LayerDefinition<K extends string, A, P, S> extends LayerKind<K>
  * import * as E from 'fp-ts/lib/Either.js'
  * import * as t from 'io-ts'
  * import * as O from '@backfold/ops'
- * import { defineLayer, builtinLayers, decodeModel, encodeModel } from '@backfold/nn'
+ * import { defineLayer, builtinLayers, encodeModel } from '@backfold/nn'
  * const scaleKind = defineLayer({
  *   kind: 'scale',
  *   options: t.strict({ factor: t.number }),
@@ -253,11 +253,20 @@ export const defineLayer = <K extends string, A, O extends JsonRecord, P, S>(
             .join(', ') || 'none'
         })`,
       )
+    // init and apply see the options as the config holds them (a later change to the caller's
+    // object changes neither), so the layer decoded from the config is the layer that ran.
+    const saved = decodeOptions(config, '')
+    if (E.isLeft(saved))
+      throw new T.ValueError(
+        kind,
+        `options ${showValue(options)} do not survive encoding and decoding by the codec ${spec.options.name}: ${formatConfigError(saved.left)}`,
+      )
+    const own = saved.right
     return {
       kind,
       config,
-      init: (key, inShape) => spec.init(options, key, inShape),
-      apply: (params, state, x, ctx) => spec.apply(options, params, state, x, ctx),
+      init: (key, inShape) => spec.init(own, key, inShape),
+      apply: (params, state, x, ctx) => spec.apply(own, params, state, x, ctx),
     }
   }
   const { onnx, allocation } = spec

@@ -32,11 +32,12 @@ export function parallel<const Ls extends ReadonlyArray<AnyLayer>>(
 export function parallel<const R extends LayerRecord>(layers: R): Layer<ParamsRecord<R>, StateRecord<R>>
 export function parallel(...args: ReadonlyArray<unknown>): AnyLayer {
   const kind = 'parallel'
-  const { names, layers, pack, unpack, configs } = readChildren(kind, args)
+  const { names, layers, pack, unpack, configs, missingConfig } = readChildren(kind, args)
   const describe = (i: number): string => `branch '${names[i]!}' (${layers[i]!.kind})`
   const layer: Layer<unknown, unknown> = {
     kind,
     config: configs === undefined ? undefined : { kind, layers: configs },
+    missingConfig,
     init: (key, inShape) => {
       if (layers.length === 0) return E.left(layerError(kind, 'needs at least one branch'))
       const keys = splitKey(key, layers.length)

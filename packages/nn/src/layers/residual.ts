@@ -5,6 +5,7 @@ import type { Layer } from '../layer'
 import { layerError } from '../layer'
 import type { AnyLayer, LayerParams, LayerState } from './common'
 import { asChild } from './common'
+import { missingConfigOf } from './container'
 import type { LayerConfig, JsonValue } from '../layer'
 import { configError, joinPath } from '../config/error'
 import { construct, type LayerKind } from './define'
@@ -25,6 +26,8 @@ export const residual = <L extends AnyLayer>(body: L): Layer<LayerParams<L>, Lay
   const layer: Layer<unknown, unknown> = {
     kind,
     config: child.config === undefined ? undefined : { kind, body: child.config },
+    // The residual adds no naming level, so the body's path is its own.
+    missingConfig: child.config === undefined ? missingConfigOf(child) : undefined,
     init: (key, inShape) => {
       const result = child.init(key, inShape)
       if (E.isLeft(result)) return result

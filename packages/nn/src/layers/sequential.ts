@@ -33,10 +33,11 @@ export function sequential<const Ls extends ReadonlyArray<AnyLayer>>(
 export function sequential<const R extends LayerRecord>(layers: R): Layer<ParamsRecord<R>, StateRecord<R>>
 export function sequential(...args: ReadonlyArray<unknown>): AnyLayer {
   const kind = 'sequential'
-  const { names, layers, pack, unpack, configs } = readChildren(kind, args)
+  const { names, layers, pack, unpack, configs, missingConfig } = readChildren(kind, args)
   const layer: Layer<unknown, unknown> = {
     kind,
     config: configs === undefined ? undefined : { kind, layers: configs },
+    missingConfig,
     init: (key, inShape) => {
       const keys = splitKey(key, layers.length)
       const params: unknown[] = []

@@ -144,9 +144,9 @@ export const buildModel = <P, S>(
   if (model.config === undefined)
     return E.left(
       onnxError(
-        model.kind,
-        'has no config, so it cannot be exported: it is a custom layer, or a combinator with a custom layer among ' +
-          'its children (combinators carry a config only when every child has one); define the custom kind with ' +
+        model.missingConfig ?? model.kind,
+        'has no config, so it cannot be exported: it is a custom layer made without a kind (a combinator carries ' +
+          'a config only when every child has one); define the custom kind with ' +
           'defineLayer (with an onnx emitter), make the layer with its create(options), and export with ' +
           '{ layers: [...builtinLayers, myKind] }',
       ),
