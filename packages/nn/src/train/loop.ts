@@ -17,7 +17,7 @@ import type { BatchEndInfo, CallbackSignal, EpochEndInfo, TrainBeginInfo, Traini
  * @since 0.2.0
  */
 export interface AsyncCallback<P = unknown, S = unknown, O = unknown> {
-  /** Called once before the first batch; training starts when its Promise settles. */
+  /** Called once before the first batch, which waits for a returned Promise. */
   readonly onTrainBegin?: (info: TrainBeginInfo) => void | Promise<void>
   /** Called after every batch; return (or resolve to) `'stop'` to end training after it. */
   readonly onBatchEnd?: (info: BatchEndInfo) => CallbackSignal | Promise<CallbackSignal>

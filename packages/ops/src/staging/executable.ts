@@ -148,6 +148,7 @@ const sameType = (x: Tensor, v: Var): boolean =>
  * file comment for what runs where; values are those of `evalGraph` on the wasm backend (the same
  * kernels, on the same float32 operands).
  * @example
+ * const f = (v: Tensor) => relu(matmul(v, w))
  * const exe = compileResident(optimize(makeGraph(f)(x)))
  * exe?.run([x])
  * @since 0.2.0
