@@ -25,6 +25,7 @@ export { flatten, unflatten, leafCount, sameStructure, type Tree, type TreeDef }
  * Applies `f` to every tensor; `f` also receives the tensor's dotted name (`flattenNamed`'s).
  * @example
  * import * as O from '@backfold/ops'
+ * import { tree } from '@backfold/nn'
  * const halved = tree.map(params, (p) => O.mul(p, 0.5))
  * @since 0.1.0
  */
@@ -38,6 +39,7 @@ export const map = <P>(tree: P, f: (x: Tensor, name: string) => Tensor): P => {
  * `ValueError` when the structures differ.
  * @example
  * import * as O from '@backfold/ops'
+ * import { tree } from '@backfold/nn'
  * const next = tree.map2(params, grads, (p, g) => O.sub(p, O.mul(g, 0.1)))
  * @since 0.1.0
  */
@@ -150,6 +152,7 @@ export const leaves = (tree: unknown): Tensor[] => T.flatten(tree).leaves
  * @example
  * import { pipe } from 'fp-ts/lib/function.js'
  * import * as O from '@backfold/ops'
+ * import { tree } from '@backfold/nn'
  * const step = pipe(grads, tree.mapWith((g) => O.mul(g, -0.1)))
  * @since 0.2.0
  */
@@ -164,6 +167,7 @@ export const mapWith =
  * @example
  * import { pipe } from 'fp-ts/lib/function.js'
  * import * as O from '@backfold/ops'
+ * import { tree } from '@backfold/nn'
  * const next = pipe(params, tree.map2With(grads, (p, g) => O.sub(p, O.mul(g, 0.1))))
  * @since 0.2.0
  */
@@ -177,6 +181,7 @@ export const map2With =
  * @example
  * import { pipe } from 'fp-ts/lib/function.js'
  * import * as O from '@backfold/ops'
+ * import { tree } from '@backfold/nn'
  * const { leaves, def } = tree.flatten(params)
  * const doubled = pipe(leaves.map((x) => O.mul(x, 2)), tree.unflattenWith<typeof params>(def))
  * @since 0.2.0
@@ -190,6 +195,7 @@ export const unflattenWith =
  * `fromNamed` with the named tensors last: `fromNamedWith(like)(named) = fromNamed(like, named)`.
  * @example
  * import { pipe } from 'fp-ts/lib/function.js'
+ * import { tree } from '@backfold/nn'
  * const restored = pipe(params, tree.toNamed, tree.fromNamedWith(params))
  * @since 0.2.0
  */

@@ -361,8 +361,8 @@ type TupleOf<A, N extends number, Acc extends A[] = []> = Acc['length'] extends 
  * What `split(key, n)` returns: a tuple `[Key, Key, Key]` for a literal count from 0 to 8, so
  * `const [a, b, c] = split(k, 3)` needs no `!`; `Key[]` for a count known only at run time.
  * @example
- * type Three = SplitKeys<3> // [Key, Key, Key]
- * type Many = SplitKeys<number> // Key[]
+ * type Three = random.SplitKeys<3> // [Key, Key, Key]
+ * type Many = random.SplitKeys<number> // Key[]
  * @since 0.2.0
  */
 export type SplitKeys<N extends number> = N extends 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8

@@ -119,6 +119,7 @@ const decodeAt = (
  * any decoding, so no input makes this throw.
  * @example
  * decodeModel(JSON.parse(text)) // Right(layer) or Left({ path: 'layers.2.units', message: 'expected a positive integer, got -3' })
+ * declare const gluKind: LayerKind // a custom kind made with defineLayer (see docs/custom-layers.md)
  * decodeModel(JSON.parse(text), { layers: [...builtinLayers, gluKind] }) // a model with custom layers
  * @since 0.1.0
  */
@@ -149,6 +150,7 @@ export const decodeModel = (
  * missing from `opts.layers`.
  * @example
  * const json = encodeModel(model) // Right({ kind: 'sequential', layers: [...] })
+ * declare const gluKind: LayerKind // a custom kind made with defineLayer (see docs/custom-layers.md)
  * const withGlu = encodeModel(model, { layers: [...builtinLayers, gluKind] })
  * @since 0.1.0
  */

@@ -99,6 +99,10 @@ export const builtinKinds: { readonly [K in BuiltinKind]: LayerKind<K> & { reado
   softmax: softmaxKind,
 }
 
+// The list is built by a call marked pure, so a bundle that never reads it drops it, and with it
+// every kind's codec and ONNX emitter.
+const valuesOf = (map: typeof builtinKinds): ReadonlyArray<LayerKind> => Object.values(map)
+
 /**
  * The built-in kinds as a list: the default `layers` option of `decodeModel`, `encodeModel`,
  * `exportOnnx` and the checkpoint functions. Add your own kinds after them.
@@ -108,5 +112,4 @@ export const builtinKinds: { readonly [K in BuiltinKind]: LayerKind<K> & { reado
  * // with a custom kind: decodeModel(json, { layers: [...builtinLayers, gluKind] })
  * @since 0.2.0
  */
-const valuesOf = (map: typeof builtinKinds): ReadonlyArray<LayerKind> => Object.values(map)
 export const builtinLayers: ReadonlyArray<LayerKind> = /* @__PURE__ */ valuesOf(builtinKinds)

@@ -30,7 +30,7 @@ const CROSS_ENTROPY_OPTIONS = O.optionSchema({ labelSmoothing: O.option.number }
  * A class index outside `[0, C)` throws a `ValueError` naming the example.
  * @example
  * import { tensor } from '@backfold/tensor'
- * import { softmaxCrossEntropy } from '@backfold/nn'
+ * import { crossEntropy } from '@backfold/nn'
  * const logits = tensor([[2, 0, 0], [0, 0, 3]])
  * crossEntropy(logits, tensor([0, 2], 'int32'))
  * crossEntropy(logits, tensor([0, 2], 'int32'), { labelSmoothing: 0.1 })

@@ -111,8 +111,12 @@ export class GraphBuilder {
  * @since 0.2.0
  */
 export const onnxAttribute = {
+  /** An INT attribute: `int(name, value)`, e.g. an axis. */
   int: intAttribute,
+  /** An INTS attribute: `ints(name, values)`, e.g. a permutation or kernel shape. */
   ints: intsAttribute,
+  /** A FLOAT attribute: `float(name, value)`, stored as float32 as ONNX defines it (e.g. epsilon). */
   float: floatAttribute,
+  /** A STRING attribute: `string(name, value)`, stored as UTF-8 bytes (e.g. `auto_pad`). */
   string: stringAttribute,
 } as const

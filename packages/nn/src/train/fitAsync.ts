@@ -36,12 +36,17 @@ const FIT_ASYNC_OPTIONS = optionSchema({ ...FIT_OPTION_SPECS, yieldEvery: option
  * const model = layers.sequential(layers.dense(128, { activation: 'relu' }), layers.dense(10))
  * const [initKey, fitKey] = T.random.split(T.random.key(0), 2)
  * const built = model.init(initKey, [64])
+ * const status = document.querySelector('#status')!
  * if (E.isRight(built)) {
  *   const { params, history } = await fitAsync({
  *     model, loss: crossEntropy, optimizer: adam(1e-3),
  *     params: built.right.params, state: built.right.state,
  *     data: train, validationData: test, epochs: 30, batchSize: 32, key: fitKey,
- *     callbacks: [{ onEpochEnd: async ({ record }) => { await drawChart(record) } }],
+ *     // show the epoch's loss, and go on once the page has drawn it
+ *     callbacks: [{ onEpochEnd: async ({ record }) => {
+ *       status.textContent = `epoch ${record.epoch + 1}: loss ${record.loss.toFixed(4)}`
+ *       await new Promise((resolve) => requestAnimationFrame(resolve))
+ *     } }],
  *   })
  * }
  * @since 0.2.0

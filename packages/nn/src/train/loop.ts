@@ -17,9 +17,16 @@ import type { BatchEndInfo, CallbackSignal, EpochEndInfo, TrainBeginInfo, Traini
  * @since 0.2.0
  */
 export interface AsyncCallback<P = unknown, S = unknown, O = unknown> {
+  /** Called once before the first batch, which waits for a returned Promise. */
   readonly onTrainBegin?: (info: TrainBeginInfo) => void | Promise<void>
+  /** Called after every batch; return (or resolve to) `'stop'` to end training after it. */
   readonly onBatchEnd?: (info: BatchEndInfo) => CallbackSignal | Promise<CallbackSignal>
+  /**
+   * Called after every epoch with its metrics and the training state; return (or resolve to)
+   * `'stop'` to end training.
+   */
   readonly onEpochEnd?: (info: EpochEndInfo<P, S, O>) => CallbackSignal | Promise<CallbackSignal>
+  /** Called once at the end; may return (or resolve to) a different final state (e.g. the best epoch's). */
   readonly onTrainEnd?: (
     final: TrainingState<P, S, O>,
   ) => TrainingState<P, S, O> | void | Promise<TrainingState<P, S, O> | void>

@@ -156,7 +156,7 @@ const product = (dims: ReadonlyArray<number>): number => dims.reduce((p, d) => p
  * The result's rank is known at run time only: tensors do not carry their rank in their type.
  * @example
  * einsum('ij,jk->ik', a, b)      // matmul(a, b)
- * einsum('bhqd,bhkd->bhqk', q, k) // attention scores
+ * einsum('bhqd,bhkd->bhqk', x, y) // attention scores of queries x and keys y
  * einsum('i,i->', x, y)           // dot product
  * @throws ValueError for a malformed spec (naming it and the operand); ShapeError when an index has two sizes.
  * @since 0.2.0

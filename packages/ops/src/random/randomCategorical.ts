@@ -39,7 +39,7 @@ const TINY = { float32: 1.1754943508222875e-38, float64: 2.2250738585072014e-308
  * independently per key. Categories with logit -Infinity are never drawn. Not differentiable.
  * @example
  * const tokens = randomCategorical(key, logits)                    // [batch] from [batch, vocab]
- * const next = randomCategorical(key, div(logits, temperature))     // sampling with a temperature
+ * const next = randomCategorical(key, div(logits, 0.7))             // sampling at temperature 0.7
  * @throws ValueError for a bad axis, shape or option; ShapeError when the logits do not broadcast to `shape`.
  * @since 0.2.0
  */

@@ -48,7 +48,13 @@ export interface ExecutableStats {
 export interface Executable {
   /** Runs the graph on concrete tensors (one per graph input); undefined when the region does not fit in wasm memory. */
   readonly run: (inputs: ReadonlyArray<Tensor>) => Tensor[] | undefined
+  /**
+   * What the executable does per run: its resident, alias and fallback step counts (fixed at
+   * compile time), the region's size, and the bytes the latest `run` copied in and out (zero before
+   * the first run).
+   */
   readonly stats: () => ExecutableStats
+  /** The buffer plan the region is laid out by: each resident value's offset, the region's size. */
   readonly plan: BufferPlan
 }
 
@@ -142,6 +148,7 @@ const sameType = (x: Tensor, v: Var): boolean =>
  * file comment for what runs where; values are those of `evalGraph` on the wasm backend (the same
  * kernels, on the same float32 operands).
  * @example
+ * const f = (v: Tensor) => relu(matmul(v, w))
  * const exe = compileResident(optimize(makeGraph(f)(x)))
  * exe?.run([x])
  * @since 0.2.0

@@ -314,6 +314,7 @@ const reads = (user: Layout | 'reduce', value: Layout): boolean =>
  * constants are written into the program. Values agree with the unfused graph to float rounding.
  * @example
  * import { div, exp, fuseReductions, makeGraph, max, show, sub, sum, tensor } from '@backfold/ops'
+ * import type { Tensor } from '@backfold/tensor'
  * const softmax = (x: Tensor) => {
  *   const e = exp(sub(x, max(x, { axis: -1, keepDims: true })))
  *   return div(e, sum(e, { axis: -1, keepDims: true }))

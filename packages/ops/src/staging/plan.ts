@@ -62,6 +62,7 @@ interface Storage {
  * A buffer is freed after the last equation that reads any value stored in it; outputs are never
  * freed. Inputs and outputs of one equation never share a buffer unless in place.
  * @example
+ * const graph = makeGraph((v: Tensor) => relu(matmul(v, w)))(x)
  * const plan = planBuffers(graph, { resident: () => true, bytes: (v) => 4 * T.sizeOf(v.shape) })
  * plan.bytes // at most the sum of every value's bytes
  * @since 0.2.0

@@ -77,11 +77,13 @@ const operandArgs = (
  * byte offsets in the region and returning a function of the region's address), `read` outputs.
  * Every buffer needs 16 bytes of room past its end (`residentBufferBytes`): pairs are read at a time.
  * @example
- * const step = wasmResident.prepareReluGrad(0, 64, 128, 16)
- * const base = wasmResident.reserve(192)!
- * wasmResident.write(base, ct.data); wasmResident.write(base + 64, y.data)
+ * // dy, y: 16 float32 values each; three buffers of residentBufferBytes(16) = 80 bytes
+ * const n = residentBufferBytes(16)
+ * const step = wasmResident.prepareReluGrad(0, n, 2 * n, 16)
+ * const base = wasmResident.reserve(3 * n)!
+ * wasmResident.write(base, dy.data); wasmResident.write(base + n, y.data)
  * step(base)
- * wasmResident.read(base + 128, 16) // y > 0 ? ct : 0
+ * wasmResident.read(base + 2 * n, 16) // y > 0 ? dy : 0
  * @since 0.2.0
  */
 export const wasmResident = {
