@@ -63,6 +63,7 @@ export * from './activations/index'
 export * from './losses/index'
 export * from './random/index'
 export * from './sort/index'
+export * from './attention/index'
 // Constructors and destructors, so differentiable code needs one import. The tensor package's own
 // kernels are deliberately not re-exported: inside `grad`, use these ops.
 export {

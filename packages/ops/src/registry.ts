@@ -10,6 +10,7 @@ import { activationOps } from './activations/index'
 import { lossOps } from './losses/index'
 import { randomOps } from './random/index'
 import { sortOps } from './sort/index'
+import { attentionOps } from './attention/index'
 
 /**
  * The name of every built-in op, written out here rather than derived from the registry: the
@@ -110,6 +111,7 @@ export type OpName =
   | 'triu'
   | 'argsort'
   | 'sort'
+  | 'scaledDotProductAttention'
   | 'randomBits'
   | 'randomSplit'
   | 'randomFoldIn'
@@ -135,6 +137,7 @@ const allOps = {
   ...lossOps,
   ...randomOps,
   ...sortOps,
+  ...attentionOps,
 } as const
 
 // A family that lists an op under a name missing from `OpName` fails here (spreads escape the

@@ -34,6 +34,7 @@ import { argsort, sort, topk } from '../../src/sort/index'
 import { anywhere, awayFromZero, distinct, indices } from './domains'
 import type { GradRow } from './types'
 import { randomRows } from './random'
+import { attentionRows } from './attention'
 
 // Gradient rows for the reduce, linalg, shape, indexing and conv groups: every op of those groups
 // has at least one row; composites (variance, dot, outer, expandDims, squeeze, ravel, stack, split)
@@ -850,4 +851,5 @@ export const structuralRows: GradRow[] = [
   ...indexingRows,
   ...convRows,
   ...randomRows,
+  ...attentionRows,
 ]
