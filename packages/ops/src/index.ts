@@ -34,6 +34,7 @@ export type { JacobianOf, JacobianOptions } from './transforms/jacobianCommon'
 export type { CotangentsOf, ArgTrees } from './transforms/args'
 export type { Tangents } from './transforms/jvp'
 export { vmap, type VmapOptions, type AxisSpec } from './transforms/vmap'
+export { scan, type ScanOptions } from './transforms/scan'
 export {
   makeGraph,
   evalGraph,
