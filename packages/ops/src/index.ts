@@ -35,6 +35,7 @@ export type { CotangentsOf, ArgTrees } from './transforms/args'
 export type { Tangents } from './transforms/jvp'
 export { vmap, type VmapOptions, type AxisSpec } from './transforms/vmap'
 export { scan, type ScanOptions } from './transforms/scan'
+export { remat } from './transforms/remat'
 export {
   makeGraph,
   evalGraph,

@@ -115,6 +115,29 @@ describe('scan', () => {
     expectValues(gg1, gg2.data, 1e-11)
   })
 
+  it('nested scans: an inner scan closing over a weight of the outer body', () => {
+    const grid = draw(11, [3, 4, D])
+    const nested = (a: Tensor, b: Tensor): Tensor => {
+      const [hN] = scan(
+        (h: Tensor, row: Tensor) => {
+          const [inner] = scan(cell(a, b), h, row)
+          return [inner, []] as const
+        },
+        h0,
+        grid,
+      )
+      return sum(mul(hN, hN))
+    }
+    const flat = (a: Tensor, b: Tensor): Tensor => {
+      const [hN] = unrolled(a, b, h0, T.reshape(grid, [12, D]))
+      return sum(mul(hN, hN))
+    }
+    expectValues(nested(w, u), flat(w, u).data)
+    const g1 = grad(nested, { argnums: [0, 1] })(w, u)
+    const g2 = grad(flat, { argnums: [0, 1] })(w, u)
+    g1.forEach((g, i) => expectValues(g, g2[i]!.data))
+  })
+
   it('passes checkVjp (weights closed over, first and second order)', () => {
     const f = (a: Tensor, c: Tensor, d: Tensor): Tensor => {
       const [hN, ys] = scan(cell(a, u), c, d, { reverse: true })

@@ -79,12 +79,14 @@ const scanFlat = (
     }
     return [c, ys[0]!.map((_, j) => stack(ys.map((y) => y[j]!)))]
   }
+  const own = closed.filter((w) => w instanceof Tracer && w.trace === top)
   return differentiable(
     top,
     body,
     carry,
     xs,
-    closed.filter((w) => w instanceof Tracer && w.trace === top),
+    own,
+    closed.filter((w) => !own.includes(w)),
     n,
     reverse,
   )
@@ -95,7 +97,9 @@ const scanFlat = (
  * closed over stand in as their primals) that also emits each step's input carry, so the residuals
  * are the stacked carries; the whole scan is one node (several outputs) on `trace`. Its VJP is a
  * scan in the other direction whose body recomputes one step under a fresh trace and folds it back
- * (the cotangents of the closed-over values are summed in its carry). Both scans are ordinary
+ * (the cotangents of the closed-over values are summed in its carry). Values of other traces the
+ * body closed over (`others`) are inputs of the node too, without cotangent, so that an enclosing
+ * scan's or remat's probe walking this node still finds them. Both scans are ordinary
  * scans one level down, so an enclosing differentiation (second order) records them the same way.
  */
 const differentiable = (
@@ -104,6 +108,7 @@ const differentiable = (
   carry: Tensor[],
   xs: Tensor[],
   closed: Tensor[],
+  others: Tensor[],
   n: number,
   reverse: boolean,
 ): readonly [Tensor[], Tensor[]] => {
@@ -155,7 +160,7 @@ const differentiable = (
   const outputs = multiOutputNode(
     'scan',
     trace,
-    [...carry, ...xs, ...closed],
+    [...carry, ...xs, ...closed, ...others],
     [...carryOut, ...ys],
     (cts) => {
       const ctW0 = pClosed.map((w) => zeros(w.shape, w.dtype))
@@ -166,7 +171,7 @@ const differentiable = (
         n,
         !reverse,
       )
-      return [...acc.slice(0, nc), ...ctXs, ...acc.slice(nc)]
+      return [...acc.slice(0, nc), ...ctXs, ...acc.slice(nc), ...others.map(() => undefined)]
     },
   )
   return [outputs.slice(0, nc), outputs.slice(nc)]
