@@ -35,6 +35,8 @@ export type { JacobianOf, JacobianOptions } from './transforms/jacobianCommon'
 export type { CotangentsOf, ArgTrees } from './transforms/args'
 export type { Tangents } from './transforms/jvp'
 export { vmap, type VmapOptions, type AxisSpec } from './transforms/vmap'
+export { scan, type ScanOptions } from './transforms/scan'
+export { remat } from './transforms/remat'
 export {
   makeGraph,
   evalGraph,
@@ -67,6 +69,7 @@ export * from './activations/index'
 export * from './losses/index'
 export * from './random/index'
 export * from './sort/index'
+export * from './attention/index'
 // Constructors and destructors, so differentiable code needs one import. The tensor package's own
 // kernels are deliberately not re-exported: inside `grad`, use these ops.
 export {

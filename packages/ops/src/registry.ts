@@ -116,6 +116,7 @@ import {
   type randomOps,
 } from './random/index'
 import { argsortOp, sortOp, type sortOps } from './sort/index'
+import { scaledDotProductAttentionOp, type attentionOps } from './attention/index'
 
 /**
  * The name of every built-in op, written out here rather than derived from the registry: the
@@ -218,6 +219,7 @@ export type OpName =
   | 'triu'
   | 'argsort'
   | 'sort'
+  | 'scaledDotProductAttention'
   | 'randomBits'
   | 'randomSplit'
   | 'randomFoldIn'
@@ -351,6 +353,8 @@ export const registry: { readonly [K in OpName]: AnyOp & { readonly name: K } } 
   // sort
   argsort: argsortOp,
   sort: sortOp,
+  // attention
+  scaledDotProductAttention: scaledDotProductAttentionOp,
 }
 
 // Compile-time checks of the family objects (type-level: nothing here survives in a bundle). Each
@@ -366,7 +370,8 @@ type FamilyOps = typeof elementwiseOps &
   typeof activationOps &
   typeof lossOps &
   typeof randomOps &
-  typeof sortOps
+  typeof sortOps &
+  typeof attentionOps
 const _familiesListOnlyOpNames: Record<Exclude<keyof FamilyOps, OpName>, never> = {}
 const _everyOpInAFamily: Record<Exclude<OpName, keyof FamilyOps>, never> = {}
 const _familyEntriesAreRegistered: FamilyOps extends Partial<typeof registry> ? true : never = true

@@ -11,6 +11,9 @@ import { Tracer, TraceError, type Trace } from './trace'
  * The VJPs run on primals (values one level down) with ordinary ops, so when this fold runs inside
  * an enclosing transformation its own arithmetic is recorded there: that is all `grad(grad(f))` needs.
  * The map is local to one call; nothing reachable from outside is mutated, so folding twice gives the same result.
+ *
+ * `extras` are values of other traces that this trace's nodes read (what `scan`'s and `remat`'s
+ * bodies closed over): their cotangents are accumulated too and returned after the inputs'.
  * @internal
  */
 export const backward = (
@@ -18,10 +21,12 @@ export const backward = (
   outputs: ReadonlyArray<Tensor>,
   cotangents: ReadonlyArray<Tensor>,
   inputs: ReadonlyArray<Tracer>,
+  extras: ReadonlyArray<Tensor> = [],
 ): Tensor[] => {
   const order = topologicalOrder(trace, outputs)
-  const acc = new Map<Tracer, Tensor>()
-  const accumulate = (t: Tracer, ct: Tensor): void => {
+  const acc = new Map<Tensor, Tensor>()
+  const extra = new Set(extras)
+  const accumulate = (t: Tensor, ct: Tensor): void => {
     const prev = acc.get(t)
     acc.set(t, prev === undefined ? ct : add(prev, ct))
   }
@@ -36,10 +41,11 @@ export const backward = (
     // Inputs of the transformation keep their cotangent; intermediates are done with once folded.
     acc.delete(t)
     // Only tracers of this trace carry a derivative back; int32 values (indices, masks) never do.
-    const isNeeded = (x: Tensor): boolean => x instanceof Tracer && x.trace === trace && x.dtype !== 'int32'
+    const isNeeded = (x: Tensor): boolean =>
+      ((x instanceof Tracer && x.trace === trace) || extra.has(x)) && x.dtype !== 'int32'
     const inputCts = node.vjp(ct, t.primal, isNeeded)
     node.inputs.forEach((x, j) => {
-      if (!isNeeded(x) || !(x instanceof Tracer)) return
+      if (!isNeeded(x)) return
       const c = inputCts[j]
       if (c === undefined)
         throw new TraceError(node.op.name, `VJP skipped the cotangent of input ${j}, which is differentiated`)
@@ -52,7 +58,7 @@ export const backward = (
       accumulate(x, c.dtype === x.dtype ? c : astype(c, x.dtype))
     })
   }
-  return inputs.map((x) => acc.get(x) ?? zeros(x.shape, x.dtype))
+  return [...inputs, ...extras].map((x) => acc.get(x) ?? zeros(x.shape, x.dtype))
 }
 
 /** Tracers of `trace` reachable from `outputs`, every value after the values it was computed from. */

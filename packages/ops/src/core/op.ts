@@ -6,6 +6,8 @@ import {
   GraphVar,
   TraceError,
   Tracer,
+  substitute,
+  substituting,
   topTrace,
   type Node,
 } from './trace'
@@ -158,6 +160,8 @@ export const applyOp = <Name extends string, In extends ReadonlyArray<Tensor>, P
   xs: NoInfer<In>,
   p: NoInfer<P>,
 ): Tensor => {
+  // Inside scan/remat, values a body closed over are replaced by their stand-ins (see withSubstitutions).
+  if (substituting()) xs = mapTensors(xs, substitute)
   const trace = topTrace(xs, op.name)
   if (trace === undefined) return op.forward(xs, p)
   if (trace instanceof BatchTrace) return applyBatched(op, trace, xs, p)

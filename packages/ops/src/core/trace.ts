@@ -237,6 +237,48 @@ export class GraphVar implements Tensor {
   }
 }
 
+/**
+ * Values to stand in for others while a function runs (closure conversion for `scan` and `remat`):
+ * a body that closed over a traced value `w` sees, through `applyOp`, the stand-in instead (its
+ * primal, or a tracer of a fresh trace that differentiates the body alone). Empty outside them.
+ */
+let substitutions: ReadonlyMap<Tensor, Tensor> | undefined
+
+/**
+ * The stand-in for `x` while `withSubstitutions` runs, or `x` itself. Followed transitively: a
+ * second-order scan maps a weight to its primal, which an inner scan maps to its own primal.
+ * @internal
+ */
+export const substitute = (x: Tensor): Tensor => {
+  if (substitutions === undefined) return x
+  let v = x
+  for (let next = substitutions.get(v); next !== undefined && next !== x; next = substitutions.get(v))
+    v = next
+  return v
+}
+
+/**
+ * The substitutions in force now: a node that re-runs a body later (in its VJP) reinstates them,
+ * since the body may close over values an enclosing scan replaced while the node was recorded.
+ * @internal
+ */
+export const currentSubstitutions = (): ReadonlyMap<Tensor, Tensor> => substitutions ?? new Map()
+
+/** Whether any substitution is active (so `applyOp` pays nothing otherwise). @internal */
+export const substituting = (): boolean => substitutions !== undefined
+
+/** Runs `fn` with every op seeing `map.get(x)` in place of `x` (inner maps take precedence). @internal */
+export const withSubstitutions = <R>(map: ReadonlyMap<Tensor, Tensor>, fn: () => R): R => {
+  if (map.size === 0) return fn()
+  const previous = substitutions
+  substitutions = new Map([...(previous ?? []), ...map])
+  try {
+    return fn()
+  } finally {
+    substitutions = previous
+  }
+}
+
 /** The innermost live trace among `xs`, or `undefined` when none is traced. @internal */
 export const topTrace = (xs: ReadonlyArray<Tensor>, opName: string): Trace | undefined => {
   let top: Trace | undefined

@@ -35,6 +35,7 @@ import { anywhere, awayFromZero, distinct, indices } from './domains'
 import type { GradRow } from './types'
 import { randomRows } from './random'
 import { matmulEpilogueRows } from './matmulEpilogue'
+import { attentionRows } from './attention'
 
 // Gradient rows for the reduce, linalg, shape, indexing and conv groups: every op of those groups
 // has at least one row; composites (variance, dot, outer, expandDims, squeeze, ravel, stack, split)
@@ -852,4 +853,5 @@ export const structuralRows: GradRow[] = [
   ...convRows,
   ...randomRows,
   ...matmulEpilogueRows,
+  ...attentionRows,
 ]

@@ -1,0 +1,183 @@
+import { describe, expect, it } from 'vitest'
+import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
+import { scaledDotProductAttention } from '../src/attention/index'
+import { checkVjp } from '../src/check/checkVjp'
+import { grad } from '../src/transforms/grad'
+import { vmap } from '../src/transforms/vmap'
+import { jit } from '../src/staging/jit'
+import { makeGraph } from '../src/staging/graph'
+import { matmul } from '../src/linalg/matmul'
+import { softmax } from '../src/activations/softmax'
+import { add } from '../src/binary/add'
+import { mul } from '../src/binary/mul'
+import { sum } from '../src/reduce/sum'
+import { sin } from '../src/elementwise/sin'
+
+const draw = (seed: number, shape: ReadonlyArray<number>): Tensor =>
+  T.random.uniform(T.random.key(seed), shape, { min: -1.5, max: 1.5, dtype: 'float64' })
+
+/**
+ * The definition with plain loops, on q [B, Lq, d], k [B, Lk, d], v [B, Lk, dv] and an explicit
+ * allowed/additive mask [B, Lq, Lk] (already broadcast): for each query, the scaled dot products,
+ * masked, exponentiated relative to their maximum, normalised, and the values averaged by them.
+ * A query with no key allowed gives zeros (the documented convention).
+ */
+const reference = (
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  opts: { scale: number; allowed?: (b: number, i: number, j: number) => boolean; bias?: Tensor },
+): number[] => {
+  const [B, Lq, d] = q.shape as [number, number, number]
+  const Lk = k.shape[1]!
+  const dv = v.shape[2]!
+  const out: number[] = []
+  for (let b = 0; b < B; b++)
+    for (let i = 0; i < Lq; i++) {
+      const logits: number[] = []
+      for (let j = 0; j < Lk; j++) {
+        let s = 0
+        for (let c = 0; c < d; c++) s += q.data[(b * Lq + i) * d + c]! * k.data[(b * Lk + j) * d + c]!
+        s *= opts.scale
+        if (opts.bias !== undefined) s += opts.bias.data[(b * Lq + i) * Lk + j]!
+        if (opts.allowed !== undefined && !opts.allowed(b, i, j)) s = -Infinity
+        logits.push(s)
+      }
+      const m = Math.max(...logits)
+      const w = logits.map((s) => (m === -Infinity ? 0 : Math.exp(s - m)))
+      const z = w.reduce((a, x) => a + x, 0)
+      for (let c = 0; c < dv; c++) {
+        let acc = 0
+        for (let j = 0; j < Lk; j++) acc += (z === 0 ? 0 : w[j]! / z) * v.data[(b * Lk + j) * dv + c]!
+        out.push(acc)
+      }
+    }
+  return out
+}
+
+const expectValues = (actual: Tensor, expected: ReadonlyArray<number>, tol = 1e-12): void => {
+  expect(actual.data.length).toBe(expected.length)
+  expected.forEach((e, i) => expect(Math.abs(actual.data[i]! - e), `entry ${i}`).toBeLessThanOrEqual(tol))
+}
+
+describe('scaledDotProductAttention', () => {
+  const q = draw(1, [2, 3, 4])
+  const k = draw(2, [2, 5, 4])
+  const v = draw(3, [2, 5, 3])
+
+  it('matches the loop definition (default scale 1/√d)', () => {
+    const y = scaledDotProductAttention(q, k, v)
+    expect(y.shape).toEqual([2, 3, 3])
+    expectValues(y, reference(q, k, v, { scale: 0.5 }))
+  })
+
+  it('causal aligns bottom-right: query i sees keys j <= i + (Lk − Lq)', () => {
+    const y = scaledDotProductAttention(q, k, v, { causal: true, scale: 0.3 })
+    expectValues(y, reference(q, k, v, { scale: 0.3, allowed: (_b, i, j) => j <= i + 2 }))
+    // Lq = Lk: the usual lower triangle, the first query sees only the first key (its value row).
+    const y2 = scaledDotProductAttention(k, k, v, { causal: true })
+    expectValues(T.slice(y2, [{}, { start: 0, stop: 1 }]), [...T.slice(v, [{}, { start: 0, stop: 1 }]).data])
+  })
+
+  it('an int32 mask (nonzero attends) broadcasts; a fully masked query gives zeros', () => {
+    const maskValues = [1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1]
+    const mask = T.tensor(
+      [
+        [1, 0, 1, 1, 0],
+        [0, 0, 0, 0, 0],
+        [0, 1, 1, 1, 1],
+      ],
+      'int32',
+    )
+    const y = scaledDotProductAttention(q, k, v, { mask })
+    expectValues(y, reference(q, k, v, { scale: 0.5, allowed: (_b, i, j) => maskValues[i * 5 + j] === 1 }))
+    expect(Array.from(T.slice(y, [{}, { start: 1, stop: 2 }]).data)).toEqual([0, 0, 0, 0, 0, 0])
+    // Its gradient is zero too, not NaN.
+    const g = grad((a: Tensor) => sum(scaledDotProductAttention(a, k, v, { mask })))(q)
+    expect(Array.from(g.data).every(Number.isFinite)).toBe(true)
+    expect(Array.from(T.slice(g, [{}, { start: 1, stop: 2 }]).data)).toEqual([0, 0, 0, 0, 0, 0, 0, 0])
+  })
+
+  it('a key padding vector [Lk] and an additive mask with −∞', () => {
+    const pad = T.tensor([1, 1, 0, 1, 0], 'int32')
+    const y = scaledDotProductAttention(q, k, v, { mask: pad })
+    expectValues(y, reference(q, k, v, { scale: 0.5, allowed: (_b, _i, j) => pad.data[j] === 1 }))
+    const bias = T.where(T.greater(draw(4, [2, 3, 5]), 1), -Infinity, draw(5, [2, 3, 5]))
+    const y2 = scaledDotProductAttention(q, k, v, { mask: bias })
+    expectValues(y2, reference(q, k, v, { scale: 0.5, bias }))
+  })
+
+  it('broadcasts leading axes (heads against a shared key set)', () => {
+    const qh = draw(6, [2, 2, 3, 4]) // [B, H, Lq, d]
+    const y = scaledDotProductAttention(qh, T.reshape(k, [2, 1, 5, 4]), T.reshape(v, [2, 1, 5, 3]))
+    expect(y.shape).toEqual([2, 2, 3, 3])
+    const qFlat = T.reshape(qh, [4, 3, 4])
+    const kRep = T.reshape(T.broadcastTo(T.reshape(k, [2, 1, 5, 4]), [2, 2, 5, 4]), [4, 5, 4])
+    const vRep = T.reshape(T.broadcastTo(T.reshape(v, [2, 1, 5, 3]), [2, 2, 5, 3]), [4, 5, 3])
+    expectValues(y, reference(qFlat, kRep, vRep, { scale: 0.5 }))
+  })
+
+  it('gradients equal those of the unfused formula (matmul, softmax, matmul)', () => {
+    const bias = draw(7, [3, 5])
+    const w = draw(8, [2, 3, 3])
+    const fused = (a: Tensor, b: Tensor, c: Tensor, m: Tensor): Tensor =>
+      sum(mul(sin(scaledDotProductAttention(a, b, c, { mask: m, scale: 0.8 })), w))
+    const unfused = (a: Tensor, b: Tensor, c: Tensor, m: Tensor): Tensor =>
+      sum(mul(sin(matmul(softmax(add(mul(matmul(a, b, { transposeB: true }), 0.8), m)), c)), w))
+    const g1 = grad(fused, { argnums: [0, 1, 2, 3] })(q, k, v, bias)
+    const g2 = grad(unfused, { argnums: [0, 1, 2, 3] })(q, k, v, bias)
+    g1.forEach((g, i) => expectValues(g, [...g2[i]!.data], 1e-12))
+  })
+
+  it('passes checkVjp with a causal mask, second order included', () => {
+    const r = checkVjp(
+      (a, b, c) => scaledDotProductAttention(a!, b!, c!, { causal: true }),
+      [draw(9, [3, 2]), draw(10, [3, 2]), draw(11, [3, 2])],
+      { secondOrder: true },
+    )
+    expect(r.ok, r.message).toBe(true)
+  })
+
+  it('vmap over a head axis equals the broadcast call; jit and makeGraph agree with eager', () => {
+    const qh = draw(12, [4, 3, 4])
+    const mapped = vmap((a: Tensor) => scaledDotProductAttention(a, k, v, { causal: true }))(qh)
+    const direct = scaledDotProductAttention(T.reshape(qh, [4, 1, 3, 4]), k, v, { causal: true })
+    expectValues(mapped, [...direct.data])
+    const f = (a: Tensor, b: Tensor, c: Tensor): Tensor =>
+      scaledDotProductAttention(a, b, c, { causal: true })
+    expectValues(jit(f)(q, k, v), [...f(q, k, v).data])
+    const loss = (a: Tensor, b: Tensor, c: Tensor): Tensor => sum(mul(f(a, b, c), f(a, b, c)))
+    const gj = jit(grad(loss, { argnums: [0, 1, 2] }))(q, k, v)
+    const ge = grad(loss, { argnums: [0, 1, 2] })(q, k, v)
+    gj.forEach((g, i) => expectValues(g, [...ge[i]!.data], 1e-12))
+    const graph = makeGraph(f)(q, k, v)
+    expect(graph.outputs[0]!.shape).toEqual([2, 3, 3])
+  })
+
+  it('names the problem in its errors', () => {
+    expect(() => scaledDotProductAttention(q, draw(1, [2, 5, 3]), v)).toThrow(
+      /differ in their last axis \(4 vs 3\)/,
+    )
+    expect(() => scaledDotProductAttention(q, k, draw(1, [2, 4, 3]))).toThrow(
+      /different numbers of keys \(5 vs 4\)/,
+    )
+    expect(() => scaledDotProductAttention(q, k, v, { mask: T.ones([3, 4], 'int32') })).toThrow(
+      /cannot broadcast shapes \[2, ?3, ?5\] and \[3, ?4\]/,
+    )
+    // A mask may not enlarge the logits: one query cannot get three rows of mask.
+    const one = T.slice(q, [{}, { start: 0, stop: 1 }])
+    expect(() => scaledDotProductAttention(one, k, v, { mask: T.ones([3, 5], 'int32') })).toThrow(
+      /mask of shape \[3, ?5\] does not broadcast to the logits' \[\.\.\., 1, 5\]/,
+    )
+    expect(() => scaledDotProductAttention(q, k, v, { mask: T.ones([3, 5], 'float32') })).toThrow(
+      /int32.*float64.*float32/,
+    )
+    expect(() => scaledDotProductAttention(T.astype(q, 'float32'), k, v)).toThrow(/share one float dtype/)
+    expect(() => scaledDotProductAttention(T.reshape(q, [24]), k, v)).toThrow(/needs rank >= 2/)
+    expect(() => scaledDotProductAttention(q, k, v, { causl: true } as never)).toThrow(/causl/)
+    expect(() => makeGraph((a: Tensor) => scaledDotProductAttention(a, k, draw(1, [2, 4, 3])))(q)).toThrow(
+      /different numbers of keys/,
+    )
+  })
+})
