@@ -32,6 +32,9 @@ const filled = (seed, shape) => {
 
 const median = (times) => [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]
 
+// The median and the fastest of RUNS timed calls after WARMUP untimed ones (enough for V8 to move
+// the generated modules from its baseline compiler to its optimizing one). On a busy machine the
+// fastest run is the steadier figure.
 const time = (f) => {
   for (let i = 0; i < WARMUP; i++) f()
   const times = []
@@ -40,7 +43,7 @@ const time = (f) => {
     f()
     times.push(performance.now() - start)
   }
-  return median(times)
+  return { median: median(times), min: Math.min(...times) }
 }
 
 const x = filled(1, [ROWS, COLS])
@@ -78,32 +81,35 @@ for (const [name, backend] of backends) {
   T.setBackend(backend)
   for (const [label, [f, args]] of Object.entries(CASES)) {
     const jitted = O.jit(f)
-    const eager = f(...args)
-    const staged = jitted(...args)
+    const eagerValue = f(...args)
+    const stagedValue = jitted(...args)
     const graph = jitted.stats().lastGraph
     let maxAbsDiff = 0
-    for (let i = 0; i < eager.data.length; i++)
-      maxAbsDiff = Math.max(maxAbsDiff, Math.abs(eager.data[i] - staged.data[i]))
-    const eagerMs = time(() => f(...args))
-    const jitMs = time(() => jitted(...args))
+    for (let i = 0; i < eagerValue.data.length; i++)
+      maxAbsDiff = Math.max(maxAbsDiff, Math.abs(eagerValue.data[i] - stagedValue.data[i]))
+    const eager = time(() => f(...args))
+    const staged = time(() => jitted(...args))
     const fused = graph.equations.find((eq) => eq.op.name === 'elementwiseProgram')
     // The dense tail's fused program on the reference block loop: what the wasm backend ran for it
     // before transcendental steps were generated.
-    const referenceLoopMs =
+    const referenceLoop =
       label === 'denseTail' && fused !== undefined
-        ? Number(
-            time(() =>
-              T.referenceBackend.elementwiseProgram(fused.params.program, [x, w, b], [ROWS, COLS], 'float32'),
-            ).toFixed(3),
+        ? time(() =>
+            T.referenceBackend.elementwiseProgram(fused.params.program, [x, w, b], [ROWS, COLS], 'float32'),
           )
         : undefined
+    const ms = (t) => Number(t.toFixed(3))
     results.push({
       backend: name,
       case: label,
-      eagerMs: Number(eagerMs.toFixed(3)),
-      jitMs: Number(jitMs.toFixed(3)),
-      ...(referenceLoopMs === undefined ? {} : { referenceLoopMs }),
-      speedup: Number((eagerMs / jitMs).toFixed(2)),
+      eagerMs: ms(eager.median),
+      jitMs: ms(staged.median),
+      eagerMinMs: ms(eager.min),
+      jitMinMs: ms(staged.min),
+      ...(referenceLoop === undefined
+        ? {}
+        : { referenceLoopMs: ms(referenceLoop.median), referenceLoopMinMs: ms(referenceLoop.min) }),
+      speedup: Number((eager.median / staged.median).toFixed(2)),
       maxAbsDiff,
       jitEquations: graph.equations.map((eq) => eq.op.name),
     })

@@ -6,23 +6,28 @@ import { wasmAvailable } from '../../src/backends/wasm/runtime'
 // The float64 lane functions of generated programs, on their own: each one run over float64 inputs
 // in a tiny module and compared with Math.* (computed here, per element) in float64 ulps.
 
-/** Runs `fn` over `xs` (float64) in a module of its own. */
-const runLanes = (fn: LaneFunction, xs: ReadonlyArray<number>): Float64Array => {
-  const f = new Code(['i32', 'i32', 'i32'], [])
+/** Runs `fn` over `xs` (float64) in a module of its own: the results, and whether a lane was out of range. */
+const runLanesFlagged = (
+  fn: LaneFunction,
+  xs: ReadonlyArray<number>,
+): { readonly values: Float64Array; readonly outOfRange: boolean } => {
+  const f = new Code(['i32', 'i32', 'i32'], ['i32'])
   const [src, dst, pairs] = [f.param(0), f.param(1), f.param(2)]
   const x = f.local('v128')
+  const context = { outOfRange: f.local('i32') }
   f.block((exit) =>
     exit.loop((again) => {
       again.get(pairs).i32Eqz().brIf(1)
       again.get(src).v128Load().set(x)
       again.get(dst)
-      fn(again, x)
+      fn(again, x, context)
       again.v128Store()
       again.get(src).i32Const(16).i32Add().set(src)
       again.get(dst).i32Const(16).i32Add().set(dst)
       again.get(pairs).i32Const(1).i32Sub().set(pairs).br(0)
     }),
   )
+  f.get(context.outOfRange)
   const n = xs.length + (xs.length % 2)
   const pages = Math.ceil((2 * n * 8) / 65536) + 1
   const { exports } = new WebAssembly.Instance(
@@ -31,8 +36,8 @@ const runLanes = (fn: LaneFunction, xs: ReadonlyArray<number>): Float64Array => 
   const memory = exports.memory as WebAssembly.Memory
   const heap = new Float64Array(memory.buffer)
   heap.set(xs)
-  ;(exports.run as (a: number, b: number, c: number) => void)(0, n * 8, n / 2)
-  return heap.slice(n, n + xs.length)
+  const flag = (exports.run as (a: number, b: number, c: number) => number)(0, n * 8, n / 2)
+  return { values: heap.slice(n, n + xs.length), outOfRange: flag !== 0 }
 }
 
 /** Distance in float64 ulps (units of the spacing at the expected value), 0 for equal specials. */
@@ -91,14 +96,19 @@ const APPROXIMATE: ReadonlyArray<readonly [string, number, (x: number) => number
   ['tanh', 4, Math.tanh],
   ['sigmoid', 4, SIGMOID],
   ['softplus', 4, SOFTPLUS],
+  ['sin', 2, Math.sin],
+  ['cos', 2, Math.cos],
 ]
 
 describe.runIf(wasmAvailable())('float64 lane functions of generated programs', () => {
   it.each(APPROXIMATE)(
     '%s: within %s float64 ulps of Math.* over a wide sweep with special values',
     (name, bound, reference) => {
-      const xs = sweep()
-      const got = runLanes(APPROXIMATE_UNARY[name]!, xs)
+      // sin and cos reduce exactly up to |x| = 1e6 and flag larger lanes (see the test below).
+      const trig = name === 'sin' || name === 'cos'
+      const xs = sweep().filter((x) => !trig || !(Math.abs(x) > 1e6))
+      const { values: got, outOfRange } = runLanesFlagged(APPROXIMATE_UNARY[name]!, xs)
+      expect(outOfRange).toBe(false)
       let worst = 0
       let at = 0
       xs.forEach((x, i) => {
@@ -117,6 +127,15 @@ describe.runIf(wasmAvailable())('float64 lane functions of generated programs', 
       )
     },
   )
+})
+
+describe.runIf(wasmAvailable())('sin and cos beyond their reduction range', () => {
+  it.each(['sin', 'cos'])('%s flags a lane above 1e6 in magnitude (and ±Inf), and not 1e6 itself', (name) => {
+    const fn = APPROXIMATE_UNARY[name]!
+    expect(runLanesFlagged(fn, [0.5, 1e6, -1e6, NaN]).outOfRange).toBe(false)
+    expect(runLanesFlagged(fn, [0.5, 1e6 + 1]).outOfRange).toBe(true)
+    expect(runLanesFlagged(fn, [-Infinity, 2]).outOfRange).toBe(true)
+  })
 })
 
 describe('lane function coverage', () => {

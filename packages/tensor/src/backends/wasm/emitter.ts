@@ -216,6 +216,9 @@ export class Code {
   i32DivS(): this {
     return this.op(0x6d)
   }
+  i32Or(): this {
+    return this.op(0x72)
+  }
   i32And(): this {
     return this.op(0x71)
   }
@@ -365,6 +368,16 @@ export class Code {
   }
   i64x2ShrU(): this {
     return this.simd(0xcd)
+  }
+  i64x2ShrS(): this {
+    return this.simd(0xcc)
+  }
+  v128Xor(): this {
+    return this.simd(0x51)
+  }
+  /** 1 when any bit of the v128 is set, else 0 (an i32). */
+  v128AnyTrue(): this {
+    return this.simd(0x53)
   }
   i64x2Add(): this {
     return this.simd(0xce)

@@ -16,8 +16,9 @@ export { setThreads, getThreads, threadPoolStatus, type ThreadPoolStatus } from 
 /**
  * The reference backend with its hot float32 kernels (matmul, conv2d and both conv2d gradients,
  * relu, and the fused reluGrad, axpy and adamUpdate) on WebAssembly SIMD code generated at load
- * time, and float32 elementwise programs (arithmetic, min/max, rounding, exp, log, tanh, sigmoid,
- * softplus, ...: see `elementwiseProgram`) as one generated kernel per program. Other dtypes, tiny
+ * time, and float32 elementwise and reduction programs (arithmetic, min/max, rounding, exp, log,
+ * tanh, sigmoid, softplus, sin, cos, row sums and maxima, ...: see `elementwiseProgram` and
+ * `reductionProgram`) as one generated kernel per program. Other dtypes, tiny
  * products and every other op run on the reference loops. Large float32
  * products are split across worker threads (see `setThreads`), bit-identically to one thread. Use it only where `wasmAvailable()` is true.
  * @example

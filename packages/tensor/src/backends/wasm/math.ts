@@ -9,8 +9,17 @@ import type { Code, Local } from './emitter'
 // reference loop (Math.* in float64, rounded once) only when that value lies within a few float64
 // ulps of a float32 rounding boundary, and then by one float32 ulp.
 
+/**
+ * What a kernel gives its lane functions: an i32 local that a function sets to nonzero when some
+ * lane is outside the range it computes accurately (sin and cos of |x| > 1e6); the kernel returns
+ * it, and the caller then runs the whole call on the reference loop instead.
+ */
+export interface LaneContext {
+  readonly outOfRange: Local
+}
+
 /** Pushes `fn(x)` (f64x2) for the local `x`, declaring whatever temporary locals it needs. */
-export type LaneFunction = (f: Code, x: Local) => void
+export type LaneFunction = (f: Code, x: Local, context: LaneContext) => void
 
 /** The 16 bytes of an f64x2 with `value` in both lanes (little-endian, as wasm memory). */
 export const f64Pair = (value: number): number[] =>
@@ -99,10 +108,10 @@ const expParts = (
   return { n, q, scaled }
 }
 
-const exp: LaneFunction = (f, x) => expParts(f, x).scaled()
+const exp = (f: Code, x: Local): void => expParts(f, x).scaled()
 
 /** e^x - 1: q itself when n = 0 (|x| < ln 2 / 2, no cancellation), else 2^n·(1 + q) - 1. */
-const expm1: LaneFunction = (f, x) => {
+const expm1 = (f: Code, x: Local): void => {
   const { n, q, scaled } = expParts(f, x)
   f.get(q)
   scaled()
@@ -115,7 +124,7 @@ const expm1: LaneFunction = (f, x) => {
  * log x = k·ln 2 + log(1 + f), f = m - 1. Special lanes: log(±0) = -Inf, log(+Inf) = +Inf,
  * negative or NaN → NaN.
  */
-const log: LaneFunction = (f, x) => {
+const log = (f: Code, x: Local): void => {
   const subnormal = keep(constant(f.get(x), MIN_NORMAL).f64x2Lt())
   constant(f.get(x), 2 ** 54)
     .f64x2Mul()
@@ -158,7 +167,7 @@ const log: LaneFunction = (f, x) => {
 }
 
 /** log(1 + x) = log(u) · x / (u - 1) with u = 1 + x (Goldberg), x itself when u - 1 = 0, +Inf at +Inf. */
-const log1p: LaneFunction = (f, x) => {
+const log1p = (f: Code, x: Local): void => {
   const u = keep(constant(f.get(x), 1).f64x2Add())
   const d = keep(constant(f.get(u), 1).f64x2Sub())
   log(f, u)
@@ -172,7 +181,7 @@ const log1p: LaneFunction = (f, x) => {
 }
 
 /** tanh x = sign(x) · e / (e + 2) with e = expm1(2|x|), |x| clamped at 22 (where tanh is 1 in float64). */
-const tanh: LaneFunction = (f, x) => {
+const tanh = (f: Code, x: Local): void => {
   const twice = keep(constant(f.get(x).f64x2Abs(), 22).f64x2Min().v128Const(f64Pair(2)).f64x2Mul())
   expm1(f, twice)
   const e = keep(f)
@@ -180,7 +189,7 @@ const tanh: LaneFunction = (f, x) => {
 }
 
 /** The reference's formula: z = e^-|x|, then 1 / (1 + z) for x ≥ 0 and z / (1 + z) otherwise. */
-const sigmoid: LaneFunction = (f, x) => {
+const sigmoid = (f: Code, x: Local): void => {
   const negative = keep(f.get(x).f64x2Abs().f64x2Neg())
   exp(f, negative)
   const z = keep(f)
@@ -190,7 +199,7 @@ const sigmoid: LaneFunction = (f, x) => {
 }
 
 /** The reference's formula: max(x, 0) + log1p(e^-|x|). */
-const softplus: LaneFunction = (f, x) => {
+const softplus = (f: Code, x: Local): void => {
   const negative = keep(f.get(x).f64x2Abs().f64x2Neg())
   exp(f, negative)
   const z = keep(f)
@@ -198,6 +207,67 @@ const softplus: LaneFunction = (f, x) => {
   log1p(f, z)
   f.f64x2Add()
 }
+
+// sin and cos (fdlibm): x = k·π/2 + r with π/2 in three parts (each k·part exact for |k| < 2^20),
+// then the kernels sin r = r + r³·S(r²) and cos r = 1 - r²/2 + r⁴·C(r²) on |r| ≤ π/4, chosen and
+// signed by k mod 4. Beyond |x| = 1e6 the three parts no longer suffice: the kernel says so.
+const TRIG_LIMIT = 1e6
+const PIO2_1 = 1.57079632673412561417
+const PIO2_2 = 6.0771005063039659766e-11
+const PIO2_3 = 2.0222662487111664558e-21
+const SIN_POLY = [
+  -1.66666666666666324348e-1, 8.33333333332248946124e-3, -1.98412698298579493134e-4,
+  2.75573137070700676789e-6, -2.50507602534068634195e-8, 1.58969099521155010221e-10,
+]
+const COS_POLY = [
+  4.16666666666666019037e-2, -1.38888888888741095749e-3, 2.48015872894767294178e-5,
+  -2.75573143513906633035e-7, 2.0875723212981748279e-9, -1.13596475577881948265e-11,
+]
+
+const trig =
+  (cosine: boolean): LaneFunction =>
+  (f, x, context) => {
+    constant(f.get(x).f64x2Abs(), TRIG_LIMIT).f64x2Gt().v128AnyTrue()
+    f.get(context.outOfRange).i32Or().set(context.outOfRange)
+    // + 0 turns k = -0 into +0, so that r keeps the sign of a zero x.
+    const k = keep(
+      constant(
+        constant(f.get(x), 2 / Math.PI)
+          .f64x2Mul()
+          .f64x2Nearest(),
+        0,
+      ).f64x2Add(),
+    )
+    constant(f.get(x).get(k), PIO2_1).f64x2Mul().f64x2Sub()
+    constant(f.get(k), PIO2_2).f64x2Mul().f64x2Sub()
+    constant(f.get(k), PIO2_3).f64x2Mul().f64x2Sub()
+    const r = keep(f)
+    const z = keep(f.get(r).get(r).f64x2Mul())
+    // sin r = r + (r·z)·S(z)
+    f.get(r).get(r).get(z).f64x2Mul()
+    horner(f, z, SIN_POLY)
+    const sine = keep(f.f64x2Mul().f64x2Add())
+    // cos r = w + (((1 - w) - z/2) + z²·C(z)), w = 1 - z/2
+    const halfZ = keep(constant(f.get(z), 0.5).f64x2Mul())
+    const w = keep(constant(f, 1).get(halfZ).f64x2Sub())
+    f.get(w)
+    constant(f, 1).get(w).f64x2Sub().get(halfZ).f64x2Sub()
+    f.get(z).get(z).f64x2Mul()
+    horner(f, z, COS_POLY)
+    const cosineOfR = keep(f.f64x2Mul().f64x2Add().f64x2Add())
+    // The quadrant k mod 4 (of k + 1 for cosine) in the low bits of k + 2^52 + 2^51.
+    f.get(k)
+    if (cosine) constant(f, 1).f64x2Add()
+    const quadrant = keep(constant(f, ROUNDING_MAGIC).f64x2Add())
+    // An odd quadrant takes the other kernel; quadrants 2 and 3 flip the sign.
+    f.get(cosineOfR).get(sine).get(quadrant).i32Const(63).i64x2Shl().i32Const(63).i64x2ShrS().v128Bitselect()
+    f.get(quadrant).i32Const(1).i64x2ShrU().i32Const(63).i64x2Shl().v128Xor()
+    if (cosine) return
+    // sin(±0) = ±0, where the kernel's r + (r·z)·S(z) gives -0 + 0 = +0.
+    const result = keep(f)
+    f.get(x).get(result)
+    constant(f.get(x), 0).f64x2Eq().v128Bitselect()
+  }
 
 /**
  * Unary steps wasm computes bit for bit as the reference loop does: IEEE-754 operations, correctly
@@ -237,4 +307,6 @@ export const APPROXIMATE_UNARY: Readonly<Record<string, LaneFunction>> = {
   tanh,
   sigmoid,
   softplus,
+  sin: trig(false),
+  cos: trig(true),
 }

@@ -5,7 +5,7 @@ import { shapesEqual, sizeOf, type Shape } from '../../shape'
 import { unsafeTensor, type Tensor } from '../../tensor'
 import { elementwiseProgram as referenceProgram } from '../reference/program'
 import { Code, encodeModule, type Local } from './emitter'
-import { APPROXIMATE_UNARY, EXACT_UNARY, f64Pair, type LaneFunction } from './math'
+import { APPROXIMATE_UNARY, EXACT_UNARY, f64Pair, type LaneContext, type LaneFunction } from './math'
 import { growTo, orFallback } from './runtime'
 
 // Elementwise programs on WebAssembly SIMD: one module generated per distinct program (and pattern
@@ -14,8 +14,9 @@ import { growTo, orFallback } from './runtime'
 // div, sqrt, min, max, neg, abs, floor, ceil, round, ...) are correctly rounded in float64 here as in
 // the reference, so a program of only those is bit-identical to it. exp, expm1, log, log1p, tanh,
 // sigmoid and softplus use math.ts's float64 functions (within a few float64 ulps of Math.*): the
-// float32 result is the reference's or, rarely, one float32 ulp from it. Programs with any other
-// step (pow, erf, sin, cos) run on the reference loop.
+// float32 result is the reference's or, rarely, one float32 ulp from it; so do sin and cos up to
+// |x| = 1e6 (beyond, the kernel reports it and the call runs on the reference loop). Programs with
+// any other step (pow, erf) run on the reference loop.
 
 /** Below this many elements the copies in and out cost more than the loop saves. */
 export const MIN_ELEMENTS = 64
@@ -100,12 +101,13 @@ const kernel = (program: ElementwiseProgram, access: ReadonlyArray<Access>): Cod
   const arity = program.arity
   const f = new Code(
     [...access.map((a) => (a === 'scalar' ? ('f64' as const) : ('i32' as const))), 'i32', 'i32', 'i32'],
-    [],
+    ['i32'],
   )
   const inputs = access.map((_, k) => f.param(k))
   const out = f.param(arity)
   const rows = f.param(arity + 1)
   const rowLength = f.param(arity + 2)
+  const context: LaneContext = { outOfRange: f.local('i32') }
   const values: Local[] = [
     ...access.map(() => f.local('v128')),
     ...program.instructions.map(() => f.local('v128')),
@@ -141,7 +143,7 @@ const kernel = (program: ElementwiseProgram, access: ReadonlyArray<Access>): Cod
               again.get(cursor(inputs[k]!)).v128Load64Zero().f64x2PromoteLowF32x4().set(values[k]!)
           })
           program.instructions.forEach((step, i) => {
-            if (step.kind === 'unary') UNARY[step.op]!(again, values[step.x]!)
+            if (step.kind === 'unary') UNARY[step.op]!(again, values[step.x]!, context)
             else if (step.kind === 'binary') BINARY[step.op]!(again.get(values[step.a]!).get(values[step.b]!))
             else return
             again.set(values[arity + i]!)
@@ -160,11 +162,13 @@ const kernel = (program: ElementwiseProgram, access: ReadonlyArray<Access>): Cod
       nextRow.get(rows).i32Const(1).i32Sub().set(rows).br(0)
     }),
   )
+  f.get(context.outOfRange)
   return f
 }
 
 export interface ProgramExports {
-  readonly run: (...args: number[]) => void
+  /** Runs the kernel; nonzero when some lane was out of a lane function's range (see `LaneContext`). */
+  readonly run: (...args: number[]) => number
 }
 
 // One memory for every program module (imported as env.memory), so the cache holds code, not data.
@@ -210,7 +214,12 @@ const instanceFor = (program: ElementwiseProgram, access: ReadonlyArray<Access>)
 /** Bytes for `n` float32s, 16-byte aligned, with room for the pair read or written past an odd end. */
 export const slot = (n: number): number => Math.ceil((n * FLOAT_BYTES) / 16) * 16 + 16
 
-const wasmProgram = (program: ElementwiseProgram, inputs: ReadonlyArray<Tensor>, outShape: Shape): Tensor => {
+/** The program's result, or undefined when a lane was outside the generated functions' range. */
+const wasmProgram = (
+  program: ElementwiseProgram,
+  inputs: ReadonlyArray<Tensor>,
+  outShape: Shape,
+): Tensor | undefined => {
   const n = sizeOf(outShape)
   // wasmRunsProgram checked that every input has an access.
   const { access, rowLength } = accessOf(inputs, outShape)!
@@ -231,7 +240,7 @@ const wasmProgram = (program: ElementwiseProgram, inputs: ReadonlyArray<Tensor>,
       at += slot(x.data.length)
     }
   })
-  run(...args, at, n / rowLength, rowLength)
+  if (run(...args, at, n / rowLength, rowLength) !== 0) return undefined
   return unsafeTensor('float32', outShape, heap.slice(at >> 2, (at >> 2) + n))
 }
 
@@ -246,9 +255,9 @@ export const elementwiseProgram = (
   outShape: Shape,
   outDtype: DType,
 ): Tensor =>
-  wasmRunsProgram(program, inputs, outShape, outDtype)
+  (wasmRunsProgram(program, inputs, outShape, outDtype)
     ? orFallback(
         () => wasmProgram(program, inputs, outShape),
-        () => referenceProgram(program, inputs, outShape, outDtype),
+        () => undefined,
       )
-    : referenceProgram(program, inputs, outShape, outDtype)
+    : undefined) ?? referenceProgram(program, inputs, outShape, outDtype)

@@ -5,7 +5,7 @@ import { shapesEqual, sizeOf, type Shape } from '../../shape'
 import { unsafeTensor, type Tensor } from '../../tensor'
 import { reductionProgram as referenceReductionProgram, rowVarying } from '../reference/reductionProgram'
 import { Code, type Local } from './emitter'
-import { f64Pair } from './math'
+import { f64Pair, type LaneContext } from './math'
 import { BINARY, MIN_ELEMENTS, UNARY, cachedKernel, programMemory, slot } from './program'
 import { growTo, orFallback } from './runtime'
 
@@ -107,8 +107,9 @@ const kernel = (
   const arity = program.arity
   const f = new Code(
     [...access.map((a) => (a === 'scalar' ? ('f64' as const) : ('i32' as const))), 'i32', 'i32', 'i32'],
-    [],
+    ['i32'],
   )
+  const context: LaneContext = { outOfRange: f.local('i32') }
   const inputs = access.map((_, k) => f.param(k))
   const out = f.param(arity)
   const rows = f.param(arity + 1)
@@ -150,7 +151,7 @@ const kernel = (
   /** Emits one elementwise step into its value's local (its operands are already in theirs). */
   const step = (c: Code, value: number): void => {
     const s = program.instructions[value - arity]!
-    if (s.kind === 'unary') UNARY[s.op]!(c, values[s.x]!)
+    if (s.kind === 'unary') UNARY[s.op]!(c, values[s.x]!, context)
     else if (s.kind === 'binary') BINARY[s.op]!(c.get(values[s.a]!).get(values[s.b]!))
     else return
     c.set(values[value]!)
@@ -265,6 +266,7 @@ const kernel = (
       nextRow.get(row).i32Const(1).i32Add().set(row).br(0)
     }),
   )
+  f.get(context.outOfRange)
   return f
 }
 
@@ -273,7 +275,12 @@ const LOW_LANE = [...new Array<number>(8).fill(0xff), ...new Array<number>(8).fi
 
 const ACCESS_CODE: Readonly<Record<Access, string>> = { whole: 'w', trail: 't', perRow: 'p', scalar: 's' }
 
-const wasmReduction = (program: ReductionProgram, inputs: ReadonlyArray<Tensor>, rowShape: Shape): Tensor => {
+/** The program's result, or undefined when a lane was outside the generated functions' range. */
+const wasmReduction = (
+  program: ReductionProgram,
+  inputs: ReadonlyArray<Tensor>,
+  rowShape: Shape,
+): Tensor | undefined => {
   const access = accessOf(program, inputs, rowShape)!
   const varying = rowVarying(
     program,
@@ -306,7 +313,7 @@ const wasmReduction = (program: ReductionProgram, inputs: ReadonlyArray<Tensor>,
       at += slot(x.data.length)
     }
   })
-  run(...args, at, rows, n)
+  if (run(...args, at, rows, n) !== 0) return undefined
   const outShape = resultVaries ? rowShape : [...rowShape.slice(0, -1), 1]
   return unsafeTensor('float32', outShape, heap.slice(at >> 2, (at >> 2) + outCount))
 }
@@ -322,9 +329,9 @@ export const reductionProgram = (
   rowShape: Shape,
   outDtype: DType,
 ): Tensor =>
-  wasmRunsReduction(program, inputs, rowShape, outDtype)
+  (wasmRunsReduction(program, inputs, rowShape, outDtype)
     ? orFallback(
         () => wasmReduction(program, inputs, rowShape),
-        () => referenceReductionProgram(program, inputs, rowShape, outDtype),
+        () => undefined,
       )
-    : referenceReductionProgram(program, inputs, rowShape, outDtype)
+    : undefined) ?? referenceReductionProgram(program, inputs, rowShape, outDtype)
