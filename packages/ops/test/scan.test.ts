@@ -7,6 +7,7 @@ import { vjp } from '../src/transforms/vjp'
 import { vmap } from '../src/transforms/vmap'
 import { jit } from '../src/staging/jit'
 import { checkVjp } from '../src/check/checkVjp'
+import { customVjp } from '../src/transforms/customVjp'
 import { Tracer } from '../src/core/trace'
 import { add } from '../src/binary/add'
 import { mul } from '../src/binary/mul'
@@ -136,6 +137,25 @@ describe('scan', () => {
     const g1 = grad(nested, { argnums: [0, 1] })(w, u)
     const g2 = grad(flat, { argnums: [0, 1] })(w, u)
     g1.forEach((g, i) => expectValues(g, g2[i]!.data))
+  })
+
+  it('a customVjp function in the body receiving a closed-over weight', () => {
+    const scale = customVjp((a: Tensor, h: Tensor) => mul(a, h), {
+      forward: (a, h) => [mul(a, h), [a, h] as const],
+      backward: ([a, h], ct) => [mul(ct, h), mul(ct, a)],
+    })
+    const seq = draw(12, [4, H])
+    const loss =
+      (useScan: boolean) =>
+      (a: Tensor): Tensor => {
+        const body = (h: Tensor, x: Tensor): readonly [Tensor, Tensor] => [tanh(add(scale(a, h), x)), h]
+        if (useScan) return sum(scan(body, h0, seq)[0])
+        let h = h0
+        for (let t = 0; t < 4; t++) h = body(h, stepOf(seq, t))[0]
+        return sum(h)
+      }
+    const a = draw(13, [H])
+    expectValues(grad(loss(true))(a), grad(loss(false))(a).data)
   })
 
   it('passes checkVjp (weights closed over, first and second order)', () => {
