@@ -8,7 +8,7 @@ import { vmap } from '../src/transforms/vmap'
 import { jit } from '../src/staging/jit'
 import { checkVjp } from '../src/check/checkVjp'
 import { customVjp } from '../src/transforms/customVjp'
-import { Tracer } from '../src/core/trace'
+import { Tracer, concrete } from '../src/core/trace'
 import { add } from '../src/binary/add'
 import { mul } from '../src/binary/mul'
 import { tanh } from '../src/elementwise/tanh'
@@ -16,6 +16,7 @@ import { sin } from '../src/elementwise/sin'
 import { matmul } from '../src/linalg/matmul'
 import { sum } from '../src/reduce/sum'
 import { stack } from '../src/indexing/stack'
+import { gather } from '../src/indexing/gather'
 import { slice } from '../src/indexing/slice'
 import { reshape } from '../src/shape/reshape'
 
@@ -156,6 +157,32 @@ describe('scan', () => {
       }
     const a = draw(13, [H])
     expectValues(grad(loss(true))(a), grad(loss(false))(a).data)
+  })
+
+  it('int32 xs (token ids) and an int32 carry (a step counter) under grad', () => {
+    const tokens = T.tensor([2, 0, 1, 2, 1], 'int32')
+    const loss =
+      (useScan: boolean) =>
+      (e: Tensor): Tensor => {
+        const body = (c: { h: Tensor; t: Tensor }, tok: Tensor) =>
+          [{ h: tanh(add(matmul(w, c.h), gather(e, tok))), t: add(c.t, 1) }, c.h] as const
+        const init = { h: h0, t: T.scalar(0, 'int32') }
+        if (useScan) {
+          const [last, hs] = scan(body, init, tokens)
+          expect(Array.from(concrete(last.t).data)).toEqual([5])
+          return add(sum(last.h), sum(mul(hs, hs)))
+        }
+        let c = init
+        const hs: Tensor[] = []
+        for (let t = 0; t < 5; t++) {
+          const [next, y] = body(c, stepOf(tokens, t))
+          c = next
+          hs.push(y)
+        }
+        return add(sum(c.h), sum(mul(stack(hs), stack(hs))))
+      }
+    const e = draw(14, [3, H])
+    expectValues(grad(loss(true))(e), grad(loss(false))(e).data)
   })
 
   it('passes checkVjp (weights closed over, first and second order)', () => {
