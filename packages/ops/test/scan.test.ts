@@ -248,6 +248,9 @@ describe('scan', () => {
     expectValues(jit(run)(xs), run(xs).data)
     const g = (a: Tensor): Tensor => grad((b: Tensor) => sum(scan(cell(b, u), h0, xs)[1]))(a)
     expectValues(jit(g)(w), g(w).data)
+    // grad of a jitted scan: the graph holds the unrolled steps, differentiated op by op.
+    const staged = jit((b: Tensor) => sum(scan(cell(b, u), h0, xs)[1]))
+    expectValues(grad(staged)(w), g(w).data)
     const perExample = vmap((x: Tensor) => grad((b: Tensor) => sum(scan(cell(b, u), h0, x)[1]))(w))(batch)
     const loop = T.stack(
       [0, 1, 2, 3].map((i) =>
