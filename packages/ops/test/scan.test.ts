@@ -7,7 +7,8 @@ import { vjp } from '../src/transforms/vjp'
 import { vmap } from '../src/transforms/vmap'
 import { jit } from '../src/staging/jit'
 import { checkVjp } from '../src/check/checkVjp'
-import { Tracer } from '../src/core/trace'
+import { customVjp } from '../src/transforms/customVjp'
+import { Tracer, concrete } from '../src/core/trace'
 import { add } from '../src/binary/add'
 import { mul } from '../src/binary/mul'
 import { tanh } from '../src/elementwise/tanh'
@@ -15,6 +16,7 @@ import { sin } from '../src/elementwise/sin'
 import { matmul } from '../src/linalg/matmul'
 import { sum } from '../src/reduce/sum'
 import { stack } from '../src/indexing/stack'
+import { gather } from '../src/indexing/gather'
 import { slice } from '../src/indexing/slice'
 import { reshape } from '../src/shape/reshape'
 
@@ -138,6 +140,51 @@ describe('scan', () => {
     g1.forEach((g, i) => expectValues(g, g2[i]!.data))
   })
 
+  it('a customVjp function in the body receiving a closed-over weight', () => {
+    const scale = customVjp((a: Tensor, h: Tensor) => mul(a, h), {
+      forward: (a, h) => [mul(a, h), [a, h] as const],
+      backward: ([a, h], ct) => [mul(ct, h), mul(ct, a)],
+    })
+    const seq = draw(12, [4, H])
+    const loss =
+      (useScan: boolean) =>
+      (a: Tensor): Tensor => {
+        const body = (h: Tensor, x: Tensor): readonly [Tensor, Tensor] => [tanh(add(scale(a, h), x)), h]
+        if (useScan) return sum(scan(body, h0, seq)[0])
+        let h = h0
+        for (let t = 0; t < 4; t++) h = body(h, stepOf(seq, t))[0]
+        return sum(h)
+      }
+    const a = draw(13, [H])
+    expectValues(grad(loss(true))(a), grad(loss(false))(a).data)
+  })
+
+  it('int32 xs (token ids) and an int32 carry (a step counter) under grad', () => {
+    const tokens = T.tensor([2, 0, 1, 2, 1], 'int32')
+    const loss =
+      (useScan: boolean) =>
+      (e: Tensor): Tensor => {
+        const body = (c: { h: Tensor; t: Tensor }, tok: Tensor) =>
+          [{ h: tanh(add(matmul(w, c.h), gather(e, tok))), t: add(c.t, 1) }, c.h] as const
+        const init = { h: h0, t: T.scalar(0, 'int32') }
+        if (useScan) {
+          const [last, hs] = scan(body, init, tokens)
+          expect(Array.from(concrete(last.t).data)).toEqual([5])
+          return add(sum(last.h), sum(mul(hs, hs)))
+        }
+        let c = init
+        const hs: Tensor[] = []
+        for (let t = 0; t < 5; t++) {
+          const [next, y] = body(c, stepOf(tokens, t))
+          c = next
+          hs.push(y)
+        }
+        return add(sum(c.h), sum(mul(stack(hs), stack(hs))))
+      }
+    const e = draw(14, [3, H])
+    expectValues(grad(loss(true))(e), grad(loss(false))(e).data)
+  })
+
   it('passes checkVjp (weights closed over, first and second order)', () => {
     const f = (a: Tensor, c: Tensor, d: Tensor): Tensor => {
       const [hN, ys] = scan(cell(a, u), c, d, { reverse: true })
@@ -201,6 +248,9 @@ describe('scan', () => {
     expectValues(jit(run)(xs), run(xs).data)
     const g = (a: Tensor): Tensor => grad((b: Tensor) => sum(scan(cell(b, u), h0, xs)[1]))(a)
     expectValues(jit(g)(w), g(w).data)
+    // grad of a jitted scan: the graph holds the unrolled steps, differentiated op by op.
+    const staged = jit((b: Tensor) => sum(scan(cell(b, u), h0, xs)[1]))
+    expectValues(grad(staged)(w), g(w).data)
     const perExample = vmap((x: Tensor) => grad((b: Tensor) => sum(scan(cell(b, u), h0, x)[1]))(w))(batch)
     const loop = T.stack(
       [0, 1, 2, 3].map((i) =>

@@ -1,6 +1,16 @@
 import type { Tensor } from '@backfold/tensor'
 import { mapTensors } from '../core/op'
-import { BatchTrace, BatchTracer, GraphTrace, TraceError, Tracer, topTrace, primalOf } from '../core/trace'
+import {
+  BatchTrace,
+  BatchTracer,
+  GraphTrace,
+  TraceError,
+  Tracer,
+  topTrace,
+  primalOf,
+  substitute,
+  substituting,
+} from '../core/trace'
 import { checkOptions, option, optionSchema } from '../core/options'
 
 const RULE = optionSchema({
@@ -35,7 +45,9 @@ export const customVjp = <Args extends ReadonlyArray<Tensor>, Residuals>(
   rule: CustomVjpRule<Args, Residuals>,
 ): ((...args: Args) => Tensor) => {
   checkOptions('customVjp', rule, RULE, 'rule')
-  return (...args: Args): Tensor => {
+  return (...given: Args): Tensor => {
+    // Inside scan/remat, closed-over values passed here are replaced like an op's inputs.
+    const args = substituting() ? mapTensors(given, substitute) : given
     const trace = topTrace(args, 'customVjp')
     if (trace === undefined) return f(...args)
     if (trace instanceof GraphTrace)
