@@ -10,7 +10,13 @@
  */
 export * from './layer'
 export * as tree from './tree'
-export type { GradientTransformation, StateOfTransformation, LearningRate, Schedule } from './optim/transform'
+export type {
+  GradientTransformation,
+  StateOfTransformation,
+  LearningRate,
+  Schedule,
+  NumericSchedule,
+} from './optim/transform'
 // Layer factories live in the `layers` namespace: `relu`, `softmax`, `conv2d`, ... name tensor
 // functions in @backfold/ops, and one name has one meaning across the packages.
 export * as layers from './layers/index'
