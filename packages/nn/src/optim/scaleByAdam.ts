@@ -117,9 +117,26 @@ export const adamRule = (
     const [mu, nu, out] = [trees[0]!, trees[1]!, trees[2]!]
     return [out, { count: S.nextCount(count), mu, nu }]
   }
+  // Run op by op, the rule dispatches a dozen small ops per parameter; staged with `jit` (once per
+  // parameter signature) it runs as a few fused elementwise kernels per parameter. Explicitly
+  // staged here, so that eager training (`makeTrainStep({ jit: false })`) stays fast; under an
+  // enclosing `jit`, `grad` or `vmap` a jitted function composes like any other.
+  const adamUpdate = O.jit((grads: unknown, state: ScaleByAdamState) => step(grads, state, undefined))
+  const adamApply = O.jit((grads: unknown, state: ScaleByAdamState, params: unknown) =>
+    step(grads, state, params),
+  )
+  // A count saved as a number (0.2) becomes a tensor before it reaches jit's signature.
+  const withCount = (state: ScaleByAdamState): ScaleByAdamState => ({
+    ...state,
+    count: S.countTensor(where, state.count),
+  })
   return {
     init: (params) => ({ count: S.initialCount(), mu: zerosLike(params), nu: zerosLike(params) }),
-    update: (grads, state) => step(grads, state, undefined),
-    apply: (grads, state, params) => step(grads, state, params),
+    // jit's type is the staged function's, here over trees of unknown type: the updates and new
+    // parameters are trees shaped like the gradients (checked leaf by leaf by zipWithStates).
+    update: <P>(grads: P, state: ScaleByAdamState) =>
+      adamUpdate(grads, withCount(state)) as readonly [P, ScaleByAdamState],
+    apply: <P>(grads: P, state: ScaleByAdamState, params: P) =>
+      adamApply(grads, withCount(state), params) as readonly [P, ScaleByAdamState],
   }
 }
