@@ -2,7 +2,7 @@ import { matmulOp } from './matmul'
 import { linearOp } from './linear'
 
 export { matmul, matmulOp, type MatmulOptions, type MatmulParams } from './matmul'
-export { linear, linearOp, type LinearInputs, type LinearParams } from './linear'
+export { linear, linearOp, type LinearActivation, type LinearInputs, type LinearParams } from './linear'
 export { dot } from './dot'
 export { outer } from './outer'
 

@@ -3,11 +3,9 @@ import { unary, binary, where, cast } from './elementwise'
 import { reduce } from './reduce'
 import { cumprod } from './cumprod'
 import { matmul } from './matmul'
-import { linear } from './linear'
 import { transpose, broadcastTo, slice, pad, concat } from './layout'
 import { gather, scatterAdd, takeAlongAxisLoop, scatterAddAlongAxisLoop, oneHotLoop } from './gather'
 import { conv2d, conv2dBackwardInput, conv2dBackwardFilter } from './conv'
-import { adamUpdate, axpy, reluGrad, softmaxCrossEntropy, softmaxCrossEntropyGrad } from './fused'
 import { elementwiseProgram } from './program'
 import { maxPool2d, maxPool2dBackward, maxPool2dSelect, avgPool2d, avgPool2dBackward } from './pool'
 
@@ -25,7 +23,6 @@ export const referenceBackend: Backend = {
   reduce,
   cumprod,
   matmul,
-  linear,
   transpose,
   broadcastTo,
   slice,
@@ -44,10 +41,5 @@ export const referenceBackend: Backend = {
   maxPool2dSelect,
   avgPool2d,
   avgPool2dBackward,
-  axpy,
-  reluGrad,
-  adamUpdate,
-  softmaxCrossEntropy,
-  softmaxCrossEntropyGrad,
   elementwiseProgram,
 }

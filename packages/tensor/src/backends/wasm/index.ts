@@ -1,9 +1,8 @@
 import type { Backend } from '../../backend'
 import { referenceBackend } from '../reference/index'
-import { linear, matmul } from './matmul'
+import { matmul } from './matmul'
 import { unary } from './elementwise'
 import { conv2d, conv2dBackwardInput, conv2dBackwardFilter } from './conv'
-import { adamUpdate, axpy, reluGrad } from './fused'
 import { elementwiseProgram } from './program'
 
 export { wasmAvailable } from './runtime'
@@ -11,8 +10,7 @@ export { setThreads, getThreads, threadPoolStatus, type ThreadPoolStatus } from 
 
 /**
  * The reference backend with its hot float32 kernels (matmul, conv2d and both conv2d gradients,
- * relu, and the fused reluGrad, axpy and adamUpdate) on WebAssembly SIMD code generated at load
- * time, and float32 elementwise programs of exact steps (add, sub, mul, div, sqrt, min, max, neg,
+ * relu) on WebAssembly SIMD code generated at load time, and float32 elementwise programs of exact steps (add, sub, mul, div, sqrt, min, max, neg,
  * abs, ...: see `elementwiseProgram`) as one generated kernel per program. Other dtypes, tiny
  * products and every other op run on the reference loops. Large float32
  * products are split across worker threads (see `setThreads`), bit-identically to one thread. Use it only where `wasmAvailable()` is true.
@@ -26,12 +24,8 @@ export const wasmBackend: Backend = {
   name: 'wasm',
   unary,
   matmul,
-  linear,
   conv2d,
   conv2dBackwardInput,
   conv2dBackwardFilter,
-  axpy,
-  reluGrad,
-  adamUpdate,
   elementwiseProgram,
 }
