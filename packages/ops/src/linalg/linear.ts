@@ -1,6 +1,6 @@
 // y = act(x wᵀ + b) ; z̄ = ȳ ⊙ act'(z), x̄ = z̄ w, w̄ = z̄ᵀ x, b̄ = Σ_batch z̄
 import * as T from '@backfold/tensor'
-import type { DType, ElementwiseProgram, Shape, Tensor } from '@backfold/tensor'
+import type { DType, Shape, Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
 import { moveAxis } from '../core/batching'
 import { foldExamples, foldFor, unfoldExamples } from '../internal/foldBatch'
@@ -53,29 +53,18 @@ const linearOutput = (
   return { shape: [...outShape], dtype }
 }
 
-// The epilogue as one elementwise program over the product (input 0) and the bias (input 1): one
-// pass over the output instead of an add and a relu, with the same values (an f64 add rounded once
-// is the f32 add; max(·, 0) commutes with rounding).
-const BIAS: ElementwiseProgram = { arity: 2, instructions: [{ kind: 'binary', op: 'add', a: 0, b: 1 }] }
-const BIAS_RELU: ElementwiseProgram = {
-  arity: 2,
-  instructions: [
-    { kind: 'binary', op: 'add', a: 0, b: 1 },
-    { kind: 'unary', op: 'relu', x: 2 },
-  ],
-}
-const RELU: ElementwiseProgram = { arity: 1, instructions: [{ kind: 'unary', op: 'relu', x: 0 }] }
-
 /**
  * The dense layer from primitives: the product `x wᵀ` (matmul kernel, `w` read transposed in
- * place), then bias and activation as one elementwise program over it.
+ * place), the bias added (broadcast over the rows), then the ReLU. Not one elementwise program for
+ * bias and ReLU: programs with a broadcast row operand run on the reference loop today, and
+ * measured 41-46 µs for a [32, 128] layer against 11 µs for the add and relu kernels.
  */
 const dense = (x: Tensor, w: Tensor, b: Tensor | undefined, activation: LinearActivation): Tensor => {
   const { dtype } = linearOutput(x, w, b, activation)
   const as = (t: Tensor): Tensor => (t.dtype === dtype ? t : T.astype(t, dtype))
   const y = T.matmul(as(x), as(w), { transposeB: true })
-  if (b === undefined) return activation === 'relu' ? T.elementwiseProgram(RELU, [y]) : y
-  return T.elementwiseProgram(activation === 'relu' ? BIAS_RELU : BIAS, [y, as(b)])
+  const z = b === undefined ? y : T.add(y, as(b))
+  return activation === 'relu' ? T.relu(z) : z
 }
 
 /**
@@ -166,8 +155,8 @@ export const linearOp = defineOp<'linear', LinearInputs, LinearParams>({
 /**
  * A dense layer in one op: `activation(x wᵀ + b)` with `x` [batch, in], `w` [out, in] (PyTorch's
  * layout), optional `b` [out], activation `'none'` (default) or `'relu'`. Same values and gradients
- * as `relu(add(matmul(x, w, { transposeB: true }), b))`; eagerly, the bias and activation are one
- * elementwise program over the product (one pass), and its VJP masks with `reluGrad`.
+ * as `relu(add(matmul(x, w, { transposeB: true }), b))`, which is how it computes them; its VJP
+ * masks with `reluGrad`.
  * @example
  * const hidden = linear(x, params.weight, params.bias, 'relu')
  * @since 0.1.0
