@@ -55,9 +55,20 @@ if (framework.startsWith('backfold')) {
     return O.mean(O.softmaxCrossEntropy(logits, labels))
   }
   const valueAndGrad = O.valueAndGrad(loss)
+  // θ ← θ − lr·g in one pass per tensor (an elementwise program).
+  const update = {
+    arity: 2,
+    instructions: [
+      { kind: 'constant', value: lr },
+      { kind: 'binary', op: 'mul', a: 1, b: 2 },
+      { kind: 'binary', op: 'sub', a: 0, b: 3 },
+    ],
+  }
   step = () => {
     const [value, grads] = valueAndGrad(params)
-    params = Object.fromEntries(Object.entries(params).map(([key, v]) => [key, T.axpy(-lr, grads[key], v)]))
+    params = Object.fromEntries(
+      Object.entries(params).map(([key, v]) => [key, T.elementwiseProgram(update, [v, grads[key]])]),
+    )
     return value.data[0]
   }
 } else if (framework.startsWith('tfjs')) {

@@ -50,8 +50,16 @@ if (framework.startsWith('backfold')) {
     return O.mean(O.softmaxCrossEntropy(a, labels))
   }
   const valueAndGrad = O.valueAndGrad(loss)
-  // θ ← θ − lr·g in one pass per tensor (tensor's axpy), as jit fuses jax-js's `p.sub(g.mul(lr))`.
-  const sgd = (p, g) => T.axpy(-lr, g, p)
+  // θ ← θ − lr·g in one pass per tensor (an elementwise program, as jit fuses jax-js's `p.sub(g.mul(lr))`).
+  const update = {
+    arity: 2,
+    instructions: [
+      { kind: 'constant', value: lr },
+      { kind: 'binary', op: 'mul', a: 1, b: 2 },
+      { kind: 'binary', op: 'sub', a: 0, b: 3 },
+    ],
+  }
+  const sgd = (p, g) => T.elementwiseProgram(update, [p, g])
   step = () => {
     const [value, grads] = valueAndGrad(params)
     params = params.map((p, l) => ({

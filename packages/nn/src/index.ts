@@ -12,7 +12,13 @@
 export * from './layer'
 /** Functions over trees of tensors (nested records and arrays): `tree.map`, `tree.flatten`, ... */
 export * as tree from './tree'
-export type { GradientTransformation, StateOfTransformation, LearningRate, Schedule } from './optim/transform'
+export type {
+  GradientTransformation,
+  StateOfTransformation,
+  LearningRate,
+  Schedule,
+  NumericSchedule,
+} from './optim/transform'
 // Layer factories live in the `layers` namespace: `relu`, `softmax`, `conv2d`, ... name tensor
 // functions in @backfold/ops, and one name has one meaning across the packages.
 /** The layer factories and combinators: `layers.dense(64)`, `layers.relu()`, `layers.sequential(...)`. */

@@ -290,6 +290,26 @@ describe('saveCheckpoint / loadCheckpoint', () => {
     expectBitwiseEqual(contents.optState, loaded.optState)
   })
 
+  it('saves the int32 count as a tensor; a count saved as a number (backfold 0.2) loads as one', () => {
+    const contents = trainedContents(1)
+    const optState = contents.optState as { clip: object; adam: { count: Tensor } }
+    expect([optState.adam.count.dtype, T.item(optState.adam.count)]).toEqual(['int32', 3])
+    // What 0.2 wrote: the count as a constant of optimizer.json.
+    const legacy = { ...contents, optState: { ...optState, adam: { ...optState.adam, count: 3 } } }
+    const dir = join(root, 'legacy')
+    right(saveCheckpoint(dir, legacy))
+    expect(readFileSync(join(dir, 'optimizer.json'), 'utf8')).toContain('"constant"')
+    const loaded = right(loadCheckpoint(dir, model, { optimizer: makeOptimizer() }))
+    expectBitwiseEqual(contents.optState, loaded.optState)
+    // A count that is no count is refused, naming it.
+    right(
+      saveCheckpoint(dir, { ...legacy, optState: { ...optState, adam: { ...optState.adam, count: -1 } } }),
+    )
+    expect(leftOf(loadCheckpoint(dir, model, { optimizer: makeOptimizer() }))).toMatch(
+      /adam\.count.* is a number, expected a int32 tensor/,
+    )
+  })
+
   it('pure encode/decode round trip without a file system', () => {
     const contents = trainedContents(1)
     const files = new Map(right(encodeCheckpoint(contents)))

@@ -12,7 +12,7 @@ import {
 describe('constant', () => {
   it('gives the same value at every step', () => {
     const lr = constant(0.1)
-    expect([0, 1, 1000].map(lr)).toEqual([0.1, 0.1, 0.1])
+    expect([0, 1, 1000].map((step) => lr(step))).toEqual([0.1, 0.1, 0.1])
   })
 })
 
@@ -166,5 +166,42 @@ describe('schedule hyperparameters', () => {
   ] as const)('refuses %s', (_label, make, expected) => {
     expect(make).toThrow(T.ValueError)
     expect(make).toThrow(expected)
+  })
+})
+
+describe('every schedule on the count tensor', () => {
+  // Optimizers call a schedule on the step count as a float64 scalar tensor (so jit stages it);
+  // the formula is the same one as on numbers, computed by ops in float64.
+  const schedules = [
+    ['constant', constant(0.1)],
+    ['piecewiseConstant', piecewiseConstant({ init: 0.1, boundariesAndScales: { 200: 0.1, 100: 0.5 } })],
+    ['exponentialDecay', exponentialDecay({ init: 0.2, decayRate: 0.5, transitionSteps: 10 })],
+    [
+      'exponentialDecay (staircase, begin, end)',
+      exponentialDecay({
+        init: 1,
+        decayRate: 0.5,
+        transitionSteps: 3,
+        staircase: true,
+        transitionBegin: 5,
+        endValue: 0.1,
+      }),
+    ],
+    ['cosineDecay', cosineDecay({ init: 0.1, decaySteps: 1000, alpha: 0.1 })],
+    [
+      'warmupCosineDecay',
+      warmupCosineDecay({ init: 0, peak: 1e-3, warmupSteps: 100, decaySteps: 1000, end: 1e-5 }),
+    ],
+    [
+      'warmupCosineDecay (no warm-up)',
+      warmupCosineDecay({ init: 0, peak: 1, warmupSteps: 0, decaySteps: 10 }),
+    ],
+  ] as const
+  it.each(schedules)('%s: a float64 scalar tensor, equal to the number formula', (_name, lr) => {
+    for (const step of [0, 1, 4, 5, 6, 9, 10, 11, 25, 99, 100, 101, 199, 200, 500, 999, 1000, 5000]) {
+      const value = lr(T.scalar(step, 'float64'))
+      expect([value.dtype, value.shape]).toEqual(['float64', []])
+      expect(T.item(value)).toBeCloseTo(lr(step), 15)
+    }
   })
 })

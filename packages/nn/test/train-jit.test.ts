@@ -1,5 +1,6 @@
-// makeTrainStep and fit with `jit: true`: the forward pass, the gradient and the new layer state
-// staged once per batch shape, agreeing with the eager step to float32 rounding.
+// makeTrainStep and fit with jit (the default): the forward pass, the gradient, the new layer state
+// and the optimizer update staged once per batch shape, agreeing with the eager step (`jit: false`)
+// to float32 rounding.
 import { describe, it, expect } from 'vitest'
 import * as E from 'fp-ts/lib/Either.js'
 import * as O from '@backfold/ops'
@@ -38,7 +39,7 @@ import {
   sigmoidBinaryCrossEntropy,
   crossEntropy,
 } from '../src/losses/index'
-import { adam, momentum, sgd } from '../src/optim/index'
+import { adam, adamw, cosineDecay, momentum, sgd, warmupCosineDecay } from '../src/optim/index'
 import type { GradientTransformation } from '../src/optim/transform'
 import { applyGradients } from '../src/optim/applyUpdates'
 import { flattenNamed } from '../src/tree'
@@ -101,8 +102,8 @@ const runBoth = <P, S, O>(c: Case<P, S, O>, steps: number, batchSize: number) =>
     optimizer: c.optimizer,
     ...(c.regularizer === undefined ? {} : { regularizer: c.regularizer }),
   }
-  const eager = makeTrainStep(common)
-  const jitted = makeTrainStep({ ...common, jit: true })
+  const eager = makeTrainStep({ ...common, jit: false })
+  const jitted = makeTrainStep(common) // jit by default
   let a = { params, state, optState: c.optimizer.init(params) }
   let b = a
   const losses: Array<readonly [number, number]> = []
@@ -193,7 +194,7 @@ describe('makeTrainStep with jit', () => {
     const { params, state } = init(model, T.random.key(0), [3])
     const x = T.random.normal(T.random.key(1), [10, 3])
     const y = T.random.normal(T.random.key(2), [10, 1])
-    const eager = makeTrainStep({ model, loss: meanSquaredError, optimizer: sgd(0.1) })
+    const eager = makeTrainStep({ model, loss: meanSquaredError, optimizer: sgd(0.1), jit: false })
     const jitted = makeTrainStep({ model, loss: meanSquaredError, optimizer: sgd(0.1), jit: true })
     const optState = sgd(0.1).init(params)
     const a = eager(params, state, optState, { x, y })
@@ -252,8 +253,8 @@ describe('fit with jit', () => {
       batchSize: 16,
       key: T.random.key(9),
     }
-    const eager = fit(options)
-    const jitted = fit({ ...options, jit: true })
+    const eager = fit({ ...options, jit: false })
+    const jitted = fit(options) // jit by default
     expect(maxDifference(eager.params, jitted.params)).toBeLessThan(1e-6)
     expect(maxDifference(eager.state, jitted.state)).toBeLessThan(1e-6)
     jitted.history.forEach((record, i) => {
@@ -355,30 +356,111 @@ describe('every layer kind and loss in a jitted step', () => {
       }
       const batch = { x: row.x, y: row.y }
       const optState = optimizer.init(params)
-      const a = makeTrainStep(common)(params, state, optState, batch)
-      const b = makeTrainStep({ ...common, jit: true })(params, state, optState, batch)
+      const a = makeTrainStep({ ...common, jit: false })(params, state, optState, batch)
+      const b = makeTrainStep(common)(params, state, optState, batch)
       expect(maxDifference(params, a.params)).toBeGreaterThan(1e-6)
       expect(maxDifference(a.params, b.params)).toBeLessThan(1e-6)
       expect(b.metrics.loss).toBeCloseTo(a.metrics.loss, 6)
     })
 })
 
-describe('why the optimizer update stays outside the staged graph', () => {
-  // Tripwire: optimizer state holds its step count as a number, a fixed value of jit's signature,
-  // so a staged update traces again on every step. If this starts to trace once, the count has
-  // become data and makeTrainStep can stage the update too (see TrainStepOptions.jit).
-  it('a jitted adam update traces on every step', () => {
-    const optimizer = adam(0.01)
+describe('the optimizer update is staged with the step', () => {
+  // Optimizer state holds its step count as an int32 scalar tensor, data rather than a fixed value
+  // of jit's signature: a staged update traces once, then reuses its graph as the count grows.
+  it('a jitted adam update with a schedule traces once and follows the eager update', () => {
+    const optimizer = adamw(cosineDecay({ init: 0.05, decaySteps: 10 }), { weightDecay: 0.1 })
     const params = { weight: T.random.normal(T.random.key(0), [3, 2]) }
     const grads = { weight: T.random.normal(T.random.key(1), [3, 2]) }
-    const update = O.jit((g: typeof grads, s: ReturnType<typeof optimizer.init>, p: typeof params) =>
-      applyGradients(optimizer, g, s, p),
+    type State = ReturnType<typeof optimizer.init>
+    const update = O.jit((g: typeof grads, s: State, p: typeof params) => applyGradients(optimizer, g, s, p))
+    let staged: readonly [typeof params, State] = [params, optimizer.init(params)]
+    let eager = staged
+    for (let step = 0; step < 4; step++) {
+      staged = update(grads, staged[1], staged[0])
+      eager = applyGradients(optimizer, grads, eager[1], eager[0])
+    }
+    expect(update.stats()).toMatchObject({ traces: 1, hits: 3 })
+    expect(T.item(staged[1].count)).toBe(4)
+    expect(maxDifference(staged[0], eager[0])).toBeLessThan(1e-6)
+    expect(maxDifference(staged[0], params)).toBeGreaterThan(1e-2)
+  })
+
+  it('the staged step holds the update: its graph returns the new params and optimizer state', () => {
+    const model = sequential(dense(4), relu(), dense(2))
+    const { params, state } = init(model, T.random.key(0), [3])
+    const optimizer = adam(0.01)
+    const step = makeTrainStep({ model, loss: crossEntropy, optimizer })
+    step(params, state, optimizer.init(params), dataset(4, [3], 2, 1))
+    const graph = step.stats()!.lastGraph!
+    // params (4 leaves), optimizer state (count, mu, nu: 9), x, y in; loss, output, params, optimizer state out.
+    expect(graph.inputs).toHaveLength(4 + 9 + 2)
+    expect(graph.outputs).toHaveLength(2 + 4 + 9)
+  })
+})
+
+describe('a whole training run, jitted (the default) and eager', () => {
+  it('digits-sized MLP with dropout and batchNorm, adamw with a schedule: same losses over 4 epochs', () => {
+    const model = sequential(
+      dense(32, { useBias: false }),
+      batchNorm(),
+      relu(),
+      dropout(0.2),
+      dense(16, { activation: 'relu' }),
+      dense(10),
     )
-    let current: readonly [typeof params, ReturnType<typeof optimizer.init>] = [
+    const { params, state } = init(model, T.random.key(0), [64])
+    const data = dataset(200, [64], 10, 4) // batches of 32: six full, one of 8
+    const options = {
+      model,
+      loss: crossEntropy,
+      optimizer: adamw(warmupCosineDecay({ init: 0, peak: 0.01, warmupSteps: 5, decaySteps: 28 }), {
+        weightDecay: 1e-2,
+      }),
       params,
-      optimizer.init(params),
-    ]
-    for (let step = 0; step < 3; step++) current = update(grads, current[1], current[0])
-    expect(update.stats()).toMatchObject({ traces: 3, hits: 0 })
+      state,
+      data,
+      epochs: 4,
+      batchSize: 32,
+      key: T.random.key(9),
+    }
+    const losses: number[][] = [[], []]
+    const record = (into: number[]) => ({
+      onBatchEnd: (info: { readonly loss: number }) => {
+        into.push(info.loss)
+      },
+    })
+    const eager = fit({ ...options, jit: false, callbacks: [record(losses[0]!)] })
+    const jitted = fit({ ...options, callbacks: [record(losses[1]!)] })
+    expect(losses[1]).toHaveLength(28)
+    losses[1]!.forEach((loss, i) => expect(Math.abs(loss - losses[0]![i]!)).toBeLessThan(1e-4))
+    jitted.history.forEach((r, i) => expect(r.loss).toBeCloseTo(eager.history[i]!.loss, 5))
+    expect(maxDifference(eager.params, jitted.params)).toBeLessThan(1e-4)
+    expect(maxDifference(eager.optState, jitted.optState)).toBeLessThan(1e-4)
+    expect(T.item((jitted.optState as { count: Tensor }).count)).toBe(28)
+    // It learned something (the comparison is not between two runs that did nothing).
+    expect(jitted.history[3]!.loss).toBeLessThan(jitted.history[0]!.loss)
+  })
+})
+
+describe("errors in a staged step name the user's code", () => {
+  const model = dense(3)
+  const { params, state } = init(model, T.random.key(0), [2])
+  const batch = { x: T.zeros([4, 2]), y: T.zeros([4, 3]) }
+  it('a mis-shaped loss function, by its name', () => {
+    const myLoss: LossFunction = (output, labels) => O.mean(O.add(output, O.sum(labels, { axis: 1 })))
+    const step = makeTrainStep({ model, loss: myLoss, optimizer: sgd(0.1) })
+    expect(() => step(params, state, sgd(0.1).init(params), batch)).toThrow(
+      /^while staging function trainStep: in the loss function myLoss: add: /,
+    )
+    const eager = makeTrainStep({ model, loss: myLoss, optimizer: sgd(0.1), jit: false })
+    expect(() => eager(params, state, sgd(0.1).init(params), batch)).toThrow(
+      /^in the loss function myLoss: add: /,
+    )
+  })
+  it('a model given inputs of the wrong shape: the forward pass, and the layer kind', () => {
+    const step = makeTrainStep({ model, loss: meanSquaredError, optimizer: sgd(0.1) })
+    expect(() => step(params, state, sgd(0.1).init(params), { x: T.zeros([4, 5]), y: batch.y })).toThrow(
+      /^while staging function trainStep: in the model's forward pass \(dense\): /,
+    )
   })
 })

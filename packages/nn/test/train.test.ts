@@ -232,6 +232,8 @@ describe('makeTrainStep', () => {
 // ---------------------------------------------------------------------------------------------
 
 /** A one-parameter model that records which examples (feature 0 holds the id) each batch held. */
+// It reads its inputs' values while it runs, so the steps that use it run eagerly (`jit: false`):
+// a staged step sees no values.
 const recordingModel = (log: number[][]): Layer<{ readonly w: Tensor }, Record<never, never>> => ({
   kind: 'recorder',
   init: () => E.right({ params: { w: T.ones([1]) }, state: {}, outShape: [1] }),
@@ -294,6 +296,7 @@ describe('fit', () => {
           epochs: 2,
           batchSize,
           key: T.random.key(n),
+          jit: false,
         })
         const perEpoch = Math.ceil(n / batchSize)
         expect(log.length).toBe(2 * perEpoch)
@@ -324,6 +327,7 @@ describe('fit', () => {
       batchSize: 2,
       shuffle: false,
       key: T.random.key(0),
+      jit: false,
     })
     expect(log).toEqual([[0, 1], [2, 3], [4]])
   })

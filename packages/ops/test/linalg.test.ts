@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import * as T from '@backfold/tensor'
-import type { Activation, Tensor } from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
 import {
   dot,
   linear,
@@ -9,6 +9,7 @@ import {
   matmul,
   matmulOp,
   outer,
+  type LinearActivation,
   type LinearInputs,
   type MatmulParams,
 } from '../src/linalg/index'
@@ -386,7 +387,7 @@ describe('shape and dtype rules (staging)', () => {
   })
 
   it('linear: [batch, out] in the promoted float dtype; int32, bad ranks and bad biases throw the kernel’s errors', () => {
-    const cases: ReadonlyArray<readonly [LinearInputs, Activation]> = [
+    const cases: ReadonlyArray<readonly [LinearInputs, LinearActivation]> = [
       [[of('float32', [8, 3]), of('float32', [4, 3]), of('float32', [4])], 'relu'],
       [[of('int32', [8, 3]), of('float64', [4, 3])], 'none'],
       [[of('float32', [8, 3]), of('float32', [4, 3]), of('float64', [4])], 'none'],
@@ -400,5 +401,77 @@ describe('shape and dtype rules (staging)', () => {
     expectStagedMatchesEager(layer, [of('float32', [8, 3]), of('float32', [4, 3]), of('float32', [4])])
     expectStagedMatchesEager(layer, [of('float32', [8, 3]), of('float32', [4, 3]), of('float32', [3])])
     expectStagedMatchesEager(layer, [of('int32', [8, 3]), of('int32', [4, 3]), of('int32', [4])])
+  })
+})
+
+// The dense op composes primitives (matmul, then bias and ReLU as one elementwise program): its
+// values must be exactly those of the unfused kernels (same product, then the same float add and
+// max), on every backend, NaN, infinities and -0 included.
+const BACKENDS: ReadonlyArray<readonly [string, T.Backend]> = [
+  ['reference', T.referenceBackend],
+  ...(T.wasmAvailable() ? [['wasm', T.wasmBackend] as const] : []),
+]
+describe.each(BACKENDS)('linear from primitives on the %s backend', (_name, backend) => {
+  afterAll(() => T.setBackend(undefined))
+  it.each([
+    [1, 1, 1],
+    [3, 5, 4],
+    [33, 70, 17],
+    [128, 64, 130],
+  ])(
+    'equals relu(x wᵀ + b) and x wᵀ + b bit for bit: batch %i, in %i, out %i, both float dtypes',
+    (m, k, n) => {
+      T.setBackend(backend)
+      for (const dtype of ['float32', 'float64'] as const) {
+        const [kx, kw, kb] = T.random.split(T.random.key(m * 1000 + k * 10 + n), 3)
+        const x = T.random.normal(kx!, [m, k], { dtype })
+        const w = T.random.normal(kw!, [n, k], { dtype })
+        const b = T.random.normal(kb!, [n], { dtype })
+        const z = T.add(T.matmul(x, w, { transposeB: true }), b)
+        expect(linear(x, w, b).data).toEqual(z.data)
+        expect(linear(x, w, b, 'relu').data).toEqual(T.relu(z).data)
+        expect(linear(x, w, undefined, 'relu').data).toEqual(
+          T.relu(T.matmul(x, w, { transposeB: true })).data,
+        )
+        expect(linear(x, w).shape).toEqual([m, n])
+        expect(linear(x, w, b).dtype).toBe(dtype)
+      }
+    },
+  )
+
+  it('treats NaN, infinities and -0 as the unfused kernels do (relu keeps NaN, maps -0 to 0)', () => {
+    T.setBackend(backend)
+    const [m, k, n] = [9, 13, 11] // sizes off the SIMD width, above the wasm thresholds
+    const x = Float32Array.from(T.random.normal(T.random.key(7), [m, k]).data)
+    const b = Float32Array.from(T.random.normal(T.random.key(8), [n]).data)
+    x[0] = NaN
+    x[k + 3] = Infinity
+    b[2] = -Infinity
+    b[5] = -0
+    const xs = T.unsafeTensor('float32', [m, k], x)
+    const bs = T.unsafeTensor('float32', [n], b)
+    const w = T.random.normal(T.random.key(9), [n, k])
+    const z = T.add(T.matmul(xs, w, { transposeB: true }), bs)
+    const same = (got: Tensor, want: Tensor): void =>
+      Array.from(got.data).forEach((v, i) =>
+        expect(Object.is(v, want.data[i]), `element ${i}: ${v} vs ${want.data[i]}`).toBe(true),
+      )
+    same(linear(xs, w, bs), z)
+    same(linear(xs, w, bs, 'relu'), T.relu(z))
+  })
+
+  it('rejects bad shapes and activations with messages naming both', () => {
+    T.setBackend(backend)
+    const x = T.random.normal(T.random.key(1), [2, 3])
+    expect(() => linear(x, T.random.normal(T.random.key(2), [4, 5]))).toThrow(T.ShapeError)
+    expect(() =>
+      linear(x, T.random.normal(T.random.key(2), [4, 3]), T.random.normal(T.random.key(3), [3])),
+    ).toThrow(/linear: b has shape \[3\]; expected \[4\]/)
+    expect(() =>
+      linear(T.random.normal(T.random.key(1), [3]), T.random.normal(T.random.key(2), [4, 3])),
+    ).toThrow(/linear: x has shape \[3\] .*expected x \[batch, in\]/)
+    expect(() => linear(T.tensor([[1, 2]], 'int32'), T.tensor([[1, 2]], 'int32'))).toThrow(T.DTypeError)
+    // @ts-expect-error: only 'none' and 'relu' are applied
+    expect(() => linear(x, T.random.normal(T.random.key(2), [4, 3]), undefined, 'tanh')).toThrow(/activation/)
   })
 })

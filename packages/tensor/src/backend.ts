@@ -1,7 +1,6 @@
 import type { DType } from './dtype'
 import type { Shape } from './shape'
 import type { Tensor } from './tensor'
-import type { AdamHyperparameters } from './kernels/optim'
 import { referenceBackend } from './backends/reference/index'
 import { wasmAvailable, wasmBackend } from './backends/wasm/index'
 import { wasmUnavailableReason } from './backends/wasm/runtime'
@@ -42,17 +41,6 @@ export interface Backend {
    * Both inputs share `dtype`, rank >= 2.
    */
   readonly matmul: (a: Tensor, b: Tensor, opts: MatmulSpec) => Tensor
-  /**
-   * Fused dense layer `activation(x wᵀ + b)` for `x` [m, k] and `w` [n, k] (spec: transposeB, no batch):
-   * the bias and activation are applied in one pass over the product while it is still private.
-   */
-  readonly linear: (
-    x: Tensor,
-    w: Tensor,
-    b: Tensor | undefined,
-    activation: Activation,
-    spec: MatmulSpec,
-  ) => Tensor
 
   /** `out[i...] = x[perm-indexed]`; `perm` is a full permutation of the axes. */
   readonly transpose: (x: Tensor, perm: ReadonlyArray<number>) => Tensor
@@ -100,26 +88,6 @@ export interface Backend {
   readonly avgPool2d: (x: Tensor, p: Pool2dSpec) => Tensor
   /** The cotangent of average pooling's input `[N, C, H, W]` (`xShape`) from the output's `dy`. */
   readonly avgPool2dBackward: (dy: Tensor, xShape: Shape, p: Pool2dSpec) => Tensor
-
-  /** `alpha · x + y`; `x`, `y` share a float dtype and shape. */
-  readonly axpy: (alpha: number, x: Tensor, y: Tensor) => Tensor
-  /** Per-row softmax cross-entropy along the last axis (see `softmaxCrossEntropyLoss`). */
-  readonly softmaxCrossEntropy: (logits: Tensor, labels: Tensor) => Tensor
-  /** Its logits' cotangent for per-row cotangents `ct` (see `softmaxCrossEntropyGrad`). */
-  readonly softmaxCrossEntropyGrad: (ct: Tensor, logits: Tensor, labels: Tensor) => Tensor
-  /** `y > 0 ? ct : 0`; `ct`, `y` share a float dtype and shape. */
-  readonly reluGrad: (ct: Tensor, y: Tensor) => Tensor
-  /**
-   * One Adam step: the new first and second moments and the update (see `adamUpdate`), or, given
-   * `p`, the updated parameters `p + update` instead of the update (see `adamApply`).
-   */
-  readonly adamUpdate: (
-    g: Tensor,
-    m: Tensor,
-    v: Tensor,
-    hyper: AdamHyperparameters,
-    p?: Tensor,
-  ) => readonly [Tensor, Tensor, Tensor]
 
   /**
    * Runs an elementwise `program` (see `ElementwiseProgram`) once per output element. The inputs
@@ -282,9 +250,6 @@ export type BinaryOp =
 
 /** @since 0.1.0 */
 export type ReduceOp = 'sum' | 'prod' | 'max' | 'min' | 'argmax' | 'argmin' | 'logsumexp'
-
-/** Activations a fused `linear` can apply. @since 0.1.0 */
-export type Activation = 'none' | 'relu'
 
 /** Normalised matmul arguments. @since 0.1.0 */
 export interface MatmulSpec {

@@ -24,16 +24,7 @@ export * as random from './random'
 export type { Key } from './random'
 export { getBackend, setBackend } from './backend'
 export { backendStatus, type BackendStatus } from './backend'
-export type {
-  Activation,
-  Backend,
-  UnaryOp,
-  BinaryOp,
-  ReduceOp,
-  MatmulSpec,
-  Conv2dSpec,
-  Pool2dSpec,
-} from './backend'
+export type { Backend, UnaryOp, BinaryOp, ReduceOp, MatmulSpec, Conv2dSpec, Pool2dSpec } from './backend'
 export { referenceBackend } from './backends/reference/index'
 export {
   wasmBackend,
@@ -56,14 +47,11 @@ export * from './kernels/reduce'
 export * from './kernels/cumulative'
 export * from './kernels/sort'
 export * from './kernels/matmul'
-export * from './kernels/linear'
 export * from './kernels/shape'
 export * from './kernels/slice'
 export * from './kernels/gather'
 export * from './kernels/conv'
 export * from './kernels/pool'
-export * from './kernels/fused'
-export * from './kernels/optim'
 export * from './kernels/program'
 export * from './kernels/reductionProgram'
 export * from './kernels/matmulEpilogue'

@@ -569,11 +569,15 @@ const kindOf = (node: unknown): string =>
 /**
  * `loaded` arranged like `like` (key order from `like`), after checking that both have the same
  * structure, tensors of the same shapes and dtypes, and constants of the same types. All
- * mismatches are listed, each with its path.
+ * mismatches are listed, each with its path. One upgrade: optimizers of backfold 0.2 kept their
+ * step `count` as a number, now an int32 scalar tensor; a non-negative integer saved where the
+ * template has an int32 scalar is read as that scalar.
  */
 const conform = <A>(like: A, loaded: unknown): Either<string, A> => {
   const problems: string[] = []
   const walk = (a: unknown, b: unknown, path: string): unknown => {
+    if (T.isTensor(a) && a.dtype === 'int32' && a.shape.length === 0 && typeof b === 'number')
+      if (Number.isSafeInteger(b) && b >= 0 && b < 2 ** 31) return T.scalar(b, 'int32')
     if (T.isTensor(a)) {
       if (!T.isTensor(b)) problems.push(`${where(path)} is ${kindOf(b)}, expected a ${a.dtype} tensor`)
       else if (!T.shapesEqual(a.shape, b.shape) || a.dtype !== b.dtype)

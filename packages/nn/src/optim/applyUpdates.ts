@@ -1,7 +1,6 @@
 import * as O from '@backfold/ops'
-import * as T from '@backfold/tensor'
 import { map2 } from '../tree'
-import { untraced } from './leafwise'
+import * as S from './scalar'
 import type { GradientTransformation } from './transform'
 
 /**
@@ -16,9 +15,9 @@ export const applyUpdates = <P>(params: P, updates: P): P =>
   map2(params, updates, (p, u) => O.astype(O.add(p, u), p.dtype))
 
 /**
- * One optimizer step on the parameters: the optimizer's fused `apply` when it has one (one pass per
- * parameter for `adam`, `sgd`, `momentum`, `adamw` and chains ending in them), else `update` then
- * `applyUpdates`. Returns the new parameters and optimizer state.
+ * One optimizer step on the parameters: the optimizer's `apply` when it has one (`adam`, `sgd`,
+ * `momentum`, `adamw` and chains ending in them: the update and its application in one expression
+ * per parameter, rounded once), else `update` then `applyUpdates`. Returns the new parameters and optimizer state.
  * @example
  * const [nextParams, nextOptState] = applyGradients(optimizer, grads, optState, params)
  * @since 0.1.0
@@ -35,13 +34,11 @@ export const applyGradients = <P, S>(
 }
 
 /**
- * `params + scale · updates` leaf by leaf in one pass (`axpy`) where nothing is traced and dtypes
- * agree; otherwise the ops (`applyUpdates` of the scaled updates). The last link of a fused `apply`.
+ * `params + scale · updates` leaf by leaf, with ops (staged and fused by `jit`), each result in
+ * its parameter's dtype. The last link of an optimizer's `apply`.
  * @internal
  */
-export const applyScaled = <P>(params: P, updates: P, scale: number): P =>
+export const applyScaled = <P>(params: P, updates: P, scale: S.Scalar): P =>
   map2(params, updates, (p, u) =>
-    untraced([p, u]) && p.dtype === u.dtype && p.dtype !== 'int32'
-      ? T.axpy(scale, u, p)
-      : O.astype(O.add(p, scale === 1 ? u : O.mul(u, scale)), p.dtype),
+    O.astype(O.add(p, scale === 1 ? u : O.mul(u, S.inDType(scale, u.dtype))), p.dtype),
   )

@@ -66,15 +66,6 @@ export const zipWithState = <P>(
 ): P => zipWithStates(where, like, [[stateTree, stateName]], 1, (x, [s]) => [f(x, s!)])[0]!
 
 /**
- * True when every tensor in `tensors` is concrete (not traced, mapped or staged by a
- * transformation): then an update rule may run as one fused kernel of `@backfold/tensor`, which
- * records nothing; otherwise it must compose ops, so that it can be differentiated (meta-learning
- * through an optimizer step), mapped (an ensemble's step under vmap) or staged (jit).
- * @internal
- */
-export const untraced = (tensors: ReadonlyArray<Tensor>): boolean => tensors.every((t) => !T.isAbstract(t))
-
-/**
  * Checks an optimizer's options record: unknown keys and values that are not numbers throw a
  * `ValueError` naming the optimizer and the accepted keys. @internal
  */

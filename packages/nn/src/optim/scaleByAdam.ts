@@ -1,20 +1,18 @@
 import * as O from '@backfold/ops'
-import * as T from '@backfold/tensor'
+import type { DType, Tensor } from '@backfold/tensor'
 import { zerosLike } from '../tree'
-import {
-  checkOptimizerOptions,
-  requireInRange,
-  requireLearningRate,
-  untraced,
-  zipWithStates,
-} from './leafwise'
+import { checkOptimizerOptions, requireInRange, requireLearningRate, zipWithStates } from './leafwise'
+import * as S from './scalar'
 import { learningRateAt } from './scaleByLearningRate'
 import type { GradientTransformation, LearningRate } from './transform'
 
 /** State of `scaleByAdam` (and of `adam`/`adamw`). @since 0.1.0 */
 export interface ScaleByAdamState {
-  /** Number of updates already applied; the bias correction uses `count + 1`. */
-  readonly count: number
+  /**
+   * Number of updates already applied, an int32 scalar tensor (data, so `jit` stages the update
+   * once); the bias correction uses `count + 1`.
+   */
+  readonly count: Tensor
   /** First moment `m = β₁ m + (1 − β₁) g`, a tree with the params' structure. */
   readonly mu: unknown
   /** Second moment `v = β₂ v + (1 − β₂) g²`, a tree with the params' structure. */
@@ -74,48 +72,71 @@ export const adamRule = (
   requireInRange(where, 'epsRoot', epsRoot, 0, Infinity, { maxExclusive: true })
   /**
    * One step on every leaf: the new moments and either the update or, given params, the updated
-   * params. One fused kernel per leaf unless something is traced (then ops, so that the step
-   * itself can be differentiated).
+   * params, composed of ops (a staged step fuses each leaf's chain into one kernel). The bias
+   * corrections and the learning rate are scalars computed from the count in float64, then taken
+   * to each leaf's dtype.
    */
   const step = <P>(
     grads: P,
     state: ScaleByAdamState,
     params: P | undefined,
   ): readonly [P, ScaleByAdamState] => {
-    const scale = lr === undefined ? 1 : -learningRateAt(lr, state.count)
-    const count = state.count + 1
-    const muCorrection = 1 - b1 ** count
-    const nuCorrection = 1 - b2 ** count
-    const hyper = { b1, b2, eps, epsRoot, muCorrection, nuCorrection, scale }
+    const count = S.countTensor(where, state.count)
+    const t = S.stepOf(S.nextCount(count))
+    const rate = lr === undefined ? undefined : S.mul(learningRateAt(lr, count), -1)
+    const muCorrection = S.sub(1, S.pow(b1, t))
+    const nuCorrection = S.sub(1, S.pow(b2, t))
+    // The scalars in each dtype met (one cast per dtype, not per leaf).
+    const cache = new Map<DType, readonly [S.Scalar, S.Scalar, S.Scalar | undefined]>()
+    const scalarsIn = (dtype: DType): readonly [S.Scalar, S.Scalar, S.Scalar | undefined] => {
+      const known = cache.get(dtype)
+      if (known !== undefined) return known
+      const made = [
+        S.inDType(muCorrection, dtype),
+        S.inDType(nuCorrection, dtype),
+        rate === undefined ? undefined : S.inDType(rate, dtype),
+      ] as const
+      cache.set(dtype, made)
+      return made
+    }
     const states = [
       [state.mu, 'state.mu'],
       [state.nu, 'state.nu'],
       ...(params === undefined ? [] : [[params, 'params'] as const]),
     ] as const
     const trees = zipWithStates(where, grads, states, 3, (g, [m, v, p]) => {
-      const fusable = untraced(p === undefined ? [g, m!, v!] : [g, m!, v!, p]) && g.dtype !== 'int32'
-      if (fusable && [m!, v!, p ?? g].every((t) => t.dtype === g.dtype)) {
-        if (p === undefined) {
-          const next = T.adamUpdate(g, m!, v!, hyper)
-          return [next.mu, next.nu, next.update]
-        }
-        const next = T.adamApply(p, g, m!, v!, hyper)
-        return [next.mu, next.nu, next.params]
-      }
+      const [muHatDivisor, nuHatDivisor, scale] = scalarsIn(g.dtype)
       const nextM = O.add(O.mul(m!, b1), O.mul(g, 1 - b1))
       const nextV = O.add(O.mul(v!, b2), O.mul(O.square(g), 1 - b2))
-      const nuHat = O.div(nextV, nuCorrection)
+      const nuHat = O.div(nextV, nuHatDivisor)
       const root = O.sqrt(epsRoot === 0 ? nuHat : O.add(nuHat, epsRoot))
-      const update = O.div(O.div(nextM, muCorrection), O.add(root, eps))
-      const scaled = scale === 1 ? update : O.mul(update, scale)
+      const update = O.div(O.div(nextM, muHatDivisor), O.add(root, eps))
+      const scaled = scale === undefined ? update : O.mul(update, scale)
       return [nextM, nextV, p === undefined ? scaled : O.astype(O.add(p, scaled), p.dtype)]
     })
     const [mu, nu, out] = [trees[0]!, trees[1]!, trees[2]!]
-    return [out, { count, mu, nu }]
+    return [out, { count: S.nextCount(count), mu, nu }]
   }
+  // Run op by op, the rule dispatches a dozen small ops per parameter; staged with `jit` (once per
+  // parameter signature) it runs as a few fused elementwise kernels per parameter. Explicitly
+  // staged here, so that eager training (`makeTrainStep({ jit: false })`) stays fast; under an
+  // enclosing `jit`, `grad` or `vmap` a jitted function composes like any other.
+  const adamUpdate = O.jit((grads: unknown, state: ScaleByAdamState) => step(grads, state, undefined))
+  const adamApply = O.jit((grads: unknown, state: ScaleByAdamState, params: unknown) =>
+    step(grads, state, params),
+  )
+  // A count saved as a number (0.2) becomes a tensor before it reaches jit's signature.
+  const withCount = (state: ScaleByAdamState): ScaleByAdamState => ({
+    ...state,
+    count: S.countTensor(where, state.count),
+  })
   return {
-    init: (params) => ({ count: 0, mu: zerosLike(params), nu: zerosLike(params) }),
-    update: (grads, state) => step(grads, state, undefined),
-    apply: (grads, state, params) => step(grads, state, params),
+    init: (params) => ({ count: S.initialCount(), mu: zerosLike(params), nu: zerosLike(params) }),
+    // jit's type is the staged function's, here over trees of unknown type: the updates and new
+    // parameters are trees shaped like the gradients (checked leaf by leaf by zipWithStates).
+    update: <P>(grads: P, state: ScaleByAdamState) =>
+      adamUpdate(grads, withCount(state)) as readonly [P, ScaleByAdamState],
+    apply: <P>(grads: P, state: ScaleByAdamState, params: P) =>
+      adamApply(grads, withCount(state), params) as readonly [P, ScaleByAdamState],
   }
 }

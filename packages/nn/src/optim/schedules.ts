@@ -1,12 +1,28 @@
 /**
  * Learning-rate schedules: functions from the 0-based step count (the number of updates already
  * applied) to a value, with optax's definitions. Pass one anywhere a learning rate is accepted.
+ * Each formula is written once over `scalar.ts`'s helpers, so it runs on a plain number (plain
+ * arithmetic) and on the optimizer's count tensor (ops, which `jit` stages) alike.
  * @since 0.1.0
  */
 import * as O from '@backfold/ops'
 import * as T from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
 import { checkOptimizerOptions, requireInRange } from './leafwise'
-import type { Schedule } from './transform'
+import * as S from './scalar'
+import type { NumericSchedule } from './transform'
+
+/** A schedule from one formula over numbers or scalar tensors. */
+const schedule = (formula: (step: S.Scalar) => S.Scalar): NumericSchedule => {
+  function evaluate(step: number): number
+  function evaluate(step: Tensor): Tensor
+  function evaluate(step: number | Tensor): number | Tensor {
+    const value = formula(step)
+    // A formula that ignores the step (a constant) returns a number for a tensor step too.
+    return typeof step === 'number' || typeof value !== 'number' ? value : T.scalar(value, step.dtype)
+  }
+  return evaluate
+}
 
 const { number: num, boolean: bool, required } = O.option
 const PIECEWISE_CONSTANT_OPTIONS = O.optionSchema({
@@ -36,9 +52,9 @@ const WARMUP_COSINE_DECAY_OPTIONS = O.optionSchema({
  * constant(0.1)(1000) // 0.1
  * @since 0.1.0
  */
-export const constant = (value: number): Schedule => {
+export const constant = (value: number): NumericSchedule => {
   requireInRange('constant', 'value', value, -Infinity, Infinity)
-  return () => value
+  return schedule(() => value)
 }
 
 /** Options of `piecewiseConstant`. @since 0.1.0 */
@@ -57,7 +73,7 @@ export interface PiecewiseConstantOptions {
  * lr(99) // 0.1 ; lr(100) // 0.01 ; lr(250) // 0.001
  * @since 0.1.0
  */
-export const piecewiseConstant = (opts: PiecewiseConstantOptions): Schedule => {
+export const piecewiseConstant = (opts: PiecewiseConstantOptions): NumericSchedule => {
   checkOptimizerOptions('piecewiseConstant', opts, PIECEWISE_CONSTANT_OPTIONS)
   if (typeof opts.boundariesAndScales !== 'object' || opts.boundariesAndScales === null)
     throw new T.ValueError(
@@ -77,14 +93,12 @@ export const piecewiseConstant = (opts: PiecewiseConstantOptions): Schedule => {
       return [step, factor] as const
     })
     .sort((a, b) => a[0] - b[0])
-  return (step) => {
-    let value = opts.init
-    for (const [boundary, factor] of steps) {
-      if (step < boundary) break
-      value *= factor
-    }
+  return schedule((step) => {
+    // Factors in boundary order, each applied from its step on (as a product over steps >= boundary).
+    let value: S.Scalar = opts.init
+    for (const [boundary, factor] of steps) value = S.mul(value, S.ifLess(step, boundary, 1, factor))
     return value
-  }
+  })
 }
 
 /** Options of `exponentialDecay`. @since 0.1.0 */
@@ -110,7 +124,7 @@ export interface ExponentialDecayOptions {
  * lr(99) // 0.1 ; lr(100) // 0.05
  * @since 0.1.0
  */
-export const exponentialDecay = (opts: ExponentialDecayOptions): Schedule => {
+export const exponentialDecay = (opts: ExponentialDecayOptions): NumericSchedule => {
   checkOptimizerOptions('exponentialDecay', opts, EXPONENTIAL_DECAY_OPTIONS)
   const { init, decayRate, transitionSteps, staircase = false, transitionBegin = 0, endValue } = opts
   requireInRange('exponentialDecay', 'init', init, -Infinity, Infinity)
@@ -118,14 +132,16 @@ export const exponentialDecay = (opts: ExponentialDecayOptions): Schedule => {
   requireInRange('exponentialDecay', 'transitionSteps', transitionSteps, 0, Infinity, { minExclusive: true })
   requireInRange('exponentialDecay', 'transitionBegin', transitionBegin, 0, Infinity)
   if (endValue !== undefined) requireInRange('exponentialDecay', 'endValue', endValue, -Infinity, Infinity)
-  return (step) => {
-    const elapsed = step - transitionBegin
-    if (elapsed <= 0) return init
-    const exponent = staircase ? Math.floor(elapsed / transitionSteps) : elapsed / transitionSteps
-    const value = init * decayRate ** exponent
-    if (endValue === undefined) return value
-    return decayRate < 1 ? Math.max(value, endValue) : Math.min(value, endValue)
-  }
+  return schedule((step) => {
+    const elapsed = S.sub(step, transitionBegin)
+    const ratio = S.div(elapsed, transitionSteps)
+    const exponent = staircase ? S.floor(ratio) : ratio
+    const decayed = S.mul(init, S.pow(decayRate, exponent))
+    const value =
+      endValue === undefined ? decayed : decayRate < 1 ? S.max(decayed, endValue) : S.min(decayed, endValue)
+    // Until transitionBegin (elapsed <= 0) the value is init itself.
+    return S.ifLess(0, elapsed, value, init)
+  })
 }
 
 /** Options of `cosineDecay`. @since 0.1.0 */
@@ -145,17 +161,17 @@ export interface CosineDecayOptions {
  * lr(0) // 0.1 ; lr(500) // 0.05 ; lr(1000) // 0
  * @since 0.1.0
  */
-export const cosineDecay = (opts: CosineDecayOptions): Schedule => {
+export const cosineDecay = (opts: CosineDecayOptions): NumericSchedule => {
   checkOptimizerOptions('cosineDecay', opts, COSINE_DECAY_OPTIONS)
   const { init, decaySteps, alpha = 0 } = opts
   requireInRange('cosineDecay', 'init', init, -Infinity, Infinity)
   requireInRange('cosineDecay', 'decaySteps', decaySteps, 0, Infinity, { minExclusive: true })
   requireInRange('cosineDecay', 'alpha', alpha, -Infinity, Infinity)
-  return (step) => {
-    const progress = Math.min(Math.max(step, 0), decaySteps) / decaySteps
-    const cosine = 0.5 * (1 + Math.cos(Math.PI * progress))
-    return init * ((1 - alpha) * cosine + alpha)
-  }
+  return schedule((step) => {
+    const progress = S.div(S.min(S.max(step, 0), decaySteps), decaySteps)
+    const cosine = S.mul(0.5, S.add(1, S.cos(S.mul(Math.PI, progress))))
+    return S.mul(init, S.add(S.mul(1 - alpha, cosine), alpha))
+  })
 }
 
 /** Options of `warmupCosineDecay`. @since 0.1.0 */
@@ -180,7 +196,7 @@ export interface WarmupCosineDecayOptions {
  * lr(50) // 5e-4 ; lr(100) // 1e-3 ; lr(1000) // 0
  * @since 0.1.0
  */
-export const warmupCosineDecay = (opts: WarmupCosineDecayOptions): Schedule => {
+export const warmupCosineDecay = (opts: WarmupCosineDecayOptions): NumericSchedule => {
   checkOptimizerOptions('warmupCosineDecay', opts, WARMUP_COSINE_DECAY_OPTIONS)
   const { init, peak, warmupSteps, decaySteps, end = 0 } = opts
   requireInRange('warmupCosineDecay', 'init', init, -Infinity, Infinity)
@@ -198,8 +214,10 @@ export const warmupCosineDecay = (opts: WarmupCosineDecayOptions): Schedule => {
     decaySteps: decaySteps - warmupSteps,
     alpha: peak === 0 ? 0 : end / peak,
   })
-  return (step) => {
-    if (step < warmupSteps) return init + (peak - init) * (Math.max(step, 0) / warmupSteps)
-    return decay(step - warmupSteps)
-  }
+  return schedule((step) => {
+    // warmupSteps may be 0: then the warm-up branch is never taken, and its 0/0 is discarded.
+    const warm = S.add(init, S.mul(peak - init, S.div(S.max(step, 0), warmupSteps === 0 ? 1 : warmupSteps)))
+    const rest = S.sub(step, warmupSteps)
+    return S.ifLess(step, warmupSteps, warm, typeof rest === 'number' ? decay(rest) : decay(rest))
+  })
 }

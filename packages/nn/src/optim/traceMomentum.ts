@@ -1,8 +1,7 @@
 import * as O from '@backfold/ops'
 import type { Tensor } from '@backfold/tensor'
 import { zerosLike } from '../tree'
-import * as T from '@backfold/tensor'
-import { checkOptimizerOptions, requireInRange, untraced, zipWithState } from './leafwise'
+import { checkOptimizerOptions, requireInRange, zipWithState } from './leafwise'
 import type { GradientTransformation } from './transform'
 
 /** State of `traceMomentum`: the running trace, a tree with the params' structure. @since 0.1.0 */
@@ -37,11 +36,7 @@ export const traceMomentum = (
   return {
     init: (params) => ({ trace: zerosLike(params) }),
     update: (grads, state) => {
-      // g + decay·t in one pass when nothing is traced (ops otherwise, to stay differentiable).
-      const accumulate = (g: Tensor, t: Tensor): Tensor =>
-        untraced([g, t]) && g.dtype === t.dtype && g.dtype !== 'int32'
-          ? T.axpy(decay, t, g)
-          : O.add(g, O.mul(t, decay))
+      const accumulate = (g: Tensor, t: Tensor): Tensor => O.add(g, O.mul(t, decay))
       const trace = zipWithState('traceMomentum', grads, state.trace, 'state.trace', accumulate)
       const updates = nesterov ? zipWithState('traceMomentum', grads, trace, 'trace', accumulate) : trace
       return [updates, { trace }]

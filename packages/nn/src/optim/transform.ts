@@ -26,11 +26,34 @@ export interface GradientTransformation<S> {
 /** The state type of a transformation. @since 0.1.0 */
 export type StateOfTransformation<T> = T extends GradientTransformation<infer S> ? S : never
 
-/** A learning rate: fixed, or a schedule from step count (0-based) to rate. @since 0.1.0 */
+/** A learning rate: fixed, or a schedule of the step count (0-based). @since 0.1.0 */
 export type LearningRate = number | Schedule
 
-/** A schedule maps the step count (0-based) to a value. @since 0.1.0 */
-export type Schedule = (step: number) => number
+/**
+ * A schedule maps the step count (0-based: the number of updates already applied) to a value.
+ * Optimizers call it with the count as a float64 scalar tensor and expect a scalar tensor back,
+ * so a schedule computes with ops (`O.mul`, `O.cos`, `O.where`, ...): the optimizer update is then
+ * staged by `jit` with the rest of a training step, the count being data rather than a fixed number.
+ * The library's schedules (`cosineDecay`, ...) are `NumericSchedule`s: they also take a plain number.
+ * @example
+ * import * as O from '@backfold/ops'
+ * // halve the rate every 100 steps
+ * const halving: Schedule = (step) => O.mul(0.1, O.pow(0.5, O.floor(O.div(step, 100))))
+ * @since 0.1.0
+ */
+export type Schedule = (step: Tensor) => Tensor
+
+/**
+ * A schedule that also maps a plain step number to a plain number (for plots and checks), with the
+ * same formula: what the library's schedules return.
+ * @example
+ * const lr = cosineDecay({ init: 0.1, decaySteps: 1000 })
+ * lr(500) // 0.05
+ * @since 0.3.0
+ */
+export interface NumericSchedule extends Schedule {
+  (step: number): number
+}
 
 /** A scalar tensor or number, for typing helpers. @internal */
 export type Scalarish = Tensor | number

@@ -19,21 +19,14 @@ export interface TrainStepOptions<P, S, O> {
   /** Added to the loss before differentiating, e.g. `(params) => l2Penalty(params, 1e-4)`. */
   readonly regularizer?: (params: P) => Tensor
   /**
-   * Stage the forward pass, the loss, its gradient and the new layer state with `jit` from
-   * `@backfold/ops` (default false): one trace per batch shape (so one per epoch, plus one for a
-   * smaller last batch), then the optimised graph runs on every later step. The random key goes in
-   * as data (`random.keyData`), so a new key does not stage again. The optimizer update stays
-   * outside the staged graph: optimizer state holds its step `count` as a number (it drives bias
-   * correction and learning-rate schedules in plain arithmetic), so staging it would make every
-   * step a new signature and trace again; run eagerly on concrete gradients it also keeps the
-   * optimizers' fused one-pass `apply`.
-   *
-   * Off by default because it does not pay yet: on the digits MLP (64-128-64-10, batch 32, adam)
-   * the jitted step and the eager step took the same time (medians of 600 interleaved steps,
-   * 0.33-0.36 ms each, jit/eager 0.99-1.01 over four runs). The staged graph holds the same kernels
-   * eager mode runs (fused `linear`, softmax, matmuls); it saves only per-op dispatch, which is
-   * small next to them, and costs a trace per batch shape. Results agree with eager steps to
-   * float32 rounding (max |Δ| ≤ 1.2e-7 after 6 steps of an MLP, a CNN and batchNorm + dropout), not bitwise.
+   * Stage the whole step with `jit` from `@backfold/ops` (default true): the forward pass, the loss,
+   * its gradient, the new layer state and the optimizer update, with params, layer state and
+   * optimizer state going in and out as trees. One trace per batch shape (so one per epoch
+   * length, plus one for a smaller last batch); every later step runs the optimised graph. The
+   * random key goes in as data (`random.keyData`) and the optimizer's step count is an int32
+   * scalar tensor, so neither a new key nor a new count stages again. `false` runs the step op
+   * by op (eagerly), e.g. to step through a model in a debugger. Results agree with eager steps to
+   * float rounding, not bitwise (a fused chain rounds once).
    */
   readonly jit?: boolean
 }
@@ -73,7 +66,7 @@ export type TrainStep<P, S, O> = (
 
 /**
  * A training step that also reports its staging statistics: `stats()` is `jit`'s counts of traces
- * and cache hits when the step was made with `jit: true`, `undefined` otherwise.
+ * and cache hits (the default), `undefined` for a step made with `jit: false`.
  * @since 0.2.0
  */
 export type StagedTrainStep<P, S, O> = TrainStep<P, S, O> & {
@@ -106,13 +99,42 @@ const TRAIN_STEP_OPTIONS = optionSchema({
 })
 
 /**
+ * Runs `f`, prefixing a library error with where in the user's code it arose (`what`), so an error
+ * in a step (eager, or while `jit` stages it) names the user's loss, model or regulariser.
+ */
+const naming = <A>(what: string, f: () => A): A => {
+  try {
+    return f()
+  } catch (error) {
+    if (error instanceof T.BackfoldError && !error.message.startsWith('in '))
+      error.message = `in ${what}: ${error.message}`
+    throw error
+  }
+}
+
+/** How an error names a user function: its name, or what it is. */
+const functionName = (role: string, f: { readonly name: string }): string =>
+  f.name === '' ? `the ${role} (an anonymous function)` : `the ${role} ${f.name}`
+
+/** How an error names the model: its kind, from its config. */
+const modelName = (model: Layer<unknown, unknown>): string => {
+  const config: unknown = model.config
+  const kind =
+    typeof config === 'object' && config !== null && 'kind' in config && typeof config.kind === 'string'
+      ? ` (${config.kind})`
+      : ''
+  return `the model's forward pass${kind}`
+}
+
+/**
  * Builds the training step for a model, loss, optimizer and optional regulariser:
  * the forward pass in training mode, the gradient of `loss (+ regularizer)` with respect to the
  * parameters (`valueAndGrad` with `hasAux`, so the layer state the forward pass produced, e.g. batch
  * norm statistics, comes back with it), the optimizer update and its application (`applyGradients`).
- * With `jit: true` everything before the update is staged once per batch shape (see
- * `TrainStepOptions.jit`) and `step.stats()` reports the traces; metrics are read from the step's
- * concrete outputs after it ran.
+ * By default all of it is staged with `jit` once per batch shape (see `TrainStepOptions.jit`) and
+ * `step.stats()` reports the traces; metrics are read from the step's concrete outputs after it
+ * ran. An error in the user's model, loss or regulariser names it (`in the loss function myLoss:`),
+ * after `jit`'s own prefix when it arose while staging.
  * @example
  * import * as T from '@backfold/tensor'
  * import { layers, makeTrainStep, adam, crossEntropy } from '@backfold/nn'
@@ -123,14 +145,16 @@ const TRAIN_STEP_OPTIONS = optionSchema({
  * let optState = optimizer.init(params)
  * const next = step(params, state, optState, { x: batchX, y: batchY }, T.random.key(1))
  * next.metrics.loss // the batch loss before the update
- * const staged = makeTrainStep({ model, loss: crossEntropy, optimizer, jit: true })
- * staged(params, state, optState, { x: batchX, y: batchY }, T.random.key(1))
- * staged.stats() // { traces: 1, hits: 0, ... }; a later batch of the same shape is a hit
+ * step.stats() // { traces: 1, hits: 0, ... }; a later batch of the same shape is a hit
+ * const eager = makeTrainStep({ model, loss: crossEntropy, optimizer, jit: false })
  * @since 0.1.0
  */
 export const makeTrainStep = <P, S, O>(options: TrainStepOptions<P, S, O>): StagedTrainStep<P, S, O> => {
   checkOptions('makeTrainStep', options, TRAIN_STEP_OPTIONS)
   const { model, loss, optimizer, regularizer } = options
+  const inModel = modelName(model as Layer<unknown, unknown>)
+  const inLoss = functionName('loss function', loss)
+  const inRegularizer = regularizer === undefined ? '' : functionName('regularizer', regularizer)
   const objective = (
     params: P,
     state: S,
@@ -139,21 +163,28 @@ export const makeTrainStep = <P, S, O>(options: TrainStepOptions<P, S, O>): Stag
     key: Key | undefined,
   ): readonly [Tensor, { readonly state: S; readonly output: Tensor }] => {
     const ctx: ApplyContext = key === undefined ? { training: true } : { training: true, key }
-    const [output, nextState] = model.apply(params, state, x, ctx)
-    const dataLoss = loss(output, y)
-    const total = regularizer === undefined ? dataLoss : O.add(dataLoss, regularizer(params))
+    const [output, nextState] = naming(inModel, () => model.apply(params, state, x, ctx))
+    const dataLoss = naming(inLoss, () => loss(output, y))
+    const total =
+      regularizer === undefined
+        ? dataLoss
+        : O.add(
+            dataLoss,
+            naming(inRegularizer, () => regularizer(params)),
+          )
     return [total, { state: nextState, output }]
   }
   const lossAndGrad = O.valueAndGrad(objective, { hasAux: true })
   // The key goes in as an int32 tensor: a Key record would be a fixed value of the signature, so
   // every new key would stage the step again.
-  const forwardAndGrad = (
+  const trainStep = (
     params: P,
     state: S,
+    optState: O,
     x: Tensor,
     y: Tensor,
     keyData: Tensor | undefined,
-  ): ForwardAndGrad<P, S> => {
+  ): StepOutputs<P, S, O> => {
     const [value, grads, aux] = lossAndGrad(
       params,
       state,
@@ -161,29 +192,36 @@ export const makeTrainStep = <P, S, O>(options: TrainStepOptions<P, S, O>): Stag
       y,
       keyData === undefined ? undefined : T.random.wrapKey(keyData),
     )
-    return { value, grads, state: aux.state, output: aux.output }
+    const [nextParams, nextOptState] = applyGradients(optimizer, grads, optState, params)
+    return { value, output: aux.output, params: nextParams, state: aux.state, optState: nextOptState }
   }
-  const staged = options.jit === true ? O.jit(forwardAndGrad) : undefined
-  const run = staged ?? forwardAndGrad
+  const staged = options.jit === false ? undefined : O.jit(trainStep)
+  const run = staged ?? trainStep
   const step: TrainStep<P, S, O> = (params, state, optState, batch, key) => {
-    const result = run(params, state, batch.x, batch.y, key === undefined ? undefined : T.random.keyData(key))
-    // One pass per parameter where the optimizer can fuse its update with applying it.
-    const [nextParams, nextOptState] = applyGradients(optimizer, result.grads, optState, params)
+    const result = run(
+      params,
+      state,
+      optState,
+      batch.x,
+      batch.y,
+      key === undefined ? undefined : T.random.keyData(key),
+    )
     const batchSize = batch.y.shape[0] ?? 0
     // Metrics from the step's concrete outputs, after it ran (never read inside the staged graph).
     const metrics: StepMetrics =
       isClassification(result.output, batch.y) && batchSize > 0
         ? { loss: T.item(result.value), accuracy: countCorrect(result.output, batch.y) / batchSize }
         : { loss: T.item(result.value) }
-    return { params: nextParams, state: result.state, optState: nextOptState, metrics }
+    return { params: result.params, state: result.state, optState: result.optState, metrics }
   }
   return Object.assign(step, { stats: (): JitStats | undefined => staged?.stats() })
 }
 
-/** What the (possibly staged) part of a step returns. */
-interface ForwardAndGrad<P, S> {
+/** What the (possibly staged) step returns: the loss and output of the batch, and the next trees. */
+interface StepOutputs<P, S, O> {
   readonly value: Tensor
-  readonly grads: P
-  readonly state: S
   readonly output: Tensor
+  readonly params: P
+  readonly state: S
+  readonly optState: O
 }

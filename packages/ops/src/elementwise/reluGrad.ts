@@ -10,24 +10,34 @@ import { reshape } from '../shape/reshape'
 const repeatAlong = (x: Tensor, axis: number, batchShape: ReadonlyArray<number>): Tensor =>
   broadcastTo(reshape(x, [...x.shape.slice(0, axis), 1, ...x.shape.slice(axis)]), batchShape)
 
-/** Whether the fused kernel applies: floats of one dtype (mixed dtypes compose the same values from kernels). */
-const fusable = (ct: Tensor, y: Tensor): boolean => ct.dtype === y.dtype && ct.dtype !== 'int32'
+/** Refuses operands of two shapes (the op does not broadcast: its VJP returns cotangents of `ct`'s shape). */
+const requireOneShape = (ct: { readonly shape: T.Shape }, y: { readonly shape: T.Shape }): void => {
+  if (!T.shapesEqual(ct.shape, y.shape))
+    throw new T.ShapeError(
+      'reluGrad',
+      `ct has shape ${T.fmtShape(ct.shape)} and y ${T.fmtShape(y.shape)}; expected one shape (reluGrad does not broadcast)`,
+    )
+}
 
 /** The `reluGrad` op: inputs `[ct, y]`. @since 0.1.0 */
 export const reluGradOp = defineOp<'reluGrad', [Tensor, Tensor]>({
   name: 'reluGrad',
-  forward: ([ct, y]) => (fusable(ct, y) ? T.reluGrad(ct, y) : T.mul(ct, T.astype(T.greater(y, 0), ct.dtype))),
-  // The forward's two paths, each through its kernels' shape functions.
-  abstract: ([ct, y]) =>
-    fusable(ct, y)
-      ? T.reluGradOutput(ct, y)
-      : T.binaryOutput('mul', ct, T.astypeOutput(T.binaryOutput('greater', y, 0), ct.dtype)),
+  // A select, not a product with the mask: exactly ct or 0 (no NaN from 0 · ∞, no −0).
+  forward: ([ct, y]) => {
+    requireOneShape(ct, y)
+    return T.where(T.greater(y, 0), ct, 0)
+  },
+  // The same check, then the shape functions of the kernels the forward calls.
+  abstract: ([ct, y]) => {
+    requireOneShape(ct, y)
+    return T.whereOutput(T.binaryOutput('greater', y, 0), ct, 0)
+  },
   vjp: (cotangent, [, y], _z, _p, needed) => [
     needed[0] ? reluGrad(cotangent, y) : undefined,
     needed[1] ? T.zeros(y.shape, y.dtype) : undefined,
   ],
-  // Not `batchElementwise`: the fused kernel wants both operands of one shape, so instead of
-  // broadcasting against a size-1 axis the operands line up on the mapped operand's examples' axis.
+  // Not `batchElementwise`: the op wants both operands of one shape (it does not broadcast), so
+  // the operands line up on the mapped operand's examples' axis.
   batch: ([ct, y], [ctAxis, yAxis], p, self): Batched => {
     if (ctAxis !== undefined)
       return [
@@ -41,19 +51,15 @@ export const reluGradOp = defineOp<'reluGrad', [Tensor, Tensor]>({
 
 /**
  * ReLU's backward pass as a differentiable op: `ct` where `y > 0`, else 0, for `ct` and `y` of one
- * shape. `y` is the ReLU's output or input (same sign). The VJPs of `relu` and of `linear(..., 'relu')` use it: one pass instead
- * of a comparison, an int32 mask and a select.
+ * shape. `y` is the ReLU's output or input (same sign). The VJPs of `relu` and of
+ * `linear(..., 'relu')` use it, so their backward pass reads as one named step.
  * @example
  * reluGrad(tensor([5, 6, 7]), tensor([-1, 0, 2])) // [0, 0, 7]
  * @throws ShapeError when `ct` and `y` differ in shape (it does not broadcast).
  * @since 0.1.0
  */
 export const reluGrad = (ct: Tensor, y: Tensor): Tensor => {
-  // The mixed-dtype forward would broadcast, and the VJP would then return a cotangent of the wrong shape.
-  if (!T.shapesEqual(ct.shape, y.shape))
-    throw new T.ShapeError(
-      'reluGrad',
-      `ct has shape ${T.fmtShape(ct.shape)} and y ${T.fmtShape(y.shape)}; expected one shape (reluGrad does not broadcast)`,
-    )
+  // Before applyOp: the error names reluGrad wherever it is called (eager, traced or staged).
+  requireOneShape(ct, y)
   return applyOp(reluGradOp, [ct, y], undefined)
 }

@@ -3,7 +3,7 @@ import { linearOp } from './linear'
 import { matmulEpilogueOp } from './matmulEpilogue'
 
 export { matmul, matmulOp, type MatmulOptions, type MatmulParams } from './matmul'
-export { linear, linearOp, type LinearInputs, type LinearParams } from './linear'
+export { linear, linearOp, type LinearActivation, type LinearInputs, type LinearParams } from './linear'
 export { matmulEpilogue, matmulEpilogueOp, type MatmulEpilogueParams } from './matmulEpilogue'
 export { dot } from './dot'
 export { outer } from './outer'

@@ -21,16 +21,11 @@ export interface SoftmaxCrossEntropyParams {
 /** The op's inputs: logits and labels, of one shape. */
 type LossInputs = [logits: Tensor, labels: Tensor]
 
-/** Classes on the last axis and one float dtype: the fused kernels of `@backfold/tensor` apply. */
-const fusable = (logits: Tensor, labels: Tensor, axis: number): boolean =>
-  axis === logits.shape.length - 1 && logits.dtype === labels.dtype && logits.dtype !== 'int32'
-
 /**
- * The shape rule: `forward`'s two paths, each through the shape functions of the kernels it calls
- * (in the same order), so a staged loss has the eager loss's shape and dtype and throws its errors.
+ * The shape rule: through the shape functions of the kernels `forward` calls (in the same order),
+ * so a staged loss has the eager loss's shape and dtype and throws its errors.
  */
 const lossAval = ([logits, labels]: LossInputs, { axis }: SoftmaxCrossEntropyParams): Aval => {
-  if (fusable(logits, labels, axis)) return T.softmaxCrossEntropyLossOutput(logits, labels)
   const logNormalizer = {
     shape: T.reduceShape('logsumexp', logits.shape, { axes: axis, keepDims: true }),
     dtype: T.reduceDType('logsumexp', logits.dtype),
@@ -75,8 +70,6 @@ const batchLoss = (
 export const softmaxCrossEntropyOp = defineOp<'softmaxCrossEntropy', LossInputs, SoftmaxCrossEntropyParams>({
   name: 'softmaxCrossEntropy',
   forward: ([logits, labels], { axis }) => {
-    // Classes on the last axis, one float dtype: one fused pass per row.
-    if (fusable(logits, labels, axis)) return T.softmaxCrossEntropyLoss(logits, labels)
     // logsumexp(logits) − logits (= −logSoftmax) is finite for any finite logits: ±1000 cannot overflow.
     const negLogProbs = T.sub(T.logsumexp(logits, { axes: axis, keepDims: true }), logits)
     // A class with label 0 contributes 0 even where its logit is −∞ (a masked class), not 0 · ∞ = NaN.
@@ -85,14 +78,6 @@ export const softmaxCrossEntropyOp = defineOp<'softmaxCrossEntropy', LossInputs,
   },
   abstract: lossAval,
   vjp: (ct, [logits, labels], _y, { axis }, needed) => {
-    // First order (nothing traced) on the last axis: the logits' cotangent in one fused pass; under
-    // an enclosing transformation, ops (so the gradient can itself be differentiated), and under
-    // vmap (a batch of values, which a kernel would take for one example) ops too.
-    const fusedLogits =
-      needed[0] &&
-      fusable(logits, labels, axis) &&
-      ct.dtype === logits.dtype &&
-      [ct, logits, labels].every((t) => !T.isAbstract(t))
     // ȳ has the class axis removed; put it back as size 1 so it broadcasts over the classes.
     const perExample = (): Tensor =>
       reshape(
@@ -100,7 +85,6 @@ export const softmaxCrossEntropyOp = defineOp<'softmaxCrossEntropy', LossInputs,
         logits.shape.map((d, i) => (i === axis ? 1 : d)),
       )
     const logitsCotangent = (): Tensor => {
-      if (fusedLogits) return T.softmaxCrossEntropyGrad(ct, logits, labels)
       const labelMass = sum(labels, { axis, keepDims: true })
       return mul(perExample(), sub(mul(softmax(logits, { axis }), labelMass), labels))
     }
@@ -114,7 +98,7 @@ export const softmaxCrossEntropyOp = defineOp<'softmaxCrossEntropy', LossInputs,
 })
 
 /**
- * Softmax cross-entropy, fused and stable: the per-example loss
+ * Softmax cross-entropy, stable: the per-example loss
  * `−Σ labels ⊙ logSoftmax(logits)` along `axis` (default the last), with that axis removed.
  * `labels` has the shape of `logits` and holds probabilities (one-hot or soft); for labels that
  * sum to 1 this is `logsumexp(logits) − Σ labels ⊙ logits`. Logits of ±1000 give finite values and

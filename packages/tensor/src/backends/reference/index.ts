@@ -4,11 +4,9 @@ import { reduce } from './reduce'
 import { cumprod, cumsum } from './cumulative'
 import { argsort } from './sort'
 import { matmul } from './matmul'
-import { linear } from './linear'
 import { transpose, broadcastTo, slice, pad, concat } from './layout'
 import { gather, scatterAdd, takeAlongAxisLoop, scatterAddAlongAxisLoop, oneHotLoop } from './gather'
 import { conv2d, conv2dBackwardInput, conv2dBackwardFilter } from './conv'
-import { adamUpdate, axpy, reluGrad, softmaxCrossEntropy, softmaxCrossEntropyGrad } from './fused'
 import { elementwiseProgram } from './program'
 import { reductionProgram } from './reductionProgram'
 import { maxPool2d, maxPool2dBackward, maxPool2dSelect, avgPool2d, avgPool2dBackward } from './pool'
@@ -29,7 +27,6 @@ export const referenceBackend: Backend = {
   cumsum,
   argsort,
   matmul,
-  linear,
   transpose,
   broadcastTo,
   slice,
@@ -48,11 +45,6 @@ export const referenceBackend: Backend = {
   maxPool2dSelect,
   avgPool2d,
   avgPool2dBackward,
-  axpy,
-  reluGrad,
-  adamUpdate,
-  softmaxCrossEntropy,
-  softmaxCrossEntropyGrad,
   elementwiseProgram,
   reductionProgram,
 }

@@ -1,9 +1,8 @@
 import type { Backend } from '../../backend'
 import { referenceBackend } from '../reference/index'
-import { linear, matmul } from './matmul'
+import { matmul } from './matmul'
 import { unary } from './elementwise'
 import { conv2d, conv2dBackwardInput, conv2dBackwardFilter } from './conv'
-import { adamUpdate, axpy, reluGrad } from './fused'
 import { elementwiseProgram } from './program'
 import { reductionProgram } from './reduction'
 import { matmulEpilogue } from './epilogue'
@@ -15,8 +14,7 @@ export { setThreads, getThreads, threadPoolStatus, type ThreadPoolStatus } from 
 
 /**
  * The reference backend with its hot float32 kernels (matmul, conv2d and both conv2d gradients,
- * relu, and the fused reluGrad, axpy and adamUpdate) on WebAssembly SIMD code generated at load
- * time, and float32 elementwise and reduction programs (arithmetic, min/max, rounding, exp, log,
+ * relu) on WebAssembly SIMD code generated at load time, and float32 elementwise and reduction programs (arithmetic, min/max, rounding, exp, log,
  * tanh, sigmoid, softplus, sin, cos, row sums and maxima, ...: see `elementwiseProgram` and
  * `reductionProgram`) as one generated kernel per program. Other dtypes, tiny
  * products and every other op run on the reference loops. Large float32
@@ -31,13 +29,9 @@ export const wasmBackend: Backend = {
   name: 'wasm',
   unary,
   matmul,
-  linear,
   conv2d,
   conv2dBackwardInput,
   conv2dBackwardFilter,
-  axpy,
-  reluGrad,
-  adamUpdate,
   elementwiseProgram,
   reductionProgram,
   matmulEpilogue,

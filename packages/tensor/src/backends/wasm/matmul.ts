@@ -1,10 +1,9 @@
-import type { Activation, MatmulSpec } from '../../backend'
+import type { MatmulSpec } from '../../backend'
 import type { Tensor } from '../../tensor'
 import { sizeOf } from '../../shape'
 import { unsafeTensor } from '../../tensor'
 import { batchOffsets, matmul as referenceMatmul } from '../reference/matmul'
-import { linear as referenceLinear } from '../reference/linear'
-import { gemmInstance, orFallback } from './runtime'
+import { orFallback } from './runtime'
 import { gemm, threadedArena } from './threads'
 
 /**
@@ -69,59 +68,3 @@ export const matmul = (a: Tensor, b: Tensor, spec: MatmulSpec): Tensor =>
         () => referenceMatmul(a, b, spec),
       )
     : referenceMatmul(a, b, spec)
-
-/**
- * float32 `Backend.linear` on the wasm GEMM: `x` [m, k] times `w` [n, k] transposed, then the bias
- * (`addRows`) and ReLU (`relu`, f32x4.max) applied in wasm memory before the one copy out, so the
- * epilogue costs two SIMD passes over a product still in cache instead of a scalar JS pass.
- */
-export const wasmLinearFloat32 = (
-  x: Tensor,
-  w: Tensor,
-  b: Tensor | undefined,
-  activation: Activation,
-  spec: MatmulSpec,
-): Tensor => {
-  const { m, n, k } = spec
-  const xData = x.data
-  const wData = w.data
-  const outSize = m * n
-  const out = new Float32Array(outSize)
-  const biasSize = b === undefined ? 0 : n
-  const { heap, base } = threadedArena(xData.length + wData.length + outSize + biasSize, m * n * k)
-  const xAt = base
-  const wAt = xAt + xData.length * 4
-  const cAt = wAt + wData.length * 4
-  const biasAt = cAt + outSize * 4
-  heap.set(xData, xAt >> 2)
-  heap.set(wData, wAt >> 2)
-  if (k === 0) heap.fill(0, cAt >> 2, (cAt >> 2) + outSize)
-  else gemm(false, true, m, n, k, xAt, wAt, cAt, n, false)
-  const kernels = gemmInstance()
-  if (b !== undefined) {
-    heap.set(b.data, biasAt >> 2)
-    kernels.addRows(cAt, biasAt, m, n)
-  }
-  if (activation === 'relu') kernels.relu(cAt, outSize)
-  out.set(heap.subarray(cAt >> 2, (cAt >> 2) + outSize))
-  return unsafeTensor('float32', [m, n], out)
-}
-
-/**
- * `Backend.linear` of the wasm backend: float32 layers big enough to pay for the copies on the
- * SIMD GEMM with the epilogue in wasm memory; everything else on the reference.
- * @since 0.1.0
- */
-export const linear = (
-  x: Tensor,
-  w: Tensor,
-  b: Tensor | undefined,
-  activation: Activation,
-  spec: MatmulSpec,
-): Tensor =>
-  x.dtype === 'float32' && spec.m * spec.n * spec.k >= MIN_WORK && spec.m * spec.n > 0
-    ? orFallback(
-        () => wasmLinearFloat32(x, w, b, activation, spec),
-        () => referenceLinear(x, w, b, activation, spec),
-      )
-    : referenceLinear(x, w, b, activation, spec)
