@@ -37,6 +37,7 @@ export type LearningRate = number | Schedule
  * The library's schedules (`cosineDecay`, ...) are `NumericSchedule`s: they also take a plain number.
  * @example
  * import * as O from '@backfold/ops'
+ * import type { Schedule } from '@backfold/nn'
  * // halve the rate every 100 steps
  * const halving: Schedule = (step) => O.mul(0.1, O.pow(0.5, O.floor(O.div(step, 100))))
  * @since 0.1.0

@@ -208,8 +208,10 @@ const batchAttention = (
  * The VJP keeps no probabilities: it recomputes them from q and k (the memory-saving rule), and is
  * written with ops, so it can itself be differentiated.
  * @example
+ * import * as T from '@backfold/tensor'
  * import { scaledDotProductAttention } from '@backfold/ops'
- * const out = scaledDotProductAttention(q, k, v, { causal: true }) // q, k, v: [B, H, L, d]
+ * const [q, k, v] = [T.ones([1, 2, 4, 8]), T.ones([1, 2, 4, 8]), T.ones([1, 2, 4, 8])] // [B, H, L, d]
+ * const out = scaledDotProductAttention(q, k, v, { causal: true }) // [1, 2, 4, 8]
  * @throws ShapeError for ranks below 2, mismatched d or key counts, or a mask that does not broadcast;
  *   DTypeError unless q, k, v share a float dtype and the mask is int32 or that dtype; ValueError
  *   for an unknown option or a non-finite scale.

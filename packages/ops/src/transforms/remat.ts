@@ -23,9 +23,12 @@ import { closedOverValues, multiOutputNode, primalsOf } from './closure'
  * Inside `vmap` or `jit` (as the innermost transformation) and outside any transformation it is just
  * `f`. `f` must be a pure function: it runs once more as a probe that finds the values it closed over.
  * @example
+ * import * as T from '@backfold/tensor'
+ * import type { Tensor } from '@backfold/tensor'
  * import { remat, grad, tanh, matmul, sum } from '@backfold/ops'
- * const block = remat((x: Tensor) => tanh(matmul(tanh(matmul(x, w1)), w2)))
- * const g = grad((w: Tensor) => sum(block(w)))(x0) // keeps x and the output, not the inner tanh
+ * const [x0, w2] = [T.ones([2, 4]), T.ones([4, 4])]
+ * const block = remat((x: Tensor, w1: Tensor) => tanh(matmul(tanh(matmul(x, w1)), w2)))
+ * const g = grad((w1: Tensor) => sum(block(x0, w1)))(T.ones([4, 4])) // keeps the inputs and output, not the inner tanh
  * @throws ValueError when `f` is not a function.
  * @since 0.3.0
  */

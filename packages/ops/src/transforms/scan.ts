@@ -191,7 +191,8 @@ const differentiable = (
  * that finds the values it closed over), so it must be a pure function applying the same ops at
  * every step.
  * @example
- * import { scan, add, tensor } from '@backfold/ops'
+ * import { tensor, type Tensor } from '@backfold/tensor'
+ * import { scan, add } from '@backfold/ops'
  * // a cumulative sum: carry the running total, emit it at each step
  * const [total, running] = scan((c: Tensor, x: Tensor) => { const s = add(c, x); return [s, s] }, tensor(0), tensor([1, 2, 3]))
  * // total 6, running [1, 3, 6]
