@@ -483,6 +483,51 @@ describe('exportOnnx: a custom kind (defineLayer with an onnx emitter)', () => {
   })
 })
 
+describe('exportOnnx: rmsNorm, groupNorm and the convolution layers of issue 15', () => {
+  it('rmsNorm (one and two trailing dims, with and without weight) on opsets 13, 17 and 18+', async () => {
+    const model = L.sequential(L.dense(6), L.rmsNorm({ eps: 1e-3 }), L.dense(8), L.rmsNorm({ affine: false }))
+    const trained = initialise(model, [5])
+    const seq = L.sequential(L.embedding(9, 4), L.rmsNorm({ axes: 2, eps: 0.01 }), L.flatten(), L.dense(2))
+    const seqTrained = initialise(seq, [3])
+    for (const opset of [13, 17, 18, 23]) {
+      await check(model, trained, { inputShape: [5], opset }, normal(31, [4, 5]))
+      await check(
+        seq,
+        seqTrained,
+        { inputShape: [3], opset },
+        T.tensor(
+          [
+            [1, 8, 0],
+            [4, 4, 2],
+          ],
+          'int32',
+        ),
+      )
+    }
+  })
+
+  it('groupNorm on [C, H, W] and [C, L], affine or not, symbolic batch', async () => {
+    const model = L.sequential(
+      L.conv2d(6, 3, { padding: 1 }),
+      L.groupNorm(3, { eps: 1e-3 }),
+      L.relu(),
+      L.groupNorm(2, { affine: false }),
+      L.groupNorm(6),
+    )
+    const trained = initialise(model, [2, 5, 4])
+    for (const opset of [13, 21])
+      await check(
+        model,
+        trained,
+        { inputShape: [2, 5, 4], opset },
+        normal(32, [3, 2, 5, 4]),
+        normal(33, [1, 2, 5, 4]),
+      )
+    const flat = L.sequential(L.groupNorm(2), L.flatten(), L.dense(3))
+    await check(flat, initialise(flat, [4, 7]), { inputShape: [4, 7] }, normal(34, [2, 4, 7]))
+  })
+})
+
 describe('saveOnnx', () => {
   const dir = mkdtempSync(join(tmpdir(), 'backfold-onnx-'))
   afterAll(() => rmSync(dir, { recursive: true, force: true }))

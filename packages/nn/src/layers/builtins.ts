@@ -18,6 +18,8 @@ import { flattenKind } from './flatten'
 import { geluKind } from './gelu'
 import { globalAvgPool2dKind } from './globalAvgPool2d'
 import { layerNormKind } from './layerNorm'
+import { rmsNormKind } from './rmsNorm'
+import { groupNormKind } from './groupNorm'
 import { leakyReluKind } from './leakyRelu'
 import { maxPool2dKind } from './maxPool2d'
 import { parallelKind, type ParallelConfig } from './parallel'
@@ -54,6 +56,8 @@ export interface BuiltinLayerConfigs {
   readonly dropout: Plain<'dropout', { rate: number }>
   readonly batchNorm: Plain<'batchNorm', { momentum?: number; eps?: number; affine?: boolean; dtype?: DType }>
   readonly layerNorm: Plain<'layerNorm', { axes?: number; eps?: number; affine?: boolean; dtype?: DType }>
+  readonly rmsNorm: Plain<'rmsNorm', { axes?: number; eps?: number; affine?: boolean; dtype?: DType }>
+  readonly groupNorm: Plain<'groupNorm', { groups: number; eps?: number; affine?: boolean; dtype?: DType }>
   readonly embedding: Plain<'embedding', { numEmbeddings: number; dim: number; dtype?: DType }>
   readonly relu: Plain<'relu'>
   readonly leakyRelu: Plain<'leakyRelu', { slope?: number }>
@@ -88,6 +92,8 @@ export const builtinKinds: { readonly [K in BuiltinKind]: LayerKind<K> & { reado
   dropout: dropoutKind,
   batchNorm: batchNormKind,
   layerNorm: layerNormKind,
+  rmsNorm: rmsNormKind,
+  groupNorm: groupNormKind,
   embedding: embeddingKind,
   relu: reluKind,
   leakyRelu: leakyReluKind,

@@ -1,0 +1,184 @@
+// rmsNorm, groupNorm, conv1d, grouped conv2d and conv2dTranspose: shapes, values against naive loops
+// written here from the formulas, gradients against finite differences, config round trips.
+import { describe, it, expect } from 'vitest'
+import * as E from 'fp-ts/lib/Either.js'
+import * as O from '@backfold/ops'
+import type { Shape, Tensor } from '@backfold/tensor'
+import type { ApplyContext, Layer } from '../src/layer'
+import * as L from '../src/layers/index'
+import { decodeModel, encodeModel } from '../src/config/index'
+import { unwrap, leftOf, key, randn, evalCtx } from './helpers'
+
+const expectClose = (
+  actual: Tensor,
+  expectedShape: Shape,
+  expected: ArrayLike<number>,
+  tol = 1e-10,
+): void => {
+  expect(actual.shape).toEqual(expectedShape)
+  expect(actual.data.length).toBe(expected.length)
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual.data[i]!
+    const e = expected[i]!
+    if (!(Math.abs(a - e) <= tol * (1 + Math.abs(e))))
+      throw new Error(`element ${i}: got ${a}, expected ${e}`)
+  }
+}
+
+const expectVjp = (f: (...args: Tensor[]) => Tensor, args: ReadonlyArray<Tensor>): void => {
+  const report = O.checkVjp(f, args, { maxJacobianEntries: 20000 })
+  expect(report.ok, report.message).toBe(true)
+}
+
+const run = <P, S>(layer: Layer<P, S>, params: P, state: S, x: Tensor, ctx: ApplyContext = evalCtx): Tensor =>
+  layer.apply(params, state, x, ctx)[0]
+
+/** Config JSON → layer → the same config, and the decoded layer computes what the original does. */
+const sameAfterDecode = <P, S>(layer: Layer<P, S>, inShape: Shape, x: Tensor): void => {
+  const encoded = encodeModel(layer)
+  if (E.isLeft(encoded)) throw new Error(encoded.left.message)
+  const decoded = decodeModel(JSON.parse(JSON.stringify(encoded.right)))
+  if (E.isLeft(decoded)) throw new Error(decoded.left.message)
+  expect(decoded.right.config).toEqual(layer.config)
+  const init = unwrap(layer.init(key(3), inShape))
+  const again = unwrap(decoded.right.init(key(3), inShape))
+  expect(again.outShape).toEqual(init.outShape)
+  const a = run(layer, init.params, init.state, x)
+  const b = run(decoded.right, init.params, init.state, x)
+  expectClose(b, a.shape, a.data)
+}
+
+/** A direct loop: per example, the last `count` dims (`size` values) scaled by 1/√(mean x² + eps), times w. */
+const rmsReference = (x: Tensor, size: number, eps: number, weight?: Tensor): number[] => {
+  const out: number[] = []
+  for (let start = 0; start < x.data.length; start += size) {
+    let sum = 0
+    for (let i = 0; i < size; i++) sum += x.data[start + i]! ** 2
+    const scale = 1 / Math.sqrt(sum / size + eps)
+    for (let i = 0; i < size; i++) out.push(x.data[start + i]! * scale * (weight?.data[i] ?? 1))
+  }
+  return out
+}
+
+describe('rmsNorm', () => {
+  it('infers a weight over the last `axes` dimensions; bad shapes and options are path errors', () => {
+    expect(unwrap(L.rmsNorm().init(key(0), [4, 6])).params.weight.shape).toEqual([6])
+    expect(unwrap(L.rmsNorm({ axes: 2 }).init(key(0), [4, 6])).params.weight.shape).toEqual([4, 6])
+    expect(unwrap(L.rmsNorm({ affine: false }).init(key(0), [4, 6])).params).toEqual({})
+    const e = leftOf(L.rmsNorm({ axes: 3 }).init(key(0), [4, 6]))
+    expect(e.path).toBe('rmsNorm')
+    expect(e.message).toContain('[4,6]')
+    expect(leftOf(L.rmsNorm({ axes: 0 }).init(key(0), [4])).message).toContain('axes')
+    expect(leftOf(L.rmsNorm({ eps: -1 }).init(key(0), [4])).message).toContain('eps')
+    expect(() => L.rmsNorm({ epsilon: 1 } as never)).toThrow(/epsilon/)
+  })
+
+  it('matches a naive loop, with and without weight, over one and two trailing dims', () => {
+    const x = randn(1, [2, 3, 4])
+    const w1 = randn(2, [4])
+    expectClose(run(L.rmsNorm({ eps: 1e-3 }), { weight: w1 }, {}, x), [2, 3, 4], rmsReference(x, 4, 1e-3, w1))
+    const w2 = randn(3, [3, 4])
+    expectClose(
+      run(L.rmsNorm({ axes: 2, eps: 0.5 }), { weight: w2 }, {}, x, { training: true }),
+      [2, 3, 4],
+      rmsReference(x, 12, 0.5, w2),
+    )
+    expectClose(run(L.rmsNorm({ affine: false }), {}, {}, x), [2, 3, 4], rmsReference(x, 4, 1e-6))
+  })
+
+  it('has the right gradient w.r.t. input and weight', () => {
+    const layer = L.rmsNorm({ eps: 1e-2 })
+    expectVjp((x, w) => run(layer, { weight: w }, {}, x), [randn(4, [3, 4]), randn(5, [4])])
+    const two = L.rmsNorm({ axes: 2, eps: 1e-2 })
+    expectVjp((x, w) => run(two, { weight: w }, {}, x), [randn(6, [2, 2, 3]), randn(7, [2, 3])])
+  })
+
+  it('round-trips its config', () => {
+    sameAfterDecode(L.rmsNorm({ axes: 2, eps: 1e-4 }), [3, 4], randn(8, [2, 3, 4]))
+    sameAfterDecode(L.rmsNorm({ affine: false }), [5], randn(9, [2, 5]))
+  })
+})
+
+/** A direct loop over [N, C, ...]: statistics per (example, group of C/G channels), affine per channel. */
+const groupNormReference = (
+  x: Tensor,
+  groups: number,
+  eps: number,
+  weight?: Tensor,
+  bias?: Tensor,
+): number[] => {
+  const [n, c] = [x.shape[0]!, x.shape[1]!]
+  const spatial = x.data.length / (n * c)
+  const perGroup = (c / groups) * spatial
+  const out = new Array<number>(x.data.length)
+  for (let b = 0; b < n; b++)
+    for (let g = 0; g < groups; g++) {
+      const start = (b * c + (g * c) / groups) * spatial
+      let mean = 0
+      for (let i = 0; i < perGroup; i++) mean += x.data[start + i]!
+      mean /= perGroup
+      let variance = 0
+      for (let i = 0; i < perGroup; i++) variance += (x.data[start + i]! - mean) ** 2
+      variance /= perGroup
+      for (let i = 0; i < perGroup; i++) {
+        const channel = (g * c) / groups + Math.floor(i / spatial)
+        const v = (x.data[start + i]! - mean) / Math.sqrt(variance + eps)
+        out[start + i] = v * (weight?.data[channel] ?? 1) + (bias?.data[channel] ?? 0)
+      }
+    }
+  return out
+}
+
+describe('groupNorm', () => {
+  it('infers per-channel weight and bias; groups that do not divide C are path errors', () => {
+    const init = unwrap(L.groupNorm(2).init(key(0), [6, 4, 4]))
+    expect(init.params.weight.shape).toEqual([6])
+    expect(init.params.bias.shape).toEqual([6])
+    expect(init.outShape).toEqual([6, 4, 4])
+    const e = leftOf(L.groupNorm(4).init(key(0), [6, 5]))
+    expect(e.path).toBe('groupNorm')
+    expect(e.message).toContain('[6,5]')
+    expect(e.message).toContain('groups (4)')
+    expect(leftOf(L.groupNorm(0).init(key(0), [6])).message).toContain('groups')
+    expect(leftOf(L.groupNorm(1).init(key(0), [])).message).toContain('rank >= 1')
+    expect(() => L.groupNorm(2, { momentum: 1 } as never)).toThrow(/momentum/)
+  })
+
+  it('matches a naive loop on [N, C, H, W] and [N, C, L], and on the extremes (1 group, C groups)', () => {
+    const x4 = randn(10, [2, 6, 3, 2])
+    const w = randn(11, [6])
+    const b = randn(12, [6])
+    expectClose(
+      run(L.groupNorm(3), { weight: w, bias: b }, {}, x4),
+      [2, 6, 3, 2],
+      groupNormReference(x4, 3, 1e-5, w, b),
+    )
+    const x3 = randn(13, [3, 4, 5])
+    const w3 = randn(19, [4])
+    const b3 = randn(20, [4])
+    for (const groups of [1, 2, 4])
+      expectClose(
+        run(L.groupNorm(groups, { eps: 0.1 }), { weight: w3, bias: b3 }, {}, x3),
+        [3, 4, 5],
+        groupNormReference(x3, groups, 0.1, w3, b3),
+      )
+    expectClose(
+      run(L.groupNorm(2, { affine: false }), {}, {}, x3),
+      [3, 4, 5],
+      groupNormReference(x3, 2, 1e-5),
+    )
+  })
+
+  it('has the right gradient w.r.t. input, weight and bias', () => {
+    const layer = L.groupNorm(2, { eps: 1e-2 })
+    expectVjp(
+      (x, w, b) => run(layer, { weight: w, bias: b }, {}, x),
+      [randn(14, [2, 4, 3]), randn(15, [4]), randn(16, [4])],
+    )
+  })
+
+  it('round-trips its config', () => {
+    sameAfterDecode(L.groupNorm(2, { eps: 1e-3 }), [4, 3, 3], randn(17, [2, 4, 3, 3]))
+    sameAfterDecode(L.groupNorm(3, { affine: false }), [6, 2], randn(18, [2, 6, 2]))
+  })
+})
