@@ -182,3 +182,82 @@ describe('groupNorm', () => {
     sameAfterDecode(L.groupNorm(3, { affine: false }), [6, 2], randn(18, [2, 6, 2]))
   })
 })
+
+/**
+ * A direct loop: y[n, o, j] = bias[o] + Σ_c Σ_t x[n, c, j·stride + t·dilation − left] · w[o, c, t]
+ * (zero outside [0, L)), for `outLength` outputs.
+ */
+const conv1dReference = (
+  x: Tensor,
+  w: Tensor,
+  bias: Tensor | undefined,
+  g: { stride: number; dilation: number; left: number; outLength: number },
+): number[] => {
+  const [n, c, length] = x.shape as [number, number, number]
+  const [o, , k] = w.shape as [number, number, number]
+  const out: number[] = []
+  for (let b = 0; b < n; b++)
+    for (let oc = 0; oc < o; oc++)
+      for (let j = 0; j < g.outLength; j++) {
+        let sum = bias?.data[oc] ?? 0
+        for (let ic = 0; ic < c; ic++)
+          for (let t = 0; t < k; t++) {
+            const pos = j * g.stride + t * g.dilation - g.left
+            if (pos >= 0 && pos < length)
+              sum += x.data[(b * c + ic) * length + pos]! * w.data[(oc * c + ic) * k + t]!
+          }
+        out.push(sum)
+      }
+  return out
+}
+
+describe('conv1d', () => {
+  it('infers [outChannels, L′] and a PyTorch-layout weight; bad inputs and geometry are path errors', () => {
+    const init = unwrap(L.conv1d(5, 3, { stride: 2, padding: [1, 2], dilation: 2 }).init(key(0), [4, 11]))
+    expect(init.params.weight.shape).toEqual([5, 4, 3])
+    expect(init.params.bias.shape).toEqual([5])
+    // floor((11 + 3 − 2·2 − 1) / 2) + 1 = 5
+    expect(init.outShape).toEqual([5, 5])
+    expect(unwrap(L.conv1d(2, 3, { padding: 'same' }).init(key(0), [1, 9])).outShape).toEqual([2, 9])
+    expect(unwrap(L.conv1d(2, 3, { useBias: false }).init(key(0), [1, 9])).params).not.toHaveProperty('bias')
+    const rank = leftOf(L.conv1d(2, 3).init(key(0), [1, 4, 4]))
+    expect(rank.path).toBe('conv1d')
+    expect(rank.message).toContain('[channels, length]')
+    expect(leftOf(L.conv1d(2, 5).init(key(0), [1, 4])).message).toMatch(/larger than the padded input/)
+    expect(leftOf(L.conv1d(2, 3, { padding: [1, 2, 3] as never }).init(key(0), [1, 4])).message).toMatch(
+      /padding/,
+    )
+    expect(leftOf(L.conv1d(2, 3, { stride: 0 }).init(key(0), [1, 4])).message).toMatch(/stride/)
+    expect(leftOf(L.conv1d(0, 3).init(key(0), [1, 4])).message).toMatch(/outChannels/)
+    expect(() => L.conv1d(2, 3, { groups: 2 } as never)).toThrow(/groups/)
+  })
+
+  it('matches a naive loop (stride, dilation, asymmetric and same padding, with and without bias)', () => {
+    const x = randn(21, [2, 3, 10])
+    const w = randn(22, [4, 3, 3])
+    const b = randn(23, [4])
+    const y = run(L.conv1d(4, 3, { stride: 2, dilation: 2, padding: [2, 1] }), { weight: w, bias: b }, {}, x)
+    // floor((10 + 3 − 4 − 1) / 2) + 1 = 5
+    expectClose(y, [2, 4, 5], conv1dReference(x, w, b, { stride: 2, dilation: 2, left: 2, outLength: 5 }))
+    // 'same' with an odd kernel: one on each side.
+    const same = run(L.conv1d(4, 3, { padding: 'same', useBias: false }), { weight: w }, {}, x)
+    expectClose(
+      same,
+      [2, 4, 10],
+      conv1dReference(x, w, undefined, { stride: 1, dilation: 1, left: 1, outLength: 10 }),
+    )
+  })
+
+  it('has the right gradient w.r.t. input, weight and bias', () => {
+    const layer = L.conv1d(2, 2, { stride: 2, padding: 1 })
+    expectVjp(
+      (x, w, b) => run(layer, { weight: w, bias: b }, {}, x),
+      [randn(24, [2, 3, 5]), randn(25, [2, 3, 2]), randn(26, [2])],
+    )
+  })
+
+  it('round-trips its config', () => {
+    sameAfterDecode(L.conv1d(3, 2, { stride: 2, padding: [0, 1], dilation: 1 }), [2, 7], randn(27, [2, 2, 7]))
+    sameAfterDecode(L.conv1d(2, 3, { padding: 'same', useBias: false }), [2, 6], randn(28, [1, 2, 6]))
+  })
+})

@@ -526,6 +526,30 @@ describe('exportOnnx: rmsNorm, groupNorm and the convolution layers of issue 15'
     const flat = L.sequential(L.groupNorm(2), L.flatten(), L.dense(3))
     await check(flat, initialise(flat, [4, 7]), { inputShape: [4, 7] }, normal(34, [2, 4, 7]))
   })
+
+  it('conv1d: strided, dilated, asymmetric and same padding, no bias; symbolic batch and fixed length', async () => {
+    const model = L.sequential(
+      L.conv1d(4, 3, { padding: 'same' }),
+      L.relu(),
+      L.conv1d(5, 2, { stride: 2, dilation: 2, padding: [1, 0], useBias: false }),
+      L.groupNorm(5),
+      L.conv1d(3, 3, { padding: 'same', stride: 2 }),
+      L.flatten(),
+      L.dense(2),
+    )
+    const trained = initialise(model, [2, 13])
+    const s = await check(
+      model,
+      trained,
+      { inputShape: [2, 13] },
+      normal(35, [3, 2, 13]),
+      normal(36, [1, 2, 13]),
+    )
+    expect(metadataShape(s.inputMetadata)).toEqual(['N', 2, 13])
+    expect(
+      decodeGraph(exported(model, trained, { inputShape: [2, 13] })).nodes.map((n) => n.opType),
+    ).toContain('Conv')
+  })
 })
 
 describe('saveOnnx', () => {

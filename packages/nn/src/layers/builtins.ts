@@ -10,6 +10,7 @@ import type { LayerKind } from './define'
 import { avgPool2dKind } from './avgPool2d'
 import { batchNormKind } from './batchNorm'
 import { conv2dKind, type Conv2dConfig } from './conv2d'
+import { conv1dKind, type Conv1dConfig } from './conv1d'
 import { denseKind, type DenseConfig } from './dense'
 import { dropoutKind } from './dropout'
 import { eluKind } from './elu'
@@ -49,6 +50,7 @@ export interface BuiltinLayerConfigs {
   readonly residual: ResidualConfig
   readonly dense: DenseConfig
   readonly conv2d: Conv2dConfig
+  readonly conv1d: Conv1dConfig
   readonly maxPool2d: Pool2dConfig<'maxPool2d'>
   readonly avgPool2d: Pool2dConfig<'avgPool2d'>
   readonly globalAvgPool2d: Plain<'globalAvgPool2d'>
@@ -85,6 +87,7 @@ export const builtinKinds: { readonly [K in BuiltinKind]: LayerKind<K> & { reado
   residual: residualKind,
   dense: denseKind,
   conv2d: conv2dKind,
+  conv1d: conv1dKind,
   maxPool2d: maxPool2dKind,
   avgPool2d: avgPool2dKind,
   globalAvgPool2d: globalAvgPool2dKind,

@@ -7,6 +7,15 @@ export { dense } from './dense'
 export type { DenseParams, DenseParamsNoBias, DenseParamsFor, DenseOptions, DenseActivation } from './dense'
 export { conv2d } from './conv2d'
 export type { Conv2dParams, Conv2dParamsNoBias, Conv2dParamsFor, Conv2dLayerOptions } from './conv2d'
+export { conv1d } from './conv1d'
+export type {
+  Conv1dParams,
+  Conv1dParamsNoBias,
+  Conv1dParamsFor,
+  Conv1dLayerOptions,
+  Padding1d,
+  Conv1dConfig,
+} from './conv1d'
 export { maxPool2d } from './maxPool2d'
 export { avgPool2d } from './avgPool2d'
 export { globalAvgPool2d } from './globalAvgPool2d'
