@@ -261,3 +261,82 @@ describe('conv1d', () => {
     sameAfterDecode(L.conv1d(2, 3, { padding: 'same', useBias: false }), [2, 6], randn(28, [1, 2, 6]))
   })
 })
+
+/**
+ * A direct loop for grouped conv2d, PyTorch's definition: output channel o (in group g = o / (O/G))
+ * sees input channels g·C/G ... (g+1)·C/G − 1 through w[o, c − g·C/G, ·, ·]; stride 1, symmetric `pad`.
+ */
+const groupedConvReference = (x: Tensor, w: Tensor, bias: Tensor, groups: number, pad: number): number[] => {
+  const [n, c, h, wd] = x.shape as [number, number, number, number]
+  const [o, cg, kh, kw] = w.shape as [number, number, number, number]
+  const [oh, ow] = [h + 2 * pad - kh + 1, wd + 2 * pad - kw + 1]
+  const out: number[] = []
+  for (let b = 0; b < n; b++)
+    for (let oc = 0; oc < o; oc++) {
+      const g = Math.floor(oc / (o / groups))
+      for (let i = 0; i < oh; i++)
+        for (let j = 0; j < ow; j++) {
+          let sum = bias.data[oc]!
+          for (let ci = 0; ci < cg; ci++)
+            for (let p = 0; p < kh; p++)
+              for (let q = 0; q < kw; q++) {
+                const [r, s] = [i + p - pad, j + q - pad]
+                if (r < 0 || r >= h || s < 0 || s >= wd) continue
+                sum +=
+                  x.data[((b * c + g * cg + ci) * h + r) * wd + s]! *
+                  w.data[((oc * cg + ci) * kh + p) * kw + q]!
+              }
+          out.push(sum)
+        }
+    }
+  expect(c).toBe(cg * groups)
+  return out
+}
+
+describe('conv2d with groups (grouped and depthwise)', () => {
+  it('infers a [out, in/groups, kh, kw] weight; groups that do not divide both channel counts are path errors', () => {
+    expect(unwrap(L.conv2d(6, 3, { groups: 2 }).init(key(0), [4, 5, 5])).params.weight.shape).toEqual([
+      6, 2, 3, 3,
+    ])
+    const depthwise = unwrap(L.conv2d(8, [3, 2], { groups: 4, padding: 'same' }).init(key(0), [4, 5, 5]))
+    expect(depthwise.params.weight.shape).toEqual([8, 1, 3, 2])
+    expect(depthwise.outShape).toEqual([8, 5, 5])
+    const e = leftOf(L.conv2d(6, 3, { groups: 4 }).init(key(0), [4, 5, 5]))
+    expect(e.path).toBe('conv2d')
+    expect(e.message).toContain('groups (4)')
+    expect(e.message).toContain('[4,5,5]')
+    expect(leftOf(L.conv2d(6, 3, { groups: 0 }).init(key(0), [4, 5, 5])).message).toContain('groups')
+    // groups = 1 writes no `groups` into the config, so 0.1 configs and new ones stay identical.
+    expect(L.conv2d(6, 3).config).not.toHaveProperty('groups')
+  })
+
+  it('matches a naive grouped loop for 2 groups and for depthwise (groups = C, channel multiplier 2)', () => {
+    const x = randn(41, [2, 4, 5, 4])
+    const w = randn(42, [6, 2, 3, 2])
+    const b = randn(43, [6])
+    expectClose(
+      run(L.conv2d(6, [3, 2], { groups: 2, padding: 1 }), { weight: w, bias: b }, {}, x),
+      [2, 6, 5, 5],
+      groupedConvReference(x, w, b, 2, 1),
+    )
+    const wd = randn(44, [8, 1, 3, 3])
+    const bd = randn(45, [8])
+    expectClose(
+      run(L.conv2d(8, 3, { groups: 4 }), { weight: wd, bias: bd }, {}, x),
+      [2, 8, 3, 2],
+      groupedConvReference(x, wd, bd, 4, 0),
+    )
+  })
+
+  it('has the right gradient w.r.t. input, weight and bias', () => {
+    const layer = L.conv2d(4, 2, { groups: 2, stride: [1, 2], padding: 1 })
+    expectVjp(
+      (x, w, b) => run(layer, { weight: w, bias: b }, {}, x),
+      [randn(46, [1, 2, 3, 3]), randn(47, [4, 1, 2, 2]), randn(48, [4])],
+    )
+  })
+
+  it('round-trips its config', () => {
+    sameAfterDecode(L.conv2d(4, 3, { groups: 2, padding: 'same' }), [2, 4, 4], randn(49, [2, 2, 4, 4]))
+  })
+})

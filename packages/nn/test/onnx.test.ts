@@ -527,6 +527,21 @@ describe('exportOnnx: rmsNorm, groupNorm and the convolution layers of issue 15'
     await check(flat, initialise(flat, [4, 7]), { inputShape: [4, 7] }, normal(34, [2, 4, 7]))
   })
 
+  it('grouped and depthwise conv2d export as Conv with group', async () => {
+    const model = L.sequential(
+      L.conv2d(6, 3, { groups: 2, padding: 1 }),
+      L.relu(),
+      L.conv2d(12, [3, 2], { groups: 6, stride: 2, useBias: false }),
+      L.conv2d(4, 1),
+    )
+    const trained = initialise(model, [4, 9, 8])
+    await check(model, trained, { inputShape: [4, 9, 8] }, normal(37, [2, 4, 9, 8]))
+    const convs = decodeGraph(exported(model, trained, { inputShape: [4, 9, 8] })).nodes.filter(
+      (n) => n.opType === 'Conv',
+    )
+    expect(convs.map((n) => n.attributes.find(([name]) => name === 'group')?.[1])).toEqual([2, 6, undefined])
+  })
+
   it('conv1d: strided, dilated, asymmetric and same padding, no bias; symbolic batch and fixed length', async () => {
     const model = L.sequential(
       L.conv1d(4, 3, { padding: 'same' }),
