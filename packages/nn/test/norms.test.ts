@@ -340,3 +340,115 @@ describe('conv2d with groups (grouped and depthwise)', () => {
     sameAfterDecode(L.conv2d(4, 3, { groups: 2, padding: 'same' }), [2, 4, 4], randn(49, [2, 2, 4, 4]))
   })
 })
+
+/**
+ * A direct scatter loop, PyTorch's definition of ConvTranspose2d: every input pixel (i, j) of channel
+ * c adds x[n, c, i, j]·w[c, o, p, q] to output (i·s − pad + p·d, j·s − pad + q·d), when inside the
+ * output of size (outH, outW).
+ */
+const transposeReference = (
+  x: Tensor,
+  w: Tensor,
+  bias: Tensor | undefined,
+  g: { stride: [number, number]; pad: [number, number]; dilation: [number, number]; out: [number, number] },
+): number[] => {
+  const [n, c, h, wd] = x.shape as [number, number, number, number]
+  const [, o, kh, kw] = w.shape as [number, number, number, number]
+  const [oh, ow] = g.out
+  const y = new Array<number>(n * o * oh * ow).fill(0)
+  for (let b = 0; b < n; b++)
+    for (let oc = 0; oc < o; oc++)
+      for (let k = 0; k < oh * ow; k++) y[(b * o + oc) * oh * ow + k] = bias?.data[oc] ?? 0
+  for (let b = 0; b < n; b++)
+    for (let ic = 0; ic < c; ic++)
+      for (let i = 0; i < h; i++)
+        for (let j = 0; j < wd; j++)
+          for (let oc = 0; oc < o; oc++)
+            for (let p = 0; p < kh; p++)
+              for (let q = 0; q < kw; q++) {
+                const r = i * g.stride[0] - g.pad[0] + p * g.dilation[0]
+                const s = j * g.stride[1] - g.pad[1] + q * g.dilation[1]
+                if (r < 0 || r >= oh || s < 0 || s >= ow) continue
+                y[((b * o + oc) * oh + r) * ow + s]! +=
+                  x.data[((b * c + ic) * h + i) * wd + j]! * w.data[((ic * o + oc) * kh + p) * kw + q]!
+              }
+  return y
+}
+
+describe('conv2dTranspose', () => {
+  it("infers PyTorch's output size and a [in, out, kh, kw] weight; bad geometry is a path error", () => {
+    const init = unwrap(L.conv2dTranspose(3, 4, { stride: 2, padding: 1 }).init(key(0), [5, 7, 6]))
+    expect(init.params.weight.shape).toEqual([5, 3, 4, 4])
+    expect(init.params.bias.shape).toEqual([3])
+    // (7 − 1)·2 − 2 + 3 + 1 = 14, (6 − 1)·2 − 2 + 3 + 1 = 12
+    expect(init.outShape).toEqual([3, 14, 12])
+    const odd = L.conv2dTranspose(2, [3, 2], {
+      stride: [2, 3],
+      padding: [1, 0],
+      outputPadding: [1, 2],
+      dilation: [2, 1],
+    })
+    // (4 − 1)·2 − 2 + 2·2 + 1 + 1 = 10, (5 − 1)·3 − 0 + 1 + 2 + 1 = 16
+    expect(unwrap(odd.init(key(0), [1, 4, 5])).outShape).toEqual([2, 10, 16])
+    const e = leftOf(L.conv2dTranspose(2, 3, { stride: 2, outputPadding: 2 }).init(key(0), [1, 4, 4]))
+    expect(e.path).toBe('conv2dTranspose')
+    expect(e.message).toMatch(/outputPadding \[2,2\] must be smaller than the stride \[2,2\]/)
+    expect(leftOf(L.conv2dTranspose(2, 3).init(key(0), [4, 4])).message).toContain(
+      '[channels, height, width]',
+    )
+    expect(leftOf(L.conv2dTranspose(2, 1, { padding: 1 }).init(key(0), [1, 1, 1])).message).toMatch(
+      /output would be/,
+    )
+    expect(
+      leftOf(L.conv2dTranspose(2, 3, { padding: 'same' as never }).init(key(0), [1, 4, 4])).message,
+    ).toMatch(/padding must be/)
+    expect(() => L.conv2dTranspose(2, 3, { output_padding: 1 } as never)).toThrow(/output_padding/)
+  })
+
+  it('matches a naive scatter loop (stride, padding, output padding, dilation, rectangular kernel)', () => {
+    const x = randn(51, [2, 3, 4, 3])
+    const w = randn(52, [3, 2, 3, 2])
+    const b = randn(53, [2])
+    const layer = L.conv2dTranspose(2, [3, 2], {
+      stride: [2, 3],
+      padding: [1, 0],
+      outputPadding: [1, 2],
+      dilation: [2, 1],
+    })
+    // (4 − 1)·2 − 2 + 4 + 1 + 1 = 10, (3 − 1)·3 − 0 + 1 + 2 + 1 = 10
+    const y = run(layer, { weight: w, bias: b }, {}, x)
+    expectClose(
+      y,
+      [2, 2, 10, 10],
+      transposeReference(x, w, b, { stride: [2, 3], pad: [1, 0], dilation: [2, 1], out: [10, 10] }),
+    )
+    const plain = run(L.conv2dTranspose(2, 2, { useBias: false }), { weight: randn(54, [3, 2, 2, 2]) }, {}, x)
+    expectClose(
+      plain,
+      [2, 2, 5, 4],
+      transposeReference(x, randn(54, [3, 2, 2, 2]), undefined, {
+        stride: [1, 1],
+        pad: [0, 0],
+        dilation: [1, 1],
+        out: [5, 4],
+      }),
+    )
+  })
+
+  it('has the right gradient w.r.t. input, weight and bias', () => {
+    const layer = L.conv2dTranspose(2, 2, { stride: 2, padding: [1, 0], outputPadding: 1 })
+    expectVjp(
+      (x, w, b) => run(layer, { weight: w, bias: b }, {}, x),
+      [randn(55, [1, 2, 3, 2]), randn(56, [2, 2, 2, 2]), randn(57, [2])],
+    )
+  })
+
+  it('round-trips its config', () => {
+    sameAfterDecode(
+      L.conv2dTranspose(3, [2, 3], { stride: 2, padding: [0, 1], outputPadding: [1, 0], dilation: [1, 2] }),
+      [2, 3, 4],
+      randn(58, [2, 2, 3, 4]),
+    )
+    sameAfterDecode(L.conv2dTranspose(2, 3, { useBias: false }), [1, 2, 2], randn(59, [1, 1, 2, 2]))
+  })
+})

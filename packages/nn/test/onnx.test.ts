@@ -542,6 +542,28 @@ describe('exportOnnx: rmsNorm, groupNorm and the convolution layers of issue 15'
     expect(convs.map((n) => n.attributes.find(([name]) => name === 'group')?.[1])).toEqual([2, 6, undefined])
   })
 
+  it('conv2dTranspose exports as ConvTranspose (stride, padding, output padding, dilation, no bias)', async () => {
+    const model = L.sequential(
+      L.conv2dTranspose(4, 3, { stride: 2, padding: 1, outputPadding: 1 }),
+      L.relu(),
+      L.conv2dTranspose(3, [2, 3], { stride: [1, 2], padding: [0, 1], dilation: [2, 1], useBias: false }),
+      L.conv2d(2, 1),
+    )
+    const trained = initialise(model, [3, 4, 5])
+    const s = await check(
+      model,
+      trained,
+      { inputShape: [3, 4, 5] },
+      normal(38, [2, 3, 4, 5]),
+      normal(39, [1, 3, 4, 5]),
+    )
+    // (4 − 1)·2 − 2 + 2 + 1 + 1 = 8 and (5 − 1)·2 − 2 + 2 + 1 + 1 = 10; then 8 + 2 = 10 and (10 − 1)·2 − 2 + 2 + 1 = 19
+    expect(metadataShape(s.outputMetadata)).toEqual(['N', 2, 10, 19])
+    expect(
+      decodeGraph(exported(model, trained, { inputShape: [3, 4, 5] })).nodes.map((n) => n.opType),
+    ).toContain('ConvTranspose')
+  })
+
   it('conv1d: strided, dilated, asymmetric and same padding, no bias; symbolic batch and fixed length', async () => {
     const model = L.sequential(
       L.conv1d(4, 3, { padding: 'same' }),

@@ -11,6 +11,7 @@ import { avgPool2dKind } from './avgPool2d'
 import { batchNormKind } from './batchNorm'
 import { conv2dKind, type Conv2dConfig } from './conv2d'
 import { conv1dKind, type Conv1dConfig } from './conv1d'
+import { conv2dTransposeKind, type Conv2dTransposeConfig } from './conv2dTranspose'
 import { denseKind, type DenseConfig } from './dense'
 import { dropoutKind } from './dropout'
 import { eluKind } from './elu'
@@ -51,6 +52,7 @@ export interface BuiltinLayerConfigs {
   readonly dense: DenseConfig
   readonly conv2d: Conv2dConfig
   readonly conv1d: Conv1dConfig
+  readonly conv2dTranspose: Conv2dTransposeConfig
   readonly maxPool2d: Pool2dConfig<'maxPool2d'>
   readonly avgPool2d: Pool2dConfig<'avgPool2d'>
   readonly globalAvgPool2d: Plain<'globalAvgPool2d'>
@@ -88,6 +90,7 @@ export const builtinKinds: { readonly [K in BuiltinKind]: LayerKind<K> & { reado
   dense: denseKind,
   conv2d: conv2dKind,
   conv1d: conv1dKind,
+  conv2dTranspose: conv2dTransposeKind,
   maxPool2d: maxPool2dKind,
   avgPool2d: avgPool2dKind,
   globalAvgPool2d: globalAvgPool2dKind,

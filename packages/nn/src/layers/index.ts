@@ -8,6 +8,14 @@ export type { DenseParams, DenseParamsNoBias, DenseParamsFor, DenseOptions, Dens
 export { conv2d } from './conv2d'
 export type { Conv2dParams, Conv2dParamsNoBias, Conv2dParamsFor, Conv2dLayerOptions } from './conv2d'
 export { conv1d } from './conv1d'
+export { conv2dTranspose } from './conv2dTranspose'
+export type {
+  Conv2dTransposeParams,
+  Conv2dTransposeParamsNoBias,
+  Conv2dTransposeParamsFor,
+  Conv2dTransposeOptions,
+  Conv2dTransposeConfig,
+} from './conv2dTranspose'
 export type {
   Conv1dParams,
   Conv1dParamsNoBias,
