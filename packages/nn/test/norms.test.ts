@@ -3,10 +3,13 @@
 import { describe, it, expect } from 'vitest'
 import * as E from 'fp-ts/lib/Either.js'
 import * as O from '@backfold/ops'
+import * as T from '@backfold/tensor'
 import type { Shape, Tensor } from '@backfold/tensor'
 import type { ApplyContext, Layer } from '../src/layer'
 import * as L from '../src/layers/index'
 import { decodeModel, encodeModel } from '../src/config/index'
+import { builtinKinds } from '../src/layers/builtins'
+import { flattenNamed } from '../src/tree'
 import { unwrap, leftOf, key, randn, evalCtx } from './helpers'
 
 const expectClose = (
@@ -450,5 +453,41 @@ describe('conv2dTranspose', () => {
       randn(58, [2, 2, 3, 4]),
     )
     sameAfterDecode(L.conv2dTranspose(2, 3, { useBias: false }), [1, 2, 2], randn(59, [1, 1, 2, 2]))
+  })
+})
+
+describe('the new kinds: allocation and staging', () => {
+  const cases: ReadonlyArray<readonly [Layer<unknown, unknown>, Shape]> = [
+    [L.rmsNorm({ axes: 2 }) as Layer<unknown, unknown>, [3, 4]],
+    [L.rmsNorm({ affine: false }) as Layer<unknown, unknown>, [5]],
+    [L.groupNorm(2) as Layer<unknown, unknown>, [4, 3, 3]],
+    [L.groupNorm(3, { affine: false }) as Layer<unknown, unknown>, [6, 2]],
+    [L.conv1d(3, 2, { stride: 2, padding: [0, 1] }) as Layer<unknown, unknown>, [2, 7]],
+    [L.conv2d(4, 3, { groups: 2, padding: 1, useBias: false }) as Layer<unknown, unknown>, [2, 5, 5]],
+    [L.conv2dTranspose(3, [2, 3], { stride: 2, outputPadding: 1 }) as Layer<unknown, unknown>, [2, 3, 4]],
+  ]
+
+  it("each kind's allocation (used to vet checkpoints) is what init allocates, with init's outShape", () => {
+    for (const [layer, inShape] of cases) {
+      const init = unwrap(layer.init(key(0), inShape))
+      const kind = builtinKinds[layer.kind as keyof typeof builtinKinds]
+      const allocated = kind.allocation?.(layer.config!, inShape, () => undefined)
+      const size = flattenNamed(init.params).reduce((n, [, p]) => n + p.data.length, 0)
+      expect(allocated, layer.kind).toEqual({ size, outShape: init.outShape })
+    }
+  })
+
+  it('each layer gives the same values and gradients under jit as eagerly', () => {
+    for (const [layer, inShape] of cases) {
+      const { params } = unwrap(layer.init(key(1), inShape))
+      const x = T.random.normal(key(2), [2, ...inShape])
+      const loss = (p: unknown, input: Tensor): Tensor => O.sum(O.square(run(layer, p, {}, input)))
+      const both = O.grad(loss, { argnums: [0, 1] })
+      const eager = flattenNamed(both(params, x))
+      const staged = flattenNamed(O.jit(both)(params, x))
+      expect(eager.length).toBeGreaterThan(0)
+      expect(staged.map(([name]) => name)).toEqual(eager.map(([name]) => name))
+      eager.forEach(([, a], i) => expectClose(staged[i]![1], a.shape, a.data, 1e-5))
+    }
   })
 })
