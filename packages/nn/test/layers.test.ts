@@ -296,9 +296,9 @@ describe('conv2d', () => {
     expect(unwrap(conv2d(8, [3, 5]).init(key(0), [1, 12, 12])).params.weight.shape).toEqual([8, 1, 3, 5])
   })
 
-  it('refuses options it does not have, at the call (there is no groups: a grouped conv is not built ungrouped)', () => {
-    expect(() => Reflect.apply(conv2d, undefined, [8, 3, { groups: 2 }])).toThrow(
-      /^conv2d: unknown option 'groups' in options; accepted options: stride, padding, dilation, useBias, weightInit, biasInit, dtype$/,
+  it('refuses options it does not have, at the call (PyTorch spells useBias `bias`)', () => {
+    expect(() => Reflect.apply(conv2d, undefined, [8, 3, { bias: false }])).toThrow(
+      /^conv2d: unknown option 'bias' in options; accepted options: stride, padding, dilation, groups, useBias, weightInit, biasInit, dtype$/,
     )
   })
 

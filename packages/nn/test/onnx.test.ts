@@ -483,6 +483,112 @@ describe('exportOnnx: a custom kind (defineLayer with an onnx emitter)', () => {
   })
 })
 
+describe('exportOnnx: rmsNorm, groupNorm and the convolution layers of issue 15', () => {
+  it('rmsNorm (one and two trailing dims, with and without weight) on opsets 13, 17 and 18+', async () => {
+    const model = L.sequential(L.dense(6), L.rmsNorm({ eps: 1e-3 }), L.dense(8), L.rmsNorm({ affine: false }))
+    const trained = initialise(model, [5])
+    const seq = L.sequential(L.embedding(9, 4), L.rmsNorm({ axes: 2, eps: 0.01 }), L.flatten(), L.dense(2))
+    const seqTrained = initialise(seq, [3])
+    for (const opset of [13, 17, 18, 23]) {
+      await check(model, trained, { inputShape: [5], opset }, normal(31, [4, 5]))
+      await check(
+        seq,
+        seqTrained,
+        { inputShape: [3], opset },
+        T.tensor(
+          [
+            [1, 8, 0],
+            [4, 4, 2],
+          ],
+          'int32',
+        ),
+      )
+    }
+  })
+
+  it('groupNorm on [C, H, W] and [C, L], affine or not, symbolic batch', async () => {
+    const model = L.sequential(
+      L.conv2d(6, 3, { padding: 1 }),
+      L.groupNorm(3, { eps: 1e-3 }),
+      L.relu(),
+      L.groupNorm(2, { affine: false }),
+      L.groupNorm(6),
+    )
+    const trained = initialise(model, [2, 5, 4])
+    for (const opset of [13, 21])
+      await check(
+        model,
+        trained,
+        { inputShape: [2, 5, 4], opset },
+        normal(32, [3, 2, 5, 4]),
+        normal(33, [1, 2, 5, 4]),
+      )
+    const flat = L.sequential(L.groupNorm(2), L.flatten(), L.dense(3))
+    await check(flat, initialise(flat, [4, 7]), { inputShape: [4, 7] }, normal(34, [2, 4, 7]))
+  })
+
+  it('grouped and depthwise conv2d export as Conv with group', async () => {
+    const model = L.sequential(
+      L.conv2d(6, 3, { groups: 2, padding: 1 }),
+      L.relu(),
+      L.conv2d(12, [3, 2], { groups: 6, stride: 2, useBias: false }),
+      L.conv2d(4, 1),
+    )
+    const trained = initialise(model, [4, 9, 8])
+    await check(model, trained, { inputShape: [4, 9, 8] }, normal(37, [2, 4, 9, 8]))
+    const convs = decodeGraph(exported(model, trained, { inputShape: [4, 9, 8] })).nodes.filter(
+      (n) => n.opType === 'Conv',
+    )
+    expect(convs.map((n) => n.attributes.find(([name]) => name === 'group')?.[1])).toEqual([2, 6, undefined])
+  })
+
+  it('conv2dTranspose exports as ConvTranspose (stride, padding, output padding, dilation, no bias)', async () => {
+    const model = L.sequential(
+      L.conv2dTranspose(4, 3, { stride: 2, padding: 1, outputPadding: 1 }),
+      L.relu(),
+      L.conv2dTranspose(3, [2, 3], { stride: [1, 2], padding: [0, 1], dilation: [2, 1], useBias: false }),
+      L.conv2d(2, 1),
+    )
+    const trained = initialise(model, [3, 4, 5])
+    const s = await check(
+      model,
+      trained,
+      { inputShape: [3, 4, 5] },
+      normal(38, [2, 3, 4, 5]),
+      normal(39, [1, 3, 4, 5]),
+    )
+    // (4 − 1)·2 − 2 + 2 + 1 + 1 = 8 and (5 − 1)·2 − 2 + 2 + 1 + 1 = 10; then 8 + 2 = 10 and (10 − 1)·2 − 2 + 2 + 1 = 19
+    expect(metadataShape(s.outputMetadata)).toEqual(['N', 2, 10, 19])
+    expect(
+      decodeGraph(exported(model, trained, { inputShape: [3, 4, 5] })).nodes.map((n) => n.opType),
+    ).toContain('ConvTranspose')
+  })
+
+  it('conv1d: strided, dilated, asymmetric and same padding, no bias; symbolic batch and fixed length', async () => {
+    const model = L.sequential(
+      L.conv1d(4, 3, { padding: 'same' }),
+      L.relu(),
+      L.conv1d(5, 2, { stride: 2, dilation: 2, padding: [1, 0], useBias: false }),
+      L.groupNorm(5),
+      L.conv1d(3, 3, { padding: 'same', stride: 2 }),
+      L.flatten(),
+      L.dense(2),
+    )
+    const trained = initialise(model, [2, 13])
+    const s = await check(
+      model,
+      trained,
+      { inputShape: [2, 13] },
+      normal(35, [3, 2, 13]),
+      normal(36, [1, 2, 13]),
+    )
+    expect(metadataShape(s.inputMetadata)).toEqual(['N', 2, 13])
+    expect(
+      decodeGraph(exported(model, trained, { inputShape: [2, 13] })).nodes.map((n) => n.opType),
+    ).toContain('Conv')
+  })
+})
+
 describe('saveOnnx', () => {
   const dir = mkdtempSync(join(tmpdir(), 'backfold-onnx-'))
   afterAll(() => rmSync(dir, { recursive: true, force: true }))

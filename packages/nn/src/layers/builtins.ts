@@ -10,6 +10,8 @@ import type { LayerKind } from './define'
 import { avgPool2dKind } from './avgPool2d'
 import { batchNormKind } from './batchNorm'
 import { conv2dKind, type Conv2dConfig } from './conv2d'
+import { conv1dKind, type Conv1dConfig } from './conv1d'
+import { conv2dTransposeKind, type Conv2dTransposeConfig } from './conv2dTranspose'
 import { denseKind, type DenseConfig } from './dense'
 import { dropoutKind } from './dropout'
 import { eluKind } from './elu'
@@ -18,6 +20,8 @@ import { flattenKind } from './flatten'
 import { geluKind } from './gelu'
 import { globalAvgPool2dKind } from './globalAvgPool2d'
 import { layerNormKind } from './layerNorm'
+import { rmsNormKind } from './rmsNorm'
+import { groupNormKind } from './groupNorm'
 import { leakyReluKind } from './leakyRelu'
 import { maxPool2dKind } from './maxPool2d'
 import { parallelKind, type ParallelConfig } from './parallel'
@@ -47,6 +51,8 @@ export interface BuiltinLayerConfigs {
   readonly residual: ResidualConfig
   readonly dense: DenseConfig
   readonly conv2d: Conv2dConfig
+  readonly conv1d: Conv1dConfig
+  readonly conv2dTranspose: Conv2dTransposeConfig
   readonly maxPool2d: Pool2dConfig<'maxPool2d'>
   readonly avgPool2d: Pool2dConfig<'avgPool2d'>
   readonly globalAvgPool2d: Plain<'globalAvgPool2d'>
@@ -54,6 +60,8 @@ export interface BuiltinLayerConfigs {
   readonly dropout: Plain<'dropout', { rate: number }>
   readonly batchNorm: Plain<'batchNorm', { momentum?: number; eps?: number; affine?: boolean; dtype?: DType }>
   readonly layerNorm: Plain<'layerNorm', { axes?: number; eps?: number; affine?: boolean; dtype?: DType }>
+  readonly rmsNorm: Plain<'rmsNorm', { axes?: number; eps?: number; affine?: boolean; dtype?: DType }>
+  readonly groupNorm: Plain<'groupNorm', { groups: number; eps?: number; affine?: boolean; dtype?: DType }>
   readonly embedding: Plain<'embedding', { numEmbeddings: number; dim: number; dtype?: DType }>
   readonly relu: Plain<'relu'>
   readonly leakyRelu: Plain<'leakyRelu', { slope?: number }>
@@ -81,6 +89,8 @@ export const builtinKinds: { readonly [K in BuiltinKind]: LayerKind<K> & { reado
   residual: residualKind,
   dense: denseKind,
   conv2d: conv2dKind,
+  conv1d: conv1dKind,
+  conv2dTranspose: conv2dTransposeKind,
   maxPool2d: maxPool2dKind,
   avgPool2d: avgPool2dKind,
   globalAvgPool2d: globalAvgPool2dKind,
@@ -88,6 +98,8 @@ export const builtinKinds: { readonly [K in BuiltinKind]: LayerKind<K> & { reado
   dropout: dropoutKind,
   batchNorm: batchNormKind,
   layerNorm: layerNormKind,
+  rmsNorm: rmsNormKind,
+  groupNorm: groupNormKind,
   embedding: embeddingKind,
   relu: reluKind,
   leakyRelu: leakyReluKind,

@@ -7,7 +7,7 @@ import * as t from 'io-ts/lib/index.js'
 import type { JsonValue, Layer, LayerConfig, NoState } from '../layer'
 import * as F from '../config/fields'
 import type { OnnxDim } from '../onnx/context'
-import { intsAttribute } from '../onnx/graph'
+import { intAttribute, intsAttribute } from '../onnx/graph'
 import { outSpatial, probe, windowAttributes } from '../onnx/window'
 import { leafKind } from './define'
 import type { Initializer } from '../init/initializer'
@@ -25,7 +25,7 @@ import {
 
 /** Parameters of `conv2d`: PyTorch's `nn.Conv2d` names and layout. @since 0.1.0 */
 export interface Conv2dParams {
-  /** OIHW: `[outChannels, inChannels, kh, kw]`. */
+  /** OIHW: `[outChannels, inChannels / groups, kh, kw]`. */
   readonly weight: Tensor
   /** `[outChannels]`. */
   readonly bias: Tensor
@@ -41,6 +41,12 @@ export type Conv2dParamsFor<B extends boolean> = B extends false ? Conv2dParamsN
 
 /** Options of `conv2d`: the geometry of `@backfold/tensor`'s conv2d plus parameter options. @since 0.1.0 */
 export interface Conv2dLayerOptions<B extends boolean = boolean> extends Conv2dOptions {
+  /**
+   * Split the input and output channels into this many groups, each convolved with its own filters
+   * (PyTorch's `groups`, default 1); both channel counts must be multiples of it. Depthwise
+   * convolution is `groups` equal to the input channels.
+   */
+  readonly groups?: number
   /** Add a per-channel bias (default true). */
   readonly useBias?: B
   /** Default `torchDefault`: U(−1/√fanIn, 1/√fanIn) with fanIn = inChannels·kh·kw, PyTorch's default. */
@@ -56,6 +62,7 @@ const CONV2D_LAYER_OPTIONS = O.optionSchema({
   stride: O.option.anything,
   padding: O.option.anything,
   dilation: O.option.anything,
+  groups: O.option.anything,
   ...PARAM_OPTION_SPECS,
 })
 
@@ -79,16 +86,38 @@ const showKernel = (kernelSize: unknown): string =>
   Array.isArray(kernelSize) ? `[${kernelSize.map(String).join(', ')}]` : String(kernelSize)
 
 /**
- * 2-D convolution over NCHW batches (PyTorch's `nn.Conv2d`, groups = 1): per-example input
- * `[C, H, W]` → `[outChannels, H', W']`. `kernelSize` is a number or `[kh, kw]`; `stride`, `padding`
+ * The conv2d op with `groups`: the ungrouped op per group of channels (x split along axis 1, w
+ * along axis 0), outputs concatenated along axis 1. The op itself has no groups, so this is how
+ * grouped and depthwise convolutions run (and differentiate, through split and concat).
+ */
+export const groupedConv2d = (x: Tensor, w: Tensor, geometry: Conv2dOptions, groups: number): Tensor => {
+  if (groups === 1) return O.conv2d(x, w, geometry)
+  const xs = O.split(x, groups, { axis: 1 })
+  const ws = O.split(w, groups, { axis: 0 })
+  return O.concat(
+    xs.map((xg, g) => O.conv2d(xg, ws[g]!, geometry)),
+    { axis: 1 },
+  )
+}
+
+/** Why `groups` does not fit `inChannels` and `outChannels`, or undefined. */
+export const badGroups = (groups: number, inChannels: number, outChannels: number): string | undefined =>
+  notPositiveInteger('groups', groups) ??
+  (inChannels % groups !== 0 || outChannels % groups !== 0
+    ? `groups (${groups}) must divide both the input channels (${inChannels}) and outChannels (${outChannels})`
+    : undefined)
+
+/**
+ * 2-D convolution over NCHW batches (PyTorch's `nn.Conv2d`): per-example input
+ * `[C, H, W]` → `[outChannels, H', W']`, with `groups` for grouped and depthwise convolution. `kernelSize` is a number or `[kh, kw]`; `stride`, `padding`
  * (a number, `[h, w]`, `[top, bottom, left, right]`, `'same'` or `'valid'`) and `dilation` are as in
  * `@backfold/tensor`'s conv2d. `init` rejects non-[C, H, W] inputs and kernels larger than the padded
  * input, naming both shapes.
  * @example
  * const layer = layers.conv2d(8, 3, { padding: 'same' })
  * layer.init(T.random.key(0), [1, 28, 28]) // Right: outShape [8, 28, 28], weight [8, 1, 3, 3]
- * @throws ValueError for an unknown option (there is no `groups`: every convolution is ungrouped)
- * or an option of the wrong type; other bad arguments (a `kernelSize` that is not one positive
+ * layers.conv2d(16, 3, { groups: 16 }).init(T.random.key(0), [16, 8, 8]) // depthwise: weight [16, 1, 3, 3]
+ * @throws ValueError for an unknown option or an option of the wrong type; other bad arguments (a `kernelSize` that is not one positive
  * integer or a pair of them, say) make `init` return a `LayerError`.
  * @since 0.1.0
  */
@@ -108,9 +137,18 @@ export const conv2d = <B extends boolean = true>(
     ...(opts.dilation === undefined ? {} : { dilation: opts.dilation }),
   }
   const kernel = kernelPair(kernelSize)
+  const groups = opts.groups ?? 1
   const layer: Layer<Conv2dParams | Conv2dParamsNoBias, NoState> = {
     kind,
-    config: configOf(kind, { outChannels, kernelSize, ...geometry, useBias, dtype: opts.dtype }),
+    // groups only when given, so that ungrouped configs stay as they were.
+    config: configOf(kind, {
+      outChannels,
+      kernelSize,
+      ...geometry,
+      groups: opts.groups,
+      useBias,
+      dtype: opts.dtype,
+    }),
     init: (key, inShape) => {
       const problem =
         badShape(inShape) ??
@@ -125,8 +163,12 @@ export const conv2d = <B extends boolean = true>(
           `expected a per-example input [channels, height, width] (rank 3), got ${T.fmtShape(inShape)} ` +
             `(rank ${inShape.length})`,
         )
-      const weightShape = [outChannels, inShape[0]!, kernel[0], kernel[1]]
-      const xShape = [1, ...inShape]
+      const groupProblem = badGroups(groups, inShape[0]!, outChannels)
+      if (groupProblem !== undefined)
+        return fail(kind, `${groupProblem}, for the input ${T.fmtShape(inShape)}`)
+      const weightShape = [outChannels, inShape[0]! / groups, kernel[0], kernel[1]]
+      // The geometry check of one group's convolution (the shape rule is the same for all).
+      const xShape = [1, inShape[0]! / groups, ...inShape.slice(1)]
       return pipe(
         tryShape(kind, `input ${T.fmtShape(inShape)}, weight ${T.fmtShape(weightShape)}`, () =>
           T.conv2dOutputShape(xShape, weightShape, T.conv2dSpec(kind, xShape, weightShape, geometry)),
@@ -150,7 +192,7 @@ export const conv2d = <B extends boolean = true>(
       )
     },
     apply: (params, state, x) => {
-      const y = O.conv2d(x, params.weight, geometry)
+      const y = groupedConv2d(x, params.weight, geometry, groups)
       return ['bias' in params ? O.add(y, O.reshape(params.bias, [-1, 1, 1])) : y, state]
     },
   }
@@ -166,6 +208,7 @@ export interface Conv2dConfig extends LayerConfig {
   readonly stride?: number | readonly [number, number]
   readonly padding?: JsonValue
   readonly dilation?: number | readonly [number, number]
+  readonly groups?: number
   readonly useBias?: boolean
   readonly dtype?: DType
 }
@@ -193,6 +236,7 @@ export const conv2dKind = /* @__PURE__ */ leafKind({
     stride: F.positiveOrPair,
     padding: F.padding,
     dilation: F.positiveOrPair,
+    groups: F.positiveInt,
     useBias: t.boolean,
     dtype: F.dtype,
   },
@@ -205,8 +249,10 @@ export const conv2dKind = /* @__PURE__ */ leafKind({
     const kernel = numberOrPair(c['kernelSize'])
     if (inShape.length !== 3 || kernel === undefined) return undefined
     const [kh, kw] = typeof kernel === 'number' ? [kernel, kernel] : kernel
-    const weightShape = [outChannels, inShape[0]!, kh, kw]
-    const xShape = [1, ...inShape]
+    const groups = typeof c['groups'] === 'number' ? c['groups'] : 1
+    if (badGroups(groups, inShape[0]!, outChannels) !== undefined) return undefined
+    const weightShape = [outChannels, inShape[0]! / groups, kh, kw]
+    const xShape = [1, inShape[0]! / groups, ...inShape.slice(1)]
     const geometry = Object.fromEntries(
       Object.entries(geometryOf(c)).filter(([, v]) => v !== undefined),
     ) as Conv2dOptions
@@ -230,9 +276,16 @@ export const conv2dKind = /* @__PURE__ */ leafKind({
       const kernel = numberOrPair(ctx.config['kernelSize'])
       const [kh, kw] =
         kernel === undefined ? [null, null] : typeof kernel === 'number' ? [kernel, kernel] : kernel
+      const groups = ctx.config['groups'] ?? 1
+      if (typeof groups !== 'number' || !Number.isInteger(groups) || groups < 1)
+        return ctx.fail(`config.groups must be a positive integer, got ${JSON.stringify(groups)}`)
+      if (typeof channels === 'number' && typeof outChannels === 'number') {
+        const problem = badGroups(groups, channels, outChannels)
+        if (problem !== undefined) return ctx.fail(problem)
+      }
       const weight = ctx.param('weight', [
         typeof outChannels === 'number' ? outChannels : null,
-        typeof channels === 'number' ? channels : null,
+        typeof channels === 'number' ? channels / groups : null,
         kh,
         kw,
       ])
@@ -250,6 +303,7 @@ export const conv2dKind = /* @__PURE__ */ leafKind({
         const name = ctx.node('Conv', inputs, [
           intsAttribute('kernel_shape', [wShape[2]!, wShape[3]!]),
           intsAttribute('dilations', spec.dilation),
+          ...(groups === 1 ? [] : [intAttribute('group', groups)]),
           ...windowAttributes([height, width], ctx.config['padding'], spec),
         ])
         const computed = T.conv2dOutputShape(probeShape, wShape, spec).slice(2)

@@ -7,6 +7,23 @@ export { dense } from './dense'
 export type { DenseParams, DenseParamsNoBias, DenseParamsFor, DenseOptions, DenseActivation } from './dense'
 export { conv2d } from './conv2d'
 export type { Conv2dParams, Conv2dParamsNoBias, Conv2dParamsFor, Conv2dLayerOptions } from './conv2d'
+export { conv1d } from './conv1d'
+export { conv2dTranspose } from './conv2dTranspose'
+export type {
+  Conv2dTransposeParams,
+  Conv2dTransposeParamsNoBias,
+  Conv2dTransposeParamsFor,
+  Conv2dTransposeOptions,
+  Conv2dTransposeConfig,
+} from './conv2dTranspose'
+export type {
+  Conv1dParams,
+  Conv1dParamsNoBias,
+  Conv1dParamsFor,
+  Conv1dLayerOptions,
+  Padding1d,
+  Conv1dConfig,
+} from './conv1d'
 export { maxPool2d } from './maxPool2d'
 export { avgPool2d } from './avgPool2d'
 export { globalAvgPool2d } from './globalAvgPool2d'
@@ -16,6 +33,10 @@ export { batchNorm } from './batchNorm'
 export type { BatchNormParams, BatchNormParamsFor, BatchNormState, BatchNormOptions } from './batchNorm'
 export { layerNorm } from './layerNorm'
 export type { LayerNormParams, LayerNormParamsFor, LayerNormOptions } from './layerNorm'
+export { rmsNorm } from './rmsNorm'
+export type { RmsNormParams, RmsNormParamsFor, RmsNormOptions } from './rmsNorm'
+export { groupNorm } from './groupNorm'
+export type { GroupNormParams, GroupNormParamsFor, GroupNormOptions } from './groupNorm'
 export { embedding } from './embedding'
 export type { EmbeddingParams, EmbeddingOptions } from './embedding'
 export { relu } from './relu'

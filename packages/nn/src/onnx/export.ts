@@ -105,6 +105,8 @@ const valueInfo = (name: string, elemType: DataType, dims: ReadonlyArray<Dim>): 
  * Mapping: dense → Gemm (transB = 1), then Relu for `activation: 'relu'`; conv2d → Conv; maxPool2d/avgPool2d → MaxPool/AveragePool
  * (count_include_pad = 1); globalAvgPool2d → GlobalAveragePool + Flatten; flatten → Flatten;
  * batchNorm → BatchNormalization; layerNorm → LayerNormalization; embedding → Gather;
+ * conv2d with groups → Conv (group); conv1d → 1-D Conv; conv2dTranspose → ConvTranspose;
+ * rmsNorm → its formula; groupNorm → Reshape, InstanceNormalization, Reshape, Mul, Add;
  * relu, leakyRelu, elu, sigmoid, tanh, softmax → their ONNX ops; silu → x · Sigmoid(x);
  * gelu → Gelu (opset ≥ 20) or its Erf/Tanh formula; residual → Add; parallel → Concat (axis 1).
  *
