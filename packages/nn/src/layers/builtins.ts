@@ -20,6 +20,7 @@ import { globalAvgPool2dKind } from './globalAvgPool2d'
 import { layerNormKind } from './layerNorm'
 import { leakyReluKind } from './leakyRelu'
 import { maxPool2dKind } from './maxPool2d'
+import { multiHeadAttentionKind, type MultiHeadAttentionConfig } from './multiHeadAttention'
 import { parallelKind, type ParallelConfig } from './parallel'
 import type { Pool2dConfig } from './pool2d'
 import { reluKind } from './relu'
@@ -63,6 +64,7 @@ export interface BuiltinLayerConfigs {
   readonly sigmoid: Plain<'sigmoid'>
   readonly tanh: Plain<'tanh'>
   readonly softmax: Plain<'softmax', { axis?: number }>
+  readonly multiHeadAttention: MultiHeadAttentionConfig
 }
 
 /** The name of a built-in kind. @since 0.2.0 */
@@ -97,6 +99,7 @@ export const builtinKinds: { readonly [K in BuiltinKind]: LayerKind<K> & { reado
   sigmoid: sigmoidKind,
   tanh: tanhKind,
   softmax: softmaxKind,
+  multiHeadAttention: multiHeadAttentionKind,
 }
 
 // The list is built by a call marked pure, so a bundle that never reads it drops it, and with it

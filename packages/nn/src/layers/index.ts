@@ -37,3 +37,11 @@ export type { Pool2dConfig } from './pool2d'
 export type { SequentialConfig } from './sequential'
 export type { ParallelConfig } from './parallel'
 export type { ResidualConfig } from './residual'
+export { multiHeadAttention } from './multiHeadAttention'
+export type {
+  MultiHeadAttentionParams,
+  MultiHeadAttentionParamsNoBias,
+  MultiHeadAttentionParamsFor,
+  MultiHeadAttentionOptions,
+  MultiHeadAttentionConfig,
+} from './multiHeadAttention'

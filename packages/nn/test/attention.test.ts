@@ -1,0 +1,228 @@
+// Attention layers: values against loops written from the formula with PyTorch's parameter layout,
+// shape errors with paths, the config codec through the kind mechanism, and checkVjp.
+import { describe, expect, it } from 'vitest'
+import * as E from 'fp-ts/lib/Either.js'
+import * as O from '@backfold/ops'
+import type { Tensor } from '@backfold/tensor'
+import { decodeModel, encodeModel } from '../src/config/index'
+import * as L from '../src/layers/index'
+import type { MultiHeadAttentionParams } from '../src/layers/index'
+import type { Layer } from '../src/layer'
+import { flattenNamed } from '../src/tree'
+import { evalCtx, key, leftOf, randn, unwrap } from './helpers'
+
+/**
+ * PyTorch's nn.MultiheadAttention (batch_first, query = key = value = x) written as loops:
+ * x [N, L, E], w [3E, E] (rows q, k, v), b [3E] or undefined, wo [E, E], bo [E] or undefined.
+ * `drop(n, h, i, j)` multiplies each probability (dropout's scaled mask), default 1.
+ */
+const reference = (
+  x: Tensor,
+  w: Tensor,
+  b: Tensor | undefined,
+  wo: Tensor,
+  bo: Tensor | undefined,
+  heads: number,
+  causal: boolean,
+  drop: (n: number, h: number, i: number, j: number) => number = () => 1,
+): number[] => {
+  const [n, l, e] = x.shape as [number, number, number]
+  const d = e / heads
+  const X = (b0: number, i: number, c: number): number => x.data[(b0 * l + i) * e + c]!
+  const out: number[] = []
+  for (let b0 = 0; b0 < n; b0++) {
+    // proj[part][i][c] = Σ_k x[i][k] W[part·E + c][k] + b[part·E + c]
+    const proj = [0, 1, 2].map((part) =>
+      Array.from({ length: l }, (_, i) =>
+        Array.from({ length: e }, (_, c) => {
+          let s = b === undefined ? 0 : b.data[part * e + c]!
+          for (let k = 0; k < e; k++) s += X(b0, i, k) * w.data[(part * e + c) * e + k]!
+          return s
+        }),
+      ),
+    )
+    const concat = Array.from({ length: l }, () => new Array<number>(e).fill(0))
+    for (let h = 0; h < heads; h++)
+      for (let i = 0; i < l; i++) {
+        const logits: number[] = []
+        for (let j = 0; j < l; j++) {
+          let s = 0
+          for (let c = h * d; c < (h + 1) * d; c++) s += proj[0]![i]![c]! * proj[1]![j]![c]!
+          logits.push(causal && j > i ? -Infinity : s / Math.sqrt(d))
+        }
+        const m = Math.max(...logits)
+        const ex = logits.map((s) => Math.exp(s - m))
+        const z = ex.reduce((a, c) => a + c, 0)
+        for (let j = 0; j < l; j++) {
+          const p = (ex[j]! / z) * drop(b0, h, i, j)
+          for (let c = h * d; c < (h + 1) * d; c++) concat[i]![c]! += p * proj[2]![j]![c]!
+        }
+      }
+    for (let i = 0; i < l; i++)
+      for (let o = 0; o < e; o++) {
+        let s = bo === undefined ? 0 : bo.data[o]!
+        for (let c = 0; c < e; c++) s += concat[i]![c]! * wo.data[o * e + c]!
+        out.push(s)
+      }
+  }
+  return out
+}
+
+const close = (actual: Tensor, expected: ReadonlyArray<number>, tol = 1e-10): void => {
+  expect(actual.data.length).toBe(expected.length)
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual.data[i]!
+    const e = expected[i]!
+    if (!(Math.abs(a - e) <= tol * (1 + Math.abs(e))))
+      throw new Error(`element ${i}: got ${a}, expected ${e}`)
+  }
+}
+
+/** Params in PyTorch's layout, random float64 (no neutral zeros that would hide a misplaced bias). */
+const torchParams = (e: number, seed: number): MultiHeadAttentionParams => ({
+  in_proj_weight: randn(seed, [3 * e, e]),
+  in_proj_bias: randn(seed + 1, [3 * e]),
+  out_proj: { weight: randn(seed + 2, [e, e]), bias: randn(seed + 3, [e]) },
+})
+
+describe('layers.multiHeadAttention', () => {
+  it("init makes PyTorch's parameter names and shapes (the state dict's keys), zero biases", () => {
+    const layer = L.multiHeadAttention({ heads: 2 })
+    const { params, outShape } = unwrap(layer.init(key(0), [5, 8]))
+    expect(outShape).toEqual([5, 8])
+    const named = flattenNamed(params).map(([name, t]) => [name, t.shape])
+    expect(named).toEqual([
+      ['in_proj_weight', [24, 8]],
+      ['in_proj_bias', [24]],
+      ['out_proj.weight', [8, 8]],
+      ['out_proj.bias', [8]],
+    ])
+    expect([...params.in_proj_bias.data].every((v) => v === 0)).toBe(true)
+    // Xavier uniform over [3E, E]: bound √(6 / (E + 3E)).
+    const bound = Math.sqrt(6 / 32)
+    const w = [...params.in_proj_weight.data]
+    expect(Math.max(...w.map(Math.abs))).toBeLessThanOrEqual(bound)
+    expect(Math.max(...w.map(Math.abs))).toBeGreaterThan(bound * 0.8)
+    const noBias = unwrap(L.multiHeadAttention({ heads: 2, bias: false }).init(key(0), [5, 8])).params
+    expect(flattenNamed(noBias).map(([name]) => name)).toEqual(['in_proj_weight', 'out_proj.weight'])
+  })
+
+  it('equals the loop-written formula with the same (PyTorch-layout) weights: heads 1, 2, 4, causal or not', () => {
+    for (const [heads, causal] of [
+      [1, false],
+      [2, false],
+      [4, true],
+      [2, true],
+    ] as const) {
+      const layer = L.multiHeadAttention({ heads, causal })
+      const p = torchParams(8, 10 + heads)
+      const x = randn(3, [2, 5, 8])
+      const [y] = layer.apply(p, {}, x, evalCtx)
+      expect(y.shape).toEqual([2, 5, 8])
+      close(
+        y,
+        reference(x, p.in_proj_weight, p.in_proj_bias, p.out_proj.weight, p.out_proj.bias, heads, causal),
+      )
+    }
+  })
+
+  it('bias: false has no biases and equals the formula without them', () => {
+    const layer = L.multiHeadAttention({ heads: 2, bias: false })
+    const p = { in_proj_weight: randn(1, [12, 4]), out_proj: { weight: randn(2, [4, 4]) } }
+    const x = randn(3, [3, 4, 4])
+    const [y] = layer.apply(p, {}, x, evalCtx)
+    close(y, reference(x, p.in_proj_weight, undefined, p.out_proj.weight, undefined, 2, false))
+  })
+
+  it('dropout on the probabilities in training (mask from ctx.key), the identity in evaluation', () => {
+    const layer = L.multiHeadAttention({ heads: 2, dropout: 0.3, causal: true })
+    const p = torchParams(4, 20)
+    const x = randn(4, [2, 3, 4])
+    const k = key(7)
+    const [train] = layer.apply(p, {}, x, { training: true, key: k })
+    const keep = O.randomBernoulli(k, 0.7, [2, 2, 3, 3]).data
+    const drop = (n: number, h: number, i: number, j: number): number =>
+      keep[((n * 2 + h) * 3 + i) * 3 + j]! ? 1 / 0.7 : 0
+    close(
+      train,
+      reference(x, p.in_proj_weight, p.in_proj_bias, p.out_proj.weight, p.out_proj.bias, 2, true, drop),
+    )
+    const [evaluated] = layer.apply(p, {}, x, evalCtx)
+    close(
+      evaluated,
+      reference(x, p.in_proj_weight, p.in_proj_bias, p.out_proj.weight, p.out_proj.bias, 2, true),
+    )
+    expect(() => layer.apply(p, {}, x, { training: true })).toThrow(/ctx\.key is required/)
+  })
+
+  it('shape inference: bad inputs and options are LayerErrors naming the layer and its path', () => {
+    expect(leftOf(L.multiHeadAttention({ heads: 2 }).init(key(0), [8])).message).toMatch(
+      /rank 2 \(\[seq, dim\]\)/,
+    )
+    expect(leftOf(L.multiHeadAttention({ heads: 3 }).init(key(0), [5, 8])).message).toMatch(
+      /heads \(3\) must divide the model width dim \(8\)/,
+    )
+    expect(leftOf(L.multiHeadAttention({ heads: 2, dim: 6 }).init(key(0), [5, 8])).message).toMatch(
+      /dim is 6 but the input's last axis is 8/,
+    )
+    expect(leftOf(L.multiHeadAttention({ heads: 2, dropout: 1 }).init(key(0), [5, 8])).message).toMatch(
+      /dropout/,
+    )
+    const nested = L.sequential(L.layerNorm(), L.multiHeadAttention({ heads: 4 }))
+    const err = leftOf(nested.init(key(0), [5, 6]))
+    expect(err.path).toBe('1 (multiHeadAttention)')
+    // kDim/vDim (cross-attention) are not options: refused, not ignored.
+    expect(() => L.multiHeadAttention({ heads: 2, kDim: 4 } as never)).toThrow(/kDim/)
+    expect(() => L.multiHeadAttention({} as never)).toThrow(/heads/)
+  })
+
+  it('config codec: encodeModel / decodeModel round-trips every option through the kind', () => {
+    const model = L.sequential(
+      L.multiHeadAttention({ heads: 2, dim: 4, dropout: 0.1, causal: true, bias: false, dtype: 'float64' }),
+    )
+    const json = JSON.parse(JSON.stringify(unwrapE(encodeModel(model as unknown as Layer<unknown, unknown>))))
+    expect(json.layers[0]).toEqual({
+      kind: 'multiHeadAttention',
+      heads: 2,
+      dim: 4,
+      dropout: 0.1,
+      causal: true,
+      bias: false,
+      dtype: 'float64',
+    })
+    const rebuilt = unwrapE(decodeModel(json))
+    expect(rebuilt.config).toEqual(model.config)
+    const p = unwrap(rebuilt.init(key(1), [3, 4])).params
+    expect(flattenNamed(p).map(([n, t]) => [n, t.dtype])).toEqual([
+      ['0.in_proj_weight', 'float64'],
+      ['0.out_proj.weight', 'float64'],
+    ])
+    const bad = decodeModel({ kind: 'multiHeadAttention', heads: 0 })
+    expect(E.isLeft(bad)).toBe(true)
+  })
+
+  it('checkVjp: gradients w.r.t. the input and every parameter (causal and not)', () => {
+    for (const causal of [false, true]) {
+      const layer = L.multiHeadAttention({ heads: 2, causal })
+      const f = (x: Tensor, w: Tensor, b: Tensor, wo: Tensor, bo: Tensor): Tensor =>
+        layer.apply(
+          { in_proj_weight: w, in_proj_bias: b, out_proj: { weight: wo, bias: bo } },
+          {},
+          x,
+          evalCtx,
+        )[0]
+      const p = torchParams(4, 30)
+      const report = O.checkVjp(
+        f,
+        [randn(5, [2, 3, 4]), p.in_proj_weight, p.in_proj_bias, p.out_proj.weight, p.out_proj.bias],
+        { maxJacobianEntries: 20000 },
+      )
+      expect(report.ok, report.message).toBe(true)
+    }
+  })
+})
+
+function unwrapE<A>(r: E.Either<unknown, A>): A {
+  if (E.isLeft(r)) throw new Error(JSON.stringify(r.left))
+  return r.right
+}
