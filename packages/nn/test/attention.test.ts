@@ -25,6 +25,7 @@ const reference = (
   heads: number,
   causal: boolean,
   drop: (n: number, h: number, i: number, j: number) => number = () => 1,
+  rotaryBase?: number,
 ): number[] => {
   const [n, l, e] = x.shape as [number, number, number]
   const d = e / heads
@@ -41,6 +42,19 @@ const reference = (
         }),
       ),
     )
+    // RoFormer's rotation, rotate-half pairing: channel c and c + d/2 of each head by pos · base^(−2c/d).
+    if (rotaryBase !== undefined)
+      for (const part of [0, 1])
+        for (let i = 0; i < l; i++)
+          for (let h = 0; h < heads; h++)
+            for (let c = 0; c < d / 2; c++) {
+              const row = proj[part]![i]!
+              const a = row[h * d + c]!
+              const b2 = row[h * d + c + d / 2]!
+              const angle = i / Math.pow(rotaryBase, (2 * c) / d)
+              row[h * d + c] = a * Math.cos(angle) - b2 * Math.sin(angle)
+              row[h * d + c + d / 2] = b2 * Math.cos(angle) + a * Math.sin(angle)
+            }
     const concat = Array.from({ length: l }, () => new Array<number>(e).fill(0))
     for (let h = 0; h < heads; h++)
       for (let i = 0; i < l; i++) {
@@ -126,6 +140,36 @@ describe('layers.multiHeadAttention', () => {
     }
   })
 
+  it('rotary: q and k of each head rotated (rotate-half pairs) before attention, equal to the formula', () => {
+    for (const [heads, base, causal] of [
+      [2, 10000, false],
+      [1, 50, true],
+    ] as const) {
+      const layer = L.multiHeadAttention({ heads, causal, rotary: true, rotaryBase: base })
+      const p = torchParams(8, 40)
+      const x = randn(6, [2, 5, 8])
+      const [y] = layer.apply(p, {}, x, evalCtx)
+      const args = [
+        x,
+        p.in_proj_weight,
+        p.in_proj_bias,
+        p.out_proj.weight,
+        p.out_proj.bias,
+        heads,
+        causal,
+      ] as const
+      close(y, reference(...args, undefined, base))
+      // The rotation matters (the test would catch a layer that ignored the option).
+      expect(Math.abs(y.data[20]! - reference(...args)[20]!)).toBeGreaterThan(1e-6)
+    }
+    expect(leftOf(L.multiHeadAttention({ heads: 4, rotary: true }).init(key(0), [5, 12])).message).toMatch(
+      /even head width/,
+    )
+    expect(leftOf(L.multiHeadAttention({ heads: 2, rotaryBase: 100 }).init(key(0), [5, 8])).message).toMatch(
+      /rotaryBase is given but rotary is not true/,
+    )
+  })
+
   it('bias: false has no biases and equals the formula without them', () => {
     const layer = L.multiHeadAttention({ heads: 2, bias: false })
     const p = { in_proj_weight: randn(1, [12, 4]), out_proj: { weight: randn(2, [4, 4]) } }
@@ -178,7 +222,16 @@ describe('layers.multiHeadAttention', () => {
 
   it('config codec: encodeModel / decodeModel round-trips every option through the kind', () => {
     const model = L.sequential(
-      L.multiHeadAttention({ heads: 2, dim: 4, dropout: 0.1, causal: true, bias: false, dtype: 'float64' }),
+      L.multiHeadAttention({
+        heads: 2,
+        dim: 4,
+        dropout: 0.1,
+        causal: true,
+        bias: false,
+        rotary: true,
+        rotaryBase: 500,
+        dtype: 'float64',
+      }),
     )
     const json = JSON.parse(JSON.stringify(unwrapE(encodeModel(model as unknown as Layer<unknown, unknown>))))
     expect(json.layers[0]).toEqual({
@@ -188,6 +241,8 @@ describe('layers.multiHeadAttention', () => {
       dropout: 0.1,
       causal: true,
       bias: false,
+      rotary: true,
+      rotaryBase: 500,
       dtype: 'float64',
     })
     const rebuilt = unwrapE(decodeModel(json))
@@ -201,9 +256,13 @@ describe('layers.multiHeadAttention', () => {
     expect(E.isLeft(bad)).toBe(true)
   })
 
-  it('checkVjp: gradients w.r.t. the input and every parameter (causal and not)', () => {
-    for (const causal of [false, true]) {
-      const layer = L.multiHeadAttention({ heads: 2, causal })
+  it('checkVjp: gradients w.r.t. the input and every parameter (causal and not, rotary)', () => {
+    for (const [causal, rotary] of [
+      [false, false],
+      [true, false],
+      [true, true],
+    ] as const) {
+      const layer = L.multiHeadAttention({ heads: 2, causal, rotary })
       const f = (x: Tensor, w: Tensor, b: Tensor, wo: Tensor, bo: Tensor): Tensor =>
         layer.apply(
           { in_proj_weight: w, in_proj_bias: b, out_proj: { weight: wo, bias: bo } },

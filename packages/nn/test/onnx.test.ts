@@ -361,7 +361,7 @@ describe('exportOnnx: multiHeadAttention as a subgraph of standard operators', (
     }
   })
 
-  it('non-causal attention over a symbolic sequence length; causal needs a known one (a Left naming the layer)', async () => {
+  it('non-causal attention over a symbolic sequence length; rotary as MatMul/Mul/Add; causal needs a known length (a Left naming the layer)', async () => {
     const model = L.sequential(L.embedding(9, 6), L.multiHeadAttention({ heads: 2 }))
     const trained = initialise(model, [4])
     await check(
@@ -370,6 +370,16 @@ describe('exportOnnx: multiHeadAttention as a subgraph of standard operators', (
       { inputShape: ['L'] },
       T.random.randint(T.random.key(23), [2, 4], 0, 9),
       T.random.randint(T.random.key(24), [2, 7], 0, 9),
+    )
+    const rotary = L.sequential(
+      L.embedding(9, 8),
+      L.multiHeadAttention({ heads: 2, rotary: true, rotaryBase: 30 }),
+    )
+    await check(
+      rotary,
+      initialise(rotary, [6]),
+      { inputShape: [6] },
+      T.random.randint(T.random.key(25), [2, 6], 0, 9),
     )
     const causal = L.sequential(L.embedding(9, 6), L.multiHeadAttention({ heads: 2, causal: true }))
     const r = exportOnnx(causal, initialise(causal, [4]).params, initialise(causal, [4]).state, {

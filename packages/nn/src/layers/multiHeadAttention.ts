@@ -61,6 +61,15 @@ export interface MultiHeadAttentionOptions<B extends boolean = boolean> {
   readonly causal?: boolean
   /** Biases on the input and output projections (PyTorch's `bias`, default true). */
   readonly bias?: B
+  /**
+   * Rotary position embedding (Su et al. 2021, RoFormer) on each head's queries and keys, in the
+   * "rotate half" layout of GPT-NeoX and Hugging Face's LLaMA: channel i of the first half and
+   * channel i of the second half form a pair rotated by the angle `pos · base^(−2i/d)` (d the head
+   * width, which must be even; positions count from 0). Default false.
+   */
+  readonly rotary?: boolean
+  /** The rotary base (RoFormer's 10000, the default); only with `rotary: true`. */
+  readonly rotaryBase?: number
   /** Parameter dtype, default float32. */
   readonly dtype?: DType
 }
@@ -71,6 +80,8 @@ const OPTIONS = O.optionSchema({
   dropout: O.option.number,
   causal: O.option.boolean,
   bias: O.option.boolean,
+  rotary: O.option.boolean,
+  rotaryBase: O.option.number,
   // Checked by init (a Left naming the layer).
   dtype: O.option.anything,
 })
@@ -85,6 +96,31 @@ const splitHeads = (x: Tensor, heads: number): Tensor => {
 const mergeHeads = (x: Tensor): Tensor => {
   const [n, h, l, d] = x.shape as [number, number, number, number]
   return O.reshape(O.transpose(x, [0, 2, 1, 3]), [n, l, h * d])
+}
+
+/**
+ * The rotary tables `[l, d]`: cos and sin of `pos · base^(−2i/d)` for pair i, repeated over both
+ * halves (channel i and i + d/2 share an angle). Constants, built with kernels.
+ */
+export const rotaryTables = (l: number, d: number, base: number, dtype: DType): readonly [Tensor, Tensor] => {
+  const cos = T.allocate(dtype, l * d)
+  const sin = T.allocate(dtype, l * d)
+  const half = d / 2
+  for (let p = 0; p < l; p++)
+    for (let i = 0; i < half; i++) {
+      const angle = p * Math.pow(base, (-2 * i) / d)
+      cos[p * d + i] = cos[p * d + i + half] = Math.cos(angle)
+      sin[p * d + i] = sin[p * d + i + half] = Math.sin(angle)
+    }
+  return [T.unsafeTensor(dtype, [l, d], cos), T.unsafeTensor(dtype, [l, d], sin)]
+}
+
+/** Rotary embedding of x `[..., l, d]`: `x · cos + rotateHalf(x) · sin`, rotateHalf(x) = [−x₂, x₁]. */
+const rotate = (x: Tensor, base: number): Tensor => {
+  const [l, d] = x.shape.slice(-2) as [number, number]
+  const [cos, sin] = rotaryTables(l, d, base, x.dtype)
+  const [x1, x2] = O.split(x, 2, { axis: -1 }) as [Tensor, Tensor]
+  return O.add(O.mul(x, cos), O.mul(O.concat([O.neg(x2), x1], { axis: -1 }), sin))
 }
 
 /** `x Wᵀ (+ b)` over the last axis, for x of any rank (W stored [out, in] as nn.Linear). */
@@ -122,13 +158,30 @@ export const multiHeadAttention = <B extends boolean = true>(
   const rate = opts.dropout ?? 0
   const causal = opts.causal ?? false
   const useBias = opts.bias ?? true
+  const rotary = opts.rotary ?? false
+  const rotaryBase = opts.rotaryBase ?? 10000
   const problem =
     notPositiveInteger('heads', heads) ??
     (opts.dim === undefined ? undefined : notPositiveInteger('dim', opts.dim)) ??
-    (rate >= 0 && rate < 1 ? undefined : `dropout must satisfy 0 <= dropout < 1, got ${String(rate)}`)
+    (rate >= 0 && rate < 1 ? undefined : `dropout must satisfy 0 <= dropout < 1, got ${String(rate)}`) ??
+    (opts.rotaryBase !== undefined && !rotary
+      ? 'rotaryBase is given but rotary is not true: set rotary: true or drop rotaryBase'
+      : rotaryBase > 0 && Number.isFinite(rotaryBase)
+        ? undefined
+        : `rotaryBase must be a finite number > 0, got ${String(rotaryBase)}`)
   const layer: Layer<MultiHeadAttentionParams | MultiHeadAttentionParamsNoBias, NoState> = {
     kind,
-    config: configOf(kind, { heads, dim: opts.dim, dropout: rate, causal, bias: useBias, dtype: opts.dtype }),
+    config: configOf(kind, {
+      heads,
+      dim: opts.dim,
+      dropout: rate,
+      causal,
+      bias: useBias,
+      // Recorded only when used, so configs written before rotary existed read the same.
+      rotary: rotary ? true : undefined,
+      rotaryBase: rotary ? rotaryBase : undefined,
+      dtype: opts.dtype,
+    }),
     init: (key, inShape) => {
       const shapeProblem = problem ?? badShape(inShape)
       if (shapeProblem !== undefined) return fail(kind, shapeProblem)
@@ -147,6 +200,11 @@ export const multiHeadAttention = <B extends boolean = true>(
         return fail(
           kind,
           `heads (${heads}) must divide the model width dim (${dim}) of input ${T.fmtShape(inShape)}`,
+        )
+      if (rotary && (dim / heads) % 2 !== 0)
+        return fail(
+          kind,
+          `rotary needs an even head width, got dim / heads = ${dim} / ${heads} = ${dim / heads}`,
         )
       const dtypeE = paramDType(kind, opts.dtype)
       if (E.isLeft(dtypeE)) return dtypeE
@@ -193,13 +251,17 @@ export const multiHeadAttention = <B extends boolean = true>(
       const dim = x.shape[2]!
       if (dim % heads !== 0)
         throw new T.ShapeError(kind, `heads (${heads}) must divide the model width dim (${dim})`)
+      if (rotary && (dim / heads) % 2 !== 0)
+        throw new T.ShapeError(kind, `rotary needs an even head width, got dim / heads = ${dim / heads}`)
       const [wq, wk, wv] = O.split(params.in_proj_weight, 3, { axis: 0 }) as [Tensor, Tensor, Tensor]
       const [bq, bk, bv] =
         'in_proj_bias' in params
           ? (O.split(params.in_proj_bias, 3, { axis: 0 }) as [Tensor, Tensor, Tensor])
           : [undefined, undefined, undefined]
-      const q = splitHeads(project(x, wq, bq), heads)
-      const k = splitHeads(project(x, wk, bk), heads)
+      const qh = splitHeads(project(x, wq, bq), heads)
+      const kh = splitHeads(project(x, wk, bk), heads)
+      const q = rotary ? rotate(qh, rotaryBase) : qh
+      const k = rotary ? rotate(kh, rotaryBase) : kh
       const v = splitHeads(project(x, wv, bv), heads)
       let attended: Tensor
       if (ctx.training && rate > 0) {
@@ -234,6 +296,8 @@ export interface MultiHeadAttentionConfig extends LayerConfig {
   readonly dropout?: number
   readonly causal?: boolean
   readonly bias?: boolean
+  readonly rotary?: boolean
+  readonly rotaryBase?: number
   readonly dtype?: DType
 }
 
@@ -249,7 +313,15 @@ export interface MultiHeadAttentionConfig extends LayerConfig {
 export const multiHeadAttentionKind = /* @__PURE__ */ leafKind({
   kind: 'multiHeadAttention',
   required: { heads: F.positiveInt },
-  optional: { dim: F.positiveInt, dropout: F.rate, causal: t.boolean, bias: t.boolean, dtype: F.dtype },
+  optional: {
+    dim: F.positiveInt,
+    dropout: F.rate,
+    causal: t.boolean,
+    bias: t.boolean,
+    rotary: t.boolean,
+    rotaryBase: F.positive,
+    dtype: F.dtype,
+  },
   build: (f) =>
     multiHeadAttention({
       heads: f['heads'] as number,
@@ -257,6 +329,8 @@ export const multiHeadAttentionKind = /* @__PURE__ */ leafKind({
       ...(f['dropout'] === undefined ? {} : { dropout: f['dropout'] as number }),
       ...(f['causal'] === undefined ? {} : { causal: f['causal'] as boolean }),
       bias: f['bias'] !== false,
+      ...(f['rotary'] === undefined ? {} : { rotary: f['rotary'] as boolean }),
+      ...(f['rotaryBase'] === undefined ? {} : { rotaryBase: f['rotaryBase'] as number }),
       ...(f['dtype'] === undefined ? {} : { dtype: f['dtype'] as DType }),
     }),
   allocation: (c, inShape) => {
@@ -322,10 +396,40 @@ export const multiHeadAttentionKind = /* @__PURE__ */ leafKind({
         return T.unsafeTensor('float32', [l, l], data)
       }
       const mask = causal ? ctx.initializer('causal_mask', causalMask(seq as number)) : undefined
+      const rotary = ctx.config['rotary'] === true
+      if (rotary && typeof seq !== 'number')
+        return ctx.fail('rotary attention needs a known sequence length to build its cos/sin tables')
+      if (rotary && hd % 2 !== 0) return ctx.fail(`rotary needs an even head width, got dim / heads = ${hd}`)
+      const base = ctx.number('rotaryBase', 10000)
+      if (E.isLeft(base)) return base
+      // rotateHalf(q) = q R with R the constant [hd, hd] matrix below, so rotary is MatMul, Mul and Add.
+      const rotaryInputs = rotary
+        ? (() => {
+            const [cos, sin] = rotaryTables(seq as number, hd, base.right, 'float32')
+            const r = new Float32Array(hd * hd)
+            const half = hd / 2
+            for (let j = 0; j < half; j++) {
+              r[(j + half) * hd + j] = -1
+              r[j * hd + j + half] = 1
+            }
+            return {
+              cos: ctx.initializer('rotary_cos', cos),
+              sin: ctx.initializer('rotary_sin', sin),
+              r: ctx.initializer('rotary_rotate_half', T.unsafeTensor('float32', [hd, hd], r)),
+            }
+          })()
+        : undefined
+      const rope = (y: string): string =>
+        rotaryInputs === undefined
+          ? y
+          : ctx.node('Add', [
+              ctx.node('Mul', [y, rotaryInputs.cos]),
+              ctx.node('Mul', [ctx.node('MatMul', [y, rotaryInputs.r]), rotaryInputs.sin]),
+            ])
       const headOutputs: string[] = []
       for (let h = 0; h < heads; h++) {
-        const q = proj(0, 'q', h)
-        const k = proj(1, 'k', h)
+        const q = rope(proj(0, 'q', h))
+        const k = rope(proj(1, 'k', h))
         const v = proj(2, 'v', h)
         const kT = ctx.node('Transpose', [k], [intsAttribute('perm', [0, 2, 1])])
         let s = ctx.node('Mul', [ctx.node('MatMul', [q, kT]), ctx.constant(1 / Math.sqrt(hd))])
