@@ -285,3 +285,83 @@ function unwrapE<A>(r: E.Either<unknown, A>): A {
   if (E.isLeft(r)) throw new Error(JSON.stringify(r.left))
   return r.right
 }
+
+describe('layers.positionalEmbedding and layers.sinusoidal', () => {
+  it('positionalEmbedding adds row p of its [maxLen, dim] table at position p (shorter sequences too)', () => {
+    const layer = L.positionalEmbedding({ maxLen: 6 })
+    const { params, outShape } = unwrap(layer.init(key(0), [4, 3]))
+    expect(outShape).toEqual([4, 3])
+    expect(params.weight.shape).toEqual([6, 3])
+    const weight = randn(1, [6, 3])
+    for (const seq of [4, 6]) {
+      const x = randn(2, [2, seq, 3])
+      const [y] = layer.apply({ weight }, {}, x, evalCtx)
+      const expected: number[] = []
+      for (let n = 0; n < 2; n++)
+        for (let p = 0; p < seq; p++)
+          for (let c = 0; c < 3; c++) expected.push(x.data[(n * seq + p) * 3 + c]! + weight.data[p * 3 + c]!)
+      close(y, expected)
+    }
+  })
+
+  it('sinusoidal adds sin/cos of p / base^(2i/dim) at channels 2i / 2i+1', () => {
+    for (const base of [10000, 7]) {
+      const layer = L.sinusoidal(base === 10000 ? {} : { base })
+      expect(unwrap(layer.init(key(0), [5, 6])).params).toEqual({})
+      const x = randn(3, [2, 5, 6])
+      const [y] = layer.apply({}, {}, x, evalCtx)
+      const expected: number[] = []
+      for (let n = 0; n < 2; n++)
+        for (let p = 0; p < 5; p++)
+          for (let c = 0; c < 6; c++) {
+            const freq = 1 / base ** ((c - (c % 2)) / 6)
+            expected.push(
+              x.data[(n * 5 + p) * 6 + c]! + (c % 2 === 0 ? Math.sin(p * freq) : Math.cos(p * freq)),
+            )
+          }
+      close(y, expected)
+    }
+  })
+
+  it('shape errors are LayerErrors naming the layer', () => {
+    expect(leftOf(L.positionalEmbedding({ maxLen: 3 }).init(key(0), [4, 2])).message).toMatch(
+      /exceeds maxLen 3/,
+    )
+    expect(leftOf(L.positionalEmbedding({ maxLen: 3 }).init(key(0), [2])).message).toMatch(/rank 2/)
+    expect(leftOf(L.positionalEmbedding({ maxLen: 0 }).init(key(0), [2, 2])).message).toMatch(/maxLen/)
+    expect(leftOf(L.sinusoidal().init(key(0), [4, 3])).message).toMatch(/dim must be even/)
+    expect(leftOf(L.sinusoidal({ base: -1 }).init(key(0), [4, 2])).message).toMatch(/base/)
+    const nested = leftOf(L.sequential(L.embedding(5, 3), L.sinusoidal()).init(key(0), [4]))
+    expect(nested.path).toBe('1 (sinusoidal)')
+    expect(() => L.positionalEmbedding({ maxLen: 4, max: 3 } as never)).toThrow(/max/)
+  })
+
+  it('config codec round-trips both kinds', () => {
+    const model = L.sequential(
+      L.embedding(5, 4),
+      L.positionalEmbedding({ maxLen: 8, dtype: 'float64' }),
+      L.sinusoidal({ base: 100 }),
+    )
+    const json = JSON.parse(JSON.stringify(unwrapE(encodeModel(model as unknown as Layer<unknown, unknown>))))
+    expect(json.layers.slice(1)).toEqual([
+      { kind: 'positionalEmbedding', maxLen: 8, dtype: 'float64' },
+      { kind: 'sinusoidal', base: 100 },
+    ])
+    const rebuilt = unwrapE(decodeModel(json))
+    expect(rebuilt.config).toEqual(model.config)
+    expect(E.isLeft(decodeModel({ kind: 'sinusoidal', base: 0 }))).toBe(true)
+    expect(E.isLeft(decodeModel({ kind: 'positionalEmbedding' }))).toBe(true)
+  })
+
+  it('checkVjp: positionalEmbedding w.r.t. input and table, sinusoidal w.r.t. input', () => {
+    const pos = L.positionalEmbedding({ maxLen: 5 })
+    const r1 = O.checkVjp(
+      (x, w) => pos.apply({ weight: w }, {}, x, evalCtx)[0],
+      [randn(1, [2, 3, 2]), randn(2, [5, 2])],
+    )
+    expect(r1.ok, r1.message).toBe(true)
+    const sin = L.sinusoidal()
+    const r2 = O.checkVjp((x) => sin.apply({}, {}, x, evalCtx)[0], [randn(3, [2, 3, 4])])
+    expect(r2.ok, r2.message).toBe(true)
+  })
+})

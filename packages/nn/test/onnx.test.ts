@@ -389,6 +389,35 @@ describe('exportOnnx: multiHeadAttention as a subgraph of standard operators', (
   })
 })
 
+describe('exportOnnx: positional encodings', () => {
+  it('positionalEmbedding over a symbolic sequence length (Range + Gather) and sinusoidal, before attention', async () => {
+    const learned = L.sequential(L.embedding(9, 6), L.positionalEmbedding({ maxLen: 7 }), L.layerNorm())
+    await check(
+      learned,
+      initialise(learned, [5]),
+      { inputShape: ['L'] },
+      T.random.randint(T.random.key(31), [2, 5], 0, 9),
+      T.random.randint(T.random.key(32), [3, 7], 0, 9),
+      T.random.randint(T.random.key(33), [1, 2], 0, 9),
+    )
+    const fixed = L.sequential(
+      L.embedding(9, 8),
+      L.sinusoidal({ base: 50 }),
+      L.multiHeadAttention({ heads: 2, causal: true }),
+    )
+    await check(
+      fixed,
+      initialise(fixed, [6]),
+      { inputShape: [6] },
+      T.random.randint(T.random.key(34), [2, 6], 0, 9),
+    )
+    const r = exportOnnx(fixed, initialise(fixed, [6]).params, initialise(fixed, [6]).state, {
+      inputShape: ['L'],
+    })
+    expect(E.isLeft(r) && formatOnnxError(r.left)).toMatch(/1 \(sinusoidal\).*known sequence length/)
+  })
+})
+
 describe("exportOnnx: dense(n, { activation: 'relu' })", () => {
   it('emits Gemm then Relu, the graph of dense then relu(), and agrees with onnxruntime', async () => {
     const fused = L.sequential(L.dense(6, { activation: 'relu' }), L.dense(3, { activation: 'relu' }))

@@ -22,12 +22,14 @@ import { leakyReluKind } from './leakyRelu'
 import { maxPool2dKind } from './maxPool2d'
 import { multiHeadAttentionKind, type MultiHeadAttentionConfig } from './multiHeadAttention'
 import { parallelKind, type ParallelConfig } from './parallel'
+import { positionalEmbeddingKind } from './positionalEmbedding'
 import type { Pool2dConfig } from './pool2d'
 import { reluKind } from './relu'
 import { residualKind, type ResidualConfig } from './residual'
 import { sequentialKind, type SequentialConfig } from './sequential'
 import { sigmoidKind } from './sigmoid'
 import { siluKind } from './silu'
+import { sinusoidalKind } from './sinusoidal'
 import { softmaxKind } from './softmax'
 import { tanhKind } from './tanh'
 
@@ -65,6 +67,8 @@ export interface BuiltinLayerConfigs {
   readonly tanh: Plain<'tanh'>
   readonly softmax: Plain<'softmax', { axis?: number }>
   readonly multiHeadAttention: MultiHeadAttentionConfig
+  readonly positionalEmbedding: Plain<'positionalEmbedding', { maxLen: number; dtype?: DType }>
+  readonly sinusoidal: Plain<'sinusoidal', { base?: number }>
 }
 
 /** The name of a built-in kind. @since 0.2.0 */
@@ -100,6 +104,8 @@ export const builtinKinds: { readonly [K in BuiltinKind]: LayerKind<K> & { reado
   tanh: tanhKind,
   softmax: softmaxKind,
   multiHeadAttention: multiHeadAttentionKind,
+  positionalEmbedding: positionalEmbeddingKind,
+  sinusoidal: sinusoidalKind,
 }
 
 // The list is built by a call marked pure, so a bundle that never reads it drops it, and with it

@@ -45,3 +45,7 @@ export type {
   MultiHeadAttentionOptions,
   MultiHeadAttentionConfig,
 } from './multiHeadAttention'
+export { positionalEmbedding } from './positionalEmbedding'
+export type { PositionalEmbeddingParams, PositionalEmbeddingOptions } from './positionalEmbedding'
+export { sinusoidal } from './sinusoidal'
+export type { SinusoidalOptions } from './sinusoidal'
