@@ -3,10 +3,11 @@
 import { describe, expect, it } from 'vitest'
 import * as E from 'fp-ts/lib/Either.js'
 import * as O from '@backfold/ops'
+import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { decodeModel, encodeModel } from '../src/config/index'
 import * as L from '../src/layers/index'
-import type { MultiHeadAttentionParams } from '../src/layers/index'
+import type { MultiHeadAttentionParams, TransformerBlockParams } from '../src/layers/index'
 import type { Layer } from '../src/layer'
 import { flattenNamed } from '../src/tree'
 import { evalCtx, key, leftOf, randn, unwrap } from './helpers'
@@ -363,5 +364,159 @@ describe('layers.positionalEmbedding and layers.sinusoidal', () => {
     const sin = L.sinusoidal()
     const r2 = O.checkVjp((x) => sin.apply({}, {}, x, evalCtx)[0], [randn(3, [2, 3, 4])])
     expect(r2.ok, r2.message).toBe(true)
+  })
+})
+
+/** erf by its Maclaurin series (|x| < 5; float64 keeps ~1e-9 there), ±1 beyond. */
+const erf = (x: number): number => {
+  if (Math.abs(x) >= 5) return Math.sign(x)
+  let term = x
+  let sum = x
+  for (let n = 1; n < 200; n++) {
+    term *= (-x * x) / n
+    sum += term / (2 * n + 1)
+  }
+  return (2 / Math.sqrt(Math.PI)) * sum
+}
+
+/** Rows of [rows, width] layer-normalised (biased variance, eps 1e-5) with weight and bias, by loops. */
+const layerNormRows = (x: ReadonlyArray<number>, width: number, w: Tensor, b: Tensor): number[] => {
+  const out: number[] = []
+  for (let r = 0; r < x.length / width; r++) {
+    const row = x.slice(r * width, (r + 1) * width)
+    const mean = row.reduce((a, c) => a + c, 0) / width
+    const variance = row.reduce((a, c) => a + (c - mean) ** 2, 0) / width
+    row.forEach((v, i) => out.push(((v - mean) / Math.sqrt(variance + 1e-5)) * w.data[i]! + b.data[i]!))
+  }
+  return out
+}
+
+/** Rows of [rows, in] times Wᵀ ([out, in]) plus b, by loops. */
+const linearRows = (x: ReadonlyArray<number>, w: Tensor, b: Tensor): number[] => {
+  const [out, inW] = w.shape as [number, number]
+  const y: number[] = []
+  for (let r = 0; r < x.length / inW; r++)
+    for (let o = 0; o < out; o++) {
+      let s = b.data[o]!
+      for (let i = 0; i < inW; i++) s += x[r * inW + i]! * w.data[o * inW + i]!
+      y.push(s)
+    }
+  return y
+}
+
+describe('layers.transformerBlock', () => {
+  const blockParams = (e: number, hidden: number, seed: number): TransformerBlockParams => ({
+    self_attn: torchParams(e, seed),
+    linear1: { weight: randn(seed + 5, [hidden, e]), bias: randn(seed + 6, [hidden]) },
+    linear2: { weight: randn(seed + 7, [e, hidden]), bias: randn(seed + 8, [e]) },
+    norm1: { weight: randn(seed + 9, [e]), bias: randn(seed + 10, [e]) },
+    norm2: { weight: randn(seed + 11, [e]), bias: randn(seed + 12, [e]) },
+  })
+
+  it("init makes PyTorch's TransformerEncoderLayer names and shapes", () => {
+    const { params, outShape } = unwrap(L.transformerBlock({ heads: 2, mlpRatio: 3 }).init(key(0), [5, 4]))
+    expect(outShape).toEqual([5, 4])
+    expect(flattenNamed(params).map(([n, t]) => [n, t.shape])).toEqual([
+      ['self_attn.in_proj_weight', [12, 4]],
+      ['self_attn.in_proj_bias', [12]],
+      ['self_attn.out_proj.weight', [4, 4]],
+      ['self_attn.out_proj.bias', [4]],
+      ['linear1.weight', [12, 4]],
+      ['linear1.bias', [12]],
+      ['linear2.weight', [4, 12]],
+      ['linear2.bias', [4]],
+      ['norm1.weight', [4]],
+      ['norm1.bias', [4]],
+      ['norm2.weight', [4]],
+      ['norm2.bias', [4]],
+    ])
+  })
+
+  it('pre-norm: x + attn(norm1(x)), then h + linear2(gelu(linear1(norm2(h)))), equal to loops', () => {
+    for (const causal of [false, true]) {
+      const layer = L.transformerBlock({ heads: 2, mlpRatio: 2, causal, dropout: 0.5 })
+      const p = blockParams(4, 8, 50)
+      const x = randn(8, [2, 3, 4])
+      const [y] = layer.apply(p, {}, x, evalCtx)
+      const xs = [...x.data]
+      const a1 = layerNormRows(xs, 4, p.norm1.weight, p.norm1.bias)
+      const sa = p.self_attn
+      const att = reference(
+        T.unsafeTensor('float64', [2, 3, 4], Float64Array.from(a1)),
+        sa.in_proj_weight,
+        sa.in_proj_bias,
+        sa.out_proj.weight,
+        sa.out_proj.bias,
+        2,
+        causal,
+      )
+      const h = xs.map((v, i) => v + att[i]!)
+      const hidden = linearRows(
+        layerNormRows(h, 4, p.norm2.weight, p.norm2.bias),
+        p.linear1.weight,
+        p.linear1.bias,
+      )
+      const g = hidden.map((v) => 0.5 * v * (1 + erf(v / Math.SQRT2)))
+      const mlp = linearRows(g, p.linear2.weight, p.linear2.bias)
+      close(
+        y,
+        h.map((v, i) => v + mlp[i]!),
+        1e-8,
+      )
+    }
+  })
+
+  it('dropout in training needs a key, is deterministic for a key, and changes the output', () => {
+    const layer = L.transformerBlock({ heads: 2, dropout: 0.3 })
+    const p = blockParams(4, 16, 60)
+    const x = randn(9, [2, 3, 4])
+    expect(() => layer.apply(p, {}, x, { training: true })).toThrow(/ctx\.key is required/)
+    const [a] = layer.apply(p, {}, x, { training: true, key: key(1) })
+    const [b] = layer.apply(p, {}, x, { training: true, key: key(1) })
+    const [c] = layer.apply(p, {}, x, evalCtx)
+    expect([...a.data]).toEqual([...b.data])
+    expect([...a.data]).not.toEqual([...c.data])
+  })
+
+  it('shape errors, config codec and checkVjp', () => {
+    expect(leftOf(L.transformerBlock({ heads: 3 }).init(key(0), [5, 8])).message).toMatch(
+      /heads \(3\) must divide/,
+    )
+    expect(leftOf(L.transformerBlock({ heads: 2, mlpRatio: 0.3 }).init(key(0), [5, 8])).message).toMatch(
+      /mlpRatio · dim must be an integer/,
+    )
+    expect(leftOf(L.transformerBlock({ heads: 2 }).init(key(0), [8])).message).toMatch(/rank 2/)
+    const model = L.sequential(
+      L.transformerBlock({ heads: 2, mlpRatio: 2, dropout: 0.1, causal: true, rotary: true }),
+    )
+    const json = JSON.parse(JSON.stringify(unwrapE(encodeModel(model as unknown as Layer<unknown, unknown>))))
+    expect(json.layers[0]).toEqual({
+      kind: 'transformerBlock',
+      heads: 2,
+      mlpRatio: 2,
+      dropout: 0.1,
+      causal: true,
+      rotary: true,
+    })
+    expect(unwrapE(decodeModel(json)).config).toEqual(model.config)
+    const layer = L.transformerBlock({ heads: 2, mlpRatio: 1, causal: true })
+    const p = blockParams(4, 4, 70)
+    const report = O.checkVjp(
+      (x, w1, wa, g) =>
+        layer.apply(
+          {
+            ...p,
+            linear1: { ...p.linear1, weight: w1 },
+            self_attn: { ...p.self_attn, in_proj_weight: wa },
+            norm1: { ...p.norm1, weight: g },
+          },
+          {},
+          x,
+          evalCtx,
+        )[0],
+      [randn(10, [2, 3, 4]), p.linear1.weight, p.self_attn.in_proj_weight, p.norm1.weight],
+      { maxJacobianEntries: 20000 },
+    )
+    expect(report.ok, report.message).toBe(true)
   })
 })

@@ -418,6 +418,30 @@ describe('exportOnnx: positional encodings', () => {
   })
 })
 
+describe('exportOnnx: transformerBlock', () => {
+  it('a small decoder (embedding, positions, two causal blocks, rotary in one) agrees at opsets 17 and 20', async () => {
+    const model = L.sequential(
+      L.embedding(13, 8),
+      L.positionalEmbedding({ maxLen: 6 }),
+      L.transformerBlock({ heads: 2, mlpRatio: 2, causal: true, dropout: 0.1 }),
+      L.transformerBlock({ heads: 4, causal: true, rotary: true }),
+      L.layerNorm(),
+    )
+    const trained = initialise(model, [6])
+    for (const opset of [17, 20])
+      await check(
+        model,
+        trained,
+        { inputShape: [6], opset },
+        T.random.randint(T.random.key(41), [3, 6], 0, 13),
+      )
+    const graph = decodeGraph(exported(model, trained, { inputShape: [6] }))
+    expect(graph.initializers).toContain('2.linear1.weight')
+    expect(graph.initializers).toContain('3.norm2.bias')
+    expect(graph.initializers).toContain('2.self_attn.out_proj.weight')
+  })
+})
+
 describe("exportOnnx: dense(n, { activation: 'relu' })", () => {
   it('emits Gemm then Relu, the graph of dense then relu(), and agrees with onnxruntime', async () => {
     const fused = L.sequential(L.dense(6, { activation: 'relu' }), L.dense(3, { activation: 'relu' }))

@@ -32,6 +32,7 @@ import { siluKind } from './silu'
 import { sinusoidalKind } from './sinusoidal'
 import { softmaxKind } from './softmax'
 import { tanhKind } from './tanh'
+import { transformerBlockKind, type TransformerBlockConfig } from './transformerBlock'
 
 /** A config whose only fields are `kind` and `F`. */
 type Plain<
@@ -69,6 +70,7 @@ export interface BuiltinLayerConfigs {
   readonly multiHeadAttention: MultiHeadAttentionConfig
   readonly positionalEmbedding: Plain<'positionalEmbedding', { maxLen: number; dtype?: DType }>
   readonly sinusoidal: Plain<'sinusoidal', { base?: number }>
+  readonly transformerBlock: TransformerBlockConfig
 }
 
 /** The name of a built-in kind. @since 0.2.0 */
@@ -106,6 +108,7 @@ export const builtinKinds: { readonly [K in BuiltinKind]: LayerKind<K> & { reado
   multiHeadAttention: multiHeadAttentionKind,
   positionalEmbedding: positionalEmbeddingKind,
   sinusoidal: sinusoidalKind,
+  transformerBlock: transformerBlockKind,
 }
 
 // The list is built by a call marked pure, so a bundle that never reads it drops it, and with it

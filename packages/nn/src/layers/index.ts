@@ -49,3 +49,9 @@ export { positionalEmbedding } from './positionalEmbedding'
 export type { PositionalEmbeddingParams, PositionalEmbeddingOptions } from './positionalEmbedding'
 export { sinusoidal } from './sinusoidal'
 export type { SinusoidalOptions } from './sinusoidal'
+export { transformerBlock } from './transformerBlock'
+export type {
+  TransformerBlockParams,
+  TransformerBlockOptions,
+  TransformerBlockConfig,
+} from './transformerBlock'
