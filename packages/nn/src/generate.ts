@@ -47,7 +47,7 @@ const OPTIONS = O.optionSchema({
  * import { generate } from '@backfold/nn'
  * declare const model: import('@backfold/nn').Layer<unknown, unknown>
  * declare const params: unknown
- * const prompt = T.tensor([[1, 2]], { dtype: 'int32' })
+ * const prompt = T.tensor([[1, 2]], 'int32')
  * const greedy = generate(model, params, {}, prompt, { steps: 5 })
  * const sampled = generate(model, params, {}, prompt, { steps: 5, temperature: 0.8, topK: 10, key: T.random.key(0) })
  * @throws ValueError for bad options (sampling without a key, topK without temperature, ...), ShapeError when the prompt or the logits have the wrong shape.

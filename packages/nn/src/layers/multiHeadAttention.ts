@@ -102,7 +102,7 @@ const mergeHeads = (x: Tensor): Tensor => {
  * The rotary tables `[l, d]`: cos and sin of `pos · base^(−2i/d)` for pair i, repeated over both
  * halves (channel i and i + d/2 share an angle). Constants, built with kernels.
  */
-export const rotaryTables = (l: number, d: number, base: number, dtype: DType): readonly [Tensor, Tensor] => {
+const rotaryTables = (l: number, d: number, base: number, dtype: DType): readonly [Tensor, Tensor] => {
   const cos = T.allocate(dtype, l * d)
   const sin = T.allocate(dtype, l * d)
   const half = d / 2

@@ -15,14 +15,9 @@ export interface SinusoidalOptions {
 
 const OPTIONS = O.optionSchema({ base: O.option.number })
 
-/**
- * The sinusoidal table `[l, dim]` of Vaswani et al. (2017): `PE[p, 2i] = sin(p / base^(2i/dim))`,
- * `PE[p, 2i+1] = cos(p / base^(2i/dim))`. A constant, built with kernels.
- * @example
- * sinusoidalTable(16, 32, 10000, 'float32') // [16, 32]
- * @since 0.3.0
- */
-export const sinusoidalTable = (l: number, dim: number, base: number, dtype: DType): Tensor => {
+// The sinusoidal table [l, dim] of Vaswani et al. (2017): PE[p, 2i] = sin(p / base^(2i/dim)),
+// PE[p, 2i+1] = cos(p / base^(2i/dim)). A constant, built with kernels.
+const sinusoidalTable = (l: number, dim: number, base: number, dtype: DType): Tensor => {
   const data = T.allocate(dtype, l * dim)
   for (let p = 0; p < l; p++)
     for (let i = 0; 2 * i < dim; i++) {
@@ -35,7 +30,7 @@ export const sinusoidalTable = (l: number, dim: number, base: number, dtype: DTy
 
 /**
  * Fixed sinusoidal positions (Vaswani et al. 2017, no parameters): `[N, L, dim] → [N, L, dim]`,
- * `y[n, p] = x[n, p] + PE[p]` with `PE` as in `sinusoidalTable` (interleaved sin/cos); `dim` must be
+ * `y[n, p] = x[n, p] + PE[p]` with `PE[p, 2i] = sin(p / base^(2i/dim))`, `PE[p, 2i+1] = cos(p / base^(2i/dim))`; `dim` must be
  * even. Any sequence length.
  * @example
  * import { layers } from '@backfold/nn'
