@@ -10,6 +10,7 @@ import * as L from '../src/layers/index'
 import type { MultiHeadAttentionParams, TransformerBlockParams } from '../src/layers/index'
 import type { Layer } from '../src/layer'
 import { flattenNamed } from '../src/tree'
+import { builtinKinds } from '../src/layers/builtins'
 import { evalCtx, key, leftOf, randn, unwrap } from './helpers'
 
 /**
@@ -518,5 +519,25 @@ describe('layers.transformerBlock', () => {
       { maxJacobianEntries: 20000 },
     )
     expect(report.ok, report.message).toBe(true)
+  })
+})
+
+describe('allocation of the attention kinds equals what init allocates', () => {
+  it('multiHeadAttention (with and without bias), positionalEmbedding, sinusoidal, transformerBlock', () => {
+    const cases: ReadonlyArray<readonly [Layer<unknown, unknown>, number[]]> = [
+      [L.multiHeadAttention({ heads: 2 }) as Layer<unknown, unknown>, [5, 8]],
+      [L.multiHeadAttention({ heads: 2, bias: false }) as Layer<unknown, unknown>, [5, 8]],
+      [L.positionalEmbedding({ maxLen: 9 }) as Layer<unknown, unknown>, [5, 8]],
+      [L.sinusoidal() as Layer<unknown, unknown>, [5, 8]],
+      [L.transformerBlock({ heads: 2, mlpRatio: 3 }) as Layer<unknown, unknown>, [5, 8]],
+    ]
+    for (const [layer, inShape] of cases) {
+      const config = layer.config!
+      const kind = builtinKinds[config.kind as keyof typeof builtinKinds]
+      const allocation = kind.allocation?.(config, inShape, () => undefined)
+      const { params } = unwrap(layer.init(key(0), inShape))
+      const size = flattenNamed(params).reduce((n, [, t]) => n + t.data.length, 0)
+      expect(allocation?.size, config.kind).toBe(size)
+    }
   })
 })
