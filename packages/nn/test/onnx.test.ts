@@ -333,6 +333,115 @@ describe('exportOnnx: exported models run in onnxruntime and match backfold', ()
   })
 })
 
+describe('exportOnnx: multiHeadAttention as a subgraph of standard operators', () => {
+  it('self-attention (4 heads, with and without bias, causal or not) after an embedding agrees with onnxruntime', async () => {
+    for (const [causal, bias] of [
+      [false, true],
+      [true, true],
+      [true, false],
+    ] as const) {
+      const model = L.sequential(
+        L.embedding(11, 8),
+        L.multiHeadAttention({ heads: 4, causal, bias, dropout: 0.2 }),
+        L.layerNorm(),
+      )
+      const trained = initialise(model, [5])
+      const s = await check(
+        model,
+        trained,
+        { inputShape: [5] },
+        T.random.randint(T.random.key(21), [3, 5], 0, 11),
+        T.random.randint(T.random.key(22), [1, 5], 0, 11),
+      )
+      expect(metadataShape(s.outputMetadata)).toEqual(['N', 5, 8])
+      const graph = decodeGraph(exported(model, trained, { inputShape: [5] }))
+      expect(graph.nodes.filter((n) => n.opType === 'Softmax')).toHaveLength(4)
+      expect(graph.initializers).toContain('1.out_proj.weight')
+      expect(graph.initializers.some((n) => n.startsWith('1.causal_mask'))).toBe(causal)
+    }
+  })
+
+  it('non-causal attention over a symbolic sequence length; rotary as MatMul/Mul/Add; causal needs a known length (a Left naming the layer)', async () => {
+    const model = L.sequential(L.embedding(9, 6), L.multiHeadAttention({ heads: 2 }))
+    const trained = initialise(model, [4])
+    await check(
+      model,
+      trained,
+      { inputShape: ['L'] },
+      T.random.randint(T.random.key(23), [2, 4], 0, 9),
+      T.random.randint(T.random.key(24), [2, 7], 0, 9),
+    )
+    const rotary = L.sequential(
+      L.embedding(9, 8),
+      L.multiHeadAttention({ heads: 2, rotary: true, rotaryBase: 30 }),
+    )
+    await check(
+      rotary,
+      initialise(rotary, [6]),
+      { inputShape: [6] },
+      T.random.randint(T.random.key(25), [2, 6], 0, 9),
+    )
+    const causal = L.sequential(L.embedding(9, 6), L.multiHeadAttention({ heads: 2, causal: true }))
+    const r = exportOnnx(causal, initialise(causal, [4]).params, initialise(causal, [4]).state, {
+      inputShape: ['L'],
+    })
+    expect(E.isLeft(r) && formatOnnxError(r.left)).toMatch(/1 \(multiHeadAttention\).*known sequence length/)
+  })
+})
+
+describe('exportOnnx: positional encodings', () => {
+  it('positionalEmbedding over a symbolic sequence length (Range + Gather) and sinusoidal, before attention', async () => {
+    const learned = L.sequential(L.embedding(9, 6), L.positionalEmbedding({ maxLen: 7 }), L.layerNorm())
+    await check(
+      learned,
+      initialise(learned, [5]),
+      { inputShape: ['L'] },
+      T.random.randint(T.random.key(31), [2, 5], 0, 9),
+      T.random.randint(T.random.key(32), [3, 7], 0, 9),
+      T.random.randint(T.random.key(33), [1, 2], 0, 9),
+    )
+    const fixed = L.sequential(
+      L.embedding(9, 8),
+      L.sinusoidal({ base: 50 }),
+      L.multiHeadAttention({ heads: 2, causal: true }),
+    )
+    await check(
+      fixed,
+      initialise(fixed, [6]),
+      { inputShape: [6] },
+      T.random.randint(T.random.key(34), [2, 6], 0, 9),
+    )
+    const r = exportOnnx(fixed, initialise(fixed, [6]).params, initialise(fixed, [6]).state, {
+      inputShape: ['L'],
+    })
+    expect(E.isLeft(r) && formatOnnxError(r.left)).toMatch(/1 \(sinusoidal\).*known sequence length/)
+  })
+})
+
+describe('exportOnnx: transformerBlock', () => {
+  it('a small decoder (embedding, positions, two causal blocks, rotary in one) agrees at opsets 17 and 20', async () => {
+    const model = L.sequential(
+      L.embedding(13, 8),
+      L.positionalEmbedding({ maxLen: 6 }),
+      L.transformerBlock({ heads: 2, mlpRatio: 2, causal: true, dropout: 0.1 }),
+      L.transformerBlock({ heads: 4, causal: true, rotary: true }),
+      L.layerNorm(),
+    )
+    const trained = initialise(model, [6])
+    for (const opset of [17, 20])
+      await check(
+        model,
+        trained,
+        { inputShape: [6], opset },
+        T.random.randint(T.random.key(41), [3, 6], 0, 13),
+      )
+    const graph = decodeGraph(exported(model, trained, { inputShape: [6] }))
+    expect(graph.initializers).toContain('2.linear1.weight')
+    expect(graph.initializers).toContain('3.norm2.bias')
+    expect(graph.initializers).toContain('2.self_attn.out_proj.weight')
+  })
+})
+
 describe("exportOnnx: dense(n, { activation: 'relu' })", () => {
   it('emits Gemm then Relu, the graph of dense then relu(), and agrees with onnxruntime', async () => {
     const fused = L.sequential(L.dense(6, { activation: 'relu' }), L.dense(3, { activation: 'relu' }))

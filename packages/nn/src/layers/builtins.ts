@@ -24,15 +24,19 @@ import { rmsNormKind } from './rmsNorm'
 import { groupNormKind } from './groupNorm'
 import { leakyReluKind } from './leakyRelu'
 import { maxPool2dKind } from './maxPool2d'
+import { multiHeadAttentionKind, type MultiHeadAttentionConfig } from './multiHeadAttention'
 import { parallelKind, type ParallelConfig } from './parallel'
+import { positionalEmbeddingKind } from './positionalEmbedding'
 import type { Pool2dConfig } from './pool2d'
 import { reluKind } from './relu'
 import { residualKind, type ResidualConfig } from './residual'
 import { sequentialKind, type SequentialConfig } from './sequential'
 import { sigmoidKind } from './sigmoid'
 import { siluKind } from './silu'
+import { sinusoidalKind } from './sinusoidal'
 import { softmaxKind } from './softmax'
 import { tanhKind } from './tanh'
+import { transformerBlockKind, type TransformerBlockConfig } from './transformerBlock'
 
 /** A config whose only fields are `kind` and `F`. */
 type Plain<
@@ -71,6 +75,10 @@ export interface BuiltinLayerConfigs {
   readonly sigmoid: Plain<'sigmoid'>
   readonly tanh: Plain<'tanh'>
   readonly softmax: Plain<'softmax', { axis?: number }>
+  readonly multiHeadAttention: MultiHeadAttentionConfig
+  readonly positionalEmbedding: Plain<'positionalEmbedding', { maxLen: number; dtype?: DType }>
+  readonly sinusoidal: Plain<'sinusoidal', { base?: number }>
+  readonly transformerBlock: TransformerBlockConfig
 }
 
 /** The name of a built-in kind. @since 0.2.0 */
@@ -109,6 +117,10 @@ export const builtinKinds: { readonly [K in BuiltinKind]: LayerKind<K> & { reado
   sigmoid: sigmoidKind,
   tanh: tanhKind,
   softmax: softmaxKind,
+  multiHeadAttention: multiHeadAttentionKind,
+  positionalEmbedding: positionalEmbeddingKind,
+  sinusoidal: sinusoidalKind,
+  transformerBlock: transformerBlockKind,
 }
 
 // The list is built by a call marked pure, so a bundle that never reads it drops it, and with it

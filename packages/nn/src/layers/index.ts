@@ -58,3 +58,21 @@ export type { Pool2dConfig } from './pool2d'
 export type { SequentialConfig } from './sequential'
 export type { ParallelConfig } from './parallel'
 export type { ResidualConfig } from './residual'
+export { multiHeadAttention } from './multiHeadAttention'
+export type {
+  MultiHeadAttentionParams,
+  MultiHeadAttentionParamsNoBias,
+  MultiHeadAttentionParamsFor,
+  MultiHeadAttentionOptions,
+  MultiHeadAttentionConfig,
+} from './multiHeadAttention'
+export { positionalEmbedding } from './positionalEmbedding'
+export type { PositionalEmbeddingParams, PositionalEmbeddingOptions } from './positionalEmbedding'
+export { sinusoidal } from './sinusoidal'
+export type { SinusoidalOptions } from './sinusoidal'
+export { transformerBlock } from './transformerBlock'
+export type {
+  TransformerBlockParams,
+  TransformerBlockOptions,
+  TransformerBlockConfig,
+} from './transformerBlock'
