@@ -264,9 +264,9 @@ const nnRows: ReadonlyArray<Row> = [
     /^dense: option 'weightInit' must be a function/,
   ],
   [
-    'conv2d groups',
-    () => callUntyped(N.layers.conv2d, 8, 3, { groups: 2 }),
-    /^conv2d: unknown option 'groups'.*accepted options: stride, padding, dilation, useBias, weightInit, biasInit, dtype$/,
+    'conv2d group (the option is groups)',
+    () => callUntyped(N.layers.conv2d, 8, 3, { group: 2 }),
+    /^conv2d: unknown option 'group'.*accepted options: stride, padding, dilation, groups, useBias, weightInit, biasInit, dtype$/,
   ],
   ['maxPool2d size', () => callUntyped(N.layers.maxPool2d, { size: 2 }), /^maxPool2d: unknown option 'size'/],
   [
