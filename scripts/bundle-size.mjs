@@ -17,7 +17,11 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 // leaves about 8% for growth; raise it deliberately, with the new measurement, never to make a
 // regression pass. Most of what remains is @backfold/tensor: both backends, since the automatic
 // choice needs both (the wasm backend extends the reference one).
-const BUDGET_BYTES_GZ = 37_500
+// Re-measured 2026-12-05 after the compiler work: 38,959 bytes, still 6 ops. The growth is
+// @backfold/tensor's new primitives and their wasm generators (transcendental and reduction
+// programs, matmul epilogues, the resident executor's kernels, argsort, cumsum), which every bundle
+// carries while both backends come together; an op regression shows in the op count, not here.
+const BUDGET_BYTES_GZ = 42_000
 const MAX_OPS_KEPT = 6
 
 for (const pkg of ['tensor', 'ops']) {

@@ -47,7 +47,7 @@ export {
   type Constant,
 } from './staging/graph'
 export { eliminateDeadCode, eliminateCommonSubexpressions, foldConstants, optimize } from './staging/passes'
-export { fuseElementwise, fuseReductions } from './staging/fuse'
+export { fuseElementwise, fuseReductions, programStepOf, type Step as ProgramStep } from './staging/fuse'
 export { fuseEpilogues } from './staging/epilogue'
 export { lastUses, planBuffers, type BufferPlan, type PlanRules } from './staging/plan'
 export { compileResident, type Executable, type ExecutableStats } from './staging/executable'

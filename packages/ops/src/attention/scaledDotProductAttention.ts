@@ -130,7 +130,7 @@ const probabilitiesWithOps = (s: Tensor): Tensor => {
 
 /** The attention op (inputs q, k, v and optionally the mask). @since 0.3.0 */
 export const scaledDotProductAttentionOp = defineOp<typeof NAME, AttentionInputs, AttentionParams>({
-  name: NAME,
+  name: 'scaledDotProductAttention',
   forward: (xs, p) => {
     attentionAval(xs)
     const s = logitsWithKernels(xs, p)

@@ -2,37 +2,21 @@
 // activation, a residual add, or a whole fused elementwise program) becomes one `matmulEpilogue`
 // equation, so the backend applies the chain to the product before it leaves its kernel.
 import * as T from '@backfold/tensor'
-import type { AnyOp } from '../core/op'
-import {
-  elementwiseProgramOp,
-  programBinaryOps,
-  programUnaryOps,
-  type ElementwiseProgramParams,
-} from '../elementwise/elementwiseProgram'
+import { elementwiseProgramOp, type ElementwiseProgramParams } from '../elementwise/elementwiseProgram'
+import { programStepOf } from './fuse'
 import { matmulOp, type MatmulParams } from '../linalg/matmul'
 import { matmulEpilogueOp, type MatmulEpilogueParams } from '../linalg/matmulEpilogue'
 import type { Equation, Graph, Var } from './graph'
-
-// By identity with the op records, as the elementwise fusion pass matches them.
-const UNARY = new Map<AnyOp, T.UnaryOp>(
-  Object.entries(programUnaryOps).flatMap(([op, record]) =>
-    T.isProgramUnaryOp(op) ? [[record as AnyOp, op] as const] : [],
-  ),
-)
-const BINARY = new Map<AnyOp, T.ArithmeticOp>(
-  Object.entries(programBinaryOps).flatMap(([op, record]) =>
-    T.isProgramBinaryOp(op) ? [[record as AnyOp, op] as const] : [],
-  ),
-)
 
 /** The reader as a program over its own inputs, or undefined when it is not elementwise. */
 const readerProgram = (eq: Equation): T.ElementwiseProgram | undefined => {
   if (eq.op === elementwiseProgramOp) return (eq.params as ElementwiseProgramParams).program
   if (eq.params !== undefined || !eq.inputs.every((v) => v.dtype === eq.output.dtype)) return undefined
-  const unary = UNARY.get(eq.op)
+  const step = programStepOf(eq.op)
+  const unary = step?.kind === 'unary' ? step.op : undefined
   if (unary !== undefined && eq.inputs.length === 1)
     return { arity: 1, instructions: [{ kind: 'unary', op: unary, x: 0 }] }
-  const binary = BINARY.get(eq.op)
+  const binary = step?.kind === 'binary' ? step.op : undefined
   if (binary !== undefined && eq.inputs.length === 2)
     return { arity: 2, instructions: [{ kind: 'binary', op: binary, a: 0, b: 1 }] }
   return undefined

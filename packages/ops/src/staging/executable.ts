@@ -7,14 +7,9 @@
 // gradients) and ReLU's backward pass (reluGrad) run resident too.
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
-import type { AnyOp } from '../core/op'
 import { TraceError } from '../core/trace'
-import {
-  elementwiseProgramOp,
-  programBinaryOps,
-  programUnaryOps,
-  type ElementwiseProgramParams,
-} from '../elementwise/elementwiseProgram'
+import { elementwiseProgramOp, type ElementwiseProgramParams } from '../elementwise/elementwiseProgram'
+import { programStepOf } from './fuse'
 import { matmulOp, type MatmulParams } from '../linalg/matmul'
 import { matmulEpilogueOp, type MatmulEpilogueParams } from '../linalg/matmulEpilogue'
 import { reshapeOp } from '../shape/reshape'
@@ -74,25 +69,15 @@ type Kernel =
   | { readonly kind: 'reluGrad' }
   | { readonly kind: 'alias' }
 
-const UNARY = new Map<AnyOp, T.UnaryOp>(
-  Object.entries(programUnaryOps).flatMap(([op, record]) =>
-    T.isProgramUnaryOp(op) ? [[record as AnyOp, op] as const] : [],
-  ),
-)
-const BINARY = new Map<AnyOp, T.ArithmeticOp>(
-  Object.entries(programBinaryOps).flatMap(([op, record]) =>
-    T.isProgramBinaryOp(op) ? [[record as AnyOp, op] as const] : [],
-  ),
-)
-
 /** The equation as an elementwise program over its inputs, when it is one. */
 const asProgram = (eq: Equation): T.ElementwiseProgram | undefined => {
   if (eq.op === elementwiseProgramOp) return (eq.params as ElementwiseProgramParams).program
   if (eq.params !== undefined) return undefined
-  const unary = UNARY.get(eq.op)
+  const step = programStepOf(eq.op)
+  const unary = step?.kind === 'unary' ? step.op : undefined
   if (unary !== undefined && eq.inputs.length === 1)
     return { arity: 1, instructions: [{ kind: 'unary', op: unary, x: 0 }] }
-  const binary = BINARY.get(eq.op)
+  const binary = step?.kind === 'binary' ? step.op : undefined
   if (binary !== undefined && eq.inputs.length === 2)
     return { arity: 2, instructions: [{ kind: 'binary', op: binary, a: 0, b: 1 }] }
   return undefined

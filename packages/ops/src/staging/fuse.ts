@@ -38,8 +38,8 @@ import {
 } from '../elementwise/elementwiseProgram'
 import type { Equation, Graph, Var } from './graph'
 
-/** What an equation computes, as a program step: a unary or arithmetic op of the kernels. */
-type Step =
+/** What an equation computes, as a program step: a unary or arithmetic op of the kernels. @since 0.2.0 */
+export type Step =
   { readonly kind: 'unary'; readonly op: UnaryOp } | { readonly kind: 'binary'; readonly op: ArithmeticOp }
 
 // By identity with the op records: a user op that happens to be called 'exp' is not fused. Marked
@@ -53,6 +53,16 @@ const STEPS = /* @__PURE__ */ (() =>
       isProgramBinaryOp(op) ? [[record, { kind: 'binary', op }] as const] : [],
     ),
   ]))()
+
+/**
+ * The program step a built-in op record computes (by identity), or undefined: the one table the
+ * fusion, epilogue and executor passes share.
+ * @example
+ * import { expOp, programStepOf } from '@backfold/ops'
+ * programStepOf(expOp) // { kind: 'unary', op: 'exp' }
+ * @since 0.2.0
+ */
+export const programStepOf = (op: AnyOp): Step | undefined => STEPS.get(op)
 
 /** The equation's step when it can join a fused group: a known op on inputs of its own float dtype. */
 const stepOf = (eq: Equation): Step | undefined => {
@@ -237,11 +247,13 @@ interface Domain {
   readonly dtype: DType
 }
 
-const ROW_REDUCTIONS = new Map<AnyOp, RowReduceOp>(
-  Object.entries(programReduceOps).flatMap(([op, record]) =>
-    isRowReduceOp(op) ? [[record, op] as const] : [],
-  ),
-)
+// Marked pure like STEPS: a bundle that never stages a program drops it and the reductions it names.
+const ROW_REDUCTIONS = /* @__PURE__ */ (() =>
+  new Map<AnyOp, RowReduceOp>(
+    Object.entries(programReduceOps).flatMap(([op, record]) =>
+      isRowReduceOp(op) ? [[record, op] as const] : [],
+    ),
+  ))()
 
 /** The row reduction an equation computes: one of sum/max/min/mean over exactly the last axis (of length ≥ 2) of a float value. */
 const rowReductionOf = (
