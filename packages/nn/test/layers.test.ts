@@ -118,11 +118,35 @@ describe('dense', () => {
     void noBias.params.bias
   })
 
+  it('maps each position of a [seq, features] example (the last axis), as nn.Linear does', () => {
+    const layer = dense(3)
+    const built = layer.init(key(1), [4, 5])
+    if (E.isLeft(built)) throw new Error(built.left.message)
+    expect(built.right.outShape).toEqual([4, 3])
+    const { weight, bias } = built.right.params as { weight: T.Tensor; bias: T.Tensor }
+    const x = T.random.normal(key(2), [2, 4, 5], { dtype: 'float64' })
+    const [y] = layer.apply(
+      { weight: T.astype(weight, 'float64'), bias: T.astype(bias, 'float64') },
+      built.right.state,
+      x,
+      { training: false },
+    )
+    expect(y.shape).toEqual([2, 4, 3])
+    // y[b, s, o] = Σ_i x[b, s, i] W[o, i] + bias[o], by loops.
+    const w = T.astype(weight, 'float64').data
+    for (let b = 0; b < 2; b++)
+      for (let s = 0; s < 4; s++)
+        for (let o = 0; o < 3; o++) {
+          let want = bias.data[o]!
+          for (let i = 0; i < 5; i++) want += x.data[(b * 4 + s) * 5 + i]! * w[o * 5 + i]!
+          expect(y.data[(b * 4 + s) * 3 + o]).toBeCloseTo(want, 6)
+        }
+  })
+
   it('rejects a wrong input rank, bad units and a bad initialiser, naming the layer and shapes', () => {
-    const rank = leftOf(dense(3).init(key(0), [2, 5]))
+    const rank = leftOf(dense(3).init(key(0), []))
     expect(rank.path).toBe('dense')
-    expect(rank.message).toContain('[2,5]')
-    expect(rank.message).toContain('flatten')
+    expect(rank.message).toContain('scalar')
     expect(formatLayerError(rank)).toMatch(/^dense: /)
     expect(leftOf(dense(0).init(key(0), [4])).message).toContain('units')
     expect(leftOf(dense(2.5).init(key(0), [4])).message).toContain('units')

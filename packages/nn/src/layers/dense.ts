@@ -69,9 +69,10 @@ const DENSE_OPTIONS = O.optionSchema({
 })
 
 /**
- * A fully connected layer: `[N, in] → [N, units]`, `y = x Wᵀ + b` with `W` of shape `[units, in]`
- * (PyTorch's `nn.Linear`, so checkpoints share names and layouts). The per-example input must have
- * rank 1 (put `flatten()` first for images). Weights and bias default to PyTorch's initialisation,
+ * A fully connected layer: `[N, ..., in] → [N, ..., units]`, `y = x Wᵀ + b` with `W` of shape
+ * `[units, in]` (PyTorch's `nn.Linear`, so checkpoints share names and layouts). It acts on the last
+ * axis: a per-example `[seq, in]` maps each position (a language model's head); put `flatten()` first
+ * to mix all the features of an image. Weights and bias default to PyTorch's initialisation,
  * U(−1/√in, 1/√in); pass `weightInit`/`biasInit` (e.g. `initializers.heNormal`, `initializers.zeros`)
  * to change it. `activation: 'relu'` applies ReLU inside the same op (faster than a separate
  * `relu()` layer, same values and gradients).
@@ -112,14 +113,14 @@ export const dense = <B extends boolean = true>(
     init: (key, inShape) => {
       const problem = badShape(inShape) ?? notPositiveInteger('units', units)
       if (problem !== undefined) return fail(kind, problem)
-      if (inShape.length !== 1)
+      if (inShape.length === 0)
         return fail(
           kind,
-          `expected a per-example input of rank 1 ([features]), got ${T.fmtShape(inShape)} (rank ${inShape.length}); ` +
-            `put flatten() before dense for multi-dimensional inputs`,
+          `expected a per-example input of rank >= 1 ([..., features]), got a scalar ${T.fmtShape(inShape)}`,
         )
+      const features = inShape[inShape.length - 1]!
       return pipe(
-        initWeightAndBias(kind, key, [units, inShape[0]!], units, {
+        initWeightAndBias(kind, key, [units, features], units, {
           weightInit,
           biasInit,
           useBias,
@@ -129,16 +130,20 @@ export const dense = <B extends boolean = true>(
         E.map((params) => ({
           params: params as DenseParams | DenseParamsNoBias,
           state: {},
-          outShape: [units],
+          outShape: [...inShape.slice(0, -1), units],
         })),
       )
     },
     // One fused op: the bias (and the ReLU, when asked) are applied in the product's output pass,
     // and its VJP is the same fold.
-    apply: (params, state, x) => [
-      O.linear(x, params.weight, 'bias' in params ? params.bias : undefined, activation),
-      state,
-    ],
+    apply: (params, state, x) => {
+      const bias = 'bias' in params ? params.bias : undefined
+      if (x.shape.length <= 2) return [O.linear(x, params.weight, bias, activation), state]
+      // Leading axes folded into rows: one product for every position, then the shape back.
+      const rows = O.reshape(x, [-1, x.shape[x.shape.length - 1]!])
+      const y = O.linear(rows, params.weight, bias, activation)
+      return [O.reshape(y, [...x.shape.slice(0, -1), y.shape[1]!]), state]
+    },
   }
   // Safe: `bias` is present exactly when useBias is not false, which is what DenseParamsFor<B> says.
   return layer as Layer<DenseParamsFor<B>, NoState>
@@ -178,18 +183,24 @@ export const denseKind = /* @__PURE__ */ leafKind({
     }),
   allocation: (c, inShape) => {
     const units = typeof c['units'] === 'number' ? c['units'] : 0
-    return inShape.length === 1
-      ? { size: units * inShape[0]! + (c['useBias'] === false ? 0 : units), outShape: [units] }
-      : undefined
+    const features = inShape[inShape.length - 1]
+    return features === undefined
+      ? undefined
+      : {
+          size: units * features + (c['useBias'] === false ? 0 : units),
+          outShape: [...inShape.slice(0, -1), units],
+        }
   },
   onnx: {
     emit: (ctx) => {
-      const x = ctx.rank(1, '[features]')
+      const x = ctx.float()
       if (E.isLeft(x)) return x
+      if (x.right.shape.length === 0)
+        return ctx.fail('expected a per-example input [..., features], got a scalar')
       const activation = ctx.config['activation']
       if (activation !== undefined && activation !== 'relu' && activation !== 'linear')
         return ctx.fail(`config.activation must be 'relu' or 'linear', got ${JSON.stringify(activation)}`)
-      const inFeatures = x.right.shape[0] ?? null
+      const inFeatures = x.right.shape[x.right.shape.length - 1] ?? null
       const units = ctx.config['units']
       const weight = ctx.param('weight', [
         typeof units === 'number' ? units : null,
@@ -204,12 +215,19 @@ export const denseKind = /* @__PURE__ */ leafKind({
         ctx.initializer('weight', weight.right),
         ...(bias.right === undefined ? [] : [ctx.initializer('bias', bias.right)]),
       ]
-      // y = x Wᵀ + b, with W stored [out, in] as in PyTorch.
-      const gemm = ctx.node('Gemm', inputs, [intAttribute('transB', 1)])
+      // y = x Wᵀ + b, with W stored [out, in] as in PyTorch: Gemm for [N, in]; for more axes
+      // MatMul (which broadcasts the leading ones) by the transposed weight, then Add.
+      const product =
+        x.right.shape.length === 1
+          ? ctx.node('Gemm', inputs, [intAttribute('transB', 1)])
+          : ((): string => {
+              const matmul = ctx.node('MatMul', [inputs[0]!, ctx.node('Transpose', [inputs[1]!])])
+              return inputs[2] === undefined ? matmul : ctx.node('Add', [matmul, inputs[2]])
+            })()
       // dense(n, { activation: 'relu' }) is one fused op here; ONNX has no fused Gemm + Relu, so two nodes.
       return E.right({
-        name: activation === 'relu' ? ctx.node('Relu', [gemm]) : gemm,
-        shape: [outFeatures],
+        name: activation === 'relu' ? ctx.node('Relu', [product]) : product,
+        shape: [...x.right.shape.slice(0, -1), outFeatures],
         elem: 'float',
       })
     },
