@@ -10,6 +10,7 @@ import * as L from '../src/layers/index'
 import type { GruParams } from '../src/layers/index'
 import type { Layer } from '../src/layer'
 import { flattenNamed } from '../src/tree'
+import { builtinKinds } from '../src/layers/builtins'
 import { evalCtx, key, leftOf, randn, unwrap } from './helpers'
 
 const sigmoid = (v: number): number => 1 / (1 + Math.exp(-v))
@@ -204,6 +205,17 @@ describe('layers.gru', () => {
     expect(E.isLeft(decodeModel({ kind: 'gru', hiddenSize: 0 }))).toBe(true)
     expect(E.isLeft(decodeModel({ kind: 'gru' }))).toBe(true)
     expect(E.isLeft(decodeModel({ kind: 'gru', hiddenSize: 2, returnSequences: 'yes' }))).toBe(true)
+  })
+
+  it("the kind's allocation equals what init allocates, and its outShape", () => {
+    for (const opts of [{}, { bias: false }, { returnSequences: true }] as const) {
+      const layer = L.gru(4, opts) as Layer<unknown, unknown>
+      const allocation = builtinKinds.gru.allocation?.(layer.config!, [6, 3], () => undefined)
+      const built = unwrap(layer.init(key(0), [6, 3]))
+      const size = flattenNamed(built.params).reduce((n, [, t]) => n + t.data.length, 0)
+      expect(allocation?.size).toBe(size)
+      expect(allocation?.outShape).toEqual(built.outShape)
+    }
   })
 
   it('checkVjp: gradients w.r.t. the input and every parameter (last state and all steps)', () => {
