@@ -141,7 +141,7 @@ describe('layers.gru', () => {
     ).toBeLessThan(1e-12)
   })
 
-  it('values under jit and vmap equal the eager ones', () => {
+  it('values (and grads) under jit, and values under vmap, equal the eager ones', () => {
     const hidden = 3
     const layer = L.gru(hidden, { returnSequences: true })
     const p = unwrap(L.gru(hidden, { dtype: 'float64' }).init(key(4), [4, 2])).params as GruParams
@@ -149,6 +149,12 @@ describe('layers.gru', () => {
     const [eager] = layer.apply(p, {}, x, evalCtx)
     const jitted = O.jit((xx: Tensor) => layer.apply(p, {}, xx, evalCtx)[0])(x)
     expect(worst(jitted.data, eager.data)).toBeLessThan(1e-12)
+    // jit of grad (a training step's shape) equals eager grad.
+    const loss = (wih: Tensor, whh: Tensor): Tensor =>
+      O.sum(layer.apply({ ...p, weight_ih_l0: wih, weight_hh_l0: whh }, {}, x, evalCtx)[0])
+    const eagerGrads = O.grad(loss, { argnums: [0, 1] })(p.weight_ih_l0, p.weight_hh_l0) as Tensor[]
+    const jitGrads = O.jit(O.grad(loss, { argnums: [0, 1] }))(p.weight_ih_l0, p.weight_hh_l0) as Tensor[]
+    for (let i = 0; i < 2; i++) expect(worst(jitGrads[i]!.data, eagerGrads[i]!.data)).toBeLessThan(1e-12)
     // vmap over an extra leading axis: each slice as its own batch.
     const xs = randn(9, [3, 2, 4, 2])
     const mapped = O.vmap((xx: Tensor) => layer.apply(p, {}, xx, evalCtx)[0])(xs)
