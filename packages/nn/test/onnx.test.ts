@@ -723,3 +723,40 @@ describe('saveOnnx', () => {
     expect(E.isLeft(failed) && failed.left.path).toBe(missing)
   })
 })
+
+describe('exportOnnx: gru as the ONNX GRU operator', () => {
+  it('last state and every step, with and without bias, known or symbolic length, agree with onnxruntime', async () => {
+    for (const [bias, returnSequences] of [
+      [true, false],
+      [true, true],
+      [false, true],
+    ] as const) {
+      const model = L.sequential(L.gru(5, { bias, returnSequences }))
+      const trained = initialise(model, [4, 3])
+      for (const opset of [13, 17, 21]) {
+        const s = await check(model, trained, { inputShape: [4, 3], opset }, normal(41, [2, 4, 3]))
+        expect(metadataShape(s.outputMetadata)).toEqual(returnSequences ? ['N', 4, 5] : ['N', 5])
+      }
+      await check(
+        model,
+        trained,
+        { inputShape: ['L', 3] },
+        normal(42, [3, 4, 3]),
+        normal(43, [1, 7, 3]),
+        normal(44, [2, 1, 3]),
+      )
+      const graph = decodeGraph(exported(model, trained, { inputShape: [4, 3] }))
+      const gru = graph.nodes.filter((n) => n.opType === 'GRU')
+      expect(gru).toHaveLength(1)
+      expect(gru[0]!.attributes).toContainEqual(['linear_before_reset', 1])
+      expect(gru[0]!.attributes).toContainEqual(['hidden_size', 5])
+      expect(graph.initializers.some((n) => n.startsWith('0.B'))).toBe(bias)
+    }
+  })
+
+  it('stacked GRUs after an embedding agree with onnxruntime', async () => {
+    const model = L.sequential(L.embedding(10, 4), L.gru(6, { returnSequences: true }), L.gru(3))
+    const trained = initialise(model, [5])
+    await check(model, trained, { inputShape: [5] }, T.random.randint(T.random.key(45), [3, 5], 0, 10))
+  })
+})

@@ -22,6 +22,7 @@ import { globalAvgPool2dKind } from './globalAvgPool2d'
 import { layerNormKind } from './layerNorm'
 import { rmsNormKind } from './rmsNorm'
 import { groupNormKind } from './groupNorm'
+import { gruKind, type GruConfig } from './gru'
 import { leakyReluKind } from './leakyRelu'
 import { maxPool2dKind } from './maxPool2d'
 import { multiHeadAttentionKind, type MultiHeadAttentionConfig } from './multiHeadAttention'
@@ -79,6 +80,7 @@ export interface BuiltinLayerConfigs {
   readonly positionalEmbedding: Plain<'positionalEmbedding', { maxLen: number; dtype?: DType }>
   readonly sinusoidal: Plain<'sinusoidal', { base?: number }>
   readonly transformerBlock: TransformerBlockConfig
+  readonly gru: GruConfig
 }
 
 /** The name of a built-in kind. @since 0.2.0 */
@@ -121,6 +123,7 @@ export const builtinKinds: { readonly [K in BuiltinKind]: LayerKind<K> & { reado
   positionalEmbedding: positionalEmbeddingKind,
   sinusoidal: sinusoidalKind,
   transformerBlock: transformerBlockKind,
+  gru: gruKind,
 }
 
 // The list is built by a call marked pure, so a bundle that never reads it drops it, and with it

@@ -76,3 +76,5 @@ export type {
   TransformerBlockOptions,
   TransformerBlockConfig,
 } from './transformerBlock'
+export { gru } from './gru'
+export type { GruParams, GruParamsNoBias, GruParamsFor, GruOptions, GruConfig } from './gru'
