@@ -23,6 +23,7 @@ import { layerNormKind } from './layerNorm'
 import { rmsNormKind } from './rmsNorm'
 import { groupNormKind } from './groupNorm'
 import { leakyReluKind } from './leakyRelu'
+import { lstmKind, type LstmConfig } from './lstm'
 import { maxPool2dKind } from './maxPool2d'
 import { multiHeadAttentionKind, type MultiHeadAttentionConfig } from './multiHeadAttention'
 import { parallelKind, type ParallelConfig } from './parallel'
@@ -79,6 +80,7 @@ export interface BuiltinLayerConfigs {
   readonly positionalEmbedding: Plain<'positionalEmbedding', { maxLen: number; dtype?: DType }>
   readonly sinusoidal: Plain<'sinusoidal', { base?: number }>
   readonly transformerBlock: TransformerBlockConfig
+  readonly lstm: LstmConfig
 }
 
 /** The name of a built-in kind. @since 0.2.0 */
@@ -121,6 +123,7 @@ export const builtinKinds: { readonly [K in BuiltinKind]: LayerKind<K> & { reado
   positionalEmbedding: positionalEmbeddingKind,
   sinusoidal: sinusoidalKind,
   transformerBlock: transformerBlockKind,
+  lstm: lstmKind,
 }
 
 // The list is built by a call marked pure, so a bundle that never reads it drops it, and with it

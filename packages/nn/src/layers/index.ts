@@ -76,3 +76,5 @@ export type {
   TransformerBlockOptions,
   TransformerBlockConfig,
 } from './transformerBlock'
+export { lstm } from './lstm'
+export type { LstmParams, LstmParamsNoBias, LstmParamsFor, LstmOptions, LstmConfig } from './lstm'
