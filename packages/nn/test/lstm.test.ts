@@ -8,6 +8,8 @@ import type { Layer } from '../src/layer'
 import * as L from '../src/layers/index'
 import type { LstmParams } from '../src/layers/lstm'
 import { decodeModel, encodeModel } from '../src/config/index'
+import { builtinKinds } from '../src/layers/builtins'
+import { flattenNamed } from '../src/tree'
 import { unwrap, leftOf, key, randn, evalCtx } from './helpers'
 
 const sigmoid = (v: number): number => 1 / (1 + Math.exp(-v))
@@ -171,5 +173,33 @@ describe('lstm', () => {
     }
     const bad = decodeModel({ kind: 'lstm', hiddenSize: 0 })
     expect(E.isLeft(bad)).toBe(true)
+  })
+
+  const cases: ReadonlyArray<readonly [Layer<unknown, unknown>, number[]]> = [
+    [L.lstm(3) as Layer<unknown, unknown>, [4, 2]],
+    [L.lstm(2, { bias: false, returnSequences: true }) as Layer<unknown, unknown>, [3, 5]],
+  ]
+
+  it("its allocation (used to vet checkpoints) is what init allocates, with init's outShape", () => {
+    for (const [layer, inShape] of cases) {
+      const init = unwrap(layer.init(key(0), inShape))
+      const allocated = builtinKinds.lstm.allocation?.(layer.config!, inShape, () => undefined)
+      const size = flattenNamed(init.params).reduce((n, [, p]) => n + p.data.length, 0)
+      expect(allocated).toEqual({ size, outShape: init.outShape })
+    }
+  })
+
+  it('gives the same values and gradients under jit as eagerly', () => {
+    for (const [layer, inShape] of cases) {
+      const { params } = unwrap(layer.init(key(1), inShape))
+      const x = T.random.normal(key(2), [2, ...inShape])
+      const loss = (p: unknown, input: Tensor): Tensor => O.sum(O.square(run(layer, p, input)))
+      const both = O.grad(loss, { argnums: [0, 1] })
+      const eager = flattenNamed(both(params, x))
+      const staged = flattenNamed(O.jit(both)(params, x))
+      expect(eager.length).toBe(Object.keys(params as object).length + 1)
+      expect(staged.map(([name]) => name)).toEqual(eager.map(([name]) => name))
+      eager.forEach(([, a], i) => expectClose(staged[i]![1], a.shape, a.data, 1e-5))
+    }
   })
 })
