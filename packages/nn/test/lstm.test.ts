@@ -100,6 +100,9 @@ describe('lstm', () => {
     expect(leftOf(L.lstm(0).init(key(0), [2, 3])).message).toContain('hiddenSize')
     expect(() => L.lstm(3, { batchFirst: true } as never)).toThrow(/batchFirst/)
     expect(() => run(L.lstm(3), p, T.zeros([2, 4]))).toThrow(/\[N, seq, input\]/)
+    expect(() => run(L.lstm(3), p, T.zeros([2, 5, 3]))).toThrow(
+      /lstm.*3 features per step.*weight_ih_l0 \[12,4\]/,
+    )
   })
 
   it('matches a plain loop of PyTorch formulas (last state and every step, with and without bias)', () => {
@@ -137,6 +140,25 @@ describe('lstm', () => {
         hidden,
       ).last,
     )
+  })
+
+  it('computes in the dtype x and the parameters promote to (float32 input, float64 parameters)', () => {
+    const hidden = 2
+    const x = T.astype(randn(12, [2, 3, 4]), 'float32')
+    const params: LstmParams = {
+      weight_ih_l0: randn(13, [4 * hidden, 4]),
+      weight_hh_l0: randn(14, [4 * hidden, hidden]),
+      bias_ih_l0: randn(15, [4 * hidden]),
+      bias_hh_l0: randn(16, [4 * hidden]),
+    }
+    const y = run(L.lstm(hidden), params, x)
+    expect(y.dtype).toBe('float64')
+    const ref = reference(
+      x,
+      { wIh: params.weight_ih_l0, wHh: params.weight_hh_l0, bIh: params.bias_ih_l0, bHh: params.bias_hh_l0 },
+      hidden,
+    )
+    expectClose(y, [2, hidden], ref.last)
   })
 
   it('has the right gradient w.r.t. input and every parameter', () => {

@@ -133,10 +133,22 @@ export const lstm = <B extends boolean = true>(
           kind,
           `expected a batch [N, seq, input] (batch first), got ${T.fmtShape(x.shape)}`,
         )
+      const input = params.weight_ih_l0.shape[1]
+      if (x.shape[2] !== input)
+        throw new T.ShapeError(
+          kind,
+          `the input has ${x.shape[2]} features per step but weight_ih_l0 ${T.fmtShape(params.weight_ih_l0.shape)} expects ${String(input)}`,
+        )
       const bIh = 'bias_ih_l0' in params ? params.bias_ih_l0 : undefined
       const bHh = 'bias_hh_l0' in params ? params.bias_hh_l0 : undefined
       const n = x.shape[0]!
-      const zero = O.zeros([n, hidden], x.dtype)
+      // The state starts in the dtype the steps compute in (x promoted with the parameters, as
+      // dense promotes), so scan's carry keeps one dtype.
+      const dtype = [params.weight_ih_l0, params.weight_hh_l0, bIh, bHh].reduce(
+        (d: DType, p) => (p === undefined ? d : T.promoteTypes(d, p.dtype)),
+        x.dtype,
+      )
+      const zero = O.zeros([n, hidden], dtype)
       const xs = O.transpose(x, [1, 0, 2]) // [seq, N, input]: scan steps over axis 0
       const [[h], hs] = O.scan(
         ([hPrev, cPrev]: [Tensor, Tensor], xt: Tensor): [[Tensor, Tensor], Tensor | []] => {
