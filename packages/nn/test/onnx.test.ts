@@ -705,6 +705,51 @@ describe('exportOnnx: rmsNorm, groupNorm and the convolution layers of issue 15'
   })
 })
 
+describe('exportOnnx: lstm as the ONNX LSTM operator', () => {
+  it('last state and every step, with and without biases, stacked, after an embedding, on opsets 13 and 21', async () => {
+    const single = L.lstm(4)
+    const singleTrained = initialise(single, [5, 3])
+    const stacked = L.sequential(L.lstm(4, { returnSequences: true }), L.lstm(3, { bias: false }), L.dense(2))
+    const stackedTrained = initialise(stacked, [5, 3])
+    const sequences = L.sequential(L.embedding(7, 3), L.lstm(2, { returnSequences: true }))
+    const sequencesTrained = initialise(sequences, [4])
+    for (const opset of [13, 21]) {
+      await check(
+        single,
+        singleTrained,
+        { inputShape: [5, 3], opset },
+        normal(41, [2, 5, 3]),
+        normal(42, [1, 5, 3]),
+      )
+      await check(stacked, stackedTrained, { inputShape: [5, 3], opset }, normal(43, [3, 5, 3]))
+      await check(
+        sequences,
+        sequencesTrained,
+        { inputShape: [4], opset },
+        T.tensor(
+          [
+            [1, 6, 0, 3],
+            [2, 2, 5, 4],
+          ],
+          'int32',
+        ),
+      )
+    }
+    const graph = decodeGraph(exported(stacked, stackedTrained, { inputShape: [5, 3] }))
+    expect(graph.nodes.filter((n) => n.opType === 'LSTM').map((n) => n.input.length)).toEqual([4, 3])
+    expect(graph.initializers).toEqual(expect.arrayContaining(['0.W', '0.R', '0.B', '1.W', '1.R']))
+  })
+
+  it('a parameter of the wrong shape is a Left naming it', () => {
+    const model = L.lstm(3)
+    const { params, state } = initialise(model, [2, 4])
+    const bad = { ...params, weight_hh_l0: T.zeros([12, 2]) }
+    const result = exportOnnx(model, bad, state, { inputShape: [2, 4] })
+    if (E.isRight(result)) throw new Error('expected a Left')
+    expect(formatOnnxError(result.left)).toContain('weight_hh_l0')
+  })
+})
+
 describe('saveOnnx', () => {
   const dir = mkdtempSync(join(tmpdir(), 'backfold-onnx-'))
   afterAll(() => rmSync(dir, { recursive: true, force: true }))

@@ -24,6 +24,7 @@ import { rmsNormKind } from './rmsNorm'
 import { groupNormKind } from './groupNorm'
 import { gruKind, type GruConfig } from './gru'
 import { leakyReluKind } from './leakyRelu'
+import { lstmKind, type LstmConfig } from './lstm'
 import { maxPool2dKind } from './maxPool2d'
 import { multiHeadAttentionKind, type MultiHeadAttentionConfig } from './multiHeadAttention'
 import { parallelKind, type ParallelConfig } from './parallel'
@@ -81,6 +82,7 @@ export interface BuiltinLayerConfigs {
   readonly sinusoidal: Plain<'sinusoidal', { base?: number }>
   readonly transformerBlock: TransformerBlockConfig
   readonly gru: GruConfig
+  readonly lstm: LstmConfig
 }
 
 /** The name of a built-in kind. @since 0.2.0 */
@@ -124,6 +126,7 @@ export const builtinKinds: { readonly [K in BuiltinKind]: LayerKind<K> & { reado
   sinusoidal: sinusoidalKind,
   transformerBlock: transformerBlockKind,
   gru: gruKind,
+  lstm: lstmKind,
 }
 
 // The list is built by a call marked pure, so a bundle that never reads it drops it, and with it

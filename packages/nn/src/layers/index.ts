@@ -78,3 +78,5 @@ export type {
 } from './transformerBlock'
 export { gru } from './gru'
 export type { GruParams, GruParamsNoBias, GruParamsFor, GruOptions, GruConfig } from './gru'
+export { lstm } from './lstm'
+export type { LstmParams, LstmParamsNoBias, LstmParamsFor, LstmOptions, LstmConfig } from './lstm'
