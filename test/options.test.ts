@@ -247,6 +247,17 @@ const opsRows: ReadonlyArray<Row> = [
 ]
 
 const nnRows: ReadonlyArray<Row> = [
+  // files: a misspelt option of a reader would otherwise be ignored
+  [
+    'decodeSafetensors sourc',
+    () => callUntyped(N.decodeSafetensors, new Uint8Array(0), { sourc: 'x.safetensors' }),
+    /^decodeSafetensors: unknown option 'sourc' in options; accepted options: source$/,
+  ],
+  [
+    'loadParams sourc',
+    () => callUntyped(N.loadParams, {}, {}, { sourc: 'x.safetensors' }),
+    /^loadParams: unknown option 'sourc' in options; accepted options: source$/,
+  ],
   // layers: the run-time form of a type error, thrown where the layer is made
   [
     'dense bias',

@@ -544,6 +544,10 @@ describe('exportOnnx: what cannot be exported is a Left naming where', () => {
     expect(leftOf(exportOnnx(model, trained.params, trained.state, { inputShape: [] })).path).toBe(
       '0 (dense)',
     )
+    const misspelt = { inputShape: [3], opSet: 18 } as unknown as OnnxExportOptions
+    expect(leftOf(exportOnnx(model, trained.params, trained.state, misspelt)).message).toMatch(
+      /^unknown option 'opSet' in options; accepted options: inputShape, batch, opset, inputName, outputName, inputDType, layers$/,
+    )
     const low = leftOf(exportOnnx(model, trained.params, trained.state, { inputShape: [3], opset: 16 }))
     expect([low.path, low.message]).toEqual([
       '1 (layerNorm)',

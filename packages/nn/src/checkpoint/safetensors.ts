@@ -154,6 +154,8 @@ const UNSUPPORTED_CODES: ReadonlySet<string> = new Set([
   'F8_E8M0',
 ])
 
+const SOURCE_OPTIONS = optionSchema({ source: option.string })
+
 const ENCODE_OPTIONS = optionSchema(
   { metadata: option.record, floatDType: option.anything, allowOverflow: option.boolean },
   { dtype: 'floatDType', storeAs: 'floatDType', overflow: 'allowOverflow' },
@@ -480,12 +482,14 @@ const readData = (view: DataView, at: number, span: Span): Tensor => {
  *   decodeSafetensors(bytes, { source: 'model.safetensors' }),
  *   E.map(({ tensors }) => tensors['fc.weight']),
  * )
+ * @throws ValueError for an unknown option (only `source` is accepted).
  * @since 0.1.0
  */
 export const decodeSafetensors = (
   bytes: Uint8Array,
   opts: CheckpointSourceOptions = {},
 ): Either<CheckpointError, Safetensors> => {
+  checkOptions('decodeSafetensors', opts, SOURCE_OPTIONS)
   const source = opts.source ?? 'safetensors data'
   const fail = (message: string): Either<CheckpointError, never> => E.left(checkpointError(source, message))
   if (bytes.length < 8)
@@ -596,6 +600,7 @@ const hasOwn = (record: object, key: string): boolean => Object.prototype.hasOwn
  *   decodeSafetensors(bytes, { source: 'params.safetensors' }),
  *   E.chain(({ tensors }) => loadParams(initialised.params, tensors, { source: 'params.safetensors' })),
  * )
+ * @throws ValueError for an unknown option (only `source` is accepted).
  * @since 0.1.0
  */
 export const loadParams = <P>(
@@ -603,6 +608,7 @@ export const loadParams = <P>(
   tensors: Readonly<Record<string, Tensor>>,
   opts: CheckpointSourceOptions = {},
 ): Either<CheckpointError, P> => {
+  checkOptions('loadParams', opts, SOURCE_OPTIONS)
   const expected = flattenNamed(like)
   const problems: string[] = []
   const names = new Set<string>()

@@ -54,8 +54,16 @@ const isDimension = (d: unknown): d is number | string =>
 
 const describe = (value: unknown): string => JSON.stringify(value) ?? String(value)
 
+/** Every key `OnnxExportOptions` has: any other is refused (a misspelt option would be ignored). */
+const ACCEPTED_OPTIONS = ['inputShape', 'batch', 'opset', 'inputName', 'outputName', 'inputDType', 'layers']
+
 const validateOptions = (opts: OnnxExportOptions): Either<OnnxError, void> => {
   const problem = (message: string): Either<OnnxError, void> => E.left(onnxError('', message))
+  if (typeof opts !== 'object' || opts === null)
+    return problem(`options must be an object, got ${describe(opts)}`)
+  const unknown = Object.keys(opts).find((key) => !ACCEPTED_OPTIONS.includes(key))
+  if (unknown !== undefined)
+    return problem(`unknown option '${unknown}' in options; accepted options: ${ACCEPTED_OPTIONS.join(', ')}`)
   const kinds = kindRegistry(opts)
   if (E.isLeft(kinds)) return E.left(onnxError('', formatConfigError(kinds.left)))
   const opset = opts.opset ?? 17
