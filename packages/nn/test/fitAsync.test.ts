@@ -1,47 +1,11 @@
 import { describe, it, expect } from 'vitest'
-import * as E from 'fp-ts/lib/Either.js'
 import * as T from '@backfold/tensor'
-import type { Key } from '@backfold/tensor'
-import type { Layer } from '../src/layer'
 import { dense, dropout, relu, sequential } from '../src/layers/index'
 import { crossEntropy } from '../src/losses/index'
 import { adam } from '../src/optim/index'
-import { flattenNamed } from '../src/tree'
-import type { Dataset } from '../src/data/index'
 import { earlyStopping, fit, fitAsync, TrainingDivergedError } from '../src/train/index'
 import type { AsyncCallback, EpochRecord } from '../src/train/index'
-
-const init = <P, S>(
-  layer: Layer<P, S>,
-  key: Key,
-  inShape: ReadonlyArray<number>,
-): { params: P; state: S } => {
-  const built = layer.init(key, inShape)
-  if (E.isLeft(built)) throw new Error(built.left.message)
-  return built.right
-}
-
-/** Three Gaussian blobs in 2-D: an easy problem whose labels are class indices. */
-const blobs = (n: number, seed: number): Dataset => {
-  const noise = T.random.normal(T.random.key(seed), [n, 2]).data
-  const centres = [
-    [0, 3],
-    [3, -2],
-    [-3, -2],
-  ]
-  const x = new Float32Array(2 * n)
-  const y = new Int32Array(n)
-  for (let i = 0; i < n; i++) {
-    const c = i % 3
-    y[i] = c
-    x[2 * i] = centres[c]![0]! + noise[2 * i]!
-    x[2 * i + 1] = centres[c]![1]! + noise[2 * i + 1]!
-  }
-  return { x: T.unsafeTensor('float32', [n, 2], x), y: T.unsafeTensor('int32', [n], y) }
-}
-
-const bitsOf = (tree: unknown): Array<[string, number[]]> =>
-  flattenNamed(tree).map(([name, t]) => [name, Array.from(t.data)])
+import { bitsOf, blobs, init } from './helpers'
 
 /** A record without its wall-clock time, the one field two runs may differ in. */
 const numbers = ({ seconds: _seconds, ...rest }: EpochRecord) => rest

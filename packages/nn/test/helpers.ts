@@ -2,7 +2,9 @@
 import * as E from 'fp-ts/lib/Either.js'
 import * as T from '@backfold/tensor'
 import type { DType, Shape, Tensor } from '@backfold/tensor'
-import { formatLayerError, type ApplyContext, type LayerError } from '../src/layer'
+import { formatLayerError, type ApplyContext, type Layer, type LayerError } from '../src/layer'
+import type { Dataset } from '../src/data/index'
+import { flattenNamed } from '../src/tree'
 
 /** The Right of an init result, or a test failure naming the LayerError. */
 export const unwrap = <A>(result: E.Either<LayerError, A>): A => {
@@ -32,3 +34,37 @@ export const make = (
   data.set(values)
   return T.unsafeTensor(dtype, shape, data)
 }
+
+/** A layer's params and state, or a thrown error naming what went wrong. */
+export const init = <P, S>(
+  layer: Layer<P, S>,
+  seedKey: T.Key,
+  inShape: ReadonlyArray<number>,
+): { params: P; state: S } => {
+  const built = layer.init(seedKey, inShape)
+  if (E.isLeft(built)) throw new Error(built.left.message)
+  return built.right
+}
+
+/** Three Gaussian blobs in 2-D around (0, 3), (3, −2), (−3, −2): easy to separate, labels class indices. */
+export const blobs = (n: number, seed: number): Dataset => {
+  const noise = T.random.normal(T.random.key(seed), [n, 2]).data
+  const centres = [
+    [0, 3],
+    [3, -2],
+    [-3, -2],
+  ]
+  const x = new Float32Array(2 * n)
+  const y = new Int32Array(n)
+  for (let i = 0; i < n; i++) {
+    const c = i % 3
+    y[i] = c
+    x[2 * i] = centres[c]![0]! + noise[2 * i]!
+    x[2 * i + 1] = centres[c]![1]! + noise[2 * i + 1]!
+  }
+  return { x: T.unsafeTensor('float32', [n, 2], x), y: T.unsafeTensor('int32', [n], y) }
+}
+
+/** Every leaf's values by dotted name: two trees with equal bits compare equal. */
+export const bitsOf = (tree: unknown): Array<[string, number[]]> =>
+  flattenNamed(tree).map(([name, t]) => [name, Array.from(t.data)])

@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import * as E from 'fp-ts/lib/Either.js'
 import * as O from '@backfold/ops'
 import * as T from '@backfold/tensor'
-import type { Key, Tensor } from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
 import type { Layer } from '../src/layer'
 import { batchNorm, dense, dropout, relu, sequential } from '../src/layers/index'
 import { l2Penalty, meanSquaredError, crossEntropy } from '../src/losses/index'
@@ -28,43 +28,12 @@ import type { EpochRecord, Reporter } from '../src/train/index'
 import { niceTicks } from '../src/train/chart'
 import { fitWithCheckpoints, loadCheckpoint } from '../src/node/checkpoint'
 import type { GradientTransformation } from '../src/optim/transform'
+import { bitsOf, blobs, init } from './helpers'
 import { map } from '../src/tree'
 
 // ---------------------------------------------------------------------------------------------
 // helpers written for the tests
 // ---------------------------------------------------------------------------------------------
-
-const init = <P, S>(
-  layer: Layer<P, S>,
-  key: Key,
-  inShape: ReadonlyArray<number>,
-): { params: P; state: S } => {
-  const built = layer.init(key, inShape)
-  if (E.isLeft(built)) throw new Error(built.left.message)
-  return built.right
-}
-
-/** Three Gaussian blobs in 2-D around (0, 3), (3, −2), (−3, −2): easy to separate. */
-const blobs = (n: number, seed: number): Dataset => {
-  const noise = T.random.normal(T.random.key(seed), [n, 2]).data
-  const centres = [
-    [0, 3],
-    [3, -2],
-    [-3, -2],
-  ]
-  const x = new Float32Array(2 * n)
-  const y = new Int32Array(n)
-  for (let i = 0; i < n; i++) {
-    const c = i % 3
-    y[i] = c
-    x[2 * i] = centres[c]![0]! + noise[2 * i]!
-    x[2 * i + 1] = centres[c]![1]! + noise[2 * i + 1]!
-  }
-  return { x: T.unsafeTensor('float32', [n, 2], x), y: T.unsafeTensor('int32', [n], y) }
-}
-
-const bitsOf = (tree: unknown): Array<[string, number[]]> =>
-  flattenNamed(tree).map(([name, t]) => [name, Array.from(t.data)])
 
 const mlp = () => sequential(dense(8), relu(), dense(3))
 
