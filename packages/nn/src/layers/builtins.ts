@@ -25,6 +25,8 @@ import { groupNormKind } from './groupNorm'
 import { gruKind, type GruConfig } from './gru'
 import { leakyReluKind } from './leakyRelu'
 import { lstmKind, type LstmConfig } from './lstm'
+import { lstmCellKind, type LstmCellConfig } from './lstmCell'
+import { gruCellKind, type GruCellConfig } from './gruCell'
 import { maxPool2dKind } from './maxPool2d'
 import { multiHeadAttentionKind, type MultiHeadAttentionConfig } from './multiHeadAttention'
 import { parallelKind, type ParallelConfig } from './parallel'
@@ -83,6 +85,8 @@ export interface BuiltinLayerConfigs {
   readonly transformerBlock: TransformerBlockConfig
   readonly gru: GruConfig
   readonly lstm: LstmConfig
+  readonly gruCell: GruCellConfig
+  readonly lstmCell: LstmCellConfig
 }
 
 /** The name of a built-in kind. @since 0.2.0 */
@@ -127,6 +131,8 @@ export const builtinKinds: { readonly [K in BuiltinKind]: LayerKind<K> & { reado
   transformerBlock: transformerBlockKind,
   gru: gruKind,
   lstm: lstmKind,
+  gruCell: gruCellKind,
+  lstmCell: lstmCellKind,
 }
 
 // The list is built by a call marked pure, so a bundle that never reads it drops it, and with it

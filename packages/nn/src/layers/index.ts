@@ -76,7 +76,42 @@ export type {
   TransformerBlockOptions,
   TransformerBlockConfig,
 } from './transformerBlock'
-export { gru } from './gru'
-export type { GruParams, GruParamsNoBias, GruParamsFor, GruOptions, GruConfig } from './gru'
-export { lstm } from './lstm'
-export type { LstmParams, LstmParamsNoBias, LstmParamsFor, LstmOptions, LstmConfig } from './lstm'
+export { gru, gruSequence } from './gru'
+export type {
+  GruParams,
+  GruParamsNoBias,
+  GruParamsFor,
+  GruOptions,
+  GruConfig,
+  GruInitialState,
+  GruInitial,
+  GruSequenceResult,
+} from './gru'
+export { lstm, lstmSequence } from './lstm'
+export type {
+  LstmParams,
+  LstmParamsNoBias,
+  LstmParamsFor,
+  LstmOptions,
+  LstmConfig,
+  LstmInitialState,
+  LstmInitial,
+  LstmSequenceResult,
+} from './lstm'
+export type { InitialState } from './recurrent'
+export { gruCell } from './gruCell'
+export type {
+  GruCellParams,
+  GruCellParamsNoBias,
+  GruCellParamsFor,
+  GruCellOptions,
+  GruCellConfig,
+} from './gruCell'
+export { lstmCell } from './lstmCell'
+export type {
+  LstmCellParams,
+  LstmCellParamsNoBias,
+  LstmCellParamsFor,
+  LstmCellOptions,
+  LstmCellConfig,
+} from './lstmCell'
