@@ -809,3 +809,56 @@ describe('exportOnnx: gru as the ONNX GRU operator', () => {
     await check(model, trained, { inputShape: [5] }, T.random.randint(T.random.key(45), [3, 5], 0, 10))
   })
 })
+
+describe('exportOnnx: recurrent cells and learned initial states', () => {
+  it('lstm and gru with initialState learned: initial_h (initial_c) expanded over the batch agree with onnxruntime', async () => {
+    for (const bias of [true, false]) {
+      for (const model of [
+        L.lstm(4, { initialState: 'learned', bias }),
+        L.sequential(
+          L.gru(3, { initialState: 'learned', bias, returnSequences: true }),
+          L.lstm(2, { initialState: 'learned' }),
+        ),
+      ] as ReadonlyArray<Layer<unknown, unknown>>) {
+        const trained = initialise(model, [5, 3])
+        for (const opset of [13, 21])
+          await check(
+            model,
+            trained,
+            { inputShape: [5, 3], opset },
+            normal(91, [2, 5, 3]),
+            normal(92, [3, 5, 3]),
+          )
+        await check(model, trained, { inputShape: ['L', 3] }, normal(93, [1, 7, 3]))
+        const graph = decodeGraph(exported(model, trained, { inputShape: [5, 3] }))
+        expect(graph.nodes.filter((n) => n.opType === 'Expand').length).toBeGreaterThan(0)
+        expect(graph.initializers.some((n) => n.endsWith('h0'))).toBe(true)
+      }
+    }
+  })
+
+  it('lstmCell (a MatMul/Sigmoid/Tanh subgraph) and gruCell (GRU over one step) agree with onnxruntime', async () => {
+    for (const bias of [true, false]) {
+      const lstm = L.sequential(L.lstmCell(3, { bias }), L.dense(2))
+      const lstmTrained = initialise(lstm, [2 + 6])
+      const gru = L.gruCell(4, { bias })
+      const gruTrained = initialise(gru, [3 + 4])
+      for (const opset of [13, 21]) {
+        await check(lstm, lstmTrained, { inputShape: [8], opset }, normal(94, [3, 8]), normal(95, [1, 8]))
+        await check(gru, gruTrained, { inputShape: [7], opset }, normal(96, [2, 7]))
+      }
+      const lstmGraph = decodeGraph(exported(lstm, lstmTrained, { inputShape: [8] }))
+      expect(lstmGraph.nodes.filter((n) => n.opType === 'MatMul')).toHaveLength(4)
+      const gruGraph = decodeGraph(exported(gru, gruTrained, { inputShape: [7] }))
+      expect(gruGraph.nodes.filter((n) => n.opType === 'GRU')).toHaveLength(1)
+    }
+  })
+
+  it('a cell input too narrow for its hiddenSize is a Left naming the layer', () => {
+    const model = L.gruCell(4)
+    const { params, state } = initialise(model, [7])
+    const result = exportOnnx(model, params, state, { inputShape: [4] })
+    if (E.isRight(result)) throw new Error('expected a Left')
+    expect(formatOnnxError(result.left)).toMatch(/longer than 4/)
+  })
+})
