@@ -125,7 +125,8 @@ export const lstmRecurrence: Recurrence<readonly [Tensor, Tensor]> = {
  * `[N, hidden]` (h_n), or every step's `[N, seq, hidden]` with `returnSequences: true`; for initial
  * states given per batch and the final cell state c_n, call `lstmSequence` with the same params.
  * @example
- *  * import { layers } from '@backfold/nn'
+ * import * as T from '@backfold/tensor'
+ * import { layers } from '@backfold/nn'
  * const layer = layers.lstm(32)
  * layer.init(T.random.key(0), [10, 8]) // params weight_ih_l0 [128, 8], weight_hh_l0 [128, 32], bias_ih_l0, bias_hh_l0 [128]; outShape [32]
  * layers.lstm(32, { returnSequences: true }).init(T.random.key(0), [10, 8]) // outShape [10, 32]
@@ -169,7 +170,8 @@ const INITIAL_OPTIONS = O.optionSchema({ h0: O.option.anything, c0: O.option.any
  * so a sequence can be run in pieces (the next piece starts from the previous one's `h`, `c`).
  * Differentiable in every argument.
  * @example
- *  * import { layers } from '@backfold/nn'
+ * import * as T from '@backfold/tensor'
+ * import { layers } from '@backfold/nn'
  * import * as E from 'fp-ts/lib/Either.js'
  * const init = layers.lstm(4).init(T.random.key(0), [5, 3])
  * if (E.isLeft(init)) throw new Error(init.left.message)
