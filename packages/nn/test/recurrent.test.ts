@@ -416,6 +416,35 @@ describe('initial and final states', () => {
   })
 })
 
+describe('recurrent layers under jit', () => {
+  it('cells and learned initial states give the same values and gradients staged as eagerly', () => {
+    const cases: ReadonlyArray<readonly [Layer<unknown, unknown>, number[]]> = [
+      [L.lstmCell(3) as Layer<unknown, unknown>, [2 + 6]],
+      [L.gruCell(2, { bias: false }) as Layer<unknown, unknown>, [3 + 2]],
+      [L.lstm(3, { initialState: 'learned' }) as Layer<unknown, unknown>, [4, 2]],
+      [L.gru(2, { initialState: 'learned', returnSequences: true }) as Layer<unknown, unknown>, [4, 2]],
+    ]
+    for (const [layer, inShape] of cases) {
+      const init = unwrap(layer.init(key(5), inShape))
+      // Perturbed, so learned states are not zero.
+      const params = Object.fromEntries(
+        flattenNamed(init.params).map(([n, p], i) => [n, T.add(p, T.random.normal(key(20 + i), p.shape))]),
+      )
+      const x = T.random.normal(key(6), [2, ...inShape])
+      const loss = (p: unknown, input: Tensor): Tensor => O.sum(O.square(run(layer, p, input)))
+      const both = O.grad(loss, { argnums: [0, 1] })
+      const eager = flattenNamed(both(params, x))
+      const staged = flattenNamed(O.jit(both)(params, x))
+      expect(staged.map(([name]) => name)).toEqual(eager.map(([name]) => name))
+      eager.forEach(([, a], i) => expectClose(staged[i]![1], a.shape, a.data, 1e-5))
+      // The learned states get a gradient.
+      for (const [name, g] of eager)
+        if (name.endsWith('h0') || name.endsWith('c0'))
+          expect(Math.max(...Array.from(g.data, Math.abs))).toBeGreaterThan(0)
+    }
+  })
+})
+
 describe('recurrent kinds: codec and allocation', () => {
   const cases: ReadonlyArray<readonly [Layer<unknown, unknown>, number[]]> = [
     [L.lstmCell(3) as Layer<unknown, unknown>, [7]],
