@@ -356,6 +356,13 @@ describe('initial and final states', () => {
       /lstmSequence.*h0 has shape \[3,3\]/,
     )
     expect(() => L.lstmSequence({ weight_ih_l0: lp.weight_ih_l0 } as never, x)).toThrow(/weight_hh_l0/)
+    // A parameter the layer does not read is refused, not ignored.
+    expect(() => L.lstmSequence({ ...lp, weight_ih_l1: lp.weight_ih_l0 } as never, x)).toThrow(
+      /lstmSequence.*unknown parameter 'weight_ih_l1'/,
+    )
+    expect(() => run(L.gruCell(hidden), gp as never, randn(1, [2, input + hidden]))).toThrow(
+      /gruCell.*unknown parameter 'weight_ih_l0'/,
+    )
   })
 
   it('gruSequence: h0 in ([N, hidden] or [hidden]), output and h_n out, as nn.GRU(x, h0)', () => {

@@ -71,8 +71,15 @@ export const weightsOf = (
   params: unknown,
   suffix: string,
   gates: number,
+  extra: ReadonlyArray<string> = [],
 ): RecurrentWeights & { readonly hidden: number; readonly input: number } => {
   const p = (typeof params === 'object' && params !== null ? params : {}) as Readonly<Record<string, unknown>>
+  // A parameter this layer does not read (another layer's weight_ih_l1, a misspelt name) is refused,
+  // not ignored.
+  const known = [...['weight_ih', 'weight_hh', 'bias_ih', 'bias_hh'].map((n) => `${n}${suffix}`), ...extra]
+  const unknown = Object.keys(p).find((k) => !known.includes(k))
+  if (unknown !== undefined)
+    throw new T.ValueError(kind, `unknown parameter '${unknown}' (the parameters are ${known.join(', ')})`)
   const named = (name: string, required: boolean): Tensor | undefined => {
     const v = p[name]
     if (v === undefined && !required) return undefined
@@ -158,6 +165,10 @@ const SEQUENCE_OPTIONS = O.optionSchema({
 
 const CELL_OPTIONS = O.optionSchema({ bias: O.option.boolean, dtype: O.option.anything })
 
+/** The learned-initial-state parameter names of a recurrence: `h0` (and `c0`). */
+const stateParams = (r: { readonly states: ReadonlyArray<string> }): ReadonlyArray<string> =>
+  r.states.map((s) => `${s}0`)
+
 /** Initial states given at apply time, by name (`h0`, `c0`): `[N, hidden]` or `[hidden]`. */
 export type GivenStates = Readonly<Record<string, Tensor | undefined>>
 
@@ -181,7 +192,7 @@ export const runSequence = <C extends ReadonlyArray<Tensor>>(
   given: GivenStates,
   everyStep: boolean,
 ): SequenceRun<C> => {
-  const w = weightsOf(kind, params, '_l0', r.gates)
+  const w = weightsOf(kind, params, '_l0', r.gates, stateParams(r))
   if (x.shape.length !== 3)
     throw new T.ShapeError(
       kind,
@@ -226,10 +237,6 @@ export const runSequence = <C extends ReadonlyArray<Tensor>>(
   )
   return { outputs: everyStep ? O.transpose(hs as Tensor, [1, 0, 2]) : undefined, final }
 }
-
-/** The learned-initial-state parameter names of a recurrence: `h0` (and `c0`). */
-const stateParams = (r: { readonly states: ReadonlyArray<string> }): ReadonlyArray<string> =>
-  r.states.map((s) => `${s}0`)
 
 /**
  * A sequence layer (`lstm`, `gru`): `[seq, input]` per example to `[hidden]` (the last h) or
@@ -282,7 +289,7 @@ export const sequenceLayer = <C extends ReadonlyArray<Tensor>>(
     },
     apply: (params, state, x) => {
       if (problem !== undefined) throw new T.ValueError(kind, problem)
-      const w = weightsOf(kind, params, '_l0', r.gates)
+      const w = weightsOf(kind, params, '_l0', r.gates, stateParams(r))
       if (w.hidden !== hiddenSize)
         throw new T.ShapeError(
           kind,
