@@ -33,7 +33,7 @@ export interface GenerateOptions {
    * every layer decodes incrementally (see `incrementalDecodingProblem`), off otherwise; `true`
    * makes a model that cannot an error, `false` recomputes the window every step. The tokens are
    * the same either way (logits equal within rounding).
-   * @since 0.3.0
+   * @since 0.2.0
    */
   readonly cache?: boolean
 }
@@ -49,7 +49,7 @@ const OPTIONS = O.optionSchema({
 
 // Kinds that act on each position alone (per token, over the last axis), so running them on the
 // new tokens only is the same as on the whole window.
-const POSITIONWISE = new Set([
+const POSITIONWISE: ReadonlyArray<string> = [
   'embedding',
   'dense',
   'relu',
@@ -60,7 +60,7 @@ const POSITIONWISE = new Set([
   'sigmoid',
   'leakyRelu',
   'dropout',
-])
+]
 
 const children = (value: JsonValue | undefined): ReadonlyArray<readonly [string, JsonValue]> =>
   Array.isArray(value)
@@ -81,7 +81,7 @@ const children = (value: JsonValue | undefined): ReadonlyArray<readonly [string,
  * import { incrementalDecodingProblem, layers } from '@backfold/nn'
  * const lm = layers.sequential(layers.embedding(30, 16), layers.transformerBlock({ heads: 2, causal: true }), layers.dense(30))
  * incrementalDecodingProblem(lm) // undefined: generate uses the cache
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const incrementalDecodingProblem = (model: Pick<Layer, 'config'>): string | undefined => {
   const walk = (config: JsonValue | undefined, path: string): string | undefined => {
@@ -112,7 +112,7 @@ export const incrementalDecodingProblem = (model: Pick<Layer, 'config'>): string
       case 'softmax':
         return c['axis'] === -1 || c['axis'] === undefined ? undefined : `${at} is not over the last axis`
       default:
-        return POSITIONWISE.has(c.kind) ? undefined : `${at} is not known to decode incrementally`
+        return POSITIONWISE.includes(c.kind) ? undefined : `${at} is not known to decode incrementally`
     }
   }
   return walk(model.config, '')

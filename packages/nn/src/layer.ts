@@ -77,7 +77,7 @@ export interface ApplyContext {
    * positions that follow those already seen, keep their keys and values (or position counter) in
    * their returned state, and start from position 0 when their state holds no cache yet (the state
    * from `init`). Combinators pass it to their children. See `generate`.
-   * @since 0.3.0
+   * @since 0.2.0
    */
   readonly cache?: DecodingCache
 }
@@ -95,7 +95,7 @@ export interface ApplyContext {
  *   const [, s1] = attn.apply(built.right.params, built.right.state, T.zeros([1, 3, 8]), ctx) // positions 0..2
  *   const [y] = attn.apply(built.right.params, s1, T.ones([1, 1, 8]), ctx) // position 3, attending to 0..3
  * }
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface DecodingCache {
   /** How many positions each layer's cache holds. */

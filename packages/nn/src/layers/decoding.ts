@@ -8,7 +8,7 @@ import type { ApplyContext } from '../layer'
  * State of a layer that only needs to know where it is in a decoded sequence
  * (`positionalEmbedding`, `sinusoidal`): empty from `init` and in training; in decoding mode
  * (`ApplyContext.cache`) the int32 scalar `position`, the absolute position of the next token.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface PositionState {
   /** int32 scalar: how many positions this layer has seen while decoding. */

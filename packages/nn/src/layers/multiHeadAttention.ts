@@ -62,7 +62,7 @@ export type MultiHeadAttentionParamsFor<B extends boolean> = B extends false
  * `nn.MultiheadAttention(embed_dim, heads, kdim=..., vdim=...)` with `kdim` or `vdim` ≠
  * `embed_dim`): PyTorch then keeps three separate projections under these names, and the packed
  * `in_proj_bias` and `out_proj` as before (both absent with `bias: false`).
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface SeparateAttentionParams {
   /** `[dim, dim]`. */
@@ -79,7 +79,7 @@ export interface SeparateAttentionParams {
 /**
  * Every parameter layout `attend` takes: PyTorch's packed `in_proj_weight` (key and value widths
  * equal to the model width) with or without biases, or the separate `q/k/v_proj_weight`.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export type AttentionParams =
   MultiHeadAttentionParams | MultiHeadAttentionParamsNoBias | SeparateAttentionParams
@@ -88,7 +88,7 @@ export type AttentionParams =
  * The key/value cache of a `multiHeadAttention` layer in decoding mode (`ApplyContext.cache`): the
  * projected keys and values of the positions seen so far (rotated, with `rotary`), in buffers of
  * fixed capacity.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface AttentionCache {
   /** `[batch, heads, capacity, dim / heads]`; positions `position..capacity−1` are zeros. */
@@ -102,7 +102,7 @@ export interface AttentionCache {
 /**
  * State of `multiHeadAttention`: empty from `init` and in training; the key/value cache after a
  * call in decoding mode (`ApplyContext.cache`).
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface MultiHeadAttentionState {
   readonly cache?: AttentionCache
@@ -282,7 +282,7 @@ const attendHeads = (
   return O.matmul(O.mul(p, O.mul(O.astype(keep, p.dtype), 1 / (1 - rate))), v)
 }
 
-/** Options of `attend`. @since 0.3.0 */
+/** Options of `attend`. @since 0.2.0 */
 export interface AttendOptions {
   /** Number of heads; must divide the model width (the rows of the query projection). */
   readonly heads: number
@@ -319,7 +319,7 @@ const ATTEND_OPTIONS = O.optionSchema({
  *   // y: [1, 3, 8]
  * }
  * @throws ValueError for bad options or params, ShapeError when the inputs do not fit the params.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const attend = (
   params: AttentionParams,
@@ -365,7 +365,7 @@ export const attend = (
   return outProjection(params, mergeHeads(attendHeads(name, q, k, v, opts.causal ?? false, rate, ctx)))
 }
 
-/** Options of `initAttention`. @since 0.3.0 */
+/** Options of `initAttention`. @since 0.2.0 */
 export interface InitAttentionOptions {
   /** The model width (PyTorch's `embed_dim`): the query's width and the output's. */
   readonly dim: number
@@ -402,7 +402,7 @@ const INIT_OPTIONS = O.optionSchema({
  * const cross = layers.initAttention(T.random.key(0), { dim: 16, heads: 4, kDim: 32, vDim: 32 })
  * // Right: { q_proj_weight [16, 16], k_proj_weight [16, 32], v_proj_weight [16, 32], in_proj_bias [48], out_proj }
  * @throws ValueError for an unknown option or an option of the wrong type (bad values are a `LayerError`).
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const initAttention = (key: Key, opts: InitAttentionOptions): Either<LayerError, AttentionParams> => {
   const kind = 'initAttention'

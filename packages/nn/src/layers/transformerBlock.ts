@@ -35,7 +35,7 @@ export interface TransformerBlockParams {
 /**
  * State of `transformerBlock`: empty from `init` and in training; in decoding mode
  * (`ApplyContext.cache`) its attention's key/value cache under PyTorch's name `self_attn`.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface TransformerBlockState {
   readonly self_attn?: MultiHeadAttentionState
