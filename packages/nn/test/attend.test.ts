@@ -173,6 +173,9 @@ describe('layers.attend', () => {
     expect(() => L.attend(p, query, memoryK, memoryV, { heads: 3 })).toThrow(/heads \(3\) must divide/)
     expect(() => L.attend(p, query, memoryK, memoryV, { heads: 2, dropout: 1 })).toThrow(/dropout/)
     expect(() => L.attend(p, query, memoryK, memoryV, { heads: 2, mask: 1 } as never)).toThrow(/mask/)
+    expect(() =>
+      L.attend(p, query, memoryK, memoryV, { heads: 2 }, { training: false, cache: { capacity: 4 } }),
+    ).toThrow(/attend keeps no state/)
     expect(() => L.attend({ out_proj: p.out_proj } as never, query, memoryK, memoryV, { heads: 2 })).toThrow(
       /in_proj_weight .*or q_proj_weight/,
     )

@@ -336,8 +336,14 @@ export const attend = (
     notPositiveInteger('heads', opts.heads) ??
     (rate >= 0 && rate < 1 ? undefined : `dropout must satisfy 0 <= dropout < 1, got ${String(rate)}`)
   if (problem !== undefined) throw new T.ValueError(name, problem)
+  if (ctx.cache !== undefined)
+    throw new T.ValueError(
+      name,
+      'attend keeps no state, so it cannot decode with ctx.cache: use the multiHeadAttention layer ' +
+        '(self-attention) or pass the whole key/value sequence every call',
+    )
   const { w, b } = projectionWeights(name, params)
-  const [n, lq] = query.shape
+  const n = query.shape[0]
   const dim = w[0].shape[0]!
   const inputs = [
     ['query', query, w[0]],
@@ -358,7 +364,6 @@ export const attend = (
     )
   if (dim % opts.heads !== 0)
     throw new T.ShapeError(name, `heads (${opts.heads}) must divide the model width dim (${dim})`)
-  if (lq === undefined) throw new T.ShapeError(name, 'query must be [batch, length, dim]')
   const q = splitHeads(project(query, w[0], b?.[0]), opts.heads)
   const k = splitHeads(project(key, w[1], b?.[1]), opts.heads)
   const v = splitHeads(project(value, w[2], b?.[2]), opts.heads)
