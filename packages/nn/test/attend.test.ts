@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest'
 import * as O from '@backfold/ops'
 import type { Tensor } from '@backfold/tensor'
+import * as T from '@backfold/tensor'
 import * as L from '../src/layers/index'
 import type { SeparateAttentionParams } from '../src/layers/index'
 import { flattenNamed } from '../src/tree'
@@ -136,6 +137,47 @@ describe('layers.attend', () => {
     expect(
       Math.max(...Array.from(O.sub(y, L.attend(p, query, memoryK, memoryV, { heads: 2 })).data, Math.abs)),
     ).toBeGreaterThan(1e-3)
+  })
+
+  it('mask: a key padding mask equals attending to the unpadded keys only, with or without dropout', () => {
+    const p = separate(45)
+    // Example 0 sees all 5 keys, example 1 only its first 3 (int32, nonzero attends).
+    const padding = T.unsafeTensor('int32', [2, 1, 1, 5], Int32Array.from([1, 1, 1, 1, 1, 1, 1, 1, 0, 0]))
+    const y = L.attend(p, query, memoryK, memoryV, { heads: 2, mask: padding })
+    const row = (t: Tensor, i: number, length: number): Tensor =>
+      O.slice(t, [
+        { start: i, stop: i + 1 },
+        { start: 0, stop: length },
+      ])
+    const expected = [
+      ...reference(row(query, 0, 3), row(memoryK, 0, 5), row(memoryV, 0, 5), p, 2),
+      ...reference(row(query, 1, 3), row(memoryK, 1, 3), row(memoryV, 1, 3), p, 2),
+    ]
+    close(y, expected)
+    // The same mask as an additive float one.
+    const additive = O.where(O.notEqual(padding, 0), 0, -Infinity)
+    close(L.attend(p, query, memoryK, memoryV, { heads: 2, mask: O.astype(additive, 'float64') }), expected)
+    // In training with dropout (the probabilities computed with ops), the padded keys still have no
+    // weight: changing them changes nothing.
+    const noisyV = O.concat([O.slice(memoryV, [undefined, { start: 0, stop: 3 }]), randn(99, [2, 2, 5])], {
+      axis: 1,
+    })
+    const noisyK = O.concat([O.slice(memoryK, [undefined, { start: 0, stop: 3 }]), randn(98, [2, 2, 6])], {
+      axis: 1,
+    })
+    const train = { training: true, key: key(4) }
+    const opts = { heads: 2, dropout: 0.3, mask: padding }
+    const a = L.attend(p, query, memoryK, memoryV, opts, train)
+    const b = L.attend(p, query, noisyK, noisyV, opts, train)
+    expect([...O.slice(a, [{ start: 1, stop: 2 }]).data]).toEqual([
+      ...O.slice(b, [{ start: 1, stop: 2 }]).data,
+    ])
+    expect([...O.slice(a, [{ start: 0, stop: 1 }]).data]).not.toEqual([
+      ...O.slice(b, [{ start: 0, stop: 1 }]).data,
+    ])
+    expect(() => L.attend(p, query, memoryK, memoryV, { heads: 2, mask: [1] as never })).toThrow(
+      /mask must be a tensor/,
+    )
   })
 
   it("is the layer's computation: attend(params, x, x, x) equals multiHeadAttention's apply", () => {

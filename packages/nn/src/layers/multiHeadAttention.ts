@@ -261,8 +261,10 @@ const attendHeads = (
   causal: boolean,
   rate: number,
   ctx: ApplyContext,
+  mask?: Tensor,
 ): Tensor => {
-  if (!(ctx.training && rate > 0)) return O.scaledDotProductAttention(q, k, v, { causal })
+  if (!(ctx.training && rate > 0))
+    return O.scaledDotProductAttention(q, k, v, mask === undefined ? { causal } : { causal, mask })
   if (ctx.key === undefined)
     throw new T.ValueError(
       kind,
@@ -277,6 +279,9 @@ const attendHeads = (
     for (let i = 0; i < lq; i++) for (let j = 0; j <= i + lk - lq && j < lk; j++) visible[i * lk + j] = 1
     s = O.where(T.unsafeTensor('int32', [lq, lk], visible), s, -Infinity)
   }
+  // The op's mask rule: int32 nonzero attends, a float mask is added.
+  if (mask !== undefined)
+    s = mask.dtype === 'int32' ? O.where(O.notEqual(mask, 0), s, -Infinity) : O.add(s, mask)
   const p = O.softmax(s, { axis: -1 })
   const keep = O.randomBernoulli(ctx.key, 1 - rate, p.shape)
   return O.matmul(O.mul(p, O.mul(O.astype(keep, p.dtype), 1 / (1 - rate))), v)
@@ -293,17 +298,26 @@ export interface AttendOptions {
   readonly causal?: boolean
   /** Dropout rate on the attention probabilities in training (`ctx.key` then required), default 0. */
   readonly dropout?: number
+  /**
+   * Which keys each query may see, broadcastable to `[N, heads, Lq, Lk]` (the
+   * `scaledDotProductAttention` op's mask): int32, nonzero attends (e.g. a key padding mask
+   * `[N, 1, 1, Lk]`), or float, added to the logits (−∞ masks). With `causal`, both apply.
+   */
+  readonly mask?: Tensor
 }
 
 const ATTEND_OPTIONS = O.optionSchema({
   heads: O.option.required(O.option.integer),
   causal: O.option.boolean,
   dropout: O.option.number,
+  // A tensor, checked by attend and the op (shape, dtype).
+  mask: O.option.anything,
 })
 
 /**
  * Multi-head attention of a query sequence over a separate key/value sequence (cross-attention;
- * PyTorch's `nn.MultiheadAttention.forward(query, key, value)` with `batch_first=True`, no masks):
+ * PyTorch's `nn.MultiheadAttention.forward(query, key, value)` with `batch_first=True`; a key
+ * padding or attention mask is `options.mask`):
  * query `[N, Lq, dim]`, key `[N, Lk, kDim]`, value `[N, Lk, vDim]` → `[N, Lq, dim]`. Per head h,
  * `head_h = softmax(q_h k_hᵀ / √(dim/heads)) v_h` with `q = query W_qᵀ + b_q`, `k = key W_kᵀ + b_k`,
  * `v = value W_vᵀ + b_v`, then `y = concat(heads) W_oᵀ + b_o`. `params` is any `AttentionParams`
@@ -367,7 +381,10 @@ export const attend = (
   const q = splitHeads(project(query, w[0], b?.[0]), opts.heads)
   const k = splitHeads(project(key, w[1], b?.[1]), opts.heads)
   const v = splitHeads(project(value, w[2], b?.[2]), opts.heads)
-  return outProjection(params, mergeHeads(attendHeads(name, q, k, v, opts.causal ?? false, rate, ctx)))
+  const mask = opts.mask
+  if (mask !== undefined && !T.isTensor(mask))
+    throw new T.ValueError(name, `options.mask must be a tensor (int32 or float), got ${typeof mask}`)
+  return outProjection(params, mergeHeads(attendHeads(name, q, k, v, opts.causal ?? false, rate, ctx, mask)))
 }
 
 /** Options of `initAttention`. @since 0.2.0 */
