@@ -71,6 +71,35 @@ export interface ApplyContext {
   readonly training: boolean
   /** Randomness for stochastic layers (dropout); required when such a layer runs in training mode. */
   readonly key?: Key
+  /**
+   * Incremental decoding (evaluation only): the layers that depend on positions
+   * (`multiHeadAttention`, `transformerBlock`, `positionalEmbedding`, `sinusoidal`) take `x` as the
+   * positions that follow those already seen, keep their keys and values (or position counter) in
+   * their returned state, and start from position 0 when their state holds no cache yet (the state
+   * from `init`). Combinators pass it to their children. See `generate`.
+   * @since 0.2.0
+   */
+  readonly cache?: DecodingCache
+}
+
+/**
+ * What `ApplyContext.cache` asks for: decoding with a key/value cache of `capacity` positions (the
+ * longest sequence the decoding will reach; going past it is an error naming the layer).
+ * @example
+ * import * as T from '@backfold/tensor'
+ * import { layers } from '@backfold/nn'
+ * const attn = layers.multiHeadAttention({ heads: 2, causal: true })
+ * const built = attn.init(T.random.key(0), [4, 8])
+ * if (built._tag === 'Right') {
+ *   const ctx = { training: false, cache: { capacity: 4 } }
+ *   const [, s1] = attn.apply(built.right.params, built.right.state, T.zeros([1, 3, 8]), ctx) // positions 0..2
+ *   const [y] = attn.apply(built.right.params, s1, T.ones([1, 1, 8]), ctx) // position 3, attending to 0..3
+ * }
+ * @since 0.2.0
+ */
+export interface DecodingCache {
+  /** How many positions each layer's cache holds. */
+  readonly capacity: number
 }
 
 /**

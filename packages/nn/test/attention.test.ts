@@ -479,6 +479,37 @@ describe('layers.transformerBlock', () => {
     expect([...a.data]).not.toEqual([...c.data])
   })
 
+  it("dropout acts in all four of PyTorch's places and rotary reaches the attention (against a composition of the parts)", () => {
+    const rate = 0.4
+    const p = blockParams(4, 8, 70)
+    const x = randn(10, [2, 3, 4])
+    const k = key(5)
+    for (const rotary of [false, true]) {
+      const [y] = L.transformerBlock({ heads: 2, mlpRatio: 2, dropout: rate, rotary }).apply(p, {}, x, {
+        training: true,
+        key: k,
+      })
+      // One key per site, split from ctx.key: attention probabilities, attention output, after the
+      // GELU, MLP output; each an inverted-dropout mask of the layer's rule.
+      const keys = O.splitKeys(k, 4)
+      const drop = (t: Tensor, site: number): Tensor =>
+        O.mul(t, O.mul(O.astype(O.randomBernoulli(keys[site]!, 1 - rate, t.shape), t.dtype), 1 / (1 - rate)))
+      const attn = L.multiHeadAttention({ heads: 2, dropout: rate, rotary })
+      const norm = (t: Tensor, q: { weight: Tensor; bias: Tensor }): Tensor =>
+        L.layerNorm().apply(q, {}, t, evalCtx)[0]
+      const linear = (t: Tensor, q: { weight: Tensor; bias: Tensor }): Tensor =>
+        O.add(O.matmul(t, q.weight, { transposeB: true }), q.bias)
+      const [a] = attn.apply(p.self_attn, {}, norm(x, p.norm1), { training: true, key: keys[0]! })
+      const h = O.add(x, drop(a, 1))
+      const hidden = drop(O.gelu(linear(norm(h, p.norm2), p.linear1)), 2)
+      close(y, [...O.add(h, drop(linear(hidden, p.linear2), 3)).data], 1e-12)
+    }
+    // Rotary changes the result (positions enter the attention).
+    const plain = L.transformerBlock({ heads: 2 }).apply(p, {}, x, evalCtx)[0]
+    const rotated = L.transformerBlock({ heads: 2, rotary: true }).apply(p, {}, x, evalCtx)[0]
+    expect([...plain.data]).not.toEqual([...rotated.data])
+  })
+
   it('shape errors, config codec and checkVjp', () => {
     expect(leftOf(L.transformerBlock({ heads: 3 }).init(key(0), [5, 8])).message).toMatch(
       /heads \(3\) must divide/,

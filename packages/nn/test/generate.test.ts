@@ -3,9 +3,9 @@ import { describe, expect, it } from 'vitest'
 import * as O from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
-import { generate } from '../src/generate'
+import { generate, incrementalDecodingProblem } from '../src/generate'
 import * as L from '../src/layers/index'
-import type { Layer, NoParams, NoState } from '../src/layer'
+import type { ApplyContext, Layer, NoParams, NoState } from '../src/layer'
 import { key, unwrap } from './helpers'
 
 const VOCAB = 5
@@ -110,5 +110,95 @@ describe('generate', () => {
     expect(() => generate(m, {}, {}, ints([[0]]), { steps: -1 })).toThrow(/steps/)
     expect(() => generate(m, {}, {}, T.zeros([1, 2]), { steps: 1 })).toThrow(/int32 tokens/)
     expect(() => generate(m, {}, {}, ints([[0]]), { steps: 1, topk: 2 } as never)).toThrow(/topk/)
+  })
+
+  describe('with key/value caches', () => {
+    const V = 7
+    const lm = (positions: 'learned' | 'sinusoidal' | 'rotary'): Layer<unknown, unknown> =>
+      L.sequential(
+        L.embedding(V, 8),
+        ...(positions === 'learned'
+          ? [L.positionalEmbedding({ maxLen: 6 })]
+          : positions === 'sinusoidal'
+            ? [L.sinusoidal()]
+            : []),
+        L.transformerBlock({ heads: 2, causal: true, rotary: positions === 'rotary' }),
+        L.transformerBlock({ heads: 2, causal: true, rotary: positions === 'rotary' }),
+        L.layerNorm(),
+        L.dense(V),
+      ) as Layer<unknown, unknown>
+    /** The model, recording the length of every input and whether it ran with a cache. */
+    const recording = (
+      model: Layer<unknown, unknown>,
+      calls: Array<[number, boolean]>,
+    ): Layer<unknown, unknown> => ({
+      ...model,
+      apply: (p, s, x, ctx: ApplyContext) => {
+        calls.push([x.shape[1]!, ctx.cache !== undefined])
+        return model.apply(p, s, x, ctx)
+      },
+    })
+    const prompt = ints([
+      [1, 2],
+      [3, 0],
+    ])
+
+    it('cached and uncached generation give the same tokens for the same key; the cached one feeds one token per step', () => {
+      for (const positions of ['learned', 'sinusoidal', 'rotary'] as const) {
+        const model = lm(positions)
+        const { params, state } = unwrap(model.init(key(5), [6]))
+        for (const sampling of [
+          {},
+          { temperature: 1.5, key: key(8) },
+          { temperature: 1, topK: 3, key: key(9) },
+        ]) {
+          const calls: Array<[number, boolean]> = []
+          const opts = { steps: 4, ...sampling }
+          const cached = generate(recording(model, calls), params, state, prompt, opts)
+          const plain = generate(model, params, state, prompt, { ...opts, cache: false })
+          expect([...cached.data]).toEqual([...plain.data])
+          expect(calls).toEqual([
+            [2, true],
+            [1, true],
+            [1, true],
+            [1, true],
+          ])
+        }
+        // A sliding window (context 4 < 2 + 7 tokens): once full, each step recomputes the window
+        // from empty caches, as without the cache.
+        const calls: Array<[number, boolean]> = []
+        const opts = { steps: 7, context: 4, temperature: 1, key: key(3) }
+        const cached = generate(recording(model, calls), params, state, prompt, opts)
+        const plain = generate(model, params, state, prompt, { ...opts, cache: false })
+        expect([...cached.data]).toEqual([...plain.data])
+        expect(calls.map(([l]) => l)).toEqual([2, 1, 1, 4, 4, 4, 4])
+      }
+    })
+
+    it('a model that cannot decode incrementally recomputes by default, and cache: true says why it cannot', () => {
+      const calls: Array<[number, boolean]> = []
+      const bidirectional = L.sequential(L.embedding(V, 4), L.multiHeadAttention({ heads: 2 }), L.dense(V))
+      const { params, state } = unwrap(bidirectional.init(key(0), [4]))
+      generate(recording(bidirectional as Layer<unknown, unknown>, calls), params, state, prompt, {
+        steps: 2,
+      })
+      expect(calls).toEqual([
+        [2, false],
+        [3, false],
+      ])
+      expect(() => generate(bidirectional, params, state, prompt, { steps: 1, cache: true })).toThrow(
+        /generate: cache: true, but the model cannot decode incrementally: 1 \(multiHeadAttention\) is not causal/,
+      )
+      expect(incrementalDecodingProblem(lookup(successor))).toMatch(/has no config/)
+      expect(
+        incrementalDecodingProblem(
+          L.sequential(L.embedding(V, 4), L.residual(L.sequential(L.lstm(4, { returnSequences: true })))),
+        ),
+      ).toMatch(/^1\.0 \(lstm\) is not known to decode incrementally/)
+      expect(incrementalDecodingProblem(L.sequential(L.embedding(V, 4), L.layerNorm({ axes: 2 })))).toMatch(
+        /1 \(layerNorm\) normalises over more than the last axis/,
+      )
+      expect(incrementalDecodingProblem(lm('learned'))).toBeUndefined()
+    })
   })
 })

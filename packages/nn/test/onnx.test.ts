@@ -447,6 +447,33 @@ describe('exportOnnx: transformerBlock', () => {
     expect(graph.initializers).toContain('3.norm2.bias')
     expect(graph.initializers).toContain('2.self_attn.out_proj.weight')
   })
+
+  it('refuses a state in decoding mode (key/value caches, position counters) with a Left naming the layer', () => {
+    const model = L.sequential(
+      L.embedding(13, 8),
+      L.positionalEmbedding({ maxLen: 6 }),
+      L.transformerBlock({ heads: 2, causal: true }),
+    )
+    const { params, state } = initialise(model, [6])
+    const [, decoding] = model.apply(params, state, T.tensor([[1, 2]], 'int32'), {
+      training: false,
+      cache: { capacity: 6 },
+    })
+    const r = exportOnnx(model, params, decoding, { inputShape: [6] })
+    expect(E.isLeft(r) && formatOnnxError(r.left)).toMatch(
+      /1 \(positionalEmbedding\).*decoding position .*export with the state from init/,
+    )
+    const attn = L.sequential(L.embedding(13, 8), L.multiHeadAttention({ heads: 2, causal: true }))
+    const a = initialise(attn, [6])
+    const [, cached] = attn.apply(a.params, a.state, T.tensor([[1, 2]], 'int32'), {
+      training: false,
+      cache: { capacity: 6 },
+    })
+    const r2 = exportOnnx(attn, a.params, cached, { inputShape: [6] })
+    expect(E.isLeft(r2) && formatOnnxError(r2.left)).toMatch(/1 \(multiHeadAttention\).*key\/value cache/)
+    // Its state from init exports.
+    expect(E.isRight(exportOnnx(model, params, state, { inputShape: [6] }))).toBe(true)
+  })
 })
 
 describe("exportOnnx: dense(n, { activation: 'relu' })", () => {

@@ -84,8 +84,11 @@ export const underName =
     layerError(e.path.includes(' (') ? `${name}.${e.path}` : `${name} (${e.path})`, e.message)
 
 /** A child's apply context: the parent's mode, with `key` only when the parent had one. */
-export const childContext = (ctx: ApplyContext, key: Key | undefined): ApplyContext =>
-  key === undefined ? { training: ctx.training } : { training: ctx.training, key }
+export const childContext = (ctx: ApplyContext, key: Key | undefined): ApplyContext => ({
+  training: ctx.training,
+  ...(key === undefined ? {} : { key }),
+  ...(ctx.cache === undefined ? {} : { cache: ctx.cache }),
+})
 
 /** `n` independent keys from `key` (none needed for zero children). */
 export const splitKey = (key: Key, n: number): Key[] => (n === 0 ? [] : O.splitKeys(key, n))

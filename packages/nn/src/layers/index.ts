@@ -58,8 +58,14 @@ export type { Pool2dConfig } from './pool2d'
 export type { SequentialConfig } from './sequential'
 export type { ParallelConfig } from './parallel'
 export type { ResidualConfig } from './residual'
-export { multiHeadAttention } from './multiHeadAttention'
+export { multiHeadAttention, attend, initAttention } from './multiHeadAttention'
 export type {
+  AttentionParams,
+  SeparateAttentionParams,
+  AttentionCache,
+  MultiHeadAttentionState,
+  AttendOptions,
+  InitAttentionOptions,
   MultiHeadAttentionParams,
   MultiHeadAttentionParamsNoBias,
   MultiHeadAttentionParamsFor,
@@ -70,9 +76,11 @@ export { positionalEmbedding } from './positionalEmbedding'
 export type { PositionalEmbeddingParams, PositionalEmbeddingOptions } from './positionalEmbedding'
 export { sinusoidal } from './sinusoidal'
 export type { SinusoidalOptions } from './sinusoidal'
+export type { PositionState } from './decoding'
 export { transformerBlock } from './transformerBlock'
 export type {
   TransformerBlockParams,
+  TransformerBlockState,
   TransformerBlockOptions,
   TransformerBlockConfig,
 } from './transformerBlock'

@@ -3,7 +3,7 @@ import { pipe } from 'fp-ts/lib/function.js'
 import * as O from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import type { DType, Tensor } from '@backfold/tensor'
-import type { Layer, NoState } from '../layer'
+import type { Layer } from '../layer'
 import type { Initializer } from '../init/initializer'
 import { computeFans } from '../init/initializer'
 import { normal } from '../init/random'
@@ -20,6 +20,14 @@ import {
   runInit,
 } from './common'
 import { leafKind } from './define'
+import {
+  decodingStateRefusal,
+  checkCapacity,
+  decodingCapacity,
+  positionTensor,
+  readPosition,
+  type PositionState,
+} from './decoding'
 
 /** Parameters of `positionalEmbedding`: one learned vector per position. @since 0.3.0 */
 export interface PositionalEmbeddingParams {
@@ -48,7 +56,8 @@ const gpt2Normal = normal({ std: 0.02 })
 /**
  * Learned absolute positions (GPT-2's `wpe`): `[N, L, dim] → [N, L, dim]`, `y[n, p] = x[n, p] +
  * weight[p]` for a table `weight` of shape `[maxLen, dim]`; sequences up to `maxLen` long. Put it
- * after a token `embedding`.
+ * after a token `embedding`. In decoding mode (`ApplyContext.cache`) x holds the positions after
+ * those seen so far, which its state counts (`PositionState`), and gets their rows.
  * @example
  * import * as T from '@backfold/tensor'
  * import { layers } from '@backfold/nn'
@@ -59,7 +68,7 @@ const gpt2Normal = normal({ std: 0.02 })
  */
 export const positionalEmbedding = (
   opts: PositionalEmbeddingOptions,
-): Layer<PositionalEmbeddingParams, NoState> => {
+): Layer<PositionalEmbeddingParams, PositionState> => {
   const kind = 'positionalEmbedding'
   checkLayerOptions(kind, opts, OPTIONS)
   const { maxLen } = opts
@@ -86,7 +95,7 @@ export const positionalEmbedding = (
         E.map((weight) => ({ params: { weight }, state: {}, outShape: inShape })),
       )
     },
-    apply: (params, state, x) => {
+    apply: (params, state, x, ctx) => {
       if (problem !== undefined) throw new T.ValueError(kind, problem)
       if (x.shape.length !== 3)
         throw new T.ShapeError(
@@ -94,12 +103,18 @@ export const positionalEmbedding = (
           `expected a batch of rank 3 ([batch, seq, dim]), got ${T.fmtShape(x.shape)}`,
         )
       const seq = x.shape[1]!
-      if (seq > params.weight.shape[0]!)
+      const capacity = decodingCapacity(kind, ctx, state.position !== undefined)
+      const start = capacity === undefined ? 0 : readPosition(kind, state.position)
+      if (capacity !== undefined) checkCapacity(kind, start, seq, capacity)
+      if (start + seq > params.weight.shape[0]!)
         throw new T.ShapeError(
           kind,
-          `the sequence length ${seq} of input ${T.fmtShape(x.shape)} exceeds maxLen ${params.weight.shape[0]!}`,
+          start === 0
+            ? `the sequence length ${seq} of input ${T.fmtShape(x.shape)} exceeds maxLen ${params.weight.shape[0]!}`
+            : `positions ${start}..${start + seq - 1} exceed maxLen ${params.weight.shape[0]!} (decoding)`,
         )
-      return [O.add(x, O.slice(params.weight, [{ start: 0, stop: seq }])), state]
+      const rows = O.slice(params.weight, [{ start, stop: start + seq }])
+      return [O.add(x, rows), capacity === undefined ? state : { position: positionTensor(start + seq) }]
     },
   }
 }
@@ -124,6 +139,8 @@ export const positionalEmbeddingKind = /* @__PURE__ */ leafKind({
       : undefined,
   onnx: {
     emit: (ctx) => {
+      const decoding = decodingStateRefusal(ctx.state, 'position')
+      if (decoding !== undefined) return ctx.fail(decoding)
       const x = ctx.rank(2, '[seq, dim]')
       if (E.isLeft(x)) return x
       if (ctx.opset < 11)

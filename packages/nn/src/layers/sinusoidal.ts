@@ -2,10 +2,18 @@ import * as E from 'fp-ts/lib/Either.js'
 import * as O from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import type { DType, Tensor } from '@backfold/tensor'
-import type { Layer, NoParams, NoState } from '../layer'
+import type { Layer, NoParams } from '../layer'
 import * as F from '../config/fields'
 import { badShape, checkLayerOptions, configOf, fail } from './common'
 import { leafKind } from './define'
+import {
+  decodingStateRefusal,
+  checkCapacity,
+  decodingCapacity,
+  positionTensor,
+  readPosition,
+  type PositionState,
+} from './decoding'
 
 /** Options of `sinusoidal`. @since 0.3.0 */
 export interface SinusoidalOptions {
@@ -15,13 +23,13 @@ export interface SinusoidalOptions {
 
 const OPTIONS = O.optionSchema({ base: O.option.number })
 
-// The sinusoidal table [l, dim] of Vaswani et al. (2017): PE[p, 2i] = sin(p / base^(2i/dim)),
-// PE[p, 2i+1] = cos(p / base^(2i/dim)). A constant, built with kernels.
-const sinusoidalTable = (l: number, dim: number, base: number, dtype: DType): Tensor => {
+// The sinusoidal table [l, dim] of Vaswani et al. (2017) for positions offset..offset+l−1:
+// PE[p, 2i] = sin(p / base^(2i/dim)), PE[p, 2i+1] = cos(p / base^(2i/dim)). A constant, built with kernels.
+const sinusoidalTable = (l: number, dim: number, base: number, dtype: DType, offset = 0): Tensor => {
   const data = T.allocate(dtype, l * dim)
   for (let p = 0; p < l; p++)
     for (let i = 0; 2 * i < dim; i++) {
-      const angle = p / Math.pow(base, (2 * i) / dim)
+      const angle = (p + offset) / Math.pow(base, (2 * i) / dim)
       data[p * dim + 2 * i] = Math.sin(angle)
       data[p * dim + 2 * i + 1] = Math.cos(angle)
     }
@@ -31,14 +39,15 @@ const sinusoidalTable = (l: number, dim: number, base: number, dtype: DType): Te
 /**
  * Fixed sinusoidal positions (Vaswani et al. 2017, no parameters): `[N, L, dim] → [N, L, dim]`,
  * `y[n, p] = x[n, p] + PE[p]` with `PE[p, 2i] = sin(p / base^(2i/dim))`, `PE[p, 2i+1] = cos(p / base^(2i/dim))`; `dim` must be
- * even. Any sequence length.
+ * even. Any sequence length. In decoding mode (`ApplyContext.cache`) x holds the positions after
+ * those seen so far, which its state counts (`PositionState`).
  * @example
  * import { layers } from '@backfold/nn'
  * const model = layers.sequential(layers.embedding(100, 32), layers.sinusoidal())
  * @throws ValueError for an unknown option or an option of the wrong type.
  * @since 0.3.0
  */
-export const sinusoidal = (opts: SinusoidalOptions = {}): Layer<NoParams, NoState> => {
+export const sinusoidal = (opts: SinusoidalOptions = {}): Layer<NoParams, PositionState> => {
   const kind = 'sinusoidal'
   checkLayerOptions(kind, opts, OPTIONS)
   const base = opts.base ?? 10000
@@ -58,7 +67,7 @@ export const sinusoidal = (opts: SinusoidalOptions = {}): Layer<NoParams, NoStat
       if (message !== undefined) return fail(kind, message)
       return E.right({ params: {}, state: {}, outShape: inShape })
     },
-    apply: (_params, state, x) => {
+    apply: (_params, state, x, ctx) => {
       const message =
         problem ??
         (x.shape.length === 3
@@ -66,7 +75,12 @@ export const sinusoidal = (opts: SinusoidalOptions = {}): Layer<NoParams, NoStat
           : `expected a batch of rank 3 ([batch, seq, dim]), got ${T.fmtShape(x.shape)}`)
       if (message !== undefined) throw new T.ShapeError(kind, message)
       const dtype = T.isFloat(x.dtype) ? x.dtype : 'float32'
-      return [O.add(x, sinusoidalTable(x.shape[1]!, x.shape[2]!, base, dtype)), state]
+      const seq = x.shape[1]!
+      const capacity = decodingCapacity(kind, ctx, state.position !== undefined)
+      const start = capacity === undefined ? 0 : readPosition(kind, state.position)
+      if (capacity !== undefined) checkCapacity(kind, start, seq, capacity)
+      const y = O.add(x, sinusoidalTable(seq, x.shape[2]!, base, dtype, start))
+      return [y, capacity === undefined ? state : { position: positionTensor(start + seq) }]
     },
   }
 }
@@ -80,6 +94,8 @@ export const sinusoidalKind = /* @__PURE__ */ leafKind({
   allocation: (_c, inShape) => ({ size: 0, outShape: inShape }),
   onnx: {
     emit: (ctx) => {
+      const decoding = decodingStateRefusal(ctx.state, 'position')
+      if (decoding !== undefined) return ctx.fail(decoding)
       const x = ctx.rank(2, '[seq, dim]')
       if (E.isLeft(x)) return x
       const [seq, dim] = x.right.shape

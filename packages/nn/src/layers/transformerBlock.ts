@@ -3,13 +3,17 @@ import * as O from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import type { DType, Key, Tensor } from '@backfold/tensor'
 import * as t from 'io-ts/lib/index.js'
-import type { ApplyContext, Layer, LayerConfig, NoState } from '../layer'
+import type { ApplyContext, Layer, LayerConfig } from '../layer'
 import * as F from '../config/fields'
 import { torchDefault } from '../init/varianceScaling'
 import { badShape, checkLayerOptions, configOf, fail, initWeightAndBias, notPositiveInteger } from './common'
 import { leafKind } from './define'
 import { layerNorm, type LayerNormParams } from './layerNorm'
-import { multiHeadAttention, type MultiHeadAttentionParams } from './multiHeadAttention'
+import {
+  multiHeadAttention,
+  type MultiHeadAttentionParams,
+  type MultiHeadAttentionState,
+} from './multiHeadAttention'
 
 /**
  * Parameters of `transformerBlock`: PyTorch's `nn.TransformerEncoderLayer` names and layouts
@@ -26,6 +30,15 @@ export interface TransformerBlockParams {
   readonly linear2: { readonly weight: Tensor; readonly bias: Tensor }
   readonly norm1: LayerNormParams
   readonly norm2: LayerNormParams
+}
+
+/**
+ * State of `transformerBlock`: empty from `init` and in training; in decoding mode
+ * (`ApplyContext.cache`) its attention's key/value cache under PyTorch's name `self_attn`.
+ * @since 0.2.0
+ */
+export interface TransformerBlockState {
+  readonly self_attn?: MultiHeadAttentionState
 }
 
 /** Options of `transformerBlock`. @since 0.3.0 */
@@ -69,7 +82,9 @@ const linear = (x: Tensor, p: { readonly weight: Tensor; readonly bias: Tensor }
  * GELU, `batch_first=True`): `[N, L, dim] → [N, L, dim]`,
  * `h = x + attn(norm1(x))`, `y = h + linear2(gelu(linear1(norm2(h))))`, with exact (erf) GELU,
  * layer norms of eps 1e-5, and PyTorch's parameter names (see `TransformerBlockParams`). In
- * training with `dropout > 0`, `ctx.key` is required.
+ * training with `dropout > 0`, `ctx.key` is required. In decoding mode (`ApplyContext.cache`) the
+ * attention keeps its key/value cache in the block's state (`TransformerBlockState`); the other
+ * parts act on each position alone.
  * @example
  * import * as T from '@backfold/tensor'
  * import { layers } from '@backfold/nn'
@@ -78,7 +93,9 @@ const linear = (x: Tensor, p: { readonly weight: Tensor; readonly bias: Tensor }
  * @throws ValueError for an unknown option or an option of the wrong type (bad values make `init` return a `LayerError`).
  * @since 0.3.0
  */
-export const transformerBlock = (opts: TransformerBlockOptions): Layer<TransformerBlockParams, NoState> => {
+export const transformerBlock = (
+  opts: TransformerBlockOptions,
+): Layer<TransformerBlockParams, TransformerBlockState> => {
   const kind = 'transformerBlock'
   checkLayerOptions(kind, opts, OPTIONS)
   const { heads } = opts
@@ -159,12 +176,22 @@ export const transformerBlock = (opts: TransformerBlockOptions): Layer<Transform
             'or { training: false } to evaluate',
         )
       const keys = training ? O.splitKeys(ctx.key!, 4) : []
-      const sub: ApplyContext = training ? { training: true, key: keys[0]! } : { training: false }
+      const sub: ApplyContext = {
+        training: ctx.training,
+        ...(training ? { key: keys[0]! } : {}),
+        ...(ctx.cache === undefined ? {} : { cache: ctx.cache }),
+      }
       const maybeDrop = (y: Tensor, i: number): Tensor => (training ? drop(y, rate, keys[i]!) : y)
-      const [a] = attn.apply(params.self_attn, {}, norm.apply(params.norm1, {}, x, sub)[0], sub)
+      const [a, attnState] = attn.apply(
+        params.self_attn,
+        state.self_attn ?? {},
+        norm.apply(params.norm1, {}, x, sub)[0],
+        sub,
+      )
       const h = O.add(x, maybeDrop(a, 1))
       const hidden = maybeDrop(O.gelu(linear(norm.apply(params.norm2, {}, h, sub)[0], params.linear1)), 2)
-      return [O.add(h, maybeDrop(linear(hidden, params.linear2), 3)), state]
+      const y = O.add(h, maybeDrop(linear(hidden, params.linear2), 3))
+      return [y, ctx.cache === undefined ? state : { self_attn: attnState }]
     },
   }
 }
