@@ -204,6 +204,31 @@ describe('layers.attend', () => {
     expect([...a.data]).not.toEqual([...plain.data])
   })
 
+  it('a query whose every key is masked gets zeros with dropout in training, as without it (not NaN)', () => {
+    const p = separate(55)
+    // query positions 2 and 3 of 4 see no key at all: the int32 mask is 0 on their rows
+    const lq = query.shape[1]!
+    const lk = memoryK.shape[1]!
+    const mask = T.unsafeTensor(
+      'int32',
+      [lq, lk],
+      Int32Array.from({ length: lq * lk }, (_, i) => (Math.floor(i / lk) >= 2 ? 0 : 1)),
+    )
+    const opts = { heads: 2, dropout: 0.3, mask }
+    const a = L.attend(p, query, memoryK, memoryV, opts, { training: true, key: key(3) })
+    expect([...a.data].some(Number.isNaN)).toBe(false)
+    const plain = L.attend(p, query, memoryK, memoryV, { heads: 2, mask })
+    expect([...plain.data].some(Number.isNaN)).toBe(false)
+    // The masked rows hold only the output projection's bias, with or without dropout.
+    const e = query.shape[2]!
+    for (let b0 = 0; b0 < query.shape[0]!; b0++)
+      for (let i = 2; i < lq; i++)
+        for (let c = 0; c < e; c++) {
+          const at = (b0 * lq + i) * e + c
+          expect(a.data[at]).toBeCloseTo(plain.data[at]!, 12)
+        }
+  })
+
   it('bad inputs, params and options are errors naming attend', () => {
     const p = separate(60)
     expect(() => L.attend(p, query, memoryV, memoryV, { heads: 2 })).toThrow(

@@ -282,7 +282,9 @@ const attendHeads = (
   // The op's mask rule: int32 nonzero attends, a float mask is added.
   if (mask !== undefined)
     s = mask.dtype === 'int32' ? O.where(O.notEqual(mask, 0), s, -Infinity) : O.add(s, mask)
-  const p = O.softmax(s, { axis: -1 })
+  // A query whose every key is masked gets zeros, as the op gives (a bare softmax would give NaN).
+  const valid = O.greater(O.max(s, { axis: -1, keepDims: true }), -Infinity)
+  const p = O.where(valid, O.softmax(O.where(valid, s, 0), { axis: -1 }), 0)
   const keep = O.randomBernoulli(ctx.key, 1 - rate, p.shape)
   return O.matmul(O.mul(p, O.mul(O.astype(keep, p.dtype), 1 / (1 - rate))), v)
 }
