@@ -15,6 +15,7 @@ import {
   loadTfjs,
   measurePerCall,
 } from './common.mjs'
+import { isExternal } from './external.mjs'
 
 const framework = frameworkArg()
 const OPS = 64
@@ -22,10 +23,17 @@ const xValues = [1, 2, 3, 4]
 
 let eager // () => result as host data
 let withGrad // () => gradient as host data
+let jitGrad // () => gradient as host data, jit(grad(f)) (backfold only; jax-js jit's withGrad is that already)
 let backend
 
-if (framework.startsWith('backfold')) {
-  const { O, T, backend: name } = await loadBackfold(framework, 'overhead')
+if (isExternal(framework)) {
+  unsupported(
+    'overhead',
+    framework,
+    'not measured outside Node (a per-op dispatch cost of JavaScript frameworks)',
+  )
+} else if (framework.startsWith('backfold')) {
+  const { O, T, stage, checkExecutor, backend: name } = await loadBackfold(framework, 'overhead')
   backend = name
   const x = T.tensor(xValues)
   const chain = (v) => {
@@ -36,6 +44,14 @@ if (framework.startsWith('backfold')) {
   const gradient = O.grad((v) => O.sum(chain(v)))
   eager = () => chain(x).data
   withGrad = () => gradient(x).data
+  // jit(grad(f)): the chain and its backward pass staged once, as jax-js jit runs its gradient
+  // (`backfold-eager` has no staged figure: stage is the identity there).
+  if (framework !== 'backfold-eager') {
+    const staged = stage(gradient)
+    jitGrad = () => staged(x).data
+    jitGrad()
+    checkExecutor(staged)
+  }
 } else if (framework.startsWith('tfjs')) {
   const tf = await loadTfjs(framework)
   backend = tf.getBackend()
@@ -77,6 +93,7 @@ try {
 }
 const eagerStats = await measurePerCall(eager)
 const gradStats = await measurePerCall(withGrad)
+const jitGradStats = jitGrad === undefined ? undefined : await measurePerCall(jitGrad)
 emit({
   bench: 'overhead',
   framework,
@@ -85,6 +102,13 @@ emit({
   gradOutput: Array.from(withGrad()),
   eagerMicrosPerOp: eagerStats.medianMicros / OPS,
   gradMicrosPerForwardOp: gradStats.medianMicros / OPS,
+  ...(jitGradStats === undefined
+    ? {}
+    : {
+        jitGradMicrosPerForwardOp: jitGradStats.medianMicros / OPS,
+        jitGradOutput: Array.from(jitGrad()),
+        jitGrad: jitGradStats,
+      }),
   eager: eagerStats,
   grad: gradStats,
 })
