@@ -17,6 +17,7 @@ import {
   uniformData,
 } from './common.mjs'
 import { isExternal, runExternal } from './external.mjs'
+import { profileJitted } from './profile.mjs'
 
 const framework = frameworkArg()
 const batch = 32
@@ -33,6 +34,7 @@ const labelData = oneHotData(4, batch, classes)
 
 let step // one SGD step, returns the loss before the update
 let backend
+let extras // () => fields added to the result (the profile of backfold's jitted step)
 
 if (isExternal(framework)) {
   // The jax-js layouts: NCHW input, OIHW kernels, the dense weight [400, 10].
@@ -92,6 +94,7 @@ if (isExternal(framework)) {
     }
     return value.data[0]
   }
+  extras = () => ({ profile: profileJitted(T, framework, sgdStep) })
 } else if (framework.startsWith('tfjs')) {
   const tf = await loadTfjs(framework)
   backend = tf.getBackend()
@@ -148,4 +151,4 @@ if (isExternal(framework)) {
   step = jaxSgdStep(jax, framework, loss, params, x, labels, lr)
 }
 
-await timeTrainingStep('cnn', framework, backend, batch, step)
+await timeTrainingStep('cnn', framework, backend, batch, step, extras)

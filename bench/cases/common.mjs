@@ -458,9 +458,10 @@ export const sustainedMean = async (fn, durationMs = SUSTAIN_MS) => {
  * compilation, kernel generation), the loss after one step (equal across configurations iff their
  * gradients agree), then the steady state (`measure` after a 1.5 s warm-up: median, min, max) and
  * the sustained mean over `SUSTAIN_MS` of back-to-back steps. A step that throws makes the
- * configuration unsupported for this case, with the error as the reason.
+ * configuration unsupported for this case, with the error as the reason. `extras()`, called after the
+ * timing, adds fields to the result (a backfold step's profile).
  */
-export const timeTrainingStep = async (bench, framework, backend, batch, step) => {
+export const timeTrainingStep = async (bench, framework, backend, batch, step, extras = () => ({})) => {
   let firstLoss
   let firstStepMs
   let lossAfterOneStep
@@ -487,5 +488,6 @@ export const timeTrainingStep = async (bench, framework, backend, batch, step) =
     sustainedSamplesPerSecond: (batch * 1000) / sustained.sustainedMeanMs,
     ...stats,
     ...sustained,
+    ...extras(),
   })
 }

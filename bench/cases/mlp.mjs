@@ -16,6 +16,7 @@ import {
   uniformData,
 } from './common.mjs'
 import { isExternal, runExternal } from './external.mjs'
+import { profileJitted } from './profile.mjs'
 
 const framework = frameworkArg()
 const batch = 128
@@ -31,6 +32,7 @@ const labelData = oneHotData(2, batch, sizes.at(-1))
 
 let step // () => Promise<number> | number: one SGD step, returns the loss before the update
 let backend
+let extras // () => fields added to the result (the profile of backfold's jitted step)
 
 if (isExternal(framework)) {
   const inputs = {
@@ -83,6 +85,7 @@ if (isExternal(framework)) {
     }
     return value.data[0]
   }
+  extras = () => ({ profile: profileJitted(T, framework, sgdStep) })
 } else if (framework.startsWith('tfjs')) {
   const tf = await loadTfjs(framework)
   backend = tf.getBackend()
@@ -128,4 +131,4 @@ if (isExternal(framework)) {
   step = jaxSgdStep(jax, framework, loss, params, x, labels, lr)
 }
 
-await timeTrainingStep('mlp', framework, backend, batch, step)
+await timeTrainingStep('mlp', framework, backend, batch, step, extras)
