@@ -604,7 +604,10 @@ const overheadTarget = () => {
     explain:
       met === false
         ? [
-            `One jitted call of the 64-op chain's gradient costs ${fmt(mine * 64)} µs in backfold and ${fmt(theirs * 64)} µs in jax-js, whose jit compiles the whole chain and its gradient into one kernel; backfold's staged graph runs its fused programs on 4-element tensors, where each equation's fixed cost (argument checks, dispatch, the result's allocation) is the time.`,
+            `One jitted call of the 64-op chain's gradient costs ${fmt(mine * 64)} µs in backfold against ${fmt(theirs * 64)} µs in jax-js (whose jit compiles the chain and its gradient into one kernel);` +
+              (value('overhead', 'backfold', (r) => r.jitGradEquations) === undefined
+                ? ''
+                : ` backfold's staged gradient is ${value('overhead', 'backfold', (r) => r.jitGradEquations)} equations on 4-element tensors, ${fmt((mine * 64) / value('overhead', 'backfold', (r) => r.jitGradEquations))} µs each: the fixed cost per equation (dispatch, argument checks, the result's allocation) is the whole time, so fewer equations (fusing across the forward/backward boundary) or a cheaper call is what closes it.`),
           ]
         : [],
   }

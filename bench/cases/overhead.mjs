@@ -23,6 +23,7 @@ const xValues = [1, 2, 3, 4]
 
 let eager // () => result as host data
 let withGrad // () => gradient as host data
+let jitGradEquations // equations of the staged gradient graph (backfold)
 let jitGrad // () => gradient as host data, jit(grad(f)) (backfold only; jax-js jit's withGrad is that already)
 let backend
 
@@ -51,6 +52,7 @@ if (isExternal(framework)) {
     jitGrad = () => staged(x).data
     jitGrad()
     checkExecutor(staged)
+    jitGradEquations = staged.stats().lastGraph?.equations.length
   }
 } else if (framework.startsWith('tfjs')) {
   const tf = await loadTfjs(framework)
@@ -106,6 +108,8 @@ emit({
     ? {}
     : {
         jitGradMicrosPerForwardOp: jitGradStats.medianMicros / OPS,
+        jitGradMicrosPerCall: jitGradStats.medianMicros,
+        jitGradEquations,
         jitGradOutput: Array.from(jitGrad()),
         jitGrad: jitGradStats,
       }),
