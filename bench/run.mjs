@@ -24,7 +24,7 @@ import { FRAMEWORKS, SUSTAIN_MS, machine, peerVersions, versionOf } from './case
 const here = dirname(fileURLToPath(import.meta.url))
 const root = resolve(here, '..')
 const require = createRequire(import.meta.url)
-const CASES = ['matmul', 'mlp', 'cnn', 'transformer', 'inference', 'overhead']
+const CASES = ['matmul', 'mlp', 'cnn', 'transformer', 'inference', 'overhead', 'fit']
 /** Not a case file: the example's main job, timed end to end against the build from before issue 12. */
 const MAIN_JOB = 'main-job'
 const CASE_TIMEOUT_MS = 180_000
@@ -305,6 +305,16 @@ const rows = [
     bench: 'overhead',
     value: (r) => r.gradMicrosPerForwardOp,
   },
+  ...[0, 1].map((i) => ({
+    label: [
+      '`fit`, digits 64-128-64-10, 30 epochs at batch 32',
+      '`fit`, 784-512-10 MLP, 2 epochs of 8,192 at batch 128',
+    ][i],
+    unit: 's',
+    higherIsBetter: false,
+    bench: 'fit',
+    value: (r) => r.runs?.[i]?.seconds,
+  })),
   {
     // jax-js jit's grad figure is jit(grad(f)) already; backfold's is measured beside its eager grad.
     label: 'per-op overhead under jit(grad(f))',
