@@ -17,6 +17,8 @@ import { isExternal, runExternal } from './external.mjs'
 import { measureSimdPeak } from '../simd-peak.mjs'
 
 const framework = frameworkArg()
+if (framework === 'backfold-eager')
+  unsupported('matmul', framework, 'the same GEMM kernel as the backfold configuration (nothing to stage)')
 const sizes = [128, 256, 512, 1024]
 // More runs where a run is cheap; a soft time budget per size keeps slow configurations bounded.
 const budget = (n) =>

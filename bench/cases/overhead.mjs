@@ -18,6 +18,8 @@ import {
 import { isExternal } from './external.mjs'
 
 const framework = frameworkArg()
+if (framework === 'backfold-eager')
+  unsupported('overhead', framework, 'the backfold configuration measures eager, grad and jit(grad) already')
 const OPS = 64
 const xValues = [1, 2, 3, 4]
 
