@@ -528,7 +528,7 @@ const explainStep = (bench, mine, neededMs) => {
         `${e.op} ×${e.count} ${pct(e.share)}${e.gflops === undefined ? '' : ` (${fmt(e.gflop * 1000)} MFLOP at ${fmt(e.gflops)} GFLOP/s)`}`,
     )
   lines.push(
-    `Profile: the staged graph's ${p.equations} equations replayed one at a time took ${fmt(p.replayMs)} ms (${fmtRatio(p.replayMs / r.medianMs)} the jitted step, which saves the copies in and out of wasm memory): ${top.join(', ')}.`,
+    `Profile: the staged graph's ${p.equations} equations replayed one at a time took ${fmt(p.replayMs)} ms (${fmtRatio(p.replayMs / r.medianMs)} the jitted step's median${p.replayMs > r.medianMs ? ": the resident executor saves the replay's copies in and out of wasm memory" : ''}): ${top.join(', ')}.`,
   )
   const products = p.byOp.filter((e) => MATMUL_OPS.has(e.op) && e.gflop !== undefined)
   const productMs = products.reduce((a, e) => a + e.ms, 0)
@@ -689,7 +689,8 @@ const onnxStepTarget = (label, goal, bench, mine, theirs) => {
     }
   const t = speedTarget(label, goal, bench, mine, best)
   const cells = [...t.cells]
-  if (theirs.length > 1) cells[2] = `${cells[2]} (against ${LABELS[best]}, the faster setting)`
+  if (theirs.length > 1 && rate(bench, mine) !== undefined)
+    cells[2] = `${cells[2]} (against ${LABELS[best]}, the faster setting)`
   const r = results[bench]?.[mine]
   const c = value(bench, 'c-openblas', (x) => x.medianMs)
   const explain =
