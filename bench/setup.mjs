@@ -55,7 +55,10 @@ if (gone.length > 0 && !checkOnly) {
     gone = missing()
   }
 }
-if (gone.length > 0) console.log(`bench setup: still missing ${gone.join(', ')}: those configurations will be reported unsupported`)
+if (gone.length > 0)
+  console.log(
+    `bench setup: still missing ${gone.join(', ')}: those configurations will be reported unsupported`,
+  )
 else {
   const torch = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' })
   console.log(`bench setup: PyTorch ${torch.stdout.trim()} for ${PYTHON}, gcc and OpenBLAS present`)

@@ -8,6 +8,8 @@
 //   node bench/simd-peak.mjs      prints one JSON line: { gflops, accumulators, variants: [...] }
 // bench/cases/matmul.mjs calls measureSimdPeak() in the same run as the GEMM (the matmul target).
 
+import { Buffer } from 'node:buffer'
+
 const ACCUMULATORS = [4, 6, 8, 10, 12, 14]
 /** Rows of the loaded buffer cycled through (32 · 16 · K bytes: in L1 for every K). */
 const ROWS = 32
@@ -135,7 +137,8 @@ const median = (xs) => {
  * median of `samples` calls of about `sampleMs` each.
  */
 const measureVariant = (k, { warmupMs = 300, sampleMs = 40, samples = 11 } = {}) => {
-  const { run } = new WebAssembly.Instance(new WebAssembly.Module(peakModule(k))).exports
+  const { run } = new globalThis.WebAssembly.Instance(new globalThis.WebAssembly.Module(peakModule(k)))
+    .exports
   let iterations = 1 << 12
   const start = performance.now()
   for (;;) {
