@@ -733,7 +733,8 @@ const sessionRow = () => {
         .filter((f) => ok(results[b]?.[f]))
         .map((f) => {
           const r = results[b][f]
-          return `${b} ${f === 'backfold' ? 'wasm executor' : 'ONNX Runtime'} ${fmt(r.firstStepMs - r.medianMs)} ms`
+          const session = r.executorStatus?.sessionCreateMs
+          return `${b} ${f === 'backfold' ? 'wasm executor' : 'ONNX Runtime'} ${fmt(r.firstStepMs - r.medianMs)} ms${typeof session === 'number' ? ` (session creation alone, as the executor reports it: ${fmt(session)} ms)` : ''}`
         }),
     )
   const reason = ok(results.mlp?.['backfold-onnxruntime'])

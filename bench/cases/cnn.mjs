@@ -6,6 +6,7 @@
 import {
   frameworkArg,
   jaxSgdStep,
+  executorReport,
   loadBackfold,
   jaxBackendName,
   loadJax,
@@ -94,7 +95,10 @@ if (isExternal(framework)) {
     }
     return value.data[0]
   }
-  extras = () => ({ profile: profileJitted(T, framework, sgdStep) })
+  extras = () => ({
+    profile: profileJitted(T, framework, sgdStep),
+    executorStatus: executorReport(O, sgdStep).status,
+  })
 } else if (framework.startsWith('tfjs')) {
   const tf = await loadTfjs(framework)
   backend = tf.getBackend()

@@ -279,7 +279,8 @@ const onnxStager = (O, T, bench, framework) => {
 /**
  * What the build says about the executor that ran `jitted` last: the status function (named
  * `executorStatus` or `onnxruntimeStatus`, called with the jitted function, else without
- * arguments) and `jitted.stats()` (`lastRun`, `executor`).
+ * arguments; issue 13's `executorStatus(jitted)` is `{ requested, running, reason?, sessionCreateMs? }`)
+ * and `jitted.stats()` (`lastRun`, `executor`).
  */
 export const executorReport = (O, jitted) => {
   const statusFn = [O.executorStatus, O.onnxruntimeStatus].find((f) => typeof f === 'function')
@@ -302,7 +303,7 @@ export const executorReport = (O, jitted) => {
 
 /**
  * Makes the configuration unsupported unless ONNX Runtime ran `jitted`'s last call: `stats().lastRun`
- * or `stats().executor` or the status's `executor` says 'onnxruntime', and the status does not say
+ * or `stats().executor` or the status's `executor`/`running` says 'onnxruntime', and the status does not say
  * unavailable or fallen back. The reason printed is the status's own (its `reason`/`message`).
  */
 const checkOnnxExecutor = (O, jitted, bench, framework) => {
@@ -311,7 +312,12 @@ const checkOnnxExecutor = (O, jitted, bench, framework) => {
   const statusObject = status !== null && typeof status === 'object' ? status : {}
   const unavailable =
     statusObject.available === false || statusObject.fallback === true || statusObject.ok === false
-  const ran = said(lastRun) || said(executor) || said(statusObject.executor) || said(status)
+  const ran =
+    said(lastRun) ||
+    said(executor) ||
+    said(statusObject.executor) ||
+    said(statusObject.running) ||
+    said(status)
   if (ran && !unavailable) return
   const reason =
     statusObject.reason ??

@@ -9,6 +9,7 @@
 import {
   frameworkArg,
   jaxBackendName,
+  executorReport,
   loadBackfold,
   loadJax,
   loadTfjs,
@@ -120,7 +121,10 @@ if (isExternal(framework)) {
     }
     return value.data[0]
   }
-  extras = () => ({ profile: profileJitted(T, framework, adamStep) })
+  extras = () => ({
+    profile: profileJitted(T, framework, adamStep),
+    executorStatus: executorReport(O, adamStep).status,
+  })
 } else if (framework.startsWith('tfjs')) {
   const tf = await loadTfjs(framework)
   backend = tf.getBackend()
