@@ -75,6 +75,8 @@ export const runExternal = (bench, framework, inputs, params = {}) => {
     args = []
   }
   const dir = mkdtempSync(join(os.tmpdir(), `backfold-bench-${bench}-`))
+  // The outcome is settled inside, reported after the temporary directory is gone (unsupported exits).
+  let outcome
   try {
     const manifest = { bench, threads, params, inputs: {} }
     for (const [name, { data, shape }] of Object.entries(inputs)) {
@@ -103,17 +105,19 @@ export const runExternal = (bench, framework, inputs, params = {}) => {
       .map((l) => l.trim())
       .filter((l) => l.startsWith('{'))
       .pop()
-    if (child.status !== 0 || line === undefined) {
-      const reason =
-        child.error?.code === 'ETIMEDOUT'
-          ? `timed out after ${EXTERNAL_TIMEOUT_MS / 1000} s`
-          : ((child.stderr ?? '').trim().split('\n').filter(Boolean).pop() ?? `exit code ${child.status}`)
-      unsupported(bench, framework, reason)
-    }
-    const result = JSON.parse(line)
-    if (result.error !== undefined) unsupported(bench, framework, result.error)
-    emit({ bench, framework, ...result })
+    if (child.status !== 0 || line === undefined)
+      outcome = {
+        error:
+          child.error?.code === 'ETIMEDOUT'
+            ? `timed out after ${EXTERNAL_TIMEOUT_MS / 1000} s`
+            : ((child.stderr ?? '').trim().split('\n').filter(Boolean).pop() ?? `exit code ${child.status}`),
+      }
+    else outcome = JSON.parse(line)
+  } catch (error) {
+    outcome = { error: String(error?.message ?? error) }
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
+  if (outcome.error !== undefined) unsupported(bench, framework, outcome.error)
+  emit({ bench, framework, ...outcome })
 }
