@@ -26,6 +26,7 @@ const xValues = [1, 2, 3, 4]
 let eager // () => result as host data
 let withGrad // () => gradient as host data
 let jitGradEquations // equations of the staged gradient graph (backfold)
+let jitGradSteps // their steps (a fused program's instructions)
 let jitGrad // () => gradient as host data, jit(grad(f)) (backfold only; jax-js jit's withGrad is that already)
 let backend
 
@@ -54,7 +55,10 @@ if (isExternal(framework)) {
     jitGrad = () => staged(x).data
     jitGrad()
     checkExecutor(staged)
-    jitGradEquations = staged.stats().lastGraph?.equations.length
+    const graph = staged.stats().lastGraph
+    jitGradEquations = graph?.equations.length
+    // Steps of the staged graph: a fused program's instructions, one for any other equation.
+    jitGradSteps = graph?.equations.reduce((n, eq) => n + (eq.params?.program?.instructions?.length ?? 1), 0)
   }
 } else if (framework.startsWith('tfjs')) {
   const tf = await loadTfjs(framework)
@@ -112,6 +116,7 @@ emit({
         jitGradMicrosPerForwardOp: jitGradStats.medianMicros / OPS,
         jitGradMicrosPerCall: jitGradStats.medianMicros,
         jitGradEquations,
+        jitGradSteps,
         jitGradOutput: Array.from(jitGrad()),
         jitGrad: jitGradStats,
       }),
