@@ -961,7 +961,7 @@ const targetSection = [
         '',
         "Generated from this run's figures: the step against the time the goal allows, the profile of",
         "backfold's staged graph (`bench/cases/profile.mjs`: each equation replayed alone on data of its",
-        'shapes, median of 7 rounds, summed by op) and the cost of its products at the SIMD limit measured',
+        'shapes, median of 3–7 rounds, summed by op) and the cost of its products at the SIMD limit measured',
         'in the same run.',
         '',
         ...missed12,

@@ -33,8 +33,8 @@ const median = (xs) => {
 
 /**
  * Profiles `graph` on backend tensors: `{ equations, replayMs, byOp: [{ op, count, ms, share,
- * gflop?, gflops? }] }`, ops sorted by time. `rounds` replays of the whole graph (after one warm-up
- * replay); each equation's figure is its median over the rounds.
+ * gflop?, gflops? }] }`, ops sorted by time. Up to `rounds` replays of the whole graph (after one
+ * warm-up replay; at least 3, no more once 5 s are spent); each equation's figure is its median.
  */
 export const profileGraph = (T, graph, { rounds = 7 } = {}) => {
   const env = new Map()
@@ -51,7 +51,9 @@ export const profileGraph = (T, graph, { rounds = 7 } = {}) => {
   graph.inputs.forEach((v, i) => env.set(v.id, random(v, 900 + i)))
   for (const c of graph.constants) env.set(c.variable.id, c.value)
   const times = graph.equations.map(() => [])
-  for (let round = 0; round <= rounds; round++) {
+  const started = performance.now()
+  // One warm-up replay, then up to `rounds` (at least 3, fewer once 5 s are spent: a large graph).
+  for (let round = 0; round <= rounds && (round <= 3 || performance.now() - started < 5000); round++) {
     graph.equations.forEach((eq, i) => {
       const xs = eq.inputs.map((v) => env.get(v.id))
       const t0 = performance.now()
@@ -85,11 +87,12 @@ export const profileGraph = (T, graph, { rounds = 7 } = {}) => {
 }
 
 /**
- * The profile of a jitted step for the backfold configurations that stage with the wasm executor,
- * or undefined (eager, onnxruntime: no graph of ours to replay; or no graph staged).
+ * The profile of a jitted step for `backfold` and `backfold-2-threads`, or undefined (other
+ * configurations, or no graph staged).
  */
 export const profileJitted = (T, framework, jitted) => {
-  if (framework === 'backfold-eager' || framework.startsWith('backfold-onnxruntime')) return undefined
+  // The wasm-executor configurations the targets rest on (the reference backend's replay is slow).
+  if (framework !== 'backfold' && framework !== 'backfold-2-threads') return undefined
   const graph = typeof jitted?.stats === 'function' ? jitted.stats().lastGraph : undefined
   if (graph === undefined) return undefined
   try {
