@@ -4,7 +4,8 @@
 // best of them. Enough independent accumulators hide the add latency, so the loop runs at the
 // throughput of the mul and add ports; the loads go to the load ports and the varying address keeps
 // the engine from hoisting the products out of the loop. Without relaxed SIMD (Node 20) there is no
-// fused multiply-add, so one mul + one add (8 FLOP per f32x4 pair) is the best multiply-add kernel.
+// fused multiply-add, so one mul + one add (8 FLOP per f32x4 pair) is the best multiply-add kernel;
+// where the engine has relaxed SIMD the same loops with f32x4.relaxed_madd are measured too.
 //   node bench/simd-peak.mjs      prints one JSON line: { gflops, accumulators, variants: [...] }
 // bench/cases/matmul.mjs calls measureSimdPeak() in the same run as the GEMM (the matmul target).
 
@@ -41,12 +42,14 @@ const name = (s) => [...leb(s.length), ...Buffer.from(s)]
  * A module exporting `run(iterations: i32) -> f32` (K accumulators) and its memory. Locals: 0 the
  * iteration count, 1 i, 2 the row address, 3 x, 4… the accumulators.
  */
-export const peakModule = (k) => {
+export const peakModule = (k, { fma = false } = {}) => {
   const SIMD = 0xfd
   const get = (i) => [0x20, ...leb(i)]
   const set = (i) => [0x21, ...leb(i)]
   const f32x4add = [SIMD, ...leb(228)]
   const f32x4mul = [SIMD, ...leb(230)]
+  /** f32x4.relaxed_madd(a, b, c) = a·b + c (relaxed SIMD: hardware FMA where the CPU has it). */
+  const relaxedMadd = [SIMD, ...leb(0x105)]
   const body = [
     // x = splat(1.0)
     0x43,
@@ -66,17 +69,12 @@ export const peakModule = (k) => {
     0x6c,
     ...set(2),
   ]
+  const load = (a) => [...get(2), SIMD, 0x00, 4, ...leb(16 * a)] // v128.load offset=16a
   for (let a = 0; a < k; a++)
     body.push(
-      ...get(4 + a),
-      ...get(3),
-      ...get(2),
-      SIMD,
-      0x00,
-      4,
-      ...leb(16 * a),
-      ...f32x4mul,
-      ...f32x4add,
+      ...(fma
+        ? [...get(3), ...load(a), ...get(4 + a), ...relaxedMadd] // acc = madd(x, row, acc)
+        : [...get(4 + a), ...get(3), ...load(a), ...f32x4mul, ...f32x4add]), // acc = acc + x·row
       ...set(4 + a),
     )
   body.push(
@@ -136,9 +134,9 @@ const median = (xs) => {
  * GFLOP/s of one variant: warm-up (at least `warmupMs`, so V8 tiers the function up), then the
  * median of `samples` calls of about `sampleMs` each.
  */
-const measureVariant = (k, { warmupMs = 300, sampleMs = 40, samples = 11 } = {}) => {
-  const { run } = new globalThis.WebAssembly.Instance(new globalThis.WebAssembly.Module(peakModule(k)))
-    .exports
+const measureVariant = (k, fma, { warmupMs = 300, sampleMs = 40, samples = 11 } = {}) => {
+  const module = new globalThis.WebAssembly.Module(peakModule(k, { fma }))
+  const { run } = new globalThis.WebAssembly.Instance(module).exports
   let iterations = 1 << 12
   const start = performance.now()
   for (;;) {
@@ -155,14 +153,22 @@ const measureVariant = (k, { warmupMs = 300, sampleMs = 40, samples = 11 } = {})
     const seconds = (performance.now() - t0) / 1000
     rates.push((iterations * k * 8) / seconds / 1e9)
   }
-  return { accumulators: k, gflops: median(rates), maxGflops: Math.max(...rates) }
+  return { accumulators: k, fma, gflops: median(rates), maxGflops: Math.max(...rates) }
 }
 
-/** The best variant's median GFLOP/s on this thread, and every variant's. */
+/** Whether this engine has relaxed SIMD (validates a module using f32x4.relaxed_madd). */
+export const hasRelaxedSimd = () => globalThis.WebAssembly.validate(peakModule(4, { fma: true }))
+
+/**
+ * The best variant's median GFLOP/s on this thread, and every variant's: mul + add for every K,
+ * and, where the engine has relaxed SIMD (Node 22+, current browsers), relaxed_madd for every K too
+ * (the best multiply-add kernel is then a fused one).
+ */
 export const measureSimdPeak = (options) => {
-  const variants = ACCUMULATORS.map((k) => measureVariant(k, options))
+  const kinds = hasRelaxedSimd() ? [false, true] : [false]
+  const variants = kinds.flatMap((fma) => ACCUMULATORS.map((k) => measureVariant(k, fma, options)))
   const best = variants.reduce((a, b) => (b.gflops > a.gflops ? b : a))
-  return { gflops: best.gflops, accumulators: best.accumulators, variants }
+  return { gflops: best.gflops, accumulators: best.accumulators, fma: best.fma, variants }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) console.log(JSON.stringify(measureSimdPeak()))
