@@ -6,6 +6,7 @@
 import {
   frameworkArg,
   jaxSgdStep,
+  executorReport,
   loadBackfold,
   jaxBackendName,
   loadJax,
@@ -16,6 +17,8 @@ import {
   transposeData,
   uniformData,
 } from './common.mjs'
+import { isExternal, runExternal } from './external.mjs'
+import { profileJitted } from './profile.mjs'
 
 const framework = frameworkArg()
 const batch = 32
@@ -32,9 +35,28 @@ const labelData = oneHotData(4, batch, classes)
 
 let step // one SGD step, returns the loss before the update
 let backend
+let extras // () => fields added to the result (the profile of backfold's jitted step)
 
-if (framework.startsWith('backfold')) {
-  const { O, T, fromData, backend: name } = await loadBackfold(framework, 'cnn')
+if (isExternal(framework)) {
+  // The jax-js layouts: NCHW input, OIHW kernels, the dense weight [400, 10].
+  runExternal(
+    'cnn',
+    framework,
+    {
+      x: { data: xData, shape: [batch, 1, 28, 28] },
+      labels: { data: labelData, shape: [batch, classes] },
+      c1: { data: init.c1, shape: [8, 1, 3, 3] },
+      b1: { data: new Float32Array(8), shape: [8] },
+      c2: { data: init.c2, shape: [16, 8, 3, 3] },
+      b2: { data: new Float32Array(16), shape: [16] },
+      w: { data: init.w, shape: [flat, classes] },
+      b: { data: new Float32Array(classes), shape: [classes] },
+    },
+    { batch, lr },
+  )
+  process.exit(0)
+} else if (framework.startsWith('backfold')) {
+  const { O, T, fromData, stage, checkExecutor, backend: name } = await loadBackfold(framework, 'cnn')
   backend = name
   let params = {
     c1: fromData(init.c1, [8, 1, 3, 3]),
@@ -46,31 +68,37 @@ if (framework.startsWith('backfold')) {
   }
   const x = fromData(xData, [batch, 1, 28, 28])
   const labels = fromData(labelData, [batch, classes])
-  const loss = (p) => {
-    let a = O.relu(O.add(O.conv2d(x, p.c1), O.reshape(p.b1, [8, 1, 1])))
+  const loss = (p, inputs, targets) => {
+    let a = O.relu(O.add(O.conv2d(inputs, p.c1), O.reshape(p.b1, [8, 1, 1])))
     a = O.maxPool2d(a, { kernelSize: 2 })
     a = O.relu(O.add(O.conv2d(a, p.c2), O.reshape(p.b2, [16, 1, 1])))
     a = O.maxPool2d(a, { kernelSize: 2 })
     const logits = O.add(O.matmul(O.reshape(a, [batch, flat]), p.w, { transposeB: true }), p.b)
-    return O.mean(O.softmaxCrossEntropy(logits, labels))
+    return O.mean(O.softmaxCrossEntropy(logits, targets))
   }
   const valueAndGrad = O.valueAndGrad(loss)
-  // θ ← θ − lr·g in one pass per tensor (an elementwise program).
-  const update = {
-    arity: 2,
-    instructions: [
-      { kind: 'constant', value: lr },
-      { kind: 'binary', op: 'mul', a: 1, b: 2 },
-      { kind: 'binary', op: 'sub', a: 0, b: 3 },
-    ],
-  }
-  step = () => {
-    const [value, grads] = valueAndGrad(params)
-    params = Object.fromEntries(
-      Object.entries(params).map(([key, v]) => [key, T.elementwiseProgram(update, [v, grads[key]])]),
+  // The whole SGD step, staged as one function (see loadBackfold).
+  const sgdStep = stage((p, inputs, targets) => {
+    const [value, grads] = valueAndGrad(p, inputs, targets)
+    const next = Object.fromEntries(
+      Object.entries(p).map(([key, v]) => [key, O.sub(v, O.mul(grads[key], lr))]),
     )
+    return [value, next]
+  })
+  let checked = false
+  step = () => {
+    const [value, next] = sgdStep(params, x, labels)
+    params = next
+    if (!checked) {
+      checkExecutor(sgdStep)
+      checked = true
+    }
     return value.data[0]
   }
+  extras = () => ({
+    profile: profileJitted(T, framework, sgdStep),
+    executorStatus: executorReport(O, sgdStep).status,
+  })
 } else if (framework.startsWith('tfjs')) {
   const tf = await loadTfjs(framework)
   backend = tf.getBackend()
@@ -127,4 +155,4 @@ if (framework.startsWith('backfold')) {
   step = jaxSgdStep(jax, framework, loss, params, x, labels, lr)
 }
 
-await timeTrainingStep('cnn', framework, backend, batch, step)
+await timeTrainingStep('cnn', framework, backend, batch, step, extras)

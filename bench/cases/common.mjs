@@ -9,22 +9,39 @@ import { dirname, join } from 'node:path'
 const require = createRequire(import.meta.url)
 
 /**
- * Every configuration a case accepts as its first argument. `backfold` is whatever backend the built
- * @backfold/tensor picks by itself (its WebAssembly backend where available); `backfold-reference`
- * forces the plain TypeScript reference backend, the fallback everywhere else. Every configuration
- * runs on one thread except the two-thread pair compared with each other: `backfold-2-threads` and
- * `jax-jit-2-threads` (jax-js with `jit` on a pool of two workers).
+ * Every configuration a case accepts as its first argument.
+ * - `backfold` is whatever backend the built @backfold/tensor picks by itself (its WebAssembly
+ *   backend where available), training steps staged with `jit` (as `makeTrainStep` does by default);
+ *   `backfold-2-threads` the same on two threads; `backfold-eager` the same step op by op (no `jit`);
+ *   `backfold-reference` forces the plain TypeScript reference backend, the fallback everywhere else.
+ * - `backfold-onnxruntime` and `backfold-onnxruntime-2-threads`: `jit(f, { executor: 'onnxruntime' })`
+ *   (issue 13), reported unsupported, with the reason, while the build has no such executor or its
+ *   status says ONNX Runtime is unavailable (see `loadBackfold`).
+ * - Peers: TF.js (cpu, wasm), jax-js (`jax-jit`, `jax-jit-2-threads` on a pool of two workers,
+ *   `jax-eager`), PyTorch on the CPU (`pytorch`: one thread, `pytorch-2-threads`) and a C program
+ *   calling OpenBLAS (`c-openblas`, one thread), the last two run by `external.mjs` from the Debian
+ *   packages that `bench/setup.mjs` installs.
+ * Every configuration runs on one thread except those named `2-threads`.
  */
 export const FRAMEWORKS = [
   'backfold',
   'backfold-2-threads',
+  'backfold-eager',
   'backfold-reference',
+  'backfold-onnxruntime',
+  'backfold-onnxruntime-2-threads',
   'tfjs-cpu',
   'tfjs-wasm',
   'jax-jit',
   'jax-jit-2-threads',
   'jax-eager',
+  'pytorch',
+  'pytorch-2-threads',
+  'c-openblas',
 ]
+
+/** Threads a configuration runs on. */
+export const threadsOf = (framework) => (framework.endsWith('-2-threads') ? 2 : 1)
 
 export const frameworkArg = () => {
   const framework = process.argv[2] ?? 'backfold'
@@ -199,8 +216,14 @@ export const transposeData = (data, rows, cols) => {
 // Framework loaders.
 
 /**
- * Loads the built backfold packages. `backfold-reference` selects the reference backend, and reports
- * itself as not applicable when that is already the default (then `backfold` measures it).
+ * Loads the built backfold packages for a backfold configuration and returns, beside the packages,
+ * `stage(f)`: how the configuration runs a whole step or function. `jit(f)` for `backfold` and
+ * `backfold-2-threads` (the wasm executor), `f` itself for `backfold-eager`, and
+ * `jit(f, { executor: 'onnxruntime' })` for the onnxruntime configurations. `backfold-reference`
+ * selects the reference backend (jitted too), and reports itself as not applicable when that is
+ * already the default (then `backfold` measures it). Call `checkExecutor(jitted)` after the first
+ * call of a staged function: for the onnxruntime configurations it makes the configuration
+ * unsupported, with the reason, unless ONNX Runtime really ran it.
  */
 export const loadBackfold = async (framework, bench) => {
   const T = await import('@backfold/tensor')
@@ -210,16 +233,101 @@ export const loadBackfold = async (framework, bench) => {
       unsupported(bench, framework, 'the default backend is already the reference backend (see backfold)')
     T.setBackend(T.referenceBackend)
   }
-  // One thread everywhere (like every peer configuration), except the configuration that measures both cores.
-  T.setThreads(framework === 'backfold-2-threads' ? 2 : 1)
+  // One thread everywhere (like every peer configuration), except the configurations that measure both cores.
+  T.setThreads(threadsOf(framework))
   const fromData = (data, shape) => T.unsafeTensor('float32', shape, data)
   const threads = T.getThreads()
+  const onnx = framework.startsWith('backfold-onnxruntime')
+  const stage =
+    framework === 'backfold-eager' ? (f) => f : onnx ? onnxStager(O, T, bench, framework) : (f) => O.jit(f)
+  const executor = framework === 'backfold-eager' ? 'eager' : onnx ? 'onnxruntime' : 'jit'
+  const backendName = onnx ? 'onnxruntime' : T.getBackend().name
   return {
     T,
     O,
     fromData,
-    backend: threads > 1 ? `${T.getBackend().name}, ${threads} threads` : T.getBackend().name,
+    stage,
+    checkExecutor: (jitted) => {
+      if (onnx) checkOnnxExecutor(O, jitted, bench, framework)
+    },
+    backend: `${backendName}${onnx ? '' : `, ${executor}`}${threads > 1 ? `, ${threads} threads` : ''}`,
   }
+}
+
+/** `jit(f, opts)` with the ONNX Runtime executor of issue 13. */
+const ONNX_OPTIONS = { executor: 'onnxruntime' }
+
+/**
+ * Returns `f => jit(f, { executor: 'onnxruntime' })` after checking that this build's `jit` takes
+ * that option (it refuses unknown options), and reports the configuration unsupported otherwise.
+ */
+const onnxStager = (O, T, bench, framework) => {
+  try {
+    const probe = O.jit((a) => O.add(a, 1), ONNX_OPTIONS)
+    probe(T.tensor([1, 2]))
+    checkOnnxExecutor(O, probe, bench, framework)
+  } catch (error) {
+    unsupported(
+      bench,
+      framework,
+      `jit(f, { executor: 'onnxruntime' }) is not available in this build: ${String(error?.message ?? error).split('\n')[0]}`,
+    )
+  }
+  return (f) => O.jit(f, ONNX_OPTIONS)
+}
+
+/**
+ * What the build says about the executor that ran `jitted` last: the status function (named
+ * `executorStatus` or `onnxruntimeStatus`, called with the jitted function, else without
+ * arguments; issue 13's `executorStatus(jitted)` is `{ requested, running, reason?, sessionCreateMs? }`)
+ * and `jitted.stats()` (`lastRun`, `executor`).
+ */
+export const executorReport = (O, jitted) => {
+  const statusFn = [O.executorStatus, O.onnxruntimeStatus].find((f) => typeof f === 'function')
+  let status
+  try {
+    status = statusFn?.(jitted)
+  } catch {
+    status = undefined
+  }
+  if (status === undefined && statusFn !== undefined) {
+    try {
+      status = statusFn()
+    } catch {
+      status = undefined
+    }
+  }
+  const stats = typeof jitted?.stats === 'function' ? jitted.stats() : undefined
+  return { status, lastRun: stats?.lastRun, executor: stats?.executor }
+}
+
+/**
+ * Makes the configuration unsupported unless ONNX Runtime ran `jitted`'s last call: `stats().lastRun`
+ * or `stats().executor` or the status's `executor`/`running` says 'onnxruntime', and the status does not say
+ * unavailable or fallen back. The reason printed is the status's own (its `reason`/`message`).
+ */
+const checkOnnxExecutor = (O, jitted, bench, framework) => {
+  const { status, lastRun, executor } = executorReport(O, jitted)
+  const said = (v) => typeof v === 'string' && /onnx/i.test(v)
+  const statusObject = status !== null && typeof status === 'object' ? status : {}
+  const unavailable =
+    statusObject.available === false || statusObject.fallback === true || statusObject.ok === false
+  const ran =
+    said(lastRun) ||
+    said(executor) ||
+    said(statusObject.executor) ||
+    said(statusObject.running) ||
+    said(status)
+  if (ran && !unavailable) return
+  const reason =
+    statusObject.reason ??
+    statusObject.message ??
+    (status === undefined ? 'no executor status function' : JSON.stringify(status))
+  unsupported(
+    bench,
+    framework,
+    `jit(f, { executor: 'onnxruntime' }) ran on ${lastRun ?? executor ?? 'another executor'}, not ONNX Runtime: ${reason}`,
+  )
 }
 
 /** Loads TensorFlow.js with the requested backend ('tfjs-cpu' or 'tfjs-wasm', one thread, SIMD). */
@@ -356,9 +464,10 @@ export const sustainedMean = async (fn, durationMs = SUSTAIN_MS) => {
  * compilation, kernel generation), the loss after one step (equal across configurations iff their
  * gradients agree), then the steady state (`measure` after a 1.5 s warm-up: median, min, max) and
  * the sustained mean over `SUSTAIN_MS` of back-to-back steps. A step that throws makes the
- * configuration unsupported for this case, with the error as the reason.
+ * configuration unsupported for this case, with the error as the reason. `extras()`, called after the
+ * timing, adds fields to the result (a backfold step's profile).
  */
-export const timeTrainingStep = async (bench, framework, backend, batch, step) => {
+export const timeTrainingStep = async (bench, framework, backend, batch, step, extras = () => ({})) => {
   let firstLoss
   let firstStepMs
   let lossAfterOneStep
@@ -385,5 +494,6 @@ export const timeTrainingStep = async (bench, framework, backend, batch, step) =
     sustainedSamplesPerSecond: (batch * 1000) / sustained.sustainedMeanMs,
     ...stats,
     ...sustained,
+    ...extras(),
   })
 }

@@ -17,6 +17,18 @@ import {
 } from './common.mjs'
 
 const framework = frameworkArg()
+if (framework.startsWith('pytorch') || framework === 'c-openblas')
+  unsupported(
+    'inference',
+    framework,
+    'not measured outside Node (a per-call latency of JavaScript frameworks)',
+  )
+if (framework === 'backfold-eager' || framework.startsWith('backfold-onnxruntime'))
+  unsupported(
+    'inference',
+    framework,
+    'inference runs op by op in every backfold configuration: the backfold column measures it',
+  )
 const sizes = [64, 128, 64, 10]
 const layers = sizes.slice(1).map((out, l) => ({
   inputs: sizes[l],

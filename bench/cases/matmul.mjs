@@ -13,8 +13,12 @@ import {
   measure,
   normalData,
 } from './common.mjs'
+import { isExternal, runExternal } from './external.mjs'
+import { measureSimdPeak } from '../simd-peak.mjs'
 
 const framework = frameworkArg()
+if (framework === 'backfold-eager')
+  unsupported('matmul', framework, 'the same GEMM kernel as the backfold configuration (nothing to stage)')
 const sizes = [128, 256, 512, 1024]
 // More runs where a run is cheap; a soft time budget per size keeps slow configurations bounded.
 const budget = (n) =>
@@ -26,13 +30,31 @@ const budget = (n) =>
 let makeCall
 let backend
 
-if (framework.startsWith('backfold')) {
-  const { T, fromData, backend: name } = await loadBackfold(framework, 'matmul')
+if (isExternal(framework)) {
+  const inputs = {}
+  for (const n of sizes) {
+    inputs[`a${n}`] = { data: normalData(n, n * n), shape: [n, n] }
+    inputs[`b${n}`] = { data: normalData(n + 1, n * n), shape: [n, n] }
+  }
+  runExternal('matmul', framework, inputs, { sizes })
+  process.exit(0)
+} else if (framework.startsWith('backfold')) {
+  const { T, O, fromData, stage, checkExecutor, backend: name } = await loadBackfold(framework, 'matmul')
   backend = name
+  // The wasm configurations call the GEMM kernel itself; the onnxruntime ones can only reach their
+  // executor through jit, so they time a jitted product (issue 13: "through a jitted function").
+  const onnx = framework.startsWith('backfold-onnxruntime')
+  const jitted = onnx ? stage((x, y) => O.matmul(x, y)) : undefined
+  const multiply = onnx ? jitted : T.matmul
   makeCall = (n, a, b) => {
     const x = fromData(a, [n, n])
     const y = fromData(b, [n, n])
-    return { call: () => T.matmul(x, y), product: () => T.matmul(x, y).data }
+    const product = () => {
+      const c = multiply(x, y).data
+      if (onnx) checkExecutor(jitted)
+      return c
+    }
+    return { call: () => multiply(x, y).data, product }
   }
 } else if (framework.startsWith('tfjs')) {
   const tf = await loadTfjs(framework)
@@ -63,6 +85,7 @@ if (framework.startsWith('backfold')) {
   }
 }
 
+const peakBefore = framework === 'backfold' ? measureSimdPeak() : undefined
 const results = []
 // A position-weighted sum of the 128×128 product (a transposed or shuffled result changes it): equal
 // across configurations iff their products agree.
@@ -78,4 +101,18 @@ try {
 } catch (error) {
   unsupported('matmul', framework, error)
 }
-emit({ bench: 'matmul', framework, backend, checksum, results })
+// The WebAssembly SIMD multiply-add limit of this thread, in the same process and run as the GEMM
+// (the one-thread matmul target is a share of it; see bench/simd-peak.mjs): measured before and
+// after the products, the higher of the two (load from elsewhere on the machine only lowers it).
+const simdPeak =
+  framework === 'backfold'
+    ? [peakBefore, measureSimdPeak()].reduce((a, b) => (b.gflops > a.gflops ? b : a))
+    : undefined
+emit({
+  bench: 'matmul',
+  framework,
+  backend,
+  checksum,
+  results,
+  ...(simdPeak === undefined ? {} : { simdPeak }),
+})

@@ -5,6 +5,7 @@
 import {
   frameworkArg,
   jaxSgdStep,
+  executorReport,
   loadBackfold,
   jaxBackendName,
   loadJax,
@@ -15,6 +16,8 @@ import {
   transposeData,
   uniformData,
 } from './common.mjs'
+import { isExternal, runExternal } from './external.mjs'
+import { profileJitted } from './profile.mjs'
 
 const framework = frameworkArg()
 const batch = 128
@@ -30,9 +33,21 @@ const labelData = oneHotData(2, batch, sizes.at(-1))
 
 let step // () => Promise<number> | number: one SGD step, returns the loss before the update
 let backend
+let extras // () => fields added to the result (the profile of backfold's jitted step)
 
-if (framework.startsWith('backfold')) {
-  const { O, T, fromData, backend: name } = await loadBackfold(framework, 'mlp')
+if (isExternal(framework)) {
+  const inputs = {
+    x: { data: xData, shape: [batch, sizes[0]] },
+    labels: { data: labelData, shape: [batch, sizes.at(-1)] },
+  }
+  layers.forEach(({ inputs: n, outputs, weight }, l) => {
+    inputs[`w${l}`] = { data: weight, shape: [n, outputs] }
+    inputs[`b${l}`] = { data: new Float32Array(outputs), shape: [outputs] }
+  })
+  runExternal('mlp', framework, inputs, { batch, lr, sizes })
+  process.exit(0)
+} else if (framework.startsWith('backfold')) {
+  const { O, T, fromData, stage, checkExecutor, backend: name } = await loadBackfold(framework, 'mlp')
   backend = name
   // backfold's dense layout is [out, in] with a transposed matmul (as in @backfold/nn's dense).
   let params = layers.map(({ inputs, outputs, weight }) => ({
@@ -41,33 +56,40 @@ if (framework.startsWith('backfold')) {
   }))
   const x = fromData(xData, [batch, sizes[0]])
   const labels = fromData(labelData, [batch, sizes.at(-1)])
-  const loss = (ps) => {
-    let a = x
-    // The fused dense op (matmul, bias and ReLU in one output pass; same values as the unfused ops).
+  // Plain ops, as a user writes them: under jit the compiler fuses the bias and ReLU into the
+  // products, the loss into row reductions and the update into elementwise programs.
+  const loss = (ps, inputs, targets) => {
+    let a = inputs
     ps.forEach((p, l) => {
-      a = O.linear(a, p.weight, p.bias, l < ps.length - 1 ? 'relu' : 'none')
+      const z = O.add(O.matmul(a, p.weight, { transposeB: true }), p.bias)
+      a = l < ps.length - 1 ? O.relu(z) : z
     })
-    return O.mean(O.softmaxCrossEntropy(a, labels))
+    return O.mean(O.softmaxCrossEntropy(a, targets))
   }
   const valueAndGrad = O.valueAndGrad(loss)
-  // θ ← θ − lr·g in one pass per tensor (an elementwise program, as jit fuses jax-js's `p.sub(g.mul(lr))`).
-  const update = {
-    arity: 2,
-    instructions: [
-      { kind: 'constant', value: lr },
-      { kind: 'binary', op: 'mul', a: 1, b: 2 },
-      { kind: 'binary', op: 'sub', a: 0, b: 3 },
-    ],
-  }
-  const sgd = (p, g) => T.elementwiseProgram(update, [p, g])
-  step = () => {
-    const [value, grads] = valueAndGrad(params)
-    params = params.map((p, l) => ({
-      weight: sgd(p.weight, grads[l].weight),
-      bias: sgd(p.bias, grads[l].bias),
+  // The whole SGD step: forward, backward and θ ← θ − lr·g, staged as one function (see loadBackfold).
+  const sgdStep = stage((ps, inputs, targets) => {
+    const [value, grads] = valueAndGrad(ps, inputs, targets)
+    const next = ps.map((p, l) => ({
+      weight: O.sub(p.weight, O.mul(grads[l].weight, lr)),
+      bias: O.sub(p.bias, O.mul(grads[l].bias, lr)),
     }))
+    return [value, next]
+  })
+  let checked = false
+  step = () => {
+    const [value, next] = sgdStep(params, x, labels)
+    params = next
+    if (!checked) {
+      checkExecutor(sgdStep)
+      checked = true
+    }
     return value.data[0]
   }
+  extras = () => ({
+    profile: profileJitted(T, framework, sgdStep),
+    executorStatus: executorReport(O, sgdStep).status,
+  })
 } else if (framework.startsWith('tfjs')) {
   const tf = await loadTfjs(framework)
   backend = tf.getBackend()
@@ -113,4 +135,4 @@ if (framework.startsWith('backfold')) {
   step = jaxSgdStep(jax, framework, loss, params, x, labels, lr)
 }
 
-await timeTrainingStep('mlp', framework, backend, batch, step)
+await timeTrainingStep('mlp', framework, backend, batch, step, extras)

@@ -15,17 +15,29 @@ import {
   loadTfjs,
   measurePerCall,
 } from './common.mjs'
+import { isExternal } from './external.mjs'
 
 const framework = frameworkArg()
+if (framework === 'backfold-eager')
+  unsupported('overhead', framework, 'the backfold configuration measures eager, grad and jit(grad) already')
 const OPS = 64
 const xValues = [1, 2, 3, 4]
 
 let eager // () => result as host data
 let withGrad // () => gradient as host data
+let jitGradEquations // equations of the staged gradient graph (backfold)
+let jitGradSteps // their steps (a fused program's instructions)
+let jitGrad // () => gradient as host data, jit(grad(f)) (backfold only; jax-js jit's withGrad is that already)
 let backend
 
-if (framework.startsWith('backfold')) {
-  const { O, T, backend: name } = await loadBackfold(framework, 'overhead')
+if (isExternal(framework)) {
+  unsupported(
+    'overhead',
+    framework,
+    'not measured outside Node (a per-op dispatch cost of JavaScript frameworks)',
+  )
+} else if (framework.startsWith('backfold')) {
+  const { O, T, stage, checkExecutor, backend: name } = await loadBackfold(framework, 'overhead')
   backend = name
   const x = T.tensor(xValues)
   const chain = (v) => {
@@ -36,6 +48,18 @@ if (framework.startsWith('backfold')) {
   const gradient = O.grad((v) => O.sum(chain(v)))
   eager = () => chain(x).data
   withGrad = () => gradient(x).data
+  // jit(grad(f)): the chain and its backward pass staged once, as jax-js jit runs its gradient
+  // (`backfold-eager` has no staged figure: stage is the identity there).
+  if (framework !== 'backfold-eager') {
+    const staged = stage(gradient)
+    jitGrad = () => staged(x).data
+    jitGrad()
+    checkExecutor(staged)
+    const graph = staged.stats().lastGraph
+    jitGradEquations = graph?.equations.length
+    // Steps of the staged graph: a fused program's instructions, one for any other equation.
+    jitGradSteps = graph?.equations.reduce((n, eq) => n + (eq.params?.program?.instructions?.length ?? 1), 0)
+  }
 } else if (framework.startsWith('tfjs')) {
   const tf = await loadTfjs(framework)
   backend = tf.getBackend()
@@ -77,6 +101,7 @@ try {
 }
 const eagerStats = await measurePerCall(eager)
 const gradStats = await measurePerCall(withGrad)
+const jitGradStats = jitGrad === undefined ? undefined : await measurePerCall(jitGrad)
 emit({
   bench: 'overhead',
   framework,
@@ -85,6 +110,16 @@ emit({
   gradOutput: Array.from(withGrad()),
   eagerMicrosPerOp: eagerStats.medianMicros / OPS,
   gradMicrosPerForwardOp: gradStats.medianMicros / OPS,
+  ...(jitGradStats === undefined
+    ? {}
+    : {
+        jitGradMicrosPerForwardOp: jitGradStats.medianMicros / OPS,
+        jitGradMicrosPerCall: jitGradStats.medianMicros,
+        jitGradEquations,
+        jitGradSteps,
+        jitGradOutput: Array.from(jitGrad()),
+        jitGrad: jitGradStats,
+      }),
   eager: eagerStats,
   grad: gradStats,
 })
