@@ -13,13 +13,19 @@ import {
   atan2,
   ceil,
   cosh,
+  flip,
   floor,
   isfinite,
   isnan,
+  repeat,
+  roll,
   round,
   sign,
   sinh,
   tan,
+  tile,
+  tril,
+  triu,
 } from '@backfold/ops'
 import { expectSameAsEager, unsupportedReason } from './harness'
 
@@ -103,5 +109,41 @@ describe('predicates and rounding lowerings', () => {
   it('int32 inputs: predicates give masks, rounding is the identity', async () => {
     const x = i32([-3, 0, 7, 2147483647, -2147483648], [5])
     for (const op of [isnan, isfinite, sign, round, floor, ceil]) await expectSameAsEager((v) => op(v), [x])
+  })
+})
+
+/** 0, 1, 2... shaped `shape`, in `dtype`, with a −0 and a NaN among floats (copies must keep them). */
+const iota = (shape: number[], dtype: 'float32' | 'float64' | 'int32' = 'float32'): Tensor => {
+  const n = shape.reduce((a, d) => a * d, 1)
+  const values = Array.from({ length: n }, (_, i) => (dtype === 'int32' ? i - 3 : (i - 3) * 0.5))
+  if (dtype !== 'int32' && n > 4) {
+    values[1] = -0
+    values[4] = NaN
+  }
+  return T.reshape(T.tensor(values, dtype), shape)
+}
+
+describe('shape lowerings', () => {
+  it.each([['float32'], ['float64'], ['int32']] as const)('flip, roll, tile, repeat on %s', async (dtype) => {
+    const x = iota([2, 3, 4], dtype)
+    await expectSameAsEager((v) => flip(v, { axis: -1 }), [x])
+    await expectSameAsEager((v) => flip(v, { axis: [0, 2] }), [x])
+    await expectSameAsEager((v) => roll(v, 1, { axis: 1 }), [x])
+    await expectSameAsEager((v) => roll(v, [-5, 2], { axis: [-1, 0] }), [x])
+    await expectSameAsEager((v) => roll(v, 3, { axis: 1 }), [x]) // a whole turn: unchanged
+    await expectSameAsEager((v) => tile(v, [2, 1, 3]), [x])
+    await expectSameAsEager((v) => tile(v, 2), [x]) // fewer counts than axes: the last axis
+    await expectSameAsEager((v) => tile(v, [2, 1, 1, 2]), [x]) // more: x promoted with a leading 1
+    await expectSameAsEager((v) => tile(v, [1, 0, 2]), [x]) // a zero count: an empty axis
+    await expectSameAsEager((v) => repeat(v, 3, { axis: 1 }), [x])
+    await expectSameAsEager((v) => repeat(v, 2, { axis: -1 }), [x])
+    await expectSameAsEager((v) => repeat(v, 0, { axis: 0 }), [x]) // zero repeats: an empty axis
+  })
+
+  it.each([['float32'], ['float64'], ['int32']] as const)('tril and triu for k below, on and above the diagonal, batched, on %s', async (dtype) => {
+    const x = iota([2, 3, 5], dtype)
+    for (const k of [-2, -1, 0, 1, 3, 7])
+      for (const op of [tril, triu]) await expectSameAsEager((v) => op(v, { k }), [x])
+    await expectSameAsEager((v) => tril(v), [iota([6, 4], dtype)])
   })
 })
