@@ -298,16 +298,8 @@ type OnnxPendingCore =
 
 /** Lowerings of the shape, indexing, sort, attention, random, scan and trigonometric families still to write. */
 type OnnxPendingFamilies =
-  | 'concat'
   | 'cumprod'
   | 'cumsum'
-  | 'gather'
-  | 'oneHot'
-  | 'pad'
-  | 'scatterAdd'
-  | 'scatterAddAlongAxis'
-  | 'slice'
-  | 'takeAlongAxis'
   | 'argsort'
   | 'sort'
   | 'scaledDotProductAttention'

@@ -8,6 +8,14 @@ import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import {
   acos,
+  concat,
+  gather,
+  oneHot,
+  pad,
+  scatterAdd,
+  scatterAddAlongAxis,
+  slice,
+  takeAlongAxis,
   asin,
   atan,
   atan2,
@@ -27,7 +35,7 @@ import {
   tril,
   triu,
 } from '@backfold/ops'
-import { expectSameAsEager, unsupportedReason } from './harness'
+import { expectSameAsEager, runOnOrt, unsupportedReason } from './harness'
 
 const f32 = (values: number[], shape: number[] = [values.length]): Tensor =>
   T.reshape(T.tensor(values, 'float32'), shape)
@@ -145,5 +153,78 @@ describe('shape lowerings', () => {
     for (const k of [-2, -1, 0, 1, 3, 7])
       for (const op of [tril, triu]) await expectSameAsEager((v) => op(v, { k }), [x])
     await expectSameAsEager((v) => tril(v), [iota([6, 4], dtype)])
+  })
+})
+
+describe('indexing lowerings', () => {
+  it.each([['float32'], ['float64'], ['int32']] as const)('slice: starts, negative steps, empty ranges, on %s', async (dtype) => {
+    const x = iota([4, 5, 6], dtype)
+    await expectSameAsEager((v) => slice(v, [{ start: 1, stop: 3 }, undefined, { start: -4, step: 2 }]), [x])
+    await expectSameAsEager((v) => slice(v, [{ step: -1 }, { start: 3, stop: 0, step: -2 }]), [x])
+    await expectSameAsEager((v) => slice(v, [undefined, { start: 4, step: -3 }, { start: 5, stop: -7, step: -1 }]), [x])
+    await expectSameAsEager((v) => slice(v, [{ start: 2, stop: 2 }]), [x]) // empty
+    await expectSameAsEager((v) => slice(v, [undefined, undefined, { start: -1 }]), [x])
+  })
+
+  it.each([['float32'], ['float64'], ['int32']] as const)('pad with zeros and another value, on %s', async (dtype) => {
+    const x = iota([2, 3, 4], dtype)
+    await expectSameAsEager((v) => pad(v, [[1, 0], [0, 2], [3, 1]]), [x])
+    await expectSameAsEager((v) => pad(v, [[0, 1]], -7), [x]) // fewer pairs than axes
+  })
+
+  it('pad with NaN and -Infinity', async () => {
+    await expectSameAsEager((v) => pad(v, [[1, 1]], NaN), [f32([1, -0, 2])])
+    await expectSameAsEager((v) => pad(v, [[2, 0]], -Infinity), [f64([1, -0, 2])])
+  })
+
+  it('concat promotes mixed dtypes, on every axis', async () => {
+    const a = iota([2, 3], 'int32')
+    const b = iota([2, 2], 'float32')
+    const c = iota([2, 1], 'float64')
+    await expectSameAsEager((x, y, z) => concat([x, y, z], { axis: 1 }), [a, b, c])
+    await expectSameAsEager((x, y) => concat([x, y], { axis: -2 }), [iota([1, 3], 'int32'), iota([4, 3], 'int32')])
+  })
+
+  it.each([['float32'], ['int32']] as const)('gather and takeAlongAxis on %s, every axis, matrix and scalar indices', async (dtype) => {
+    const x = iota([3, 4, 5], dtype)
+    const idx = i32([2, 0, 2, 1, 0, 0], [2, 3])
+    await expectSameAsEager((v, i) => gather(v, i), [x, idx])
+    await expectSameAsEager((v, i) => gather(v, i, { axis: -2 }), [x, i32([3, 0, 3])])
+    await expectSameAsEager((v, i) => gather(v, i, { axis: 2 }), [x, i32([4, 1], [2, 1])])
+    await expectSameAsEager((v, i) => gather(v, i, { axis: 1 }), [x, T.scalar(3, 'int32')])
+    const along = T.reshape(T.tensor([0, 4, 4, 1, 2, 3, 3, 0, 1, 1, 2, 2, 4, 0, 0, 3, 1, 2, 4, 4, 0, 1, 2, 3], 'int32'), [3, 4, 2])
+    await expectSameAsEager((v, i) => takeAlongAxis(v, i, { axis: -1 }), [x, along])
+    // Along axis 0 of a [3, 1, 5] slice: indices [2, 1, 5] (fewer rows than x has)
+    const rows = T.reshape(T.tensor([2, 0, 1, 1, 0, 2, 2, 2, 1, 0], 'int32'), [2, 1, 5])
+    await expectSameAsEager((v, i) => takeAlongAxis(v, i, { axis: 0 }), [T.slice(x, [undefined, { stop: 1 }]), rows])
+  })
+
+  it('scatterAdd and scatterAddAlongAxis add repeated indices, every axis', async () => {
+    const idx = i32([2, 0, 2, 1, 2, 0], [2, 3])
+    // updates [...pre, ...indices, ...post] = [2, 2, 3, 4] for axis 1 of a [2, 3, 4] result
+    const updates = T.reshape(T.add(T.arange(0, 48), 0.25), [2, 2, 3, 4])
+    await expectSameAsEager((u, i) => scatterAdd(u, i, [2, 3, 4], { axis: 1 }), [updates, idx])
+    await expectSameAsEager((u, i) => scatterAdd(u, i, [3, 2]), [T.reshape(T.arange(0, 12), [2, 3, 2]), idx])
+    await expectSameAsEager((u, i) => scatterAdd(u, i, [5], { axis: 0 }), [T.arange(0, 4, 1, 'int32'), i32([4, 4, 0, 4])])
+    const along = T.reshape(T.tensor([0, 2, 2, 1, 1, 1, 0, 0], 'int32'), [2, 4])
+    await expectSameAsEager((u, i) => scatterAddAlongAxis(u, i, [3, 4], { axis: 0 }), [T.reshape(T.arange(1, 9), [2, 4]), along])
+    await expectSameAsEager((u, i) => scatterAddAlongAxis(u, i, [2, 3], { axis: -1 }), [T.reshape(T.arange(1, 9, 1, 'int32'), [2, 4]), along])
+  })
+
+  it.each([['float32'], ['float64'], ['int32']] as const)('oneHot in %s, indices of any rank', async (dtype) => {
+    await expectSameAsEager((i) => oneHot(i, 4, dtype), [i32([3, 0, 1, 3, 2, 0], [2, 3])])
+    await expectSameAsEager((i) => oneHot(i, 3, dtype), [T.scalar(2, 'int32')])
+  })
+
+  it('a negative or too large index fails in ONNX Runtime, as backfold rejects it, instead of wrapping', async () => {
+    const x = f32([1, 2, 3])
+    expect(() => gather(x, i32([-1]))).toThrow(/negative indices are not allowed/)
+    await expect(runOnOrt((v, i) => gather(v, i), x, i32([-1]))).rejects.toThrow(/out of|bounds|range/i)
+    await expect(runOnOrt((v, i) => gather(v, i), x, i32([3]))).rejects.toThrow(/out of|bounds|range/i)
+    await expect(runOnOrt((v, i) => takeAlongAxis(v, i, { axis: 0 }), x, i32([0, -3]))).rejects.toThrow(/out of|bounds|range/i)
+    await expect(runOnOrt((u, i) => scatterAdd(u, i, [3]), x, i32([0, -1, 1]))).rejects.toThrow(/out of|bounds|range/i)
+    await expect(runOnOrt((u, i) => scatterAddAlongAxis(u, i, [3], { axis: 0 }), x, i32([0, 1, -2]))).rejects.toThrow(/out of|bounds|range/i)
+    await expect(runOnOrt((i) => oneHot(i, 3), i32([0, -1]))).rejects.toThrow(/out of|bounds|range/i)
+    await expect(runOnOrt((i) => oneHot(i, 3), i32([3, 1]))).rejects.toThrow(/out of|bounds|range/i)
   })
 })
