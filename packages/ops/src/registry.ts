@@ -298,10 +298,6 @@ type OnnxPendingCore =
 
 /** Lowerings of the shape, indexing, sort, attention, random, scan and trigonometric families still to write. */
 type OnnxPendingFamilies =
-  | 'cumprod'
-  | 'cumsum'
-  | 'argsort'
-  | 'sort'
   | 'scaledDotProductAttention'
   | 'randomBits'
   | 'randomSplit'

@@ -84,3 +84,28 @@ export const boolConstant = (b: OnnxBuilder, shape: Shape, at: (flat: number) =>
     shape,
   )
 }
+
+/**
+ * The int64 positions that sort `x` (dtype `dtype`, `n` elements along `axis`) stably, NaN last
+ * ascending and first descending, as backfold's argsort: ONNX TopK with k = n, whose ties come out
+ * lowest index first in both directions (stable). NaN, which TopK cannot order, is sorted as +∞ and
+ * then moved by a second stable TopK on the NaN flag. int32 goes through float64 (exact).
+ * @internal
+ */
+export const argsortOnnx = (
+  b: OnnxBuilder,
+  x: string,
+  dtype: 'float32' | 'float64' | 'int32',
+  axis: number,
+  n: number,
+  descending: boolean,
+): string => {
+  const largest = descending ? 1 : 0
+  const k = b.int64s([n])
+  const topk = (values: string): string => b.nodes('TopK', [values, k], 2, { axis, largest, sorted: 1 })[1]!
+  if (dtype === 'int32') return topk(b.cast(x, 'int32', 'float64'))
+  const nan = b.node('IsNaN', [x])
+  const order = topk(b.node('Where', [nan, b.scalar(Infinity, dtype), x]))
+  const flags = b.node('GatherElements', [b.cast(nan, 'bool', dtype), order], { axis })
+  return b.node('GatherElements', [order, topk(flags)], { axis })
+}

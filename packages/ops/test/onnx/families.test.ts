@@ -8,13 +8,17 @@ import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import {
   acos,
+  argsort,
   concat,
+  cumprod,
+  cumsum,
   gather,
   oneHot,
   pad,
   scatterAdd,
   scatterAddAlongAxis,
   slice,
+  sort,
   takeAlongAxis,
   asin,
   atan,
@@ -226,5 +230,56 @@ describe('indexing lowerings', () => {
     await expect(runOnOrt((u, i) => scatterAddAlongAxis(u, i, [3], { axis: 0 }), x, i32([0, 1, -2]))).rejects.toThrow(/out of|bounds|range/i)
     await expect(runOnOrt((i) => oneHot(i, 3), i32([0, -1]))).rejects.toThrow(/out of|bounds|range/i)
     await expect(runOnOrt((i) => oneHot(i, 3), i32([3, 1]))).rejects.toThrow(/out of|bounds|range/i)
+  })
+})
+
+describe('scan lowerings', () => {
+  const flags = [
+    { exclusive: false, reverse: false },
+    { exclusive: true, reverse: false },
+    { exclusive: false, reverse: true },
+    { exclusive: true, reverse: true },
+  ]
+  it.each([['float32'], ['float64'], ['int32']] as const)('cumsum and cumprod on every axis and flag, on %s', async (dtype) => {
+    const x = dtype === 'int32' ? iota([3, 7, 2], 'int32') : T.reshape(T.tensor(Array.from({ length: 42 }, (_, i) => Math.sin(i) * 1.7), dtype), [3, 7, 2])
+    for (const axis of [0, 1, -1])
+      for (const f of flags) {
+        await expectSameAsEager((v) => cumsum(v, { axis, ...f }), [x], 1e-6)
+        await expectSameAsEager((v) => cumprod(v, { axis, ...f }), [x], 1e-6)
+      }
+  })
+
+  it('cumprod is exact at zeros, negatives, infinities and NaN (no exp/log)', async () => {
+    const x = f64([2, -3, 0, 5, -1, Infinity, 0, -2, NaN, 4, -0.5, 3, -Infinity, -2, 1e-3, 7, 0.5], [17])
+    for (const f of flags) await expectSameAsEager((v) => cumprod(v, { axis: 0, ...f }), [x], 1e-12)
+    await expectSameAsEager((v) => cumprod(v, { axis: 0 }), [f32([-1, -2, 0, -3])], 0)
+  })
+
+  it('int32 cumsum and cumprod wrap as backfold does', async () => {
+    const x = i32([65536, 65536, 3, -7, 2147483647, 5])
+    await expectSameAsEager((v) => cumprod(v, { axis: 0 }), [x], 0)
+    await expectSameAsEager((v) => cumsum(v, { axis: 0 }), [x], 0)
+  })
+})
+
+describe('sort lowerings (TopK)', () => {
+  it.each([['float32'], ['float64']] as const)('stable ties, NaN last ascending and first descending, -0 and infinities, on %s', async (dtype) => {
+    const row = [3, NaN, -1, 3, Infinity, -0, 0, NaN, -Infinity, 3, Infinity, 0, -1, 2.5]
+    const x = T.reshape(T.tensor([...row, ...row.slice().reverse()], dtype), [2, 14])
+    for (const descending of [false, true]) {
+      await expectSameAsEager((v) => argsort(v, { descending }), [x])
+      await expectSameAsEager((v) => sort(v, { descending }), [x])
+      await expectSameAsEager((v) => argsort(v, { axis: 0, descending }), [x])
+      await expectSameAsEager((v) => sort(v, { axis: 0, descending }), [x])
+    }
+  })
+
+  it('int32, every axis', async () => {
+    const x = T.reshape(T.tensor([5, -2, 5, 0, 7, -2, 5, 1, 0, 0, -9, 7], 'int32'), [2, 3, 2])
+    for (const axis of [0, 1, 2])
+      for (const descending of [false, true]) {
+        await expectSameAsEager((v) => argsort(v, { axis, descending }), [x])
+        await expectSameAsEager((v) => sort(v, { axis, descending }), [x])
+      }
   })
 })

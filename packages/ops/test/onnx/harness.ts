@@ -66,10 +66,10 @@ const attribute = (name: string, value: OnnxAttribute): Record<string, unknown> 
   throw new Error(`attribute ${name}: unknown value`)
 }
 
-/** An `OnnxBuilder` writing protobufjs objects; `nodes` and `initializers` are the graph's. */
+/** An `OnnxBuilder` writing protobufjs objects; `graphNodes` and `initializers` are the graph's. */
 class TestBuilder implements OnnxBuilder {
   readonly opset = 17
-  readonly nodes: Record<string, unknown>[] = []
+  readonly graphNodes: Record<string, unknown>[] = []
   readonly initializers: Record<string, unknown>[] = []
   private count = 0
 
@@ -92,7 +92,7 @@ class TestBuilder implements OnnxBuilder {
     attributes: OnnxAttributes = {},
   ): string[] {
     const output = Array.from({ length: outputs }, () => this.fresh(opType))
-    this.nodes.push({
+    this.graphNodes.push({
       name: this.fresh(`n_${opType}`),
       opType,
       input: [...inputs],
@@ -157,7 +157,7 @@ export const lowerForTest = (graph: Graph): Uint8Array => {
   }
   // Each graph output gets its own name (an Identity), so an output may be an input or repeat.
   const outputs = graph.outputs.map((v, i) => {
-    b.nodes.push({ name: `out_${i}`, opType: 'Identity', input: [names.get(v.id)!], output: [`output_${i}`] })
+    b.graphNodes.push({ name: `out_${i}`, opType: 'Identity', input: [names.get(v.id)!], output: [`output_${i}`] })
     return valueInfo(`output_${i}`, v.dtype, v.shape)
   })
   return proto.onnx.ModelProto.encode({
@@ -166,7 +166,7 @@ export const lowerForTest = (graph: Graph): Uint8Array => {
     opsetImport: [{ domain: '', version: b.opset }],
     graph: {
       name: 'test',
-      node: b.nodes,
+      node: b.graphNodes,
       initializer: b.initializers,
       input: graph.inputs.map((v, i) => valueInfo(`input_${i}`, v.dtype, v.shape)),
       output: outputs,
