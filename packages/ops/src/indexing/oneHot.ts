@@ -23,7 +23,7 @@ export const oneHotOp = defineOp<'oneHot', [Tensor], OneHotParams>({
   // The new axis is last, so the examples stay where they are in the indices.
   // [index = j] for j < depth, plus (to reject what backfold rejects) a Gather of zeros at each
   // index, which fails in ONNX Runtime for an index outside [0, depth) and otherwise adds 0.
-  onnx: (b, [indices], p, { output }) => {
+  onnx: (b, [indices], p) => {
     const positions = b.constant(
       Array.from({ length: p.depth }, (_, j) => j),
       'int32',

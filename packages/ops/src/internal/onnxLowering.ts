@@ -109,3 +109,12 @@ export const argsortOnnx = (
   const flags = b.node('GatherElements', [b.cast(nan, 'bool', dtype), order], { axis })
   return b.node('GatherElements', [order, topk(flags)], { axis })
 }
+
+/**
+ * Why the random ops (`randomBits`, `randomSplit`, `randomUniform`...) have no ONNX lowering.
+ * @internal
+ */
+export const RANDOM_ONNX =
+  "backfold's counter-based generator (Threefry-2x32 of each key) cannot be written in ONNX opset 17 " +
+  '(integer xor and and arrive in opset 18; ONNX Runtime has no uint32 addition), and the Random* ' +
+  'operators of ONNX draw from another generator, so their samples would silently differ from eager ones'

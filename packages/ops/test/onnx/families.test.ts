@@ -31,7 +31,10 @@ import {
   isnan,
   repeat,
   roll,
+  random,
+  randomBits,
   round,
+  scaledDotProductAttention,
   sign,
   sinh,
   tan,
@@ -281,5 +284,56 @@ describe('sort lowerings (TopK)', () => {
         await expectSameAsEager((v) => argsort(v, { axis, descending }), [x])
         await expectSameAsEager((v) => sort(v, { axis, descending }), [x])
       }
+  })
+})
+
+/** Deterministic values in (-2, 2) shaped `shape`. */
+const wave = (shape: number[], seed: number, dtype: 'float32' | 'float64' = 'float32'): Tensor => {
+  const n = shape.reduce((a, d) => a * d, 1)
+  return T.reshape(T.tensor(Array.from({ length: n }, (_, i) => 2 * Math.sin(seed * 7.1 + i * 1.3)), dtype), shape)
+}
+
+describe('scaledDotProductAttention lowering (a MatMul / Softmax subgraph)', () => {
+  it.each([['float32'], ['float64']] as const)('plain, scaled, causal (Lq < Lk), broadcast batches, on %s', async (dtype) => {
+    const q = wave([2, 3, 4], 1, dtype)
+    const k = wave([2, 5, 4], 2, dtype)
+    const v = wave([2, 5, 3], 3, dtype)
+    await expectSameAsEager((a, b, c) => scaledDotProductAttention(a, b, c), [q, k, v])
+    await expectSameAsEager((a, b, c) => scaledDotProductAttention(a, b, c, { causal: true, scale: 0.7 }), [q, k, v])
+    // heads broadcast: q [2, 1, 3, 4] against k, v [1, 2, 5, 4]
+    const qh = wave([2, 1, 3, 4], 4, dtype)
+    await expectSameAsEager(
+      (a, b, c) => scaledDotProductAttention(a, b, c),
+      [qh, wave([1, 2, 5, 4], 5, dtype), wave([1, 2, 5, 2], 6, dtype)],
+    )
+    // rank 2
+    await expectSameAsEager((a, b, c) => scaledDotProductAttention(a, b, c, { causal: true }), [wave([4, 4], 7, dtype), wave([4, 4], 8, dtype), wave([4, 2], 9, dtype)])
+  })
+
+  it('int32 and additive masks; a row with every key masked gives zeros', async () => {
+    const q = wave([2, 3, 4], 1)
+    const k = wave([2, 5, 4], 2)
+    const v = wave([2, 5, 3], 3)
+    // [2, 3, 5]: the second query of the first batch sees no key.
+    const bits = [1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 1, 0, 0, 0, 1, 1, 0, 1, 1, 1, 0, 0, 0, 1]
+    const intMask = T.reshape(T.tensor(bits, 'int32'), [2, 3, 5])
+    const [out] = await expectSameAsEager((a, b, c, m) => scaledDotProductAttention(a, b, c, { mask: m }), [q, k, v, intMask])
+    expect(out!.data.slice(3, 6)).toEqual([0, 0, 0])
+    const additive = T.reshape(T.tensor(bits.map((b, i) => (b === 1 ? 0.1 * i : -Infinity)), 'float32'), [2, 3, 5])
+    const [out2] = await expectSameAsEager((a, b, c, m) => scaledDotProductAttention(a, b, c, { mask: m }), [q, k, v, additive])
+    expect(out2!.data.slice(3, 6)).toEqual([0, 0, 0])
+    // a key-padding vector [Lk], combined with causal masking
+    await expectSameAsEager(
+      (a, b, c, m) => scaledDotProductAttention(a, b, c, { mask: m, causal: true }),
+      [q, k, v, i32([0, 1, 1, 0, 1])],
+    )
+  })
+})
+
+describe('random ops are declared unsupported, with the reason', () => {
+  it('randomBits names the generator ONNX cannot reproduce', () => {
+    const reason = unsupportedReason((key) => randomBits(key, 4), random.keyData(random.key(3)))
+    expect(reason).toMatch(/Threefry/)
+    expect(reason).toMatch(/opset 17/)
   })
 })
