@@ -37,10 +37,14 @@ export const scatterAddOp = defineOp<'scatterAdd', [Tensor, Tensor], ScatterPara
     const n = ai.shape.reduce((a, d) => a * d, 1)
     const flat = [...pre, n, ...post]
     const where = b.node('Expand', [
-      b.node('Reshape', [
-        rejectNegative(b, indices, output.shape[p.axis] ?? 0),
-        b.int64s([...pre.map(() => 1), n, ...post.map(() => 1)]),
-      ], { allowzero: 1 }),
+      b.node(
+        'Reshape',
+        [
+          rejectNegative(b, indices, output.shape[p.axis] ?? 0),
+          b.int64s([...pre.map(() => 1), n, ...post.map(() => 1)]),
+        ],
+        { allowzero: 1 },
+      ),
       b.int64s(flat),
     ])
     return b.node(

@@ -46,11 +46,7 @@ export const signBit = (b: OnnxBuilder, x: string, dtype: 'float32' | 'float64')
  * @internal
  */
 export const rejectNegative = (b: OnnxBuilder, indices: string, size: number): string =>
-  b.node('Where', [
-    b.node('Less', [indices, b.scalar(0, 'int32')]),
-    b.scalar(-size - 1, 'int32'),
-    indices,
-  ])
+  b.node('Where', [b.node('Less', [indices, b.scalar(0, 'int32')]), b.scalar(-size - 1, 'int32'), indices])
 
 /**
  * `x` shifted by `by` along `axis` (of size `size`, rank `rank`) towards higher indices, or lower ones

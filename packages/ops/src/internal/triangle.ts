@@ -54,7 +54,8 @@ export const keepTriangle = (op: Side, x: Tensor, k: number): Tensor => {
 /* @__NO_SIDE_EFFECTS__ */
 export function triangleOnnx(op: Side): OnnxLowering<readonly [unknown], TriangleParams> {
   return (b, [x], p, { inputs: [ax] }) => {
-    if (ax.dtype !== 'int32') return b.node('Trilu', [x, b.constant(p.k, 'int64')], { upper: op === 'triu' ? 1 : 0 })
+    if (ax.dtype !== 'int32')
+      return b.node('Trilu', [x, b.constant(p.k, 'int64')], { upper: op === 'triu' ? 1 : 0 })
     const m = ax.shape[ax.shape.length - 2] ?? 0
     const n = ax.shape[ax.shape.length - 1] ?? 0
     const keep = Array.from({ length: m * n }, (_, i) => {

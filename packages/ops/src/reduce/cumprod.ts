@@ -79,7 +79,8 @@ export const cumprodOp = defineOp<'cumprod', [Tensor], CumprodParams>({
     const rank = ax.shape.length
     const one = b.scalar(1, wide)
     let y = b.cast(x, ax.dtype, wide)
-    for (let by = 1; by < n; by *= 2) y = b.node('Mul', [y, shiftAlong(b, y, p.axis, rank, n, by, p.reverse, one)])
+    for (let by = 1; by < n; by *= 2)
+      y = b.node('Mul', [y, shiftAlong(b, y, p.axis, rank, n, by, p.reverse, one)])
     if (p.exclusive && n > 0) y = shiftAlong(b, y, p.axis, rank, n, 1, p.reverse, one)
     return b.cast(y === x ? b.node('Identity', [x]) : y, wide, ax.dtype)
   },

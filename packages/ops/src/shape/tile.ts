@@ -65,7 +65,8 @@ export const tileOp = defineOp<'tile', [Tensor], TileParams>({
   // ONNX Tile on x promoted to the output's rank (leading 1s), with one count per axis.
   onnx: (b, [x], p, { inputs: [ax] }) => {
     const { dims, counts } = interleaved(ax.shape, p.reps)
-    const promoted = dims.length === ax.shape.length ? x : b.node('Reshape', [x, b.int64s(dims)], { allowzero: 1 })
+    const promoted =
+      dims.length === ax.shape.length ? x : b.node('Reshape', [x, b.int64s(dims)], { allowzero: 1 })
     return b.node('Tile', [promoted, b.int64s(counts)])
   },
   // Examples to the front, one example promoted to the tiled rank, then a count of 1 for them.

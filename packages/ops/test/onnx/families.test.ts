@@ -72,11 +72,14 @@ describe('trigonometric and hyperbolic lowerings (float32 ONNX Runtime kernels)'
     ['tan', tan],
     ['asin', asin],
     ['sinh', sinh],
-  ] as const)('%s on float64 is declared unsupported (no float64 kernel), not computed in float32', (name, op) => {
-    const reason = unsupportedReason((x) => op(x), f64([0.5]))
-    expect(reason).toContain('float64')
-    expect(reason.toLowerCase()).toContain(name)
-  })
+  ] as const)(
+    '%s on float64 is declared unsupported (no float64 kernel), not computed in float32',
+    (name, op) => {
+      const reason = unsupportedReason((x) => op(x), f64([0.5]))
+      expect(reason).toContain('float64')
+      expect(reason.toLowerCase()).toContain(name)
+    },
+  )
 })
 
 describe('atan2 lowering (no ONNX Atan2: Atan and quadrant fixes)', () => {
@@ -105,10 +108,13 @@ describe('atan2 lowering (no ONNX Atan2: Atan and quadrant fixes)', () => {
 })
 
 describe('predicates and rounding lowerings', () => {
-  it.each([['float32'], ['float64']] as const)('isnan, isfinite, sign, round, floor, ceil on %s', async (dtype) => {
-    const x = T.reshape(T.tensor(special, dtype), [2, 7])
-    for (const op of [isnan, isfinite, sign, round, floor, ceil]) await expectSameAsEager((v) => op(v), [x])
-  })
+  it.each([['float32'], ['float64']] as const)(
+    'isnan, isfinite, sign, round, floor, ceil on %s',
+    async (dtype) => {
+      const x = T.reshape(T.tensor(special, dtype), [2, 7])
+      for (const op of [isnan, isfinite, sign, round, floor, ceil]) await expectSameAsEager((v) => op(v), [x])
+    },
+  )
 
   it('round is half to even, signs of zero kept', async () => {
     const [out] = await expectSameAsEager((v) => round(v), [f32([0.5, 1.5, 2.5, -0.5, -1.5, -0.4, 0.4])])
@@ -155,29 +161,52 @@ describe('shape lowerings', () => {
     await expectSameAsEager((v) => repeat(v, 0, { axis: 0 }), [x]) // zero repeats: an empty axis
   })
 
-  it.each([['float32'], ['float64'], ['int32']] as const)('tril and triu for k below, on and above the diagonal, batched, on %s', async (dtype) => {
-    const x = iota([2, 3, 5], dtype)
-    for (const k of [-2, -1, 0, 1, 3, 7])
-      for (const op of [tril, triu]) await expectSameAsEager((v) => op(v, { k }), [x])
-    await expectSameAsEager((v) => tril(v), [iota([6, 4], dtype)])
-  })
+  it.each([['float32'], ['float64'], ['int32']] as const)(
+    'tril and triu for k below, on and above the diagonal, batched, on %s',
+    async (dtype) => {
+      const x = iota([2, 3, 5], dtype)
+      for (const k of [-2, -1, 0, 1, 3, 7])
+        for (const op of [tril, triu]) await expectSameAsEager((v) => op(v, { k }), [x])
+      await expectSameAsEager((v) => tril(v), [iota([6, 4], dtype)])
+    },
+  )
 })
 
 describe('indexing lowerings', () => {
-  it.each([['float32'], ['float64'], ['int32']] as const)('slice: starts, negative steps, empty ranges, on %s', async (dtype) => {
-    const x = iota([4, 5, 6], dtype)
-    await expectSameAsEager((v) => slice(v, [{ start: 1, stop: 3 }, undefined, { start: -4, step: 2 }]), [x])
-    await expectSameAsEager((v) => slice(v, [{ step: -1 }, { start: 3, stop: 0, step: -2 }]), [x])
-    await expectSameAsEager((v) => slice(v, [undefined, { start: 4, step: -3 }, { start: 5, stop: -7, step: -1 }]), [x])
-    await expectSameAsEager((v) => slice(v, [{ start: 2, stop: 2 }]), [x]) // empty
-    await expectSameAsEager((v) => slice(v, [undefined, undefined, { start: -1 }]), [x])
-  })
+  it.each([['float32'], ['float64'], ['int32']] as const)(
+    'slice: starts, negative steps, empty ranges, on %s',
+    async (dtype) => {
+      const x = iota([4, 5, 6], dtype)
+      await expectSameAsEager(
+        (v) => slice(v, [{ start: 1, stop: 3 }, undefined, { start: -4, step: 2 }]),
+        [x],
+      )
+      await expectSameAsEager((v) => slice(v, [{ step: -1 }, { start: 3, stop: 0, step: -2 }]), [x])
+      await expectSameAsEager(
+        (v) => slice(v, [undefined, { start: 4, step: -3 }, { start: 5, stop: -7, step: -1 }]),
+        [x],
+      )
+      await expectSameAsEager((v) => slice(v, [{ start: 2, stop: 2 }]), [x]) // empty
+      await expectSameAsEager((v) => slice(v, [undefined, undefined, { start: -1 }]), [x])
+    },
+  )
 
-  it.each([['float32'], ['float64'], ['int32']] as const)('pad with zeros and another value, on %s', async (dtype) => {
-    const x = iota([2, 3, 4], dtype)
-    await expectSameAsEager((v) => pad(v, [[1, 0], [0, 2], [3, 1]]), [x])
-    await expectSameAsEager((v) => pad(v, [[0, 1]], -7), [x]) // fewer pairs than axes
-  })
+  it.each([['float32'], ['float64'], ['int32']] as const)(
+    'pad with zeros and another value, on %s',
+    async (dtype) => {
+      const x = iota([2, 3, 4], dtype)
+      await expectSameAsEager(
+        (v) =>
+          pad(v, [
+            [1, 0],
+            [0, 2],
+            [3, 1],
+          ]),
+        [x],
+      )
+      await expectSameAsEager((v) => pad(v, [[0, 1]], -7), [x]) // fewer pairs than axes
+    },
+  )
 
   it('pad with NaN and -Infinity', async () => {
     await expectSameAsEager((v) => pad(v, [[1, 1]], NaN), [f32([1, -0, 2])])
@@ -189,22 +218,34 @@ describe('indexing lowerings', () => {
     const b = iota([2, 2], 'float32')
     const c = iota([2, 1], 'float64')
     await expectSameAsEager((x, y, z) => concat([x, y, z], { axis: 1 }), [a, b, c])
-    await expectSameAsEager((x, y) => concat([x, y], { axis: -2 }), [iota([1, 3], 'int32'), iota([4, 3], 'int32')])
+    await expectSameAsEager(
+      (x, y) => concat([x, y], { axis: -2 }),
+      [iota([1, 3], 'int32'), iota([4, 3], 'int32')],
+    )
   })
 
-  it.each([['float32'], ['int32']] as const)('gather and takeAlongAxis on %s, every axis, matrix and scalar indices', async (dtype) => {
-    const x = iota([3, 4, 5], dtype)
-    const idx = i32([2, 0, 2, 1, 0, 0], [2, 3])
-    await expectSameAsEager((v, i) => gather(v, i), [x, idx])
-    await expectSameAsEager((v, i) => gather(v, i, { axis: -2 }), [x, i32([3, 0, 3])])
-    await expectSameAsEager((v, i) => gather(v, i, { axis: 2 }), [x, i32([4, 1], [2, 1])])
-    await expectSameAsEager((v, i) => gather(v, i, { axis: 1 }), [x, T.scalar(3, 'int32')])
-    const along = T.reshape(T.tensor([0, 4, 4, 1, 2, 3, 3, 0, 1, 1, 2, 2, 4, 0, 0, 3, 1, 2, 4, 4, 0, 1, 2, 3], 'int32'), [3, 4, 2])
-    await expectSameAsEager((v, i) => takeAlongAxis(v, i, { axis: -1 }), [x, along])
-    // Along axis 0 of a [3, 1, 5] slice: indices [2, 1, 5] (fewer rows than x has)
-    const rows = T.reshape(T.tensor([2, 0, 1, 1, 0, 2, 2, 2, 1, 0], 'int32'), [2, 1, 5])
-    await expectSameAsEager((v, i) => takeAlongAxis(v, i, { axis: 0 }), [T.slice(x, [undefined, { stop: 1 }]), rows])
-  })
+  it.each([['float32'], ['int32']] as const)(
+    'gather and takeAlongAxis on %s, every axis, matrix and scalar indices',
+    async (dtype) => {
+      const x = iota([3, 4, 5], dtype)
+      const idx = i32([2, 0, 2, 1, 0, 0], [2, 3])
+      await expectSameAsEager((v, i) => gather(v, i), [x, idx])
+      await expectSameAsEager((v, i) => gather(v, i, { axis: -2 }), [x, i32([3, 0, 3])])
+      await expectSameAsEager((v, i) => gather(v, i, { axis: 2 }), [x, i32([4, 1], [2, 1])])
+      await expectSameAsEager((v, i) => gather(v, i, { axis: 1 }), [x, T.scalar(3, 'int32')])
+      const along = T.reshape(
+        T.tensor([0, 4, 4, 1, 2, 3, 3, 0, 1, 1, 2, 2, 4, 0, 0, 3, 1, 2, 4, 4, 0, 1, 2, 3], 'int32'),
+        [3, 4, 2],
+      )
+      await expectSameAsEager((v, i) => takeAlongAxis(v, i, { axis: -1 }), [x, along])
+      // Along axis 0 of a [3, 1, 5] slice: indices [2, 1, 5] (fewer rows than x has)
+      const rows = T.reshape(T.tensor([2, 0, 1, 1, 0, 2, 2, 2, 1, 0], 'int32'), [2, 1, 5])
+      await expectSameAsEager(
+        (v, i) => takeAlongAxis(v, i, { axis: 0 }),
+        [T.slice(x, [undefined, { stop: 1 }]), rows],
+      )
+    },
+  )
 
   it('scatterAdd and scatterAddAlongAxis add repeated indices, every axis', async () => {
     const idx = i32([2, 0, 2, 1, 2, 0], [2, 3])
@@ -212,25 +253,43 @@ describe('indexing lowerings', () => {
     const updates = T.reshape(T.add(T.arange(0, 48), 0.25), [2, 2, 3, 4])
     await expectSameAsEager((u, i) => scatterAdd(u, i, [2, 3, 4], { axis: 1 }), [updates, idx])
     await expectSameAsEager((u, i) => scatterAdd(u, i, [3, 2]), [T.reshape(T.arange(0, 12), [2, 3, 2]), idx])
-    await expectSameAsEager((u, i) => scatterAdd(u, i, [5], { axis: 0 }), [T.arange(0, 4, 1, 'int32'), i32([4, 4, 0, 4])])
+    await expectSameAsEager(
+      (u, i) => scatterAdd(u, i, [5], { axis: 0 }),
+      [T.arange(0, 4, 1, 'int32'), i32([4, 4, 0, 4])],
+    )
     const along = T.reshape(T.tensor([0, 2, 2, 1, 1, 1, 0, 0], 'int32'), [2, 4])
-    await expectSameAsEager((u, i) => scatterAddAlongAxis(u, i, [3, 4], { axis: 0 }), [T.reshape(T.arange(1, 9), [2, 4]), along])
-    await expectSameAsEager((u, i) => scatterAddAlongAxis(u, i, [2, 3], { axis: -1 }), [T.reshape(T.arange(1, 9, 1, 'int32'), [2, 4]), along])
+    await expectSameAsEager(
+      (u, i) => scatterAddAlongAxis(u, i, [3, 4], { axis: 0 }),
+      [T.reshape(T.arange(1, 9), [2, 4]), along],
+    )
+    await expectSameAsEager(
+      (u, i) => scatterAddAlongAxis(u, i, [2, 3], { axis: -1 }),
+      [T.reshape(T.arange(1, 9, 1, 'int32'), [2, 4]), along],
+    )
   })
 
-  it.each([['float32'], ['float64'], ['int32']] as const)('oneHot in %s, indices of any rank', async (dtype) => {
-    await expectSameAsEager((i) => oneHot(i, 4, dtype), [i32([3, 0, 1, 3, 2, 0], [2, 3])])
-    await expectSameAsEager((i) => oneHot(i, 3, dtype), [T.scalar(2, 'int32')])
-  })
+  it.each([['float32'], ['float64'], ['int32']] as const)(
+    'oneHot in %s, indices of any rank',
+    async (dtype) => {
+      await expectSameAsEager((i) => oneHot(i, 4, dtype), [i32([3, 0, 1, 3, 2, 0], [2, 3])])
+      await expectSameAsEager((i) => oneHot(i, 3, dtype), [T.scalar(2, 'int32')])
+    },
+  )
 
   it('a negative or too large index fails in ONNX Runtime, as backfold rejects it, instead of wrapping', async () => {
     const x = f32([1, 2, 3])
     expect(() => gather(x, i32([-1]))).toThrow(/negative indices are not allowed/)
     await expect(runOnOrt((v, i) => gather(v, i), x, i32([-1]))).rejects.toThrow(/out of|bounds|range/i)
     await expect(runOnOrt((v, i) => gather(v, i), x, i32([3]))).rejects.toThrow(/out of|bounds|range/i)
-    await expect(runOnOrt((v, i) => takeAlongAxis(v, i, { axis: 0 }), x, i32([0, -3]))).rejects.toThrow(/out of|bounds|range/i)
-    await expect(runOnOrt((u, i) => scatterAdd(u, i, [3]), x, i32([0, -1, 1]))).rejects.toThrow(/out of|bounds|range/i)
-    await expect(runOnOrt((u, i) => scatterAddAlongAxis(u, i, [3], { axis: 0 }), x, i32([0, 1, -2]))).rejects.toThrow(/out of|bounds|range/i)
+    await expect(runOnOrt((v, i) => takeAlongAxis(v, i, { axis: 0 }), x, i32([0, -3]))).rejects.toThrow(
+      /out of|bounds|range/i,
+    )
+    await expect(runOnOrt((u, i) => scatterAdd(u, i, [3]), x, i32([0, -1, 1]))).rejects.toThrow(
+      /out of|bounds|range/i,
+    )
+    await expect(
+      runOnOrt((u, i) => scatterAddAlongAxis(u, i, [3], { axis: 0 }), x, i32([0, 1, -2])),
+    ).rejects.toThrow(/out of|bounds|range/i)
     await expect(runOnOrt((i) => oneHot(i, 3), i32([0, -1]))).rejects.toThrow(/out of|bounds|range/i)
     await expect(runOnOrt((i) => oneHot(i, 3), i32([3, 1]))).rejects.toThrow(/out of|bounds|range/i)
   })
@@ -243,14 +302,26 @@ describe('scan lowerings', () => {
     { exclusive: false, reverse: true },
     { exclusive: true, reverse: true },
   ]
-  it.each([['float32'], ['float64'], ['int32']] as const)('cumsum and cumprod on every axis and flag, on %s', async (dtype) => {
-    const x = dtype === 'int32' ? iota([3, 7, 2], 'int32') : T.reshape(T.tensor(Array.from({ length: 42 }, (_, i) => Math.sin(i) * 1.7), dtype), [3, 7, 2])
-    for (const axis of [0, 1, -1])
-      for (const f of flags) {
-        await expectSameAsEager((v) => cumsum(v, { axis, ...f }), [x], 1e-6)
-        await expectSameAsEager((v) => cumprod(v, { axis, ...f }), [x], 1e-6)
-      }
-  })
+  it.each([['float32'], ['float64'], ['int32']] as const)(
+    'cumsum and cumprod on every axis and flag, on %s',
+    async (dtype) => {
+      const x =
+        dtype === 'int32'
+          ? iota([3, 7, 2], 'int32')
+          : T.reshape(
+              T.tensor(
+                Array.from({ length: 42 }, (_, i) => Math.sin(i) * 1.7),
+                dtype,
+              ),
+              [3, 7, 2],
+            )
+      for (const axis of [0, 1, -1])
+        for (const f of flags) {
+          await expectSameAsEager((v) => cumsum(v, { axis, ...f }), [x], 1e-6)
+          await expectSameAsEager((v) => cumprod(v, { axis, ...f }), [x], 1e-6)
+        }
+    },
+  )
 
   it('cumprod is exact at zeros, negatives, infinities and NaN (no exp/log)', async () => {
     const x = f64([2, -3, 0, 5, -1, Infinity, 0, -2, NaN, 4, -0.5, 3, -Infinity, -2, 1e-3, 7, 0.5], [17])
@@ -266,16 +337,19 @@ describe('scan lowerings', () => {
 })
 
 describe('sort lowerings (TopK)', () => {
-  it.each([['float32'], ['float64']] as const)('stable ties, NaN last ascending and first descending, -0 and infinities, on %s', async (dtype) => {
-    const row = [3, NaN, -1, 3, Infinity, -0, 0, NaN, -Infinity, 3, Infinity, 0, -1, 2.5]
-    const x = T.reshape(T.tensor([...row, ...row.slice().reverse()], dtype), [2, 14])
-    for (const descending of [false, true]) {
-      await expectSameAsEager((v) => argsort(v, { descending }), [x])
-      await expectSameAsEager((v) => sort(v, { descending }), [x])
-      await expectSameAsEager((v) => argsort(v, { axis: 0, descending }), [x])
-      await expectSameAsEager((v) => sort(v, { axis: 0, descending }), [x])
-    }
-  })
+  it.each([['float32'], ['float64']] as const)(
+    'stable ties, NaN last ascending and first descending, -0 and infinities, on %s',
+    async (dtype) => {
+      const row = [3, NaN, -1, 3, Infinity, -0, 0, NaN, -Infinity, 3, Infinity, 0, -1, 2.5]
+      const x = T.reshape(T.tensor([...row, ...row.slice().reverse()], dtype), [2, 14])
+      for (const descending of [false, true]) {
+        await expectSameAsEager((v) => argsort(v, { descending }), [x])
+        await expectSameAsEager((v) => sort(v, { descending }), [x])
+        await expectSameAsEager((v) => argsort(v, { axis: 0, descending }), [x])
+        await expectSameAsEager((v) => sort(v, { axis: 0, descending }), [x])
+      }
+    },
+  )
 
   it('int32, every axis', async () => {
     const x = T.reshape(T.tensor([5, -2, 5, 0, 7, -2, 5, 1, 0, 0, -9, 7], 'int32'), [2, 3, 2])
@@ -290,25 +364,40 @@ describe('sort lowerings (TopK)', () => {
 /** Deterministic values in (-2, 2) shaped `shape`. */
 const wave = (shape: number[], seed: number, dtype: 'float32' | 'float64' = 'float32'): Tensor => {
   const n = shape.reduce((a, d) => a * d, 1)
-  return T.reshape(T.tensor(Array.from({ length: n }, (_, i) => 2 * Math.sin(seed * 7.1 + i * 1.3)), dtype), shape)
+  return T.reshape(
+    T.tensor(
+      Array.from({ length: n }, (_, i) => 2 * Math.sin(seed * 7.1 + i * 1.3)),
+      dtype,
+    ),
+    shape,
+  )
 }
 
 describe('scaledDotProductAttention lowering (a MatMul / Softmax subgraph)', () => {
-  it.each([['float32'], ['float64']] as const)('plain, scaled, causal (Lq < Lk), broadcast batches, on %s', async (dtype) => {
-    const q = wave([2, 3, 4], 1, dtype)
-    const k = wave([2, 5, 4], 2, dtype)
-    const v = wave([2, 5, 3], 3, dtype)
-    await expectSameAsEager((a, b, c) => scaledDotProductAttention(a, b, c), [q, k, v])
-    await expectSameAsEager((a, b, c) => scaledDotProductAttention(a, b, c, { causal: true, scale: 0.7 }), [q, k, v])
-    // heads broadcast: q [2, 1, 3, 4] against k, v [1, 2, 5, 4]
-    const qh = wave([2, 1, 3, 4], 4, dtype)
-    await expectSameAsEager(
-      (a, b, c) => scaledDotProductAttention(a, b, c),
-      [qh, wave([1, 2, 5, 4], 5, dtype), wave([1, 2, 5, 2], 6, dtype)],
-    )
-    // rank 2
-    await expectSameAsEager((a, b, c) => scaledDotProductAttention(a, b, c, { causal: true }), [wave([4, 4], 7, dtype), wave([4, 4], 8, dtype), wave([4, 2], 9, dtype)])
-  })
+  it.each([['float32'], ['float64']] as const)(
+    'plain, scaled, causal (Lq < Lk), broadcast batches, on %s',
+    async (dtype) => {
+      const q = wave([2, 3, 4], 1, dtype)
+      const k = wave([2, 5, 4], 2, dtype)
+      const v = wave([2, 5, 3], 3, dtype)
+      await expectSameAsEager((a, b, c) => scaledDotProductAttention(a, b, c), [q, k, v])
+      await expectSameAsEager(
+        (a, b, c) => scaledDotProductAttention(a, b, c, { causal: true, scale: 0.7 }),
+        [q, k, v],
+      )
+      // heads broadcast: q [2, 1, 3, 4] against k, v [1, 2, 5, 4]
+      const qh = wave([2, 1, 3, 4], 4, dtype)
+      await expectSameAsEager(
+        (a, b, c) => scaledDotProductAttention(a, b, c),
+        [qh, wave([1, 2, 5, 4], 5, dtype), wave([1, 2, 5, 2], 6, dtype)],
+      )
+      // rank 2
+      await expectSameAsEager(
+        (a, b, c) => scaledDotProductAttention(a, b, c, { causal: true }),
+        [wave([4, 4], 7, dtype), wave([4, 4], 8, dtype), wave([4, 2], 9, dtype)],
+      )
+    },
+  )
 
   it('int32 and additive masks; a row with every key masked gives zeros', async () => {
     const q = wave([2, 3, 4], 1)
@@ -317,10 +406,22 @@ describe('scaledDotProductAttention lowering (a MatMul / Softmax subgraph)', () 
     // [2, 3, 5]: the second query of the first batch sees no key.
     const bits = [1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 1, 0, 0, 0, 1, 1, 0, 1, 1, 1, 0, 0, 0, 1]
     const intMask = T.reshape(T.tensor(bits, 'int32'), [2, 3, 5])
-    const [out] = await expectSameAsEager((a, b, c, m) => scaledDotProductAttention(a, b, c, { mask: m }), [q, k, v, intMask])
+    const [out] = await expectSameAsEager(
+      (a, b, c, m) => scaledDotProductAttention(a, b, c, { mask: m }),
+      [q, k, v, intMask],
+    )
     expect(out!.data.slice(3, 6)).toEqual([0, 0, 0])
-    const additive = T.reshape(T.tensor(bits.map((b, i) => (b === 1 ? 0.1 * i : -Infinity)), 'float32'), [2, 3, 5])
-    const [out2] = await expectSameAsEager((a, b, c, m) => scaledDotProductAttention(a, b, c, { mask: m }), [q, k, v, additive])
+    const additive = T.reshape(
+      T.tensor(
+        bits.map((b, i) => (b === 1 ? 0.1 * i : -Infinity)),
+        'float32',
+      ),
+      [2, 3, 5],
+    )
+    const [out2] = await expectSameAsEager(
+      (a, b, c, m) => scaledDotProductAttention(a, b, c, { mask: m }),
+      [q, k, v, additive],
+    )
     expect(out2!.data.slice(3, 6)).toEqual([0, 0, 0])
     // a key-padding vector [Lk], combined with causal masking
     await expectSameAsEager(

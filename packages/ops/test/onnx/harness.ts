@@ -29,7 +29,11 @@ interface OrtTensor {
   readonly type: string
 }
 interface OrtModule {
-  readonly Tensor: new (type: string, data: ArrayLike<number | bigint> | BigInt64Array, dims: number[]) => OrtTensor
+  readonly Tensor: new (
+    type: string,
+    data: ArrayLike<number | bigint> | BigInt64Array,
+    dims: number[],
+  ) => OrtTensor
   readonly InferenceSession: {
     create(bytes: Uint8Array): Promise<{
       run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>
@@ -81,7 +85,12 @@ class TestBuilder implements OnnxBuilder {
     return this.nodes_(opType, inputs, 1, attributes)[0]!
   }
 
-  nodes(opType: string, inputs: ReadonlyArray<string>, outputs: number, attributes?: OnnxAttributes): string[] {
+  nodes(
+    opType: string,
+    inputs: ReadonlyArray<string>,
+    outputs: number,
+    attributes?: OnnxAttributes,
+  ): string[] {
     return this.nodes_(opType, inputs, outputs, attributes)
   }
 
@@ -106,7 +115,12 @@ class TestBuilder implements OnnxBuilder {
     const flat = typeof values === 'number' ? [values] : [...values]
     const dims = shape ?? (typeof values === 'number' ? [] : [flat.length])
     const name = this.fresh('const')
-    this.initializers.push({ name, dims: [...dims], dataType: dataType[dtype], rawData: rawBytes(flat, dtype) })
+    this.initializers.push({
+      name,
+      dims: [...dims],
+      dataType: dataType[dtype],
+      rawData: rawBytes(flat, dtype),
+    })
     return name
   }
 
@@ -141,8 +155,7 @@ export const lowerForTest = (graph: Graph): Uint8Array => {
     names.set(c.variable.id, b.constant(Array.from(c.value.data), c.value.dtype, c.value.shape))
   for (const eq of graph.equations) {
     const lower = eq.op.onnx as
-      | ((b: OnnxBuilder, inputs: ReadonlyArray<string>, p: unknown, avals: unknown) => string)
-      | undefined
+      ((b: OnnxBuilder, inputs: ReadonlyArray<string>, p: unknown, avals: unknown) => string) | undefined
     if (lower === undefined) throw new Error(`op ${eq.op.name} has no ONNX lowering`)
     const out = lower(
       b,
@@ -157,7 +170,12 @@ export const lowerForTest = (graph: Graph): Uint8Array => {
   }
   // Each graph output gets its own name (an Identity), so an output may be an input or repeat.
   const outputs = graph.outputs.map((v, i) => {
-    b.graphNodes.push({ name: `out_${i}`, opType: 'Identity', input: [names.get(v.id)!], output: [`output_${i}`] })
+    b.graphNodes.push({
+      name: `out_${i}`,
+      opType: 'Identity',
+      input: [names.get(v.id)!],
+      output: [`output_${i}`],
+    })
     return valueInfo(`output_${i}`, v.dtype, v.shape)
   })
   return proto.onnx.ModelProto.encode({
@@ -184,7 +202,10 @@ export interface OrtResult {
 const ortTypes: Record<string, DType> = { float32: 'float32', float64: 'float64', int32: 'int32' }
 
 /** `f` staged on `args`, lowered with each op's `onnx` rule and run in onnxruntime-node. */
-export const runOnOrt = async (f: (...xs: Tensor[]) => Tensor | Tensor[], ...args: Tensor[]): Promise<OrtResult[]> => {
+export const runOnOrt = async (
+  f: (...xs: Tensor[]) => Tensor | Tensor[],
+  ...args: Tensor[]
+): Promise<OrtResult[]> => {
   const graph = makeGraph(f)(...args)
   const session = await ort.InferenceSession.create(lowerForTest(graph))
   try {
