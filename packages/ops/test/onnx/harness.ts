@@ -2,8 +2,9 @@
 // tests of op lowerings (`Op.onnx`). Self-contained: it builds the ModelProto with onnx-proto (the
 // protobufjs encoding generated from ONNX's schema, independent of backfold's own encoder) and runs
 // it in a fresh ONNX Runtime session. Both packages are dev dependencies of @backfold/nn, so they
-// are resolved from there. onnxruntime-node's native module loads in one thread per process: run
-// these files on their own (`npx vitest run packages/ops/test/onnx/`) or in a `forks` pool.
+// are resolved from there. onnxruntime-node's native module loads in one thread per process, so
+// sessions run in a child process (./ortProcess.mjs), whatever vitest pool runs this file.
+import { fork, type ChildProcess } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { expect } from 'vitest'
 import * as T from '@backfold/tensor'
@@ -14,8 +15,8 @@ import { OnnxUnsupported } from '../../src/staging/onnx/builder'
 
 const nnRequire = createRequire(new URL('../../../nn/package.json', import.meta.url))
 
-// The few members of onnx-proto and onnxruntime-node used here (neither package is a dependency of
-// @backfold/ops, so their own types do not resolve from this file).
+// The member of onnx-proto used here (it is not a dependency of @backfold/ops, so its own types do
+// not resolve from this file).
 interface ProtoModule {
   readonly onnx: {
     readonly ModelProto: {
@@ -23,26 +24,43 @@ interface ProtoModule {
     }
   }
 }
-interface OrtTensor {
-  readonly data: ArrayLike<number | bigint>
-  readonly dims: ReadonlyArray<number>
-  readonly type: string
-}
-interface OrtModule {
-  readonly Tensor: new (
-    type: string,
-    data: ArrayLike<number | bigint> | BigInt64Array,
-    dims: number[],
-  ) => OrtTensor
-  readonly InferenceSession: {
-    create(bytes: Uint8Array): Promise<{
-      run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>
-      release(): Promise<void>
-    }>
-  }
-}
 const proto = nnRequire('onnx-proto') as ProtoModule
-const ort = nnRequire('onnxruntime-node') as OrtModule
+
+/** An output as ./ortProcess.mjs sends it back. */
+interface OrtOutput {
+  readonly type: string
+  readonly dims: ReadonlyArray<number>
+  readonly data: ReadonlyArray<number>
+}
+type Reply =
+  | { readonly id: number; readonly outputs: Record<string, OrtOutput> }
+  | { readonly id: number; readonly error: string }
+
+let child: ChildProcess | undefined
+let nextId = 0
+const pending = new Map<number, (reply: Reply) => void>()
+
+/** Runs `model` on `feeds` in the ONNX Runtime child process (started on first use). */
+const runInChild = (
+  model: Uint8Array,
+  feeds: Record<string, unknown>,
+): Promise<Record<string, OrtOutput>> => {
+  if (child === undefined) {
+    child = fork(new URL('./ortProcess.mjs', import.meta.url), [], { serialization: 'advanced' })
+    child.on('message', (reply: Reply) => {
+      pending.get(reply.id)?.(reply)
+      pending.delete(reply.id)
+    })
+    // Neither the process nor its channel keeps the test worker alive.
+    child.unref()
+    child.channel?.unref()
+  }
+  const id = nextId++
+  return new Promise((resolve, reject) => {
+    pending.set(id, (reply) => ('error' in reply ? reject(new Error(reply.error)) : resolve(reply.outputs)))
+    child!.send({ id, model, feeds })
+  })
+}
 
 /** `TensorProto.DataType` of each dtype a lowering writes. */
 const dataType: Record<OnnxDType, number> = { float32: 1, int32: 6, int64: 7, bool: 9, float64: 11 }
@@ -207,28 +225,23 @@ export const runOnOrt = async (
   ...args: Tensor[]
 ): Promise<OrtResult[]> => {
   const graph = makeGraph(f)(...args)
-  const session = await ort.InferenceSession.create(lowerForTest(graph))
-  try {
-    const feeds: Record<string, OrtTensor> = {}
-    args.forEach((x, i) => {
-      const data =
-        x.dtype === 'float32'
-          ? Float32Array.from(x.data)
-          : x.dtype === 'float64'
-            ? Float64Array.from(x.data)
-            : Int32Array.from(x.data)
-      feeds[`input_${i}`] = new ort.Tensor(x.dtype, data, [...x.shape])
-    })
-    const out = await session.run(feeds)
-    return graph.outputs.map((_, i) => {
-      const t = out[`output_${i}`]!
-      const dtype = ortTypes[t.type]
-      if (dtype === undefined) throw new Error(`output ${i} has ONNX type ${t.type}, not a backfold dtype`)
-      return { shape: [...t.dims], dtype, data: Array.from(t.data, Number) }
-    })
-  } finally {
-    await session.release()
-  }
+  const feeds: Record<string, unknown> = {}
+  args.forEach((x, i) => {
+    const data =
+      x.dtype === 'float32'
+        ? Float32Array.from(x.data)
+        : x.dtype === 'float64'
+          ? Float64Array.from(x.data)
+          : Int32Array.from(x.data)
+    feeds[`input_${i}`] = { type: x.dtype, data, dims: [...x.shape] }
+  })
+  const out = await runInChild(lowerForTest(graph), feeds)
+  return graph.outputs.map((_, i) => {
+    const t = out[`output_${i}`]!
+    const dtype = ortTypes[t.type]
+    if (dtype === undefined) throw new Error(`output ${i} has ONNX type ${t.type}, not a backfold dtype`)
+    return { shape: [...t.dims], dtype, data: t.data }
+  })
 }
 
 /**
