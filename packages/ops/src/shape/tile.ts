@@ -67,6 +67,8 @@ export const tileOp = defineOp<'tile', [Tensor], TileParams>({
     const { dims, counts } = interleaved(ax.shape, p.reps)
     const promoted =
       dims.length === ax.shape.length ? x : b.node('Reshape', [x, b.int64s(dims)], { allowzero: 1 })
+    // Nothing to copy (a scalar, or every count 1): Tile would get no or only unit counts.
+    if (counts.every((c) => c === 1)) return b.node('Identity', [promoted])
     return b.node('Tile', [promoted, b.int64s(counts)])
   },
   // Examples to the front, one example promoted to the tiled rank, then a count of 1 for them.

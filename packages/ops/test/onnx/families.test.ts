@@ -156,6 +156,8 @@ describe('shape lowerings', () => {
     await expectSameAsEager((v) => tile(v, 2), [x]) // fewer counts than axes: the last axis
     await expectSameAsEager((v) => tile(v, [2, 1, 1, 2]), [x]) // more: x promoted with a leading 1
     await expectSameAsEager((v) => tile(v, [1, 0, 2]), [x]) // a zero count: an empty axis
+    await expectSameAsEager((v) => tile(v, [2, 3]), [T.scalar(-2, dtype)]) // a scalar promoted to rank 2
+    await expectSameAsEager((v) => tile(v, [1, 1, 1]), [x]) // nothing to copy
     await expectSameAsEager((v) => repeat(v, 3, { axis: 1 }), [x])
     await expectSameAsEager((v) => repeat(v, 2, { axis: -1 }), [x])
     await expectSameAsEager((v) => repeat(v, 0, { axis: 0 }), [x]) // zero repeats: an empty axis
@@ -205,6 +207,8 @@ describe('indexing lowerings', () => {
         [x],
       )
       await expectSameAsEager((v) => pad(v, [[0, 1]], -7), [x]) // fewer pairs than axes
+      await expectSameAsEager((v) => pad(v, [[0, 0]], 5), [x]) // nothing added
+      await expectSameAsEager((v) => pad(v, []), [T.scalar(2, dtype)]) // a scalar
     },
   )
 
