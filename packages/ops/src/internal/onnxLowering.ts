@@ -1,6 +1,5 @@
 // ONNX lowering pieces shared by the shape, indexing, sort, scan and trigonometric ops (`Op.onnx`,
 // issue #13). Makers are free of side effects, so an op definition may call them at module load.
-import type { Shape } from '@backfold/tensor'
 import type { OnnxBuilder, OnnxLowering } from '../staging/onnx/builder'
 
 /**
@@ -69,16 +68,6 @@ export const shiftAlong = (
   const pads = new Array<number>(2 * rank).fill(0)
   pads[reverse ? rank + axis : axis] = by
   return b.node('Pad', [kept, b.int64s(pads), fill])
-}
-
-/** A bool constant of `shape` from a predicate on each flat position. @internal */
-export const boolConstant = (b: OnnxBuilder, shape: Shape, at: (flat: number) => boolean): string => {
-  const n = shape.reduce((a, d) => a * d, 1)
-  return b.constant(
-    Array.from({ length: n }, (_, i) => (at(i) ? 1 : 0)),
-    'bool',
-    shape,
-  )
 }
 
 /**
