@@ -20,7 +20,18 @@ export {
   type BatchAxes,
   type Batched,
   type Aval,
+  type LoweredOp,
 } from './core/op'
+export {
+  unsupportedOnnx,
+  type OnnxBuilder,
+  type OnnxLowering,
+  type OnnxInputs,
+  type OnnxAvals,
+  type OnnxAttribute,
+  type OnnxAttributes,
+  type OnnxDType,
+} from './staging/onnx/builder'
 export { Tracer, BatchTracer, GraphVar, TraceError, concrete } from './core/trace'
 export { unbroadcast } from './core/unbroadcast'
 export { vjp, type VjpOptions, type Pullback } from './transforms/vjp'
@@ -57,7 +68,7 @@ export { sameAsInput, broadcastAval } from './core/abstract'
 export { zeroCotangents } from './core/zeroCotangents'
 export { customVjp, type CustomVjpRule } from './transforms/customVjp'
 export { checkVjp, type CheckVjpOptions, type CheckVjpReport } from './check/checkVjp'
-export { registry, type OpName } from './registry'
+export { registry, type OpName, type RegisteredOp } from './registry'
 export * from './elementwise/index'
 export * from './binary/index'
 export * from './reduce/index'

@@ -17,6 +17,8 @@ import { matmulOp } from '../linalg/matmul'
 import { max } from '../reduce/max'
 import { sum } from '../reduce/sum'
 import { reshape } from '../shape/reshape'
+import type { OnnxBuilder } from '../staging/onnx/builder'
+import { swapLastTwo } from '../staging/onnx/rules'
 
 const NAME = 'scaledDotProductAttention'
 
@@ -166,7 +168,53 @@ export const scaledDotProductAttentionOp = defineOp<typeof NAME, AttentionInputs
     ]
   },
   batch: (xs, axes, p, self) => batchAttention(xs, axes, p, self),
+  onnx: (b, xs, p, { inputs }) => attentionOnnx(b, xs, p, inputs),
 })
+
+/**
+ * The ONNX lowering: the forward's steps as a subgraph (MatMul, masking Where, max-shifted
+ * Exp / ReduceSum, MatMul), rows with every key masked giving zeros as the op does.
+ */
+const attentionOnnx = (
+  b: OnnxBuilder,
+  [q, k, v, mask]: ReadonlyArray<string>,
+  p: AttentionParams,
+  avals: ReadonlyArray<Aval>,
+): string => {
+  const [aq, ak, , amask] = avals
+  const dtype = aq!.dtype
+  const minusInf = b.scalar(-Infinity, dtype)
+  const zero = b.scalar(0, dtype)
+  // q kᵀ: ONNX Runtime fuses a Transpose into its MatMul as FusedMatMul, which has no float64
+  // kernel, so float64 takes an Einsum (batch axes broadcast in both).
+  const qk =
+    dtype === 'float64'
+      ? b.node('Einsum', [q!, k!], { equation: '...id,...jd->...ij' })
+      : b.node('MatMul', [q!, swapLastTwo(b, k!, ak!.shape.length)])
+  let s = b.node('Mul', [qk, b.scalar(p.scale, dtype)])
+  if (mask !== undefined)
+    s =
+      amask!.dtype === 'int32'
+        ? b.node('Where', [b.node('Not', [b.node('Equal', [mask, b.scalar(0, 'int32')])]), s, minusInf])
+        : b.node('Add', [s, mask])
+  if (p.causal) {
+    const lq = aq!.shape.at(-2)!
+    const lk = ak!.shape.at(-2)!
+    const keep = Array.from({ length: lq * lk }, (_, i) => (i % lk <= Math.floor(i / lk) + lk - lq ? 1 : 0))
+    s = b.node('Where', [b.constant(keep, 'bool', [lq, lk]), s, minusInf])
+  }
+  const last = [-1]
+  const rowMax = (x: string): string => b.node('ReduceMax', [x], { axes: last, keepdims: 1 })
+  const valid = b.node('Greater', [rowMax(s), minusInf])
+  const safe = b.node('Where', [valid, s, zero])
+  const e = b.node('Exp', [b.node('Sub', [safe, rowMax(safe)])])
+  const probs = b.node('Where', [
+    valid,
+    b.node('Div', [e, b.node('ReduceSum', [e, b.int64s(last)], { keepdims: 1 })]),
+    zero,
+  ])
+  return b.node('MatMul', [probs, v!])
+}
 
 /**
  * Batching: every input keeps two core axes ([L, d] or the mask's [Lq, Lk]) and broadcasts its

@@ -5,6 +5,7 @@ import { applyOp, defineOp } from '../core/op'
 import { unbroadcast } from '../core/unbroadcast'
 import { batchElementwise } from '../core/batching'
 import { operands } from '../internal/operands'
+import { binaryOnnx } from '../staging/onnx/rules'
 
 /** The `add` op. @since 0.1.0 */
 export const addOp = defineOp<'add', [Tensor, Tensor]>({
@@ -16,6 +17,7 @@ export const addOp = defineOp<'add', [Tensor, Tensor]>({
     needed[1] ? unbroadcast(ct, b.shape) : undefined,
   ],
   batch: batchElementwise,
+  onnx: binaryOnnx('Add'),
 })
 
 /**

@@ -5,6 +5,7 @@ import { applyOp, defineOp } from '../core/op'
 import { batchElementwise } from '../core/batching'
 import { unbroadcast } from '../core/unbroadcast'
 import { operands } from '../internal/operands'
+import { binaryOnnx } from '../staging/onnx/rules'
 
 /** The `mul` op. @since 0.1.0 */
 export const mulOp = defineOp<'mul', [Tensor, Tensor]>({
@@ -16,6 +17,7 @@ export const mulOp = defineOp<'mul', [Tensor, Tensor]>({
     needed[1] ? unbroadcast(mul(ct, a), b.shape) : undefined,
   ],
   batch: batchElementwise,
+  onnx: binaryOnnx('Mul'),
 })
 
 /**

@@ -11,6 +11,7 @@ import {
   topTrace,
   type Node,
 } from './trace'
+import type { OnnxLowering } from '../staging/onnx/builder'
 
 /**
  * A differentiable operation: a pure forward function paired with its vector-Jacobian product.
@@ -51,6 +52,22 @@ export interface Op<Name extends string, In extends ReadonlyArray<Tensor>, P> {
   readonly abstract: (xs: In, p: P) => Aval
   /** How `show` prints this op's parameters (default: their JSON), for parameters JSON reads badly. */
   readonly formatParams?: (p: P) => string
+  /**
+   * The ONNX lowering, for `jit(f, { executor: 'onnxruntime' })`: adds the ONNX nodes computing the
+   * output from the inputs' value names and returns the output's name (see `OnnxBuilder`).
+   * Every built-in op has one (the registry checks it at compile time); `unsupportedOnnx('why')`
+   * marks an op ONNX cannot express. A user op without one runs its graph on the wasm executor.
+   */
+  readonly onnx?: OnnxLowering<In, P>
+}
+
+/**
+ * An op whose record has an ONNX lowering (`defineOp` returns this type when the spec has `onnx`),
+ * which is what the registry requires of every built-in op.
+ * @since 0.2.0
+ */
+export type LoweredOp<Name extends string, In extends ReadonlyArray<Tensor>, P> = Op<Name, In, P> & {
+  readonly onnx: OnnxLowering<In, P>
 }
 
 /** An abstract value: a shape and a dtype, no data. What staging computes with. @since 0.2.0 */
@@ -94,6 +111,8 @@ export interface AnyOp {
   readonly abstract: (xs: never, p: never) => Aval
   /** `Op.formatParams`, with its input types erased. */
   readonly formatParams?: (p: never) => string
+  /** `Op.onnx`, with its input types erased. */
+  readonly onnx?: (b: never, inputs: never, p: never, avals: never) => string
 }
 
 /**
@@ -139,6 +158,15 @@ export const mapTensors = <In extends ReadonlyArray<Tensor>>(
 // Marked free of side effects so that a bundler drops every top-level `defineOp(...)` whose op the
 // program never uses. A function declaration, not an arrow: esbuild honours the annotation on
 // declarations and on `const`, but the bundled dist turns a top-level `const` into `var`.
+// Two signatures: a spec with `onnx` gives a `LoweredOp` (which the registry demands of built-in
+// ops), one without a plain `Op`. The annotation sits on the implementation, which is what remains
+// once the overload signatures are erased.
+export function defineOp<const Name extends string, In extends ReadonlyArray<Tensor>, P = void>(
+  spec: LoweredOp<Name, In, P>,
+): LoweredOp<Name, In, P>
+export function defineOp<const Name extends string, In extends ReadonlyArray<Tensor>, P = void>(
+  spec: Op<Name, In, P>,
+): Op<Name, In, P>
 /* @__NO_SIDE_EFFECTS__ */
 export function defineOp<const Name extends string, In extends ReadonlyArray<Tensor>, P = void>(
   spec: Op<Name, In, P>,

@@ -3,6 +3,7 @@ import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
 import { batchElementwise } from '../core/batching'
+import { float32OnlyUnaryOnnx } from '../internal/onnxLowering'
 import { mul } from '../binary/mul'
 import { sub } from '../binary/sub'
 import { square } from './square'
@@ -16,6 +17,7 @@ export const acosOp = defineOp<'acos', [Tensor]>({
   abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('acos', x.dtype) }),
   vjp: (ct, [x]) => [neg(mul(ct, rsqrt(sub(1, square(x)))))],
   batch: batchElementwise,
+  onnx: float32OnlyUnaryOnnx('Acos'),
 })
 
 /**

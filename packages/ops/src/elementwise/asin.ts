@@ -3,6 +3,7 @@ import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
 import { batchElementwise } from '../core/batching'
+import { float32OnlyUnaryOnnx } from '../internal/onnxLowering'
 import { mul } from '../binary/mul'
 import { sub } from '../binary/sub'
 import { square } from './square'
@@ -15,6 +16,7 @@ export const asinOp = defineOp<'asin', [Tensor]>({
   abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('asin', x.dtype) }),
   vjp: (ct, [x]) => [mul(ct, rsqrt(sub(1, square(x))))],
   batch: batchElementwise,
+  onnx: float32OnlyUnaryOnnx('Asin'),
 })
 
 /**

@@ -3,6 +3,7 @@ import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
 import { batchElementwise } from '../core/batching'
+import { float32OnlyUnaryOnnx } from '../internal/onnxLowering'
 import { div } from '../binary/div'
 import { add } from '../binary/add'
 import { square } from './square'
@@ -14,6 +15,7 @@ export const atanOp = defineOp<'atan', [Tensor]>({
   abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('atan', x.dtype) }),
   vjp: (ct, [x]) => [div(ct, add(1, square(x)))],
   batch: batchElementwise,
+  onnx: float32OnlyUnaryOnnx('Atan'),
 })
 
 /**

@@ -3,6 +3,7 @@ import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
 import { batchElementwise } from '../core/batching'
+import { float32OnlyUnaryOnnx } from '../internal/onnxLowering'
 import { mul } from '../binary/mul'
 import { sinh } from './sinh'
 
@@ -13,6 +14,7 @@ export const coshOp = defineOp<'cosh', [Tensor]>({
   abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('cosh', x.dtype) }),
   vjp: (ct, [x]) => [mul(ct, sinh(x))],
   batch: batchElementwise,
+  onnx: float32OnlyUnaryOnnx('Cosh'),
 })
 
 /**

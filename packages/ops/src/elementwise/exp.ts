@@ -4,6 +4,7 @@ import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
 import { mul } from '../binary/mul'
 import { batchElementwise } from '../core/batching'
+import { unaryOnnx } from '../staging/onnx/rules'
 
 /** The `exp` op. @since 0.1.0 */
 export const expOp = defineOp<'exp', [Tensor]>({
@@ -12,6 +13,7 @@ export const expOp = defineOp<'exp', [Tensor]>({
   abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('exp', x.dtype) }),
   vjp: (ct, _xs, y) => [mul(ct, y)],
   batch: batchElementwise,
+  onnx: unaryOnnx('Exp'),
 })
 
 /**

@@ -3,6 +3,7 @@ import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
 import { batchElementwise } from '../core/batching'
+import { wholeNumberOnnx } from '../internal/onnxLowering'
 import { zeroCotangents } from '../core/zeroCotangents'
 
 /** The `floor` op. @since 0.1.0 */
@@ -12,6 +13,7 @@ export const floorOp = defineOp<'floor', [Tensor]>({
   abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('floor', x.dtype) }),
   vjp: zeroCotangents,
   batch: batchElementwise,
+  onnx: wholeNumberOnnx('Floor'),
 })
 
 /**

@@ -14,6 +14,14 @@ export const isfiniteOp = defineOp<'isfinite', [Tensor]>({
   abstract: ([x]) => T.binaryOutput('less', x, x),
   vjp: zeroCotangents,
   batch: batchElementwise,
+  onnx: (b, [x], _p, { inputs: [ax], output }) =>
+    ax.dtype === 'int32'
+      ? b.cast(b.node('Equal', [x, x]), 'bool', output.dtype)
+      : b.cast(
+          b.node('Not', [b.node('Or', [b.node('IsInf', [x]), b.node('IsNaN', [x])])]),
+          'bool',
+          output.dtype,
+        ),
 })
 
 /**

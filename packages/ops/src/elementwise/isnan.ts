@@ -13,6 +13,10 @@ export const isnanOp = defineOp<'isnan', [Tensor]>({
   abstract: ([x]) => T.binaryOutput('notEqual', x, x),
   vjp: zeroCotangents,
   batch: batchElementwise,
+  onnx: (b, [x], _p, { inputs: [ax], output }) =>
+    ax.dtype === 'int32'
+      ? b.cast(b.node('Not', [b.node('Equal', [x, x])]), 'bool', output.dtype)
+      : b.cast(b.node('IsNaN', [x]), 'bool', output.dtype),
 })
 
 /**

@@ -3,6 +3,7 @@ import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
 import { batchElementwise } from '../core/batching'
+import { wholeNumberOnnx } from '../internal/onnxLowering'
 import { zeroCotangents } from '../core/zeroCotangents'
 
 /** The `round` op. @since 0.1.0 */
@@ -12,6 +13,8 @@ export const roundOp = defineOp<'round', [Tensor]>({
   abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('round', x.dtype) }),
   vjp: zeroCotangents,
   batch: batchElementwise,
+  // ONNX Round is half to even, as backfold's; int32 is already whole.
+  onnx: wholeNumberOnnx('Round'),
 })
 
 /**

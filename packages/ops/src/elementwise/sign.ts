@@ -12,6 +12,13 @@ export const signOp = defineOp<'sign', [Tensor]>({
   abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('sign', x.dtype) }),
   vjp: zeroCotangents,
   batch: batchElementwise,
+  // ONNX Sign gives +0 for −0, and ONNX Runtime's Where never outputs −0, so ±0 is restored with
+  // arithmetic: (Sign(x) + z) · x^z with z = [x = 0] is ±1, or NaN, elsewhere and 1 · x at zeros.
+  onnx: (b, [x], _p, { inputs: [ax] }) => {
+    if (ax.dtype === 'int32') return b.node('Sign', [x])
+    const z = b.cast(b.node('Equal', [x, b.scalar(0, ax.dtype)]), 'bool', ax.dtype)
+    return b.node('Mul', [b.node('Add', [b.node('Sign', [x]), z]), b.node('Pow', [x, z])])
+  },
 })
 
 /**

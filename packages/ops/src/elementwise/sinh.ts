@@ -3,6 +3,7 @@ import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
 import { batchElementwise } from '../core/batching'
+import { float32OnlyUnaryOnnx } from '../internal/onnxLowering'
 import { mul } from '../binary/mul'
 import { cosh } from './cosh'
 
@@ -13,6 +14,7 @@ export const sinhOp = defineOp<'sinh', [Tensor]>({
   abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('sinh', x.dtype) }),
   vjp: (ct, [x]) => [mul(ct, cosh(x))],
   batch: batchElementwise,
+  onnx: float32OnlyUnaryOnnx('Sinh'),
 })
 
 /**

@@ -3,6 +3,7 @@ import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
 import { batchElementwise } from '../core/batching'
+import { float32OnlyUnaryOnnx } from '../internal/onnxLowering'
 import { mul } from '../binary/mul'
 import { add } from '../binary/add'
 import { square } from './square'
@@ -14,6 +15,7 @@ export const tanOp = defineOp<'tan', [Tensor]>({
   abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('tan', x.dtype) }),
   vjp: (ct, _xs, y) => [mul(ct, add(1, square(y)))],
   batch: batchElementwise,
+  onnx: float32OnlyUnaryOnnx('Tan'),
 })
 
 /**

@@ -31,6 +31,13 @@ export const concatOp = defineOp<'concat', ReadonlyArray<Tensor>, ConcatParams>(
       return needed[i] ? slice(ct, [...leading, { start, stop: offset }]) : undefined
     })
   },
+  // Every input cast to the promoted dtype, as forward promotes.
+  onnx: (b, xs, p, { inputs, output }) =>
+    b.node(
+      'Concat',
+      xs.map((x, i) => b.cast(x, inputs[i]!.dtype, output.dtype)),
+      { axis: p.axis },
+    ),
   batch: (xs, axes, p, self) => {
     // Every input has the same rank, so inputs mapped along one axis line up as they are.
     const first = axes[0]

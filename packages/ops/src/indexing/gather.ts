@@ -7,6 +7,7 @@ import { offsetIndices } from '../internal/indexBatching'
 import { reshape } from '../shape/reshape'
 import { AXIS_OPTIONS, checkOptions, type AxisOptions } from '../core/options'
 import { scatterAdd } from './scatterAdd'
+import { rejectNegative } from '../internal/onnxLowering'
 
 /** Parameters of the gather-style ops: the (non-negative) axis. @since 0.1.0 */
 export interface AxisParams {
@@ -26,6 +27,8 @@ export const gatherOp = defineOp<'gather', [Tensor, Tensor], AxisParams>({
     needed[0] ? scatterAdd(ct, indices, x.shape, { axis: p.axis }) : undefined,
     needed[1] ? T.zeros(indices.shape, 'int32') : undefined,
   ],
+  onnx: (b, [x, indices], p, { inputs: [ax] }) =>
+    b.node('Gather', [x, rejectNegative(b, indices, ax.shape[p.axis] ?? 0)], { axis: p.axis }),
   batch: ([x, indices], [xAxis, indexAxis], p, self) => {
     if (indexAxis === undefined) {
       // Shared indices: gather the same positions from every example. The examples' axis sits

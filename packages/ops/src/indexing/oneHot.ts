@@ -3,6 +3,7 @@ import * as T from '@backfold/tensor'
 import type { DType, Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
 import { zeroCotangents } from '../core/zeroCotangents'
+import { rejectNegative } from '../internal/onnxLowering'
 
 /** Parameters of the oneHot op. @since 0.1.0 */
 export interface OneHotParams {
@@ -20,6 +21,22 @@ export const oneHotOp = defineOp<'oneHot', [Tensor], OneHotParams>({
   }),
   vjp: zeroCotangents,
   // The new axis is last, so the examples stay where they are in the indices.
+  // [index = j] for j < depth, plus (to reject what backfold rejects) a Gather of zeros at each
+  // index, which fails in ONNX Runtime for an index outside [0, depth) and otherwise adds 0.
+  onnx: (b, [indices], p) => {
+    const positions = b.constant(
+      Array.from({ length: p.depth }, (_, j) => j),
+      'int32',
+    )
+    const hot = b.cast(
+      b.node('Equal', [b.node('Unsqueeze', [indices, b.int64s([-1])]), positions]),
+      'bool',
+      p.dtype,
+    )
+    const zeros = b.constant(new Array<number>(p.depth).fill(0), p.dtype)
+    const check = b.node('Gather', [zeros, rejectNegative(b, indices, p.depth)], { axis: 0 })
+    return b.node('Add', [hot, b.node('Unsqueeze', [check, b.int64s([-1])])])
+  },
   batch: ([indices], [axis], p, self) => [self([indices], p), axis ?? 0],
 })
 

@@ -24,6 +24,15 @@ export const padOp = defineOp<'pad', [Tensor], PadParams>({
     ),
   ],
   // The examples' axis is not padded.
+  // pads: every axis's before-amount, then every axis's after-amount.
+  onnx: (b, [x], p, { inputs: [ax] }) =>
+    p.pads.every(([before, after]) => before === 0 && after === 0)
+      ? b.node('Identity', [x])
+      : b.node('Pad', [
+          x,
+          b.int64s([...p.pads.map(([before]) => before), ...p.pads.map(([, after]) => after)]),
+          b.scalar(p.value, ax.dtype),
+        ]),
   batch: ([x], [axis], p, self) => {
     const b = axis ?? 0 // the only input, so the mapped one
     return [self([x], { ...p, pads: insertAt(p.pads, b, [0, 0] as const) }), b]

@@ -7,6 +7,7 @@ import { batchAt, insertAt, offsetIndices } from '../internal/indexBatching'
 import { reshape } from '../shape/reshape'
 import { AXIS_OPTIONS, checkOptions, type AxisOptions } from '../core/options'
 import { gather } from './gather'
+import { rejectNegative } from '../internal/onnxLowering'
 
 /** Parameters of the scatter ops: the (non-negative) axis and the result shape. @since 0.1.0 */
 export interface ScatterParams {
@@ -28,6 +29,34 @@ export const scatterAddOp = defineOp<'scatterAdd', [Tensor, Tensor], ScatterPara
   ],
   // The adjoint of gather's rule. updates (one example) has axes [...pre, ...index axes, ...post]
   // and the result [...pre, dim, ...post], with pre of length p.axis.
+  // ScatterElements along `axis` of the updates viewed as [...pre, n, ...post] (n the number of
+  // indices), with the flattened indices expanded to that shape; repeated indices add up.
+  onnx: (b, [updates, indices], p, { inputs: [au, ai], output }) => {
+    const pre = au.shape.slice(0, p.axis)
+    const post = au.shape.slice(p.axis + ai.shape.length)
+    const n = ai.shape.reduce((a, d) => a * d, 1)
+    const flat = [...pre, n, ...post]
+    const where = b.node('Expand', [
+      b.node(
+        'Reshape',
+        [
+          rejectNegative(b, indices, output.shape[p.axis] ?? 0),
+          b.int64s([...pre.map(() => 1), n, ...post.map(() => 1)]),
+        ],
+        { allowzero: 1 },
+      ),
+      b.int64s(flat),
+    ])
+    return b.node(
+      'ScatterElements',
+      [
+        b.node('Expand', [b.scalar(0, output.dtype), b.int64s(output.shape)]),
+        where,
+        b.node('Reshape', [updates, b.int64s(flat)], { allowzero: 1 }),
+      ],
+      { axis: p.axis, reduction: 'add' },
+    )
+  },
   batch: ([updates, indices], [updateAxis, indexAxis], p, self) => {
     if (indexAxis === undefined) {
       // Shared indices: scatter every example at the same positions.

@@ -7,6 +7,7 @@ import { batchAt, insertAt } from '../internal/indexBatching'
 import { REQUIRED_AXIS_OPTIONS, checkOptions } from '../core/options'
 import { checkShapeArgument, type ScatterParams } from './scatterAdd'
 import { takeAlongAxis } from './takeAlongAxis'
+import { rejectNegative } from '../internal/onnxLowering'
 
 /** The scatterAddAlongAxis op (adjoint of takeAlongAxis). @since 0.1.0 */
 export const scatterAddAlongAxisOp = defineOp<'scatterAddAlongAxis', [Tensor, Tensor], ScatterParams>({
@@ -22,6 +23,17 @@ export const scatterAddAlongAxisOp = defineOp<'scatterAddAlongAxis', [Tensor, Te
   ],
   // As takeAlongAxis's rule: updates, indices and the result match on every axis but the scattered
   // one, so the examples' axis is one more such axis (a shared input is broadcast to it).
+  // Added into zeros of the result's shape; repeated indices add up (reduction 'add').
+  onnx: (b, [updates, indices], p, { output }) =>
+    b.node(
+      'ScatterElements',
+      [
+        b.node('Expand', [b.scalar(0, output.dtype), b.int64s(output.shape)]),
+        rejectNegative(b, indices, output.shape[p.axis] ?? 0),
+        updates,
+      ],
+      { axis: p.axis, reduction: 'add' },
+    ),
   batch: ([updates, indices], [updateAxis, indexAxis], p, self) => {
     const at = updateAxis ?? indexAxis ?? 0
     const size = batchSize([updates, indices], [updateAxis, indexAxis])

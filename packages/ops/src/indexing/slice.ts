@@ -56,6 +56,29 @@ export const sliceOp = defineOp<'slice', [Tensor], SliceParams>({
   // The ranges forward hands the kernel, resolved against x's shape as the kernel resolves them.
   abstract: ([x], p) => ({ shape: T.sliceShape(x.shape, toRanges(p)), dtype: x.dtype }),
   // The examples' axis is kept whole: a range 0:B:1 inserted where it lies.
+  // One Slice over the axes the op narrows; an end past the first element (step < 0 ending at
+  // index 0) is written below −size, which ONNX clamps to 'before 0'.
+  onnx: (b, [x], p, { inputs: [ax] }) => {
+    const axes = p.outShape
+      .map((_, i) => i)
+      .filter((i) => p.start[i] !== 0 || p.step[i] !== 1 || p.outShape[i] !== ax.shape[i])
+    if (axes.length === 0) return b.node('Identity', [x])
+    const ends = axes.map((i) => {
+      const length = p.outShape[i]!
+      const start = p.start[i]!
+      const step = p.step[i]!
+      if (length === 0) return start
+      const end = start + (length - 1) * step + Math.sign(step)
+      return end < 0 ? -(ax.shape[i] ?? 0) - 1 : end
+    })
+    return b.node('Slice', [
+      x,
+      b.int64s(axes.map((i) => p.start[i]!)),
+      b.int64s(ends),
+      b.int64s(axes),
+      b.int64s(axes.map((i) => p.step[i]!)),
+    ])
+  },
   batch: ([x], [axis], p, self) => {
     const b = axis ?? 0 // the only input, so the mapped one
     const q: SliceParams = {

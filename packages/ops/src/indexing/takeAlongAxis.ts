@@ -7,6 +7,7 @@ import { batchAt } from '../internal/indexBatching'
 import { REQUIRED_AXIS_OPTIONS, checkOptions } from '../core/options'
 import type { AxisParams } from './gather'
 import { scatterAddAlongAxis } from './scatterAddAlongAxis'
+import { rejectNegative } from '../internal/onnxLowering'
 
 /** The takeAlongAxis op (NumPy `take_along_axis`). @since 0.1.0 */
 export const takeAlongAxisOp = defineOp<'takeAlongAxis', [Tensor, Tensor], AxisParams>({
@@ -23,6 +24,8 @@ export const takeAlongAxisOp = defineOp<'takeAlongAxis', [Tensor, Tensor], AxisP
   // x and indices match on every axis but the taken one, so the examples' axis is one more such
   // axis: put both inputs' examples where the first mapped one has them (an unmapped input is
   // broadcast there: the kernel does not broadcast) and take along the renumbered axis.
+  onnx: (b, [x, indices], p, { inputs: [ax] }) =>
+    b.node('GatherElements', [x, rejectNegative(b, indices, ax.shape[p.axis] ?? 0)], { axis: p.axis }),
   batch: ([x, indices], [xAxis, indexAxis], p, self) => {
     const at = xAxis ?? indexAxis ?? 0
     const size = batchSize([x, indices], [xAxis, indexAxis])

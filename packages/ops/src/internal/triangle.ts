@@ -3,6 +3,7 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { checkOptions, option, optionSchema } from '../core/options'
+import type { OnnxLowering } from '../staging/onnx/builder'
 
 /** Options of `tril` and `triu`: the diagonal `k` (0 the main one, positive above it, negative below). @since 0.2.0 */
 export interface TriangleOptions {
@@ -42,4 +43,25 @@ export const keepTriangle = (op: Side, x: Tensor, k: number): Tensor => {
     T.reshape(T.arange(0, m, 1, 'int32'), [m, 1]),
   )
   return T.where(op === 'tril' ? T.lessEqual(offset, k) : T.greaterEqual(offset, k), x, 0)
+}
+
+/**
+ * The ONNX lowering of tril and triu: ONNX Trilu on the last two axes for floats (it keeps column −
+ * row ≤ k or ≥ k, as backfold does, and copies the kept values, −0 and NaN included); for int32,
+ * which ONNX Runtime's Trilu lacks, a Where on the constant mask.
+ * @internal
+ */
+/* @__NO_SIDE_EFFECTS__ */
+export function triangleOnnx(op: Side): OnnxLowering<readonly [unknown], TriangleParams> {
+  return (b, [x], p, { inputs: [ax] }) => {
+    if (ax.dtype !== 'int32')
+      return b.node('Trilu', [x, b.constant(p.k, 'int64')], { upper: op === 'triu' ? 1 : 0 })
+    const m = ax.shape[ax.shape.length - 2] ?? 0
+    const n = ax.shape[ax.shape.length - 1] ?? 0
+    const keep = Array.from({ length: m * n }, (_, i) => {
+      const offset = (i % n) - Math.floor(i / n)
+      return (op === 'tril' ? offset <= p.k : offset >= p.k) ? 1 : 0
+    })
+    return b.node('Where', [b.constant(keep, 'bool', [m, n]), x, b.scalar(0, 'int32')])
+  }
 }

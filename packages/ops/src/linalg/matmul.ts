@@ -6,6 +6,7 @@ import { moveAxis } from '../core/batching'
 import { checkOptions, option, optionSchema } from '../core/options'
 import { unbroadcast } from '../core/unbroadcast'
 import { reshape } from '../shape/reshape'
+import { swapLastTwo } from '../staging/onnx/rules'
 
 /** Options of `matmul`: read `a` or `b` (rank >= 2) as transposed in its last two axes. @since 0.1.0 */
 export interface MatmulOptions {
@@ -143,6 +144,18 @@ export const matmulOp = defineOp<'matmul', [Tensor, Tensor], MatmulParams>({
     shape: T.matmulShape(a.shape, b.shape, p),
     dtype: T.promoteTypes(a.dtype, b.dtype),
   }),
+  onnx: (g, [a, b], p, { inputs: [aa, ab], output }) => {
+    const x = g.cast(a, aa.dtype, output.dtype)
+    const y = g.cast(b, ab.dtype, output.dtype)
+    // Two matrices of floats: one Gemm with its transpose flags (ORT has no int Gemm).
+    if (aa.shape.length === 2 && ab.shape.length === 2 && output.dtype !== 'int32')
+      return g.node('Gemm', [x, y], { transA: p.transposeA ? 1 : 0, transB: p.transposeB ? 1 : 0 })
+    // Otherwise MatMul (batch axes broadcast as backfold's do) of explicitly transposed operands.
+    return g.node('MatMul', [
+      p.transposeA ? swapLastTwo(g, x, aa.shape.length) : x,
+      p.transposeB ? swapLastTwo(g, y, ab.shape.length) : y,
+    ])
+  },
 })
 
 /**

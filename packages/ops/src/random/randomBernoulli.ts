@@ -4,6 +4,8 @@ import type { Key, Shape, Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
 import { zeroCotangents } from '../core/zeroCotangents'
 import { batchOverKeys, keysOf } from '../internal/keyBatching'
+import { RANDOM_ONNX } from '../internal/onnxLowering'
+import { unsupportedOnnx } from '../staging/onnx/builder'
 
 /** Parameters of `randomBernoulli`. @since 0.2.0 */
 export interface RandomBernoulliParams {
@@ -17,6 +19,7 @@ export const randomBernoulliOp = defineOp<'randomBernoulli', [Tensor], RandomBer
   forward: ([keys], { p, shape }) => T.random.bernoulliEach(keys, p, shape),
   abstract: ([keys], { p, shape }) => T.random.bernoulliEachOutput(keys, p, shape),
   vjp: zeroCotangents,
+  onnx: unsupportedOnnx(RANDOM_ONNX),
   batch: batchOverKeys,
 })
 

@@ -4,6 +4,8 @@ import type { Key, Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
 import { zeroCotangents } from '../core/zeroCotangents'
 import { batchOverKeys, keysOf } from '../internal/keyBatching'
+import { RANDOM_ONNX } from '../internal/onnxLowering'
+import { unsupportedOnnx } from '../staging/onnx/builder'
 
 /** Parameters of `randomBits`. @since 0.2.0 */
 export interface RandomBitsParams {
@@ -16,6 +18,7 @@ export const randomBitsOp = defineOp<'randomBits', [Tensor], RandomBitsParams>({
   forward: ([keys], p) => T.random.randomBitsEach(keys, p.count),
   abstract: ([keys], p) => T.random.randomBitsEachOutput(keys, p.count),
   vjp: zeroCotangents,
+  onnx: unsupportedOnnx(RANDOM_ONNX),
   batch: batchOverKeys,
 })
 

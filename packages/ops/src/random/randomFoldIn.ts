@@ -4,6 +4,8 @@ import type { Key, Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
 import { zeroCotangents } from '../core/zeroCotangents'
 import { batchOverKeys, keysOf } from '../internal/keyBatching'
+import { RANDOM_ONNX } from '../internal/onnxLowering'
+import { unsupportedOnnx } from '../staging/onnx/builder'
 
 /** Parameters of `randomFoldIn`. @since 0.2.0 */
 export interface RandomFoldInParams {
@@ -16,6 +18,7 @@ export const randomFoldInOp = defineOp<'randomFoldIn', [Tensor], RandomFoldInPar
   forward: ([keys], p) => T.random.foldInEach(keys, p.data),
   abstract: ([keys], p) => T.random.foldInEachOutput(keys, p.data),
   vjp: zeroCotangents,
+  onnx: unsupportedOnnx(RANDOM_ONNX),
   batch: batchOverKeys,
 })
 

@@ -5,6 +5,8 @@ import { applyOp, defineOp } from '../core/op'
 import { checkOptions, option, optionSchema } from '../core/options'
 import { zeroCotangents } from '../core/zeroCotangents'
 import { batchOverKeys, keysOf } from '../internal/keyBatching'
+import { RANDOM_ONNX } from '../internal/onnxLowering'
+import { unsupportedOnnx } from '../staging/onnx/builder'
 
 /** Parameters of `randomNormal`. @since 0.2.0 */
 export interface RandomNormalParams {
@@ -20,6 +22,7 @@ export const randomNormalOp = defineOp<'randomNormal', [Tensor], RandomNormalPar
   forward: ([keys], p) => T.random.normalEach(keys, p.shape, p.opts),
   abstract: ([keys], p) => T.random.normalEachOutput(keys, p.shape, p.opts),
   vjp: zeroCotangents,
+  onnx: unsupportedOnnx(RANDOM_ONNX),
   batch: batchOverKeys,
 })
 

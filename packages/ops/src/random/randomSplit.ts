@@ -4,6 +4,8 @@ import type { Key, Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
 import { zeroCotangents } from '../core/zeroCotangents'
 import { batchOverKeys, keysOf } from '../internal/keyBatching'
+import { RANDOM_ONNX } from '../internal/onnxLowering'
+import { unsupportedOnnx } from '../staging/onnx/builder'
 
 /** Parameters of `randomSplit`. @since 0.2.0 */
 export interface RandomSplitParams {
@@ -16,6 +18,7 @@ export const randomSplitOp = defineOp<'randomSplit', [Tensor], RandomSplitParams
   forward: ([keys], p) => T.random.splitEach(keys, p.n),
   abstract: ([keys], p) => T.random.splitEachOutput(keys, p.n),
   vjp: zeroCotangents,
+  onnx: unsupportedOnnx(RANDOM_ONNX),
   batch: batchOverKeys,
 })
 

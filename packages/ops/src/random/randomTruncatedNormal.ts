@@ -5,6 +5,8 @@ import { applyOp, defineOp } from '../core/op'
 import { checkOptions, option, optionSchema } from '../core/options'
 import { zeroCotangents } from '../core/zeroCotangents'
 import { batchOverKeys, keysOf } from '../internal/keyBatching'
+import { RANDOM_ONNX } from '../internal/onnxLowering'
+import { unsupportedOnnx } from '../staging/onnx/builder'
 
 /** Parameters of `randomTruncatedNormal`. @since 0.2.0 */
 export interface RandomTruncatedNormalParams {
@@ -30,6 +32,7 @@ export const randomTruncatedNormalOp = defineOp<
   forward: ([keys], p) => T.random.truncatedNormalEach(keys, p.shape, p.opts),
   abstract: ([keys], p) => T.random.truncatedNormalEachOutput(keys, p.shape, p.opts),
   vjp: zeroCotangents,
+  onnx: unsupportedOnnx(RANDOM_ONNX),
   batch: batchOverKeys,
 })
 

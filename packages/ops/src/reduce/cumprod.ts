@@ -8,6 +8,7 @@ import { mul } from '../binary/mul'
 import { where } from '../binary/where'
 import { expandDims } from '../shape/expandDims'
 import { sum } from './sum'
+import { shiftAlong } from '../internal/onnxLowering'
 
 /**
  * Options of `cumprod`: the `axis` to run along (required; negative counts from the end), whether
@@ -68,6 +69,21 @@ export const cumprodOp = defineOp<'cumprod', [Tensor], CumprodParams>({
     return [sum(mul(partials, expandDims(ct, { axis: p.axis })), { axis: p.axis + 1 })]
   },
   // The scanned axis is renumbered around the examples' axis, which stays where it is.
+  // ONNX has no CumProd (and exp(cumsum(log x)) is wrong at zeros and negatives): a log-depth
+  // scan of exact products, y ← y · (y shifted by 1, 2, 4... with 1s), in float64 for float32 as
+  // backfold's kernel. Products group differently from the sequential kernel's, so float results
+  // agree to rounding; zeros, signs, infinities and NaN come out the same, and int32 wraps the same.
+  onnx: (b, [x], p, { inputs: [ax] }) => {
+    const wide = ax.dtype === 'float32' ? 'float64' : ax.dtype
+    const n = ax.shape[p.axis] ?? 0
+    const rank = ax.shape.length
+    const one = b.scalar(1, wide)
+    let y = b.cast(x, ax.dtype, wide)
+    for (let by = 1; by < n; by *= 2)
+      y = b.node('Mul', [y, shiftAlong(b, y, p.axis, rank, n, by, p.reverse, one)])
+    if (p.exclusive && n > 0) y = shiftAlong(b, y, p.axis, rank, n, 1, p.reverse, one)
+    return b.cast(y === x ? b.node('Identity', [x]) : y, wide, ax.dtype)
+  },
   batch: ([x], [b], p, self) => {
     const batchAxis = b ?? 0
     return [self([x], { ...p, axis: p.axis >= batchAxis ? p.axis + 1 : p.axis }), batchAxis]

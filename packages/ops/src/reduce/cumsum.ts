@@ -42,6 +42,15 @@ export const cumsumOp = defineOp<'cumsum', [Tensor], CumsumParams>({
   // x̄_i sums ȳ over those k, the same scan in the other direction with the same exclusivity.
   vjp: (ct, _xs, _y, p) => [reversed(ct, p)],
   // The scanned axis is renumbered around the examples' axis, which stays where it is.
+  // ONNX CumSum; float32 sums in float64 and rounds once, as backfold's kernel does.
+  onnx: (b, [x], p, { inputs: [ax] }) => {
+    const wide = ax.dtype === 'float32' ? 'float64' : ax.dtype
+    const sums = b.node('CumSum', [b.cast(x, ax.dtype, wide), b.constant(p.axis, 'int64')], {
+      exclusive: p.exclusive ? 1 : 0,
+      reverse: p.reverse ? 1 : 0,
+    })
+    return b.cast(sums, wide, ax.dtype)
+  },
   batch: ([x], [b], p, self) => {
     const batchAxis = b ?? 0
     return [self([x], { ...p, axis: p.axis >= batchAxis ? p.axis + 1 : p.axis }), batchAxis]

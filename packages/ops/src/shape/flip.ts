@@ -32,6 +32,18 @@ export const flipOp = defineOp<'flip', [Tensor], FlipParams>({
     ),
   vjp: (ct, _xs, _y, p) => [flipAgain(ct, p)],
   abstract: ([x]) => ({ shape: [...x.shape], dtype: x.dtype }),
+  // A Slice with step −1 from the last element past the first (an end below −size clamps to before 0).
+  onnx: (b, [x], p, { inputs: [ax] }) => {
+    const axes = p.axes.filter((a) => (ax.shape[a] ?? 0) > 1)
+    if (axes.length === 0) return b.node('Identity', [x])
+    return b.node('Slice', [
+      x,
+      b.int64s(axes.map(() => -1)),
+      b.int64s(axes.map((a) => -(ax.shape[a] ?? 0) - 1)),
+      b.int64s(axes),
+      b.int64s(axes.map(() => -1)),
+    ])
+  },
   // The flipped axes are renumbered around the examples' axis, which stays where it is.
   batch: ([x], [b], p, self) => {
     const at = b ?? 0

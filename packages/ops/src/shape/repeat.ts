@@ -44,6 +44,18 @@ export const repeatOp = defineOp<'repeat', [Tensor], RepeatParams>({
     return [sum(reshape(ct, [...pre, p.repeats, ...post]), { axis: p.axis + 1 })]
   },
   abstract: ([x], p) => ({ shape: repeatShape(x.shape, p.repeats, p.axis), dtype: x.dtype }),
+  // As forward: a size-1 axis after `axis`, expanded to `repeats`, merged into `axis`.
+  onnx: (b, [x], p, { inputs: [ax], output }) => {
+    // No copies: an empty slice (ONNX Runtime's Expand does not broadcast a 1 to a 0).
+    if (p.repeats === 0) return b.node('Slice', [x, b.int64s([0]), b.int64s([0]), b.int64s([p.axis])])
+    const pre = ax.shape.slice(0, p.axis + 1)
+    const post = ax.shape.slice(p.axis + 1)
+    const spread = b.node('Expand', [
+      b.node('Reshape', [x, b.int64s([...pre, 1, ...post])], { allowzero: 1 }),
+      b.int64s([...pre, p.repeats, ...post]),
+    ])
+    return b.node('Reshape', [spread, b.int64s(output.shape)], { allowzero: 1 })
+  },
   batch: ([x], [b], p, self) => {
     const at = b ?? 0
     return [self([x], { repeats: p.repeats, axis: p.axis >= at ? p.axis + 1 : p.axis }), at]

@@ -17,6 +17,8 @@ export const reshapeOp = defineOp<'reshape', [Tensor], ReshapeParams>({
   forward: ([x], p) => T.reshape(x, p.shape),
   vjp: (ct, [x]) => [reshape(ct, x.shape)],
   abstract: ([x], p) => ({ shape: T.reshapeShape(x.shape, p.shape), dtype: x.dtype }),
+  // allowzero: a 0 in the target shape is a size-0 axis, not ONNX's "copy the input's size".
+  onnx: (b, [x], p) => b.node('Reshape', [x, b.int64s(p.shape)], { allowzero: 1 }),
   batch: ([x], [axis], p, self) => {
     const b = axis ?? 0
     const size = x.shape[b] ?? 0

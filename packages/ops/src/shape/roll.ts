@@ -39,6 +39,20 @@ export const rollOp = defineOp<'roll', [Tensor], RollParams>({
   forward: ([x], p) => p.axes.reduce((acc, axis, i) => rollAxis(acc, axis, p.shifts[i] ?? 0), x),
   vjp: (ct, _xs, _y, p) => [rollBack(ct, p)],
   abstract: ([x]) => ({ shape: [...x.shape], dtype: x.dtype }),
+  // As forward: per axis, the last `shift mod n` elements concatenated before the others.
+  onnx: (b, [x], p, { inputs: [ax] }) =>
+    p.axes.reduce(
+      (acc, axis, i) => {
+        const n = ax.shape[axis] ?? 0
+        const shift = p.shifts[i] ?? 0
+        const s = n === 0 ? 0 : ((shift % n) + n) % n
+        if (s === 0) return acc
+        const part = (start: number, stop: number): string =>
+          b.node('Slice', [acc, b.int64s([start]), b.int64s([stop]), b.int64s([axis])])
+        return b.node('Concat', [part(n - s, n), part(0, n - s)], { axis })
+      },
+      b.node('Identity', [x]),
+    ),
   batch: ([x], [b], p, self) => {
     const at = b ?? 0
     return [self([x], { axes: p.axes.map((a) => (a >= at ? a + 1 : a)), shifts: p.shifts }), at]

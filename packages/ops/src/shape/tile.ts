@@ -62,6 +62,15 @@ export const tileOp = defineOp<'tile', [Tensor], TileParams>({
     return [reshape(sum(pairs, { axis: repAxes }), x.shape)]
   },
   abstract: ([x], p) => ({ shape: tileShape(x.shape, p.reps), dtype: x.dtype }),
+  // ONNX Tile on x promoted to the output's rank (leading 1s), with one count per axis.
+  onnx: (b, [x], p, { inputs: [ax] }) => {
+    const { dims, counts } = interleaved(ax.shape, p.reps)
+    const promoted =
+      dims.length === ax.shape.length ? x : b.node('Reshape', [x, b.int64s(dims)], { allowzero: 1 })
+    // Nothing to copy (a scalar, or every count 1): Tile would get no or only unit counts.
+    if (counts.every((c) => c === 1)) return b.node('Identity', [promoted])
+    return b.node('Tile', [promoted, b.int64s(counts)])
+  },
   // Examples to the front, one example promoted to the tiled rank, then a count of 1 for them.
   batch: ([x], [b], p, self) => {
     const front = moveAxis(x, b ?? 0, 0)

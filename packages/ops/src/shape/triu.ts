@@ -5,6 +5,7 @@ import { moveAxis } from '../core/batching'
 import {
   checkTriangleRank,
   keepTriangle,
+  triangleOnnx,
   triangleParams,
   type TriangleOptions,
   type TriangleParams,
@@ -30,6 +31,7 @@ export const triuOp = defineOp<'triu', [Tensor], TriuParams>({
     checkTriangleRank('triu', x.shape.length)
     return { shape: [...x.shape], dtype: x.dtype }
   },
+  onnx: triangleOnnx('triu'),
   // The matrices are the last two axes: the examples move to the front, out of their way.
   batch: ([x], [b], p, self) => [self([moveAxis(x, b ?? 0, 0)], p), 0],
 })

@@ -4,6 +4,7 @@ import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
 import { checkOptions, option, optionSchema } from '../core/options'
 import { zeroCotangents } from '../core/zeroCotangents'
+import { argsortOnnx } from '../internal/onnxLowering'
 
 /** Options of `argsort`, `sort` and `topk`'s ordering: `axis` (default -1) and `descending` (default false). @since 0.2.0 */
 export interface SortOptions {
@@ -31,6 +32,8 @@ export const argsortOp = defineOp<'argsort', [Tensor], SortParams>({
   forward: ([x], p) => T.argsort(x, p.axis, p.descending),
   vjp: zeroCotangents,
   abstract: ([x], p) => ({ shape: T.argsortShape(x.shape, p.axis, p.descending), dtype: 'int32' }),
+  onnx: (b, [x], p, { inputs: [ax] }) =>
+    b.cast(argsortOnnx(b, x, ax.dtype, p.axis, ax.shape[p.axis] ?? 0, p.descending), 'int64', 'int32'),
   batch: ([x], [b], p, self) => {
     const at = b ?? 0
     return [self([x], { ...p, axis: p.axis >= at ? p.axis + 1 : p.axis }), at]

@@ -4,6 +4,7 @@ import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
 import { scatterAddAlongAxis } from '../indexing/scatterAddAlongAxis'
 import { argsort, sortParams, type SortOptions, type SortParams } from './argsort'
+import { argsortOnnx } from '../internal/onnxLowering'
 
 /** The sort op. @since 0.2.0 */
 export const sortOp = defineOp<'sort', [Tensor], SortParams>({
@@ -18,6 +19,11 @@ export const sortOp = defineOp<'sort', [Tensor], SortParams>({
     }),
   ],
   abstract: ([x], p) => ({ shape: T.argsortShape(x.shape, p.axis, p.descending), dtype: x.dtype }),
+  // The values at the sorting positions (TopK's own values would hold +∞ for NaN).
+  onnx: (b, [x], p, { inputs: [ax] }) =>
+    b.node('GatherElements', [x, argsortOnnx(b, x, ax.dtype, p.axis, ax.shape[p.axis] ?? 0, p.descending)], {
+      axis: p.axis,
+    }),
   batch: ([x], [b], p, self) => {
     const at = b ?? 0
     return [self([x], { ...p, axis: p.axis >= at ? p.axis + 1 : p.axis }), at]
