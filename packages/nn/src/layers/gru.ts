@@ -6,7 +6,7 @@ import * as t from 'io-ts/lib/index.js'
 import type { Layer, LayerConfig, NoState } from '../layer'
 import * as F from '../config/fields'
 import { intAttribute, intsAttribute } from '../onnx/graph'
-import { DataType } from '../onnx/messages'
+import { DataType } from '@backfold/ops/onnx'
 import { badShape, checkLayerOptions, configOf, fail, notPositiveInteger, paramDType } from './common'
 import { leafKind } from './define'
 
