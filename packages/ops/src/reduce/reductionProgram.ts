@@ -3,6 +3,7 @@
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp, type Batched, type BatchAxes, type Op } from '../core/op'
+import { unsupportedOnnx } from '../staging/onnx/builder'
 import { batchSize, moveAxis } from '../core/batching'
 import { unbroadcast } from '../core/unbroadcast'
 import { add } from '../binary/add'
@@ -154,6 +155,9 @@ export const reductionProgramOp = defineOp<'reductionProgram', ReadonlyArray<Ten
     vjp: (ct, xs, _y, p, needed) => reductionProgramVjp(ct, xs, p, needed),
     batch: batchReductionProgram,
     formatParams: (p) => `${T.reductionProgramText(p.program)} → ${T.fmtShape(p.shape)}`,
+    onnx: unsupportedOnnx(
+      'a fused row program of the wasm executor; jit lowers graphs to ONNX before fusion, so it appears only from a jitted function called inside another',
+    ),
   },
 )
 
