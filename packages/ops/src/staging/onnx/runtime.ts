@@ -168,15 +168,27 @@ export const createSession = (
   threads: number = getThreads(),
 ): OrtSession => {
   const start = performance.now()
-  const session = new module.InferenceSession() as NativeSession
-  const bytes = model.bytes
-  session.loadModel(bytes.buffer, bytes.byteOffset, bytes.byteLength, {
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-    executionProviders: [{ name: 'cpu' }],
-  })
+  const load = (level: 'all' | 'basic'): NativeSession => {
+    const session = new module.InferenceSession() as NativeSession
+    const bytes = model.bytes
+    session.loadModel(bytes.buffer, bytes.byteOffset, bytes.byteLength, {
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: level,
+      executionProviders: [{ name: 'cpu' }],
+    })
+    return session
+  }
+  let session: NativeSession
+  try {
+    session = load('all')
+  } catch (error) {
+    // The extended optimisations fuse into com.microsoft operators (FusedMatMul, QuickGelu...)
+    // that have float32 kernels only: a float64 graph loads with the basic ones instead.
+    if (!(error instanceof Error) || !/com\.microsoft/.test(error.message)) throw error
+    session = load('basic')
+  }
   const createMs = performance.now() - start
   const fetches: Record<string, null> = {}
   for (const name of model.outputNames) fetches[name] = null
