@@ -23,7 +23,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
-          exclude: ['**/node_modules/**', '**/dist/**', 'test/browser/**', 'packages/ops/test/ort/**'],
+          exclude: ['**/node_modules/**', '**/dist/**', 'test/browser/**', 'packages/*/test/ort/**'],
           pool: 'threads',
         },
       },
@@ -32,7 +32,7 @@ export default defineConfig({
         // process (a second worker thread loading it fails), and packages/nn/test/onnx.test.ts already
         // loads it in a thread of the 'unit' project: these files each get a child process instead.
         extends: true,
-        test: { name: 'ort', include: ['packages/ops/test/ort/**/*.test.ts'], pool: 'forks' },
+        test: { name: 'ort', include: ['packages/*/test/ort/**/*.test.ts'], pool: 'forks' },
       },
     ],
   },
