@@ -2,7 +2,7 @@
 // rounding apart): a digits-sized MLP (64-32-16-10, ReLU, Adam, softmax cross-entropy on one-hot
 // labels), every step checked to have run on onnxruntime; and fit passes the option through.
 import { describe, expect, it } from 'vitest'
-import * as O from '@backfold/ops'
+import type * as O from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import { adam, crossEntropy, fit, layers, makeTrainStep, type Dataset } from '@backfold/nn'
 import { init } from '../helpers'
