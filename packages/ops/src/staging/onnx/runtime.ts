@@ -34,10 +34,10 @@ interface NativeSession {
 export interface OnnxRuntimeModule {
   /** The version of onnxruntime-node (checked against the pinned one). */
   readonly version: string
-  /** `binding.InferenceSession` of `onnxruntime-node/dist/binding.js`, after `initOrt()`. */
-  readonly InferenceSession: new () => unknown
-  /** onnxruntime-common's `Tensor` (what the binding accepts as a feed). */
-  readonly Tensor: new (type: string, data: ArrayLike<number>, dims: ReadonlyArray<number>) => unknown
+  /** The class `binding.InferenceSession` of `onnxruntime-node/dist/binding.js`, after `initOrt()`. */
+  readonly InferenceSession: unknown
+  /** The class `Tensor` of onnxruntime-common (what the binding accepts as a feed). */
+  readonly Tensor: unknown
 }
 
 /**
@@ -92,8 +92,8 @@ const defaultLoader: OnnxRuntimeLoader = () => {
   ;(binding.initOrt as () => void)()
   return {
     version,
-    InferenceSession: binding.binding.InferenceSession as new () => unknown,
-    Tensor: common.Tensor as OnnxRuntimeModule['Tensor'],
+    InferenceSession: binding.binding.InferenceSession,
+    Tensor: common.Tensor,
   }
 }
 
@@ -169,7 +169,7 @@ export const createSession = (
 ): OrtSession => {
   const start = performance.now()
   const load = (level: 'all' | 'basic'): NativeSession => {
-    const session = new module.InferenceSession() as NativeSession
+    const session = new (module.InferenceSession as new () => NativeSession)()
     const bytes = model.bytes
     session.loadModel(bytes.buffer, bytes.byteOffset, bytes.byteLength, {
       intraOpNumThreads: threads,
@@ -192,7 +192,11 @@ export const createSession = (
   const createMs = performance.now() - start
   const fetches: Record<string, null> = {}
   for (const name of model.outputNames) fetches[name] = null
-  const TensorCtor = module.Tensor
+  const TensorCtor = module.Tensor as new (
+    type: string,
+    data: ArrayLike<number>,
+    dims: ReadonlyArray<number>,
+  ) => NativeTensor
   return {
     createMs,
     threads,
