@@ -1,6 +1,21 @@
 import { describe, expect, it } from 'vitest'
 import * as T from '@backfold/tensor'
-import { add, exp, matmul, mul, reshape, type Tensor } from '@backfold/ops'
+import {
+  add,
+  astype,
+  clip,
+  exp,
+  expm1,
+  log1p,
+  matmul,
+  maximum,
+  mul,
+  relu,
+  reshape,
+  softplus,
+  where,
+  type Tensor,
+} from '@backfold/ops'
 import { runOnOrt } from './helpers'
 
 /** Elementwise closeness against values computed here from the formula. */
@@ -75,5 +90,37 @@ describe('ONNX lowerings run in onnxruntime-node', () => {
     expectClose(e!, [1, 2, 3].map(Math.exp), [3], 1e-6)
     expect(s!.dtype).toBe('float32')
     expectClose(s!, [1.5, 2.25, 3.125], [3], 0)
+  })
+})
+
+describe('lowerings that ONNX has no single operator for keep eager accuracy and special values', () => {
+  const xs = [1e-10, -1e-7, 3e-4, 0.3, -0.49, 0.6, -20, 30, 1e-30]
+  it('log1p and expm1 (Kahan forms) and softplus within a few float64 ulps of Math.log1p / Math.expm1', () => {
+    const x = T.tensor(xs, 'float64')
+    const [l, e, s] = runOnOrt((v) => [log1p(v), expm1(v), softplus(v)], x)
+    xs.forEach((v, i) => {
+      if (v <= -1) expect(l!.data[i]).toBeNaN()
+      else expect(Math.abs(l!.data[i]! - Math.log1p(v))).toBeLessThanOrEqual(4e-16 * Math.abs(Math.log1p(v)))
+      expect(Math.abs(e!.data[i]! - Math.expm1(v))).toBeLessThanOrEqual(4e-16 * Math.abs(Math.expm1(v)))
+      const sp = Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v)))
+      expect(Math.abs(s!.data[i]! - sp)).toBeLessThanOrEqual(4e-16 * sp)
+    })
+  })
+
+  it('NaN, infinities and saturation as backfold defines them (maximum, relu, clip, astype to int32, where)', () => {
+    const x = T.tensor([NaN, 1, -2, Infinity, -Infinity, 0.5, 3e9, -3e9])
+    const y = T.tensor([1, NaN, -3, 2, 5, NaN, 0, 0])
+    const [mx, r, c, i32, w] = runOnOrt(
+      (a, b) => [maximum(a, b), relu(a), clip(a, -1, 1), astype(a, 'int32'), where(a, b, 7)],
+      x,
+      y,
+    )
+    expect(Array.from(mx!.data)).toEqual([NaN, NaN, -2, Infinity, 5, NaN, 3e9, 0])
+    expect(Array.from(r!.data)).toEqual([NaN, 1, 0, Infinity, 0, 0.5, 3e9, 0])
+    expect(Array.from(c!.data)).toEqual([NaN, 1, -1, 1, -1, 0.5, 1, -1])
+    // Truncation toward zero, NaN to 0, saturation at the int32 range (ONNX's Cast leaves these undefined).
+    expect(Array.from(i32!.data)).toEqual([0, 1, -2, 2147483647, -2147483648, 0, 2147483647, -2147483648])
+    // NaN in cond counts as true.
+    expect(Array.from(w!.data)).toEqual([1, NaN, -3, 2, 5, NaN, 0, 0])
   })
 })
