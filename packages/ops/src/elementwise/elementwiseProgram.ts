@@ -167,21 +167,26 @@ export const elementwiseProgramOp = defineOp<
 
 /**
  * A program's ONNX nodes: each instruction through its op's own lowering, in the output's dtype
- * (a step rounds to it, where the wasm kernel rounds once at the end). `matmulEpilogue` uses it too.
+ * (a step rounds to it, where the wasm kernel rounds once at the end); `reduce` lowers the row
+ * reductions of a reduction program. `matmulEpilogue` and `reductionProgram` use it too.
  * @internal
  */
 export const programOnnx = (
   b: OnnxBuilder,
-  program: T.ElementwiseProgram,
+  program: T.ElementwiseProgram | T.ReductionProgram,
   xs: ReadonlyArray<string>,
   inputs: ReadonlyArray<Aval>,
   output: Aval,
+  reduce?: (x: string, op: T.RowReduceOp) => string,
 ): string => {
   const values = xs.map((x, i) => b.cast(x, inputs[i]!.dtype, output.dtype))
   const aval = { shape: output.shape, dtype: output.dtype }
   for (const step of program.instructions) {
     if (step.kind === 'constant') values.push(b.scalar(step.value, output.dtype))
-    else if (step.kind === 'unary') {
+    else if (step.kind === 'reduce') {
+      if (reduce === undefined) return b.unsupported('a reduction step outside a reduction program')
+      values.push(reduce(values[step.x]!, step.op))
+    } else if (step.kind === 'unary') {
       const rule = programUnaryOps[step.op].onnx
       if (rule === undefined) return b.unsupported(`its step ${step.op} has no ONNX lowering yet`)
       values.push(rule(b, [values[step.x]!], undefined, { inputs: [aval], output: aval }))

@@ -27,7 +27,7 @@ const rows: ReadonlyArray<GradRow> = [
 /**
  * Ops whose rows must run on ONNX Runtime in float32 (the lowerings of this branch; the shape,
  * indexing, sort, attention, random and trigonometric families are written elsewhere and may still
- * fall back). `reductionProgram` never lowers (a fused op; see its rule).
+ * fall back).
  */
 const MUST_RUN = new Set([
   'add',
