@@ -10,14 +10,30 @@ export default defineConfig({
     alias: [
       { find: /^@backfold\/nn\/node$/, replacement: src('./packages/nn/src/node/index.ts') },
       { find: /^@backfold\/tensor$/, replacement: src('./packages/tensor/src/index.ts') },
+      { find: /^@backfold\/ops\/onnx$/, replacement: src('./packages/ops/src/onnx.ts') },
       { find: /^@backfold\/ops$/, replacement: src('./packages/ops/src/index.ts') },
       { find: /^@backfold\/nn$/, replacement: src('./packages/nn/src/index.ts') },
     ],
   },
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
-    exclude: ['**/node_modules/**', '**/dist/**', 'test/browser/**'],
     testTimeout: 60_000,
-    pool: 'threads',
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
+          exclude: ['**/node_modules/**', '**/dist/**', 'test/browser/**', 'packages/*/test/ort/**'],
+          pool: 'threads',
+        },
+      },
+      {
+        // jit's ONNX Runtime executor. onnxruntime-node's native module registers in one thread per
+        // process (a second worker thread loading it fails), and packages/nn/test/onnx.test.ts already
+        // loads it in a thread of the 'unit' project: these files each get a child process instead.
+        extends: true,
+        test: { name: 'ort', include: ['packages/*/test/ort/**/*.test.ts'], pool: 'forks' },
+      },
+    ],
   },
 })

@@ -58,6 +58,8 @@ try {
 
     check(!text.includes('workspace:'), `${label}: no workspace: range in the packed package.json`)
     for (const [dep, range] of Object.entries(source.peerDependencies ?? {})) {
+      // Only the sibling packages have workspace ranges (onnxruntime-node is an optional npm peer).
+      if (!dep.startsWith('@backfold/')) continue
       const sibling = JSON.parse(
         readFileSync(join(root, 'packages', dep.replace('@backfold/', ''), 'package.json'), 'utf8'),
       )

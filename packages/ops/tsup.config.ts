@@ -1,5 +1,5 @@
 import { defineConfig, packageConfig } from '../../tsup.base'
 
 export default defineConfig(
-  packageConfig(new URL('./package.json', import.meta.url), { index: 'src/index.ts' }),
+  packageConfig(new URL('./package.json', import.meta.url), { index: 'src/index.ts', onnx: 'src/onnx.ts' }),
 )

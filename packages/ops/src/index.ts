@@ -63,6 +63,15 @@ export { fuseEpilogues } from './staging/epilogue'
 export { lastUses, planBuffers, type BufferPlan, type PlanRules } from './staging/plan'
 export { compileResident, type Executable, type ExecutableStats } from './staging/executable'
 export { jit, type JitOptions, type JitStats, type Jitted } from './staging/jit'
+export {
+  setDefaultExecutor,
+  getDefaultExecutor,
+  executorStatus,
+  type Executor,
+  type ExecutorStatus,
+  type JitExecutorStatus,
+} from './staging/onnx/executor'
+export { setOnnxRuntimeLoader, type OnnxRuntimeLoader, type OnnxRuntimeModule } from './staging/onnx/runtime'
 export { batchElementwise, batchAtFront, batchSize, moveAxis } from './core/batching'
 export { sameAsInput, broadcastAval } from './core/abstract'
 export { zeroCotangents } from './core/zeroCotangents'

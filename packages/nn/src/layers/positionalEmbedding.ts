@@ -8,7 +8,7 @@ import type { Initializer } from '../init/initializer'
 import { computeFans } from '../init/initializer'
 import { normal } from '../init/random'
 import * as F from '../config/fields'
-import { DataType } from '../onnx/messages'
+import { DataType } from '@backfold/ops/onnx'
 import { intAttribute } from '../onnx/graph'
 import {
   badShape,

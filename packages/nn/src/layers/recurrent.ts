@@ -16,7 +16,7 @@ import * as F from '../config/fields'
 import type { OnnxEmitContext, OnnxValue } from '../onnx/context'
 import type { OnnxError } from '../onnx/error'
 import { intAttribute, intsAttribute } from '../onnx/graph'
-import { DataType } from '../onnx/messages'
+import { DataType } from '@backfold/ops/onnx'
 import { badShape, checkLayerOptions, configOf, fail, notPositiveInteger, paramDType } from './common'
 import type { LayerKind } from './define'
 

@@ -12,7 +12,7 @@ import type { Tensor } from '@backfold/tensor'
 import type { LayerConfig } from '../layer'
 import { onnxError, type OnnxError } from './error'
 import type { GraphBuilder } from './graph'
-import type { AttributeProto } from './messages'
+import type { AttributeProto } from '@backfold/ops/onnx'
 
 /** A per-example dimension: a size, a symbolic name (`'L'`), or `null` when unknown until run time. @since 0.2.0 */
 export type OnnxDim = number | string | null

@@ -3,7 +3,13 @@
  * messages of `./messages`. Internal to the exporter.
  */
 import type { Tensor } from '@backfold/tensor'
-import { AttributeType, DataType, type AttributeProto, type NodeProto, type TensorProto } from './messages'
+import {
+  AttributeType,
+  DataType,
+  type AttributeProto,
+  type NodeProto,
+  type TensorProto,
+} from '@backfold/ops/onnx'
 
 /** An INT attribute. */
 export const intAttribute = (name: string, i: number): AttributeProto => ({

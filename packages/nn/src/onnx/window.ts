@@ -6,7 +6,7 @@
  */
 import type { OnnxDim } from './context'
 import { intsAttribute, stringAttribute } from './graph'
-import type { AttributeProto } from './messages'
+import type { AttributeProto } from '@backfold/ops/onnx'
 
 export const PROBE_SIZE = 4096
 

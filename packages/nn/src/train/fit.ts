@@ -78,6 +78,10 @@ export const FIT_OPTION_SPECS = {
   history: { expected: 'an array of epoch records', check: Array.isArray },
   stopOnNaN: boolean,
   jit: boolean,
+  executor: {
+    expected: "'wasm' or 'onnxruntime'",
+    check: (v: unknown) => v === 'wasm' || v === 'onnxruntime',
+  },
 }
 const FIT_OPTIONS = optionSchema(FIT_OPTION_SPECS)
 
@@ -190,6 +194,7 @@ export function* fitLoop<P, S, O>(op: string, options: FitLoopOptions<P, S, O>):
     optimizer,
     ...(options.regularizer === undefined ? {} : { regularizer: options.regularizer }),
     ...(options.jit === undefined ? {} : { jit: options.jit }),
+    ...(options.executor === undefined ? {} : { executor: options.executor }),
   })
   const evaluateOptions = {
     loss: options.loss,

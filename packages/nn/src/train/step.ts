@@ -29,6 +29,13 @@ export interface TrainStepOptions<P, S, O> {
    * float rounding, not bitwise (a fused chain rounds once).
    */
   readonly jit?: boolean
+  /**
+   * Where the staged step runs (with `jit`): `'wasm'` or `'onnxruntime'` (ONNX Runtime's native
+   * kernels, in Node with onnxruntime-node installed; a step it cannot run falls back to wasm, and
+   * `O.executorStatus` says why). Default: `O.getDefaultExecutor()`.
+   * @since 0.2.0
+   */
+  readonly executor?: O.Executor
 }
 
 /** Numbers measured by one step on its batch. @since 0.1.0 */
@@ -96,6 +103,10 @@ const TRAIN_STEP_OPTIONS = optionSchema({
   optimizer: option.required(option.anything),
   regularizer: option.function,
   jit: option.boolean,
+  executor: {
+    expected: "'wasm' or 'onnxruntime'",
+    check: (v: unknown) => v === 'wasm' || v === 'onnxruntime',
+  },
 })
 
 /**
@@ -195,7 +206,10 @@ export const makeTrainStep = <P, S, O>(options: TrainStepOptions<P, S, O>): Stag
     const [nextParams, nextOptState] = applyGradients(optimizer, grads, optState, params)
     return { value, output: aux.output, params: nextParams, state: aux.state, optState: nextOptState }
   }
-  const staged = options.jit === false ? undefined : O.jit(trainStep)
+  const staged =
+    options.jit === false
+      ? undefined
+      : O.jit(trainStep, options.executor === undefined ? {} : { executor: options.executor })
   const run = staged ?? trainStep
   const step: TrainStep<P, S, O> = (params, state, optState, batch, key) => {
     const result = run(

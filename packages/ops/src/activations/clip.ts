@@ -30,6 +30,12 @@ export const clipOp = defineOp<'clip', [Tensor], ClipParams>({
   },
   vjp: (ct, [x], _y, { lo, hi }) => [where(mul(greaterEqual(x, lo), lessEqual(x, hi)), ct, 0)],
   batch: batchElementwise,
+  // max then min, as forward (Clip would need bounds of x's dtype; an infinite bound is skipped).
+  onnx: (b, [x], { lo, hi }, { inputs: [ax], output }) => {
+    const v = b.cast(x, ax.dtype, output.dtype)
+    const floored = lo === -Infinity ? v : b.node('Max', [v, b.scalar(lo, output.dtype)])
+    return hi === Infinity ? floored : b.node('Min', [floored, b.scalar(hi, output.dtype)])
+  },
 })
 
 /**

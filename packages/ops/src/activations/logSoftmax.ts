@@ -21,6 +21,8 @@ export const logSoftmaxOp = defineOp<'logSoftmax', [Tensor], SoftmaxParams>({
   // eʸ is the softmax of x, recovered from the output rather than recomputed from x.
   vjp: (ct, _xs, y, { axis }) => [sub(ct, mul(exp(y), sum(ct, { axis, keepDims: true })))],
   batch: batchAlongAxis,
+  onnx: (b, [x], { axis }, { inputs: [ax], output }) =>
+    b.node('LogSoftmax', [b.cast(x, ax.dtype, output.dtype)], { axis }),
 })
 
 /**

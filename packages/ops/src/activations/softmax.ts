@@ -54,6 +54,9 @@ export const softmaxOp = defineOp<'softmax', [Tensor], SoftmaxParams>({
   // The Jacobian diag(y) − y yᵀ applied without forming it.
   vjp: (ct, _xs, y, { axis }) => [mul(y, sub(ct, sum(mul(ct, y), { axis, keepDims: true })))],
   batch: batchAlongAxis,
+  // Softmax (opset 13) normalises one axis; a size-0 axis gives zeros (its output is empty anyway).
+  onnx: (b, [x], { axis }, { inputs: [ax], output }) =>
+    b.node('Softmax', [b.cast(x, ax.dtype, output.dtype)], { axis }),
 })
 
 /**

@@ -7,6 +7,7 @@ import { unbroadcast } from '../core/unbroadcast'
 import { neg } from '../elementwise/neg'
 import { mul } from './mul'
 import { operands } from '../internal/operands'
+import { realBinaryOnnx } from '../staging/onnx/rules'
 
 /** The `div` op. @since 0.1.0 */
 export const divOp = defineOp<'div', [Tensor, Tensor]>({
@@ -18,6 +19,7 @@ export const divOp = defineOp<'div', [Tensor, Tensor]>({
     needed[1] ? unbroadcast(neg(mul(ct, div(y, b))), b.shape) : undefined,
   ],
   batch: batchElementwise,
+  onnx: realBinaryOnnx('Div'),
 })
 
 /**

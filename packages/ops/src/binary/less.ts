@@ -5,6 +5,7 @@ import { applyOp, defineOp } from '../core/op'
 import { batchElementwise } from '../core/batching'
 import { zeroCotangents } from '../core/zeroCotangents'
 import { operands } from '../internal/operands'
+import { compareOnnx } from '../staging/onnx/rules'
 
 /** The `less` op. @since 0.1.0 */
 export const lessOp = defineOp<'less', [Tensor, Tensor]>({
@@ -13,6 +14,7 @@ export const lessOp = defineOp<'less', [Tensor, Tensor]>({
   abstract: ([a, b]) => T.binaryOutput('less', a, b),
   vjp: zeroCotangents,
   batch: batchElementwise,
+  onnx: compareOnnx('Less'),
 })
 
 /**

@@ -10,6 +10,7 @@ import { less } from './less'
 import { mul } from './mul'
 import { where } from './where'
 import { operands } from '../internal/operands'
+import { binaryOnnx } from '../staging/onnx/rules'
 
 /** The `minimum` op. @since 0.1.0 */
 export const minimumOp = defineOp<'minimum', [Tensor, Tensor]>({
@@ -25,6 +26,7 @@ export const minimumOp = defineOp<'minimum', [Tensor, Tensor]>({
     ]
   },
   batch: batchElementwise,
+  onnx: binaryOnnx('Min'),
 })
 
 /**

@@ -5,6 +5,7 @@ import { applyOp, defineOp } from '../core/op'
 import { batchElementwise } from '../core/batching'
 import { zeroCotangents } from '../core/zeroCotangents'
 import { operands } from '../internal/operands'
+import { compareOnnx } from '../staging/onnx/rules'
 
 /** The `notEqual` op. @since 0.1.0 */
 export const notEqualOp = defineOp<'notEqual', [Tensor, Tensor]>({
@@ -13,6 +14,7 @@ export const notEqualOp = defineOp<'notEqual', [Tensor, Tensor]>({
   abstract: ([a, b]) => T.binaryOutput('notEqual', a, b),
   vjp: zeroCotangents,
   batch: batchElementwise,
+  onnx: compareOnnx('Equal', true),
 })
 
 /**

@@ -11,6 +11,7 @@ import { mul } from './mul'
 import { sub } from './sub'
 import { where } from './where'
 import { operands } from '../internal/operands'
+import { realBinaryOnnx } from '../staging/onnx/rules'
 
 /** The `pow` op. @since 0.1.0 */
 export const powOp = defineOp<'pow', [Tensor, Tensor]>({
@@ -38,6 +39,7 @@ export const powOp = defineOp<'pow', [Tensor, Tensor]>({
     ]
   },
   batch: batchElementwise,
+  onnx: realBinaryOnnx('Pow'),
 })
 
 /**

@@ -6,6 +6,7 @@ import { batchElementwise } from '../core/batching'
 import { unbroadcast } from '../core/unbroadcast'
 import { neg } from '../elementwise/neg'
 import { operands } from '../internal/operands'
+import { binaryOnnx } from '../staging/onnx/rules'
 
 /** The `sub` op. @since 0.1.0 */
 export const subOp = defineOp<'sub', [Tensor, Tensor]>({
@@ -17,6 +18,7 @@ export const subOp = defineOp<'sub', [Tensor, Tensor]>({
     needed[1] ? unbroadcast(neg(ct), b.shape) : undefined,
   ],
   batch: batchElementwise,
+  onnx: binaryOnnx('Sub'),
 })
 
 /**

@@ -17,6 +17,13 @@ export const whereOp = defineOp<'where', [Tensor, Tensor, Tensor]>({
     needed[2] ? unbroadcast(where(cond, 0, ct), b.shape) : undefined,
   ],
   batch: batchElementwise,
+  // NaN in cond counts as true, as Cast to bool makes it.
+  onnx: (b, [c, x, y], _p, { inputs: [ac, ax, ay], output }) =>
+    b.node('Where', [
+      b.cast(c, ac.dtype, 'bool'),
+      b.cast(x, ax.dtype, output.dtype),
+      b.cast(y, ay.dtype, output.dtype),
+    ]),
 })
 
 /**

@@ -10,6 +10,7 @@ import { checkOptions } from '../core/options'
 import { CONV2D_OPTIONS, avalOf } from '../internal/poolOptions'
 import { conv2dBackwardFilter } from './conv2dBackwardFilter'
 import { conv2dBackwardInput } from './conv2dBackwardInput'
+import { conv2dOnnx } from '../staging/onnx/conv'
 
 /** The conv2d op; its parameters are the normalised geometry (explicit padding, pairs). @since 0.1.0 */
 export const conv2dOp = defineOp<'conv2d', [Tensor, Tensor], Conv2dSpec>({
@@ -48,6 +49,7 @@ export const conv2dOp = defineOp<'conv2d', [Tensor, Tensor], Conv2dSpec>({
     const y = matmul(reshape(filters, [size, 1, outputs, -1]), columns)
     return [reshape(y, [size, images.shape[1]!, outputs, height, width]), 0]
   },
+  onnx: conv2dOnnx,
   abstract: ([x, w], p) => avalOf(T.conv2dPlan(x, w, p)),
 })
 

@@ -10,6 +10,7 @@ import { checkOptions } from '../core/options'
 import { CONV2D_OPTIONS, avalOf, convGeometry } from '../internal/poolOptions'
 import { conv2d } from './conv2d'
 import { conv2dBackwardInput } from './conv2dBackwardInput'
+import { conv2dBackwardFilterOnnx } from '../staging/onnx/conv'
 
 /** Parameters of the backward-filter op: the normalised geometry and the shape of conv2d's weights. @since 0.1.0 */
 export interface Conv2dBackwardFilterParams extends Conv2dSpec {
@@ -67,6 +68,7 @@ export const conv2dBackwardFilterOp = defineOp<
     const filters = matmul(flat(gradients), flat(columns), { transposeB: true })
     return [reshape(filters, [size, outputs, p.wShape[1]!, kernel[0], kernel[1]]), 0]
   },
+  onnx: conv2dBackwardFilterOnnx,
   abstract: ([x, dy], p) => avalOf(T.conv2dBackwardFilterPlan(x, dy, p.wShape, p)),
 })
 

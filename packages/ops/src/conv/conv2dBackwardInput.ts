@@ -10,6 +10,7 @@ import { checkOptions } from '../core/options'
 import { CONV2D_OPTIONS, avalOf, convGeometry } from '../internal/poolOptions'
 import { conv2d } from './conv2d'
 import { conv2dBackwardFilter } from './conv2dBackwardFilter'
+import { conv2dBackwardInputOnnx } from '../staging/onnx/conv'
 
 /** Parameters of the backward-input op: the normalised geometry and the shape of conv2d's input. @since 0.1.0 */
 export interface Conv2dBackwardInputParams extends Conv2dSpec {
@@ -69,6 +70,7 @@ export const conv2dBackwardInputOp = defineOp<
     )
     return [x, 0]
   },
+  onnx: conv2dBackwardInputOnnx,
   abstract: ([dy, w], p) => avalOf(T.conv2dBackwardInputPlan(dy, w, p.xShape, p)),
 })
 

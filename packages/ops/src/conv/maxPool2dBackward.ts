@@ -1,14 +1,15 @@
 // dx = route(dy, argmax windows of x), linear in dy ; d̄y = maxPool2dSelect(ct, x), x̄ = 0 (piecewise constant in x)
 import * as T from '@backfold/tensor'
 import type { Pool2dOptions, Pool2dSpec, Tensor } from '@backfold/tensor'
-import { applyOp, defineOp, type Op } from '../core/op'
+import { applyOp, defineOp, type LoweredOp } from '../core/op'
 import { batchPooling, foldExamples } from '../internal/foldBatch'
 import { maxPool2dSelectOp } from './maxPool2dSelect'
 import { checkOptions } from '../core/options'
 import { POOL2D_OPTIONS, avalOf, poolOptions } from '../internal/poolOptions'
+import { maxPool2dBackwardOnnx } from '../staging/onnx/conv'
 
 /** The maxPool2dBackward op. @since 0.1.0 */
-export const maxPool2dBackwardOp: Op<'maxPool2dBackward', [Tensor, Tensor], Pool2dSpec> = defineOp<
+export const maxPool2dBackwardOp: LoweredOp<'maxPool2dBackward', [Tensor, Tensor], Pool2dSpec> = defineOp<
   'maxPool2dBackward',
   [Tensor, Tensor],
   Pool2dSpec
@@ -25,6 +26,7 @@ export const maxPool2dBackwardOp: Op<'maxPool2dBackward', [Tensor, Tensor], Pool
     batchPooling(xs, axes, ([dy, x], fold) =>
       self([foldExamples(dy, axes[0], fold), foldExamples(x, axes[1], fold)], p),
     ),
+  onnx: (b, [dy, x], p, { inputs: [ady], output }) => maxPool2dBackwardOnnx(b, dy, x, p, ady, output),
   abstract: ([dy, x], p) => avalOf(T.maxPool2dBackwardPlan(dy, x, poolOptions(p))),
 })
 

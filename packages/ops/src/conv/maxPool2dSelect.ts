@@ -1,14 +1,15 @@
 // y = src read at each window's first maximum of x, linear in src ; s̄rc = maxPool2dBackward(ct, x), x̄ = 0
 import * as T from '@backfold/tensor'
 import type { Pool2dOptions, Pool2dSpec, Tensor } from '@backfold/tensor'
-import { applyOp, defineOp, type Op } from '../core/op'
+import { applyOp, defineOp, type LoweredOp } from '../core/op'
 import { batchPooling, foldExamples } from '../internal/foldBatch'
 import { maxPool2dBackwardOp } from './maxPool2dBackward'
 import { checkOptions } from '../core/options'
 import { POOL2D_OPTIONS, avalOf, poolOptions } from '../internal/poolOptions'
+import { maxPool2dSelectOnnx } from '../staging/onnx/conv'
 
 /** The maxPool2dSelect op. @since 0.1.0 */
-export const maxPool2dSelectOp: Op<'maxPool2dSelect', [Tensor, Tensor], Pool2dSpec> = defineOp<
+export const maxPool2dSelectOp: LoweredOp<'maxPool2dSelect', [Tensor, Tensor], Pool2dSpec> = defineOp<
   'maxPool2dSelect',
   [Tensor, Tensor],
   Pool2dSpec
@@ -24,6 +25,7 @@ export const maxPool2dSelectOp: Op<'maxPool2dSelect', [Tensor, Tensor], Pool2dSp
     batchPooling(xs, axes, ([src, x], fold) =>
       self([foldExamples(src, axes[0], fold), foldExamples(x, axes[1], fold)], p),
     ),
+  onnx: (b, [src, x], p, { inputs: [asrc], output }) => maxPool2dSelectOnnx(b, src, x, p, asrc, output),
   abstract: ([src, x], p) => avalOf(T.maxPool2dSelectPlan(src, x, poolOptions(p))),
 })
 

@@ -5,6 +5,7 @@ import { applyOp, defineOp } from '../core/op'
 import { batchElementwise } from '../core/batching'
 import { mul } from '../binary/mul'
 import { sign } from './sign'
+import { unaryOnnx } from '../staging/onnx/rules'
 
 /** The `abs` op. @since 0.1.0 */
 export const absOp = defineOp<'abs', [Tensor]>({
@@ -13,6 +14,7 @@ export const absOp = defineOp<'abs', [Tensor]>({
   abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('abs', x.dtype) }),
   vjp: (ct, [x]) => [mul(ct, sign(x))],
   batch: batchElementwise,
+  onnx: unaryOnnx('Abs'),
 })
 
 /**

@@ -4,6 +4,7 @@ import type { DType, Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
 import { batchElementwise } from '../core/batching'
 import { zeroCotangents } from '../core/zeroCotangents'
+import { castOnnx } from '../staging/onnx/rules'
 
 /** Parameters of the `astype` op: the target dtype. @since 0.1.0 */
 export interface AstypeParams {
@@ -17,6 +18,7 @@ export const astypeOp = defineOp<'astype', [Tensor], AstypeParams>({
   abstract: ([x], p) => T.astypeOutput(x, p.dtype),
   vjp: (ct, xs, _y, p) => (p.dtype === 'int32' ? zeroCotangents(ct, xs) : [astype(ct, xs[0].dtype)]),
   batch: batchElementwise,
+  onnx: (b, [x], _p, { inputs: [ax], output }) => castOnnx(b, x, ax.dtype, output.dtype),
 })
 
 /**

@@ -6,6 +6,7 @@ import { batchElementwise } from '../core/batching'
 import { mul } from '../binary/mul'
 import { neg } from './neg'
 import { sin } from './sin'
+import { unaryOnnx } from '../staging/onnx/rules'
 
 /** The `cos` op. @since 0.1.0 */
 export const cosOp = defineOp<'cos', [Tensor]>({
@@ -14,6 +15,7 @@ export const cosOp = defineOp<'cos', [Tensor]>({
   abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('cos', x.dtype) }),
   vjp: (ct, [x]) => [neg(mul(ct, sin(x)))],
   batch: batchElementwise,
+  onnx: unaryOnnx('Cos'),
 })
 
 /**

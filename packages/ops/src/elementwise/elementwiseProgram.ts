@@ -2,7 +2,8 @@
 // x̄ᵢ = the chain's pullback: the chain rebuilt with its ops, each step's own VJP applied in reverse
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
-import { applyOp, defineOp, type Op } from '../core/op'
+import { applyOp, defineOp, type Aval, type Op } from '../core/op'
+import type { OnnxBuilder } from '../staging/onnx/builder'
 import { batchElementwise } from '../core/batching'
 import { add, addOp } from '../binary/add'
 import { subOp } from '../binary/sub'
@@ -161,7 +162,44 @@ export const elementwiseProgramOp = defineOp<
   vjp: (ct, xs, _y, p, needed) => programVjp(ct, xs, p.program, needed),
   batch: batchElementwise,
   formatParams: (p) => T.programText(p.program),
+  onnx: (b, xs, p, { inputs, output }) => programOnnx(b, p.program, xs, inputs, output),
 })
+
+/**
+ * A program's ONNX nodes: each instruction through its op's own lowering, in the output's dtype
+ * (a step rounds to it, where the wasm kernel rounds once at the end); `reduce` lowers the row
+ * reductions of a reduction program. `matmulEpilogue` and `reductionProgram` use it too.
+ * @internal
+ */
+export const programOnnx = (
+  b: OnnxBuilder,
+  program: T.ElementwiseProgram | T.ReductionProgram,
+  xs: ReadonlyArray<string>,
+  inputs: ReadonlyArray<Aval>,
+  output: Aval,
+  reduce?: (x: string, op: T.RowReduceOp) => string,
+): string => {
+  const values = xs.map((x, i) => b.cast(x, inputs[i]!.dtype, output.dtype))
+  const aval = { shape: output.shape, dtype: output.dtype }
+  for (const step of program.instructions) {
+    if (step.kind === 'constant') values.push(b.scalar(step.value, output.dtype))
+    else if (step.kind === 'reduce') {
+      if (reduce === undefined) return b.unsupported('a reduction step outside a reduction program')
+      values.push(reduce(values[step.x]!, step.op))
+    } else if (step.kind === 'unary') {
+      const rule = programUnaryOps[step.op].onnx
+      if (rule === undefined) return b.unsupported(`its step ${step.op} has no ONNX lowering yet`)
+      values.push(rule(b, [values[step.x]!], undefined, { inputs: [aval], output: aval }))
+    } else {
+      const rule = programBinaryOps[step.op].onnx
+      if (rule === undefined) return b.unsupported(`its step ${step.op} has no ONNX lowering yet`)
+      values.push(
+        rule(b, [values[step.a]!, values[step.b]!], undefined, { inputs: [aval, aval], output: aval }),
+      )
+    }
+  }
+  return values[values.length - 1]!
+}
 
 /**
  * Runs a straight-line chain of elementwise ops (see `ElementwiseProgram` in `@backfold/tensor`) as

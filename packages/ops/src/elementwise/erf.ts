@@ -7,6 +7,7 @@ import { mul } from '../binary/mul'
 import { exp } from './exp'
 import { neg } from './neg'
 import { square } from './square'
+import { unaryOnnx } from '../staging/onnx/rules'
 
 const TWO_OVER_SQRT_PI = 2 / Math.sqrt(Math.PI)
 
@@ -17,6 +18,7 @@ export const erfOp = defineOp<'erf', [Tensor]>({
   abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('erf', x.dtype) }),
   vjp: (ct, [x]) => [mul(ct, mul(exp(neg(square(x))), TWO_OVER_SQRT_PI))],
   batch: batchElementwise,
+  onnx: unaryOnnx('Erf'),
 })
 
 /**

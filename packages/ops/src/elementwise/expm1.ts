@@ -5,6 +5,7 @@ import { applyOp, defineOp } from '../core/op'
 import { batchElementwise } from '../core/batching'
 import { add } from '../binary/add'
 import { mul } from '../binary/mul'
+import { expm1Onnx } from '../staging/onnx/rules'
 
 /** The `expm1` op. @since 0.1.0 */
 export const expm1Op = defineOp<'expm1', [Tensor]>({
@@ -13,6 +14,8 @@ export const expm1Op = defineOp<'expm1', [Tensor]>({
   abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('expm1', x.dtype) }),
   vjp: (ct, _xs, y) => [mul(ct, add(y, 1))],
   batch: batchElementwise,
+  onnx: (b, [x], _p, { inputs: [ax], output }) =>
+    expm1Onnx(b, b.cast(x, ax.dtype, output.dtype), output.dtype),
 })
 
 /**

@@ -4,6 +4,7 @@ import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
 import { batchElementwise } from '../core/batching'
 import { div } from '../binary/div'
+import { unaryOnnx } from '../staging/onnx/rules'
 
 /** The `log` op. @since 0.1.0 */
 export const logOp = defineOp<'log', [Tensor]>({
@@ -12,6 +13,7 @@ export const logOp = defineOp<'log', [Tensor]>({
   abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('log', x.dtype) }),
   vjp: (ct, [x]) => [div(ct, x)],
   batch: batchElementwise,
+  onnx: unaryOnnx('Log'),
 })
 
 /**

@@ -5,6 +5,7 @@ import { applyOp, defineOp } from '../core/op'
 import { batchElementwise } from '../core/batching'
 import { add } from '../binary/add'
 import { div } from '../binary/div'
+import { log1pOnnx } from '../staging/onnx/rules'
 
 /** The `log1p` op. @since 0.1.0 */
 export const log1pOp = defineOp<'log1p', [Tensor]>({
@@ -13,6 +14,8 @@ export const log1pOp = defineOp<'log1p', [Tensor]>({
   abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('log1p', x.dtype) }),
   vjp: (ct, [x]) => [div(ct, add(x, 1))],
   batch: batchElementwise,
+  onnx: (b, [x], _p, { inputs: [ax], output }) =>
+    log1pOnnx(b, b.cast(x, ax.dtype, output.dtype), output.dtype),
 })
 
 /**

@@ -3,6 +3,7 @@ import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp } from '../core/op'
 import { batchElementwise } from '../core/batching'
+import { unaryOnnx } from '../staging/onnx/rules'
 
 /** The `neg` op. @since 0.1.0 */
 export const negOp = defineOp<'neg', [Tensor]>({
@@ -11,6 +12,7 @@ export const negOp = defineOp<'neg', [Tensor]>({
   abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('neg', x.dtype) }),
   vjp: (ct) => [neg(ct)],
   batch: batchElementwise,
+  onnx: unaryOnnx('Neg'),
 })
 
 /**

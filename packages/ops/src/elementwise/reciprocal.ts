@@ -6,6 +6,7 @@ import { batchElementwise } from '../core/batching'
 import { mul } from '../binary/mul'
 import { neg } from './neg'
 import { square } from './square'
+import { unaryOnnx } from '../staging/onnx/rules'
 
 /** The `reciprocal` op. @since 0.1.0 */
 export const reciprocalOp = defineOp<'reciprocal', [Tensor]>({
@@ -14,6 +15,7 @@ export const reciprocalOp = defineOp<'reciprocal', [Tensor]>({
   abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('reciprocal', x.dtype) }),
   vjp: (ct, _xs, y) => [neg(mul(ct, square(y)))],
   batch: batchElementwise,
+  onnx: unaryOnnx('Reciprocal'),
 })
 
 /**

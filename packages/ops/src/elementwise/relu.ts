@@ -12,6 +12,9 @@ export const reluOp = defineOp<'relu', [Tensor]>({
   abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('relu', x.dtype) }),
   vjp: (ct, [x]) => [reluGrad(ct, x)],
   batch: batchElementwise,
+  // ONNX Relu has no int32 kernel in ORT: max(x, 0) there.
+  onnx: (b, [x], _p, { output }) =>
+    output.dtype === 'int32' ? b.node('Max', [x, b.scalar(0, 'int32')]) : b.node('Relu', [x]),
 })
 
 /**

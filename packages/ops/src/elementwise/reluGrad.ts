@@ -47,6 +47,9 @@ export const reluGradOp = defineOp<'reluGrad', [Tensor, Tensor]>({
     if (yAxis !== undefined) return [self([repeatAlong(ct, yAxis, y.shape), y], p), yAxis]
     throw new T.TraceError('reluGrad', 'the batching rule ran with no mapped operand (a bug in backfold)')
   },
+  // A select, as forward: ct where y > 0, else 0.
+  onnx: (b, [ct, y], _p, { inputs: [, ay], output }) =>
+    b.node('Where', [b.node('Greater', [y, b.scalar(0, ay.dtype)]), ct, b.scalar(0, output.dtype)]),
 })
 
 /**

@@ -13,6 +13,8 @@ export const rsqrtOp = defineOp<'rsqrt', [Tensor]>({
   abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('rsqrt', x.dtype) }),
   vjp: (ct, _xs, y) => [mul(mul(ct, -0.5), mul(y, square(y)))],
   batch: batchElementwise,
+  onnx: (b, [x], _p, { inputs: [ax], output }) =>
+    b.node('Reciprocal', [b.node('Sqrt', [b.cast(x, ax.dtype, output.dtype)])]),
 })
 
 /**

@@ -5,6 +5,7 @@ import { applyOp, defineOp } from '../core/op'
 import { batchElementwise } from '../core/batching'
 import { mul } from '../binary/mul'
 import { sub } from '../binary/sub'
+import { unaryOnnx } from '../staging/onnx/rules'
 
 /** The `sigmoid` op. @since 0.1.0 */
 export const sigmoidOp = defineOp<'sigmoid', [Tensor]>({
@@ -13,6 +14,7 @@ export const sigmoidOp = defineOp<'sigmoid', [Tensor]>({
   abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('sigmoid', x.dtype) }),
   vjp: (ct, _xs, y) => [mul(ct, mul(y, sub(1, y)))],
   batch: batchElementwise,
+  onnx: unaryOnnx('Sigmoid'),
 })
 
 /**

@@ -5,6 +5,7 @@ import { applyOp, defineOp } from '../core/op'
 import { batchElementwise } from '../core/batching'
 import { mul } from '../binary/mul'
 import { cos } from './cos'
+import { unaryOnnx } from '../staging/onnx/rules'
 
 /** The `sin` op. @since 0.1.0 */
 export const sinOp = defineOp<'sin', [Tensor]>({
@@ -13,6 +14,7 @@ export const sinOp = defineOp<'sin', [Tensor]>({
   abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('sin', x.dtype) }),
   vjp: (ct, [x]) => [mul(ct, cos(x))],
   batch: batchElementwise,
+  onnx: unaryOnnx('Sin'),
 })
 
 /**

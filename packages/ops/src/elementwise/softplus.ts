@@ -5,6 +5,7 @@ import { applyOp, defineOp } from '../core/op'
 import { batchElementwise } from '../core/batching'
 import { mul } from '../binary/mul'
 import { sigmoid } from './sigmoid'
+import { log1pOnnx } from '../staging/onnx/rules'
 
 /** The `softplus` op. @since 0.1.0 */
 export const softplusOp = defineOp<'softplus', [Tensor]>({
@@ -13,6 +14,12 @@ export const softplusOp = defineOp<'softplus', [Tensor]>({
   abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('softplus', x.dtype) }),
   vjp: (ct, [x]) => [mul(ct, sigmoid(x))],
   batch: batchElementwise,
+  // max(x, 0) + log(1 + exp(−|x|)), forward's stable form (ONNX has no log1p: log1p below).
+  onnx: (b, [x], _p, { inputs: [ax], output }) => {
+    const v = b.cast(x, ax.dtype, output.dtype)
+    const e = b.node('Exp', [b.node('Neg', [b.node('Abs', [v])])])
+    return b.node('Add', [b.node('Max', [v, b.scalar(0, output.dtype)]), log1pOnnx(b, e, output.dtype)])
+  },
 })
 
 /**

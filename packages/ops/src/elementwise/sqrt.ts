@@ -5,6 +5,7 @@ import { applyOp, defineOp } from '../core/op'
 import { batchElementwise } from '../core/batching'
 import { div } from '../binary/div'
 import { mul } from '../binary/mul'
+import { unaryOnnx } from '../staging/onnx/rules'
 
 /** The `sqrt` op. @since 0.1.0 */
 export const sqrtOp = defineOp<'sqrt', [Tensor]>({
@@ -13,6 +14,7 @@ export const sqrtOp = defineOp<'sqrt', [Tensor]>({
   abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('sqrt', x.dtype) }),
   vjp: (ct, _xs, y) => [div(ct, mul(y, 2))],
   batch: batchElementwise,
+  onnx: unaryOnnx('Sqrt'),
 })
 
 /**

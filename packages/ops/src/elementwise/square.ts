@@ -12,6 +12,7 @@ export const squareOp = defineOp<'square', [Tensor]>({
   abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('square', x.dtype) }),
   vjp: (ct, [x]) => [mul(ct, mul(x, 2))],
   batch: batchElementwise,
+  onnx: (b, [x]) => b.node('Mul', [x, x]),
 })
 
 /**

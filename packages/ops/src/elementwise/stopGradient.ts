@@ -12,6 +12,7 @@ export const stopGradientOp = defineOp<'stopGradient', [Tensor]>({
   abstract: sameAsInput,
   vjp: zeroCotangents,
   batch: batchElementwise,
+  onnx: (_b, [x]) => x,
 })
 
 /**

@@ -6,6 +6,7 @@ import { batchElementwise } from '../core/batching'
 import { mul } from '../binary/mul'
 import { sub } from '../binary/sub'
 import { square } from './square'
+import { unaryOnnx } from '../staging/onnx/rules'
 
 /** The `tanh` op. @since 0.1.0 */
 export const tanhOp = defineOp<'tanh', [Tensor]>({
@@ -14,6 +15,7 @@ export const tanhOp = defineOp<'tanh', [Tensor]>({
   abstract: ([x]) => ({ shape: x.shape, dtype: T.unaryDType('tanh', x.dtype) }),
   vjp: (ct, _xs, y) => [mul(ct, sub(1, square(y)))],
   batch: batchElementwise,
+  onnx: unaryOnnx('Tanh'),
 })
 
 /**

@@ -150,6 +150,13 @@ export const linearOp = defineOp<'linear', LinearInputs, LinearParams>({
     return [biasAndActivation(y, bias, p.activation), 0]
   },
   abstract: ([x, w, b], p) => linearOutput(x, w, b, p.activation),
+  // One Gemm (x wᵀ + b), then Relu: the wasm kernel's dense, as ONNX Runtime fuses it itself.
+  onnx: (g, [x, w, b], p, { inputs: [ax, aw, ab], output }) => {
+    const operands = [g.cast(x, ax.dtype, output.dtype), g.cast(w, aw.dtype, output.dtype)]
+    if (b !== undefined && ab !== undefined) operands.push(g.cast(b, ab.dtype, output.dtype))
+    const z = g.node('Gemm', operands, { transB: 1 })
+    return p.activation === 'relu' ? g.node('Relu', [z]) : z
+  },
 })
 
 /**

@@ -4,7 +4,7 @@ import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { applyOp, defineOp, type Batched } from '../core/op'
 import { batchElementwise } from '../core/batching'
-import { elementwiseProgramOp } from '../elementwise/elementwiseProgram'
+import { elementwiseProgramOp, programOnnx } from '../elementwise/elementwiseProgram'
 import { matmulOp, type MatmulParams } from './matmul'
 
 /**
@@ -73,6 +73,15 @@ export const matmulEpilogueOp = defineOp<'matmulEpilogue', ReadonlyArray<Tensor>
   abstract: ([a, b, ...extras], p) => T.matmulEpilogueOutput(a!, b!, productParams(p), p.program, extras),
   vjp: epilogueVjp,
   batch: epilogueBatch,
+  // The product (matmul's own lowering), then the program with the product as its input 0.
+  onnx: (b, [a, m, ...extras], p, { inputs: [aa, am, ...extraAvals], output }) => {
+    const product = {
+      shape: T.matmulShape(aa!.shape, am!.shape, p),
+      dtype: T.promoteTypes(aa!.dtype, am!.dtype),
+    }
+    const y = matmulOp.onnx(b, [a!, m!], productParams(p), { inputs: [aa!, am!], output: product })
+    return programOnnx(b, p.program, [y, ...extras], [product, ...extraAvals], output)
+  },
   formatParams: (p) =>
     `${p.transposeA ? 'aᵀ' : 'a'}·${p.transposeB ? 'bᵀ' : 'b'} → ${T.programText(p.program)}`,
 })

@@ -12,6 +12,7 @@ import { softmax } from '../activations/softmax'
 import { sum } from '../reduce/sum'
 import { broadcastTo } from '../shape/broadcastTo'
 import { reshape } from '../shape/reshape'
+import { logSumExp, reduceTo } from '../staging/onnx/rules'
 
 /** Parameters of the `softmaxCrossEntropy` op: the class axis, non-negative. @since 0.1.0 */
 export interface SoftmaxCrossEntropyParams {
@@ -95,6 +96,20 @@ export const softmaxCrossEntropyOp = defineOp<'softmaxCrossEntropy', LossInputs,
     ]
   },
   batch: batchLoss,
+  // forward's formula: Σ over the class axis of (labels == 0 ? 0 : labels · (logsumexp − logits)).
+  onnx: (b, [logits, labels], { axis }, { inputs: [al, ay], output }) => {
+    const lseType = T.toFloat(al.dtype)
+    const common = T.promoteTypes(ay.dtype, lseType)
+    const z = b.cast(logits, al.dtype, lseType)
+    const negLogProbs = b.cast(b.node('Sub', [logSumExp(b, z, [axis], lseType), z]), lseType, common)
+    const y = b.cast(labels, ay.dtype, common)
+    const terms = b.node('Where', [
+      b.node('Equal', [y, b.scalar(0, common)]),
+      b.scalar(0, common),
+      b.node('Mul', [y, negLogProbs]),
+    ])
+    return reduceTo(b, 'ReduceSum', b.cast(terms, common, output.dtype), [axis], output.shape)
+  },
 })
 
 /**

@@ -11,6 +11,7 @@ import {
   type ArgReduceParams,
 } from '../internal/reduceParams'
 import { zeroCotangents } from '../core/zeroCotangents'
+import { argReduceOnnx } from '../staging/onnx/rules'
 
 /** The argmax op (int32 result, zero VJP). @since 0.1.0 */
 export const argmaxOp = defineOp<'argmax', [Tensor], ArgReduceParams>({
@@ -19,6 +20,7 @@ export const argmaxOp = defineOp<'argmax', [Tensor], ArgReduceParams>({
   vjp: zeroCotangents,
   batch: batchArgReduction,
   abstract: argReductionAval('argmax'),
+  onnx: argReduceOnnx('ArgMax'),
 })
 
 /**

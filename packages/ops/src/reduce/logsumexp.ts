@@ -13,6 +13,7 @@ import {
   type ReduceParams,
 } from '../internal/reduceParams'
 import { keepDims } from '../internal/reduceCotangent'
+import { logSumExp } from '../staging/onnx/rules'
 
 /** The logsumexp reduction op. @since 0.1.0 */
 export const logsumexpOp = defineOp<'logsumexp', [Tensor], ReduceParams>({
@@ -22,6 +23,13 @@ export const logsumexpOp = defineOp<'logsumexp', [Tensor], ReduceParams>({
   vjp: (ct, [x], y, p) => [mul(keepDims(ct, x.shape, p.axes), exp(sub(x, keepDims(y, x.shape, p.axes))))],
   batch: batchReduction,
   abstract: reductionAval('logsumexp'),
+  onnx: (b, [x], p, { inputs: [ax], output }) =>
+    p.axes.length === 0
+      ? b.cast(x, ax.dtype, output.dtype)
+      : b.node('Reshape', [
+          logSumExp(b, b.cast(x, ax.dtype, output.dtype), p.axes, output.dtype),
+          b.int64s(output.shape),
+        ]),
 })
 
 /**

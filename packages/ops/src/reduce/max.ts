@@ -14,6 +14,7 @@ import {
 } from '../internal/reduceParams'
 import { keepDims } from '../internal/reduceCotangent'
 import { sum } from './sum'
+import { reduceOnnx } from '../staging/onnx/rules'
 
 /** The max reduction op. @since 0.1.0 */
 export const maxOp = defineOp<'max', [Tensor], ReduceParams>({
@@ -27,6 +28,7 @@ export const maxOp = defineOp<'max', [Tensor], ReduceParams>({
   },
   batch: batchReduction,
   abstract: reductionAval('max'),
+  onnx: reduceOnnx('ReduceMax'),
 })
 
 /**

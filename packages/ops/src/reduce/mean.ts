@@ -12,6 +12,7 @@ import {
   type ReduceParams,
 } from '../internal/reduceParams'
 import { spreadCotangent } from '../internal/reduceCotangent'
+import { reduceOnnx } from '../staging/onnx/rules'
 
 /** The mean reduction op. @since 0.1.0 */
 export const meanOp = defineOp<'mean', [Tensor], ReduceParams>({
@@ -20,6 +21,7 @@ export const meanOp = defineOp<'mean', [Tensor], ReduceParams>({
   vjp: (ct, [x], _y, p) => [div(spreadCotangent(ct, x.shape, p.axes), reducedCount(x.shape, p.axes))],
   batch: batchReduction,
   abstract: reductionAval('mean'),
+  onnx: reduceOnnx('ReduceMean'),
 })
 
 /**

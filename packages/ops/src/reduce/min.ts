@@ -14,6 +14,7 @@ import {
 } from '../internal/reduceParams'
 import { keepDims } from '../internal/reduceCotangent'
 import { sum } from './sum'
+import { reduceOnnx } from '../staging/onnx/rules'
 
 /** The min reduction op. @since 0.1.0 */
 export const minOp = defineOp<'min', [Tensor], ReduceParams>({
@@ -27,6 +28,7 @@ export const minOp = defineOp<'min', [Tensor], ReduceParams>({
   },
   batch: batchReduction,
   abstract: reductionAval('min'),
+  onnx: reduceOnnx('ReduceMin'),
 })
 
 /**

@@ -8,6 +8,7 @@ import { mul } from '../binary/mul'
 import { where } from '../binary/where'
 import { batchReduction, reduceParams, type ReduceOptions, type ReduceParams } from '../internal/reduceParams'
 import { keepDims } from '../internal/reduceCotangent'
+import { reduceOnnx } from '../staging/onnx/rules'
 
 /** The L2 norm op. @since 0.1.0 */
 export const normOp = defineOp<'norm', [Tensor], ReduceParams>({
@@ -25,6 +26,7 @@ export const normOp = defineOp<'norm', [Tensor], ReduceParams>({
     shape: T.reduceShape('sum', x.shape, p),
     dtype: T.unaryDType('sqrt', T.reduceDType('sum', T.unaryDType('square', x.dtype))),
   }),
+  onnx: reduceOnnx('ReduceL2'),
 })
 
 /**

@@ -14,6 +14,7 @@ import { keepDims } from '../internal/reduceCotangent'
 import { reshape } from '../shape/reshape'
 import { transpose } from '../shape/transpose'
 import { cumprod } from './cumprod'
+import { reduceOnnx } from '../staging/onnx/rules'
 
 /**
  * Π_{j≠i} x_j within each reduced set, shaped like `x`. The reduced axes are moved last and
@@ -43,6 +44,7 @@ export const prodOp = defineOp<'prod', [Tensor], ReduceParams>({
   vjp: (ct, [x], _y, p) => [mul(keepDims(ct, x.shape, p.axes), productOfOthers(x, p.axes))],
   batch: batchReduction,
   abstract: reductionAval('prod'),
+  onnx: reduceOnnx('ReduceProd'),
 })
 
 /**

@@ -6,7 +6,7 @@ import { applyOp, defineOp, type Batched, type BatchAxes, type Op } from '../cor
 import { batchSize, moveAxis } from '../core/batching'
 import { unbroadcast } from '../core/unbroadcast'
 import { add } from '../binary/add'
-import { programBinaryOps, programUnaryOps } from '../elementwise/elementwiseProgram'
+import { programBinaryOps, programOnnx, programUnaryOps } from '../elementwise/elementwiseProgram'
 import { broadcastTo } from '../shape/broadcastTo'
 import { reshape } from '../shape/reshape'
 import type { ReduceParams } from '../internal/reduceParams'
@@ -154,6 +154,24 @@ export const reductionProgramOp = defineOp<'reductionProgram', ReadonlyArray<Ten
     vjp: (ct, xs, _y, p, needed) => reductionProgramVjp(ct, xs, p, needed),
     batch: batchReductionProgram,
     formatParams: (p) => `${T.reductionProgramText(p.program)} → ${T.fmtShape(p.shape)}`,
+    // The steps through their ops' rules; a row reduction reads its operand expanded to the whole
+    // row (a per-row value sums n times) and keeps the row axis as 1; the result is expanded to
+    // the rows (or one per row) and reshaped to the op's shape.
+    onnx: (b, xs, p, { inputs, output }) => {
+      const { rowShape } = T.reductionProgramOutput(p.program, inputs, p.shape)
+      const rows = b.int64s(rowShape)
+      const axis = [rowShape.length - 1]
+      const opType = { sum: 'ReduceSum', max: 'ReduceMax', min: 'ReduceMin', mean: 'ReduceMean' } as const
+      const reduce = (x: string, op: T.RowReduceOp): string => {
+        const whole = b.node('Expand', [x, rows])
+        return op === 'sum' || b.opset >= 18
+          ? b.node(opType[op], [whole, b.int64s(axis)], { keepdims: 1 })
+          : b.node(opType[op], [whole], { axes: axis, keepdims: 1 })
+      }
+      const y = programOnnx(b, p.program, xs, inputs, output, reduce)
+      const full = T.sizeOf(p.shape) === T.sizeOf(rowShape) ? rowShape : [...rowShape.slice(0, -1), 1]
+      return b.node('Reshape', [b.node('Expand', [y, b.int64s(full)]), b.int64s(p.shape)])
+    },
   },
 )
 

@@ -10,6 +10,7 @@ import {
   type ReduceParams,
 } from '../internal/reduceParams'
 import { spreadCotangent } from '../internal/reduceCotangent'
+import { reduceOnnx } from '../staging/onnx/rules'
 
 /** The sum reduction op. @since 0.1.0 */
 export const sumOp = defineOp<'sum', [Tensor], ReduceParams>({
@@ -18,6 +19,7 @@ export const sumOp = defineOp<'sum', [Tensor], ReduceParams>({
   vjp: (ct, [x], _y, p) => [spreadCotangent(ct, x.shape, p.axes)],
   batch: batchReduction,
   abstract: reductionAval('sum'),
+  onnx: reduceOnnx('ReduceSum'),
 })
 
 /**

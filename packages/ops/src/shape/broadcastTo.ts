@@ -24,6 +24,7 @@ export const broadcastToOp = defineOp<'broadcastTo', [Tensor], BroadcastToParams
     const size = x.shape[b] ?? 0
     return [self([x], { shape: [...p.shape.slice(0, at), size, ...p.shape.slice(at)] }), at]
   },
+  onnx: (b, [x], p) => b.node('Expand', [x, b.int64s(p.shape)]),
 })
 
 /**

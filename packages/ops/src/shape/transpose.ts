@@ -27,6 +27,7 @@ export const transposeOp = defineOp<'transpose', [Tensor], TransposeParams>({
     perm.splice(b, 0, b)
     return [self([x], { perm }), b]
   },
+  onnx: (b, [x], p) => b.node('Transpose', [x], { perm: p.perm }),
 })
 
 /**

@@ -8,11 +8,12 @@ import {
   type TreeDef,
 } from '@backfold/tensor'
 import { TraceError } from '../core/trace'
-import { checkOptions, optionSchema } from '../core/options'
+import { checkOptions, option, optionSchema } from '../core/options'
 import { evalGraph, makeGraph, type Graph } from './graph'
 import { optimize } from './passes'
 import { fuseEpilogues } from './epilogue'
 import { compileResident, type Executable, type ExecutableStats } from './executable'
+import { OnnxExecutor, type Executor, type JitExecutorStatus } from './onnx/executor'
 
 /** Options of `jit`. @since 0.2.0 */
 export interface JitOptions {
@@ -21,6 +22,14 @@ export interface JitOptions {
    * is part of the cache key, so each distinct value stages once. Values must be JSON-serialisable.
    */
   readonly staticArgnums?: ReadonlyArray<number>
+  /**
+   * Where concrete calls run: `'wasm'` (backfold's kernels) or `'onnxruntime'` (ONNX Runtime's
+   * native kernels; Node with onnxruntime-node installed). Default: `getDefaultExecutor()`. A graph
+   * ONNX Runtime cannot run falls back to wasm; `executorStatus(jitted)` says why.
+   */
+  readonly executor?: Executor | undefined
+  /** With `executor: 'onnxruntime'`: false throws instead of falling back to wasm (default true). */
+  readonly fallback?: boolean | undefined
 }
 
 /** How often a jitted function staged a new graph and how often it reused one. @since 0.2.0 */
@@ -34,11 +43,14 @@ export interface JitStats {
   /**
    * How the most recent call ran: `'resident'` (the wasm-resident executable, see `compileResident`)
    * or `'interpreted'` (`evalGraph`: the reference or a custom backend, traced inputs under `grad`
-   * or `vmap`, a graph with no resident kernel, or a region too large for wasm memory).
+   * or `vmap`, a graph with no resident kernel, or a region too large for wasm memory), or
+   * `'onnxruntime'` (the ONNX Runtime executor).
    */
-  readonly lastRun: 'resident' | 'interpreted' | undefined
+  readonly lastRun: 'resident' | 'interpreted' | 'onnxruntime' | undefined
   /** The executable of the most recent resident call: its plan and copies. */
   readonly lastExecutable: ExecutableStats | undefined
+  /** The executor asked for and the one the last concrete call ran on, with the reason if they differ. */
+  readonly executor: JitExecutorStatus
 }
 
 /** A jitted function: the original's type, plus its staging statistics. @since 0.2.0 */
@@ -52,6 +64,11 @@ const JIT_OPTIONS = optionSchema({
     expected: 'an array of argument indices',
     check: (v: unknown) => Array.isArray(v) && v.every((n) => Number.isInteger(n) && (n as number) >= 0),
   },
+  executor: {
+    expected: "'wasm' or 'onnxruntime'",
+    check: (v: unknown) => v === 'wasm' || v === 'onnxruntime',
+  },
+  fallback: option.boolean,
 })
 
 /**
@@ -84,6 +101,7 @@ export const jit = <Args extends ReadonlyArray<unknown>, Out>(
   let lastGraph: Graph | undefined
   let lastRun: JitStats['lastRun']
   let lastExecutable: ExecutableStats | undefined
+  const onnx = new OnnxExecutor(nameOf(f), opts.executor, opts.fallback ?? true)
   const jitted = (...args: Args): Out => {
     const statics = args.map((arg, n) => (staticArgnums.has(n) ? staticKey(arg, n) : ''))
     const traced = args.map((arg, n) => (staticArgnums.has(n) ? undefined : flatten(arg)))
@@ -100,12 +118,21 @@ export const jit = <Args extends ReadonlyArray<unknown>, Out>(
         return args.map((arg, n) => (staticArgnums.has(n) ? arg : dyn[next++])) as unknown as Args
       }
       const named = { [nameOf(f)]: (...dyn: unknown[]) => f(...rebuild(dyn)) }[nameOf(f)]!
-      graph = fuseEpilogues(optimize(makeGraph(named)(...dynamic)))
+      const staged = makeGraph(named)(...dynamic)
+      graph = fuseEpilogues(optimize(staged))
       cache.set(key, graph)
+      onnx.remember(graph, staged)
     } else hits++
     lastGraph = graph
     // Traced inputs (grad, vmap, an enclosing jit) compose through evalGraph, which applies the ops.
-    if (getBackend() === wasmBackend && !leaves.some(isAbstract)) {
+    const concrete = !leaves.some(isAbstract)
+    const onOnnx = concrete ? onnx.run(graph, leaves) : undefined
+    if (onOnnx !== undefined) {
+      lastRun = 'onnxruntime'
+      return unflatten<Out>(graph.outTree, onOnnx)
+    }
+    if (concrete) onnx.ranElsewhere(onnx.current().reason)
+    if (getBackend() === wasmBackend && concrete) {
       let executable = executables.get(graph)
       if (executable === undefined) {
         executable = compileResident(graph) ?? null
@@ -122,7 +149,7 @@ export const jit = <Args extends ReadonlyArray<unknown>, Out>(
     return unflatten<Out>(graph.outTree, evalGraph(graph, leaves))
   }
   return Object.assign(jitted, {
-    stats: (): JitStats => ({ traces, hits, lastGraph, lastRun, lastExecutable }),
+    stats: (): JitStats => ({ traces, hits, lastGraph, lastRun, lastExecutable, executor: onnx.current() }),
   })
 }
 

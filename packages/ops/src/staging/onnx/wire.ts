@@ -1,7 +1,7 @@
 /**
  * A minimal protobuf wire-format writer: what encoding ONNX models needs (varints, fixed32 floats,
  * length-delimited bytes, strings, nested messages and packed repeated scalars), and nothing for
- * decoding. Written bytes match protobufjs's writer for the same calls. Internal to the exporter.
+ * decoding. Written bytes match protobufjs's writer for the same calls. Shared by the ONNX executor of `jit` and `@backfold/nn`'s exporter (through `@backfold/ops/onnx`).
  */
 
 /** Protobuf wire types. */

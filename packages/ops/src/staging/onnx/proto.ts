@@ -2,7 +2,7 @@
  * The subset of ONNX's protobuf schema (`onnx.proto`) the exporter writes: message shapes with only
  * the fields export sets, enum values, and encoders. Field names are protobufjs's camelCase ones
  * (so a decoder generated from `onnx.proto` reads the same objects back) and fields are written in
- * ascending field number, as protobuf encoders do. Internal to the exporter.
+ * ascending field number, as protobuf encoders do. Shared by the ONNX executor of `jit` and `@backfold/nn`'s exporter (through `@backfold/ops/onnx`).
  */
 import { ProtoWriter } from './wire'
 
