@@ -238,6 +238,45 @@ describe.runIf(T.wasmAvailable())('the wasm-resident executable', () => {
     got.forEach((y, i) => expectClose(y, eager[i]!, 1e-5, `eager ${i}`))
   })
 
+  it('runs the dense op (linear, with and without bias and ReLU) resident, with eager values', () => {
+    const f = (x: Tensor, w0: Tensor, b0: Tensor, w1: Tensor): Tensor[] => {
+      const h = O.linear(x, w0, b0, 'relu')
+      return [O.linear(h, w1), O.linear(h, w1, undefined, 'relu'), O.linear(x, w0, b0)]
+    }
+    const x = filled(40, [33, 20])
+    const w0 = filled(41, [24, 20], 0.3)
+    const b0 = filled(42, [24], 0.1)
+    const w1 = filled(43, [7, 24], 0.3)
+    const g = optimize(makeGraph(f)(x, w0, b0, w1))
+    expect(g.equations.filter((eq) => eq.op.name === 'linear')).toHaveLength(4)
+    const exe = compileResident(g)!
+    const got = exe.run([x, w0, b0, w1])!
+    expect(exe.stats().fallbackSteps).toBe(0)
+    // Reference: the definition, relu(x·wᵀ + b), in float64 from the float32 operands.
+    const dense = (x: Tensor, w: Tensor, b: Tensor | undefined, act: boolean): number[] => {
+      const [rows, inner] = x.shape as [number, number]
+      const outs = w.shape[0]!
+      const out: number[] = []
+      for (let i = 0; i < rows; i++)
+        for (let o = 0; o < outs; o++) {
+          let acc = 0
+          for (let k = 0; k < inner; k++) acc += x.data[i * inner + k]! * w.data[o * inner + k]!
+          const z = acc + (b === undefined ? 0 : b.data[o]!)
+          out.push(act ? Math.max(z, 0) : z)
+        }
+      return out
+    }
+    const h = T.unsafeTensor('float32', [33, 24], Float32Array.from(dense(x, w0, b0, true)))
+    const want = [dense(h, w1, undefined, false), dense(h, w1, undefined, true), dense(x, w0, b0, false)]
+    got.forEach((y, i) => {
+      expect(y.shape).toEqual(i === 2 ? [33, 24] : [33, 7])
+      const close = Array.from(y.data).every((v, j) => Math.abs(v - want[i]![j]!) <= 1e-5)
+      expect(close, `output ${i}`).toBe(true)
+    })
+    // And the eager op's values, to float32 rounding.
+    f(x, w0, b0, w1).forEach((y, i) => expectClose(got[i]!, y, 1e-6, `eager ${i}`))
+  })
+
   it('falls back to evalGraph under grad and vmap of a jitted function, and agrees', () => {
     const loss = jit(mlpLoss)
     const p = mlpParams()

@@ -15,6 +15,7 @@ import { matmulEpilogueOp, type MatmulEpilogueParams } from '../linalg/matmulEpi
 import { reshapeOp } from '../shape/reshape'
 import { sumOp } from '../reduce/sum'
 import { reluGradOp } from '../elementwise/reluGrad'
+import { linearOp, type LinearParams } from '../linalg/linear'
 import type { ReduceParams } from '../internal/reduceParams'
 import { forwardRecorded, type Equation, type Graph, type Var } from './graph'
 import { planBuffers, type BufferPlan } from './plan'
@@ -88,6 +89,26 @@ const kinds = (inputs: ReadonlyArray<Var>, out: Var): T.OperandKind[] | undefine
   return found.every((k) => k !== undefined) ? (found as T.OperandKind[]) : undefined
 }
 
+/**
+ * The dense op (`linear`: the product x·wᵀ, the bias added, the ReLU) as the resident GEMM with the
+ * bias and activation as its epilogue program: the arithmetic of its forward pass (a float32 add,
+ * then max with 0), in the product's output pass.
+ */
+const linearKernel = (eq: Equation): Kernel | undefined => {
+  const { activation } = eq.params as LinearParams
+  const product = { transposeA: false, transposeB: true }
+  const biased = eq.inputs.length === 3
+  const instructions: T.ProgramInstruction[] = []
+  if (biased) instructions.push({ kind: 'binary', op: 'add', a: 0, b: 1 })
+  if (activation === 'relu') instructions.push({ kind: 'unary', op: 'relu', x: biased ? 2 : 0 })
+  if (instructions.length === 0) return { kind: 'matmul', params: product }
+  const program: T.ElementwiseProgram = { arity: biased ? 2 : 1, instructions }
+  const extras = kinds(eq.inputs.slice(2), eq.output)
+  return extras !== undefined && T.wasmResident.exact(program)
+    ? { kind: 'epilogue', params: { ...product, program }, extras }
+    : undefined
+}
+
 /** The resident kernel of an equation, or undefined when it must run as a fallback. */
 const kernelOf = (eq: Equation): Kernel | undefined => {
   const float32 = eq.output.dtype === 'float32' && eq.inputs.every((v) => v.dtype === 'float32')
@@ -111,6 +132,7 @@ const kernelOf = (eq: Equation): Kernel | undefined => {
       cols: T.sizeOf(shape.slice(axes.length)),
     }
   }
+  if (eq.op === linearOp) return linearKernel(eq)
   if (eq.op === matmulEpilogueOp) {
     const params = eq.params as MatmulEpilogueParams
     const extras = kinds(eq.inputs.slice(2), eq.output)
