@@ -142,6 +142,32 @@ describe('liveness and buffer planning', () => {
     expectNoClobbering(g, plan, shared)
   })
 
+  it('pinned inputs, constants and outputs own their buffers for the whole run', () => {
+    // A chain whose in-place plan would reuse x's buffer for everything: pinned, x keeps its own,
+    // the output gets one allocated up front, and no temporary lands in either.
+    const g = makeGraph((x: Tensor) => {
+      let v = neg(x)
+      for (let i = 0; i < 5; i++) v = i % 2 === 0 ? exp(v) : neg(v)
+      return [v, mul(v, 2)]
+    })(x)
+    const inputs = new Set(g.inputs.map((v) => v.id))
+    const outputs = new Set(g.outputs.map((v) => v.id))
+    const plan = planBuffers(g, {
+      resident: () => true,
+      bytes,
+      inPlace: (eq) => eq.inputs,
+      pinned: (v) => inputs.has(v.id) || outputs.has(v.id),
+    })
+    const pinnedOffsets = [...inputs, ...outputs].map((id) => plan.offsets.get(id)!)
+    expect(new Set(pinnedOffsets).size).toBe(pinnedOffsets.length)
+    for (const [id, at] of plan.offsets)
+      if (!inputs.has(id) && !outputs.has(id)) expect(pinnedOffsets).not.toContain(at)
+    expect([...plan.pinned].sort()).toEqual([...inputs, ...outputs].sort())
+    // Without pinning the same rules write over x.
+    const free = planBuffers(g, { resident: () => true, bytes, inPlace: (eq) => eq.inputs })
+    expect(free.offsets.get(g.equations[0]!.output.id)).toBe(free.offsets.get(g.inputs[0]!.id))
+  })
+
   it('a reshape shares its input buffer, which lives as long as either', () => {
     const g = makeGraph((x: Tensor) => {
       const r = reshape(neg(x), [8, 8])
@@ -275,6 +301,54 @@ describe.runIf(T.wasmAvailable())('the wasm-resident executable', () => {
     })
     // And the eager op's values, to float32 rounding.
     f(x, w0, b0, w1).forEach((y, i) => expectClose(got[i]!, y, 1e-6, `eager ${i}`))
+  })
+
+  it('writes only what changed: parameters fed back stay in the region, in alternating layouts', () => {
+    const step = jit(sgdStep)
+    let pJit = mlpParams()
+    let pEager = mlpParams()
+    const inBytes: number[] = []
+    for (let i = 0; i < 6; i++) {
+      pJit = step(pJit, x, labels)
+      pEager = sgdStep(pEager, x, labels)
+      inBytes.push(step.stats().lastExecutable!.bytesIn)
+    }
+    for (const k of Object.keys(pEager)) expectClose(pJit[k]!, pEager[k]!, 1e-5, k)
+    const paramBytes = 4 * Object.values(mlpParams()).reduce((n, t) => n + t.data.length, 0)
+    const dataBytes = 4 * x.data.length // the labels are read only by a fallback step: not resident
+    // The first run writes everything; later ones find x, the constants and the parameters (the
+    // previous outputs) already in place, and write only the results of fallback steps (the loss's
+    // [32, 10] gradient) that kernels read.
+    expect(inBytes[0]).toBeGreaterThanOrEqual(paramBytes + dataBytes)
+    for (const b of inBytes.slice(2)) {
+      expect(b).toBeLessThanOrEqual(inBytes[0]! - paramBytes - dataBytes)
+      expect(b).toBeLessThanOrEqual(2 * 4 * 32 * 10)
+    }
+    // Fresh parameters (equal values, other tensors) are written again, and give the same step.
+    const again = mlpParams()
+    const fresh = step(again, x, labels)
+    expect(step.stats().lastExecutable!.bytesIn).toBeGreaterThanOrEqual(paramBytes)
+    const eagerFresh = sgdStep(mlpParams(), x, labels)
+    for (const k of Object.keys(fresh)) expectClose(fresh[k]!, eagerFresh[k]!, 1e-6, k)
+  })
+
+  it('writes everything again after another executable ran on the region', () => {
+    const step = jit(sgdStep)
+    const other = jit((v: Tensor, w: Tensor) => relu(matmul(v, w, { transposeB: true })))
+    let pJit = mlpParams()
+    let pEager = mlpParams()
+    const paramBytes = 4 * Object.values(pJit).reduce((n, t) => n + t.data.length, 0)
+    for (let i = 0; i < 5; i++) {
+      pJit = step(pJit, x, labels)
+      pEager = sgdStep(pEager, x, labels)
+      if (i >= 2) {
+        // Another graph overwrites the shared region with its own values between the steps.
+        other(filled(60 + i, [32, 40], 3), filled(70 + i, [48, 40], 3))
+        expect(other.stats().lastRun).toBe('resident')
+      }
+      if (i >= 3) expect(step.stats().lastExecutable!.bytesIn).toBeGreaterThanOrEqual(paramBytes)
+    }
+    for (const k of Object.keys(pEager)) expectClose(pJit[k]!, pEager[k]!, 1e-5, k)
   })
 
   it('falls back to evalGraph under grad and vmap of a jitted function, and agrees', () => {

@@ -146,6 +146,9 @@ const kernelOf = (eq: Equation): Kernel | undefined => {
   return operands === undefined ? undefined : { kind: 'program', program, operands }
 }
 
+const sameShape = (a: Var, b: Var): boolean =>
+  a.dtype === b.dtype && a.shape.length === b.shape.length && a.shape.every((d, j) => d === b.shape[j])
+
 const sameType = (x: Tensor, v: Var): boolean =>
   x.dtype === v.dtype && x.shape.length === v.shape.length && x.shape.every((d, j) => d === v.shape[j])
 
@@ -185,6 +188,8 @@ export const compileResident = (graph: Graph): Executable | undefined => {
     })
   }
   const indexOf = new Map(graph.equations.map((eq, i) => [eq, i]))
+  const sources = new Set([...graph.inputs, ...graph.constants.map((c) => c.variable)].map((v) => v.id))
+  const outputIds = new Set(graph.outputs.map((v) => v.id))
   const plan = planBuffers(graph, {
     resident: (v) => resident.has(v.id),
     bytes: (v) => T.residentBufferBytes(T.sizeOf(v.shape)),
@@ -195,6 +200,9 @@ export const compileResident = (graph: Graph): Executable | undefined => {
       if (k === undefined || k.kind !== 'program') return []
       return eq.inputs.filter((_, j) => k.operands[j] === 'whole')
     },
+    // Inputs, constants and computed outputs keep their own buffers: after a run the region holds
+    // exactly them, so a later run skips writing what is already there (see `layouts` below).
+    pinned: (v) => sources.has(v.id) || outputIds.has(v.id),
   })
   let bytesIn = 0
   let bytesOut = 0
@@ -205,45 +213,93 @@ export const compileResident = (graph: Graph): Executable | undefined => {
     else counts.resident++
   })
 
-  // Each step prepared once: kernels fetched, shapes planned, offsets fixed; a run only adds the
-  // region's address.
-  const offset = (v: Var): number => plan.offsets.get(v.id)!
+  // Each step prepared once per layout: kernels fetched, shapes planned, offsets fixed; a run only
+  // adds the region's address.
   const empty = (v: Var): boolean => T.sizeOf(v.shape) === 0
-  const actions = graph.equations.map((eq, i): T.ResidentStep | undefined => {
-    const k = steps[i]
-    const out = eq.output
-    if (k === undefined || k.kind === 'alias' || empty(out)) return undefined
-    const [a, b] = eq.inputs as [Var, Var]
-    switch (k.kind) {
-      case 'matmul':
-        return T.wasmResident.prepareMatmul(a.shape, b.shape, k.params, offset(a), offset(b), offset(out))
-      case 'sumRows':
-        return T.wasmResident.prepareSumRows(offset(a), offset(out), k.rows, k.cols)
-      case 'reluGrad':
-        return T.wasmResident.prepareReluGrad(offset(a), offset(b), offset(out), T.sizeOf(out.shape))
-      case 'epilogue':
-        return T.wasmResident.prepareMatmulEpilogue(
-          a.shape,
-          b.shape,
-          k.params,
-          k.params.program,
-          eq.inputs.slice(2).map((v, j) => ({ kind: k.extras[j]!, offset: offset(v) })),
-          offset(a),
-          offset(b),
-          offset(out),
-        )
-      case 'program': {
-        const cols = out.shape.length === 0 ? 1 : out.shape[out.shape.length - 1]!
-        return T.wasmResident.prepareProgram(
-          k.program,
-          eq.inputs.map((v, j) => ({ kind: k.operands[j]!, offset: offset(v) })),
-          offset(out),
-          T.sizeOf(out.shape) / cols,
-          cols,
-        )
+  const prepare = (offset: (v: Var) => number): Array<T.ResidentStep | undefined> =>
+    graph.equations.map((eq, i): T.ResidentStep | undefined => {
+      const k = steps[i]
+      const out = eq.output
+      if (k === undefined || k.kind === 'alias' || empty(out)) return undefined
+      const [a, b] = eq.inputs as [Var, Var]
+      switch (k.kind) {
+        case 'matmul':
+          return T.wasmResident.prepareMatmul(a.shape, b.shape, k.params, offset(a), offset(b), offset(out))
+        case 'sumRows':
+          return T.wasmResident.prepareSumRows(offset(a), offset(out), k.rows, k.cols)
+        case 'reluGrad':
+          return T.wasmResident.prepareReluGrad(offset(a), offset(b), offset(out), T.sizeOf(out.shape))
+        case 'epilogue':
+          return T.wasmResident.prepareMatmulEpilogue(
+            a.shape,
+            b.shape,
+            k.params,
+            k.params.program,
+            eq.inputs.slice(2).map((v, j) => ({ kind: k.extras[j]!, offset: offset(v) })),
+            offset(a),
+            offset(b),
+            offset(out),
+          )
+        case 'program': {
+          const cols = out.shape.length === 0 ? 1 : out.shape[out.shape.length - 1]!
+          return T.wasmResident.prepareProgram(
+            k.program,
+            eq.inputs.map((v, j) => ({ kind: k.operands[j]!, offset: offset(v) })),
+            offset(out),
+            T.sizeOf(out.shape) / cols,
+            cols,
+          )
+        }
       }
+    })
+
+  // Layouts: the plan's, and once a run is seen to take outputs of the run before as inputs (a
+  // training step's parameters), the plan with each such input's buffer exchanged with that
+  // output's (both pinned, the same size). Runs alternate between the two, so a value fed back
+  // is already where the next run reads it and is not written again.
+  interface Layout {
+    readonly offset: (v: Var) => number
+    readonly actions: ReadonlyArray<T.ResidentStep | undefined>
+  }
+  const layoutOf = (swap: ReadonlyMap<number, number>): Layout => {
+    const offset = (v: Var): number => {
+      const at = plan.offsets.get(v.id)!
+      return swap.get(at) ?? at
     }
-  })
+    return { offset, actions: prepare(offset) }
+  }
+  const layouts: Layout[] = [layoutOf(new Map())]
+  // What the region held after the latest run (when still intact): byte offset → the tensor whose
+  // values are there (inputs and constants in their pinned buffers, outputs in theirs).
+  let held = new Map<number, Tensor>()
+  let lastOutputs: ReadonlyArray<Tensor> = []
+  const owner = {}
+  const pinnedOutputs = new Set(
+    graph.outputs.filter((v) => resident.has(v.id) && !sources.has(v.id) && plan.pinned.has(v.id)),
+  )
+  /** The second layout, from inputs that are outputs of the run before (undefined: none are). */
+  const exchangeLayout = (inputs: ReadonlyArray<Tensor>): Layout | undefined => {
+    const swap = new Map<number, number>()
+    const taken = new Set<Var>()
+    graph.inputs.forEach((v, i) => {
+      if (!plan.pinned.has(v.id) || !resident.has(v.id) || empty(v)) return
+      const at = plan.offsets.get(v.id)!
+      if (swap.has(at)) return
+      const j = graph.outputs.findIndex(
+        (out, j) =>
+          lastOutputs[j] === inputs[i] && pinnedOutputs.has(out) && !taken.has(out) && sameShape(out, v),
+      )
+      if (j < 0) return
+      const out = graph.outputs[j]!
+      const to = plan.offsets.get(out.id)!
+      if (swap.has(to)) return
+      taken.add(out)
+      swap.set(at, to)
+      swap.set(to, at)
+    })
+    return swap.size === 0 ? undefined : layoutOf(swap)
+  }
+  let learned = false
 
   const run = (inputs: ReadonlyArray<Tensor>): Tensor[] | undefined => {
     if (inputs.length !== graph.inputs.length)
@@ -259,8 +315,26 @@ export const compileResident = (graph: Graph): Executable | undefined => {
           `input ${i} is ${x.dtype}${T.fmtShape(x.shape)} but the graph was staged for ${v.dtype}${T.fmtShape(v.shape)}`,
         )
     })
-    const base = T.wasmResident.reserve(plan.bytes)
-    if (base === undefined) return undefined
+    const claimed = T.wasmResident.claim(plan.bytes, owner)
+    if (claimed === undefined) return undefined
+    const { base } = claimed
+    if (!claimed.intact) held = new Map()
+    else if (!learned && lastOutputs.length > 0) {
+      learned = true
+      const second = exchangeLayout(inputs)
+      if (second !== undefined) layouts.push(second)
+    }
+    // The layout with the least to write: values already in their buffers stay.
+    const toWrite = (layout: Layout): number => {
+      let bytes = 0
+      graph.inputs.forEach((v, i) => {
+        if (held.get(layout.offset(v)) !== inputs[i]) bytes += T.sizeOf(v.shape)
+      })
+      return bytes
+    }
+    const layout =
+      layouts.length > 1 && toWrite(layouts[1]!) < toWrite(layouts[0]!) ? layouts[1]! : layouts[0]!
+    const { offset, actions } = layout
     bytesIn = 0
     bytesOut = 0
     const env = new Map<number, Tensor>()
@@ -271,8 +345,12 @@ export const compileResident = (graph: Graph): Executable | undefined => {
         bytesIn += 4 * x.data.length
       }
     }
-    graph.inputs.forEach((v, i) => put(v, inputs[i]!))
-    for (const c of graph.constants) put(c.variable, c.value)
+    const place = (v: Var, x: Tensor): void => {
+      if (held.get(offset(v)) === x) env.set(v.id, x)
+      else put(v, x)
+    }
+    graph.inputs.forEach((v, i) => place(v, inputs[i]!))
+    for (const c of graph.constants) place(c.variable, c.value)
     const tensorOf = (v: Var): Tensor => {
       const known = env.get(v.id)
       if (known !== undefined) return known
@@ -293,7 +371,19 @@ export const compileResident = (graph: Graph): Executable | undefined => {
         // An alias or an empty result outside the region: the op itself (a reshape is free).
         env.set(eq.output.id, forwardRecorded(eq.op, eq.inputs.map(tensorOf), eq.params))
     })
-    return graph.outputs.map(tensorOf)
+    const outputs = graph.outputs.map(tensorOf)
+    // Pinned buffers now hold the inputs, constants and outputs (see PlanRules.pinned).
+    held = new Map()
+    graph.inputs.forEach((v, i) => {
+      if (plan.pinned.has(v.id) && resident.has(v.id)) held.set(offset(v), inputs[i]!)
+    })
+    for (const c of graph.constants)
+      if (plan.pinned.has(c.variable.id) && resident.has(c.variable.id)) held.set(offset(c.variable), c.value)
+    graph.outputs.forEach((v, j) => {
+      if (pinnedOutputs.has(v)) held.set(offset(v), outputs[j]!)
+    })
+    lastOutputs = outputs
+    return outputs
   }
 
   return {

@@ -33,6 +33,15 @@ export interface ResidentOperand {
 /** A prepared step: runs on the region at byte address `base`. @since 0.2.0 */
 export type ResidentStep = (base: number) => void
 
+interface Claim {
+  readonly owner: object | undefined
+  readonly base: number
+  readonly memory: WebAssembly.Memory | undefined
+}
+const NO_CLAIM: Claim = { owner: undefined, base: -1, memory: undefined }
+/** The latest `claim` (or NO_CLAIM after a plain `reserve`): whose values the region holds. */
+let lastClaim: Claim = NO_CLAIM
+
 let heapView: Float32Array | undefined
 /** A float32 view of the GEMM memory, renewed only when the memory grew (or was replaced). */
 const view = (): Float32Array => {
@@ -96,12 +105,34 @@ export const wasmResident = {
    */
   reserve: (bytes: number): number | undefined => {
     poolFor(MIN_PARALLEL_WORK)
+    lastClaim = NO_CLAIM
     try {
       return reserveResident(bytes)
     } catch (error) {
       if (error instanceof ArenaExhausted) return undefined
       throw error
     }
+  },
+  /**
+   * `reserve` on behalf of `owner` (any object, e.g. one per compiled graph): the region's byte
+   * address, and whether the region still holds what `owner` left there, i.e. `owner` made the last
+   * claim or reservation, at the same address, in the same wasm memory (nothing has run on the
+   * region since). An owner that finds its region intact may skip writing values it wrote before.
+   * Undefined when wasm memory cannot grow that far.
+   */
+  claim: (bytes: number, owner: object): { readonly base: number; readonly intact: boolean } | undefined => {
+    poolFor(MIN_PARALLEL_WORK)
+    let base: number
+    try {
+      base = reserveResident(bytes)
+    } catch (error) {
+      if (error instanceof ArenaExhausted) return undefined
+      throw error
+    }
+    const memory = gemmInstance().memory
+    const intact = lastClaim.owner === owner && lastClaim.base === base && lastClaim.memory === memory
+    lastClaim = { owner, base, memory }
+    return { base, intact }
   },
   /** Copies `data` (float32 values) to byte address `at`. */
   write: (at: number, data: ArrayLike<number>): void => {
