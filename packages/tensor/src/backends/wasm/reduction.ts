@@ -34,11 +34,17 @@ const stripLeadingOnes = (shape: Shape): Shape =>
     ),
   )
 
-const accessOf = (
+interface Layout {
+  readonly access: ReadonlyArray<Access>
+  readonly varying: ReadonlyArray<boolean>
+}
+
+/** How the kernel reads each input, and which values vary along the row; undefined when it cannot. */
+const layoutOf = (
   program: ReductionProgram,
   inputs: ReadonlyArray<Tensor>,
   rowShape: Shape,
-): ReadonlyArray<Access> | undefined => {
+): Layout | undefined => {
   const varying = rowVarying(
     program,
     inputs.map((x) => x.shape),
@@ -56,7 +62,7 @@ const accessOf = (
     else if (varying[k] !== true && shapesEqual(own, kept)) access.push('perRow')
     else return undefined
   }
-  return access
+  return { access, varying }
 }
 
 const generated = (program: ReductionProgram): boolean =>
@@ -79,14 +85,37 @@ export const wasmRunsReduction = (
   inputs: ReadonlyArray<Tensor>,
   rowShape: Shape,
   outDtype: DType,
-): boolean =>
+): boolean => wasmLayout(program, inputs, rowShape, outDtype) !== undefined
+
+/** The kernel's layout when the generated code runs this call (see `wasmRunsReduction`). */
+const wasmLayout = (
+  program: ReductionProgram,
+  inputs: ReadonlyArray<Tensor>,
+  rowShape: Shape,
+  outDtype: DType,
+): Layout | undefined =>
   outDtype === 'float32' &&
   rowShape.length > 0 &&
   rowShape[rowShape.length - 1]! > 0 &&
   sizeOf(rowShape) >= MIN_ELEMENTS &&
   inputs.every((x) => x.dtype === 'float32') &&
-  generated(program) &&
-  accessOf(program, inputs, rowShape) !== undefined
+  generated(program)
+    ? layoutOf(program, inputs, rowShape)
+    : undefined
+
+/**
+ * The program's text (its kernel cache key), kept per program object: a jitted graph runs the same
+ * program every call, and printing it was a tenth of a small call's time.
+ */
+const textCache = /* @__PURE__ */ new WeakMap<ReductionProgram, string>()
+const textOf = (program: ReductionProgram): string => {
+  let text = textCache.get(program)
+  if (text === undefined) {
+    text = reductionProgramText(program)
+    textCache.set(program, text)
+  }
+  return text
+}
 
 /** The value a reduction starts from, which the masked lane of an odd row's last pair holds. */
 const IDENTITY: Readonly<Record<RowReduceOp, number>> = { sum: 0, mean: 0, max: -Infinity, min: Infinity }
@@ -280,18 +309,13 @@ const wasmReduction = (
   program: ReductionProgram,
   inputs: ReadonlyArray<Tensor>,
   rowShape: Shape,
+  { access, varying }: Layout,
 ): Tensor | undefined => {
-  const access = accessOf(program, inputs, rowShape)!
-  const varying = rowVarying(
-    program,
-    inputs.map((x) => x.shape),
-    rowShape,
-  )
   const n = rowShape[rowShape.length - 1]!
   const size = sizeOf(rowShape)
   const rows = size / n
   const resultVaries = varying[varying.length - 1]!
-  const key = `r${access.map((a) => ACCESS_CODE[a]).join('')}:${reductionProgramText(program)}`
+  const key = `r${access.map((a) => ACCESS_CODE[a]).join('')}:${textOf(program)}`
   const { run } = cachedKernel(key, () => kernel(program, access, varying))
   const memory = programMemory()
   const outCount = resultVaries ? size : rows
@@ -328,10 +352,14 @@ export const reductionProgram = (
   inputs: ReadonlyArray<Tensor>,
   rowShape: Shape,
   outDtype: DType,
-): Tensor =>
-  (wasmRunsReduction(program, inputs, rowShape, outDtype)
-    ? orFallback(
-        () => wasmReduction(program, inputs, rowShape),
-        () => undefined,
-      )
-    : undefined) ?? referenceReductionProgram(program, inputs, rowShape, outDtype)
+): Tensor => {
+  const layout = wasmLayout(program, inputs, rowShape, outDtype)
+  return (
+    (layout === undefined
+      ? undefined
+      : orFallback(
+          () => wasmReduction(program, inputs, rowShape, layout),
+          () => undefined,
+        )) ?? referenceReductionProgram(program, inputs, rowShape, outDtype)
+  )
+}
