@@ -351,6 +351,62 @@ describe.runIf(T.wasmAvailable())('the wasm-resident executable', () => {
     for (const k of Object.keys(pEager)) expectClose(pJit[k]!, pEager[k]!, 1e-5, k)
   })
 
+  it('runs log-softmax and reduction programs resident, with eager values; out-of-range rows go to the op', () => {
+    const logits = filled(50, [37, 11], 4)
+    const target = T.unsafeTensor(
+      'float32',
+      [37, 11],
+      Float32Array.from({ length: 37 * 11 }, (_, i) => (i % 11 === Math.floor(i / 11) % 11 ? 1 : 0)),
+    )
+    const f = (z: Tensor, y: Tensor): Tensor[] => {
+      const ls = logSoftmax(z, { axis: -1 })
+      return [ls, mul(ls, y)]
+    }
+    const g = optimize(makeGraph(f)(logits, target))
+    const exe = compileResident(g)!
+    const got = exe.run([logits, target])!
+    expect(exe.stats().fallbackSteps).toBe(0)
+    // Reference: the formula in float64 from the float32 logits.
+    const want = Array.from({ length: 37 }, (_, r) => {
+      const row = Array.from(logits.data.subarray(r * 11, r * 11 + 11))
+      const m = Math.max(...row)
+      const lse = m + Math.log(row.reduce((acc, v) => acc + Math.exp(v - m), 0))
+      return row.map((v) => v - lse)
+    }).flat()
+    got[0]!.data.forEach((v, i) =>
+      expect(Math.abs(v - want[i]!)).toBeLessThanOrEqual(2e-6 * (1 + Math.abs(want[i]!))),
+    )
+    f(logits, target).forEach((y, i) => expectClose(got[i]!, y, 2e-6, `eager ${i}`))
+
+    // sin of |x| > 1e6 is outside the generated sin's range: that run's step computes with the op.
+    const rowsOfSines: T.ReductionProgram = {
+      arity: 1,
+      instructions: [
+        { kind: 'unary', op: 'sin', x: 0 },
+        { kind: 'reduce', op: 'sum', x: 1 },
+      ],
+    }
+    const h = (v: Tensor): Tensor => O.reductionProgram(rowsOfSines, [v])
+    const small = filled(51, [6, 9], 3)
+    const large = T.unsafeTensor(
+      'float32',
+      [6, 9],
+      small.data.map((v, i) => (i === 20 ? 3e37 : v)),
+    )
+    const gh = optimize(makeGraph(h)(small))
+    const exeH = compileResident(gh)!
+    expect(exeH.stats().fallbackSteps).toBe(0)
+    for (const input of [small, large, small]) {
+      const out = exeH.run([input])![0]!
+      const sums = Array.from({ length: 6 }, (_, r) =>
+        Array.from(input.data.subarray(r * 9, r * 9 + 9)).reduce((acc, v) => acc + Math.sin(v), 0),
+      )
+      out.data.forEach((v, r) =>
+        expect(Math.abs(v - sums[r]!)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(sums[r]!))),
+      )
+    }
+  })
+
   it('falls back to evalGraph under grad and vmap of a jitted function, and agrees', () => {
     const loss = jit(mlpLoss)
     const p = mlpParams()

@@ -16,6 +16,9 @@ import { reshapeOp } from '../shape/reshape'
 import { sumOp } from '../reduce/sum'
 import { reluGradOp } from '../elementwise/reluGrad'
 import { linearOp, type LinearParams } from '../linalg/linear'
+import { reductionProgramOp, type ReductionProgramParams } from '../reduce/reductionProgram'
+import { logSoftmaxOp } from '../activations/logSoftmax'
+import type { SoftmaxParams } from '../activations/softmax'
 import type { ReduceParams } from '../internal/reduceParams'
 import { forwardRecorded, type Equation, type Graph, type Var } from './graph'
 import { planBuffers, type BufferPlan } from './plan'
@@ -54,6 +57,9 @@ export interface Executable {
   readonly plan: BufferPlan
 }
 
+/** A prepared step on the region at `base`; false when it left the result to the op's forward. */
+type Step = (base: number) => boolean | void
+
 type Kernel =
   | { readonly kind: 'matmul'; readonly params: MatmulParams }
   | {
@@ -68,6 +74,7 @@ type Kernel =
     }
   | { readonly kind: 'sumRows'; readonly rows: number; readonly cols: number }
   | { readonly kind: 'reluGrad' }
+  | { readonly kind: 'reduction'; readonly params: ReductionProgramParams; readonly rowShape: T.Shape }
   | { readonly kind: 'alias' }
 
 /** The equation as an elementwise program over its inputs, when it is one. */
@@ -109,6 +116,36 @@ const linearKernel = (eq: Equation): Kernel | undefined => {
     : undefined
 }
 
+/** log-softmax of a row: x − (max + log Σ exp(x − max)). */
+const LOG_SOFTMAX_ROWS: T.ReductionProgram = {
+  arity: 1,
+  instructions: [
+    { kind: 'reduce', op: 'max', x: 0 }, // 1
+    { kind: 'binary', op: 'sub', a: 0, b: 1 }, // 2
+    { kind: 'unary', op: 'exp', x: 2 }, // 3
+    { kind: 'reduce', op: 'sum', x: 3 }, // 4
+    { kind: 'unary', op: 'log', x: 4 }, // 5
+    { kind: 'binary', op: 'add', a: 1, b: 5 }, // 6
+    { kind: 'binary', op: 'sub', a: 0, b: 6 }, // 7
+  ],
+}
+
+/**
+ * A reduction program (softmax, log-softmax, cross-entropy and norm rows, as the fusion pass builds
+ * them) on region addresses, when a generated kernel takes it.
+ */
+const reductionKernel = (params: ReductionProgramParams, inputs: ReadonlyArray<Var>): Kernel | undefined => {
+  const { rowShape } = T.reductionProgramOutput(params.program, inputs, params.shape)
+  const probe = T.wasmResident.prepareReduction(
+    params.program,
+    inputs.map((v) => v.shape),
+    inputs.map(() => 0),
+    rowShape,
+    0,
+  )
+  return probe === undefined ? undefined : { kind: 'reduction', params, rowShape }
+}
+
 /** The resident kernel of an equation, or undefined when it must run as a fallback. */
 const kernelOf = (eq: Equation): Kernel | undefined => {
   const float32 = eq.output.dtype === 'float32' && eq.inputs.every((v) => v.dtype === 'float32')
@@ -133,6 +170,15 @@ const kernelOf = (eq: Equation): Kernel | undefined => {
     }
   }
   if (eq.op === linearOp) return linearKernel(eq)
+  if (eq.op === logSoftmaxOp) {
+    // Along the last axis: x − (m + log Σ exp(x − m)), m the row's max, as one reduction kernel
+    // (eager rounds log-sum-exp to float32 before the subtraction: within an ulp).
+    const { axis } = eq.params as SoftmaxParams
+    const x = eq.inputs[0]!
+    if (axis !== x.shape.length - 1) return undefined
+    return reductionKernel({ program: LOG_SOFTMAX_ROWS, shape: x.shape }, eq.inputs)
+  }
+  if (eq.op === reductionProgramOp) return reductionKernel(eq.params as ReductionProgramParams, eq.inputs)
   if (eq.op === matmulEpilogueOp) {
     const params = eq.params as MatmulEpilogueParams
     const extras = kinds(eq.inputs.slice(2), eq.output)
@@ -216,8 +262,8 @@ export const compileResident = (graph: Graph): Executable | undefined => {
   // Each step prepared once per layout: kernels fetched, shapes planned, offsets fixed; a run only
   // adds the region's address.
   const empty = (v: Var): boolean => T.sizeOf(v.shape) === 0
-  const prepare = (offset: (v: Var) => number): Array<T.ResidentStep | undefined> =>
-    graph.equations.map((eq, i): T.ResidentStep | undefined => {
+  const prepare = (offset: (v: Var) => number): Array<Step | undefined> =>
+    graph.equations.map((eq, i): Step | undefined => {
       const k = steps[i]
       const out = eq.output
       if (k === undefined || k.kind === 'alias' || empty(out)) return undefined
@@ -229,6 +275,14 @@ export const compileResident = (graph: Graph): Executable | undefined => {
           return T.wasmResident.prepareSumRows(offset(a), offset(out), k.rows, k.cols)
         case 'reluGrad':
           return T.wasmResident.prepareReluGrad(offset(a), offset(b), offset(out), T.sizeOf(out.shape))
+        case 'reduction':
+          return T.wasmResident.prepareReduction(
+            k.params.program,
+            eq.inputs.map((v) => v.shape),
+            eq.inputs.map(offset),
+            k.rowShape,
+            offset(out),
+          )
         case 'epilogue':
           return T.wasmResident.prepareMatmulEpilogue(
             a.shape,
@@ -259,7 +313,7 @@ export const compileResident = (graph: Graph): Executable | undefined => {
   // is already where the next run reads it and is not written again.
   interface Layout {
     readonly offset: (v: Var) => number
-    readonly actions: ReadonlyArray<T.ResidentStep | undefined>
+    readonly actions: ReadonlyArray<Step | undefined>
   }
   const layoutOf = (swap: ReadonlyMap<number, number>): Layout => {
     const offset = (v: Var): number => {
@@ -364,8 +418,11 @@ export const compileResident = (graph: Graph): Executable | undefined => {
     }
     graph.equations.forEach((eq, i) => {
       const action = actions[i]
-      if (action !== undefined) action(base)
-      else if (steps[i] === undefined)
+      // A step that returns false (a reduction with values out of its kernel's range) left its
+      // result to the op itself, as a fallback.
+      if (action !== undefined) {
+        if (action(base) === false) put(eq.output, forwardRecorded(eq.op, eq.inputs.map(tensorOf), eq.params))
+      } else if (steps[i] === undefined)
         put(eq.output, forwardRecorded(eq.op, eq.inputs.map(tensorOf), eq.params))
       else if (!resident.has(eq.output.id))
         // An alias or an empty result outside the region: the op itself (a reshape is free).

@@ -8,6 +8,7 @@ import { Code, type Local } from './emitter'
 import { f64Pair, type LaneContext } from './math'
 import { BINARY, MIN_ELEMENTS, UNARY, cachedKernel, programMemory, slot } from './program'
 import { growTo, orFallback } from './runtime'
+import { gemmMemoryKernel } from './epilogue'
 
 // Reduction programs on WebAssembly SIMD: one generated kernel per program (and input access),
 // looping over rows. Per row, values constant along the row (per-row inputs, reductions, steps over
@@ -42,7 +43,7 @@ interface Layout {
 /** How the kernel reads each input, and which values vary along the row; undefined when it cannot. */
 const layoutOf = (
   program: ReductionProgram,
-  inputs: ReadonlyArray<Tensor>,
+  inputs: ReadonlyArray<{ readonly shape: Shape }>,
   rowShape: Shape,
 ): Layout | undefined => {
   const varying = rowVarying(
@@ -55,7 +56,7 @@ const layoutOf = (
   const kept = stripLeadingOnes([...rowShape.slice(0, -1), 1])
   const access: Access[] = []
   for (const [k, x] of inputs.entries()) {
-    const own = x.data.length === 1 ? [] : stripLeadingOnes(x.shape)
+    const own = sizeOf(x.shape) === 1 ? [] : stripLeadingOnes(x.shape)
     if (own.length === 0) access.push('scalar')
     else if (varying[k] === true && shapesEqual(own, row)) access.push('whole')
     else if (varying[k] === true && shapesEqual(own, [n])) access.push('trail')
@@ -362,4 +363,42 @@ export const reductionProgram = (
           () => undefined,
         )) ?? referenceReductionProgram(program, inputs, rowShape, outDtype)
   )
+}
+
+/**
+ * The reduction kernel for float32 inputs of `inputShapes` (rows of `rowShape`) instantiated on the
+ * GEMM module's memory, for the wasm-resident executor: `run(...operands, out, rows, n)` with each
+ * operand an address (or a scalar's value, `access` 'scalar'), returning nonzero when a value was
+ * out of the generated functions' range (the reference must compute the result then). Undefined
+ * when the generated code does not run this program or these shapes.
+ * @internal
+ */
+export const residentReduction = (
+  program: ReductionProgram,
+  inputShapes: ReadonlyArray<Shape>,
+  rowShape: Shape,
+):
+  | {
+      readonly run: (...args: number[]) => number
+      readonly access: ReadonlyArray<Access>
+      readonly rows: number
+      readonly n: number
+      readonly outCount: number
+    }
+  | undefined => {
+  if (rowShape.length === 0 || !(rowShape[rowShape.length - 1]! > 0) || !generated(program)) return undefined
+  const layout = layoutOf(
+    program,
+    inputShapes.map((shape) => ({ shape })),
+    rowShape,
+  )
+  if (layout === undefined) return undefined
+  const { access, varying } = layout
+  const n = rowShape[rowShape.length - 1]!
+  const rows = sizeOf(rowShape) / n
+  const key = `resident reduction ${access.map((a) => ACCESS_CODE[a]).join('')}:${textOf(program)}`
+  const run = gemmMemoryKernel(key, () => kernel(program, access, varying)) as unknown as (
+    ...args: number[]
+  ) => number
+  return { run, access, rows, n, outCount: varying[varying.length - 1] ? rows * n : rows }
 }

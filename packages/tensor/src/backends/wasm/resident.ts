@@ -1,4 +1,5 @@
-import type { ElementwiseProgram } from '../../backend'
+import type { ElementwiseProgram, ReductionProgram } from '../../backend'
+import { residentReduction } from './reduction'
 import type { Shape } from '../../shape'
 import { matmulPlan, type MatmulOptions } from '../../kernels/matmul'
 import {
@@ -213,6 +214,39 @@ export const wasmResident = {
   prepareReluGrad: (ct: number, y: number, out: number, count: number): ResidentStep => {
     const kernel = perMemory(reluGradAt)
     return (base) => kernel()(base + ct, base + y, base + out, count)
+  },
+  /**
+   * A reduction program (see `reductionProgram`) over float32 operands of `inputShapes` at
+   * `offsets` (rows of `rowShape`), its result (`rowShape`, or one value per row) written at `out`.
+   * The step returns false when a value fell outside the range of the generated functions (the
+   * output may be partly written): the caller then computes the result with the reference. Undefined when no
+   * generated kernel takes this program or these shapes. Sums add in two lanes: within an ulp or
+   * so of the reference's row-order sums, as the wasm backend's own reductionProgram.
+   */
+  prepareReduction: (
+    program: ReductionProgram,
+    inputShapes: ReadonlyArray<Shape>,
+    offsets: ReadonlyArray<number>,
+    rowShape: Shape,
+    out: number,
+  ): ((base: number) => boolean) | undefined => {
+    const found = residentReduction(program, inputShapes, rowShape)
+    if (found === undefined) return undefined
+    const { run, access, rows, n } = found
+    const args = new Array<number>(offsets.length + 3)
+    args[offsets.length + 1] = rows
+    args[offsets.length + 2] = n
+    return (base) => {
+      let heap: Float32Array | undefined
+      offsets.forEach((at, i) => {
+        if (access[i] === 'scalar') {
+          heap ??= view()
+          args[i] = heap[(base + at) >> 2]!
+        } else args[i] = base + at
+      })
+      args[offsets.length] = base + out
+      return run(...args) === 0
+    }
   },
   /** Whether `program` has only steps the resident kernels compute exactly as the reference. */
   exact: (program: ElementwiseProgram): boolean => programIsExact(program),
