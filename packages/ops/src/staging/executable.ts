@@ -325,10 +325,8 @@ export const compileResident = (graph: Graph): Executable | undefined => {
   const layouts: Layout[] = [layoutOf(new Map())]
   // What the region held after the latest run (when still intact): byte offset → the tensor whose
   // values are there (inputs and constants in their pinned buffers, outputs in theirs).
-  // Weak references: a jitted function keeps no tensor of its last call alive (a tensor the
-  // garbage collector took cannot be passed again, so nothing is lost).
-  let held = new Map<number, WeakRef<Tensor>>()
-  let lastOutputs: ReadonlyArray<WeakRef<Tensor>> = []
+  let held = new Map<number, Tensor>()
+  let lastOutputs: ReadonlyArray<Tensor> = []
   const owner = {}
   const pinnedOutputs = new Set(
     graph.outputs.filter((v) => resident.has(v.id) && !sources.has(v.id) && plan.pinned.has(v.id)),
@@ -343,10 +341,7 @@ export const compileResident = (graph: Graph): Executable | undefined => {
       if (swap.has(at)) return
       const j = graph.outputs.findIndex(
         (out, j) =>
-          lastOutputs[j]?.deref() === inputs[i] &&
-          pinnedOutputs.has(out) &&
-          !taken.has(out) &&
-          sameShape(out, v),
+          lastOutputs[j] === inputs[i] && pinnedOutputs.has(out) && !taken.has(out) && sameShape(out, v),
       )
       if (j < 0) return
       const out = graph.outputs[j]!
@@ -387,7 +382,7 @@ export const compileResident = (graph: Graph): Executable | undefined => {
     const toWrite = (layout: Layout): number => {
       let bytes = 0
       graph.inputs.forEach((v, i) => {
-        if (held.get(layout.offset(v))?.deref() !== inputs[i]) bytes += T.sizeOf(v.shape)
+        if (held.get(layout.offset(v)) !== inputs[i]) bytes += T.sizeOf(v.shape)
       })
       return bytes
     }
@@ -405,7 +400,7 @@ export const compileResident = (graph: Graph): Executable | undefined => {
       }
     }
     const place = (v: Var, x: Tensor): void => {
-      if (held.get(offset(v))?.deref() === x) env.set(v.id, x)
+      if (held.get(offset(v)) === x) env.set(v.id, x)
       else put(v, x)
     }
     graph.inputs.forEach((v, i) => place(v, inputs[i]!))
@@ -437,15 +432,14 @@ export const compileResident = (graph: Graph): Executable | undefined => {
     // Pinned buffers now hold the inputs, constants and outputs (see PlanRules.pinned).
     held = new Map()
     graph.inputs.forEach((v, i) => {
-      if (plan.pinned.has(v.id) && resident.has(v.id)) held.set(offset(v), new WeakRef(inputs[i]!))
+      if (plan.pinned.has(v.id) && resident.has(v.id)) held.set(offset(v), inputs[i]!)
     })
     for (const c of graph.constants)
-      if (plan.pinned.has(c.variable.id) && resident.has(c.variable.id))
-        held.set(offset(c.variable), new WeakRef(c.value))
+      if (plan.pinned.has(c.variable.id) && resident.has(c.variable.id)) held.set(offset(c.variable), c.value)
     graph.outputs.forEach((v, j) => {
-      if (pinnedOutputs.has(v)) held.set(offset(v), new WeakRef(outputs[j]!))
+      if (pinnedOutputs.has(v)) held.set(offset(v), outputs[j]!)
     })
-    lastOutputs = learned ? [] : outputs.map((x) => new WeakRef(x))
+    lastOutputs = outputs
     return outputs
   }
 
