@@ -142,6 +142,32 @@ describe('liveness and buffer planning', () => {
     expectNoClobbering(g, plan, shared)
   })
 
+  it('pinned inputs, constants and outputs own their buffers for the whole run', () => {
+    // A chain whose in-place plan would reuse x's buffer for everything: pinned, x keeps its own,
+    // the output gets one allocated up front, and no temporary lands in either.
+    const g = makeGraph((x: Tensor) => {
+      let v = neg(x)
+      for (let i = 0; i < 5; i++) v = i % 2 === 0 ? exp(v) : neg(v)
+      return [v, mul(v, 2)]
+    })(x)
+    const inputs = new Set(g.inputs.map((v) => v.id))
+    const outputs = new Set(g.outputs.map((v) => v.id))
+    const plan = planBuffers(g, {
+      resident: () => true,
+      bytes,
+      inPlace: (eq) => eq.inputs,
+      pinned: (v) => inputs.has(v.id) || outputs.has(v.id),
+    })
+    const pinnedOffsets = [...inputs, ...outputs].map((id) => plan.offsets.get(id)!)
+    expect(new Set(pinnedOffsets).size).toBe(pinnedOffsets.length)
+    for (const [id, at] of plan.offsets)
+      if (!inputs.has(id) && !outputs.has(id)) expect(pinnedOffsets).not.toContain(at)
+    expect([...plan.pinned].sort()).toEqual([...inputs, ...outputs].sort())
+    // Without pinning the same rules write over x.
+    const free = planBuffers(g, { resident: () => true, bytes, inPlace: (eq) => eq.inputs })
+    expect(free.offsets.get(g.equations[0]!.output.id)).toBe(free.offsets.get(g.inputs[0]!.id))
+  })
+
   it('a reshape shares its input buffer, which lives as long as either', () => {
     const g = makeGraph((x: Tensor) => {
       const r = reshape(neg(x), [8, 8])
@@ -236,6 +262,149 @@ describe.runIf(T.wasmAvailable())('the wasm-resident executable', () => {
     expect(stats.fallbackSteps).toBeGreaterThan(0)
     const eager = f(a, b, r)
     got.forEach((y, i) => expectClose(y, eager[i]!, 1e-5, `eager ${i}`))
+  })
+
+  it('runs the dense op (linear, with and without bias and ReLU) resident, with eager values', () => {
+    const f = (x: Tensor, w0: Tensor, b0: Tensor, w1: Tensor): Tensor[] => {
+      const h = O.linear(x, w0, b0, 'relu')
+      return [O.linear(h, w1), O.linear(h, w1, undefined, 'relu'), O.linear(x, w0, b0)]
+    }
+    const x = filled(40, [33, 20])
+    const w0 = filled(41, [24, 20], 0.3)
+    const b0 = filled(42, [24], 0.1)
+    const w1 = filled(43, [7, 24], 0.3)
+    const g = optimize(makeGraph(f)(x, w0, b0, w1))
+    expect(g.equations.filter((eq) => eq.op.name === 'linear')).toHaveLength(4)
+    const exe = compileResident(g)!
+    const got = exe.run([x, w0, b0, w1])!
+    expect(exe.stats().fallbackSteps).toBe(0)
+    // Reference: the definition, relu(x·wᵀ + b), in float64 from the float32 operands.
+    const dense = (x: Tensor, w: Tensor, b: Tensor | undefined, act: boolean): number[] => {
+      const [rows, inner] = x.shape as [number, number]
+      const outs = w.shape[0]!
+      const out: number[] = []
+      for (let i = 0; i < rows; i++)
+        for (let o = 0; o < outs; o++) {
+          let acc = 0
+          for (let k = 0; k < inner; k++) acc += x.data[i * inner + k]! * w.data[o * inner + k]!
+          const z = acc + (b === undefined ? 0 : b.data[o]!)
+          out.push(act ? Math.max(z, 0) : z)
+        }
+      return out
+    }
+    const h = T.unsafeTensor('float32', [33, 24], Float32Array.from(dense(x, w0, b0, true)))
+    const want = [dense(h, w1, undefined, false), dense(h, w1, undefined, true), dense(x, w0, b0, false)]
+    got.forEach((y, i) => {
+      expect(y.shape).toEqual(i === 2 ? [33, 24] : [33, 7])
+      const close = Array.from(y.data).every((v, j) => Math.abs(v - want[i]![j]!) <= 1e-5)
+      expect(close, `output ${i}`).toBe(true)
+    })
+    // And the eager op's values, to float32 rounding.
+    f(x, w0, b0, w1).forEach((y, i) => expectClose(got[i]!, y, 1e-6, `eager ${i}`))
+  })
+
+  it('writes only what changed: parameters fed back stay in the region, in alternating layouts', () => {
+    const step = jit(sgdStep)
+    let pJit = mlpParams()
+    let pEager = mlpParams()
+    const inBytes: number[] = []
+    for (let i = 0; i < 6; i++) {
+      pJit = step(pJit, x, labels)
+      pEager = sgdStep(pEager, x, labels)
+      inBytes.push(step.stats().lastExecutable!.bytesIn)
+    }
+    for (const k of Object.keys(pEager)) expectClose(pJit[k]!, pEager[k]!, 1e-5, k)
+    const paramBytes = 4 * Object.values(mlpParams()).reduce((n, t) => n + t.data.length, 0)
+    const dataBytes = 4 * x.data.length // the labels are read only by a fallback step: not resident
+    // The first run writes everything; later ones find x, the constants and the parameters (the
+    // previous outputs) already in place, and write only the results of fallback steps (the loss's
+    // [32, 10] gradient) that kernels read.
+    expect(inBytes[0]).toBeGreaterThanOrEqual(paramBytes + dataBytes)
+    for (const b of inBytes.slice(2)) {
+      expect(b).toBeLessThanOrEqual(inBytes[0]! - paramBytes - dataBytes)
+      expect(b).toBeLessThanOrEqual(2 * 4 * 32 * 10)
+    }
+    // Fresh parameters (equal values, other tensors) are written again, and give the same step.
+    const again = mlpParams()
+    const fresh = step(again, x, labels)
+    expect(step.stats().lastExecutable!.bytesIn).toBeGreaterThanOrEqual(paramBytes)
+    const eagerFresh = sgdStep(mlpParams(), x, labels)
+    for (const k of Object.keys(fresh)) expectClose(fresh[k]!, eagerFresh[k]!, 1e-6, k)
+  })
+
+  it('writes everything again after another executable ran on the region', () => {
+    const step = jit(sgdStep)
+    const other = jit((v: Tensor, w: Tensor) => relu(matmul(v, w, { transposeB: true })))
+    let pJit = mlpParams()
+    let pEager = mlpParams()
+    const paramBytes = 4 * Object.values(pJit).reduce((n, t) => n + t.data.length, 0)
+    for (let i = 0; i < 5; i++) {
+      pJit = step(pJit, x, labels)
+      pEager = sgdStep(pEager, x, labels)
+      if (i >= 2) {
+        // Another graph overwrites the shared region with its own values between the steps.
+        other(filled(60 + i, [32, 40], 3), filled(70 + i, [48, 40], 3))
+        expect(other.stats().lastRun).toBe('resident')
+      }
+      if (i >= 3) expect(step.stats().lastExecutable!.bytesIn).toBeGreaterThanOrEqual(paramBytes)
+    }
+    for (const k of Object.keys(pEager)) expectClose(pJit[k]!, pEager[k]!, 1e-5, k)
+  })
+
+  it('runs log-softmax and reduction programs resident, with eager values; out-of-range rows go to the op', () => {
+    const logits = filled(50, [37, 11], 4)
+    const target = T.unsafeTensor(
+      'float32',
+      [37, 11],
+      Float32Array.from({ length: 37 * 11 }, (_, i) => (i % 11 === Math.floor(i / 11) % 11 ? 1 : 0)),
+    )
+    const f = (z: Tensor, y: Tensor): Tensor[] => {
+      const ls = logSoftmax(z, { axis: -1 })
+      return [ls, mul(ls, y)]
+    }
+    const g = optimize(makeGraph(f)(logits, target))
+    const exe = compileResident(g)!
+    const got = exe.run([logits, target])!
+    expect(exe.stats().fallbackSteps).toBe(0)
+    // Reference: the formula in float64 from the float32 logits.
+    const want = Array.from({ length: 37 }, (_, r) => {
+      const row = Array.from(logits.data.subarray(r * 11, r * 11 + 11))
+      const m = Math.max(...row)
+      const lse = m + Math.log(row.reduce((acc, v) => acc + Math.exp(v - m), 0))
+      return row.map((v) => v - lse)
+    }).flat()
+    got[0]!.data.forEach((v, i) =>
+      expect(Math.abs(v - want[i]!)).toBeLessThanOrEqual(2e-6 * (1 + Math.abs(want[i]!))),
+    )
+    f(logits, target).forEach((y, i) => expectClose(got[i]!, y, 2e-6, `eager ${i}`))
+
+    // sin of |x| > 1e6 is outside the generated sin's range: that run's step computes with the op.
+    const rowsOfSines: T.ReductionProgram = {
+      arity: 1,
+      instructions: [
+        { kind: 'unary', op: 'sin', x: 0 },
+        { kind: 'reduce', op: 'sum', x: 1 },
+      ],
+    }
+    const h = (v: Tensor): Tensor => O.reductionProgram(rowsOfSines, [v])
+    const small = filled(51, [6, 9], 3)
+    const large = T.unsafeTensor(
+      'float32',
+      [6, 9],
+      small.data.map((v, i) => (i === 20 ? 3e37 : v)),
+    )
+    const gh = optimize(makeGraph(h)(small))
+    const exeH = compileResident(gh)!
+    expect(exeH.stats().fallbackSteps).toBe(0)
+    for (const input of [small, large, small]) {
+      const out = exeH.run([input])![0]!
+      const sums = Array.from({ length: 6 }, (_, r) =>
+        Array.from(input.data.subarray(r * 9, r * 9 + 9)).reduce((acc, v) => acc + Math.sin(v), 0),
+      )
+      out.data.forEach((v, r) =>
+        expect(Math.abs(v - sums[r]!)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(sums[r]!))),
+      )
+    }
   })
 
   it('falls back to evalGraph under grad and vmap of a jitted function, and agrees', () => {

@@ -138,6 +138,58 @@ describe.each(backends)('elementwiseProgram on the %s backend', (_name, backend)
   })
 })
 
+describe('elementwiseProgram registers on the reference backend', () => {
+  // (x + s) · x over a whole x and a scalar s: registers for x, s, the constant, two steps.
+  const program: ElementwiseProgram = {
+    arity: 2,
+    instructions: [
+      { kind: 'binary', op: 'add', a: 0, b: 1 },
+      { kind: 'binary', op: 'mul', a: 2, b: 0 },
+    ],
+  }
+  const run = (xs: ReadonlyArray<number> | Tensor, s: number | Tensor): Tensor => {
+    const inputs = [Array.isArray(xs) ? f64(xs) : (xs as Tensor), typeof s === 'number' ? f64([s], []) : s]
+    setBackend(referenceBackend)
+    try {
+      return elementwiseProgram(program, inputs)
+    } finally {
+      setBackend(undefined)
+    }
+  }
+  const expected = (xs: ReadonlyArray<number>, s: number): number[] => xs.map((x) => (x + s) * x)
+
+  it('allocates no registers when the same program runs again on no more elements', () => {
+    run([1, 2, 3, 4], 0.5)
+    const x = f64([5, 6, 7])
+    const scalar = f64([-1], [])
+    let made = 0
+    const Original = globalThis.Float64Array
+    globalThis.Float64Array = new Proxy(Original, {
+      construct(target, args, newTarget) {
+        made++
+        return Reflect.construct(target, args, newTarget) as object
+      },
+    })
+    let out: Tensor
+    try {
+      out = run(x, scalar)
+    } finally {
+      globalThis.Float64Array = Original
+    }
+    // One allocation: the output itself (a float64 result); none for the five registers.
+    expect(made).toBe(1)
+    expect(data(out)).toEqual(expected([5, 6, 7], -1))
+  })
+
+  it('gives each call its own values when reused registers held another call’s (larger, then smaller, then larger)', () => {
+    const big = Array.from({ length: 2500 }, (_, i) => Math.cos(i) * 10)
+    expect(data(run(big, 2))).toEqual(expected(big, 2))
+    expect(data(run([9, -9], 3))).toEqual(expected([9, -9], 3))
+    const other = big.map((v) => -v / 3)
+    expect(data(run(other, -4))).toEqual(expected(other, -4))
+  })
+})
+
 describe('elementwiseProgram errors', () => {
   it('refuses int32 and mixed dtypes, saying to cast', () => {
     expect(() => elementwiseProgram(unaryProgram('exp'), [tensor([1], 'int32')])).toThrow(DTypeError)

@@ -15,6 +15,10 @@ import { matmulEpilogueOp, type MatmulEpilogueParams } from '../linalg/matmulEpi
 import { reshapeOp } from '../shape/reshape'
 import { sumOp } from '../reduce/sum'
 import { reluGradOp } from '../elementwise/reluGrad'
+import { linearOp, type LinearParams } from '../linalg/linear'
+import { reductionProgramOp, type ReductionProgramParams } from '../reduce/reductionProgram'
+import { logSoftmaxOp } from '../activations/logSoftmax'
+import type { SoftmaxParams } from '../activations/softmax'
 import type { ReduceParams } from '../internal/reduceParams'
 import { forwardRecorded, type Equation, type Graph, type Var } from './graph'
 import { planBuffers, type BufferPlan } from './plan'
@@ -53,6 +57,9 @@ export interface Executable {
   readonly plan: BufferPlan
 }
 
+/** A prepared step on the region at `base`; false when it left the result to the op's forward. */
+type Step = (base: number) => boolean | void
+
 type Kernel =
   | { readonly kind: 'matmul'; readonly params: MatmulParams }
   | {
@@ -67,6 +74,7 @@ type Kernel =
     }
   | { readonly kind: 'sumRows'; readonly rows: number; readonly cols: number }
   | { readonly kind: 'reluGrad' }
+  | { readonly kind: 'reduction'; readonly params: ReductionProgramParams; readonly rowShape: T.Shape }
   | { readonly kind: 'alias' }
 
 /** The equation as an elementwise program over its inputs, when it is one. */
@@ -86,6 +94,56 @@ const asProgram = (eq: Equation): T.ElementwiseProgram | undefined => {
 const kinds = (inputs: ReadonlyArray<Var>, out: Var): T.OperandKind[] | undefined => {
   const found = inputs.map((v) => T.wasmResident.operandKind(v.shape, out.shape))
   return found.every((k) => k !== undefined) ? (found as T.OperandKind[]) : undefined
+}
+
+/**
+ * The dense op (`linear`: the product x·wᵀ, the bias added, the ReLU) as the resident GEMM with the
+ * bias and activation as its epilogue program: the arithmetic of its forward pass (a float32 add,
+ * then max with 0), in the product's output pass.
+ */
+const linearKernel = (eq: Equation): Kernel | undefined => {
+  const { activation } = eq.params as LinearParams
+  const product = { transposeA: false, transposeB: true }
+  const biased = eq.inputs.length === 3
+  const instructions: T.ProgramInstruction[] = []
+  if (biased) instructions.push({ kind: 'binary', op: 'add', a: 0, b: 1 })
+  if (activation === 'relu') instructions.push({ kind: 'unary', op: 'relu', x: biased ? 2 : 0 })
+  if (instructions.length === 0) return { kind: 'matmul', params: product }
+  const program: T.ElementwiseProgram = { arity: biased ? 2 : 1, instructions }
+  const extras = kinds(eq.inputs.slice(2), eq.output)
+  return extras !== undefined && T.wasmResident.exact(program)
+    ? { kind: 'epilogue', params: { ...product, program }, extras }
+    : undefined
+}
+
+/** log-softmax of a row: x − (max + log Σ exp(x − max)). */
+const LOG_SOFTMAX_ROWS: T.ReductionProgram = {
+  arity: 1,
+  instructions: [
+    { kind: 'reduce', op: 'max', x: 0 }, // 1
+    { kind: 'binary', op: 'sub', a: 0, b: 1 }, // 2
+    { kind: 'unary', op: 'exp', x: 2 }, // 3
+    { kind: 'reduce', op: 'sum', x: 3 }, // 4
+    { kind: 'unary', op: 'log', x: 4 }, // 5
+    { kind: 'binary', op: 'add', a: 1, b: 5 }, // 6
+    { kind: 'binary', op: 'sub', a: 0, b: 6 }, // 7
+  ],
+}
+
+/**
+ * A reduction program (softmax, log-softmax, cross-entropy and norm rows, as the fusion pass builds
+ * them) on region addresses, when a generated kernel takes it.
+ */
+const reductionKernel = (params: ReductionProgramParams, inputs: ReadonlyArray<Var>): Kernel | undefined => {
+  const { rowShape } = T.reductionProgramOutput(params.program, inputs, params.shape)
+  const probe = T.wasmResident.prepareReduction(
+    params.program,
+    inputs.map((v) => v.shape),
+    inputs.map(() => 0),
+    rowShape,
+    0,
+  )
+  return probe === undefined ? undefined : { kind: 'reduction', params, rowShape }
 }
 
 /** The resident kernel of an equation, or undefined when it must run as a fallback. */
@@ -111,6 +169,16 @@ const kernelOf = (eq: Equation): Kernel | undefined => {
       cols: T.sizeOf(shape.slice(axes.length)),
     }
   }
+  if (eq.op === linearOp) return linearKernel(eq)
+  if (eq.op === logSoftmaxOp) {
+    // Along the last axis: x − (m + log Σ exp(x − m)), m the row's max, as one reduction kernel
+    // (eager rounds log-sum-exp to float32 before the subtraction: within an ulp).
+    const { axis } = eq.params as SoftmaxParams
+    const x = eq.inputs[0]!
+    if (axis !== x.shape.length - 1) return undefined
+    return reductionKernel({ program: LOG_SOFTMAX_ROWS, shape: x.shape }, eq.inputs)
+  }
+  if (eq.op === reductionProgramOp) return reductionKernel(eq.params as ReductionProgramParams, eq.inputs)
   if (eq.op === matmulEpilogueOp) {
     const params = eq.params as MatmulEpilogueParams
     const extras = kinds(eq.inputs.slice(2), eq.output)
@@ -123,6 +191,9 @@ const kernelOf = (eq: Equation): Kernel | undefined => {
   const operands = kinds(eq.inputs, eq.output)
   return operands === undefined ? undefined : { kind: 'program', program, operands }
 }
+
+const sameShape = (a: Var, b: Var): boolean =>
+  a.dtype === b.dtype && a.shape.length === b.shape.length && a.shape.every((d, j) => d === b.shape[j])
 
 const sameType = (x: Tensor, v: Var): boolean =>
   x.dtype === v.dtype && x.shape.length === v.shape.length && x.shape.every((d, j) => d === v.shape[j])
@@ -163,6 +234,8 @@ export const compileResident = (graph: Graph): Executable | undefined => {
     })
   }
   const indexOf = new Map(graph.equations.map((eq, i) => [eq, i]))
+  const sources = new Set([...graph.inputs, ...graph.constants.map((c) => c.variable)].map((v) => v.id))
+  const outputIds = new Set(graph.outputs.map((v) => v.id))
   const plan = planBuffers(graph, {
     resident: (v) => resident.has(v.id),
     bytes: (v) => T.residentBufferBytes(T.sizeOf(v.shape)),
@@ -173,6 +246,9 @@ export const compileResident = (graph: Graph): Executable | undefined => {
       if (k === undefined || k.kind !== 'program') return []
       return eq.inputs.filter((_, j) => k.operands[j] === 'whole')
     },
+    // Inputs, constants and computed outputs keep their own buffers: after a run the region holds
+    // exactly them, so a later run skips writing what is already there (see `layouts` below).
+    pinned: (v) => sources.has(v.id) || outputIds.has(v.id),
   })
   let bytesIn = 0
   let bytesOut = 0
@@ -183,45 +259,101 @@ export const compileResident = (graph: Graph): Executable | undefined => {
     else counts.resident++
   })
 
-  // Each step prepared once: kernels fetched, shapes planned, offsets fixed; a run only adds the
-  // region's address.
-  const offset = (v: Var): number => plan.offsets.get(v.id)!
+  // Each step prepared once per layout: kernels fetched, shapes planned, offsets fixed; a run only
+  // adds the region's address.
   const empty = (v: Var): boolean => T.sizeOf(v.shape) === 0
-  const actions = graph.equations.map((eq, i): T.ResidentStep | undefined => {
-    const k = steps[i]
-    const out = eq.output
-    if (k === undefined || k.kind === 'alias' || empty(out)) return undefined
-    const [a, b] = eq.inputs as [Var, Var]
-    switch (k.kind) {
-      case 'matmul':
-        return T.wasmResident.prepareMatmul(a.shape, b.shape, k.params, offset(a), offset(b), offset(out))
-      case 'sumRows':
-        return T.wasmResident.prepareSumRows(offset(a), offset(out), k.rows, k.cols)
-      case 'reluGrad':
-        return T.wasmResident.prepareReluGrad(offset(a), offset(b), offset(out), T.sizeOf(out.shape))
-      case 'epilogue':
-        return T.wasmResident.prepareMatmulEpilogue(
-          a.shape,
-          b.shape,
-          k.params,
-          k.params.program,
-          eq.inputs.slice(2).map((v, j) => ({ kind: k.extras[j]!, offset: offset(v) })),
-          offset(a),
-          offset(b),
-          offset(out),
-        )
-      case 'program': {
-        const cols = out.shape.length === 0 ? 1 : out.shape[out.shape.length - 1]!
-        return T.wasmResident.prepareProgram(
-          k.program,
-          eq.inputs.map((v, j) => ({ kind: k.operands[j]!, offset: offset(v) })),
-          offset(out),
-          T.sizeOf(out.shape) / cols,
-          cols,
-        )
+  const prepare = (offset: (v: Var) => number): Array<Step | undefined> =>
+    graph.equations.map((eq, i): Step | undefined => {
+      const k = steps[i]
+      const out = eq.output
+      if (k === undefined || k.kind === 'alias' || empty(out)) return undefined
+      const [a, b] = eq.inputs as [Var, Var]
+      switch (k.kind) {
+        case 'matmul':
+          return T.wasmResident.prepareMatmul(a.shape, b.shape, k.params, offset(a), offset(b), offset(out))
+        case 'sumRows':
+          return T.wasmResident.prepareSumRows(offset(a), offset(out), k.rows, k.cols)
+        case 'reluGrad':
+          return T.wasmResident.prepareReluGrad(offset(a), offset(b), offset(out), T.sizeOf(out.shape))
+        case 'reduction':
+          return T.wasmResident.prepareReduction(
+            k.params.program,
+            eq.inputs.map((v) => v.shape),
+            eq.inputs.map(offset),
+            k.rowShape,
+            offset(out),
+          )
+        case 'epilogue':
+          return T.wasmResident.prepareMatmulEpilogue(
+            a.shape,
+            b.shape,
+            k.params,
+            k.params.program,
+            eq.inputs.slice(2).map((v, j) => ({ kind: k.extras[j]!, offset: offset(v) })),
+            offset(a),
+            offset(b),
+            offset(out),
+          )
+        case 'program': {
+          const cols = out.shape.length === 0 ? 1 : out.shape[out.shape.length - 1]!
+          return T.wasmResident.prepareProgram(
+            k.program,
+            eq.inputs.map((v, j) => ({ kind: k.operands[j]!, offset: offset(v) })),
+            offset(out),
+            T.sizeOf(out.shape) / cols,
+            cols,
+          )
+        }
       }
+    })
+
+  // Layouts: the plan's, and once a run is seen to take outputs of the run before as inputs (a
+  // training step's parameters), the plan with each such input's buffer exchanged with that
+  // output's (both pinned, the same size). Runs alternate between the two, so a value fed back
+  // is already where the next run reads it and is not written again.
+  interface Layout {
+    readonly offset: (v: Var) => number
+    readonly actions: ReadonlyArray<Step | undefined>
+  }
+  const layoutOf = (swap: ReadonlyMap<number, number>): Layout => {
+    const offset = (v: Var): number => {
+      const at = plan.offsets.get(v.id)!
+      return swap.get(at) ?? at
     }
-  })
+    return { offset, actions: prepare(offset) }
+  }
+  const layouts: Layout[] = [layoutOf(new Map())]
+  // What the region held after the latest run (when still intact): byte offset → the tensor whose
+  // values are there (inputs and constants in their pinned buffers, outputs in theirs).
+  let held = new Map<number, Tensor>()
+  let lastOutputs: ReadonlyArray<Tensor> = []
+  const owner = {}
+  const pinnedOutputs = new Set(
+    graph.outputs.filter((v) => resident.has(v.id) && !sources.has(v.id) && plan.pinned.has(v.id)),
+  )
+  /** The second layout, from inputs that are outputs of the run before (undefined: none are). */
+  const exchangeLayout = (inputs: ReadonlyArray<Tensor>): Layout | undefined => {
+    const swap = new Map<number, number>()
+    const taken = new Set<Var>()
+    graph.inputs.forEach((v, i) => {
+      if (!plan.pinned.has(v.id) || !resident.has(v.id) || empty(v)) return
+      const at = plan.offsets.get(v.id)!
+      if (swap.has(at)) return
+      const j = graph.outputs.findIndex(
+        (out, j) =>
+          lastOutputs[j] === inputs[i] && pinnedOutputs.has(out) && !taken.has(out) && sameShape(out, v),
+      )
+      if (j < 0) return
+      const out = graph.outputs[j]!
+      const to = plan.offsets.get(out.id)!
+      if (swap.has(to)) return
+      taken.add(out)
+      swap.set(at, to)
+      swap.set(to, at)
+    })
+    return swap.size === 0 ? undefined : layoutOf(swap)
+  }
+  let learned = false
 
   const run = (inputs: ReadonlyArray<Tensor>): Tensor[] | undefined => {
     if (inputs.length !== graph.inputs.length)
@@ -237,8 +369,26 @@ export const compileResident = (graph: Graph): Executable | undefined => {
           `input ${i} is ${x.dtype}${T.fmtShape(x.shape)} but the graph was staged for ${v.dtype}${T.fmtShape(v.shape)}`,
         )
     })
-    const base = T.wasmResident.reserve(plan.bytes)
-    if (base === undefined) return undefined
+    const claimed = T.wasmResident.claim(plan.bytes, owner)
+    if (claimed === undefined) return undefined
+    const { base } = claimed
+    if (!claimed.intact) held = new Map()
+    else if (!learned && lastOutputs.length > 0) {
+      learned = true
+      const second = exchangeLayout(inputs)
+      if (second !== undefined) layouts.push(second)
+    }
+    // The layout with the least to write: values already in their buffers stay.
+    const toWrite = (layout: Layout): number => {
+      let bytes = 0
+      graph.inputs.forEach((v, i) => {
+        if (held.get(layout.offset(v)) !== inputs[i]) bytes += T.sizeOf(v.shape)
+      })
+      return bytes
+    }
+    const layout =
+      layouts.length > 1 && toWrite(layouts[1]!) < toWrite(layouts[0]!) ? layouts[1]! : layouts[0]!
+    const { offset, actions } = layout
     bytesIn = 0
     bytesOut = 0
     const env = new Map<number, Tensor>()
@@ -249,8 +399,12 @@ export const compileResident = (graph: Graph): Executable | undefined => {
         bytesIn += 4 * x.data.length
       }
     }
-    graph.inputs.forEach((v, i) => put(v, inputs[i]!))
-    for (const c of graph.constants) put(c.variable, c.value)
+    const place = (v: Var, x: Tensor): void => {
+      if (held.get(offset(v)) === x) env.set(v.id, x)
+      else put(v, x)
+    }
+    graph.inputs.forEach((v, i) => place(v, inputs[i]!))
+    for (const c of graph.constants) place(c.variable, c.value)
     const tensorOf = (v: Var): Tensor => {
       const known = env.get(v.id)
       if (known !== undefined) return known
@@ -264,14 +418,29 @@ export const compileResident = (graph: Graph): Executable | undefined => {
     }
     graph.equations.forEach((eq, i) => {
       const action = actions[i]
-      if (action !== undefined) action(base)
-      else if (steps[i] === undefined)
+      // A step that returns false (a reduction with values out of its kernel's range) left its
+      // result to the op itself, as a fallback.
+      if (action !== undefined) {
+        if (action(base) === false) put(eq.output, forwardRecorded(eq.op, eq.inputs.map(tensorOf), eq.params))
+      } else if (steps[i] === undefined)
         put(eq.output, forwardRecorded(eq.op, eq.inputs.map(tensorOf), eq.params))
       else if (!resident.has(eq.output.id))
         // An alias or an empty result outside the region: the op itself (a reshape is free).
         env.set(eq.output.id, forwardRecorded(eq.op, eq.inputs.map(tensorOf), eq.params))
     })
-    return graph.outputs.map(tensorOf)
+    const outputs = graph.outputs.map(tensorOf)
+    // Pinned buffers now hold the inputs, constants and outputs (see PlanRules.pinned).
+    held = new Map()
+    graph.inputs.forEach((v, i) => {
+      if (plan.pinned.has(v.id) && resident.has(v.id)) held.set(offset(v), inputs[i]!)
+    })
+    for (const c of graph.constants)
+      if (plan.pinned.has(c.variable.id) && resident.has(c.variable.id)) held.set(offset(c.variable), c.value)
+    graph.outputs.forEach((v, j) => {
+      if (pinnedOutputs.has(v)) held.set(offset(v), outputs[j]!)
+    })
+    lastOutputs = outputs
+    return outputs
   }
 
   return {

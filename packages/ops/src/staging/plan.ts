@@ -30,6 +30,14 @@ export interface PlanRules {
   readonly alias?: (eq: Equation) => Var | undefined
   /** Inputs of the equation it may overwrite with its output (an elementwise step reading them whole). */
   readonly inPlace?: (eq: Equation) => ReadonlyArray<Var>
+  /**
+   * Values that get a buffer of their own for the whole run: allocated before the first step (at
+   * their exact size), never reused for another value and never written over in place. For graph
+   * inputs, constants and outputs computed by an equation (not aliases): what the buffers hold
+   * after a run is then exactly the inputs, constants and outputs, so a caller may keep values in
+   * the region across runs, or exchange an input's buffer with an output's of the same size.
+   */
+  readonly pinned?: (v: Var) => boolean
 }
 
 /** Where each resident value lives, relative to the region's start. @since 0.2.0 */
@@ -46,6 +54,8 @@ export interface BufferPlan {
   readonly inPlace: ReadonlySet<number>
   /** Each value's last use (see `lastUses`). */
   readonly lastUse: ReadonlyMap<number, number>
+  /** Values (by id) with a pinned buffer of their own (see `PlanRules.pinned`). */
+  readonly pinned: ReadonlySet<number>
 }
 
 interface Storage {
@@ -116,17 +126,29 @@ export const planBuffers = (graph: Graph, rules: PlanRules): BufferPlan => {
     const storage = allocate(v)
     storageOf.set(v.id, storage)
   }
-  // Inputs and constants are written before the first step.
-  for (const v of [...graph.inputs, ...graph.constants.map((c) => c.variable)])
-    if (rules.resident(v) && !storageOf.has(v.id)) define(v)
-  for (const v of [...graph.inputs, ...graph.constants.map((c) => c.variable)]) {
+  const pinned = (v: Var): boolean => rules.resident(v) && (rules.pinned?.(v) ?? false)
+  const pinnedIds = new Set<number>()
+  // Inputs and constants are written before the first step; pinned outputs get their buffers then too.
+  const sources = [...graph.inputs, ...graph.constants.map((c) => c.variable)]
+  for (const v of sources) if (rules.resident(v) && !storageOf.has(v.id)) define(v)
+  const computed = new Set(graph.equations.map((eq) => eq.output.id))
+  for (const v of graph.outputs)
+    if (computed.has(v.id) && !aliasOf.has(v.id) && pinned(v) && !storageOf.has(v.id)) {
+      define(v)
+      pinnedIds.add(v.id)
+    }
+  for (const v of sources) {
     const storage = storageOf.get(v.id)
-    if (storage !== undefined && storage.last < 0) release(storage)
+    if (storage === undefined) continue
+    if (pinned(v)) {
+      storage.last = Infinity
+      pinnedIds.add(v.id)
+    } else if (storage.last < 0) release(storage)
   }
   const inPlace = new Set<number>()
   graph.equations.forEach((eq, i) => {
     const v = eq.output
-    if (rules.resident(v)) {
+    if (rules.resident(v) && !storageOf.has(v.id)) {
       const source = aliasOf.has(v.id) ? storageOf.get(aliasOf.get(v.id)!) : undefined
       if (source !== undefined) storageOf.set(v.id, source)
       else {
@@ -167,5 +189,6 @@ export const planBuffers = (graph: Graph, rules: PlanRules): BufferPlan => {
     buffers: storages.length,
     inPlace,
     lastUse,
+    pinned: pinnedIds,
   }
 }

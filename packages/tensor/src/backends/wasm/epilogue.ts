@@ -295,6 +295,13 @@ export const reluGradAt = (): ((...args: number[]) => void) => cachedKernel('rel
 /** The column-sum kernel (see `columnSumKernel`) on the GEMM module's memory. @internal */
 export const columnSum = (): ((...args: number[]) => void) => cachedKernel('columnSum', columnSumKernel)
 
+/**
+ * The function `run` that `generate` builds, in a module instantiated on the GEMM module's memory
+ * (shared when threads are possible), cached under `key` until the memory changes. @internal
+ */
+export const gemmMemoryKernel = (key: string, generate: () => Code): ((...args: number[]) => void) =>
+  cachedKernel(key, generate)
+
 const cachedKernel = (key: string, generate: () => Code): ((...args: number[]) => void) => {
   const { memory } = gemmInstance()
   if (cacheMemory !== memory) {

@@ -8,6 +8,7 @@ import { Code, type Local } from './emitter'
 import { f64Pair, type LaneContext } from './math'
 import { BINARY, MIN_ELEMENTS, UNARY, cachedKernel, programMemory, slot } from './program'
 import { growTo, orFallback } from './runtime'
+import { gemmMemoryKernel } from './epilogue'
 
 // Reduction programs on WebAssembly SIMD: one generated kernel per program (and input access),
 // looping over rows. Per row, values constant along the row (per-row inputs, reductions, steps over
@@ -34,11 +35,17 @@ const stripLeadingOnes = (shape: Shape): Shape =>
     ),
   )
 
-const accessOf = (
+interface Layout {
+  readonly access: ReadonlyArray<Access>
+  readonly varying: ReadonlyArray<boolean>
+}
+
+/** How the kernel reads each input, and which values vary along the row; undefined when it cannot. */
+const layoutOf = (
   program: ReductionProgram,
-  inputs: ReadonlyArray<Tensor>,
+  inputs: ReadonlyArray<{ readonly shape: Shape }>,
   rowShape: Shape,
-): ReadonlyArray<Access> | undefined => {
+): Layout | undefined => {
   const varying = rowVarying(
     program,
     inputs.map((x) => x.shape),
@@ -49,14 +56,14 @@ const accessOf = (
   const kept = stripLeadingOnes([...rowShape.slice(0, -1), 1])
   const access: Access[] = []
   for (const [k, x] of inputs.entries()) {
-    const own = x.data.length === 1 ? [] : stripLeadingOnes(x.shape)
+    const own = sizeOf(x.shape) === 1 ? [] : stripLeadingOnes(x.shape)
     if (own.length === 0) access.push('scalar')
     else if (varying[k] === true && shapesEqual(own, row)) access.push('whole')
     else if (varying[k] === true && shapesEqual(own, [n])) access.push('trail')
     else if (varying[k] !== true && shapesEqual(own, kept)) access.push('perRow')
     else return undefined
   }
-  return access
+  return { access, varying }
 }
 
 const generated = (program: ReductionProgram): boolean =>
@@ -79,14 +86,37 @@ export const wasmRunsReduction = (
   inputs: ReadonlyArray<Tensor>,
   rowShape: Shape,
   outDtype: DType,
-): boolean =>
+): boolean => wasmLayout(program, inputs, rowShape, outDtype) !== undefined
+
+/** The kernel's layout when the generated code runs this call (see `wasmRunsReduction`). */
+const wasmLayout = (
+  program: ReductionProgram,
+  inputs: ReadonlyArray<Tensor>,
+  rowShape: Shape,
+  outDtype: DType,
+): Layout | undefined =>
   outDtype === 'float32' &&
   rowShape.length > 0 &&
   rowShape[rowShape.length - 1]! > 0 &&
   sizeOf(rowShape) >= MIN_ELEMENTS &&
   inputs.every((x) => x.dtype === 'float32') &&
-  generated(program) &&
-  accessOf(program, inputs, rowShape) !== undefined
+  generated(program)
+    ? layoutOf(program, inputs, rowShape)
+    : undefined
+
+/**
+ * The program's text (its kernel cache key), kept per program object: a jitted graph runs the same
+ * program every call, and printing it was a tenth of a small call's time.
+ */
+const textCache = /* @__PURE__ */ new WeakMap<ReductionProgram, string>()
+const textOf = (program: ReductionProgram): string => {
+  let text = textCache.get(program)
+  if (text === undefined) {
+    text = reductionProgramText(program)
+    textCache.set(program, text)
+  }
+  return text
+}
 
 /** The value a reduction starts from, which the masked lane of an odd row's last pair holds. */
 const IDENTITY: Readonly<Record<RowReduceOp, number>> = { sum: 0, mean: 0, max: -Infinity, min: Infinity }
@@ -280,18 +310,13 @@ const wasmReduction = (
   program: ReductionProgram,
   inputs: ReadonlyArray<Tensor>,
   rowShape: Shape,
+  { access, varying }: Layout,
 ): Tensor | undefined => {
-  const access = accessOf(program, inputs, rowShape)!
-  const varying = rowVarying(
-    program,
-    inputs.map((x) => x.shape),
-    rowShape,
-  )
   const n = rowShape[rowShape.length - 1]!
   const size = sizeOf(rowShape)
   const rows = size / n
   const resultVaries = varying[varying.length - 1]!
-  const key = `r${access.map((a) => ACCESS_CODE[a]).join('')}:${reductionProgramText(program)}`
+  const key = `r${access.map((a) => ACCESS_CODE[a]).join('')}:${textOf(program)}`
   const { run } = cachedKernel(key, () => kernel(program, access, varying))
   const memory = programMemory()
   const outCount = resultVaries ? size : rows
@@ -328,10 +353,52 @@ export const reductionProgram = (
   inputs: ReadonlyArray<Tensor>,
   rowShape: Shape,
   outDtype: DType,
-): Tensor =>
-  (wasmRunsReduction(program, inputs, rowShape, outDtype)
-    ? orFallback(
-        () => wasmReduction(program, inputs, rowShape),
-        () => undefined,
-      )
-    : undefined) ?? referenceReductionProgram(program, inputs, rowShape, outDtype)
+): Tensor => {
+  const layout = wasmLayout(program, inputs, rowShape, outDtype)
+  return (
+    (layout === undefined
+      ? undefined
+      : orFallback(
+          () => wasmReduction(program, inputs, rowShape, layout),
+          () => undefined,
+        )) ?? referenceReductionProgram(program, inputs, rowShape, outDtype)
+  )
+}
+
+/**
+ * The reduction kernel for float32 inputs of `inputShapes` (rows of `rowShape`) instantiated on the
+ * GEMM module's memory, for the wasm-resident executor: `run(...operands, out, rows, n)` with each
+ * operand an address (or a scalar's value, `access` 'scalar'), returning nonzero when a value was
+ * out of the generated functions' range (the reference must compute the result then). Undefined
+ * when the generated code does not run this program or these shapes.
+ * @internal
+ */
+export const residentReduction = (
+  program: ReductionProgram,
+  inputShapes: ReadonlyArray<Shape>,
+  rowShape: Shape,
+):
+  | {
+      readonly run: (...args: number[]) => number
+      readonly access: ReadonlyArray<Access>
+      readonly rows: number
+      readonly n: number
+      readonly outCount: number
+    }
+  | undefined => {
+  if (rowShape.length === 0 || !(rowShape[rowShape.length - 1]! > 0) || !generated(program)) return undefined
+  const layout = layoutOf(
+    program,
+    inputShapes.map((shape) => ({ shape })),
+    rowShape,
+  )
+  if (layout === undefined) return undefined
+  const { access, varying } = layout
+  const n = rowShape[rowShape.length - 1]!
+  const rows = sizeOf(rowShape) / n
+  const key = `resident reduction ${access.map((a) => ACCESS_CODE[a]).join('')}:${textOf(program)}`
+  const run = gemmMemoryKernel(key, () => kernel(program, access, varying)) as unknown as (
+    ...args: number[]
+  ) => number
+  return { run, access, rows, n, outCount: varying[varying.length - 1] ? rows * n : rows }
+}

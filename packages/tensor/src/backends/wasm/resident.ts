@@ -1,4 +1,5 @@
-import type { ElementwiseProgram } from '../../backend'
+import type { ElementwiseProgram, ReductionProgram } from '../../backend'
+import { residentReduction } from './reduction'
 import type { Shape } from '../../shape'
 import { matmulPlan, type MatmulOptions } from '../../kernels/matmul'
 import {
@@ -32,6 +33,15 @@ export interface ResidentOperand {
 
 /** A prepared step: runs on the region at byte address `base`. @since 0.2.0 */
 export type ResidentStep = (base: number) => void
+
+interface Claim {
+  readonly owner: object | undefined
+  readonly base: number
+  readonly memory: WebAssembly.Memory | undefined
+}
+const NO_CLAIM: Claim = { owner: undefined, base: -1, memory: undefined }
+/** The latest `claim` (or NO_CLAIM after a plain `reserve`): whose values the region holds. */
+let lastClaim: Claim = NO_CLAIM
 
 let heapView: Float32Array | undefined
 /** A float32 view of the GEMM memory, renewed only when the memory grew (or was replaced). */
@@ -96,6 +106,7 @@ export const wasmResident = {
    */
   reserve: (bytes: number): number | undefined => {
     poolFor(MIN_PARALLEL_WORK)
+    lastClaim = NO_CLAIM
     try {
       return reserveResident(bytes)
     } catch (error) {
@@ -103,16 +114,33 @@ export const wasmResident = {
       throw error
     }
   },
+  /**
+   * `reserve` on behalf of `owner` (any object, e.g. one per compiled graph): the region's byte
+   * address, and whether the region still holds what `owner` left there, i.e. `owner` made the last
+   * claim or reservation, at the same address, in the same wasm memory (nothing has run on the
+   * region since). An owner that finds its region intact may skip writing values it wrote before.
+   * Undefined when wasm memory cannot grow that far.
+   */
+  claim: (bytes: number, owner: object): { readonly base: number; readonly intact: boolean } | undefined => {
+    poolFor(MIN_PARALLEL_WORK)
+    let base: number
+    try {
+      base = reserveResident(bytes)
+    } catch (error) {
+      if (error instanceof ArenaExhausted) return undefined
+      throw error
+    }
+    const memory = gemmInstance().memory
+    const intact = lastClaim.owner === owner && lastClaim.base === base && lastClaim.memory === memory
+    lastClaim = { owner, base, memory }
+    return { base, intact }
+  },
   /** Copies `data` (float32 values) to byte address `at`. */
   write: (at: number, data: ArrayLike<number>): void => {
     view().set(data, at >> 2)
   },
   /** A copy of the `size` float32 values at byte address `at`. */
-  read: (at: number, size: number): Float32Array => {
-    const out = new Float32Array(size)
-    out.set(view().subarray(at >> 2, (at >> 2) + size))
-    return out
-  },
+  read: (at: number, size: number): Float32Array => view().slice(at >> 2, (at >> 2) + size),
   /** `op(A) · op(B)` of float32 operands of rank >= 2 at offsets `a`, `b`, written row-major at `c`. */
   prepareMatmul: (
     aShape: Shape,
@@ -186,6 +214,39 @@ export const wasmResident = {
   prepareReluGrad: (ct: number, y: number, out: number, count: number): ResidentStep => {
     const kernel = perMemory(reluGradAt)
     return (base) => kernel()(base + ct, base + y, base + out, count)
+  },
+  /**
+   * A reduction program (see `reductionProgram`) over float32 operands of `inputShapes` at
+   * `offsets` (rows of `rowShape`), its result (`rowShape`, or one value per row) written at `out`.
+   * The step returns false when a value fell outside the range of the generated functions (the
+   * output may be partly written): the caller then computes the result with the reference. Undefined when no
+   * generated kernel takes this program or these shapes. Sums add in two lanes: within an ulp or
+   * so of the reference's row-order sums, as the wasm backend's own reductionProgram.
+   */
+  prepareReduction: (
+    program: ReductionProgram,
+    inputShapes: ReadonlyArray<Shape>,
+    offsets: ReadonlyArray<number>,
+    rowShape: Shape,
+    out: number,
+  ): ((base: number) => boolean) | undefined => {
+    const found = residentReduction(program, inputShapes, rowShape)
+    if (found === undefined) return undefined
+    const { run, access, rows, n } = found
+    const args = new Array<number>(offsets.length + 3)
+    args[offsets.length + 1] = rows
+    args[offsets.length + 2] = n
+    return (base) => {
+      let heap: Float32Array | undefined
+      offsets.forEach((at, i) => {
+        if (access[i] === 'scalar') {
+          heap ??= view()
+          args[i] = heap[(base + at) >> 2]!
+        } else args[i] = base + at
+      })
+      args[offsets.length] = base + out
+      return run(...args) === 0
+    }
   },
   /** Whether `program` has only steps the resident kernels compute exactly as the reference. */
   exact: (program: ElementwiseProgram): boolean => programIsExact(program),

@@ -137,7 +137,14 @@ const nodeModule = <T>(name: string): T | undefined => {
 }
 
 /** Cores available to this process (os.availableParallelism in Node, hardwareConcurrency in browsers). */
-const availableCores = (): number => {
+/**
+ * The cores this process may use, asked once: the default thread count is read on every product
+ * (getThreads), and `os.availableParallelism()` is a system call (about 2% of the main job's time
+ * when it was asked each time).
+ */
+let cores: number | undefined
+const availableCores = (): number => (cores ??= countCores())
+const countCores = (): number => {
   const os = nodeModule<{ availableParallelism?: () => number; cpus: () => unknown[] }>('node:os')
   const cores =
     os !== undefined
