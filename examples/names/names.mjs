@@ -1,6 +1,7 @@
 // The parts of the names job (examples/names/main.mjs), importable so test/names-example.test.ts
 // can run them tiny: the word list decoded and normalised, the fixed split, the models, the
 // masked per-character loss, the training loop, the exact validation loss, sampling and the files.
+import { mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
@@ -344,4 +345,174 @@ export const sampleWords = (model, params, state, { count, context, temperature,
   })
   const rows = T.toNested(tokens)
   return rows.map((row) => decodeTokens(row.slice(1)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The whole job, as main.mjs runs it: data, training, final loss, samples, files.
+
+/** The job's defaults (main.mjs's flags). */
+export const DEFAULT_JOB = {
+  ...DEFAULT_MODEL,
+  steps: 1000,
+  batchSize: 32,
+  evalEvery: 100,
+  evalWords: 1024,
+  seed: 0,
+  samples: 20,
+  temperature: 0.8,
+  topK: 10,
+}
+
+/**
+ * Runs the job: reads and splits the words, trains, measures the validation loss on every
+ * validation word, samples, and writes params.safetensors, history.json, samples.txt, model.onnx
+ * and training.svg to `outDir`. `log` gets each line of the report. A Left is a message (an
+ * unreadable word list, a model that does not build, a file that cannot be written).
+ */
+export const runJob = async (options) => {
+  const o = { ...DEFAULT_JOB, ...options }
+  const log = o.log ?? (() => {})
+  const learningRate = o.learningRate ?? (o.model === 'lstm' ? 5e-3 : 3e-3)
+  const modelOptions = { model: o.model, layers: o.layers, heads: o.heads, dims: o.dims, context: o.context }
+  const show = o.show ?? ((f) => f)
+  const outDir = o.outDir.endsWith('/') ? o.outDir : `${o.outDir}/`
+  const started = performance.now()
+
+  // Data: decode, normalise, split by hash, encode.
+  const lines = await readWordList(o.wordList ?? WORD_LIST)
+  if (E.isLeft(lines)) return lines
+  const { words, dropped } = normaliseWords(lines.right, o.context - 1)
+  const split = splitWords(words)
+  log(
+    `words: ${lines.right.length} lines of ${show(o.wordList ?? WORD_LIST)}; ${words.length} distinct lower-case a-z words of ` +
+      `at most ${o.context - 1} letters kept (dropped: ${dropped.notAlphabetic} with other characters, ` +
+      `${dropped.tooLong} longer, ${dropped.duplicates} duplicates after lower-casing)`,
+  )
+  log(
+    `split (fixed, by FNV-1a hash of the word): ${split.train.length} train, ${split.validation.length} validation; ` +
+      `vocabulary ${VOCAB} tokens ('.' = start/end, a-z)`,
+  )
+  const train = encodeWords(split.train, o.context)
+  const validation = encodeWords(split.validation, o.context)
+  const baseline = unigramEntropy(split.train)
+  log(
+    `baseline: unigram entropy of the training characters ${baseline.toFixed(4)} nats/char (uniform: ${Math.log(VOCAB).toFixed(4)})`,
+  )
+
+  // Model and training.
+  const model = buildModel(modelOptions)
+  const [trainKey, sampleKey] = T.random.split(T.random.key(o.seed), 2)
+  const probe = model.init(trainKey, [o.context])
+  if (E.isLeft(probe)) return E.left(nn.formatLayerError(probe.left))
+  log(
+    `model: ${describeModel(modelOptions)}, ${nn.tree.size(probe.right.params)} parameters; ` +
+      `AdamW (peak lr ${learningRate}, warm-up then cosine decay), batch ${o.batchSize} words, ${o.steps} steps`,
+  )
+  const digits = String(o.steps).length
+  const result = trainModel({
+    model,
+    train,
+    validation: everyNth(validation, o.evalWords),
+    trainProbe: everyNth(train, o.evalWords),
+    steps: o.steps,
+    batchSize: o.batchSize,
+    evalEvery: o.evalEvery,
+    learningRate,
+    key: trainKey,
+    log: (r, info) =>
+      log(
+        `step ${String(r.step).padStart(digits)}/${info.steps}  epoch ${info.epochs.toFixed(2)}  ` +
+          `train ${r.loss.toFixed(4)}  val ${r.valLoss.toFixed(4)} nats/char (${o.evalWords}-word subsets)  ${r.seconds.toFixed(1)} s`,
+      ),
+  })
+  const validationLoss = nllPerCharacter(model, result.params, result.state, validation)
+  const trainLoss = result.history[result.history.length - 1].loss
+  log(
+    `final: validation ${validationLoss.toFixed(4)} nats/char on all ${split.validation.length} validation words ` +
+      `(${(validationLoss / Math.LN2).toFixed(3)} bits; train ${trainLoss.toFixed(4)} on ${Math.min(o.evalWords, split.train.length)} training words), ` +
+      `unigram baseline ${baseline.toFixed(4)}; training ${result.seconds.toFixed(1)} s`,
+  )
+
+  // Samples.
+  const trainSet = new Set(split.train)
+  const allWords = new Set(words)
+  const samples = sampleWords(model, result.params, result.state, {
+    count: o.samples,
+    context: o.context,
+    temperature: o.temperature,
+    topK: o.topK,
+    key: sampleKey,
+  })
+  const novel = samples.filter((w) => !trainSet.has(w)).length
+  const inValidation = samples.filter((w) => !trainSet.has(w) && allWords.has(w)).length
+  if (o.samples > 0) {
+    log(`samples (temperature ${o.temperature}, top-k ${o.topK}):`)
+    log('  ' + samples.map((w) => (w === '' ? '(empty)*' : trainSet.has(w) ? w : `${w}*`)).join(' '))
+    log(
+      `  ${novel} of ${samples.length} not in the training set (* above), ` +
+        `${inValidation} of those are validation words`,
+    )
+  }
+
+  // Outputs, each written atomically.
+  mkdirSync(outDir, { recursive: true })
+  const files = {
+    params: `${outDir}params.safetensors`,
+    history: `${outDir}history.json`,
+    samples: `${outDir}samples.txt`,
+    onnx: `${outDir}model.onnx`,
+    chart: `${outDir}training.svg`,
+  }
+  const metadata = {
+    model: describeModel(modelOptions),
+    data: 'wamerican 2020.12.07-2',
+    validationNatsPerChar: validationLoss.toFixed(4),
+    steps: String(o.steps),
+  }
+  const writes = [
+    [files.params, () => nnNode.saveSafetensors(files.params, result.params, { metadata })],
+    [
+      files.history,
+      () => nnNode.writeFileAtomic(files.history, JSON.stringify(result.history, null, 2) + '\n'),
+    ],
+    [
+      files.samples,
+      () => nnNode.writeFileAtomic(files.samples, samples.join('\n') + (samples.length > 0 ? '\n' : '')),
+    ],
+    [
+      files.onnx,
+      () => nnNode.saveOnnx(files.onnx, model, result.params, result.state, { inputShape: [o.context] }),
+    ],
+    [
+      files.chart,
+      () =>
+        nnNode.writeHistoryChart(files.chart, result.history, {
+          title: `names: ${describeModel(modelOptions)}`,
+          labels: { loss: 'training loss (nats/char)', valLoss: 'validation loss (nats/char)' },
+          xLabel: 'training step',
+          x: (record) => record.step,
+        }),
+    ],
+  ]
+  for (const [file, write] of writes) {
+    const written = await write()
+    if (E.isLeft(written)) return E.left(`cannot write ${file}: ${written.left.message}`)
+  }
+  log(
+    `wrote ${Object.values(files).map(show).join(', ')}; ${((performance.now() - started) / 1000).toFixed(1)} s in all`,
+  )
+  return E.right({
+    model,
+    modelOptions,
+    params: result.params,
+    state: result.state,
+    history: result.history,
+    validationLoss,
+    baseline,
+    samples,
+    novel,
+    split,
+    files,
+    trainingSeconds: result.seconds,
+  })
 }
