@@ -2,6 +2,7 @@
 // can run them tiny: the word list decoded and normalised, the fixed split, the models, the
 // masked per-character loss, the training loop, the exact validation loss, sampling and the files.
 import { mkdirSync } from 'node:fs'
+import { TextDecoder } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
@@ -26,11 +27,7 @@ export const PAD_TARGET = -1
 // Data: every file from outside is decoded at the boundary.
 
 /** One line of the list: non-empty, no whitespace or control characters. */
-const Line = t.brand(
-  t.string,
-  (s) => s.length > 0 && !/[\s\p{Cc}]/u.test(s),
-  'Line', // eslint-disable-line @typescript-eslint/naming-convention
-)
+const Line = t.brand(t.string, (s) => s.length > 0 && !/[\s\p{Cc}]/u.test(s), 'Line')
 /** The list: UTF-8 text, one entry per line, ending with a newline. */
 const WordListLines = t.array(Line)
 
