@@ -80,6 +80,17 @@ const learningRate = flags.lr === undefined ? undefined : positive('lr')
 const outDir = flags.out ?? `${root}out/${flags.model === 'lstm' ? 'names-lstm' : 'names'}/`
 const show = (file) => relative(process.cwd(), file) || file
 
+const CLEAR_LINE = '\r\x1b[K'
+const live = process.stdout.isTTY === true
+let lastDrawn = -Infinity
+const drawProgress = (step, total, loss, seconds) => {
+  if (step < total && seconds - lastDrawn < 0.1) return
+  lastDrawn = seconds
+  process.stdout.write(
+    `${CLEAR_LINE}step ${step}/${total}  batch loss ${loss.toFixed(4)}  ${(seconds / step).toFixed(2)} s/step`,
+  )
+}
+
 const job = await N.runJob({
   ...modelOptions,
   steps,
@@ -92,7 +103,10 @@ const job = await N.runJob({
   topK,
   ...(learningRate === undefined ? {} : { learningRate }),
   outDir,
-  log: (line) => console.log(line),
+  // On a terminal, one line redrawn after every step (at most ten times a second), cleared before
+  // each report line; elsewhere (CI logs, pipes) only the report lines.
+  log: (line) => console.log((live ? CLEAR_LINE : '') + line),
+  ...(live ? { progress: drawProgress } : {}),
   show,
 })
 if (E.isLeft(job)) die(job.left)

@@ -82,6 +82,7 @@ export interface JobOptions extends ModelOptions {
   readonly learningRate?: number
   readonly wordList?: string
   readonly log?: (line: string) => void
+  readonly progress?: (step: number, steps: number, batchLoss: number, seconds: number) => void
   readonly show?: (file: string) => string
 }
 export interface JobResult {

@@ -189,7 +189,7 @@ export const describeModel = (opts = {}) => {
   const o = { ...DEFAULT_MODEL, ...opts }
   return o.model === 'lstm'
     ? `LSTM (${o.dims} hidden, embedding ${o.dims}), context ${o.context}`
-    : `transformer (${o.layers} layers, ${o.heads} heads, ${o.dims} dims), context ${o.context}`
+    : `transformer (${o.layers} layer${o.layers === 1 ? '' : 's'}, ${o.heads} heads, ${o.dims} dims), context ${o.context}`
 }
 
 /**
@@ -261,11 +261,14 @@ export const nllPerCharacter = (model, params, state, data, batchSize = 512) => 
  * Trains `model` on `train` for `steps` steps of `batchSize` words (reshuffled, from `key`, at
  * every pass over the data), reporting every `evalEvery` steps: `loss` is the nats per character of
  * `trainProbe` (a fixed subset of the training words, in evaluation mode; without it, the mean batch
- * loss since the last report) and `valLoss` that of `validation`. Returns the parameters and a
+ * loss since the last report) and `valLoss` that of `validation`; `progress(step, steps, batchLoss,
+ * seconds)` is called after every step (a live display). Returns the parameters and a
  * History (one record per report; `epoch` is the report's index, `step` the steps done).
  */
 export const trainModel = (opts) => {
-  const { model, train, validation, trainProbe, steps, batchSize, evalEvery, key, log = () => {} } = opts
+  const { model, train, validation, trainProbe, steps, batchSize, evalEvery, key } = opts
+  const log = opts.log ?? (() => {})
+  const progress = opts.progress ?? (() => {})
   const lr = opts.learningRate ?? 3e-3
   const [initKey, shuffleKey] = T.random.split(key, 2)
   const context = train.x.shape[1]
@@ -307,6 +310,7 @@ export const trainModel = (opts) => {
     optState = result.optState
     lossSum += result.metrics.loss
     lossCount++
+    progress(s + 1, steps, result.metrics.loss, (performance.now() - started) / 1000)
     if (!Number.isFinite(result.metrics.loss)) throw new Error(`training diverged at step ${s + 1}`)
     if ((s + 1) % evalEvery === 0 || s + 1 === steps) {
       const valLoss = validation === undefined ? undefined : nllPerCharacter(model, params, state, validation)
@@ -363,7 +367,8 @@ export const DEFAULT_JOB = {
 /**
  * Runs the job: reads and splits the words, trains, measures the validation loss on every
  * validation word, samples, and writes params.safetensors, history.json, samples.txt, model.onnx
- * and training.svg to `outDir`. `log` gets each line of the report. A Left is a message (an
+ * and training.svg to `outDir`. `log` gets each line of the report, `progress` each step (see
+ * trainModel). A Left is a message (an
  * unreadable word list, a model that does not build, a file that cannot be written).
  */
 export const runJob = async (options) => {
@@ -416,6 +421,7 @@ export const runJob = async (options) => {
     evalEvery: o.evalEvery,
     learningRate,
     key: trainKey,
+    ...(o.progress === undefined ? {} : { progress: o.progress }),
     log: (r, info) =>
       log(
         `step ${String(r.step).padStart(digits)}/${info.steps}  epoch ${info.epochs.toFixed(2)}  ` +
