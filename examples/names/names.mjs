@@ -354,7 +354,7 @@ export const sampleWords = (model, params, state, { count, context, temperature,
 /** The job's defaults (main.mjs's flags). */
 export const DEFAULT_JOB = {
   ...DEFAULT_MODEL,
-  steps: 1000,
+  steps: 600,
   batchSize: 32,
   evalEvery: 100,
   evalWords: 1024,

@@ -110,7 +110,7 @@ def main():
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--dims", type=int, default=128)
     p.add_argument("--context", type=int, default=16)
-    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--steps", type=int, default=600)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float)
     p.add_argument("--seed", type=int, default=0)
