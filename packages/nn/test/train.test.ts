@@ -717,6 +717,30 @@ describe('historyChartSvg', () => {
     expect(closed).toBe(opened)
   })
 
+  it("puts each record at the x option's value, labelled xLabel", () => {
+    const records: EpochRecord[] = [0, 1, 2].map((i) => ({
+      epoch: i,
+      loss: 3 - i,
+      seconds: 1,
+      samples: 1,
+    }))
+    const steps = [100, 200, 400]
+    const svg = historyChartSvg(records, { xLabel: 'training step', x: (_, i) => steps[i]!, width: 720 })
+    expect(svg).toContain('>training step<')
+    expect(svg).not.toContain('>epoch<')
+    const [points] = [...svg.matchAll(/<polyline points="([^"]+)" fill="none" stroke="#0072B2"/g)].map((m) =>
+      m[1]!.split(' ').map((p) => Number(p.split(',')[0])),
+    )
+    // Plot from x = 64 to 720 - 24 over steps 100..400: 100 → 64, 200 → 64 + 632/3, 400 → 696.
+    expect(points![0]).toBeCloseTo(64, 1)
+    expect(points![1]).toBeCloseTo(64 + 632 / 3, 1)
+    expect(points![2]).toBeCloseTo(696, 1)
+    for (const tick of ['100', '200', '300', '400']) expect(svg).toContain(`>${tick}</text>`)
+    expect(() => historyChartSvg(records, { x: () => NaN })).toThrow(
+      /historyChartSvg: the x option gave NaN for record 0/,
+    )
+  })
+
   it('leaves out non-finite values and the accuracy panel when there is none', () => {
     const svg = historyChartSvg([
       { epoch: 0, loss: 1, seconds: 1, samples: 1 },

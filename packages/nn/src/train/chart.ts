@@ -1,5 +1,6 @@
 import { checkOptions, option, optionSchema } from '@backfold/ops'
-import type { EpochMetric, History } from './history'
+import { ValueError } from '@backfold/tensor'
+import type { EpochMetric, EpochRecord, History } from './history'
 
 /** Options of `historyChartSvg`. @since 0.1.0 */
 export interface HistoryChartOptions {
@@ -14,6 +15,13 @@ export interface HistoryChartOptions {
    * 'validation accuracy'). E.g. `{ valAccuracy: 'test accuracy' }` when the validation data is a test set.
    */
   readonly labels?: Partial<Readonly<Record<EpochMetric, string>>>
+  /** Label of the x axis (default 'epoch'). @since 0.3.0 */
+  readonly xLabel?: string
+  /**
+   * The x value of each record (default `record.epoch + 1`), e.g. the training step of a record
+   * written every few hundred steps; only integer ticks are labelled. @since 0.3.0
+   */
+  readonly x?: (record: EpochRecord, index: number) => number
 }
 
 const CHART_OPTIONS = optionSchema({
@@ -21,6 +29,8 @@ const CHART_OPTIONS = optionSchema({
   width: option.number,
   panelHeight: option.number,
   labels: option.record,
+  xLabel: option.string,
+  x: option.function,
 })
 
 const DEFAULT_LABELS: Readonly<Record<EpochMetric, string>> = {
@@ -92,12 +102,17 @@ interface PanelSpec {
   readonly clamp?: readonly [number, number]
 }
 
-const seriesOf = (history: History, metric: EpochMetric, label: string): Series | undefined => {
+const seriesOf = (
+  history: History,
+  xs: ReadonlyArray<number>,
+  metric: EpochMetric,
+  label: string,
+): Series | undefined => {
   const points: Array<readonly [number, number]> = []
-  for (const record of history) {
+  history.forEach((record, i) => {
     const value = record[metric]
-    if (value !== undefined && Number.isFinite(value)) points.push([record.epoch + 1, value])
-  }
+    if (value !== undefined && Number.isFinite(value)) points.push([xs[i]!, value])
+  })
   return points.length > 0 ? { metric, label, points } : undefined
 }
 
@@ -107,6 +122,7 @@ const panelSvg = (
   width: number,
   height: number,
   epochRange: readonly [number, number],
+  xLabel: string,
 ): string => {
   const margin = { left: 64, right: 24, top: 28, bottom: 44 }
   const plotLeft = margin.left
@@ -157,7 +173,7 @@ const panelSvg = (
     `<polyline points="${coord(plotLeft)},${coord(plotTop)} ${coord(plotLeft)},${coord(plotBottom)} ${coord(plotRight)},${coord(plotBottom)}" fill="none" stroke="#333"/>`,
   )
   parts.push(
-    `<text x="${coord((plotLeft + plotRight) / 2)}" y="${coord(plotBottom + 36)}" text-anchor="middle" font-size="12">epoch</text>`,
+    `<text x="${coord((plotLeft + plotRight) / 2)}" y="${coord(plotBottom + 36)}" text-anchor="middle" font-size="12">${escapeXml(xLabel)}</text>`,
   )
   // The legend goes in the top or bottom right corner, whichever covers fewer data points
   // (losses fall towards the bottom right, accuracies rise towards the top right).
@@ -208,7 +224,8 @@ const panelSvg = (
  * A self-contained SVG line chart of a training history, as a string (pure: write it with
  * `writeHistoryChart` from `@backfold/nn/node`, or put it in a page). One panel for training and
  * validation loss, one for training and validation accuracy (when recorded), each with axes, ticks
- * and a legend; the x axis counts epochs from 1. Non-finite values (a diverged loss) are left out.
+ * and a legend; the x axis counts epochs from 1 (or is the `x` option's value of each record, labelled
+ * `xLabel`). Non-finite values (a diverged loss) are left out.
  * @example
  * const svg = historyChartSvg(result.history, { title: 'digits MLP', labels: { valAccuracy: 'test accuracy' } })
  * @since 0.1.0
@@ -218,9 +235,17 @@ export const historyChartSvg = (history: History, opts: HistoryChartOptions = {}
   const width = opts.width ?? 720
   const panelHeight = opts.panelHeight ?? 260
   const labels = { ...DEFAULT_LABELS, ...opts.labels }
+  const xOf = opts.x ?? ((record: EpochRecord) => record.epoch + 1)
+  const xs = history.map((record, i) => xOf(record, i))
+  const badX = xs.findIndex((v) => typeof v !== 'number' || !Number.isFinite(v))
+  if (badX >= 0)
+    throw new ValueError(
+      'historyChartSvg',
+      `the x option gave ${String(xs[badX])} for record ${badX}; expected a finite number for every record`,
+    )
   const pick = (metrics: ReadonlyArray<EpochMetric>): Series[] =>
     metrics.flatMap((m) => {
-      const s = seriesOf(history, m, labels[m])
+      const s = seriesOf(history, xs, m, labels[m])
       return s === undefined ? [] : [s]
     })
   const panels: PanelSpec[] = []
@@ -230,16 +255,16 @@ export const historyChartSvg = (history: History, opts: HistoryChartOptions = {}
   if (accuracySeries.length > 0) panels.push({ name: 'accuracy', series: accuracySeries, clamp: [0, 1] })
   const titleHeight = opts.title === undefined ? 0 : 32
   const height = titleHeight + Math.max(1, panels.length) * panelHeight
-  const epochs = history.map((r) => r.epoch + 1)
-  const epochRange: readonly [number, number] =
-    epochs.length > 0 ? [Math.min(...epochs), Math.max(...epochs)] : [1, 1]
+  const epochRange: readonly [number, number] = xs.length > 0 ? [Math.min(...xs), Math.max(...xs)] : [1, 1]
   const body: string[] = []
   if (opts.title !== undefined)
     body.push(
       `<text x="${coord(width / 2)}" y="22" text-anchor="middle" font-size="16" font-weight="bold">${escapeXml(opts.title)}</text>`,
     )
   panels.forEach((panel, i) =>
-    body.push(panelSvg(panel, titleHeight + i * panelHeight, width, panelHeight, epochRange)),
+    body.push(
+      panelSvg(panel, titleHeight + i * panelHeight, width, panelHeight, epochRange, opts.xLabel ?? 'epoch'),
+    ),
   )
   if (panels.length === 0)
     body.push(
