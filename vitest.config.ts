@@ -23,16 +23,27 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
-          exclude: ['**/node_modules/**', '**/dist/**', 'test/browser/**', 'packages/*/test/ort/**'],
+          exclude: [
+            '**/node_modules/**',
+            '**/dist/**',
+            'test/browser/**',
+            'packages/*/test/ort/**',
+            'test/ort/**',
+          ],
           pool: 'threads',
         },
       },
       {
         // jit's ONNX Runtime executor. onnxruntime-node's native module registers in one thread per
         // process (a second worker thread loading it fails), and packages/nn/test/onnx.test.ts already
-        // loads it in a thread of the 'unit' project: these files each get a child process instead.
+        // loads it in a thread of the 'unit' project: these files (and any other test that loads it, such
+        // as the names job's ONNX check) each get a child process instead.
         extends: true,
-        test: { name: 'ort', include: ['packages/*/test/ort/**/*.test.ts'], pool: 'forks' },
+        test: {
+          name: 'ort',
+          include: ['packages/*/test/ort/**/*.test.ts', 'test/ort/**/*.test.ts'],
+          pool: 'forks',
+        },
       },
     ],
   },

@@ -450,7 +450,7 @@ const nnRows: ReadonlyArray<Row> = [
   [
     'historyChartSvg height',
     () => callUntyped(N.historyChartSvg, [record], { height: 100 }),
-    /^historyChartSvg: unknown option 'height'.*title, width, panelHeight, labels$/,
+    /^historyChartSvg: unknown option 'height'.*title, width, panelHeight, labels, xLabel, x$/,
   ],
   [
     'formatEpochRecord prefix',

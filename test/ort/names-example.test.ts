@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import * as T from '@backfold/tensor'
 import { decodeSafetensors, loadParams } from '@backfold/nn'
-import * as N from '../examples/names/names.mjs'
+import * as N from '../../examples/names/names.mjs'
 
 // onnxruntime-node is a dev dependency of @backfold/nn, so it is required from there; only the
 // members used here are typed.
@@ -30,7 +30,7 @@ interface Ort {
     }>
   }
 }
-const ort = createRequire(new URL('../packages/nn/package.json', import.meta.url))('onnxruntime-node') as Ort
+const ort = createRequire(new URL('../../packages/nn/package.json', import.meta.url))('onnxruntime-node') as Ort
 
 type Either<L, R> =
   { readonly _tag: 'Left'; readonly left: L } | { readonly _tag: 'Right'; readonly right: R }
