@@ -30,7 +30,9 @@ interface Ort {
     }>
   }
 }
-const ort = createRequire(new URL('../../packages/nn/package.json', import.meta.url))('onnxruntime-node') as Ort
+const ort = createRequire(new URL('../../packages/nn/package.json', import.meta.url))(
+  'onnxruntime-node',
+) as Ort
 
 type Either<L, R> =
   { readonly _tag: 'Left'; readonly left: L } | { readonly _tag: 'Right'; readonly right: R }
