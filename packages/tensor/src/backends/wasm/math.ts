@@ -73,6 +73,24 @@ const LOG_POLY = [
 ]
 const MIN_NORMAL = 2.2250738585072014e-308
 
+/**
+ * Pushes the same polynomial as `horner` as four interleaved Horner chains in z⁴ (coefficients i,
+ * i + 4, i + 8, …), joined by one more Horner step in z: a quarter of the dependent latency, for
+ * long polynomials of positive terms (erf's series in x² ≥ 0), where no chain cancels. (exp's
+ * 13 Taylor terms in a signed r lose an ulp of expm1 this way, so exp keeps one chain.)
+ */
+const hornerFourWay = (f: Code, z: Local, coefficients: ReadonlyArray<number>): void => {
+  const z2 = keep(f.get(z).get(z).f64x2Mul())
+  const z4 = keep(f.get(z2).get(z2).f64x2Mul())
+  const chains = [0, 1, 2, 3].map((start) => {
+    const own = coefficients.filter((_, i) => i % 4 === start)
+    horner(f, z4, own)
+    return keep(f)
+  })
+  f.get(chains[3]!)
+  for (let j = 2; j >= 0; j--) f.get(z).f64x2Mul().get(chains[j]!).f64x2Add()
+}
+
 /** Pushes 2^n for a local `n` of integer-valued lanes in [-1022, 1023]: n placed in the exponent bits. */
 const pow2 = (f: Code, n: Local): void => {
   constant(f.get(n), ROUNDING_MAGIC).f64x2Add().i32Const(52).i64x2Shl().v128Const(f64Pair(1)).i64x2Add()
@@ -225,23 +243,6 @@ const ERF_SERIES = Array.from({ length: 39 }, (_, n) => {
   for (let k = 1; k <= n; k++) c *= 2 / (2 * k + 1)
   return c
 })
-
-/**
- * Pushes the same polynomial as `horner` as four interleaved Horner chains in z⁴ (coefficients i,
- * i + 4, i + 8, …), joined by one more Horner step in z: a quarter of the dependent latency, for
- * long polynomials of positive terms (no cancellation between the chains).
- */
-const hornerFourWay = (f: Code, z: Local, coefficients: ReadonlyArray<number>): void => {
-  const z2 = keep(f.get(z).get(z).f64x2Mul())
-  const z4 = keep(f.get(z2).get(z2).f64x2Mul())
-  const chains = [0, 1, 2, 3].map((start) => {
-    const own = coefficients.filter((_, i) => i % 4 === start)
-    horner(f, z4, own)
-    return keep(f)
-  })
-  f.get(chains[3]!)
-  for (let j = 2; j >= 0; j--) f.get(z).f64x2Mul().get(chains[j]!).f64x2Add()
-}
 
 /** erf x: the series below 2.5, the continued fraction up to 6, ±1 beyond; erf(-0) = +0 and NaN stays NaN, as in the reference. */
 const erf = (f: Code, x: Local): void => {
