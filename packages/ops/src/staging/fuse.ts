@@ -75,8 +75,12 @@ const stepOf = (eq: Equation): Step | undefined => {
  * Fuses chains of elementwise equations into `elementwiseProgram` equations. A group grows from a
  * result (its root) back through the equations that produce its inputs, taking one in when it is
  * elementwise (unary ops and add, sub, mul, div, pow, maximum, minimum), has the root's shape and
- * float dtype, is not a graph output, and every equation reading it is already in the group: so
- * every value read outside a group is the root of its own group and is still computed once.
+ * float dtype, is not a graph output, and every equation reading it is already in the group (or
+ * recomputes it in its own): so every value read outside a group is the root of its own group and
+ * is still computed once. A cheap step (one whole operand, the others scalar constants; neg, abs,
+ * square) that some reader outside the group needs joins as a copy: the group recomputes it from
+ * its operand instead of reading it, and the original equation stays unless every reader ends up
+ * recomputing it.
  * Scalar constants are written into the program; other values are its inputs, broadcast by the
  * kernel. Groups of one equation stay as they are. The fused equation takes the root's place, after
  * all of its inputs. Values agree with the unfused graph to float rounding (a fused chain rounds
