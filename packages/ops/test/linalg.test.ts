@@ -497,8 +497,8 @@ describe('matmul VJP of a shared matrix against a batch', () => {
       for (let m = 0; m < 3; m++)
         for (let k = 0; k < 4; k++)
           for (let n = 0; n < 5; n++) {
-            const v = x.data[(b * 3 + m) * 4 + k]! * seed.data[(b * 3 + m) * 5 + n]!
-            out[transposeB ? n * 4 + k : k * 5 + n] += v
+            const at = transposeB ? n * 4 + k : k * 5 + n
+            out[at] = out[at]! + x.data[(b * 3 + m) * 4 + k]! * seed.data[(b * 3 + m) * 5 + n]!
           }
     return out
   }
