@@ -99,14 +99,21 @@ const pow2 = (f: Code, n: Local): void => {
 /**
  * exp(x) = 2^n · (1 + q) with n = round(x / ln 2), r = x - n·ln 2 (Cody–Waite, two parts) and
  * q = e^r - 1 by its Taylor series on |r| ≤ ln 2 / 2. x is clamped to [-746, 710] first (beyond
- * which e^x is 0 or +Inf in float64; NaN passes through the clamp), and 2^n is applied as two
+ * which e^x is 0 or +Inf in float64; NaN passes through the clamp; lanes below -746 give 0
+ * without computing), and 2^n is applied as two
  * factors so that subnormal results and the overflow to +Inf come out as one multiply rounds them.
  */
 const expParts = (
   f: Code,
   x: Local,
 ): { readonly n: Local; readonly q: Local; readonly scaled: () => void } => {
+  // Lanes below -746 (−∞ included: a masked logit) are 0: computed from -700 instead, so that no
+  // multiply underflows (x86 takes a slow microcode assist for every subnormal or underflowing
+  // result), then replaced.
+  const underflow = keep(constant(f.get(x), -746).f64x2Lt())
+  constant(f, -700)
   constant(constant(f.get(x), 710).f64x2Min(), -746).f64x2Max()
+  f.get(underflow).v128Bitselect()
   const clamped = keep(f)
   // + 0 turns n = -0 (from x = -0) into +0, so that r = x - n·ln 2 keeps the sign of a zero x.
   const n = keep(constant(constant(f.get(clamped), LOG2E).f64x2Mul().f64x2Nearest(), 0).f64x2Add())
@@ -122,6 +129,8 @@ const expParts = (
     f.f64x2Mul()
     pow2(f, rest)
     f.f64x2Mul()
+    const value = keep(f)
+    constant(f, 0).get(value).get(underflow).v128Bitselect()
   }
   return { n, q, scaled }
 }
