@@ -118,22 +118,31 @@ const additiveCausalMask = (lq: number, lk: number, dtype: T.DType): Tensor => {
   return T.astype(T.unsafeTensor('float64', [lq, lk], data), dtype)
 }
 
-/** softmax over the last axis as one row program: e = exp(x − max x), e / Σ e. */
-const SOFTMAX_ROWS: T.ReductionProgram = {
+/**
+ * softmax over the last axis as two row programs: e = exp(x − max x), then e / Σ e. (One program
+ * would compute the exponentials twice, for the sum and for the result: they cost more than the
+ * extra pass over e.)
+ */
+const SHIFTED_EXP: T.ReductionProgram = {
   arity: 1,
   instructions: [
     { kind: 'reduce', op: 'max', x: 0 },
     { kind: 'binary', op: 'sub', a: 0, b: 1 },
     { kind: 'unary', op: 'exp', x: 2 },
-    { kind: 'reduce', op: 'sum', x: 3 },
-    { kind: 'binary', op: 'div', a: 3, b: 4 },
+  ],
+}
+const NORMALISE: T.ReductionProgram = {
+  arity: 1,
+  instructions: [
+    { kind: 'reduce', op: 'sum', x: 0 },
+    { kind: 'binary', op: 'div', a: 0, b: 1 },
   ],
 }
 
 /**
  * The forward pass when every row attends (see `everyRowAttends`): the product, one elementwise
- * program for the scale (and the causal mask, added as 0 / −∞), one row program for the softmax,
- * the product with v. Four passes over the logits instead of a dozen kernels; the same values
+ * program for the scale (and the causal mask, added as 0 / −∞), two row programs for the softmax,
+ * the product with v. A few passes over the logits instead of a dozen kernels; the same values
  * within float rounding (each program computes in float64 and rounds once).
  */
 const attendEveryRow = ([q, k, v]: AttentionInputs, p: AttentionParams): Tensor => {
@@ -150,7 +159,7 @@ const attendEveryRow = ([q, k, v]: AttentionInputs, p: AttentionParams): Tensor 
     scaled,
     p.causal ? [product, additiveCausalMask(q.shape.at(-2)!, k.shape.at(-2)!, product.dtype)] : [product],
   )
-  return T.matmul(T.reductionProgram(SOFTMAX_ROWS, [logits]), v)
+  return T.matmul(T.reductionProgram(NORMALISE, [T.reductionProgram(SHIFTED_EXP, [logits])]), v)
 }
 
 /** The masked, scaled logits with kernels (forward) — the same steps as `logitsWithOps`. */
