@@ -16,6 +16,7 @@ import { softmax } from '../activations/softmax'
 import { matmulOp } from '../linalg/matmul'
 import { max } from '../reduce/max'
 import { sum } from '../reduce/sum'
+import { reductionProgram } from '../reduce/reductionProgram'
 import { reshape } from '../shape/reshape'
 import type { OnnxBuilder } from '../staging/onnx/builder'
 import { swapLastTwo } from '../staging/onnx/rules'
@@ -209,9 +210,10 @@ export const scaledDotProductAttentionOp = defineOp<typeof NAME, AttentionInputs
   vjp: (ct, xs, _y, p, needed) => {
     const [q, k, v, mask] = xs
     const logits = logitsWithOps(xs, p)
-    // No all-masked row to guard against: the plain softmax (fewer equations to stage and run).
+    // No all-masked row to guard against: the softmax as the forward's two row programs (as ops, so
+    // differentiable; staged, the exponentials are computed once, see SHIFTED_EXP).
     const probs = everyRowAttends(xs, p)
-      ? softmax(logits, { axis: logits.shape.length - 1 })
+      ? reductionProgram(NORMALISE, [reductionProgram(SHIFTED_EXP, [logits])])
       : probabilitiesWithOps(logits)
     const mm = (a: Tensor, b: Tensor, transposeA: boolean, transposeB: boolean): Tensor =>
       applyOp(matmulOp, [a, b], { transposeA, transposeB })
