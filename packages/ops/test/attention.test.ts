@@ -80,6 +80,33 @@ describe('scaledDotProductAttention', () => {
     expectValues(T.slice(y2, [{}, { start: 0, stop: 1 }]), [...T.slice(v, [{}, { start: 0, stop: 1 }]).data])
   })
 
+  it('float32 rows long enough for the generated kernels: causal (Lk >= Lq, Lk < Lq) and unmasked match the loops', () => {
+    const f32 = (seed: number, shape: ReadonlyArray<number>): Tensor => T.astype(draw(seed, shape), 'float32')
+    const [q32, k32, v32, short] = [
+      f32(4, [3, 40, 16]),
+      f32(5, [3, 40, 16]),
+      f32(6, [3, 40, 8]),
+      f32(7, [3, 24, 16]),
+    ]
+    const sv = f32(8, [3, 24, 8])
+    const close = (y: Tensor, expected: ReadonlyArray<number>): void =>
+      expected.forEach((e, i) => expect(Math.abs(y.data[i]! - e), `entry ${i}`).toBeLessThanOrEqual(2e-6))
+    close(
+      scaledDotProductAttention(q32, k32, v32, { causal: true }),
+      reference(q32, k32, v32, { scale: 0.25, allowed: (_b, i, j) => j <= i }),
+    )
+    close(scaledDotProductAttention(q32, k32, v32), reference(q32, k32, v32, { scale: 0.25 }))
+    // More queries than keys: the first 16 queries see no key and give zeros (the guarded path).
+    close(
+      scaledDotProductAttention(q32, short, sv, { causal: true }),
+      reference(q32, short, sv, { scale: 0.25, allowed: (_b, i, j) => j <= i - 16 }),
+    )
+    close(
+      scaledDotProductAttention(short, q32, v32, { causal: true }),
+      reference(short, q32, v32, { scale: 0.25, allowed: (_b, i, j) => j <= i + 16 }),
+    )
+  })
+
   it('an int32 mask (nonzero attends) broadcasts; a fully masked query gives zeros', () => {
     const maskValues = [1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1]
     const mask = T.tensor(

@@ -40,6 +40,7 @@ import {
   batchElementwise,
   sigmoid,
   sin,
+  gelu,
   square,
   sub,
   sum,
@@ -160,6 +161,21 @@ describe('fuseElementwise on graphs', () => {
     ])
     // Infinity + -Infinity: NaN, where merging the two would give Infinity.
     expect(Array.from(jit(f)(ones).data).every(Number.isNaN)).toBe(true)
+  })
+
+  it('recomputes a cheap step read by two groups (exact GELU and its gradient: ½x and x/√2)', () => {
+    const v = draw(40, [40, 33])
+    const w = draw(41, [33, 5])
+    // gelu(v) feeds a product, so the forward chain and the backward program are separate groups.
+    const loss = (u: Tensor, m: Tensor): Tensor => sum(matmul(gelu(u), m))
+    const graph = optimize(makeGraph(grad(loss, { argnums: [0, 1] }))(v, w))
+    // Without recomputation ½x and x/√2 stay single muls (read by the forward chain and the
+    // backward program) and the forward splits around them; with it only programs remain.
+    expect(names(graph).filter((n) => n === 'mul')).toEqual([])
+    const [gv, gw] = evalGraph(graph, [v, w])
+    const [ev, ew] = grad(loss, { argnums: [0, 1] })(v, w)
+    expectClose(gv!, ev)
+    expectClose(gw!, ew)
   })
 
   it('runs in optimize, after dead code is dropped', () => {

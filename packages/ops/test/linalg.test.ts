@@ -475,3 +475,44 @@ describe.each(BACKENDS)('linear from primitives on the %s backend', (_name, back
     expect(() => linear(x, T.random.normal(T.random.key(2), [4, 3]), undefined, 'tanh')).toThrow(/activation/)
   })
 })
+
+describe('matmul VJP of a shared matrix against a batch', () => {
+  // w̄ = Σ over the batch of xᵢᵀ ḡᵢ, written out here element by element in float64.
+  const x = f64(
+    [2, 3, 4],
+    Array.from({ length: 24 }, (_, i) => Math.sin(i + 1)),
+  )
+  const weightsOf = (shape: ReadonlyArray<number>): Tensor =>
+    f64(
+      shape,
+      Array.from({ length: 20 }, (_, i) => Math.cos(2 * i + 1)),
+    )
+  const seed = f64(
+    [2, 3, 5],
+    Array.from({ length: 30 }, (_, i) => Math.cos(i * 0.7)),
+  )
+  const expectedWeightGrad = (transposeB: boolean): number[] => {
+    const out = new Array<number>(20).fill(0)
+    for (let b = 0; b < 2; b++)
+      for (let m = 0; m < 3; m++)
+        for (let k = 0; k < 4; k++)
+          for (let n = 0; n < 5; n++) {
+            const at = transposeB ? n * 4 + k : k * 5 + n
+            out[at] = out[at]! + x.data[(b * 3 + m) * 4 + k]! * seed.data[(b * 3 + m) * 5 + n]!
+          }
+    return out
+  }
+  it.each([false, true])(
+    'transposeB %s: the formula, as one product of the stacked rows (no batch sum)',
+    (transposeB) => {
+      const w = weightsOf(transposeB ? [5, 4] : [4, 5])
+      const loss = (ww: Tensor, xx: Tensor): Tensor => sum(mul(matmul(xx, ww, { transposeB }), seed))
+      closeTo(values(grad(loss)(w, x)), expectedWeightGrad(transposeB))
+      const graph = makeGraph(grad(loss))(w, x)
+      const products = graph.equations.filter((eq) => eq.op.name === 'matmul')
+      // The forward product and the weight's: [6, 4]ᵀ [6, 5] (or [6, 5]ᵀ [6, 4]), no [2, ...] batch.
+      expect(products.map((eq) => eq.output.shape)).toEqual([[2, 3, 5], transposeB ? [5, 4] : [4, 5]])
+      expect(graph.equations.some((eq) => eq.op.name === 'sum' && eq.output.shape.length === 2)).toBe(false)
+    },
+  )
+})

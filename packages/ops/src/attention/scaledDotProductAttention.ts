@@ -16,6 +16,7 @@ import { softmax } from '../activations/softmax'
 import { matmulOp } from '../linalg/matmul'
 import { max } from '../reduce/max'
 import { sum } from '../reduce/sum'
+import { reductionProgram } from '../reduce/reductionProgram'
 import { reshape } from '../shape/reshape'
 import type { OnnxBuilder } from '../staging/onnx/builder'
 import { swapLastTwo } from '../staging/onnx/rules'
@@ -102,6 +103,66 @@ const causalMask = (lq: number, lk: number): Tensor => {
   return T.unsafeTensor('int32', [lq, lk], data)
 }
 
+/**
+ * Whether every query sees at least one key, so no row of the probabilities is all masked: no mask
+ * input, and causal only when there are at least as many keys as queries (query i sees keys
+ * 0 … i + Lk − Lq).
+ */
+const everyRowAttends = (xs: ReadonlyArray<Aval>, p: AttentionParams): boolean =>
+  xs[3] === undefined && (!p.causal || xs[1]!.shape.at(-2)! >= xs[0]!.shape.at(-2)!)
+
+/** [Lq, Lk] in `dtype`: 0 where query i may see key j (j <= i + (Lk − Lq)), −∞ elsewhere. */
+const additiveCausalMask = (lq: number, lk: number, dtype: T.DType): Tensor => {
+  const data = new Float64Array(lq * lk)
+  for (let i = 0; i < lq; i++)
+    for (let j = 0; j < lk; j++) data[i * lk + j] = j <= i + lk - lq ? 0 : -Infinity
+  return T.astype(T.unsafeTensor('float64', [lq, lk], data), dtype)
+}
+
+/**
+ * softmax over the last axis as two row programs: e = exp(x − max x), then e / Σ e. (One program
+ * would compute the exponentials twice, for the sum and for the result: they cost more than the
+ * extra pass over e.)
+ */
+const SHIFTED_EXP: T.ReductionProgram = {
+  arity: 1,
+  instructions: [
+    { kind: 'reduce', op: 'max', x: 0 },
+    { kind: 'binary', op: 'sub', a: 0, b: 1 },
+    { kind: 'unary', op: 'exp', x: 2 },
+  ],
+}
+const NORMALISE: T.ReductionProgram = {
+  arity: 1,
+  instructions: [
+    { kind: 'reduce', op: 'sum', x: 0 },
+    { kind: 'binary', op: 'div', a: 0, b: 1 },
+  ],
+}
+
+/**
+ * The forward pass when every row attends (see `everyRowAttends`): the product, one elementwise
+ * program for the scale (and the causal mask, added as 0 / −∞), two row programs for the softmax,
+ * the product with v. A few passes over the logits instead of a dozen kernels; the same values
+ * within float rounding (each program computes in float64 and rounds once).
+ */
+const attendEveryRow = ([q, k, v]: AttentionInputs, p: AttentionParams): Tensor => {
+  const product = T.matmul(q, k, { transposeB: true })
+  const scaled: T.ElementwiseProgram = {
+    arity: p.causal ? 2 : 1,
+    instructions: [
+      { kind: 'constant', value: p.scale },
+      { kind: 'binary', op: 'mul', a: 0, b: p.causal ? 2 : 1 },
+      ...(p.causal ? [{ kind: 'binary', op: 'add', a: 3, b: 1 } as const] : []),
+    ],
+  }
+  const logits = T.elementwiseProgram(
+    scaled,
+    p.causal ? [product, additiveCausalMask(q.shape.at(-2)!, k.shape.at(-2)!, product.dtype)] : [product],
+  )
+  return T.matmul(T.reductionProgram(NORMALISE, [T.reductionProgram(SHIFTED_EXP, [logits])]), v)
+}
+
 /** The masked, scaled logits with kernels (forward) — the same steps as `logitsWithOps`. */
 const logitsWithKernels = ([q, k, , mask]: AttentionInputs, p: AttentionParams): Tensor => {
   let s = T.mul(T.matmul(q, k, { transposeB: true }), p.scale)
@@ -135,6 +196,7 @@ export const scaledDotProductAttentionOp = defineOp<typeof NAME, AttentionInputs
   name: 'scaledDotProductAttention',
   forward: (xs, p) => {
     attentionAval(xs)
+    if (everyRowAttends(xs, p)) return attendEveryRow(xs, p)
     const s = logitsWithKernels(xs, p)
     const axis = s.shape.length - 1
     const valid = T.greater(T.max(s, { axes: axis, keepDims: true }), -Infinity)
@@ -147,7 +209,12 @@ export const scaledDotProductAttentionOp = defineOp<typeof NAME, AttentionInputs
   // Memory-saving: nothing from the forward pass is kept but the inputs; P is recomputed here.
   vjp: (ct, xs, _y, p, needed) => {
     const [q, k, v, mask] = xs
-    const probs = probabilitiesWithOps(logitsWithOps(xs, p))
+    const logits = logitsWithOps(xs, p)
+    // No all-masked row to guard against: the softmax as the forward's two row programs (as ops, so
+    // differentiable; staged, the exponentials are computed once, see SHIFTED_EXP).
+    const probs = everyRowAttends(xs, p)
+      ? reductionProgram(NORMALISE, [reductionProgram(SHIFTED_EXP, [logits])])
+      : probabilitiesWithOps(logits)
     const mm = (a: Tensor, b: Tensor, transposeA: boolean, transposeB: boolean): Tensor =>
       applyOp(matmulOp, [a, b], { transposeA, transposeB })
     const dv = needed[2] ? unbroadcast(mm(probs, ct, true, false), v.shape) : undefined

@@ -129,6 +129,21 @@ export const matmulOp = defineOp<'matmul', [Tensor, Tensor], MatmulParams>({
   name: 'matmul',
   forward: ([a, b], p) => T.matmul(a, b, p),
   vjp: (ct, [a, b], _y, p, needed) => {
+    // A matrix b shared by every matrix of a batched a (a layer's weight against [batch, seq, in]):
+    // B̄ sums Aᵢᵀ C̄ᵢ over the batch, which is one product of the stacked rows, [rows, k]ᵀ [rows, n],
+    // instead of a batch of products and a sum over it.
+    if (needed[1] && b.shape.length === 2 && a.shape.length > 2 && !p.transposeA) {
+      const [aCotangent] = matmulCotangents(ct, a, b, p, [needed[0], false])
+      const rows = a.shape.slice(0, -1).reduce((x, y) => x * y, 1)
+      const stacked = reshape(a, [rows, a.shape[a.shape.length - 1]!])
+      const stackedCt = reshape(ct, [rows, ct.shape[ct.shape.length - 1]!])
+      const mm = (x: Tensor, y: Tensor): Tensor =>
+        applyOp(matmulOp, [x, y], { transposeA: true, transposeB: false })
+      return [
+        aCotangent && unbroadcast(aCotangent, a.shape),
+        p.transposeB ? mm(stackedCt, stacked) : mm(stacked, stackedCt),
+      ]
+    }
     const [aCotangent, bCotangent] = matmulCotangents(ct, a, b, p, needed)
     // Batch axes broadcast in the forward pass are summed back here.
     return [aCotangent && unbroadcast(aCotangent, a.shape), bCotangent && unbroadcast(bCotangent, b.shape)]

@@ -75,8 +75,12 @@ const stepOf = (eq: Equation): Step | undefined => {
  * Fuses chains of elementwise equations into `elementwiseProgram` equations. A group grows from a
  * result (its root) back through the equations that produce its inputs, taking one in when it is
  * elementwise (unary ops and add, sub, mul, div, pow, maximum, minimum), has the root's shape and
- * float dtype, is not a graph output, and every equation reading it is already in the group: so
- * every value read outside a group is the root of its own group and is still computed once.
+ * float dtype, is not a graph output, and every equation reading it is already in the group (or
+ * recomputes it in its own): so every value read outside a group is the root of its own group and
+ * is still computed once. A cheap step (one whole operand, the others scalar constants; neg, abs,
+ * square) that some reader outside the group needs joins as a copy: the group recomputes it from
+ * its operand instead of reading it, and the original equation stays unless every reader ends up
+ * recomputing it.
  * Scalar constants are written into the program; other values are its inputs, broadcast by the
  * kernel. Groups of one equation stay as they are. The fused equation takes the root's place, after
  * all of its inputs. Values agree with the unfused graph to float rounding (a fused chain rounds
@@ -96,22 +100,37 @@ export const fuseElementwise = (graph: Graph): Graph => {
   const scalars = new Map(
     graph.constants.filter((c) => c.variable.shape.length === 0).map((c) => [c.variable.id, c.value]),
   )
+  // A cheap step (one whole operand, the others scalar constants: x·c, x + c, -x, x², ...) whose
+  // value is also read outside a group is recomputed inside it instead of read from memory, and
+  // `recomputedBy` remembers which readers no longer need the stored value (GELU's ½x and x/√2,
+  // read by its forward chain and by its backward program: both then fuse).
+  const recomputedBy = new Map<number, Set<number>>()
+  const cheap = (i: number): boolean => {
+    const step = steps[i]
+    if (step === undefined || (step.kind === 'unary' && !CHEAP_UNARY.has(step.op))) return false
+    return equations[i]!.inputs.filter((v) => !scalars.has(v.id)).length === 1
+  }
   const rootOf = new Map<number, number>()
   const fused = new Map<number, Equation>()
   for (let root = equations.length - 1; root >= 0; root--) {
     if (rootOf.has(root) || steps[root] === undefined) continue
     const result = equations[root]!.output
     const members = new Set([root])
-    const joins = (candidate: number | undefined): candidate is number => {
-      if (candidate === undefined || members.has(candidate) || rootOf.has(candidate)) return false
-      if (steps[candidate] === undefined) return false
+    const copies = new Set<number>()
+    // 'member' when every reader is in the group (or recomputes it), 'copy' when only a cheap
+    // step's recomputation can join, undefined when nothing can.
+    const joins = (candidate: number | undefined): 'member' | 'copy' | undefined => {
+      if (candidate === undefined || members.has(candidate) || rootOf.has(candidate)) return undefined
+      if (steps[candidate] === undefined) return undefined
       const value = equations[candidate]!.output
-      return (
-        !outputs.has(value.id) &&
-        value.dtype === result.dtype &&
-        shapesEqual(value.shape, result.shape) &&
-        (readers.get(value.id) ?? []).every((reader) => members.has(reader))
+      if (outputs.has(value.id) || value.dtype !== result.dtype || !shapesEqual(value.shape, result.shape))
+        return undefined
+      const elsewhere = (readers.get(value.id) ?? []).filter(
+        // A copied reader's original equation stays in the graph and still reads the value.
+        (reader) =>
+          !(members.has(reader) && !copies.has(reader)) && recomputedBy.get(value.id)?.has(reader) !== true,
       )
+      return elsewhere.length === 0 ? 'member' : cheap(candidate) ? 'copy' : undefined
     }
     // Until nothing more joins: a value read twice by the group joins once both readers are in.
     for (let grew = true; grew;) {
@@ -119,10 +138,11 @@ export const fuseElementwise = (graph: Graph): Graph => {
       for (const member of [...members])
         for (const v of equations[member]!.inputs) {
           const candidate = producer.get(v.id)
-          if (joins(candidate)) {
-            members.add(candidate)
-            grew = true
-          }
+          const how = joins(candidate)
+          if (how === undefined) continue
+          members.add(candidate!)
+          if (how === 'copy') copies.add(candidate!)
+          grew = true
         }
     }
     if (members.size < 2) continue
@@ -132,19 +152,39 @@ export const fuseElementwise = (graph: Graph): Graph => {
       scalars,
     )
     if (equation === undefined) continue
-    for (const member of ordered) rootOf.set(member, root)
+    for (const member of ordered) {
+      if (!copies.has(member)) {
+        rootOf.set(member, root)
+        continue
+      }
+      // The group now reads the copy's operands itself (through its root, which no later group takes).
+      for (const v of equations[member]!.inputs) readers.set(v.id, [...(readers.get(v.id) ?? []), root])
+      const value = equations[member]!.output.id
+      const own = recomputedBy.get(value) ?? new Set<number>()
+      // Only full members: a copied reader's original equation may stay and still read the value.
+      for (const reader of readers.get(value) ?? [])
+        if (members.has(reader) && !copies.has(reader)) own.add(reader)
+      recomputedBy.set(value, own)
+    }
     fused.set(root, equation)
   }
+  // A value every reader recomputes is no longer needed.
+  const unread = (eq: Equation): boolean =>
+    !outputs.has(eq.output.id) &&
+    (readers.get(eq.output.id) ?? []).every((reader) => recomputedBy.get(eq.output.id)?.has(reader) === true)
   return {
     ...graph,
     equations: equations.flatMap((eq, i) => {
       const root = rootOf.get(i)
-      if (root === undefined) return [eq]
+      if (root === undefined) return recomputedBy.has(eq.output.id) && unread(eq) ? [] : [eq]
       const equation = fused.get(i)
       return equation === undefined ? [] : [equation]
     }),
   }
 }
+
+/** Unary steps cheap enough to recompute in a group rather than read (exact, one or two instructions). */
+const CHEAP_UNARY: ReadonlySet<string> = /* @__PURE__ */ new Set(['neg', 'abs', 'square'])
 
 /** A constant as a key that tells every double apart (`String` prints -0 as 0). */
 const constantKey = (value: number): string => (Object.is(value, -0) ? '-0' : String(value))

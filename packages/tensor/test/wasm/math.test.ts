@@ -2,6 +2,7 @@ import { describe, it, expect } from 'vitest'
 import { Code, encodeModule } from '../../src/backends/wasm/emitter'
 import { APPROXIMATE_UNARY, type LaneFunction } from '../../src/backends/wasm/math'
 import { wasmAvailable } from '../../src/backends/wasm/runtime'
+import { erfScalar } from '../../src/backends/reference/elementwise'
 
 // The float64 lane functions of generated programs, on their own: each one run over float64 inputs
 // in a tiny module and compared with Math.* (computed here, per element) in float64 ulps.
@@ -98,6 +99,9 @@ const APPROXIMATE: ReadonlyArray<readonly [string, number, (x: number) => number
   ['softplus', 4, SOFTPLUS],
   ['sin', 2, Math.sin],
   ['cos', 2, Math.cos],
+  // The reference backend's erf (the definition generated programs must match): itself ~9 ulps from
+  // the true erf near 2 (see the high-precision test below), the wasm lanes within 5.
+  ['erf', 12, erfScalar],
 ]
 
 describe.runIf(wasmAvailable())('float64 lane functions of generated programs', () => {
@@ -135,6 +139,72 @@ describe.runIf(wasmAvailable())('sin and cos beyond their reduction range', () =
     expect(runLanesFlagged(fn, [0.5, 1e6, -1e6, NaN]).outOfRange).toBe(false)
     expect(runLanesFlagged(fn, [0.5, 1e6 + 1]).outOfRange).toBe(true)
     expect(runLanesFlagged(fn, [-Infinity, 2]).outOfRange).toBe(true)
+  })
+})
+
+// erf to ~180 bits by BigInt fixed point, from its Maclaurin series 2/√π Σ (-1)ⁿ x^{2n+1} / (n! (2n+1))
+// (π by Machin's formula, √π by Newton's method): independent of both implementations.
+const BITS = 600n
+const ONE = 1n << BITS
+const arctanOfInverse = (n: bigint): bigint => {
+  let sum = 0n
+  let power = ONE / n
+  for (let k = 0n; power !== 0n; k++, power /= n * n)
+    sum += ((k % 2n === 0n ? 1n : -1n) * power) / (2n * k + 1n)
+  return sum
+}
+const bigSqrt = (v: bigint): bigint => {
+  let x = v
+  for (let y = (x + 1n) >> 1n; y < x; y = (x + v / x) >> 1n) x = y
+  return x
+}
+const SQRT_PI_FIXED = bigSqrt(4n * (4n * arctanOfInverse(5n) - arctanOfInverse(239n)) * ONE)
+/** erf of a finite nonzero double, rounded to the nearest double (within an ulp). */
+const erfHighPrecision = (x: number): number => {
+  const view = new DataView(new ArrayBuffer(8))
+  view.setFloat64(0, Math.abs(x))
+  const bits = view.getBigUint64(0)
+  const exponent = Number(bits >> 52n) - 1075
+  const mantissa = (bits & ((1n << 52n) - 1n)) | (1n << 52n)
+  const fixed =
+    exponent >= 0 ? (mantissa << BigInt(exponent)) << BITS : (mantissa << BITS) >> BigInt(-exponent)
+  const square = (fixed * fixed) >> BITS
+  let sum = 0n
+  let term = fixed
+  for (let n = 1n; term !== 0n; n++) {
+    sum += term / (2n * n - 1n)
+    term = -((term * square) >> BITS) / n
+  }
+  const value = Number(((2n * sum * ONE) / SQRT_PI_FIXED) >> (BITS - 200n)) / 2 ** 200
+  return x < 0 ? -value : value
+}
+
+describe.runIf(wasmAvailable())('erf lanes against a high-precision erf', () => {
+  it('are within 6 float64 ulps of erf computed to ~180 bits on (-6, 6)', () => {
+    const xs: number[] = []
+    for (let i = 1; i < 1200; i++) xs.push(i / 200 + 1e-3, -(i / 200) - 1e-3)
+    xs.push(1e-20, 2.5, 2.4999999999999996, 5.999999999999999)
+    const { values } = runLanesFlagged(APPROXIMATE_UNARY.erf!, xs)
+    let worst = 0
+    xs.forEach((x, i) => {
+      worst = Math.max(worst, ulps(values[i]!, erfHighPrecision(x)))
+    })
+    expect(worst).toBeLessThanOrEqual(6)
+  })
+
+  it('keep the reference special values: erf(±0) = +0, ±1 from |x| > 6, NaN stays NaN', () => {
+    const { values } = runLanesFlagged(APPROXIMATE_UNARY.erf!, [
+      0,
+      -0,
+      6.5,
+      -6.5,
+      Infinity,
+      -Infinity,
+      NaN,
+      1,
+    ])
+    expect(Array.from(values.slice(0, 7))).toEqual([0, 0, 1, -1, 1, -1, NaN])
+    expect(Object.is(values[1], 0)).toBe(true)
   })
 })
 

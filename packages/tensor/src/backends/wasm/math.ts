@@ -73,6 +73,24 @@ const LOG_POLY = [
 ]
 const MIN_NORMAL = 2.2250738585072014e-308
 
+/**
+ * Pushes the same polynomial as `horner` as four interleaved Horner chains in z⁴ (coefficients i,
+ * i + 4, i + 8, …), joined by one more Horner step in z: a quarter of the dependent latency, for
+ * long polynomials of positive terms (erf's series in x² ≥ 0), where no chain cancels. (exp's
+ * 13 Taylor terms in a signed r lose an ulp of expm1 this way, so exp keeps one chain.)
+ */
+const hornerFourWay = (f: Code, z: Local, coefficients: ReadonlyArray<number>): void => {
+  const z2 = keep(f.get(z).get(z).f64x2Mul())
+  const z4 = keep(f.get(z2).get(z2).f64x2Mul())
+  const chains = [0, 1, 2, 3].map((start) => {
+    const own = coefficients.filter((_, i) => i % 4 === start)
+    horner(f, z4, own)
+    return keep(f)
+  })
+  f.get(chains[3]!)
+  for (let j = 2; j >= 0; j--) f.get(z).f64x2Mul().get(chains[j]!).f64x2Add()
+}
+
 /** Pushes 2^n for a local `n` of integer-valued lanes in [-1022, 1023]: n placed in the exponent bits. */
 const pow2 = (f: Code, n: Local): void => {
   constant(f.get(n), ROUNDING_MAGIC).f64x2Add().i32Const(52).i64x2Shl().v128Const(f64Pair(1)).i64x2Add()
@@ -81,14 +99,21 @@ const pow2 = (f: Code, n: Local): void => {
 /**
  * exp(x) = 2^n · (1 + q) with n = round(x / ln 2), r = x - n·ln 2 (Cody–Waite, two parts) and
  * q = e^r - 1 by its Taylor series on |r| ≤ ln 2 / 2. x is clamped to [-746, 710] first (beyond
- * which e^x is 0 or +Inf in float64; NaN passes through the clamp), and 2^n is applied as two
+ * which e^x is 0 or +Inf in float64; NaN passes through the clamp; lanes below -746 give 0
+ * without computing), and 2^n is applied as two
  * factors so that subnormal results and the overflow to +Inf come out as one multiply rounds them.
  */
 const expParts = (
   f: Code,
   x: Local,
 ): { readonly n: Local; readonly q: Local; readonly scaled: () => void } => {
+  // Lanes below -746 (−∞ included: a masked logit) are 0: computed from -700 instead, so that no
+  // multiply underflows (x86 takes a slow microcode assist for every subnormal or underflowing
+  // result), then replaced.
+  const underflow = keep(constant(f.get(x), -746).f64x2Lt())
+  constant(f, -700)
   constant(constant(f.get(x), 710).f64x2Min(), -746).f64x2Max()
+  f.get(underflow).v128Bitselect()
   const clamped = keep(f)
   // + 0 turns n = -0 (from x = -0) into +0, so that r = x - n·ln 2 keeps the sign of a zero x.
   const n = keep(constant(constant(f.get(clamped), LOG2E).f64x2Mul().f64x2Nearest(), 0).f64x2Add())
@@ -104,6 +129,8 @@ const expParts = (
     f.f64x2Mul()
     pow2(f, rest)
     f.f64x2Mul()
+    const value = keep(f)
+    constant(f, 0).get(value).get(underflow).v128Bitselect()
   }
   return { n, q, scaled }
 }
@@ -208,6 +235,60 @@ const softplus = (f: Code, x: Local): void => {
   f.f64x2Add()
 }
 
+// erf: the reference's own formula (erfScalar in reference/elementwise.ts), lane by lane. Below
+// |x| = 2.5: erf x = 2/√π · e^{-x²} · Σ 2ⁿ x^{2n+1} / (1·3···(2n+1)), all terms positive, as one
+// polynomial in x² of 39 terms (the series' truncation is below 1e-17 of its sum there) in four
+// interleaved chains. From 2.5:
+// erfc by Laplace's continued fraction, computed only when a lane needs it, at depth 28 (the
+// reference's 60 changes the result by at most a float64 ulp on [2.5, 6]). Beyond 6: ±1.
+const ERF_SERIES_LIMIT = 2.5
+const ERF_TAIL_LIMIT = 6
+const ERF_CONTINUED_FRACTION_DEPTH = 28
+const TWO_OVER_SQRT_PI = 1.1283791670955126
+const SQRT_PI = 1.7724538509055159
+/** 2ⁿ / (1·3···(2n+1)) for n = 0 … 38. */
+const ERF_SERIES = Array.from({ length: 39 }, (_, n) => {
+  let c = 1
+  for (let k = 1; k <= n; k++) c *= 2 / (2 * k + 1)
+  return c
+})
+
+/** erf x: the series below 2.5, the continued fraction up to 6, ±1 beyond; erf(-0) = +0 and NaN stays NaN, as in the reference. */
+const erf = (f: Code, x: Local): void => {
+  const ax = keep(f.get(x).f64x2Abs())
+  const x2 = keep(f.get(ax).get(ax).f64x2Mul())
+  const negative = keep(f.get(x2).f64x2Neg())
+  exp(f, negative)
+  const e = keep(f)
+  // 2/√π · e^{-x²} · (|x| · S(x²)), in the reference's order: (2/√π · e^{-x²}) · sum.
+  constant(f, TWO_OVER_SQRT_PI).get(e).f64x2Mul().get(ax)
+  hornerFourWay(f, x2, ERF_SERIES)
+  const magnitude = keep(f.f64x2Mul().f64x2Mul())
+  // Lanes at or above 2.5: 1 - e^{-x²} / (√π · F), F the continued fraction, computed only
+  // when some lane needs it (|x| > 6 is 1, below).
+  const tail = keep(constant(f.get(ax), ERF_SERIES_LIMIT).f64x2Ge())
+  f.get(tail)
+    .v128AnyTrue()
+    .ifElse((then) => {
+      const fraction = keep(then.get(ax))
+      for (let k = ERF_CONTINUED_FRACTION_DEPTH; k >= 1; k--)
+        constant(then.get(ax), k / 2)
+          .get(fraction)
+          .f64x2Div()
+          .f64x2Add()
+          .set(fraction)
+      constant(then, 1).get(e)
+      constant(then, SQRT_PI).get(fraction).f64x2Mul().f64x2Div().f64x2Sub()
+      then.get(magnitude).get(tail).v128Bitselect().set(magnitude)
+      constant(then, 1).get(magnitude)
+      constant(then.get(ax), ERF_TAIL_LIMIT).f64x2Gt()
+      then.v128Bitselect().set(magnitude)
+    })
+  // x < 0 ? -r : r (so -0 gives +0, as the reference's comparison does).
+  f.get(magnitude).f64x2Neg().get(magnitude)
+  constant(f.get(x), 0).f64x2Lt().v128Bitselect()
+}
+
 // sin and cos (fdlibm): x = k·π/2 + r with π/2 in three parts (each k·part exact for |k| < 2^20),
 // then the kernels sin r = r + r³·S(r²) and cos r = 1 - r²/2 + r⁴·C(r²) on |r| ≤ π/4, chosen and
 // signed by k mod 4. Beyond |x| = 1e6 the three parts no longer suffice: the kernel says so.
@@ -309,4 +390,5 @@ export const APPROXIMATE_UNARY: Readonly<Record<string, LaneFunction>> = {
   softplus,
   sin: trig(false),
   cos: trig(true),
+  erf,
 }
