@@ -87,7 +87,7 @@ if (isExternal(framework)) {
     return value.data[0]
   }
   extras = () => ({
-    profile: profileJitted(T, framework, sgdStep),
+    profile: profileJitted(T, framework, sgdStep, [params, x, labels]),
     executorStatus: executorReport(O, sgdStep).status,
   })
 } else if (framework.startsWith('tfjs')) {

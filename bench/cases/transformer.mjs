@@ -122,7 +122,7 @@ if (isExternal(framework)) {
     return value.data[0]
   }
   extras = () => ({
-    profile: profileJitted(T, framework, adamStep),
+    profile: profileJitted(T, framework, adamStep, [params, state, x, target]),
     executorStatus: executorReport(O, adamStep).status,
   })
 } else if (framework.startsWith('tfjs')) {
