@@ -4,7 +4,7 @@ import * as T from '@backfold/tensor'
 import type { Key, Tensor } from '@backfold/tensor'
 import type { ApplyContext, JsonValue, Layer, LayerConfig } from './layer'
 
-/** Options of `generate`. @since 0.3.0 */
+/** Options of `generate`. @since 0.2.0 */
 export interface GenerateOptions {
   /** How many tokens to append. */
   readonly steps: number
@@ -135,7 +135,7 @@ export const incrementalDecodingProblem = (model: Pick<Layer, 'config'>): string
  * const greedy = generate(model, params, {}, prompt, { steps: 5 })
  * const sampled = generate(model, params, {}, prompt, { steps: 5, temperature: 0.8, topK: 10, key: T.random.key(0) })
  * @throws ValueError for bad options (sampling without a key, topK without temperature, ...), ShapeError when the prompt or the logits have the wrong shape.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const generate = <P, S>(
   model: Layer<P, S>,

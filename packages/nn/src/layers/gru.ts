@@ -21,7 +21,7 @@ import {
 /**
  * Parameters of `gru`, with PyTorch's `nn.GRU` names and layouts (one layer, one direction), so a
  * PyTorch state dict loads as is. The three gates are stacked by rows in PyTorch's order r, z, n.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface GruParams {
   /** `[3·hidden, input]`: `W_ir`, `W_iz`, `W_in` stacked (rows). */
@@ -34,7 +34,7 @@ export interface GruParams {
   readonly bias_hh_l0: Tensor
 }
 
-/** Parameters of `gru(n, { bias: false })`: PyTorch's names, without the biases. @since 0.3.0 */
+/** Parameters of `gru(n, { bias: false })`: PyTorch's names, without the biases. @since 0.2.0 */
 export interface GruParamsNoBias {
   readonly weight_ih_l0: Tensor
   readonly weight_hh_l0: Tensor
@@ -43,7 +43,7 @@ export interface GruParamsNoBias {
 /**
  * The learned initial state of `gru(n, { initialState: 'learned' })`, beside the weights (not a
  * PyTorch name: `nn.GRU` has no learned initial state).
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface GruInitialState {
   /** `[hidden]`, broadcast over the batch; starts at zero. */
@@ -53,7 +53,7 @@ export interface GruInitialState {
 /**
  * `GruParams`, without biases when `bias` is the literal `false`, with `h0` when `initialState` is
  * `'learned'`.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export type GruParamsFor<B extends boolean, I extends InitialState = 'zeros'> = I extends 'learned'
   ? (B extends false ? GruParamsNoBias : GruParams) & GruInitialState
@@ -61,7 +61,7 @@ export type GruParamsFor<B extends boolean, I extends InitialState = 'zeros'> = 
     ? GruParamsNoBias
     : GruParams
 
-/** Options of `gru`. @since 0.3.0 */
+/** Options of `gru`. @since 0.2.0 */
 export interface GruOptions<B extends boolean = boolean, I extends InitialState = InitialState> {
   /** Biases `bias_ih_l0` and `bias_hh_l0` (PyTorch's `bias`, default true). */
   readonly bias?: B
@@ -77,7 +77,7 @@ export interface GruOptions<B extends boolean = boolean, I extends InitialState 
   readonly dtype?: DType
 }
 
-/** The config of a `gru` layer, as `encodeModel` writes it. @since 0.3.0 */
+/** The config of a `gru` layer, as `encodeModel` writes it. @since 0.2.0 */
 export interface GruConfig extends LayerConfig {
   readonly kind: 'gru'
   readonly hiddenSize: number
@@ -130,7 +130,7 @@ export const gruRecurrence: Recurrence<readonly [Tensor]> = {
  * const rnn = layers.gru(32, { returnSequences: true })
  * const built = rnn.init(T.random.key(0), [20, 8]) // weight_ih_l0 [96, 8], weight_hh_l0 [96, 32]; out [20, 32]
  * @throws ValueError for an unknown option or an option of the wrong type (bad values make `init` return a `LayerError`).
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const gru = <B extends boolean = true, I extends InitialState = 'zeros'>(
   hiddenSize: number,
@@ -140,13 +140,13 @@ export const gru = <B extends boolean = true, I extends InitialState = 'zeros'>(
   // when initialState is 'learned' (apply checks the latter), which is what GruParamsFor<B, I> says.
   sequenceLayer(gruRecurrence, hiddenSize, opts) as unknown as Layer<GruParamsFor<B, I>, NoState>
 
-/** Initial state for `gruSequence`: `[N, hidden]`, or `[hidden]` (broadcast over the batch). @since 0.3.0 */
+/** Initial state for `gruSequence`: `[N, hidden]`, or `[hidden]` (broadcast over the batch). @since 0.2.0 */
 export interface GruInitial {
   /** The initial hidden state (default: the params' `h0` if learned, else zeros). */
   readonly h0?: Tensor
 }
 
-/** What `gruSequence` returns: PyTorch's `output, h_n`. @since 0.3.0 */
+/** What `gruSequence` returns: PyTorch's `output, h_n`. @since 0.2.0 */
 export interface GruSequenceResult {
   /** Every step's hidden state, `[N, seq, hidden]`. */
   readonly output: Tensor
@@ -171,7 +171,7 @@ const INITIAL_OPTIONS = O.optionSchema({ h0: O.option.anything })
  * const first = layers.gruSequence(init.right.params, x) // output [2, 5, 4], h [2, 4]
  * const next = layers.gruSequence(init.right.params, x, { h0: first.h }) // continues from there
  * @throws ValueError / ShapeError naming `gruSequence` for an unknown option, a missing weight or a state of the wrong shape.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const gruSequence = (
   params: GruParams | GruParamsNoBias,
@@ -199,7 +199,7 @@ export const gruOnnx: OnnxRecurrence = {
  * `R` `[1, 3H, H]` and `B` `[1, 6H]`; the batch-first input is transposed to time first, and the
  * output `Y` `[seq, 1, batch, H]` is gathered to the last step or transposed back to batch first. A
  * learned `h0` is `initial_h`, expanded over the batch.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const gruKind = /* @__PURE__ */ leafKind({
   kind: 'gru',

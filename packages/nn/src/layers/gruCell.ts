@@ -17,7 +17,7 @@ import {
 
 /**
  * Parameters of `gruCell`: PyTorch's `nn.GRUCell` names and layouts, gates stacked r, z, n.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface GruCellParams {
   /** `[3·hidden, input]`. */
@@ -30,16 +30,16 @@ export interface GruCellParams {
   readonly bias_hh: Tensor
 }
 
-/** Parameters of `gruCell(n, { bias: false })`. @since 0.3.0 */
+/** Parameters of `gruCell(n, { bias: false })`. @since 0.2.0 */
 export interface GruCellParamsNoBias {
   readonly weight_ih: Tensor
   readonly weight_hh: Tensor
 }
 
-/** `GruCellParams`, without the biases when `bias` is the literal `false`. @since 0.3.0 */
+/** `GruCellParams`, without the biases when `bias` is the literal `false`. @since 0.2.0 */
 export type GruCellParamsFor<B extends boolean> = B extends false ? GruCellParamsNoBias : GruCellParams
 
-/** Options of `gruCell`. @since 0.3.0 */
+/** Options of `gruCell`. @since 0.2.0 */
 export interface GruCellOptions<B extends boolean = boolean> {
   /** Learn `bias_ih` and `bias_hh` (PyTorch's `bias`, default true). */
   readonly bias?: B
@@ -47,7 +47,7 @@ export interface GruCellOptions<B extends boolean = boolean> {
   readonly dtype?: DType
 }
 
-/** The config of a `gruCell` layer, as `encodeModel` writes it. @since 0.3.0 */
+/** The config of a `gruCell` layer, as `encodeModel` writes it. @since 0.2.0 */
 export interface GruCellConfig extends LayerConfig {
   readonly kind: 'gruCell'
   readonly hiddenSize: number
@@ -73,7 +73,7 @@ export interface GruCellConfig extends LayerConfig {
  * const h = T.zeros([2, 4])
  * const [next] = cell.apply(init.right.params, {}, O.concat([x, h], { axis: -1 }), { training: false }) // h' [2, 4]
  * @throws ValueError for an unknown option or an option of the wrong type (other bad arguments make `init` return a `LayerError`).
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const gruCell = <B extends boolean = true>(
   hiddenSize: number,
@@ -87,7 +87,7 @@ export const gruCell = <B extends boolean = true>(
  * step (`linear_before_reset = 1`, the weights reordered to z, r, h as for `gru`): Gather splits the
  * packed input into x and h, Unsqueeze makes them `[1, N, ·]` (X and `initial_h`), and the step's
  * `Y` is squeezed back to `[N, hidden]`.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const gruCellKind = /* @__PURE__ */ leafKind({
   kind: 'gruCell',

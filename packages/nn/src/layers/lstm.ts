@@ -21,7 +21,7 @@ import {
 /**
  * Parameters of `lstm`: PyTorch's `nn.LSTM` names (one layer, one direction) and layouts, the four
  * gates stacked in PyTorch's order (input, forget, cell, output) along the first axis.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface LstmParams {
   /** `[4·hidden, input]`. */
@@ -34,7 +34,7 @@ export interface LstmParams {
   readonly bias_hh_l0: Tensor
 }
 
-/** Parameters of `lstm(n, { bias: false })`. @since 0.3.0 */
+/** Parameters of `lstm(n, { bias: false })`. @since 0.2.0 */
 export interface LstmParamsNoBias {
   readonly weight_ih_l0: Tensor
   readonly weight_hh_l0: Tensor
@@ -43,7 +43,7 @@ export interface LstmParamsNoBias {
 /**
  * The learned initial state of `lstm(n, { initialState: 'learned' })`, beside the weights (not a
  * PyTorch name: `nn.LSTM` has no learned initial state).
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface LstmInitialState {
   /** `[hidden]`, broadcast over the batch; starts at zero. */
@@ -55,7 +55,7 @@ export interface LstmInitialState {
 /**
  * `LstmParams`, without the biases when `bias` is the literal `false`, with `h0` and `c0` when
  * `initialState` is `'learned'`.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export type LstmParamsFor<B extends boolean, I extends InitialState = 'zeros'> = I extends 'learned'
   ? (B extends false ? LstmParamsNoBias : LstmParams) & LstmInitialState
@@ -63,7 +63,7 @@ export type LstmParamsFor<B extends boolean, I extends InitialState = 'zeros'> =
     ? LstmParamsNoBias
     : LstmParams
 
-/** Options of `lstm`. @since 0.3.0 */
+/** Options of `lstm`. @since 0.2.0 */
 export interface LstmOptions<B extends boolean = boolean, I extends InitialState = InitialState> {
   /** Learn `bias_ih_l0` and `bias_hh_l0` (PyTorch's `bias`, default true). */
   readonly bias?: B
@@ -79,7 +79,7 @@ export interface LstmOptions<B extends boolean = boolean, I extends InitialState
   readonly dtype?: DType
 }
 
-/** The config of an `lstm` layer, as `encodeModel` writes it. @since 0.3.0 */
+/** The config of an `lstm` layer, as `encodeModel` writes it. @since 0.2.0 */
 export interface LstmConfig extends LayerConfig {
   readonly kind: 'lstm'
   readonly hiddenSize: number
@@ -132,7 +132,7 @@ export const lstmRecurrence: Recurrence<readonly [Tensor, Tensor]> = {
  * layers.lstm(32, { returnSequences: true }).init(T.random.key(0), [10, 8]) // outShape [10, 32]
  * layers.lstm(32, { initialState: 'learned' }).init(T.random.key(0), [10, 8]) // also h0, c0 [32]
  * @throws ValueError for an unknown option or an option of the wrong type (other bad arguments make `init` return a `LayerError`).
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const lstm = <B extends boolean = true, I extends InitialState = 'zeros'>(
   hiddenSize: number,
@@ -142,7 +142,7 @@ export const lstm = <B extends boolean = true, I extends InitialState = 'zeros'>
   // when initialState is 'learned' (apply checks the latter), which is what LstmParamsFor<B, I> says.
   sequenceLayer(lstmRecurrence, hiddenSize, opts) as unknown as Layer<LstmParamsFor<B, I>, NoState>
 
-/** Initial states for `lstmSequence`: `[N, hidden]` each, or `[hidden]` (broadcast over the batch). @since 0.3.0 */
+/** Initial states for `lstmSequence`: `[N, hidden]` each, or `[hidden]` (broadcast over the batch). @since 0.2.0 */
 export interface LstmInitial {
   /** The initial hidden state (default: the params' `h0` if learned, else zeros). */
   readonly h0?: Tensor
@@ -150,7 +150,7 @@ export interface LstmInitial {
   readonly c0?: Tensor
 }
 
-/** What `lstmSequence` returns: PyTorch's `output, (h_n, c_n)`. @since 0.3.0 */
+/** What `lstmSequence` returns: PyTorch's `output, (h_n, c_n)`. @since 0.2.0 */
 export interface LstmSequenceResult {
   /** Every step's hidden state, `[N, seq, hidden]`. */
   readonly output: Tensor
@@ -180,7 +180,7 @@ const INITIAL_OPTIONS = O.optionSchema({ h0: O.option.anything, c0: O.option.any
  * const first = layers.lstmSequence(params, x) // output [2, 5, 4], h [2, 4], c [2, 4]
  * const next = layers.lstmSequence(params, x, { h0: first.h, c0: first.c }) // continues from there
  * @throws ValueError / ShapeError naming `lstmSequence` for an unknown option, a missing weight or a state of the wrong shape.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const lstmSequence = (
   params: LstmParams | LstmParamsNoBias,
@@ -205,7 +205,7 @@ export const lstmOnnx: OnnxRecurrence = {
  * The `lstm` kind: config fields, allocation, and ONNX export as the ONNX `LSTM` operator (the
  * weights reordered into ONNX's gate order i, o, f, c; the input transposed to time-major; learned
  * initial states as `initial_h`, `initial_c` expanded over the batch).
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const lstmKind = /* @__PURE__ */ leafKind({
   kind: 'lstm',

@@ -17,7 +17,7 @@ import {
 
 /**
  * Parameters of `lstmCell`: PyTorch's `nn.LSTMCell` names and layouts, gates stacked i, f, g, o.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface LstmCellParams {
   /** `[4·hidden, input]`. */
@@ -30,16 +30,16 @@ export interface LstmCellParams {
   readonly bias_hh: Tensor
 }
 
-/** Parameters of `lstmCell(n, { bias: false })`. @since 0.3.0 */
+/** Parameters of `lstmCell(n, { bias: false })`. @since 0.2.0 */
 export interface LstmCellParamsNoBias {
   readonly weight_ih: Tensor
   readonly weight_hh: Tensor
 }
 
-/** `LstmCellParams`, without the biases when `bias` is the literal `false`. @since 0.3.0 */
+/** `LstmCellParams`, without the biases when `bias` is the literal `false`. @since 0.2.0 */
 export type LstmCellParamsFor<B extends boolean> = B extends false ? LstmCellParamsNoBias : LstmCellParams
 
-/** Options of `lstmCell`. @since 0.3.0 */
+/** Options of `lstmCell`. @since 0.2.0 */
 export interface LstmCellOptions<B extends boolean = boolean> {
   /** Learn `bias_ih` and `bias_hh` (PyTorch's `bias`, default true). */
   readonly bias?: B
@@ -47,7 +47,7 @@ export interface LstmCellOptions<B extends boolean = boolean> {
   readonly dtype?: DType
 }
 
-/** The config of an `lstmCell` layer, as `encodeModel` writes it. @since 0.3.0 */
+/** The config of an `lstmCell` layer, as `encodeModel` writes it. @since 0.2.0 */
 export interface LstmCellConfig extends LayerConfig {
   readonly kind: 'lstmCell'
   readonly hiddenSize: number
@@ -74,7 +74,7 @@ export interface LstmCellConfig extends LayerConfig {
  * const hc = T.zeros([2, 8]) // [h, c] of a batch of 2
  * const [next] = cell.apply(init.right.params, {}, O.concat([x, hc], { axis: -1 }), { training: false }) // [2, 8]: [h', c']
  * @throws ValueError for an unknown option or an option of the wrong type (other bad arguments make `init` return a `LayerError`).
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const lstmCell = <B extends boolean = true>(
   hiddenSize: number,
@@ -88,7 +88,7 @@ export const lstmCell = <B extends boolean = true>(
  * operators (ONNX's `LSTM` would give `c'` only as a second output): Gather splits the packed input
  * into `[x, h]` and `c`; per gate one MatMul by `[W_ih; W_hh]ᵀ` of that gate and one Add of
  * `b_ih + b_hh`; Sigmoid/Tanh; `c' = f·c + i·g`, `h' = o·tanh(c')`; Concat `[h', c']`.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const lstmCellKind = /* @__PURE__ */ leafKind({
   kind: 'lstmCell',

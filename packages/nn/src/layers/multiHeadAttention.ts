@@ -31,7 +31,7 @@ import {
  * Parameters of `multiHeadAttention`, with PyTorch's `nn.MultiheadAttention` names and layouts, so
  * a PyTorch state dict (`in_proj_weight`, `in_proj_bias`, `out_proj.weight`, `out_proj.bias`) loads
  * as is (the dotted names of this tree are the state dict's keys).
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface MultiHeadAttentionParams {
   /** `[3·dim, dim]`: the query, key and value projections stacked in that order (rows). */
@@ -46,13 +46,13 @@ export interface MultiHeadAttentionParams {
   }
 }
 
-/** Parameters of `multiHeadAttention({ bias: false })`: PyTorch's names, without the biases. @since 0.3.0 */
+/** Parameters of `multiHeadAttention({ bias: false })`: PyTorch's names, without the biases. @since 0.2.0 */
 export interface MultiHeadAttentionParamsNoBias {
   readonly in_proj_weight: Tensor
   readonly out_proj: { readonly weight: Tensor }
 }
 
-/** `MultiHeadAttentionParams`, without biases when `bias` is the literal `false`. @since 0.3.0 */
+/** `MultiHeadAttentionParams`, without biases when `bias` is the literal `false`. @since 0.2.0 */
 export type MultiHeadAttentionParamsFor<B extends boolean> = B extends false
   ? MultiHeadAttentionParamsNoBias
   : MultiHeadAttentionParams
@@ -108,7 +108,7 @@ export interface MultiHeadAttentionState {
   readonly cache?: AttentionCache
 }
 
-/** Options of `multiHeadAttention`. @since 0.3.0 */
+/** Options of `multiHeadAttention`. @since 0.2.0 */
 export interface MultiHeadAttentionOptions<B extends boolean = boolean> {
   /** Number of heads; must divide the model width. */
   readonly heads: number
@@ -528,7 +528,7 @@ const writeAt = (buffer: Tensor, x: Tensor, start: number): Tensor => {
  * const attn = layers.multiHeadAttention({ heads: 4, causal: true })
  * const built = attn.init(T.random.key(0), [16, 64]) // in_proj_weight [192, 64], out_proj.weight [64, 64]
  * @throws ValueError for an unknown option or an option of the wrong type (bad values make `init` return a `LayerError`).
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const multiHeadAttention = <B extends boolean = true>(
   opts: MultiHeadAttentionOptions<B>,
@@ -647,7 +647,7 @@ export const multiHeadAttention = <B extends boolean = true>(
   return layer as unknown as Layer<MultiHeadAttentionParamsFor<B>, MultiHeadAttentionState>
 }
 
-/** The config of a `multiHeadAttention` layer, as `encodeModel` writes it. @since 0.3.0 */
+/** The config of a `multiHeadAttention` layer, as `encodeModel` writes it. @since 0.2.0 */
 export interface MultiHeadAttentionConfig extends LayerConfig {
   readonly kind: 'multiHeadAttention'
   readonly heads: number
@@ -667,7 +667,7 @@ export interface MultiHeadAttentionConfig extends LayerConfig {
  * transposed), MatMul with the transposed keys, Mul by 1/√d, an additive −∞ causal mask when
  * `causal` (the sequence length must then be known), Softmax over the keys, MatMul with the values;
  * Concat of the heads, then MatMul + Add for `out_proj`. No Reshape is needed, hence no int64 tensors.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const multiHeadAttentionKind = /* @__PURE__ */ leafKind({
   kind: 'multiHeadAttention',

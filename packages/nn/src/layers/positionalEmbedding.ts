@@ -29,13 +29,13 @@ import {
   type PositionState,
 } from './decoding'
 
-/** Parameters of `positionalEmbedding`: one learned vector per position. @since 0.3.0 */
+/** Parameters of `positionalEmbedding`: one learned vector per position. @since 0.2.0 */
 export interface PositionalEmbeddingParams {
   /** `[maxLen, dim]`: row p is added to the input at position p (GPT-2's `wpe.weight`). */
   readonly weight: Tensor
 }
 
-/** Options of `positionalEmbedding`. @since 0.3.0 */
+/** Options of `positionalEmbedding`. @since 0.2.0 */
 export interface PositionalEmbeddingOptions {
   /** The longest sequence the layer takes (the table's rows). */
   readonly maxLen: number
@@ -64,7 +64,7 @@ const gpt2Normal = normal({ std: 0.02 })
  * const model = layers.sequential(layers.embedding(100, 32), layers.positionalEmbedding({ maxLen: 16 }))
  * model.init(T.random.key(0), [16]) // params 1.weight [16, 32]
  * @throws ValueError for an unknown option or an option of the wrong type.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const positionalEmbedding = (
   opts: PositionalEmbeddingOptions,
@@ -122,7 +122,7 @@ export const positionalEmbedding = (
 /**
  * The `positionalEmbedding` kind. ONNX: the rows `0..L−1` of the table are gathered with indices
  * from `Range(0, Shape(x)[1])` (opset >= 11), so the sequence length may be symbolic, then added.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const positionalEmbeddingKind = /* @__PURE__ */ leafKind({
   kind: 'positionalEmbedding',

@@ -20,7 +20,7 @@ import { DataType } from '@backfold/ops/onnx'
 import { badShape, checkLayerOptions, configOf, fail, notPositiveInteger, paramDType } from './common'
 import type { LayerKind } from './define'
 
-/** How a sequence layer's state starts: zeros (PyTorch's default), or learned `h0` (`c0`) parameters. @since 0.3.0 */
+/** How a sequence layer's state starts: zeros (PyTorch's default), or learned `h0` (`c0`) parameters. @since 0.2.0 */
 export type InitialState = 'zeros' | 'learned'
 
 /** A recurrent layer's weights, read from its parameters by PyTorch name. */

@@ -15,7 +15,7 @@ import {
   type PositionState,
 } from './decoding'
 
-/** Options of `sinusoidal`. @since 0.3.0 */
+/** Options of `sinusoidal`. @since 0.2.0 */
 export interface SinusoidalOptions {
   /** The wavelength base (10000 in Vaswani et al., the default). */
   readonly base?: number
@@ -45,7 +45,7 @@ const sinusoidalTable = (l: number, dim: number, base: number, dtype: DType, off
  * import { layers } from '@backfold/nn'
  * const model = layers.sequential(layers.embedding(100, 32), layers.sinusoidal())
  * @throws ValueError for an unknown option or an option of the wrong type.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const sinusoidal = (opts: SinusoidalOptions = {}): Layer<NoParams, PositionState> => {
   const kind = 'sinusoidal'
@@ -85,7 +85,7 @@ export const sinusoidal = (opts: SinusoidalOptions = {}): Layer<NoParams, Positi
   }
 }
 
-/** The `sinusoidal` kind: ONNX export as Add of the table (the sequence length must be known). @since 0.3.0 */
+/** The `sinusoidal` kind: ONNX export as Add of the table (the sequence length must be known). @since 0.2.0 */
 export const sinusoidalKind = /* @__PURE__ */ leafKind({
   kind: 'sinusoidal',
   required: {},

@@ -20,7 +20,7 @@ import {
  * (`self_attn.in_proj_weight`, `linear1.weight`, `norm1.weight`, ...), so the state dict of a
  * `TransformerEncoderLayer(d, heads, dim_feedforward = mlpRatio·d, activation='gelu',
  * batch_first=True, norm_first=True)` loads as is.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface TransformerBlockParams {
   readonly self_attn: MultiHeadAttentionParams
@@ -41,7 +41,7 @@ export interface TransformerBlockState {
   readonly self_attn?: MultiHeadAttentionState
 }
 
-/** Options of `transformerBlock`. @since 0.3.0 */
+/** Options of `transformerBlock`. @since 0.2.0 */
 export interface TransformerBlockOptions {
   /** Attention heads; must divide the width. */
   readonly heads: number
@@ -91,7 +91,7 @@ const linear = (x: Tensor, p: { readonly weight: Tensor; readonly bias: Tensor }
  * const block = layers.transformerBlock({ heads: 4, causal: true })
  * block.init(T.random.key(0), [16, 64]) // self_attn, linear1 [256, 64], linear2 [64, 256], norm1, norm2
  * @throws ValueError for an unknown option or an option of the wrong type (bad values make `init` return a `LayerError`).
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const transformerBlock = (
   opts: TransformerBlockOptions,
@@ -196,7 +196,7 @@ export const transformerBlock = (
   }
 }
 
-/** The config of a `transformerBlock` layer, as `encodeModel` writes it. @since 0.3.0 */
+/** The config of a `transformerBlock` layer, as `encodeModel` writes it. @since 0.2.0 */
 export interface TransformerBlockConfig extends LayerConfig {
   readonly kind: 'transformerBlock'
   readonly heads: number
@@ -211,7 +211,7 @@ export interface TransformerBlockConfig extends LayerConfig {
  * The `transformerBlock` kind. ONNX: the layer norms and the attention are emitted by their own
  * kinds (`norm1`, `self_attn`, ...), the MLP as MatMul + Add, the GELU by the `gelu` kind (Gelu from
  * opset 20, else its erf form), and the residual sums as Add.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const transformerBlockKind = /* @__PURE__ */ leafKind({
   kind: 'transformerBlock',

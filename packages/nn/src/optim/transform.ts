@@ -50,7 +50,7 @@ export type Schedule = (step: Tensor) => Tensor
  * @example
  * const lr = cosineDecay({ init: 0.1, decaySteps: 1000 })
  * lr(500) // 0.05
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface NumericSchedule extends Schedule {
   (step: number): number

@@ -15,11 +15,11 @@ export interface HistoryChartOptions {
    * 'validation accuracy'). E.g. `{ valAccuracy: 'test accuracy' }` when the validation data is a test set.
    */
   readonly labels?: Partial<Readonly<Record<EpochMetric, string>>>
-  /** Label of the x axis (default 'epoch'). @since 0.3.0 */
+  /** Label of the x axis (default 'epoch'). @since 0.2.0 */
   readonly xLabel?: string
   /**
    * The x value of each record (default `record.epoch + 1`), e.g. the training step of a record
-   * written every few hundred steps; only integer ticks are labelled. @since 0.3.0
+   * written every few hundred steps; only integer ticks are labelled. @since 0.2.0
    */
   readonly x?: (record: EpochRecord, index: number) => number
 }

@@ -8,7 +8,7 @@ export {
   type AttentionParams,
 } from './scaledDotProductAttention'
 
-/** The attention ops, keyed by op name (spread into the registry). @since 0.3.0 */
+/** The attention ops, keyed by op name (spread into the registry). @since 0.2.0 */
 export const attentionOps = {
   scaledDotProductAttention: scaledDotProductAttentionOp,
 } as const

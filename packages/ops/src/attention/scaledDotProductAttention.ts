@@ -23,13 +23,13 @@ import { swapLastTwo } from '../staging/onnx/rules'
 
 const NAME = 'scaledDotProductAttention'
 
-/** Parameters of the attention op: the logit scale and whether keys after the query's position are masked. @since 0.3.0 */
+/** Parameters of the attention op: the logit scale and whether keys after the query's position are masked. @since 0.2.0 */
 export interface AttentionParams {
   readonly scale: number
   readonly causal: boolean
 }
 
-/** Options of `scaledDotProductAttention`. @since 0.3.0 */
+/** Options of `scaledDotProductAttention`. @since 0.2.0 */
 export interface AttentionOptions {
   /**
    * Broadcastable to `[..., Lq, Lk]`: a float mask (same dtype as q) added to the logits (use −∞ to
@@ -191,7 +191,7 @@ const probabilitiesWithOps = (s: Tensor): Tensor => {
   return where(valid, softmax(where(valid, s, 0), { axis }), 0)
 }
 
-/** The attention op (inputs q, k, v and optionally the mask). @since 0.3.0 */
+/** The attention op (inputs q, k, v and optionally the mask). @since 0.2.0 */
 export const scaledDotProductAttentionOp = defineOp<typeof NAME, AttentionInputs, AttentionParams>({
   name: 'scaledDotProductAttention',
   forward: (xs, p) => {
@@ -330,7 +330,7 @@ const batchAttention = (
  * @throws ShapeError for ranks below 2, mismatched d or key counts, or a mask that does not broadcast;
  *   DTypeError unless q, k, v share a float dtype and the mask is int32 or that dtype; ValueError
  *   for an unknown option or a non-finite scale.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const scaledDotProductAttention = (
   q: Tensor,

@@ -11,7 +11,7 @@ import { reshape } from '../shape/reshape'
 import { sum } from '../reduce/sum'
 import { matmul } from './matmul'
 
-/** The activations `linear` applies: none, or ReLU. @since 0.3.0 */
+/** The activations `linear` applies: none, or ReLU. @since 0.2.0 */
 export type LinearActivation = 'none' | 'relu'
 
 /** Parameters of the dense op. @since 0.1.0 */

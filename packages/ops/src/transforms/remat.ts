@@ -30,7 +30,7 @@ import { closedOverValues, multiOutputNode, primalsOf } from './closure'
  * const block = remat((x: Tensor, w1: Tensor) => tanh(matmul(tanh(matmul(x, w1)), w2)))
  * const g = grad((w1: Tensor) => sum(block(x0, w1)))(T.ones([4, 4])) // keeps the inputs and output, not the inner tanh
  * @throws ValueError when `f` is not a function.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const remat = <Args extends ReadonlyArray<unknown>, Out>(
   f: (...args: Args) => Out,

@@ -29,7 +29,7 @@ import { stack } from '../indexing/stack'
 import { reshape } from '../shape/reshape'
 import { closedOverValues, multiOutputNode, primalsOf } from './closure'
 
-/** Options of `scan`. @since 0.3.0 */
+/** Options of `scan`. @since 0.2.0 */
 export interface ScanOptions {
   /** Run from the last step to the first (ys stay in the order of xs). Default false. */
   readonly reverse?: boolean | undefined
@@ -198,7 +198,7 @@ const differentiable = (
  * // total 6, running [1, 3, 6]
  * @throws ValueError when the xs leaves have different leading sizes, `length` disagrees with them
  *   or is missing, the scan has no steps, or the body changes the carry's structure, shapes or dtypes.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const scan = <C, X, Y>(
   f: (carry: C, x: X) => readonly [C, Y],
