@@ -5,6 +5,7 @@
 export { meanSquaredError } from './meanSquaredError'
 export { quadraticCost } from './quadraticCost'
 export { crossEntropy, type CrossEntropyOptions } from './crossEntropy'
+export { sequenceCrossEntropy, type SequenceCrossEntropyOptions } from './sequenceCrossEntropy'
 export { sigmoidBinaryCrossEntropy } from './sigmoidBinaryCrossEntropy'
 export { huber, type HuberOptions } from './huber'
 export { l2Penalty, type PenaltyOptions } from './l2Penalty'
