@@ -196,20 +196,14 @@ export const describeModel = (opts = {}) => {
  * Negative log-likelihood summed over the positions with a target, and their count:
  * logits [N, L, V], targets int32 [N, L] with PAD_TARGET where there is none.
  */
-export const sequenceNll = (logits, targets) => {
-  const mask = O.astype(O.greaterEqual(targets, 0), logits.dtype)
-  const oneHot = O.mul(
-    O.oneHot(O.maximum(targets, 0), logits.shape[2], logits.dtype),
-    O.expandDims(mask, { axis: -1 }),
-  )
-  return { total: O.sum(O.softmaxCrossEntropy(logits, oneHot, { axis: -1 })), count: O.sum(mask) }
-}
+export const sequenceNll = (logits, targets) => ({
+  total: nn.sequenceCrossEntropy(logits, targets, { ignoreIndex: PAD_TARGET, reduction: 'sum' }),
+  count: O.sum(O.astype(O.notEqual(targets, PAD_TARGET), logits.dtype)),
+})
 
 /** The training loss: mean negative log-likelihood per character (nats) over the batch's targets. */
-export const sequenceLoss = (logits, targets) => {
-  const { total, count } = sequenceNll(logits, targets)
-  return O.div(total, count)
-}
+export const sequenceLoss = (logits, targets) =>
+  nn.sequenceCrossEntropy(logits, targets, { ignoreIndex: PAD_TARGET })
 
 const staged = new WeakMap()
 /** The jitted sum and count of a model's per-character NLL, one per model (so one trace per batch shape). */
