@@ -23,6 +23,11 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 // carries while both backends come together; an op regression shows in the op count, not here.
 const BUDGET_BYTES_GZ = 42_000
 const MAX_OPS_KEPT = 6
+// The same bundle resolved under the `backfold-reference` export condition (@backfold/tensor's build
+// whose automatic choice is the reference backend; no WebAssembly backend). Measured 2026-12-05:
+// 26,708 bytes gzipped, against 38,959 for the default build. Same rule: raise it only with a
+// new measurement.
+const REFERENCE_BUDGET_BYTES_GZ = 29_000
 
 for (const pkg of ['tensor', 'ops']) {
   if (!existsSync(new URL(`../packages/${pkg}/dist/index.js`, import.meta.url))) {
@@ -31,8 +36,11 @@ for (const pkg of ['tensor', 'ops']) {
   }
 }
 
-/** Bundles `contents` (an ES module importing the packages by name) as a browser user would. */
-const bundle = async (contents) => {
+/**
+ * Bundles `contents` (an ES module importing the packages by name) as a browser user would, with
+ * the extra export `conditions` a user would configure in their bundler.
+ */
+const bundle = async (contents, conditions = []) => {
   const result = await build({
     stdin: { contents, resolveDir: root, sourcefile: 'entry.js', loader: 'js' },
     bundle: true,
@@ -44,6 +52,7 @@ const bundle = async (contents) => {
     // No tsconfig: the root one maps @backfold/* to the sources, and users bundle the dist.
     tsconfigRaw: {},
     metafile: true,
+    conditions,
     logLevel: 'error',
   })
   const code = result.outputFiles[0].text
@@ -96,6 +105,39 @@ check(
   `no CommonJS fp-ts in the bundle (tsup.base.ts bundles its ES build): ${commonJs.length} files`,
 )
 check(kept.length <= MAX_OPS_KEPT, `grad + tensor keeps at most ${MAX_OPS_KEPT} ops: ${kept.length}`)
+
+// The WebAssembly backend in a minified bundle: the backend object (`name:"wasm"`) and the runtime
+// that compiles its modules (the only code of @backfold/tensor that names `WebAssembly`).
+const wasmMarkers = (code) =>
+  [/\bname:"wasm"/, /\bWebAssembly\b/].filter((marker) => marker.test(code)).map(String)
+const gradAndTensor = `export { grad } from '@backfold/ops'\nexport { tensor } from '@backfold/tensor'\n`
+check(
+  wasmMarkers(small.code).length === 2,
+  `the default grad + tensor bundle carries the wasm backend (the markers below can see it): ` +
+    `${wasmMarkers(small.code).join(' ')}`,
+)
+const reference = await bundle(gradAndTensor, ['backfold-reference'])
+const referenceInputs = reference.inputs.filter((path) => path.includes('/tensor/dist/'))
+console.log(
+  `grad + tensor bundle under the backfold-reference condition: ${reference.gzipped} bytes gzipped ` +
+    `(${reference.code.length} minified), from ${referenceInputs.join(', ')}`,
+)
+check(
+  referenceInputs.length === 1 && referenceInputs[0].endsWith('/tensor/dist/reference/index.js'),
+  `the backfold-reference condition resolves @backfold/tensor to dist/reference/index.js for ops too`,
+)
+check(
+  wasmMarkers(reference.code).length === 0,
+  `the backfold-reference bundle carries no wasm backend code: ${wasmMarkers(reference.code).join(' ') || 'none'}`,
+)
+check(
+  reference.gzipped <= REFERENCE_BUDGET_BYTES_GZ,
+  `grad + tensor (backfold-reference) within the budget: ${reference.gzipped} <= ${REFERENCE_BUDGET_BYTES_GZ} bytes gz`,
+)
+check(
+  opsKept(reference.code).length <= MAX_OPS_KEPT,
+  `grad + tensor (backfold-reference) keeps at most ${MAX_OPS_KEPT} ops: ${opsKept(reference.code).length}`,
+)
 
 if (failures.length > 0) {
   console.error(`bundle-size: ${failures.length} check(s) failed`)

@@ -1,9 +1,7 @@
 import type { DType } from './dtype'
 import type { Shape } from './shape'
 import type { Tensor } from './tensor'
-import { referenceBackend } from './backends/reference/index'
-import { wasmAvailable, wasmBackend } from './backends/wasm/index'
-import { wasmUnavailableReason } from './backends/wasm/runtime'
+import { automaticBackend, automaticWasmUnavailable } from './automatic'
 
 /**
  * The loops behind every kernel. The public kernel functions (in `kernels/`) validate
@@ -290,8 +288,7 @@ let automatic: Backend | undefined
  * says which and why).
  * @since 0.1.0
  */
-export const getBackend = (): Backend =>
-  current ?? (automatic ??= wasmAvailable() ? wasmBackend : referenceBackend)
+export const getBackend = (): Backend => current ?? (automatic ??= automaticBackend())
 
 /**
  * Selects the backend every later kernel call uses (`undefined` restores the automatic choice).
@@ -328,6 +325,6 @@ export interface BackendStatus {
 export const backendStatus = (): BackendStatus => {
   const backend = getBackend().name
   const chosenBy = current === undefined ? 'automatic' : 'setBackend'
-  const reason = wasmUnavailableReason()
+  const reason = automaticWasmUnavailable()
   return reason === undefined ? { backend, chosenBy } : { backend, chosenBy, wasmUnavailable: reason }
 }

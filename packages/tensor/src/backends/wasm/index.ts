@@ -12,6 +12,8 @@ export { wasmResident, type ResidentOperand, type ResidentStep } from './residen
 export { bufferBytes as residentBufferBytes, type OperandKind } from './epilogue'
 export { setThreads, getThreads, threadPoolStatus, type ThreadPoolStatus } from './threads'
 
+// Object.assign marked pure, not a spread: bundlers keep an unused `{ ...x }` (a spread may run
+// getters), which would ship this backend in every bundle, even one that never selects it.
 /**
  * The reference backend with its hot float32 kernels (matmul, conv2d and both conv2d gradients,
  * relu) on WebAssembly SIMD code generated at load time, and float32 elementwise and reduction programs (arithmetic, min/max, rounding, exp, log,
@@ -24,8 +26,7 @@ export { setThreads, getThreads, threadPoolStatus, type ThreadPoolStatus } from 
  * if (wasmAvailable()) setBackend(wasmBackend)
  * @since 0.1.0
  */
-export const wasmBackend: Backend = {
-  ...referenceBackend,
+export const wasmBackend: Backend = /* @__PURE__ */ Object.assign({}, referenceBackend, {
   name: 'wasm',
   unary,
   matmul,
@@ -35,4 +36,4 @@ export const wasmBackend: Backend = {
   elementwiseProgram,
   reductionProgram,
   matmulEpilogue,
-}
+})
