@@ -260,3 +260,62 @@ export const configOf = (kind: string, options: Readonly<Record<string, unknown>
     if (v !== undefined && typeof v !== 'function') out[k] = v as JsonValue
   return { ...out, kind }
 }
+
+/** The hyperparameters `layerNorm` and `rmsNorm` share (`axes` counts trailing dimensions). */
+export interface TrailingNormOptions {
+  readonly eps: number
+  readonly axes: number
+  readonly affine: boolean
+  readonly dtype: DType | undefined
+}
+
+/**
+ * A layer that normalises each example over its last `opts.axes` dimensions (`layerNorm`,
+ * `rmsNorm`): the option checks, init (params from `makeParams` when affine, shaped like the
+ * normalised dims) and apply's rank check are shared; `normalize` is the formula.
+ */
+export const trailingNormLayer = <P>(
+  kind: string,
+  opts: TrailingNormOptions,
+  makeParams: (normalizedShape: Shape, dtype: DType) => P,
+  normalize: (x: Tensor, axes: ReadonlyArray<number>, params: P | NoParams) => Tensor,
+): Layer<P | NoParams, NoState> => {
+  const { eps, axes: count, affine } = opts
+  const problem =
+    typeof eps === 'number' && eps >= 0
+      ? Number.isInteger(count) && count >= 1
+        ? undefined
+        : `axes (the number of trailing dimensions to normalise) must be a positive integer, got ${String(count)}`
+      : `eps must be a number >= 0, got ${String(eps)}`
+  return {
+    kind,
+    config: configOf(kind, { axes: count, eps, affine, dtype: opts.dtype }),
+    init: (_key, inShape) => {
+      const shapeProblem = problem ?? badShape(inShape)
+      if (shapeProblem !== undefined) return fail(kind, shapeProblem)
+      if (inShape.length < count)
+        return fail(
+          kind,
+          `normalising over the last ${count} dimension(s) needs a per-example input of rank >= ${count}, ` +
+            `got ${T.fmtShape(inShape)}`,
+        )
+      const normalizedShape = inShape.slice(inShape.length - count)
+      return E.map((dtype: DType) => ({
+        params: affine ? makeParams(normalizedShape, dtype) : {},
+        state: {},
+        outShape: inShape,
+      }))(paramDType(kind, opts.dtype))
+    },
+    apply: (params, state, x) => {
+      if (problem !== undefined) throw new T.ValueError(kind, problem)
+      const rank = x.shape.length
+      if (rank < count + 1)
+        throw new T.ShapeError(
+          kind,
+          `expected a batch of rank >= ${count + 1} (a batch axis and ${count} normalised axes), got ${T.fmtShape(x.shape)}`,
+        )
+      const axes = Array.from({ length: count }, (_, i) => rank - count + i)
+      return [normalize(x, axes, params), state]
+    },
+  }
+}

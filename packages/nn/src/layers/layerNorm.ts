@@ -7,7 +7,7 @@ import * as t from 'io-ts/lib/index.js'
 import * as F from '../config/fields'
 import { formatDims } from '../onnx/context'
 import { floatAttribute, intAttribute } from '../onnx/graph'
-import { badShape, checkLayerOptions, configOf, fail, paramDType } from './common'
+import { checkLayerOptions, trailingNormLayer } from './common'
 import { leafKind } from './define'
 
 /** Learned elementwise scale and shift of `layerNorm`, shaped like the normalised dims (PyTorch's names). @since 0.1.0 */
@@ -56,54 +56,20 @@ const LAYER_NORM_OPTIONS = O.optionSchema({
 export const layerNorm = <A extends boolean = true>(
   opts: LayerNormOptions<A> = {},
 ): Layer<LayerNormParamsFor<A>, NoState> => {
-  const kind = 'layerNorm'
-  checkLayerOptions(kind, opts, LAYER_NORM_OPTIONS)
+  checkLayerOptions('layerNorm', opts, LAYER_NORM_OPTIONS)
   const eps = opts.eps ?? 1e-5
-  const count = opts.axes ?? 1
-  const affine = opts.affine ?? true
-  const problem =
-    typeof eps === 'number' && eps >= 0
-      ? Number.isInteger(count) && count >= 1
-        ? undefined
-        : `axes (the number of trailing dimensions to normalise) must be a positive integer, got ${String(count)}`
-      : `eps must be a number >= 0, got ${String(eps)}`
-  const layer: Layer<LayerNormParams | NoParams, NoState> = {
-    kind,
-    config: configOf(kind, { axes: count, eps, affine, dtype: opts.dtype }),
-    init: (_key, inShape) => {
-      const shapeProblem = problem ?? badShape(inShape)
-      if (shapeProblem !== undefined) return fail(kind, shapeProblem)
-      if (inShape.length < count)
-        return fail(
-          kind,
-          `normalising over the last ${count} dimension(s) needs a per-example input of rank >= ${count}, ` +
-            `got ${T.fmtShape(inShape)}`,
-        )
-      const normalizedShape = inShape.slice(inShape.length - count)
-      return E.map((dtype: DType) => ({
-        params: affine
-          ? { weight: T.ones(normalizedShape, dtype), bias: T.zeros(normalizedShape, dtype) }
-          : {},
-        state: {},
-        outShape: inShape,
-      }))(paramDType(kind, opts.dtype))
-    },
-    apply: (params, state, x) => {
-      if (problem !== undefined) throw new T.ValueError(kind, problem)
-      const rank = x.shape.length
-      if (rank < count + 1)
-        throw new T.ShapeError(
-          kind,
-          `expected a batch of rank >= ${count + 1} (a batch axis and ${count} normalised axes), got ${T.fmtShape(x.shape)}`,
-        )
-      const axes = Array.from({ length: count }, (_, i) => rank - count + i)
-      const mean = O.mean(x, { axis: axes, keepDims: true })
+  const layer = trailingNormLayer<LayerNormParams>(
+    'layerNorm',
+    { eps, axes: opts.axes ?? 1, affine: opts.affine ?? true, dtype: opts.dtype },
+    (shape, dtype) => ({ weight: T.ones(shape, dtype), bias: T.zeros(shape, dtype) }),
+    (x, axes, params) => {
+      const mean = O.mean(x, { axis: [...axes], keepDims: true })
       const centered = O.sub(x, mean)
-      const variance = O.mean(O.square(centered), { axis: axes, keepDims: true })
+      const variance = O.mean(O.square(centered), { axis: [...axes], keepDims: true })
       const normalized = O.mul(centered, O.rsqrt(O.add(variance, eps)))
-      return ['weight' in params ? O.add(O.mul(normalized, params.weight), params.bias) : normalized, state]
+      return 'weight' in params ? O.add(O.mul(normalized, params.weight), params.bias) : normalized
     },
-  }
+  )
   // Safe: weight and bias are present exactly when affine is not false, which is what LayerNormParamsFor<A> says.
   return layer as unknown as Layer<LayerNormParamsFor<A>, NoState>
 }

@@ -7,7 +7,7 @@ import * as t from 'io-ts/lib/index.js'
 import * as F from '../config/fields'
 import { formatDims, type OnnxEmitContext } from '../onnx/context'
 import { intAttribute, intsAttribute } from '../onnx/graph'
-import { badShape, checkLayerOptions, configOf, fail, paramDType } from './common'
+import { checkLayerOptions, trailingNormLayer } from './common'
 import { leafKind } from './define'
 
 /** Learned elementwise scale of `rmsNorm`, shaped like the normalised dims (PyTorch's `RMSNorm.weight`). @since 0.2.0 */
@@ -56,50 +56,18 @@ const RMS_NORM_OPTIONS = O.optionSchema({
 export const rmsNorm = <A extends boolean = true>(
   opts: RmsNormOptions<A> = {},
 ): Layer<RmsNormParamsFor<A>, NoState> => {
-  const kind = 'rmsNorm'
-  checkLayerOptions(kind, opts, RMS_NORM_OPTIONS)
+  checkLayerOptions('rmsNorm', opts, RMS_NORM_OPTIONS)
   const eps = opts.eps ?? 1e-6
-  const count = opts.axes ?? 1
-  const affine = opts.affine ?? true
-  const problem =
-    typeof eps === 'number' && eps >= 0
-      ? Number.isInteger(count) && count >= 1
-        ? undefined
-        : `axes (the number of trailing dimensions to normalise) must be a positive integer, got ${String(count)}`
-      : `eps must be a number >= 0, got ${String(eps)}`
-  const layer: Layer<RmsNormParams | NoParams, NoState> = {
-    kind,
-    config: configOf(kind, { axes: count, eps, affine, dtype: opts.dtype }),
-    init: (_key, inShape) => {
-      const shapeProblem = problem ?? badShape(inShape)
-      if (shapeProblem !== undefined) return fail(kind, shapeProblem)
-      if (inShape.length < count)
-        return fail(
-          kind,
-          `normalising over the last ${count} dimension(s) needs a per-example input of rank >= ${count}, ` +
-            `got ${T.fmtShape(inShape)}`,
-        )
-      const normalizedShape = inShape.slice(inShape.length - count)
-      return E.map((dtype: DType) => ({
-        params: affine ? { weight: T.ones(normalizedShape, dtype) } : {},
-        state: {},
-        outShape: inShape,
-      }))(paramDType(kind, opts.dtype))
-    },
-    apply: (params, state, x) => {
-      if (problem !== undefined) throw new T.ValueError(kind, problem)
-      const rank = x.shape.length
-      if (rank < count + 1)
-        throw new T.ShapeError(
-          kind,
-          `expected a batch of rank >= ${count + 1} (a batch axis and ${count} normalised axes), got ${T.fmtShape(x.shape)}`,
-        )
-      const axes = Array.from({ length: count }, (_, i) => rank - count + i)
-      const meanSquare = O.mean(O.square(x), { axis: axes, keepDims: true })
+  const layer = trailingNormLayer<RmsNormParams>(
+    'rmsNorm',
+    { eps, axes: opts.axes ?? 1, affine: opts.affine ?? true, dtype: opts.dtype },
+    (shape, dtype) => ({ weight: T.ones(shape, dtype) }),
+    (x, axes, params) => {
+      const meanSquare = O.mean(O.square(x), { axis: [...axes], keepDims: true })
       const normalized = O.mul(x, O.rsqrt(O.add(meanSquare, eps)))
-      return ['weight' in params ? O.mul(normalized, params.weight) : normalized, state]
+      return 'weight' in params ? O.mul(normalized, params.weight) : normalized
     },
-  }
+  )
   // Safe: weight is present exactly when affine is not false, which is what RmsNormParamsFor<A> says.
   return layer as unknown as Layer<RmsNormParamsFor<A>, NoState>
 }
