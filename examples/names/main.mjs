@@ -24,7 +24,11 @@ const die = (message) => {
 
 const { values: flags } = (() => {
   try {
+    // `pnpm run names -- --model lstm` passes the `--` on (npm drops it): one leading `--` is skipped,
+    // or parseArgs would read every flag after it as a positional argument.
+    const argv = process.argv.slice(2)
     return parseArgs({
+      args: argv[0] === '--' ? argv.slice(1) : argv,
       options: {
         model: { type: 'string', default: 'transformer' },
         layers: { type: 'string', default: String(N.DEFAULT_JOB.layers) },
