@@ -100,7 +100,8 @@ export const jit = <Args extends ReadonlyArray<unknown>, Out>(
   let hits = 0
   let lastGraph: Graph | undefined
   let lastRun: JitStats['lastRun']
-  let lastExecutable: ExecutableStats | undefined
+  // The executable of the last resident call; its stats are read when asked, not on every call.
+  let lastExecutable: Executable | undefined
   const onnx = new OnnxExecutor(nameOf(f), opts.executor, opts.fallback ?? true)
   const jitted = (...args: Args): Out => {
     const statics = args.map((arg, n) => (staticArgnums.has(n) ? staticKey(arg, n) : ''))
@@ -141,7 +142,7 @@ export const jit = <Args extends ReadonlyArray<unknown>, Out>(
       const outs = executable?.run(leaves)
       if (outs !== undefined) {
         lastRun = 'resident'
-        lastExecutable = executable!.stats()
+        lastExecutable = executable!
         return unflatten<Out>(graph.outTree, outs)
       }
     }
@@ -149,7 +150,14 @@ export const jit = <Args extends ReadonlyArray<unknown>, Out>(
     return unflatten<Out>(graph.outTree, evalGraph(graph, leaves))
   }
   return Object.assign(jitted, {
-    stats: (): JitStats => ({ traces, hits, lastGraph, lastRun, lastExecutable, executor: onnx.current() }),
+    stats: (): JitStats => ({
+      traces,
+      hits,
+      lastGraph,
+      lastRun,
+      lastExecutable: lastExecutable?.stats(),
+      executor: onnx.current(),
+    }),
   })
 }
 

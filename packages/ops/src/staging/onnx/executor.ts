@@ -135,6 +135,14 @@ export class OnnxExecutor {
   /** jit ran this call itself (wasm-resident or interpreted). */
   ranElsewhere(reason?: string): void {
     const requested = this.requested()
+    // Called on every concrete call that jit runs itself: the status is only rebuilt when it changes.
+    const now = this.status
+    if (
+      now.requested === requested &&
+      now.running === 'wasm' &&
+      (requested === 'wasm' || now.reason === reason)
+    )
+      return
     this.status =
       requested === 'wasm' || reason === undefined
         ? { requested, running: 'wasm' }
