@@ -13,6 +13,7 @@ export * from './dtype'
 export * from './errors'
 export * from './shape'
 export * from './tensor'
+export * from './donation'
 export * from './tree'
 export * from './create'
 export * from './format'
@@ -37,6 +38,7 @@ export {
 export {
   wasmResident,
   residentBufferBytes,
+  RegionTensor,
   type ResidentOperand,
   type ResidentStep,
   type OperandKind,

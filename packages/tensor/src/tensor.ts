@@ -51,7 +51,7 @@ export interface Tensor {
    * Present only on abstract values (see `abstractValue`): what this value is and what to compute
    * with instead. Concrete tensors never have it.
    */
-  readonly [abstractValue]?: string
+  readonly [abstractValue]?: string | undefined
 }
 
 /**

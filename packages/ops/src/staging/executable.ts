@@ -39,7 +39,11 @@ export interface ExecutableStats {
   readonly inPlaceSteps: number
   /** Bytes written into the region per run (inputs, constants, fallback results read by kernels). */
   readonly bytesIn: number
-  /** Bytes read out of the region per run (outputs, and inputs of fallback steps). */
+  /**
+   * Bytes read out of the region per run: inputs of fallback steps, and results of earlier runs
+   * copied out because this run writes over them while they are still in use (not donated). Results
+   * are not read out by the run itself: they stay in the region until read (see `RegionTensor`).
+   */
   readonly bytesOut: number
 }
 
@@ -354,6 +358,15 @@ export const compileResident = (graph: Graph): Executable | undefined => {
     return swap.size === 0 ? undefined : layoutOf(swap)
   }
   let learned = false
+  // Results handed out as RegionTensors whose values may still be only in the region. Before their
+  // bytes are written over (by a later run, or when another claimer takes the region) they are
+  // copied out, unless donated (see `donateTensor`): then nothing is copied at all.
+  let occupants: T.RegionTensor[] = []
+  const evict = (): void => {
+    for (const r of occupants) r.evacuate()
+    occupants = []
+    held = new Map()
+  }
 
   const run = (inputs: ReadonlyArray<Tensor>): Tensor[] | undefined => {
     if (inputs.length !== graph.inputs.length)
@@ -369,10 +382,13 @@ export const compileResident = (graph: Graph): Executable | undefined => {
           `input ${i} is ${x.dtype}${T.fmtShape(x.shape)} but the graph was staged for ${v.dtype}${T.fmtShape(v.shape)}`,
         )
     })
-    const claimed = T.wasmResident.claim(plan.bytes, owner)
-    if (claimed === undefined) return undefined
+    const claimed = T.wasmResident.claim(plan.bytes, owner, evict)
+    if (claimed === undefined) {
+      evict()
+      return undefined
+    }
     const { base } = claimed
-    if (!claimed.intact) held = new Map()
+    if (!claimed.intact) evict()
     else if (!learned && lastOutputs.length > 0) {
       learned = true
       const second = exchangeLayout(inputs)
@@ -391,6 +407,21 @@ export const compileResident = (graph: Graph): Executable | undefined => {
     const { offset, actions } = layout
     bytesIn = 0
     bytesOut = 0
+    // Every earlier result this run may write over is copied out first; only inputs of this run
+    // that are already where it reads them (pinned inputs are never written) stay in the region.
+    const kept: T.RegionTensor[] = []
+    if (occupants.length > 0) {
+      const stay = new Set<Tensor>()
+      graph.inputs.forEach((v, i) => {
+        const x = inputs[i]!
+        if (x instanceof T.RegionTensor && held.get(offset(v)) === x && x.at === base + offset(v)) stay.add(x)
+      })
+      for (const r of occupants) {
+        if (stay.has(r)) kept.push(r)
+        else bytesOut += r.evacuate()
+      }
+      occupants = []
+    }
     const env = new Map<number, Tensor>()
     const put = (v: Var, x: Tensor): void => {
       env.set(v.id, x)
@@ -428,7 +459,18 @@ export const compileResident = (graph: Graph): Executable | undefined => {
         // An alias or an empty result outside the region: the op itself (a reshape is free).
         env.set(eq.output.id, forwardRecorded(eq.op, eq.inputs.map(tensorOf), eq.params))
     })
-    const outputs = graph.outputs.map(tensorOf)
+    // Results stay in the region: a RegionTensor copies its values out only when read.
+    const resultOf = (v: Var): Tensor => {
+      const known = env.get(v.id)
+      if (known !== undefined) return known
+      if (!resident.has(v.id) || empty(v)) return tensorOf(v)
+      const r = T.wasmResident.regionTensor(v.shape, base + offset(v), T.sizeOf(v.shape))
+      kept.push(r)
+      env.set(v.id, r)
+      return r
+    }
+    const outputs = graph.outputs.map(resultOf)
+    occupants = kept
     // Pinned buffers now hold the inputs, constants and outputs (see PlanRules.pinned).
     held = new Map()
     graph.inputs.forEach((v, i) => {

@@ -1,4 +1,6 @@
 import {
+  donateTensor,
+  donationOf,
   flatten,
   getBackend,
   isAbstract,
@@ -30,6 +32,16 @@ export interface JitOptions {
   readonly executor?: Executor | undefined
   /** With `executor: 'onnxruntime'`: false throws instead of falling back to wasm (default true). */
   readonly fallback?: boolean | undefined
+  /**
+   * Arguments (by index, not static ones) whose tensors the caller gives up (JAX's
+   * `donate_argnums`): after a concrete call, every tensor in them that is not itself among the
+   * results is invalidated (reading its data, or passing it to any op or jitted function, throws and
+   * says it was donated), so the executable may write this call's results over their memory. A
+   * training step that donates its parameters and optimizer state keeps them in wasm memory from
+   * step to step: no copies in or out and no new buffers (see `ExecutableStats`). Calls under
+   * `grad`/`vmap` (traced arguments) donate nothing.
+   */
+  readonly donate?: ReadonlyArray<number>
 }
 
 /** How often a jitted function staged a new graph and how often it reused one. @since 0.2.0 */
@@ -69,6 +81,10 @@ const JIT_OPTIONS = optionSchema({
     check: (v: unknown) => v === 'wasm' || v === 'onnxruntime',
   },
   fallback: option.boolean,
+  donate: {
+    expected: 'an array of argument indices',
+    check: (v: unknown) => Array.isArray(v) && v.every((n) => Number.isInteger(n) && (n as number) >= 0),
+  },
 })
 
 /**
@@ -93,6 +109,13 @@ export const jit = <Args extends ReadonlyArray<unknown>, Out>(
 ): Jitted<(...args: Args) => Out> => {
   checkOptions('jit', opts, JIT_OPTIONS)
   const staticArgnums = new Set(opts.staticArgnums ?? [])
+  const donated = [...new Set(opts.donate ?? [])]
+  for (const n of donated)
+    if (staticArgnums.has(n))
+      throw new TraceError(
+        'jit',
+        `argument ${n} cannot be both static (staticArgnums) and donated (donate): only tensors are donated`,
+      )
   const cache = new Map<string, Graph>()
   // Compiled lazily, on the first concrete call on the wasm backend (null: nothing to run resident).
   const executables = new Map<Graph, Executable | null>()
@@ -107,6 +130,10 @@ export const jit = <Args extends ReadonlyArray<unknown>, Out>(
     const statics = args.map((arg, n) => (staticArgnums.has(n) ? staticKey(arg, n) : ''))
     const traced = args.map((arg, n) => (staticArgnums.has(n) ? undefined : flatten(arg)))
     const leaves = traced.flatMap((t) => (t === undefined ? [] : t.leaves))
+    for (let i = 0; i < leaves.length; i++) {
+      const why = donationOf(leaves[i]!)
+      if (why !== undefined) throw usedAfterDonation(nameOf(f), traced, i, why)
+    }
     const key = signature(traced, leaves, statics)
     let graph = cache.get(key)
     if (graph === undefined) {
@@ -127,13 +154,19 @@ export const jit = <Args extends ReadonlyArray<unknown>, Out>(
     lastGraph = graph
     // Traced inputs (grad, vmap, an enclosing jit) compose through evalGraph, which applies the ops.
     const concrete = !leaves.some(isAbstract)
-    const onOnnx = concrete ? onnx.run(graph, leaves) : undefined
+    const outs = concrete ? runConcrete(graph, leaves) : evalGraph(graph, leaves)
+    if (!concrete) lastRun = 'interpreted'
+    else if (donated.length > 0) donate(args, traced, outs)
+    return unflatten<Out>(graph.outTree, outs)
+  }
+  const runConcrete = (graph: Graph, leaves: ReadonlyArray<Tensor>): Tensor[] => {
+    const onOnnx = onnx.run(graph, leaves)
     if (onOnnx !== undefined) {
       lastRun = 'onnxruntime'
-      return unflatten<Out>(graph.outTree, onOnnx)
+      return onOnnx
     }
-    if (concrete) onnx.ranElsewhere(onnx.current().reason)
-    if (getBackend() === wasmBackend && concrete) {
+    onnx.ranElsewhere(onnx.current().reason)
+    if (getBackend() === wasmBackend) {
       let executable = executables.get(graph)
       if (executable === undefined) {
         executable = compileResident(graph) ?? null
@@ -143,11 +176,25 @@ export const jit = <Args extends ReadonlyArray<unknown>, Out>(
       if (outs !== undefined) {
         lastRun = 'resident'
         lastExecutable = executable!
-        return unflatten<Out>(graph.outTree, outs)
+        return outs
       }
     }
     lastRun = 'interpreted'
-    return unflatten<Out>(graph.outTree, evalGraph(graph, leaves))
+    return evalGraph(graph, leaves)
+  }
+  // Invalidates the donated arguments' tensors that are not results themselves (a result may be
+  // an argument passed through, which the caller keeps).
+  const donate = (
+    args: Args,
+    traced: ReadonlyArray<{ readonly leaves: ReadonlyArray<Tensor> } | undefined>,
+    outs: ReadonlyArray<Tensor>,
+  ): void => {
+    const results = new Set(outs)
+    const why = `it was donated to the jitted function '${nameOf(f)}' (jit option donate), which may have written its results over its memory; use the tensors that call returned`
+    for (const n of donated) {
+      if (n >= args.length) continue
+      for (const x of traced[n]?.leaves ?? []) if (!results.has(x)) donateTensor(x, why)
+    }
   }
   return Object.assign(jitted, {
     stats: (): JitStats => ({
@@ -162,6 +209,26 @@ export const jit = <Args extends ReadonlyArray<unknown>, Out>(
 }
 
 const nameOf = (f: { readonly name: string }): string => (f.name === '' ? 'jitted' : f.name)
+
+/** The error for a call given a tensor donated before: which argument, and why it is gone. */
+const usedAfterDonation = (
+  name: string,
+  traced: ReadonlyArray<{ readonly leaves: ReadonlyArray<Tensor> } | undefined>,
+  leaf: number,
+  why: string,
+): TraceError => {
+  let at = leaf
+  const arg = traced.findIndex((t) => {
+    if (t === undefined) return false
+    if (at < t.leaves.length) return true
+    at -= t.leaves.length
+    return false
+  })
+  return new TraceError(
+    name,
+    `argument ${arg} (tensor ${at} of its tree) cannot be used: ${why}`,
+  )
+}
 
 const staticKey = (value: unknown, n: number): string => {
   try {

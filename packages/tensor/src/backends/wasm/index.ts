@@ -9,6 +9,7 @@ import { matmulEpilogue } from './epilogue'
 
 export { wasmAvailable } from './runtime'
 export { wasmResident, type ResidentOperand, type ResidentStep } from './resident'
+export { RegionTensor } from './regionTensor'
 export { bufferBytes as residentBufferBytes, type OperandKind } from './epilogue'
 export { setThreads, getThreads, threadPoolStatus, type ThreadPoolStatus } from './threads'
 

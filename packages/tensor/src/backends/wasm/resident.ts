@@ -12,7 +12,15 @@ import {
   programIsExact,
   type OperandKind,
 } from './epilogue'
-import { ArenaExhausted, gemmInstance, reserveResident, wasmAvailable } from './runtime'
+import {
+  ArenaExhausted,
+  evictRegion,
+  gemmInstance,
+  reserveResident,
+  setRegionEvictor,
+  wasmAvailable,
+} from './runtime'
+import { RegionTensor } from './regionTensor'
 import { MIN_PARALLEL_WORK, poolFor } from './threads'
 
 // The wasm-resident execution API: a compiled graph (ops' staging/executable.ts) keeps its float32
@@ -106,6 +114,7 @@ export const wasmResident = {
    */
   reserve: (bytes: number): number | undefined => {
     poolFor(MIN_PARALLEL_WORK)
+    evictRegion()
     lastClaim = NO_CLAIM
     try {
       return reserveResident(bytes)
@@ -119,10 +128,17 @@ export const wasmResident = {
    * address, and whether the region still holds what `owner` left there, i.e. `owner` made the last
    * claim or reservation, at the same address, in the same wasm memory (nothing has run on the
    * region since). An owner that finds its region intact may skip writing values it wrote before.
-   * Undefined when wasm memory cannot grow that far.
+   * `evict` is called (once) before anything else overwrites or moves the region: the owner copies
+   * out the values it handed out as `regionTensor`s. Undefined when wasm memory cannot grow that far.
    */
-  claim: (bytes: number, owner: object): { readonly base: number; readonly intact: boolean } | undefined => {
+  claim: (
+    bytes: number,
+    owner: object,
+    evict?: () => void,
+  ): { readonly base: number; readonly intact: boolean } | undefined => {
     poolFor(MIN_PARALLEL_WORK)
+    // Another owner's values are about to be overwritten: it copies out what it still needs.
+    if (lastClaim.owner !== owner) evictRegion()
     let base: number
     try {
       base = reserveResident(bytes)
@@ -133,8 +149,17 @@ export const wasmResident = {
     const memory = gemmInstance().memory
     const intact = lastClaim.owner === owner && lastClaim.base === base && lastClaim.memory === memory
     lastClaim = { owner, base, memory }
+    setRegionEvictor(evict)
     return { base, intact }
   },
+  /**
+   * A float32 tensor of `shape` whose values are the `sizeOf(shape)` floats at byte address `at` of
+   * the region, copied out only when its `data` is read (see `RegionTensor`). The claimer that makes
+   * one must call its `evacuate` before those bytes change; `claim`'s `evict` is called when another
+   * claimer, more worker scratch or a new memory is about to change them.
+   */
+  regionTensor: (shape: Shape, at: number, size: number): RegionTensor =>
+    new RegionTensor(shape, at, size, wasmResident.read),
   /** Copies `data` (float32 values) to byte address `at`. */
   write: (at: number, data: ArrayLike<number>): void => {
     view().set(data, at >> 2)

@@ -217,7 +217,27 @@ export const gemmInstance = (): GemmExports => {
  * write can then reach a later call's operands.
  */
 export const abandonInstance = (): void => {
+  evictRegion()
   instance = undefined
+}
+
+/** Called before the resident region's bytes may be overwritten or moved (see `setRegionEvictor`). */
+let evictor: (() => void) | undefined
+
+/**
+ * Registers what to run before the resident region's values stop being where they are: the last
+ * claimer's tensors that still live in the region (resident.ts) are copied out by it. Runs at most
+ * once: a new claim registers again.
+ */
+export const setRegionEvictor = (evict: (() => void) | undefined): void => {
+  evictor = evict
+}
+
+/** Runs and forgets the registered evictor: the region is about to be reused, moved or dropped. */
+export const evictRegion = (): void => {
+  const evict = evictor
+  evictor = undefined
+  evict?.()
 }
 
 /** Whether this instance's memory is shared, so worker threads can run on it. */
@@ -252,6 +272,8 @@ let workerScratches = 0
  * them); operands then start above it. Calls are synchronous, so moving the arena between calls is safe.
  */
 export const reserveWorkerScratch = (count: number): void => {
+  // The region starts where the scratch areas end: more workers' scratch covers its old bytes.
+  if (count !== workerScratches) evictRegion()
   workerScratches = count
 }
 

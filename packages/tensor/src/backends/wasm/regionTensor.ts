@@ -1,0 +1,54 @@
+// A float32 tensor whose values stay in the resident region (resident.ts) after a compiled graph
+// wrote them there: nothing is copied out unless its data is read. The region's owner keeps track of
+// the ones it handed out and calls `evacuate` before their bytes are overwritten or moved (the next
+// run writing that buffer, another claimer, more worker scratch, a new wasm memory), so `data` is
+// always the values the graph computed. A donated one (`donateTensor`) is never copied out.
+import { TraceError } from '../../errors'
+import { invalidateKey } from '../../donation'
+import { abstractValue, type Tensor } from '../../tensor'
+import type { Shape } from '../../shape'
+
+/**
+ * A tensor left in wasm memory by a compiled graph (`wasmResident.regionTensor`): `data` copies its
+ * values out on first read; `evacuate` does so before the region's bytes change.
+ * @since 0.2.0
+ */
+export class RegionTensor implements Tensor {
+  readonly dtype = 'float32' as const
+  #values: Float32Array | undefined
+  #invalid: string | undefined
+  /** `read(at, size)` copies the values out of the region as they are now. */
+  constructor(
+    readonly shape: Shape,
+    /** The byte address of its values in the region. */
+    readonly at: number,
+    private readonly size: number,
+    private readonly read: (at: number, size: number) => Float32Array,
+  ) {}
+
+  get data(): Float32Array {
+    if (this.#invalid !== undefined) throw new TraceError('tensor', `its data cannot be read: ${this.#invalid}`)
+    return (this.#values ??= this.read(this.at, this.size))
+  }
+
+  get [abstractValue](): string | undefined {
+    return this.#invalid
+  }
+
+  /** Whether its values are still only in the region (not copied out, not invalidated). */
+  get inRegion(): boolean {
+    return this.#values === undefined && this.#invalid === undefined
+  }
+
+  /** Copies its values out now, unless done or invalidated: the region's bytes are about to change. */
+  evacuate(): number {
+    if (!this.inRegion) return 0
+    this.#values = this.read(this.at, this.size)
+    return 4 * this.size
+  }
+
+  [invalidateKey](why: string): void {
+    this.#invalid = why
+    this.#values = undefined
+  }
+}
