@@ -36,6 +36,16 @@ export interface TrainStepOptions<P, S, O> {
    * @since 0.2.0
    */
   readonly executor?: O.Executor
+  /**
+   * Give up the parameters, layer state and optimizer state passed to each step (default false):
+   * after the step, those tensors are invalidated (using one throws and says it was donated) unless
+   * the step returned it unchanged, and the staged step writes its results over their memory, so in
+   * steady state nothing is copied in or out of wasm memory and no new buffers are made for them
+   * (`jit`'s `donate`). Pass each step the trees the step before returned, as a training loop does;
+   * copy anything you want to keep (`fit` does this for you). The batch and key are never donated.
+   * @since 0.2.0
+   */
+  readonly donate?: boolean
 }
 
 /** Numbers measured by one step on its batch. @since 0.1.0 */
@@ -103,6 +113,7 @@ const TRAIN_STEP_OPTIONS = optionSchema({
   optimizer: option.required(option.anything),
   regularizer: option.function,
   jit: option.boolean,
+  donate: option.boolean,
   executor: {
     expected: "'wasm' or 'onnxruntime'",
     check: (v: unknown) => v === 'wasm' || v === 'onnxruntime',
@@ -206,11 +217,29 @@ export const makeTrainStep = <P, S, O>(options: TrainStepOptions<P, S, O>): Stag
     const [nextParams, nextOptState] = applyGradients(optimizer, grads, optState, params)
     return { value, output: aux.output, params: nextParams, state: aux.state, optState: nextOptState }
   }
+  // Parameters, layer state and optimizer state: the first three arguments.
+  const donated = options.donate === true ? [0, 1, 2] : []
   const staged =
     options.jit === false
       ? undefined
-      : O.jit(trainStep, options.executor === undefined ? {} : { executor: options.executor })
-  const run = staged ?? trainStep
+      : O.jit(trainStep, {
+          ...(options.executor === undefined ? {} : { executor: options.executor }),
+          donate: donated,
+        })
+  // An eager step donates the same way, so turning jit off changes no semantics.
+  const run: typeof trainStep =
+    staged ??
+    (donated.length === 0
+      ? trainStep
+      : (params, state, optState, x, y, keyData) => {
+          const out = trainStep(params, state, optState, x, y, keyData)
+          const results = new Set(T.flatten(out).leaves)
+          const why =
+            'it was donated to a training step (makeTrainStep option donate); use the trees that step returned'
+          for (const tree of [params, state, optState])
+            for (const leaf of T.flatten(tree).leaves) if (!results.has(leaf)) T.donateTensor(leaf, why)
+          return out
+        })
   const step: TrainStep<P, S, O> = (params, state, optState, batch, key) => {
     const result = run(
       params,
