@@ -77,14 +77,17 @@ if (isExternal(framework)) {
     return O.mean(O.softmaxCrossEntropy(logits, targets))
   }
   const valueAndGrad = O.valueAndGrad(loss)
-  // The whole SGD step, staged as one function (see loadBackfold).
-  const sgdStep = stage((p, inputs, targets) => {
-    const [value, grads] = valueAndGrad(p, inputs, targets)
-    const next = Object.fromEntries(
-      Object.entries(p).map(([key, v]) => [key, O.sub(v, O.mul(grads[key], lr))]),
-    )
-    return [value, next]
-  })
+  // The whole SGD step, staged as one function (see loadBackfold) that gives up its parameters (donate).
+  const sgdStep = stage(
+    (p, inputs, targets) => {
+      const [value, grads] = valueAndGrad(p, inputs, targets)
+      const next = Object.fromEntries(
+        Object.entries(p).map(([key, v]) => [key, O.sub(v, O.mul(grads[key], lr))]),
+      )
+      return [value, next]
+    },
+    { donate: [0] },
+  )
   let checked = false
   step = () => {
     const [value, next] = sgdStep(params, x, labels)

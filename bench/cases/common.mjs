@@ -217,7 +217,7 @@ export const transposeData = (data, rows, cols) => {
 
 /**
  * Loads the built backfold packages for a backfold configuration and returns, beside the packages,
- * `stage(f)`: how the configuration runs a whole step or function. `jit(f)` for `backfold` and
+ * `stage(f, opts?)`: how the configuration runs a whole step or function. `jit(f, opts)` for `backfold` and
  * `backfold-2-threads` (the wasm executor), `f` itself for `backfold-eager`, and
  * `jit(f, { executor: 'onnxruntime' })` for the onnxruntime configurations. `backfold-reference`
  * selects the reference backend (jitted too), and reports itself as not applicable when that is
@@ -238,8 +238,14 @@ export const loadBackfold = async (framework, bench) => {
   const fromData = (data, shape) => T.unsafeTensor('float32', shape, data)
   const threads = T.getThreads()
   const onnx = framework.startsWith('backfold-onnxruntime')
+  // `opts` are jit's (e.g. `{ donate: [0] }` for a training step that gives up its parameters, as
+  // a training loop does); the eager configuration runs `f` as it is.
   const stage =
-    framework === 'backfold-eager' ? (f) => f : onnx ? onnxStager(O, T, bench, framework) : (f) => O.jit(f)
+    framework === 'backfold-eager'
+      ? (f) => f
+      : onnx
+        ? onnxStager(O, T, bench, framework)
+        : (f, opts = {}) => O.jit(f, opts)
   const executor = framework === 'backfold-eager' ? 'eager' : onnx ? 'onnxruntime' : 'jit'
   const backendName = onnx ? 'onnxruntime' : T.getBackend().name
   return {
@@ -273,7 +279,7 @@ const onnxStager = (O, T, bench, framework) => {
       `jit(f, { executor: 'onnxruntime' }) is not available in this build: ${String(error?.message ?? error).split('\n')[0]}`,
     )
   }
-  return (f) => O.jit(f, ONNX_OPTIONS)
+  return (f, opts = {}) => O.jit(f, { ...opts, ...ONNX_OPTIONS })
 }
 
 /**

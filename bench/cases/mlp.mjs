@@ -67,15 +67,19 @@ if (isExternal(framework)) {
     return O.mean(O.softmaxCrossEntropy(a, targets))
   }
   const valueAndGrad = O.valueAndGrad(loss)
-  // The whole SGD step: forward, backward and θ ← θ − lr·g, staged as one function (see loadBackfold).
-  const sgdStep = stage((ps, inputs, targets) => {
-    const [value, grads] = valueAndGrad(ps, inputs, targets)
-    const next = ps.map((p, l) => ({
-      weight: O.sub(p.weight, O.mul(grads[l].weight, lr)),
-      bias: O.sub(p.bias, O.mul(grads[l].bias, lr)),
-    }))
-    return [value, next]
-  })
+  // The whole SGD step: forward, backward and θ ← θ − lr·g, staged as one function (see loadBackfold)
+  // that gives up its parameters (jit's donate: the loop never reads them again), as a training loop does.
+  const sgdStep = stage(
+    (ps, inputs, targets) => {
+      const [value, grads] = valueAndGrad(ps, inputs, targets)
+      const next = ps.map((p, l) => ({
+        weight: O.sub(p.weight, O.mul(grads[l].weight, lr)),
+        bias: O.sub(p.bias, O.mul(grads[l].bias, lr)),
+      }))
+      return [value, next]
+    },
+    { donate: [0] },
+  )
   let checked = false
   step = () => {
     const [value, next] = sgdStep(params, x, labels)

@@ -104,11 +104,14 @@ if (isExternal(framework)) {
   const loss = (ps, inputs, targets) =>
     nn.meanSquaredError(block.apply(ps, {}, inputs, { training: false })[0], targets)
   const valueAndGrad = O.valueAndGrad(loss)
-  const adamStep = stage((ps, state, inputs, targets) => {
-    const [value, grads] = valueAndGrad(ps, inputs, targets)
-    const [next, nextState] = nn.applyGradients(optimizer, grads, state, ps)
-    return [value, next, nextState]
-  })
+  const adamStep = stage(
+    (ps, state, inputs, targets) => {
+      const [value, grads] = valueAndGrad(ps, inputs, targets)
+      const [next, nextState] = nn.applyGradients(optimizer, grads, state, ps)
+      return [value, next, nextState]
+    },
+    { donate: [0, 1] },
+  )
   let state = optimizer.init(params)
   let checked = false
   step = () => {

@@ -180,7 +180,9 @@ describe.runIf(T.wasmAvailable())('argument donation', () => {
     // The caller's own tensors are donated too (the first call): reading them throws.
     expect(() => p.w0!.data).toThrow(/donated to the jitted function 'step'/)
     expect(() => exp(p.w0!)).toThrow(/donated/)
-    expect(() => jitted(p, m, x, y)).toThrow(/step: argument 0 \(tensor \d+ of its tree\) cannot be used: it was donated/)
+    expect(() => jitted(p, m, x, y)).toThrow(
+      /step: argument 0 \(tensor \d+ of its tree\) cannot be used: it was donated/,
+    )
     // m was not donated; x and y neither.
     expect(m.w0!.data.length).toBe(48 * 40)
     const r2 = jitted(r1.p, r1.m, x, y)

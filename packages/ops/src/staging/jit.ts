@@ -224,10 +224,7 @@ const usedAfterDonation = (
     at -= t.leaves.length
     return false
   })
-  return new TraceError(
-    name,
-    `argument ${arg} (tensor ${at} of its tree) cannot be used: ${why}`,
-  )
+  return new TraceError(name, `argument ${arg} (tensor ${at} of its tree) cannot be used: ${why}`)
 }
 
 const staticKey = (value: unknown, n: number): string => {

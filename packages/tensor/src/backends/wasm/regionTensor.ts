@@ -10,7 +10,13 @@ import type { Shape } from '../../shape'
 
 /**
  * A tensor left in wasm memory by a compiled graph (`wasmResident.regionTensor`): `data` copies its
- * values out on first read; `evacuate` does so before the region's bytes change.
+ * values out on first read; `evacuate` does so before the region's bytes change. A user never makes
+ * one: jitted functions return them on the WebAssembly backend, and they behave as any tensor.
+ * @example
+ * const f = jit((a: Tensor, b: Tensor) => relu(matmul(a, b)))
+ * const y = f(a, b) // a RegionTensor on the WebAssembly backend
+ * y instanceof RegionTensor && y.inRegion // true: nothing copied out yet
+ * y.data // copies the values out once
  * @since 0.2.0
  */
 export class RegionTensor implements Tensor {
@@ -26,8 +32,10 @@ export class RegionTensor implements Tensor {
     private readonly read: (at: number, size: number) => Float32Array,
   ) {}
 
+  /** Its values: copied out of the region on the first read, then kept; throws once donated. */
   get data(): Float32Array {
-    if (this.#invalid !== undefined) throw new TraceError('tensor', `its data cannot be read: ${this.#invalid}`)
+    if (this.#invalid !== undefined)
+      throw new TraceError('tensor', `its data cannot be read: ${this.#invalid}`)
     return (this.#values ??= this.read(this.at, this.size))
   }
 
@@ -47,6 +55,7 @@ export class RegionTensor implements Tensor {
     return 4 * this.size
   }
 
+  /** Invalidates it (see `donateTensor`): its values are never copied out, and reading them throws `why`. */
   [invalidateKey](why: string): void {
     this.#invalid = why
     this.#values = undefined
