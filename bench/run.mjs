@@ -659,6 +659,21 @@ const overheadTarget = () => {
   }
 }
 
+/** Where backfold's 1024³ call goes, from the matmul case's own breakdown (bench/cases/matmul.mjs). */
+const matmulSplit = () => {
+  const split = value('matmul', 'backfold', (r) => r.split)
+  const g = gflops1024('backfold')
+  if (split === undefined || g === undefined || simdPeak === undefined)
+    return ' What the call adds to the loop: packing the panels, loads from L2 and beyond, the copies into and out of wasm memory.'
+  const callMs = (2 * 1024 ** 3) / (g * 1e6)
+  const kernelMs = (2 * 1024 ** 3) / (split.residentGflops * 1e6)
+  return (
+    ` The same product jitted, its result left in wasm memory (operands in place, nothing copied): ${fmt(split.residentGflops)} GFLOP/s (${pct(split.residentGflops / simdPeak.gflops)} of the limit), ${fmt(kernelMs)} of the call's ${fmt(callMs)} ms.` +
+    ` The rest is the call's copies into and out of wasm memory: every configuration ends holding the product as host data, a new 4 MiB array, and writing a fresh array the first time costs ${fmt(split.freshCopyMs)} ms here against ${fmt(split.rewriteMs)} ms for the same copy into an array written before (page faults: this VM returns freed pages to its host).` +
+    ' Closing it needs result buffers that are already touched (a pool of recycled arrays), which immutable tensors owned by the garbage collector do not allow today.'
+  )
+}
+
 const matmulPeakTarget = () => {
   const g = gflops1024('backfold')
   const share = g === undefined || simdPeak === undefined ? undefined : g / simdPeak.gflops
@@ -676,7 +691,7 @@ const matmulPeakTarget = () => {
       met === false
         ? [
             `The limit is the best of ${simdPeak.variants.length} generated loops of K independent f32x4 accumulators, operands in L1, no packing (${simdPeak.variants.map((v) => `K = ${v.accumulators}${v.fma ? ' FMA' : ''}: ${fmt(v.gflops)}`).join(', ')} GFLOP/s; best K = ${simdPeak.accumulators}${simdPeak.fma ? ', fused multiply-add' : ', mul + add'}). The GEMM by size: ${[128, 256, 512, 1024].map((n) => `${n}: ${fmt(gflopsAt('backfold', n))} (${pct(gflopsAt('backfold', n) / simdPeak.gflops)})`).join(', ')}.` +
-              ` What the GEMM adds to the loop: packing the panels, loads from L2 and beyond, the copies into and out of wasm memory, and a register tile of fewer accumulators than the loop's best K.` +
+              matmulSplit() +
               ([128, 256, 512, 1024].some((n) => gflopsAt('backfold', n) > simdPeak.gflops)
                 ? ' A size above 100% means the machine ran at different speeds while the limit and that product were measured (load from elsewhere): rerun on a quiet machine.'
                 : ''),
@@ -831,6 +846,23 @@ const cnnTarget = () => {
   return t
 }
 
+/** Issue 12's "a training step allocates nothing in steady state": the MLP step's traffic, as the executable reports it. */
+const residentRow = () => {
+  const e = value('mlp', 'backfold', (r) => r.executable)
+  const kb = (b) => `${fmt(b / 1024)} KB`
+  return {
+    cells: [
+      'MLP step (donating its parameters): bytes copied into / out of wasm memory per steady step',
+      'reported',
+      e === undefined
+        ? `n/a (${cases.includes('mlp') ? whyMissing('mlp', 'backfold') : 'the mlp case was not run'})`
+        : `${kb(e.bytesIn)} in, ${kb(e.bytesOut)} out (parameters ${kb(e.paramBytes)}); ${e.residentSteps} equations resident, ${e.fallbackSteps} by their op (each allocates its result)`,
+      '',
+    ],
+    explain: [],
+  }
+}
+
 const issue12 = [
   speedTarget('MLP step vs jax-js jit, one thread each', 2, 'mlp', 'backfold', 'jax-jit'),
   speedTarget(
@@ -853,6 +885,7 @@ const issue12 = [
   mainJobTarget(),
   ratioRow('MLP step vs PyTorch (CPU), one thread each', 'mlp', 'backfold', 'pytorch'),
   ratioRow('MLP step vs PyTorch (CPU), two threads each', 'mlp', 'backfold-2-threads', 'pytorch-2-threads'),
+  residentRow(),
 ]
 const issue13 = [
   onnxStepTarget(

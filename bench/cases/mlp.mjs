@@ -91,6 +91,12 @@ if (isExternal(framework)) {
     return value.data[0]
   }
   extras = () => ({
+    // What a steady step moves in and out of wasm memory (read before the profile replays the graph).
+    executable: typeof sgdStep.stats === 'function' &&
+      sgdStep.stats().lastExecutable && {
+        ...sgdStep.stats().lastExecutable,
+        paramBytes: 4 * params.reduce((n, p) => n + T.sizeOf(p.weight.shape) + T.sizeOf(p.bias.shape), 0),
+      },
     profile: profileJitted(T, framework, sgdStep, [params, x, labels]),
     executorStatus: executorReport(O, sgdStep).status,
   })
