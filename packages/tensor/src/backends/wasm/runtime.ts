@@ -9,17 +9,19 @@ import { blockedGemm } from './worker'
 // grows, to the largest call seen.
 
 /**
- * The micro-kernel tile: 4 rows × 8 columns, 8 v128 accumulators + 4 splats of A + 1 vector of B,
- * within the registers V8 allocates on x64 (any tile with more than 8 accumulators spills).
- * Measured in the macro kernel (L2-resident packed A, kc = 256) on Zen 4 at 3.6 GHz, whose
- * mul+add peak is 58 GFLOP/s: 4×8 40.7 GFLOP/s, 2×16 35.4, 4×8 with A pre-splatted 37–38,
- * 3×12, 5×8, 4×12, 6×8 17–24. (On Zen 5, 2×16 measured 60 and 4×8 49.)
+ * The micro-kernel tile: 2 rows × 16 columns, 8 v128 accumulators + 2 splats of A + 1 vector of B.
+ * V8 on x64 keeps at most 8 accumulators in registers: every 10- or 12-accumulator tile (2×20, 5×8,
+ * 3×12, 4×12, 3×16, 1×40, splats first or B first) spills and runs at 20–60% of this one. Measured
+ * with `blockedGemm` at 1024³ on Zen 5 (EPYC, Node 20), interleaved with bench/simd-peak.mjs:
+ * 2×16 48.7 GFLOP/s, 4×8 41.4, peak 47.3; loading B first, unrolling two depth steps or loading B
+ * inside each product measured equal or slower. (On Zen 4, 4×8 measured 40.7 and 2×16 35.4 of 58.)
+ * The tile does not change any element's summation order, so every product sums the same way.
  */
-export const TILE: TileShape = { rows: 4, vectors: 2 }
+export const TILE: TileShape = { rows: 2, vectors: 4 }
 const MR = TILE.rows
 const NR = 4 * TILE.vectors
 /**
- * Most depth per block: a kc × NR strip of B (8 KiB) stays in L1 while the strips of A stream past
+ * Most depth per block: a kc × NR strip of B (16 KiB) stays in L1 while the strips of A stream past
  * it. The driver splits k into equal blocks of at most KC (784 → 3 × 262, not 3 × 256 + 16).
  */
 const KC = 256
