@@ -386,3 +386,49 @@ export const gemmInMemory = (
     accumulate,
   )
 }
+
+/**
+ * `C = A · op(B)` (A row-major m×k, C row stride n) on this thread, with `after(firstRow, rows)`
+ * run on each block of `blockRows` rows of C as soon as it is complete (an epilogue applied while
+ * the block is in cache). B is packed once, every depth block side by side in the packed-B area,
+ * instead of once per row block; each element is summed exactly as `gemmInMemory` sums it (the
+ * same depth blocks in the same order), so the result is the same bits. Returns false, having done
+ * nothing, when the packed B does not fit (`k · ⌈n / NR⌉ · NR` floats over `KC · NC`): the caller
+ * then runs one `gemmInMemory` per row block.
+ */
+export const gemmRowBlocks = (
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  aAddress: number,
+  bAddress: number,
+  cAddress: number,
+  blockRows: number,
+  after: (firstRow: number, rows: number) => void,
+): boolean => {
+  const panel = roundUp(n, NR)
+  if (m === 0 || n === 0 || k === 0 || k * panel > KC * roundUp(NC, NR)) return false
+  const { packA, packB, macro } = gemmInstance()
+  const { aOuter, aDepth, bOuter, bDepth } = operandSteps(false, transB, m, n, k)
+  const ldcBytes = n * FLOAT_BYTES
+  // The depth blocks of `blockedGemm` (equal blocks of at most KC), packed one after the other.
+  const kc = Math.ceil(k / Math.ceil(k / KC))
+  for (let pc = 0; pc < k; pc += kc) {
+    packB(bAddress + pc * bDepth, bOuter, bDepth, n, Math.min(kc, k - pc), PACK_B + pc * panel * FLOAT_BYTES)
+  }
+  for (let first = 0; first < m; first += blockRows) {
+    const end = Math.min(m, first + blockRows)
+    for (let pc = 0; pc < k; pc += kc) {
+      const depth = Math.min(kc, k - pc)
+      for (let ic = first; ic < end; ic += MC) {
+        const mc = Math.min(MC, end - ic)
+        packA(aAddress + ic * aOuter + pc * aDepth, aOuter, aDepth, mc, depth, PACK_A)
+        const bp = PACK_B + pc * panel * FLOAT_BYTES
+        macro(mc, n, depth, PACK_A, bp, cAddress + ic * ldcBytes, ldcBytes, TMP, pc > 0 ? 1 : 0)
+      }
+    }
+    after(first, end - first)
+  }
+  return true
+}
