@@ -205,6 +205,26 @@ describe.each(backends)('matmulEpilogue values on the %s backend', (_name, backe
     expectNear(matmulEpilogue(a, b, program, [bias, r]), expected, [300, 301])
   })
 
+  it('several row blocks and depth blocks (700 × 600 · (150 × 600)ᵀ + bias): the same bits as matmul then add', () => {
+    // k = 600 is three depth blocks, 700 rows of 600 bytes are two row blocks: the blocked path
+    // (B packed once for every row block) must sum each element as the whole product does.
+    const a = filled(61, [700, 600])
+    const b = filled(62, [150, 600])
+    const bias = filled(63, [150])
+    const program = { arity: 2, instructions: [{ kind: 'binary', op: 'add', a: 0, b: 1 }] } as const
+    // One thread: a product split across threads is not blocked by rows.
+    const threads = T.getThreads()
+    T.setThreads(1)
+    const fused = matmulEpilogue(a, b, program, [bias], { transposeB: true }).data
+    T.setThreads(threads)
+    const composed = add(matmul(a, b, { transposeB: true }), bias).data
+    let first = -1
+    for (let i = 0; i < composed.length && first < 0; i++) if (!Object.is(fused[i], composed[i])) first = i
+    expect(first < 0 ? 'identical' : `element ${first}: ${fused[first]} vs ${composed[first]}`).toBe(
+      'identical',
+    )
+  })
+
   it('a transcendental epilogue (tanh) and a column-shaped extra run on the composed path', () => {
     const a = filled(31, [12, 10])
     const b = filled(32, [10, 7])

@@ -7,7 +7,14 @@ import { batchOffsets } from '../reference/matmul'
 import { matmul } from './matmul'
 import { elementwiseProgram } from './program'
 import { Code, encodeModule, type Local } from './emitter'
-import { BLOCKING, gemmInstance, isShared, orFallback, withSharedMemoryImport } from './runtime'
+import {
+  BLOCKING,
+  gemmInstance,
+  gemmRowBlocks,
+  isShared,
+  orFallback,
+  withSharedMemoryImport,
+} from './runtime'
 import { MIN_PARALLEL_WORK, gemm, getThreads, threadedArena } from './threads'
 
 // Elementwise programs over operands already in the GEMM module's memory: the epilogue of a fused
@@ -348,8 +355,9 @@ const BLOCK_BYTES = 256 * 1024
  * for a stack of A matrices against one B. With `after`, the product is computed in blocks of rows
  * (rows of the `[batch · m, n]` result) and `after(firstRow, rows)` runs on each block as soon as it
  * is written, while it is in cache: blocks of about `BLOCK_BYTES` for a single-threaded tall GEMM
- * (repacking B per block costs 1/rows of the arithmetic), one matrix at a time otherwise (a
- * product split across threads stays whole, so every thread gets its share).
+ * (B packed once for all blocks by `gemmRowBlocks` where it fits, else repacked per block), one
+ * matrix at a time otherwise (a product split across threads stays whole, so every thread gets
+ * its share).
  * The caller has reserved the arena (`threadedArena`).
  * @internal
  */
@@ -382,6 +390,14 @@ export const gemmAt = (
       after === undefined || threaded
         ? rows
         : Math.max(BLOCKING.mr, Math.floor(BLOCK_BYTES / (n * FLOAT_BYTES) / BLOCKING.mr) * BLOCKING.mr)
+    if (
+      after !== undefined &&
+      !threaded &&
+      block < rows &&
+      gemmRowBlocks(transposeB, rows, n, k, aAt, bAt, cAt, block, after)
+    ) {
+      return
+    }
     for (let first = 0; first < rows; first += block) {
       const height = Math.min(block, rows - first)
       gemm(

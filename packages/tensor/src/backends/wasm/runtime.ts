@@ -9,17 +9,19 @@ import { blockedGemm } from './worker'
 // grows, to the largest call seen.
 
 /**
- * The micro-kernel tile: 4 rows × 8 columns, 8 v128 accumulators + 4 splats of A + 1 vector of B,
- * within the registers V8 allocates on x64 (any tile with more than 8 accumulators spills).
- * Measured in the macro kernel (L2-resident packed A, kc = 256) on Zen 4 at 3.6 GHz, whose
- * mul+add peak is 58 GFLOP/s: 4×8 40.7 GFLOP/s, 2×16 35.4, 4×8 with A pre-splatted 37–38,
- * 3×12, 5×8, 4×12, 6×8 17–24. (On Zen 5, 2×16 measured 60 and 4×8 49.)
+ * The micro-kernel tile: 2 rows × 16 columns, 8 v128 accumulators + 2 splats of A + 1 vector of B.
+ * V8 on x64 keeps at most 8 accumulators in registers: every 10- or 12-accumulator tile (2×20, 5×8,
+ * 3×12, 4×12, 3×16, 1×40, splats first or B first) spills and runs at 20–60% of this one. Measured
+ * with `blockedGemm` at 1024³ on Zen 5 (EPYC, Node 20), interleaved with bench/simd-peak.mjs:
+ * 2×16 48.7 GFLOP/s, 4×8 41.4, peak 47.3; loading B first, unrolling two depth steps or loading B
+ * inside each product measured equal or slower. (On Zen 4, 4×8 measured 40.7 and 2×16 35.4 of 58.)
+ * The tile does not change any element's summation order, so every product sums the same way.
  */
-export const TILE: TileShape = { rows: 4, vectors: 2 }
+export const TILE: TileShape = { rows: 2, vectors: 4 }
 const MR = TILE.rows
 const NR = 4 * TILE.vectors
 /**
- * Most depth per block: a kc × NR strip of B (8 KiB) stays in L1 while the strips of A stream past
+ * Most depth per block: a kc × NR strip of B (16 KiB) stays in L1 while the strips of A stream past
  * it. The driver splits k into equal blocks of at most KC (784 → 3 × 262, not 3 × 256 + 16).
  */
 const KC = 256
@@ -405,4 +407,50 @@ export const gemmInMemory = (
     ldcBytes,
     accumulate,
   )
+}
+
+/**
+ * `C = A · op(B)` (A row-major m×k, C row stride n) on this thread, with `after(firstRow, rows)`
+ * run on each block of `blockRows` rows of C as soon as it is complete (an epilogue applied while
+ * the block is in cache). B is packed once, every depth block side by side in the packed-B area,
+ * instead of once per row block; each element is summed exactly as `gemmInMemory` sums it (the
+ * same depth blocks in the same order), so the result is the same bits. Returns false, having done
+ * nothing, when the packed B does not fit (`k · ⌈n / NR⌉ · NR` floats over `KC · NC`): the caller
+ * then runs one `gemmInMemory` per row block.
+ */
+export const gemmRowBlocks = (
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  aAddress: number,
+  bAddress: number,
+  cAddress: number,
+  blockRows: number,
+  after: (firstRow: number, rows: number) => void,
+): boolean => {
+  const panel = roundUp(n, NR)
+  if (m === 0 || n === 0 || k === 0 || k * panel > KC * roundUp(NC, NR)) return false
+  const { packA, packB, macro } = gemmInstance()
+  const { aOuter, aDepth, bOuter, bDepth } = operandSteps(false, transB, m, n, k)
+  const ldcBytes = n * FLOAT_BYTES
+  // The depth blocks of `blockedGemm` (equal blocks of at most KC), packed one after the other.
+  const kc = Math.ceil(k / Math.ceil(k / KC))
+  for (let pc = 0; pc < k; pc += kc) {
+    packB(bAddress + pc * bDepth, bOuter, bDepth, n, Math.min(kc, k - pc), PACK_B + pc * panel * FLOAT_BYTES)
+  }
+  for (let first = 0; first < m; first += blockRows) {
+    const end = Math.min(m, first + blockRows)
+    for (let pc = 0; pc < k; pc += kc) {
+      const depth = Math.min(kc, k - pc)
+      for (let ic = first; ic < end; ic += MC) {
+        const mc = Math.min(MC, end - ic)
+        packA(aAddress + ic * aOuter + pc * aDepth, aOuter, aDepth, mc, depth, PACK_A)
+        const bp = PACK_B + pc * panel * FLOAT_BYTES
+        macro(mc, n, depth, PACK_A, bp, cAddress + ic * ldcBytes, ldcBytes, TMP, pc > 0 ? 1 : 0)
+      }
+    }
+    after(first, end - first)
+  }
+  return true
 }
