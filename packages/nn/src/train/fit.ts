@@ -23,7 +23,10 @@ export interface FitOptions<P, S, O> extends TrainStepOptions<P, S, O> {
   readonly optState?: O
   /** Training data; examples are shuffled every epoch. */
   readonly data: Dataset
-  /** Evaluated after every epoch (loss and, for class labels, accuracy), in evaluation mode. */
+  /**
+   * Evaluated after every epoch (loss and, for class labels, accuracy), in evaluation mode; the
+   * model's forward pass is staged with `jit` like the step (eager with `jit: false`).
+   */
   readonly validationData?: Dataset
   /** Training runs epochs `initialEpoch .. epochs - 1` (Keras's meaning: `epochs` is where it stops). */
   readonly epochs: number
