@@ -407,6 +407,57 @@ describe.runIf(T.wasmAvailable())('the wasm-resident executable', () => {
     }
   })
 
+  it('runs softmaxCrossEntropy and mean resident, with eager values; a masked class (−∞ logit, label 0) goes to the op', () => {
+    const logits = filled(60, [29, 7], 4)
+    const target = T.unsafeTensor(
+      'float32',
+      [29, 7],
+      Float32Array.from({ length: 29 * 7 }, (_, i) => (i % 7 === Math.floor(i / 7) % 7 ? 0.8 : 0.2 / 6)),
+    )
+    const f = (z: Tensor, y: Tensor): Tensor[] => {
+      const perRow = O.softmaxCrossEntropy(z, y)
+      return [perRow, mean(perRow), mean(z, { axis: -1 }), mean(reshape(z, [29 * 7]))]
+    }
+    const g = optimize(makeGraph(f)(logits, target))
+    const exe = compileResident(g)!
+    expect(exe.stats().fallbackSteps).toBe(0)
+    const got = exe.run([logits, target])!
+    // Reference: the formula in float64 from the float32 inputs.
+    const want = Array.from({ length: 29 }, (_, r) => {
+      const row = Array.from(logits.data.subarray(r * 7, r * 7 + 7))
+      const m = Math.max(...row)
+      const lse = m + Math.log(row.reduce((acc, v) => acc + Math.exp(v - m), 0))
+      return row.reduce((acc, v, j) => acc + target.data[r * 7 + j]! * (lse - v), 0)
+    })
+    got[0]!.data.forEach((v, i) =>
+      expect(Math.abs(v - want[i]!)).toBeLessThanOrEqual(2e-6 * (1 + Math.abs(want[i]!))),
+    )
+    f(logits, target).forEach((y, i) => expectClose(got[i]!, y, 2e-6, `eager ${i}`))
+
+    // A class masked out with a −∞ logit and label 0 contributes nothing (the op's rule; the
+    // program alone would give 0 · ∞ = NaN): that run's step computes with the op, then resident again.
+    const masked = T.unsafeTensor(
+      'float32',
+      [29, 7],
+      logits.data.map((v, i) => (i === 3 * 7 + 5 ? -Infinity : v)),
+    )
+    const hard = T.unsafeTensor(
+      'float32',
+      [29, 7],
+      Float32Array.from({ length: 29 * 7 }, (_, i) => (i % 7 === 0 ? 1 : 0)),
+    )
+    for (const [z, y] of [
+      [logits, hard],
+      [masked, hard],
+      [logits, target],
+    ] as const) {
+      const out = exe.run([z, y])!
+      const eager = f(z, y)
+      expect(Number.isFinite(out[0]!.data[3]!)).toBe(true)
+      out.forEach((v, i) => expectClose(v, eager[i]!, 2e-6, `masked ${i}`))
+    }
+  })
+
   it('falls back to evalGraph under grad and vmap of a jitted function, and agrees', () => {
     const loss = jit(mlpLoss)
     const p = mlpParams()

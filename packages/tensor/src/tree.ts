@@ -67,10 +67,18 @@ export const leafCount = (def: TreeDef): number => {
       return 1
     case 'constant':
       return 0
-    default:
-      return def.children.reduce((n, c) => n + leafCount(c), 0)
+    default: {
+      // A def is immutable: count a shared one (a jitted function's output structure) once.
+      const known = leafCounts.get(def)
+      if (known !== undefined) return known
+      let n = 0
+      for (const c of def.children) n += leafCount(c)
+      leafCounts.set(def, n)
+      return n
+    }
   }
 }
+const leafCounts = /* @__PURE__ */ new WeakMap<TreeDef, number>()
 
 /**
  * Rebuilds a tree from its structure and leaves (the inverse of `flatten`). Throws a `ValueError`
@@ -96,9 +104,17 @@ export const unflatten = <T = Tree>(def: TreeDef, leaves: ReadonlyArray<Tensor>)
         return d.value
       case 'array':
         return d.children.map(build)
-      case 'record':
-        // fromEntries defines own properties, so a key such as '__proto__' stays a key.
-        return Object.fromEntries(d.keys.map((k, j) => [k, build(d.children[j]!)]))
+      case 'record': {
+        const record: Record<string, unknown> = {}
+        d.keys.forEach((k, j) => {
+          const value = build(d.children[j]!)
+          // defineProperty keeps a key such as '__proto__' an own key (assignment would set the prototype).
+          if (k === '__proto__')
+            Object.defineProperty(record, k, { value, enumerable: true, writable: true, configurable: true })
+          else record[k] = value
+        })
+        return record
+      }
     }
   }
   // The def was produced from a value of type T, so the rebuilt value has T's structure.

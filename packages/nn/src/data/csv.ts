@@ -203,6 +203,9 @@ const firstUndecodableLine = (bytes: Uint8Array): number => {
 // whitespace, which in a numeric CSV are always mistakes.
 const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/
 
+/** Where a field is, for a message (built only when one is needed, never per field). */
+const position = (lineNumber: number, c: number): string => `line ${lineNumber}, column ${c + 1}`
+
 const describeField = (field: string): string => (field === '' ? 'an empty field' : JSON.stringify(field))
 
 /** Number of fields of a line, without splitting it. */
@@ -312,29 +315,28 @@ export const parseCsvLines = (
     const fields = line.split(delimiter)
     for (let c = 0; c < columns; c++) {
       const field = fields[c]!.trim()
-      const at = `line ${lineNumber}, column ${c + 1}`
       if (!NUMBER.test(field)) {
-        problem = `${at}: ${describeField(field)} is not a number`
+        problem = `${position(lineNumber, c)}: ${describeField(field)} is not a number`
         return false
       }
       const value = Number(field)
       if (c === labelAt) {
         if (labelDType === 'int32' && !(Number.isInteger(value) && value >= -2147483648 && value <= 2147483647)) {
           problem =
-            `${at}: label ${field} is not an integer class index ` +
+            `${position(lineNumber, c)}: label ${field} is not an integer class index ` +
             "(pass labelDType: 'float32' for real-valued targets)"
           return false
         }
         const tooLarge = overflow(value, labelDType, 'labelDType')
         if (tooLarge !== undefined) {
-          problem = `${at}: label ${field} ${tooLarge}`
+          problem = `${position(lineNumber, c)}: label ${field} ${tooLarge}`
           return false
         }
         labels[row] = value
       } else {
         const tooLarge = overflow(value, dtype, 'dtype')
         if (tooLarge !== undefined) {
-          problem = `${at}: ${field} ${tooLarge}`
+          problem = `${position(lineNumber, c)}: ${field} ${tooLarge}`
           return false
         }
         features[featureIndex++] = value

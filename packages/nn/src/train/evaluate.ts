@@ -57,16 +57,36 @@ export const predict = <P, S>(
   opts: PredictOptions = {},
 ): Tensor => {
   checkOptions('predict', opts, PREDICT_OPTIONS)
-  const batchSize = opts.batchSize ?? 256
+  return predictWith(evaluationForward(model), params, state, x, opts.batchSize)
+}
+
+/** A model's forward pass in evaluation mode, eager or staged. @internal */
+export type EvaluationForward<P, S> = (params: P, state: S, x: Tensor) => Tensor
+
+/** `model.apply` in evaluation mode, op by op. @internal */
+export const evaluationForward =
+  <P, S>(model: Layer<P, S>): EvaluationForward<P, S> =>
+  (params, state, x) =>
+    model.apply(params, state, x, { training: false })[0]
+
+/** `predict` with the forward pass given (e.g. staged with `jit`, as `fit`'s validation is). */
+const predictWith = <P, S>(
+  forward: EvaluationForward<P, S>,
+  params: P,
+  state: S,
+  x: Tensor,
+  batchSizeOption: number | undefined,
+): Tensor => {
+  const batchSize = batchSizeOption ?? 256
   checkBatchSize('predict', batchSize)
   if (x.shape.length === 0)
     throw new T.ShapeError('predict', `x has shape ${T.fmtShape(x.shape)}; expected a batch [N, ...]`)
   const count = x.shape[0]!
-  if (count <= batchSize) return model.apply(params, state, x, { training: false })[0]
+  if (count <= batchSize) return forward(params, state, x)
   const outputs: Tensor[] = []
   for (let start = 0; start < count; start += batchSize) {
     const batch = T.slice(x, [{ start, stop: Math.min(start + batchSize, count) }])
-    outputs.push(model.apply(params, state, batch, { training: false })[0])
+    outputs.push(forward(params, state, batch))
   }
   return T.concat(outputs, 0)
 }
@@ -87,13 +107,18 @@ export const evaluate = <P, S>(
   opts: EvaluateOptions = {},
 ): Evaluation => {
   checkOptions('evaluate', opts, EVALUATE_OPTIONS)
-  const output = predict(
-    model,
-    params,
-    state,
-    dataset.x,
-    opts.batchSize === undefined ? {} : { batchSize: opts.batchSize },
-  )
+  return evaluateWith(evaluationForward(model), params, state, dataset, opts)
+}
+
+/** `evaluate` with the forward pass given; the options record is already checked. @internal */
+export const evaluateWith = <P, S>(
+  forward: EvaluationForward<P, S>,
+  params: P,
+  state: S,
+  dataset: Dataset,
+  opts: EvaluateOptions,
+): Evaluation => {
+  const output = predictWith(forward, params, state, dataset.x, opts.batchSize)
   const labels = dataset.y
   const result: Record<string, number> = {}
   if (opts.loss !== undefined) result['loss'] = T.item(opts.loss(output, labels))

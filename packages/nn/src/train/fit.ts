@@ -1,8 +1,9 @@
+import * as O from '@backfold/ops'
 import { checkOptions, option, optionSchema } from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import type { Key, Tensor } from '@backfold/tensor'
 import type { Dataset } from '../data/dataset'
-import { evaluate } from './evaluate'
+import { evaluateWith, evaluationForward } from './evaluate'
 import { stopOnNaN } from './callbacks'
 import type { Callback, CallbackSignal, TrainingState } from './callbacks'
 import type { EpochRecord, History } from './history'
@@ -22,7 +23,10 @@ export interface FitOptions<P, S, O> extends TrainStepOptions<P, S, O> {
   readonly optState?: O
   /** Training data; examples are shuffled every epoch. */
   readonly data: Dataset
-  /** Evaluated after every epoch (loss and, for class labels, accuracy), in evaluation mode. */
+  /**
+   * Evaluated after every epoch (loss and, for class labels, accuracy), in evaluation mode; the
+   * model's forward pass is staged with `jit` like the step (eager with `jit: false`).
+   */
   readonly validationData?: Dataset
   /** Training runs epochs `initialEpoch .. epochs - 1` (Keras's meaning: `epochs` is where it stops). */
   readonly epochs: number
@@ -109,12 +113,57 @@ const requireDataset = (name: string, dataset: Dataset, op: string): number => {
   return x.shape[0]!
 }
 
-/** The examples `order[start .. stop)` (or `start .. stop` in order, without shuffling) as one batch. */
-const takeBatch = (data: Dataset, order: T.TypedArray | undefined, start: number, stop: number): Dataset => {
-  if (order === undefined)
-    return { x: T.slice(data.x, [{ start, stop }]), y: T.slice(data.y, [{ start, stop }]) }
-  const indices: Tensor = T.unsafeTensor('int32', [stop - start], order.slice(start, stop))
-  return { x: T.gather(data.x, indices, 0), y: T.gather(data.y, indices, 0) }
+/** Elements gathered at once when shuffling: a block of whole batches, not the whole data set (bounded memory). */
+const GATHER_ELEMENTS = 1 << 20
+
+/** Rows `start .. stop` of `x` as a view of its data (no copy: `x` is the loop's own). */
+const rowsOf = (x: Tensor, start: number, stop: number): Tensor => {
+  const row = T.sizeOf(x.shape.slice(1))
+  return T.unsafeTensor(
+    x.dtype,
+    [stop - start, ...x.shape.slice(1)],
+    x.data.subarray(start * row, stop * row),
+  )
+}
+
+/**
+ * The batches of one epoch, in order: with `order`, the examples `order[start .. stop)` of each,
+ * gathered a block of batches at a time (one gather per block, not two small ones per step); without
+ * it, consecutive rows. Each batch is a view of the block's (or the data set's) rows.
+ */
+const batchesOf = (
+  data: Dataset,
+  order: T.TypedArray | undefined,
+  samples: number,
+  batchSize: number,
+): ((batch: number) => Dataset) => {
+  if (order === undefined) {
+    return (batch) => {
+      const start = batch * batchSize
+      const stop = Math.min(start + batchSize, samples)
+      return { x: rowsOf(data.x, start, stop), y: rowsOf(data.y, start, stop) }
+    }
+  }
+  const rowElements = Math.max(1, T.sizeOf(data.x.shape.slice(1)) + T.sizeOf(data.y.shape.slice(1)))
+  const perBlock = Math.max(1, Math.floor(GATHER_ELEMENTS / (batchSize * rowElements)))
+  let block = -1
+  let blockStart = 0
+  let rows: Dataset = data
+  return (batch) => {
+    const start = batch * batchSize
+    const stop = Math.min(start + batchSize, samples)
+    if (Math.floor(batch / perBlock) !== block) {
+      block = Math.floor(batch / perBlock)
+      blockStart = block * perBlock * batchSize
+      const blockStop = Math.min(blockStart + perBlock * batchSize, samples)
+      const indices = T.unsafeTensor('int32', [blockStop - blockStart], order.slice(blockStart, blockStop))
+      rows = { x: T.gather(data.x, indices, 0), y: T.gather(data.y, indices, 0) }
+    }
+    return {
+      x: rowsOf(rows.x, start - blockStart, stop - blockStart),
+      y: rowsOf(rows.y, start - blockStart, stop - blockStart),
+    }
+  }
 }
 
 const now = (): number => performance.now() / 1000
@@ -196,6 +245,13 @@ export function* fitLoop<P, S, O>(op: string, options: FitLoopOptions<P, S, O>):
     ...(options.jit === undefined ? {} : { jit: options.jit }),
     ...(options.executor === undefined ? {} : { executor: options.executor }),
   })
+  // Validation runs the model's evaluation-mode forward pass, staged like the step (one graph per
+  // batch shape, reused every epoch) unless the step runs eagerly.
+  const evaluationPass = evaluationForward(options.model)
+  const validationForward =
+    options.jit === false
+      ? evaluationPass
+      : O.jit(evaluationPass, options.executor === undefined ? {} : { executor: options.executor })
   const evaluateOptions = {
     loss: options.loss,
     ...(options.validationBatchSize === undefined ? {} : { batchSize: options.validationBatchSize }),
@@ -225,6 +281,7 @@ export function* fitLoop<P, S, O>(op: string, options: FitLoopOptions<P, S, O>):
     const epochKeys = T.random.split(T.random.foldIn(key, epoch), 2)
     const stepKey = epochKeys[1]!
     const order = shuffle ? T.random.permutation(epochKeys[0]!, samples).data : undefined
+    const batchAt = batchesOf(data, order, samples, batchSize)
     const started = now()
     let lossSum = 0
     let correct = 0
@@ -233,13 +290,7 @@ export function* fitLoop<P, S, O>(op: string, options: FitLoopOptions<P, S, O>):
     for (let batch = 0; batch < batchesPerEpoch; batch++) {
       const start = batch * batchSize
       const stop = Math.min(start + batchSize, samples)
-      const result = step(
-        params,
-        state,
-        optState,
-        takeBatch(data, order, start, stop),
-        T.random.foldIn(stepKey, batch),
-      )
+      const result = step(params, state, optState, batchAt(batch), T.random.foldIn(stepKey, batch))
       params = result.params
       state = result.state
       optState = result.optState
@@ -280,7 +331,7 @@ export function* fitLoop<P, S, O>(op: string, options: FitLoopOptions<P, S, O>):
     const validation =
       validationData === undefined
         ? undefined
-        : evaluate(options.model, params, state, validationData, evaluateOptions)
+        : evaluateWith(validationForward, params, state, validationData, evaluateOptions)
     const valLoss = validation?.['loss']
     const valAccuracy = validation?.['accuracy']
     const record: EpochRecord = {

@@ -18,6 +18,8 @@ import { reluGradOp } from '../elementwise/reluGrad'
 import { linearOp, type LinearParams } from '../linalg/linear'
 import { reductionProgramOp, type ReductionProgramParams } from '../reduce/reductionProgram'
 import { logSoftmaxOp } from '../activations/logSoftmax'
+import { softmaxCrossEntropyOp, type SoftmaxCrossEntropyParams } from '../losses/softmaxCrossEntropy'
+import { meanOp } from '../reduce/mean'
 import type { SoftmaxParams } from '../activations/softmax'
 import type { ReduceParams } from '../internal/reduceParams'
 import { forwardRecorded, type Equation, type Graph, type Var } from './graph'
@@ -80,6 +82,15 @@ type Kernel =
   | { readonly kind: 'reluGrad' }
   | { readonly kind: 'reduction'; readonly params: ReductionProgramParams; readonly rowShape: T.Shape }
   | { readonly kind: 'alias' }
+  | {
+      readonly kind: 'rows'
+      readonly program: T.ReductionProgram
+      /** The inputs as the kernel reads them: row-major data viewed as `[rows, n]`. */
+      readonly shapes: ReadonlyArray<T.Shape>
+      readonly rowShape: T.Shape
+      /** Results to check for NaN: a NaN result is computed again by the op (see `crossEntropyKernel`). */
+      readonly guard: number
+    }
 
 /** The equation as an elementwise program over its inputs, when it is one. */
 const asProgram = (eq: Equation): T.ElementwiseProgram | undefined => {
@@ -150,6 +161,72 @@ const reductionKernel = (params: ReductionProgramParams, inputs: ReadonlyArray<V
   return probe === undefined ? undefined : { kind: 'reduction', params, rowShape }
 }
 
+/**
+ * A reduction program over inputs viewed as `[rows, n]` (row-major data, any shape of that size),
+ * one result per row, when a generated kernel takes it.
+ */
+const rowsKernel = (
+  program: T.ReductionProgram,
+  rows: number,
+  n: number,
+  arity: number,
+  guard: number,
+): Kernel | undefined => {
+  const rowShape = [rows, n]
+  const shapes = new Array<T.Shape>(arity).fill(rowShape)
+  const probe = T.wasmResident.prepareReduction(
+    program,
+    shapes,
+    shapes.map(() => 0),
+    rowShape,
+    0,
+  )
+  return probe === undefined ? undefined : { kind: 'rows', program, shapes, rowShape, guard }
+}
+
+/** A row's mean. */
+const MEAN_ROWS: T.ReductionProgram = { arity: 1, instructions: [{ kind: 'reduce', op: 'mean', x: 0 }] }
+
+/** The mean over trailing axes (a loss averaged over the batch) as one row reduction per leading index. */
+const meanKernel = (eq: Equation): Kernel | undefined => {
+  const { axes } = eq.params as ReduceParams
+  const shape = eq.inputs[0]!.shape
+  const first = shape.length - axes.length
+  if (axes.length === 0 || !axes.every((axis, j) => axis === first + j)) return undefined
+  return rowsKernel(MEAN_ROWS, T.sizeOf(shape.slice(0, first)), T.sizeOf(shape.slice(first)), 1, 0)
+}
+
+/** A row's cross-entropy: Σ labels · (max + log Σ exp(x − max) − x), inputs logits and labels. */
+const CROSS_ENTROPY_ROWS: T.ReductionProgram = {
+  arity: 2,
+  instructions: [
+    { kind: 'reduce', op: 'max', x: 0 }, // 2
+    { kind: 'binary', op: 'sub', a: 0, b: 2 }, // 3
+    { kind: 'unary', op: 'exp', x: 3 }, // 4
+    { kind: 'reduce', op: 'sum', x: 4 }, // 5
+    { kind: 'unary', op: 'log', x: 5 }, // 6
+    { kind: 'binary', op: 'add', a: 2, b: 6 }, // 7
+    { kind: 'binary', op: 'sub', a: 7, b: 0 }, // 8
+    { kind: 'binary', op: 'mul', a: 1, b: 8 }, // 9
+    { kind: 'reduce', op: 'sum', x: 9 }, // 10
+  ],
+}
+
+/**
+ * softmaxCrossEntropy along the last axis as one row reduction (float64 throughout, rounded once;
+ * eager rounds log-sum-exp, the difference and the product to float32 first: within an ulp or so).
+ * The op gives a class with label 0 no share even where its logit is −∞ (0 · ∞ would be NaN), which
+ * the program does not: a NaN result is computed again by the op (it is NaN there too otherwise).
+ */
+const crossEntropyKernel = (eq: Equation): Kernel | undefined => {
+  const { axis } = eq.params as SoftmaxCrossEntropyParams
+  const [logits, labels] = eq.inputs as [Var, Var]
+  if (axis !== logits.shape.length - 1 || !T.shapesEqual(logits.shape, labels.shape)) return undefined
+  const n = logits.shape[axis]!
+  const rows = T.sizeOf(logits.shape) / n
+  return rowsKernel(CROSS_ENTROPY_ROWS, rows, n, 2, rows)
+}
+
 /** The resident kernel of an equation, or undefined when it must run as a fallback. */
 const kernelOf = (eq: Equation): Kernel | undefined => {
   const float32 = eq.output.dtype === 'float32' && eq.inputs.every((v) => v.dtype === 'float32')
@@ -183,6 +260,8 @@ const kernelOf = (eq: Equation): Kernel | undefined => {
     return reductionKernel({ program: LOG_SOFTMAX_ROWS, shape: x.shape }, eq.inputs)
   }
   if (eq.op === reductionProgramOp) return reductionKernel(eq.params as ReductionProgramParams, eq.inputs)
+  if (eq.op === meanOp) return meanKernel(eq)
+  if (eq.op === softmaxCrossEntropyOp) return crossEntropyKernel(eq)
   if (eq.op === matmulEpilogueOp) {
     const params = eq.params as MatmulEpilogueParams
     const extras = kinds(eq.inputs.slice(2), eq.output)
@@ -287,6 +366,19 @@ export const compileResident = (graph: Graph): Executable | undefined => {
             k.rowShape,
             offset(out),
           )
+        case 'rows': {
+          const step = T.wasmResident.prepareReduction(
+            k.program,
+            k.shapes,
+            eq.inputs.map(offset),
+            k.rowShape,
+            offset(out),
+          )!
+          if (k.guard === 0) return step
+          const at = offset(out)
+          return (base) =>
+            step(base) && !T.wasmResident.read(base + at, k.guard).some((value) => Number.isNaN(value))
+        }
         case 'epilogue':
           return T.wasmResident.prepareMatmulEpilogue(
             a.shape,

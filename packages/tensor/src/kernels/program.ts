@@ -119,6 +119,8 @@ export const checkProgram = (program: ElementwiseProgram): void => {
   })
 }
 
+const checkedPrograms = /* @__PURE__ */ new WeakSet<ElementwiseProgram>()
+
 /**
  * The shape and dtype `elementwiseProgram(program, inputs)` gives: the inputs' broadcast shape and
  * their common float dtype. The kernel and the op's shape rule both use it.
@@ -130,7 +132,12 @@ export const programOutput = (
   program: ElementwiseProgram,
   inputs: ReadonlyArray<{ readonly shape: Shape; readonly dtype: DType }>,
 ): { readonly shape: Shape; readonly dtype: DType } => {
-  checkProgram(program)
+  // Programs are immutable values (their readonly type; the kernels cache per program object too),
+  // and a staged graph runs the same one every call: checked once.
+  if (!checkedPrograms.has(program)) {
+    checkProgram(program)
+    checkedPrograms.add(program)
+  }
   if (inputs.length !== program.arity)
     throw new ValueError(OP, `the program takes ${program.arity} inputs, got ${inputs.length}`)
   const dtype = inputs[0]?.dtype ?? 'float32'
