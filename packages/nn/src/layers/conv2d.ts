@@ -85,21 +85,6 @@ const kernelPair = (kernelSize: unknown): readonly [number, number] | undefined 
 const showKernel = (kernelSize: unknown): string =>
   Array.isArray(kernelSize) ? `[${kernelSize.map(String).join(', ')}]` : String(kernelSize)
 
-/**
- * The conv2d op with `groups`: the ungrouped op per group of channels (x split along axis 1, w
- * along axis 0), outputs concatenated along axis 1. The op itself has no groups, so this is how
- * grouped and depthwise convolutions run (and differentiate, through split and concat).
- */
-export const groupedConv2d = (x: Tensor, w: Tensor, geometry: Conv2dOptions, groups: number): Tensor => {
-  if (groups === 1) return O.conv2d(x, w, geometry)
-  const xs = O.split(x, groups, { axis: 1 })
-  const ws = O.split(w, groups, { axis: 0 })
-  return O.concat(
-    xs.map((xg, g) => O.conv2d(xg, ws[g]!, geometry)),
-    { axis: 1 },
-  )
-}
-
 /** Why `groups` does not fit `inChannels` and `outChannels`, or undefined. */
 export const badGroups = (groups: number, inChannels: number, outChannels: number): string | undefined =>
   notPositiveInteger('groups', groups) ??
@@ -138,6 +123,8 @@ export const conv2d = <B extends boolean = true>(
   }
   const kernel = kernelPair(kernelSize)
   const groups = opts.groups ?? 1
+  // The op's options: groups only when grouped, so ungrouped layers call the op as before.
+  const grouped: Conv2dOptions = groups === 1 ? geometry : { ...geometry, groups }
   const layer: Layer<Conv2dParams | Conv2dParamsNoBias, NoState> = {
     kind,
     // groups only when given, so that ungrouped configs stay as they were.
@@ -167,11 +154,10 @@ export const conv2d = <B extends boolean = true>(
       if (groupProblem !== undefined)
         return fail(kind, `${groupProblem}, for the input ${T.fmtShape(inShape)}`)
       const weightShape = [outChannels, inShape[0]! / groups, kernel[0], kernel[1]]
-      // The geometry check of one group's convolution (the shape rule is the same for all).
-      const xShape = [1, inShape[0]! / groups, ...inShape.slice(1)]
+      const xShape = [1, ...inShape]
       return pipe(
         tryShape(kind, `input ${T.fmtShape(inShape)}, weight ${T.fmtShape(weightShape)}`, () =>
-          T.conv2dOutputShape(xShape, weightShape, T.conv2dSpec(kind, xShape, weightShape, geometry)),
+          T.conv2dOutputShape(xShape, weightShape, T.conv2dSpec(kind, xShape, weightShape, grouped)),
         ),
         E.chain((outShape) =>
           pipe(
@@ -192,7 +178,7 @@ export const conv2d = <B extends boolean = true>(
       )
     },
     apply: (params, state, x) => {
-      const y = groupedConv2d(x, params.weight, geometry, groups)
+      const y = O.conv2d(x, params.weight, grouped)
       return ['bias' in params ? O.add(y, O.reshape(params.bias, [-1, 1, 1])) : y, state]
     },
   }
@@ -252,9 +238,9 @@ export const conv2dKind = /* @__PURE__ */ leafKind({
     const groups = typeof c['groups'] === 'number' ? c['groups'] : 1
     if (badGroups(groups, inShape[0]!, outChannels) !== undefined) return undefined
     const weightShape = [outChannels, inShape[0]! / groups, kh, kw]
-    const xShape = [1, inShape[0]! / groups, ...inShape.slice(1)]
+    const xShape = [1, ...inShape]
     const geometry = Object.fromEntries(
-      Object.entries(geometryOf(c)).filter(([, v]) => v !== undefined),
+      Object.entries({ ...geometryOf(c), groups }).filter(([, v]) => v !== undefined),
     ) as Conv2dOptions
     try {
       const spec = T.conv2dSpec('conv2d', xShape, weightShape, geometry)
