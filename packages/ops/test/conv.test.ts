@@ -239,8 +239,8 @@ describe('conv2d with groups', () => {
         grad((a: Tensor, b: Tensor) => sum(mul(f(a, b), g)), { argnums: [0, 1] })(xs, ws)
       const [dx, dw] = gradients((a, b) => conv2d(a, b, { ...opts, groups }))
       const [rx, rw] = gradients((a, b) => perGroup(a, b, groups, opts))
-      closeTo(values(dx), values(rx))
-      closeTo(values(dw), values(rw))
+      closeTo(values(dx!), values(rx!))
+      closeTo(values(dw!), values(rw!))
     },
   )
 

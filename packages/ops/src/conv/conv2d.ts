@@ -72,7 +72,7 @@ export const conv2dOp = defineOp<'conv2d', [Tensor, Tensor], Conv2dSpec>({
  * Twice differentiable: the backward convolutions are ops whose VJPs are convolutions again.
  * @example
  * const y = conv2d(images, kernels, { stride: 2, padding: 'same' }) // [n, o, ceil(h/2), ceil(w/2)]
- * const depthwise = conv2d(images, perChannel, { groups: images.shape[1], padding: 1 }) // perChannel [c, 1, 3, 3]
+ * const depthwise = conv2d(images, kernels, { groups: 8, padding: 1 }) // images [n, 8, h, w], kernels [8, 1, 3, 3]
  * @throws ShapeError for wrong ranks, a channel mismatch or `groups` not dividing both channel
  * counts; ValueError for an unknown option or a bad stride, padding, dilation or groups.
  * @since 0.1.0
