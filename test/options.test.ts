@@ -154,19 +154,19 @@ const opsRows: ReadonlyArray<Row> = [
   ],
   // geometry
   [
-    'conv2d groups',
-    () => callUntyped(O.conv2d, image, kernel, { groups: 2 }),
-    /^conv2d: unknown option 'groups' in options; accepted options: stride, padding, dilation$/,
+    'conv2d group (the option is groups)',
+    () => callUntyped(O.conv2d, image, kernel, { group: 2 }),
+    /^conv2d: unknown option 'group' in options; accepted options: stride, padding, dilation, groups$/,
   ],
   [
-    'conv2dBackwardInput groups',
-    () => callUntyped(O.conv2dBackwardInput, T.ones([1, 1, 3, 3]), kernel, [1, 1, 4, 4], { groups: 2 }),
-    /^conv2dBackwardInput: unknown option 'groups'/,
+    'conv2dBackwardInput group',
+    () => callUntyped(O.conv2dBackwardInput, T.ones([1, 1, 3, 3]), kernel, [1, 1, 4, 4], { group: 2 }),
+    /^conv2dBackwardInput: unknown option 'group'.*accepted options: stride, padding, dilation, groups$/,
   ],
   [
-    'conv2dBackwardFilter groups',
-    () => callUntyped(O.conv2dBackwardFilter, image, T.ones([1, 1, 3, 3]), [1, 1, 2, 2], { groups: 2 }),
-    /^conv2dBackwardFilter: unknown option 'groups'/,
+    'conv2dBackwardFilter group',
+    () => callUntyped(O.conv2dBackwardFilter, image, T.ones([1, 1, 3, 3]), [1, 1, 2, 2], { group: 2 }),
+    /^conv2dBackwardFilter: unknown option 'group'/,
   ],
   [
     'maxPool2d kernel',

@@ -331,6 +331,17 @@ describe('conv2d with groups (grouped and depthwise)', () => {
     )
   })
 
+  it('runs as one grouped conv2d op (no split of the channels, no concat of per-group results)', () => {
+    const layer = L.conv2d(8, 3, { groups: 4, padding: 1 })
+    const staged = O.makeGraph((x: Tensor, w: Tensor, b: Tensor) =>
+      run(layer, { weight: w, bias: b }, {}, x),
+    )(randn(49, [2, 4, 5, 5]), randn(50, [8, 1, 3, 3]), randn(51, [8]))
+    const ops = staged.equations.map((e) => e.op.name)
+    expect(ops.filter((name) => name === 'conv2d')).toHaveLength(1)
+    expect(ops).not.toContain('concat')
+    expect(staged.equations.find((e) => e.op.name === 'conv2d')!.params).toMatchObject({ groups: 4 })
+  })
+
   it('has the right gradient w.r.t. input, weight and bias', () => {
     const layer = L.conv2d(4, 2, { groups: 2, stride: [1, 2], padding: 1 })
     expectVjp(

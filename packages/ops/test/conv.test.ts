@@ -29,6 +29,9 @@ import { anywhere, distinct } from './rows/domains'
 import { batchingMismatches } from './batchingCases'
 import { expectRuleMatchesForward, expectStagedMatchesEager } from './shapeRuleCases'
 import { makeGraph } from '../src/staging/graph'
+import { jit } from '../src/staging/jit'
+import { concat } from '../src/indexing/concat'
+import { split } from '../src/indexing/split'
 
 const f64 = (shape: ReadonlyArray<number>, values: ReadonlyArray<number>): Tensor =>
   T.unsafeTensor('float64', shape, Float64Array.from(values))
@@ -193,6 +196,162 @@ describe('conv2dBackwardInput and conv2dBackwardFilter', () => {
   it('reject a cotangent of the wrong shape with a ShapeError', () => {
     expect(() => conv2dBackwardInput(anywhere(23, [1, 3, 2, 2]), w, x.shape, opts)).toThrow(T.ShapeError)
     expect(() => conv2dBackwardFilter(x, anywhere(23, [1, 3, 2, 2]), w.shape, opts)).toThrow(T.ShapeError)
+  })
+})
+
+describe('conv2d with groups', () => {
+  // An independent reference: the ungrouped op per block of channels, concatenated (differentiable
+  // through split and concat).
+  const perGroup = (x: Tensor, w: Tensor, groups: number, opts: Parameters<typeof conv2d>[2]): Tensor => {
+    const ws = split(w, groups, { axis: 0 })
+    return concat(
+      split(x, groups, { axis: 1 }).map((xk, k) => conv2d(xk, ws[k]!, opts)),
+      { axis: 1 },
+    )
+  }
+  const cases = [
+    {
+      label: '2 groups, stride 2, padding 1',
+      x: [2, 4, 5, 6],
+      w: [6, 2, 3, 2],
+      groups: 2,
+      opts: { stride: 2, padding: 1 },
+    },
+    { label: 'depthwise, dilation 2', x: [1, 3, 6, 5], w: [3, 1, 2, 2], groups: 3, opts: { dilation: 2 } },
+    {
+      label: 'depthwise, multiplier 2, same',
+      x: [2, 2, 4, 4],
+      w: [4, 1, 3, 3],
+      groups: 2,
+      opts: { padding: 'same' as const },
+    },
+    { label: 'grouped 1x1', x: [1, 6, 3, 3], w: [4, 3, 1, 1], groups: 2, opts: {} },
+  ]
+
+  it.each(cases)(
+    'value and gradients match the per-group ungrouped convolutions ($label)',
+    ({ x, w, groups, opts }) => {
+      const [xs, ws] = [anywhere(40, x), anywhere(41, w)]
+      const y = conv2d(xs, ws, { ...opts, groups })
+      closeTo(values(y), values(perGroup(xs, ws, groups, opts)))
+      const g = anywhere(42, y.shape)
+      const gradients = (f: (a: Tensor, b: Tensor) => Tensor): Tensor[] =>
+        grad((a: Tensor, b: Tensor) => sum(mul(f(a, b), g)), { argnums: [0, 1] })(xs, ws)
+      const [dx, dw] = gradients((a, b) => conv2d(a, b, { ...opts, groups }))
+      const [rx, rw] = gradients((a, b) => perGroup(a, b, groups, opts))
+      closeTo(values(dx!), values(rx!))
+      closeTo(values(dw!), values(rw!))
+    },
+  )
+
+  it('has VJPs that match finite differences in x and w (first and second order)', () => {
+    for (const { x, w, groups, opts } of cases.slice(0, 2)) {
+      const f = (a: Tensor, b: Tensor): Tensor => conv2d(a, b, { ...opts, groups })
+      const report = checkVjp(f, [anywhere(43, x), anywhere(44, w)], { tolerance: 1e-6 })
+      expect(report.ok, report.message).toBe(true)
+      checkSecondOrder(f, [anywhere(43, x), anywhere(44, w)])
+    }
+  })
+
+  it('has grouped backward ops that are its gradients, twice differentiable', () => {
+    const opts = { stride: 2, padding: [1, 0, 0, 1] as const, groups: 2 }
+    const x = anywhere(45, [1, 4, 6, 5])
+    const w = anywhere(46, [6, 2, 2, 2])
+    const dy = anywhere(47, conv2d(x, w, opts).shape)
+    const [dx, dw] = grad((a: Tensor, b: Tensor) => sum(mul(conv2d(a, b, opts), dy)), { argnums: [0, 1] })(
+      x,
+      w,
+    )
+    expect(values(conv2dBackwardInput(dy, w, x.shape, opts))).toEqual(values(dx))
+    expect(values(conv2dBackwardFilter(x, dy, w.shape, opts))).toEqual(values(dw))
+    checkSecondOrder((d, k) => conv2dBackwardInput(d, k, x.shape, opts), [dy, w])
+    checkSecondOrder((a, d) => conv2dBackwardFilter(a, d, w.shape, opts), [x, dy])
+  })
+
+  it('batches every layout of its operands (vmap), as do the grouped backward ops', () => {
+    const examples =
+      (shapes: ReadonlyArray<ReadonlyArray<number>>, seed: number) =>
+      (arg: number, i: number): Tensor =>
+        anywhere(seed + 10 * arg + i + 1, shapes[arg]!)
+    for (const [n, { x, w, groups, opts }] of cases.entries()) {
+      const failures = batchingMismatches(
+        (a, b) => conv2d(a, b, { ...opts, groups }),
+        [4, 4],
+        examples([x, w], 4000 + 100 * n),
+      )
+      expect(failures, `x ${T.fmtShape(x)}, w ${T.fmtShape(w)}, groups ${groups}`).toEqual([])
+    }
+    const opts = { stride: 2, padding: [1, 0, 1, 0] as const, groups: 2 }
+    const input = batchingMismatches(
+      (dy, w) => conv2dBackwardInput(dy, w, [2, 4, 4, 5], opts),
+      [4, 4],
+      examples(
+        [
+          [2, 6, 2, 3],
+          [6, 2, 2, 2],
+        ],
+        4500,
+      ),
+    )
+    expect(input).toEqual([])
+    const filter = batchingMismatches(
+      (x, dy) => conv2dBackwardFilter(x, dy, [6, 2, 2, 2], { dilation: [2, 1], padding: 1, groups: 2 }),
+      [4, 4],
+      examples(
+        [
+          [2, 4, 4, 4],
+          [2, 6, 4, 5],
+        ],
+        4600,
+      ),
+    )
+    expect(filter).toEqual([])
+  })
+
+  it('gives the same values and gradients under jit as eagerly, and its shape rule matches', () => {
+    const { x, w, groups, opts } = cases[0]!
+    const [xs, ws] = [anywhere(48, x), anywhere(49, w)]
+    const f = (a: Tensor, b: Tensor): Tensor =>
+      sum(mul(conv2d(a, b, { ...opts, groups }), conv2d(a, b, { ...opts, groups })))
+    closeTo(values(jit(f)(xs, ws)), values(f(xs, ws)))
+    const g = grad(f, { argnums: [0, 1] })
+    const [jx, jw] = jit(g)(xs, ws)
+    const [ex, ew] = g(xs, ws)
+    closeTo(values(jx!), values(ex!))
+    closeTo(values(jw!), values(ew!))
+    const spec = T.conv2dSpec('conv2d', x, w, { ...opts, groups })
+    expectRuleMatchesForward(conv2dOp, [T.zeros(x, 'float32'), T.zeros(w, 'float64')], spec)
+    expectRuleMatchesForward(conv2dOp, [T.zeros([2, 5, 5, 6], 'float32'), T.zeros(w, 'float32')], spec)
+    expectStagedMatchesEager(
+      (a: Tensor, b: Tensor) => conv2d(a, b, { groups: 3 }),
+      [T.zeros([1, 6, 4, 4]), T.zeros([3, 2, 3, 3])],
+    )
+    expectStagedMatchesEager(
+      (a: Tensor, b: Tensor) => conv2d(a, b, { groups: 3 }),
+      [T.zeros([1, 6, 4, 4]), T.zeros([4, 2, 3, 3])],
+    )
+  })
+
+  it('rejects groups that do not fit the shapes, naming the op and both shapes', () => {
+    const x = anywhere(50, [1, 4, 5, 5])
+    expect(() => conv2d(x, anywhere(51, [6, 2, 3, 3]), { groups: 3 })).toThrow(T.ShapeError)
+    expect(() => conv2d(x, anywhere(51, [6, 2, 3, 3]), { groups: 3 })).toThrow(
+      /^conv2d: groups 3 must divide both the input channels \(x \[1,4,5,5\]: 4\) and the output channels \(w \[6,2,3,3\]: 6\)/,
+    )
+    expect(() => conv2d(x, anywhere(51, [4, 4, 3, 3]), { groups: 2 })).toThrow(
+      /^conv2d: channel mismatch.*\[4,4,3,3\]/,
+    )
+    expect(() => conv2d(x, anywhere(51, [4, 2, 3, 3]), { groups: 0 })).toThrow(T.ValueError)
+    expect(() => conv2d(x, anywhere(51, [4, 2, 3, 3]), { groups: 2.5 })).toThrow(
+      /^conv2d: groups must be a positive integer/,
+    )
+    const dy = anywhere(52, [1, 4, 3, 3])
+    expect(() => conv2dBackwardInput(dy, anywhere(51, [4, 4, 3, 3]), x.shape, { groups: 2 })).toThrow(
+      /^conv2dBackwardInput: channel mismatch/,
+    )
+    expect(() => conv2dBackwardFilter(x, dy, [4, 1, 3, 3], { groups: 2 })).toThrow(
+      /^conv2dBackwardFilter: channel mismatch/,
+    )
   })
 })
 

@@ -266,6 +266,12 @@ export interface Conv2dSpec {
   /** [top, bottom, left, right] */
   readonly padding: readonly [number, number, number, number]
   readonly dilation: readonly [number, number]
+  /**
+   * Channel groups (PyTorch's `groups`): x's C and w's O split into this many blocks, block g of the
+   * output reading only block g of the input, w being `[O, C / groups, kH, kW]`. Absent means 1
+   * (`conv2dSpec` leaves it out then, so an ungrouped spec has one form). @since 0.2.0
+   */
+  readonly groups?: number
 }
 
 /** Normalised pooling geometry. @since 0.1.0 */

@@ -31,10 +31,11 @@ import type { Expected } from './helpers'
 /** Seeded tensors: uniform in [-1, 1) for floats, integers in [-5, 5] for int32. */
 const randomTensor = randomTensorWithin(5)
 
-/** Seven loops over (n, o, i, j, c, p, q); out-of-image taps read zero. */
+/** Seven loops over (n, o, i, j, c, p, q); out-of-image taps read zero; output o reads its group's channels. */
 const naiveConv2d = (x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Expected => {
   const [N, C, H, W] = x.shape as [number, number, number, number]
-  const [O, , KH, KW] = w.shape as [number, number, number, number]
+  const [O, CG, KH, KW] = w.shape as [number, number, number, number]
+  const perGroup = O / (opts.groups ?? 1)
   const [sh, sw] = pairOf(opts.stride, 1)
   const [dh, dw] = pairOf(opts.dilation, 1)
   const [top, bottom, left, right] = explicitPadding(
@@ -55,14 +56,15 @@ const naiveConv2d = (x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Expected =
         for (let j = 0; j < outW; j++) {
           let sum = 0
           let mag = 0
-          for (let c = 0; c < C; c++)
+          for (let k = 0; k < CG; k++)
             for (let p = 0; p < KH; p++)
               for (let q = 0; q < KW; q++) {
+                const c = Math.floor(o / perGroup) * CG + k
                 const h = i * sh + p * dh - top
                 const v = j * sw + q * dw - left
                 if (h < 0 || h >= H || v < 0 || v >= W) continue
                 const xv = x.data[((n * C + c) * H + h) * W + v]!
-                const wv = w.data[((o * C + c) * KH + p) * KW + q]!
+                const wv = w.data[((o * CG + k) * KH + p) * KW + q]!
                 sum = wrap ? (sum + Math.imul(xv, wv)) | 0 : sum + xv * wv
                 mag += Math.abs(xv * wv)
               }
@@ -343,6 +345,91 @@ describe('conv2d gradients', () => {
     const dy = randomTensor(rand, 'float32', [1, 3, 2, 2])
     expect(conv2dBackwardInput(dy, w, x.shape).dtype).toBe('float64')
     expect(conv2dBackwardFilter(x, dy, w.shape).dtype).toBe('float32')
+  })
+})
+
+describe('conv2d with groups', () => {
+  // Random small geometries (the reference backend) and sizes above the wasm backend's threshold
+  // (this suite also runs with the wasm backend selected): depthwise, 2 groups, grouped 1×1.
+  const grouped = (rand: () => number): Geometry => {
+    const g = randomGeometry(rand)
+    const groups = randomInt(rand, 2, 3)
+    const perGroupIn = randomInt(rand, 1, 2)
+    const perGroupOut = randomInt(rand, 1, 2)
+    return {
+      xShape: [g.xShape[0], groups * perGroupIn, g.xShape[2], g.xShape[3]],
+      wShape: [groups * perGroupOut, perGroupIn, g.wShape[2], g.wShape[3]],
+      opts: { ...g.opts, groups },
+    }
+  }
+  const large: ReadonlyArray<Geometry> = [
+    { xShape: [2, 6, 10, 10], wShape: [6, 1, 3, 3], opts: { groups: 6, padding: 'same' } },
+    { xShape: [2, 8, 12, 12], wShape: [8, 2, 3, 3], opts: { groups: 4, stride: 2, padding: 1 } },
+    { xShape: [2, 4, 16, 16], wShape: [6, 2, 3, 3], opts: { groups: 2, dilation: 2 } },
+    { xShape: [1, 4, 16, 16], wShape: [4, 2, 1, 1], opts: { groups: 2 } },
+    { xShape: [2, 3, 12, 12], wShape: [6, 1, 3, 3], opts: { groups: 3 } },
+  ]
+
+  it('matches the naive grouped convolution (random geometries, depthwise, 2 groups, 1×1)', () => {
+    const rand = mulberry32(29)
+    const cases = [...Array.from({ length: 60 }, () => grouped(rand)).filter(fits), ...large]
+    for (const g of cases) {
+      for (const dtype of ['float32', 'float64'] as const) {
+        const x = randomTensor(rand, dtype, g.xShape)
+        const w = randomTensor(rand, dtype, g.wShape)
+        expectMatches(conv2d(x, w, g.opts), naiveConv2d(x, w, g.opts), dtype === 'float32' ? 1e-5 : 1e-14)
+      }
+    }
+  })
+
+  it('has gradients that are the adjoints of the grouped conv2d', () => {
+    const rand = mulberry32(31)
+    for (const g of [...Array.from({ length: 30 }, () => grouped(rand)).filter(fits), ...large]) {
+      const x = randomTensor(rand, 'float64', g.xShape)
+      const w = randomTensor(rand, 'float64', g.wShape)
+      const y = conv2d(x, w, g.opts)
+      const dy = randomTensor(rand, 'float64', y.shape)
+      const forward = dot(y.data, dy.data)
+      const scale = Math.max(1, Math.abs(forward))
+      const dx = conv2dBackwardInput(dy, w, g.xShape, g.opts)
+      const dw = conv2dBackwardFilter(x, dy, g.wShape, g.opts)
+      expect(Math.abs(dot(x.data, dx.data) - forward)).toBeLessThanOrEqual(1e-9 * scale)
+      expect(Math.abs(dot(w.data, dw.data) - forward)).toBeLessThanOrEqual(1e-9 * scale)
+      // float32 (the wasm backend's path) against the float64 result.
+      const [x32, w32, dy32] = [x, w, dy].map((t) =>
+        unsafeTensor('float32', t.shape, Float32Array.from(t.data)),
+      )
+      const close = (a: Tensor, b: Tensor): void =>
+        Array.from(a.data).forEach((v, i) => expect(v).toBeCloseTo(b.data[i]!, 4))
+      close(conv2dBackwardInput(dy32!, w32!, g.xShape, g.opts), dx)
+      close(conv2dBackwardFilter(x32!, dy32!, g.wShape, g.opts), dw)
+    }
+  })
+
+  it('normalises groups 1 away and rejects groups that do not fit the shapes', () => {
+    expect(conv2dSpec('conv2d', [1, 4, 5, 5], [4, 4, 3, 3], { groups: 1 })).toEqual(
+      conv2dSpec('conv2d', [1, 4, 5, 5], [4, 4, 3, 3]),
+    )
+    expect(conv2dSpec('conv2d', [1, 4, 5, 5], [4, 2, 3, 3], { groups: 2 }).groups).toBe(2)
+    const x = unsafeTensor('float32', [1, 4, 5, 5], new Float32Array(100))
+    const w = (shape: number[]): Tensor => unsafeTensor('float32', shape, new Float32Array(product(shape)))
+    expect(() => conv2d(x, w([6, 2, 3, 3]), { groups: 3 })).toThrow(ShapeError)
+    expect(() => conv2d(x, w([6, 2, 3, 3]), { groups: 3 })).toThrow(
+      /^conv2d: groups 3 must divide both the input channels \(x \[1,4,5,5\]: 4\)/,
+    )
+    expect(() => conv2d(x, w([3, 2, 3, 3]), { groups: 2 })).toThrow(/output channels \(w \[3,2,3,3\]: 3\)/)
+    expect(() => conv2d(x, w([4, 4, 3, 3]), { groups: 2 })).toThrow(
+      /^conv2d: channel mismatch: .*must have 2 input channels per group; expected x.shape\[1\] === w.shape\[1\] \* groups/,
+    )
+    for (const groups of [0, -1, 1.5, Number.NaN])
+      expect(() => conv2d(x, w([4, 4, 3, 3]), { groups })).toThrow(ValueError)
+    const dy = unsafeTensor('float32', [1, 4, 3, 3], new Float32Array(36))
+    expect(() => conv2dBackwardInput(dy, w([4, 4, 3, 3]), x.shape, { groups: 2 })).toThrow(
+      /^conv2dBackwardInput: channel mismatch/,
+    )
+    expect(() => conv2dBackwardFilter(x, dy, [4, 4, 3, 3], { groups: 2 })).toThrow(
+      /^conv2dBackwardFilter: channel mismatch/,
+    )
   })
 })
 

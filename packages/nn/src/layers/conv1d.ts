@@ -1,5 +1,4 @@
 import * as E from 'fp-ts/lib/Either.js'
-import { pipe } from 'fp-ts/lib/function.js'
 import * as O from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import type { Conv2dOptions, DType, Tensor } from '@backfold/tensor'
@@ -11,17 +10,15 @@ import { intsAttribute, stringAttribute } from '../onnx/graph'
 import { probe } from '../onnx/window'
 import { leafKind } from './define'
 import type { Initializer } from '../init/initializer'
-import { torchDefault } from '../init/varianceScaling'
+import { checkLayerOptions, notPositiveInteger, tryShape } from './common'
 import {
-  PARAM_OPTION_SPECS,
-  badShape,
-  checkLayerOptions,
-  configOf,
-  fail,
-  initWeightAndBias,
-  notPositiveInteger,
-  tryShape,
-} from './common'
+  CONV_PARAM_FIELDS,
+  convLayer,
+  convOnnxParams,
+  convOptionSchema,
+  convParamCount,
+  outChannelsOf,
+} from './convCommon'
 
 /** Parameters of `conv1d`: PyTorch's `nn.Conv1d` names and layout. @since 0.2.0 */
 export interface Conv1dParams {
@@ -60,13 +57,8 @@ export interface Conv1dLayerOptions<B extends boolean = boolean> {
   readonly dtype?: DType
 }
 
-const CONV1D_LAYER_OPTIONS = O.optionSchema({
-  // The geometry is checked by init, with the input shape.
-  stride: O.option.anything,
-  padding: O.option.anything,
-  dilation: O.option.anything,
-  ...PARAM_OPTION_SPECS,
-})
+// The geometry is checked by init, with the input shape.
+const CONV1D_LAYER_OPTIONS = convOptionSchema(['stride', 'padding', 'dilation'])
 
 const isNonNegativeInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0
 
@@ -115,73 +107,40 @@ export const conv1d = <B extends boolean = true>(
 ): Layer<Conv1dParamsFor<B>, NoState> => {
   const kind = 'conv1d'
   checkLayerOptions(kind, opts, CONV1D_LAYER_OPTIONS)
-  const useBias = opts.useBias ?? true
-  const weightInit = opts.weightInit ?? torchDefault
-  const biasInit = opts.biasInit ?? torchDefault
   const geometry = conv1dGeometry(opts)
-  const layer: Layer<Conv1dParams | Conv1dParamsNoBias, NoState> = {
+  const layer = convLayer({
     kind,
-    config: configOf(kind, {
-      outChannels,
-      kernelSize,
-      stride: opts.stride,
-      padding: opts.padding,
-      dilation: opts.dilation,
-      useBias,
-      dtype: opts.dtype,
-    }),
-    init: (key, inShape) => {
-      const problem =
-        badShape(inShape) ??
-        notPositiveInteger('outChannels', outChannels) ??
-        notPositiveInteger('kernelSize', kernelSize) ??
-        (E.isLeft(geometry) ? geometry.left : undefined)
-      if (problem !== undefined || E.isLeft(geometry)) return fail(kind, problem ?? '')
-      if (inShape.length !== 2)
-        return fail(
-          kind,
-          `expected a per-example input [channels, length] (rank 2), got ${T.fmtShape(inShape)} (rank ${inShape.length})`,
-        )
-      const weightShape = [outChannels, inShape[0]!, kernelSize]
+    outChannels,
+    opts,
+    config: { kernelSize, stride: opts.stride, padding: opts.padding, dilation: opts.dilation },
+    problem: notPositiveInteger('kernelSize', kernelSize) ?? (E.isLeft(geometry) ? geometry.left : undefined),
+    input: '[channels, length]',
+    rank: 2,
+    shapes: (inShape) => {
+      const weight = [outChannels, inShape[0]!, kernelSize]
       const xShape = [1, inShape[0]!, 1, inShape[1]!]
       const w2 = [outChannels, inShape[0]!, 1, kernelSize]
-      return pipe(
-        tryShape(kind, `input ${T.fmtShape(inShape)}, weight ${T.fmtShape(weightShape)}`, () =>
-          T.conv2dOutputShape(xShape, w2, T.conv2dSpec(kind, xShape, w2, geometry.right)),
-        ),
-        E.chain((outShape) =>
-          pipe(
-            initWeightAndBias(kind, key, weightShape, outChannels, {
-              weightInit,
-              biasInit,
-              useBias,
-              dtype: opts.dtype,
-            }),
-            // Safe: `bias` is present exactly when useBias is set.
-            E.map((params) => ({
-              params: params as Conv1dParams | Conv1dParamsNoBias,
-              state: {},
-              outShape: [outShape[1]!, outShape[3]!],
-            })),
-          ),
+      // Why the cast: convLayer runs shapes only when `problem` is undefined, so the geometry is Right.
+      const spec = (geometry as E.Right<Conv2dOptions>).right
+      return E.map((out: number[]) => ({ weight, out: [out[1]!, out[3]!] }))(
+        tryShape(kind, `input ${T.fmtShape(inShape)}, weight ${T.fmtShape(weight)}`, () =>
+          T.conv2dOutputShape(xShape, w2, T.conv2dSpec(kind, xShape, w2, spec)),
         ),
       )
     },
-    apply: (params, state, x) => {
+    convolve: (x, w) => {
       if (E.isLeft(geometry)) throw new T.ValueError(kind, geometry.left)
       if (x.shape.length !== 3)
         throw new T.ShapeError(kind, `expected a batch [N, C, L] (rank 3), got ${T.fmtShape(x.shape)}`)
       const [n, c, length] = x.shape as readonly [number, number, number]
-      const w = params.weight
       const y4 = O.conv2d(
         O.reshape(x, [n, c, 1, length]),
         O.reshape(w, [w.shape[0]!, w.shape[1]!, 1, -1]),
         geometry.right,
       )
-      const y = O.reshape(y4, [n, y4.shape[1]!, y4.shape[3]!])
-      return ['bias' in params ? O.add(y, O.reshape(params.bias, [-1, 1])) : y, state]
+      return O.reshape(y4, [n, y4.shape[1]!, y4.shape[3]!])
     },
-  }
+  })
   // Safe: `bias` is present exactly when useBias is not false, which is what Conv1dParamsFor<B> says.
   return layer as Layer<Conv1dParamsFor<B>, NoState>
 }
@@ -220,8 +179,7 @@ export const conv1dKind = /* @__PURE__ */ leafKind({
     stride: F.positiveInt,
     padding: padding1d,
     dilation: F.positiveInt,
-    useBias: t.boolean,
-    dtype: F.dtype,
+    ...CONV_PARAM_FIELDS,
   },
   build: (f) => {
     const { outChannels, kernelSize, ...rest } = f
@@ -229,7 +187,7 @@ export const conv1dKind = /* @__PURE__ */ leafKind({
     return conv1d(outChannels as number, kernelSize as number, rest as Conv1dLayerOptions)
   },
   allocation: (c, inShape) => {
-    const outChannels = typeof c['outChannels'] === 'number' ? c['outChannels'] : 0
+    const outChannels = outChannelsOf(c)
     const k = c['kernelSize']
     const geometry = conv1dGeometry(c)
     if (inShape.length !== 2 || typeof k !== 'number' || E.isLeft(geometry)) return undefined
@@ -238,7 +196,7 @@ export const conv1dKind = /* @__PURE__ */ leafKind({
     try {
       const out = T.conv2dOutputShape(xShape, w2, T.conv2dSpec('conv1d', xShape, w2, geometry.right))
       return {
-        size: outChannels * inShape[0]! * k + (c['useBias'] === false ? 0 : outChannels),
+        size: convParamCount([outChannels, inShape[0]!, k], outChannels, c),
         outShape: [out[1]!, out[3]!],
       }
     } catch {
@@ -252,15 +210,17 @@ export const conv1dKind = /* @__PURE__ */ leafKind({
       const [channels, length] = x.right.shape as readonly [OnnxDim, OnnxDim]
       const outChannels = ctx.config['outChannels']
       const k = ctx.config['kernelSize']
-      const weight = ctx.param('weight', [
-        typeof outChannels === 'number' ? outChannels : null,
-        typeof channels === 'number' ? channels : null,
-        typeof k === 'number' ? k : null,
-      ])
-      if (E.isLeft(weight)) return weight
-      const wShape = weight.right.shape
-      const bias = ctx.optionalParam('useBias', 'bias', [wShape[0]!])
-      if (E.isLeft(bias)) return bias
+      const params = convOnnxParams(
+        ctx,
+        [
+          typeof outChannels === 'number' ? outChannels : null,
+          typeof channels === 'number' ? channels : null,
+          typeof k === 'number' ? k : null,
+        ],
+        0,
+      )
+      if (E.isLeft(params)) return params
+      const { wShape, inputs } = params.right
       const c = ctx.config
       const geometry = conv1dGeometry({ stride: c['stride'], padding: c['padding'], dilation: c['dilation'] })
       if (E.isLeft(geometry)) return ctx.fail(geometry.left)
@@ -268,13 +228,8 @@ export const conv1dKind = /* @__PURE__ */ leafKind({
       const probeX = [1, wShape[1]!, 1, probe(len)]
       const probeW = [wShape[0]!, wShape[1]!, 1, wShape[2]!]
       return E.map((spec: T.Conv2dSpec) => {
-        const inputs = [
-          x.right.name,
-          ctx.initializer('weight', weight.right),
-          ...(bias.right === undefined ? [] : [ctx.initializer('bias', bias.right)]),
-        ]
         const [, , left, right] = spec.padding
-        const name = ctx.node('Conv', inputs, [
+        const name = ctx.node('Conv', inputs(x.right.name), [
           intsAttribute('kernel_shape', [wShape[2]!]),
           intsAttribute('dilations', [spec.dilation[1]]),
           intsAttribute('strides', [spec.stride[1]]),

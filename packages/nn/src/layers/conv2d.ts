@@ -1,9 +1,7 @@
 import * as E from 'fp-ts/lib/Either.js'
-import { pipe } from 'fp-ts/lib/function.js'
 import * as O from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import type { Conv2dOptions, DType, Tensor } from '@backfold/tensor'
-import * as t from 'io-ts/lib/index.js'
 import type { JsonValue, Layer, LayerConfig, NoState } from '../layer'
 import * as F from '../config/fields'
 import type { OnnxDim } from '../onnx/context'
@@ -11,17 +9,15 @@ import { intAttribute, intsAttribute } from '../onnx/graph'
 import { outSpatial, probe, windowAttributes } from '../onnx/window'
 import { leafKind } from './define'
 import type { Initializer } from '../init/initializer'
-import { torchDefault } from '../init/varianceScaling'
+import { checkLayerOptions, fail, notPositiveInteger, tryShape } from './common'
 import {
-  PARAM_OPTION_SPECS,
-  badShape,
-  checkLayerOptions,
-  configOf,
-  fail,
-  initWeightAndBias,
-  notPositiveInteger,
-  tryShape,
-} from './common'
+  CONV_PARAM_FIELDS,
+  convLayer,
+  convOnnxParams,
+  convOptionSchema,
+  convParamCount,
+  outChannelsOf,
+} from './convCommon'
 
 /** Parameters of `conv2d`: PyTorch's `nn.Conv2d` names and layout. @since 0.1.0 */
 export interface Conv2dParams {
@@ -57,14 +53,8 @@ export interface Conv2dLayerOptions<B extends boolean = boolean> extends Conv2dO
   readonly dtype?: DType
 }
 
-const CONV2D_LAYER_OPTIONS = O.optionSchema({
-  // The geometry is checked by init, with the input shape.
-  stride: O.option.anything,
-  padding: O.option.anything,
-  dilation: O.option.anything,
-  groups: O.option.anything,
-  ...PARAM_OPTION_SPECS,
-})
+// The geometry and groups are checked by init, with the input shape.
+const CONV2D_LAYER_OPTIONS = convOptionSchema(['stride', 'padding', 'dilation', 'groups'])
 
 /** `kernelSize` as `[kh, kw]`, or undefined unless it is one positive integer or a pair of them. */
 const kernelPair = (kernelSize: unknown): readonly [number, number] | undefined => {
@@ -84,21 +74,6 @@ const kernelPair = (kernelSize: unknown): readonly [number, number] | undefined 
 
 const showKernel = (kernelSize: unknown): string =>
   Array.isArray(kernelSize) ? `[${kernelSize.map(String).join(', ')}]` : String(kernelSize)
-
-/**
- * The conv2d op with `groups`: the ungrouped op per group of channels (x split along axis 1, w
- * along axis 0), outputs concatenated along axis 1. The op itself has no groups, so this is how
- * grouped and depthwise convolutions run (and differentiate, through split and concat).
- */
-export const groupedConv2d = (x: Tensor, w: Tensor, geometry: Conv2dOptions, groups: number): Tensor => {
-  if (groups === 1) return O.conv2d(x, w, geometry)
-  const xs = O.split(x, groups, { axis: 1 })
-  const ws = O.split(w, groups, { axis: 0 })
-  return O.concat(
-    xs.map((xg, g) => O.conv2d(xg, ws[g]!, geometry)),
-    { axis: 1 },
-  )
-}
 
 /** Why `groups` does not fit `inChannels` and `outChannels`, or undefined. */
 export const badGroups = (groups: number, inChannels: number, outChannels: number): string | undefined =>
@@ -128,9 +103,6 @@ export const conv2d = <B extends boolean = true>(
 ): Layer<Conv2dParamsFor<B>, NoState> => {
   const kind = 'conv2d'
   checkLayerOptions(kind, opts, CONV2D_LAYER_OPTIONS)
-  const useBias = opts.useBias ?? true
-  const weightInit = opts.weightInit ?? torchDefault
-  const biasInit = opts.biasInit ?? torchDefault
   const geometry: Conv2dOptions = {
     ...(opts.stride === undefined ? {} : { stride: opts.stride }),
     ...(opts.padding === undefined ? {} : { padding: opts.padding }),
@@ -138,64 +110,36 @@ export const conv2d = <B extends boolean = true>(
   }
   const kernel = kernelPair(kernelSize)
   const groups = opts.groups ?? 1
-  const layer: Layer<Conv2dParams | Conv2dParamsNoBias, NoState> = {
+  // The op's options: groups only when grouped, so ungrouped layers call the op as before.
+  const grouped: Conv2dOptions = groups === 1 ? geometry : { ...geometry, groups }
+  const layer = convLayer({
     kind,
+    outChannels,
+    opts,
     // groups only when given, so that ungrouped configs stay as they were.
-    config: configOf(kind, {
-      outChannels,
-      kernelSize,
-      ...geometry,
-      groups: opts.groups,
-      useBias,
-      dtype: opts.dtype,
-    }),
-    init: (key, inShape) => {
-      const problem =
-        badShape(inShape) ??
-        notPositiveInteger('outChannels', outChannels) ??
-        (kernel !== undefined
-          ? undefined
-          : `kernelSize must be a positive integer or a pair [kh, kw] of them, got ${showKernel(kernelSize)}`)
-      if (problem !== undefined || kernel === undefined) return fail(kind, problem ?? '')
-      if (inShape.length !== 3)
-        return fail(
-          kind,
-          `expected a per-example input [channels, height, width] (rank 3), got ${T.fmtShape(inShape)} ` +
-            `(rank ${inShape.length})`,
-        )
+    config: { kernelSize, ...geometry, groups: opts.groups },
+    problem:
+      kernel === undefined
+        ? `kernelSize must be a positive integer or a pair [kh, kw] of them, got ${showKernel(kernelSize)}`
+        : undefined,
+    input: '[channels, height, width]',
+    rank: 3,
+    shapes: (inShape) => {
       const groupProblem = badGroups(groups, inShape[0]!, outChannels)
       if (groupProblem !== undefined)
         return fail(kind, `${groupProblem}, for the input ${T.fmtShape(inShape)}`)
-      const weightShape = [outChannels, inShape[0]! / groups, kernel[0], kernel[1]]
-      // The geometry check of one group's convolution (the shape rule is the same for all).
-      const xShape = [1, inShape[0]! / groups, ...inShape.slice(1)]
-      return pipe(
-        tryShape(kind, `input ${T.fmtShape(inShape)}, weight ${T.fmtShape(weightShape)}`, () =>
-          T.conv2dOutputShape(xShape, weightShape, T.conv2dSpec(kind, xShape, weightShape, geometry)),
-        ),
-        E.chain((outShape) =>
-          pipe(
-            initWeightAndBias(kind, key, weightShape, outChannels, {
-              weightInit,
-              biasInit,
-              useBias,
-              dtype: opts.dtype,
-            }),
-            // Safe: `bias` is present exactly when useBias is set.
-            E.map((params) => ({
-              params: params as Conv2dParams | Conv2dParamsNoBias,
-              state: {},
-              outShape: outShape.slice(1),
-            })),
-          ),
+      // Safe: convLayer runs shapes only when `problem` is undefined, i.e. the kernel is valid.
+      const [kh, kw] = kernel!
+      const weight = [outChannels, inShape[0]! / groups, kh, kw]
+      const xShape = [1, ...inShape]
+      return E.map((out: number[]) => ({ weight, out: out.slice(1) }))(
+        tryShape(kind, `input ${T.fmtShape(inShape)}, weight ${T.fmtShape(weight)}`, () =>
+          T.conv2dOutputShape(xShape, weight, T.conv2dSpec(kind, xShape, weight, grouped)),
         ),
       )
     },
-    apply: (params, state, x) => {
-      const y = groupedConv2d(x, params.weight, geometry, groups)
-      return ['bias' in params ? O.add(y, O.reshape(params.bias, [-1, 1, 1])) : y, state]
-    },
-  }
+    convolve: (x, weight) => O.conv2d(x, weight, grouped),
+  })
   // Safe: `bias` is present exactly when useBias is not false, which is what Conv2dParamsFor<B> says.
   return layer as Layer<Conv2dParamsFor<B>, NoState>
 }
@@ -237,29 +181,28 @@ export const conv2dKind = /* @__PURE__ */ leafKind({
     padding: F.padding,
     dilation: F.positiveOrPair,
     groups: F.positiveInt,
-    useBias: t.boolean,
-    dtype: F.dtype,
+    ...CONV_PARAM_FIELDS,
   },
   build: (f) => {
     const { outChannels, kernelSize, ...rest } = f
     return conv2d(outChannels as number, kernelSize as number, rest as Conv2dLayerOptions)
   },
   allocation: (c, inShape) => {
-    const outChannels = typeof c['outChannels'] === 'number' ? c['outChannels'] : 0
+    const outChannels = outChannelsOf(c)
     const kernel = numberOrPair(c['kernelSize'])
     if (inShape.length !== 3 || kernel === undefined) return undefined
     const [kh, kw] = typeof kernel === 'number' ? [kernel, kernel] : kernel
     const groups = typeof c['groups'] === 'number' ? c['groups'] : 1
     if (badGroups(groups, inShape[0]!, outChannels) !== undefined) return undefined
     const weightShape = [outChannels, inShape[0]! / groups, kh, kw]
-    const xShape = [1, inShape[0]! / groups, ...inShape.slice(1)]
+    const xShape = [1, ...inShape]
     const geometry = Object.fromEntries(
-      Object.entries(geometryOf(c)).filter(([, v]) => v !== undefined),
+      Object.entries({ ...geometryOf(c), groups }).filter(([, v]) => v !== undefined),
     ) as Conv2dOptions
     try {
       const spec = T.conv2dSpec('conv2d', xShape, weightShape, geometry)
       return {
-        size: weightShape.reduce((n, d) => n * d, 1) + (c['useBias'] === false ? 0 : outChannels),
+        size: convParamCount(weightShape, outChannels, c),
         outShape: T.conv2dOutputShape(xShape, weightShape, spec).slice(1),
       }
     } catch {
@@ -283,24 +226,21 @@ export const conv2dKind = /* @__PURE__ */ leafKind({
         const problem = badGroups(groups, channels, outChannels)
         if (problem !== undefined) return ctx.fail(problem)
       }
-      const weight = ctx.param('weight', [
-        typeof outChannels === 'number' ? outChannels : null,
-        typeof channels === 'number' ? channels / groups : null,
-        kh,
-        kw,
-      ])
-      if (E.isLeft(weight)) return weight
-      const wShape = weight.right.shape
-      const bias = ctx.optionalParam('useBias', 'bias', [wShape[0]!])
-      if (E.isLeft(bias)) return bias
+      const params = convOnnxParams(
+        ctx,
+        [
+          typeof outChannels === 'number' ? outChannels : null,
+          typeof channels === 'number' ? channels / groups : null,
+          kh,
+          kw,
+        ],
+        0,
+      )
+      if (E.isLeft(params)) return params
+      const { wShape, inputs } = params.right
       const probeShape = [1, wShape[1]!, probe(height), probe(width)]
       return E.map((spec: T.Conv2dSpec) => {
-        const inputs = [
-          x.right.name,
-          ctx.initializer('weight', weight.right),
-          ...(bias.right === undefined ? [] : [ctx.initializer('bias', bias.right)]),
-        ]
-        const name = ctx.node('Conv', inputs, [
+        const name = ctx.node('Conv', inputs(x.right.name), [
           intsAttribute('kernel_shape', [wShape[2]!, wShape[3]!]),
           intsAttribute('dilations', spec.dilation),
           ...(groups === 1 ? [] : [intAttribute('group', groups)]),

@@ -10,17 +10,15 @@ import type { OnnxDim } from '../onnx/context'
 import { intsAttribute } from '../onnx/graph'
 import { leafKind } from './define'
 import type { Initializer } from '../init/initializer'
-import { torchDefault } from '../init/varianceScaling'
+import { checkLayerOptions, fail, tryShape } from './common'
 import {
-  PARAM_OPTION_SPECS,
-  badShape,
-  checkLayerOptions,
-  configOf,
-  fail,
-  initWeightAndBias,
-  notPositiveInteger,
-  tryShape,
-} from './common'
+  CONV_PARAM_FIELDS,
+  convLayer,
+  convOnnxParams,
+  convOptionSchema,
+  convParamCount,
+  outChannelsOf,
+} from './convCommon'
 
 /** Parameters of `conv2dTranspose`: PyTorch's `nn.ConvTranspose2d` names and layout. @since 0.2.0 */
 export interface Conv2dTransposeParams {
@@ -60,14 +58,8 @@ export interface Conv2dTransposeOptions<B extends boolean = boolean> {
   readonly dtype?: DType
 }
 
-const CONV2D_TRANSPOSE_OPTIONS = O.optionSchema({
-  // The geometry is checked by init, with the input shape.
-  stride: O.option.anything,
-  padding: O.option.anything,
-  outputPadding: O.option.anything,
-  dilation: O.option.anything,
-  ...PARAM_OPTION_SPECS,
-})
+// The geometry is checked by init, with the input shape.
+const CONV2D_TRANSPOSE_OPTIONS = convOptionSchema(['stride', 'padding', 'outputPadding', 'dilation'])
 
 /** The resolved geometry of a transposed convolution. */
 export interface TransposeGeometry {
@@ -155,36 +147,25 @@ export const conv2dTranspose = <B extends boolean = true>(
 ): Layer<Conv2dTransposeParamsFor<B>, NoState> => {
   const kind = 'conv2dTranspose'
   checkLayerOptions(kind, opts, CONV2D_TRANSPOSE_OPTIONS)
-  const useBias = opts.useBias ?? true
-  const weightInit = opts.weightInit ?? torchDefault
-  const biasInit = opts.biasInit ?? torchDefault
   const geometry = transposeGeometry(kernelSize, opts as Readonly<Record<string, unknown>>)
-  const layer: Layer<Conv2dTransposeParams | Conv2dTransposeParamsNoBias, NoState> = {
+  const layer = convLayer({
     kind,
-    config: configOf(kind, {
-      outChannels,
+    outChannels,
+    opts,
+    config: {
       kernelSize,
       stride: opts.stride,
       padding: opts.padding,
       outputPadding: opts.outputPadding,
       dilation: opts.dilation,
-      useBias,
-      dtype: opts.dtype,
-    }),
-    init: (key, inShape) => {
-      const problem =
-        badShape(inShape) ??
-        notPositiveInteger('outChannels', outChannels) ??
-        (E.isLeft(geometry) ? geometry.left : undefined)
-      if (problem !== undefined || E.isLeft(geometry)) return fail(kind, problem ?? '')
-      if (inShape.length !== 3)
-        return fail(
-          kind,
-          `expected a per-example input [channels, height, width] (rank 3), got ${T.fmtShape(inShape)} ` +
-            `(rank ${inShape.length})`,
-        )
-      const g = geometry.right
-      const weightShape = [inShape[0]!, outChannels, g.kernel[0], g.kernel[1]]
+    },
+    problem: E.isLeft(geometry) ? geometry.left : undefined,
+    input: '[channels, height, width]',
+    rank: 3,
+    shapes: (inShape) => {
+      // Why the cast: convLayer runs shapes only when `problem` is undefined, so the geometry is Right.
+      const g = (geometry as E.Right<TransposeGeometry>).right
+      const weight = [inShape[0]!, outChannels, g.kernel[0], g.kernel[1]]
       const [outH, outW] = transposeOutSpatial(g, inShape[1]!, inShape[2]!)
       if (outH < 1 || outW < 1)
         return fail(
@@ -192,45 +173,28 @@ export const conv2dTranspose = <B extends boolean = true>(
           `the output would be ${outH}x${outW} for the input ${T.fmtShape(inShape)} and kernel ${T.fmtShape(g.kernel)}: ` +
             `padding ${T.fmtShape(g.padding)} removes more than the transposed convolution produces`,
         )
-      const outShape: Shape = [outChannels, outH, outW]
-      return pipe(
-        // The op's own check of the geometry (dy shape against the conv2d it inverts).
-        tryShape(kind, `input ${T.fmtShape(inShape)}, weight ${T.fmtShape(weightShape)}`, () =>
+      const out: Shape = [outChannels, outH, outW]
+      // The op's own check of the geometry (dy shape against the conv2d it inverts).
+      return E.map(() => ({ weight, out }))(
+        tryShape(kind, `input ${T.fmtShape(inShape)}, weight ${T.fmtShape(weight)}`, () =>
           T.conv2dBackwardInputPlan(
             { shape: [1, ...inShape], dtype: 'float32' },
-            { shape: weightShape, dtype: 'float32' },
-            [1, ...outShape],
+            { shape: weight, dtype: 'float32' },
+            [1, ...out],
             forwardOptions(g),
-          ),
-        ),
-        E.chain(() =>
-          pipe(
-            initWeightAndBias(kind, key, weightShape, outChannels, {
-              weightInit,
-              biasInit,
-              useBias,
-              dtype: opts.dtype,
-            }),
-            // Safe: `bias` is present exactly when useBias is set.
-            E.map((params) => ({
-              params: params as Conv2dTransposeParams | Conv2dTransposeParamsNoBias,
-              state: {},
-              outShape,
-            })),
           ),
         ),
       )
     },
-    apply: (params, state, x) => {
+    convolve: (x, weight) => {
       if (E.isLeft(geometry)) throw new T.ValueError(kind, geometry.left)
       if (x.shape.length !== 4)
         throw new T.ShapeError(kind, `expected a batch [N, C, H, W] (rank 4), got ${T.fmtShape(x.shape)}`)
       const [outH, outW] = transposeOutSpatial(geometry.right, x.shape[2]!, x.shape[3]!)
-      const xShape = [x.shape[0]!, params.weight.shape[1]!, outH, outW]
-      const y = O.conv2dBackwardInput(x, params.weight, xShape, forwardOptions(geometry.right))
-      return ['bias' in params ? O.add(y, O.reshape(params.bias, [-1, 1, 1])) : y, state]
+      const xShape = [x.shape[0]!, weight.shape[1]!, outH, outW]
+      return O.conv2dBackwardInput(x, weight, xShape, forwardOptions(geometry.right))
     },
-  }
+  })
   // Safe: `bias` is present exactly when useBias is not false, which is what Conv2dTransposeParamsFor<B> says.
   return layer as Layer<Conv2dTransposeParamsFor<B>, NoState>
 }
@@ -266,8 +230,7 @@ export const conv2dTransposeKind = /* @__PURE__ */ leafKind({
     padding: nonNegativeOrPair,
     outputPadding: nonNegativeOrPair,
     dilation: F.positiveOrPair,
-    useBias: t.boolean,
-    dtype: F.dtype,
+    ...CONV_PARAM_FIELDS,
   },
   build: (f) => {
     const { outChannels, kernelSize, ...rest } = f
@@ -275,15 +238,14 @@ export const conv2dTransposeKind = /* @__PURE__ */ leafKind({
     return conv2dTranspose(outChannels as number, kernelSize as number, rest as Conv2dTransposeOptions)
   },
   allocation: (c, inShape) => {
-    const outChannels = typeof c['outChannels'] === 'number' ? c['outChannels'] : 0
+    const outChannels = outChannelsOf(c)
     const geometry = transposeGeometry(c['kernelSize'], c)
     if (inShape.length !== 3 || E.isLeft(geometry)) return undefined
     const g = geometry.right
     const [outH, outW] = transposeOutSpatial(g, inShape[1]!, inShape[2]!)
     if (outH < 1 || outW < 1) return undefined
     return {
-      size:
-        inShape[0]! * outChannels * g.kernel[0] * g.kernel[1] + (c['useBias'] === false ? 0 : outChannels),
+      size: convParamCount([inShape[0]!, outChannels, g.kernel[0], g.kernel[1]], outChannels, c),
       outShape: [outChannels, outH, outW],
     }
   },
@@ -298,22 +260,19 @@ export const conv2dTransposeKind = /* @__PURE__ */ leafKind({
       if (E.isLeft(geometry)) return ctx.fail(geometry.left)
       const g = geometry.right
       const outChannels = c['outChannels']
-      const weight = ctx.param('weight', [
-        typeof channels === 'number' ? channels : null,
-        typeof outChannels === 'number' ? outChannels : null,
-        g.kernel[0],
-        g.kernel[1],
-      ])
-      if (E.isLeft(weight)) return weight
-      const wShape = weight.right.shape
-      const bias = ctx.optionalParam('useBias', 'bias', [wShape[1]!])
-      if (E.isLeft(bias)) return bias
-      const inputs = [
-        x.right.name,
-        ctx.initializer('weight', weight.right),
-        ...(bias.right === undefined ? [] : [ctx.initializer('bias', bias.right)]),
-      ]
-      const name = ctx.node('ConvTranspose', inputs, [
+      const params = convOnnxParams(
+        ctx,
+        [
+          typeof channels === 'number' ? channels : null,
+          typeof outChannels === 'number' ? outChannels : null,
+          g.kernel[0],
+          g.kernel[1],
+        ],
+        1,
+      )
+      if (E.isLeft(params)) return params
+      const { wShape, inputs } = params.right
+      const name = ctx.node('ConvTranspose', inputs(x.right.name), [
         intsAttribute('kernel_shape', g.kernel),
         intsAttribute('strides', g.stride),
         // ONNX orders pads [top, left, bottom, right]; PyTorch's padding is symmetric.

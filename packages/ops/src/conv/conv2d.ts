@@ -11,6 +11,7 @@ import { CONV2D_OPTIONS, avalOf } from '../internal/poolOptions'
 import { conv2dBackwardFilter } from './conv2dBackwardFilter'
 import { conv2dBackwardInput } from './conv2dBackwardInput'
 import { conv2dOnnx } from '../staging/onnx/conv'
+import { channelFold, groupsOf, ungrouped } from './groups'
 
 /** The conv2d op; its parameters are the normalised geometry (explicit padding, pairs). @since 0.1.0 */
 export const conv2dOp = defineOp<'conv2d', [Tensor, Tensor], Conv2dSpec>({
@@ -32,21 +33,30 @@ export const conv2dOp = defineOp<'conv2d', [Tensor, Tensor], Conv2dSpec>({
     }
     if (xAxis === undefined) {
       // Shared images: the examples' filters are more output channels (O), channel o of example b
-      // being filter b·O + o.
-      const fold = foldFor(wAxis, w.shape[wAxis]!, [0])
+      // being filter b·O + o (o·B + b with groups, so that each group's filters stay together).
+      const fold = channelFold(foldFor(wAxis, w.shape[wAxis]!, [0]), p)
       return unfoldExamples(self([x, foldExamples(w, wAxis, fold)], p), 1, fold)
     }
-    // Both per example. There are no grouped convolutions (which would do this in one call), and
-    // folding the examples into the channels with block-diagonal filters costs B times the work.
-    // Instead im2col: each example's patches (one convolution with one-hot filters, the examples
-    // and channels as images) times its filters, one batched matmul with the examples as its batch axis.
+    // Both per example: im2col. Each example's patches (one convolution with one-hot filters, the
+    // examples and channels as images) times its filters, one batched matmul with the examples as
+    // its batch axis (and the groups, if any, as a second one).
     const images = moveAxis(x, xAxis, 0)
     const filters = moveAxis(w, wAxis, 0)
     const [size, outputs] = [filters.shape[0]!, filters.shape[1]!]
     const kernel = [filters.shape[3]!, filters.shape[4]!] as const
-    const [columns, [height, width]] = patches(images, kernel, p, (xs, taps, q) => self([xs, taps], q))
-    // [B, 1, O, C·kh·kw] @ [B, N, C·kh·kw, h·w] -> [B, N, O, h·w]
-    const y = matmul(reshape(filters, [size, 1, outputs, -1]), columns)
+    const [columns, [height, width]] = patches(images, kernel, ungrouped(p), (xs, taps, q) =>
+      self([xs, taps], q),
+    )
+    const groups = groupsOf(p)
+    const y =
+      groups === 1
+        ? // [B, 1, O, C·kh·kw] @ [B, N, C·kh·kw, h·w] -> [B, N, O, h·w]
+          matmul(reshape(filters, [size, 1, outputs, -1]), columns)
+        : // [B, 1, G, O/G, C/G·kh·kw] @ [B, N, G, C/G·kh·kw, h·w] -> [B, N, G, O/G, h·w]
+          matmul(
+            reshape(filters, [size, 1, groups, outputs / groups, -1]),
+            reshape(columns, [size, images.shape[1]!, groups, -1, height * width]),
+          )
     return [reshape(y, [size, images.shape[1]!, outputs, height, width]), 0]
   },
   onnx: conv2dOnnx,
@@ -55,13 +65,16 @@ export const conv2dOp = defineOp<'conv2d', [Tensor, Tensor], Conv2dSpec>({
 
 /**
  * 2-D convolution (cross-correlation, as in every deep-learning framework) of `x` (NCHW) with
- * weights `w` (OIHW, one group), with the same options as the tensor kernel: `stride`, `padding`
- * (a number, `[h, w]`, `[top, bottom, left, right]`, `'same'` or `'valid'`) and `dilation`.
+ * weights `w` (OIHW), with the same options as the tensor kernel: `stride`, `padding` (a number,
+ * `[h, w]`, `[top, bottom, left, right]`, `'same'` or `'valid'`), `dilation` and `groups`
+ * (PyTorch's `F.conv2d(groups=g)`, since 0.2.0: w is `[O, C/g, kh, kw]`, output channel block k
+ * reading only input channel block k; depthwise is `groups` = C).
  * Twice differentiable: the backward convolutions are ops whose VJPs are convolutions again.
  * @example
  * const y = conv2d(images, kernels, { stride: 2, padding: 'same' }) // [n, o, ceil(h/2), ceil(w/2)]
- * @throws ShapeError for wrong ranks or a channel mismatch; ValueError for an unknown option (there
- * is no `groups`) or a bad stride, padding or dilation.
+ * const depthwise = conv2d(images, kernels, { groups: 8, padding: 1 }) // images [n, 8, h, w], kernels [8, 1, 3, 3]
+ * @throws ShapeError for wrong ranks, a channel mismatch or `groups` not dividing both channel
+ * counts; ValueError for an unknown option or a bad stride, padding, dilation or groups.
  * @since 0.1.0
  */
 export const conv2d = (x: Tensor, w: Tensor, opts?: Conv2dOptions): Tensor => {

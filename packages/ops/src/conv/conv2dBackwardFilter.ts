@@ -11,6 +11,7 @@ import { CONV2D_OPTIONS, avalOf, convGeometry } from '../internal/poolOptions'
 import { conv2d } from './conv2d'
 import { conv2dBackwardInput } from './conv2dBackwardInput'
 import { conv2dBackwardFilterOnnx } from '../staging/onnx/conv'
+import { channelFold, groupsOf, ungrouped } from './groups'
 
 /** Parameters of the backward-filter op: the normalised geometry and the shape of conv2d's weights. @since 0.1.0 */
 export interface Conv2dBackwardFilterParams extends Conv2dSpec {
@@ -39,32 +40,35 @@ export const conv2dBackwardFilterOp = defineOp<
           'conv2dBackwardFilter',
           'a batching rule ran with no mapped input (a bug in backfold)',
         )
-      // Shared dy: the examples' images read as more input channels (C), filter channel b·C + c.
-      const fold = foldFor(xAxis, x.shape[xAxis]!, [1])
+      // Shared dy: the examples' images read as more input channels (C), filter channel b·C + c
+      // (c·B + b with groups).
+      const fold = channelFold(foldFor(xAxis, x.shape[xAxis]!, [1]), p)
       const y = self([foldExamples(x, xAxis, fold), dy], { ...p, wShape: foldedShape(p.wShape, fold, 1) })
       return unfoldExamples(y, 1, fold)
     }
     if (xAxis === undefined) {
-      // Shared x: the examples' dy read as more output channels (O), filter b·O + o.
-      const fold = foldFor(dyAxis, dy.shape[dyAxis]!, [1])
+      // Shared x: the examples' dy read as more output channels (O), filter b·O + o (o·B + b with groups).
+      const fold = channelFold(foldFor(dyAxis, dy.shape[dyAxis]!, [1]), p)
       const y = self([x, foldExamples(dy, dyAxis, fold)], { ...p, wShape: foldedShape(p.wShape, fold, 0) })
       return unfoldExamples(y, 0, fold)
     }
-    // Both per example, as for per-example gradients (no grouped convolutions; see conv2d's rule):
-    // each example's dy times its patches, summed over images and pixels, one batched matmul.
-    const geometry = convGeometry(p)
+    // Both per example, as for per-example gradients (see conv2d's rule): each example's dy times
+    // its patches, summed over images and pixels, one batched matmul (per group, if any).
     const images = moveAxis(x, xAxis, 0)
     const gradients = moveAxis(dy, dyAxis, 0)
     const [size, count, outputs] = [gradients.shape[0]!, gradients.shape[1]!, gradients.shape[2]!]
     const kernel = [p.wShape[2]!, p.wShape[3]!] as const
-    const [columns] = patches(images, kernel, geometry, (planes, taps, q) => conv2d(planes, taps, q))
-    // Images and pixels are both summed over: put them side by side as one contracted axis.
+    const [columns] = patches(images, kernel, ungrouped(p), (planes, taps, q) => conv2d(planes, taps, q))
+    const groups = groupsOf(p)
+    // Images and pixels are both summed over: put them side by side as one contracted axis, after
+    // the groups' axis when there are groups.
     const flat = (t: Tensor): Tensor => {
       const rows = t.shape[2]!
-      const pairs = reshape(t, [size, count, rows, -1])
-      return reshape(count === 1 ? pairs : moveAxis(pairs, 1, 2), [size, rows, -1])
+      const lead = groups === 1 ? [size] : [size, groups]
+      const pairs = reshape(t, [size, count, ...lead.slice(1), rows / groups, -1])
+      return reshape(count === 1 ? pairs : moveAxis(pairs, 1, lead.length + 1), [...lead, rows / groups, -1])
     }
-    // [B, O, N·h·w] @ [B, C·kh·kw, N·h·w]ᵀ -> [B, O, C·kh·kw]
+    // [B, (G,) O/G, N·h·w] @ [B, (G,) C/G·kh·kw, N·h·w]ᵀ -> [B, (G,) O/G, C/G·kh·kw]
     const filters = matmul(flat(gradients), flat(columns), { transposeB: true })
     return [reshape(filters, [size, outputs, p.wShape[1]!, kernel[0], kernel[1]]), 0]
   },

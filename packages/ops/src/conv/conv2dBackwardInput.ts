@@ -11,6 +11,7 @@ import { CONV2D_OPTIONS, avalOf, convGeometry } from '../internal/poolOptions'
 import { conv2d } from './conv2d'
 import { conv2dBackwardFilter } from './conv2dBackwardFilter'
 import { conv2dBackwardInputOnnx } from '../staging/onnx/conv'
+import { channelFold, groupsOf, ungrouped } from './groups'
 
 /** Parameters of the backward-input op: the normalised geometry and the shape of conv2d's input. @since 0.1.0 */
 export interface Conv2dBackwardInputParams extends Conv2dSpec {
@@ -45,26 +46,30 @@ export const conv2dBackwardInputOp = defineOp<
       return unfoldExamples(y, 0, fold)
     }
     if (dyAxis === undefined) {
-      // Shared dy: the examples' filters read as more input channels (C), result channel b·C + c.
-      const fold = foldFor(wAxis, w.shape[wAxis]!, [1])
+      // Shared dy: the examples' filters read as more input channels (C), result channel b·C + c
+      // (c·B + b with groups).
+      const fold = channelFold(foldFor(wAxis, w.shape[wAxis]!, [1]), p)
       const y = self([dy, foldExamples(w, wAxis, fold)], { ...p, xShape: foldedShape(p.xShape, fold, 1) })
       return unfoldExamples(y, 1, fold)
     }
-    // Both per example (no grouped convolutions; see conv2d's rule): col2im. Each example's
-    // columns wᵀ dy are one batched matmul, then summed into images by the adjoint of conv2d's
-    // patch extraction.
-    const geometry = convGeometry(p)
+    // Both per example (see conv2d's rule): col2im. Each example's columns wᵀ dy are one batched
+    // matmul (per group, if any), then summed into images by the adjoint of conv2d's patch extraction.
+    const geometry = ungrouped(p)
     const gradients = moveAxis(dy, dyAxis, 0)
     const filters = moveAxis(w, wAxis, 0)
     const [size, images, outputs] = [gradients.shape[0]!, gradients.shape[1]!, gradients.shape[2]!]
     const outSize = [gradients.shape[3]!, gradients.shape[4]!] as const
     const kernel = [filters.shape[3]!, filters.shape[4]!] as const
-    // [B, 1, O, C·kh·kw]ᵀ @ [B, N, O, h·w] -> [B, N, C·kh·kw, h·w]
-    const columns = matmul(
-      reshape(filters, [size, 1, outputs, -1]),
-      reshape(gradients, [size, images, outputs, outSize[0] * outSize[1]]),
+    const groups = groupsOf(p)
+    // [B, 1, G, O/G, C/G·kh·kw]ᵀ @ [B, N, G, O/G, h·w] -> [B, N, G, C/G·kh·kw, h·w] (G left out when 1)
+    const grouped = (t: Tensor, lead: ReadonlyArray<number>): Tensor =>
+      reshape(t, groups === 1 ? [...lead, outputs, -1] : [...lead, groups, outputs / groups, -1])
+    const products = matmul(
+      grouped(filters, [size, 1]),
+      grouped(reshape(gradients, [size, images, outputs, outSize[0] * outSize[1]]), [size, images]),
       { transposeA: true },
     )
+    const columns = groups === 1 ? products : reshape(products, [size, images, -1, outSize[0] * outSize[1]])
     const x = fromPatches(columns, p.xShape, kernel, outSize, geometry, (planes, taps, xShape, q) =>
       self([planes, taps], { ...q, xShape: [...xShape] }),
     )

@@ -8,6 +8,7 @@ export const CONV2D_OPTIONS = optionSchema({
   stride: option.anything,
   padding: option.anything,
   dilation: option.anything,
+  groups: option.anything,
 })
 
 /** The accepted keys of `Pool2dOptions` (`kernelSize` required). @internal */
@@ -29,6 +30,7 @@ export const convGeometry = (spec: Conv2dSpec): Conv2dSpec => ({
   stride: spec.stride,
   padding: spec.padding,
   dilation: spec.dilation,
+  ...(spec.groups === undefined ? {} : { groups: spec.groups }),
 })
 
 /**

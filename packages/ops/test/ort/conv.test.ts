@@ -1,5 +1,5 @@
 // Convolution and pooling, their derivatives included, on ONNX Runtime in float32: every geometry
-// of the gradient table's conv rows (stride, padding, dilation, 'same', uneven remainders), checked
+// of the gradient table's conv rows (stride, padding, dilation, 'same', uneven remainders, groups), checked
 // against eager mode's kernels (the reference loops) run on the same float32 inputs.
 import { describe, expect, it } from 'vitest'
 import * as T from '@backfold/tensor'
@@ -49,6 +49,14 @@ describe('conv2d and pooling on onnxruntime (float32), with their gradients', ()
     ],
     ["'same', stride 2", [1, 2, 3, 4], [1, 2, 3, 3], { padding: 'same' as const, stride: 2 }],
     ['stride 3 leaving rows unread', [2, 2, 8, 7], [4, 2, 3, 2], { stride: 3 }],
+    ['2 groups, stride 2, padding 1', [2, 4, 5, 4], [6, 2, 3, 2], { groups: 2, stride: 2, padding: 1 }],
+    ['depthwise, stride 3 leaving rows unread', [2, 3, 8, 7], [3, 1, 3, 2], { groups: 3, stride: 3 }],
+    [
+      "depthwise ×2, 'same', dilation 2",
+      [1, 2, 5, 6],
+      [4, 1, 2, 3],
+      { groups: 2, padding: 'same' as const, dilation: 2 },
+    ],
   ])('conv2d %s', (_name, xShape, wShape, opts) => {
     agree((x, w) => conv2d(x, w, opts), rand(1, xShape), rand(2, wShape))
   })

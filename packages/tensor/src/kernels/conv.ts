@@ -32,6 +32,12 @@ export interface Conv2dOptions {
   readonly padding?: Padding2d
   /** Spacing between kernel taps; default 1. */
   readonly dilation?: number | readonly [number, number]
+  /**
+   * Channel groups, default 1 (PyTorch's `groups`): x's channels and w's output channels split into
+   * this many blocks, output block g reading only input block g; w is then `[O, C / groups, kH, kW]`.
+   * Depthwise convolution is `groups` equal to the input channels. @since 0.2.0
+   */
+  readonly groups?: number
 }
 
 const showOption = (value: unknown): string =>
@@ -123,10 +129,11 @@ const samePadding = (inSize: number, window: number, stride: number): readonly [
 }
 
 /**
- * Validates and normalises conv2d arguments: `xShape` is NCHW, `wShape` is OIHW (groups = 1).
- * Throws a `ShapeError` for ranks other than 4, a channel mismatch, an empty kernel or a kernel
- * larger than the padded input, and a `ValueError` for non-positive stride or dilation or a
- * malformed/negative padding. Every message names `op` and both shapes.
+ * Validates and normalises conv2d arguments: `xShape` is NCHW, `wShape` is OIHW with
+ * `I = C / groups`. Throws a `ShapeError` for ranks other than 4, a channel mismatch (including
+ * channel counts that `groups` does not divide), an empty kernel or a kernel larger than the padded
+ * input, and a `ValueError` for non-positive stride, dilation or groups or a malformed/negative
+ * padding. Every message names `op` and both shapes. `groups` is in the result only when it is not 1.
  * @example
  * conv2dSpec('conv2d', [1, 3, 32, 32], [8, 3, 3, 3], { padding: 'same', stride: 2 })
  * // { stride: [2, 2], padding: [0, 1, 0, 1], dilation: [1, 1] }
@@ -147,13 +154,32 @@ export const conv2dSpec = (
   if (wShape.length !== 4) {
     throw new ShapeError(op, `w must be OIHW (rank 4), got w ${fmtShape(wShape)} (x ${fmtShape(xShape)})`)
   }
+  const groups = opts.groups ?? 1
+  if (!isNonNegativeInteger(groups) || groups === 0) {
+    throw new ValueError(op, `groups must be a positive integer, got ${showOption(groups)} (${context})`)
+  }
   const channels = xShape[1]!
   const inChannels = wShape[1]!
-  if (channels !== inChannels) {
+  if (groups === 1 && channels !== inChannels) {
     throw new ShapeError(
       op,
       `channel mismatch: x ${fmtShape(xShape)} has ${channels} channels but w ${fmtShape(wShape)} expects ` +
         `${inChannels}; expected x.shape[1] === w.shape[1]`,
+    )
+  }
+  if (groups !== 1 && (channels % groups !== 0 || wShape[0]! % groups !== 0)) {
+    throw new ShapeError(
+      op,
+      `groups ${groups} must divide both the input channels (x ${fmtShape(xShape)}: ${channels}) and the ` +
+        `output channels (w ${fmtShape(wShape)}: ${wShape[0]!})`,
+    )
+  }
+  if (groups !== 1 && channels !== inChannels * groups) {
+    throw new ShapeError(
+      op,
+      `channel mismatch: x ${fmtShape(xShape)} has ${channels} channels, so with groups ${groups} w ` +
+        `${fmtShape(wShape)} must have ${channels / groups} input channels per group; expected ` +
+        `x.shape[1] === w.shape[1] * groups`,
     )
   }
   const kernelH = wShape[2]!
@@ -181,7 +207,7 @@ export const conv2dSpec = (
         `use a smaller kernel or dilation, or more padding`,
     )
   }
-  return { stride, padding, dilation }
+  return groups === 1 ? { stride, padding, dilation } : { stride, padding, dilation, groups }
 }
 
 /**
@@ -281,7 +307,7 @@ const castTo = (x: Tensor, dtype: DType): Tensor => (x.dtype === dtype ? x : get
 
 /**
  * 2-D convolution (cross-correlation, as in every deep-learning library): `x` is NCHW, `w` is
- * OIHW, no groups. `out[n, o, i, j] = Σ_{c, p, q} x[n, c, i·sH + p·dH - top, j·sW + q·dW - left] · w[o, c, p, q]`,
+ * OIHW with `I = C / groups` (`groups` default 1). `out[n, o, i, j] = Σ_{c, p, q} x[n, c, i·sH + p·dH - top, j·sW + q·dW - left] · w[o, c, p, q]`,
  * reading zeros in the padding. dtypes promote. Throws `ShapeError`/`ValueError` as `conv2dSpec` does.
  * @example
  * import { conv2d, unsafeTensor } from '@backfold/tensor'

@@ -12,7 +12,7 @@ const onnxPads = ([top, bottom, left, right]: readonly [number, number, number, 
   right,
 ]
 
-/** conv2d(x, w) as Conv. @internal */
+/** conv2d(x, w) as Conv (with `group` when grouped). @internal */
 export const conv2dOnnx = (
   b: OnnxBuilder,
   [x, w]: readonly [string, string],
@@ -24,6 +24,7 @@ export const conv2dOnnx = (
     strides: [...p.stride],
     dilations: [...p.dilation],
     pads: onnxPads(p.padding),
+    ...(p.groups === undefined ? {} : { group: p.groups }),
   })
 
 /**
@@ -76,13 +77,16 @@ export const conv2dBackwardInputOnnx = (
     p.dilation,
     [p.xShape[2]!, p.xShape[3]!],
     ady.shape,
-    1,
+    // ConvTranspose's weight [C_in, C_out / group, kh, kw] is conv2d's [O, C / groups, kh, kw].
+    p.groups ?? 1,
   )
 
 /**
  * conv2dBackwardFilter(x, dy): the gradient of conv2d's weights, as one Conv with the roles of N
  * and C swapped: x as [C, N, H, W] convolved with dy as [O, N, Ho, Wo] (stride and dilation
  * exchanged), x first cropped or padded at the bottom/right to exactly the extent the windows read.
+ * With g groups, x is [C/g, g·N, H, W] (block k holding channel block k of every image) and the Conv
+ * has `group` g, so filter block k reads only its channel block: [C/g, O, kh, kw], then transposed.
  * @internal
  */
 export const conv2dBackwardFilterOnnx = (
@@ -107,17 +111,32 @@ export const conv2dBackwardFilterOnnx = (
       b.int64s([ax.shape[2]! + Math.min(end[0]!, 0), ax.shape[3]! + Math.min(end[1]!, 0)]),
       b.int64s([2, 3]),
     ])
+  const groups = p.groups ?? 1
+  const [images, channels] = [ax.shape[0]!, ax.shape[1]!]
+  const height = ax.shape[2]! + Math.min(end[0]!, 0)
+  const width = ax.shape[3]! + Math.min(end[1]!, 0)
+  const imagesAsChannels =
+    groups === 1
+      ? b.node('Transpose', [xs], { perm: [1, 0, 2, 3] })
+      : b.node('Reshape', [
+          b.node(
+            'Transpose',
+            [b.node('Reshape', [xs, b.int64s([images, groups, channels / groups, height, width])])],
+            {
+              perm: [2, 1, 0, 3, 4],
+            },
+          ),
+          b.int64s([channels / groups, groups * images, height, width]),
+        ])
   const swapped = b.node(
     'Conv',
-    [
-      b.node('Transpose', [xs], { perm: [1, 0, 2, 3] }),
-      b.node('Transpose', [b.cast(dy, ady.dtype, dtype)], { perm: [1, 0, 2, 3] }),
-    ],
+    [imagesAsChannels, b.node('Transpose', [b.cast(dy, ady.dtype, dtype)], { perm: [1, 0, 2, 3] })],
     {
       kernel_shape: [ady.shape[2]!, ady.shape[3]!],
       strides: [...p.dilation],
       dilations: [...p.stride],
       pads: [pt, pl!, Math.max(end[0]!, 0), Math.max(end[1]!, 0)],
+      ...(groups === 1 ? {} : { group: groups }),
     },
   )
   return b.node('Transpose', [swapped], { perm: [1, 0, 2, 3] })

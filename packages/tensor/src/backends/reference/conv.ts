@@ -14,6 +14,8 @@ import { gemm, gemmScratch } from './matmul'
 //   backward-filter  dW    = Σ_n dy[n] · col[n]ᵀ
 // all through the blocked `gemm` of matmul.ts. A 1×1 kernel with stride 1 and no padding needs
 // no im2col at all: `col` is the image itself.
+// With groups, col's rows (c, p, q) fall into one contiguous block per group of channels, as do
+// W's rows and y's channels, so each group is the same GEMM on offset blocks: one GEMM per group.
 
 /** Everything the index arithmetic needs, resolved once per call (shared with the wasm backend). */
 export interface Geometry {
@@ -32,6 +34,8 @@ export interface Geometry {
   readonly dilationW: number
   /** The conv reads the image as is: 1×1 kernel, stride 1, no padding. */
   readonly pointwise: boolean
+  /** Channel groups (1 without). */
+  readonly groups: number
 }
 
 export const geometry = (xShape: Shape, wShape: Shape, p: Conv2dSpec): Geometry => {
@@ -65,6 +69,7 @@ export const geometry = (xShape: Shape, wShape: Shape, p: Conv2dSpec): Geometry 
       padBottom === 0 &&
       padLeft === 0 &&
       padRight === 0,
+    groups: p.groups ?? 1,
   }
 }
 
@@ -155,7 +160,10 @@ export const conv2d = (x: Tensor, w: Tensor, p: Conv2dSpec): Tensor => {
   const outShape = [batch, outChannels, g.outH, g.outW]
   const out = allocate(dtype, batch * outChannels * positions)
   if (out.length === 0) return unsafeTensor(dtype, outShape, out)
-  const scratch = gemmScratch(dtype, false, positions, depth)
+  // Per group: W's rows [groupOut, groupDepth] times col's rows [groupDepth, positions].
+  const groupOut = outChannels / g.groups
+  const groupDepth = depth / g.groups
+  const scratch = gemmScratch(dtype, false, positions, groupDepth)
   const col = g.pointwise ? xData : allocate(dtype, depth * positions)
   for (let n = 0; n < batch; n++) {
     let colOffset = n * imageSize
@@ -163,20 +171,22 @@ export const conv2d = (x: Tensor, w: Tensor, p: Conv2dSpec): Tensor => {
       im2col(xData, n * imageSize, g, col)
       colOffset = 0
     }
-    gemm(
-      false,
-      false,
-      outChannels,
-      positions,
-      depth,
-      wData,
-      0,
-      col,
-      colOffset,
-      out,
-      n * outChannels * positions,
-      scratch,
-    )
+    for (let group = 0; group < g.groups; group++) {
+      gemm(
+        false,
+        false,
+        groupOut,
+        positions,
+        groupDepth,
+        wData,
+        group * groupOut * groupDepth,
+        col,
+        colOffset + group * groupDepth * positions,
+        out,
+        (n * outChannels + group * groupOut) * positions,
+        scratch,
+      )
+    }
   }
   return unsafeTensor(dtype, outShape, out)
 }
@@ -199,16 +209,36 @@ export const conv2dBackwardInput = (dy: Tensor, w: Tensor, xShape: Shape, p: Con
   const dx = allocate(dtype, batch * imageSize)
   const outShape = [...xShape]
   if (dx.length === 0 || positions === 0 || outChannels === 0) return unsafeTensor(dtype, outShape, dx)
-  const scratch = gemmScratch(dtype, false, positions, depth)
+  const groupOut = outChannels / g.groups
+  const groupDepth = depth / g.groups
+  const scratch = gemmScratch(dtype, false, positions, groupOut)
   const dcol = g.pointwise ? undefined : allocate(dtype, depth * positions)
+  // Per group: W's rows [groupOut, groupDepth]ᵀ times dy's channels [groupOut, positions].
+  const product = (n: number, into: TypedArray, offset: number): void => {
+    for (let group = 0; group < g.groups; group++) {
+      gemm(
+        true,
+        false,
+        groupDepth,
+        positions,
+        groupOut,
+        wData,
+        group * groupOut * groupDepth,
+        dyData,
+        (n * outChannels + group * groupOut) * positions,
+        into,
+        offset + group * groupDepth * positions,
+        scratch,
+      )
+    }
+  }
   for (let n = 0; n < batch; n++) {
-    const dyOffset = n * outChannels * positions
     if (dcol === undefined) {
-      gemm(true, false, depth, positions, outChannels, wData, 0, dyData, dyOffset, dx, n * imageSize, scratch)
+      product(n, dx, n * imageSize)
     } else {
       // gemm accumulates, and dcol still holds the previous image's columns.
       dcol.fill(0)
-      gemm(true, false, depth, positions, outChannels, wData, 0, dyData, dyOffset, dcol, 0, scratch)
+      product(n, dcol, 0)
       col2im(dcol, g, dx, n * imageSize)
     }
   }
@@ -230,11 +260,13 @@ export const conv2dBackwardFilter = (x: Tensor, dy: Tensor, wShape: Shape, p: Co
   const depth = g.channels * g.kernelH * g.kernelW
   const positions = g.outH * g.outW
   const imageSize = g.channels * g.inH * g.inW
-  const dw = allocate(dtype, outChannels * depth)
+  const groupOut = outChannels / g.groups
+  const groupDepth = depth / g.groups
+  const dw = allocate(dtype, outChannels * groupDepth)
   const outShape = [...wShape]
   if (dw.length === 0 || batch === 0 || positions === 0) return unsafeTensor(dtype, outShape, dw)
   // Bᵀ with B = col ([depth, positions]) is packed panel by panel inside the GEMM.
-  const scratch = gemmScratch(dtype, true, depth, positions)
+  const scratch = gemmScratch(dtype, true, groupDepth, positions)
   const col = g.pointwise ? xData : allocate(dtype, depth * positions)
   for (let n = 0; n < batch; n++) {
     let colOffset = n * imageSize
@@ -242,20 +274,23 @@ export const conv2dBackwardFilter = (x: Tensor, dy: Tensor, wShape: Shape, p: Co
       im2col(xData, n * imageSize, g, col)
       colOffset = 0
     }
-    gemm(
-      false,
-      true,
-      outChannels,
-      depth,
-      positions,
-      dyData,
-      n * outChannels * positions,
-      col,
-      colOffset,
-      dw,
-      0,
-      scratch,
-    )
+    // Per group: dy's channels [groupOut, positions] times col's rows [groupDepth, positions]ᵀ.
+    for (let group = 0; group < g.groups; group++) {
+      gemm(
+        false,
+        true,
+        groupOut,
+        groupDepth,
+        positions,
+        dyData,
+        (n * outChannels + group * groupOut) * positions,
+        col,
+        colOffset + group * groupDepth * positions,
+        dw,
+        group * groupOut * groupDepth,
+        scratch,
+      )
+    }
   }
   return unsafeTensor(dtype, outShape, dw)
 }

@@ -18,6 +18,7 @@ import { gemm, threadedArena } from './threads'
 //   backward-input   dx[n] = col2im(Wᵀ · dy[n])
 //   backward-filter  dW    = Σ_n dy[n] · col[n]ᵀ
 // Memory per call holds W (or dW), one col matrix and one image's input/output, not the batch.
+// With groups, each group's rows of W, col and y are contiguous blocks: one GEMM per group on them.
 
 /** Below this many multiply-adds per image the reference loop wins (see matmul.ts). */
 const MIN_WORK = 512
@@ -26,6 +27,8 @@ const MIN_WORK = 512
 interface Geometry extends ReferenceGeometry {
   /** Rows of `col`: C·kH·kW. */
   readonly depth: number
+  /** Rows of `col` per group: (C / groups)·kH·kW, the length of a row of W. */
+  readonly groupDepth: number
   /** Columns of `col`: outH·outW. */
   readonly positions: number
   readonly imageSize: number
@@ -36,6 +39,7 @@ const geometry = (xShape: Shape, wShape: Shape, p: Conv2dSpec): Geometry => {
   return {
     ...g,
     depth: g.channels * g.kernelH * g.kernelW,
+    groupDepth: (g.channels / g.groups) * g.kernelH * g.kernelW,
     positions: g.outH * g.outW,
     imageSize: g.channels * g.inH * g.inW,
   }
@@ -72,7 +76,8 @@ export const wasmConv2dFloat32 = (x: Tensor, w: Tensor, p: Conv2dSpec): Tensor =
   const g = geometry(xShape, w.shape, p)
   const batch = xShape[0]!
   const outChannels = w.shape[0]!
-  const { depth, positions, imageSize } = g
+  const { depth, groupDepth, positions, imageSize } = g
+  const groupOut = outChannels / g.groups
   const outImage = outChannels * positions
   const outShape = [batch, outChannels, g.outH, g.outW]
   const out = new Float32Array(batch * outImage)
@@ -81,7 +86,7 @@ export const wasmConv2dFloat32 = (x: Tensor, w: Tensor, p: Conv2dSpec): Tensor =
   const colSize = g.pointwise ? 0 : depth * positions
   const { heap, base } = threadedArena(
     wData.length + imageSize + colSize + outImage,
-    outChannels * depth * positions,
+    groupOut * groupDepth * positions,
   )
   const wAt = base
   const imageAt = wAt + wData.length * 4
@@ -92,7 +97,12 @@ export const wasmConv2dFloat32 = (x: Tensor, w: Tensor, p: Conv2dSpec): Tensor =
   for (let n = 0; n < batch; n++) {
     heap.set(xData.subarray(n * imageSize, (n + 1) * imageSize), imageAt >> 2)
     if (!g.pointwise) patches(false, imageAt, colAt, g)
-    gemm(false, false, outChannels, positions, depth, wAt, colAt, yAt, positions, false)
+    for (let group = 0; group < g.groups; group++) {
+      const wBlock = wAt + group * groupOut * groupDepth * 4
+      const colBlock = colAt + group * groupDepth * positions * 4
+      const yBlock = yAt + group * groupOut * positions * 4
+      gemm(false, false, groupOut, positions, groupDepth, wBlock, colBlock, yBlock, positions, false)
+    }
     out.set(heap.subarray(yAt >> 2, (yAt >> 2) + outImage), n * outImage)
   }
   return unsafeTensor('float32', outShape, out)
@@ -110,7 +120,8 @@ export const wasmConv2dBackwardInputFloat32 = (
   const g = geometry(xShape, w.shape, p)
   const batch = xShape[0]!
   const outChannels = w.shape[0]!
-  const { depth, positions, imageSize } = g
+  const { depth, groupDepth, positions, imageSize } = g
+  const groupOut = outChannels / g.groups
   const dyImage = outChannels * positions
   const dx = new Float32Array(batch * imageSize)
   const outShape = [...xShape]
@@ -118,7 +129,7 @@ export const wasmConv2dBackwardInputFloat32 = (
   const colSize = depth * positions
   const { heap, base } = threadedArena(
     wData.length + dyImage + colSize + imageSize,
-    outChannels * depth * positions,
+    groupOut * groupDepth * positions,
   )
   const wAt = base
   const dyAt = wAt + wData.length * 4
@@ -127,7 +138,12 @@ export const wasmConv2dBackwardInputFloat32 = (
   heap.set(wData, wAt >> 2)
   for (let n = 0; n < batch; n++) {
     heap.set(dyData.subarray(n * dyImage, (n + 1) * dyImage), dyAt >> 2)
-    gemm(true, false, depth, positions, outChannels, wAt, dyAt, colAt, positions, false)
+    for (let group = 0; group < g.groups; group++) {
+      const wBlock = wAt + group * groupOut * groupDepth * 4
+      const dyBlock = dyAt + group * groupOut * positions * 4
+      const colBlock = colAt + group * groupDepth * positions * 4
+      gemm(true, false, groupDepth, positions, groupOut, wBlock, dyBlock, colBlock, positions, false)
+    }
     if (g.pointwise) {
       dx.set(heap.subarray(colAt >> 2, (colAt >> 2) + colSize), n * imageSize)
     } else {
@@ -152,9 +168,10 @@ export const wasmConv2dBackwardFilterFloat32 = (
   const g = geometry(xShape, wShape, p)
   const batch = xShape[0]!
   const outChannels = wShape[0]!
-  const { depth, positions, imageSize } = g
+  const { depth, groupDepth, positions, imageSize } = g
+  const groupOut = outChannels / g.groups
   const dyImage = outChannels * positions
-  const dwSize = outChannels * depth
+  const dwSize = outChannels * groupDepth
   const outShape = [...wShape]
   if (dwSize === 0 || batch === 0 || positions === 0) {
     return unsafeTensor('float32', outShape, new Float32Array(dwSize))
@@ -162,7 +179,7 @@ export const wasmConv2dBackwardFilterFloat32 = (
   const colSize = g.pointwise ? 0 : depth * positions
   const { heap, base } = threadedArena(
     dwSize + dyImage + imageSize + colSize,
-    outChannels * depth * positions,
+    groupOut * groupDepth * positions,
   )
   const dwAt = base
   const dyAt = dwAt + dwSize * 4
@@ -173,14 +190,19 @@ export const wasmConv2dBackwardFilterFloat32 = (
     heap.set(dyData.subarray(n * dyImage, (n + 1) * dyImage), dyAt >> 2)
     heap.set(xData.subarray(n * imageSize, (n + 1) * imageSize), imageAt >> 2)
     if (!g.pointwise) patches(false, imageAt, colAt, g)
-    gemm(false, true, outChannels, depth, positions, dyAt, colAt, dwAt, depth, n > 0)
+    for (let group = 0; group < g.groups; group++) {
+      const dyBlock = dyAt + group * groupOut * positions * 4
+      const colBlock = colAt + group * groupDepth * positions * 4
+      const dwBlock = dwAt + group * groupOut * groupDepth * 4
+      gemm(false, true, groupOut, groupDepth, positions, dyBlock, colBlock, dwBlock, groupDepth, n > 0)
+    }
   }
   return unsafeTensor('float32', outShape, heap.slice(dwAt >> 2, (dwAt >> 2) + dwSize))
 }
 
 const workPerImage = (xShape: Shape, wShape: Shape, p: Conv2dSpec): number => {
   const g = geometry(xShape, wShape, p)
-  return wShape[0]! * g.depth * g.positions
+  return wShape[0]! * g.groupDepth * g.positions
 }
 
 /**
