@@ -203,6 +203,35 @@ describe('makeTrainStep with jit', () => {
     expect(b.metrics.loss).toBeCloseTo(a.metrics.loss, 6)
   })
 
+  it("donates only its own trees: the caller's initial trees and what callbacks kept stay readable and unchanged", () => {
+    const model = sequential(dense(12), batchNorm(), relu(), dense(3))
+    const { params, state } = init(model, T.random.key(0), [4])
+    const initial = flattenNamed(params)
+    const before = Object.fromEntries(initial.map(([k, v]) => [k, Array.from(v.data)]))
+    const kept: unknown[] = []
+    const options = {
+      model,
+      loss: crossEntropy,
+      optimizer: adam(0.01),
+      params,
+      state,
+      data: dataset(48, [4], 3, 3),
+      batchSize: 16,
+      key: T.random.key(9),
+    }
+    const result = fit({
+      ...options,
+      epochs: 3,
+      callbacks: [{ onEpochEnd: (info: { params: unknown }) => void kept.push(info.params) }],
+    })
+    for (const [k, v] of flattenNamed(params)) expect(Array.from(v.data), k).toEqual(before[k])
+    expect(kept).toHaveLength(3)
+    // What a callback kept after epoch 1 is what a 1-epoch fit returns; the last one is the result.
+    const oneEpoch = fit({ ...options, epochs: 1 })
+    expect(maxDifference(kept[0], oneEpoch.params)).toBe(0)
+    expect(maxDifference(kept[2], result.params)).toBe(0)
+  })
+
   it('refuses a jit option that is not a boolean', () => {
     const model = dense(1)
     expect(() =>

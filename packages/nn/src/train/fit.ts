@@ -173,6 +173,8 @@ const now = (): number => performance.now() / 1000
  * epoch number, runs the pure training step (`makeTrainStep`) over consecutive batches, records the
  * epoch's mean training loss and accuracy, evaluates `validationData`, and calls the reporter and
  * callbacks. Deterministic: the same options give bitwise identical parameters on every run.
+ * Within an epoch each step donates the trees the step before returned (`makeTrainStep`'s `donate`:
+ * they stay in wasm memory); the trees you pass in and those callbacks receive are never invalidated.
  *
  * Throws (typed errors) on bad options (an unknown key included) or data whose shapes do not fit
  * the model, and a `TrainingDivergedError` naming the epoch and batch when training diverges to NaN
@@ -244,6 +246,9 @@ export function* fitLoop<P, S, O>(op: string, options: FitLoopOptions<P, S, O>):
     ...(options.regularizer === undefined ? {} : { regularizer: options.regularizer }),
     ...(options.jit === undefined ? {} : { jit: options.jit }),
     ...(options.executor === undefined ? {} : { executor: options.executor }),
+    // The loop gives each step the trees the step before returned and never reads them again, so
+    // the step may write over them (see `detach` below for the trees anyone else has seen).
+    donate: true,
   })
   // Validation runs the model's evaluation-mode forward pass, staged like the step (one graph per
   // batch shape, reused every epoch) unless the step runs eagerly.
@@ -282,6 +287,11 @@ export function* fitLoop<P, S, O>(op: string, options: FitLoopOptions<P, S, O>):
     const stepKey = epochKeys[1]!
     const order = shuffle ? T.random.permutation(epochKeys[0]!, samples).data : undefined
     const batchAt = batchesOf(data, order, samples, batchSize)
+    // The first step of an epoch donates trees that the caller (the initial ones) or callbacks
+    // (`onEpochEnd`) may hold: it gets new records over the same values instead.
+    params = detach(params)
+    state = detach(state)
+    optState = detach(optState)
     const started = now()
     let lossSum = 0
     let correct = 0
@@ -356,4 +366,16 @@ export function* fitLoop<P, S, O>(op: string, options: FitLoopOptions<P, S, O>):
   for (const callback of callbacks) final = (yield* settle(callback.onTrainEnd?.(final))) ?? final
   reporter.end?.(history)
   return { ...final, history, stopped }
+}
+
+/**
+ * The same tree with new tensor records over the same data: donating them invalidates only the
+ * records, never the tensors they were made from (whose data the step never writes).
+ */
+const detach = <A>(tree: A): A => {
+  const { leaves, def } = T.flatten(tree)
+  return T.unflatten<A>(
+    def,
+    leaves.map((x) => T.unsafeTensor(x.dtype, x.shape, x.data)),
+  )
 }
