@@ -17,6 +17,7 @@ import {
   registry,
   show,
   sin,
+  sub,
   sum,
   vmap,
 } from '@backfold/ops'
@@ -190,6 +191,22 @@ describe('jit', () => {
     expect(T.toArray(g({ a: T.tensor([1]) }))).toEqual([1])
     expect(T.toArray(g({ a: T.tensor([1]), b: T.tensor([2]) }))).toEqual([3])
     expect(g.stats().traces).toBe(2)
+  })
+  it('tells apart consecutive calls that differ only in a constant of a tree, a key or a shape', () => {
+    // The previous call's signature is compared in place before any key is built: every part counts.
+    const f = jit((p: { readonly v: Tensor; readonly k: number | string }) =>
+      typeof p.k === 'number' ? mul(p.v, p.k) : p.v,
+    )
+    expect(T.toArray(f({ v: T.tensor([3]), k: 2 }))).toEqual([6])
+    expect(T.toArray(f({ v: T.tensor([3]), k: 5 }))).toEqual([15])
+    expect(T.toArray(f({ v: T.tensor([3]), k: 'x' }))).toEqual([3])
+    expect(T.toArray(f({ v: T.tensor([3]), k: 5 }))).toEqual([15])
+    expect(f.stats()).toMatchObject({ traces: 3, hits: 1 })
+    const g = jit((p: Readonly<Record<string, Tensor>>) => Object.values(p).reduce((a, b) => sub(a, b)))
+    expect(T.toArray(g({ a: T.tensor([5]), b: T.tensor([1]) }))).toEqual([4])
+    expect(T.toArray(g({ b: T.tensor([5]), a: T.tensor([1]) }))).toEqual([4]) // b − a: keys in order
+    expect(T.toArray(g({ a: T.tensor([5, 6]), b: T.tensor([1, 1]) }))).toEqual([4, 5])
+    expect(g.stats()).toMatchObject({ traces: 3, hits: 0 })
   })
   it('composes with vmap and with itself', () => {
     const f = (v: Tensor): Tensor => sum(mul(sin(v), v))

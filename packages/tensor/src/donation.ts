@@ -17,13 +17,18 @@ export interface SelfInvalidating {
   readonly [invalidateKey]: (why: string) => void
 }
 
-const donated = new WeakMap<object, string>()
+/** Where a donated tensor keeps the reason (a RegionTensor answers it with a getter). @internal */
+export const donatedKey: unique symbol = Symbol.for('@backfold/tensor.donated')
+
+// Records frozen by their creator cannot be branded: they are only remembered here.
+const frozen = new WeakMap<object, string>()
 
 /**
  * Invalidates `x` after it was donated: reading `x.data` throws a `TraceError` carrying `why`, and
  * every kernel refuses `x` (it carries the `abstractValue` brand with `why` as its sentence).
- * Idempotent. Internal to `jit`'s argument donation; a tensor frozen by its creator is only recorded
- * (`donationOf` still reports it).
+ * Idempotent; an abstract value (already without data) is left as it is. Internal to `jit`'s
+ * argument donation. A record frozen by its creator cannot be changed: it is only remembered
+ * (`donationOf` reports it), and its data stays readable (no executable writes a plain tensor's data).
  * @example
  * const x = tensor([1, 2])
  * donateTensor(x, 'donated to step; use the value step returned')
@@ -31,27 +36,32 @@ const donated = new WeakMap<object, string>()
  * @since 0.2.0
  */
 export const donateTensor = (x: Tensor, why: string): void => {
-  if (donated.has(x)) return
-  donated.set(x, why)
+  if (x[abstractValue] !== undefined) return
   const self = (x as Partial<SelfInvalidating>)[invalidateKey]
   if (typeof self === 'function') {
     self.call(x, why)
     return
   }
   const descriptor = Object.getOwnPropertyDescriptor(x, 'data')
-  if (!Object.isExtensible(x) || descriptor?.configurable === false) return
+  if (!Object.isExtensible(x) || descriptor?.configurable === false) {
+    frozen.set(x, why)
+    return
+  }
   Object.defineProperty(x, 'data', {
     get: (): never => {
       throw new TraceError('tensor', `its data cannot be read: ${why}`)
     },
   })
   Object.defineProperty(x, abstractValue, { value: why })
+  Object.defineProperty(x, donatedKey, { value: why })
 }
 
 /**
- * Why `x` may no longer be used (it was donated, see `donateTensor`), or undefined for a live tensor.
+ * Why `x` may no longer be used (it was donated, see `donateTensor`), or undefined for a live tensor
+ * (or an abstract value that was never donated).
  * @example
  * donationOf(tensor([1])) // undefined
  * @since 0.2.0
  */
-export const donationOf = (x: Tensor): string | undefined => donated.get(x)
+export const donationOf = (x: Tensor): string | undefined =>
+  (x as { readonly [donatedKey]?: string | undefined })[donatedKey] ?? frozen.get(x)

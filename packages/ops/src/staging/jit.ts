@@ -4,6 +4,7 @@ import {
   flatten,
   getBackend,
   isAbstract,
+  sameStructure,
   unflatten,
   wasmBackend,
   type Tensor,
@@ -126,17 +127,25 @@ export const jit = <Args extends ReadonlyArray<unknown>, Out>(
   // The executable of the last resident call; its stats are read when asked, not on every call.
   let lastExecutable: Executable | undefined
   const onnx = new OnnxExecutor(nameOf(f), opts.executor, opts.fallback ?? true)
+  let previous: Signature | undefined
   const jitted = (...args: Args): Out => {
     const statics = args.map((arg, n) => (staticArgnums.has(n) ? staticKey(arg, n) : ''))
     const traced = args.map((arg, n) => (staticArgnums.has(n) ? undefined : flatten(arg)))
     const leaves = traced.flatMap((t) => (t === undefined ? [] : t.leaves))
+    // Abstract leaves: values traced by a transformation outside, or tensors donated before.
+    let concrete = true
     for (let i = 0; i < leaves.length; i++) {
+      if (!isAbstract(leaves[i]!)) continue
+      concrete = false
       const why = donationOf(leaves[i]!)
       if (why !== undefined) throw usedAfterDonation(nameOf(f), traced, i, why)
     }
-    const key = signature(traced, leaves, statics)
-    let graph = cache.get(key)
-    if (graph === undefined) {
+    // A call with the previous call's signature (every step of a training loop) skips the key.
+    let graph =
+      previous !== undefined && sameSignature(previous, traced, leaves, statics) ? previous.graph : undefined
+    if (graph === undefined) graph = cache.get(signature(traced, leaves, statics))
+    if (graph !== undefined) hits++
+    else {
       traces++
       // Static arguments are passed through as they are; the others are staged as abstract values.
       const dynamic = args.filter((_, n) => !staticArgnums.has(n))
@@ -148,12 +157,17 @@ export const jit = <Args extends ReadonlyArray<unknown>, Out>(
       const named = { [nameOf(f)]: (...dyn: unknown[]) => f(...rebuild(dyn)) }[nameOf(f)]!
       const staged = makeGraph(named)(...dynamic)
       graph = fuseEpilogues(optimize(staged))
-      cache.set(key, graph)
+      cache.set(signature(traced, leaves, statics), graph)
       onnx.remember(graph, staged)
-    } else hits++
+    }
+    previous = {
+      defs: traced.map((t) => t?.def),
+      types: leaves.map((x) => ({ dtype: x.dtype, shape: x.shape })),
+      statics,
+      graph,
+    }
     lastGraph = graph
     // Traced inputs (grad, vmap, an enclosing jit) compose through evalGraph, which applies the ops.
-    const concrete = !leaves.some(isAbstract)
     const outs = concrete ? runConcrete(graph, leaves) : evalGraph(graph, leaves)
     if (!concrete) lastRun = 'interpreted'
     else if (donated.length > 0) donate(args, traced, outs)
@@ -182,6 +196,7 @@ export const jit = <Args extends ReadonlyArray<unknown>, Out>(
     lastRun = 'interpreted'
     return evalGraph(graph, leaves)
   }
+  const why = `it was donated to the jitted function '${nameOf(f)}' (jit option donate), which may have written its results over its memory; use the tensors that call returned`
   // Invalidates the donated arguments' tensors that are not results themselves (a result may be
   // an argument passed through, which the caller keeps).
   const donate = (
@@ -190,7 +205,6 @@ export const jit = <Args extends ReadonlyArray<unknown>, Out>(
     outs: ReadonlyArray<Tensor>,
   ): void => {
     const results = new Set(outs)
-    const why = `it was donated to the jitted function '${nameOf(f)}' (jit option donate), which may have written its results over its memory; use the tensors that call returned`
     for (const n of donated) {
       if (n >= args.length) continue
       for (const x of traced[n]?.leaves ?? []) if (!results.has(x)) donateTensor(x, why)
@@ -238,6 +252,37 @@ const staticKey = (value: unknown, n: number): string => {
     'jit',
     `static argument ${n} must be JSON-serialisable: its value is part of the cache key`,
   )
+}
+
+/** A call's signature as it came (see `sameSignature`), and the graph staged for it. */
+interface Signature {
+  readonly defs: ReadonlyArray<TreeDef | undefined>
+  readonly types: ReadonlyArray<{ readonly dtype: string; readonly shape: ReadonlyArray<number> }>
+  readonly statics: ReadonlyArray<string>
+  readonly graph: Graph
+}
+
+/** Whether a call has the signature `s`: what `signature` would key the same, compared in place. */
+const sameSignature = (
+  s: Signature,
+  traced: ReadonlyArray<{ readonly def: TreeDef } | undefined>,
+  leaves: ReadonlyArray<Tensor>,
+  statics: ReadonlyArray<string>,
+): boolean => {
+  if (leaves.length !== s.types.length || traced.length !== s.defs.length) return false
+  for (let i = 0; i < statics.length; i++) if (statics[i] !== s.statics[i]) return false
+  for (let i = 0; i < leaves.length; i++) {
+    const x = leaves[i]!
+    const t = s.types[i]!
+    if (x.dtype !== t.dtype || x.shape.length !== t.shape.length) return false
+    for (let j = 0; j < t.shape.length; j++) if (x.shape[j] !== t.shape[j]) return false
+  }
+  for (let i = 0; i < traced.length; i++) {
+    const d = s.defs[i]
+    const t = traced[i]
+    if (d === undefined || t === undefined ? d !== t?.def : !sameStructure(d, t.def)) return false
+  }
+  return true
 }
 
 /** The cache key: each traced argument's structure, each leaf's dtype and shape, the static values. */

@@ -4,7 +4,7 @@
 // run writing that buffer, another claimer, more worker scratch, a new wasm memory), so `data` is
 // always the values the graph computed. A donated one (`donateTensor`) is never copied out.
 import { TraceError } from '../../errors'
-import { invalidateKey } from '../../donation'
+import { donatedKey, invalidateKey } from '../../donation'
 import { abstractValue, type Tensor } from '../../tensor'
 import type { Shape } from '../../shape'
 
@@ -40,6 +40,11 @@ export class RegionTensor implements Tensor {
   }
 
   get [abstractValue](): string | undefined {
+    return this.#invalid
+  }
+
+  /** Why it may no longer be used, once donated (see `donationOf`). */
+  get [donatedKey](): string | undefined {
     return this.#invalid
   }
 
