@@ -441,4 +441,22 @@ describe('random ops are declared unsupported, with the reason', () => {
     expect(reason).toMatch(/Threefry/)
     expect(reason).toMatch(/opset 17/)
   })
+
+  it('attention dropout is declared unsupported; the same op without dropout lowers', async () => {
+    const [q, k, v] = [wave([2, 3, 4], 1), wave([2, 5, 4], 2), wave([2, 5, 3], 3)]
+    const reason = unsupportedReason(
+      (a, b, c, key) => scaledDotProductAttention(a, b, c, { dropout: { rate: 0.1, key } }),
+      q,
+      k,
+      v,
+      random.keyData(random.key(3)),
+    )
+    expect(reason).toMatch(/attention dropout \(rate 0.1\)/)
+    expect(reason).toMatch(/Threefry/)
+    expect(reason).toMatch(/evaluation mode/)
+    await expectSameAsEager(
+      (a, b, c) => scaledDotProductAttention(a, b, c, { dropout: { rate: 0, key: random.key(3) } }),
+      [q, k, v],
+    )
+  })
 })
