@@ -389,10 +389,14 @@ const attentionOnnx = (
   const minusInf = b.scalar(-Infinity, dtype)
   const zero = b.scalar(0, dtype)
   // q kᵀ: ONNX Runtime fuses a Transpose into its MatMul as FusedMatMul, which has no float64
-  // kernel, so float64 takes an Einsum (batch axes broadcast in both).
+  // kernel, so float64 takes an Einsum (batch axes broadcast in both; ONNX Runtime's Einsum wants
+  // one rank for both ellipses, so the lower-rank operand gets leading size-1 axes).
+  const rankGap = aq!.shape.length - ak!.shape.length
+  const leading = (x: string, n: number): string =>
+    n <= 0 ? x : b.node('Unsqueeze', [x, b.int64s(Array.from({ length: n }, (_, i) => i))])
   const qk =
     dtype === 'float64'
-      ? b.node('Einsum', [q!, k!], { equation: '...id,...jd->...ij' })
+      ? b.node('Einsum', [leading(q!, -rankGap), leading(k!, rankGap)], { equation: '...id,...jd->...ij' })
       : b.node('MatMul', [q!, swapLastTwo(b, k!, ak!.shape.length)])
   let s = b.node('Mul', [qk, b.scalar(p.scale, dtype)])
   if (mask !== undefined)

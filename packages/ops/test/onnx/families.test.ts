@@ -395,6 +395,15 @@ describe('scaledDotProductAttention lowering (a MatMul / Softmax subgraph)', () 
         (a, b, c) => scaledDotProductAttention(a, b, c),
         [qh, wave([1, 2, 5, 4], 5, dtype), wave([1, 2, 5, 2], 6, dtype)],
       )
+      // batch ranks that differ (q [2, 2, 3, 4] against k, v [5, ·]; and the other way round)
+      await expectSameAsEager(
+        (a, b, c) => scaledDotProductAttention(a, b, c, { causal: true }),
+        [wave([2, 2, 3, 4], 10, dtype), wave([5, 4], 11, dtype), wave([5, 2], 12, dtype)],
+      )
+      await expectSameAsEager(
+        (a, b, c) => scaledDotProductAttention(a, b, c),
+        [wave([3, 4], 13, dtype), wave([2, 5, 4], 14, dtype), wave([2, 5, 2], 15, dtype)],
+      )
       // rank 2
       await expectSameAsEager(
         (a, b, c) => scaledDotProductAttention(a, b, c, { causal: true }),
