@@ -1,7 +1,7 @@
 // O = (P ⊙ D) v, P = softmax(s · q kᵀ + M) (rows with every key masked: P = 0), D = keep / (1 − rate)
-// (D = 1 without dropout; keep drawn from the key input, the same draw forward and backward) ;
+// (D = 1 without dropout; keep an int32 input, drawn once by the caller, read forward and backward) ;
 // v̄ = (P ⊙ D)ᵀ Ō, P̄ = (Ō vᵀ) ⊙ D, S̄ = P ⊙ (P̄ − rowsum(P̄ ⊙ P)), q̄ = s S̄ k, k̄ = s S̄ᵀ q,
-// M̄ = S̄ (additive mask), no cotangent for the key
+// M̄ = S̄ (additive mask), no cotangent for keep
 import * as T from '@backfold/tensor'
 import type { Key, Tensor } from '@backfold/tensor'
 import { applyOp, defineOp, mapTensors, type Aval, type BatchAxes, type Batched } from '../core/op'
@@ -21,8 +21,6 @@ import { sum } from '../reduce/sum'
 import { astype } from '../elementwise/astype'
 import { randomBernoulli } from '../random/randomBernoulli'
 import { keysOf } from '../internal/keyBatching'
-import { RANDOM_ONNX } from '../internal/onnxLowering'
-import { broadcastTo } from '../shape/broadcastTo'
 import { reductionProgram } from '../reduce/reductionProgram'
 import { reshape } from '../shape/reshape'
 import type { OnnxBuilder } from '../staging/onnx/builder'
@@ -33,7 +31,7 @@ const NAME = 'scaledDotProductAttention'
 /**
  * Parameters of the attention op: the logit scale, whether keys after the query's position are
  * masked, and the dropout rate on the probabilities (0: none; above 0 the op's last input is the
- * dropout key).
+ * int32 keep mask, 1 = keep, broadcasting with the logits `[..., Lq, Lk]` as the mask does).
  * @since 0.2.0
  */
 export interface AttentionParams {
@@ -78,22 +76,25 @@ const OPTIONS = optionSchema({
   dropout: option.record,
 })
 
-/** The inputs: q, k, v, then the mask if there is one, then the dropout key if `dropout > 0`. */
+/** The inputs: q, k, v, then the mask if there is one, then the keep mask if `dropout > 0`. */
 type AttentionInputs = readonly [Tensor, Tensor, Tensor, ...Tensor[]]
 
-/** The optional inputs by role: the mask, and the dropout key (the last input when `dropout > 0`). */
-const extras = <X>(xs: ReadonlyArray<X>, p: AttentionParams): { mask: X | undefined; key: X | undefined } => {
-  const withKey = p.dropout > 0
+/** The optional inputs by role: the mask, and the keep mask (the last input when `dropout > 0`). */
+const extras = <X>(
+  xs: ReadonlyArray<X>,
+  p: AttentionParams,
+): { mask: X | undefined; keep: X | undefined } => {
+  const dropping = p.dropout > 0
   return {
-    mask: xs.length > (withKey ? 4 : 3) ? xs[3] : undefined,
-    key: withKey ? xs[xs.length - 1] : undefined,
+    mask: xs.length > (dropping ? 4 : 3) ? xs[3] : undefined,
+    keep: dropping ? xs[xs.length - 1] : undefined,
   }
 }
 
 /** The output's shape and dtype, with every check the forward needs (one rule for eager and staged). */
 const attentionAval = (xs: ReadonlyArray<Aval>, p: AttentionParams): Aval => {
   const [q, k, v] = xs
-  const { mask, key } = extras(xs, p)
+  const { mask, keep } = extras(xs, p)
   if (!(p.dropout >= 0 && p.dropout < 1))
     throw new T.ValueError(NAME, `the dropout rate must satisfy 0 <= rate < 1, got ${p.dropout}`)
   for (const [name, x] of [
@@ -139,19 +140,17 @@ const attentionAval = (xs: ReadonlyArray<Aval>, p: AttentionParams): Aval => {
       )
     batch = logits.slice(0, -2)
   }
-  if (key !== undefined) {
-    const kb = key.shape.slice(0, -1)
-    if (key.dtype !== 'int32' || key.shape.at(-1) !== 2)
-      throw new T.DTypeError(
-        NAME,
-        `the dropout key must be a Key or an int32 key batch [..., 2]; got ${key.dtype} ${T.fmtShape(key.shape)}`,
-      )
-    if (kb.length > batch.length || kb.some((n, i) => n !== batch[i]))
+  if (keep !== undefined) {
+    if (keep.dtype !== 'int32')
+      throw new T.DTypeError(NAME, `the dropout keep mask must be int32 (1 = keep); got ${keep.dtype}`)
+    // Broadcast like the mask (vmap over the keys alone gives the keep mask the examples' axis).
+    const logits = T.broadcastShapes(NAME, [...batch, lq, lk], keep.shape)
+    if (logits[logits.length - 2] !== lq || logits[logits.length - 1] !== lk)
       throw new T.ShapeError(
         NAME,
-        `a dropout key batch of shape ${T.fmtShape(key.shape)} needs its leading axes ${T.fmtShape(kb)} ` +
-          `to be the logits' leading axes; the logits are ${T.fmtShape([...batch, lq, lk])}`,
+        `the dropout keep mask of shape ${T.fmtShape(keep.shape)} does not broadcast to the logits' [..., ${lq}, ${lk}]`,
       )
+    batch = logits.slice(0, -2)
   }
   return { shape: [...batch, lq, dv], dtype: q!.dtype }
 }
@@ -289,23 +288,19 @@ const probabilitiesWithOps = (s: Tensor): Tensor => {
 }
 
 /**
- * The dropout factor D = keep / (1 − rate) over the probabilities of shape `probs`, in `dtype`:
- * keep = `randomBernoulli(key, 1 − rate, ·)` for the logits' axes after the key batch's, so a key
- * batch `[...kb, 2]` draws one mask per leading slice. `draw` is the kernel (forward) or the op
- * (VJP): both are the same sampler, so the backward pass sees the forward's mask bit for bit.
+ * The dropout factor D = keep / (1 − rate) in `dtype`, with kernels (forward) or ops (VJP): the same
+ * arithmetic, so the backward pass scales exactly as the forward did.
  */
 const dropoutFactor = (
-  draw: (key: Tensor, keep: number, shape: ReadonlyArray<number>) => Tensor,
   cast: (x: Tensor, dtype: T.DType) => Tensor,
   scale: (x: Tensor, s: number) => Tensor,
-  key: Tensor,
+  keep: Tensor,
   rate: number,
-  probs: ReadonlyArray<number>,
   dtype: T.DType,
-): Tensor => scale(cast(draw(key, 1 - rate, probs.slice(key.shape.length - 1)), dtype), 1 / (1 - rate))
+): Tensor => scale(cast(keep, dtype), 1 / (1 - rate))
 
 /**
- * The attention op (inputs q, k, v, optionally the mask, and the dropout key when `dropout > 0`).
+ * The attention op (inputs q, k, v, optionally the mask, and the int32 keep mask when `dropout > 0`).
  * @since 0.2.0
  */
 export const scaledDotProductAttentionOp = defineOp<typeof NAME, AttentionInputs, AttentionParams>({
@@ -322,36 +317,29 @@ export const scaledDotProductAttentionOp = defineOp<typeof NAME, AttentionInputs
       const e = T.exp(T.sub(safe, T.max(safe, { axes: axis, keepDims: true })))
       probs = T.where(valid, T.div(e, T.sum(e, { axes: axis, keepDims: true })), 0)
     }
-    const { key } = extras(xs, p)
-    if (key !== undefined)
-      probs = T.mul(
-        probs,
-        dropoutFactor(T.random.bernoulliEach, T.astype, T.mul, key, p.dropout, probs.shape, probs.dtype),
-      )
+    const { keep } = extras(xs, p)
+    if (keep !== undefined) probs = T.mul(probs, dropoutFactor(T.astype, T.mul, keep, p.dropout, probs.dtype))
     return T.matmul(probs, xs[2])
   },
   abstract: (xs, p) => attentionAval(xs, p),
-  // Memory-saving: nothing from the forward pass is kept but the inputs; P (and the dropout mask,
-  // from the key) is recomputed here.
+  // Memory-saving: nothing from the forward pass is kept but the inputs (the keep mask is one); P is
+  // recomputed here.
   vjp: (ct, xs, _y, p, needed) => {
     const [q, k, v] = xs
-    const { mask, key } = extras(xs, p)
+    const { mask, keep } = extras(xs, p)
     const logits = logitsWithOps(xs, p)
     // No all-masked row to guard against: the softmax as the forward's two row programs (as ops, so
     // differentiable; staged, the exponentials are computed once, see SHIFTED_EXP).
     const probs = everyRowAttends(xs, p)
       ? reductionProgram(NORMALISE, [reductionProgram(SHIFTED_EXP, [logits])])
       : probabilitiesWithOps(logits)
-    const factor =
-      key === undefined
-        ? undefined
-        : dropoutFactor(randomBernoulli, astype, mul, key, p.dropout, probs.shape, probs.dtype)
+    const factor = keep === undefined ? undefined : dropoutFactor(astype, mul, keep, p.dropout, probs.dtype)
     const mm = (a: Tensor, b: Tensor, transposeA: boolean, transposeB: boolean): Tensor =>
       applyOp(matmulOp, [a, b], { transposeA, transposeB })
     const dropped = factor === undefined ? probs : mul(probs, factor)
     const dv = needed[2] ? unbroadcast(mm(dropped, ct, true, false), v.shape) : undefined
-    // No cotangent for the int32 key (integers are not differentiated), nor for an int32 mask.
-    const rest = [...(mask === undefined ? [] : [undefined]), ...(key === undefined ? [] : [undefined])]
+    // No cotangent for the int32 keep mask (integers are not differentiated), nor for an int32 mask.
+    const rest = [...(mask === undefined ? [] : [undefined]), ...(keep === undefined ? [] : [undefined])]
     const needS =
       needed[0] || needed[1] || (mask !== undefined && mask.dtype !== 'int32' && needed[3] === true)
     if (!needS) return [undefined, undefined, dv, ...rest] as const
@@ -374,15 +362,12 @@ export const scaledDotProductAttentionOp = defineOp<typeof NAME, AttentionInputs
  */
 const attentionOnnx = (
   b: OnnxBuilder,
-  [q, k, v, mask]: ReadonlyArray<string>, // no dropout, so the fourth is the mask if any
+  xs: ReadonlyArray<string>,
   p: AttentionParams,
   avals: ReadonlyArray<Aval>,
 ): string => {
-  if (p.dropout > 0)
-    b.unsupported(
-      `attention dropout (rate ${p.dropout}) draws its mask with the random ops' generator, which ` +
-        `ONNX cannot run: ${RANDOM_ONNX}. Export or run the model in evaluation mode (no dropout)`,
-    )
+  const [q, k, v] = xs
+  const { mask, keep } = extras(xs, p)
   const [aq, ak] = avals
   const amask = extras(avals, p).mask
   const dtype = aq!.dtype
@@ -415,21 +400,28 @@ const attentionOnnx = (
   const valid = b.node('Greater', [rowMax(s), minusInf])
   const safe = b.node('Where', [valid, s, zero])
   const e = b.node('Exp', [b.node('Sub', [safe, rowMax(safe)])])
-  const probs = b.node('Where', [
+  const normalised = b.node('Where', [
     valid,
     b.node('Div', [e, b.node('ReduceSum', [e, b.int64s(last)], { keepdims: 1 })]),
     zero,
   ])
+  // Dropout with a given keep mask: the forward's Cast, scale and product (the mask itself comes
+  // from randomBernoulli, which does not lower: see the function's doc).
+  const probs =
+    keep === undefined
+      ? normalised
+      : b.node('Mul', [
+          normalised,
+          b.node('Mul', [b.cast(keep, 'int32', dtype), b.scalar(1 / (1 - p.dropout), dtype)]),
+        ])
   return b.node('MatMul', [probs, v!])
 }
 
 /**
- * Batching: every input keeps two core axes ([L, d] or the mask's [Lq, Lk]) and broadcasts its
- * leading ones, so the examples fold into one more leading batch axis: each mapped input gets them
- * at axis 0, padded with size-1 axes to the common batch rank; unmapped inputs broadcast as they are.
- * The dropout key batch gets the examples as its leading key axis (an unmapped key is repeated, so
- * every example draws the mask it would alone); when only the key is mapped, q is broadcast over
- * the examples so the logits have their axis.
+ * Batching: every input keeps two core axes ([L, d], or the mask's and the keep mask's [Lq, Lk]) and
+ * broadcasts its leading ones, so the examples fold into one more leading batch axis: each mapped
+ * input gets them at axis 0, padded with size-1 axes to the common batch rank; unmapped inputs
+ * broadcast as they are.
  */
 const batchAttention = (
   xs: AttentionInputs,
@@ -437,18 +429,11 @@ const batchAttention = (
   p: AttentionParams,
   self: (xs: AttentionInputs, p: AttentionParams) => Tensor,
 ): Batched => {
-  const keyAt = p.dropout > 0 ? xs.length - 1 : -1
-  const mappedAt = axes.findIndex((a) => a !== undefined)
-  const examples = xs[mappedAt]!.shape[axes[mappedAt]!]!
-  const coreMapped = axes.some((a, i) => a !== undefined && i !== keyAt)
-  const batchRank = Math.max(
-    ...xs.map((x, i) => (i === keyAt ? 0 : x.shape.length - 2 - (axes[i] === undefined ? 0 : 1))),
-  )
+  const batchRank = Math.max(...xs.map((x, i) => x.shape.length - 2 - (axes[i] === undefined ? 0 : 1)))
   const aligned = mapTensors(xs, (x, i) => {
     const axis = axes[i]
-    if (i === keyAt) return axis === undefined ? broadcastTo(x, [examples, ...x.shape]) : moveAxis(x, axis, 0)
-    if (axis === undefined && (coreMapped || i !== 0)) return x
-    const front = axis === undefined ? broadcastTo(x, [examples, ...x.shape]) : moveAxis(x, axis, 0)
+    if (axis === undefined) return x
+    const front = moveAxis(x, axis, 0)
     const missing = batchRank - (front.shape.length - 3)
     return missing === 0
       ? front
@@ -471,11 +456,14 @@ const batchAttention = (
  * - A query whose every key is masked gets **zeros** (PyTorch gives NaN), with zero gradients.
  * - `dropout: { rate, key }` (PyTorch's `dropout_p`, for training) zeroes each probability with
  *   probability `rate` and scales the kept ones by 1/(1 − rate): the output is `(P ⊙ keep) v / (1 −
- *   rate)` with `keep = randomBernoulli(key, 1 − rate, [..., Lq, Lk])`. Rate 0 is no dropout. It
- *   does not lower to ONNX (the random ops do not); without it the op does.
+ *   rate)` with `keep = randomBernoulli(key, 1 − rate, [..., Lq, Lk])` (a key batch `[...kb, 2]`
+ *   draws one mask per leading slice: `[...kb, ...rest]`). The mask is drawn once, as an op before
+ *   this one, and is an input of the attention op, so the backward pass reads the forward's mask
+ *   (a redraw would cost more than the attention itself on the CPU). Rate 0 is no dropout. It does
+ *   not lower to ONNX (the random ops do not); without it the op does.
  *
- * The VJP keeps no probabilities: it recomputes them from q and k (the memory-saving rule), and
- * the dropout mask from the key, and is written with ops, so it can itself be differentiated.
+ * The VJP keeps no probabilities: it recomputes them from q and k (the memory-saving rule), and is
+ * written with ops, so it can itself be differentiated.
  * The causal masks are built once per shape and dtype and kept (a small bounded cache).
  * @example
  * import * as T from '@backfold/tensor'
@@ -513,14 +501,27 @@ export const scaledDotProductAttention = (
       ? mask
       : reshape(mask, [...new Array<number>(2 - mask.shape.length).fill(1), ...mask.shape])
   const params = { scale, causal: opts.causal === true, dropout: dropout?.rate ?? 0 }
-  const inputs: AttentionInputs = [
-    q,
-    k,
-    v,
-    ...(padded === undefined ? [] : [padded]),
-    ...(dropout === undefined ? [] : [keysOf(dropout.key)]),
-  ]
-  return applyOp(scaledDotProductAttentionOp, inputs, params)
+  const inputs: Tensor[] = [q, k, v, ...(padded === undefined ? [] : [padded])]
+  if (dropout !== undefined) {
+    // The logits' shape, from the op's own shape rule (its checks first, naming the op).
+    const out = attentionAval(inputs, { ...params, dropout: 0 })
+    const logits = [...out.shape.slice(0, -1), k.shape.at(-2)!]
+    const keys = keysOf(dropout.key)
+    const kb = keys.shape.slice(0, -1)
+    if (keys.dtype !== 'int32' || keys.shape.at(-1) !== 2)
+      throw new T.DTypeError(
+        NAME,
+        `dropout.key must be a Key or an int32 key batch [..., 2]; got ${keys.dtype} ${T.fmtShape(keys.shape)}`,
+      )
+    if (kb.length > logits.length - 2 || kb.some((n, i) => n !== logits[i]))
+      throw new T.ShapeError(
+        NAME,
+        `a dropout key batch of shape ${T.fmtShape(keys.shape)} needs its leading axes ${T.fmtShape(kb)} ` +
+          `to be the logits' leading axes; the logits are ${T.fmtShape(logits)}`,
+      )
+    inputs.push(randomBernoulli(keys, 1 - dropout.rate, logits.slice(kb.length)))
+  }
+  return applyOp(scaledDotProductAttentionOp, inputs as unknown as AttentionInputs, params)
 }
 
 /** The dropout option checked; undefined when there is none to apply (absent, or rate 0). */

@@ -35,6 +35,8 @@ import {
   randomBits,
   round,
   scaledDotProductAttention,
+  scaledDotProductAttentionOp,
+  applyOp,
   sign,
   sinh,
   tan,
@@ -451,7 +453,7 @@ describe('random ops are declared unsupported, with the reason', () => {
     expect(reason).toMatch(/opset 17/)
   })
 
-  it('attention dropout is declared unsupported; the same op without dropout lowers', async () => {
+  it('attention dropout is declared unsupported (its mask is a random draw); the op given a keep mask, or without dropout, lowers', async () => {
     const [q, k, v] = [wave([2, 3, 4], 1), wave([2, 5, 4], 2), wave([2, 5, 3], 3)]
     const reason = unsupportedReason(
       (a, b, c, key) => scaledDotProductAttention(a, b, c, { dropout: { rate: 0.1, key } }),
@@ -460,12 +462,18 @@ describe('random ops are declared unsupported, with the reason', () => {
       v,
       random.keyData(random.key(3)),
     )
-    expect(reason).toMatch(/attention dropout \(rate 0.1\)/)
     expect(reason).toMatch(/Threefry/)
-    expect(reason).toMatch(/evaluation mode/)
+    expect(reason).toMatch(/opset 17/)
     await expectSameAsEager(
       (a, b, c) => scaledDotProductAttention(a, b, c, { dropout: { rate: 0, key: random.key(3) } }),
       [q, k, v],
+    )
+    // The op's own part of dropout (the keep mask as an input, scaled by 1/(1 − rate)), causal.
+    const keep = random.bernoulli(random.key(4), 0.6, [2, 3, 5])
+    await expectSameAsEager(
+      (a, b, c, m) =>
+        applyOp(scaledDotProductAttentionOp, [a, b, c, m], { scale: 0.5, causal: true, dropout: 0.4 }),
+      [q, k, v, keep],
     )
   })
 })
