@@ -184,7 +184,7 @@ const cachedMask = (id: string, build: () => Tensor): Tensor => {
  * @internal
  */
 export const causalMask = (lq: number, lk: number): Tensor =>
-  cachedMask(`keep ${lq}x${lk}`, () => {
+  cachedMask(`visible ${lq}x${lk}`, () => {
     const data = new Int32Array(lq * lk)
     for (let i = 0; i < lq; i++) for (let j = 0; j < lk; j++) data[i * lk + j] = j <= i + lk - lq ? 1 : 0
     return T.unsafeTensor('int32', [lq, lk], data)
