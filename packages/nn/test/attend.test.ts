@@ -157,7 +157,7 @@ describe('layers.attend', () => {
     // The same mask as an additive float one.
     const additive = O.where(O.notEqual(padding, 0), 0, -Infinity)
     close(L.attend(p, query, memoryK, memoryV, { heads: 2, mask: O.astype(additive, 'float64') }), expected)
-    // In training with dropout (the probabilities computed with ops), the padded keys still have no
+    // In training with dropout (the op's dropout option), the padded keys still have no
     // weight: changing them changes nothing.
     const noisyV = O.concat([O.slice(memoryV, [undefined, { start: 0, stop: 3 }]), randn(99, [2, 2, 5])], {
       axis: 1,

@@ -201,6 +201,28 @@ describe('layers.multiHeadAttention', () => {
     expect(() => layer.apply(p, {}, x, { training: true })).toThrow(/ctx\.key is required/)
   })
 
+  it('dropout in training is the op’s option: one attention op staged, jit (key as data) and gradients as eager', () => {
+    const layer = L.multiHeadAttention({ heads: 2, dropout: 0.3, causal: true })
+    const p = torchParams(4, 21)
+    const x = randn(5, [2, 3, 4])
+    const data = T.random.keyData(key(9))
+    const forward = (w: Tensor, kd: Tensor): Tensor =>
+      layer.apply({ ...p, in_proj_weight: w }, {}, x, { training: true, key: T.random.wrapKey(kd) })[0]
+    const loss = (w: Tensor, kd: Tensor): Tensor => O.sum(O.square(forward(w, kd)))
+    close(O.jit(forward)(p.in_proj_weight, data), [...forward(p.in_proj_weight, data).data])
+    const eager = O.grad(loss)(p.in_proj_weight, data)
+    close(O.jit(O.grad(loss))(p.in_proj_weight, data), [...eager.data])
+    // One attention op in training too (its dropout option, the mask drawn once), no softmax beside it.
+    const ops = O.makeGraph(forward)(p.in_proj_weight, data).equations.map((e) => e.op.name)
+    expect(ops.filter((n) => n === 'scaledDotProductAttention')).toHaveLength(1)
+    expect(ops).not.toContain('softmax')
+    expect(ops.filter((n) => n === 'randomBernoulli')).toHaveLength(1)
+    // The dropout reaches the gradient: it differs from evaluation mode's.
+    const evalLoss = (w: Tensor): Tensor =>
+      O.sum(O.square(layer.apply({ ...p, in_proj_weight: w }, {}, x, evalCtx)[0]))
+    expect([...O.grad(evalLoss)(p.in_proj_weight).data]).not.toEqual([...eager.data])
+  })
+
   it('shape inference: bad inputs and options are LayerErrors naming the layer and its path', () => {
     expect(leftOf(L.multiHeadAttention({ heads: 2 }).init(key(0), [8])).message).toMatch(
       /rank 2 \(\[seq, dim\]\)/,

@@ -229,26 +229,13 @@ export type OpName =
   | 'randomBernoulli'
 
 /**
- * Built-in ops whose ONNX lowering is still being written (issue #13), split by who writes them so
- * the two lists merge apart; every other registered op must have `onnx` (a compile error otherwise).
- * An op ONNX cannot express is not listed here: it says why with `onnx: unsupportedOnnx('...')`.
- * These lists shrink to `never` and go away.
- */
-type OnnxPendingCore = never
-
-// (kept apart from the list above so that the two helpers' edits merge cleanly)
-
-/** Lowerings of the shape, indexing, sort, attention, random, scan and trigonometric families still to write: none. */
-type OnnxPendingFamilies = never
-
-/**
- * A registry entry: the op named `K`, with its ONNX lowering required (unless still pending).
+ * A registry entry: the op named `K`, with its ONNX lowering required (a compile error otherwise).
+ * An op ONNX cannot express still has one: it says why with `onnx: unsupportedOnnx('...')`.
  * @since 0.2.0
  */
-export type RegisteredOp<K extends OpName> = AnyOp & { readonly name: K } & (K extends
-    OnnxPendingCore | OnnxPendingFamilies
-    ? unknown
-    : { readonly onnx: NonNullable<AnyOp['onnx']> })
+export type RegisteredOp<K extends OpName> = AnyOp & { readonly name: K } & {
+  readonly onnx: NonNullable<AnyOp['onnx']>
+}
 
 /**
  * Every built-in op, by name. There is no registration by import side effect: this object is the

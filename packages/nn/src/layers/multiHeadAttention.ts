@@ -251,7 +251,8 @@ const outProjection = (params: AttentionParams, merged: Tensor): Tensor => {
 /**
  * Attention of heads q `[N, h, Lq, d]` over k, v `[N, h, Lk, d]`, with `causal` aligned
  * bottom-right as the op (key j visible to query i when j <= i + Lk − Lq). In training with
- * `rate > 0` the probabilities are computed with ops so they can be dropped out, as PyTorch does.
+ * `rate > 0` the op drops out the probabilities (its `dropout` option, drawn from `ctx.key`), as
+ * PyTorch does.
  */
 const attendHeads = (
   kind: string,
@@ -263,30 +264,18 @@ const attendHeads = (
   ctx: ApplyContext,
   mask?: Tensor,
 ): Tensor => {
-  if (!(ctx.training && rate > 0))
-    return O.scaledDotProductAttention(q, k, v, mask === undefined ? { causal } : { causal, mask })
-  if (ctx.key === undefined)
+  const dropping = ctx.training && rate > 0
+  if (dropping && ctx.key === undefined)
     throw new T.ValueError(
       kind,
       'ctx.key is required in training mode with dropout > 0 (it draws the attention dropout mask); ' +
         'pass { training: true, key } to apply, or { training: false } to evaluate',
     )
-  const lq = q.shape[2]!
-  const lk = k.shape[2]!
-  let s = O.mul(O.matmul(q, k, { transposeB: true }), 1 / Math.sqrt(q.shape[3]!))
-  if (causal) {
-    const visible = new Int32Array(lq * lk)
-    for (let i = 0; i < lq; i++) for (let j = 0; j <= i + lk - lq && j < lk; j++) visible[i * lk + j] = 1
-    s = O.where(T.unsafeTensor('int32', [lq, lk], visible), s, -Infinity)
-  }
-  // The op's mask rule: int32 nonzero attends, a float mask is added.
-  if (mask !== undefined)
-    s = mask.dtype === 'int32' ? O.where(O.notEqual(mask, 0), s, -Infinity) : O.add(s, mask)
-  // A query whose every key is masked gets zeros, as the op gives (a bare softmax would give NaN).
-  const valid = O.greater(O.max(s, { axis: -1, keepDims: true }), -Infinity)
-  const p = O.where(valid, O.softmax(O.where(valid, s, 0), { axis: -1 }), 0)
-  const keep = O.randomBernoulli(ctx.key, 1 - rate, p.shape)
-  return O.matmul(O.mul(p, O.mul(O.astype(keep, p.dtype), 1 / (1 - rate))), v)
+  return O.scaledDotProductAttention(q, k, v, {
+    causal,
+    ...(mask === undefined ? {} : { mask }),
+    ...(dropping ? { dropout: { rate, key: ctx.key! } } : {}),
+  })
 }
 
 /** Options of `attend`. @since 0.2.0 */
@@ -511,8 +500,8 @@ const writeAt = (buffer: Tensor, x: Tensor, start: number): Tensor => {
  * `head_h = softmax(q_h k_hᵀ / √(dim/heads) [+ causal mask]) v_h` with `q = x W_qᵀ + b_q` (likewise
  * k, v), and `y = concat(head_1..head_H) W_oᵀ + b_o`: `attend(params, x, x, x)`, plus rotary. The
  * attention is the `scaledDotProductAttention` op (its VJP recomputes the probabilities); in
- * training with `dropout > 0` the probabilities are computed with ops instead so they can be
- * dropped out (a key is then required, as for `dropout`). Parameters use PyTorch's names and
+ * training with `dropout > 0` the op also drops out the probabilities (its `dropout` option, the
+ * mask drawn from `ctx.key`, which is then required, as for `dropout`). Parameters use PyTorch's names and
  * layouts (see `MultiHeadAttentionParams`) and PyTorch's initialisation (Xavier-uniform
  * `in_proj_weight`, zero biases, `nn.Linear`'s default for `out_proj.weight`). A layer takes one
  * input, so key/value widths other than the model width (PyTorch's `kdim`/`vdim`) and a separate

@@ -4,6 +4,7 @@ import { scaledDotProductAttentionOp } from './scaledDotProductAttention'
 export {
   scaledDotProductAttention,
   scaledDotProductAttentionOp,
+  type AttentionDropout,
   type AttentionOptions,
   type AttentionParams,
 } from './scaledDotProductAttention'

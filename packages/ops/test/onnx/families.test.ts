@@ -35,6 +35,8 @@ import {
   randomBits,
   round,
   scaledDotProductAttention,
+  scaledDotProductAttentionOp,
+  applyOp,
   sign,
   sinh,
   tan,
@@ -395,6 +397,15 @@ describe('scaledDotProductAttention lowering (a MatMul / Softmax subgraph)', () 
         (a, b, c) => scaledDotProductAttention(a, b, c),
         [qh, wave([1, 2, 5, 4], 5, dtype), wave([1, 2, 5, 2], 6, dtype)],
       )
+      // batch ranks that differ (q [2, 2, 3, 4] against k, v [5, ·]; and the other way round)
+      await expectSameAsEager(
+        (a, b, c) => scaledDotProductAttention(a, b, c, { causal: true }),
+        [wave([2, 2, 3, 4], 10, dtype), wave([5, 4], 11, dtype), wave([5, 2], 12, dtype)],
+      )
+      await expectSameAsEager(
+        (a, b, c) => scaledDotProductAttention(a, b, c),
+        [wave([3, 4], 13, dtype), wave([2, 5, 4], 14, dtype), wave([2, 5, 2], 15, dtype)],
+      )
       // rank 2
       await expectSameAsEager(
         (a, b, c) => scaledDotProductAttention(a, b, c, { causal: true }),
@@ -440,5 +451,29 @@ describe('random ops are declared unsupported, with the reason', () => {
     const reason = unsupportedReason((key) => randomBits(key, 4), random.keyData(random.key(3)))
     expect(reason).toMatch(/Threefry/)
     expect(reason).toMatch(/opset 17/)
+  })
+
+  it('attention dropout is declared unsupported (its mask is a random draw); the op given a keep mask, or without dropout, lowers', async () => {
+    const [q, k, v] = [wave([2, 3, 4], 1), wave([2, 5, 4], 2), wave([2, 5, 3], 3)]
+    const reason = unsupportedReason(
+      (a, b, c, key) => scaledDotProductAttention(a, b, c, { dropout: { rate: 0.1, key } }),
+      q,
+      k,
+      v,
+      random.keyData(random.key(3)),
+    )
+    expect(reason).toMatch(/Threefry/)
+    expect(reason).toMatch(/opset 17/)
+    await expectSameAsEager(
+      (a, b, c) => scaledDotProductAttention(a, b, c, { dropout: { rate: 0, key: random.key(3) } }),
+      [q, k, v],
+    )
+    // The op's own part of dropout (the keep mask as an input, scaled by 1/(1 − rate)), causal.
+    const keep = random.bernoulli(random.key(4), 0.6, [2, 3, 5])
+    await expectSameAsEager(
+      (a, b, c, m) =>
+        applyOp(scaledDotProductAttentionOp, [a, b, c, m], { scale: 0.5, causal: true, dropout: 0.4 }),
+      [q, k, v, keep],
+    )
   })
 })

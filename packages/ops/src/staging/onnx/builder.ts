@@ -17,9 +17,9 @@
 // - When ONNX (or ONNX Runtime's CPU kernels) cannot express the op for these parameters or dtypes,
 //   call `b.unsupported('why')`; an op that never lowers says `onnx: unsupportedOnnx('why')`. jit
 //   then runs that graph on the wasm executor and `executorStatus()` reports the reason.
-// - Built-in ops: remove the op's name from the pending lists in registry.ts (the registry then
-//   requires the rule), and test it in packages/ops/test/ort/ with `runOnOrt` (test/ort/helpers.ts),
-//   against values computed in the test from the formula, float64 included where ORT has kernels.
+// - Built-in ops: registry.ts requires the rule of every op it lists (a missing one does not
+//   compile); test it in packages/ops/test/ort/ with `runOnOrt` (test/ort/helpers.ts), against
+//   values computed in the test from the formula, float64 included where ORT has kernels.
 import type { DType, Shape } from '@backfold/tensor'
 import type { Aval } from '../../core/op'
 
