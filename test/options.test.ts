@@ -425,7 +425,7 @@ const nnRows: ReadonlyArray<Row> = [
   [
     'makeTrainStep lr',
     () => callUntyped(N.makeTrainStep, { model, loss: N.meanSquaredError, optimizer: N.sgd(0.1), lr: 0.1 }),
-    /^makeTrainStep: unknown option 'lr'.*model, loss, optimizer, regularizer, jit, executor$/,
+    /^makeTrainStep: unknown option 'lr'.*model, loss, optimizer, regularizer, jit, donate, executor$/,
   ],
   [
     'evaluate batch',
