@@ -13,6 +13,10 @@ import type { Shape } from '../../shape'
  * values out on first read; `evacuate` does so before the region's bytes change. A user never makes
  * one: jitted functions return them on the WebAssembly backend, and they behave as any tensor.
  * @example
+ * import { RegionTensor, random, type Tensor } from '@backfold/tensor'
+ * import { jit, matmul, relu } from '@backfold/ops'
+ * const a = random.normal(random.key(0), [4, 3])
+ * const b = random.normal(random.key(1), [3, 2])
  * const f = jit((a: Tensor, b: Tensor) => relu(matmul(a, b)))
  * const y = f(a, b) // a RegionTensor on the WebAssembly backend
  * y instanceof RegionTensor && y.inRegion // true: nothing copied out yet
