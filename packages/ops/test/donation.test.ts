@@ -84,6 +84,19 @@ describe.runIf(T.wasmAvailable())('results left in the region', () => {
     expect((out as T.RegionTensor).inRegion).toBe(false)
   })
 
+  it('a RegionTensor clones and compares as a plain tensor { dtype, shape, data }', () => {
+    const f = jit((a: Tensor, b: Tensor) => relu(matmul(a, b)))
+    const out = f(filled(1, [8, 6]), filled(2, [6, 5]))
+    expect(out).toBeInstanceOf(T.RegionTensor)
+    expect(Object.keys(out)).toEqual(['dtype', 'shape', 'data'])
+    const copy = structuredClone(out)
+    expect(T.isTensor(copy)).toBe(true)
+    expect(copy.shape).toEqual([8, 5])
+    expect(Array.from(copy.data)).toEqual(Array.from(out.data))
+    const plain = T.unsafeTensor('float32', [8, 5], Float32Array.from(out.data))
+    expect(out).toEqual(plain)
+  })
+
   it('every earlier result keeps its values while later runs write over its buffer (kept, never read until the end)', () => {
     const jitted = jit(step)
     let p = params()

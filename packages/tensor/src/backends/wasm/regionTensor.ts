@@ -25,22 +25,37 @@ import type { Shape } from '../../shape'
  */
 export class RegionTensor implements Tensor {
   readonly dtype = 'float32' as const
+  readonly shape: Shape
+  /**
+   * Its values: copied out of the region on the first read, then kept; throws once donated. An own
+   * enumerable property (not a prototype getter), so that `structuredClone`/`postMessage` and
+   * structural comparisons see a plain tensor `{ dtype, shape, data }`.
+   */
+  declare readonly data: Float32Array
+  readonly #at: number
+  readonly #size: number
+  readonly #read: (at: number, size: number) => Float32Array
   #values: Float32Array | undefined
   #invalid: string | undefined
-  /** `read(at, size)` copies the values out of the region as they are now. */
-  constructor(
-    readonly shape: Shape,
-    /** The byte address of its values in the region. */
-    readonly at: number,
-    private readonly size: number,
-    private readonly read: (at: number, size: number) => Float32Array,
-  ) {}
+  /** `read(at, size)` copies the `size` floats at byte address `at` out of the region as they are now. */
+  constructor(shape: Shape, at: number, size: number, read: (at: number, size: number) => Float32Array) {
+    this.shape = shape
+    Object.defineProperty(this, 'data', DATA)
+    this.#at = at
+    this.#size = size
+    this.#read = read
+  }
 
-  /** Its values: copied out of the region on the first read, then kept; throws once donated. */
-  get data(): Float32Array {
+  /** The byte address of its values in the region. */
+  get at(): number {
+    return this.#at
+  }
+
+  /** `data`'s getter (see DATA). @internal */
+  values(): Float32Array {
     if (this.#invalid !== undefined)
       throw new TraceError('tensor', `its data cannot be read: ${this.#invalid}`)
-    return (this.#values ??= this.read(this.at, this.size))
+    return (this.#values ??= this.#read(this.#at, this.#size))
   }
 
   get [abstractValue](): string | undefined {
@@ -60,8 +75,8 @@ export class RegionTensor implements Tensor {
   /** Copies its values out now, unless done or invalidated: the region's bytes are about to change. */
   evacuate(): number {
     if (!this.inRegion) return 0
-    this.#values = this.read(this.at, this.size)
-    return 4 * this.size
+    this.#values = this.#read(this.#at, this.#size)
+    return 4 * this.#size
   }
 
   /** Invalidates it (see `donateTensor`): its values are never copied out, and reading them throws `why`. */
@@ -69,4 +84,12 @@ export class RegionTensor implements Tensor {
     this.#invalid = why
     this.#values = undefined
   }
+}
+
+// One descriptor for every instance's own `data` accessor.
+const DATA: PropertyDescriptor = {
+  get(this: RegionTensor): Float32Array {
+    return this.values()
+  },
+  enumerable: true,
 }
