@@ -278,6 +278,22 @@ export class Code {
   f32x4Mul(): this {
     return this.simd(0xe6)
   }
+  f32x4Abs(): this {
+    return this.simd(0xe0)
+  }
+  f32x4Neg(): this {
+    return this.simd(0xe1)
+  }
+  f32x4Sqrt(): this {
+    return this.simd(0xe3)
+  }
+  f32x4Div(): this {
+    return this.simd(0xe7)
+  }
+  /** NaN if either lane is NaN, and -0 below +0 (as `f64x2Min`). */
+  f32x4Min(): this {
+    return this.simd(0xe8)
+  }
   f32x4Max(): this {
     return this.simd(0xe9)
   }
