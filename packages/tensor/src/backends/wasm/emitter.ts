@@ -253,6 +253,13 @@ export class Code {
     if (bytes.length !== 16) throw new RangeError('v128.const needs 16 bytes')
     return this.simd(0x0c, ...bytes)
   }
+  /** Lanes of two v128 (bytes 0–15 of the first, 16–31 of the second) picked by 16 constant byte indices. */
+  i8x16Shuffle(lanes: ReadonlyArray<number>): this {
+    if (lanes.length !== 16 || lanes.some((l) => !Number.isInteger(l) || l < 0 || l > 31)) {
+      throw new RangeError('i8x16.shuffle needs 16 byte indices in 0..31')
+    }
+    return this.simd(0x0d, ...lanes)
+  }
   v128Zero(): this {
     return this.v128Const(new Array<number>(16).fill(0))
   }
@@ -270,6 +277,22 @@ export class Code {
   }
   f32x4Mul(): this {
     return this.simd(0xe6)
+  }
+  f32x4Abs(): this {
+    return this.simd(0xe0)
+  }
+  f32x4Neg(): this {
+    return this.simd(0xe1)
+  }
+  f32x4Sqrt(): this {
+    return this.simd(0xe3)
+  }
+  f32x4Div(): this {
+    return this.simd(0xe7)
+  }
+  /** NaN if either lane is NaN, and -0 below +0 (as `f64x2Min`). */
+  f32x4Min(): this {
+    return this.simd(0xe8)
   }
   f32x4Max(): this {
     return this.simd(0xe9)

@@ -184,6 +184,151 @@ const kernel = (program: ElementwiseProgram, kinds: ReadonlyArray<OperandKind>):
   return f
 }
 
+// Programs that round once: computed in float32 lanes, four elements per step instead of two.
+// A float64 step on float32 operands rounded to float32 is the float32 step (float64 carries more
+// than 2·24 + 2 bits, so add, sub, mul, div and sqrt round the same either way), and neg, abs, max,
+// min and relu commute with rounding (it is monotone and symmetric). So a program whose rounding
+// steps all read float32 values (inputs, float32 constants, exact steps of those) gives the same
+// bits in float32 lanes as in float64 ones. Bias + ReLU, the epilogue of a dense layer, is one.
+
+const UNARY_F32: Readonly<Record<string, { readonly rounds: boolean; readonly emit: (f: Code) => void }>> = {
+  neg: { rounds: false, emit: (f) => f.f32x4Neg() },
+  abs: { rounds: false, emit: (f) => f.f32x4Abs() },
+  relu: { rounds: false, emit: (f) => f.v128Zero().f32x4Max() },
+  sqrt: { rounds: true, emit: (f) => f.f32x4Sqrt() },
+}
+
+const BINARY_F32: Readonly<Record<string, { readonly rounds: boolean; readonly emit: (f: Code) => void }>> = {
+  add: { rounds: true, emit: (f) => f.f32x4Add() },
+  sub: { rounds: true, emit: (f) => f.f32x4Sub() },
+  mul: { rounds: true, emit: (f) => f.f32x4Mul() },
+  div: { rounds: true, emit: (f) => f.f32x4Div() },
+  maximum: { rounds: false, emit: (f) => f.f32x4Max() },
+  minimum: { rounds: false, emit: (f) => f.f32x4Min() },
+}
+
+/**
+ * Whether `program` gives the same bits computed in float32 lanes (see above): every rounding step
+ * reads only values that are float32 numbers before any rounding, and every constant is one.
+ * @internal
+ */
+export const roundsOnce = (program: ElementwiseProgram): boolean => {
+  // Per value: true when it is a float32 number without any rounding step behind it.
+  const exact: boolean[] = new Array<boolean>(program.arity).fill(true)
+  for (const step of program.instructions) {
+    if (step.kind === 'constant') {
+      exact.push(Object.is(Math.fround(step.value), step.value) || Number.isNaN(step.value))
+      if (!exact[exact.length - 1]!) return false
+    } else if (step.kind === 'unary') {
+      const rule = UNARY_F32[step.op]
+      if (rule === undefined || (rule.rounds && !exact[step.x]!)) return false
+      exact.push(!rule.rounds && exact[step.x]!)
+    } else {
+      const rule = BINARY_F32[step.op]
+      const both = exact[step.a]! && exact[step.b]!
+      if (rule === undefined || (rule.rounds && !both)) return false
+      exact.push(!rule.rounds && both)
+    }
+  }
+  return true
+}
+
+/**
+ * The float32 kernel of a program that `roundsOnce`, with the arguments of `kernel`: four elements
+ * per step along each row, then the last `cols mod 4` one at a time.
+ */
+const kernelF32 = (program: ElementwiseProgram, kinds: ReadonlyArray<OperandKind>): Code => {
+  const arity = program.arity
+  const f = new Code(
+    [...kinds.map((k) => (k === 'scalar' ? ('f64' as const) : ('i32' as const))), 'i32', 'i32', 'i32'],
+    [],
+  )
+  const operands = kinds.map((_, k) => f.param(k))
+  const out = f.param(arity)
+  const rows = f.param(arity + 1)
+  const cols = f.param(arity + 2)
+  const values: Local[] = [
+    ...kinds.map(() => f.local('v128')),
+    ...program.instructions.map(() => f.local('v128')),
+  ]
+  const rowAt = kinds.map((k) => (k === 'row' ? f.local('i32') : undefined))
+  const count = f.local('i32')
+  const result = values[values.length - 1]!
+  kinds.forEach((k, i) => {
+    // A scalar operand is a float32 value passed as f64: exact back in float32.
+    if (k === 'scalar') f.get(operands[i]!).f32DemoteF64().f32x4Splat().set(values[i]!)
+  })
+  program.instructions.forEach((step, i) => {
+    if (step.kind === 'constant')
+      f.f32Const(step.value)
+        .f32x4Splat()
+        .set(values[arity + i]!)
+  })
+  /** Loads four elements (or one, splatted) at each operand's pointer and computes the program. */
+  const body = (c: Code, one: boolean): void => {
+    kinds.forEach((k, i) => {
+      const at = k === 'whole' ? operands[i]! : k === 'row' ? rowAt[i]! : undefined
+      if (at === undefined) return
+      c.get(at)
+      if (one) c.v128Load32Splat()
+      else c.v128Load()
+      c.set(values[i]!)
+    })
+    program.instructions.forEach((step, i) => {
+      if (step.kind === 'unary') UNARY_F32[step.op]!.emit(c.get(values[step.x]!))
+      else if (step.kind === 'binary') BINARY_F32[step.op]!.emit(c.get(values[step.a]!).get(values[step.b]!))
+      else return
+      c.set(values[arity + i]!)
+    })
+  }
+  const advance = (c: Code, bytes: number): void => {
+    kinds.forEach((k, i) => {
+      if (k === 'whole') c.get(operands[i]!).i32Const(bytes).i32Add().set(operands[i]!)
+      if (k === 'row') c.get(rowAt[i]!).i32Const(bytes).i32Add().set(rowAt[i]!)
+    })
+    c.get(out).i32Const(bytes).i32Add().set(out)
+  }
+  f.block((exit) =>
+    exit.loop((row) => {
+      row.get(rows).i32Eqz().brIf(1)
+      kinds.forEach((k, i) => {
+        if (k === 'row') row.get(operands[i]!).set(rowAt[i]!)
+        if (k === 'column')
+          row
+            .get(operands[i]!)
+            .v128Load32Splat()
+            .set(values[i]!)
+            .get(operands[i]!)
+            .i32Const(FLOAT_BYTES)
+            .i32Add()
+            .set(operands[i]!)
+      })
+      row.get(cols).i32Const(2).i32ShrU().set(count)
+      row.block((done) =>
+        done.loop((quad) => {
+          quad.get(count).i32Eqz().brIf(1)
+          body(quad, false)
+          quad.get(out).get(result).v128Store()
+          advance(quad, 4 * FLOAT_BYTES)
+          quad.get(count).i32Const(1).i32Sub().set(count).br(0)
+        }),
+      )
+      row.get(cols).i32Const(3).i32And().set(count)
+      row.block((done) =>
+        done.loop((single) => {
+          single.get(count).i32Eqz().brIf(1)
+          body(single, true)
+          single.get(out).get(result).f32x4ExtractLane(0).f32Store()
+          advance(single, FLOAT_BYTES)
+          single.get(count).i32Const(1).i32Sub().set(count).br(0)
+        }),
+      )
+      row.get(rows).i32Const(1).i32Sub().set(rows).br(0)
+    }),
+  )
+  return f
+}
+
 interface EpilogueExports {
   readonly run: (...args: number[]) => void
 }
@@ -199,7 +344,9 @@ export const epilogueKernel = (
   program: ElementwiseProgram,
   kinds: ReadonlyArray<OperandKind>,
 ): ((...args: number[]) => void) =>
-  cachedKernel(`${kinds.join(',')}:${programText(program)}`, () => kernel(program, kinds))
+  cachedKernel(`${kinds.join(',')}:${programText(program)}`, () =>
+    roundsOnce(program) ? kernelF32(program, kinds) : kernel(program, kinds),
+  )
 
 /**
  * run(x, out, rows, cols): `out[j] = Σ_i x[i, j]` over the `rows × cols` float32 matrix at `x`, each
