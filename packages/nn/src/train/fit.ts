@@ -127,6 +127,24 @@ const rowsOf = (x: Tensor, start: number, stop: number): Tensor => {
 }
 
 /**
+ * Rows `order[start .. stop)` of `x`, copied into a new tensor: `T.gather` along axis 0 for indices
+ * that are a permutation's (in range by construction), as one typed-array copy per row without the
+ * kernel's index checks and strided loops.
+ */
+const gatherRows = (x: Tensor, order: T.TypedArray, start: number, stop: number): Tensor => {
+  const row = T.sizeOf(x.shape.slice(1))
+  const src = x.data
+  const out = T.allocate(x.dtype, (stop - start) * row)
+  if (row === 1) for (let i = start; i < stop; i++) out[i - start] = src[order[i]!]!
+  else
+    for (let i = start, at = 0; i < stop; i++, at += row) {
+      const from = order[i]! * row
+      out.set(src.subarray(from, from + row), at)
+    }
+  return T.unsafeTensor(x.dtype, [stop - start, ...x.shape.slice(1)], out)
+}
+
+/**
  * The batches of one epoch, in order: with `order`, the examples `order[start .. stop)` of each,
  * gathered a block of batches at a time (one gather per block, not two small ones per step); without
  * it, consecutive rows. Each batch is a view of the block's (or the data set's) rows.
@@ -156,8 +174,10 @@ const batchesOf = (
       block = Math.floor(batch / perBlock)
       blockStart = block * perBlock * batchSize
       const blockStop = Math.min(blockStart + perBlock * batchSize, samples)
-      const indices = T.unsafeTensor('int32', [blockStop - blockStart], order.slice(blockStart, blockStop))
-      rows = { x: T.gather(data.x, indices, 0), y: T.gather(data.y, indices, 0) }
+      rows = {
+        x: gatherRows(data.x, order, blockStart, blockStop),
+        y: gatherRows(data.y, order, blockStart, blockStop),
+      }
     }
     return {
       x: rowsOf(rows.x, start - blockStart, stop - blockStart),
