@@ -3,7 +3,7 @@ import { checkOptions, option, optionSchema } from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import type { Key, Tensor } from '@backfold/tensor'
 import type { Dataset } from '../data/dataset'
-import { evaluateWith, evaluationForward } from './evaluate'
+import { evaluateWith, evaluateWithPass, evaluationForward, evaluationPass } from './evaluate'
 import { stopOnNaN } from './callbacks'
 import type { Callback, CallbackSignal, TrainingState } from './callbacks'
 import type { EpochRecord, History } from './history'
@@ -270,17 +270,20 @@ export function* fitLoop<P, S, O>(op: string, options: FitLoopOptions<P, S, O>):
     // the step may write over them (see `detach` below for the trees anyone else has seen).
     donate: true,
   })
-  // Validation runs the model's evaluation-mode forward pass, staged like the step (one graph per
-  // batch shape, reused every epoch) unless the step runs eagerly.
-  const evaluationPass = evaluationForward(options.model)
-  const validationForward =
-    options.jit === false
-      ? evaluationPass
-      : O.jit(evaluationPass, options.executor === undefined ? {} : { executor: options.executor })
+  // Validation: the model's evaluation-mode forward pass over the whole validation set (in batches)
+  // and the loss over its outputs, staged like the step as one graph (one call per epoch) unless
+  // the step runs eagerly.
   const evaluateOptions = {
     loss: options.loss,
     ...(options.validationBatchSize === undefined ? {} : { batchSize: options.validationBatchSize }),
   }
+  const validationPass =
+    options.jit === false || validationSamples === 0
+      ? undefined
+      : O.jit(
+          evaluationPass(options.model, options.loss, options.validationBatchSize),
+          options.executor === undefined ? {} : { executor: options.executor },
+        )
 
   let params = options.params
   let state = options.state
@@ -361,7 +364,9 @@ export function* fitLoop<P, S, O>(op: string, options: FitLoopOptions<P, S, O>):
     const validation =
       validationData === undefined
         ? undefined
-        : evaluateWith(validationForward, params, state, validationData, evaluateOptions)
+        : validationPass === undefined
+          ? evaluateWith(evaluationForward(options.model), params, state, validationData, evaluateOptions)
+          : evaluateWithPass(validationPass, params, state, validationData)
     const valLoss = validation?.['loss']
     const valAccuracy = validation?.['accuracy']
     const record: EpochRecord = {
