@@ -4,7 +4,8 @@
 // graph's inputs are written in and its outputs read out. A step with no resident kernel (a
 // reduction, a gather, a transcendental program...) runs its op's forward on tensors read out of the
 // region and writes its result back when a resident step reads it. Sums over leading axes (bias
-// gradients) and ReLU's backward pass (reluGrad) run resident too.
+// gradients) and ReLU's backward pass (reluGrad) run resident too. Scalar int32/float64 fallbacks
+// (an optimizer's step count and schedule) run on plain numbers (see `scalarStepOf`).
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { TraceError } from '../core/trace'
