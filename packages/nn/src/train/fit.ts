@@ -128,18 +128,20 @@ const rowsOf = (x: Tensor, start: number, stop: number): Tensor => {
 
 /**
  * Rows `order[start .. stop)` of `x`, copied into a new tensor: `T.gather` along axis 0 for indices
- * that are a permutation's (in range by construction), as plain copy loops without the kernel's
- * index checks and strided loops.
+ * that are a permutation's (in range by construction), as one typed-array copy per row without the
+ * kernel's index checks and strided loops.
  */
 const gatherRows = (x: Tensor, order: T.TypedArray, start: number, stop: number): Tensor => {
   const row = T.sizeOf(x.shape.slice(1))
   const src = x.data
   const out = T.allocate(x.dtype, (stop - start) * row)
-  // Element loops, not `out.set(src.subarray(...))`: no view object per row.
-  for (let i = start, at = 0; i < stop; i++) {
-    const from = order[i]! * row
-    for (let j = 0; j < row; j++) out[at++] = src[from + j]!
-  }
+  // One native copy per row: in a short run, faster than an element loop that is not yet optimised.
+  if (row === 1) for (let i = start; i < stop; i++) out[i - start] = src[order[i]!]!
+  else
+    for (let i = start, at = 0; i < stop; i++, at += row) {
+      const from = order[i]! * row
+      out.set(src.subarray(from, from + row), at)
+    }
   return T.unsafeTensor(x.dtype, [stop - start, ...x.shape.slice(1)], out)
 }
 
