@@ -44,7 +44,7 @@ import type { GradientTransformation } from '../src/optim/transform'
 import { applyGradients } from '../src/optim/applyUpdates'
 import { flattenNamed } from '../src/tree'
 import type { Dataset } from '../src/data/index'
-import { fit, makeTrainStep } from '../src/train/index'
+import { evaluate, fit, makeTrainStep } from '../src/train/index'
 import type { LossFunction } from '../src/train/index'
 
 const init = <P, S>(layer: Layer<P, S>, key: Key, inShape: ReadonlyArray<number>) => {
@@ -468,6 +468,51 @@ describe('a whole training run, jitted (the default) and eager', () => {
     expect(T.item((jitted.optState as { count: Tensor }).count)).toBe(28)
     // It learned something (the comparison is not between two runs that did nothing).
     expect(jitted.history[3]!.loss).toBeLessThan(jitted.history[0]!.loss)
+  })
+})
+
+describe('validation staged with the step', () => {
+  it('computes the validation loss in the staged pass (traced once), with evaluate’s loss and accuracy', () => {
+    const model = sequential(dense(16, { activation: 'relu' }), dense(5))
+    const { params, state } = init(model, T.random.key(3), [8])
+    const data = dataset(64, [8], 5, 11)
+    const validationData = dataset(50, [8], 5, 12) // two validation batches of 32: 32 and 18
+    let lossCalls = 0
+    const countedLoss: LossFunction = (output, labels) => {
+      lossCalls++
+      return crossEntropy(output, labels)
+    }
+    const run = (epochs: number) => {
+      lossCalls = 0
+      const result = fit({
+        model,
+        loss: countedLoss,
+        optimizer: adam(1e-2),
+        params,
+        state,
+        data,
+        validationData,
+        validationBatchSize: 32,
+        epochs,
+        batchSize: 32,
+        key: T.random.key(5),
+      })
+      return { result, calls: lossCalls }
+    }
+    const short = run(2)
+    const long = run(5)
+    // Traced once for the step and once for the validation pass, however many epochs.
+    expect(long.calls).toBe(short.calls)
+    for (const record of long.result.history) {
+      const epoch = record.epoch
+      const trained = run(epoch + 1).result
+      const want = evaluate(model, trained.params, trained.state, validationData, {
+        loss: crossEntropy,
+        batchSize: 32,
+      })
+      expect(record.valAccuracy).toBe(want['accuracy'])
+      expect(Math.abs(record.valLoss! - want['loss']!)).toBeLessThan(1e-6 * Math.max(1, want['loss']!))
+    }
   })
 })
 

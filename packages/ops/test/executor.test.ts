@@ -264,6 +264,39 @@ describe.runIf(T.wasmAvailable())('the wasm-resident executable', () => {
     got.forEach((y, i) => expectClose(y, eager[i]!, 1e-5, `eager ${i}`))
   })
 
+  it('runs scalar int32 and float64 fallbacks on numbers, with the values of their ops (an optimizer schedule)', () => {
+    // An optimizer's scalar bookkeeping: the step count (int32, wrapping like the kernels), a float64
+    // cosine schedule and bias correction, cast to float32 for the resident update.
+    const f = (count: Tensor, big: Tensor, w: Tensor, g: Tensor): Tensor[] => {
+      const step = add(count, 1)
+      const t = O.astype(step, 'float64')
+      const lr = mul(O.cos(mul(O.minimum(t, 1350), Math.PI / 1350)), 1e-3)
+      const correction = sub(1, O.pow(0.9, t))
+      const scale = O.astype(O.div(lr, correction), 'float32')
+      return [sub(w, mul(scale, g)), step, sub(big, -1), O.astype(t, 'float32'), lr]
+    }
+    const jitted = jit(f)
+    const w = filled(80, [6, 5])
+    const g = filled(81, [6, 5])
+    const big = T.scalar(2 ** 31 - 1, 'int32')
+    for (const n of [0, 7, 2000]) {
+      const count = T.scalar(n, 'int32')
+      const got = jitted(count, big, w, g)
+      const graph = jitted.stats().lastGraph!
+      const want = evalGraph(graph, [count, big, w, g])
+      got.forEach((y, i) => {
+        expect(y.dtype, `output ${i}`).toBe(want[i]!.dtype)
+        expect(Array.from(y.data), `output ${i} at count ${n}`).toEqual(Array.from(want[i]!.data))
+      })
+      expect(got[2]!.data[0]).toBe(-(2 ** 31))
+      const stats = jitted.stats().lastExecutable!
+      expect(stats.residentSteps).toBeGreaterThan(0)
+      // The count's sums, the casts and the float64 program(s): every fallback here is a scalar one.
+      expect(stats.scalarSteps).toBe(stats.fallbackSteps)
+      expect(stats.scalarSteps).toBeGreaterThanOrEqual(5)
+    }
+  })
+
   it('runs the dense op (linear, with and without bias and ReLU) resident, with eager values', () => {
     const f = (x: Tensor, w0: Tensor, b0: Tensor, w1: Tensor): Tensor[] => {
       const h = O.linear(x, w0, b0, 'relu')

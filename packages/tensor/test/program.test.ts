@@ -6,7 +6,13 @@ import { wasmAvailable, wasmBackend } from '../src/backends/wasm/index'
 import { wasmRunsProgram } from '../src/backends/wasm/program'
 import { unsafeTensor, type Tensor } from '../src/tensor'
 import { tensor } from '../src/create'
-import { PROGRAM_UNARY_OPS, elementwiseProgram, programOutput, programText } from '../src/kernels/program'
+import {
+  PROGRAM_UNARY_OPS,
+  elementwiseProgram,
+  programOutput,
+  programScalar,
+  programText,
+} from '../src/kernels/program'
 import * as U from '../src/kernels/unary'
 import * as B from '../src/kernels/binary'
 import { backends } from './backends'
@@ -458,5 +464,38 @@ describe.runIf(wasmAvailable())('elementwiseProgram on generated wasm code', () 
       ],
     } as const
     expect(wasmRunsProgram(three, [float32s(1, 600), row3, row6], [100, 2, 3], 'float32')).toBe(false)
+  })
+})
+
+describe('programScalar', () => {
+  it('gives elementwiseProgram on scalars bit for bit, every unary and arithmetic step on special values', () => {
+    for (const op of UNARY)
+      for (const v of SPECIAL) {
+        const want = elementwiseProgram(unaryProgram(op), [f64([v], [])]).data[0]!
+        expect(Object.is(programScalar(unaryProgram(op), [v]), want), `${op}(${v})`).toBe(true)
+      }
+    for (const op of ARITHMETIC)
+      for (const a of SPECIAL)
+        for (const b of SPECIAL) {
+          const want = elementwiseProgram(binaryProgram(op), [f64([a], []), f64([b], [])]).data[0]!
+          expect(Object.is(programScalar(binaryProgram(op), [a, b]), want), `${op}(${a}, ${b})`).toBe(true)
+        }
+  })
+
+  it('runs constants and chains unrounded (float64), and rejects a wrong number of values', () => {
+    // 1 - 0.9^t, Adam's bias correction
+    const correction: ElementwiseProgram = {
+      arity: 1,
+      instructions: [
+        { kind: 'constant', value: 0.9 },
+        { kind: 'binary', op: 'pow', a: 1, b: 0 },
+        { kind: 'constant', value: 1 },
+        { kind: 'binary', op: 'sub', a: 3, b: 2 },
+      ],
+    }
+    for (const t of [1, 2, 17, 1350])
+      expect(programScalar(correction, [t])).toBe(elementwiseProgram(correction, [f64([t], [])]).data[0])
+    expect(programScalar(correction, [3])).toBe(1 - Math.pow(0.9, 3))
+    expect(() => programScalar(correction, [])).toThrow(ValueError)
   })
 })

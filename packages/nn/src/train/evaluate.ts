@@ -1,3 +1,4 @@
+import * as O from '@backfold/ops'
 import { checkOptions, option, optionSchema } from '@backfold/ops'
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
@@ -119,12 +120,72 @@ export const evaluateWith = <P, S>(
   opts: EvaluateOptions,
 ): Evaluation => {
   const output = predictWith(forward, params, state, dataset.x, opts.batchSize)
-  const labels = dataset.y
+  const loss = opts.loss === undefined ? undefined : opts.loss(output, dataset.y)
+  return measured(output, dataset.y, loss, opts.metrics)
+}
+
+/** The evaluation from the outputs and the loss over all of them. */
+const measured = (
+  output: Tensor,
+  labels: Tensor,
+  loss: Tensor | undefined,
+  metrics: EvaluateOptions['metrics'],
+): Evaluation => {
   const result: Record<string, number> = {}
-  if (opts.loss !== undefined) result['loss'] = T.item(opts.loss(output, labels))
-  if (opts.metrics !== undefined)
-    for (const [name, metric] of Object.entries(opts.metrics)) result[name] = metric(output, labels)
+  if (loss !== undefined) result['loss'] = T.item(loss)
+  if (metrics !== undefined)
+    for (const [name, metric] of Object.entries(metrics)) result[name] = metric(output, labels)
   else if (isClassification(output, labels) && labels.shape[0]! > 0)
     result['accuracy'] = countCorrect(output, labels) / labels.shape[0]!
   return result
+}
+
+/** What a staged evaluation pass returns: the outputs of every example and the loss over them. @internal */
+export interface EvaluationOutputs {
+  readonly output: Tensor
+  readonly loss: Tensor
+}
+
+/**
+ * `evaluate`'s computation as one function of tensors, for `jit` to stage as one graph (`fit`'s
+ * validation): the evaluation-mode forward pass `batchSize` examples at a time (slices of `x`, the
+ * outputs concatenated, as `predict` does), then the loss over all outputs. One graph per data set
+ * shape, so a validation pass is one call: no eager loss, no per-batch calls.
+ * @internal
+ */
+export const evaluationPass = <P, S>(
+  model: Layer<P, S>,
+  loss: LossFunction,
+  batchSizeOption: number | undefined,
+) => {
+  const forward = evaluationForward(model)
+  const batchSize = batchSizeOption ?? 256
+  checkBatchSize('predict', batchSize)
+  return (params: P, state: S, x: Tensor, y: Tensor): EvaluationOutputs => {
+    const count = x.shape[0]!
+    let output: Tensor
+    if (count <= batchSize) output = forward(params, state, x)
+    else {
+      const outputs: Tensor[] = []
+      for (let start = 0; start < count; start += batchSize)
+        outputs.push(
+          forward(params, state, O.slice(x, [{ start, stop: Math.min(start + batchSize, count) }])),
+        )
+      output = O.concat(outputs, { axis: 0 })
+    }
+    return { output, loss: loss(output, y) }
+  }
+}
+
+/** `evaluate` with the loss, from a (staged) `evaluationPass`; values as `evaluateWith`'s, the loss to float rounding. @internal */
+export const evaluateWithPass = <P, S>(
+  pass: (params: P, state: S, x: Tensor, y: Tensor) => EvaluationOutputs,
+  params: P,
+  state: S,
+  dataset: Dataset,
+): Evaluation => {
+  if (dataset.x.shape.length === 0)
+    throw new T.ShapeError('predict', `x has shape ${T.fmtShape(dataset.x.shape)}; expected a batch [N, ...]`)
+  const { output, loss } = pass(params, state, dataset.x, dataset.y)
+  return measured(output, dataset.y, loss, undefined)
 }

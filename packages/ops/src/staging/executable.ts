@@ -4,7 +4,8 @@
 // graph's inputs are written in and its outputs read out. A step with no resident kernel (a
 // reduction, a gather, a transcendental program...) runs its op's forward on tensors read out of the
 // region and writes its result back when a resident step reads it. Sums over leading axes (bias
-// gradients) and ReLU's backward pass (reluGrad) run resident too.
+// gradients) and ReLU's backward pass (reluGrad) run resident too. Scalar int32/float64 fallbacks
+// (an optimizer's step count and schedule) run on plain numbers (see `scalarStepOf`).
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { TraceError } from '../core/trace'
@@ -20,6 +21,9 @@ import { reductionProgramOp, type ReductionProgramParams } from '../reduce/reduc
 import { logSoftmaxOp } from '../activations/logSoftmax'
 import { softmaxCrossEntropyOp, type SoftmaxCrossEntropyParams } from '../losses/softmaxCrossEntropy'
 import { meanOp } from '../reduce/mean'
+import { astypeOp, type AstypeParams } from '../elementwise/astype'
+import { addOp } from '../binary/add'
+import { subOp } from '../binary/sub'
 import type { SoftmaxParams } from '../activations/softmax'
 import type { ReduceParams } from '../internal/reduceParams'
 import { forwardRecorded, type Equation, type Graph, type Var } from './graph'
@@ -33,6 +37,12 @@ export interface ExecutableStats {
   readonly aliasSteps: number
   /** Equations run by their op's forward on tensors (no resident kernel for them). */
   readonly fallbackSteps: number
+  /**
+   * Of the fallbacks, those run on plain numbers instead of tensors: scalar int32 sums and
+   * differences, scalar float64 programs and casts to a float dtype (an optimizer's step count,
+   * schedule and bias corrections), with the op's values. @since 0.2.0
+   */
+  readonly scalarSteps: number
   /** Bytes of the region (all resident values, buffers reused once dead). */
   readonly regionBytes: number
   /** Bytes the resident values would take with a buffer each. */
@@ -275,6 +285,33 @@ const kernelOf = (eq: Equation): Kernel | undefined => {
   return operands === undefined ? undefined : { kind: 'program', program, operands }
 }
 
+/**
+ * A fallback equation on scalars that runs on numbers, not tensors: an optimizer's int32 step count
+ * (`add`, `sub`), its float64 schedule and bias corrections (float64 elementwise programs) and their
+ * casts (`astype` to a float dtype). Each computes what its op's forward gives, rounded to the
+ * output dtype (the program with `programScalar`, the reference kernels' arithmetic; int32 sums
+ * wrap as the kernels' Int32Array stores do), so running it here changes no value.
+ */
+const scalarStepOf = (eq: Equation): ((values: Float64Array) => number) | undefined => {
+  const out = eq.output
+  if (out.shape.length !== 0 || !eq.inputs.every((v) => v.shape.length === 0)) return undefined
+  if (eq.op === elementwiseProgramOp) {
+    const { program } = eq.params as ElementwiseProgramParams
+    return out.dtype === 'float64' ? (values) => T.programScalar(program, values) : undefined
+  }
+  if (eq.op === astypeOp) {
+    const { dtype } = eq.params as AstypeParams
+    if (dtype === 'float64') return (values) => values[0]!
+    if (dtype === 'float32') return (values) => Math.fround(values[0]!)
+    return undefined
+  }
+  if ((eq.op !== addOp && eq.op !== subOp) || !eq.inputs.every((v) => v.dtype === out.dtype)) return undefined
+  const add = eq.op === addOp
+  if (out.dtype === 'int32') return add ? (v) => (v[0]! + v[1]!) | 0 : (v) => (v[0]! - v[1]!) | 0
+  if (out.dtype === 'float64') return add ? (v) => v[0]! + v[1]! : (v) => v[0]! - v[1]!
+  return undefined
+}
+
 const sameShape = (a: Var, b: Var): boolean =>
   a.dtype === b.dtype && a.shape.length === b.shape.length && a.shape.every((d, j) => d === b.shape[j])
 
@@ -341,6 +378,37 @@ export const compileResident = (graph: Graph): Executable | undefined => {
     else if (k.kind === 'alias') counts.alias++
     else counts.resident++
   })
+
+  // Scalar fallbacks run on numbers (see `scalarStepOf`): each result lives in a slot of `scalars`
+  // and becomes a tensor only where something else reads it as one (a graph output, another
+  // fallback); a kernel reads it from the region, written there as one float32.
+  interface ScalarStep {
+    readonly compute: (values: Float64Array) => number
+    readonly args: Float64Array
+    /** Per input, the slot of a scalar step's result, or -1 (read its tensor). */
+    readonly from: ReadonlyArray<number>
+    readonly slot: number
+    readonly tensor: boolean
+  }
+  const scalarSlots = new Map<number, number>()
+  const readAsTensor = new Set(graph.outputs.map((v) => v.id))
+  const scalarSteps = graph.equations.map((eq, i): ScalarStep | undefined => {
+    const compute = steps[i] === undefined ? scalarStepOf(eq) : undefined
+    if (compute === undefined) {
+      for (const v of eq.inputs) readAsTensor.add(v.id)
+      return undefined
+    }
+    const from = eq.inputs.map((v) => scalarSlots.get(v.id) ?? -1)
+    const slot = scalarSlots.size
+    scalarSlots.set(eq.output.id, slot)
+    return { compute, args: new Float64Array(eq.inputs.length), from, slot, tensor: false }
+  })
+  scalarSteps.forEach((step, i) => {
+    const out = graph.equations[i]!.output
+    if (step !== undefined) scalarSteps[i] = { ...step, tensor: readAsTensor.has(out.id) }
+  })
+  const scalars = new Float64Array(scalarSlots.size)
+  const scratch = new Float32Array(1)
 
   // Each step prepared once per layout: kernels fetched, shapes planned, offsets fixed; a run only
   // adds the region's address.
@@ -539,13 +607,34 @@ export const compileResident = (graph: Graph): Executable | undefined => {
       env.set(v.id, x)
       return x
     }
+    const runScalar = (step: ScalarStep, eq: Equation): void => {
+      const { args, from } = step
+      for (let j = 0; j < args.length; j++) {
+        const slot = from[j]!
+        args[j] = slot >= 0 ? scalars[slot]! : tensorOf(eq.inputs[j]!).data[0]!
+      }
+      const value = step.compute(args)
+      scalars[step.slot] = value
+      const out = eq.output
+      if (resident.has(out.id)) {
+        scratch[0] = value
+        T.wasmResident.write(base + offset(out), scratch)
+        bytesIn += 4
+      }
+      if (step.tensor) {
+        const data = T.allocate(out.dtype, 1)
+        data[0] = value
+        env.set(out.id, T.unsafeTensor(out.dtype, [], data))
+      }
+    }
     graph.equations.forEach((eq, i) => {
       const action = actions[i]
       // A step that returns false (a reduction with values out of its kernel's range) left its
       // result to the op itself, as a fallback.
       if (action !== undefined) {
         if (action(base) === false) put(eq.output, forwardRecorded(eq.op, eq.inputs.map(tensorOf), eq.params))
-      } else if (steps[i] === undefined)
+      } else if (scalarSteps[i] !== undefined) runScalar(scalarSteps[i]!, eq)
+      else if (steps[i] === undefined)
         put(eq.output, forwardRecorded(eq.op, eq.inputs.map(tensorOf), eq.params))
       else if (!resident.has(eq.output.id))
         // An alias or an empty result outside the region: the op itself (a reshape is free).
@@ -584,6 +673,7 @@ export const compileResident = (graph: Graph): Executable | undefined => {
       residentSteps: counts.resident,
       aliasSteps: counts.alias,
       fallbackSteps: counts.fallback,
+      scalarSteps: scalarSlots.size,
       regionBytes: plan.bytes,
       unsharedBytes: plan.unsharedBytes,
       inPlaceSteps: plan.inPlace.size,

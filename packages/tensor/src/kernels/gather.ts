@@ -30,16 +30,17 @@ const checkIndexDtype = (op: string, indexDtype: DType, indexShape: Shape): void
 
 /**
  * Throws a `ValueError` naming the first index outside `[0, size)`. A validation pass, not a
- * compute loop: the backends rely on every index being in range.
+ * compute loop: the backends rely on every index being in range. `where` may be a function, called
+ * only for the error (oneHot checks a training step's labels every step).
  */
-const checkIndexRange = (op: string, indices: Tensor, size: number, where: string): void => {
+const checkIndexRange = (op: string, indices: Tensor, size: number, where: string | (() => string)): void => {
   const index = indices.data
   for (let k = 0; k < index.length; k++) {
     const value = index[k]!
     if (value < 0 || value >= size)
       throw new ValueError(
         op,
-        `index ${value} (at flat position ${k} of indices) is out of range for ${where} of size ${size}; ` +
+        `index ${value} (at flat position ${k} of indices) is out of range for ${typeof where === 'string' ? where : where()} of size ${size}; ` +
           `expected 0 <= index < ${size} (negative indices are not allowed)`,
       )
   }
@@ -195,7 +196,7 @@ export const oneHot = (indices: Tensor, depth: number, dtype: DType = 'float32')
   requireConcrete(op, 'indices', indices)
   const indexShape = indices.shape
   oneHotShape(indexShape, indices.dtype, depth, dtype)
-  checkIndexRange(op, indices, depth, `depth (indices of shape ${fmtShape(indexShape)})`)
+  checkIndexRange(op, indices, depth, () => `depth (indices of shape ${fmtShape(indexShape)})`)
   return getBackend().oneHot(indices, depth, dtype)
 }
 

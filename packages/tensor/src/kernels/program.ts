@@ -18,6 +18,7 @@ import { isDType, isFloat, type DType } from '../dtype'
 import { DTypeError, ValueError, fmtShape } from '../errors'
 import { broadcastShapes, type Shape } from '../shape'
 import { requireAllConcrete, type Tensor } from '../tensor'
+import { programElement } from '../backends/reference/program'
 
 export type { ArithmeticOp, ElementwiseProgram, ProgramInstruction } from '../backend'
 
@@ -196,4 +197,29 @@ export const elementwiseProgram = (program: ElementwiseProgram, inputs: Readonly
   requireAllConcrete(OP, 'inputs', inputs)
   const { shape, dtype } = programOutput(program, inputs)
   return getBackend().elementwiseProgram(program, inputs, shape, dtype)
+}
+
+/**
+ * One element of `elementwiseProgram`, without tensors: the program on the input values `values`
+ * (one per input), every step in float64 with the kernels' arithmetic, returned unrounded. Rounded
+ * to the output dtype (`Math.fround` for float32), it is what `elementwiseProgram` gives for scalar
+ * inputs. `@backfold/ops`'s executor runs a graph's float64 scalar programs (a learning-rate
+ * schedule, Adam's bias corrections) with it, allocating nothing per call.
+ * @example
+ * // 1 - 0.9^t for t = 3
+ * programScalar(
+ *   { arity: 1, instructions: [
+ *     { kind: 'constant', value: 0.9 },
+ *     { kind: 'binary', op: 'pow', a: 1, b: 0 },
+ *     { kind: 'constant', value: 1 },
+ *     { kind: 'binary', op: 'sub', a: 3, b: 2 },
+ *   ] },
+ *   [3],
+ * ) // 0.271 (to float64 rounding)
+ * @since 0.2.0
+ */
+export const programScalar = (program: ElementwiseProgram, values: ArrayLike<number>): number => {
+  if (values.length !== program.arity)
+    throw new ValueError(OP, `the program takes ${program.arity} inputs, got ${values.length} values`)
+  return programElement(program, values)
 }

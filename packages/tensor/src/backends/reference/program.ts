@@ -254,6 +254,25 @@ const registersFor = (program: ElementwiseProgram, length: number): Float64Array
 }
 
 /**
+ * The program on one element: `values` are its inputs, every step in float64 with the same formulas
+ * and registers as `elementwiseProgram`, unrounded (the caller rounds to the output dtype).
+ */
+export const programElement = (program: ElementwiseProgram, values: ArrayLike<number>): number => {
+  const arity = program.arity
+  const registers = registersFor(program, 1)
+  for (let k = 0; k < arity; k++) registers[k]![0] = values[k]!
+  const steps = program.instructions
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i]!
+    const dst = registers[arity + i]!
+    if (step.kind === 'constant') dst[0] = step.value
+    else if (step.kind === 'unary') unaryBlock(step.op, registers[step.x]!, dst, 1)
+    else binaryBlock(step.op, registers[step.a]!, registers[step.b]!, dst, 1)
+  }
+  return registers[registers.length - 1]![0]!
+}
+
+/**
  * Evaluates `program` over the broadcast inputs, BLOCK output elements at a time, in float64;
  * the only rounding to `outDtype` is the store of the result.
  * @since 0.2.0

@@ -73,6 +73,32 @@ const perMemory = <K>(generate: () => K): (() => K) => {
   }
 }
 
+/**
+ * `f(...a)` as a call of fixed arity for the usual argument counts: a spread call allocates and
+ * goes through V8's generic JS-to-wasm wrapper on every call, a fixed-arity one gets the
+ * signature's compiled wrapper (a training step makes ~20 such calls).
+ */
+const callSpread = <R>(f: (...a: number[]) => R, a: ReadonlyArray<number>): R => {
+  switch (a.length) {
+    case 4:
+      return f(a[0]!, a[1]!, a[2]!, a[3]!)
+    case 5:
+      return f(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!)
+    case 6:
+      return f(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!)
+    case 7:
+      return f(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!)
+    case 8:
+      return f(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!)
+    case 9:
+      return f(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!)
+    case 10:
+      return f(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!)
+    default:
+      return f(...a)
+  }
+}
+
 /** The kernel's arguments for the operands (addresses, or the values of scalars) at `base`. */
 const operandArgs = (
   operands: ReadonlyArray<ResidentOperand>,
@@ -201,7 +227,7 @@ export const wasmResident = {
     return (base) => {
       operandArgs(operands, base, args, 0)
       args[operands.length] = base + out
-      kernel()(...args)
+      callSpread(kernel(), args)
     }
   },
   /**
@@ -270,7 +296,7 @@ export const wasmResident = {
         } else args[i] = base + at
       })
       args[offsets.length] = base + out
-      return run(...args) === 0
+      return callSpread(run, args) === 0
     }
   },
   /** Whether `program` has only steps the resident kernels compute exactly as the reference. */
