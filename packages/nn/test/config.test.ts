@@ -161,7 +161,9 @@ describe('model configs', () => {
           L.gelu('tanh'),
           L.softmax(1),
         ),
-        fc.double({ min: -2, max: 2, noNaN: true }).map((alpha) => L.elu(alpha)),
+        // -0 is drawn as +0: JSON has no negative zero, so a config round trip turns -0 into 0 (and
+        // elu's zero outputs change sign), which is JSON's doing, not the codec's.
+        fc.double({ min: -2, max: 2, noNaN: true }).map((alpha) => L.elu(alpha === 0 ? 0 : alpha)),
         fc.double({ min: 0, max: 0.5, noNaN: true }).map((slope) => L.leakyRelu(slope)),
         fc.double({ min: 0, max: 0.9, noNaN: true }).map((rate) => L.dropout(rate)),
         fc.record({ eps: fc.constantFrom(1e-5, 1e-3), affine: fc.boolean() }).map((o) => L.layerNorm(o)),
