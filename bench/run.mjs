@@ -669,7 +669,7 @@ const matmulSplit = () => {
     ` Measured interleaved in one loop after the timed runs: the eager call ${fmt(split.callMs)} ms; the same product jitted, its result left in wasm memory (operands in place, nothing copied), ${fmt(split.kernelMs)} ms = ${fmt(split.residentGflops)} GFLOP/s (${pct(split.residentGflops / simdPeak.gflops)} of the limit).` +
     (split.callMs - split.kernelMs > 0.05 * split.callMs
       ? ` The rest (${fmt(split.callMs - split.kernelMs)} ms) is the call's copies into and out of wasm memory: every configuration ends holding the product as host data, a new 4 MiB array; a copy into a fresh array took ${fmt(split.freshCopyMs)} ms against ${fmt(split.rewriteMs)} ms into an array written before (first-touch page faults: this VM hands freed pages back to its host).`
-      : ` The call cost no more than the product alone there, so what is missing is the GEMM's own (packing, loads beyond L1, edges) or time the machine gave elsewhere (compare the limit's spread in the raw results).`) +
+      : ` The eager call cost no more than the product alone in that loop (${fmt((2 * 1024 ** 3) / (split.callMs * 1e6))} GFLOP/s), against ${fmt(g)} GFLOP/s as the median of the timed runs: the difference lies between calls, not in the GEMM: first touches of each call's fresh result array (a copy into a fresh array took ${fmt(split.freshCopyMs)} ms in that loop against ${fmt(split.rewriteMs)} ms into one written before; faults come in bursts when the engine returns freed memory) and time the machine gave elsewhere.`) +
     ' Closing it needs result buffers that are already touched (a pool of recycled arrays), which immutable tensors owned by the garbage collector do not allow today.'
   )
 }
