@@ -65,3 +65,21 @@ export const donateTensor = (x: Tensor, why: string): void => {
  */
 export const donationOf = (x: Tensor): string | undefined =>
   (x as { readonly [donatedKey]?: string | undefined })[donatedKey] ?? frozen.get(x)
+
+/**
+ * Donates every tensor of `given` that is not among `results` (a result may be an argument passed
+ * through, which the caller keeps): what a function that was given up its arguments does after it
+ * ran (`jit`'s `donate`, `makeTrainStep`'s eager step).
+ * @example
+ * const [w, b] = [tensor([1]), tensor([2])]
+ * donateAllBut([w, b], [b], 'donated to step') // w is invalidated, b (returned as it is) is not
+ * @since 0.2.0
+ */
+export const donateAllBut = (
+  given: ReadonlyArray<Tensor>,
+  results: ReadonlyArray<Tensor>,
+  why: string,
+): void => {
+  const kept = new Set(results)
+  for (const x of given) if (!kept.has(x)) donateTensor(x, why)
+}

@@ -249,11 +249,11 @@ export const makeTrainStep = <P, S, O>(options: TrainStepOptions<P, S, O>): Stag
       ? trainStep
       : (params, state, optState, x, y, keyData) => {
           const out = trainStep(params, state, optState, x, y, keyData)
-          const results = new Set(T.flatten(out).leaves)
-          const why =
-            'it was donated to a training step (makeTrainStep option donate); use the trees that step returned'
-          for (const tree of [params, state, optState])
-            for (const leaf of T.flatten(tree).leaves) if (!results.has(leaf)) T.donateTensor(leaf, why)
+          T.donateAllBut(
+            T.flatten([params, state, optState]).leaves,
+            T.flatten(out).leaves,
+            'it was donated to a training step (makeTrainStep option donate); use the trees that step returned',
+          )
           return out
         })
   const step: TrainStep<P, S, O> = (params, state, optState, batch, key) => {

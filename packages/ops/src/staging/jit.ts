@@ -1,5 +1,5 @@
 import {
-  donateTensor,
+  donateAllBut,
   donationOf,
   flatten,
   getBackend,
@@ -141,9 +141,8 @@ export const jit = <Args extends ReadonlyArray<unknown>, Out>(
       if (why !== undefined) throw usedAfterDonation(nameOf(f), traced, i, why)
     }
     // A call with the previous call's signature (every step of a training loop) skips the key.
-    let graph =
-      previous !== undefined && sameSignature(previous, traced, leaves, statics) ? previous.graph : undefined
-    if (graph === undefined) graph = cache.get(signature(traced, leaves, statics))
+    const same = previous !== undefined && sameSignature(previous, traced, leaves, statics)
+    let graph = same ? previous!.graph : cache.get(signature(traced, leaves, statics))
     if (graph !== undefined) hits++
     else {
       traces++
@@ -160,12 +159,14 @@ export const jit = <Args extends ReadonlyArray<unknown>, Out>(
       cache.set(signature(traced, leaves, statics), graph)
       onnx.remember(graph, staged)
     }
-    previous = {
-      defs: traced.map((t) => t?.def),
-      types: leaves.map((x) => ({ dtype: x.dtype, shape: x.shape })),
-      statics,
-      graph,
-    }
+    // Remembered only when it changed: a loop's steady calls allocate nothing for it.
+    if (!same)
+      previous = {
+        defs: traced.map((t) => t?.def),
+        types: leaves.map((x) => ({ dtype: x.dtype, shape: x.shape })),
+        statics,
+        graph,
+      }
     lastGraph = graph
     // Traced inputs (grad, vmap, an enclosing jit) compose through evalGraph, which applies the ops.
     const outs = concrete ? runConcrete(graph, leaves) : evalGraph(graph, leaves)
@@ -197,19 +198,17 @@ export const jit = <Args extends ReadonlyArray<unknown>, Out>(
     return evalGraph(graph, leaves)
   }
   const why = `it was donated to the jitted function '${nameOf(f)}' (jit option donate), which may have written its results over its memory; use the tensors that call returned`
-  // Invalidates the donated arguments' tensors that are not results themselves (a result may be
-  // an argument passed through, which the caller keeps).
+  // The donated arguments' tensors, invalidated unless returned as they are.
   const donate = (
     args: Args,
     traced: ReadonlyArray<{ readonly leaves: ReadonlyArray<Tensor> } | undefined>,
     outs: ReadonlyArray<Tensor>,
-  ): void => {
-    const results = new Set(outs)
-    for (const n of donated) {
-      if (n >= args.length) continue
-      for (const x of traced[n]?.leaves ?? []) if (!results.has(x)) donateTensor(x, why)
-    }
-  }
+  ): void =>
+    donateAllBut(
+      donated.flatMap((n) => (n < args.length ? (traced[n]?.leaves ?? []) : [])),
+      outs,
+      why,
+    )
   return Object.assign(jitted, {
     stats: (): JitStats => ({
       traces,
