@@ -141,18 +141,23 @@ const linearKernel = (eq: Equation): Kernel | undefined => {
     : undefined
 }
 
+/**
+ * The log-sum-exp of the row at register 0, max + log Σ exp(x − max), as the instructions of a
+ * program with `arity` inputs: it ends in register `arity + 5`; the row's max is at `arity`.
+ */
+const logSumExp = (arity: number): T.ReductionProgram['instructions'] => [
+  { kind: 'reduce', op: 'max', x: 0 }, // arity
+  { kind: 'binary', op: 'sub', a: 0, b: arity }, // arity + 1
+  { kind: 'unary', op: 'exp', x: arity + 1 }, // arity + 2
+  { kind: 'reduce', op: 'sum', x: arity + 2 }, // arity + 3
+  { kind: 'unary', op: 'log', x: arity + 3 }, // arity + 4
+  { kind: 'binary', op: 'add', a: arity, b: arity + 4 }, // arity + 5
+]
+
 /** log-softmax of a row: x − (max + log Σ exp(x − max)). */
 const LOG_SOFTMAX_ROWS: T.ReductionProgram = {
   arity: 1,
-  instructions: [
-    { kind: 'reduce', op: 'max', x: 0 }, // 1
-    { kind: 'binary', op: 'sub', a: 0, b: 1 }, // 2
-    { kind: 'unary', op: 'exp', x: 2 }, // 3
-    { kind: 'reduce', op: 'sum', x: 3 }, // 4
-    { kind: 'unary', op: 'log', x: 4 }, // 5
-    { kind: 'binary', op: 'add', a: 1, b: 5 }, // 6
-    { kind: 'binary', op: 'sub', a: 0, b: 6 }, // 7
-  ],
+  instructions: [...logSumExp(1), { kind: 'binary', op: 'sub', a: 0, b: 6 }],
 }
 
 /**
@@ -210,12 +215,7 @@ const meanKernel = (eq: Equation): Kernel | undefined => {
 const CROSS_ENTROPY_ROWS: T.ReductionProgram = {
   arity: 2,
   instructions: [
-    { kind: 'reduce', op: 'max', x: 0 }, // 2
-    { kind: 'binary', op: 'sub', a: 0, b: 2 }, // 3
-    { kind: 'unary', op: 'exp', x: 3 }, // 4
-    { kind: 'reduce', op: 'sum', x: 4 }, // 5
-    { kind: 'unary', op: 'log', x: 5 }, // 6
-    { kind: 'binary', op: 'add', a: 2, b: 6 }, // 7
+    ...logSumExp(2), // ends in 7
     { kind: 'binary', op: 'sub', a: 7, b: 0 }, // 8
     { kind: 'binary', op: 'mul', a: 1, b: 8 }, // 9
     { kind: 'reduce', op: 'sum', x: 9 }, // 10
