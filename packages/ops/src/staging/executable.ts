@@ -475,8 +475,36 @@ export const compileResident = (graph: Graph): Executable | undefined => {
   // training step's parameters), the plan with each such input's buffer exchanged with that
   // output's (both pinned, the same size). Runs alternate between the two, so a value fed back
   // is already where the next run reads it and is not written again.
+  // Every value a run touches has a dense slot (inputs, constants, equation outputs): the run's
+  // environment is an array indexed by slot, and each layout fixes every resident slot's offset
+  // (-1: not resident, or empty) once, so a run looks nothing up by variable id.
+  const slotOf = new Map<number, number>()
+  const vars: Var[] = []
+  const slot = (v: Var): number => {
+    let k = slotOf.get(v.id)
+    if (k === undefined) {
+      k = vars.length
+      slotOf.set(v.id, k)
+      vars.push(v)
+    }
+    return k
+  }
+  const inputSlots = graph.inputs.map(slot)
+  const constantSlots = graph.constants.map((c) => slot(c.variable))
+  const equationInputs = graph.equations.map((eq) => eq.inputs.map(slot))
+  const equationOutputs = graph.equations.map((eq) => slot(eq.output))
+  const outputSlots = graph.outputs.map(slot)
+  const inRegion = vars.map((v) => resident.has(v.id) && !empty(v))
+  const sizes = vars.map((v) => T.sizeOf(v.shape))
+  /** Inputs (then constants) whose pinned buffer holds them after a run. */
+  const inputPinned = graph.inputs.map((v) => plan.pinned.has(v.id) && resident.has(v.id))
+  const constantPinned = graph.constants.map(
+    (c) => plan.pinned.has(c.variable.id) && resident.has(c.variable.id),
+  )
   interface Layout {
     readonly offset: (v: Var) => number
+    /** Per slot, the value's byte offset in the region, or -1 when it has none. */
+    readonly at: Int32Array
     readonly actions: ReadonlyArray<Step | undefined>
   }
   const layoutOf = (swap: ReadonlyMap<number, number>): Layout => {
@@ -484,17 +512,22 @@ export const compileResident = (graph: Graph): Executable | undefined => {
       const at = plan.offsets.get(v.id)!
       return swap.get(at) ?? at
     }
-    return { offset, actions: prepare(offset) }
+    const at = Int32Array.from(vars, (v) => {
+      const planned = plan.offsets.get(v.id)
+      return planned === undefined || !resident.has(v.id) ? -1 : (swap.get(planned) ?? planned)
+    })
+    return { offset, at, actions: prepare(offset) }
   }
   const layouts: Layout[] = [layoutOf(new Map())]
   // What the region held after the latest run (when still intact): byte offset → the tensor whose
   // values are there (inputs and constants in their pinned buffers, outputs in theirs).
-  let held = new Map<number, Tensor>()
+  const held = new Map<number, Tensor>()
   let lastOutputs: ReadonlyArray<Tensor> = []
   const owner = {}
   const pinnedOutputs = new Set(
     graph.outputs.filter((v) => resident.has(v.id) && !sources.has(v.id) && plan.pinned.has(v.id)),
   )
+  const outputPinned = graph.outputs.map((v) => pinnedOutputs.has(v))
   /** The second layout, from inputs that are outputs of the run before (undefined: none are). */
   const exchangeLayout = (inputs: ReadonlyArray<Tensor>): Layout | undefined => {
     const swap = new Map<number, number>()
@@ -525,23 +558,25 @@ export const compileResident = (graph: Graph): Executable | undefined => {
   const evict = (): void => {
     for (const r of occupants) r.evacuate()
     occupants = []
-    held = new Map()
+    held.clear()
   }
 
+  const env: Array<Tensor | undefined> = new Array<Tensor | undefined>(vars.length).fill(undefined)
   const run = (inputs: ReadonlyArray<Tensor>): Tensor[] | undefined => {
     if (inputs.length !== graph.inputs.length)
       throw new TraceError(
         'executable',
         `the graph takes ${graph.inputs.length} inputs, got ${inputs.length}`,
       )
-    graph.inputs.forEach((v, i) => {
+    for (let i = 0; i < inputs.length; i++) {
       const x = inputs[i]!
+      const v = graph.inputs[i]!
       if (!sameType(x, v))
         throw new TraceError(
           'executable',
           `input ${i} is ${x.dtype}${T.fmtShape(x.shape)} but the graph was staged for ${v.dtype}${T.fmtShape(v.shape)}`,
         )
-    })
+    }
     const claimed = T.wasmResident.claim(plan.bytes, owner, evict)
     if (claimed === undefined) {
       evict()
@@ -557,14 +592,15 @@ export const compileResident = (graph: Graph): Executable | undefined => {
     // The layout with the least to write: values already in their buffers stay.
     const toWrite = (layout: Layout): number => {
       let bytes = 0
-      graph.inputs.forEach((v, i) => {
-        if (held.get(layout.offset(v)) !== inputs[i]) bytes += T.sizeOf(v.shape)
-      })
+      for (let i = 0; i < inputs.length; i++) {
+        const k = inputSlots[i]!
+        if (held.get(layout.at[k]!) !== inputs[i]) bytes += sizes[k]!
+      }
       return bytes
     }
     const layout =
       layouts.length > 1 && toWrite(layouts[1]!) < toWrite(layouts[0]!) ? layouts[1]! : layouts[0]!
-    const { offset, actions } = layout
+    const { at, actions } = layout
     bytesIn = 0
     bytesOut = 0
     // Every earlier result this run may write over is copied out first; only inputs of this run
@@ -572,96 +608,100 @@ export const compileResident = (graph: Graph): Executable | undefined => {
     const kept: T.RegionTensor[] = []
     if (occupants.length > 0) {
       const stay = new Set<Tensor>()
-      graph.inputs.forEach((v, i) => {
+      for (let i = 0; i < inputs.length; i++) {
         const x = inputs[i]!
-        if (x instanceof T.RegionTensor && held.get(offset(v)) === x && x.at === base + offset(v)) stay.add(x)
-      })
+        const offset = at[inputSlots[i]!]!
+        if (x instanceof T.RegionTensor && held.get(offset) === x && x.at === base + offset) stay.add(x)
+      }
       for (const r of occupants) {
         if (stay.has(r)) kept.push(r)
         else bytesOut += r.evacuate()
       }
       occupants = []
     }
-    const env = new Map<number, Tensor>()
-    const put = (v: Var, x: Tensor): void => {
-      env.set(v.id, x)
-      if (resident.has(v.id) && !empty(v)) {
-        T.wasmResident.write(base + offset(v), x.data)
+    env.fill(undefined)
+    const put = (k: number, x: Tensor): void => {
+      env[k] = x
+      if (inRegion[k]) {
+        T.wasmResident.write(base + at[k]!, x.data)
         bytesIn += 4 * x.data.length
       }
     }
-    const place = (v: Var, x: Tensor): void => {
-      if (held.get(offset(v)) === x) env.set(v.id, x)
-      else put(v, x)
+    const place = (k: number, x: Tensor): void => {
+      if (held.get(at[k]!) === x) env[k] = x
+      else put(k, x)
     }
-    graph.inputs.forEach((v, i) => place(v, inputs[i]!))
-    for (const c of graph.constants) place(c.variable, c.value)
-    const tensorOf = (v: Var): Tensor => {
-      const known = env.get(v.id)
+    for (let i = 0; i < inputs.length; i++) place(inputSlots[i]!, inputs[i]!)
+    for (let i = 0; i < constantSlots.length; i++) place(constantSlots[i]!, graph.constants[i]!.value)
+    const tensorOf = (k: number): Tensor => {
+      const known = env[k]
       if (known !== undefined) return known
       // A resident value read as a tensor: one copy out, kept for the rest of the run.
-      const size = T.sizeOf(v.shape)
-      const data = size === 0 ? new Float32Array(0) : T.wasmResident.read(base + offset(v), size)
-      const x = T.unsafeTensor('float32', v.shape, data)
+      const size = sizes[k]!
+      const data = size === 0 ? new Float32Array(0) : T.wasmResident.read(base + at[k]!, size)
+      const x = T.unsafeTensor('float32', vars[k]!.shape, data)
       bytesOut += 4 * size
-      env.set(v.id, x)
+      env[k] = x
       return x
     }
-    const runScalar = (step: ScalarStep, eq: Equation): void => {
+    const forward = (i: number): Tensor => {
+      const eq = graph.equations[i]!
+      return forwardRecorded(eq.op, equationInputs[i]!.map(tensorOf), eq.params)
+    }
+    const runScalar = (step: ScalarStep, i: number): void => {
       const { args, from } = step
+      const ins = equationInputs[i]!
       for (let j = 0; j < args.length; j++) {
-        const slot = from[j]!
-        args[j] = slot >= 0 ? scalars[slot]! : tensorOf(eq.inputs[j]!).data[0]!
+        const from_j = from[j]!
+        args[j] = from_j >= 0 ? scalars[from_j]! : tensorOf(ins[j]!).data[0]!
       }
       const value = step.compute(args)
       scalars[step.slot] = value
-      const out = eq.output
-      if (resident.has(out.id)) {
+      const k = equationOutputs[i]!
+      if (at[k]! >= 0) {
         scratch[0] = value
-        T.wasmResident.write(base + offset(out), scratch)
+        T.wasmResident.write(base + at[k]!, scratch)
         bytesIn += 4
       }
       if (step.tensor) {
+        const out = vars[k]!
         const data = T.allocate(out.dtype, 1)
         data[0] = value
-        env.set(out.id, T.unsafeTensor(out.dtype, [], data))
+        env[k] = T.unsafeTensor(out.dtype, [], data)
       }
     }
-    graph.equations.forEach((eq, i) => {
+    for (let i = 0; i < actions.length; i++) {
       const action = actions[i]
       // A step that returns false (a reduction with values out of its kernel's range) left its
       // result to the op itself, as a fallback.
       if (action !== undefined) {
-        if (action(base) === false) put(eq.output, forwardRecorded(eq.op, eq.inputs.map(tensorOf), eq.params))
-      } else if (scalarSteps[i] !== undefined) runScalar(scalarSteps[i]!, eq)
-      else if (steps[i] === undefined)
-        put(eq.output, forwardRecorded(eq.op, eq.inputs.map(tensorOf), eq.params))
-      else if (!resident.has(eq.output.id))
-        // An alias or an empty result outside the region: the op itself (a reshape is free).
-        env.set(eq.output.id, forwardRecorded(eq.op, eq.inputs.map(tensorOf), eq.params))
-    })
+        if (action(base) === false) put(equationOutputs[i]!, forward(i))
+      } else if (scalarSteps[i] !== undefined) runScalar(scalarSteps[i]!, i)
+      else if (steps[i] === undefined) put(equationOutputs[i]!, forward(i))
+      // An alias or an empty result outside the region: the op itself (a reshape is free).
+      else if (!resident.has(vars[equationOutputs[i]!]!.id)) env[equationOutputs[i]!] = forward(i)
+    }
     // Results stay in the region: a RegionTensor copies its values out only when read.
-    const resultOf = (v: Var): Tensor => {
-      const known = env.get(v.id)
+    const resultOf = (k: number): Tensor => {
+      const known = env[k]
       if (known !== undefined) return known
-      if (!resident.has(v.id) || empty(v)) return tensorOf(v)
-      const r = T.wasmResident.regionTensor(v.shape, base + offset(v), T.sizeOf(v.shape))
+      if (!inRegion[k]) return tensorOf(k)
+      const r = T.wasmResident.regionTensor(vars[k]!.shape, base + at[k]!, sizes[k]!)
       kept.push(r)
-      env.set(v.id, r)
+      env[k] = r
       return r
     }
-    const outputs = graph.outputs.map(resultOf)
+    const outputs = outputSlots.map(resultOf)
     occupants = kept
     // Pinned buffers now hold the inputs, constants and outputs (see PlanRules.pinned).
-    held = new Map()
-    graph.inputs.forEach((v, i) => {
-      if (plan.pinned.has(v.id) && resident.has(v.id)) held.set(offset(v), inputs[i]!)
-    })
-    for (const c of graph.constants)
-      if (plan.pinned.has(c.variable.id) && resident.has(c.variable.id)) held.set(offset(c.variable), c.value)
-    graph.outputs.forEach((v, j) => {
-      if (pinnedOutputs.has(v)) held.set(offset(v), outputs[j]!)
-    })
+    held.clear()
+    for (let i = 0; i < inputs.length; i++) if (inputPinned[i]) held.set(at[inputSlots[i]!]!, inputs[i]!)
+    for (let i = 0; i < constantSlots.length; i++)
+      if (constantPinned[i]) held.set(at[constantSlots[i]!]!, graph.constants[i]!.value)
+    for (let j = 0; j < outputSlots.length; j++)
+      if (outputPinned[j]) held.set(at[outputSlots[j]!]!, outputs[j]!)
+    // Nothing of this run stays reachable through the environment.
+    env.fill(undefined)
     lastOutputs = outputs
     return outputs
   }
