@@ -2,10 +2,9 @@
 // and the optimizer update staged once per batch shape, agreeing with the eager step (`jit: false`)
 // to float32 rounding.
 import { describe, it, expect } from 'vitest'
-import * as E from 'fp-ts/lib/Either.js'
 import * as O from '@backfold/ops'
 import * as T from '@backfold/tensor'
-import type { Key, Tensor } from '@backfold/tensor'
+import type { Tensor } from '@backfold/tensor'
 import type { Layer } from '../src/layer'
 import {
   avgPool2d,
@@ -43,43 +42,9 @@ import { adam, adamw, cosineDecay, momentum, sgd, warmupCosineDecay } from '../s
 import type { GradientTransformation } from '../src/optim/transform'
 import { applyGradients } from '../src/optim/applyUpdates'
 import { flattenNamed } from '../src/tree'
-import type { Dataset } from '../src/data/index'
 import { evaluate, fit, makeTrainStep } from '../src/train/index'
 import type { LossFunction } from '../src/train/index'
-
-const init = <P, S>(layer: Layer<P, S>, key: Key, inShape: ReadonlyArray<number>) => {
-  const built = layer.init(key, inShape)
-  if (E.isLeft(built)) throw new Error(built.left.message)
-  return built.right
-}
-
-/** `n` examples of shape `inShape` with labels in `0 .. classes - 1`, from `seed`. */
-const dataset = (n: number, inShape: ReadonlyArray<number>, classes: number, seed: number): Dataset => {
-  const [xKey, yKey] = T.random.split(T.random.key(seed))
-  return {
-    x: T.random.normal(xKey, [n, ...inShape]),
-    y: T.random.randint(yKey, [n], 0, classes),
-  }
-}
-
-const batchOf = (data: Dataset, start: number, stop: number): Dataset => ({
-  x: T.slice(data.x, [{ start, stop }]),
-  y: T.slice(data.y, [{ start, stop }]),
-})
-
-/** Largest |a − b| over every leaf of two trees of the same structure. */
-const maxDifference = (a: unknown, b: unknown): number => {
-  const left = flattenNamed(a)
-  const right = new Map(flattenNamed(b))
-  let worst = 0
-  for (const [name, t] of left) {
-    const other = right.get(name)
-    if (other === undefined) throw new Error(`missing leaf ${name}`)
-    for (let i = 0; i < t.data.length; i++)
-      worst = Math.max(worst, Math.abs(Number(t.data[i]) - Number(other.data[i])))
-  }
-  return worst
-}
+import { batchOf, dataset, init, maxDifference } from './helpers'
 
 interface Case<P, S, O> {
   readonly name: string
