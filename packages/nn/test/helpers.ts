@@ -68,3 +68,47 @@ export const blobs = (n: number, seed: number): Dataset => {
 /** Every leaf's values by dotted name: two trees with equal bits compare equal. */
 export const bitsOf = (tree: unknown): Array<[string, number[]]> =>
   flattenNamed(tree).map(([name, t]) => [name, Array.from(t.data)])
+
+/**
+ * `n` examples of shape `inShape` (standard normal, float32) with labels in `0 .. classes - 1`, from
+ * `seed`: class indices (int32), or one-hot float32 rows of `classes` with `oneHot`. Shared by the
+ * training tests (train-jit, ort/train-onnxruntime): the same seed gives the same examples either way.
+ */
+export const dataset = (
+  n: number,
+  inShape: ReadonlyArray<number>,
+  classes: number,
+  seed: number,
+  options: { readonly oneHot?: boolean } = {},
+): Dataset => {
+  const [xKey, yKey] = T.random.split(T.random.key(seed))
+  const labels = T.random.randint(yKey, [n], 0, classes)
+  return {
+    x: T.random.normal(xKey, [n, ...inShape]),
+    y: options.oneHot === true ? T.oneHot(labels, classes) : labels,
+  }
+}
+
+/** Examples `start .. stop - 1` of `data` (a batch). */
+export const batchOf = (data: Dataset, start: number, stop: number): Dataset => ({
+  x: T.slice(data.x, [{ start, stop }]),
+  y: T.slice(data.y, [{ start, stop }]),
+})
+
+/**
+ * Largest |a − b| over every leaf of two trees of the same structure (NaN if either holds a NaN, so
+ * `toBeLessThan` fails); throws when a leaf is missing or has another shape.
+ */
+export const maxDifference = (a: unknown, b: unknown): number => {
+  const right = new Map(flattenNamed(b))
+  let worst = 0
+  for (const [name, t] of flattenNamed(a)) {
+    const other = right.get(name)
+    if (other === undefined) throw new Error(`missing leaf ${name}`)
+    if (!T.shapesEqual(t.shape, other.shape))
+      throw new Error(`leaf ${name}: shape ${T.fmtShape(t.shape)} against ${T.fmtShape(other.shape)}`)
+    for (let i = 0; i < t.data.length; i++)
+      worst = Math.max(worst, Math.abs(Number(t.data[i]) - Number(other.data[i])))
+  }
+  return worst
+}
