@@ -13,21 +13,25 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import { join } from 'node:path'
 
-/** The categories, in report order: key and the label the report shows. */
+/** The categories, in report order: key, the label of the report's table and a short name. */
 export const CATEGORIES = [
-  ['startup', 'Node start-up and module loading (before main.mjs runs)'],
-  ['setup', 'set-up: reading and splitting the CSV, initialising the model'],
-  ['gemm', 'GEMM kernels (wasm under the GEMM entry points)'],
-  ['wasm', 'other generated wasm programs (elementwise, reductions, Adam)'],
-  ['compile', 'tracing and compiling the step (first calls)'],
-  ['step', "the step's JavaScript: jit and the executable (before: eager op dispatch and copies)"],
-  ['fit', "fit's loop: batches, metrics, progress display"],
-  ['validation', 'validation and evaluation (kernels and JavaScript)'],
-  ['outputs', 'writing the outputs (safetensors, history, chart, ONNX)'],
-  ['gc', 'garbage collector'],
-  ['idle', 'idle (waiting for I/O or worker threads)'],
-  ['other', 'other (native code, Node internals outside any phase)'],
-].map(([key, label]) => ({ key, label }))
+  ['startup', 'Node start-up and module loading (before main.mjs runs)', 'start-up'],
+  ['setup', 'set-up: reading and splitting the CSV, initialising the model', 'set-up'],
+  ['gemm', 'GEMM kernels (wasm under the GEMM entry points)', 'GEMM'],
+  ['wasm', 'other generated wasm programs (elementwise, reductions, Adam)', 'other wasm programs'],
+  ['compile', 'tracing and compiling the step (first calls)', 'staging'],
+  [
+    'step',
+    "the step's JavaScript: jit and the executable (before: eager op dispatch and copies)",
+    "the step's JavaScript",
+  ],
+  ['fit', "fit's loop: batches, metrics, progress display", "fit's loop"],
+  ['validation', 'validation and evaluation (kernels and JavaScript)', 'validation'],
+  ['outputs', 'writing the outputs (safetensors, history, chart, ONNX)', 'outputs'],
+  ['gc', 'garbage collector', 'garbage collector'],
+  ['idle', 'idle (waiting for I/O or worker threads)', 'idle'],
+  ['other', 'other (native code, Node internals outside any phase)', 'other'],
+].map(([key, label, short]) => ({ key, label, short }))
 
 const named = (...names) => new RegExp(`^(${names.join('|')})\\d*$`)
 /** Phase frames: the nearest one on the stack decides the phase. */

@@ -658,14 +658,14 @@ const mainJobProfileLines = () => {
   const withoutKernels = mainJob.default - kernels
   if (before !== undefined) {
     const b = before.summary
-    const changes = CATEGORIES.map(({ key, label }) => ({
-      label,
+    const changes = CATEGORIES.map(({ key, short }) => ({
+      short,
       delta: seconds(s.ms[key]) - (b.ms[key] * mainJob.before) / b.totalMs,
     })).sort((x, y) => Math.abs(y.delta) - Math.abs(x.delta))
     lines.push(
       `Since before (each profile's shares applied to its build's median): ${changes
         .slice(0, 4)
-        .map(({ label, delta }) => `${label} ${delta < 0 ? '−' : '+'}${fmt(Math.abs(delta))} s`)
+        .map(({ short, delta }) => `${short} ${delta < 0 ? '−' : '+'}${fmt(Math.abs(delta))} s`)
         .join(', ')}.`,
     )
   }
@@ -677,7 +677,7 @@ const mainJobProfileLines = () => {
       (withoutJs <= goal
         ? `within the goal: removing ${pct(gap / perStepJs)} of that JavaScript closes the gap. `
         : `still over the goal: start-up or the kernels must shrink too. `) +
-      `The wasm kernels take ${fmt(kernels)} s (GEMM ${fmt(seconds(s.ms.gemm))} s, other programs ${fmt(seconds(s.ms.wasm))} s, validation's ${fmt(seconds(s.wasmMs.validation))} s); ` +
+      `The wasm kernels take ${fmt(kernels)} s (GEMM ${fmt(seconds(s.ms.gemm))} s, other programs ${fmt(seconds(s.ms.wasm))} s${s.leaves.wasm.length === 0 ? '' : `, of which one wasm function alone ${fmt(seconds(s.leaves.wasm[0].ms))} s`}, validation's ${fmt(seconds(s.wasmMs.validation))} s); ` +
       `infinitely fast kernels would leave ${fmt(withoutKernels)} s, ${withoutKernels <= goal ? 'within' : 'over'} the goal.` +
       (mainJob.startup === undefined
         ? ''
