@@ -663,7 +663,7 @@ const mainJobProfileLines = () => {
       delta: seconds(s.ms[key]) - (b.ms[key] * mainJob.before) / b.totalMs,
     })).sort((x, y) => Math.abs(y.delta) - Math.abs(x.delta))
     lines.push(
-      `Since before (each profile's shares applied to its build's median; one profiled run of each, so differences of a few hundredths of a second are noise): ${changes
+      `Since before (each profile's shares applied to its build's median; one profiled run of each, so a difference of about 0.1 s or less may be noise): ${changes
         .slice(0, 4)
         .map(({ short, delta }) => `${short} ${delta < 0 ? '−' : '+'}${fmt(Math.abs(delta))} s`)
         .join(', ')}.`,
