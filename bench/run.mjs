@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url'
 import { AGREEMENT_TOLERANCE, compareConfigurations } from './agreement.mjs'
 import { BASELINE_COMMIT, prepareBaseline } from './baseline.mjs'
 import { FRAMEWORKS, SUSTAIN_MS, machine, peerVersions, versionOf } from './cases/common.mjs'
+import { CATEGORIES, profileMainJob } from './profile-main-job.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = resolve(here, '..')
@@ -489,7 +490,25 @@ const timeMainJobs = () => {
   }
   const result = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, medianOf(v)]))
   console.log(`main job (median of 3, s): ${JSON.stringify(result)}`)
-  return { ...result, baselineError: baseline.error }
+  // One more run of each build under the CPU profiler, after the timed ones: where the job's time goes.
+  const profiles = {
+    default: profileMainJob(today),
+    before: before === undefined ? undefined : profileMainJob(before),
+  }
+  for (const [build, p] of Object.entries(profiles)) {
+    if (p === undefined) continue
+    if (p.error !== undefined) {
+      console.log(`main job profile (${build}): ${p.error}`)
+      continue
+    }
+    const { totalMs, ms, leaves } = p.summary
+    console.log(
+      `main job profile (${build}; ${fmt(p.wallS)} s profiled, ${fmt(totalMs)} ms of profile): ` +
+        CATEGORIES.map(({ key }) => `${key} ${fmt(ms[key])}`).join(', ') +
+        `; other: ${leaves.other.map((l) => `${l.frame} ${fmt(l.ms)}`).join(', ')}`,
+    )
+  }
+  return { ...result, baselineError: baseline.error, profiles }
 }
 const mainJob = runMainJob ? timeMainJobs() : undefined
 const value = (bench, framework, pick) => {
@@ -593,6 +612,80 @@ const speedTarget = (label, goal, bench, mine, theirs) => {
   }
 }
 
+/**
+ * The main job's own profiles (one run of each build under `node --cpu-prof`, bench/profile-main-job.mjs):
+ * where its time goes, how that moved since the pre-issue build, and what would close the gap to the
+ * goal. Profile milliseconds are inflated by the profiler; the shares are applied to the medians.
+ */
+const mainJobProfileLines = () => {
+  const now = mainJob.profiles?.default
+  if (now === undefined) return []
+  if (now.error !== undefined) return [`No profile of the main job: ${now.error}.`]
+  const before = mainJob.profiles.before?.error === undefined ? mainJob.profiles.before : undefined
+  const cells = (p, key) =>
+    p === undefined ? ['', ''] : [fmt(p.summary.ms[key]), pct(p.summary.ms[key] / p.summary.totalMs)]
+  const header = [
+    'where the time goes',
+    'now, ms',
+    'now',
+    ...(before === undefined ? [] : ['before, ms', 'before']),
+  ]
+  const columnsOf = (key) => [...cells(now, key), ...(before === undefined ? [] : cells(before, key))]
+  const tableLines = [
+    `| ${header.join(' | ')} |`,
+    `| --- |${' ---: |'.repeat(header.length - 1)}`,
+    ...CATEGORIES.map(({ key, label }) => `| ${label} | ${columnsOf(key).join(' | ')} |`),
+    `| total of the profile (the profiled process: ${fmt(now.wallS)} s${before === undefined ? '' : `, before ${fmt(before.wallS)} s`}) | ${[
+      now,
+      before,
+    ]
+      .filter((p) => p !== undefined)
+      .map((p) => `${fmt(p.summary.totalMs)} | 100%`)
+      .join(' | ')} |`,
+  ]
+  const lines = [
+    `Where the job's time goes, from its own CPU profile in this run (one run of ${before === undefined ? "today's build" : 'each build'} under \`node --cpu-prof\`, a sample every 250 µs; self time by call-stack ancestry, \`bench/profile-main-job.mjs\`). The profiler's own cost inflates the totals against the unprofiled medians (${fmt(mainJob.default)} s now${before === undefined ? '' : `, ${fmt(mainJob.before)} s before`}), so read the shares:\n\n    ${tableLines.join('\n    ')}`,
+  ]
+  // Shares of the profile applied to the median end-to-end time, in seconds.
+  const s = now.summary
+  const seconds = (profileMs) => (profileMs * mainJob.default) / s.totalMs
+  const goal = mainJob.before / 2
+  const gap = mainJob.default - goal
+  const validationJs = s.ms.validation - s.wasmMs.validation
+  const perStepJs = seconds(s.ms.step + s.ms.fit + s.ms.gc + validationJs)
+  const kernels = seconds(s.ms.gemm + s.ms.wasm + s.wasmMs.validation)
+  const withoutJs = mainJob.default - perStepJs
+  const withoutKernels = mainJob.default - kernels
+  if (before !== undefined) {
+    const b = before.summary
+    const changes = CATEGORIES.map(({ key, short }) => ({
+      short,
+      delta: seconds(s.ms[key]) - (b.ms[key] * mainJob.before) / b.totalMs,
+    })).sort((x, y) => Math.abs(y.delta) - Math.abs(x.delta))
+    lines.push(
+      `Since before (each profile's shares applied to its build's median; one profiled run of each, so a difference of about 0.1 s or less may be noise): ${changes
+        .slice(0, 4)
+        .map(({ short, delta }) => `${short} ${delta < 0 ? '−' : '+'}${fmt(Math.abs(delta))} s`)
+        .join(', ')}.`,
+    )
+  }
+  lines.push(
+    `What would close the gap (${fmt(gap)} s; the profile's shares applied to the ${fmt(mainJob.default)} s median): ` +
+      `the per-step JavaScript and the garbage collector take ${fmt(perStepJs)} s ` +
+      `(the step's ${fmt(seconds(s.ms.step))} s, ${fmt((1e6 * seconds(s.ms.step)) / MAIN_JOB_STEPS)} µs per step against ${fmt((1e6 * seconds(s.ms.gemm)) / MAIN_JOB_STEPS)} µs of GEMM; fit's loop ${fmt(seconds(s.ms.fit))} s; validation's JavaScript ${fmt(seconds(validationJs))} s; the collector ${fmt(seconds(s.ms.gc))} s). ` +
+      `Without any of it the job would take ${fmt(withoutJs)} s (start-up, set-up, kernels, staging, outputs), ` +
+      (withoutJs <= goal
+        ? `within the goal: removing ${pct(gap / perStepJs)} of that JavaScript closes the gap. `
+        : `still over the goal: start-up or the kernels must shrink too. `) +
+      `The wasm kernels take ${fmt(kernels)} s (GEMM ${fmt(seconds(s.ms.gemm))} s, other programs ${fmt(seconds(s.ms.wasm))} s${s.leaves.wasm.length === 0 ? '' : `, of which one wasm function alone ${fmt(seconds(s.leaves.wasm[0].ms))} s`}, validation's ${fmt(seconds(s.wasmMs.validation))} s); ` +
+      `infinitely fast kernels would leave ${fmt(withoutKernels)} s, ${withoutKernels <= goal ? 'within' : 'over'} the goal.` +
+      (mainJob.startup === undefined
+        ? ''
+        : ` Start-up alone (Node and the three packages, timed above) spends ${pct(mainJob.startup / goal)} of the goal's ${fmt(goal)} s.`),
+  )
+  return lines
+}
+
 const mainJobTarget = () => {
   const ratio = mainJob === undefined ? undefined : mainJob.before / mainJob.default
   const met = ratio === undefined || !Number.isFinite(ratio) ? undefined : ratio >= 2
@@ -618,6 +711,7 @@ const mainJobTarget = () => {
                 ? ''
                 : ` Starting Node and loading the three packages alone takes ${fmt(mainJob.startup)} s (${pct(mainJob.startup / mainJob.default)} of the job now).`) +
               ` The job trains ${MAIN_JOB_STEPS} steps (30 epochs of 45 batches of 32): at most ${fmt((1000 * mainJob.default) / MAIN_JOB_STEPS)} ms per step now, data loading and evaluation included.`,
+            ...mainJobProfileLines(),
           ]
         : [],
   }
@@ -980,7 +1074,11 @@ const targetSection = [
   '(process start included; median of three interleaved runs): "before" is the repository at',
   `${BASELINE_COMMIT}, the last commit before issue 12's work began (the next commit on main, 04c47a9, starts the`,
   "staging core), extracted with `git archive` and built beside today's build (bench/baseline.mjs); it",
-  'runs only when `main-job` is among the cases (the default).',
+  'runs only when `main-job` is among the cases (the default). Once per run, after the timed runs, each',
+  'build runs the main job once more under `node --cpu-prof --cpu-prof-interval 250` (a sample every',
+  "250 µs); `bench/profile-main-job.mjs` sums the samples' self time into categories by call-stack",
+  "ancestry (start-up, GEMM kernels, other wasm programs, the jit's bookkeeping, fit's loop, validation,",
+  "outputs, garbage collector), which the main job's explanation quotes when its target is missed.",
   '',
   '### Issue 12: staged execution',
   '',
