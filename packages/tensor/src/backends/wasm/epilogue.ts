@@ -94,96 +94,6 @@ export const operandKind = (shape: Shape, outShape: Shape): OperandKind | undefi
   return column ? 'column' : undefined
 }
 
-/**
- * run(operands…, out, rows, cols): a whole, row or column operand is a byte address, a scalar its
- * value (f64); a column operand holds one value per row, read once per row. Two elements per step along each row; an odd row ends with one element (its pair read
- * past the row, never written), so `out` may be the address of a whole operand (in place).
- */
-const kernel = (program: ElementwiseProgram, kinds: ReadonlyArray<OperandKind>): Code => {
-  const arity = program.arity
-  const f = new Code(
-    [...kinds.map((k) => (k === 'scalar' ? ('f64' as const) : ('i32' as const))), 'i32', 'i32', 'i32'],
-    [],
-  )
-  const operands = kinds.map((_, k) => f.param(k))
-  const out = f.param(arity)
-  const rows = f.param(arity + 1)
-  const cols = f.param(arity + 2)
-  const values: Local[] = [
-    ...kinds.map(() => f.local('v128')),
-    ...program.instructions.map(() => f.local('v128')),
-  ]
-  const rowAt = kinds.map((k) => (k === 'row' ? f.local('i32') : undefined))
-  const pairs = f.local('i32')
-  const result = values[values.length - 1]!
-  kinds.forEach((k, i) => {
-    if (k === 'scalar') f.get(operands[i]!).f64x2Splat().set(values[i]!)
-  })
-  program.instructions.forEach((step, i) => {
-    if (step.kind === 'constant') f.v128Const(f64Pair(step.value)).set(values[arity + i]!)
-  })
-  /** Loads the two elements at each operand's pointer and computes the program into `result`. */
-  const body = (c: Code): void => {
-    kinds.forEach((k, i) => {
-      if (k === 'whole') c.get(operands[i]!).v128Load64Zero().f64x2PromoteLowF32x4().set(values[i]!)
-      if (k === 'row') c.get(rowAt[i]!).v128Load64Zero().f64x2PromoteLowF32x4().set(values[i]!)
-    })
-    program.instructions.forEach((step, i) => {
-      if (step.kind === 'unary') UNARY[step.op]!(c, values[step.x]!)
-      else if (step.kind === 'binary') BINARY[step.op]!(c.get(values[step.a]!).get(values[step.b]!))
-      else return
-      c.set(values[arity + i]!)
-    })
-  }
-  const advance = (c: Code, bytes: number): void => {
-    kinds.forEach((k, i) => {
-      if (k === 'whole') c.get(operands[i]!).i32Const(bytes).i32Add().set(operands[i]!)
-      if (k === 'row') c.get(rowAt[i]!).i32Const(bytes).i32Add().set(rowAt[i]!)
-    })
-    c.get(out).i32Const(bytes).i32Add().set(out)
-  }
-  f.block((exit) =>
-    exit.loop((row) => {
-      row.get(rows).i32Eqz().brIf(1)
-      kinds.forEach((k, i) => {
-        if (k === 'row') row.get(operands[i]!).set(rowAt[i]!)
-        // A column operand's value for this row, splatted once and advanced one float per row.
-        if (k === 'column')
-          row
-            .get(operands[i]!)
-            .v128Load32Splat()
-            .f64x2PromoteLowF32x4()
-            .set(values[i]!)
-            .get(operands[i]!)
-            .i32Const(FLOAT_BYTES)
-            .i32Add()
-            .set(operands[i]!)
-      })
-      row.get(cols).i32Const(2).i32DivS().set(pairs)
-      row.block((done) =>
-        done.loop((pair) => {
-          pair.get(pairs).i32Eqz().brIf(1)
-          body(pair)
-          pair.get(out).get(result).f32x4DemoteF64x2Zero().v128Store64Lane0()
-          advance(pair, 2 * FLOAT_BYTES)
-          pair.get(pairs).i32Const(1).i32Sub().set(pairs).br(0)
-        }),
-      )
-      row
-        .get(cols)
-        .i32Const(1)
-        .i32And()
-        .ifElse((tail) => {
-          body(tail)
-          tail.get(out).get(result).f32x4DemoteF64x2Zero().f32x4ExtractLane(0).f32Store()
-          advance(tail, FLOAT_BYTES)
-        })
-      row.get(rows).i32Const(1).i32Sub().set(rows).br(0)
-    }),
-  )
-  return f
-}
-
 // Programs that round once: computed in float32 lanes, four elements per step instead of two.
 // A float64 step on float32 operands rounded to float32 is the float32 step (float64 carries more
 // than 2·24 + 2 bits, so add, sub, mul, div and sqrt round the same either way), and neg, abs, max,
@@ -234,10 +144,86 @@ export const roundsOnce = (program: ElementwiseProgram): boolean => {
 }
 
 /**
- * The float32 kernel of a program that `roundsOnce`, with the arguments of `kernel`: four elements
- * per step along each row, then the last `cols mod 4` one at a time.
+ * How a kernel holds values in a v128 and how float32 data enters and leaves it: two float64 lanes
+ * (float32 elements widened exactly, the result narrowed once as it is stored) or, for a program
+ * that `roundsOnce`, four float32 lanes.
  */
-const kernelF32 = (program: ElementwiseProgram, kinds: ReadonlyArray<OperandKind>): Code => {
+interface Lanes {
+  /** Elements per full step along a row. */
+  readonly width: number
+  /** The f64 on the stack (a scalar operand) in every lane. */
+  readonly splat: (c: Code) => void
+  /** Pushes `value` in every lane. */
+  readonly constant: (c: Code, value: number) => void
+  /** The float32s at the address on the stack: a full step's, or with `one` (a row's tail) lane 0's. */
+  readonly load: (c: Code, one: boolean) => void
+  /** The float32 on the stack in every lane (loaded by v128Load32Splat) as lanes of this type. */
+  readonly widen: (c: Code) => void
+  /** A unary step on the value in local `x`, leaving its result on the stack. */
+  readonly unary: (c: Code, op: string, x: Local) => void
+  /** A binary step on the two values on the stack. */
+  readonly binary: (c: Code, op: string) => void
+  /** Stores the lanes on the stack at the address below them: a full step, or with `one` lane 0. */
+  readonly store: (c: Code, one: boolean) => void
+  /** The number of full steps in a row of the length on the stack. */
+  readonly steps: (c: Code) => void
+  /** Runs `one` (one element computed and stored) for each of the last `cols mod width` elements. */
+  readonly tail: (row: Code, cols: Local, count: Local, one: (c: Code) => void) => void
+}
+
+/** `block { loop { if count == 0 break; step; count -= 1; continue } }`: `step` `count` times. */
+const countDown = (c: Code, count: Local, step: (c: Code) => void): void => {
+  c.block((done) =>
+    done.loop((again) => {
+      again.get(count).i32Eqz().brIf(1)
+      step(again)
+      again.get(count).i32Const(1).i32Sub().set(count).br(0)
+    }),
+  )
+}
+
+const F64_LANES: Lanes = {
+  width: 2,
+  splat: (c) => c.f64x2Splat(),
+  constant: (c, value) => c.v128Const(f64Pair(value)),
+  // An odd row's last element is loaded with its pair too (read past the row, never written).
+  load: (c) => c.v128Load64Zero().f64x2PromoteLowF32x4(),
+  widen: (c) => c.f64x2PromoteLowF32x4(),
+  unary: (c, op, x) => UNARY[op]!(c, x),
+  binary: (c, op) => BINARY[op]!(c),
+  store: (c, one) => {
+    c.f32x4DemoteF64x2Zero()
+    if (one) c.f32x4ExtractLane(0).f32Store()
+    else c.v128Store64Lane0()
+  },
+  steps: (c) => c.i32Const(2).i32DivS(),
+  tail: (row, cols, _count, one) => row.get(cols).i32Const(1).i32And().ifElse(one),
+}
+
+const F32_LANES: Lanes = {
+  width: 4,
+  // A scalar operand is a float32 value passed as f64: exact back in float32.
+  splat: (c) => c.f32DemoteF64().f32x4Splat(),
+  constant: (c, value) => c.f32Const(value).f32x4Splat(),
+  load: (c, one) => (one ? c.v128Load32Splat() : c.v128Load()),
+  widen: () => {},
+  unary: (c, op, x) => UNARY_F32[op]!.emit(c.get(x)),
+  binary: (c, op) => BINARY_F32[op]!.emit(c),
+  store: (c, one) => (one ? c.f32x4ExtractLane(0).f32Store() : c.v128Store()),
+  steps: (c) => c.i32Const(2).i32ShrU(),
+  tail: (row, cols, count, one) => {
+    row.get(cols).i32Const(3).i32And().set(count)
+    countDown(row, count, one)
+  },
+}
+
+/**
+ * run(operands…, out, rows, cols): a whole, row or column operand is a byte address, a scalar its
+ * value (f64); a column operand holds one value per row, read once per row. `lanes.width` elements
+ * per step along each row, then the last `cols mod width` one at a time; `out` may be the address
+ * of a whole operand (in place).
+ */
+const kernel = (program: ElementwiseProgram, kinds: ReadonlyArray<OperandKind>, lanes: Lanes): Code => {
   const arity = program.arity
   const f = new Code(
     [...kinds.map((k) => (k === 'scalar' ? ('f64' as const) : ('i32' as const))), 'i32', 'i32', 'i32'],
@@ -255,28 +241,26 @@ const kernelF32 = (program: ElementwiseProgram, kinds: ReadonlyArray<OperandKind
   const count = f.local('i32')
   const result = values[values.length - 1]!
   kinds.forEach((k, i) => {
-    // A scalar operand is a float32 value passed as f64: exact back in float32.
-    if (k === 'scalar') f.get(operands[i]!).f32DemoteF64().f32x4Splat().set(values[i]!)
+    if (k !== 'scalar') return
+    lanes.splat(f.get(operands[i]!))
+    f.set(values[i]!)
   })
   program.instructions.forEach((step, i) => {
-    if (step.kind === 'constant')
-      f.f32Const(step.value)
-        .f32x4Splat()
-        .set(values[arity + i]!)
+    if (step.kind !== 'constant') return
+    lanes.constant(f, step.value)
+    f.set(values[arity + i]!)
   })
-  /** Loads four elements (or one, splatted) at each operand's pointer and computes the program. */
+  /** Loads a step's elements (`one`: one element) at each operand's pointer and computes the program. */
   const body = (c: Code, one: boolean): void => {
     kinds.forEach((k, i) => {
       const at = k === 'whole' ? operands[i]! : k === 'row' ? rowAt[i]! : undefined
       if (at === undefined) return
-      c.get(at)
-      if (one) c.v128Load32Splat()
-      else c.v128Load()
+      lanes.load(c.get(at), one)
       c.set(values[i]!)
     })
     program.instructions.forEach((step, i) => {
-      if (step.kind === 'unary') UNARY_F32[step.op]!.emit(c.get(values[step.x]!))
-      else if (step.kind === 'binary') BINARY_F32[step.op]!.emit(c.get(values[step.a]!).get(values[step.b]!))
+      if (step.kind === 'unary') lanes.unary(c, step.op, values[step.x]!)
+      else if (step.kind === 'binary') lanes.binary(c.get(values[step.a]!).get(values[step.b]!), step.op)
       else return
       c.set(values[arity + i]!)
     })
@@ -288,44 +272,25 @@ const kernelF32 = (program: ElementwiseProgram, kinds: ReadonlyArray<OperandKind
     })
     c.get(out).i32Const(bytes).i32Add().set(out)
   }
-  f.block((exit) =>
-    exit.loop((row) => {
-      row.get(rows).i32Eqz().brIf(1)
-      kinds.forEach((k, i) => {
-        if (k === 'row') row.get(operands[i]!).set(rowAt[i]!)
-        if (k === 'column')
-          row
-            .get(operands[i]!)
-            .v128Load32Splat()
-            .set(values[i]!)
-            .get(operands[i]!)
-            .i32Const(FLOAT_BYTES)
-            .i32Add()
-            .set(operands[i]!)
-      })
-      row.get(cols).i32Const(2).i32ShrU().set(count)
-      row.block((done) =>
-        done.loop((quad) => {
-          quad.get(count).i32Eqz().brIf(1)
-          body(quad, false)
-          quad.get(out).get(result).v128Store()
-          advance(quad, 4 * FLOAT_BYTES)
-          quad.get(count).i32Const(1).i32Sub().set(count).br(0)
-        }),
-      )
-      row.get(cols).i32Const(3).i32And().set(count)
-      row.block((done) =>
-        done.loop((single) => {
-          single.get(count).i32Eqz().brIf(1)
-          body(single, true)
-          single.get(out).get(result).f32x4ExtractLane(0).f32Store()
-          advance(single, FLOAT_BYTES)
-          single.get(count).i32Const(1).i32Sub().set(count).br(0)
-        }),
-      )
-      row.get(rows).i32Const(1).i32Sub().set(rows).br(0)
-    }),
-  )
+  /** A full step (`one` false) or one element: computed, stored at `out`, pointers advanced. */
+  const emitStep = (c: Code, one: boolean): void => {
+    body(c, one)
+    lanes.store(c.get(out).get(result), one)
+    advance(c, (one ? 1 : lanes.width) * FLOAT_BYTES)
+  }
+  countDown(f, rows, (row) => {
+    kinds.forEach((k, i) => {
+      if (k === 'row') row.get(operands[i]!).set(rowAt[i]!)
+      // A column operand's value for this row, splatted once and advanced one float per row.
+      if (k !== 'column') return
+      lanes.widen(row.get(operands[i]!).v128Load32Splat())
+      row.set(values[i]!).get(operands[i]!).i32Const(FLOAT_BYTES).i32Add().set(operands[i]!)
+    })
+    lanes.steps(row.get(cols))
+    row.set(count)
+    countDown(row, count, (c) => emitStep(c, false))
+    lanes.tail(row, cols, count, (c) => emitStep(c, true))
+  })
   return f
 }
 
@@ -345,7 +310,7 @@ export const epilogueKernel = (
   kinds: ReadonlyArray<OperandKind>,
 ): ((...args: number[]) => void) =>
   cachedKernel(`${kinds.join(',')}:${programText(program)}`, () =>
-    roundsOnce(program) ? kernelF32(program, kinds) : kernel(program, kinds),
+    kernel(program, kinds, roundsOnce(program) ? F32_LANES : F64_LANES),
   )
 
 /**
