@@ -143,34 +143,6 @@ export const roundsOnce = (program: ElementwiseProgram): boolean => {
   return true
 }
 
-/**
- * How a kernel holds values in a v128 and how float32 data enters and leaves it: two float64 lanes
- * (float32 elements widened exactly, the result narrowed once as it is stored) or, for a program
- * that `roundsOnce`, four float32 lanes.
- */
-interface Lanes {
-  /** Elements per full step along a row. */
-  readonly width: number
-  /** The f64 on the stack (a scalar operand) in every lane. */
-  readonly splat: (c: Code) => void
-  /** Pushes `value` in every lane. */
-  readonly constant: (c: Code, value: number) => void
-  /** The float32s at the address on the stack: a full step's, or with `one` (a row's tail) lane 0's. */
-  readonly load: (c: Code, one: boolean) => void
-  /** The float32 on the stack in every lane (loaded by v128Load32Splat) as lanes of this type. */
-  readonly widen: (c: Code) => void
-  /** A unary step on the value in local `x`, leaving its result on the stack. */
-  readonly unary: (c: Code, op: string, x: Local) => void
-  /** A binary step on the two values on the stack. */
-  readonly binary: (c: Code, op: string) => void
-  /** Stores the lanes on the stack at the address below them: a full step, or with `one` lane 0. */
-  readonly store: (c: Code, one: boolean) => void
-  /** The number of full steps in a row of the length on the stack. */
-  readonly steps: (c: Code) => void
-  /** Runs `one` (one element computed and stored) for each of the last `cols mod width` elements. */
-  readonly tail: (row: Code, cols: Local, count: Local, one: (c: Code) => void) => void
-}
-
 /** `block { loop { if count == 0 break; step; count -= 1; continue } }`: `step` `count` times. */
 const countDown = (c: Code, count: Local, step: (c: Code) => void): void => {
   c.block((done) =>
@@ -182,48 +154,16 @@ const countDown = (c: Code, count: Local, step: (c: Code) => void): void => {
   )
 }
 
-const F64_LANES: Lanes = {
-  width: 2,
-  splat: (c) => c.f64x2Splat(),
-  constant: (c, value) => c.v128Const(f64Pair(value)),
-  // An odd row's last element is loaded with its pair too (read past the row, never written).
-  load: (c) => c.v128Load64Zero().f64x2PromoteLowF32x4(),
-  widen: (c) => c.f64x2PromoteLowF32x4(),
-  unary: (c, op, x) => UNARY[op]!(c, x),
-  binary: (c, op) => BINARY[op]!(c),
-  store: (c, one) => {
-    c.f32x4DemoteF64x2Zero()
-    if (one) c.f32x4ExtractLane(0).f32Store()
-    else c.v128Store64Lane0()
-  },
-  steps: (c) => c.i32Const(2).i32DivS(),
-  tail: (row, cols, _count, one) => row.get(cols).i32Const(1).i32And().ifElse(one),
-}
-
-const F32_LANES: Lanes = {
-  width: 4,
-  // A scalar operand is a float32 value passed as f64: exact back in float32.
-  splat: (c) => c.f32DemoteF64().f32x4Splat(),
-  constant: (c, value) => c.f32Const(value).f32x4Splat(),
-  load: (c, one) => (one ? c.v128Load32Splat() : c.v128Load()),
-  widen: () => {},
-  unary: (c, op, x) => UNARY_F32[op]!.emit(c.get(x)),
-  binary: (c, op) => BINARY_F32[op]!.emit(c),
-  store: (c, one) => (one ? c.f32x4ExtractLane(0).f32Store() : c.v128Store()),
-  steps: (c) => c.i32Const(2).i32ShrU(),
-  tail: (row, cols, count, one) => {
-    row.get(cols).i32Const(3).i32And().set(count)
-    countDown(row, count, one)
-  },
-}
-
 /**
  * run(operands…, out, rows, cols): a whole, row or column operand is a byte address, a scalar its
- * value (f64); a column operand holds one value per row, read once per row. `lanes.width` elements
- * per step along each row, then the last `cols mod width` one at a time; `out` may be the address
- * of a whole operand (in place).
+ * value (f64); a column operand holds one value per row, read once per row; `out` may be the
+ * address of a whole operand (in place). With `wide`, values are float64 pairs: float32 elements
+ * widened exactly, the result narrowed once as it is stored, two elements per step along each row
+ * and an odd row's last one alone (its pair read past the row, never written). Otherwise (a program
+ * that `roundsOnce`) four float32 lanes: four elements per step, then the last `cols mod 4` one at
+ * a time.
  */
-const kernel = (program: ElementwiseProgram, kinds: ReadonlyArray<OperandKind>, lanes: Lanes): Code => {
+const kernel = (program: ElementwiseProgram, kinds: ReadonlyArray<OperandKind>, wide: boolean): Code => {
   const arity = program.arity
   const f = new Code(
     [...kinds.map((k) => (k === 'scalar' ? ('f64' as const) : ('i32' as const))), 'i32', 'i32', 'i32'],
@@ -242,12 +182,16 @@ const kernel = (program: ElementwiseProgram, kinds: ReadonlyArray<OperandKind>, 
   const result = values[values.length - 1]!
   kinds.forEach((k, i) => {
     if (k !== 'scalar') return
-    lanes.splat(f.get(operands[i]!))
+    f.get(operands[i]!)
+    // In float32 lanes: a scalar is a float32 value passed as f64, exact back in float32.
+    if (wide) f.f64x2Splat()
+    else f.f32DemoteF64().f32x4Splat()
     f.set(values[i]!)
   })
   program.instructions.forEach((step, i) => {
     if (step.kind !== 'constant') return
-    lanes.constant(f, step.value)
+    if (wide) f.v128Const(f64Pair(step.value))
+    else f.f32Const(step.value).f32x4Splat()
     f.set(values[arity + i]!)
   })
   /** Loads a step's elements (`one`: one element) at each operand's pointer and computes the program. */
@@ -255,12 +199,18 @@ const kernel = (program: ElementwiseProgram, kinds: ReadonlyArray<OperandKind>, 
     kinds.forEach((k, i) => {
       const at = k === 'whole' ? operands[i]! : k === 'row' ? rowAt[i]! : undefined
       if (at === undefined) return
-      lanes.load(c.get(at), one)
+      c.get(at)
+      if (wide) c.v128Load64Zero().f64x2PromoteLowF32x4()
+      else if (one) c.v128Load32Splat()
+      else c.v128Load()
       c.set(values[i]!)
     })
     program.instructions.forEach((step, i) => {
-      if (step.kind === 'unary') lanes.unary(c, step.op, values[step.x]!)
-      else if (step.kind === 'binary') lanes.binary(c.get(values[step.a]!).get(values[step.b]!), step.op)
+      if (step.kind === 'unary') {
+        if (wide) UNARY[step.op]!(c, values[step.x]!)
+        else UNARY_F32[step.op]!.emit(c.get(values[step.x]!))
+      } else if (step.kind === 'binary')
+        (wide ? BINARY[step.op]! : BINARY_F32[step.op]!.emit)(c.get(values[step.a]!).get(values[step.b]!))
       else return
       c.set(values[arity + i]!)
     })
@@ -275,21 +225,38 @@ const kernel = (program: ElementwiseProgram, kinds: ReadonlyArray<OperandKind>, 
   /** A full step (`one` false) or one element: computed, stored at `out`, pointers advanced. */
   const emitStep = (c: Code, one: boolean): void => {
     body(c, one)
-    lanes.store(c.get(out).get(result), one)
-    advance(c, (one ? 1 : lanes.width) * FLOAT_BYTES)
+    c.get(out).get(result)
+    if (wide) c.f32x4DemoteF64x2Zero()
+    if (one) c.f32x4ExtractLane(0).f32Store()
+    else if (wide) c.v128Store64Lane0()
+    else c.v128Store()
+    advance(c, (one ? 1 : wide ? 2 : 4) * FLOAT_BYTES)
   }
   countDown(f, rows, (row) => {
     kinds.forEach((k, i) => {
       if (k === 'row') row.get(operands[i]!).set(rowAt[i]!)
       // A column operand's value for this row, splatted once and advanced one float per row.
       if (k !== 'column') return
-      lanes.widen(row.get(operands[i]!).v128Load32Splat())
+      row.get(operands[i]!).v128Load32Splat()
+      if (wide) row.f64x2PromoteLowF32x4()
       row.set(values[i]!).get(operands[i]!).i32Const(FLOAT_BYTES).i32Add().set(operands[i]!)
     })
-    lanes.steps(row.get(cols))
+    // Full steps: cols / 2 pairs, or cols >> 2 quads.
+    row.get(cols).i32Const(2)
+    if (wide) row.i32DivS()
+    else row.i32ShrU()
     row.set(count)
     countDown(row, count, (c) => emitStep(c, false))
-    lanes.tail(row, cols, count, (c) => emitStep(c, true))
+    if (wide)
+      row
+        .get(cols)
+        .i32Const(1)
+        .i32And()
+        .ifElse((c) => emitStep(c, true))
+    else {
+      row.get(cols).i32Const(3).i32And().set(count)
+      countDown(row, count, (c) => emitStep(c, true))
+    }
   })
   return f
 }
@@ -310,7 +277,7 @@ export const epilogueKernel = (
   kinds: ReadonlyArray<OperandKind>,
 ): ((...args: number[]) => void) =>
   cachedKernel(`${kinds.join(',')}:${programText(program)}`, () =>
-    kernel(program, kinds, roundsOnce(program) ? F32_LANES : F64_LANES),
+    kernel(program, kinds, !roundsOnce(program)),
   )
 
 /**
