@@ -94,96 +94,6 @@ export const operandKind = (shape: Shape, outShape: Shape): OperandKind | undefi
   return column ? 'column' : undefined
 }
 
-/**
- * run(operands…, out, rows, cols): a whole, row or column operand is a byte address, a scalar its
- * value (f64); a column operand holds one value per row, read once per row. Two elements per step along each row; an odd row ends with one element (its pair read
- * past the row, never written), so `out` may be the address of a whole operand (in place).
- */
-const kernel = (program: ElementwiseProgram, kinds: ReadonlyArray<OperandKind>): Code => {
-  const arity = program.arity
-  const f = new Code(
-    [...kinds.map((k) => (k === 'scalar' ? ('f64' as const) : ('i32' as const))), 'i32', 'i32', 'i32'],
-    [],
-  )
-  const operands = kinds.map((_, k) => f.param(k))
-  const out = f.param(arity)
-  const rows = f.param(arity + 1)
-  const cols = f.param(arity + 2)
-  const values: Local[] = [
-    ...kinds.map(() => f.local('v128')),
-    ...program.instructions.map(() => f.local('v128')),
-  ]
-  const rowAt = kinds.map((k) => (k === 'row' ? f.local('i32') : undefined))
-  const pairs = f.local('i32')
-  const result = values[values.length - 1]!
-  kinds.forEach((k, i) => {
-    if (k === 'scalar') f.get(operands[i]!).f64x2Splat().set(values[i]!)
-  })
-  program.instructions.forEach((step, i) => {
-    if (step.kind === 'constant') f.v128Const(f64Pair(step.value)).set(values[arity + i]!)
-  })
-  /** Loads the two elements at each operand's pointer and computes the program into `result`. */
-  const body = (c: Code): void => {
-    kinds.forEach((k, i) => {
-      if (k === 'whole') c.get(operands[i]!).v128Load64Zero().f64x2PromoteLowF32x4().set(values[i]!)
-      if (k === 'row') c.get(rowAt[i]!).v128Load64Zero().f64x2PromoteLowF32x4().set(values[i]!)
-    })
-    program.instructions.forEach((step, i) => {
-      if (step.kind === 'unary') UNARY[step.op]!(c, values[step.x]!)
-      else if (step.kind === 'binary') BINARY[step.op]!(c.get(values[step.a]!).get(values[step.b]!))
-      else return
-      c.set(values[arity + i]!)
-    })
-  }
-  const advance = (c: Code, bytes: number): void => {
-    kinds.forEach((k, i) => {
-      if (k === 'whole') c.get(operands[i]!).i32Const(bytes).i32Add().set(operands[i]!)
-      if (k === 'row') c.get(rowAt[i]!).i32Const(bytes).i32Add().set(rowAt[i]!)
-    })
-    c.get(out).i32Const(bytes).i32Add().set(out)
-  }
-  f.block((exit) =>
-    exit.loop((row) => {
-      row.get(rows).i32Eqz().brIf(1)
-      kinds.forEach((k, i) => {
-        if (k === 'row') row.get(operands[i]!).set(rowAt[i]!)
-        // A column operand's value for this row, splatted once and advanced one float per row.
-        if (k === 'column')
-          row
-            .get(operands[i]!)
-            .v128Load32Splat()
-            .f64x2PromoteLowF32x4()
-            .set(values[i]!)
-            .get(operands[i]!)
-            .i32Const(FLOAT_BYTES)
-            .i32Add()
-            .set(operands[i]!)
-      })
-      row.get(cols).i32Const(2).i32DivS().set(pairs)
-      row.block((done) =>
-        done.loop((pair) => {
-          pair.get(pairs).i32Eqz().brIf(1)
-          body(pair)
-          pair.get(out).get(result).f32x4DemoteF64x2Zero().v128Store64Lane0()
-          advance(pair, 2 * FLOAT_BYTES)
-          pair.get(pairs).i32Const(1).i32Sub().set(pairs).br(0)
-        }),
-      )
-      row
-        .get(cols)
-        .i32Const(1)
-        .i32And()
-        .ifElse((tail) => {
-          body(tail)
-          tail.get(out).get(result).f32x4DemoteF64x2Zero().f32x4ExtractLane(0).f32Store()
-          advance(tail, FLOAT_BYTES)
-        })
-      row.get(rows).i32Const(1).i32Sub().set(rows).br(0)
-    }),
-  )
-  return f
-}
-
 // Programs that round once: computed in float32 lanes, four elements per step instead of two.
 // A float64 step on float32 operands rounded to float32 is the float32 step (float64 carries more
 // than 2·24 + 2 bits, so add, sub, mul, div and sqrt round the same either way), and neg, abs, max,
@@ -233,11 +143,27 @@ export const roundsOnce = (program: ElementwiseProgram): boolean => {
   return true
 }
 
+/** `block { loop { if count == 0 break; step; count -= 1; continue } }`: `step` `count` times. */
+const countDown = (c: Code, count: Local, step: (c: Code) => void): void => {
+  c.block((done) =>
+    done.loop((again) => {
+      again.get(count).i32Eqz().brIf(1)
+      step(again)
+      again.get(count).i32Const(1).i32Sub().set(count).br(0)
+    }),
+  )
+}
+
 /**
- * The float32 kernel of a program that `roundsOnce`, with the arguments of `kernel`: four elements
- * per step along each row, then the last `cols mod 4` one at a time.
+ * run(operands…, out, rows, cols): a whole, row or column operand is a byte address, a scalar its
+ * value (f64); a column operand holds one value per row, read once per row; `out` may be the
+ * address of a whole operand (in place). With `wide`, values are float64 pairs: float32 elements
+ * widened exactly, the result narrowed once as it is stored, two elements per step along each row
+ * and an odd row's last one alone (its pair read past the row, never written). Otherwise (a program
+ * that `roundsOnce`) four float32 lanes: four elements per step, then the last `cols mod 4` one at
+ * a time.
  */
-const kernelF32 = (program: ElementwiseProgram, kinds: ReadonlyArray<OperandKind>): Code => {
+const kernel = (program: ElementwiseProgram, kinds: ReadonlyArray<OperandKind>, wide: boolean): Code => {
   const arity = program.arity
   const f = new Code(
     [...kinds.map((k) => (k === 'scalar' ? ('f64' as const) : ('i32' as const))), 'i32', 'i32', 'i32'],
@@ -255,28 +181,36 @@ const kernelF32 = (program: ElementwiseProgram, kinds: ReadonlyArray<OperandKind
   const count = f.local('i32')
   const result = values[values.length - 1]!
   kinds.forEach((k, i) => {
-    // A scalar operand is a float32 value passed as f64: exact back in float32.
-    if (k === 'scalar') f.get(operands[i]!).f32DemoteF64().f32x4Splat().set(values[i]!)
+    if (k !== 'scalar') return
+    f.get(operands[i]!)
+    // In float32 lanes: a scalar is a float32 value passed as f64, exact back in float32.
+    if (wide) f.f64x2Splat()
+    else f.f32DemoteF64().f32x4Splat()
+    f.set(values[i]!)
   })
   program.instructions.forEach((step, i) => {
-    if (step.kind === 'constant')
-      f.f32Const(step.value)
-        .f32x4Splat()
-        .set(values[arity + i]!)
+    if (step.kind !== 'constant') return
+    if (wide) f.v128Const(f64Pair(step.value))
+    else f.f32Const(step.value).f32x4Splat()
+    f.set(values[arity + i]!)
   })
-  /** Loads four elements (or one, splatted) at each operand's pointer and computes the program. */
+  /** Loads a step's elements (`one`: one element) at each operand's pointer and computes the program. */
   const body = (c: Code, one: boolean): void => {
     kinds.forEach((k, i) => {
       const at = k === 'whole' ? operands[i]! : k === 'row' ? rowAt[i]! : undefined
       if (at === undefined) return
       c.get(at)
-      if (one) c.v128Load32Splat()
+      if (wide) c.v128Load64Zero().f64x2PromoteLowF32x4()
+      else if (one) c.v128Load32Splat()
       else c.v128Load()
       c.set(values[i]!)
     })
     program.instructions.forEach((step, i) => {
-      if (step.kind === 'unary') UNARY_F32[step.op]!.emit(c.get(values[step.x]!))
-      else if (step.kind === 'binary') BINARY_F32[step.op]!.emit(c.get(values[step.a]!).get(values[step.b]!))
+      if (step.kind === 'unary') {
+        if (wide) UNARY[step.op]!(c, values[step.x]!)
+        else UNARY_F32[step.op]!.emit(c.get(values[step.x]!))
+      } else if (step.kind === 'binary')
+        (wide ? BINARY[step.op]! : BINARY_F32[step.op]!.emit)(c.get(values[step.a]!).get(values[step.b]!))
       else return
       c.set(values[arity + i]!)
     })
@@ -288,44 +222,42 @@ const kernelF32 = (program: ElementwiseProgram, kinds: ReadonlyArray<OperandKind
     })
     c.get(out).i32Const(bytes).i32Add().set(out)
   }
-  f.block((exit) =>
-    exit.loop((row) => {
-      row.get(rows).i32Eqz().brIf(1)
-      kinds.forEach((k, i) => {
-        if (k === 'row') row.get(operands[i]!).set(rowAt[i]!)
-        if (k === 'column')
-          row
-            .get(operands[i]!)
-            .v128Load32Splat()
-            .set(values[i]!)
-            .get(operands[i]!)
-            .i32Const(FLOAT_BYTES)
-            .i32Add()
-            .set(operands[i]!)
-      })
-      row.get(cols).i32Const(2).i32ShrU().set(count)
-      row.block((done) =>
-        done.loop((quad) => {
-          quad.get(count).i32Eqz().brIf(1)
-          body(quad, false)
-          quad.get(out).get(result).v128Store()
-          advance(quad, 4 * FLOAT_BYTES)
-          quad.get(count).i32Const(1).i32Sub().set(count).br(0)
-        }),
-      )
+  /** A full step (`one` false) or one element: computed, stored at `out`, pointers advanced. */
+  const emitStep = (c: Code, one: boolean): void => {
+    body(c, one)
+    c.get(out).get(result)
+    if (wide) c.f32x4DemoteF64x2Zero()
+    if (one) c.f32x4ExtractLane(0).f32Store()
+    else if (wide) c.v128Store64Lane0()
+    else c.v128Store()
+    advance(c, (one ? 1 : wide ? 2 : 4) * FLOAT_BYTES)
+  }
+  countDown(f, rows, (row) => {
+    kinds.forEach((k, i) => {
+      if (k === 'row') row.get(operands[i]!).set(rowAt[i]!)
+      // A column operand's value for this row, splatted once and advanced one float per row.
+      if (k !== 'column') return
+      row.get(operands[i]!).v128Load32Splat()
+      if (wide) row.f64x2PromoteLowF32x4()
+      row.set(values[i]!).get(operands[i]!).i32Const(FLOAT_BYTES).i32Add().set(operands[i]!)
+    })
+    // Full steps: cols / 2 pairs, or cols >> 2 quads.
+    row.get(cols).i32Const(2)
+    if (wide) row.i32DivS()
+    else row.i32ShrU()
+    row.set(count)
+    countDown(row, count, (c) => emitStep(c, false))
+    if (wide)
+      row
+        .get(cols)
+        .i32Const(1)
+        .i32And()
+        .ifElse((c) => emitStep(c, true))
+    else {
       row.get(cols).i32Const(3).i32And().set(count)
-      row.block((done) =>
-        done.loop((single) => {
-          single.get(count).i32Eqz().brIf(1)
-          body(single, true)
-          single.get(out).get(result).f32x4ExtractLane(0).f32Store()
-          advance(single, FLOAT_BYTES)
-          single.get(count).i32Const(1).i32Sub().set(count).br(0)
-        }),
-      )
-      row.get(rows).i32Const(1).i32Sub().set(rows).br(0)
-    }),
-  )
+      countDown(row, count, (c) => emitStep(c, true))
+    }
+  })
   return f
 }
 
@@ -345,7 +277,7 @@ export const epilogueKernel = (
   kinds: ReadonlyArray<OperandKind>,
 ): ((...args: number[]) => void) =>
   cachedKernel(`${kinds.join(',')}:${programText(program)}`, () =>
-    roundsOnce(program) ? kernelF32(program, kinds) : kernel(program, kinds),
+    kernel(program, kinds, !roundsOnce(program)),
   )
 
 /**
