@@ -501,10 +501,21 @@ export const compileResident = (graph: Graph): Executable | undefined => {
   const constantPinned = graph.constants.map(
     (c) => plan.pinned.has(c.variable.id) && resident.has(c.variable.id),
   )
+  const buffers = new Map<number, number>()
+  const bufferOf = (offset: number): number => {
+    let b = buffers.get(offset)
+    if (b === undefined) {
+      b = buffers.size
+      buffers.set(offset, b)
+    }
+    return b
+  }
   interface Layout {
     readonly offset: (v: Var) => number
     /** Per slot, the value's byte offset in the region, or -1 when it has none. */
     readonly at: Int32Array
+    /** Per slot, the index of its buffer (a distinct offset) in `held`, or -1 when it has none. */
+    readonly buffer: Int32Array
     readonly actions: ReadonlyArray<Step | undefined>
   }
   const layoutOf = (swap: ReadonlyMap<number, number>): Layout => {
@@ -516,12 +527,15 @@ export const compileResident = (graph: Graph): Executable | undefined => {
       const planned = plan.offsets.get(v.id)
       return planned === undefined || !resident.has(v.id) ? -1 : (swap.get(planned) ?? planned)
     })
-    return { offset, at, actions: prepare(offset) }
+    const buffer = at.map((offset) => (offset < 0 ? -1 : bufferOf(offset)))
+    return { offset, at, buffer, actions: prepare(offset) }
   }
   const layouts: Layout[] = [layoutOf(new Map())]
   // What the region held after the latest run (when still intact): byte offset → the tensor whose
   // values are there (inputs and constants in their pinned buffers, outputs in theirs).
-  const held = new Map<number, Tensor>()
+  // Indexed by buffer (see Layout.buffer): the layouts permute the same offsets, so one index serves both.
+  const held: Array<Tensor | undefined> = []
+  const heldAt = (buffer: number): Tensor | undefined => (buffer < 0 ? undefined : held[buffer])
   let lastOutputs: ReadonlyArray<Tensor> = []
   const owner = {}
   const pinnedOutputs = new Set(
@@ -558,7 +572,7 @@ export const compileResident = (graph: Graph): Executable | undefined => {
   const evict = (): void => {
     for (const r of occupants) r.evacuate()
     occupants = []
-    held.clear()
+    held.fill(undefined)
   }
 
   const env: Array<Tensor | undefined> = new Array<Tensor | undefined>(vars.length).fill(undefined)
@@ -594,13 +608,14 @@ export const compileResident = (graph: Graph): Executable | undefined => {
       let bytes = 0
       for (let i = 0; i < inputs.length; i++) {
         const k = inputSlots[i]!
-        if (held.get(layout.at[k]!) !== inputs[i]) bytes += sizes[k]!
+        if (heldAt(layout.buffer[k]!) !== inputs[i]) bytes += sizes[k]!
       }
       return bytes
     }
-    const layout =
-      layouts.length > 1 && toWrite(layouts[1]!) < toWrite(layouts[0]!) ? layouts[1]! : layouts[0]!
-    const { at, actions } = layout
+    // (In a loop that feeds results back, one layout has nothing to write: the other is not counted.)
+    const first = layouts.length > 1 ? toWrite(layouts[0]!) : 0
+    const layout = first > 0 && toWrite(layouts[1]!) < first ? layouts[1]! : layouts[0]!
+    const { at, buffer, actions } = layout
     bytesIn = 0
     bytesOut = 0
     // Every earlier result this run may write over is copied out first; only inputs of this run
@@ -610,8 +625,8 @@ export const compileResident = (graph: Graph): Executable | undefined => {
       const stay = new Set<Tensor>()
       for (let i = 0; i < inputs.length; i++) {
         const x = inputs[i]!
-        const offset = at[inputSlots[i]!]!
-        if (x instanceof T.RegionTensor && held.get(offset) === x && x.at === base + offset) stay.add(x)
+        const k = inputSlots[i]!
+        if (x instanceof T.RegionTensor && heldAt(buffer[k]!) === x && x.at === base + at[k]!) stay.add(x)
       }
       for (const r of occupants) {
         if (stay.has(r)) kept.push(r)
@@ -628,7 +643,7 @@ export const compileResident = (graph: Graph): Executable | undefined => {
       }
     }
     const place = (k: number, x: Tensor): void => {
-      if (held.get(at[k]!) === x) env[k] = x
+      if (heldAt(buffer[k]!) === x) env[k] = x
       else put(k, x)
     }
     for (let i = 0; i < inputs.length; i++) place(inputSlots[i]!, inputs[i]!)
@@ -694,12 +709,12 @@ export const compileResident = (graph: Graph): Executable | undefined => {
     const outputs = outputSlots.map(resultOf)
     occupants = kept
     // Pinned buffers now hold the inputs, constants and outputs (see PlanRules.pinned).
-    held.clear()
-    for (let i = 0; i < inputs.length; i++) if (inputPinned[i]) held.set(at[inputSlots[i]!]!, inputs[i]!)
+    held.fill(undefined)
+    for (let i = 0; i < inputs.length; i++) if (inputPinned[i]) held[buffer[inputSlots[i]!]!] = inputs[i]!
     for (let i = 0; i < constantSlots.length; i++)
-      if (constantPinned[i]) held.set(at[constantSlots[i]!]!, graph.constants[i]!.value)
+      if (constantPinned[i]) held[buffer[constantSlots[i]!]!] = graph.constants[i]!.value
     for (let j = 0; j < outputSlots.length; j++)
-      if (outputPinned[j]) held.set(at[outputSlots[j]!]!, outputs[j]!)
+      if (outputPinned[j]) held[buffer[outputSlots[j]!]!] = outputs[j]!
     // Nothing of this run stays reachable through the environment.
     env.fill(undefined)
     lastOutputs = outputs
