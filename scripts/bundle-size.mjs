@@ -116,6 +116,25 @@ check(
   `the default grad + tensor bundle carries the wasm backend (the markers below can see it): ` +
     `${wasmMarkers(small.code).join(' ')}`,
 )
+// Code a grad-only user never runs, which one module-level construct pulls into every bundle of the
+// dist (one file per package, so a bundler drops statements, not modules): `random`'s samplers (were
+// kept by the namespace object `export * as random` builds to; marker: Threefry's key-schedule
+// constant 0x1BD11BDA) and the RegionTensor a jitted function returns (was kept by its computed
+// symbol keys; marker: its `inRegion` getter).
+const unusedMarkers = { random: /\b466688986\b/, RegionTensor: /\binRegion\b/ }
+const unusedSeen = (code) =>
+  Object.entries(unusedMarkers)
+    .filter(([, marker]) => marker.test(code))
+    .map(([name]) => name)
+const theirUsers = await bundle(`export { random, RegionTensor } from '@backfold/tensor'\n`)
+check(
+  unusedSeen(theirUsers.code).length === 2,
+  `the markers see random and RegionTensor in a bundle that exports them: ${unusedSeen(theirUsers.code).join(', ')}`,
+)
+check(
+  unusedSeen(small.code).length === 0,
+  `grad + tensor carries neither random nor RegionTensor: ${unusedSeen(small.code).join(', ') || 'none'}`,
+)
 const reference = await bundle(gradAndTensor, ['backfold-reference'])
 const referenceInputs = reference.inputs.filter((path) => path.includes('/tensor/dist/'))
 console.log(
@@ -133,6 +152,10 @@ check(
 check(
   reference.gzipped <= REFERENCE_BUDGET_BYTES_GZ,
   `grad + tensor (backfold-reference) within the budget: ${reference.gzipped} <= ${REFERENCE_BUDGET_BYTES_GZ} bytes gz`,
+)
+check(
+  unusedSeen(reference.code).length === 0,
+  `grad + tensor (backfold-reference) carries neither random nor RegionTensor: ${unusedSeen(reference.code).join(', ') || 'none'}`,
 )
 check(
   opsKept(reference.code).length <= MAX_OPS_KEPT,
