@@ -21,13 +21,20 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 // @backfold/tensor's new primitives and their wasm generators (transcendental and reduction
 // programs, matmul epilogues, the resident executor's kernels, argsort, cumsum), which every bundle
 // carries while both backends come together; an op regression shows in the op count, not here.
-const BUDGET_BYTES_GZ = 42_000
+// Re-measured 2026-12-05 after the bundle-headroom fixes: 36,578 bytes (from 41,985), still 6 ops.
+// What moved out: all of `random` (13.7 KB minified: `export * as random` built to a namespace
+// object filled by a helper call no bundler drops; the build now writes a pure Object.freeze),
+// RegionTensor and donation's keys (0.7 KB: its computed symbol keys kept the class) and random's
+// module-level arithmetic. The resident executor's kernels were never in it (resident.ts is
+// unreferenced by the backend object); what stays of jit here is in ops (jit's option schema, the
+// executable's log-sum-exp instruction tables: 0.8 KB minified).
+const BUDGET_BYTES_GZ = 39_500
 const MAX_OPS_KEPT = 6
 // The same bundle resolved under the `backfold-reference` export condition (@backfold/tensor's build
 // whose automatic choice is the reference backend; no WebAssembly backend). Measured 2026-12-05:
 // 26,708 bytes gzipped, against 38,959 for the default build. Same rule: raise it only with a
-// new measurement.
-const REFERENCE_BUDGET_BYTES_GZ = 29_000
+// new measurement. Re-measured after the same fixes: 22,005 bytes (from 27,299).
+const REFERENCE_BUDGET_BYTES_GZ = 23_800
 
 for (const pkg of ['tensor', 'ops']) {
   if (!existsSync(new URL(`../packages/${pkg}/dist/index.js`, import.meta.url))) {
