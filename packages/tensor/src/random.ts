@@ -135,9 +135,11 @@ export interface TruncatedNormalOptions {
 
 const UINT32_RANGE = 4294967296
 const MAX_ELEMENTS = 2147483647
-const TWO_POW_M23 = 2 ** -23
-const TWO_POW_M52 = 2 ** -52
-const TWO_POW_M53 = 2 ** -53
+// 2 ** -23, 2 ** -52, 2 ** -53 written as literals (exact): a bundler keeps an unused arithmetic
+// expression at module level (it cannot rule out side effects), so it would ship in every bundle.
+const TWO_POW_M23 = 1.1920928955078125e-7
+const TWO_POW_M52 = 2.220446049250313e-16
+const TWO_POW_M53 = 1.1102230246251565e-16
 
 // Stream tags for the samplers that consume a variable number of words per element. They key a
 // derived stream `threefry2x32(key, [tag, 0])`, a counter that `foldIn` (always `[0, d]`) never uses.
@@ -764,7 +766,9 @@ export const permutation = (key: Key, n: number): Tensor => {
 // truncated normal
 // ---------------------------------------------------------------------------------------------
 
-const SQRT_2PI = Math.sqrt(2 * Math.PI)
+// Math.sqrt(2 * Math.PI) as a literal (the same double): a bundler keeps arithmetic at module level,
+// used or not (see TWO_POW_M23).
+const SQRT_2PI = 2.5066282746310002
 
 type Proposal = 'normal' | 'uniform' | 'exponential'
 

@@ -39,6 +39,7 @@ export class RegionTensor implements Tensor {
   #invalid: string | undefined
   /** `read(at, size)` copies the `size` floats at byte address `at` out of the region as they are now. */
   constructor(shape: Shape, at: number, size: number, read: (at: number, size: number) => Float32Array) {
+    if (!keyed) RegionTensor.#key()
     this.shape = shape
     Object.defineProperty(this, 'data', DATA)
     this.#at = at
@@ -58,15 +59,6 @@ export class RegionTensor implements Tensor {
     return (this.#values ??= this.#read(this.#at, this.#size))
   }
 
-  get [abstractValue](): string | undefined {
-    return this.#invalid
-  }
-
-  /** Why it may no longer be used, once donated (see `donationOf`). */
-  get [donatedKey](): string | undefined {
-    return this.#invalid
-  }
-
   /** Whether its values are still only in the region (not copied out, not invalidated). */
   get inRegion(): boolean {
     return this.#values === undefined && this.#invalid === undefined
@@ -79,12 +71,48 @@ export class RegionTensor implements Tensor {
     return 4 * this.#size
   }
 
+  // The symbol-keyed members below are declared here and defined on the prototype by the first
+  // construction (#key), not written as computed members: a bundler cannot tell that a computed key
+  // read from a variable has no side effect, so it would keep this class in every bundle of
+  // @backfold/tensor, even one that never runs a compiled graph. Behaviour is that of class members
+  // (non-enumerable prototype accessors and method); no instance exists before the first construction.
+  /** Why it may no longer be used, once donated: the brand kernels refuse (see `abstractValue`). */
+  declare readonly [abstractValue]: string | undefined
+  /** Why it may no longer be used, once donated (see `donationOf`). */
+  declare readonly [donatedKey]: string | undefined
   /** Invalidates it (see `donateTensor`): its values are never copied out, and reading them throws `why`. */
-  [invalidateKey](why: string): void {
-    this.#invalid = why
-    this.#values = undefined
+  declare readonly [invalidateKey]: (why: string) => void
+
+  /** Defines the symbol-keyed members on the prototype, once. */
+  static #key(): void {
+    keyed = true
+    Object.defineProperties(RegionTensor.prototype, {
+      [abstractValue]: {
+        get(this: RegionTensor): string | undefined {
+          return this.#invalid
+        },
+        configurable: true,
+      },
+      [donatedKey]: {
+        get(this: RegionTensor): string | undefined {
+          return this.#invalid
+        },
+        configurable: true,
+      },
+      [invalidateKey]: {
+        value(this: RegionTensor, why: string): void {
+          this.#invalid = why
+          this.#values = undefined
+        },
+        writable: true,
+        configurable: true,
+      },
+    })
   }
 }
+
+/** Whether `RegionTensor.#key` has run. */
+let keyed = false
 
 // One descriptor for every instance's own `data` accessor.
 const DATA: PropertyDescriptor = {
