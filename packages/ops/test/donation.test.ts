@@ -2,20 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as T from '@backfold/tensor'
 import type { Tensor } from '@backfold/tensor'
 import { add, exp, grad, jit, logSoftmax, matmul, mean, mul, neg, relu, sub, sum } from '@backfold/ops'
+import { filled } from './filled'
 
 // Results left in wasm memory (RegionTensor) and argument donation (`jit(f, { donate })`): values
 // always those of eager mode, whatever later runs, other executables or the thread pool do to the
 // region; a donated tensor refuses every later use; a donating training step copies nothing in or
 // out in steady state.
-
-const filled = (seed: number, shape: ReadonlyArray<number>, scale = 1): Tensor => {
-  let s = seed >>> 0
-  const data = Float32Array.from({ length: T.sizeOf(shape) }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
-    return (s / 2 ** 31 - 1) * scale
-  })
-  return T.unsafeTensor('float32', shape, data)
-}
 
 type Params = Record<string, Tensor>
 const params = (): Params => ({

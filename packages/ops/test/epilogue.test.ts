@@ -19,6 +19,7 @@ import {
   tanh,
   type Graph,
 } from '@backfold/ops'
+import { filled } from './filled'
 
 // Matmul epilogue fusion: the pass on graphs in isolation, the fused kernel's values against the
 // formula computed here in float64, and jit(grad(mlp)) against eager gradients, on every backend.
@@ -27,15 +28,6 @@ const backends: ReadonlyArray<readonly [string, Backend]> = [
   ['reference', T.referenceBackend],
   ...(T.wasmAvailable() ? [['wasm', T.wasmBackend] as const] : []),
 ]
-
-const filled = (seed: number, shape: ReadonlyArray<number>): Tensor => {
-  let s = seed >>> 0
-  const data = Float32Array.from({ length: T.sizeOf(shape) }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
-    return s / 2 ** 31 - 1
-  })
-  return T.unsafeTensor('float32', shape, data)
-}
 
 const f32 = (v: number): number => Math.fround(v)
 

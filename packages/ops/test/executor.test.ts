@@ -31,19 +31,11 @@ import {
 } from '@backfold/ops'
 import { elementwiseRows } from './rows/elementwise'
 import { structuralRows } from './rows/structural'
+import { filled } from './filled'
 
 // Liveness, buffer planning and the wasm-resident executable: plans checked for overlapping live
 // buffers on graphs in isolation, and jitted functions run resident checked against eager mode
 // (every gradient-table row in float32, an MLP training step, and the fallbacks to evalGraph).
-
-const filled = (seed: number, shape: ReadonlyArray<number>, scale = 1): Tensor => {
-  let s = seed >>> 0
-  const data = Float32Array.from({ length: T.sizeOf(shape) }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
-    return (s / 2 ** 31 - 1) * scale
-  })
-  return T.unsafeTensor('float32', shape, data)
-}
 
 const bytes = (v: { readonly shape: ReadonlyArray<number> }): number => 4 * T.sizeOf(v.shape)
 
