@@ -312,6 +312,16 @@ const scalarStepOf = (eq: Equation): ((values: Float64Array) => number) | undefi
   return undefined
 }
 
+/** Numbers keys 0, 1, 2, ... in the order first seen: the same key always gets the same number. */
+const indexer = <K>(): ((key: K) => number) => {
+  const numbers = new Map<K, number>()
+  return (key) => {
+    let n = numbers.get(key)
+    if (n === undefined) numbers.set(key, (n = numbers.size))
+    return n
+  }
+}
+
 const sameShape = (a: Var, b: Var): boolean =>
   a.dtype === b.dtype && a.shape.length === b.shape.length && a.shape.every((d, j) => d === b.shape[j])
 
@@ -478,15 +488,11 @@ export const compileResident = (graph: Graph): Executable | undefined => {
   // Every value a run touches has a dense slot (inputs, constants, equation outputs): the run's
   // environment is an array indexed by slot, and each layout fixes every resident slot's offset
   // (-1: not resident, or empty) once, so a run looks nothing up by variable id.
-  const slotOf = new Map<number, number>()
+  const slotOf = indexer<number>()
   const vars: Var[] = []
   const slot = (v: Var): number => {
-    let k = slotOf.get(v.id)
-    if (k === undefined) {
-      k = vars.length
-      slotOf.set(v.id, k)
-      vars.push(v)
-    }
+    const k = slotOf(v.id)
+    vars[k] = v
     return k
   }
   const inputSlots = graph.inputs.map(slot)
@@ -501,17 +507,8 @@ export const compileResident = (graph: Graph): Executable | undefined => {
   const constantPinned = graph.constants.map(
     (c) => plan.pinned.has(c.variable.id) && resident.has(c.variable.id),
   )
-  const buffers = new Map<number, number>()
-  const bufferOf = (offset: number): number => {
-    let b = buffers.get(offset)
-    if (b === undefined) {
-      b = buffers.size
-      buffers.set(offset, b)
-    }
-    return b
-  }
+  const bufferOf = indexer<number>()
   interface Layout {
-    readonly offset: (v: Var) => number
     /** Per slot, the value's byte offset in the region, or -1 when it has none. */
     readonly at: Int32Array
     /** Per slot, the index of its buffer (a distinct offset) in `held`, or -1 when it has none. */
@@ -523,12 +520,9 @@ export const compileResident = (graph: Graph): Executable | undefined => {
       const at = plan.offsets.get(v.id)!
       return swap.get(at) ?? at
     }
-    const at = Int32Array.from(vars, (v) => {
-      const planned = plan.offsets.get(v.id)
-      return planned === undefined || !resident.has(v.id) ? -1 : (swap.get(planned) ?? planned)
-    })
+    const at = Int32Array.from(vars, (v) => (resident.has(v.id) && plan.offsets.has(v.id) ? offset(v) : -1))
     const buffer = at.map((offset) => (offset < 0 ? -1 : bufferOf(offset)))
-    return { offset, at, buffer, actions: prepare(offset) }
+    return { at, buffer, actions: prepare(offset) }
   }
   const layouts: Layout[] = [layoutOf(new Map())]
   // What the region held after the latest run (when still intact): byte offset → the tensor whose
