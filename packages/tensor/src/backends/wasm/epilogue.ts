@@ -299,34 +299,26 @@ const columnSumKernel = (): Code => {
     c.v128Const(f64Pair(0)).set(acc)
     c.get(x).set(at)
     c.get(rows).set(left)
-    c.block((done) =>
-      done.loop((down) => {
-        down.get(left).i32Eqz().brIf(1)
-        down.get(acc).get(at).v128Load64Zero().f64x2PromoteLowF32x4().f64x2Add().set(acc)
-        down.get(at).get(stride).i32Add().set(at)
-        down.get(left).i32Const(1).i32Sub().set(left).br(0)
-      }),
-    )
+    countDown(c, left, (down) => {
+      down.get(acc).get(at).v128Load64Zero().f64x2PromoteLowF32x4().f64x2Add().set(acc)
+      down.get(at).get(stride).i32Add().set(at)
+    })
   }
   f.get(cols).i32Const(2).i32DivS().set(pairs)
-  f.block((exit) =>
-    exit.loop((pair) => {
-      pair.get(pairs).i32Eqz().brIf(1)
-      sumDown(pair)
-      pair.get(out).get(acc).f32x4DemoteF64x2Zero().v128Store64Lane0()
-      pair
-        .get(x)
-        .i32Const(2 * FLOAT_BYTES)
-        .i32Add()
-        .set(x)
-      pair
-        .get(out)
-        .i32Const(2 * FLOAT_BYTES)
-        .i32Add()
-        .set(out)
-      pair.get(pairs).i32Const(1).i32Sub().set(pairs).br(0)
-    }),
-  )
+  countDown(f, pairs, (pair) => {
+    sumDown(pair)
+    pair.get(out).get(acc).f32x4DemoteF64x2Zero().v128Store64Lane0()
+    pair
+      .get(x)
+      .i32Const(2 * FLOAT_BYTES)
+      .i32Add()
+      .set(x)
+    pair
+      .get(out)
+      .i32Const(2 * FLOAT_BYTES)
+      .i32Add()
+      .set(out)
+  })
   f.get(cols)
     .i32Const(1)
     .i32And()
@@ -351,20 +343,16 @@ const reluGradKernel = (): Code => {
     c.get(ct).v128Load64Zero().get(y).v128Load64Zero().v128Zero().f32x4Gt().v128And().set(result)
   }
   f.get(count).i32Const(2).i32DivS().set(pairs)
-  f.block((exit) =>
-    exit.loop((again) => {
-      again.get(pairs).i32Eqz().brIf(1)
-      masked(again)
-      again.get(out).get(result).v128Store64Lane0()
-      for (const p of [ct, y, out])
-        again
-          .get(p)
-          .i32Const(2 * FLOAT_BYTES)
-          .i32Add()
-          .set(p)
-      again.get(pairs).i32Const(1).i32Sub().set(pairs).br(0)
-    }),
-  )
+  countDown(f, pairs, (again) => {
+    masked(again)
+    again.get(out).get(result).v128Store64Lane0()
+    for (const p of [ct, y, out])
+      again
+        .get(p)
+        .i32Const(2 * FLOAT_BYTES)
+        .i32Add()
+        .set(p)
+  })
   f.get(count)
     .i32Const(1)
     .i32And()
